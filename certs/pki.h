@@ -61,6 +61,11 @@ struct pki_trust;                   /* CA certificates + CRLs, ready to verify a
 const char *pki_role_name(enum pki_role r);          /* "node", "analyst", "none" */
 enum pki_role pki_role_parse(const char *s);         /* PKI_ROLE_NONE if unknown */
 const char *pki_verdict_name(enum pki_verdict v);    /* "expired", "revoked", ... */
+/* 1 if name matches [A-Za-z0-9._-]{1,PKI_MAX_NAME}, else 0. */
+int pki_name_valid(const char *name);
+/* Unix seconds as ISO-8601 UTC "2026-01-01T00:00:00Z", as in pki_verify's messages. */
+#define PKI_TIME_LEN 32
+void pki_format_time(int64_t t, char out[PKI_TIME_LEN]);
 
 /* Certificates: PEM or DER file, or DER bytes (at most PKI_MAX_CERT_DER). */
 int pki_cert_load(const char *path, struct pki_cert **out, char *err);

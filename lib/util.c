@@ -3,6 +3,7 @@
  */
 #include "lib/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -79,6 +80,7 @@ buf_reserve(struct buf *b, size_t extra)
     }
     b->p = xrealloc(b->p, cap);
     b->cap = cap;
+    b->p[b->len] = 0;
 }
 
 void
@@ -89,6 +91,16 @@ buf_append(struct buf *b, const void *data, size_t n)
         memcpy(b->p + b->len, data, n);
     b->len += n;
     b->p[b->len] = 0;
+}
+
+uint8_t *
+buf_extend(struct buf *b, size_t n)
+{
+    buf_reserve(b, n);
+    uint8_t *at = b->p + b->len;
+    b->len += n;
+    b->p[b->len] = 0;
+    return at;
 }
 
 void
@@ -291,7 +303,9 @@ util_unhex(const char *in, uint8_t *out, size_t n)
 int
 util_parse_int(const char *s, long long lo, long long hi, long long *out)
 {
-    if (s == NULL || *s == 0)
+    /* Strict: optional '-', then digits only (strtoll alone allows " 5" and "+5"). */
+    if (s == NULL || !(isdigit((unsigned char)s[0]) ||
+                       (s[0] == '-' && isdigit((unsigned char)s[1]))))
         return -1;
     char *end;
     errno = 0;

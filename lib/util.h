@@ -33,6 +33,8 @@ struct buf {
     size_t cap;                     /* bytes allocated */
 };
 void buf_append(struct buf *b, const void *data, size_t n);
+/* Grow by n bytes and return where they start (contents undefined). */
+uint8_t *buf_extend(struct buf *b, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -66,8 +68,8 @@ void util_hex(const uint8_t *in, size_t n, char *out);
 int util_unhex(const char *in, uint8_t *out, size_t n);
 
 /*
- * Parse a decimal integer in [lo, hi] that fills the whole string; -1 if the
- * string is empty, has junk, or is out of range.
+ * Parse a decimal integer in [lo, hi] that fills the whole string (optional
+ * '-', digits only); -1 if the string is empty, has junk, or is out of range.
  */
 int util_parse_int(const char *s, long long lo, long long hi, long long *out);
 

@@ -5,6 +5,8 @@
  */
 #include "proto/vars.h"
 
+#include "lib/util.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,9 +98,8 @@ int
 vars_valid_value(const struct var_def *v, const char *s)
 {
     if (v->kind == VAR_INTEGER) {
-        char *end;
-        long x = strtol(s, &end, 10);
-        return *s && *end == 0 && x >= v->lo && x <= v->hi;
+        long long x;
+        return util_parse_int(s, v->lo, v->hi, &x) == 0;
     }
     if (v->id == VAR_MORPHOLOGY)
         return vars_valid_morphology(s);

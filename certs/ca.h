@@ -1,0 +1,115 @@
+/*
+ * ca - the federation CA kept in a directory that `openssl ca` also accepts.
+ *
+ * Layout of DIR (the same files openssl ca reads and writes):
+ *   ca.key        Ed25519 private key, PKCS#8 PEM, mode 0600
+ *   ca.crt        the CA certificate (self-signed root, pathlen:0)
+ *   index.txt     openssl's database: one V (valid) or R (revoked) line per
+ *                 issued certificate: status, notAfter, revocation
+ *                 time[,reason], serial (hex), "unknown", subject
+ *   index.txt.attr  "unique_subject = no" (a name may be re-issued)
+ *   serial        required by openssl even with -rand_serial
+ *   crlnumber     next CRL number (hex); shared with `openssl ca -gencrl`
+ *   certs/SERIAL.pem  a copy of every issued certificate
+ *   openssl.cnf   so that an admin can run `openssl ca -config DIR/openssl.cnf`
+ *
+ * The CA alone sets role, name and transport key: nothing comes from a
+ * request.  One process at a time works on a CA (flock on DIR).  Functions
+ * return 0 or -1 with one line in err; none prints.
+ *
+ * The second half of this header gives the CA code (and the tests) the
+ * OpenSSL objects behind pki's opaque types; it is implemented in pki.c.
+ */
+#ifndef CA_H
+#define CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "certs/pki.h"
+#include "lib/util.h"
+
+#define CA_DEFAULT_CN "fedra CA"
+#define CA_DEFAULT_CA_DAYS 3650
+#define CA_DEFAULT_LEAF_DAYS 365
+#define CA_DEFAULT_CRL_DAYS 7
+#define CA_MAX_DAYS 36500           /* --days for anything: 1 .. 100 years */
+#define CA_MAX_CN 64                /* X.520 ub-common-name */
+#define CA_MAX_INDEX (16u << 20)    /* largest index.txt read (~150k certificates) */
+#define CA_SERIAL_BYTES 16          /* random serials: 127 bits, positive */
+#define CA_SERIAL_LEN 67            /* hex of a serial and its NUL */
+
+struct ca;                          /* an open, locked CA directory (opaque) */
+
+/* 1 if cn is a usable CA name: 1..CA_MAX_CN of [A-Za-z0-9 ._-]. */
+int ca_cn_valid(const char *cn);
+
+/*
+ * Create a CA in dir (created if missing): refuses if dir already holds
+ * ca.key, ca.crt or index.txt.  now = 0 means the current time.
+ */
+int ca_init(const char *dir, const char *cn, int days, int64_t now, char *err);
+
+/* Open and lock the CA in dir (loads ca.key, which must be mode 0600). */
+int ca_open(const char *dir, struct ca **out, char *err);
+void ca_free(struct ca *ca);
+/* The CA certificate (borrowed). */
+X509 *ca_cert(const struct ca *ca);
+
+struct ca_issue_req {
+    enum pki_role role;
+    const char *name;               /* [A-Za-z0-9._-]{1,PKI_MAX_NAME} */
+    const char *out_dir;            /* gets NAME.key (0600) and NAME.crt */
+    int days;                       /* 1 .. CA_MAX_DAYS */
+    int64_t start;                  /* notBefore, Unix seconds; 0 = now */
+};
+/*
+ * Issue a certificate with a fresh Ed25519 key; refuses to overwrite
+ * NAME.key or NAME.crt, or to outlive the CA.  serial receives its serial.
+ */
+int ca_issue(struct ca *ca, const struct ca_issue_req *req, char serial[CA_SERIAL_LEN],
+    char *err);
+
+struct ca_revoked {
+    char serial[CA_SERIAL_LEN];     /* the certificate revoked */
+    char cn[CA_MAX_CN + 1];         /* its subject CN */
+    int others;                     /* other still-valid certificates with that CN */
+};
+/*
+ * Revoke by name (the newest valid certificate with that CN) or by serial
+ * (hex, any case, leading zeros ignored); exactly one of them is non-NULL.
+ * reason is NULL or one of unspecified, keyCompromise, CACompromise,
+ * affiliationChanged, superseded, cessationOfOperation.  at = 0: now.
+ */
+int ca_revoke(struct ca *ca, const char *name, const char *serial_hex,
+    const char *reason, int64_t at, struct ca_revoked *out, char *err);
+
+/*
+ * Write a CRL (PEM, atomically) valid from now (0 = current time) for days
+ * days, listing every revoked certificate of index.txt, with the next CRL
+ * number; *number receives it.
+ */
+int ca_crl(struct ca *ca, const char *out_path, int days, int64_t now, int64_t *number,
+    char *err);
+
+/* Human-readable description of a certificate or CRL file (PEM or DER). */
+int ca_describe(const char *path, struct buf *out, char *err);
+
+/* ---- pki internals for the CA code and tests (implemented in pki.c) ---- */
+
+/* The X509 behind c (borrowed). */
+X509 *pki_cert_x509(const struct pki_cert *c);
+/* The EVP_PKEY behind k (borrowed). */
+EVP_PKEY *pki_key_evp(const struct pki_key *k);
+/* A pki_key holding a new reference to an Ed25519 pk; NULL otherwise. */
+struct pki_key *pki_key_wrap(EVP_PKEY *pk);
+/* ASN1_TIME as Unix seconds (0 if unparsable). */
+int64_t pki_asn1_time_unix(const ASN1_TIME *t);
+/* RFC 5280 CRLReason code <-> name ("keyCompromise"); NULL / -1 if unknown. */
+const char *pki_crl_reason_name(int code);
+int pki_crl_reason_parse(const char *s);
+
+#endif /* !CA_H */

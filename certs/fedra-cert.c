@@ -1,0 +1,528 @@
+/*
+ * fedra-cert - the federation admin's certificate tool (see interface.md).
+ *
+ *   fedra-cert init    --ca DIR [--name CN] [--days N]
+ *   fedra-cert issue   --ca DIR --role node|analyst --name NAME --out DIR [--days N] [--start T]
+ *   fedra-cert revoke  --ca DIR (--name NAME | --serial HEX) [--reason R]
+ *   fedra-cert crl     --ca DIR --out FILE [--days N]
+ *   fedra-cert inspect FILE
+ *   fedra-cert verify  --ca-cert FILE [--crl FILE] [--role R] CERT
+ *
+ * A thin shell over ca.h and pki.h: parse, call, print one line.  Exit 0 on
+ * success, 1 on failure, 2 on a usage error.
+ */
+#include "certs/ca.h"
+#include "certs/pki.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+};
+
+static const char usage_init[] =
+    "usage: fedra-cert init --ca DIR [--name CN] [--days N]\n"
+    "\n"
+    "Create the federation CA in DIR (created if missing): an Ed25519 key DIR/ca.key\n"
+    "(mode 0600) and a self-signed certificate DIR/ca.crt, plus the files `openssl ca`\n"
+    "uses (index.txt, serial, crlnumber, openssl.cnf).  Refuses to overwrite a CA.\n"
+    "\n"
+    "  --ca DIR     directory of the CA\n"
+    "  --name CN    common name of the CA (default \"" CA_DEFAULT_CN "\")\n"
+    "  --days N     validity in days (default 3650)\n";
+
+static const char usage_issue[] =
+    "usage: fedra-cert issue --ca DIR --role node|analyst --name NAME --out DIR\n"
+    "                        [--days N] [--start YYYY-MM-DD[THH:MM:SSZ]]\n"
+    "\n"
+    "Issue a certificate with a new Ed25519 key: writes OUT/NAME.key (mode 0600) and\n"
+    "OUT/NAME.crt.  The role and the name (subjectAltName urn:fedra:ROLE:NAME) are set\n"
+    "by the CA; a node certificate also binds the node's CurveZMQ transport key,\n"
+    "derived from NAME.key.  Refuses to overwrite existing files.\n"
+    "\n"
+    "  --ca DIR          directory of the CA\n"
+    "  --role R          node or analyst\n"
+    "  --name NAME       1 to 64 of A-Z a-z 0-9 . _ -\n"
+    "  --out DIR         where to write NAME.key and NAME.crt (created if missing)\n"
+    "  --days N          validity in days (default 365)\n"
+    "  --start T         notBefore (UTC), default now; a past date back-dates the certificate\n";
+
+static const char usage_revoke[] =
+    "usage: fedra-cert revoke --ca DIR (--name NAME | --serial HEX) [--reason R]\n"
+    "\n"
+    "Record a revocation in DIR/index.txt; publish it with `fedra-cert crl`.\n"
+    "--name revokes the newest valid certificate with that name.\n"
+    "\n"
+    "  --ca DIR       directory of the CA\n"
+    "  --name NAME    name of the certificate holder\n"
+    "  --serial HEX   serial number (as `fedra-cert inspect` shows it)\n"
+    "  --reason R     unspecified, keyCompromise, CACompromise, affiliationChanged,\n"
+    "                 superseded or cessationOfOperation\n";
+
+static const char usage_crl[] =
+    "usage: fedra-cert crl --ca DIR --out FILE [--days N]\n"
+    "\n"
+    "Write a CRL (PEM) signed by the CA, listing every revoked certificate, with the\n"
+    "next CRL number (DIR/crlnumber, shared with `openssl ca -gencrl`).\n"
+    "\n"
+    "  --ca DIR     directory of the CA\n"
+    "  --out FILE   the CRL to write (replaced atomically)\n"
+    "  --days N     days until nextUpdate (default 7); nodes refuse an expired CRL\n";
+
+static const char usage_inspect[] =
+    "usage: fedra-cert inspect FILE\n"
+    "\n"
+    "Describe a certificate (subject, issuer, role, name, serial, validity, SHA-256\n"
+    "fingerprint, CurveZMQ key of a node) or a CRL (issuer, number, updates, revoked\n"
+    "serials).  PEM or DER.\n";
+
+static const char usage_verify[] =
+    "usage: fedra-cert verify --ca-cert FILE [--crl FILE] [--role node|analyst] CERT\n"
+    "\n"
+    "Check CERT against the federation CA: chain, validity, revocation (with --crl,\n"
+    "which must be current) and role.  Exit 0 and print one OK line if valid;\n"
+    "otherwise exit 1 and say why in one line.\n"
+    "\n"
+    "  --ca-cert FILE   the federation CA certificate (ca.crt)\n"
+    "  --crl FILE       the current CRL (PEM or DER); without it revocation is not checked\n"
+    "  --role R         require this role (node or analyst)\n";
+
+static const char usage_main[] =
+    "usage: fedra-cert COMMAND [OPTIONS]\n"
+    "\n"
+    "The federation's certificate authority, for the IT admin.\n"
+    "\n"
+    "  init     --ca DIR [--name CN] [--days N]                     create the CA\n"
+    "  issue    --ca DIR --role node|analyst --name NAME --out DIR  issue a certificate\n"
+    "  revoke   --ca DIR --name NAME | --serial HEX [--reason R]    revoke one\n"
+    "  crl      --ca DIR --out FILE [--days N]                      write a signed CRL\n"
+    "  inspect  FILE                                                describe a cert or CRL\n"
+    "  verify   --ca-cert FILE [--crl FILE] [--role R] CERT         check a certificate\n"
+    "\n"
+    "Run `fedra-cert COMMAND --help` for the details of a command.\n";
+
+static int usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "fedra-cert %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "; see fedra-cert %s --help\n", cmd);
+    return EXIT_USAGE;
+}
+
+static int
+fail(const char *cmd, const char *msg)
+{
+    fprintf(stderr, "fedra-cert %s: %s\n", cmd, msg);
+    return EXIT_FAIL;
+}
+
+/* getopt's complaint in our words (opterr is off). */
+static int
+bad_option(const char *cmd, int argc, char **argv)
+{
+    const char *opt = (optind >= 1 && optind - 1 < argc) ? argv[optind - 1] : "?";
+    if (optopt != 0)
+        return usage_error(cmd, "option '%s' needs a value", opt);
+    return usage_error(cmd, "unknown option '%s'", opt);
+}
+
+static int
+parse_days(const char *cmd, const char *s, int *out)
+{
+    long long v;
+    if (util_parse_int(s, 1, CA_MAX_DAYS, &v) != 0) {
+        fprintf(stderr, "fedra-cert %s: invalid --days '%s': give a whole number of days "
+            "from 1 to %d\n", cmd, s, CA_MAX_DAYS);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int
+digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, UTC; rejects impossible dates. */
+static int
+parse_start(const char *s, int64_t *out)
+{
+    size_t n = strlen(s);
+    int y, mo, d, h = 0, mi = 0, se = 0;
+    if (n != 10 && n != 20)
+        return -1;
+    if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+        digits(s + 8, 2, &d))
+        return -1;
+    if (n == 20 && (s[10] != 'T' || digits(s + 11, 2, &h) || s[13] != ':' ||
+        digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &se) || s[19] != 'Z'))
+        return -1;
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
+        return -1;
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+        .tm_hour = h, .tm_min = mi, .tm_sec = se };
+    time_t t = timegm(&tm);
+    struct tm back;
+    if (t == (time_t)-1 || gmtime_r(&t, &back) == NULL || back.tm_mday != d ||
+        back.tm_mon != mo - 1)
+        return -1;                  /* 2021-02-30 and the like */
+    *out = (int64_t)t;
+    return 0;
+}
+
+static int
+wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+        if (strcmp(argv[i], "--") == 0)
+            break;
+    }
+    return 0;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static int
+cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ca", required_argument, NULL, 'c' },
+        { "name", required_argument, NULL, 'n' },
+        { "days", required_argument, NULL, 'd' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *dir = NULL, *cn = CA_DEFAULT_CN;
+    int days = CA_DEFAULT_CA_DAYS, ch;
+    char err[FEDRA_ERRLEN];
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': dir = optarg; break;
+        case 'n': cn = optarg; break;
+        case 'd':
+            if (parse_days("init", optarg, &days) != 0)
+                return EXIT_USAGE;
+            break;
+        default: return bad_option("init", argc, argv);
+        }
+    }
+    if (optind < argc)
+        return usage_error("init", "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL)
+        return usage_error("init", "missing --ca DIR");
+    if (!ca_cn_valid(cn)) {
+        fprintf(stderr, "fedra-cert init: invalid --name '%s': use 1 to %d letters, digits, "
+            "spaces, '.', '_' or '-'\n", cn, CA_MAX_CN);
+        return EXIT_USAGE;
+    }
+    if (ca_init(dir, cn, days, 0, err) != 0)
+        return fail("init", err);
+    printf("created CA '%s' in %s: certificate %s/ca.crt, private key %s/ca.key "
+        "(mode 0600; keep it safe)\n", cn, dir, dir, dir);
+    return 0;
+}
+
+static int
+cmd_issue(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ca", required_argument, NULL, 'c' },
+        { "role", required_argument, NULL, 'r' },
+        { "name", required_argument, NULL, 'n' },
+        { "out", required_argument, NULL, 'o' },
+        { "days", required_argument, NULL, 'd' },
+        { "start", required_argument, NULL, 's' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct ca_issue_req req = { .days = CA_DEFAULT_LEAF_DAYS };
+    const char *dir = NULL, *role = NULL;
+    char err[FEDRA_ERRLEN], serial[CA_SERIAL_LEN], ts[PKI_TIME_LEN];
+    struct ca *ca = NULL;
+    int ch, rc;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': dir = optarg; break;
+        case 'r': role = optarg; break;
+        case 'n': req.name = optarg; break;
+        case 'o': req.out_dir = optarg; break;
+        case 'd':
+            if (parse_days("issue", optarg, &req.days) != 0)
+                return EXIT_USAGE;
+            break;
+        case 's':
+            if (parse_start(optarg, &req.start) != 0)
+                return usage_error("issue", "invalid --start '%s': use YYYY-MM-DD or "
+                    "YYYY-MM-DDTHH:MM:SSZ (UTC)", optarg);
+            break;
+        default: return bad_option("issue", argc, argv);
+        }
+    }
+    if (optind < argc)
+        return usage_error("issue", "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL || role == NULL || req.name == NULL || req.out_dir == NULL)
+        return usage_error("issue", "missing %s", dir == NULL ? "--ca DIR" :
+            role == NULL ? "--role node|analyst" : req.name == NULL ? "--name NAME" :
+            "--out DIR");
+    req.role = pki_role_parse(role);
+    if (req.role == PKI_ROLE_NONE)
+        return usage_error("issue", "invalid --role '%s': use node or analyst", role);
+    if (!pki_name_valid(req.name)) {
+        fprintf(stderr, "fedra-cert issue: invalid --name '%s': use 1 to %d letters, "
+            "digits, '.', '_' or '-'\n", req.name, PKI_MAX_NAME);
+        return EXIT_USAGE;
+    }
+    if (mkdir(req.out_dir, 0755) != 0 && errno != EEXIST) {
+        snprintf(err, sizeof err, "cannot create output directory '%s': %s", req.out_dir,
+            strerror(errno));
+        return fail("issue", err);
+    }
+    if (ca_open(dir, &ca, err) != 0)
+        return fail("issue", err);
+    rc = ca_issue(ca, &req, serial, err);
+    if (rc != 0) {
+        ca_free(ca);
+        return fail("issue", err);
+    }
+    int64_t na = (req.start ? req.start : util_now_ms() / 1000) +
+        (int64_t)req.days * 86400;
+    pki_format_time(na, ts);
+    printf("issued %s certificate '%s' (serial %s) valid until %s: %s/%s.crt, "
+        "key %s/%s.key (mode 0600)\n", pki_role_name(req.role), req.name, serial, ts,
+        req.out_dir, req.name, req.out_dir, req.name);
+    ca_free(ca);
+    return 0;
+}
+
+static int
+cmd_revoke(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ca", required_argument, NULL, 'c' },
+        { "name", required_argument, NULL, 'n' },
+        { "serial", required_argument, NULL, 's' },
+        { "reason", required_argument, NULL, 'r' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *dir = NULL, *name = NULL, *serial = NULL, *reason = NULL;
+    char err[FEDRA_ERRLEN];
+    struct ca *ca = NULL;
+    struct ca_revoked rv;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': dir = optarg; break;
+        case 'n': name = optarg; break;
+        case 's': serial = optarg; break;
+        case 'r': reason = optarg; break;
+        default: return bad_option("revoke", argc, argv);
+        }
+    }
+    if (optind < argc)
+        return usage_error("revoke", "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL)
+        return usage_error("revoke", "missing --ca DIR");
+    if ((name == NULL) == (serial == NULL))
+        return usage_error("revoke", "give exactly one of --name NAME or --serial HEX");
+    if (reason != NULL && (pki_crl_reason_parse(reason) < 0 || pki_crl_reason_parse(reason) > 5))
+        return usage_error("revoke", "unknown --reason '%s': use unspecified, keyCompromise, "
+            "CACompromise, affiliationChanged, superseded or cessationOfOperation", reason);
+    if (ca_open(dir, &ca, err) != 0)
+        return fail("revoke", err);
+    if (ca_revoke(ca, name, serial, reason, 0, &rv, err) != 0) {
+        ca_free(ca);
+        return fail("revoke", err);
+    }
+    printf("revoked certificate '%s' (serial %s)%s%s; publish it with "
+        "fedra-cert crl --ca %s --out FILE\n", rv.cn, rv.serial, reason ? ", reason " : "",
+        reason ? reason : "", dir);
+    if (rv.others > 0)
+        fprintf(stderr, "note: %d other valid certificate%s named '%s' remain%s; revoke "
+            "with --serial (see %s/index.txt)\n", rv.others, rv.others > 1 ? "s" : "",
+            rv.cn, rv.others > 1 ? "" : "s", dir);
+    ca_free(ca);
+    return 0;
+}
+
+static int
+cmd_crl(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ca", required_argument, NULL, 'c' },
+        { "out", required_argument, NULL, 'o' },
+        { "days", required_argument, NULL, 'd' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *dir = NULL, *out = NULL;
+    int days = CA_DEFAULT_CRL_DAYS, ch;
+    char err[FEDRA_ERRLEN], ts[PKI_TIME_LEN];
+    struct ca *ca = NULL;
+    int64_t number;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': dir = optarg; break;
+        case 'o': out = optarg; break;
+        case 'd':
+            if (parse_days("crl", optarg, &days) != 0)
+                return EXIT_USAGE;
+            break;
+        default: return bad_option("crl", argc, argv);
+        }
+    }
+    if (optind < argc)
+        return usage_error("crl", "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL || out == NULL)
+        return usage_error("crl", "missing %s", dir == NULL ? "--ca DIR" : "--out FILE");
+    if (ca_open(dir, &ca, err) != 0)
+        return fail("crl", err);
+    int64_t now = util_now_ms() / 1000;
+    if (ca_crl(ca, out, days, now, &number, err) != 0) {
+        ca_free(ca);
+        return fail("crl", err);
+    }
+    pki_format_time(now + (int64_t)days * 86400, ts);
+    printf("wrote CRL number %lld to %s (next update %s)\n", (long long)number, out, ts);
+    ca_free(ca);
+    return 0;
+}
+
+static int
+cmd_inspect(int argc, char **argv)
+{
+    static const struct option opts[] = { { NULL, 0, NULL, 0 } };
+    char err[FEDRA_ERRLEN];
+    struct buf out = {0};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1)
+        return bad_option("inspect", argc, argv);
+    if (argc - optind != 1)
+        return usage_error("inspect", "give exactly one FILE");
+    if (ca_describe(argv[optind], &out, err) != 0) {
+        buf_release(&out);
+        return fail("inspect", err);
+    }
+    fputs(out.p ? (const char *)out.p : "", stdout);
+    buf_release(&out);
+    return 0;
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "ca-cert", required_argument, NULL, 'a' },
+        { "crl", required_argument, NULL, 'l' },
+        { "role", required_argument, NULL, 'r' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *cafile = NULL, *crl = NULL, *role = NULL;
+    enum pki_role want = PKI_ROLE_NONE;
+    char err[FEDRA_ERRLEN], ts[PKI_TIME_LEN];
+    struct pki_trust *t = NULL;
+    struct pki_cert *c = NULL;
+    int ch, rc = EXIT_FAIL;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'a': cafile = optarg; break;
+        case 'l': crl = optarg; break;
+        case 'r': role = optarg; break;
+        default: return bad_option("verify", argc, argv);
+        }
+    }
+    if (cafile == NULL)
+        return usage_error("verify", "missing --ca-cert FILE");
+    if (argc - optind != 1)
+        return usage_error("verify", "give exactly one CERT to verify");
+    if (role != NULL && (want = pki_role_parse(role)) == PKI_ROLE_NONE)
+        return usage_error("verify", "invalid --role '%s': use node or analyst", role);
+    if (pki_trust_load(cafile, crl, crl != NULL, &t, err) != 0 ||
+        pki_cert_load(argv[optind], &c, err) != 0) {
+        rc = fail("verify", err);
+        goto done;
+    }
+    if (pki_verify(t, c, want, 0, err) != PKI_OK) {
+        rc = fail("verify", err);
+        goto done;
+    }
+    pki_format_time(pki_cert_not_after(c), ts);
+    printf("OK: certificate '%s' (role %s) valid until %s\n", pki_cert_name(c),
+        pki_role_name(pki_cert_role(c)), ts);
+    if (crl == NULL)
+        fprintf(stderr, "note: no --crl given, so revocation was not checked\n");
+    rc = 0;
+done:
+    pki_cert_free(c);
+    pki_trust_free(t);
+    return rc;
+}
+
+static const struct command commands[] = {
+    { "init", cmd_init, usage_init },
+    { "issue", cmd_issue, usage_issue },
+    { "revoke", cmd_revoke, usage_revoke },
+    { "crl", cmd_crl, usage_crl },
+    { "inspect", cmd_inspect, usage_inspect },
+    { "verify", cmd_verify, usage_verify },
+};
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        if (strcmp(argv[1], "help") == 0 && argc > 2) {
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    fputs(commands[i].usage, stdout);
+                    return 0;
+                }
+        }
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    opterr = 0;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        if (wants_help(argc - 1, argv + 1)) {
+            fputs(commands[i].usage, stdout);
+            return 0;
+        }
+        return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "fedra-cert: unknown command '%s'; run fedra-cert --help\n", argv[1]);
+    return EXIT_USAGE;
+}

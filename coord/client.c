@@ -1,0 +1,227 @@
+/*
+ * client - see client.h.
+ *
+ * One DEALER socket per node, each a CURVE client pinned to the server key
+ * in that node's certificate, with a transient client key pair.  All sends
+ * go out first; then one poll loop collects answers until every node has
+ * answered or the deadline passes, so a dead node costs at most the timeout.
+ */
+#include "coord/client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+const char *
+client_status_name(enum node_status s)
+{
+    switch (s) {
+    case NODE_OK: return "ok";
+    case NODE_REFUSED: return "refused";
+    case NODE_TIMEOUT: return "timeout";
+    default: return "error";
+    }
+}
+
+int
+client_verify_reply(const struct federation *f, const struct fed_node *nd,
+    const uint8_t qhash[WIRE_HASH_LEN], const uint8_t *msg, size_t len,
+    Fedra__ResponseBody **out, char *err)
+{
+    char why[FEDRA_ERRLEN];
+    struct pki_cert *sc = NULL;
+    Fedra__ResponseBody *r = NULL;
+    *out = NULL;
+    Fedra__Envelope *env = wire_envelope_decode(msg, len, WIRE_MAX_RESPONSE, why);
+    if (env == NULL)
+        return errf(err, "unreadable response: %s", why);
+    size_t pinlen;
+    const uint8_t *pin = pki_cert_der(nd->cert, &pinlen);
+    if (env->signer_cert.len == pinlen && memcmp(env->signer_cert.data, pin, pinlen) == 0) {
+        if (pki_cert_from_der(pin, pinlen, &sc, why) != 0)
+            goto bad_cert;
+        if (f->trust != NULL && pki_verify(f->trust, sc, PKI_ROLE_NODE, 0, why) != PKI_OK)
+            goto bad_cert;
+    } else {
+        if (f->trust == NULL) {
+            errf(err, "response signed with a certificate other than the one in the "
+                "federation file (add ca_cert to accept renewed node certificates)");
+            goto fail;
+        }
+        if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &sc, why) != 0 ||
+            pki_verify(f->trust, sc, PKI_ROLE_NODE, 0, why) != PKI_OK)
+            goto bad_cert;
+        const char *nm = pki_cert_name(sc);
+        if (nm == NULL || strcmp(nm, nd->name) != 0) {
+            errf(err, "response signed by node '%s', not '%s'", nm ? nm : "?", nd->name);
+            goto fail;
+        }
+    }
+    if (pki_check_sig(sc, env->body.data, env->body.len, env->signature.data,
+            env->signature.len) != 0) {
+        errf(err, "response signature is invalid (altered in transit or forged)");
+        goto fail;
+    }
+    r = wire_response_decode(env->body.data, env->body.len, why);
+    if (r == NULL) {
+        errf(err, "malformed signed response: %s", why);
+        goto fail;
+    }
+    if (strcmp(r->node, nd->name) != 0) {
+        errf(err, "response claims to come from '%.64s'", r->node);
+        goto fail;
+    }
+    if (memcmp(r->query_hash.data, qhash, WIRE_HASH_LEN) != 0) {
+        errf(err, "response answers a different query (query hash mismatch)");
+        goto fail;
+    }
+    pki_cert_free(sc);
+    wire_envelope_free(env);
+    *out = r;
+    return 0;
+bad_cert:
+    errf(err, "response signer certificate rejected: %s", why);
+fail:
+    wire_response_free(r);
+    pki_cert_free(sc);
+    wire_envelope_free(env);
+    return -1;
+}
+
+static void *
+open_socket(void *ctx, const struct fed_node *nd, char *err)
+{
+    char server[41], pub[41], sec[41];
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    if (s == NULL) {
+        errf(err, "zmq_socket: %s", zmq_strerror(errno));
+        return NULL;
+    }
+    int zero = 0;
+    int64_t maxmsg = (int64_t)WIRE_MAX_RESPONSE + WIRE_CURVE_OVERHEAD;
+    zmq_z85_encode(server, nd->curve_key, 32);
+    if (zmq_curve_keypair(pub, sec) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 40) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40) != 0 ||
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40) != 0 ||
+        zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
+        errf(err, "cannot configure the socket for '%s': %s", nd->name, zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    if (zmq_connect(s, nd->endpoint) != 0) {
+        errf(err, "cannot connect to '%s' at '%s': %s", nd->name, nd->endpoint,
+            zmq_strerror(errno));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+int
+client_fanout(const struct federation *f, const uint8_t *query, size_t len, int timeout_ms,
+    struct node_reply *rep, char *err)
+{
+    size_t n = f->nnodes;
+    uint8_t qhash[WIRE_HASH_LEN];
+    wire_query_hash(query, len, qhash);
+    memset(rep, 0, n * sizeof *rep);
+    void *ctx = zmq_ctx_new();
+    if (ctx == NULL)
+        return errf(err, "zmq_ctx_new: %s", zmq_strerror(errno));
+    void **socks = xcalloc(n, sizeof *socks);
+    int64_t t0 = util_mono_ms(), deadline = t0 + timeout_ms;
+    size_t pending = 0;
+    for (size_t i = 0; i < n; i++) {
+        rep[i].status = NODE_TIMEOUT;
+        socks[i] = open_socket(ctx, &f->nodes[i], rep[i].reason);
+        if (socks[i] == NULL) {
+            rep[i].status = NODE_ERROR;
+            continue;
+        }
+        if (zmq_send(socks[i], query, len, ZMQ_DONTWAIT) < 0) {
+            rep[i].status = NODE_ERROR;
+            errf(rep[i].reason, "cannot send: %s", zmq_strerror(errno));
+            continue;
+        }
+        pending++;
+    }
+    zmq_pollitem_t *items = xcalloc(n, sizeof *items);
+    while (pending > 0) {
+        int64_t left = deadline - util_mono_ms();
+        if (left <= 0)
+            break;
+        size_t m = 0;
+        size_t *map = xcalloc(n, sizeof *map);
+        for (size_t i = 0; i < n; i++) {
+            if (socks[i] != NULL && rep[i].status == NODE_TIMEOUT) {
+                items[m] = (zmq_pollitem_t){socks[i], 0, ZMQ_POLLIN, 0};
+                map[m++] = i;
+            }
+        }
+        int rc = zmq_poll(items, (int)m, (long)left);
+        if (rc < 0 && errno != EINTR) {
+            free(map);
+            break;
+        }
+        for (size_t k = 0; rc > 0 && k < m; k++) {
+            if (!(items[k].revents & ZMQ_POLLIN))
+                continue;
+            size_t i = map[k];
+            zmq_msg_t msg;
+            zmq_msg_init(&msg);
+            if (zmq_msg_recv(&msg, socks[i], ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&msg);
+                continue;
+            }
+            int more = zmq_msg_more(&msg);
+            buf_append(&rep[i].raw, zmq_msg_data(&msg), zmq_msg_size(&msg));
+            zmq_msg_close(&msg);
+            rep[i].ms = (double)(util_mono_ms() - t0);
+            pending--;
+            if (more) {
+                rep[i].status = NODE_ERROR;
+                errf(rep[i].reason, "answered with a multi-frame message");
+                continue;
+            }
+            if (client_verify_reply(f, &f->nodes[i], qhash, rep[i].raw.p, rep[i].raw.len,
+                    &rep[i].body, rep[i].reason) != 0) {
+                rep[i].status = NODE_ERROR;
+                continue;
+            }
+            if (rep[i].body->status == FEDRA__STATUS__STATUS_OK) {
+                rep[i].status = NODE_OK;
+                rep[i].reason[0] = 0;
+            } else {
+                rep[i].status = NODE_REFUSED;
+                snprintf(rep[i].reason, sizeof rep[i].reason, "%s", rep[i].body->reason);
+                snprintf(rep[i].code, sizeof rep[i].code, "%s", rep[i].body->code);
+            }
+        }
+        free(map);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rep[i].status == NODE_TIMEOUT)
+            errf(rep[i].reason, "no answer within %d ms from %s (node down, unreachable, or "
+                "its transport key differs from its certificate)", timeout_ms,
+                f->nodes[i].endpoint);
+        if (socks[i] != NULL)
+            zmq_close(socks[i]);
+    }
+    free(items);
+    free(socks);
+    zmq_ctx_term(ctx);
+    return 0;
+}
+
+void
+client_replies_release(struct node_reply *rep, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        wire_response_free(rep[i].body);
+        buf_release(&rep[i].raw);
+    }
+}

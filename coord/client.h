@@ -1,0 +1,47 @@
+/*
+ * client - send one signed query to every node at once and collect their
+ * verified answers within a deadline.
+ *
+ * A reply counts only after it passes, in order: envelope decode (bounded),
+ * the signer certificate (the pinned one, or one of the federation CA with
+ * role node and the node's name), the signature over the body bytes, body
+ * decode, node name, and the query hash binding it to the query we sent.
+ * Anything else leaves that node with status "error" and the reason.
+ */
+#ifndef CLIENT_H
+#define CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coord/federation.h"
+#include "lib/util.h"
+#include "proto/wire.h"
+
+#define CLIENT_DEFAULT_TIMEOUT_MS 10000
+#define CLIENT_MAX_TIMEOUT_MS 3600000
+
+enum node_status { NODE_OK, NODE_REFUSED, NODE_TIMEOUT, NODE_ERROR };
+
+struct node_reply {
+    enum node_status status;
+    char reason[FEDRA_ERRLEN];      /* why, where not ok */
+    char code[32];                  /* the node's refusal class, if refused */
+    Fedra__ResponseBody *body;      /* verified body (ok or refused), else NULL */
+    struct buf raw;                 /* the signed response envelope as received */
+    double ms;                      /* time to the answer */
+};
+
+const char *client_status_name(enum node_status s);     /* ok, refused, timeout, error */
+
+/* replies has f->nnodes entries, filled in federation order. */
+int client_fanout(const struct federation *f, const uint8_t *query, size_t len, int timeout_ms,
+    struct node_reply *replies, char *err);
+void client_replies_release(struct node_reply *replies, size_t n);
+
+/* Verify one signed response for node nd against the query hash; used by fanout. */
+int client_verify_reply(const struct federation *f, const struct fed_node *nd,
+    const uint8_t qhash[WIRE_HASH_LEN], const uint8_t *msg, size_t len,
+    Fedra__ResponseBody **body, char *err);
+
+#endif /* !CLIENT_H */

@@ -1,0 +1,44 @@
+/*
+ * federation - the statistician's list of nodes.
+ *
+ * The federation file is "key = value" lines (lib/kv.h):
+ *     ca_cert = ca/ca.crt            federation CA (optional but recommended)
+ *     crl     = ca/crl.pem           CRL to check node certificates (optional)
+ *     node    = NAME ENDPOINT CERT   one line per node
+ * Relative paths are relative to the file.  With ca_cert, a response is
+ * accepted from any certificate of the CA with role node and that NAME (so
+ * nodes can renew certificates); without it, only from the exact CERT listed.
+ * The node's transport key is always taken from CERT.
+ */
+#ifndef FEDERATION_H
+#define FEDERATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certs/pki.h"
+
+#define FED_MAX_NODES 256               /* nodes in one federation (WIRE_MAX_AUDIENCE) */
+#define FED_MAX_ENDPOINT 256
+
+struct fed_node {
+    char *name;                     /* as in the node's certificate */
+    char *endpoint;                 /* ZeroMQ endpoint */
+    char *cert_path;
+    struct pki_cert *cert;          /* pinned certificate */
+    uint8_t curve_key[PKI_CURVE_KEY_LEN];   /* server key, from the certificate */
+};
+
+struct federation {
+    char *path;
+    struct fed_node *nodes;
+    size_t nnodes;
+    struct pki_trust *trust;        /* NULL without ca_cert */
+};
+
+int federation_load(const char *path, struct federation *f, char *err);
+void federation_release(struct federation *f);
+/* The node called name, or NULL. */
+const struct fed_node *federation_find(const struct federation *f, const char *name);
+
+#endif /* !FEDERATION_H */

@@ -1,0 +1,417 @@
+/*
+ * fedra - the statistician's program: sign one query, send it to every node
+ * of the federation at once, verify every answer, merge, print.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "certs/pki.h"
+#include "coord/client.h"
+#include "coord/federation.h"
+#include "coord/report.h"
+#include "lib/util.h"
+#include "proto/where.h"
+#include "proto/wire.h"
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_PARTIAL 3
+#define FEDRA_QUERY_TTL_MS 600000       /* a signed query is valid this long */
+
+static const char usage[] =
+    "usage: fedra [--federation FILE] [--cert FILE --key FILE] [--timeout MS]\n"
+    "             [--format table|csv|json] [--save-query FILE] COMMAND ...\n"
+    "\n"
+    "commands:\n"
+    "  count [--by V,...] [--where EXPR]   pooled counts, one row per combination of levels\n"
+    "  ping                                check that every node answers (touches no data)\n"
+    "  send FILE                           send a query saved with --save-query\n"
+    "\n"
+    "global options (also from FEDRA_FEDERATION, FEDRA_CERT, FEDRA_KEY):\n"
+    "  --federation FILE   the federation file (nodes, endpoints, certificates)\n"
+    "  --cert FILE, --key FILE   the analyst certificate and key that sign queries\n"
+    "  --timeout MS        wait at most this long for the nodes (default 10000)\n"
+    "  --format F          table (default), csv or json\n"
+    "  --save-query FILE   write the signed query to FILE and send nothing\n"
+    "\n"
+    "EXPR: stage=metastatic and age_years<10 and tumour_type in (melanoma,thyroid_carcinoma)\n"
+    "exit status: 0 every node answered; 3 some did not (the result merges those that did);\n"
+    "2 usage error; 1 any other failure.\n";
+
+struct opts {
+    const char *federation, *cert, *key, *save_query;
+    int timeout_ms;
+    enum report_format format;
+};
+
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fedra: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nrun 'fedra --help' for usage\n", stderr);
+    return EXIT_USAGE;
+}
+
+/* Split "a,b,c" into at most max new strings. */
+static int
+split_list(const char *s, char **out, size_t max, size_t *n)
+{
+    *n = 0;
+    char *copy = xstrdup(s), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (*t == 0)
+            continue;
+        if (*n == max) {
+            free(copy);
+            return -1;
+        }
+        out[(*n)++] = xstrdup(t);
+    }
+    free(copy);
+    return 0;
+}
+
+/* Build, sign and wrap a query; the envelope bytes go to env. */
+static int
+sign_query(const struct opts *o, const struct federation *fed, Fedra__QuerySpec *spec,
+    struct buf *env, char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
+{
+    struct pki_cert *cert = NULL;
+    struct pki_key *key = NULL;
+    char why[FEDRA_ERRLEN];
+    int rc = -1;
+    if (o->cert == NULL || o->key == NULL)
+        return errf(err, "no analyst certificate: pass --cert FILE --key FILE or set FEDRA_CERT "
+            "and FEDRA_KEY");
+    if (pki_cert_load(o->cert, &cert, err) != 0 || pki_key_load(o->key, &key, err) != 0)
+        goto out;
+    if (!pki_key_matches_cert(key, cert)) {
+        errf(err, "key '%s' does not belong to certificate '%s'", o->key, o->cert);
+        goto out;
+    }
+    /* Say early what the nodes will say; they decide, so the query still goes out. */
+    if (fed->trust != NULL && pki_verify(fed->trust, cert, PKI_ROLE_ANALYST, 0, why) != PKI_OK)
+        fprintf(stderr, "fedra: warning: %s; nodes will refuse this query\n", why);
+    else if (pki_cert_role(cert) != PKI_ROLE_ANALYST)
+        fprintf(stderr, "fedra: warning: certificate '%s' has role %s, not analyst; nodes will "
+            "refuse this query\n", o->cert, pki_role_name(pki_cert_role(cert)));
+    const char *name = pki_cert_name(cert) ? pki_cert_name(cert) : pki_cert_subject_cn(cert);
+
+    uint8_t id[WIRE_QUERY_ID_LEN];
+    if (RAND_bytes(id, sizeof id) != 1) {
+        errf(err, "no randomness for the query id");
+        goto out;
+    }
+    util_hex(id, sizeof id, qid);
+    char **aud = xcalloc(fed->nnodes, sizeof *aud);
+    for (size_t i = 0; i < fed->nnodes; i++)
+        aud[i] = fed->nodes[i].name;
+    Fedra__QueryBody q = FEDRA__QUERY_BODY__INIT;
+    q.context = (char *)WIRE_QUERY_CONTEXT;
+    q.query_id.data = id;
+    q.query_id.len = sizeof id;
+    q.issued_at_ms = util_now_ms();
+    q.expires_at_ms = q.issued_at_ms + FEDRA_QUERY_TTL_MS;
+    q.n_audience = fed->nnodes;
+    q.audience = aud;
+    q.analyst = (char *)name;
+    q.spec = spec;
+    struct buf body = {0};
+    wire_pack(&q.base, &body);
+    free(aud);
+    uint8_t sig[PKI_SIG_LEN];
+    if (pki_sign(key, body.p, body.len, sig) != 0) {
+        buf_release(&body);
+        errf(err, "signing failed");
+        goto out;
+    }
+    size_t derlen;
+    const uint8_t *der = pki_cert_der(cert, &derlen);
+    Fedra__Envelope e = FEDRA__ENVELOPE__INIT;
+    e.version = WIRE_VERSION;
+    e.body.data = body.p;
+    e.body.len = body.len;
+    e.signature.data = sig;
+    e.signature.len = sizeof sig;
+    e.signer_cert.data = (uint8_t *)der;
+    e.signer_cert.len = derlen;
+    wire_pack(&e.base, env);
+    buf_release(&body);
+    rc = 0;
+out:
+    pki_cert_free(cert);
+    pki_key_free(key);
+    return rc;
+}
+
+/* Send env to every node, then hand the answers to the printer; returns the exit status. */
+static int
+run_query(const struct opts *o, const struct federation *fed, const uint8_t *env, size_t len,
+    const char *qid, const Fedra__QuerySpec *spec)
+{
+    char err[FEDRA_ERRLEN];
+    if (len > WIRE_MAX_QUERY) {
+        fprintf(stderr, "fedra: the query is %zu bytes; nodes accept at most %u bytes "
+            "(WIRE_MAX_QUERY)\n", len, WIRE_MAX_QUERY);
+        return EXIT_FAIL;
+    }
+    struct node_reply *rep = xcalloc(fed->nnodes, sizeof *rep);
+    if (client_fanout(fed, env, len, o->timeout_ms, rep, err) != 0) {
+        fprintf(stderr, "fedra: %s\n", err);
+        free(rep);
+        return EXIT_FAIL;
+    }
+    struct report r = {o->format, stdout, stderr, fed, rep, qid};
+    int rc;
+    if (spec != NULL && spec->kind == FEDRA__KIND__KIND_COUNT)
+        rc = report_count(&r, spec->group_by, spec->n_group_by, err);
+    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_PING)
+        rc = report_ping(&r, err);
+    else
+        rc = report_nodes(&r, err);
+    int all = 1;
+    for (size_t i = 0; i < fed->nnodes; i++)
+        all &= rep[i].status == NODE_OK;
+    client_replies_release(rep, fed->nnodes);
+    free(rep);
+    if (rc != 0) {
+        fprintf(stderr, "fedra: %s\n", err);
+        return EXIT_FAIL;
+    }
+    if (!all)
+        fputs("fedra: not every node answered; the result merges those that did\n", stderr);
+    return all ? EXIT_OK : EXIT_PARTIAL;
+}
+
+/* Sign spec; either save it (--save-query) or send it. */
+static int
+sign_and_run(const struct opts *o, const struct federation *fed, Fedra__QuerySpec *spec)
+{
+    char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
+    struct buf env = {0};
+    if (sign_query(o, fed, spec, &env, qid, err) != 0) {
+        fprintf(stderr, "fedra: %s\n", err);
+        return EXIT_FAIL;
+    }
+    int rc;
+    if (o->save_query != NULL) {
+        rc = util_write_file(o->save_query, env.p, env.len, 0644, err) == 0 ? EXIT_OK : EXIT_FAIL;
+        if (rc == EXIT_OK)
+            fprintf(stderr, "fedra: signed query %s saved to %s (valid %d minutes); send it with "
+                "'fedra send %s'\n", qid, o->save_query, FEDRA_QUERY_TTL_MS / 60000,
+                o->save_query);
+        else
+            fprintf(stderr, "fedra: %s\n", err);
+    } else {
+        rc = run_query(o, fed, env.p, env.len, qid, spec);
+    }
+    buf_release(&env);
+    return rc;
+}
+
+static Fedra__Op
+wire_op(enum where_op op)
+{
+    switch (op) {
+    case WHERE_NE: return FEDRA__OP__OP_NE;
+    case WHERE_LT: return FEDRA__OP__OP_LT;
+    case WHERE_LE: return FEDRA__OP__OP_LE;
+    case WHERE_GT: return FEDRA__OP__OP_GT;
+    case WHERE_GE: return FEDRA__OP__OP_GE;
+    case WHERE_IN: return FEDRA__OP__OP_IN;
+    default: return FEDRA__OP__OP_EQ;
+    }
+}
+
+static int
+cmd_count(const struct opts *o, const struct federation *fed, int argc, char **argv)
+{
+    char *by[WIRE_MAX_GROUP_BY + 1];
+    size_t nby = 0;
+    const char *where_expr = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
+            if (split_list(argv[++i], by, WIRE_MAX_GROUP_BY, &nby) != 0)
+                return usage_error("--by takes at most 4 variables, got '%s'", argv[i]);
+        } else if (strcmp(argv[i], "--where") == 0 && i + 1 < argc) {
+            where_expr = argv[++i];
+        } else if (strcmp(argv[i], "--chisq") == 0) {
+            return usage_error("%s is not available in this version", argv[i]);
+        } else {
+            return usage_error("count: unexpected argument '%s'", argv[i]);
+        }
+    }
+    struct where w = {0};
+    char err[FEDRA_ERRLEN];
+    if (where_expr != NULL && where_parse(where_expr, &w, err) != 0) {
+        fprintf(stderr, "fedra: --where: %s\n  %s\n", err, where_expr);
+        return EXIT_USAGE;
+    }
+    Fedra__Filter *filters = xcalloc(w.nterms, sizeof *filters);
+    Fedra__Filter **fp = xcalloc(w.nterms, sizeof *fp);
+    for (size_t i = 0; i < w.nterms; i++) {
+        fedra__filter__init(&filters[i]);
+        filters[i].var = w.terms[i].var;
+        filters[i].op = wire_op(w.terms[i].op);
+        filters[i].n_values = w.terms[i].nvalues;
+        filters[i].values = w.terms[i].values;
+        fp[i] = &filters[i];
+    }
+    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
+    spec.kind = FEDRA__KIND__KIND_COUNT;
+    spec.n_group_by = nby;
+    spec.group_by = by;
+    spec.n_where = w.nterms;
+    spec.where = fp;
+    int rc = sign_and_run(o, fed, &spec);
+    free(fp);
+    free(filters);
+    where_release(&w);
+    for (size_t i = 0; i < nby; i++)
+        free(by[i]);
+    return rc;
+}
+
+static int
+cmd_ping(const struct opts *o, const struct federation *fed, int argc, char **argv)
+{
+    if (argc > 1)
+        return usage_error("ping: unexpected argument '%s'", argv[1]);
+    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
+    spec.kind = FEDRA__KIND__KIND_PING;
+    return sign_and_run(o, fed, &spec);
+}
+
+static int
+cmd_send(const struct opts *o, const struct federation *fed, int argc, char **argv)
+{
+    if (argc != 2)
+        return usage_error("%s", "send takes one FILE (a query saved with --save-query)");
+    uint8_t *data;
+    size_t len;
+    char err[FEDRA_ERRLEN];
+    /* Read one byte past the cap, so that an oversized file is named as such. */
+    if (util_read_file(argv[1], WIRE_MAX_QUERY, &data, &len, err) != 0) {
+        fprintf(stderr, "fedra: %s; a signed query is at most %u bytes\n", err, WIRE_MAX_QUERY);
+        return EXIT_FAIL;
+    }
+    /*
+     * The saved bytes go out exactly as they are: the nodes verify them.  We
+     * read the (still unverified) spec only to know how to merge the answers.
+     */
+    Fedra__Envelope *env = wire_envelope_decode(data, len, WIRE_MAX_QUERY, err);
+    Fedra__QueryBody *q = env ? wire_query_decode(env->body.data, env->body.len, err) : NULL;
+    if (q == NULL)
+        fprintf(stderr, "fedra: warning: '%s' is not a readable signed query (%s); sending it "
+            "anyway, the nodes will say why they refuse it\n", argv[1], err);
+    char qid[2 * WIRE_QUERY_ID_LEN + 1] = "";
+    if (q != NULL)
+        util_hex(q->query_id.data, q->query_id.len, qid);
+    int rc = run_query(o, fed, data, len, qid, q ? q->spec : NULL);
+    wire_query_free(q);
+    wire_envelope_free(env);
+    free(data);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct opts o = {getenv("FEDRA_FEDERATION"), getenv("FEDRA_CERT"), getenv("FEDRA_KEY"), NULL,
+        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE};
+    /* Global options may stand before or after the command. */
+    char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            free(rest);
+            return EXIT_OK;
+        } else if (strcmp(a, "--federation") == 0 && has) {
+            o.federation = argv[++i];
+        } else if (strcmp(a, "--cert") == 0 && has) {
+            o.cert = argv[++i];
+        } else if (strcmp(a, "--key") == 0 && has) {
+            o.key = argv[++i];
+        } else if (strcmp(a, "--save-query") == 0 && has) {
+            o.save_query = argv[++i];
+        } else if (strcmp(a, "--timeout") == 0 && has) {
+            long long t;
+            if (util_parse_int(argv[++i], 1, CLIENT_MAX_TIMEOUT_MS, &t) != 0) {
+                free(rest);
+                return usage_error("--timeout takes milliseconds (1..3600000), got '%s'", argv[i]);
+            }
+            o.timeout_ms = (int)t;
+        } else if (strcmp(a, "--format") == 0 && has) {
+            const char *f = argv[++i];
+            if (strcmp(f, "table") == 0)
+                o.format = REPORT_TABLE;
+            else if (strcmp(f, "csv") == 0)
+                o.format = REPORT_CSV;
+            else if (strcmp(f, "json") == 0)
+                o.format = REPORT_JSON;
+            else {
+                free(rest);
+                return usage_error("--format takes table, csv or json, got '%s'", f);
+            }
+        } else {
+            rest[nrest++] = argv[i];
+        }
+    }
+    if (nrest == 0) {
+        fputs(usage, stderr);
+        free(rest);
+        return EXIT_USAGE;
+    }
+    const char *cmd = rest[0];
+    int known = strcmp(cmd, "count") == 0 || strcmp(cmd, "ping") == 0 || strcmp(cmd, "send") == 0;
+    if (!known) {
+        int later = strcmp(cmd, "km") == 0 || strcmp(cmd, "logrank") == 0 ||
+                    strcmp(cmd, "cox") == 0 || strcmp(cmd, "glm") == 0 ||
+                    strcmp(cmd, "verify") == 0;
+        free(rest);
+        if (later)
+            return usage_error("'%s' is not available in this version yet", cmd);
+        return usage_error("unknown command '%s'", cmd);
+    }
+    if (o.federation == NULL) {
+        free(rest);
+        return usage_error("%s", "no federation file: pass --federation FILE or set "
+            "FEDRA_FEDERATION");
+    }
+    struct federation fed;
+    char err[FEDRA_ERRLEN];
+    if (federation_load(o.federation, &fed, err) != 0) {
+        fprintf(stderr, "fedra: %s\n", err);
+        federation_release(&fed);
+        free(rest);
+        return EXIT_FAIL;
+    }
+    int rc;
+    if (strcmp(cmd, "count") == 0)
+        rc = cmd_count(&o, &fed, nrest, rest);
+    else if (strcmp(cmd, "ping") == 0)
+        rc = cmd_ping(&o, &fed, nrest, rest);
+    else
+        rc = cmd_send(&o, &fed, nrest, rest);
+    federation_release(&fed);
+    free(rest);
+    return rc;
+}

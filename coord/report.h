@@ -1,0 +1,31 @@
+/*
+ * report - turn verified node answers into the pooled result and print it
+ * as a table, CSV or JSON (interface.md, "Machine-readable output").
+ */
+#ifndef REPORT_H
+#define REPORT_H
+
+#include <stdio.h>
+
+#include "coord/client.h"
+#include "coord/federation.h"
+
+enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
+
+struct report {
+    enum report_format format;
+    FILE *out;                      /* results */
+    FILE *diag;                     /* node statuses for csv (stderr) */
+    const struct federation *fed;
+    const struct node_reply *replies;   /* fed->nnodes */
+    const char *query_id;           /* hex, may be "" */
+};
+
+/* Pooled counts grouped by by[0..nby) (nby <= 4). */
+int report_count(const struct report *r, char *const *by, size_t nby, char *err);
+/* Per-node answers to a ping. */
+int report_ping(const struct report *r, char *err);
+/* Node statuses only (a query whose result cannot be merged). */
+int report_nodes(const struct report *r, char *err);
+
+#endif /* !REPORT_H */

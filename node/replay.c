@@ -1,0 +1,62 @@
+/*
+ * replay - see replay.h.
+ */
+#include "node/replay.h"
+
+#include <sqlite3.h>
+
+#include "lib/util.h"
+
+static int
+exec_int(sqlite3 *db, const char *sql, int64_t arg, int64_t *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(st, 1, arg);
+    int s = sqlite3_step(st);
+    if (out != NULL && s == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : -1;
+}
+
+int
+replay_check(sqlite3 *db, const uint8_t signer_fp[32], const uint8_t *query_id, size_t idlen,
+    int64_t keep_until_ms, int64_t now_ms, uint64_t max, char *err)
+{
+    int64_t live = 0;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        errf(err, "replay cache: %s", sqlite3_errmsg(db));
+        return REPLAY_ERROR;
+    }
+    if (exec_int(db, "DELETE FROM seen WHERE expires_ms < ?", now_ms, NULL) != 0 ||
+        exec_int(db, "SELECT count(*) FROM seen WHERE expires_ms >= ?", now_ms, &live) != 0)
+        goto fail;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "INSERT INTO seen(signer_fp, query_id, expires_ms) VALUES(?,?,?)",
+            -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_blob(st, 1, signer_fp, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, query_id, (int)idlen, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, keep_until_ms);
+    int result;
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (s == SQLITE_CONSTRAINT)
+        result = REPLAY_SEEN;
+    else if (s != SQLITE_DONE)
+        goto fail;
+    else if ((uint64_t)live >= max)
+        result = REPLAY_FULL;
+    else
+        result = REPLAY_FRESH;
+    if (sqlite3_exec(db, result == REPLAY_FULL ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL)
+        != SQLITE_OK)
+        goto fail;
+    return result;
+fail:
+    errf(err, "replay cache: %s", sqlite3_errmsg(db));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return REPLAY_ERROR;
+}

@@ -1,0 +1,712 @@
+/*
+ * serve - see serve.h.
+ *
+ * Transport: the node binds a ROUTER socket as a CURVE server whose secret
+ * key is derived from the node's key and whose public key is bound into the
+ * node certificate, so a client that pins the key from the certificate talks
+ * to this node and nobody else.  A ZAP handler is always installed, with
+ * ZMQ_ZAP_ENFORCE_DOMAIN, because libzmq's CURVE server without one accepts
+ * any client silently (security.md §2.3).  Clients (analysts) use transient
+ * Curve keys: whether a query may be answered is decided by its signature
+ * and the signer's certificate, not by the transport key.
+ *
+ * Threads: the main thread owns the ROUTER socket, the store and the
+ * snapshot; the ZAP thread owns only its inproc socket.  Signals arrive via
+ * signalfd in the main poll loop, so no state is touched from a handler.
+ */
+#include "node/serve.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <zmq.h>
+
+#include "certs/pki.h"
+#include "lib/util.h"
+#include "node/audit.h"
+#include "node/config.h"
+#include "node/exec.h"
+#include "node/replay.h"
+#include "node/snapshot.h"
+#include "node/store.h"
+#include "proto/wire.h"
+
+#define FEDRA_VERSION_STRING "fedra-node 0.1"
+#define NODE_ZAP_DOMAIN "fedra"
+#define NODE_HANDSHAKE_MS 5000
+#define NODE_HWM 64
+#define NODE_LINGER_MS 1000
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93   /* DRAFT in zmq.h, honoured by Debian's 4.3.4 */
+#endif
+
+struct node {
+    struct node_config cfg;         /* as loaded from the config file */
+    struct pki_trust *trust;        /* federation CA + CRL */
+    struct pki_cert *cert;          /* this node's certificate */
+    struct pki_key *key;            /* this node's signing key */
+    char name[PKI_MAX_NAME + 1];    /* from the certificate's SAN URI */
+    uint8_t curve_secret[PKI_CURVE_KEY_LEN];
+    struct store *store;            /* SQLite: data, audit, replay cache */
+    struct snapshot *snap;          /* in-memory columns queries run on */
+    uint8_t data_hash[32];          /* snapshot content hash (binary) */
+    void *zctx;
+    void *router;
+    char endpoint[256];             /* the endpoint actually bound */
+    pthread_t zap_thread;
+    int zap_started;
+    int sigfd;
+    uint64_t answered, refused;     /* since start */
+};
+
+static void
+node_log(const struct node *nd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+node_log(const struct node *nd, const char *fmt, ...)
+{
+    char ts[32];
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+    struct buf b = {0};
+    buf_printf(&b, "%s.%03ldZ fedra-node[%s] ", ts, now.tv_nsec / 1000000,
+        nd->name[0] ? nd->name : "-");
+    va_list ap;
+    va_start(ap, fmt);
+    char line[2048];
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    buf_puts(&b, line);
+    buf_puts(&b, "\n");
+    fputs((char *)b.p, stderr);
+    buf_release(&b);
+}
+
+static void
+iso_time(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- ZAP (RFC 27) ---- */
+
+/* Receive one frame into buf (at most cap bytes); returns its size, or -1. */
+static int
+zap_recv(void *s, char *buf, size_t cap, int *more)
+{
+    int n = zmq_recv(s, buf, cap, 0);
+    if (n < 0)
+        return -1;
+    int m = 0;
+    size_t ml = sizeof m;
+    zmq_getsockopt(s, ZMQ_RCVMORE, &m, &ml);
+    *more = m;
+    return n > (int)cap ? (int)cap + 1 : n;
+}
+
+static void *
+zap_main(void *arg)
+{
+    void *s = arg;
+    for (;;) {
+        char f[7][256];
+        int len[7], more = 1, nf = 0;
+        while (more && nf < 7) {
+            len[nf] = zap_recv(s, f[nf], sizeof f[nf] - 1, &more);
+            if (len[nf] < 0)
+                goto out;
+            f[nf][len[nf] > 255 ? 255 : len[nf]] = 0;
+            nf++;
+        }
+        while (more) {              /* drain unexpected extra frames */
+            char junk[64];
+            if (zap_recv(s, junk, sizeof junk, &more) < 0)
+                goto out;
+        }
+        /* frames: version, request id, domain, address, identity, mechanism, key */
+        int okreq = nf == 7 && strcmp(f[0], "1.0") == 0;
+        int allow = okreq && strcmp(f[2], NODE_ZAP_DOMAIN) == 0 &&
+                    strcmp(f[5], "CURVE") == 0 && len[6] == PKI_CURVE_KEY_LEN;
+        char uid[2 * PKI_CURVE_KEY_LEN + 1] = "";
+        if (allow)
+            util_hex((const uint8_t *)f[6], PKI_CURVE_KEY_LEN, uid);
+        zmq_send(s, "1.0", 3, ZMQ_SNDMORE);
+        zmq_send(s, nf > 1 ? f[1] : "", nf > 1 ? (size_t)(len[1] > 255 ? 255 : len[1]) : 0,
+            ZMQ_SNDMORE);
+        zmq_send(s, allow ? "200" : "400", 3, ZMQ_SNDMORE);
+        zmq_send(s, allow ? "OK" : "CURVE required", allow ? 2 : 14, ZMQ_SNDMORE);
+        zmq_send(s, uid, strlen(uid), ZMQ_SNDMORE);
+        zmq_send(s, "", 0, 0);
+    }
+out:
+    zmq_close(s);
+    return NULL;
+}
+
+/* ---- loading and reloading ---- */
+
+static int
+load_identity(struct node *nd, struct pki_trust *trust, struct pki_cert **certp,
+    struct pki_key **keyp, char *err)
+{
+    struct pki_cert *c = NULL;
+    struct pki_key *k = NULL;
+    uint8_t sec[32], pub[32], bound[32];
+    char why[FEDRA_ERRLEN];
+    if (pki_cert_load(nd->cfg.cert, &c, err) != 0 || pki_key_load(nd->cfg.key, &k, err) != 0)
+        goto fail;
+    if (!pki_key_matches_cert(k, c)) {
+        errf(err, "key '%s' is not the private key of certificate '%s'", nd->cfg.key,
+            nd->cfg.cert);
+        goto fail;
+    }
+    if (pki_verify(trust, c, PKI_ROLE_NODE, 0, why) != PKI_OK) {
+        errf(err, "this node's certificate is not usable: %s", why);
+        goto fail;
+    }
+    if (pki_cert_name(c) == NULL) {
+        errf(err, "certificate '%s' has no fedra name (SAN URI)", nd->cfg.cert);
+        goto fail;
+    }
+    if (pki_key_curve_secret(k, sec) != 0 || pki_curve_public(sec, pub) != 0 ||
+        pki_cert_curve_key(c, bound) != 0 || memcmp(pub, bound, 32) != 0) {
+        errf(err, "certificate '%s' does not bind the transport key of '%s'", nd->cfg.cert,
+            nd->cfg.key);
+        goto fail;
+    }
+    *certp = c;
+    *keyp = k;
+    return 0;
+fail:
+    pki_cert_free(c);
+    pki_key_free(k);
+    return -1;
+}
+
+static int
+load_data(struct node *nd, struct snapshot **out, char *err)
+{
+    if (snapshot_load(nd->store, out, err) != 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * SIGHUP: re-read config policy, trust (CA + CRL), identity and data.  Each
+ * part is loaded fully before it replaces the old one; a part that fails to
+ * load keeps the old one, and the failure is logged.
+ */
+static void
+node_reload(struct node *nd)
+{
+    char err[FEDRA_ERRLEN];
+    struct node_config cfg;
+    if (config_load(nd->cfg.path, &cfg, err) == 0) {
+        if (strcmp(cfg.listen, nd->cfg.listen) != 0 || strcmp(cfg.db, nd->cfg.db) != 0)
+            node_log(nd, "reload: listen and db changes need a restart; keeping the old ones");
+        nd->cfg.policy = cfg.policy;
+        nd->cfg.clock_skew_s = cfg.clock_skew_s;
+        nd->cfg.max_seen = cfg.max_seen;
+        config_release(&cfg);
+    } else {
+        node_log(nd, "reload: config not reloaded: %s", err);
+    }
+    struct pki_trust *t;
+    if (pki_trust_load(nd->cfg.ca_cert, nd->cfg.crl, 1, &t, err) == 0) {
+        pki_trust_free(nd->trust);
+        nd->trust = t;
+        node_log(nd, "reload: CA and CRL loaded (CRL number %lld)",
+            (long long)pki_trust_crl_number(t));
+    } else {
+        node_log(nd, "reload: CRL not reloaded, keeping the old one: %s", err);
+    }
+    struct pki_cert *c;
+    struct pki_key *k;
+    if (load_identity(nd, nd->trust, &c, &k, err) == 0) {
+        if (strcmp(pki_cert_name(c), nd->name) != 0) {
+            node_log(nd, "reload: new certificate names '%s', not '%s'; keeping the old one",
+                pki_cert_name(c), nd->name);
+            pki_cert_free(c);
+            pki_key_free(k);
+        } else {
+            pki_cert_free(nd->cert);
+            pki_key_free(nd->key);
+            nd->cert = c;
+            nd->key = k;
+        }
+    } else {
+        node_log(nd, "reload: certificate not reloaded: %s", err);
+    }
+    struct snapshot *s;
+    if (load_data(nd, &s, err) == 0) {
+        snapshot_free(nd->snap);
+        nd->snap = s;
+        util_unhex(s->meta.hash, nd->data_hash, 32);
+        node_log(nd, "reload: data %zu rows, hash %.16s", s->n, s->meta.hash);
+    } else {
+        node_log(nd, "reload: data not reloaded: %s", err);
+    }
+}
+
+/* ---- the query path ---- */
+
+struct verdict {
+    const char *code;               /* NULL while the query is still acceptable */
+    char reason[FEDRA_ERRLEN];
+};
+
+static void
+refuse(struct verdict *v, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+refuse(struct verdict *v, const char *code, const char *fmt, ...)
+{
+    v->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->reason, sizeof v->reason, fmt, ap);
+    va_end(ap);
+}
+
+/* Time window of security.md §3.2, with the node's own clock. */
+static void
+check_time(const struct node *nd, const Fedra__QueryBody *q, int64_t now, struct verdict *v)
+{
+    int64_t skew = (int64_t)nd->cfg.clock_skew_s * 1000;
+    char a[32], b[32];
+    if (q->expires_at_ms <= q->issued_at_ms ||
+        q->expires_at_ms - q->issued_at_ms > WIRE_MAX_LIFETIME_MS) {
+        refuse(v, "clock", "query lifetime must be 1 ms to %d s (expires_at - issued_at = %lld ms)",
+            WIRE_MAX_LIFETIME_MS / 1000, (long long)(q->expires_at_ms - q->issued_at_ms));
+    } else if (q->issued_at_ms > now + skew) {
+        iso_time(q->issued_at_ms, a);
+        iso_time(now, b);
+        refuse(v, "clock", "query issued at %s, %lld s ahead of this node's clock (%s); "
+            "allowed skew is %u s: check the clocks", a,
+            (long long)((q->issued_at_ms - now) / 1000), b, nd->cfg.clock_skew_s);
+    } else if (q->expires_at_ms < now - skew) {
+        iso_time(q->expires_at_ms, a);
+        iso_time(now, b);
+        refuse(v, "expired", "query expired at %s (node time %s); sign a new one", a, b);
+    }
+}
+
+static int
+in_audience(const struct node *nd, const Fedra__QueryBody *q)
+{
+    for (size_t i = 0; i < q->n_audience; i++)
+        if (strcmp(q->audience[i], "*") == 0 || strcmp(q->audience[i], nd->name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Sign body and wrap it in an Envelope, appended to out. */
+static void
+seal(const struct node *nd, const struct buf *body, struct buf *out)
+{
+    uint8_t sig[PKI_SIG_LEN];
+    size_t certlen;
+    const uint8_t *der = pki_cert_der(nd->cert, &certlen);
+    if (pki_sign(nd->key, body->p, body->len, sig) != 0)
+        memset(sig, 0, sizeof sig);   /* unreachable with a loaded key; verifies as bad */
+    Fedra__Envelope env = FEDRA__ENVELOPE__INIT;
+    env.version = WIRE_VERSION;
+    env.body.data = body->p;
+    env.body.len = body->len;
+    env.signature.data = sig;
+    env.signature.len = sizeof sig;
+    env.signer_cert.data = (uint8_t *)der;
+    env.signer_cert.len = certlen;
+    wire_pack(&env.base, out);
+}
+
+static void
+handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
+{
+    int64_t t0 = util_mono_ms(), now = util_now_ms();
+    struct verdict v = {NULL, ""};
+    char err[FEDRA_ERRLEN] = "", signer[PKI_MAX_NAME + 16] = "", qid[2 * WIRE_QUERY_ID_LEN + 1] = "";
+    char summary[256] = "";
+    uint8_t qhash[WIRE_HASH_LEN];
+    Fedra__Envelope *env = NULL;
+    Fedra__QueryBody *q = NULL;
+    struct pki_cert *sc = NULL;
+    struct exec_out eo = {0};
+    Fedra__PingResult ping = FEDRA__PING_RESULT__INIT;
+    Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
+
+    wire_query_hash(msg, len, qhash);
+    if ((env = wire_envelope_decode(msg, len, WIRE_MAX_QUERY, err)) == NULL) {
+        refuse(&v, "malformed", "not a fedra query envelope: %s", err);
+        goto respond;
+    }
+    if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &sc, err) != 0) {
+        refuse(&v, "certificate", "signer certificate unreadable: %s", err);
+        goto respond;
+    }
+    const char *claimed = pki_cert_name(sc) ? pki_cert_name(sc) : pki_cert_subject_cn(sc);
+    snprintf(signer, sizeof signer, "unverified:%.64s", claimed);
+    int pv = pki_verify(nd->trust, sc, PKI_ROLE_ANALYST, 0, err);
+    if (pv != PKI_OK) {
+        refuse(&v, pv == PKI_BAD_ROLE ? "role" : "certificate", "%s", err);
+        goto respond;
+    }
+    snprintf(signer, sizeof signer, "%s", pki_cert_name(sc));
+    if (pki_check_sig(sc, env->body.data, env->body.len, env->signature.data,
+            env->signature.len) != 0) {
+        refuse(&v, "signature", "query signature does not verify with the certificate of '%s' "
+            "(the query was altered after signing)", signer);
+        goto respond;
+    }
+    if ((q = wire_query_decode(env->body.data, env->body.len, err)) == NULL) {
+        refuse(&v, "malformed", "signed query body is malformed: %s", err);
+        goto respond;
+    }
+    util_hex(q->query_id.data, q->query_id.len, qid);
+    if (strcmp(q->analyst, signer) != 0) {
+        refuse(&v, "identity", "query names analyst '%.64s' but is signed by '%s'", q->analyst,
+            signer);
+        goto respond;
+    }
+    if (!in_audience(nd, q)) {
+        refuse(&v, "audience", "query is addressed to other nodes, not to '%s'", nd->name);
+        goto respond;
+    }
+    check_time(nd, q, now, &v);
+    if (v.code != NULL)
+        goto respond;
+    uint8_t fp[32];
+    pki_cert_fingerprint(sc, fp);
+    int rr = replay_check(store_db(nd->store), fp, q->query_id.data, q->query_id.len,
+        q->expires_at_ms + (int64_t)nd->cfg.clock_skew_s * 1000, now, nd->cfg.max_seen, err);
+    if (rr == REPLAY_SEEN) {
+        refuse(&v, "replay", "query %s was already received once; replays are refused "
+            "(sign a new query)", qid);
+        goto respond;
+    } else if (rr == REPLAY_FULL) {
+        refuse(&v, "capacity", "replay cache is full (%u live queries); refusing until "
+            "entries expire", nd->cfg.max_seen);
+        goto respond;
+    } else if (rr != REPLAY_FRESH) {
+        refuse(&v, "internal", "%s", err);
+        goto respond;
+    }
+    switch (q->spec->kind) {
+    case FEDRA__KIND__KIND_COUNT:
+        if (exec_count(nd->snap, &nd->cfg.policy, q->spec, &eo, err) != 0) {
+            refuse(&v, "query", "%s", err);
+            goto respond;
+        }
+        rb.count = &eo.count;
+        snprintf(summary, sizeof summary, "count: %zu cells, %zu suppressed",
+            eo.count.n_cells, eo.nsuppressed);
+        break;
+    case FEDRA__KIND__KIND_PING:
+        ping.cert_not_after_ms = pki_cert_not_after(nd->cert) * 1000;
+        ping.software = (char *)FEDRA_VERSION_STRING;
+        rb.ping = &ping;
+        snprintf(summary, sizeof summary, "ping");
+        break;
+    default:
+        refuse(&v, "unsupported", "query kind %d is not supported by %s", (int)q->spec->kind,
+            FEDRA_VERSION_STRING);
+        goto respond;
+    }
+
+respond:
+    rb.context = (char *)WIRE_RESPONSE_CONTEXT;
+    rb.query_hash.data = qhash;
+    rb.query_hash.len = sizeof qhash;
+    if (q != NULL) {
+        rb.query_id.data = q->query_id.data;
+        rb.query_id.len = q->query_id.len;
+    }
+    rb.node = nd->name;
+    rb.answered_at_ms = util_now_ms();
+    rb.data_hash.data = nd->data_hash;
+    rb.data_hash.len = sizeof nd->data_hash;
+    rb.data_rows = nd->snap->n;
+    if (v.code != NULL) {
+        rb.status = FEDRA__STATUS__STATUS_REFUSED;
+        rb.reason = v.reason;
+        rb.code = (char *)v.code;
+        rb.count = NULL;
+        rb.ping = NULL;
+        nd->refused++;
+    } else {
+        rb.status = FEDRA__STATUS__STATUS_OK;
+        nd->answered++;
+    }
+    struct buf body = {0};
+    wire_pack(&rb.base, &body);
+    seal(nd, &body, reply);
+    body.len = 0;
+
+    uint8_t rhash[32];
+    pki_sha256(reply->p, reply->len, rhash);
+    struct audit_entry ae = {
+        .ts_ms = now,
+        .event = v.code ? "refused" : "answered",
+        .query_id = qid,
+        .signer = signer,
+        .reason = v.code ? v.reason : summary,
+        .query = msg,
+        .query_len = len,
+        .response_hash = rhash,
+    };
+    if (audit_append(store_db(nd->store), &ae, err) != 0 && v.code == NULL) {
+        /* No answer leaves the node unaudited: fail closed. */
+        node_log(nd, "audit log unavailable, refusing query %s: %s", qid, err);
+        refuse(&v, "internal", "the node's audit log is unavailable; query not answered");
+        rb.status = FEDRA__STATUS__STATUS_REFUSED;
+        rb.reason = v.reason;
+        rb.code = (char *)v.code;
+        rb.count = NULL;
+        rb.ping = NULL;
+        nd->answered--;
+        nd->refused++;
+        reply->len = 0;
+        wire_pack(&rb.base, &body);
+        seal(nd, &body, reply);
+    }
+    buf_release(&body);
+    if (v.code)
+        node_log(nd, "query %s from %s: refused (%s): %s", qid[0] ? qid : "-",
+            signer[0] ? signer : "-", v.code, v.reason);
+    else
+        node_log(nd, "query %s from %s: answered %s in %lld ms", qid, signer, summary,
+            (long long)(util_mono_ms() - t0));
+    exec_out_release(&eo);
+    wire_query_free(q);
+    pki_cert_free(sc);
+    wire_envelope_free(env);
+}
+
+/* ---- sockets and the main loop ---- */
+
+static int
+setopt_int(void *s, int opt, int v)
+{
+    return zmq_setsockopt(s, opt, &v, sizeof v);
+}
+
+static int
+open_sockets(struct node *nd, char *err)
+{
+    nd->zctx = zmq_ctx_new();
+    if (nd->zctx == NULL)
+        return errf(err, "zmq_ctx_new: %s", zmq_strerror(errno));
+    /* The ZAP handler must be bound before any CURVE server binds. */
+    void *zap = zmq_socket(nd->zctx, ZMQ_REP);
+    if (zap == NULL || zmq_bind(zap, "inproc://zeromq.zap.01") != 0) {
+        if (zap)
+            zmq_close(zap);
+        return errf(err, "cannot start the ZAP handler: %s", zmq_strerror(errno));
+    }
+    if (pthread_create(&nd->zap_thread, NULL, zap_main, zap) != 0) {
+        zmq_close(zap);
+        return errf(err, "cannot start the ZAP thread");
+    }
+    nd->zap_started = 1;
+    void *r = zmq_socket(nd->zctx, ZMQ_ROUTER);
+    if (r == NULL)
+        return errf(err, "zmq_socket: %s", zmq_strerror(errno));
+    nd->router = r;
+    int64_t maxmsg = (int64_t)WIRE_MAX_QUERY + WIRE_CURVE_OVERHEAD;
+    if (setopt_int(r, ZMQ_CURVE_SERVER, 1) != 0 ||
+        zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, nd->curve_secret, 32) != 0 ||
+        zmq_setsockopt(r, ZMQ_ZAP_DOMAIN, NODE_ZAP_DOMAIN, strlen(NODE_ZAP_DOMAIN)) != 0 ||
+        setopt_int(r, ZMQ_ZAP_ENFORCE_DOMAIN, 1) != 0 ||
+        zmq_setsockopt(r, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        setopt_int(r, ZMQ_HANDSHAKE_IVL, NODE_HANDSHAKE_MS) != 0 ||
+        setopt_int(r, ZMQ_RCVHWM, NODE_HWM) != 0 || setopt_int(r, ZMQ_SNDHWM, NODE_HWM) != 0 ||
+        setopt_int(r, ZMQ_LINGER, NODE_LINGER_MS) != 0 ||
+        setopt_int(r, ZMQ_HEARTBEAT_IVL, 10000) != 0 ||
+        setopt_int(r, ZMQ_HEARTBEAT_TIMEOUT, 30000) != 0)
+        return errf(err, "cannot configure the node socket: %s", zmq_strerror(errno));
+    if (zmq_bind(r, nd->cfg.listen) != 0)
+        return errf(err, "cannot listen on '%s': %s", nd->cfg.listen, zmq_strerror(errno));
+    /* With a wildcard port (tcp://127.0.0.1:*) the log names the port chosen. */
+    size_t el = sizeof nd->endpoint;
+    if (zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, nd->endpoint, &el) != 0)
+        snprintf(nd->endpoint, sizeof nd->endpoint, "%s", nd->cfg.listen);
+    return 0;
+}
+
+/* Receive one request (routing id + frames); answer it. */
+static void
+serve_one(struct node *nd)
+{
+    zmq_msg_t id, part;
+    zmq_msg_init(&id);
+    if (zmq_msg_recv(&id, nd->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&id);
+        return;
+    }
+    int frames = 0;
+    struct buf req = {0};
+    while (zmq_msg_more(frames == 0 ? &id : &part)) {
+        if (frames > 0)
+            zmq_msg_close(&part);
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, nd->router, 0) < 0)
+            break;
+        if (++frames == 1)
+            buf_append(&req, zmq_msg_data(&part), zmq_msg_size(&part));
+    }
+    if (frames > 0)
+        zmq_msg_close(&part);
+    struct buf reply = {0};
+    if (frames == 1) {
+        handle_query(nd, req.p, req.len, &reply);
+    } else {
+        /* Only a one-frame envelope is a query; the hash covers the first frame. */
+        node_log(nd, "refused a message of %d frames (one expected)", frames);
+        handle_query(nd, (const uint8_t *)"", 0, &reply);
+    }
+    zmq_msg_send(&id, nd->router, ZMQ_SNDMORE);
+    zmq_send(nd->router, reply.p, reply.len, 0);
+    zmq_msg_close(&id);
+    buf_release(&reply);
+    buf_release(&req);
+}
+
+static int
+node_open(struct node *nd, const char *config_path, char *err)
+{
+    if (config_load(config_path, &nd->cfg, err) != 0)
+        return -1;
+    if (pki_trust_load(nd->cfg.ca_cert, nd->cfg.crl, 1, &nd->trust, err) != 0)
+        return -1;
+    if (load_identity(nd, nd->trust, &nd->cert, &nd->key, err) != 0)
+        return -1;
+    snprintf(nd->name, sizeof nd->name, "%s", pki_cert_name(nd->cert));
+    if (pki_key_curve_secret(nd->key, nd->curve_secret) != 0)
+        return errf(err, "cannot derive the transport key");
+    if (store_open(nd->cfg.db, 0, &nd->store, err) != 0)
+        return -1;
+    if (load_data(nd, &nd->snap, err) != 0)
+        return -1;
+    util_unhex(nd->snap->meta.hash, nd->data_hash, 32);
+    return open_sockets(nd, err);
+}
+
+static void
+node_close(struct node *nd)
+{
+    if (nd->router)
+        zmq_close(nd->router);
+    if (nd->zctx) {
+        zmq_ctx_shutdown(nd->zctx);     /* wakes the ZAP thread with ETERM */
+        if (nd->zap_started)
+            pthread_join(nd->zap_thread, NULL);
+        zmq_ctx_term(nd->zctx);
+    }
+    snapshot_free(nd->snap);
+    store_free(nd->store);
+    pki_cert_free(nd->cert);
+    pki_key_free(nd->key);
+    pki_trust_free(nd->trust);
+    OPENSSL_cleanse(nd->curve_secret, sizeof nd->curve_secret);
+    config_release(&nd->cfg);
+    if (nd->sigfd >= 0)
+        close(nd->sigfd);
+}
+
+int
+serve_main(const char *config_path)
+{
+    struct node nd;
+    char err[FEDRA_ERRLEN];
+    memset(&nd, 0, sizeof nd);
+    nd.sigfd = -1;
+    /* Block the signals before any thread exists, then read them from a signalfd. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    nd.sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (nd.sigfd < 0) {
+        fprintf(stderr, "fedra-node: signalfd: %s\n", strerror(errno));
+        return 1;
+    }
+    if (node_open(&nd, config_path, err) != 0) {
+        fprintf(stderr, "fedra-node: %s\n", err);
+        node_close(&nd);
+        return 1;
+    }
+    node_log(&nd, "serving on %s: %zu rows (hash %.16s), min_cell %u, time grid %u days, "
+        "CRL number %lld", nd.endpoint, nd.snap->n, nd.snap->meta.hash,
+        nd.cfg.policy.min_cell, nd.cfg.policy.time_grid_days,
+        (long long)pki_trust_crl_number(nd.trust));
+    int64_t expiry = pki_cert_not_after(nd.cert) * 1000;
+    if (expiry - util_now_ms() < 30LL * 86400 * 1000) {
+        char t[32];
+        iso_time(expiry, t);
+        node_log(&nd, "warning: this node's certificate expires at %s", t);
+    }
+    struct audit_entry start = {util_now_ms(), "started", "", "", FEDRA_VERSION_STRING, NULL, 0,
+        NULL};
+    if (audit_append(store_db(nd.store), &start, err) != 0)
+        node_log(&nd, "warning: %s", err);
+    int running = 1;
+    while (running) {
+        zmq_pollitem_t items[2] = {
+            {nd.router, 0, ZMQ_POLLIN, 0},
+            {NULL, nd.sigfd, ZMQ_POLLIN, 0},
+        };
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            node_log(&nd, "poll failed: %s", zmq_strerror(errno));
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(nd.sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                if (si.ssi_signo == SIGHUP)
+                    node_reload(&nd);
+                else {
+                    node_log(&nd, "%s received: stopping", si.ssi_signo == SIGTERM ? "SIGTERM"
+                                                                                   : "SIGINT");
+                    running = 0;
+                }
+            }
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            /* Drain what is queued so a burst does not wait for the next poll. */
+            for (int k = 0; k < NODE_HWM; k++) {
+                int ev = 0;
+                size_t el = sizeof ev;
+                zmq_getsockopt(nd.router, ZMQ_EVENTS, &ev, &el);
+                if (!(ev & ZMQ_POLLIN))
+                    break;
+                serve_one(&nd);
+            }
+        }
+    }
+    node_log(&nd, "stopped: %llu answered, %llu refused", (unsigned long long)nd.answered,
+        (unsigned long long)nd.refused);
+    struct audit_entry stop = {util_now_ms(), "stopped", "", "", "", NULL, 0, NULL};
+    audit_append(store_db(nd.store), &stop, err);
+    node_close(&nd);
+    return 0;
+}

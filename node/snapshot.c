@@ -1,0 +1,411 @@
+/*
+ * snapshot - see snapshot.h.
+ */
+#include "node/snapshot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+
+#define DIAG_YEAR_BASE 1950
+#define SNAP_MAX_DICT 65000             /* distinct ICD-O-3 codes per variable */
+
+/* Open-variable dictionary under construction: text -> provisional code. */
+struct dict_build {
+    char **text;                        /* by provisional code */
+    size_t n, cap;
+};
+
+struct load_state {
+    struct snapshot *snap;
+    struct dict_build dict[2];          /* morphology, topography */
+    size_t cap;
+    char *err;
+};
+
+/* Civil year of a day count since 1970-01-01 (H. Hinnant's days_from_civil, inverted). */
+static int32_t
+year_of_day(int32_t day)
+{
+    int64_t z = (int64_t)day + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    return (int32_t)(yoe + era * 400 + (m <= 2));
+}
+
+/* Linear probe over a small dictionary: ICD-O-3 codes per node are few. */
+static int
+dict_code(struct dict_build *d, const char *text, uint16_t *code)
+{
+    if (*text == 0) {
+        *code = SNAP_MISSING;
+        return 0;
+    }
+    for (size_t i = d->n; i-- > 0;) {
+        if (strcmp(d->text[i], text) == 0) {
+            *code = (uint16_t)i;
+            return 0;
+        }
+    }
+    if (d->n >= SNAP_MAX_DICT)
+        return -1;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->text = xreallocarray(d->text, d->cap, sizeof *d->text);
+    }
+    d->text[d->n] = xstrdup(text);
+    *code = (uint16_t)d->n++;
+    return 0;
+}
+
+static void
+grow(struct load_state *st)
+{
+    struct snapshot *s = st->snap;
+    size_t cap = st->cap ? st->cap * 2 : 1024;
+    for (int v = 0; v < VAR_COUNT; v++)
+        s->code[v] = xreallocarray(s->code[v], cap, sizeof(uint16_t));
+    s->os_time = xreallocarray(s->os_time, cap, sizeof(int32_t));
+    s->efs_time = xreallocarray(s->efs_time, cap, sizeof(int32_t));
+    s->os_event = xreallocarray(s->os_event, cap, 1);
+    s->efs_event = xreallocarray(s->efs_event, cap, 1);
+    st->cap = cap;
+}
+
+static int
+on_record(const struct store_record *r, void *arg)
+{
+    struct load_state *st = arg;
+    struct snapshot *s = st->snap;
+    if (s->n >= SNAP_MAX_ROWS) {
+        errf(st->err, "store holds more than %u rows (SNAP_MAX_ROWS)", SNAP_MAX_ROWS);
+        return 1;
+    }
+    if (s->n == st->cap)
+        grow(st);
+    size_t i = s->n;
+    int age = (int)(r->age_days / 365.25);
+    s->code[VAR_SEX][i] = r->sex;
+    s->code[VAR_TUMOUR_TYPE][i] = r->tumour_type;
+    s->code[VAR_STAGE][i] = r->stage;
+    s->code[VAR_SURGERY][i] = r->surgery;
+    s->code[VAR_CHEMOTHERAPY][i] = r->chemotherapy;
+    s->code[VAR_RADIOTHERAPY][i] = r->radiotherapy;
+    s->code[VAR_VITAL_STATUS][i] = r->vital_status;
+    s->code[VAR_AGE_YEARS][i] = (uint16_t)age;
+    s->code[VAR_AGE_GROUP][i] = (uint16_t)vars_age_group(age);
+    s->code[VAR_DIAGNOSIS_YEAR][i] = (uint16_t)(year_of_day(r->diagnosis_day) - DIAG_YEAR_BASE);
+    uint16_t m, t;
+    if (dict_code(&st->dict[0], r->morphology, &m) != 0 ||
+        dict_code(&st->dict[1], r->topography, &t) != 0) {
+        errf(st->err, "more than %d distinct ICD-O-3 codes", SNAP_MAX_DICT);
+        return 1;
+    }
+    s->code[VAR_MORPHOLOGY][i] = m;
+    s->code[VAR_TOPOGRAPHY][i] = t;
+    int dead = r->vital_status == 1;
+    s->os_time[i] = r->last_contact_day - r->diagnosis_day;
+    s->os_event[i] = (uint8_t)dead;
+    if (r->event_day != STORE_MISSING_DAY) {
+        s->efs_time[i] = r->event_day - r->diagnosis_day;
+        s->efs_event[i] = 1;
+    } else {
+        s->efs_time[i] = s->os_time[i];
+        s->efs_event[i] = (uint8_t)dead;
+    }
+    s->n++;
+    return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Re-code an open variable so that code order is the sorted text order. */
+static void
+finish_dict(struct snapshot *s, enum var_id v, struct dict_build *d)
+{
+    size_t n = d->n;
+    char **sorted = xcalloc(n ? n : 1, sizeof *sorted);
+    memcpy(sorted, d->text, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_str);
+    uint16_t *remap = xcalloc(n ? n : 1, sizeof *remap);
+    for (size_t i = 0; i < n; i++) {
+        char **hit = bsearch(&d->text[i], sorted, n, sizeof *sorted, cmp_str);
+        remap[i] = (uint16_t)(hit - sorted);
+    }
+    for (size_t i = 0; i < s->n; i++)
+        if (s->code[v][i] != SNAP_MISSING)
+            s->code[v][i] = remap[s->code[v][i]];
+    free(remap);
+    free(d->text);
+    s->dict[v] = sorted;
+    s->ncodes[v] = (uint32_t)n;
+}
+
+int
+snapshot_load(struct store *st, struct snapshot **out, char *err)
+{
+    *out = NULL;
+    struct snapshot *s = xcalloc(1, sizeof *s);
+    struct load_state ls = {.snap = s, .err = err};
+    if (store_meta_get(st, &s->meta, err) != 0 || store_scan(st, on_record, &ls, err) != 0) {
+        for (int k = 0; k < 2; k++) {
+            for (size_t i = 0; i < ls.dict[k].n; i++)
+                free(ls.dict[k].text[i]);
+            free(ls.dict[k].text);
+        }
+        snapshot_free(s);
+        return -1;
+    }
+    if (s->n == 0)
+        grow(&ls);
+    for (int v = 0; v < VAR_COUNT; v++)
+        s->ncodes[v] = (uint32_t)vars_get((enum var_id)v)->nlevels;
+    s->ncodes[VAR_AGE_YEARS] = (uint32_t)vars_get(VAR_AGE_YEARS)->hi + 1;
+    s->ncodes[VAR_DIAGNOSIS_YEAR] = (uint32_t)(vars_get(VAR_DIAGNOSIS_YEAR)->hi - DIAG_YEAR_BASE + 1);
+    finish_dict(s, VAR_MORPHOLOGY, &ls.dict[0]);
+    finish_dict(s, VAR_TOPOGRAPHY, &ls.dict[1]);
+    *out = s;
+    return 0;
+}
+
+void
+snapshot_free(struct snapshot *s)
+{
+    if (s == NULL)
+        return;
+    for (int v = 0; v < VAR_COUNT; v++) {
+        free(s->code[v]);
+        if (s->dict[v] != NULL) {
+            for (uint32_t i = 0; i < s->ncodes[v]; i++)
+                free(s->dict[v][i]);
+            free(s->dict[v]);
+        }
+    }
+    free(s->os_time);
+    free(s->efs_time);
+    free(s->os_event);
+    free(s->efs_event);
+    free(s);
+}
+
+const char *
+snapshot_level(const struct snapshot *s, enum var_id v, uint16_t code, char tmp[16])
+{
+    const struct var_def *d = vars_get(v);
+    if (code == SNAP_MISSING)
+        return "";
+    if (d->kind == VAR_INTEGER) {
+        int base = v == VAR_DIAGNOSIS_YEAR ? DIAG_YEAR_BASE : 0;
+        snprintf(tmp, 16, "%d", base + code);
+        return tmp;
+    }
+    if (s->dict[v] != NULL)
+        return code < s->ncodes[v] ? s->dict[v][code] : "";
+    return code < d->nlevels ? d->levels[code] : "";
+}
+
+/* Code of a level text, or -1 if the node has no such level (open) / it is invalid. */
+static long
+code_of(const struct snapshot *s, const struct var_def *d, const char *text)
+{
+    if (d->kind == VAR_INTEGER) {
+        long long x;
+        if (util_parse_int(text, d->lo, d->hi, &x) != 0)
+            return -1;
+        return (long)(x - (d->id == VAR_DIAGNOSIS_YEAR ? DIAG_YEAR_BASE : 0));
+    }
+    if (s->dict[d->id] != NULL) {
+        char *const *hit = bsearch(&text, s->dict[d->id], s->ncodes[d->id],
+            sizeof(char *), cmp_str);
+        return hit ? (long)(hit - s->dict[d->id]) : -1;
+    }
+    return vars_level_index(d, text);
+}
+
+static const char *
+levels_list(const struct var_def *d, char *out, size_t outlen)
+{
+    size_t at = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < d->nlevels && at + 2 < outlen; i++)
+        at += (size_t)snprintf(out + at, outlen - at, "%s%s", i ? ", " : "", d->levels[i]);
+    return out;
+}
+
+static int
+compile_term(const struct snapshot *s, const struct snap_term *t, uint8_t *allow,
+    const struct var_def *d, char *err)
+{
+    int ordering = t->op == SNAP_LT || t->op == SNAP_LE || t->op == SNAP_GT || t->op == SNAP_GE;
+    if (ordering && d->kind != VAR_INTEGER)
+        return errf(err, "operator '%s' needs an integer variable; %s is categorical",
+            t->op == SNAP_LT ? "<" : t->op == SNAP_LE ? "<=" : t->op == SNAP_GT ? ">" : ">=",
+            d->name);
+    if (t->nvalues == 0 || (t->op != SNAP_IN && t->nvalues != 1))
+        return errf(err, "filter on %s has %zu values", d->name, t->nvalues);
+    /* Validate every value first: a bad value is refused even if no row has it. */
+    for (size_t k = 0; k < t->nvalues; k++) {
+        const char *v = t->values[k];
+        if (d->kind == VAR_INTEGER) {
+            long long x;
+            if (util_parse_int(v, -1000000, 1000000, &x) != 0)
+                return errf(err, "'%.64s' is not an integer (variable %s)", v, d->name);
+        } else if (!vars_valid_value(d, v)) {
+            char lv[512];
+            if (d->nlevels)
+                return errf(err, "'%.64s' is not a level of %s (%s)", v, d->name,
+                    levels_list(d, lv, sizeof lv));
+            return errf(err, "'%.64s' is not a valid %s code", v, d->name);
+        }
+    }
+    uint32_t n = s->ncodes[d->id];
+    if (ordering) {
+        long long x;
+        util_parse_int(t->values[0], -1000000, 1000000, &x);
+        int base = d->id == VAR_DIAGNOSIS_YEAR ? DIAG_YEAR_BASE : 0;
+        for (uint32_t c = 0; c < n; c++) {
+            long long val = base + (long long)c;
+            allow[c] = (uint8_t)(t->op == SNAP_LT ? val < x : t->op == SNAP_LE ? val <= x
+                                 : t->op == SNAP_GT ? val > x : val >= x);
+        }
+        return 0;
+    }
+    int neg = t->op == SNAP_NE;
+    memset(allow, neg, n);
+    for (size_t k = 0; k < t->nvalues; k++) {
+        long c = code_of(s, d, t->values[k]);
+        if (c >= 0 && (uint32_t)c < n)
+            allow[c] = (uint8_t)!neg;
+    }
+    return 0;
+}
+
+int
+snapshot_filter_compile(const struct snapshot *s, const struct snap_term *terms,
+    size_t nterms, struct snap_filter *f, char *err)
+{
+    memset(f, 0, sizeof *f);
+    if (nterms > SNAP_MAX_TERMS)
+        return errf(err, "%zu filter terms (limit %d)", nterms, SNAP_MAX_TERMS);
+    for (size_t i = 0; i < nterms; i++) {
+        const struct var_def *d = vars_find(terms[i].var);
+        if (d == NULL) {
+            errf(err, "unknown variable '%.32s' (variables: %s)", terms[i].var, vars_names());
+            snapshot_filter_release(f);
+            return -1;
+        }
+        f->var[i] = d->id;
+        f->allow[i] = xcalloc(s->ncodes[d->id] ? s->ncodes[d->id] : 1, 1);
+        f->nterms = i + 1;
+        if (compile_term(s, &terms[i], f->allow[i], d, err) != 0) {
+            snapshot_filter_release(f);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+snapshot_filter_release(struct snap_filter *f)
+{
+    for (size_t i = 0; i < f->nterms; i++)
+        free(f->allow[i]);
+    memset(f, 0, sizeof *f);
+}
+
+int
+snapshot_row_passes(const struct snapshot *s, const struct snap_filter *f, size_t i)
+{
+    for (size_t t = 0; t < f->nterms; t++) {
+        uint16_t c = s->code[f->var[t]][i];
+        if (c == SNAP_MISSING || !f->allow[t][c])
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Group keys are mixed-radix numbers over the group-by codes; counts go into
+ * an open-addressing table sized to the smaller of the row count and the key
+ * space, so memory is bounded by the data, not by the query.
+ */
+struct slot {
+    uint64_t key;                       /* key + 1; 0 marks an empty slot */
+    uint64_t n;
+};
+
+static int
+cmp_slot(const void *a, const void *b)
+{
+    const struct slot *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
+int
+snapshot_count(const struct snapshot *s, const struct snap_filter *f, const enum var_id *by,
+    size_t nby, struct snap_cell **cells, size_t *ncells, char *err)
+{
+    *cells = NULL;
+    *ncells = 0;
+    if (nby > SNAP_MAX_GROUP)
+        return errf(err, "%zu group-by variables (limit %d)", nby, SNAP_MAX_GROUP);
+    uint64_t radix[SNAP_MAX_GROUP], space = 1;
+    for (size_t k = 0; k < nby; k++) {
+        radix[k] = s->ncodes[by[k]] ? s->ncodes[by[k]] : 1;
+        space *= radix[k];          /* <= 65535^4 < 2^64 */
+    }
+    uint64_t want = space < s->n ? space : s->n;
+    size_t cap = 16;
+    while (cap < 2 * want)
+        cap *= 2;
+    struct slot *tab = xcalloc(cap, sizeof *tab);
+    for (size_t i = 0; i < s->n; i++) {
+        if (!snapshot_row_passes(s, f, i))
+            continue;
+        uint64_t key = 0;
+        int missing = 0;
+        for (size_t k = 0; k < nby; k++) {
+            uint16_t c = s->code[by[k]][i];
+            if (c == SNAP_MISSING) {
+                missing = 1;
+                break;
+            }
+            key = key * radix[k] + c;
+        }
+        if (missing)
+            continue;
+        size_t h = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+        while (tab[h].key != 0 && tab[h].key != key + 1)
+            h = (h + 1) & (cap - 1);
+        tab[h].key = key + 1;
+        tab[h].n++;
+    }
+    size_t w = 0;
+    for (size_t h = 0; h < cap; h++)
+        if (tab[h].key != 0)
+            tab[w++] = tab[h];
+    qsort(tab, w, sizeof *tab, cmp_slot);
+    struct snap_cell *out = xcalloc(w ? w : 1, sizeof *out);
+    for (size_t j = 0; j < w; j++) {
+        uint64_t key = tab[j].key - 1;
+        for (size_t k = nby; k-- > 0;) {
+            out[j].code[k] = (uint16_t)(key % radix[k]);
+            key /= radix[k];
+        }
+        out[j].n = tab[j].n;
+    }
+    free(tab);
+    *cells = out;
+    *ncells = w;
+    return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * snapshot - the node's data as in-memory columns, and the count engine.
+ *
+ * At start (and on reload) the node reads every patient from the store once
+ * and keeps one small integer column per query variable: the level code of
+ * each row (SNAP_MISSING where the value is missing), plus the survival
+ * endpoints.  Queries never touch SQLite: a count is one pass over these
+ * columns, with filters compiled to per-variable bitsets of allowed codes.
+ *
+ * Codes: closed categoricals use the vars.h level index; age_years its value;
+ * diagnosis_year year - 1950; morphology/topography an index into a sorted
+ * per-node dictionary.  Code order is therefore output order.
+ */
+#ifndef SNAPSHOT_H
+#define SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/store.h"
+#include "proto/vars.h"
+
+#define SNAP_MISSING UINT16_MAX
+#define SNAP_MAX_ROWS 50000000u         /* rows a node holds in memory */
+#define SNAP_MAX_GROUP 4                /* group-by variables */
+#define SNAP_MAX_TERMS 16               /* filter terms */
+
+struct snapshot {
+    size_t n;                           /* rows */
+    uint16_t *code[VAR_COUNT];          /* per variable: one code per row */
+    uint32_t ncodes[VAR_COUNT];         /* codes per variable (level count) */
+    char **dict[VAR_COUNT];             /* open variables: level text by code */
+    int32_t *os_time, *efs_time;        /* days from diagnosis */
+    uint8_t *os_event, *efs_event;      /* 1 = event, 0 = censored */
+    struct store_meta meta;             /* rows, content hash, import time */
+};
+
+/* One filter term as the query states it (ops as in where.h / the wire). */
+enum snap_op { SNAP_EQ, SNAP_NE, SNAP_LT, SNAP_LE, SNAP_GT, SNAP_GE, SNAP_IN };
+struct snap_term {
+    const char *var;
+    enum snap_op op;
+    const char *const *values;
+    size_t nvalues;
+};
+
+/* Compiled filter: rows pass if every term's variable code is allowed. */
+struct snap_filter {
+    size_t nterms;
+    enum var_id var[SNAP_MAX_TERMS];
+    uint8_t *allow[SNAP_MAX_TERMS];     /* ncodes[var] flags */
+};
+
+/* One group of a count: the codes of its levels and its true count. */
+struct snap_cell {
+    uint16_t code[SNAP_MAX_GROUP];
+    uint64_t n;
+};
+
+int snapshot_load(struct store *s, struct snapshot **out, char *err);
+void snapshot_free(struct snapshot *snap);
+
+/* Text of a level (open variables: the dictionary; integers: decimal into tmp). */
+const char *snapshot_level(const struct snapshot *snap, enum var_id v, uint16_t code,
+    char tmp[16]);
+
+/*
+ * Compile terms against the catalogue: unknown variables, unknown levels,
+ * ordering on categoricals and non-integers are refused with a message.
+ */
+int snapshot_filter_compile(const struct snapshot *snap, const struct snap_term *terms,
+    size_t nterms, struct snap_filter *f, char *err);
+void snapshot_filter_release(struct snap_filter *f);
+/* 1 if row i passes f. */
+int snapshot_row_passes(const struct snapshot *snap, const struct snap_filter *f, size_t i);
+
+/*
+ * Count the rows passing f, grouped by the variables by[0..nby).  Cells with
+ * n >= 1 only, sorted by codes (first variable most significant).  Rows with
+ * a missing value in a group-by variable are left out.  *cells is malloc'd.
+ */
+int snapshot_count(const struct snapshot *snap, const struct snap_filter *f,
+    const enum var_id *by, size_t nby, struct snap_cell **cells, size_t *ncells, char *err);
+
+#endif /* !SNAPSHOT_H */

@@ -1,0 +1,285 @@
+/*
+ * wire - bounded protobuf-c decoding and packing; see wire.h.
+ *
+ * protobuf-c 1.4 has no size limit, no allocation budget and no recursion
+ * limit (security.md §4).  Our schema has no recursive types, the length is
+ * checked before unpacking, and every unpack runs on a budget allocator.
+ */
+#include "proto/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "certs/pki.h"
+
+struct budget {
+    size_t used;                    /* bytes handed out and not yet freed */
+    size_t limit;                   /* refuse allocations past this */
+};
+
+static void *
+budget_alloc(void *ud, size_t n)
+{
+    struct budget *b = ud;
+    if (n > b->limit - b->used || n > SIZE_MAX - sizeof(size_t))
+        return NULL;
+    size_t *p = malloc(n + sizeof(size_t));
+    if (p == NULL)
+        return NULL;
+    *p = n;
+    b->used += n;
+    return p + 1;
+}
+
+static void
+budget_free(void *ud, void *ptr)
+{
+    struct budget *b = ud;
+    if (ptr == NULL)
+        return;
+    size_t *p = (size_t *)ptr - 1;
+    b->used -= *p;
+    free(p);
+}
+
+static int
+string_ok(const char *s, size_t max)
+{
+    return s != NULL && strnlen(s, max + 1) <= max;
+}
+
+/*
+ * Walk a decoded message tree: refuse unknown fields anywhere, and bound
+ * every repeated count and string length.  Limits per field come from
+ * field_limit(); the schema has no recursion, so the depth is bounded by it.
+ */
+static size_t
+field_limit(const ProtobufCFieldDescriptor *f)
+{
+    const char *n = f->name;
+    if (strcmp(n, "group_by") == 0)
+        return WIRE_MAX_GROUP_BY;
+    if (strcmp(n, "where") == 0)
+        return WIRE_MAX_FILTERS;
+    if (strcmp(n, "values") == 0 || strcmp(n, "levels") == 0)
+        return WIRE_MAX_VALUES;
+    if (strcmp(n, "audience") == 0)
+        return WIRE_MAX_AUDIENCE;
+    if (strcmp(n, "cells") == 0)
+        return WIRE_MAX_CELLS;
+    return 0;
+}
+
+static int
+check_tree(const ProtobufCMessage *m, char *err)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (m->n_unknown_fields != 0)
+        return errf(err, "%s has %u unknown field(s)", d->short_name, m->n_unknown_fields);
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *base = (const char *)m + f->offset;
+        size_t count = 1;
+        const void *const *items = NULL;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            count = *(const size_t *)((const char *)m + f->quantifier_offset);
+            size_t lim = field_limit(f);
+            if (lim == 0 || count > lim)
+                return errf(err, "%s.%s has %zu entries (limit %zu)", d->short_name,
+                    f->name, count, lim);
+            items = *(const void *const *const *)base;
+        }
+        for (size_t k = 0; k < count; k++) {
+            const void *v = items ? items[k] : *(const void *const *)base;
+            if (f->type == PROTOBUF_C_TYPE_STRING) {
+                size_t lim = strcmp(f->name, "reason") == 0 ? WIRE_MAX_REASON : WIRE_MAX_STRING;
+                if (!string_ok(v, lim))
+                    return errf(err, "%s.%s is longer than %zu bytes", d->short_name,
+                        f->name, lim);
+            } else if (f->type == PROTOBUF_C_TYPE_MESSAGE && v != NULL) {
+                if (check_tree(v, err) != 0)
+                    return -1;
+            }
+            if (items == NULL)
+                break;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Bytes fields need no walk: protobuf-c stores them as (len, data) and we
+ * check the ones we use by length where we use them.  Strings are checked for
+ * length above; an embedded NUL in a string simply shortens it, which
+ * string_ok() cannot see, so bytes-level identity checks never rely on
+ * strings alone (names are compared against certificates).
+ */
+static void *
+decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+    size_t max, char *err)
+{
+    if (len > max) {
+        errf(err, "%s of %zu bytes is larger than the %zu-byte limit", desc->short_name,
+            len, max);
+        return NULL;
+    }
+    struct budget b = {0, len * WIRE_BUDGET_FACTOR + WIRE_BUDGET_SLACK};
+    ProtobufCAllocator a = {budget_alloc, budget_free, &b};
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, &a, len, buf);
+    if (m == NULL) {
+        errf(err, "malformed %s (not valid protobuf, or over the %zu-byte memory budget)",
+            desc->short_name, b.limit);
+        return NULL;
+    }
+    if (check_tree(m, err) != 0) {
+        protobuf_c_message_free_unpacked(m, &a);
+        return NULL;
+    }
+    return m;
+}
+
+/*
+ * Every block carries its size in front (budget_alloc), so freeing needs no
+ * state from the decode: the accounting of this throw-away budget is unused.
+ */
+static void
+free_msg(void *m)
+{
+    if (m == NULL)
+        return;
+    struct budget b = {SIZE_MAX / 2, SIZE_MAX};
+    ProtobufCAllocator a = {budget_alloc, budget_free, &b};
+    protobuf_c_message_free_unpacked(m, &a);
+}
+
+Fedra__Envelope *
+wire_envelope_decode(const uint8_t *buf, size_t len, size_t max, char *err)
+{
+    Fedra__Envelope *e = decode(&fedra__envelope__descriptor, buf, len, max, err);
+    if (e == NULL)
+        return NULL;
+    if (e->version != WIRE_VERSION) {
+        errf(err, "unsupported envelope version %u (this build speaks %d)", e->version,
+            WIRE_VERSION);
+        goto bad;
+    }
+    if (e->body.len == 0) {
+        errf(err, "envelope has an empty body");
+        goto bad;
+    }
+    if (e->signature.len != PKI_SIG_LEN) {
+        errf(err, "envelope signature is %zu bytes, expected %d", e->signature.len,
+            PKI_SIG_LEN);
+        goto bad;
+    }
+    if (e->signer_cert.len == 0 || e->signer_cert.len > PKI_MAX_CERT_DER) {
+        errf(err, "envelope signer certificate is %zu bytes (1..%d allowed)",
+            e->signer_cert.len, PKI_MAX_CERT_DER);
+        goto bad;
+    }
+    return e;
+bad:
+    free_msg(e);
+    return NULL;
+}
+
+void
+wire_envelope_free(Fedra__Envelope *e)
+{
+    free_msg(e);
+}
+
+Fedra__QueryBody *
+wire_query_decode(const uint8_t *buf, size_t len, char *err)
+{
+    Fedra__QueryBody *q = decode(&fedra__query_body__descriptor, buf, len, WIRE_MAX_QUERY, err);
+    if (q == NULL)
+        return NULL;
+    if (strcmp(q->context, WIRE_QUERY_CONTEXT) != 0) {
+        errf(err, "query body has context '%.64s', expected '%s'", q->context,
+            WIRE_QUERY_CONTEXT);
+        goto bad;
+    }
+    if (q->query_id.len != WIRE_QUERY_ID_LEN) {
+        errf(err, "query_id is %zu bytes, expected %d", q->query_id.len, WIRE_QUERY_ID_LEN);
+        goto bad;
+    }
+    if (q->spec == NULL) {
+        errf(err, "query has no spec");
+        goto bad;
+    }
+    for (size_t i = 0; i < q->spec->n_where; i++) {
+        Fedra__Filter *f = q->spec->where[i];
+        if ((unsigned)f->op > FEDRA__OP__OP_IN) {
+            errf(err, "filter %zu has unknown operator %d", i + 1, (int)f->op);
+            goto bad;
+        }
+        if (f->n_values == 0 || (f->op != FEDRA__OP__OP_IN && f->n_values != 1)) {
+            errf(err, "filter on '%.32s' has %zu values", f->var, f->n_values);
+            goto bad;
+        }
+    }
+    return q;
+bad:
+    free_msg(q);
+    return NULL;
+}
+
+void
+wire_query_free(Fedra__QueryBody *q)
+{
+    free_msg(q);
+}
+
+Fedra__ResponseBody *
+wire_response_decode(const uint8_t *buf, size_t len, char *err)
+{
+    Fedra__ResponseBody *r = decode(&fedra__response_body__descriptor, buf, len,
+        WIRE_MAX_RESPONSE, err);
+    if (r == NULL)
+        return NULL;
+    if (strcmp(r->context, WIRE_RESPONSE_CONTEXT) != 0) {
+        errf(err, "response body has context '%.64s', expected '%s'", r->context,
+            WIRE_RESPONSE_CONTEXT);
+        goto bad;
+    }
+    if (r->query_hash.len != WIRE_HASH_LEN) {
+        errf(err, "response query_hash is %zu bytes, expected %d", r->query_hash.len,
+            WIRE_HASH_LEN);
+        goto bad;
+    }
+    if (r->status != FEDRA__STATUS__STATUS_OK && r->status != FEDRA__STATUS__STATUS_REFUSED) {
+        errf(err, "response has unknown status %d", (int)r->status);
+        goto bad;
+    }
+    return r;
+bad:
+    free_msg(r);
+    return NULL;
+}
+
+void
+wire_response_free(Fedra__ResponseBody *r)
+{
+    free_msg(r);
+}
+
+void
+wire_pack(const ProtobufCMessage *m, struct buf *out)
+{
+    size_t n = protobuf_c_message_get_packed_size(m);
+    protobuf_c_message_pack(m, buf_extend(out, n));
+}
+
+void
+wire_query_hash(const uint8_t *env, size_t len, uint8_t out[WIRE_HASH_LEN])
+{
+    pki_sha256_2(WIRE_QUERY_HASH_CONTEXT, strlen(WIRE_QUERY_HASH_CONTEXT), env, len, out);
+}
+
+const char *
+wire_op_text(Fedra__Op op)
+{
+    static const char *const t[] = {"=", "!=", "<", "<=", ">", ">=", "in"};
+    return (unsigned)op <= FEDRA__OP__OP_IN ? t[op] : "?";
+}

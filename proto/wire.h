@@ -1,0 +1,67 @@
+/*
+ * wire - the only code that packs and unpacks protobuf-c messages.
+ *
+ * Every decode of untrusted bytes here:
+ *  1. checks the length against the named cap for that message before
+ *     unpacking;
+ *  2. unpacks with a budgeted allocator (WIRE_BUDGET_FACTOR x the input), so a
+ *     message cannot expand into an allocation out of proportion to its size;
+ *  3. refuses unknown fields anywhere in the message tree;
+ *  4. checks every repeated-field count and string length against its named
+ *     limit, and that strings hold no NUL.
+ * Callers read the returned generated structs (fedra.pb-c.h) and must free
+ * them with the matching wire_*_free(), which uses the same allocator.
+ */
+#ifndef WIRE_H
+#define WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fedra.pb-c.h"
+#include "lib/util.h"
+
+#define WIRE_VERSION 1
+#define WIRE_QUERY_CONTEXT "fedra/query/v1"
+#define WIRE_RESPONSE_CONTEXT "fedra/response/v1"
+#define WIRE_QUERY_HASH_CONTEXT "fedra/query-hash/v1"
+
+#define WIRE_CURVE_OVERHEAD 33          /* CurveZMQ MESSAGE framing: ZMQ_MAXMSGSIZE counts it */
+#define WIRE_MAX_QUERY (64u * 1024)     /* largest signed query envelope, plaintext bytes */
+#define WIRE_MAX_RESPONSE (16u << 20)   /* largest signed response envelope */
+/*
+ * Decode memory budget = factor x input + slack.  protobuf-c needs about 40
+ * bytes of scratch per field occurrence, and a 2-byte occurrence is legal, so
+ * honest messages can need ~30x their size; a bomb needs 52x (security.md §4).
+ */
+#define WIRE_BUDGET_FACTOR 48
+#define WIRE_BUDGET_SLACK 4096
+#define WIRE_MAX_STRING 256             /* any string field (names, levels, reasons are capped apart) */
+#define WIRE_MAX_REASON 1024            /* ResponseBody.reason */
+#define WIRE_MAX_GROUP_BY 4             /* variables in QuerySpec.group_by */
+#define WIRE_MAX_FILTERS 16             /* terms in QuerySpec.where */
+#define WIRE_MAX_VALUES 64              /* values in one Filter */
+#define WIRE_MAX_AUDIENCE 256           /* names in QueryBody.audience */
+#define WIRE_MAX_CELLS 200000           /* cells in one CountResult */
+#define WIRE_QUERY_ID_LEN 16
+#define WIRE_HASH_LEN 32
+#define WIRE_MAX_LIFETIME_MS 600000     /* expires_at - issued_at */
+
+/* Decoded messages; free with the matching function (NULL is a no-op). */
+Fedra__Envelope *wire_envelope_decode(const uint8_t *buf, size_t len, size_t max, char *err);
+void wire_envelope_free(Fedra__Envelope *e);
+Fedra__QueryBody *wire_query_decode(const uint8_t *buf, size_t len, char *err);
+void wire_query_free(Fedra__QueryBody *q);
+Fedra__ResponseBody *wire_response_decode(const uint8_t *buf, size_t len, char *err);
+void wire_response_free(Fedra__ResponseBody *r);
+
+/* Pack any generated message into out (appended). */
+void wire_pack(const ProtobufCMessage *m, struct buf *out);
+
+/* SHA-256(WIRE_QUERY_HASH_CONTEXT || envelope bytes). */
+void wire_query_hash(const uint8_t *env, size_t len, uint8_t out[WIRE_HASH_LEN]);
+
+/* Op <-> text ("=", "!=", "<", "<=", ">", ">=", "in"). */
+const char *wire_op_text(Fedra__Op op);
+
+#endif /* !WIRE_H */

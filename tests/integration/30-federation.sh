@@ -1,0 +1,96 @@
+# 30-federation - a real three-node federation on loopback: signed counts
+# merged and checked against an independent count (sqlite3 over the
+# concatenated CSVs), output formats, and a node that dies.
+. "$ROOT/tests/integration/lib.sh"
+cd "$WORK"
+
+fedra-gendata --country AA --rows 700 >AA.csv
+fedra-gendata --country BB --rows 260 >BB.csv
+fedra-gendata --country CC --rows 45 >CC.csv
+
+# min_cell=1: nothing is suppressed, so every merged cell must be exact.
+check "federation up (3 nodes, min_cell=1)" \
+    "$ROOT/scripts/federation" up fed AA=AA.csv BB=BB.csv CC=CC.csv --set min_cell=1
+. fed/env
+
+# Independent oracle: load the concatenated CSVs into sqlite3 and count there.
+{ cat AA.csv; tail -n +2 BB.csv; tail -n +2 CC.csv; } >all.csv
+sqlite3 oracle.db <<'SQL'
+.mode csv
+.import all.csv p
+CREATE VIEW v AS SELECT *, CAST(age_at_diagnosis_days / 365.25 AS INTEGER) AS age_years,
+  CAST(substr(diagnosis_date, 1, 4) AS INTEGER) AS diagnosis_year FROM p;
+SQL
+oracle() { sqlite3 -csv oracle.db "$1"; }
+
+expect_status 0 "count with no grouping" fedra --format csv count
+total=$(sed -n 2p "$WORK/last.out")
+want=$(oracle "SELECT count(*), count(*) FROM v")
+[ "$total" = "$want" ] && ok "total $total equals the pooled CSV count" || fail "total '$total' != '$want'"
+
+expect_status 0 "count --by stage,sex" fedra --format csv count --by stage,sex
+tail -n +2 "$WORK/last.out" >got.csv
+oracle "SELECT stage, sex, count(*), count(*) FROM v GROUP BY stage, sex
+        ORDER BY CASE stage WHEN 'localized' THEN 0 WHEN 'regional' THEN 1 WHEN 'metastatic' THEN 2 ELSE 3 END,
+                 CASE sex WHEN 'F' THEN 0 WHEN 'M' THEN 1 ELSE 2 END" >want.csv
+cmp -s got.csv want.csv && ok "stage x sex cells equal the pooled counts, in level order" \
+    || { fail "stage x sex differs"; diff got.csv want.csv | head; }
+
+expect_status 0 "count with --where and an integer variable" \
+    fedra --format csv count --by tumour_type --where "stage=metastatic and age_years<10 and tumour_type in (melanoma,thyroid_carcinoma,adrenocortical_carcinoma)"
+tail -n +2 "$WORK/last.out" >got.csv
+oracle "SELECT tumour_type, count(*), count(*) FROM v WHERE stage='metastatic' AND age_years<10
+        AND tumour_type IN ('melanoma','thyroid_carcinoma','adrenocortical_carcinoma')
+        GROUP BY tumour_type ORDER BY CASE tumour_type WHEN 'adrenocortical_carcinoma' THEN 0
+        WHEN 'melanoma' THEN 3 ELSE 4 END" >want.csv
+cmp -s got.csv want.csv && ok "filtered counts equal the pooled counts" \
+    || { fail "filtered counts differ"; diff got.csv want.csv | head; }
+
+expect_status 0 "count --by diagnosis_year,age_group (4-way limit not reached)" \
+    fedra --format csv count --by diagnosis_year,age_group --where "diagnosis_year>=2015"
+tail -n +2 "$WORK/last.out" >got.csv
+oracle "SELECT diagnosis_year, CASE WHEN age_years<5 THEN '0-4' WHEN age_years<10 THEN '5-9'
+        WHEN age_years<15 THEN '10-14' WHEN age_years<20 THEN '15-19' ELSE '20+' END AS ag,
+        count(*), count(*) FROM v WHERE diagnosis_year>=2015 GROUP BY 1, 2
+        ORDER BY 1, CASE ag WHEN '0-4' THEN 0 WHEN '5-9' THEN 1 WHEN '10-14' THEN 2 WHEN '15-19' THEN 3 ELSE 4 END" >want.csv
+cmp -s got.csv want.csv && ok "year x age group equals the pooled counts" \
+    || { fail "year x age group differs"; diff got.csv want.csv | head; }
+
+expect_status 0 "count --by morphology (open ICD-O-3 levels, missing excluded)" \
+    fedra --format csv count --by morphology
+tail -n +2 "$WORK/last.out" >got.csv
+oracle "SELECT icdo3_morphology, count(*), count(*) FROM v WHERE icdo3_morphology <> ''
+        GROUP BY 1 ORDER BY 1" >want.csv
+cmp -s got.csv want.csv && ok "morphology counts equal the pooled counts" \
+    || { fail "morphology differs"; diff got.csv want.csv | head; }
+
+expect_status 0 "json output" fedra --format json count --by vital_status
+expect_grep '"status": "ok"' "$WORK/last.out" "json lists node statuses"
+expect_grep '"count_max"' "$WORK/last.out" "json cells carry count and count_max"
+expect_status 0 "table output" fedra count --by stage
+expect_grep '^nodes: 3 of 3 answered' "$WORK/last.out" "table reports per-node status"
+
+expect_status 0 "ping" fedra ping
+expect_grep 'AA +ok' "$WORK/last.out" "ping names each node"
+
+# Five nodes would exceed nothing; five grouping variables exceed the limit.
+expect_status 2 "more than 4 grouping variables is a usage error" \
+    fedra count --by sex,stage,surgery,chemotherapy,radiotherapy
+
+# A node that dies: exit 3 within the timeout, the others merged, the dead one named.
+kill -9 "$(cat fed/nodes/CC/node.pid)"
+start=$(date +%s%N)
+expect_status 3 "a dead node gives exit status 3" fedra --timeout 1500 --format csv count --by sex
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$ms" -lt 4000 ] && ok "dead node cost ${ms} ms (timeout 1500 ms)" || fail "took ${ms} ms"
+expect_grep 'CC +timeout' "$WORK/last.err" "the missing node is named with its status"
+got=$(tail -n +2 "$WORK/last.out" | awk -F, '{s += $2} END {print s}')
+want=$({ tail -n +2 AA.csv; tail -n +2 BB.csv; } | wc -l)
+[ "$got" = "$want" ] && ok "merge of the answering nodes is exact ($got)" || fail "merged $got, want $want"
+expect_status 3 "json names the missing node too" fedra --timeout 1000 --format json count
+expect_grep '"status": "timeout"' "$WORK/last.out" "json status timeout"
+
+"$ROOT/scripts/federation" down fed >/dev/null
+grep -q 'SIGTERM received: stopping' fed/nodes/AA/node.log && grep -q 'stopped:' fed/nodes/AA/node.log \
+    && ok "SIGTERM stops a node cleanly" || fail "no clean stop in AA's log"
+done_checks

@@ -1,0 +1,36 @@
+# lib.sh - shared helpers for the integration scenarios (sourced, not run).
+#
+# Every scenario runs with:
+#   FEDRA_BIN  directory holding fedra, fedra-node, fedra-cert, fedra-gendata
+#   WORK       a fresh empty directory of its own
+#   ROOT       the repository root
+# It exits 0 when every check passed.  Each check prints one line.
+set -u
+PATH="$FEDRA_BIN:$PATH"
+export PATH
+_checks=0
+_failed=0
+
+# ok NAME: record a passed check.
+ok() { _checks=$((_checks + 1)); printf '  ok   %s\n' "$*"; }
+# fail NAME: record a failed check (the scenario goes on; it exits 1 at the end).
+fail() { _checks=$((_checks + 1)); _failed=$((_failed + 1)); printf '  FAIL %s\n' "$*"; }
+# check NAME CMD...: run CMD; pass if it exits 0.
+check() { name=$1; shift; if "$@"; then ok "$name"; else fail "$name"; fi; }
+# expect_status N NAME CMD...: pass if CMD exits with status N; output in $WORK/last.out/.err
+expect_status() {
+    want=$1; name=$2; shift 2
+    "$@" >"$WORK/last.out" 2>"$WORK/last.err"; got=$?
+    if [ "$got" = "$want" ]; then ok "$name"; else
+        fail "$name (exit $got, wanted $want)"; sed 's/^/       | /' "$WORK/last.err" | head -20; fi
+}
+# expect_grep PATTERN FILE NAME: pass if FILE matches the extended regex PATTERN.
+expect_grep() {
+    if grep -Eq -- "$1" "$2"; then ok "$3"; else fail "$3 (no /$1/ in $2)"; sed 's/^/       | /' "$2" | head -20; fi
+}
+# done_checks: print the tally and exit with the scenario's status.
+done_checks() {
+    echo "  $_checks checks, $_failed failed"
+    [ "$_failed" = 0 ]
+    exit $?
+}
