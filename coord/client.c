@@ -133,7 +133,7 @@ client_fanout(const struct federation *f, const uint8_t *query, size_t len, int 
     if (ctx == NULL)
         return errf(err, "zmq_ctx_new: %s", zmq_strerror(errno));
     void **socks = xcalloc(n, sizeof *socks);
-    int64_t t0 = util_mono_ms(), deadline = t0 + timeout_ms;
+    int64_t t0 = util_mono_us(), deadline = util_mono_ms() + timeout_ms;
     size_t pending = 0;
     for (size_t i = 0; i < n; i++) {
         rep[i].status = NODE_TIMEOUT;
@@ -180,7 +180,7 @@ client_fanout(const struct federation *f, const uint8_t *query, size_t len, int 
             int more = zmq_msg_more(&msg);
             buf_append(&rep[i].raw, zmq_msg_data(&msg), zmq_msg_size(&msg));
             zmq_msg_close(&msg);
-            rep[i].ms = (double)(util_mono_ms() - t0);
+            rep[i].ms = (double)(util_mono_us() - t0) / 1000.0;
             pending--;
             if (more) {
                 rep[i].status = NODE_ERROR;

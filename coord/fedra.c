@@ -77,6 +77,8 @@ split_list(const char *s, char **out, size_t max, size_t *n)
         if (*t == 0)
             continue;
         if (*n == max) {
+            while (*n > 0)
+                free(out[--*n]);
             free(copy);
             return -1;
         }
@@ -246,6 +248,8 @@ cmd_count(const struct opts *o, const struct federation *fed, int argc, char **a
     const char *where_expr = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
+            while (nby > 0)             /* a repeated --by replaces the earlier one */
+                free(by[--nby]);
             if (split_list(argv[++i], by, WIRE_MAX_GROUP_BY, &nby) != 0)
                 return usage_error("--by takes at most 4 variables, got '%s'", argv[i]);
         } else if (strcmp(argv[i], "--where") == 0 && i + 1 < argc) {

@@ -61,6 +61,7 @@ int util_write_file(const char *path, const void *data, size_t len, int mode,
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME) and a monotonic clock. */
 int64_t util_now_ms(void);
 int64_t util_mono_ms(void);
+int64_t util_mono_us(void);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void util_hex(const uint8_t *in, size_t n, char *out);

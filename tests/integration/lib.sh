@@ -28,8 +28,16 @@ expect_status() {
 expect_grep() {
     if grep -Eq -- "$1" "$2"; then ok "$3"; else fail "$3 (no /$1/ in $2)"; sed 's/^/       | /' "$2" | head -20; fi
 }
-# done_checks: print the tally and exit with the scenario's status.
+# done_checks: print the tally and exit with the scenario's status.  Node logs
+# are scanned for sanitizer reports: a daemon's memory error fails the scenario
+# even when every answer looked right.
 done_checks() {
+    san=$(grep -rlE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK" \
+          --include='*.log' 2>/dev/null || true)
+    if [ -n "$san" ]; then
+        fail "sanitizer reports in: $san"
+        grep -hE -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' $san | head -40
+    fi
     echo "  $_checks checks, $_failed failed"
     [ "$_failed" = 0 ]
     exit $?

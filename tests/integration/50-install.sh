@@ -1,0 +1,14 @@
+# 50-install - make install honours PREFIX and DESTDIR, and what it installs runs.
+. "$ROOT/tests/integration/lib.sh"
+dest="$WORK/stage"
+check "make install PREFIX=/opt/fedra DESTDIR=..." \
+    make -s -C "$ROOT" install BUILD="$FEDRA_BIN" PREFIX=/opt/fedra DESTDIR="$dest"
+for p in fedra fedra-node fedra-cert; do
+    [ -x "$dest/opt/fedra/bin/$p" ] && ok "$p installed under DESTDIR/PREFIX/bin" || fail "$p missing"
+done
+[ -x "$dest/opt/fedra/share/fedra/federation" ] && ok "scripts/federation installed" || fail "federation script missing"
+[ ! -e /opt/fedra/bin/fedra ] || [ -n "${FEDRA_ALLOW_SYSTEM_INSTALL:-}" ] \
+    && ok "nothing written outside DESTDIR" || fail "/opt/fedra was written"
+expect_status 0 "installed fedra-cert runs" "$dest/opt/fedra/bin/fedra-cert" --help
+expect_status 0 "installed fedra runs" "$dest/opt/fedra/bin/fedra" --help
+done_checks
