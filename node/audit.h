@@ -2,8 +2,8 @@
  * audit - the node's append-only, hash-chained audit log (table `audit`).
  *
  * Every query the node receives, answered or refused, becomes one entry with
- * the reason, the signed query bytes as received and the SHA-256 of the
- * signed response.  Entry k carries
+ * the reason, the signed query bytes as received (once the analyst's
+ * signature on them verified) and the SHA-256 of the signed response.  Entry k carries
  *   entry_hash = SHA-256("fedra-audit-v1\0" || prev_hash || be64(seq) || be64(ts_ms)
  *                        || lp(event) || lp(query_id) || lp(signer) || lp(reason)
  *                        || lp(query) || lp(response_hash))

@@ -347,6 +347,7 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
     Fedra__QueryBody *q = NULL;
     struct pki_cert *sc = NULL;
     struct exec_out eo = {0};
+    int signed_ok = 0;              /* the bytes carry a valid analyst signature */
     Fedra__PingResult ping = FEDRA__PING_RESULT__INIT;
     Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
 
@@ -373,6 +374,7 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
             "(the query was altered after signing)", signer);
         goto respond;
     }
+    signed_ok = 1;
     if ((q = wire_query_decode(env->body.data, env->body.len, err)) == NULL) {
         refuse(&v, "malformed", "signed query body is malformed: %s", err);
         goto respond;
@@ -465,8 +467,13 @@ respond:
         .query_id = qid,
         .signer = signer,
         .reason = v.code ? v.reason : summary,
-        .query = msg,
-        .query_len = len,
+        /*
+         * The query bytes are kept once a valid analyst signature makes them
+         * evidence of who asked what; unauthenticated junk is recorded by its
+         * reason only, so a flood of it cannot fill the disk at 64 KiB a go.
+         */
+        .query = signed_ok ? msg : NULL,
+        .query_len = signed_ok ? len : 0,
         .response_hash = rhash,
     };
     if (audit_append(store_db(nd->store), &ae, err) != 0 && v.code == NULL) {
