@@ -38,6 +38,9 @@ kv_parse(const char *path, int (*cb)(void *, int, const char *, const char *, ch
         char *nl = strchr(p, '\n');
         if (nl)
             *nl = 0;
+        size_t ll = strlen(p);
+        if (ll > 0 && p[ll - 1] == '\r')   /* CRLF files: the CR is not part of the line */
+            p[ll - 1] = 0;
         lineno++;
         if (strlen(p) > KV_MAX_LINE) {
             rc = errf(err, "%s:%d: line longer than %d bytes", path, lineno, KV_MAX_LINE);

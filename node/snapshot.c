@@ -134,10 +134,11 @@ static void
 finish_dict(struct snapshot *s, enum var_id v, struct dict_build *d)
 {
     size_t n = d->n;
-    char **sorted = xcalloc(n ? n : 1, sizeof *sorted);
-    memcpy(sorted, d->text, n * sizeof *sorted);
+    char **sorted = xcalloc(n, sizeof *sorted);
+    if (n > 0)
+        memcpy(sorted, d->text, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, cmp_str);
-    uint16_t *remap = xcalloc(n ? n : 1, sizeof *remap);
+    uint16_t *remap = xcalloc(n, sizeof *remap);
     for (size_t i = 0; i < n; i++) {
         char **hit = bsearch(&d->text[i], sorted, n, sizeof *sorted, cmp_str);
         remap[i] = (uint16_t)(hit - sorted);

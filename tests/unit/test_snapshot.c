@@ -7,19 +7,22 @@
  * snapshot once.  Every expected value was worked out by hand from this table
  * (times were re-checked with Python's datetime):
  *
- *  id  sex age_days age_y grp   dx          tumour  morph  topo   stage surg chem rad vital os    efs
- *  p01 F   1461     4     0-4   2010-01-01  mel     8720/3 C44.5  loc   y    n    n   alive 365/0 365/0
- *  p02 M   1460     3     0-4   2010-06-15  mel     8720/3 -      reg   y    y    n   dead  731/1 365/1 (event)
- *  p03 F   0        0     0-4   1950-01-01  acc     8370/3 C74.0  met   n    y    y   dead  60/1  60/1
- *  p04 U   36500    99    20+   2020-02-29  other   -      -      unk   u    u    u   alive 0/0   0/1 (event)
- *  p05 M   365      0     0-4   2015-03-01  thy     8260/3 C73.9  loc   y    n    n   alive 366/0 366/0
- *  p06 F   366      1     0-4   2015-07-01  thy     8260/3 C73.9  loc   y    n    n   alive 1461/0 550/1 (event)
- *  p07 F   7305     20    20+   2000-12-31  mel     8720/3 C44.5  reg   n    y    n   dead  731/1 731/1
- *  p08 M   7304     19    15-19 2001-01-01  acc     8370/3 C74.0  reg   y    y    y   alive 1585/0 1585/0
- *  p09 F   3652     9     5-9   2018-05-20  acc     8370/3 C74.0  loc   y    y    n   alive 2192/0 2192/0
- *  p10 M   5479     15    15-19 2018-05-20  mel     8720/3 C44.5  reg   n    n    n   dead  365/1 184/1 (event)
- *  p11 F   1826     4     0-4   2022-08-08  mel     8721/3 C44.5  loc   y    n    y   alive 877/0 877/0
- *  p12 M   4000     10    10-14 2010-01-01  acc     -      C74.0  met   y    y    y   alive 1826/0 1826/0
+ *  id  sex days  age grp   dx         tumour morph  topo  stage s/c/r vital os     efs
+ *  p01 F   1461  4   0-4   2010-01-01 mel    8720/3 C44.5 loc   y/n/n alive 365/0  365/0
+ *  p02 M   1460  3   0-4   2010-06-15 mel    8720/3 -     reg   y/y/n dead  731/1  365/1 ev
+ *  p03 F   0     0   0-4   1950-01-01 acc    8370/3 C74.0 met   n/y/y dead  60/1   60/1
+ *  p04 U   36500 99  20+   2020-02-29 other  -      -     unk   u/u/u alive 0/0    0/1 ev
+ *  p05 M   365   0   0-4   2015-03-01 thy    8260/3 C73.9 loc   y/n/n alive 366/0  366/0
+ *  p06 F   366   1   0-4   2015-07-01 thy    8260/3 C73.9 loc   y/n/n alive 1461/0 550/1 ev
+ *  p07 F   7305  20  20+   2000-12-31 mel    8720/3 C44.5 reg   n/y/n dead  731/1  731/1
+ *  p08 M   7304  19  15-19 2001-01-01 acc    8370/3 C74.0 reg   y/y/y alive 1585/0 1585/0
+ *  p09 F   3652  9   5-9   2018-05-20 acc    8370/3 C74.0 loc   y/y/n alive 2192/0 2192/0
+ *  p10 M   5479  15  15-19 2018-05-20 mel    8720/3 C44.5 reg   n/n/n dead  365/1  184/1 ev
+ *  p11 F   1826  4   0-4   2022-08-08 mel    8721/3 C44.5 loc   y/n/y alive 877/0  877/0
+ *  p12 M   4000  10  10-14 2010-01-01 acc    -      C74.0 met   y/y/y alive 1826/0 1826/0
+ *
+ * (s/c/r = surgery/chemotherapy/radiotherapy; os and efs are time/event in
+ * days; "ev" marks rows with an event_date, which efs uses.)
  *
  * age_years = floor(days / 365.25): 1461 = 4 * 365.25 exactly -> 4, 1460 -> 3,
  * 7305 = 20 * 365.25 -> 20, 7304 -> 19, 3652 < 3652.5 -> 9, 5479 > 5478.75 -> 15,
@@ -391,6 +394,11 @@ test_filter_refusals(void **state)
     assert_int_equal(count_v(s, "stage", SNAP_NE, "local", err), -1);
     assert_string_equal(err,
         "'local' is not a level of stage (localized, regional, metastatic, unknown)");
+    /* The longest level list (17 tumour types) is given in full. */
+    assert_int_equal(count_v(s, "tumour_type", SNAP_EQ, "sarcoma", err), -1);
+    assert_non_null(strstr(err, "'sarcoma' is not a level of tumour_type "
+        "(adrenocortical_carcinoma, pleuropulmonary_blastoma, "));
+    assert_non_null(strstr(err, ", germ_cell_tumour_other, other)"));
     /* An unknown level is refused even among good ones. */
     const char *in[2] = {"F", "female"};
     assert_int_equal(count1(s, "sex", SNAP_IN, in, 2, err), -1);
@@ -425,6 +433,15 @@ test_filter_conjunction(void **state)
         n += snapshot_row_passes(s, &fl, i);
     snapshot_filter_release(&fl);
     assert_int_equal(n, 3);         /* p01 p06 p11 */
+    /* Two terms on one variable: a range, 5 <= age_years <= 10 (p09 9, p12 10). */
+    const char *lo[1] = {"5"}, *hi[1] = {"10"};
+    struct snap_term r[2] = {{"age_years", SNAP_GE, lo, 1}, {"age_years", SNAP_LE, hi, 1}};
+    assert_int_equal(snapshot_filter_compile(s, r, 2, &fl, err), 0);
+    n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += snapshot_row_passes(s, &fl, i);
+    snapshot_filter_release(&fl);
+    assert_int_equal(n, 2);
 }
 
 static void
@@ -745,6 +762,11 @@ test_exec_refusals(void **state)
     exec_out_release(&out);
 }
 
+/*
+ * Regression: with no code at all for an open variable (empty store, or every
+ * row's morphology/topography missing) finish_dict once called
+ * memcpy(sorted, NULL, 0), undefined behaviour caught by UBSan.
+ */
 static void
 test_empty_store(void **state)
 {
@@ -779,6 +801,48 @@ test_empty_store(void **state)
     unlink_db(path);
 }
 
+/* A node whose registry gives no ICD-O-3 codes at all (both columns empty); see above. */
+static void
+test_open_variable_all_missing(void **state)
+{
+    struct fx *f = *state;
+    static const char rows[] =
+        "patient_id,sex,age_at_diagnosis_days,diagnosis_date,tumour_type,stage,surgery,"
+        "chemotherapy,radiotherapy,vital_status,last_contact_date\n"
+        "a,F,100,2020-01-01,melanoma,localized,yes,no,no,alive,2021-01-01\n"
+        "b,M,200,2021-01-01,chordoma,regional,no,no,no,dead,2021-06-01\n";
+    char db[160], csv[160], err[FEDRA_ERRLEN] = "";
+    snprintf(db, sizeof db, "%s/nocodes.db", f->dir);
+    snprintf(csv, sizeof csv, "%s/nocodes.csv", f->dir);
+    assert_int_equal(util_write_file(csv, rows, sizeof rows - 1, 0644, err), 0);
+    struct store *st = NULL;
+    struct snapshot *s = NULL;
+    assert_int_equal(store_open(db, 0, &st, err), 0);
+    struct import_opts o = {0};
+    struct import_stats stats;
+    struct buf rep = {0};
+    const char *paths[1] = {csv};
+    o.today = TODAY;
+    if (import_csv(st, paths, 1, &o, &stats, &rep, err) != 0)
+        fail_msg("import: %s %.*s", err, (int)rep.len, (const char *)rep.p);
+    buf_release(&rep);
+    assert_int_equal(snapshot_load(st, &s, err), 0);
+    assert_int_equal(s->n, 2);
+    assert_int_equal(s->ncodes[VAR_MORPHOLOGY], 0);
+    assert_int_equal(s->ncodes[VAR_TOPOGRAPHY], 0);
+    assert_int_equal(s->code[VAR_TOPOGRAPHY][0], SNAP_MISSING);
+    /* Missing is excluded by = and != alike. */
+    assert_int_equal(count_v(s, "topography", SNAP_EQ, "C44.5", err), 0);
+    assert_int_equal(count_v(s, "topography", SNAP_NE, "C44.5", err), 0);
+    struct snap_filter none = {0};
+    const enum var_id by[1] = {VAR_TOPOGRAPHY};
+    check_count(s, &none, by, 1, NULL, 0);
+    snapshot_free(s);
+    store_free(st);
+    unlink_db(db);
+    unlink(csv);
+}
+
 int
 main(void)
 {
@@ -805,6 +869,7 @@ main(void)
         cmocka_unit_test(test_exec_integer_levels_and_filter),
         cmocka_unit_test(test_exec_refusals),
         cmocka_unit_test(test_empty_store),
+        cmocka_unit_test(test_open_variable_all_missing),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
