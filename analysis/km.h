@@ -43,8 +43,9 @@
 #define KM_EEMPTY (-4)      /* km_fit on a table with N = 0: R has no curve either */
 
 #define KM_MAX_TIME INT32_MAX           /* times are days, int32 on the wire */
-#define KM_MAX_RECORDS ((size_t)INT32_MAX)  /* per call to km_life_table */
+#define KM_MAX_N ((int64_t)1 << 40)     /* records in one table: sums stay exact in int64 and double */
 #define KM_MAX_TABLES 4096              /* tables pooled in one km_pool call */
+#define KM_MAX_TIMES 10000              /* requested times in one km_at_times call */
 #define KM_MEDIAN_TOL 1.4901161193847656e-08    /* sqrt(DBL_EPSILON), survmean's tolerance */
 
 enum km_conf_type {
@@ -106,6 +107,9 @@ int km_life_table(const int32_t *time, const uint8_t *event, size_t n, int32_t g
 /* Round one time up to the grid as km_life_table does; KM_ERANGE past KM_MAX_TIME. */
 int km_grid_ceil(int32_t time, int32_t grid, int32_t *out);
 
+/* KM_EINVAL unless *t meets the invariants above (what km_pool checks of each input). */
+int km_table_check(const struct km_table *t);
+
 /*
  * Coordinator side.  Pool ntables life tables (ntables <= KM_MAX_TABLES) into
  * *out: union of times, d and c summed per time, n summed.  Each input is
@@ -143,8 +147,20 @@ int km_at_times(const struct km_curve *curve, const int32_t *times, size_t ntime
 /* Standard normal quantile (Wichura's AS 241, the algorithm of R's qnorm). */
 double km_qnorm(double p);
 
-/* print.survfit's median rule on a curve y (Rule A, §2.5): NaN if y never falls to 0.5. */
-double km_median_rule(const struct km_point *pts, size_t npts, const double *y, size_t stride);
+/* Which column of a curve a median rule reads. */
+enum km_column {
+    KM_COL_SURV = 0,
+    KM_COL_LOWER,
+    KM_COL_UPPER
+};
+
+/*
+ * print.survfit's median rule (survmean's minmin, Rule A of §2.5) on one
+ * column: keep the points where it is not NaN and < 0.5 + KM_MEDIAN_TOL; NaN
+ * if none; if the first kept value is within the tolerance of 0.5 and a later
+ * kept value is lower, the mean of the two times, else the first kept time.
+ */
+double km_median_rule(const struct km_point *pts, size_t npts, enum km_column col);
 
 void km_table_release(struct km_table *t);
 void km_curve_release(struct km_curve *c);

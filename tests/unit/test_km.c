@@ -1,0 +1,695 @@
+/*
+ * test_km - pooled Kaplan-Meier (analysis/km.c) against R survival 3.5-3.
+ *
+ * The golden files in tests/data/golden/ were written by
+ *     Rscript scripts/golden-km.R tests/data/golden
+ * (R 4.2.2, survival 3.5-3): per-node records of survival's data sets split
+ * into nodes, and survfit()/summary() on the pooled records.  This program
+ * builds each node's life table with km_life_table, merges them with
+ * km_merge and compares every column with R: counts and times exactly,
+ * doubles to a relative KM_TEST_REL (statistics.md §9 asks 1e-12; the issue
+ * 1e-9), NA as NaN, medians exactly.  Run from the repository root.
+ * The hand-made cases below are worked in their comments.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "analysis/km.h"
+
+#define KM_TEST_REL 1e-12
+#define GOLDEN_DIR "tests/data/golden/"
+
+/* ------------------------------------------------------------------ TSV */
+
+struct tsv {
+    char *buf;
+    char **cell;            /* nrows x ncols, header excluded */
+    char **head;
+    size_t nrows, ncols;
+};
+
+static void
+tsv_free(struct tsv *t)
+{
+    if (t == NULL)
+        return;
+    free(t->buf);
+    free(t->cell);
+    free(t->head);
+    free(t);
+}
+
+static size_t
+split_tabs(char *line, char **out, size_t max)
+{
+    size_t n = 0;
+    for (char *p = line;; ) {
+        if (n < max)
+            out[n] = p;
+        n++;
+        char *tab = strchr(p, '\t');
+        if (tab == NULL)
+            break;
+        *tab = '\0';
+        p = tab + 1;
+    }
+    return n;
+}
+
+static struct tsv *
+tsv_load(const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s%s", GOLDEN_DIR, name);
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        fail_msg("cannot open %s (run from the repository root)", path);
+    struct tsv *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    t->buf = malloc((size_t)len + 1);
+    assert_non_null(t->buf);
+    assert_int_equal(fread(t->buf, 1, (size_t)len, f), (size_t)len);
+    t->buf[len] = '\0';
+    fclose(f);
+
+    size_t nlines = 0;
+    for (long i = 0; i < len; i++)
+        if (t->buf[i] == '\n')
+            nlines++;
+    assert_true(nlines >= 1);
+    char *save = NULL;
+    char *line = strtok_r(t->buf, "\n", &save);
+    assert_non_null(line);
+    t->ncols = 1;
+    for (const char *p = line; *p; p++)
+        t->ncols += *p == '\t';
+    t->head = calloc(t->ncols, sizeof *t->head);
+    assert_non_null(t->head);
+    split_tabs(line, t->head, t->ncols);
+    t->cell = calloc((nlines - 1) * t->ncols + 1, sizeof *t->cell);
+    assert_non_null(t->cell);
+    while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
+        size_t n = split_tabs(line, t->cell + t->nrows * t->ncols, t->ncols);
+        assert_int_equal(n, t->ncols);
+        t->nrows++;
+    }
+    return t;
+}
+
+static size_t
+tsv_col(const struct tsv *t, const char *name)
+{
+    for (size_t c = 0; c < t->ncols; c++)
+        if (strcmp(t->head[c], name) == 0)
+            return c;
+    fail_msg("column %s missing", name);
+    return 0;
+}
+
+static const char *
+tsv_str(const struct tsv *t, size_t r, const char *name)
+{
+    return t->cell[r * t->ncols + tsv_col(t, name)];
+}
+
+/* R's NA -> NaN; NaN, Inf, -Inf as strtod reads them. */
+static double
+tsv_num(const struct tsv *t, size_t r, const char *name)
+{
+    const char *s = tsv_str(t, r, name);
+    if (strcmp(s, "NA") == 0)
+        return NAN;
+    char *end;
+    double v = strtod(s, &end);
+    if (*end != '\0')
+        fail_msg("bad number '%s' in column %s", s, name);
+    return v;
+}
+
+static int64_t
+tsv_int(const struct tsv *t, size_t r, const char *name)
+{
+    double v = tsv_num(t, r, name);
+    assert_true(v == floor(v));
+    return (int64_t)v;
+}
+
+/* ------------------------------------------------------------ comparing */
+
+/* |a - b| <= rel * max(|a|, |b|); NaN (R's NA) equals only NaN, infinities equal themselves. */
+static void
+assert_close_at(double a, double b, double rel, double *worst, const char *what, const char *ctx,
+                double at)
+{
+    int ok;
+    if (isnan(a) || isnan(b)) {
+        ok = isnan(a) && isnan(b);
+    } else if (isinf(a) || isinf(b)) {
+        ok = a == b;
+    } else {
+        double d = fabs(a - b), scale = fmax(fabs(a), fabs(b));
+        ok = d <= rel * scale;
+        if (scale > 0 && worst != NULL && d / scale > *worst)
+            *worst = d / scale;
+    }
+    if (!ok)
+        fail_msg("%s %s at %.17g: got %.17g, R %.17g", ctx, what, at, a, b);
+}
+
+#define assert_close(a, b, rel) assert_close_at((a), (b), (rel), NULL, #a, "", 0)
+
+/* ------------------------------------------------------------- golden */
+
+static const char *const conf_names[] = {"log", "log-log", "plain"};
+static const char *const lower_cols[] = {"lower_log", "lower_loglog", "lower_plain"};
+static const char *const upper_cols[] = {"upper_log", "upper_loglog", "upper_plain"};
+
+struct golden {
+    struct tsv *cases, *input, *expected, *median, *times;
+};
+
+/* Node tables of one case: records grouped by node, each through km_life_table. */
+static size_t
+node_tables(const struct tsv *in, const char *name, int32_t grid, struct km_table **out)
+{
+    size_t nnodes = 0;
+    for (size_t r = 0; r < in->nrows; r++)
+        if (strcmp(tsv_str(in, r, "case"), name) == 0 && (size_t)tsv_int(in, r, "node") > nnodes)
+            nnodes = (size_t)tsv_int(in, r, "node");
+    assert_true(nnodes > 0);
+    struct km_table *tables = calloc(nnodes, sizeof *tables);
+    int32_t *t = malloc(in->nrows * sizeof *t);
+    uint8_t *e = malloc(in->nrows * sizeof *e);
+    assert_true(tables && t && e);
+    for (size_t k = 0; k < nnodes; k++) {
+        size_t m = 0;
+        for (size_t r = 0; r < in->nrows; r++) {
+            if (strcmp(tsv_str(in, r, "case"), name) != 0 || (size_t)tsv_int(in, r, "node") != k + 1)
+                continue;
+            t[m] = (int32_t)tsv_int(in, r, "time");
+            e[m++] = (uint8_t)tsv_int(in, r, "status");
+        }
+        assert_int_equal(km_life_table(t, e, m, grid, &tables[k]), 0);
+        assert_int_equal(tables[k].n, (int64_t)m);
+    }
+    free(t);
+    free(e);
+    *out = tables;
+    return nnodes;
+}
+
+static void
+check_curve(const struct golden *g, const char *name, int ct, const struct km_curve *c, double *worst)
+{
+    const struct tsv *x = g->expected;
+    size_t i = 0;
+    int64_t events = 0;
+    for (size_t r = 0; r < x->nrows; r++) {
+        if (strcmp(tsv_str(x, r, "case"), name) != 0)
+            continue;
+        assert_true(i < c->npts);
+        const struct km_point *p = &c->pts[i++];
+        char ctx[160];
+        snprintf(ctx, sizeof ctx, "%s/%s", name, conf_names[ct]);
+        assert_int_equal(p->time, tsv_int(x, r, "time"));
+        assert_int_equal(p->n_risk, tsv_int(x, r, "n.risk"));
+        assert_int_equal(p->n_event, tsv_int(x, r, "n.event"));
+        assert_int_equal(p->n_censor, tsv_int(x, r, "n.censor"));
+        events += p->n_event;
+        assert_close_at(p->surv, tsv_num(x, r, "surv"), KM_TEST_REL, worst, "surv", ctx, p->time);
+        assert_close_at(p->std_err, tsv_num(x, r, "std.err"), KM_TEST_REL, worst, "std.err", ctx, p->time);
+        assert_close_at(p->se_log, tsv_num(x, r, "se_log"), KM_TEST_REL, worst, "se_log", ctx, p->time);
+        assert_close_at(p->cumhaz, tsv_num(x, r, "cumhaz"), KM_TEST_REL, worst, "cumhaz", ctx, p->time);
+        assert_close_at(p->std_chaz, tsv_num(x, r, "std.chaz"), KM_TEST_REL, worst, "std.chaz", ctx, p->time);
+        assert_close_at(p->lower, tsv_num(x, r, lower_cols[ct]), KM_TEST_REL, worst, "lower", ctx, p->time);
+        assert_close_at(p->upper, tsv_num(x, r, upper_cols[ct]), KM_TEST_REL, worst, "upper", ctx, p->time);
+    }
+    assert_int_equal(i, c->npts);
+    assert_int_equal(events, c->events);
+
+    /* median and limits: times (or means of two), so exactly equal */
+    const struct tsv *m = g->median;
+    size_t hits = 0;
+    for (size_t r = 0; r < m->nrows; r++) {
+        if (strcmp(tsv_str(m, r, "case"), name) != 0 || strcmp(tsv_str(m, r, "conf_type"), conf_names[ct]) != 0)
+            continue;
+        hits++;
+        assert_close_at(c->median, tsv_num(m, r, "median"), 0, NULL, "median", name, 0);
+        assert_close_at(c->median_lower, tsv_num(m, r, "lcl"), 0, NULL, "median LCL", name, 0);
+        assert_close_at(c->median_upper, tsv_num(m, r, "ucl"), 0, NULL, "median UCL", name, 0);
+    }
+    assert_int_equal(hits, 1);
+}
+
+static void
+check_times(const struct golden *g, const char *name, int ct, const struct km_curve *c, double *worst)
+{
+    const struct tsv *x = g->times;
+    for (int extend = 0; extend <= 1; extend++) {
+        size_t rows[64], nrows = 0, nkept = 0;
+        int32_t tau[64];
+        for (size_t r = 0; r < x->nrows; r++) {
+            if (strcmp(tsv_str(x, r, "case"), name) != 0 || strcmp(tsv_str(x, r, "conf_type"), conf_names[ct]) != 0
+                || tsv_int(x, r, "extend") != extend)
+                continue;
+            assert_true(nrows < 64);
+            rows[nrows] = r;
+            tau[nrows++] = (int32_t)tsv_int(x, r, "tau");
+            nkept += (size_t)tsv_int(x, r, "kept");
+        }
+        assert_true(nrows > 0);
+        /* hand them over in reverse: km_at_times sorts as summary.survfit does */
+        int32_t rev[64];
+        for (size_t i = 0; i < nrows; i++)
+            rev[i] = tau[nrows - 1 - i];
+        struct km_point *pts;
+        size_t npts;
+        assert_int_equal(km_at_times(c, rev, nrows, extend, &pts, &npts), 0);
+        assert_int_equal(npts, nkept);
+        char ctx[160];
+        snprintf(ctx, sizeof ctx, "%s/%s times extend=%d", name, conf_names[ct], extend);
+        for (size_t i = 0; i < npts; i++) {
+            size_t r = rows[i];
+            assert_int_equal(tsv_int(x, r, "kept"), 1);
+            assert_int_equal(pts[i].time, tau[i]);
+            assert_int_equal(pts[i].n_risk, tsv_int(x, r, "n.risk"));
+            assert_int_equal(pts[i].n_event, tsv_int(x, r, "n.event"));
+            assert_int_equal(pts[i].n_censor, tsv_int(x, r, "n.censor"));
+            assert_close_at(pts[i].surv, tsv_num(x, r, "surv"), KM_TEST_REL, worst, "surv", ctx, tau[i]);
+            assert_close_at(pts[i].std_err, tsv_num(x, r, "std.err"), KM_TEST_REL, worst, "std.err", ctx, tau[i]);
+            assert_close_at(pts[i].lower, tsv_num(x, r, "lower"), KM_TEST_REL, worst, "lower", ctx, tau[i]);
+            assert_close_at(pts[i].upper, tsv_num(x, r, "upper"), KM_TEST_REL, worst, "upper", ctx, tau[i]);
+        }
+        free(pts);
+    }
+}
+
+static void
+km_equals_r_survfit_on_every_golden_case(void **state)
+{
+    (void)state;
+    struct golden g = {
+        tsv_load("km_cases.tsv"), tsv_load("km_input.tsv"), tsv_load("km_expected.tsv"),
+        tsv_load("km_median.tsv"), tsv_load("km_times.tsv"),
+    };
+    double worst = 0;
+    assert_true(g.cases->nrows >= 15);
+    for (size_t r = 0; r < g.cases->nrows; r++) {
+        const char *name = tsv_str(g.cases, r, "case");
+        int32_t grid = (int32_t)tsv_int(g.cases, r, "grid");
+        double level = tsv_num(g.cases, r, "conf_int");
+        struct km_table *tables;
+        size_t nnodes = node_tables(g.input, name, grid, &tables);
+        for (int ct = 0; ct < 3; ct++) {
+            struct km_curve c;
+            assert_int_equal(km_merge(tables, nnodes, (enum km_conf_type)ct, level, &c), 0);
+            check_curve(&g, name, ct, &c, &worst);
+            check_times(&g, name, ct, &c, &worst);
+
+            /* the merge is a sum of integers: node order cannot change a bit */
+            struct km_table *rev = calloc(nnodes, sizeof *rev);
+            assert_non_null(rev);
+            for (size_t k = 0; k < nnodes; k++)
+                rev[k] = tables[nnodes - 1 - k];
+            struct km_curve c2;
+            assert_int_equal(km_merge(rev, nnodes, (enum km_conf_type)ct, level, &c2), 0);
+            assert_int_equal(c2.npts, c.npts);
+            assert_memory_equal(c2.pts, c.pts, c.npts * sizeof *c.pts);
+            km_curve_release(&c2);
+            free(rev);
+            km_curve_release(&c);
+        }
+        for (size_t k = 0; k < nnodes; k++)
+            km_table_release(&tables[k]);
+        free(tables);
+    }
+    print_message("km: %zu golden cases x 3 conf.types, max relative difference from R %.3g\n",
+                  g.cases->nrows, worst);
+    tsv_free(g.cases);
+    tsv_free(g.input);
+    tsv_free(g.expected);
+    tsv_free(g.median);
+    tsv_free(g.times);
+}
+
+/* ----------------------------------------------------------- hand cases */
+
+/* ceil to a multiple of the grid: 0 stays 0, 1..7 -> 7, 7 stays, 8 -> 14. */
+static void
+grid_rounds_up_and_stops_at_int32(void **state)
+{
+    (void)state;
+    int32_t t;
+    assert_int_equal(km_grid_ceil(0, 7, &t), 0);
+    assert_int_equal(t, 0);
+    assert_int_equal(km_grid_ceil(1, 7, &t), 0);
+    assert_int_equal(t, 7);
+    assert_int_equal(km_grid_ceil(7, 7, &t), 0);
+    assert_int_equal(t, 7);
+    assert_int_equal(km_grid_ceil(8, 7, &t), 0);
+    assert_int_equal(t, 14);
+    assert_int_equal(km_grid_ceil(123, 0, &t), 0);      /* exact times */
+    assert_int_equal(t, 123);
+    assert_int_equal(km_grid_ceil(-1, 7, &t), KM_EINVAL);
+    assert_int_equal(km_grid_ceil(5, -7, &t), KM_EINVAL);
+    /* KM_MAX_TIME boundary: on the grid stays, one grid step past it overflows */
+    assert_int_equal(km_grid_ceil(KM_MAX_TIME, 1, &t), 0);
+    assert_int_equal(t, KM_MAX_TIME);
+    assert_int_equal(km_grid_ceil(KM_MAX_TIME - 1, 2, &t), 0);  /* 2147483646 is even */
+    assert_int_equal(t, KM_MAX_TIME - 1);
+    assert_int_equal(km_grid_ceil(KM_MAX_TIME, 2, &t), KM_ERANGE);
+    int32_t time[] = {KM_MAX_TIME};
+    uint8_t ev[] = {1};
+    struct km_table tb;
+    assert_int_equal(km_life_table(time, ev, 1, 2, &tb), KM_ERANGE);
+    assert_null(tb.rows);
+}
+
+/*
+ * Records (time, event): (5,0) (2,1) (5,1) (2,1) (0,0) (9,0) ->
+ * rows t=0: d0 c1; t=2: d2 c0; t=5: d1 c1; t=9: d0 c1.  With grid 4:
+ * 0 -> 0, 2 -> 4, 5 -> 8, 9 -> 12: t=0: 0/1, t=4: 2/0, t=8: 1/1, t=12: 0/1.
+ */
+static void
+life_table_groups_sorts_and_bins(void **state)
+{
+    (void)state;
+    int32_t t[] = {5, 2, 5, 2, 0, 9};
+    uint8_t e[] = {0, 1, 1, 1, 0, 0};
+    struct km_table tb;
+    assert_int_equal(km_life_table(t, e, 6, 0, &tb), 0);
+    assert_int_equal(tb.n, 6);
+    assert_int_equal(tb.nrows, 4);
+    const int64_t want[4][3] = {{0, 0, 1}, {2, 2, 0}, {5, 1, 1}, {9, 0, 1}};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(tb.rows[i].time, want[i][0]);
+        assert_int_equal(tb.rows[i].d, want[i][1]);
+        assert_int_equal(tb.rows[i].c, want[i][2]);
+    }
+    km_table_release(&tb);
+    assert_int_equal(km_life_table(t, e, 6, 4, &tb), 0);
+    const int64_t want4[4][3] = {{0, 0, 1}, {4, 2, 0}, {8, 1, 1}, {12, 0, 1}};
+    assert_int_equal(tb.nrows, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(tb.rows[i].time, want4[i][0]);
+        assert_int_equal(tb.rows[i].d, want4[i][1]);
+        assert_int_equal(tb.rows[i].c, want4[i][2]);
+    }
+    km_table_release(&tb);
+    km_table_release(NULL);                         /* no-op */
+}
+
+static void
+life_table_rejects_bad_records_and_accepts_empty(void **state)
+{
+    (void)state;
+    struct km_table tb;
+    int32_t t[] = {3, -1};
+    uint8_t e[] = {1, 0};
+    assert_int_equal(km_life_table(t, e, 2, 0, &tb), KM_EINVAL);     /* negative time */
+    int32_t t2[] = {3, 4};
+    uint8_t e2[] = {1, 2};
+    assert_int_equal(km_life_table(t2, e2, 2, 0, &tb), KM_EINVAL);   /* status 2 */
+    assert_int_equal(km_life_table(t2, e, 2, -30, &tb), KM_EINVAL);  /* negative grid */
+    /* a node with nobody in the stratum answers with an empty table */
+    assert_int_equal(km_life_table(NULL, NULL, 0, 30, &tb), 0);
+    assert_int_equal(tb.n, 0);
+    assert_int_equal(tb.nrows, 0);
+    km_table_release(&tb);
+}
+
+/* Pooling nobody: R has no curve for an empty stratum, nor does km_fit. */
+static void
+empty_stratum_and_zero_n_are_rejected(void **state)
+{
+    (void)state;
+    struct km_table empty[2] = {{0, NULL, 0}, {0, NULL, 0}};
+    struct km_curve c;
+    assert_int_equal(km_merge(empty, 2, KM_CONF_LOG, 0.95, &c), KM_EEMPTY);
+    assert_null(c.pts);
+    km_curve_release(&c);
+    km_curve_release(NULL);
+    assert_int_equal(km_merge(NULL, 0, KM_CONF_LOG, 0.95, &c), KM_EEMPTY);
+    /* an empty node next to a non-empty one changes nothing */
+    struct km_row r = {4, 1, 0};
+    struct km_table two[2] = {{1, &r, 1}, {0, NULL, 0}};
+    assert_int_equal(km_merge(two, 2, KM_CONF_LOG, 0.95, &c), 0);
+    assert_int_equal(c.npts, 1);
+    assert_int_equal(c.n, 1);
+    km_curve_release(&c);
+}
+
+static void
+pool_rejects_inconsistent_tables(void **state)
+{
+    (void)state;
+    struct km_table out;
+    struct km_row desc[2] = {{5, 1, 0}, {3, 1, 0}};
+    struct km_table t1 = {2, desc, 2};
+    assert_int_equal(km_pool(&t1, 1, &out), KM_EINVAL);           /* not ascending */
+    struct km_row dup[2] = {{3, 1, 0}, {3, 1, 0}};
+    struct km_table t2 = {2, dup, 2};
+    assert_int_equal(km_pool(&t2, 1, &out), KM_EINVAL);           /* repeated time */
+    struct km_row ok[2] = {{3, 1, 0}, {5, 0, 2}};
+    struct km_table t3 = {4, ok, 2};
+    assert_int_equal(km_pool(&t3, 1, &out), KM_EINVAL);           /* n != sum(d + c) */
+    struct km_row neg[1] = {{3, -1, 2}};
+    struct km_table t4 = {1, neg, 1};
+    assert_int_equal(km_pool(&t4, 1, &out), KM_EINVAL);           /* negative count */
+    struct km_row zero[1] = {{3, 0, 0}};
+    struct km_table t5 = {0, zero, 1};
+    assert_int_equal(km_pool(&t5, 1, &out), KM_EINVAL);           /* empty row */
+    struct km_row negt[1] = {{-3, 1, 0}};
+    struct km_table t6 = {1, negt, 1};
+    assert_int_equal(km_pool(&t6, 1, &out), KM_EINVAL);           /* negative time */
+    struct km_curve c;
+    assert_int_equal(km_fit(&t3, KM_CONF_LOG, 0.95, &c), KM_EINVAL);
+    /* KM_MAX_N records in one table is fine, one more is not */
+    struct km_row big[1] = {{1, KM_MAX_N, 0}};
+    struct km_table tb = {KM_MAX_N, big, 1};
+    assert_int_equal(km_pool(&tb, 1, &out), 0);
+    assert_int_equal(out.n, KM_MAX_N);
+    km_table_release(&out);
+    struct km_row big1[1] = {{1, KM_MAX_N + 1, 0}};
+    struct km_table tb1 = {KM_MAX_N + 1, big1, 1};
+    assert_int_equal(km_pool(&tb1, 1, &out), KM_EINVAL);
+    struct km_table pair[2] = {tb, tb};
+    assert_int_equal(km_pool(pair, 2, &out), KM_ERANGE);          /* pooled over KM_MAX_N */
+}
+
+static void
+pool_limits_number_of_tables(void **state)
+{
+    (void)state;
+    struct km_table *many = calloc(KM_MAX_TABLES + 1, sizeof *many);
+    assert_non_null(many);
+    struct km_row r = {10, 1, 0};
+    for (size_t k = 0; k <= KM_MAX_TABLES; k++)
+        many[k] = (struct km_table){1, &r, 1};
+    struct km_table out;
+    assert_int_equal(km_pool(many, KM_MAX_TABLES, &out), 0);
+    assert_int_equal(out.n, KM_MAX_TABLES);
+    assert_int_equal(out.nrows, 1);
+    assert_int_equal(out.rows[0].d, KM_MAX_TABLES);
+    km_table_release(&out);
+    assert_int_equal(km_pool(many, KM_MAX_TABLES + 1, &out), KM_EINVAL);
+    free(many);
+}
+
+/*
+ * Node A (1,1) (2,0) (4,1); node B (2,1) (3,1) (4,1).  Pooled rows:
+ *   t=1 n=6 d=1 c=0: S = 5/6,        G = 1/30
+ *   t=2 n=5 d=1 c=1: S = 5/6*4/5=2/3, G = 1/30 + 1/20 = 1/12
+ *   t=3 n=3 d=1:     S = 2/3*2/3=4/9, G = 1/12 + 1/6 = 1/4
+ *   t=4 n=2 d=2:     S = 0, G = Inf: std.err = 0*Inf = NaN, every limit NaN (R NA/NaN)
+ * std.err at t=3: 4/9 * 1/2 = 2/9.  Median: first S < 0.5 is at t=3.
+ */
+static void
+s_reaching_zero_as_r(void **state)
+{
+    (void)state;
+    struct km_row a[] = {{1, 1, 0}, {2, 0, 1}, {4, 1, 0}};
+    struct km_row b[] = {{2, 1, 0}, {3, 1, 0}, {4, 1, 0}};
+    struct km_table nodes[2] = {{3, a, 3}, {3, b, 3}};
+    for (int ct = 0; ct < 3; ct++) {
+        struct km_curve c;
+        assert_int_equal(km_merge(nodes, 2, (enum km_conf_type)ct, 0.95, &c), 0);
+        assert_int_equal(c.npts, 4);
+        assert_int_equal(c.events, 5);
+        assert_close(c.pts[0].surv, 5.0 / 6, 1e-15);
+        assert_close(c.pts[1].surv, 2.0 / 3, 1e-15);
+        assert_close(c.pts[2].surv, 4.0 / 9, 1e-15);
+        assert_close(c.pts[1].se_log, sqrt(1.0 / 12), 1e-15);
+        assert_close(c.pts[2].std_err, 2.0 / 9, 1e-15);
+        assert_int_equal(c.pts[3].n_risk, 2);
+        assert_true(c.pts[3].surv == 0);
+        assert_true(isinf(c.pts[3].se_log));
+        assert_true(isnan(c.pts[3].std_err));
+        assert_true(isnan(c.pts[3].lower));
+        assert_true(isnan(c.pts[3].upper));
+        assert_true(c.median == 3);
+        km_curve_release(&c);
+    }
+}
+
+/* Everyone censored: S stays 1, std.err 0; log gives [1, 1], log-log NA (3.5-3); median NA. */
+static void
+all_censored_as_r(void **state)
+{
+    (void)state;
+    int32_t t[] = {5, 3, 8};
+    uint8_t e[] = {0, 0, 0};
+    struct km_table tb;
+    assert_int_equal(km_life_table(t, e, 3, 0, &tb), 0);
+    for (int ct = 0; ct < 3; ct++) {
+        struct km_curve c;
+        assert_int_equal(km_fit(&tb, (enum km_conf_type)ct, 0.95, &c), 0);
+        for (size_t i = 0; i < c.npts; i++) {
+            assert_true(c.pts[i].surv == 1 && c.pts[i].std_err == 0);
+            if (ct == KM_CONF_LOGLOG)
+                assert_true(isnan(c.pts[i].lower) && isnan(c.pts[i].upper));
+            else
+                assert_true(c.pts[i].lower == 1 && c.pts[i].upper == 1);
+        }
+        assert_true(isnan(c.median) && isnan(c.median_lower) && isnan(c.median_upper));
+        assert_int_equal(c.events, 0);
+        km_curve_release(&c);
+    }
+    km_table_release(&tb);
+}
+
+/* One subject with an event at 7: S(7) = 0, median 7, limits NA. */
+static void
+single_subject_as_r(void **state)
+{
+    (void)state;
+    int32_t t[] = {7};
+    uint8_t e[] = {1};
+    struct km_table tb;
+    assert_int_equal(km_life_table(t, e, 1, 0, &tb), 0);
+    struct km_curve c;
+    assert_int_equal(km_fit(&tb, KM_CONF_LOG, 0.95, &c), 0);
+    assert_int_equal(c.npts, 1);
+    assert_true(c.pts[0].surv == 0 && c.median == 7);
+    assert_true(isnan(c.median_lower) && isnan(c.median_upper));
+    km_curve_release(&c);
+    km_table_release(&tb);
+}
+
+/*
+ * S = 3/4, 1/2, 1/4, 0 at 1..4: S hits 0.5 exactly at t=2, so the median is
+ * the midpoint (2 + 3)/2 = 2.5 (print.survfit), as R.
+ */
+static void
+median_midpoint_when_s_is_exactly_half(void **state)
+{
+    (void)state;
+    int32_t t[] = {1, 2, 3, 4};
+    uint8_t e[] = {1, 1, 1, 1};
+    struct km_table tb;
+    assert_int_equal(km_life_table(t, e, 4, 0, &tb), 0);
+    struct km_curve c;
+    assert_int_equal(km_fit(&tb, KM_CONF_LOG, 0.95, &c), 0);
+    assert_true(c.median == 2.5);
+    assert_true(km_median_rule(c.pts, c.npts, KM_COL_SURV) == 2.5);
+    km_curve_release(&c);
+    km_table_release(&tb);
+}
+
+static void
+fit_rejects_bad_level_and_type(void **state)
+{
+    (void)state;
+    struct km_row r = {4, 1, 1};
+    struct km_table tb = {2, &r, 1};
+    struct km_curve c;
+    assert_int_equal(km_fit(&tb, KM_CONF_LOG, 0, &c), KM_EINVAL);
+    assert_int_equal(km_fit(&tb, KM_CONF_LOG, 1, &c), KM_EINVAL);
+    assert_int_equal(km_fit(&tb, KM_CONF_LOG, NAN, &c), KM_EINVAL);
+    assert_int_equal(km_fit(&tb, (enum km_conf_type)7, 0.95, &c), KM_EINVAL);
+    assert_int_equal(km_fit(&tb, KM_CONF_PLAIN, 0.5, &c), 0);
+    km_curve_release(&c);
+}
+
+/* summary(times=): negative times and too many times are refused; none kept -> 0 points. */
+static void
+at_times_limits(void **state)
+{
+    (void)state;
+    struct km_row r[] = {{4, 1, 0}, {6, 0, 1}};
+    struct km_table tb = {2, r, 2};
+    struct km_curve c;
+    assert_int_equal(km_fit(&tb, KM_CONF_LOG, 0.95, &c), 0);
+    struct km_point *p;
+    size_t np;
+    int32_t neg[] = {3, -1};
+    assert_int_equal(km_at_times(&c, neg, 2, 0, &p, &np), KM_EINVAL);
+    int32_t late[] = {7, 100};
+    assert_int_equal(km_at_times(&c, late, 2, 0, &p, &np), 0);       /* R: "no points selected" */
+    assert_int_equal(np, 0);
+    assert_null(p);
+    assert_int_equal(km_at_times(&c, late, 2, 1, &p, &np), 0);       /* extend: n.risk 0, last S */
+    assert_int_equal(np, 2);
+    assert_int_equal(p[0].n_risk, 0);
+    assert_int_equal(p[0].n_event, 1);
+    assert_int_equal(p[0].n_censor, 1);
+    assert_true(p[0].surv == 0.5 && p[1].surv == 0.5 && p[1].n_event == 0);
+    free(p);
+    int32_t *many = calloc(KM_MAX_TIMES + 1, sizeof *many);
+    assert_non_null(many);
+    assert_int_equal(km_at_times(&c, many, KM_MAX_TIMES, 0, &p, &np), 0);
+    assert_int_equal(np, KM_MAX_TIMES);
+    assert_int_equal(p[KM_MAX_TIMES - 1].n_risk, 2);
+    free(p);
+    assert_int_equal(km_at_times(&c, many, KM_MAX_TIMES + 1, 0, &p, &np), KM_EINVAL);
+    free(many);
+    km_curve_release(&c);
+}
+
+/* qnorm values printed by R 4.2.2 with %.17g. */
+static void
+qnorm_equals_r(void **state)
+{
+    (void)state;
+    assert_true(km_qnorm(0.975) == 1.9599639845400536);   /* statistics.md §2.4 */
+    assert_close(km_qnorm(0.95), 1.6448536269514715, 1e-15);
+    assert_close(km_qnorm(0.995), 2.5758293035488999, 1e-15);
+    assert_true(km_qnorm(0.5) == 0);
+    assert_close(km_qnorm(0.001), -3.0902323061678132, 1e-15);
+    assert_close(km_qnorm(1e-20), -9.2623400897984052, 1e-15);
+    assert_close(km_qnorm(0.9999), 3.7190164854557084, 1e-15);
+    assert_true(isnan(km_qnorm(-0.1)));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(grid_rounds_up_and_stops_at_int32),
+        cmocka_unit_test(life_table_groups_sorts_and_bins),
+        cmocka_unit_test(life_table_rejects_bad_records_and_accepts_empty),
+        cmocka_unit_test(empty_stratum_and_zero_n_are_rejected),
+        cmocka_unit_test(pool_rejects_inconsistent_tables),
+        cmocka_unit_test(pool_limits_number_of_tables),
+        cmocka_unit_test(s_reaching_zero_as_r),
+        cmocka_unit_test(all_censored_as_r),
+        cmocka_unit_test(single_subject_as_r),
+        cmocka_unit_test(median_midpoint_when_s_is_exactly_half),
+        cmocka_unit_test(fit_rejects_bad_level_and_type),
+        cmocka_unit_test(at_times_limits),
+        cmocka_unit_test(qnorm_equals_r),
+        cmocka_unit_test(km_equals_r_survfit_on_every_golden_case),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
