@@ -10,6 +10,7 @@
 
 #include <openssl/rand.h>
 
+#include "analysis/km.h"
 #include "certs/pki.h"
 #include "coord/client.h"
 #include "coord/federation.h"
@@ -30,6 +31,9 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  count [--by V,...] [--where EXPR]   pooled counts, one row per combination of levels\n"
+    "  km [--by V] [--where EXPR] [--endpoint os|efs] [--grid DAYS] [--conf-type log|log-log|plain]\n"
+    "     [--times T,...]                  pooled Kaplan-Meier curves (--grid 0: exact times,\n"
+    "                                      only where every node's policy allows them)\n"
     "  ping                                check that every node answers (touches no data)\n"
     "  send FILE                           send a query saved with --save-query\n"
     "\n"
@@ -44,10 +48,16 @@ static const char usage[] =
     "exit status: 0 every node answered; 3 some did not (the result merges those that did);\n"
     "2 usage error; 1 any other failure.\n";
 
+#define FEDRA_MAX_TIMES 1000             /* --times values */
+#define FEDRA_DEFAULT_GRID 30
+
 struct opts {
     const char *federation, *cert, *key, *save_query;
     int timeout_ms;
     enum report_format format;
+    int conf_type;                  /* km: KM_CONF_* */
+    int32_t *times;                 /* km: --times, or NULL */
+    size_t ntimes;
 };
 
 static int
@@ -184,6 +194,9 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
         rc = report_count(&r, spec->group_by, spec->n_group_by, err);
     else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_PING)
         rc = report_ping(&r, err);
+    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_KM)
+        rc = report_km(&r, spec->n_group_by ? spec->group_by[0] : NULL, o->conf_type, o->times,
+            o->ntimes, err);
     else
         rc = report_nodes(&r, err);
     int all = 1;
@@ -240,6 +253,29 @@ wire_op(enum where_op op)
     }
 }
 
+/* --where EXPR as wire filters; *fp and *filters are the caller's to free. */
+static int
+build_where(const char *expr, struct where *w, Fedra__Filter **filters, Fedra__Filter ***fp)
+{
+    char err[FEDRA_ERRLEN];
+    memset(w, 0, sizeof *w);
+    if (expr != NULL && where_parse(expr, w, err) != 0) {
+        fprintf(stderr, "fedra: --where: %s\n  %s\n", err, expr);
+        return -1;
+    }
+    *filters = xcalloc(w->nterms, sizeof **filters);
+    *fp = xcalloc(w->nterms, sizeof **fp);
+    for (size_t i = 0; i < w->nterms; i++) {
+        fedra__filter__init(&(*filters)[i]);
+        (*filters)[i].var = w->terms[i].var;
+        (*filters)[i].op = wire_op(w->terms[i].op);
+        (*filters)[i].n_values = w->terms[i].nvalues;
+        (*filters)[i].values = w->terms[i].values;
+        (*fp)[i] = &(*filters)[i];
+    }
+    return 0;
+}
+
 static int
 cmd_count(const struct opts *o, const struct federation *fed, int argc, char **argv)
 {
@@ -260,22 +296,10 @@ cmd_count(const struct opts *o, const struct federation *fed, int argc, char **a
             return usage_error("count: unexpected argument '%s'", argv[i]);
         }
     }
-    struct where w = {0};
-    char err[FEDRA_ERRLEN];
-    if (where_expr != NULL && where_parse(where_expr, &w, err) != 0) {
-        fprintf(stderr, "fedra: --where: %s\n  %s\n", err, where_expr);
+    struct where w;
+    Fedra__Filter *filters, **fp;
+    if (build_where(where_expr, &w, &filters, &fp) != 0)
         return EXIT_USAGE;
-    }
-    Fedra__Filter *filters = xcalloc(w.nterms, sizeof *filters);
-    Fedra__Filter **fp = xcalloc(w.nterms, sizeof *fp);
-    for (size_t i = 0; i < w.nterms; i++) {
-        fedra__filter__init(&filters[i]);
-        filters[i].var = w.terms[i].var;
-        filters[i].op = wire_op(w.terms[i].op);
-        filters[i].n_values = w.terms[i].nvalues;
-        filters[i].values = w.terms[i].values;
-        fp[i] = &filters[i];
-    }
     Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
     spec.kind = FEDRA__KIND__KIND_COUNT;
     spec.n_group_by = nby;
@@ -288,6 +312,107 @@ cmd_count(const struct opts *o, const struct federation *fed, int argc, char **a
     where_release(&w);
     for (size_t i = 0; i < nby; i++)
         free(by[i]);
+    return rc;
+}
+
+static int
+cmd_km(const struct opts *o0, const struct federation *fed, int argc, char **argv)
+{
+    struct opts o = *o0;
+    char *by = NULL;
+    const char *where_expr = NULL;
+    long long grid = FEDRA_DEFAULT_GRID;
+    Fedra__Endpoint endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+    int rc = EXIT_USAGE;
+    o.conf_type = KM_CONF_LOG;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--by") == 0 && v) {
+            if (strchr(v, ',') != NULL) {
+                usage_error("km takes one --by variable, got '%s'", v);
+                goto out;
+            }
+            free(by);
+            by = xstrdup(v);
+        } else if (strcmp(a, "--where") == 0 && v) {
+            where_expr = v;
+        } else if (strcmp(a, "--endpoint") == 0 && v) {
+            if (strcmp(v, "os") == 0)
+                endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+            else if (strcmp(v, "efs") == 0)
+                endpoint = FEDRA__ENDPOINT__ENDPOINT_EFS;
+            else {
+                usage_error("--endpoint takes os or efs, got '%s'", v);
+                goto out;
+            }
+        } else if (strcmp(a, "--grid") == 0 && v) {
+            if (util_parse_int(v, 0, 3660, &grid) != 0) {
+                usage_error("--grid takes days from 0 (exact times) to 3660, got '%s'", v);
+                goto out;
+            }
+        } else if (strcmp(a, "--conf-type") == 0 && v) {
+            if (strcmp(v, "log") == 0)
+                o.conf_type = KM_CONF_LOG;
+            else if (strcmp(v, "log-log") == 0)
+                o.conf_type = KM_CONF_LOGLOG;
+            else if (strcmp(v, "plain") == 0)
+                o.conf_type = KM_CONF_PLAIN;
+            else {
+                usage_error("--conf-type takes log, log-log or plain, got '%s'", v);
+                goto out;
+            }
+        } else if (strcmp(a, "--times") == 0 && v) {
+            char *parts[FEDRA_MAX_TIMES];
+            size_t n;
+            if (split_list(v, parts, FEDRA_MAX_TIMES, &n) != 0) {
+                usage_error("--times takes at most %d values", FEDRA_MAX_TIMES);
+                goto out;
+            }
+            free(o.times);
+            o.times = xcalloc(n, sizeof *o.times);
+            o.ntimes = n;
+            int bad = 0;
+            for (size_t k = 0; k < n; k++) {
+                long long t;
+                bad |= util_parse_int(parts[k], 0, INT32_MAX, &t) != 0;
+                o.times[k] = bad ? 0 : (int32_t)t;
+                free(parts[k]);
+            }
+            if (bad || n == 0) {
+                usage_error("--times takes days (whole numbers >= 0) separated by commas, "
+                    "got '%s'", v);
+                goto out;
+            }
+        } else if (strcmp(a, "--plot") == 0) {
+            usage_error("%s is not available in this version yet", a);
+            goto out;
+        } else {
+            usage_error("km: unexpected argument '%s'", a);
+            goto out;
+        }
+        i++;
+    }
+    struct where w;
+    Fedra__Filter *filters, **fp;
+    if (build_where(where_expr, &w, &filters, &fp) != 0)
+        goto out;
+    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
+    spec.kind = FEDRA__KIND__KIND_KM;
+    spec.n_group_by = by ? 1 : 0;
+    spec.group_by = &by;
+    spec.n_where = w.nterms;
+    spec.where = fp;
+    spec.endpoint = endpoint;
+    spec.exact_times = grid == 0;
+    spec.grid_days = (uint32_t)grid;
+    rc = sign_and_run(&o, fed, &spec);
+    free(fp);
+    free(filters);
+    where_release(&w);
+out:
+    free(by);
+    free(o.times);
     return rc;
 }
 
@@ -337,7 +462,7 @@ int
 main(int argc, char **argv)
 {
     struct opts o = {getenv("FEDRA_FEDERATION"), getenv("FEDRA_CERT"), getenv("FEDRA_KEY"), NULL,
-        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE};
+        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0};
     /* Global options may stand before or after the command. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
@@ -385,9 +510,10 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = rest[0];
-    int known = strcmp(cmd, "count") == 0 || strcmp(cmd, "ping") == 0 || strcmp(cmd, "send") == 0;
+    int known = strcmp(cmd, "count") == 0 || strcmp(cmd, "ping") == 0 ||
+                strcmp(cmd, "send") == 0 || strcmp(cmd, "km") == 0;
     if (!known) {
-        int later = strcmp(cmd, "km") == 0 || strcmp(cmd, "logrank") == 0 ||
+        int later = strcmp(cmd, "logrank") == 0 ||
                     strcmp(cmd, "cox") == 0 || strcmp(cmd, "glm") == 0 ||
                     strcmp(cmd, "verify") == 0;
         free(rest);
@@ -413,6 +539,8 @@ main(int argc, char **argv)
         rc = cmd_count(&o, &fed, nrest, rest);
     else if (strcmp(cmd, "ping") == 0)
         rc = cmd_ping(&o, &fed, nrest, rest);
+    else if (strcmp(cmd, "km") == 0)
+        rc = cmd_km(&o, &fed, nrest, rest);
     else
         rc = cmd_send(&o, &fed, nrest, rest);
     federation_release(&fed);

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "analysis/counts.h"
+#include "analysis/km.h"
 #include "lib/util.h"
 #include "proto/vars.h"
 
@@ -334,4 +335,215 @@ report_nodes(const struct report *r, char *err)
         return emit_json(r, NULL);
     nodes_text(r, r->format == REPORT_CSV ? r->diag : r->out);
     return 0;
+}
+
+/* %.17g, or "" / JSON null for R's NA (NaN). */
+static void
+put_num(FILE *f, double x)
+{
+    if (x == x)
+        fprintf(f, "%.17g", x);
+}
+
+static json_t *
+json_num(double x)
+{
+    return x == x ? json_real(x) : json_null();
+}
+
+/* One pooled stratum: its label and the merged curve. */
+struct km_stratum {
+    const char *level;              /* NULL without --by */
+    struct km_curve curve;
+    int empty;                      /* pooled N = 0: R has no curve either */
+};
+
+static void
+km_point_csv(FILE *f, const char *label, const struct km_point *p)
+{
+    csv_field(f, label);
+    fprintf(f, ",%d,%lld,%lld,%lld,", p->time, (long long)p->n_risk, (long long)p->n_event,
+        (long long)p->n_censor);
+    put_num(f, p->surv);
+    fputc(',', f);
+    put_num(f, p->std_err);
+    fputc(',', f);
+    put_num(f, p->lower);
+    fputc(',', f);
+    put_num(f, p->upper);
+    fputc('\n', f);
+}
+
+static json_t *
+km_point_json(const struct km_point *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "time", json_integer(p->time));
+    json_object_set_new(o, "n.risk", json_integer(p->n_risk));
+    json_object_set_new(o, "n.event", json_integer(p->n_event));
+    json_object_set_new(o, "n.censor", json_integer(p->n_censor));
+    json_object_set_new(o, "surv", json_num(p->surv));
+    json_object_set_new(o, "std.err", json_num(p->std_err));
+    json_object_set_new(o, "lower", json_num(p->lower));
+    json_object_set_new(o, "upper", json_num(p->upper));
+    return o;
+}
+
+int
+report_km(const struct report *r, const char *by, int conf_type, const int32_t *times,
+    size_t ntimes, char *err)
+{
+    struct levels lv = {vars_find(by ? by : ""), NULL, 0, 0};
+    /* Strata: the union of the levels the nodes sent, in catalogue order. */
+    for (size_t i = 0; i < r->fed->nnodes; i++) {
+        const Fedra__ResponseBody *b = r->replies[i].body;
+        if (r->replies[i].status != NODE_OK || b->km == NULL)
+            continue;
+        for (size_t k = 0; k < b->km->n_strata; k++)
+            levels_add(&lv, b->km->strata[k]->n_levels ? b->km->strata[k]->levels[0] : "");
+    }
+    levels_sort(&lv);
+    struct km_stratum *st = xcalloc(lv.n, sizeof *st);
+    struct km_table *tabs = xcalloc(r->fed->nnodes, sizeof *tabs);
+    int rc = 0;
+    for (size_t s = 0; s < lv.n && rc == 0; s++) {
+        size_t nt = 0;
+        st[s].level = by ? lv.text[s] : NULL;
+        for (size_t i = 0; i < r->fed->nnodes && rc == 0; i++) {
+            const Fedra__ResponseBody *b = r->replies[i].body;
+            if (r->replies[i].status != NODE_OK || b->km == NULL)
+                continue;
+            for (size_t k = 0; k < b->km->n_strata; k++) {
+                const Fedra__LifeTable *lt = b->km->strata[k];
+                const char *l = lt->n_levels ? lt->levels[0] : "";
+                if (strcmp(l, lv.text[s]) != 0)
+                    continue;
+                if (lt->n_time != lt->n_events || lt->n_time != lt->n_censored ||
+                    lt->n > (uint64_t)KM_MAX_N) {
+                    rc = errf(err, "node '%s' sent an inconsistent life table",
+                        r->fed->nodes[i].name);
+                    break;
+                }
+                struct km_table *t = &tabs[nt++];
+                t->n = (int64_t)lt->n;
+                t->nrows = lt->n_time;
+                t->rows = xcalloc(lt->n_time, sizeof *t->rows);
+                for (size_t j = 0; j < lt->n_time; j++) {
+                    t->rows[j].time = lt->time[j];
+                    t->rows[j].d = (int64_t)lt->events[j];
+                    t->rows[j].c = (int64_t)lt->censored[j];
+                }
+            }
+        }
+        if (rc == 0) {
+            int k = km_merge(tabs, nt, (enum km_conf_type)conf_type, 0.95, &st[s].curve);
+            if (k == KM_EEMPTY)
+                st[s].empty = 1;
+            else if (k != 0)
+                rc = errf(err, "a node's life table for stratum '%s' is inconsistent (km error %d)",
+                    lv.text[s], k);
+        }
+        for (size_t j = 0; j < nt; j++)
+            km_table_release(&tabs[j]);
+    }
+    free(tabs);
+    /* Rows to print: the whole curve, or the curve at the requested times. */
+    struct km_point **rows = xcalloc(lv.n, sizeof *rows);
+    size_t *nrows = xcalloc(lv.n, sizeof *nrows);
+    for (size_t s = 0; s < lv.n && rc == 0; s++) {
+        if (st[s].empty)
+            continue;
+        if (ntimes > 0) {
+            if (km_at_times(&st[s].curve, times, ntimes, 0, &rows[s], &nrows[s]) != 0)
+                rc = errf(err, "cannot evaluate the curve at the requested times");
+        } else {
+            rows[s] = st[s].curve.pts;
+            nrows[s] = st[s].curve.npts;
+        }
+    }
+    char label[VARS_MAX_NAME + VARS_MAX_LEVEL + 2];
+    for (size_t s = 0; s < lv.n && rc == 0 && r->format == REPORT_CSV; s++) {
+        if (s == 0)
+            fputs("strata,time,n.risk,n.event,n.censor,surv,std.err,lower,upper\n", r->out);
+        snprintf(label, sizeof label, "%s%s%s", by ? by : "", by ? "=" : "", by ? lv.text[s] : "");
+        for (size_t j = 0; j < nrows[s]; j++)
+            km_point_csv(r->out, label, &rows[s][j]);
+    }
+    if (rc == 0 && r->format == REPORT_CSV) {
+        if (lv.n == 0)
+            fputs("strata,time,n.risk,n.event,n.censor,surv,std.err,lower,upper\n", r->out);
+        nodes_text(r, r->diag);
+    }
+    if (rc == 0 && r->format == REPORT_JSON) {
+        json_t *curves = json_array();
+        for (size_t s = 0; s < lv.n; s++) {
+            if (st[s].empty)
+                continue;
+            snprintf(label, sizeof label, "%s%s%s", by ? by : "", by ? "=" : "",
+                by ? lv.text[s] : "");
+            json_t *c = json_object(), *a = json_array();
+            json_object_set_new(c, "strata", json_string(label));
+            json_object_set_new(c, "n", json_integer(st[s].curve.n));
+            json_object_set_new(c, "events", json_integer(st[s].curve.events));
+            json_object_set_new(c, "median", json_num(st[s].curve.median));
+            json_object_set_new(c, "median_lower", json_num(st[s].curve.median_lower));
+            json_object_set_new(c, "median_upper", json_num(st[s].curve.median_upper));
+            for (size_t j = 0; j < nrows[s]; j++)
+                json_array_append_new(a, km_point_json(&rows[s][j]));
+            json_object_set_new(c, "rows", a);
+            json_array_append_new(curves, c);
+        }
+        json_t *res = json_object();
+        json_object_set_new(res, "curves", curves);
+        emit_json(r, res);
+    }
+    if (rc == 0 && r->format == REPORT_TABLE) {
+        FILE *f = r->out;
+        fprintf(f, "%-28s %7s %7s %9s %9s %9s\n", "strata", "n", "events", "median",
+            "0.95LCL", "0.95UCL");
+        for (size_t s = 0; s < lv.n; s++) {
+            if (st[s].empty)
+                continue;
+            snprintf(label, sizeof label, "%s%s%s", by ? by : "all", by ? "=" : "",
+                by ? lv.text[s] : "");
+            fprintf(f, "%-28s %7lld %7lld", label, (long long)st[s].curve.n,
+                (long long)st[s].curve.events);
+            double m[3] = {st[s].curve.median, st[s].curve.median_lower,
+                st[s].curve.median_upper};
+            for (int k = 0; k < 3; k++) {
+                if (m[k] == m[k])
+                    fprintf(f, " %9g", m[k]);
+                else
+                    fprintf(f, " %9s", "NA");
+            }
+            fputc('\n', f);
+        }
+        if (ntimes > 0) {
+            for (size_t s = 0; s < lv.n; s++) {
+                if (st[s].empty)
+                    continue;
+                fprintf(f, "\n%s%s%s\n%8s %7s %7s %10s %10s %10s %10s\n", by ? by : "all",
+                    by ? "=" : "", by ? lv.text[s] : "", "time", "n.risk", "n.event",
+                    "survival", "std.err", "lower95", "upper95");
+                for (size_t j = 0; j < nrows[s]; j++) {
+                    const struct km_point *p = &rows[s][j];
+                    fprintf(f, "%8d %7lld %7lld %10.4f %10.4f %10.4f %10.4f\n", p->time,
+                        (long long)p->n_risk, (long long)p->n_event, p->surv, p->std_err,
+                        p->lower, p->upper);
+                }
+            }
+        }
+        fputc('\n', f);
+        nodes_text(r, f);
+    }
+    for (size_t s = 0; s < lv.n; s++) {
+        if (ntimes > 0)
+            free(rows[s]);
+        km_curve_release(&st[s].curve);
+    }
+    free(rows);
+    free(nrows);
+    free(st);
+    free(lv.text);
+    return rc;
 }

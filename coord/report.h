@@ -5,6 +5,7 @@
 #ifndef REPORT_H
 #define REPORT_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "coord/client.h"
@@ -23,6 +24,13 @@ struct report {
 
 /* Pooled counts grouped by by[0..nby) (nby <= 4). */
 int report_count(const struct report *r, char *const *by, size_t nby, char *err);
+/*
+ * Pooled Kaplan-Meier per stratum (by: the grouping variable or NULL), with
+ * limits of conf_type (KM_CONF_*) at 95%; with ntimes > 0 the curve is
+ * reported at those times only, as summary(fit, times=) does.
+ */
+int report_km(const struct report *r, const char *by, int conf_type, const int32_t *times,
+    size_t ntimes, char *err);
 /* Per-node answers to a ping. */
 int report_ping(const struct report *r, char *err);
 /* Node statuses only (a query whose result cannot be merged). */

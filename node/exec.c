@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/km.h"
 #include "lib/util.h"
 
 static enum snap_op
@@ -104,6 +105,152 @@ exec_out_release(struct exec_out *out)
 {
     free(out->cells);
     free(out->cellp);
+    free(out->levels);
+    free(out->numbers);
+    memset(out, 0, sizeof *out);
+}
+
+/* The node's time-resolution rule; 0 and the grid to use, or -1 with err. */
+static int
+km_grid(const struct disclose_policy *policy, const Fedra__QuerySpec *spec, int32_t *grid,
+    char *err)
+{
+    uint32_t pol = policy->time_grid_days;
+    if (spec->exact_times) {
+        if (pol > 0)
+            return errf(err, "exact event times are not released by this node: its policy "
+                "allows a time grid of %u days or coarser (use --grid %u)", pol, pol);
+        *grid = 0;
+        return 0;
+    }
+    if (spec->grid_days == 0 || spec->grid_days > DISCLOSE_MAX_GRID_DAYS)
+        return errf(err, "time grid must be 1 to %d days", DISCLOSE_MAX_GRID_DAYS);
+    if (pol > 0 && spec->grid_days % pol != 0)
+        return errf(err, "a time grid of %u days is not released by this node: its policy "
+            "allows multiples of %u days", spec->grid_days, pol);
+    *grid = (int32_t)spec->grid_days;
+    return 0;
+}
+
+int
+exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct exec_km_out *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    fedra__km_result__init(&out->km);
+    int32_t grid = 0;
+    if (km_grid(policy, spec, &grid, err) != 0)
+        return -1;
+    if (spec->endpoint != FEDRA__ENDPOINT__ENDPOINT_OS &&
+        spec->endpoint != FEDRA__ENDPOINT__ENDPOINT_EFS)
+        return errf(err, "unknown endpoint %d (os or efs)", (int)spec->endpoint);
+    if (spec->n_group_by > WIRE_MAX_KM_BY)
+        return errf(err, "survival curves take at most %d grouping variable", WIRE_MAX_KM_BY);
+    const struct var_def *by = NULL;
+    if (spec->n_group_by == 1 && (by = vars_find(spec->group_by[0])) == NULL)
+        return errf(err, "unknown variable '%.32s' (variables: %s)", spec->group_by[0],
+            vars_names());
+    struct snap_filter f;
+    if (compile_where(snap, spec, &f, err) != 0)
+        return -1;
+    int efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
+    const int32_t *tcol = efs ? snap->efs_time : snap->os_time;
+    const uint8_t *ecol = efs ? snap->efs_event : snap->os_event;
+    uint32_t ncodes = by ? snap->ncodes[by->id] : 1;
+    /* Stratum sizes first: closed variables list every level, others the present ones. */
+    size_t *size = xcalloc(ncodes, sizeof *size);
+    for (size_t i = 0; i < snap->n; i++) {
+        if (!snapshot_row_passes(snap, &f, i))
+            continue;
+        uint16_t c = by ? snap->code[by->id][i] : 0;
+        if (c != SNAP_MISSING)
+            size[c]++;
+    }
+    int rc = 0;
+    int closed = by == NULL || by->nlevels > 0;
+    for (uint32_t c = 0; c < ncodes && rc == 0; c++)
+        if (size[c] > 0 && disclose_suppress(policy, size[c])) {
+            char tmp[16];
+            rc = errf(err, "a stratum (%s%s%s) has fewer than %u patients at this node; "
+                "its curve is not released", by ? by->name : "all patients", by ? "=" : "",
+                by ? snapshot_level(snap, by->id, (uint16_t)c, tmp) : "", policy->min_cell);
+        }
+    size_t want = 0;
+    for (uint32_t c = 0; c < ncodes; c++)
+        want += closed || size[c] > 0;
+    if (rc == 0 && want > WIRE_MAX_STRATA)
+        rc = errf(err, "%zu strata (limit %d)", want, WIRE_MAX_STRATA);
+    if (rc != 0) {
+        free(size);
+        snapshot_filter_release(&f);
+        return -1;
+    }
+    out->tabs = xcalloc(want, sizeof *out->tabs);
+    out->tabp = xcalloc(want, sizeof *out->tabp);
+    out->levels = xcalloc(want, sizeof *out->levels);
+    out->numbers = xcalloc(want, sizeof *out->numbers);
+    int32_t *t = xcalloc(snap->n, sizeof *t);
+    uint8_t *e = xcalloc(snap->n, 1);
+    for (uint32_t c = 0; c < ncodes && rc == 0; c++) {
+        if (!closed && size[c] == 0)
+            continue;
+        size_t m = 0;
+        for (size_t i = 0; i < snap->n; i++) {
+            if ((by && snap->code[by->id][i] != c) || !snapshot_row_passes(snap, &f, i))
+                continue;
+            t[m] = tcol[i];
+            e[m++] = ecol[i];
+        }
+        struct km_table lt;
+        if (km_life_table(t, e, m, grid, &lt) != 0) {
+            rc = errf(err, "cannot build the life table (time out of range)");
+            break;
+        }
+        size_t k = out->nstrata++;
+        Fedra__LifeTable *tab = &out->tabs[k];
+        fedra__life_table__init(tab);
+        if (by) {
+            out->levels[k] = (char *)snapshot_level(snap, by->id, (uint16_t)c, out->numbers[k]);
+            tab->n_levels = 1;
+            tab->levels = &out->levels[k];
+        }
+        tab->n = (uint64_t)lt.n;
+        tab->n_time = tab->n_events = tab->n_censored = lt.nrows;
+        tab->time = xcalloc(lt.nrows, sizeof *tab->time);
+        tab->events = xcalloc(lt.nrows, sizeof *tab->events);
+        tab->censored = xcalloc(lt.nrows, sizeof *tab->censored);
+        for (size_t r = 0; r < lt.nrows; r++) {
+            tab->time[r] = lt.rows[r].time;
+            tab->events[r] = (uint64_t)lt.rows[r].d;
+            tab->censored[r] = (uint64_t)lt.rows[r].c;
+        }
+        km_table_release(&lt);
+        out->tabp[k] = tab;
+    }
+    free(t);
+    free(e);
+    free(size);
+    snapshot_filter_release(&f);
+    out->km.n_strata = out->nstrata;
+    out->km.strata = out->tabp;
+    out->km.grid_days = (uint32_t)grid;
+    if (rc != 0) {
+        exec_km_release(out);
+        return -1;
+    }
+    return 0;
+}
+
+void
+exec_km_release(struct exec_km_out *out)
+{
+    for (size_t k = 0; k < out->nstrata; k++) {
+        free(out->tabs[k].time);
+        free(out->tabs[k].events);
+        free(out->tabs[k].censored);
+    }
+    free(out->tabs);
+    free(out->tabp);
     free(out->levels);
     free(out->numbers);
     memset(out, 0, sizeof *out);

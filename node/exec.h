@@ -32,4 +32,26 @@ int exec_count(const struct snapshot *snap, const struct disclose_policy *policy
     const Fedra__QuerySpec *spec, struct exec_out *out, char *err);
 void exec_out_release(struct exec_out *out);
 
+/* Memory behind a filled KmResult. */
+struct exec_km_out {
+    Fedra__KmResult km;
+    Fedra__LifeTable *tabs;         /* one per stratum */
+    Fedra__LifeTable **tabp;
+    char **levels;                  /* one per stratum (with --by) */
+    char (*numbers)[16];
+    size_t nstrata;
+};
+
+/*
+ * Kaplan-Meier life tables, one per stratum (all levels of a closed
+ * categorical --by variable, the present levels of others).  Time resolution
+ * follows the node's policy: exact times only if time_grid_days is 0,
+ * otherwise a grid that is a multiple of the node's (a finer grid, or one
+ * that is not a multiple, would let two answers be combined into a finer
+ * one).  A stratum with 1 .. min_cell-1 patients refuses the whole query.
+ */
+int exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct exec_km_out *out, char *err);
+void exec_km_release(struct exec_km_out *out);
+
 #endif /* !EXEC_H */

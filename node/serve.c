@@ -347,6 +347,7 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
     Fedra__QueryBody *q = NULL;
     struct pki_cert *sc = NULL;
     struct exec_out eo = {0};
+    struct exec_km_out ek = {0};
     int signed_ok = 0;              /* the bytes carry a valid analyst signature */
     Fedra__PingResult ping = FEDRA__PING_RESULT__INIT;
     Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
@@ -418,6 +419,15 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
         snprintf(summary, sizeof summary, "count: %zu cells, %zu suppressed",
             eo.count.n_cells, eo.nsuppressed);
         break;
+    case FEDRA__KIND__KIND_KM:
+        if (exec_km(nd->snap, &nd->cfg.policy, q->spec, &ek, err) != 0) {
+            refuse(&v, "query", "%s", err);
+            goto respond;
+        }
+        rb.km = &ek.km;
+        snprintf(summary, sizeof summary, "km: %zu strata, grid %u days", ek.nstrata,
+            ek.km.grid_days);
+        break;
     case FEDRA__KIND__KIND_PING:
         ping.cert_not_after_ms = pki_cert_not_after(nd->cert) * 1000;
         ping.software = (char *)FEDRA_VERSION_STRING;
@@ -449,6 +459,7 @@ respond:
         rb.code = (char *)v.code;
         rb.count = NULL;
         rb.ping = NULL;
+        rb.km = NULL;
         nd->refused++;
     } else {
         rb.status = FEDRA__STATUS__STATUS_OK;
@@ -485,6 +496,7 @@ respond:
         rb.code = (char *)v.code;
         rb.count = NULL;
         rb.ping = NULL;
+        rb.km = NULL;
         nd->answered--;
         nd->refused++;
         reply->len = 0;
@@ -499,6 +511,7 @@ respond:
         node_log(nd, "query %s from %s: answered %s in %lld ms", qid, signer, summary,
             (long long)(util_mono_ms() - t0));
     exec_out_release(&eo);
+    exec_km_release(&ek);
     wire_query_free(q);
     pki_cert_free(sc);
     wire_envelope_free(env);

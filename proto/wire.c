@@ -67,6 +67,10 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return WIRE_MAX_AUDIENCE;
     if (strcmp(n, "cells") == 0)
         return WIRE_MAX_CELLS;
+    if (strcmp(n, "strata") == 0)
+        return WIRE_MAX_STRATA;
+    if (strcmp(n, "time") == 0 || strcmp(n, "events") == 0 || strcmp(n, "censored") == 0)
+        return WIRE_MAX_ROWS;
     return 0;
 }
 
@@ -80,28 +84,29 @@ check_tree(const ProtobufCMessage *m, char *err)
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         const char *base = (const char *)m + f->offset;
         size_t count = 1;
-        const void *const *items = NULL;
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             count = *(const size_t *)((const char *)m + f->quantifier_offset);
             size_t lim = field_limit(f);
             if (lim == 0 || count > lim)
                 return errf(err, "%s.%s has %zu entries (limit %zu)", d->short_name,
                     f->name, count, lim);
-            items = *(const void *const *const *)base;
         }
+        /* Only strings and sub-messages are pointers to look into. */
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        const void *const *items = f->label == PROTOBUF_C_LABEL_REPEATED
+                                       ? *(const void *const *const *)base
+                                       : (const void *const *)base;
         for (size_t k = 0; k < count; k++) {
-            const void *v = items ? items[k] : *(const void *const *)base;
+            const void *v = items[k];
             if (f->type == PROTOBUF_C_TYPE_STRING) {
                 size_t lim = strcmp(f->name, "reason") == 0 ? WIRE_MAX_REASON : WIRE_MAX_STRING;
                 if (!string_ok(v, lim))
                     return errf(err, "%s.%s is longer than %zu bytes", d->short_name,
                         f->name, lim);
-            } else if (f->type == PROTOBUF_C_TYPE_MESSAGE && v != NULL) {
-                if (check_tree(v, err) != 0)
-                    return -1;
+            } else if (v != NULL && check_tree(v, err) != 0) {
+                return -1;
             }
-            if (items == NULL)
-                break;
         }
     }
     return 0;

@@ -43,6 +43,9 @@
 #define WIRE_MAX_VALUES 64              /* values in one Filter */
 #define WIRE_MAX_AUDIENCE 256           /* names in QueryBody.audience */
 #define WIRE_MAX_CELLS 200000           /* cells in one CountResult */
+#define WIRE_MAX_STRATA 128             /* strata in one KmResult */
+#define WIRE_MAX_ROWS 400000            /* time points in one LifeTable */
+#define WIRE_MAX_KM_BY 1                /* grouping variables of a survival query */
 #define WIRE_QUERY_ID_LEN 16
 #define WIRE_HASH_LEN 32
 #define WIRE_MAX_LIFETIME_MS 600000     /* expires_at - issued_at */

@@ -277,6 +277,96 @@ void   fedra__count_result__free_unpacked
   assert(message->base.descriptor == &fedra__count_result__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedra__life_table__init
+                     (Fedra__LifeTable         *message)
+{
+  static const Fedra__LifeTable init_value = FEDRA__LIFE_TABLE__INIT;
+  *message = init_value;
+}
+size_t fedra__life_table__get_packed_size
+                     (const Fedra__LifeTable *message)
+{
+  assert(message->base.descriptor == &fedra__life_table__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__life_table__pack
+                     (const Fedra__LifeTable *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__life_table__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__life_table__pack_to_buffer
+                     (const Fedra__LifeTable *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__life_table__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__LifeTable *
+       fedra__life_table__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__LifeTable *)
+     protobuf_c_message_unpack (&fedra__life_table__descriptor,
+                                allocator, len, data);
+}
+void   fedra__life_table__free_unpacked
+                     (Fedra__LifeTable *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__life_table__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedra__km_result__init
+                     (Fedra__KmResult         *message)
+{
+  static const Fedra__KmResult init_value = FEDRA__KM_RESULT__INIT;
+  *message = init_value;
+}
+size_t fedra__km_result__get_packed_size
+                     (const Fedra__KmResult *message)
+{
+  assert(message->base.descriptor == &fedra__km_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__km_result__pack
+                     (const Fedra__KmResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__km_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__km_result__pack_to_buffer
+                     (const Fedra__KmResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__km_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__KmResult *
+       fedra__km_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__KmResult *)
+     protobuf_c_message_unpack (&fedra__km_result__descriptor,
+                                allocator, len, data);
+}
+void   fedra__km_result__free_unpacked
+                     (Fedra__KmResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__km_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fedra__ping_result__init
                      (Fedra__PingResult         *message)
 {
@@ -508,7 +598,7 @@ const ProtobufCMessageDescriptor fedra__filter__descriptor =
   (ProtobufCMessageInit) fedra__filter__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[3] =
+static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[6] =
 {
   {
     "kind",
@@ -546,8 +636,47 @@ static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "endpoint",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, endpoint),
+    &fedra__endpoint__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_days",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, grid_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exact_times",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, exact_times),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__query_spec__field_indices_by_name[] = {
+  3,   /* field[3] = endpoint */
+  5,   /* field[5] = exact_times */
+  4,   /* field[4] = grid_days */
   1,   /* field[1] = group_by */
   0,   /* field[0] = kind */
   2,   /* field[2] = where */
@@ -555,7 +684,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__query_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
 {
@@ -565,7 +694,7 @@ const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
   "Fedra__QuerySpec",
   "fedra",
   sizeof(Fedra__QuerySpec),
-  3,
+  6,
   fedra__query_spec__field_descriptors,
   fedra__query_spec__field_indices_by_name,
   1,  fedra__query_spec__number_ranges,
@@ -803,6 +932,147 @@ const ProtobufCMessageDescriptor fedra__count_result__descriptor =
   (ProtobufCMessageInit) fedra__count_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fedra__life_table__field_descriptors[5] =
+{
+  {
+    "levels",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Fedra__LifeTable, n_levels),
+    offsetof(Fedra__LifeTable, levels),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "n",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__LifeTable, n),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "time",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_INT32,
+    offsetof(Fedra__LifeTable, n_time),
+    offsetof(Fedra__LifeTable, time),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Fedra__LifeTable, n_events),
+    offsetof(Fedra__LifeTable, events),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "censored",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Fedra__LifeTable, n_censored),
+    offsetof(Fedra__LifeTable, censored),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__life_table__field_indices_by_name[] = {
+  4,   /* field[4] = censored */
+  3,   /* field[3] = events */
+  0,   /* field[0] = levels */
+  1,   /* field[1] = n */
+  2,   /* field[2] = time */
+};
+static const ProtobufCIntRange fedra__life_table__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor fedra__life_table__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.LifeTable",
+  "LifeTable",
+  "Fedra__LifeTable",
+  "fedra",
+  sizeof(Fedra__LifeTable),
+  5,
+  fedra__life_table__field_descriptors,
+  fedra__life_table__field_indices_by_name,
+  1,  fedra__life_table__number_ranges,
+  (ProtobufCMessageInit) fedra__life_table__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedra__km_result__field_descriptors[2] =
+{
+  {
+    "strata",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedra__KmResult, n_strata),
+    offsetof(Fedra__KmResult, strata),
+    &fedra__life_table__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_days",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__KmResult, grid_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__km_result__field_indices_by_name[] = {
+  1,   /* field[1] = grid_days */
+  0,   /* field[0] = strata */
+};
+static const ProtobufCIntRange fedra__km_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedra__km_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.KmResult",
+  "KmResult",
+  "Fedra__KmResult",
+  "fedra",
+  sizeof(Fedra__KmResult),
+  2,
+  fedra__km_result__field_descriptors,
+  fedra__km_result__field_indices_by_name,
+  1,  fedra__km_result__number_ranges,
+  (ProtobufCMessageInit) fedra__km_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor fedra__ping_result__field_descriptors[2] =
 {
   {
@@ -854,7 +1124,7 @@ const ProtobufCMessageDescriptor fedra__ping_result__descriptor =
   (ProtobufCMessageInit) fedra__ping_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[12] =
+static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[13] =
 {
   {
     "context",
@@ -1000,6 +1270,18 @@ static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[12
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "km",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ResponseBody, km),
+    &fedra__km_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__response_body__field_indices_by_name[] = {
   4,   /* field[4] = answered_at_ms */
@@ -1008,6 +1290,7 @@ static const unsigned fedra__response_body__field_indices_by_name[] = {
   10,   /* field[10] = count */
   8,   /* field[8] = data_hash */
   9,   /* field[9] = data_rows */
+  12,   /* field[12] = km */
   3,   /* field[3] = node */
   11,   /* field[11] = ping */
   1,   /* field[1] = query_hash */
@@ -1018,7 +1301,7 @@ static const unsigned fedra__response_body__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__response_body__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor fedra__response_body__descriptor =
 {
@@ -1028,25 +1311,27 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   "Fedra__ResponseBody",
   "fedra",
   sizeof(Fedra__ResponseBody),
-  12,
+  13,
   fedra__response_body__field_descriptors,
   fedra__response_body__field_indices_by_name,
   1,  fedra__response_body__number_ranges,
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue fedra__kind__enum_values_by_number[3] =
+static const ProtobufCEnumValue fedra__kind__enum_values_by_number[4] =
 {
   { "KIND_UNSPECIFIED", "FEDRA__KIND__KIND_UNSPECIFIED", 0 },
   { "KIND_COUNT", "FEDRA__KIND__KIND_COUNT", 1 },
   { "KIND_PING", "FEDRA__KIND__KIND_PING", 2 },
+  { "KIND_KM", "FEDRA__KIND__KIND_KM", 3 },
 };
 static const ProtobufCIntRange fedra__kind__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex fedra__kind__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex fedra__kind__enum_values_by_name[4] =
 {
   { "KIND_COUNT", 1 },
+  { "KIND_KM", 3 },
   { "KIND_PING", 2 },
   { "KIND_UNSPECIFIED", 0 },
 };
@@ -1057,12 +1342,40 @@ const ProtobufCEnumDescriptor fedra__kind__descriptor =
   "Kind",
   "Fedra__Kind",
   "fedra",
-  3,
+  4,
   fedra__kind__enum_values_by_number,
-  3,
+  4,
   fedra__kind__enum_values_by_name,
   1,
   fedra__kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue fedra__endpoint__enum_values_by_number[2] =
+{
+  { "ENDPOINT_OS", "FEDRA__ENDPOINT__ENDPOINT_OS", 0 },
+  { "ENDPOINT_EFS", "FEDRA__ENDPOINT__ENDPOINT_EFS", 1 },
+};
+static const ProtobufCIntRange fedra__endpoint__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex fedra__endpoint__enum_values_by_name[2] =
+{
+  { "ENDPOINT_EFS", 1 },
+  { "ENDPOINT_OS", 0 },
+};
+const ProtobufCEnumDescriptor fedra__endpoint__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fedra.Endpoint",
+  "Endpoint",
+  "Fedra__Endpoint",
+  "fedra",
+  2,
+  fedra__endpoint__enum_values_by_number,
+  2,
+  fedra__endpoint__enum_values_by_name,
+  1,
+  fedra__endpoint__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue fedra__op__enum_values_by_number[7] =

@@ -21,6 +21,8 @@ typedef struct Fedra__QuerySpec Fedra__QuerySpec;
 typedef struct Fedra__QueryBody Fedra__QueryBody;
 typedef struct Fedra__Cell Fedra__Cell;
 typedef struct Fedra__CountResult Fedra__CountResult;
+typedef struct Fedra__LifeTable Fedra__LifeTable;
+typedef struct Fedra__KmResult Fedra__KmResult;
 typedef struct Fedra__PingResult Fedra__PingResult;
 typedef struct Fedra__ResponseBody Fedra__ResponseBody;
 
@@ -36,9 +38,24 @@ typedef enum _Fedra__Kind {
   /*
    * liveness and identity; touches no data
    */
-  FEDRA__KIND__KIND_PING = 2
+  FEDRA__KIND__KIND_PING = 2,
+  /*
+   * life tables for pooled Kaplan-Meier
+   */
+  FEDRA__KIND__KIND_KM = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__KIND)
 } Fedra__Kind;
+typedef enum _Fedra__Endpoint {
+  /*
+   * overall survival
+   */
+  FEDRA__ENDPOINT__ENDPOINT_OS = 0,
+  /*
+   * event-free survival
+   */
+  FEDRA__ENDPOINT__ENDPOINT_EFS = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__ENDPOINT)
+} Fedra__Endpoint;
 typedef enum _Fedra__Op {
   FEDRA__OP__OP_EQ = 0,
   FEDRA__OP__OP_NE = 1,
@@ -119,10 +136,22 @@ struct  Fedra__QuerySpec
    */
   size_t n_where;
   Fedra__Filter **where;
+  /*
+   * survival queries
+   */
+  Fedra__Endpoint endpoint;
+  /*
+   * survival queries: times rounded up to this grid
+   */
+  uint32_t grid_days;
+  /*
+   * survival queries: no grid (needs node policy 0)
+   */
+  protobuf_c_boolean exact_times;
 };
 #define FEDRA__QUERY_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__query_spec__descriptor) \
-    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL }
+    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0 }
 
 
 struct  Fedra__QueryBody
@@ -200,6 +229,52 @@ struct  Fedra__CountResult
     , 0,NULL, 0 }
 
 
+/*
+ * One stratum's life table: at each distinct (binned) time, events and
+ * censorings.  Sending counts keeps the coordinator's merge a pure sum.
+ */
+struct  Fedra__LifeTable
+{
+  ProtobufCMessage base;
+  /*
+   * the stratum's level (empty without --by)
+   */
+  size_t n_levels;
+  char **levels;
+  /*
+   * records in the stratum
+   */
+  uint64_t n;
+  /*
+   * ascending
+   */
+  size_t n_time;
+  int32_t *time;
+  size_t n_events;
+  uint64_t *events;
+  size_t n_censored;
+  uint64_t *censored;
+};
+#define FEDRA__LIFE_TABLE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__life_table__descriptor) \
+    , 0,NULL, 0, 0,NULL, 0,NULL, 0,NULL }
+
+
+struct  Fedra__KmResult
+{
+  ProtobufCMessage base;
+  size_t n_strata;
+  Fedra__LifeTable **strata;
+  /*
+   * grid applied (0 = exact times)
+   */
+  uint32_t grid_days;
+};
+#define FEDRA__KM_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__km_result__descriptor) \
+    , 0,NULL, 0 }
+
+
 struct  Fedra__PingResult
 {
   ProtobufCMessage base;
@@ -259,10 +334,11 @@ struct  Fedra__ResponseBody
   uint64_t data_rows;
   Fedra__CountResult *count;
   Fedra__PingResult *ping;
+  Fedra__KmResult *km;
 };
 #define FEDRA__RESPONSE_BODY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__response_body__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL }
+    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL }
 
 
 /* Fedra__Envelope methods */
@@ -379,6 +455,44 @@ Fedra__CountResult *
 void   fedra__count_result__free_unpacked
                      (Fedra__CountResult *message,
                       ProtobufCAllocator *allocator);
+/* Fedra__LifeTable methods */
+void   fedra__life_table__init
+                     (Fedra__LifeTable         *message);
+size_t fedra__life_table__get_packed_size
+                     (const Fedra__LifeTable   *message);
+size_t fedra__life_table__pack
+                     (const Fedra__LifeTable   *message,
+                      uint8_t             *out);
+size_t fedra__life_table__pack_to_buffer
+                     (const Fedra__LifeTable   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__LifeTable *
+       fedra__life_table__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__life_table__free_unpacked
+                     (Fedra__LifeTable *message,
+                      ProtobufCAllocator *allocator);
+/* Fedra__KmResult methods */
+void   fedra__km_result__init
+                     (Fedra__KmResult         *message);
+size_t fedra__km_result__get_packed_size
+                     (const Fedra__KmResult   *message);
+size_t fedra__km_result__pack
+                     (const Fedra__KmResult   *message,
+                      uint8_t             *out);
+size_t fedra__km_result__pack_to_buffer
+                     (const Fedra__KmResult   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__KmResult *
+       fedra__km_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__km_result__free_unpacked
+                     (Fedra__KmResult *message,
+                      ProtobufCAllocator *allocator);
 /* Fedra__PingResult methods */
 void   fedra__ping_result__init
                      (Fedra__PingResult         *message);
@@ -437,6 +551,12 @@ typedef void (*Fedra__Cell_Closure)
 typedef void (*Fedra__CountResult_Closure)
                  (const Fedra__CountResult *message,
                   void *closure_data);
+typedef void (*Fedra__LifeTable_Closure)
+                 (const Fedra__LifeTable *message,
+                  void *closure_data);
+typedef void (*Fedra__KmResult_Closure)
+                 (const Fedra__KmResult *message,
+                  void *closure_data);
 typedef void (*Fedra__PingResult_Closure)
                  (const Fedra__PingResult *message,
                   void *closure_data);
@@ -450,6 +570,7 @@ typedef void (*Fedra__ResponseBody_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    fedra__kind__descriptor;
+extern const ProtobufCEnumDescriptor    fedra__endpoint__descriptor;
 extern const ProtobufCEnumDescriptor    fedra__op__descriptor;
 extern const ProtobufCEnumDescriptor    fedra__status__descriptor;
 extern const ProtobufCMessageDescriptor fedra__envelope__descriptor;
@@ -458,6 +579,8 @@ extern const ProtobufCMessageDescriptor fedra__query_spec__descriptor;
 extern const ProtobufCMessageDescriptor fedra__query_body__descriptor;
 extern const ProtobufCMessageDescriptor fedra__cell__descriptor;
 extern const ProtobufCMessageDescriptor fedra__count_result__descriptor;
+extern const ProtobufCMessageDescriptor fedra__life_table__descriptor;
+extern const ProtobufCMessageDescriptor fedra__km_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__ping_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__response_body__descriptor;
 

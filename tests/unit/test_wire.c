@@ -272,6 +272,56 @@ envelope_checks_version_and_signature_length(void **state)
     buf_release(&b);
 }
 
+/* Packed repeated scalars (life-table columns) decode intact; their count limit holds. */
+static int
+km_response_decodes(size_t rows)
+{
+    int32_t *t = calloc(rows + 1, sizeof *t);
+    uint64_t *d = calloc(rows + 1, sizeof *d);
+    for (size_t i = 0; i < rows; i++) {
+        t[i] = (int32_t)(30 * i);
+        d[i] = i % 7;
+    }
+    Fedra__LifeTable lt = FEDRA__LIFE_TABLE__INIT;
+    lt.n = 1;
+    lt.n_time = lt.n_events = lt.n_censored = rows;
+    lt.time = t;
+    lt.events = d;
+    lt.censored = d;
+    Fedra__LifeTable *ltp = &lt;
+    Fedra__KmResult km = FEDRA__KM_RESULT__INIT;
+    km.n_strata = 1;
+    km.strata = &ltp;
+    Fedra__ResponseBody r = FEDRA__RESPONSE_BODY__INIT;
+    uint8_t h[WIRE_HASH_LEN] = {0};
+    r.context = (char *)WIRE_RESPONSE_CONTEXT;
+    r.query_hash.data = h;
+    r.query_hash.len = sizeof h;
+    r.status = FEDRA__STATUS__STATUS_OK;
+    r.km = &km;
+    struct buf b = {0};
+    char err[FEDRA_ERRLEN];
+    wire_pack(&r.base, &b);
+    Fedra__ResponseBody *got = wire_response_decode(b.p, b.len, err);
+    int ok = got != NULL && got->km->strata[0]->n_time == rows &&
+             (rows == 0 || (got->km->strata[0]->time[rows - 1] == t[rows - 1] &&
+                            got->km->strata[0]->events[rows - 1] == d[rows - 1]));
+    wire_response_free(got);
+    buf_release(&b);
+    free(t);
+    free(d);
+    return ok;
+}
+
+static void
+life_table_columns_round_trip_and_are_capped(void **state)
+{
+    (void)state;
+    assert_true(km_response_decodes(1000));
+    assert_true(km_response_decodes(WIRE_MAX_ROWS));
+    assert_false(km_response_decodes(WIRE_MAX_ROWS + 1));
+}
+
 int
 main(void)
 {
@@ -284,6 +334,7 @@ main(void)
         cmocka_unit_test(wrong_context_is_refused),
         cmocka_unit_test(allocation_bomb_stops_at_the_budget_or_count_limit),
         cmocka_unit_test(envelope_checks_version_and_signature_length),
+        cmocka_unit_test(life_table_columns_round_trip_and_are_capped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,104 @@
+# 60-km - pooled Kaplan-Meier across real nodes, checked live against R's
+# survfit on the pooled records (fresh random data every run), exact and
+# binned; the node's time-resolution and stratum-size rules refuse the rest.
+. "$ROOT/tests/integration/lib.sh"
+cd "$WORK"
+command -v Rscript >/dev/null || { fail "Rscript not found: run scripts/install-deps"; done_checks; }
+
+seed=$(( $(date +%s) % 100000 ))
+echo "  data seed $seed"
+fedra-gendata --country AA --rows 500 --seed "$seed" >AA.csv
+fedra-gendata --country BB --rows 240 --seed "$((seed + 1))" >BB.csv
+fedra-gendata --country CC --rows 90 --seed "$((seed + 2))" >CC.csv
+{ cat AA.csv; tail -n +2 BB.csv; tail -n +2 CC.csv; } >all.csv
+
+# The oracle: survfit on the pooled CSV, compared column by column with fedra's CSV.
+cat >oracle.R <<'R'
+suppressMessages(library(survival))
+a <- commandArgs(TRUE); fedra <- a[1]; endpoint <- a[2]; grid <- as.numeric(a[3]); ct <- a[4]
+d <- read.csv("all.csv", stringsAsFactors = FALSE, na.strings = "")
+dx <- as.Date(d$diagnosis_date); lc <- as.Date(d$last_contact_date); ev <- as.Date(d$event_date)
+dead <- as.integer(d$vital_status == "dead")
+if (endpoint == "os") { t <- as.numeric(lc - dx); e <- dead } else {
+  t <- ifelse(is.na(ev), as.numeric(lc - dx), as.numeric(ev - dx))
+  e <- ifelse(is.na(ev), dead, 1L) }
+if (grid > 0) t <- ceiling(t / grid) * grid
+d$stage <- factor(d$stage, levels = c("localized", "regional", "metastatic", "unknown"))
+fit <- survfit(Surv(t, e) ~ stage, data = d, conf.type = ct)
+strata <- rep(names(fit$strata), fit$strata)
+want <- data.frame(strata, time = fit$time, n.risk = fit$n.risk, n.event = fit$n.event,
+  n.censor = fit$n.censor, surv = fit$surv, std.err = fit$surv * fit$std.err,
+  lower = fit$lower, upper = fit$upper)
+got <- read.csv(fedra, stringsAsFactors = FALSE)
+if (nrow(got) != nrow(want)) { cat("rows: fedra", nrow(got), "R", nrow(want), "\n"); quit(status = 1) }
+if (!all(got$strata == want$strata)) { cat("strata differ\n"); quit(status = 1) }
+worst <- 0
+for (col in names(want)[-1]) {
+  g <- got[[col]]; w <- want[[col]]
+  if (!all(is.na(g) == is.na(w))) { cat("NA pattern differs in", col, "\n"); quit(status = 1) }
+  ok <- !is.na(w)
+  rel <- abs(g[ok] - w[ok]) / pmax(abs(w[ok]), 1e-300)
+  rel[g[ok] == w[ok]] <- 0
+  worst <- max(worst, rel)
+}
+tab <- summary(fit)$table
+js <- readLines(sub("csv$", "med", fedra))
+med <- matrix(suppressWarnings(as.numeric(strsplit(paste(js, collapse = " "), " +")[[1]])), ncol = 3, byrow = TRUE)
+m <- tab[, c("median", "0.95LCL", "0.95UCL"), drop = FALSE]
+if (!all(is.na(med) == is.na(m)) || any(abs(med[!is.na(m)] - m[!is.na(m)]) > 1e-9 * abs(m[!is.na(m)]))) {
+  cat("median differs\n"); print(med); print(m); quit(status = 1) }
+cat(sprintf("max relative difference %.3g over %d rows\n", worst, nrow(want)))
+quit(status = if (worst <= 1e-9) 0 else 1)
+R
+
+# medians from fedra's JSON as "m lo hi" lines (NA for null)
+medians() {
+    fedra --format json km "$@" | tr -d ' \n' | grep -o '"median":[^,]*,"median_lower":[^,]*,"median_upper":[^,]*' \
+        | sed 's/"median[a-z_]*"://g; s/null/NA/g; s/,/ /g'
+}
+
+# 1. Exact times where every node's policy allows them.
+check "federation up (time_grid_days=0, min_cell=1)" \
+    "$ROOT/scripts/federation" up fed AA=AA.csv BB=BB.csv CC=CC.csv --set time_grid_days=0 --set min_cell=1
+. fed/env
+for ep in os efs; do
+    for ct in log log-log plain; do
+        expect_status 0 "km --endpoint $ep --grid 0 --conf-type $ct" \
+            fedra --format csv km --by stage --endpoint $ep --grid 0 --conf-type $ct
+        cp "$WORK/last.out" km.csv
+        medians --by stage --endpoint $ep --grid 0 --conf-type $ct >km.med
+        if Rscript oracle.R km.csv $ep 0 $ct >r.out 2>&1; then ok "equals survfit ($ep, exact, $ct): $(tail -n 1 r.out)"
+        else fail "differs from survfit ($ep, exact, $ct)"; sed 's/^/       | /' r.out | head; fi
+    done
+done
+"$ROOT/scripts/federation" down fed >/dev/null
+
+# 2. Default policy: 30-day grid.  Binned results equal survfit on times rounded up.
+check "federation up (default 30-day grid, min_cell=1)" \
+    "$ROOT/scripts/federation" up fed2 AA=AA.csv BB=BB.csv CC=CC.csv --set min_cell=1
+. fed2/env
+for ep in os efs; do
+    expect_status 0 "km --endpoint $ep --grid 30" fedra --format csv km --by stage --endpoint $ep
+    cp "$WORK/last.out" km.csv
+    medians --by stage --endpoint $ep >km.med
+    if Rscript oracle.R km.csv $ep 30 log >r.out 2>&1; then ok "equals survfit on 30-day-rounded times ($ep): $(tail -n 1 r.out)"
+    else fail "binned differs from survfit ($ep)"; sed 's/^/       | /' r.out | head; fi
+done
+expect_status 0 "a coarser multiple of the node grid is released (--grid 90)" fedra km --grid 90
+expect_status 3 "exact times are refused where the policy forbids them" fedra km --grid 0
+expect_grep "AA +refused +exact event times are not released" "$WORK/last.out" "refusal names the exact-time rule"
+expect_status 3 "a grid that is not a multiple of the node's is refused" fedra km --grid 45
+expect_grep "not released by this node: its policy allows multiples of 30" "$WORK/last.out" "refusal names the grid rule"
+"$ROOT/scripts/federation" down fed2 >/dev/null
+
+# 3. Default min_cell 5: a node holding 3 patients refuses; the others are merged.
+head -n 4 CC.csv >DD.csv
+check "federation up (default policy, one node of 3 patients)" \
+    "$ROOT/scripts/federation" up fed3 AA=AA.csv DD=DD.csv
+. fed3/env
+expect_status 3 "a stratum below min_cell is refused by the node that holds it" fedra km
+expect_grep "DD +refused +a stratum \(all patients\) has fewer than 5 patients" "$WORK/last.out" \
+    "refusal says which stratum is too small, not how small"
+expect_grep "AA +ok" "$WORK/last.out" "the other node's curve is still merged"
+"$ROOT/scripts/federation" down fed3 >/dev/null
+done_checks
