@@ -30,7 +30,9 @@ static const char usage[] =
     "             [--format table|csv|json] [--save-query FILE] COMMAND ...\n"
     "\n"
     "commands:\n"
-    "  count [--by V,...] [--where EXPR]   pooled counts, one row per combination of levels\n"
+    "  count [--by V,...] [--where EXPR] [--chisq]\n"
+    "                                      pooled counts, one row per combination of levels;\n"
+    "                                      --chisq: chi-square test of a two-way table\n"
     "  km [--by V] [--where EXPR] [--endpoint os|efs] [--grid DAYS] [--conf-type log|log-log|plain]\n"
     "     [--times T,...]                  pooled Kaplan-Meier curves (--grid 0: exact times,\n"
     "                                      only where every node's policy allows them)\n"
@@ -58,6 +60,7 @@ struct opts {
     int conf_type;                  /* km: KM_CONF_* */
     int32_t *times;                 /* km: --times, or NULL */
     size_t ntimes;
+    int chisq;                      /* count: add the chi-square test */
 };
 
 static int
@@ -191,7 +194,7 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
     struct report r = {o->format, stdout, stderr, fed, rep, qid};
     int rc;
     if (spec != NULL && spec->kind == FEDRA__KIND__KIND_COUNT)
-        rc = report_count(&r, spec->group_by, spec->n_group_by, err);
+        rc = report_count(&r, spec->group_by, spec->n_group_by, o->chisq, err);
     else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_PING)
         rc = report_ping(&r, err);
     else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_KM)
@@ -279,6 +282,7 @@ build_where(const char *expr, struct where *w, Fedra__Filter **filters, Fedra__F
 static int
 cmd_count(const struct opts *o, const struct federation *fed, int argc, char **argv)
 {
+    struct opts o2 = *o;
     char *by[WIRE_MAX_GROUP_BY + 1];
     size_t nby = 0;
     const char *where_expr = NULL;
@@ -291,7 +295,7 @@ cmd_count(const struct opts *o, const struct federation *fed, int argc, char **a
         } else if (strcmp(argv[i], "--where") == 0 && i + 1 < argc) {
             where_expr = argv[++i];
         } else if (strcmp(argv[i], "--chisq") == 0) {
-            return usage_error("%s is not available in this version", argv[i]);
+            o2.chisq = 1;
         } else {
             return usage_error("count: unexpected argument '%s'", argv[i]);
         }
@@ -306,7 +310,11 @@ cmd_count(const struct opts *o, const struct federation *fed, int argc, char **a
     spec.group_by = by;
     spec.n_where = w.nterms;
     spec.where = fp;
-    int rc = sign_and_run(o, fed, &spec);
+    int rc = EXIT_USAGE;
+    if (o2.chisq && nby != 2)
+        usage_error("--chisq needs exactly two --by variables (a two-way table)");
+    else
+        rc = sign_and_run(&o2, fed, &spec);
     free(fp);
     free(filters);
     where_release(&w);
@@ -462,7 +470,7 @@ int
 main(int argc, char **argv)
 {
     struct opts o = {getenv("FEDRA_FEDERATION"), getenv("FEDRA_CERT"), getenv("FEDRA_KEY"), NULL,
-        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0};
+        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0, 0};
     /* Global options may stand before or after the command. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "analysis/chisq.h"
 #include "analysis/counts.h"
 #include "analysis/km.h"
 #include "lib/util.h"
@@ -169,8 +170,61 @@ csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/*
+ * The chi-square test needs exact cells: with any cell suppressed at a node
+ * it is refused rather than computed on a bound.  Levels are those present
+ * in the pooled data, as table() makes them from character columns.
+ */
+static json_t *
+count_chisq(const struct counts_table *t, const struct levels *lv, char *err)
+{
+    size_t nr = lv[0].n, nc = lv[1].n;
+    for (size_t j = 0; j < t->ncells; j++)
+        if (t->cells[j].nsuppressed) {
+            errf(err, "the chi-square test needs exact counts, and some cells were suppressed "
+                "by a node's min_cell");
+            return NULL;
+        }
+    if (nr > CHISQ_MAX_DIM || nc > CHISQ_MAX_DIM) {
+        errf(err, "the chi-square test takes at most %d levels per variable", CHISQ_MAX_DIM);
+        return NULL;
+    }
+    uint64_t *m = xcalloc(nr * nc, sizeof *m);
+    for (size_t j = 0; j < t->ncells; j++)
+        m[(size_t)t->cells[j].key[0] * nc + (size_t)t->cells[j].key[1]] = t->cells[j].count;
+    struct chisq_result cr;
+    int rc = chisq_test(m, nr, nc, 1, NULL, &cr);
+    free(m);
+    if (rc != 0) {
+        errf(err, "chi-square test: %s", chisq_strerror(rc));
+        return NULL;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "statistic", json_real(cr.statistic));
+    json_object_set_new(o, "df", json_integer(cr.df));
+    json_object_set_new(o, "p", json_real(cr.p));
+    json_object_set_new(o, "yates", json_boolean(cr.yates_applied));
+    json_object_set_new(o, "min_expected", json_real(cr.min_expected));
+    return o;
+}
+
+/* The test as R prints it, from count_chisq's object. */
+static void
+print_chisq(FILE *f, const json_t *o)
+{
+    fprintf(f, "Pearson's Chi-squared test%s\nX-squared = %.17g, df = %d, p-value = %.17g\n",
+        json_is_true(json_object_get(o, "yates")) ? " with Yates' continuity correction" : "",
+        json_real_value(json_object_get(o, "statistic")),
+        (int)json_integer_value(json_object_get(o, "df")),
+        json_real_value(json_object_get(o, "p")));
+    double me = json_real_value(json_object_get(o, "min_expected"));
+    if (me < 5)
+        fprintf(f, "warning: chi-squared approximation may be incorrect (smallest expected "
+            "count %.3g)\n", me);
+}
+
 int
-report_count(const struct report *r, char *const *by, size_t nby, char *err)
+report_count(const struct report *r, char *const *by, size_t nby, int chisq, char *err)
 {
     struct levels lv[COUNTS_MAX_VARS] = {{0}};
     struct counts_table t;
@@ -222,6 +276,13 @@ report_count(const struct report *r, char *const *by, size_t nby, char *err)
         rows = &zero;
         nrows = 1;
     }
+    json_t *cj = NULL;
+    if (chisq && (cj = count_chisq(&t, lv, err)) == NULL) {
+        for (size_t k = 0; k < nby; k++)
+            free(lv[k].text);
+        counts_release(&t);
+        return -1;
+    }
     if (r->format == REPORT_JSON) {
         json_t *cells = json_array();
         for (size_t j = 0; j < nrows; j++) {
@@ -234,6 +295,8 @@ report_count(const struct report *r, char *const *by, size_t nby, char *err)
         }
         json_t *res = json_object();
         json_object_set_new(res, "cells", cells);
+        if (cj != NULL)
+            json_object_set(res, "chisq", cj);
         emit_json(r, res);
     } else if (r->format == REPORT_CSV) {
         for (size_t k = 0; k < nby; k++) {
@@ -248,6 +311,8 @@ report_count(const struct report *r, char *const *by, size_t nby, char *err)
             }
             fprintf(r->out, "%" PRIu64 ",%" PRIu64 "\n", rows[j].count, rows[j].count_max);
         }
+        if (cj != NULL)
+            print_chisq(r->diag, cj);
         nodes_text(r, r->diag);
     } else {
         size_t w[COUNTS_MAX_VARS];
@@ -270,9 +335,14 @@ report_count(const struct report *r, char *const *by, size_t nby, char *err)
         if (supp)
             fprintf(r->out, "* %zu row(s) include cells suppressed by a node's min_cell: the "
                 "pooled count lies between count and count_max\n", supp);
+        if (cj != NULL) {
+            fputc('\n', r->out);
+            print_chisq(r->out, cj);
+        }
         fputc('\n', r->out);
         nodes_text(r, r->out);
     }
+    json_decref(cj);
     for (size_t k = 0; k < nby; k++)
         free(lv[k].text);
     counts_release(&t);

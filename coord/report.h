@@ -22,8 +22,12 @@ struct report {
     const char *query_id;           /* hex, may be "" */
 };
 
-/* Pooled counts grouped by by[0..nby) (nby <= 4). */
-int report_count(const struct report *r, char *const *by, size_t nby, char *err);
+/*
+ * Pooled counts grouped by by[0..nby) (nby <= 4).  With chisq (nby == 2),
+ * also Pearson's chi-square test of the pooled two-way table as R's
+ * chisq.test(table(a, b)) computes it (Yates' correction for 2 x 2).
+ */
+int report_count(const struct report *r, char *const *by, size_t nby, int chisq, char *err);
 /*
  * Pooled Kaplan-Meier per stratum (by: the grouping variable or NULL), with
  * limits of conf_type (KM_CONF_*) at 95%; with ntimes > 0 the curve is

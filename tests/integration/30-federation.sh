@@ -64,6 +64,22 @@ oracle "SELECT icdo3_morphology, count(*), count(*) FROM v WHERE icdo3_morpholog
 cmp -s got.csv want.csv && ok "morphology counts equal the pooled counts" \
     || { fail "morphology differs"; diff got.csv want.csv | head; }
 
+# --chisq against R's chisq.test on the pooled records (2x2: Yates; r x c: plain).
+for pair in sex,stage surgery,vital_status sex,vital_status; do
+    # sex in (F,M) makes the last one a 2x2 table, where R applies Yates' correction.
+    expect_status 0 "count --by $pair --chisq" fedra --format json count --by $pair --chisq --where "sex in (F,M)"
+    got=$(tr -d ' \n' <"$WORK/last.out" | grep -o '"statistic":[^,]*,"df":[0-9]*,"p":[^,]*' | sed 's/"[a-z]*"://g')
+    want=$(Rscript -e "d <- read.csv('all.csv', stringsAsFactors = FALSE); d <- d[d\$sex %in% c('F','M'), ];
+        a <- strsplit('$pair', ',')[[1]]
+        t <- suppressWarnings(chisq.test(table(d[[a[1]]], d[[a[2]]])))
+        cat(sprintf('%.17g,%d,%.17g', t\$statistic, t\$parameter, t\$p.value))")
+    if [ -n "$got" ] && Rscript -e "g <- as.numeric(strsplit('$got', ',')[[1]]); w <- as.numeric(strsplit('$want', ',')[[1]]);
+            quit(status = if (all(abs(g - w) <= 1e-9 * abs(w))) 0 else 1)"; then
+        ok "chi-square of $pair equals chisq.test ($got)"
+    else fail "chi-square of $pair: fedra '$got', R '$want'"; fi
+done
+expect_status 2 "--chisq needs two variables" fedra count --by sex --chisq
+
 expect_status 0 "json output" fedra --format json count --by vital_status
 expect_grep '"status": "ok"' "$WORK/last.out" "json lists node statuses"
 expect_grep '"count_max"' "$WORK/last.out" "json cells carry count and count_max"
