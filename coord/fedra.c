@@ -36,6 +36,8 @@ static const char usage[] =
     "  km [--by V] [--where EXPR] [--endpoint os|efs] [--grid DAYS] [--conf-type log|log-log|plain]\n"
     "     [--times T,...]                  pooled Kaplan-Meier curves (--grid 0: exact times,\n"
     "                                      only where every node's policy allows them)\n"
+    "  logrank --by V [--where EXPR] [--endpoint os|efs] [--grid DAYS] [--stratify-by-node]\n"
+    "                                      log-rank test (pooled, or stratified by node)\n"
     "  ping                                check that every node answers (touches no data)\n"
     "  send FILE                           send a query saved with --save-query\n"
     "\n"
@@ -192,11 +194,17 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
         return EXIT_FAIL;
     }
     struct report r = {o->format, stdout, stderr, fed, rep, qid};
-    int rc;
-    if (spec != NULL && spec->kind == FEDRA__KIND__KIND_COUNT)
+    int rc, any = 0;
+    for (size_t i = 0; i < fed->nnodes; i++)
+        any |= rep[i].status == NODE_OK;
+    if (!any && (spec == NULL || spec->kind != FEDRA__KIND__KIND_PING))
+        rc = report_nodes(&r, err);     /* nothing to merge: say why, node by node */
+    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_COUNT)
         rc = report_count(&r, spec->group_by, spec->n_group_by, o->chisq, err);
     else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_PING)
         rc = report_ping(&r, err);
+    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_LOGRANK && spec->n_group_by == 1)
+        rc = report_logrank(&r, spec->group_by[0], spec->stratify_by_node, err);
     else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_KM)
         rc = report_km(&r, spec->n_group_by ? spec->group_by[0] : NULL, o->conf_type, o->times,
             o->ntimes, err);
@@ -323,10 +331,12 @@ cmd_count(const struct opts *o, const struct federation *fed, int argc, char **a
     return rc;
 }
 
+/* km and logrank share their options; logrank adds --stratify-by-node. */
 static int
 cmd_km(const struct opts *o0, const struct federation *fed, int argc, char **argv)
 {
     struct opts o = *o0;
+    int logrank = strcmp(argv[0], "logrank") == 0, stratify = 0;
     char *by = NULL;
     const char *where_expr = NULL;
     long long grid = FEDRA_DEFAULT_GRID;
@@ -392,21 +402,29 @@ cmd_km(const struct opts *o0, const struct federation *fed, int argc, char **arg
                     "got '%s'", v);
                 goto out;
             }
+        } else if (logrank && strcmp(a, "--stratify-by-node") == 0) {
+            stratify = 1;
+            continue;
         } else if (strcmp(a, "--plot") == 0) {
             usage_error("%s is not available in this version yet", a);
             goto out;
         } else {
-            usage_error("km: unexpected argument '%s'", a);
+            usage_error("%s: unexpected argument '%s'", argv[0], a);
             goto out;
         }
         i++;
+    }
+    if (logrank && by == NULL) {
+        usage_error("%s", "logrank needs --by V (the groups to compare)");
+        goto out;
     }
     struct where w;
     Fedra__Filter *filters, **fp;
     if (build_where(where_expr, &w, &filters, &fp) != 0)
         goto out;
     Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
-    spec.kind = FEDRA__KIND__KIND_KM;
+    spec.kind = logrank ? FEDRA__KIND__KIND_LOGRANK : FEDRA__KIND__KIND_KM;
+    spec.stratify_by_node = stratify;
     spec.n_group_by = by ? 1 : 0;
     spec.group_by = &by;
     spec.n_where = w.nterms;
@@ -519,9 +537,10 @@ main(int argc, char **argv)
     }
     const char *cmd = rest[0];
     int known = strcmp(cmd, "count") == 0 || strcmp(cmd, "ping") == 0 ||
-                strcmp(cmd, "send") == 0 || strcmp(cmd, "km") == 0;
+                strcmp(cmd, "send") == 0 || strcmp(cmd, "km") == 0 ||
+                strcmp(cmd, "logrank") == 0;
     if (!known) {
-        int later = strcmp(cmd, "logrank") == 0 ||
+        int later =
                     strcmp(cmd, "cox") == 0 || strcmp(cmd, "glm") == 0 ||
                     strcmp(cmd, "verify") == 0;
         free(rest);
@@ -547,7 +566,7 @@ main(int argc, char **argv)
         rc = cmd_count(&o, &fed, nrest, rest);
     else if (strcmp(cmd, "ping") == 0)
         rc = cmd_ping(&o, &fed, nrest, rest);
-    else if (strcmp(cmd, "km") == 0)
+    else if (strcmp(cmd, "km") == 0 || strcmp(cmd, "logrank") == 0)
         rc = cmd_km(&o, &fed, nrest, rest);
     else
         rc = cmd_send(&o, &fed, nrest, rest);

@@ -17,6 +17,7 @@
 #include "analysis/chisq.h"
 #include "analysis/counts.h"
 #include "analysis/km.h"
+#include "analysis/logrank.h"
 #include "lib/util.h"
 #include "proto/vars.h"
 
@@ -614,6 +615,153 @@ report_km(const struct report *r, const char *by, int conf_type, const int32_t *
     free(rows);
     free(nrows);
     free(st);
+    free(lv.text);
+    return rc;
+}
+
+/* Node k's life table of group text, or an empty one if it sent none. */
+static int
+node_group_table(const Fedra__ResponseBody *b, const char *group, struct km_table *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t k = 0; b->km != NULL && k < b->km->n_strata; k++) {
+        const Fedra__LifeTable *lt = b->km->strata[k];
+        if (lt->n_levels != 1 || strcmp(lt->levels[0], group) != 0)
+            continue;
+        if (lt->n_time != lt->n_events || lt->n_time != lt->n_censored || lt->n > (uint64_t)KM_MAX_N)
+            return -1;
+        t->n = (int64_t)lt->n;
+        t->nrows = lt->n_time;
+        t->rows = xcalloc(lt->n_time, sizeof *t->rows);
+        for (size_t j = 0; j < lt->n_time; j++) {
+            t->rows[j].time = lt->time[j];
+            t->rows[j].d = (int64_t)lt->events[j];
+            t->rows[j].c = (int64_t)lt->censored[j];
+        }
+        return 0;
+    }
+    return 0;
+}
+
+int
+report_logrank(const struct report *r, const char *by, int stratified, char *err)
+{
+    struct levels lv = {vars_find(by), NULL, 0, 0};
+    size_t nn = r->fed->nnodes;
+    for (size_t i = 0; i < nn; i++) {
+        const Fedra__ResponseBody *b = r->replies[i].body;
+        if (r->replies[i].status != NODE_OK)
+            continue;
+        for (size_t k = 0; b->km != NULL && k < b->km->n_strata; k++)
+            if (b->km->strata[k]->n_levels == 1)
+                levels_add(&lv, b->km->strata[k]->levels[0]);
+        for (size_t k = 0; b->logrank != NULL && k < b->logrank->n_groups; k++)
+            levels_add(&lv, b->logrank->groups[k]);
+    }
+    levels_sort(&lv);
+    size_t G = lv.n;
+    struct logrank_oev sum = {0};
+    int rc = 0;
+    if (G == 0 || G > LOGRANK_MAX_GROUPS)
+        rc = errf(err, "no groups to compare (or more than %d)", LOGRANK_MAX_GROUPS);
+    else if (stratified) {
+        rc = logrank_oev_init(&sum, G) == 0 ? 0 : errf(err, "out of memory");
+        for (size_t i = 0; i < nn && rc == 0; i++) {
+            const Fedra__ResponseBody *b = r->replies[i].body;
+            if (r->replies[i].status != NODE_OK)
+                continue;
+            const Fedra__LogrankOev *m = b->logrank;
+            size_t g = m ? m->n_groups : 0;
+            if (m == NULL || m->n_n != g || m->n_observed != g || m->n_expected != g ||
+                m->n_variance != g * g) {
+                rc = errf(err, "node '%s' sent inconsistent log-rank sums", r->fed->nodes[i].name);
+                break;
+            }
+            /* Map the node's groups onto the pooled order. */
+            size_t *map = xcalloc(g, sizeof *map);
+            for (size_t a = 0; a < g; a++)
+                map[a] = (size_t)levels_code(&lv, m->groups[a]);
+            for (size_t a = 0; a < g; a++) {
+                sum.n[map[a]] += (int64_t)m->n[a];
+                sum.o[map[a]] += m->observed[a];
+                sum.e[map[a]] += m->expected[a];
+                for (size_t c = 0; c < g; c++)
+                    sum.v[map[a] * G + map[c]] += m->variance[a * g + c];
+            }
+            free(map);
+        }
+    } else {
+        struct km_table *tabs = xcalloc(nn * G, sizeof *tabs);
+        size_t used = 0;
+        for (size_t i = 0; i < nn && rc == 0; i++) {
+            if (r->replies[i].status != NODE_OK)
+                continue;
+            for (size_t g = 0; g < G && rc == 0; g++)
+                if (node_group_table(r->replies[i].body, lv.text[g], &tabs[used * G + g]) != 0)
+                    rc = errf(err, "node '%s' sent an inconsistent life table",
+                        r->fed->nodes[i].name);
+            used++;
+        }
+        if (rc == 0 && logrank_pooled(tabs, used, G, &sum) != 0)
+            rc = errf(err, "a node's life tables are inconsistent");
+        for (size_t j = 0; j < nn * G; j++)
+            km_table_release(&tabs[j]);
+        free(tabs);
+    }
+    struct logrank_result res = {0, 0, 1};
+    if (rc == 0) {
+        int k = logrank_test(&sum, &res);
+        if (k == LOGRANK_ESINGULAR)
+            rc = errf(err, "the variance matrix is singular (as R's survdiff, which stops here)");
+        else if (k != 0)
+            rc = errf(err, "log-rank test failed (error %d)", k);
+    }
+    if (rc == 0 && r->format == REPORT_JSON) {
+        json_t *o = json_object(), *groups = json_array();
+        json_object_set_new(o, "chisq", json_real(res.chisq));
+        json_object_set_new(o, "df", json_integer(res.df));
+        json_object_set_new(o, "p", json_real(res.p));
+        json_object_set_new(o, "stratified_by_node", json_boolean(stratified));
+        for (size_t g = 0; g < G; g++) {
+            json_t *x = json_object();
+            char lab[VARS_MAX_NAME + VARS_MAX_LEVEL + 2];
+            snprintf(lab, sizeof lab, "%s=%s", by, lv.text[g]);
+            json_object_set_new(x, "group", json_string(lab));
+            json_object_set_new(x, "n", json_integer(sum.n[g]));
+            json_object_set_new(x, "observed", json_real(sum.o[g]));
+            json_object_set_new(x, "expected", json_real(sum.e[g]));
+            json_array_append_new(groups, x);
+        }
+        json_object_set_new(o, "groups", groups);
+        emit_json(r, o);
+    } else if (rc == 0) {
+        FILE *f = r->out;
+        if (r->format == REPORT_CSV)
+            fputs("group,n,observed,expected\n", f);
+        else
+            fprintf(f, "%-32s %8s %12s %12s %12s\n", "", "N", "Observed", "Expected",
+                "(O-E)^2/E");
+        for (size_t g = 0; g < G; g++) {
+            char lab[VARS_MAX_NAME + VARS_MAX_LEVEL + 2];
+            snprintf(lab, sizeof lab, "%s=%s", by, lv.text[g]);
+            if (r->format == REPORT_CSV) {
+                csv_field(f, lab);
+                fprintf(f, ",%lld,%.17g,%.17g\n", (long long)sum.n[g], sum.o[g], sum.e[g]);
+            } else {
+                double oe = sum.e[g] > 0 ? (sum.o[g] - sum.e[g]) * (sum.o[g] - sum.e[g]) / sum.e[g]
+                                         : 0;
+                fprintf(f, "%-32s %8lld %12.6g %12.6g %12.6g\n", lab, (long long)sum.n[g],
+                    sum.o[g], sum.e[g], oe);
+            }
+        }
+        FILE *d = r->format == REPORT_CSV ? r->diag : f;
+        fprintf(d, "\n%sChisq = %.17g on %d degrees of freedom, p = %.17g\n",
+            stratified ? "stratified by node: " : "", res.chisq, res.df, res.p);
+        if (r->format != REPORT_CSV)
+            fputc('\n', f);
+        nodes_text(r, d);
+    }
+    logrank_oev_release(&sum);
     free(lv.text);
     return rc;
 }

@@ -35,6 +35,12 @@ int report_count(const struct report *r, char *const *by, size_t nby, int chisq,
  */
 int report_km(const struct report *r, const char *by, int conf_type, const int32_t *times,
     size_t ntimes, char *err);
+/*
+ * Log-rank test of the groups of `by`: pooled from the nodes' life tables
+ * (survdiff(Surv ~ g)), or, with stratified, from the nodes' own O, E, V
+ * (survdiff(Surv ~ g + strata(node))).
+ */
+int report_logrank(const struct report *r, const char *by, int stratified, char *err);
 /* Per-node answers to a ping. */
 int report_ping(const struct report *r, char *err);
 /* Node statuses only (a query whose result cannot be merged). */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analysis/km.h"
+#include "analysis/logrank.h"
 #include "lib/util.h"
 
 static enum snap_op
@@ -132,57 +133,91 @@ km_grid(const struct disclose_policy *policy, const Fedra__QuerySpec *spec, int3
     return 0;
 }
 
+/*
+ * What every survival query shares: the grid the policy allows, the endpoint
+ * columns, the grouping variable, the filter, and the stratum sizes, with the
+ * small-stratum rule applied.  Release with surv_release().
+ */
+struct surv_sel {
+    int32_t grid;
+    const struct var_def *by;       /* NULL: one stratum of everybody */
+    struct snap_filter f;
+    const int32_t *tcol;
+    const uint8_t *ecol;
+    uint32_t ncodes;                /* codes of by (1 without by) */
+    size_t *size;                   /* patients per code */
+    int closed;                     /* by lists every level (closed categorical or none) */
+};
+
+static void
+surv_release(struct surv_sel *s)
+{
+    free(s->size);
+    snapshot_filter_release(&s->f);
+}
+
+static int
+surv_select(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct surv_sel *s, char *err)
+{
+    memset(s, 0, sizeof *s);
+    if (km_grid(policy, spec, &s->grid, err) != 0)
+        return -1;
+    if (spec->endpoint != FEDRA__ENDPOINT__ENDPOINT_OS &&
+        spec->endpoint != FEDRA__ENDPOINT__ENDPOINT_EFS)
+        return errf(err, "unknown endpoint %d (os or efs)", (int)spec->endpoint);
+    if (spec->n_group_by > WIRE_MAX_KM_BY)
+        return errf(err, "survival queries take at most %d grouping variable", WIRE_MAX_KM_BY);
+    if (spec->n_group_by == 1 && (s->by = vars_find(spec->group_by[0])) == NULL)
+        return errf(err, "unknown variable '%.32s' (variables: %s)", spec->group_by[0],
+            vars_names());
+    if (compile_where(snap, spec, &s->f, err) != 0)
+        return -1;
+    int efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
+    s->tcol = efs ? snap->efs_time : snap->os_time;
+    s->ecol = efs ? snap->efs_event : snap->os_event;
+    s->ncodes = s->by ? snap->ncodes[s->by->id] : 1;
+    s->closed = s->by == NULL || s->by->nlevels > 0;
+    s->size = xcalloc(s->ncodes, sizeof *s->size);
+    for (size_t i = 0; i < snap->n; i++) {
+        if (!snapshot_row_passes(snap, &s->f, i))
+            continue;
+        uint16_t c = s->by ? snap->code[s->by->id][i] : 0;
+        if (c != SNAP_MISSING)
+            s->size[c]++;
+    }
+    for (uint32_t c = 0; c < s->ncodes; c++)
+        if (s->size[c] > 0 && disclose_suppress(policy, s->size[c])) {
+            char tmp[16];
+            errf(err, "a stratum (%s%s%s) has fewer than %u patients at this node; "
+                "its curve is not released", s->by ? s->by->name : "all patients",
+                s->by ? "=" : "", s->by ? snapshot_level(snap, s->by->id, (uint16_t)c, tmp) : "",
+                policy->min_cell);
+            surv_release(s);
+            return -1;
+        }
+    return 0;
+}
+
 int
 exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     const Fedra__QuerySpec *spec, struct exec_km_out *out, char *err)
 {
     memset(out, 0, sizeof *out);
     fedra__km_result__init(&out->km);
-    int32_t grid = 0;
-    if (km_grid(policy, spec, &grid, err) != 0)
+    struct surv_sel sel;
+    if (surv_select(snap, policy, spec, &sel, err) != 0)
         return -1;
-    if (spec->endpoint != FEDRA__ENDPOINT__ENDPOINT_OS &&
-        spec->endpoint != FEDRA__ENDPOINT__ENDPOINT_EFS)
-        return errf(err, "unknown endpoint %d (os or efs)", (int)spec->endpoint);
-    if (spec->n_group_by > WIRE_MAX_KM_BY)
-        return errf(err, "survival curves take at most %d grouping variable", WIRE_MAX_KM_BY);
-    const struct var_def *by = NULL;
-    if (spec->n_group_by == 1 && (by = vars_find(spec->group_by[0])) == NULL)
-        return errf(err, "unknown variable '%.32s' (variables: %s)", spec->group_by[0],
-            vars_names());
-    struct snap_filter f;
-    if (compile_where(snap, spec, &f, err) != 0)
-        return -1;
-    int efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
-    const int32_t *tcol = efs ? snap->efs_time : snap->os_time;
-    const uint8_t *ecol = efs ? snap->efs_event : snap->os_event;
-    uint32_t ncodes = by ? snap->ncodes[by->id] : 1;
-    /* Stratum sizes first: closed variables list every level, others the present ones. */
-    size_t *size = xcalloc(ncodes, sizeof *size);
-    for (size_t i = 0; i < snap->n; i++) {
-        if (!snapshot_row_passes(snap, &f, i))
-            continue;
-        uint16_t c = by ? snap->code[by->id][i] : 0;
-        if (c != SNAP_MISSING)
-            size[c]++;
-    }
-    int rc = 0;
-    int closed = by == NULL || by->nlevels > 0;
-    for (uint32_t c = 0; c < ncodes && rc == 0; c++)
-        if (size[c] > 0 && disclose_suppress(policy, size[c])) {
-            char tmp[16];
-            rc = errf(err, "a stratum (%s%s%s) has fewer than %u patients at this node; "
-                "its curve is not released", by ? by->name : "all patients", by ? "=" : "",
-                by ? snapshot_level(snap, by->id, (uint16_t)c, tmp) : "", policy->min_cell);
-        }
+    const struct var_def *by = sel.by;
+    uint32_t ncodes = sel.ncodes;
+    int closed = sel.closed, rc = 0;
+    int32_t grid = sel.grid;
     size_t want = 0;
     for (uint32_t c = 0; c < ncodes; c++)
-        want += closed || size[c] > 0;
-    if (rc == 0 && want > WIRE_MAX_STRATA)
-        rc = errf(err, "%zu strata (limit %d)", want, WIRE_MAX_STRATA);
-    if (rc != 0) {
-        free(size);
-        snapshot_filter_release(&f);
+        want += closed || sel.size[c] > 0;
+    if (want > WIRE_MAX_STRATA) {
+        errf(err, "%zu strata (limit %d)", want, WIRE_MAX_STRATA);
+        surv_release(&sel);
         return -1;
     }
     out->tabs = xcalloc(want, sizeof *out->tabs);
@@ -192,14 +227,14 @@ exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     int32_t *t = xcalloc(snap->n, sizeof *t);
     uint8_t *e = xcalloc(snap->n, 1);
     for (uint32_t c = 0; c < ncodes && rc == 0; c++) {
-        if (!closed && size[c] == 0)
+        if (!closed && sel.size[c] == 0)
             continue;
         size_t m = 0;
         for (size_t i = 0; i < snap->n; i++) {
-            if ((by && snap->code[by->id][i] != c) || !snapshot_row_passes(snap, &f, i))
+            if ((by && snap->code[by->id][i] != c) || !snapshot_row_passes(snap, &sel.f, i))
                 continue;
-            t[m] = tcol[i];
-            e[m++] = ecol[i];
+            t[m] = sel.tcol[i];
+            e[m++] = sel.ecol[i];
         }
         struct km_table lt;
         if (km_life_table(t, e, m, grid, &lt) != 0) {
@@ -229,8 +264,7 @@ exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     }
     free(t);
     free(e);
-    free(size);
-    snapshot_filter_release(&f);
+    surv_release(&sel);
     out->km.n_strata = out->nstrata;
     out->km.strata = out->tabp;
     out->km.grid_days = (uint32_t)grid;
@@ -253,5 +287,64 @@ exec_km_release(struct exec_km_out *out)
     free(out->tabp);
     free(out->levels);
     free(out->numbers);
+    memset(out, 0, sizeof *out);
+}
+
+int
+exec_logrank(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct exec_lr_out *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    fedra__logrank_oev__init(&out->msg);
+    if (spec->n_group_by != 1)
+        return errf(err, "the log-rank test needs one grouping variable");
+    struct surv_sel sel;
+    if (surv_select(snap, policy, spec, &sel, err) != 0)
+        return -1;
+    /* Every node must report the same groups, in the same order: closed levels only. */
+    if (!sel.closed) {
+        surv_release(&sel);
+        return errf(err, "the node-stratified log-rank test needs a categorical variable with "
+            "fixed levels; %s is not one", sel.by->name);
+    }
+    size_t n = 0, G = sel.ncodes;
+    int32_t *t = xcalloc(snap->n, sizeof *t);
+    uint8_t *e = xcalloc(snap->n, 1);
+    uint32_t *g = xcalloc(snap->n, sizeof *g);
+    for (size_t i = 0; i < snap->n; i++) {
+        uint16_t c = snap->code[sel.by->id][i];
+        if (c == SNAP_MISSING || !snapshot_row_passes(snap, &sel.f, i))
+            continue;
+        t[n] = sel.tcol[i];
+        e[n] = sel.ecol[i];
+        g[n++] = c;
+    }
+    int rc = logrank_node_oev(t, e, g, n, G, sel.grid, &out->oev);
+    free(t);
+    free(e);
+    free(g);
+    if (rc != 0) {
+        surv_release(&sel);
+        return errf(err, "cannot compute the log-rank sums (error %d)", rc);
+    }
+    out->msg.n_groups = out->msg.n_n = out->msg.n_observed = out->msg.n_expected = G;
+    out->msg.groups = (char **)sel.by->levels;
+    out->n = xcalloc(G, sizeof *out->n);
+    for (size_t k = 0; k < G; k++)
+        out->n[k] = (uint64_t)out->oev.n[k];
+    out->msg.n = out->n;
+    out->msg.observed = out->oev.o;
+    out->msg.expected = out->oev.e;
+    out->msg.n_variance = G * G;
+    out->msg.variance = out->oev.v;
+    surv_release(&sel);
+    return 0;
+}
+
+void
+exec_logrank_release(struct exec_lr_out *out)
+{
+    logrank_oev_release(&out->oev);
+    free(out->n);
     memset(out, 0, sizeof *out);
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "analysis/disclose.h"
+#include "analysis/logrank.h"
 #include "node/snapshot.h"
 #include "proto/wire.h"
 
@@ -53,5 +54,21 @@ struct exec_km_out {
 int exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     const Fedra__QuerySpec *spec, struct exec_km_out *out, char *err);
 void exec_km_release(struct exec_km_out *out);
+
+/* Memory behind a filled LogrankOev. */
+struct exec_lr_out {
+    Fedra__LogrankOev msg;
+    struct logrank_oev oev;
+    uint64_t *n;
+};
+
+/*
+ * The node's own O, E and V for the node-stratified log-rank test: the same
+ * time and stratum rules as exec_km, and only for closed categorical
+ * variables, so that every node reports the same groups in the same order.
+ */
+int exec_logrank(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct exec_lr_out *out, char *err);
+void exec_logrank_release(struct exec_lr_out *out);
 
 #endif /* !EXEC_H */

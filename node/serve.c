@@ -348,6 +348,7 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
     struct pki_cert *sc = NULL;
     struct exec_out eo = {0};
     struct exec_km_out ek = {0};
+    struct exec_lr_out el = {0};
     int signed_ok = 0;              /* the bytes carry a valid analyst signature */
     Fedra__PingResult ping = FEDRA__PING_RESULT__INIT;
     Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
@@ -419,6 +420,18 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
         snprintf(summary, sizeof summary, "count: %zu cells, %zu suppressed",
             eo.count.n_cells, eo.nsuppressed);
         break;
+    case FEDRA__KIND__KIND_LOGRANK:
+        if (q->spec->stratify_by_node) {
+            if (exec_logrank(nd->snap, &nd->cfg.policy, q->spec, &el, err) != 0) {
+                refuse(&v, "query", "%s", err);
+                goto respond;
+            }
+            rb.logrank = &el.msg;
+            snprintf(summary, sizeof summary, "logrank O, E, V: %zu groups", el.msg.n_groups);
+            break;
+        }
+        /* The pooled test needs each group's life table: the KM answer. */
+        /* fall through */
     case FEDRA__KIND__KIND_KM:
         if (exec_km(nd->snap, &nd->cfg.policy, q->spec, &ek, err) != 0) {
             refuse(&v, "query", "%s", err);
@@ -460,6 +473,7 @@ respond:
         rb.count = NULL;
         rb.ping = NULL;
         rb.km = NULL;
+        rb.logrank = NULL;
         nd->refused++;
     } else {
         rb.status = FEDRA__STATUS__STATUS_OK;
@@ -497,6 +511,7 @@ respond:
         rb.count = NULL;
         rb.ping = NULL;
         rb.km = NULL;
+        rb.logrank = NULL;
         nd->answered--;
         nd->refused++;
         reply->len = 0;
@@ -512,6 +527,7 @@ respond:
             (long long)(util_mono_ms() - t0));
     exec_out_release(&eo);
     exec_km_release(&ek);
+    exec_logrank_release(&el);
     wire_query_free(q);
     pki_cert_free(sc);
     wire_envelope_free(env);

@@ -71,6 +71,11 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return WIRE_MAX_STRATA;
     if (strcmp(n, "time") == 0 || strcmp(n, "events") == 0 || strcmp(n, "censored") == 0)
         return WIRE_MAX_ROWS;
+    if (strcmp(n, "groups") == 0 || strcmp(n, "n") == 0 || strcmp(n, "observed") == 0 ||
+        strcmp(n, "expected") == 0)
+        return WIRE_MAX_STRATA;
+    if (strcmp(n, "variance") == 0)
+        return (size_t)WIRE_MAX_STRATA * WIRE_MAX_STRATA;
     return 0;
 }
 

@@ -367,6 +367,51 @@ void   fedra__km_result__free_unpacked
   assert(message->base.descriptor == &fedra__km_result__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedra__logrank_oev__init
+                     (Fedra__LogrankOev         *message)
+{
+  static const Fedra__LogrankOev init_value = FEDRA__LOGRANK_OEV__INIT;
+  *message = init_value;
+}
+size_t fedra__logrank_oev__get_packed_size
+                     (const Fedra__LogrankOev *message)
+{
+  assert(message->base.descriptor == &fedra__logrank_oev__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__logrank_oev__pack
+                     (const Fedra__LogrankOev *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__logrank_oev__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__logrank_oev__pack_to_buffer
+                     (const Fedra__LogrankOev *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__logrank_oev__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__LogrankOev *
+       fedra__logrank_oev__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__LogrankOev *)
+     protobuf_c_message_unpack (&fedra__logrank_oev__descriptor,
+                                allocator, len, data);
+}
+void   fedra__logrank_oev__free_unpacked
+                     (Fedra__LogrankOev *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__logrank_oev__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fedra__ping_result__init
                      (Fedra__PingResult         *message)
 {
@@ -598,7 +643,7 @@ const ProtobufCMessageDescriptor fedra__filter__descriptor =
   (ProtobufCMessageInit) fedra__filter__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[7] =
 {
   {
     "kind",
@@ -672,6 +717,18 @@ static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "stratify_by_node",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, stratify_by_node),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__query_spec__field_indices_by_name[] = {
   3,   /* field[3] = endpoint */
@@ -679,12 +736,13 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
   4,   /* field[4] = grid_days */
   1,   /* field[1] = group_by */
   0,   /* field[0] = kind */
+  6,   /* field[6] = stratify_by_node */
   2,   /* field[2] = where */
 };
 static const ProtobufCIntRange fedra__query_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
 {
@@ -694,7 +752,7 @@ const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
   "Fedra__QuerySpec",
   "fedra",
   sizeof(Fedra__QuerySpec),
-  6,
+  7,
   fedra__query_spec__field_descriptors,
   fedra__query_spec__field_indices_by_name,
   1,  fedra__query_spec__number_ranges,
@@ -1073,6 +1131,96 @@ const ProtobufCMessageDescriptor fedra__km_result__descriptor =
   (ProtobufCMessageInit) fedra__km_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fedra__logrank_oev__field_descriptors[5] =
+{
+  {
+    "groups",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Fedra__LogrankOev, n_groups),
+    offsetof(Fedra__LogrankOev, groups),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "n",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Fedra__LogrankOev, n_n),
+    offsetof(Fedra__LogrankOev, n),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "observed",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Fedra__LogrankOev, n_observed),
+    offsetof(Fedra__LogrankOev, observed),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expected",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Fedra__LogrankOev, n_expected),
+    offsetof(Fedra__LogrankOev, expected),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "variance",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Fedra__LogrankOev, n_variance),
+    offsetof(Fedra__LogrankOev, variance),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__logrank_oev__field_indices_by_name[] = {
+  3,   /* field[3] = expected */
+  0,   /* field[0] = groups */
+  1,   /* field[1] = n */
+  2,   /* field[2] = observed */
+  4,   /* field[4] = variance */
+};
+static const ProtobufCIntRange fedra__logrank_oev__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor fedra__logrank_oev__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.LogrankOev",
+  "LogrankOev",
+  "Fedra__LogrankOev",
+  "fedra",
+  sizeof(Fedra__LogrankOev),
+  5,
+  fedra__logrank_oev__field_descriptors,
+  fedra__logrank_oev__field_indices_by_name,
+  1,  fedra__logrank_oev__number_ranges,
+  (ProtobufCMessageInit) fedra__logrank_oev__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor fedra__ping_result__field_descriptors[2] =
 {
   {
@@ -1124,7 +1272,7 @@ const ProtobufCMessageDescriptor fedra__ping_result__descriptor =
   (ProtobufCMessageInit) fedra__ping_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[13] =
+static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[14] =
 {
   {
     "context",
@@ -1282,6 +1430,18 @@ static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[13
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "logrank",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ResponseBody, logrank),
+    &fedra__logrank_oev__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__response_body__field_indices_by_name[] = {
   4,   /* field[4] = answered_at_ms */
@@ -1291,6 +1451,7 @@ static const unsigned fedra__response_body__field_indices_by_name[] = {
   8,   /* field[8] = data_hash */
   9,   /* field[9] = data_rows */
   12,   /* field[12] = km */
+  13,   /* field[13] = logrank */
   3,   /* field[3] = node */
   11,   /* field[11] = ping */
   1,   /* field[1] = query_hash */
@@ -1301,7 +1462,7 @@ static const unsigned fedra__response_body__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__response_body__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor fedra__response_body__descriptor =
 {
@@ -1311,27 +1472,29 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   "Fedra__ResponseBody",
   "fedra",
   sizeof(Fedra__ResponseBody),
-  13,
+  14,
   fedra__response_body__field_descriptors,
   fedra__response_body__field_indices_by_name,
   1,  fedra__response_body__number_ranges,
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue fedra__kind__enum_values_by_number[4] =
+static const ProtobufCEnumValue fedra__kind__enum_values_by_number[5] =
 {
   { "KIND_UNSPECIFIED", "FEDRA__KIND__KIND_UNSPECIFIED", 0 },
   { "KIND_COUNT", "FEDRA__KIND__KIND_COUNT", 1 },
   { "KIND_PING", "FEDRA__KIND__KIND_PING", 2 },
   { "KIND_KM", "FEDRA__KIND__KIND_KM", 3 },
+  { "KIND_LOGRANK", "FEDRA__KIND__KIND_LOGRANK", 4 },
 };
 static const ProtobufCIntRange fedra__kind__value_ranges[] = {
-{0, 0},{0, 4}
+{0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex fedra__kind__enum_values_by_name[4] =
+static const ProtobufCEnumValueIndex fedra__kind__enum_values_by_name[5] =
 {
   { "KIND_COUNT", 1 },
   { "KIND_KM", 3 },
+  { "KIND_LOGRANK", 4 },
   { "KIND_PING", 2 },
   { "KIND_UNSPECIFIED", 0 },
 };
@@ -1342,9 +1505,9 @@ const ProtobufCEnumDescriptor fedra__kind__descriptor =
   "Kind",
   "Fedra__Kind",
   "fedra",
-  4,
+  5,
   fedra__kind__enum_values_by_number,
-  4,
+  5,
   fedra__kind__enum_values_by_name,
   1,
   fedra__kind__value_ranges,

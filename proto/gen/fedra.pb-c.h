@@ -23,6 +23,7 @@ typedef struct Fedra__Cell Fedra__Cell;
 typedef struct Fedra__CountResult Fedra__CountResult;
 typedef struct Fedra__LifeTable Fedra__LifeTable;
 typedef struct Fedra__KmResult Fedra__KmResult;
+typedef struct Fedra__LogrankOev Fedra__LogrankOev;
 typedef struct Fedra__PingResult Fedra__PingResult;
 typedef struct Fedra__ResponseBody Fedra__ResponseBody;
 
@@ -42,7 +43,11 @@ typedef enum _Fedra__Kind {
   /*
    * life tables for pooled Kaplan-Meier
    */
-  FEDRA__KIND__KIND_KM = 3
+  FEDRA__KIND__KIND_KM = 3,
+  /*
+   * life tables per group (pooled) or O, E, V (stratified by node)
+   */
+  FEDRA__KIND__KIND_LOGRANK = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__KIND)
 } Fedra__Kind;
 typedef enum _Fedra__Endpoint {
@@ -148,10 +153,14 @@ struct  Fedra__QuerySpec
    * survival queries: no grid (needs node policy 0)
    */
   protobuf_c_boolean exact_times;
+  /*
+   * log-rank: the node sends only O, E and V
+   */
+  protobuf_c_boolean stratify_by_node;
 };
 #define FEDRA__QUERY_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__query_spec__descriptor) \
-    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0 }
+    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0 }
 
 
 struct  Fedra__QueryBody
@@ -275,6 +284,32 @@ struct  Fedra__KmResult
     , 0,NULL, 0 }
 
 
+/*
+ * The node's own log-rank sums (survdiff within this node), per group of the
+ * query's variable in catalogue order.
+ */
+struct  Fedra__LogrankOev
+{
+  ProtobufCMessage base;
+  size_t n_groups;
+  char **groups;
+  size_t n_n;
+  uint64_t *n;
+  size_t n_observed;
+  double *observed;
+  size_t n_expected;
+  double *expected;
+  /*
+   * G x G, row-major
+   */
+  size_t n_variance;
+  double *variance;
+};
+#define FEDRA__LOGRANK_OEV__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__logrank_oev__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+
+
 struct  Fedra__PingResult
 {
   ProtobufCMessage base;
@@ -335,10 +370,11 @@ struct  Fedra__ResponseBody
   Fedra__CountResult *count;
   Fedra__PingResult *ping;
   Fedra__KmResult *km;
+  Fedra__LogrankOev *logrank;
 };
 #define FEDRA__RESPONSE_BODY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__response_body__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL }
+    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL, NULL }
 
 
 /* Fedra__Envelope methods */
@@ -493,6 +529,25 @@ Fedra__KmResult *
 void   fedra__km_result__free_unpacked
                      (Fedra__KmResult *message,
                       ProtobufCAllocator *allocator);
+/* Fedra__LogrankOev methods */
+void   fedra__logrank_oev__init
+                     (Fedra__LogrankOev         *message);
+size_t fedra__logrank_oev__get_packed_size
+                     (const Fedra__LogrankOev   *message);
+size_t fedra__logrank_oev__pack
+                     (const Fedra__LogrankOev   *message,
+                      uint8_t             *out);
+size_t fedra__logrank_oev__pack_to_buffer
+                     (const Fedra__LogrankOev   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__LogrankOev *
+       fedra__logrank_oev__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__logrank_oev__free_unpacked
+                     (Fedra__LogrankOev *message,
+                      ProtobufCAllocator *allocator);
 /* Fedra__PingResult methods */
 void   fedra__ping_result__init
                      (Fedra__PingResult         *message);
@@ -557,6 +612,9 @@ typedef void (*Fedra__LifeTable_Closure)
 typedef void (*Fedra__KmResult_Closure)
                  (const Fedra__KmResult *message,
                   void *closure_data);
+typedef void (*Fedra__LogrankOev_Closure)
+                 (const Fedra__LogrankOev *message,
+                  void *closure_data);
 typedef void (*Fedra__PingResult_Closure)
                  (const Fedra__PingResult *message,
                   void *closure_data);
@@ -581,6 +639,7 @@ extern const ProtobufCMessageDescriptor fedra__cell__descriptor;
 extern const ProtobufCMessageDescriptor fedra__count_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__life_table__descriptor;
 extern const ProtobufCMessageDescriptor fedra__km_result__descriptor;
+extern const ProtobufCMessageDescriptor fedra__logrank_oev__descriptor;
 extern const ProtobufCMessageDescriptor fedra__ping_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__response_body__descriptor;
 

@@ -1,6 +1,7 @@
-# 60-km - pooled Kaplan-Meier across real nodes, checked live against R's
-# survfit on the pooled records (fresh random data every run), exact and
-# binned; the node's time-resolution and stratum-size rules refuse the rest.
+# 60-km - pooled Kaplan-Meier and log-rank across real nodes, checked live
+# against R's survfit and survdiff on the pooled records (fresh random data
+# every run), exact and binned; the node's time-resolution and stratum-size
+# rules refuse the rest.
 . "$ROOT/tests/integration/lib.sh"
 cd "$WORK"
 command -v Rscript >/dev/null || { fail "Rscript not found: run scripts/install-deps"; done_checks; }
@@ -51,6 +52,42 @@ cat(sprintf("max relative difference %.3g over %d rows\n", worst, nrow(want)))
 quit(status = if (worst <= 1e-9) 0 else 1)
 R
 
+# The log-rank oracle: survdiff on the pooled CSV, pooled and stratified by node.
+cat >lr.R <<'R'
+suppressMessages(library(survival))
+a <- commandArgs(TRUE); endpoint <- a[1]; grid <- as.numeric(a[2]); strat <- a[3] == "1"
+got <- as.numeric(strsplit(a[4], ",")[[1]])
+d <- read.csv("all.csv", stringsAsFactors = FALSE, na.strings = "")
+d$node <- sub("-.*", "", d$patient_id)
+dx <- as.Date(d$diagnosis_date); lc <- as.Date(d$last_contact_date); ev <- as.Date(d$event_date)
+dead <- as.integer(d$vital_status == "dead")
+if (endpoint == "os") { t <- as.numeric(lc - dx); e <- dead } else {
+  t <- ifelse(is.na(ev), as.numeric(lc - dx), as.numeric(ev - dx)); e <- ifelse(is.na(ev), dead, 1L) }
+if (grid > 0) t <- ceiling(t / grid) * grid
+d$stage <- factor(d$stage, levels = c("localized", "regional", "metastatic", "unknown"))
+s <- if (strat) survdiff(Surv(t, e) ~ stage + strata(node), data = d) else survdiff(Surv(t, e) ~ stage, data = d)
+want <- c(s$chisq, s$obs, s$exp)
+if (strat) want <- c(s$chisq, rowSums(s$obs), rowSums(s$exp))
+rel <- max(abs(got - want) / pmax(abs(want), 1e-300))
+cat(sprintf("chisq %.10g, max relative difference %.3g\n", s$chisq, rel))
+quit(status = if (length(got) == length(want) && rel <= 1e-9) 0 else 1)
+R
+# chisq, observed..., expected... from fedra's JSON
+lr_numbers() {
+    j=$(fedra --format json logrank "$@" | tr -d ' \n')
+    c=$(echo "$j" | grep -o '"chisq":[^,]*' | cut -d: -f2)
+    o=$(echo "$j" | grep -o '"observed":[^,]*' | cut -d: -f2 | paste -sd,)
+    e=$(echo "$j" | grep -o '"expected":[^,}]*' | cut -d: -f2 | paste -sd,)
+    echo "$c,$o,$e"
+}
+lr_check() { # lr_check ENDPOINT GRID STRATIFY(0/1) fedra-args...
+    ep=$1 g=$2 st=$3; shift 3
+    nums=$(lr_numbers --endpoint "$ep" "$@")
+    if Rscript lr.R "$ep" "$g" "$st" "$nums" >r.out 2>&1; then
+        ok "logrank $* equals survdiff: $(tail -n 1 r.out)"
+    else fail "logrank $* differs from survdiff ($nums)"; sed 's/^/       | /' r.out | head -5; fi
+}
+
 # medians from fedra's JSON as "m lo hi" lines (NA for null)
 medians() {
     fedra --format json km "$@" | tr -d ' \n' | grep -o '"median":[^,]*,"median_lower":[^,]*,"median_upper":[^,]*' \
@@ -71,6 +108,11 @@ for ep in os efs; do
         else fail "differs from survfit ($ep, exact, $ct)"; sed 's/^/       | /' r.out | head; fi
     done
 done
+lr_check os 0 0 --by stage --grid 0
+lr_check efs 0 1 --by stage --grid 0 --stratify-by-node
+expect_status 3 "stratified log-rank needs a fixed-level variable" \
+    fedra logrank --by age_years --grid 0 --stratify-by-node
+expect_grep "needs a categorical variable with fixed levels" "$WORK/last.out" "refusal says why"
 "$ROOT/scripts/federation" down fed >/dev/null
 
 # 2. Default policy: 30-day grid.  Binned results equal survfit on times rounded up.
@@ -84,6 +126,8 @@ for ep in os efs; do
     if Rscript oracle.R km.csv $ep 30 log >r.out 2>&1; then ok "equals survfit on 30-day-rounded times ($ep): $(tail -n 1 r.out)"
     else fail "binned differs from survfit ($ep)"; sed 's/^/       | /' r.out | head; fi
 done
+lr_check os 30 0 --by stage
+lr_check os 30 1 --by stage --stratify-by-node
 expect_status 0 "a coarser multiple of the node grid is released (--grid 90)" fedra km --grid 90
 expect_status 3 "exact times are refused where the policy forbids them" fedra km --grid 0
 expect_grep "AA +refused +exact event times are not released" "$WORK/last.out" "refusal names the exact-time rule"
