@@ -6,6 +6,7 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #   make proto                   regenerate proto/gen/ from proto/*.proto
 #   make lint                    layering and banned-call checks
+#   make fuzz && make fuzz-run   libFuzzer targets for every parser of untrusted bytes
 #
 # Layering (enforced by `make lint`): analysis <- lib <- proto <- certs <- node, coord.
 # analysis/ is pure computation and links with -lm only.
@@ -96,7 +97,10 @@ install: $(PROGS)
 	install -m 0755 scripts/federation $(DESTDIR)$(PREFIX)/share/fedra/
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
+
+# libFuzzer targets (clang): make fuzz; make fuzz-run FUZZ_SECONDS=30 (docs/fuzzing.md)
+-include tests/fuzz/fuzz.mk
 
 .PHONY: all check unit integration lint install clean proto
 .SECONDARY:
