@@ -44,6 +44,8 @@ LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
 PROGS    := $(BUILD)/fedra-node $(BUILD)/fedra $(BUILD)/fedra-cert $(BUILD)/fedra-gendata
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# Shared test support (every tests/unit/*.c that is not a test program).
+TEST_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c)))
 
 all: $(PROGS)
 
@@ -75,7 +77,7 @@ $(BUILD)/fedra-cert: $(BUILD)/certs/fedra-cert.o $(LIBS)
 $(BUILD)/fedra-gendata: $(BUILD)/scripts/gendata.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_OBJS) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
