@@ -198,6 +198,10 @@ client_fanout(const struct federation *f, const uint8_t *query, size_t len, int 
             } else {
                 rep[i].status = NODE_REFUSED;
                 snprintf(rep[i].reason, sizeof rep[i].reason, "%s", rep[i].body->reason);
+                /* Node text goes to a terminal: no control characters. */
+                for (char *c = rep[i].reason; *c; c++)
+                    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                        *c = '?';
                 snprintf(rep[i].code, sizeof rep[i].code, "%s", rep[i].body->code);
             }
         }

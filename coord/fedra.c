@@ -193,6 +193,7 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
         free(rep);
         return EXIT_FAIL;
     }
+    report_check_replies(fed, rep, spec);
     struct report r = {o->format, stdout, stderr, fed, rep, qid};
     int rc, any = 0;
     for (size_t i = 0; i < fed->nnodes; i++)

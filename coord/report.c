@@ -89,6 +89,158 @@ iso(int64_t ms, char out[32])
     return out;
 }
 
+#define REPORT_MAX_ROWS ((uint64_t)1 << 40)   /* rows a node may claim: sums stay exact */
+
+static int
+cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* 1 if the n strings (joined keys) are all distinct. */
+static int
+all_distinct(char **keys, size_t n)
+{
+    qsort(keys, n, sizeof *keys, cmp_cstr);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            return 0;
+    return 1;
+}
+
+static int
+level_ok(const Fedra__QuerySpec *spec, size_t k, const char *level)
+{
+    const struct var_def *v = vars_find(spec->group_by[k]);
+    return v != NULL && vars_valid_value(v, level);
+}
+
+static int
+check_count(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
+{
+    const Fedra__CountResult *c = b->count;
+    if (c == NULL)
+        return errf(why, "answered without a count result");
+    char **keys = xcalloc(c->n_cells, sizeof *keys);
+    int rc = 0;
+    for (size_t j = 0; j < c->n_cells && rc == 0; j++) {
+        const Fedra__Cell *cell = c->cells[j];
+        struct buf key = {0};
+        if (cell->n_levels != spec->n_group_by)
+            rc = errf(why, "a cell has %zu levels for %zu grouping variables", cell->n_levels,
+                spec->n_group_by);
+        for (size_t k = 0; k < cell->n_levels && rc == 0; k++) {
+            if (!level_ok(spec, k, cell->levels[k]))
+                rc = errf(why, "sent an unknown level '%.64s' of %s", cell->levels[k],
+                    spec->group_by[k]);
+            buf_puts(&key, cell->levels[k]);
+            buf_append(&key, "\x1f", 1);
+        }
+        if (rc == 0 && cell->suppressed && cell->count != 0)
+            rc = errf(why, "a suppressed cell carries a count");
+        if (rc == 0 && cell->count > b->data_rows)
+            rc = errf(why, "a cell count exceeds the node's %" PRIu64 " rows", b->data_rows);
+        keys[j] = buf_detach(&key);
+    }
+    if (rc == 0 && !all_distinct(keys, c->n_cells))
+        rc = errf(why, "sent the same cell twice");
+    for (size_t j = 0; j < c->n_cells; j++)
+        free(keys[j]);
+    free(keys);
+    return rc;
+}
+
+static int
+check_km(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
+{
+    const Fedra__KmResult *km = b->km;
+    if (km == NULL)
+        return errf(why, "answered without life tables");
+    char **keys = xcalloc(km->n_strata, sizeof *keys);
+    int rc = 0;
+    for (size_t k = 0; k < km->n_strata && rc == 0; k++) {
+        const Fedra__LifeTable *lt = km->strata[k];
+        if (lt->n_levels != spec->n_group_by)
+            rc = errf(why, "a life table has %zu levels for %zu grouping variables",
+                lt->n_levels, spec->n_group_by);
+        else if (lt->n_levels == 1 && !level_ok(spec, 0, lt->levels[0]))
+            rc = errf(why, "sent an unknown level '%.64s'", lt->levels[0]);
+        else if (lt->n_time != lt->n_events || lt->n_time != lt->n_censored || lt->n > b->data_rows)
+            rc = errf(why, "sent an inconsistent life table");
+        if (rc != 0)
+            break;
+        struct km_table t = {(int64_t)lt->n, xcalloc(lt->n_time, sizeof(struct km_row)), lt->n_time};
+        for (size_t j = 0; j < lt->n_time; j++) {
+            t.rows[j].time = lt->time[j];
+            t.rows[j].d = lt->events[j] > REPORT_MAX_ROWS ? -1 : (int64_t)lt->events[j];
+            t.rows[j].c = lt->censored[j] > REPORT_MAX_ROWS ? -1 : (int64_t)lt->censored[j];
+        }
+        if (km_table_check(&t) != 0)
+            rc = errf(why, "sent a life table whose rows do not add up");
+        km_table_release(&t);
+        keys[k] = xstrdup(lt->n_levels ? lt->levels[0] : "");
+    }
+    if (rc == 0 && !all_distinct(keys, km->n_strata))
+        rc = errf(why, "sent the same stratum twice");
+    for (size_t k = 0; k < km->n_strata; k++)
+        free(keys[k]);
+    free(keys);
+    return rc;
+}
+
+static int
+check_oev(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
+{
+    const Fedra__LogrankOev *m = b->logrank;
+    if (m == NULL)
+        return errf(why, "answered without log-rank sums");
+    size_t g = m->n_groups;
+    if (g == 0 || g > LOGRANK_MAX_GROUPS || m->n_n != g || m->n_observed != g ||
+        m->n_expected != g || m->n_variance != g * g)
+        return errf(why, "sent inconsistent log-rank sums");
+    char **keys = xcalloc(g, sizeof *keys);
+    int rc = 0;
+    for (size_t k = 0; k < g; k++) {
+        if (rc == 0 && (!level_ok(spec, 0, m->groups[k]) || m->n[k] > b->data_rows))
+            rc = errf(why, "sent log-rank sums for an unknown group or too many patients");
+        keys[k] = xstrdup(m->groups[k]);
+    }
+    if (rc == 0 && !all_distinct(keys, g))
+        rc = errf(why, "sent the same group twice");
+    for (size_t k = 0; k < g; k++)
+        free(keys[k]);
+    free(keys);
+    return rc;
+}
+
+void
+report_check_replies(const struct federation *fed, struct node_reply *rep,
+    const Fedra__QuerySpec *spec)
+{
+    for (size_t i = 0; spec != NULL && i < fed->nnodes; i++) {
+        const Fedra__ResponseBody *b = rep[i].body;
+        char why[FEDRA_ERRLEN];
+        int rc = 0;
+        if (rep[i].status != NODE_OK)
+            continue;
+        if (b->data_rows > REPORT_MAX_ROWS)
+            rc = errf(why, "claims %" PRIu64 " rows", b->data_rows);
+        else if (spec->kind == FEDRA__KIND__KIND_COUNT)
+            rc = check_count(spec, b, why);
+        else if (spec->kind == FEDRA__KIND__KIND_KM ||
+                 (spec->kind == FEDRA__KIND__KIND_LOGRANK && !spec->stratify_by_node))
+            rc = check_km(spec, b, why);
+        else if (spec->kind == FEDRA__KIND__KIND_LOGRANK)
+            rc = check_oev(spec, b, why);
+        else if (spec->kind == FEDRA__KIND__KIND_PING && b->ping == NULL)
+            rc = errf(why, "answered a ping without ping details");
+        if (rc != 0) {
+            rep[i].status = NODE_ERROR;
+            snprintf(rep[i].reason, sizeof rep[i].reason, "answer rejected: node %.400s", why);
+        }
+    }
+}
+
 static json_t *
 nodes_json(const struct report *r)
 {

@@ -23,6 +23,16 @@ struct report {
 };
 
 /*
+ * Check every verified answer against the query before anything is merged:
+ * the result kind, the number of levels, known and unique levels, counts
+ * within the node's row count, suppressed cells without a count, consistent
+ * life tables and sums.  A node whose answer fails becomes NODE_ERROR with
+ * the reason, so a lying or broken node is named and never merged.
+ */
+void report_check_replies(const struct federation *fed, struct node_reply *rep,
+    const Fedra__QuerySpec *spec);
+
+/*
  * Pooled counts grouped by by[0..nby) (nby <= 4).  With chisq (nby == 2),
  * also Pearson's chi-square test of the pooled two-way table as R's
  * chisq.test(table(a, b)) computes it (Yates' correction for 2 x 2).

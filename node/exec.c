@@ -70,6 +70,11 @@ exec_count(const struct snapshot *snap, const struct disclose_policy *policy,
     snapshot_filter_release(&f);
     if (rc != 0)
         return -1;
+    if (n > WIRE_MAX_CELLS) {
+        free(cells);
+        return errf(err, "%zu cells, over the limit of %d; group by fewer variables", n,
+            WIRE_MAX_CELLS);
+    }
     out->cells = xcalloc(n, sizeof *out->cells);
     out->cellp = xcalloc(n, sizeof *out->cellp);
     out->levels = xcalloc(n * nby, sizeof *out->levels);

@@ -287,23 +287,10 @@ refuse(struct verdict *v, const char *code, const char *fmt, ...)
 static void
 check_time(const struct node *nd, const Fedra__QueryBody *q, int64_t now, struct verdict *v)
 {
-    int64_t skew = (int64_t)nd->cfg.clock_skew_s * 1000;
-    char a[32], b[32];
-    if (q->expires_at_ms <= q->issued_at_ms ||
-        q->expires_at_ms - q->issued_at_ms > WIRE_MAX_LIFETIME_MS) {
-        refuse(v, "clock", "query lifetime must be 1 ms to %d s (expires_at - issued_at = %lld ms)",
-            WIRE_MAX_LIFETIME_MS / 1000, (long long)(q->expires_at_ms - q->issued_at_ms));
-    } else if (q->issued_at_ms > now + skew) {
-        iso_time(q->issued_at_ms, a);
-        iso_time(now, b);
-        refuse(v, "clock", "query issued at %s, %lld s ahead of this node's clock (%s); "
-            "allowed skew is %u s: check the clocks", a,
-            (long long)((q->issued_at_ms - now) / 1000), b, nd->cfg.clock_skew_s);
-    } else if (q->expires_at_ms < now - skew) {
-        iso_time(q->expires_at_ms, a);
-        iso_time(now, b);
-        refuse(v, "expired", "query expired at %s (node time %s); sign a new one", a, b);
-    }
+    const char *code = wire_check_times(q->issued_at_ms, q->expires_at_ms, now,
+        (int64_t)nd->cfg.clock_skew_s * 1000, v->reason);
+    if (code != NULL)
+        v->code = code;
 }
 
 static int
@@ -481,6 +468,22 @@ respond:
     }
     struct buf body = {0};
     wire_pack(&rb.base, &body);
+    if (v.code == NULL && body.len > WIRE_MAX_RESPONSE - WIRE_MAX_ENVELOPE_OVERHEAD) {
+        /* An answer the coordinator would refuse to read is not sent at all. */
+        refuse(&v, "capacity", "the answer would be %zu bytes, over the %u-byte response limit; "
+            "ask for fewer groups or a coarser grid", body.len, WIRE_MAX_RESPONSE);
+        rb.status = FEDRA__STATUS__STATUS_REFUSED;
+        rb.reason = v.reason;
+        rb.code = (char *)v.code;
+        rb.count = NULL;
+        rb.ping = NULL;
+        rb.km = NULL;
+        rb.logrank = NULL;
+        nd->answered--;
+        nd->refused++;
+        body.len = 0;
+        wire_pack(&rb.base, &body);
+    }
     seal(nd, &body, reply);
     body.len = 0;
 

@@ -91,6 +91,8 @@ on_record(const struct store_record *r, void *arg)
         grow(st);
     size_t i = s->n;
     int age = (int)(r->age_days / 365.25);
+    int year = year_of_day(r->diagnosis_day);
+    const struct var_def *ay = vars_get(VAR_AGE_YEARS), *dy = vars_get(VAR_DIAGNOSIS_YEAR);
     s->code[VAR_SEX][i] = r->sex;
     s->code[VAR_TUMOUR_TYPE][i] = r->tumour_type;
     s->code[VAR_STAGE][i] = r->stage;
@@ -98,9 +100,11 @@ on_record(const struct store_record *r, void *arg)
     s->code[VAR_CHEMOTHERAPY][i] = r->chemotherapy;
     s->code[VAR_RADIOTHERAPY][i] = r->radiotherapy;
     s->code[VAR_VITAL_STATUS][i] = r->vital_status;
-    s->code[VAR_AGE_YEARS][i] = (uint16_t)age;
-    s->code[VAR_AGE_GROUP][i] = (uint16_t)vars_age_group(age);
-    s->code[VAR_DIAGNOSIS_YEAR][i] = (uint16_t)(year_of_day(r->diagnosis_day) - DIAG_YEAR_BASE);
+    /* A store edited by hand can hold values import refuses: outside the code range is missing. */
+    s->code[VAR_AGE_YEARS][i] = age >= ay->lo && age <= ay->hi ? (uint16_t)age : SNAP_MISSING;
+    s->code[VAR_AGE_GROUP][i] = (uint16_t)vars_age_group(age < 0 ? 0 : age);
+    s->code[VAR_DIAGNOSIS_YEAR][i] = year >= DIAG_YEAR_BASE && year <= dy->hi
+                                         ? (uint16_t)(year - DIAG_YEAR_BASE) : SNAP_MISSING;
     uint16_t m, t;
     if (dict_code(&st->dict[0], r->morphology, &m) != 0 ||
         dict_code(&st->dict[1], r->topography, &t) != 0) {

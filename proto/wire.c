@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "certs/pki.h"
 
@@ -292,4 +293,44 @@ wire_op_text(Fedra__Op op)
 {
     static const char *const t[] = {"=", "!=", "<", "<=", ">", ">=", "in"};
     return (unsigned)op <= FEDRA__OP__OP_IN ? t[op] : "?";
+}
+
+static void
+iso_ms(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+const char *
+wire_check_times(int64_t issued, int64_t expires, int64_t now, int64_t skew, char *err)
+{
+    char a[32], b[32];
+    if (issued < 0 || expires < 0 || issued > WIRE_MAX_TIME_MS || expires > WIRE_MAX_TIME_MS) {
+        errf(err, "query times out of range (issued_at %lld, expires_at %lld)",
+            (long long)issued, (long long)expires);
+        return "clock";
+    }
+    if (expires <= issued || expires - issued > WIRE_MAX_LIFETIME_MS) {
+        errf(err, "query lifetime must be 1 ms to %d s (expires_at - issued_at = %lld ms)",
+            WIRE_MAX_LIFETIME_MS / 1000, (long long)(expires - issued));
+        return "clock";
+    }
+    if (issued > now + skew) {
+        iso_ms(issued, a);
+        iso_ms(now, b);
+        errf(err, "query issued at %s, %lld s ahead of this node's clock (%s); allowed skew "
+            "is %lld s: check the clocks", a, (long long)((issued - now) / 1000), b,
+            (long long)(skew / 1000));
+        return "clock";
+    }
+    if (expires < now - skew) {
+        iso_ms(expires, a);
+        iso_ms(now, b);
+        errf(err, "query expired at %s (node time %s); sign a new one", a, b);
+        return "expired";
+    }
+    return NULL;
 }

@@ -49,6 +49,8 @@
 #define WIRE_QUERY_ID_LEN 16
 #define WIRE_HASH_LEN 32
 #define WIRE_MAX_LIFETIME_MS 600000     /* expires_at - issued_at */
+#define WIRE_MAX_TIME_MS (1LL << 50)    /* any claimed time (Unix ms, ~37,000 years) */
+#define WIRE_MAX_ENVELOPE_OVERHEAD 16384  /* envelope framing + signature + certificate */
 
 /* Decoded messages; free with the matching function (NULL is a no-op). */
 Fedra__Envelope *wire_envelope_decode(const uint8_t *buf, size_t len, size_t max, char *err);
@@ -63,6 +65,16 @@ void wire_pack(const ProtobufCMessage *m, struct buf *out);
 
 /* SHA-256(WIRE_QUERY_HASH_CONTEXT || envelope bytes). */
 void wire_query_hash(const uint8_t *env, size_t len, uint8_t out[WIRE_HASH_LEN]);
+
+/*
+ * The time window of a query (security.md §3.2) against the reader's clock:
+ * lifetime 1 ms .. WIRE_MAX_LIFETIME_MS, issued no more than skew_ms ahead of
+ * now, expired no more than skew_ms ago, and every time within
+ * 0 .. WIRE_MAX_TIME_MS so that no arithmetic overflows.  NULL if acceptable;
+ * otherwise the refusal class ("clock" or "expired") and the reason in err.
+ */
+const char *wire_check_times(int64_t issued_ms, int64_t expires_ms, int64_t now_ms,
+    int64_t skew_ms, char *err);
 
 /* Op <-> text ("=", "!=", "<", "<=", ">", ">=", "in"). */
 const char *wire_op_text(Fedra__Op op);

@@ -322,6 +322,27 @@ life_table_columns_round_trip_and_are_capped(void **state)
     assert_false(km_response_decodes(WIRE_MAX_ROWS + 1));
 }
 
+static void
+time_window_edges_and_overflow(void **state)
+{
+    (void)state;
+    char err[FEDRA_ERRLEN];
+    const int64_t now = 1800000000000LL, skew = 120000;
+    assert_null(wire_check_times(now, now + 600000, now, skew, err));
+    assert_string_equal(wire_check_times(now, now + 600001, now, skew, err), "clock");
+    assert_string_equal(wire_check_times(now, now, now, skew, err), "clock");
+    assert_null(wire_check_times(now + skew, now + skew + 1, now, skew, err));      /* skew edge */
+    assert_string_equal(wire_check_times(now + skew + 1, now + skew + 2, now, skew, err), "clock");
+    assert_null(wire_check_times(now - skew - 10, now - skew, now, skew, err));
+    assert_string_equal(wire_check_times(now - skew - 10, now - skew - 1, now, skew, err),
+        "expired");
+    /* Times chosen to overflow the arithmetic are refused before it (once let a replay live). */
+    assert_string_equal(wire_check_times(-1, INT64_MAX, now, skew, err), "clock");
+    assert_string_equal(wire_check_times(INT64_MIN, now, now, skew, err), "clock");
+    assert_null(wire_check_times(WIRE_MAX_TIME_MS - 1, WIRE_MAX_TIME_MS, WIRE_MAX_TIME_MS, skew, err));
+    assert_string_equal(wire_check_times(now, WIRE_MAX_TIME_MS + 1, now, skew, err), "clock");
+}
+
 int
 main(void)
 {
@@ -335,6 +356,7 @@ main(void)
         cmocka_unit_test(allocation_bomb_stops_at_the_budget_or_count_limit),
         cmocka_unit_test(envelope_checks_version_and_signature_length),
         cmocka_unit_test(life_table_columns_round_trip_and_are_capped),
+        cmocka_unit_test(time_window_edges_and_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
