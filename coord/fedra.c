@@ -34,7 +34,7 @@ static const char usage[] =
     "                                      pooled counts, one row per combination of levels;\n"
     "                                      --chisq: chi-square test of a two-way table\n"
     "  km [--by V] [--where EXPR] [--endpoint os|efs] [--grid DAYS] [--conf-type log|log-log|plain]\n"
-    "     [--times T,...]                  pooled Kaplan-Meier curves (--grid 0: exact times,\n"
+    "     [--times T,...] [--plot FILE.svg] pooled Kaplan-Meier curves (--grid 0: exact times,\n"
     "                                      only where every node's policy allows them)\n"
     "  logrank --by V [--where EXPR] [--endpoint os|efs] [--grid DAYS] [--stratify-by-node]\n"
     "                                      log-rank test (pooled, or stratified by node)\n"
@@ -63,6 +63,7 @@ struct opts {
     int32_t *times;                 /* km: --times, or NULL */
     size_t ntimes;
     int chisq;                      /* count: add the chi-square test */
+    const char *plot;               /* km: SVG file to draw */
 };
 
 static int
@@ -208,7 +209,7 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
         rc = report_logrank(&r, spec->group_by[0], spec->stratify_by_node, err);
     else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_KM)
         rc = report_km(&r, spec->n_group_by ? spec->group_by[0] : NULL, o->conf_type, o->times,
-            o->ntimes, err);
+            o->ntimes, o->plot, err);
     else
         rc = report_nodes(&r, err);
     int all = 1;
@@ -406,9 +407,8 @@ cmd_km(const struct opts *o0, const struct federation *fed, int argc, char **arg
         } else if (logrank && strcmp(a, "--stratify-by-node") == 0) {
             stratify = 1;
             continue;
-        } else if (strcmp(a, "--plot") == 0) {
-            usage_error("%s is not available in this version yet", a);
-            goto out;
+        } else if (!logrank && strcmp(a, "--plot") == 0 && v) {
+            o.plot = v;
         } else {
             usage_error("%s: unexpected argument '%s'", argv[0], a);
             goto out;
@@ -489,7 +489,7 @@ int
 main(int argc, char **argv)
 {
     struct opts o = {getenv("FEDRA_FEDERATION"), getenv("FEDRA_CERT"), getenv("FEDRA_KEY"), NULL,
-        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0, 0};
+        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0, 0, NULL};
     /* Global options may stand before or after the command. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;

@@ -18,6 +18,7 @@
 #include "analysis/counts.h"
 #include "analysis/km.h"
 #include "analysis/logrank.h"
+#include "coord/plot.h"
 #include "lib/util.h"
 #include "proto/vars.h"
 
@@ -612,9 +613,44 @@ km_point_json(const struct km_point *p)
     return o;
 }
 
+/* Draw the non-empty strata; numbers at risk below the largest node min_cell are hidden. */
+static int
+km_plot(const struct report *r, const char *path, const char *by, const struct km_stratum *st,
+    const struct levels *lv, char *err)
+{
+    uint32_t min_cell = 1;
+    for (size_t i = 0; i < r->fed->nnodes; i++) {
+        const Fedra__ResponseBody *b = r->replies[i].body;
+        if (r->replies[i].status == NODE_OK && b->km != NULL && b->km->min_cell > min_cell)
+            min_cell = b->km->min_cell;
+    }
+    struct plot_curve pc[PLOT_MAX_CURVES];
+    char labels[PLOT_MAX_CURVES][VARS_MAX_NAME + VARS_MAX_LEVEL + 2];
+    size_t n = 0;
+    for (size_t s = 0; s < lv->n; s++) {
+        if (st[s].empty)
+            continue;
+        if (n == PLOT_MAX_CURVES)
+            return errf(err, "more than %d curves to plot", PLOT_MAX_CURVES);
+        snprintf(labels[n], sizeof labels[n], "%s%s%s", by ? by : "all", by ? "=" : "",
+            by ? lv->text[s] : "");
+        pc[n].label = labels[n];
+        pc[n].curve = &st[s].curve;
+        n++;
+    }
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return errf(err, "cannot write '%s'", path);
+    int rc = plot_km_svg(f, "Kaplan-Meier estimate (pooled over the federation)", pc, n,
+        min_cell, err);
+    if (fclose(f) != 0 && rc == 0)
+        rc = errf(err, "cannot write '%s'", path);
+    return rc;
+}
+
 int
 report_km(const struct report *r, const char *by, int conf_type, const int32_t *times,
-    size_t ntimes, char *err)
+    size_t ntimes, const char *plot, char *err)
 {
     struct levels lv = {vars_find(by ? by : ""), NULL, 0, 0};
     /* Strata: the union of the levels the nodes sent, in catalogue order. */
@@ -670,6 +706,8 @@ report_km(const struct report *r, const char *by, int conf_type, const int32_t *
             km_table_release(&tabs[j]);
     }
     free(tabs);
+    if (rc == 0 && plot != NULL)
+        rc = km_plot(r, plot, by, st, &lv, err);
     /* Rows to print: the whole curve, or the curve at the requested times. */
     struct km_point **rows = xcalloc(lv.n, sizeof *rows);
     size_t *nrows = xcalloc(lv.n, sizeof *nrows);

@@ -41,10 +41,11 @@ int report_count(const struct report *r, char *const *by, size_t nby, int chisq,
 /*
  * Pooled Kaplan-Meier per stratum (by: the grouping variable or NULL), with
  * limits of conf_type (KM_CONF_*) at 95%; with ntimes > 0 the curve is
- * reported at those times only, as summary(fit, times=) does.
+ * reported at those times only, as summary(fit, times=) does.  With plot,
+ * the curves are also drawn to that SVG file (coord/plot.h).
  */
 int report_km(const struct report *r, const char *by, int conf_type, const int32_t *times,
-    size_t ntimes, char *err);
+    size_t ntimes, const char *plot, char *err);
 /*
  * Log-rank test of the groups of `by`: pooled from the nodes' life tables
  * (survdiff(Surv ~ g)), or, with stratified, from the nodes' own O, E, V

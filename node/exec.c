@@ -273,6 +273,7 @@ exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     out->km.n_strata = out->nstrata;
     out->km.strata = out->tabp;
     out->km.grid_days = (uint32_t)grid;
+    out->km.min_cell = policy->min_cell;
     if (rc != 0) {
         exec_km_release(out);
         return -1;

@@ -1080,7 +1080,7 @@ const ProtobufCMessageDescriptor fedra__life_table__descriptor =
   (ProtobufCMessageInit) fedra__life_table__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__km_result__field_descriptors[2] =
+static const ProtobufCFieldDescriptor fedra__km_result__field_descriptors[3] =
 {
   {
     "strata",
@@ -1106,15 +1106,28 @@ static const ProtobufCFieldDescriptor fedra__km_result__field_descriptors[2] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "min_cell",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__KmResult, min_cell),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__km_result__field_indices_by_name[] = {
   1,   /* field[1] = grid_days */
+  2,   /* field[2] = min_cell */
   0,   /* field[0] = strata */
 };
 static const ProtobufCIntRange fedra__km_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor fedra__km_result__descriptor =
 {
@@ -1124,7 +1137,7 @@ const ProtobufCMessageDescriptor fedra__km_result__descriptor =
   "Fedra__KmResult",
   "fedra",
   sizeof(Fedra__KmResult),
-  2,
+  3,
   fedra__km_result__field_descriptors,
   fedra__km_result__field_indices_by_name,
   1,  fedra__km_result__number_ranges,

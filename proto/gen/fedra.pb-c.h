@@ -278,10 +278,14 @@ struct  Fedra__KmResult
    * grid applied (0 = exact times)
    */
   uint32_t grid_days;
+  /*
+   * the node's min_cell: plots show no smaller number
+   */
+  uint32_t min_cell;
 };
 #define FEDRA__KM_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__km_result__descriptor) \
-    , 0,NULL, 0 }
+    , 0,NULL, 0, 0 }
 
 
 /*

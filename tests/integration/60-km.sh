@@ -144,5 +144,11 @@ expect_status 3 "a stratum below min_cell is refused by the node that holds it" 
 expect_grep "DD +refused +a stratum \(all patients\) has fewer than 5 patients" "$WORK/last.out" \
     "refusal says which stratum is too small, not how small"
 expect_grep "AA +ok" "$WORK/last.out" "the other node's curve is still merged"
+# The plot: a well-formed SVG whose number-at-risk table shows no number below min_cell.
+expect_status 3 "km --plot draws the merged curve" fedra km --plot km.svg
+check "the plot is well-formed SVG" xmllint --noout km.svg
+if awk '/Number at risk/ {risk = 1} risk && />[1-4]<\/text>/ {bad = 1} END {exit bad}' km.svg; then
+    ok "no number at risk from 1 to 4 is drawn (min_cell 5)"
+else fail "the plot shows a number at risk below min_cell"; fi
 "$ROOT/scripts/federation" down fed3 >/dev/null
 done_checks

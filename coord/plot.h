@@ -1,0 +1,29 @@
+/*
+ * plot - Kaplan-Meier curves as SVG, in the manner of survminer: step
+ * curves with confidence bands, censoring marks, a legend, and a
+ * number-at-risk table under the plot.
+ *
+ * Disclosure: a number at risk from 1 to min_cell-1 is drawn as "<min_cell",
+ * never as itself.
+ */
+#ifndef PLOT_H
+#define PLOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "analysis/km.h"
+
+#define PLOT_MAX_CURVES 16              /* strata drawn in one plot */
+
+struct plot_curve {
+    const char *label;              /* legend text, e.g. "stage=localized" */
+    const struct km_curve *curve;
+};
+
+/* Write the SVG document to f; -1 with err if there is nothing to draw. */
+int plot_km_svg(FILE *f, const char *title, const struct plot_curve *curves, size_t n,
+    uint32_t min_cell, char *err);
+
+#endif /* !PLOT_H */
