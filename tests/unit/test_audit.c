@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +38,6 @@ struct fx {
     struct store *s;
     sqlite3 *h;
 };
-
-static void
-unlink_db(const char *path)
-{
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[200];
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        unlink(p);
-    }
-}
 
 static int
 setup(void **state)

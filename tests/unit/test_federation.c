@@ -14,7 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
+#include "tests/unit/fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,31 +85,6 @@ fail:
     fprintf(stderr, "setup: %s\n", err);
     ca_free(ca);
     return -1;
-}
-
-static void
-rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d != NULL && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            struct buf b = {0};
-            buf_printf(&b, "%s/%s", path, e->d_name);
-            rm_rf((const char *)b.p);
-            buf_release(&b);
-        }
-        if (d != NULL)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 static int

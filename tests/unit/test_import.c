@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,17 +71,6 @@ setup(void **state)
     }
     *state = f;
     return 0;
-}
-
-static void
-unlink_db(const char *path)
-{
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[200];
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        unlink(p);
-    }
 }
 
 static int

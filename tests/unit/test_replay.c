@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,17 +32,6 @@ struct fx {
     struct store *s;
     uint8_t alice[32], bob[32];     /* signer fingerprints */
 };
-
-static void
-unlink_db(const char *path)
-{
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[200];
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        unlink(p);
-    }
-}
 
 static int
 setup(void **state)

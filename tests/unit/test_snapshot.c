@@ -34,6 +34,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/fixture.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,17 +82,6 @@ struct fx {
     struct store *store;
     struct snapshot *snap;
 };
-
-static void
-unlink_db(const char *path)
-{
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[200];
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        unlink(p);
-    }
-}
 
 static int
 group_setup(void **state)
