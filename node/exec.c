@@ -229,20 +229,30 @@ exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     out->tabp = xcalloc(want, sizeof *out->tabp);
     out->levels = xcalloc(want, sizeof *out->levels);
     out->numbers = xcalloc(want, sizeof *out->numbers);
-    int32_t *t = xcalloc(snap->n, sizeof *t);
-    uint8_t *e = xcalloc(snap->n, 1);
+    /*
+     * One pass over the rows: a counting sort by stratum code, using the
+     * stratum sizes surv_select() already counted, so that each stratum's
+     * records are one slice of t and e.
+     */
+    size_t *start = xcalloc((size_t)ncodes + 1, sizeof *start);
+    for (uint32_t c = 0; c < ncodes; c++)
+        start[c + 1] = start[c] + sel.size[c];
+    size_t *fill = xcalloc(ncodes, sizeof *fill);
+    int32_t *t = xcalloc(start[ncodes], sizeof *t);
+    uint8_t *e = xcalloc(start[ncodes], 1);
+    for (size_t i = 0; i < snap->n; i++) {
+        uint16_t c = by ? snap->code[by->id][i] : 0;
+        if (c == SNAP_MISSING || !snapshot_row_passes(snap, &sel.f, i))
+            continue;
+        size_t at = start[c] + fill[c]++;
+        t[at] = sel.tcol[i];
+        e[at] = sel.ecol[i];
+    }
     for (uint32_t c = 0; c < ncodes && rc == 0; c++) {
         if (!closed && sel.size[c] == 0)
             continue;
-        size_t m = 0;
-        for (size_t i = 0; i < snap->n; i++) {
-            if ((by && snap->code[by->id][i] != c) || !snapshot_row_passes(snap, &sel.f, i))
-                continue;
-            t[m] = sel.tcol[i];
-            e[m++] = sel.ecol[i];
-        }
         struct km_table lt;
-        if (km_life_table(t, e, m, grid, &lt) != 0) {
+        if (km_life_table(t + start[c], e + start[c], sel.size[c], grid, &lt) != 0) {
             rc = errf(err, "cannot build the life table (time out of range)");
             break;
         }
@@ -269,6 +279,8 @@ exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     }
     free(t);
     free(e);
+    free(start);
+    free(fill);
     surv_release(&sel);
     out->km.n_strata = out->nstrata;
     out->km.strata = out->tabp;
