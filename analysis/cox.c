@@ -439,6 +439,49 @@ cox_nr_result(const struct cox_nr *s, struct cox_result *out)
     return 0;
 }
 
+int
+cox_wald_test(const struct cox_result *r, double toler_chol, double *stat, int *df)
+{
+    size_t p = r->p, k = 0;
+    double *v = calloc(p * p + p + 1, sizeof *v);
+    if (v == NULL)
+        return COX_ENOMEM;
+    double *b = v + p * p;
+    size_t *at = calloc(p + 1, sizeof *at);
+    if (at == NULL) {
+        free(v);
+        return COX_ENOMEM;
+    }
+    for (size_t i = 0; i < p; i++)
+        if (!r->aliased[i])
+            at[k++] = i;
+    for (size_t i = 0; i < k; i++) {
+        b[i] = r->coef[at[i]];
+        for (size_t j = 0; j < k; j++)
+            v[i * k + j] = r->var[at[i] * p + at[j]];
+    }
+    *stat = 0;
+    *df = 0;
+    if (k > 0) {
+        double *y = calloc(k, sizeof *y);
+        if (y == NULL) {
+            free(v);
+            free(at);
+            return COX_ENOMEM;
+        }
+        memcpy(y, b, k * sizeof *y);
+        int rank = linalg_chol2(v, k, toler_chol);
+        linalg_chsolve2(v, k, y);
+        for (size_t i = 0; i < k; i++)
+            *stat += b[i] * y[i];
+        *df = rank < 0 ? -rank : rank;
+        free(y);
+    }
+    free(v);
+    free(at);
+    return 0;
+}
+
 void
 cox_nr_release(struct cox_nr *s)
 {

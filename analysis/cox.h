@@ -160,6 +160,13 @@ struct cox_result {
 int cox_nr_result(const struct cox_nr *s, struct cox_result *out);
 
 void cox_result_release(struct cox_result *r);
+
+/*
+ * The Wald test of summary.coxph (coxph.wtest): b' var^-1 b over the
+ * coefficients that are not aliased, by cholesky2 of var with
+ * ${toler_chol}; *df receives the rank.  Returns 0 or COX_ENOMEM.
+ */
+int cox_wald_test(const struct cox_result *r, double toler_chol, double *stat, int *df);
 void cox_nr_release(struct cox_nr *s);
 
 /* One stratum's data for cox_fit_local(). */

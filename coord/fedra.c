@@ -10,10 +10,13 @@
 
 #include <openssl/rand.h>
 
+#include "analysis/cox.h"
+#include "analysis/glm.h"
 #include "analysis/km.h"
 #include "certs/pki.h"
 #include "coord/client.h"
 #include "coord/federation.h"
+#include "coord/model.h"
 #include "coord/report.h"
 #include "lib/util.h"
 #include "proto/where.h"
@@ -443,6 +446,168 @@ out:
     return rc;
 }
 
+/* model_send_fn: sign spec for the active nodes only and send it to them. */
+struct model_ctx {
+    const struct opts *o;
+    const struct federation *fed;
+};
+
+static int
+model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *active,
+    struct node_reply *rep, char *err)
+{
+    const struct model_ctx *c = vctx;
+    struct federation sub = *c->fed;
+    size_t *map = xcalloc(c->fed->nnodes, sizeof *map);
+    sub.nodes = xcalloc(c->fed->nnodes, sizeof *sub.nodes);
+    sub.nnodes = 0;
+    for (size_t i = 0; i < c->fed->nnodes; i++)
+        if (active[i]) {
+            map[sub.nnodes] = i;
+            sub.nodes[sub.nnodes++] = c->fed->nodes[i];
+        }
+    struct buf env = {0};
+    char qid[2 * WIRE_QUERY_ID_LEN + 1];
+    struct node_reply *sr = xcalloc(sub.nnodes + 1, sizeof *sr);
+    int rc = sign_query(c->o, &sub, spec, &env, qid, err);
+    if (rc == 0 && env.len > WIRE_MAX_QUERY)
+        rc = errf(err, "the query is %zu bytes; nodes accept at most %u bytes (WIRE_MAX_QUERY)",
+            env.len, WIRE_MAX_QUERY);
+    if (rc == 0)
+        rc = client_fanout(&sub, env.p, env.len, c->o->timeout_ms, sr, err);
+    if (rc == 0) {
+        report_check_replies(&sub, sr, spec);
+        for (size_t k = 0; k < sub.nnodes; k++)
+            rep[map[k]] = sr[k];
+    }
+    buf_release(&env);
+    free(sr);
+    free(sub.nodes);
+    free(map);
+    return rc;
+}
+
+/* cox and glm: parse, then let coord/model.c run the rounds. */
+static int
+cmd_model(const struct opts *o, const struct federation *fed, int argc, char **argv)
+{
+    struct model_request req;
+    memset(&req, 0, sizeof req);
+    req.glm = strcmp(argv[0], "glm") == 0;
+    req.endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+    req.ties = FEDRA__TIES__TIES_EFRON;
+    long long grid = FEDRA_DEFAULT_GRID, iter = 0;
+    char *cov[MODEL_MAX_COVARIATES];
+    size_t ncov = 0;
+    char *outcome = NULL;
+    const char *where_expr = NULL;
+    int rc = EXIT_USAGE, have_cov = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--covariates") == 0 && v) {
+            while (ncov > 0)
+                free(cov[--ncov]);
+            if (split_list(v, cov, MODEL_MAX_COVARIATES, &ncov) != 0) {
+                usage_error("--covariates takes at most %d variables", MODEL_MAX_COVARIATES);
+                goto out;
+            }
+            have_cov = 1;
+        } else if (strcmp(a, "--where") == 0 && v) {
+            where_expr = v;
+        } else if (strcmp(a, "--max-iter") == 0 && v) {
+            if (util_parse_int(v, 1, req.glm ? GLM_MAX_MAXIT : COX_MAX_ITER_MAX, &iter) != 0) {
+                usage_error("--max-iter takes 1 to %d, got '%s'",
+                    req.glm ? GLM_MAX_MAXIT : COX_MAX_ITER_MAX, v);
+                goto out;
+            }
+        } else if (!req.glm && strcmp(a, "--endpoint") == 0 && v) {
+            if (strcmp(v, "os") == 0)
+                req.endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+            else if (strcmp(v, "efs") == 0)
+                req.endpoint = FEDRA__ENDPOINT__ENDPOINT_EFS;
+            else {
+                usage_error("--endpoint takes os or efs, got '%s'", v);
+                goto out;
+            }
+        } else if (!req.glm && strcmp(a, "--grid") == 0 && v) {
+            if (util_parse_int(v, 0, 3660, &grid) != 0) {
+                usage_error("--grid takes days from 0 (exact times) to 3660, got '%s'", v);
+                goto out;
+            }
+        } else if (!req.glm && strcmp(a, "--ties") == 0 && v) {
+            if (strcmp(v, "efron") == 0)
+                req.ties = FEDRA__TIES__TIES_EFRON;
+            else if (strcmp(v, "breslow") == 0)
+                req.ties = FEDRA__TIES__TIES_BRESLOW;
+            else {
+                usage_error("--ties takes efron or breslow, got '%s'", v);
+                goto out;
+            }
+        } else if (req.glm && strcmp(a, "--outcome") == 0 && v) {
+            free(outcome);
+            outcome = xstrdup(v);
+        } else if (req.glm && strcmp(a, "--family") == 0 && v) {
+            if (strcmp(v, "binomial") != 0) {
+                usage_error("--family: only binomial (logistic regression) is available, "
+                    "got '%s'", v);
+                goto out;
+            }
+        } else {
+            usage_error("%s: unexpected argument '%s'", argv[0], a);
+            goto out;
+        }
+        i++;
+    }
+    if (!have_cov || ncov == 0) {
+        usage_error("%s needs --covariates V,... (e.g. --covariates stage,age_years)", argv[0]);
+        goto out;
+    }
+    if (req.glm) {
+        char *eq = outcome ? strchr(outcome, '=') : NULL;
+        if (eq == NULL || eq == outcome || eq[1] == 0) {
+            usage_error("%s", "glm needs --outcome V=LEVEL (e.g. --outcome vital_status=dead)");
+            goto out;
+        }
+        *eq = 0;
+        req.outcome_var = outcome;
+        req.outcome_level = eq + 1;
+    }
+    if (o->save_query != NULL) {
+        usage_error("%s", "--save-query saves one signed query; a model takes one round per "
+            "iteration, so it cannot be saved ahead");
+        goto out;
+    }
+    struct where w;
+    Fedra__Filter *filters, **fp;
+    if (build_where(where_expr, &w, &filters, &fp) != 0)
+        goto out;
+    req.covariates = cov;
+    req.ncov = ncov;
+    req.where = fp;
+    req.nwhere = w.nterms;
+    req.grid_days = (uint32_t)grid;
+    req.exact_times = grid == 0;
+    req.max_iter = (int)iter;
+    struct model_ctx ctx = {o, fed};
+    struct report r = {o->format, stdout, stderr, fed, NULL, ""};
+    char err[FEDRA_ERRLEN];
+    rc = model_run(&req, &r, model_send, &ctx, err);
+    if (rc == EXIT_FAIL)
+        fprintf(stderr, "fedra: %s\n", err);
+    else if (rc == EXIT_PARTIAL)
+        fputs("fedra: not every node took part; the model is the exact fit of those that did\n",
+            stderr);
+    free(fp);
+    free(filters);
+    where_release(&w);
+out:
+    while (ncov > 0)
+        free(cov[--ncov]);
+    free(outcome);
+    return rc;
+}
+
 static int
 cmd_ping(const struct opts *o, const struct federation *fed, int argc, char **argv)
 {
@@ -539,11 +704,10 @@ main(int argc, char **argv)
     const char *cmd = rest[0];
     int known = strcmp(cmd, "count") == 0 || strcmp(cmd, "ping") == 0 ||
                 strcmp(cmd, "send") == 0 || strcmp(cmd, "km") == 0 ||
-                strcmp(cmd, "logrank") == 0;
+                strcmp(cmd, "logrank") == 0 || strcmp(cmd, "cox") == 0 ||
+                strcmp(cmd, "glm") == 0;
     if (!known) {
-        int later =
-                    strcmp(cmd, "cox") == 0 || strcmp(cmd, "glm") == 0 ||
-                    strcmp(cmd, "verify") == 0;
+        int later = strcmp(cmd, "verify") == 0;
         free(rest);
         if (later)
             return usage_error("'%s' is not available in this version yet", cmd);
@@ -569,6 +733,8 @@ main(int argc, char **argv)
         rc = cmd_ping(&o, &fed, nrest, rest);
     else if (strcmp(cmd, "km") == 0 || strcmp(cmd, "logrank") == 0)
         rc = cmd_km(&o, &fed, nrest, rest);
+    else if (strcmp(cmd, "cox") == 0 || strcmp(cmd, "glm") == 0)
+        rc = cmd_model(&o, &fed, nrest, rest);
     else
         rc = cmd_send(&o, &fed, nrest, rest);
     federation_release(&fed);

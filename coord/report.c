@@ -8,6 +8,7 @@
 #include "coord/report.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -214,6 +215,28 @@ check_oev(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
     return rc;
 }
 
+/* A model round's share: p coefficients' worth of finite sums, sizes within the node's rows. */
+static int
+check_model(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
+{
+    const Fedra__ModelResult *m = b->model;
+    size_t p = spec->n_terms + (spec->kind == FEDRA__KIND__KIND_GLM);
+    if (m == NULL)
+        return errf(why, "answered without model sums");
+    if (m->n_score != p || m->n_info != p * p)
+        return errf(why, "sent model sums for %zu coefficients, not %zu", m->n_score, p);
+    if (m->n > b->data_rows || m->events > m->n || m->dropped > b->data_rows - m->n)
+        return errf(why, "sent model sums for more patients than it holds");
+    int finite = isfinite(m->loglik) && isfinite(m->deviance) && isfinite(m->aic);
+    for (size_t i = 0; i < p; i++)
+        finite &= isfinite(m->score[i]) != 0;
+    for (size_t i = 0; i < p * p; i++)
+        finite &= isfinite(m->info[i]) && m->info[i] == m->info[(i % p) * p + i / p];
+    if (!finite)
+        return errf(why, "sent model sums that are not finite or not symmetric");
+    return 0;
+}
+
 void
 report_check_replies(const struct federation *fed, struct node_reply *rep,
     const Fedra__QuerySpec *spec)
@@ -233,6 +256,8 @@ report_check_replies(const struct federation *fed, struct node_reply *rep,
             rc = check_km(spec, b, why);
         else if (spec->kind == FEDRA__KIND__KIND_LOGRANK)
             rc = check_oev(spec, b, why);
+        else if (spec->kind == FEDRA__KIND__KIND_COX || spec->kind == FEDRA__KIND__KIND_GLM)
+            rc = check_model(spec, b, why);
         else if (spec->kind == FEDRA__KIND__KIND_PING && b->ping == NULL)
             rc = errf(why, "answered a ping without ping details");
         if (rc != 0) {
@@ -270,8 +295,8 @@ nodes_json(const struct report *r)
 }
 
 /* Node statuses as text: to out for tables, to diag for csv. */
-static void
-nodes_text(const struct report *r, FILE *f)
+void
+report_nodes_text(const struct report *r, FILE *f)
 {
     size_t ok = 0, w = 4;
     for (size_t i = 0; i < r->fed->nnodes; i++) {
@@ -291,8 +316,8 @@ nodes_text(const struct report *r, FILE *f)
     }
 }
 
-static int
-emit_json(const struct report *r, json_t *result)
+int
+report_emit_json(const struct report *r, json_t *result)
 {
     json_t *o = json_object();
     if (r->query_id && r->query_id[0])
@@ -308,8 +333,8 @@ emit_json(const struct report *r, json_t *result)
 }
 
 /* CSV field: quoted only when needed (RFC 4180). */
-static void
-csv_field(FILE *f, const char *s)
+void
+report_csv_field(FILE *f, const char *s)
 {
     if (strpbrk(s, ",\"\r\n") == NULL) {
         fputs(s, f);
@@ -451,23 +476,23 @@ report_count(const struct report *r, char *const *by, size_t nby, int chisq, cha
         json_object_set_new(res, "cells", cells);
         if (cj != NULL)
             json_object_set(res, "chisq", cj);
-        emit_json(r, res);
+        report_emit_json(r, res);
     } else if (r->format == REPORT_CSV) {
         for (size_t k = 0; k < nby; k++) {
-            csv_field(r->out, by[k]);
+            report_csv_field(r->out, by[k]);
             fputc(',', r->out);
         }
         fputs("count,count_max\n", r->out);
         for (size_t j = 0; j < nrows; j++) {
             for (size_t k = 0; k < nby; k++) {
-                csv_field(r->out, lv[k].text[rows[j].key[k]]);
+                report_csv_field(r->out, lv[k].text[rows[j].key[k]]);
                 fputc(',', r->out);
             }
             fprintf(r->out, "%" PRIu64 ",%" PRIu64 "\n", rows[j].count, rows[j].count_max);
         }
         if (cj != NULL)
             print_chisq(r->diag, cj);
-        nodes_text(r, r->diag);
+        report_nodes_text(r, r->diag);
     } else {
         size_t w[COUNTS_MAX_VARS];
         for (size_t k = 0; k < nby; k++) {
@@ -494,7 +519,7 @@ report_count(const struct report *r, char *const *by, size_t nby, int chisq, cha
             print_chisq(r->out, cj);
         }
         fputc('\n', r->out);
-        nodes_text(r, r->out);
+        report_nodes_text(r, r->out);
     }
     json_decref(cj);
     for (size_t k = 0; k < nby; k++)
@@ -521,7 +546,7 @@ report_ping(const struct report *r, char *err)
             }
             json_array_append_new(a, o);
         }
-        return emit_json(r, a);
+        return report_emit_json(r, a);
     }
     FILE *f = r->out;
     for (size_t i = 0; i < r->fed->nnodes; i++) {
@@ -530,14 +555,14 @@ report_ping(const struct report *r, char *err)
         if (r->format == REPORT_CSV) {
             if (i == 0)
                 fputs("name,status,ms,rows,cert_not_after,reason\n", f);
-            csv_field(f, r->fed->nodes[i].name);
+            report_csv_field(f, r->fed->nodes[i].name);
             fprintf(f, ",%s,%.1f,", client_status_name(p->status), p->ms);
             if (p->status == NODE_OK && p->body->ping)
                 fprintf(f, "%" PRIu64 ",%s,", p->body->data_rows,
                     iso(p->body->ping->cert_not_after_ms, t));
             else
                 fputs(",,", f);
-            csv_field(f, p->status == NODE_OK ? "" : p->reason);
+            report_csv_field(f, p->status == NODE_OK ? "" : p->reason);
             fputc('\n', f);
         } else if (p->status == NODE_OK && p->body->ping) {
             fprintf(f, "%-12s ok       %6.1f ms  %" PRIu64 " rows  %s  certificate valid until %s\n",
@@ -556,21 +581,21 @@ report_nodes(const struct report *r, char *err)
 {
     (void)err;
     if (r->format == REPORT_JSON)
-        return emit_json(r, NULL);
-    nodes_text(r, r->format == REPORT_CSV ? r->diag : r->out);
+        return report_emit_json(r, NULL);
+    report_nodes_text(r, r->format == REPORT_CSV ? r->diag : r->out);
     return 0;
 }
 
 /* %.17g, or "" / JSON null for R's NA (NaN). */
-static void
-put_num(FILE *f, double x)
+void
+report_put_num(FILE *f, double x)
 {
     if (x == x)
         fprintf(f, "%.17g", x);
 }
 
-static json_t *
-json_num(double x)
+json_t *
+report_json_num(double x)
 {
     return x == x ? json_real(x) : json_null();
 }
@@ -585,16 +610,16 @@ struct km_stratum {
 static void
 km_point_csv(FILE *f, const char *label, const struct km_point *p)
 {
-    csv_field(f, label);
+    report_csv_field(f, label);
     fprintf(f, ",%d,%lld,%lld,%lld,", p->time, (long long)p->n_risk, (long long)p->n_event,
         (long long)p->n_censor);
-    put_num(f, p->surv);
+    report_put_num(f, p->surv);
     fputc(',', f);
-    put_num(f, p->std_err);
+    report_put_num(f, p->std_err);
     fputc(',', f);
-    put_num(f, p->lower);
+    report_put_num(f, p->lower);
     fputc(',', f);
-    put_num(f, p->upper);
+    report_put_num(f, p->upper);
     fputc('\n', f);
 }
 
@@ -606,10 +631,10 @@ km_point_json(const struct km_point *p)
     json_object_set_new(o, "n.risk", json_integer(p->n_risk));
     json_object_set_new(o, "n.event", json_integer(p->n_event));
     json_object_set_new(o, "n.censor", json_integer(p->n_censor));
-    json_object_set_new(o, "surv", json_num(p->surv));
-    json_object_set_new(o, "std.err", json_num(p->std_err));
-    json_object_set_new(o, "lower", json_num(p->lower));
-    json_object_set_new(o, "upper", json_num(p->upper));
+    json_object_set_new(o, "surv", report_json_num(p->surv));
+    json_object_set_new(o, "std.err", report_json_num(p->std_err));
+    json_object_set_new(o, "lower", report_json_num(p->lower));
+    json_object_set_new(o, "upper", report_json_num(p->upper));
     return o;
 }
 
@@ -733,7 +758,7 @@ report_km(const struct report *r, const char *by, int conf_type, const int32_t *
     if (rc == 0 && r->format == REPORT_CSV) {
         if (lv.n == 0)
             fputs("strata,time,n.risk,n.event,n.censor,surv,std.err,lower,upper\n", r->out);
-        nodes_text(r, r->diag);
+        report_nodes_text(r, r->diag);
     }
     if (rc == 0 && r->format == REPORT_JSON) {
         json_t *curves = json_array();
@@ -746,9 +771,9 @@ report_km(const struct report *r, const char *by, int conf_type, const int32_t *
             json_object_set_new(c, "strata", json_string(label));
             json_object_set_new(c, "n", json_integer(st[s].curve.n));
             json_object_set_new(c, "events", json_integer(st[s].curve.events));
-            json_object_set_new(c, "median", json_num(st[s].curve.median));
-            json_object_set_new(c, "median_lower", json_num(st[s].curve.median_lower));
-            json_object_set_new(c, "median_upper", json_num(st[s].curve.median_upper));
+            json_object_set_new(c, "median", report_json_num(st[s].curve.median));
+            json_object_set_new(c, "median_lower", report_json_num(st[s].curve.median_lower));
+            json_object_set_new(c, "median_upper", report_json_num(st[s].curve.median_upper));
             for (size_t j = 0; j < nrows[s]; j++)
                 json_array_append_new(a, km_point_json(&rows[s][j]));
             json_object_set_new(c, "rows", a);
@@ -756,7 +781,7 @@ report_km(const struct report *r, const char *by, int conf_type, const int32_t *
         }
         json_t *res = json_object();
         json_object_set_new(res, "curves", curves);
-        emit_json(r, res);
+        report_emit_json(r, res);
     }
     if (rc == 0 && r->format == REPORT_TABLE) {
         FILE *f = r->out;
@@ -795,7 +820,7 @@ report_km(const struct report *r, const char *by, int conf_type, const int32_t *
             }
         }
         fputc('\n', f);
-        nodes_text(r, f);
+        report_nodes_text(r, f);
     }
     for (size_t s = 0; s < lv.n; s++) {
         if (ntimes > 0)
@@ -923,7 +948,7 @@ report_logrank(const struct report *r, const char *by, int stratified, char *err
             json_array_append_new(groups, x);
         }
         json_object_set_new(o, "groups", groups);
-        emit_json(r, o);
+        report_emit_json(r, o);
     } else if (rc == 0) {
         FILE *f = r->out;
         if (r->format == REPORT_CSV)
@@ -935,7 +960,7 @@ report_logrank(const struct report *r, const char *by, int stratified, char *err
             char lab[VARS_MAX_NAME + VARS_MAX_LEVEL + 2];
             snprintf(lab, sizeof lab, "%s=%s", by, lv.text[g]);
             if (r->format == REPORT_CSV) {
-                csv_field(f, lab);
+                report_csv_field(f, lab);
                 fprintf(f, ",%lld,%.17g,%.17g\n", (long long)sum.n[g], sum.o[g], sum.e[g]);
             } else {
                 double oe = sum.e[g] > 0 ? (sum.o[g] - sum.e[g]) * (sum.o[g] - sum.e[g]) / sum.e[g]
@@ -949,7 +974,7 @@ report_logrank(const struct report *r, const char *by, int stratified, char *err
             stratified ? "stratified by node: " : "", res.chisq, res.df, res.p);
         if (r->format != REPORT_CSV)
             fputc('\n', f);
-        nodes_text(r, d);
+        report_nodes_text(r, d);
     }
     logrank_oev_release(&sum);
     free(lv.text);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "coord/client.h"
 #include "coord/federation.h"
 
@@ -56,5 +58,16 @@ int report_logrank(const struct report *r, const char *by, int stratified, char 
 int report_ping(const struct report *r, char *err);
 /* Node statuses only (a query whose result cannot be merged). */
 int report_nodes(const struct report *r, char *err);
+
+/* Building blocks for other printers (coord/model.c). */
+/* "nodes: k of n answered" and one line per node, to f. */
+void report_nodes_text(const struct report *r, FILE *f);
+/* {"query_id", "nodes", "result": result} to r->out; takes result's reference. */
+int report_emit_json(const struct report *r, json_t *result);
+/* One CSV field, quoted only when needed (RFC 4180). */
+void report_csv_field(FILE *f, const char *s);
+/* %.17g, nothing for R's NA (NaN); JSON: a real, or null for NaN. */
+void report_put_num(FILE *f, double x);
+json_t *report_json_num(double x);
 
 #endif /* !REPORT_H */

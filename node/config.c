@@ -57,6 +57,9 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
     } else if (strcmp(name, "time_grid_days") == 0) {
         rc = set_uint(&c->policy.time_grid_days, value, 0, DISCLOSE_MAX_GRID_DAYS);
         why = "must be an integer from 0 (exact times) to 3660";
+    } else if (strcmp(name, "min_events_per_parameter") == 0) {
+        rc = set_uint(&c->policy.min_events_per_param, value, 1, DISCLOSE_MAX_EVENTS_PER_PARAM);
+        why = "must be an integer from 1 to 1000";
     } else if (strcmp(name, "clock_skew_seconds") == 0) {
         rc = set_uint(&c->clock_skew_s, value, 0, CONFIG_MAX_SKEW_S);
         why = "must be an integer from 0 to 3600";
@@ -65,7 +68,8 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
         why = "must be an integer from 100 to 100000000";
     } else {
         return errf(err, "%s:%d: unknown key '%s' (keys: db, listen, cert, key, ca_cert, crl, "
-            "min_cell, time_grid_days, clock_skew_seconds, replay_cache_max)",
+            "min_cell, time_grid_days, min_events_per_parameter, clock_skew_seconds, "
+            "replay_cache_max)",
             c->path, lineno, name);
     }
     if (rc != 0)
@@ -82,6 +86,7 @@ config_load(const char *path, struct node_config *c, char *err)
     c->path = xstrdup(path);
     c->policy.min_cell = DISCLOSE_DEFAULT_MIN_CELL;
     c->policy.time_grid_days = DISCLOSE_DEFAULT_GRID_DAYS;
+    c->policy.min_events_per_param = DISCLOSE_DEFAULT_EVENTS_PER_PARAM;
     c->clock_skew_s = CONFIG_DEFAULT_SKEW_S;
     c->max_seen = CONFIG_DEFAULT_MAX_SEEN;
     if (kv_parse(path, on_line, c, err) != 0)

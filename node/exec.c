@@ -3,9 +3,12 @@
  */
 #include "node/exec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/cox.h"
+#include "analysis/glm.h"
 #include "analysis/km.h"
 #include "analysis/logrank.h"
 #include "lib/util.h"
@@ -364,5 +367,288 @@ exec_logrank_release(struct exec_lr_out *out)
 {
     logrank_oev_release(&out->oev);
     free(out->n);
+    memset(out, 0, sizeof *out);
+}
+
+/* ---- models ---- */
+
+/* One design column resolved against this node's snapshot. */
+struct column {
+    const struct var_def *var;
+    long code;                      /* indicator of this code; -1: absent here; numeric: unused */
+};
+
+/* The rows and design matrix of one model round. */
+struct design {
+    size_t n, p, dropped;
+    double *x;                      /* n x p, row-major */
+    size_t *row;                    /* snapshot row of each design row */
+};
+
+static void
+design_release(struct design *d)
+{
+    free(d->x);
+    free(d->row);
+    memset(d, 0, sizeof *d);
+}
+
+/* Resolve one Term; the level must be valid for the variable whether or not present here. */
+static int
+resolve_term(const struct snapshot *snap, const Fedra__Term *t, const char *what,
+    struct column *c, char *err)
+{
+    if (t == NULL || (c->var = vars_find(t->var)) == NULL)
+        return errf(err, "%s: unknown variable '%.32s' (variables: %s)", what,
+            t ? t->var : "", vars_names());
+    if (c->var->kind == VAR_INTEGER) {
+        if (t->level[0] != 0)
+            return errf(err, "%s: %s is numeric and takes no level ('%.64s')", what,
+                c->var->name, t->level);
+        c->code = -1;
+        return 0;
+    }
+    if (t->level[0] == 0 || !vars_valid_value(c->var, t->level))
+        return errf(err, "%s: '%.64s' is not a level of %s", what, t->level, c->var->name);
+    c->code = snapshot_code(snap, c->var, t->level);
+    return 0;
+}
+
+/*
+ * Build the design of a round: resolve and check the terms, select the
+ * complete cases, and apply the record and level rules.  glm puts an
+ * intercept column first.  *outcome (glm) receives the outcome column.
+ */
+static int
+design_build(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, int glm, struct column *outcome, struct design *d, char *err)
+{
+    memset(d, 0, sizeof *d);
+    size_t nt = spec->n_terms;
+    if (nt > WIRE_MAX_TERMS || (!glm && nt == 0))
+        return errf(err, "a model needs 1 to %d terms (%zu given)", WIRE_MAX_TERMS, nt);
+    struct column col[WIRE_MAX_TERMS];
+    for (size_t j = 0; j < nt; j++) {
+        char what[32];
+        snprintf(what, sizeof what, "term %zu", j + 1);
+        if (resolve_term(snap, spec->terms[j], what, &col[j], err) != 0)
+            return -1;
+        for (size_t k = 0; k < j; k++)
+            if (col[k].var == col[j].var &&
+                (col[j].var->kind == VAR_INTEGER ||
+                    strcmp(spec->terms[k]->level, spec->terms[j]->level) == 0))
+                return errf(err, "term %zu repeats term %zu (%s%s%s)", j + 1, k + 1,
+                    col[j].var->name, spec->terms[j]->level[0] ? "=" : "", spec->terms[j]->level);
+    }
+    if (glm) {
+        if (resolve_term(snap, spec->outcome, "outcome", outcome, err) != 0)
+            return -1;
+        if (outcome->var->kind == VAR_INTEGER)
+            return errf(err, "outcome: %s is numeric; name a categorical variable and level",
+                outcome->var->name);
+        for (size_t j = 0; j < nt; j++)
+            if (col[j].var == outcome->var)
+                return errf(err, "%s is both the outcome and a covariate", outcome->var->name);
+    }
+    d->p = nt + (glm ? 1 : 0);
+    if (spec->n_beta != d->p && !(glm && spec->n_beta == 0))
+        return errf(err, "%zu coefficients for %zu model columns", spec->n_beta, d->p);
+    struct snap_filter f;
+    if (compile_where(snap, spec, &f, err) != 0)
+        return -1;
+
+    /* Complete cases: every model variable (and the outcome) present. */
+    enum var_id need[WIRE_MAX_TERMS + 1];
+    size_t nneed = 0;
+    for (size_t j = 0; j < nt; j++)
+        need[nneed++] = col[j].var->id;
+    if (glm)
+        need[nneed++] = outcome->var->id;
+    d->row = xcalloc(snap->n ? snap->n : 1, sizeof *d->row);
+    for (size_t i = 0; i < snap->n; i++) {
+        if (!snapshot_row_passes(snap, &f, i))
+            continue;
+        int complete = 1;
+        for (size_t k = 0; k < nneed && complete; k++)
+            complete = snap->code[need[k]][i] != SNAP_MISSING;
+        if (complete)
+            d->row[d->n++] = i;
+        else
+            d->dropped++;
+    }
+    snapshot_filter_release(&f);
+    if (disclose_suppress(policy, d->n)) {
+        design_release(d);
+        return errf(err, "fewer than %u patients at this node match; the model is not fitted "
+            "here", policy->min_cell);
+    }
+    /* Every level of a categorical model variable: 0 or at least min_cell patients. */
+    uint32_t *per = NULL;
+    for (size_t k = 0; k < nneed; k++) {
+        const struct var_def *v = vars_get(need[k]);
+        if (v->kind == VAR_INTEGER)
+            continue;
+        per = xrealloc(per, snap->ncodes[v->id] * sizeof *per + 1);
+        memset(per, 0, snap->ncodes[v->id] * sizeof *per);
+        for (size_t r = 0; r < d->n; r++)
+            per[snap->code[v->id][d->row[r]]]++;
+        for (uint32_t c = 0; c < snap->ncodes[v->id]; c++)
+            if (disclose_suppress(policy, per[c])) {
+                char tmp[16];
+                errf(err, "%s=%s has fewer than %u patients at this node; the model is not "
+                    "fitted here", v->name, snapshot_level(snap, v->id, (uint16_t)c, tmp),
+                    policy->min_cell);
+                free(per);
+                design_release(d);
+                return -1;
+            }
+    }
+    free(per);
+
+    d->x = xcalloc(d->n * d->p + 1, sizeof *d->x);
+    for (size_t r = 0; r < d->n; r++) {
+        double *xr = d->x + r * d->p;
+        size_t i = d->row[r];
+        if (glm)
+            *xr++ = 1.0;
+        for (size_t j = 0; j < nt; j++) {
+            uint16_t c = snap->code[col[j].var->id][i];
+            xr[j] = col[j].var->kind == VAR_INTEGER ? snapshot_value(col[j].var->id, c)
+                                                    : (double)(col[j].code == (long)c);
+        }
+    }
+    return 0;
+}
+
+/* Refuse unless the events (or non-events) suffice for p coefficients. */
+static int
+check_events(const struct disclose_policy *policy, uint64_t events, size_t p, const char *what,
+    char *err)
+{
+    uint64_t need = disclose_model_events_short(policy, events, p);
+    if (need == 0)
+        return 0;
+    return errf(err, "too few %s at this node for %zu coefficients: its policy needs none or at "
+        "least %llu (min_events_per_parameter %u, min_cell %u)", what, p,
+        (unsigned long long)need, policy->min_events_per_param, policy->min_cell);
+}
+
+static void
+model_fill(struct exec_model_out *out, const struct design *d)
+{
+    Fedra__ModelResult *m = &out->model;
+    m->n = d->n;
+    m->dropped = d->dropped;
+    m->n_score = d->p;
+    m->score = out->score;
+    m->n_info = d->p * d->p;
+    m->info = out->info;
+}
+
+int
+exec_cox(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct exec_model_out *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    fedra__model_result__init(&out->model);
+    int32_t grid;
+    if (km_grid(policy, spec, &grid, err) != 0)
+        return -1;
+    if (spec->endpoint != FEDRA__ENDPOINT__ENDPOINT_OS &&
+        spec->endpoint != FEDRA__ENDPOINT__ENDPOINT_EFS)
+        return errf(err, "unknown endpoint %d (os or efs)", (int)spec->endpoint);
+    if (spec->ties != FEDRA__TIES__TIES_EFRON && spec->ties != FEDRA__TIES__TIES_BRESLOW)
+        return errf(err, "unknown ties method %d (efron or breslow)", (int)spec->ties);
+    struct design d;
+    if (design_build(snap, policy, spec, 0, NULL, &d, err) != 0)
+        return -1;
+    int efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
+    const int32_t *tcol = efs ? snap->efs_time : snap->os_time;
+    const uint8_t *ecol = efs ? snap->efs_event : snap->os_event;
+    int64_t *t = xcalloc(d.n + 1, sizeof *t);
+    int *st = xcalloc(d.n + 1, sizeof *st);
+    uint64_t events = 0;
+    int rc = 0;
+    for (size_t r = 0; r < d.n && rc == 0; r++) {
+        int32_t tt = tcol[d.row[r]];
+        if (grid > 0 && km_grid_ceil(tt, grid, &tt) != 0)
+            rc = errf(err, "a time is out of range for the grid");
+        t[r] = tt;
+        st[r] = ecol[d.row[r]];
+        events += (uint64_t)st[r];
+    }
+    if (rc == 0)
+        rc = check_events(policy, events, d.p, "events", err);
+    if (rc == 0) {
+        out->score = xcalloc(d.p, sizeof *out->score);
+        out->info = xcalloc(d.p * d.p, sizeof *out->info);
+        enum cox_ties ties = spec->ties == FEDRA__TIES__TIES_BRESLOW ? COX_BRESLOW : COX_EFRON;
+        int cr = cox_stratum_eval(t, st, d.x, d.n, d.p, spec->beta, ties, &out->model.loglik,
+            out->score, out->info);
+        if (cr != 0)
+            rc = errf(err, "cannot evaluate the Cox model here (error %d)", cr);
+    }
+    free(t);
+    free(st);
+    if (rc == 0) {
+        model_fill(out, &d);
+        out->model.events = events;
+        out->model.grid_days = (uint32_t)grid;
+    }
+    design_release(&d);
+    if (rc != 0)
+        exec_model_release(out);
+    return rc;
+}
+
+int
+exec_glm(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct exec_model_out *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    fedra__model_result__init(&out->model);
+    struct column oc;
+    struct design d;
+    if (design_build(snap, policy, spec, 1, &oc, &d, err) != 0)
+        return -1;
+    double *y = xcalloc(d.n + 1, sizeof *y);
+    uint64_t ones = 0;
+    for (size_t r = 0; r < d.n; r++) {
+        y[r] = (double)(oc.code == (long)snap->code[oc.var->id][d.row[r]]);
+        ones += y[r] > 0;
+    }
+    int rc = check_events(policy, ones, d.p, "outcome events", err);
+    if (rc == 0)
+        rc = check_events(policy, d.n - ones, d.p, "outcome non-events", err);
+    if (rc == 0) {
+        out->score = xcalloc(d.p, sizeof *out->score);
+        out->info = xcalloc(d.p * d.p, sizeof *out->info);
+        struct glm_node_stats gs;
+        int gr = glm_node_eval(y, d.x, d.n, d.p, spec->n_beta ? spec->beta : NULL, out->info,
+            out->score, &gs);
+        if (gr != 0) {
+            rc = errf(err, "cannot evaluate the logistic model here (error %d)", gr);
+        } else {
+            out->model.deviance = gs.deviance;
+            out->model.aic = gs.aic;
+            out->model.n_boundary = (uint64_t)gs.n_boundary;
+        }
+    }
+    free(y);
+    if (rc == 0) {
+        model_fill(out, &d);
+        out->model.events = ones;
+    }
+    design_release(&d);
+    if (rc != 0)
+        exec_model_release(out);
+    return rc;
+}
+
+void
+exec_model_release(struct exec_model_out *out)
+{
+    free(out->score);
+    free(out->info);
     memset(out, 0, sizeof *out);
 }

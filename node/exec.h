@@ -71,4 +71,30 @@ int exec_logrank(const struct snapshot *snap, const struct disclose_policy *poli
     const Fedra__QuerySpec *spec, struct exec_lr_out *out, char *err);
 void exec_logrank_release(struct exec_lr_out *out);
 
+/* Memory behind a filled ModelResult. */
+struct exec_model_out {
+    Fedra__ModelResult model;
+    double *score, *info;
+};
+
+/*
+ * One round of a model (statistics.md §4.3, §5.1) on the node's records:
+ * the rows passing the filter with every model variable present (complete
+ * cases), the design columns the query names (spec->terms; glm adds an
+ * intercept first), evaluated at spec->beta.  Cox: the node's stratum's log
+ * partial likelihood, score and information, with times on the grid the
+ * policy allows (as exec_km).  GLM: X'WX, X'Wz, deviance and AIC partials,
+ * from glm.fit's start when beta is empty.
+ *
+ * Disclosure rules, each refusing the whole round: 1 .. min_cell-1 records;
+ * any level of a categorical model variable (outcome included) held by
+ * 1 .. min_cell-1 of them; events (glm: also non-events) neither 0 nor
+ * enough for the coefficients (disclose_model_events_short).
+ */
+int exec_cox(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct exec_model_out *out, char *err);
+int exec_glm(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct exec_model_out *out, char *err);
+void exec_model_release(struct exec_model_out *out);
+
 #endif /* !EXEC_H */

@@ -336,6 +336,7 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
     struct exec_out eo = {0};
     struct exec_km_out ek = {0};
     struct exec_lr_out el = {0};
+    struct exec_model_out em = {0};
     int signed_ok = 0;              /* the bytes carry a valid analyst signature */
     Fedra__PingResult ping = FEDRA__PING_RESULT__INIT;
     Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
@@ -428,6 +429,19 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
         snprintf(summary, sizeof summary, "km: %zu strata, grid %u days", ek.nstrata,
             ek.km.grid_days);
         break;
+    case FEDRA__KIND__KIND_COX:
+    case FEDRA__KIND__KIND_GLM: {
+        int cox = q->spec->kind == FEDRA__KIND__KIND_COX;
+        if ((cox ? exec_cox : exec_glm)(nd->snap, &nd->cfg.policy, q->spec, &em, err) != 0) {
+            refuse(&v, "query", "%s", err);
+            goto respond;
+        }
+        rb.model = &em.model;
+        snprintf(summary, sizeof summary, "%s round %u: %zu coefficients, n %llu",
+            cox ? "cox" : "glm", q->spec->round, em.model.n_score,
+            (unsigned long long)em.model.n);
+        break;
+    }
     case FEDRA__KIND__KIND_PING:
         ping.cert_not_after_ms = pki_cert_not_after(nd->cert) * 1000;
         ping.software = (char *)FEDRA_VERSION_STRING;
@@ -461,6 +475,7 @@ respond:
         rb.ping = NULL;
         rb.km = NULL;
         rb.logrank = NULL;
+        rb.model = NULL;
         nd->refused++;
     } else {
         rb.status = FEDRA__STATUS__STATUS_OK;
@@ -479,6 +494,7 @@ respond:
         rb.ping = NULL;
         rb.km = NULL;
         rb.logrank = NULL;
+        rb.model = NULL;
         nd->answered--;
         nd->refused++;
         body.len = 0;
@@ -515,6 +531,7 @@ respond:
         rb.ping = NULL;
         rb.km = NULL;
         rb.logrank = NULL;
+        rb.model = NULL;
         nd->answered--;
         nd->refused++;
         reply->len = 0;
@@ -531,6 +548,7 @@ respond:
     exec_out_release(&eo);
     exec_km_release(&ek);
     exec_logrank_release(&el);
+    exec_model_release(&em);
     wire_query_free(q);
     pki_cert_free(sc);
     wire_envelope_free(env);

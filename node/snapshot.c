@@ -219,9 +219,14 @@ snapshot_level(const struct snapshot *s, enum var_id v, uint16_t code, char tmp[
     return code < d->nlevels ? d->levels[code] : "";
 }
 
-/* Code of a level text, or -1 if the node has no such level (open) / it is invalid. */
-static long
-code_of(const struct snapshot *s, const struct var_def *d, const char *text)
+double
+snapshot_value(enum var_id v, uint16_t code)
+{
+    return (double)code + (v == VAR_DIAGNOSIS_YEAR ? DIAG_YEAR_BASE : 0);
+}
+
+long
+snapshot_code(const struct snapshot *s, const struct var_def *d, const char *text)
 {
     if (d->kind == VAR_INTEGER) {
         long long x;
@@ -288,7 +293,7 @@ compile_term(const struct snapshot *s, const struct snap_term *t, uint8_t *allow
     int neg = t->op == SNAP_NE;
     memset(allow, neg, n);
     for (size_t k = 0; k < t->nvalues; k++) {
-        long c = code_of(s, d, t->values[k]);
+        long c = snapshot_code(s, d, t->values[k]);
         if (c >= 0 && (uint32_t)c < n)
             allow[c] = (uint8_t)!neg;
     }

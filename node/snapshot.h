@@ -64,6 +64,11 @@ void snapshot_free(struct snapshot *snap);
 const char *snapshot_level(const struct snapshot *snap, enum var_id v, uint16_t code,
     char tmp[16]);
 
+/* Code of a level text; -1 if invalid, or (open variables) absent at this node. */
+long snapshot_code(const struct snapshot *snap, const struct var_def *d, const char *text);
+/* The number an integer variable's code stands for (age in years, calendar year). */
+double snapshot_value(enum var_id v, uint16_t code);
+
 /*
  * Compile terms against the catalogue: unknown variables, unknown levels,
  * ordering on categoricals and non-integers are refused with a message.

@@ -7,6 +7,7 @@
  */
 #include "proto/wire.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,6 +78,12 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return WIRE_MAX_STRATA;
     if (strcmp(n, "variance") == 0)
         return (size_t)WIRE_MAX_STRATA * WIRE_MAX_STRATA;
+    if (strcmp(n, "terms") == 0)
+        return WIRE_MAX_TERMS;
+    if (strcmp(n, "beta") == 0 || strcmp(n, "score") == 0)
+        return WIRE_MAX_COEF;
+    if (strcmp(n, "info") == 0)
+        return (size_t)WIRE_MAX_COEF * WIRE_MAX_COEF;
     return 0;
 }
 
@@ -219,6 +226,16 @@ wire_query_decode(const uint8_t *buf, size_t len, char *err)
         errf(err, "query has no spec");
         goto bad;
     }
+    if (q->spec->model_id.len != 0 && q->spec->model_id.len != WIRE_QUERY_ID_LEN) {
+        errf(err, "model_id is %zu bytes, expected %d", q->spec->model_id.len,
+            WIRE_QUERY_ID_LEN);
+        goto bad;
+    }
+    for (size_t i = 0; i < q->spec->n_beta; i++)
+        if (!isfinite(q->spec->beta[i])) {
+            errf(err, "coefficient %zu is not a finite number", i + 1);
+            goto bad;
+        }
     for (size_t i = 0; i < q->spec->n_where; i++) {
         Fedra__Filter *f = q->spec->where[i];
         if ((unsigned)f->op > FEDRA__OP__OP_IN) {

@@ -52,6 +52,51 @@ void   fedra__envelope__free_unpacked
   assert(message->base.descriptor == &fedra__envelope__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedra__term__init
+                     (Fedra__Term         *message)
+{
+  static const Fedra__Term init_value = FEDRA__TERM__INIT;
+  *message = init_value;
+}
+size_t fedra__term__get_packed_size
+                     (const Fedra__Term *message)
+{
+  assert(message->base.descriptor == &fedra__term__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__term__pack
+                     (const Fedra__Term *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__term__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__term__pack_to_buffer
+                     (const Fedra__Term *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__term__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__Term *
+       fedra__term__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__Term *)
+     protobuf_c_message_unpack (&fedra__term__descriptor,
+                                allocator, len, data);
+}
+void   fedra__term__free_unpacked
+                     (Fedra__Term *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__term__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fedra__filter__init
                      (Fedra__Filter         *message)
 {
@@ -412,6 +457,51 @@ void   fedra__logrank_oev__free_unpacked
   assert(message->base.descriptor == &fedra__logrank_oev__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedra__model_result__init
+                     (Fedra__ModelResult         *message)
+{
+  static const Fedra__ModelResult init_value = FEDRA__MODEL_RESULT__INIT;
+  *message = init_value;
+}
+size_t fedra__model_result__get_packed_size
+                     (const Fedra__ModelResult *message)
+{
+  assert(message->base.descriptor == &fedra__model_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__model_result__pack
+                     (const Fedra__ModelResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__model_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__model_result__pack_to_buffer
+                     (const Fedra__ModelResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__model_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__ModelResult *
+       fedra__model_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__ModelResult *)
+     protobuf_c_message_unpack (&fedra__model_result__descriptor,
+                                allocator, len, data);
+}
+void   fedra__model_result__free_unpacked
+                     (Fedra__ModelResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__model_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fedra__ping_result__init
                      (Fedra__PingResult         *message)
 {
@@ -579,6 +669,57 @@ const ProtobufCMessageDescriptor fedra__envelope__descriptor =
   (ProtobufCMessageInit) fedra__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fedra__term__field_descriptors[2] =
+{
+  {
+    "var",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__Term, var),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "level",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__Term, level),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__term__field_indices_by_name[] = {
+  1,   /* field[1] = level */
+  0,   /* field[0] = var */
+};
+static const ProtobufCIntRange fedra__term__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedra__term__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.Term",
+  "Term",
+  "Fedra__Term",
+  "fedra",
+  sizeof(Fedra__Term),
+  2,
+  fedra__term__field_descriptors,
+  fedra__term__field_indices_by_name,
+  1,  fedra__term__number_ranges,
+  (ProtobufCMessageInit) fedra__term__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor fedra__filter__field_descriptors[3] =
 {
   {
@@ -643,7 +784,7 @@ const ProtobufCMessageDescriptor fedra__filter__descriptor =
   (ProtobufCMessageInit) fedra__filter__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[7] =
+static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[13] =
 {
   {
     "kind",
@@ -729,20 +870,98 @@ static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "terms",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedra__QuerySpec, n_terms),
+    offsetof(Fedra__QuerySpec, terms),
+    &fedra__term__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "beta",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Fedra__QuerySpec, n_beta),
+    offsetof(Fedra__QuerySpec, beta),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ties",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, ties),
+    &fedra__ties__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outcome",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, outcome),
+    &fedra__term__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "model_id",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, model_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "round",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, round),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__query_spec__field_indices_by_name[] = {
+  8,   /* field[8] = beta */
   3,   /* field[3] = endpoint */
   5,   /* field[5] = exact_times */
   4,   /* field[4] = grid_days */
   1,   /* field[1] = group_by */
   0,   /* field[0] = kind */
+  11,   /* field[11] = model_id */
+  10,   /* field[10] = outcome */
+  12,   /* field[12] = round */
   6,   /* field[6] = stratify_by_node */
+  7,   /* field[7] = terms */
+  9,   /* field[9] = ties */
   2,   /* field[2] = where */
 };
 static const ProtobufCIntRange fedra__query_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
 {
@@ -752,7 +971,7 @@ const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
   "Fedra__QuerySpec",
   "fedra",
   sizeof(Fedra__QuerySpec),
-  7,
+  13,
   fedra__query_spec__field_descriptors,
   fedra__query_spec__field_indices_by_name,
   1,  fedra__query_spec__number_ranges,
@@ -1234,6 +1453,161 @@ const ProtobufCMessageDescriptor fedra__logrank_oev__descriptor =
   (ProtobufCMessageInit) fedra__logrank_oev__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor fedra__model_result__field_descriptors[10] =
+{
+  {
+    "n",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, n),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dropped",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, dropped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "events",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, events),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "loglik",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, loglik),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "score",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Fedra__ModelResult, n_score),
+    offsetof(Fedra__ModelResult, score),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "info",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Fedra__ModelResult, n_info),
+    offsetof(Fedra__ModelResult, info),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deviance",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, deviance),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "aic",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, aic),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "n_boundary",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, n_boundary),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_days",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, grid_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__model_result__field_indices_by_name[] = {
+  7,   /* field[7] = aic */
+  6,   /* field[6] = deviance */
+  1,   /* field[1] = dropped */
+  2,   /* field[2] = events */
+  9,   /* field[9] = grid_days */
+  5,   /* field[5] = info */
+  3,   /* field[3] = loglik */
+  0,   /* field[0] = n */
+  8,   /* field[8] = n_boundary */
+  4,   /* field[4] = score */
+};
+static const ProtobufCIntRange fedra__model_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor fedra__model_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.ModelResult",
+  "ModelResult",
+  "Fedra__ModelResult",
+  "fedra",
+  sizeof(Fedra__ModelResult),
+  10,
+  fedra__model_result__field_descriptors,
+  fedra__model_result__field_indices_by_name,
+  1,  fedra__model_result__number_ranges,
+  (ProtobufCMessageInit) fedra__model_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor fedra__ping_result__field_descriptors[2] =
 {
   {
@@ -1285,7 +1659,7 @@ const ProtobufCMessageDescriptor fedra__ping_result__descriptor =
   (ProtobufCMessageInit) fedra__ping_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[14] =
+static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[15] =
 {
   {
     "context",
@@ -1455,6 +1829,18 @@ static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[14
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "model",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ResponseBody, model),
+    &fedra__model_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__response_body__field_indices_by_name[] = {
   4,   /* field[4] = answered_at_ms */
@@ -1465,6 +1851,7 @@ static const unsigned fedra__response_body__field_indices_by_name[] = {
   9,   /* field[9] = data_rows */
   12,   /* field[12] = km */
   13,   /* field[13] = logrank */
+  14,   /* field[14] = model */
   3,   /* field[3] = node */
   11,   /* field[11] = ping */
   1,   /* field[1] = query_hash */
@@ -1475,7 +1862,7 @@ static const unsigned fedra__response_body__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__response_body__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor fedra__response_body__descriptor =
 {
@@ -1485,27 +1872,31 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   "Fedra__ResponseBody",
   "fedra",
   sizeof(Fedra__ResponseBody),
-  14,
+  15,
   fedra__response_body__field_descriptors,
   fedra__response_body__field_indices_by_name,
   1,  fedra__response_body__number_ranges,
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue fedra__kind__enum_values_by_number[5] =
+static const ProtobufCEnumValue fedra__kind__enum_values_by_number[7] =
 {
   { "KIND_UNSPECIFIED", "FEDRA__KIND__KIND_UNSPECIFIED", 0 },
   { "KIND_COUNT", "FEDRA__KIND__KIND_COUNT", 1 },
   { "KIND_PING", "FEDRA__KIND__KIND_PING", 2 },
   { "KIND_KM", "FEDRA__KIND__KIND_KM", 3 },
   { "KIND_LOGRANK", "FEDRA__KIND__KIND_LOGRANK", 4 },
+  { "KIND_COX", "FEDRA__KIND__KIND_COX", 5 },
+  { "KIND_GLM", "FEDRA__KIND__KIND_GLM", 6 },
 };
 static const ProtobufCIntRange fedra__kind__value_ranges[] = {
-{0, 0},{0, 5}
+{0, 0},{0, 7}
 };
-static const ProtobufCEnumValueIndex fedra__kind__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex fedra__kind__enum_values_by_name[7] =
 {
   { "KIND_COUNT", 1 },
+  { "KIND_COX", 5 },
+  { "KIND_GLM", 6 },
   { "KIND_KM", 3 },
   { "KIND_LOGRANK", 4 },
   { "KIND_PING", 2 },
@@ -1518,12 +1909,40 @@ const ProtobufCEnumDescriptor fedra__kind__descriptor =
   "Kind",
   "Fedra__Kind",
   "fedra",
-  5,
+  7,
   fedra__kind__enum_values_by_number,
-  5,
+  7,
   fedra__kind__enum_values_by_name,
   1,
   fedra__kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue fedra__ties__enum_values_by_number[2] =
+{
+  { "TIES_EFRON", "FEDRA__TIES__TIES_EFRON", 0 },
+  { "TIES_BRESLOW", "FEDRA__TIES__TIES_BRESLOW", 1 },
+};
+static const ProtobufCIntRange fedra__ties__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex fedra__ties__enum_values_by_name[2] =
+{
+  { "TIES_BRESLOW", 1 },
+  { "TIES_EFRON", 0 },
+};
+const ProtobufCEnumDescriptor fedra__ties__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fedra.Ties",
+  "Ties",
+  "Fedra__Ties",
+  "fedra",
+  2,
+  fedra__ties__enum_values_by_number,
+  2,
+  fedra__ties__enum_values_by_name,
+  1,
+  fedra__ties__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue fedra__endpoint__enum_values_by_number[2] =

@@ -16,6 +16,7 @@ PROTOBUF_C__BEGIN_DECLS
 
 
 typedef struct Fedra__Envelope Fedra__Envelope;
+typedef struct Fedra__Term Fedra__Term;
 typedef struct Fedra__Filter Fedra__Filter;
 typedef struct Fedra__QuerySpec Fedra__QuerySpec;
 typedef struct Fedra__QueryBody Fedra__QueryBody;
@@ -24,6 +25,7 @@ typedef struct Fedra__CountResult Fedra__CountResult;
 typedef struct Fedra__LifeTable Fedra__LifeTable;
 typedef struct Fedra__KmResult Fedra__KmResult;
 typedef struct Fedra__LogrankOev Fedra__LogrankOev;
+typedef struct Fedra__ModelResult Fedra__ModelResult;
 typedef struct Fedra__PingResult Fedra__PingResult;
 typedef struct Fedra__ResponseBody Fedra__ResponseBody;
 
@@ -47,9 +49,25 @@ typedef enum _Fedra__Kind {
   /*
    * life tables per group (pooled) or O, E, V (stratified by node)
    */
-  FEDRA__KIND__KIND_LOGRANK = 4
+  FEDRA__KIND__KIND_LOGRANK = 4,
+  /*
+   * one Newton-Raphson round of a Cox model stratified by node
+   */
+  FEDRA__KIND__KIND_COX = 5,
+  /*
+   * one IRLS round of a logistic regression
+   */
+  FEDRA__KIND__KIND_GLM = 6
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__KIND)
 } Fedra__Kind;
+typedef enum _Fedra__Ties {
+  /*
+   * coxph's default
+   */
+  FEDRA__TIES__TIES_EFRON = 0,
+  FEDRA__TIES__TIES_BRESLOW = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__TIES)
+} Fedra__Ties;
 typedef enum _Fedra__Endpoint {
   /*
    * overall survival
@@ -111,6 +129,23 @@ struct  Fedra__Envelope
     , 0, {0,NULL}, {0,NULL}, {0,NULL} }
 
 
+/*
+ * One column of a model's design matrix: the value of an integer variable
+ * (level empty), or the 0/1 indicator of one level of a categorical one.
+ * The coordinator chooses the columns (R's factor coding); nodes never
+ * discover levels on their own, so every node builds the same matrix.
+ */
+struct  Fedra__Term
+{
+  ProtobufCMessage base;
+  char *var;
+  char *level;
+};
+#define FEDRA__TERM__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__term__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 struct  Fedra__Filter
 {
   ProtobufCMessage base;
@@ -157,10 +192,40 @@ struct  Fedra__QuerySpec
    * log-rank: the node sends only O, E and V
    */
   protobuf_c_boolean stratify_by_node;
+  /*
+   * Models (cox, glm).  Every round of one fit is its own signed query with
+   * the same model_id; the node logs each round, beta included.
+   */
+  /*
+   * design columns, at most WIRE_MAX_TERMS (glm adds an intercept)
+   */
+  size_t n_terms;
+  Fedra__Term **terms;
+  /*
+   * coefficients to evaluate at; glm round 0: none (start from mustart)
+   */
+  size_t n_beta;
+  double *beta;
+  /*
+   * cox
+   */
+  Fedra__Ties ties;
+  /*
+   * glm: y = 1 where var = level, else 0
+   */
+  Fedra__Term *outcome;
+  /*
+   * WIRE_QUERY_ID_LEN random bytes, the same in every round
+   */
+  ProtobufCBinaryData model_id;
+  /*
+   * 1, 2, ... within the fit
+   */
+  uint32_t round;
 };
 #define FEDRA__QUERY_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__query_spec__descriptor) \
-    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0 }
+    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0 }
 
 
 struct  Fedra__QueryBody
@@ -314,6 +379,62 @@ struct  Fedra__LogrankOev
     , 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
+/*
+ * A node's share of one model round, to be summed over nodes.  Cox: the log
+ * partial likelihood, score and information of the node's stratum at beta.
+ * GLM: X'WX, X'Wz, deviance and AIC partial sums at beta.
+ */
+struct  Fedra__ModelResult
+{
+  ProtobufCMessage base;
+  /*
+   * records used (complete cases)
+   */
+  uint64_t n;
+  /*
+   * records selected but missing a model variable
+   */
+  uint64_t dropped;
+  /*
+   * cox: events; glm: records with y = 1
+   */
+  uint64_t events;
+  /*
+   * cox
+   */
+  double loglik;
+  /*
+   * cox: U; glm: X'Wz (p each)
+   */
+  size_t n_score;
+  double *score;
+  /*
+   * cox: I; glm: X'WX (p x p, row-major)
+   */
+  size_t n_info;
+  double *info;
+  /*
+   * glm
+   */
+  double deviance;
+  /*
+   * glm: -2 sum log dbinom(y; 1, mu)
+   */
+  double aic;
+  /*
+   * glm: fitted probabilities numerically 0 or 1
+   */
+  uint64_t n_boundary;
+  /*
+   * cox: the time grid applied (0 = exact times)
+   */
+  uint32_t grid_days;
+};
+#define FEDRA__MODEL_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__model_result__descriptor) \
+    , 0, 0, 0, 0, 0,NULL, 0,NULL, 0, 0, 0, 0 }
+
+
 struct  Fedra__PingResult
 {
   ProtobufCMessage base;
@@ -375,10 +496,11 @@ struct  Fedra__ResponseBody
   Fedra__PingResult *ping;
   Fedra__KmResult *km;
   Fedra__LogrankOev *logrank;
+  Fedra__ModelResult *model;
 };
 #define FEDRA__RESPONSE_BODY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__response_body__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL, NULL }
+    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL, NULL, NULL }
 
 
 /* Fedra__Envelope methods */
@@ -399,6 +521,25 @@ Fedra__Envelope *
                       const uint8_t       *data);
 void   fedra__envelope__free_unpacked
                      (Fedra__Envelope *message,
+                      ProtobufCAllocator *allocator);
+/* Fedra__Term methods */
+void   fedra__term__init
+                     (Fedra__Term         *message);
+size_t fedra__term__get_packed_size
+                     (const Fedra__Term   *message);
+size_t fedra__term__pack
+                     (const Fedra__Term   *message,
+                      uint8_t             *out);
+size_t fedra__term__pack_to_buffer
+                     (const Fedra__Term   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__Term *
+       fedra__term__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__term__free_unpacked
+                     (Fedra__Term *message,
                       ProtobufCAllocator *allocator);
 /* Fedra__Filter methods */
 void   fedra__filter__init
@@ -552,6 +693,25 @@ Fedra__LogrankOev *
 void   fedra__logrank_oev__free_unpacked
                      (Fedra__LogrankOev *message,
                       ProtobufCAllocator *allocator);
+/* Fedra__ModelResult methods */
+void   fedra__model_result__init
+                     (Fedra__ModelResult         *message);
+size_t fedra__model_result__get_packed_size
+                     (const Fedra__ModelResult   *message);
+size_t fedra__model_result__pack
+                     (const Fedra__ModelResult   *message,
+                      uint8_t             *out);
+size_t fedra__model_result__pack_to_buffer
+                     (const Fedra__ModelResult   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__ModelResult *
+       fedra__model_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__model_result__free_unpacked
+                     (Fedra__ModelResult *message,
+                      ProtobufCAllocator *allocator);
 /* Fedra__PingResult methods */
 void   fedra__ping_result__init
                      (Fedra__PingResult         *message);
@@ -595,6 +755,9 @@ void   fedra__response_body__free_unpacked
 typedef void (*Fedra__Envelope_Closure)
                  (const Fedra__Envelope *message,
                   void *closure_data);
+typedef void (*Fedra__Term_Closure)
+                 (const Fedra__Term *message,
+                  void *closure_data);
 typedef void (*Fedra__Filter_Closure)
                  (const Fedra__Filter *message,
                   void *closure_data);
@@ -619,6 +782,9 @@ typedef void (*Fedra__KmResult_Closure)
 typedef void (*Fedra__LogrankOev_Closure)
                  (const Fedra__LogrankOev *message,
                   void *closure_data);
+typedef void (*Fedra__ModelResult_Closure)
+                 (const Fedra__ModelResult *message,
+                  void *closure_data);
 typedef void (*Fedra__PingResult_Closure)
                  (const Fedra__PingResult *message,
                   void *closure_data);
@@ -632,10 +798,12 @@ typedef void (*Fedra__ResponseBody_Closure)
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    fedra__kind__descriptor;
+extern const ProtobufCEnumDescriptor    fedra__ties__descriptor;
 extern const ProtobufCEnumDescriptor    fedra__endpoint__descriptor;
 extern const ProtobufCEnumDescriptor    fedra__op__descriptor;
 extern const ProtobufCEnumDescriptor    fedra__status__descriptor;
 extern const ProtobufCMessageDescriptor fedra__envelope__descriptor;
+extern const ProtobufCMessageDescriptor fedra__term__descriptor;
 extern const ProtobufCMessageDescriptor fedra__filter__descriptor;
 extern const ProtobufCMessageDescriptor fedra__query_spec__descriptor;
 extern const ProtobufCMessageDescriptor fedra__query_body__descriptor;
@@ -644,6 +812,7 @@ extern const ProtobufCMessageDescriptor fedra__count_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__life_table__descriptor;
 extern const ProtobufCMessageDescriptor fedra__km_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__logrank_oev__descriptor;
+extern const ProtobufCMessageDescriptor fedra__model_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__ping_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__response_body__descriptor;
 

@@ -114,7 +114,8 @@ static void
 execute(const Fedra__QuerySpec *spec)
 {
     static const struct disclose_policy policies[] = {
-        {DISCLOSE_DEFAULT_MIN_CELL, DISCLOSE_DEFAULT_GRID_DAYS}, {1, 0}};
+        {DISCLOSE_DEFAULT_MIN_CELL, DISCLOSE_DEFAULT_GRID_DAYS, DISCLOSE_DEFAULT_EVENTS_PER_PARAM},
+        {1, 0, 1}};
     char err[FEDRA_ERRLEN];
     for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
         Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;

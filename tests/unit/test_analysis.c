@@ -16,7 +16,7 @@ static void
 disclose_suppresses_exactly_one_to_min_cell_minus_one(void **state)
 {
     (void)state;
-    struct disclose_policy p = {5, 30};
+    struct disclose_policy p = {5, 30, 3};
     assert_false(disclose_suppress(&p, 0));     /* zero is released */
     for (uint64_t n = 1; n <= 4; n++)
         assert_true(disclose_suppress(&p, n));
@@ -29,7 +29,7 @@ static void
 disclose_min_cell_one_releases_everything(void **state)
 {
     (void)state;
-    struct disclose_policy p = {1, 0};
+    struct disclose_policy p = {1, 0, 3};
     assert_false(disclose_suppress(&p, 1));
     assert_int_equal(disclose_max_hidden(&p), 0);
 }
@@ -38,7 +38,7 @@ static void
 disclose_policy_limits(void **state)
 {
     (void)state;
-    struct disclose_policy p = {0, 30};
+    struct disclose_policy p = {0, 30, 3};
     assert_false(disclose_policy_valid(&p));    /* min_cell 0 would hide nothing but is nonsense */
     p.min_cell = DISCLOSE_MAX_MIN_CELL;
     assert_true(disclose_policy_valid(&p));
@@ -49,6 +49,29 @@ disclose_policy_limits(void **state)
     assert_true(disclose_policy_valid(&p));
     p.time_grid_days = DISCLOSE_MAX_GRID_DAYS + 1;
     assert_false(disclose_policy_valid(&p));
+    p.time_grid_days = 30;
+    p.min_events_per_param = 0;
+    assert_false(disclose_policy_valid(&p));
+    p.min_events_per_param = DISCLOSE_MAX_EVENTS_PER_PARAM;
+    assert_true(disclose_policy_valid(&p));
+    p.min_events_per_param = DISCLOSE_MAX_EVENTS_PER_PARAM + 1;
+    assert_false(disclose_policy_valid(&p));
+}
+
+/* Events per coefficient: 0 or >= max(min_cell, epp x p); the shortfall names the need. */
+static void
+disclose_model_needs_events_per_parameter(void **state)
+{
+    (void)state;
+    struct disclose_policy p = {5, 30, 3};
+    assert_int_equal(disclose_model_events_short(&p, 0, 4), 0);     /* no events: nothing to hide */
+    assert_int_equal(disclose_model_events_short(&p, 11, 4), 12);   /* one short of 3 x 4 */
+    assert_int_equal(disclose_model_events_short(&p, 12, 4), 0);    /* boundary */
+    assert_int_equal(disclose_model_events_short(&p, 4, 1), 5);     /* min_cell rules when larger */
+    assert_int_equal(disclose_model_events_short(&p, 5, 1), 0);
+    p.min_events_per_param = 1;
+    p.min_cell = 1;
+    assert_int_equal(disclose_model_events_short(&p, 1, 1), 0);
 }
 
 /*
@@ -132,6 +155,7 @@ main(void)
         cmocka_unit_test(disclose_suppresses_exactly_one_to_min_cell_minus_one),
         cmocka_unit_test(disclose_min_cell_one_releases_everything),
         cmocka_unit_test(disclose_policy_limits),
+        cmocka_unit_test(disclose_model_needs_events_per_parameter),
         cmocka_unit_test(counts_merge_sums_released_and_bounds_suppressed),
         cmocka_unit_test(counts_sorts_by_first_variable_first),
         cmocka_unit_test(counts_limit_on_variables),

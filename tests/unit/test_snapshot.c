@@ -620,7 +620,7 @@ static void
 test_exec_min_cell(void **state)
 {
     const struct snapshot *s = snap_of(state);
-    const struct disclose_policy pol = {5, 30};
+    const struct disclose_policy pol = {5, 30, 3};
     char err[FEDRA_ERRLEN] = "";
     struct exec_out out;
     struct spec_fx q;
@@ -662,7 +662,7 @@ static void
 test_exec_integer_levels_and_filter(void **state)
 {
     const struct snapshot *s = snap_of(state);
-    const struct disclose_policy pol = {1, 0};
+    const struct disclose_policy pol = {1, 0, 3};
     char err[FEDRA_ERRLEN] = "";
     struct exec_out out;
     struct spec_fx q;
@@ -704,7 +704,7 @@ static void
 test_exec_refusals(void **state)
 {
     const struct snapshot *s = snap_of(state);
-    const struct disclose_policy pol = {5, 30};
+    const struct disclose_policy pol = {5, 30, 3};
     char err[FEDRA_ERRLEN] = "";
     struct exec_out out;
     struct spec_fx q;
@@ -777,7 +777,7 @@ test_empty_store(void **state)
     assert_int_equal(count_v(s, "morphology", SNAP_EQ, "8720/3", err), 0);
     assert_int_equal(count_v(s, "morphology", SNAP_EQ, "x", err), -1);
     /* exec on no data: no cells, nothing suppressed. */
-    const struct disclose_policy pol = {5, 30};
+    const struct disclose_policy pol = {5, 30, 3};
     struct exec_out out;
     struct spec_fx q;
     char *sex[1] = {(char *)"sex"};

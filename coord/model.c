@@ -1,0 +1,754 @@
+/*
+ * model - see model.h.
+ */
+#include "coord/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "analysis/chisq.h"
+#include "analysis/cox.h"
+#include "analysis/glm.h"
+#include "analysis/km.h"
+#include "proto/vars.h"
+
+#define MODEL_MAX_LEVELS 4096           /* distinct levels of one open covariate */
+
+/* One covariate: its variable and, if categorical, its levels and who holds them. */
+struct covariate {
+    const struct var_def *var;
+    char **level;                   /* categorical: levels in model order */
+    size_t nlevel;
+    unsigned char *held;            /* nnodes x nlevel: node i has level k */
+};
+
+/* A design column of the current fit. */
+struct column {
+    const char *var, *level;        /* level "" for a numeric column */
+    char name[VARS_MAX_NAME + VARS_MAX_LEVEL + 1];
+};
+
+struct fit {
+    const struct model_request *req;
+    const struct report *r;
+    model_send_fn send;
+    void *ctx;
+    size_t nnodes;
+    struct covariate cov[MODEL_MAX_COVARIATES];
+    unsigned char *active;          /* nnodes: still in the fit */
+    struct node_reply *final;       /* nnodes: last answer, or why the node is out */
+    struct column col[WIRE_MAX_COEF];
+    size_t p;                       /* coefficients (glm: intercept included) */
+    Fedra__Term terms[WIRE_MAX_TERMS], *termp[WIRE_MAX_TERMS];
+    size_t nterms;
+    uint64_t n, events, dropped;    /* complete cases over the fit's nodes */
+    int rounds;
+    uint32_t grid;
+};
+
+/* Keep rep as node i's final word, releasing what it had. */
+static void
+keep_reply(struct fit *f, size_t i, struct node_reply *rep)
+{
+    client_replies_release(&f->final[i], 1);
+    f->final[i] = *rep;
+    memset(rep, 0, sizeof *rep);
+}
+
+static int
+level_index(const struct covariate *c, const char *t)
+{
+    for (size_t k = 0; k < c->nlevel; k++)
+        if (strcmp(c->level[k], t) == 0)
+            return (int)k;
+    return -1;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Base spec shared by every query of the fit: the selection. */
+static void
+base_spec(const struct fit *f, Fedra__QuerySpec *s)
+{
+    fedra__query_spec__init(s);
+    s->n_where = f->req->nwhere;
+    s->where = f->req->where;
+}
+
+/*
+ * Which levels of categorical covariate j each node holds among its complete
+ * cases: a count grouped by it and by every open model variable (the only
+ * ones that can be missing).  A suppressed cell is a held level.
+ */
+static int
+discover(struct fit *f, size_t j, char *err)
+{
+    struct covariate *c = &f->cov[j];
+    const struct model_request *q = f->req;
+    char *by[WIRE_MAX_GROUP_BY];
+    size_t nby = 0;
+    by[nby++] = (char *)c->var->name;
+    const char *outcome = q->glm ? q->outcome_var : NULL;
+    for (size_t k = 0; k <= q->ncov; k++) {
+        const char *name = k < q->ncov ? q->covariates[k] : outcome;
+        const struct var_def *v = name ? vars_find(name) : NULL;
+        if (v == NULL || v == c->var || v->kind == VAR_INTEGER || v->nlevels > 0)
+            continue;
+        int dup = 0;
+        for (size_t m = 0; m < nby; m++)
+            dup |= strcmp(by[m], v->name) == 0;
+        if (!dup && nby < WIRE_MAX_GROUP_BY)
+            by[nby++] = (char *)v->name;
+    }
+    Fedra__QuerySpec s;
+    base_spec(f, &s);
+    s.kind = FEDRA__KIND__KIND_COUNT;
+    s.n_group_by = nby;
+    s.group_by = by;
+    struct node_reply *rep = xcalloc(f->nnodes, sizeof *rep);
+    if (f->send(f->ctx, &s, f->active, rep, err) != 0) {
+        free(rep);
+        return -1;
+    }
+    if (c->var->nlevels > 0) {
+        c->nlevel = c->var->nlevels;
+        c->level = xcalloc(c->nlevel, sizeof *c->level);
+        for (size_t k = 0; k < c->nlevel; k++)
+            c->level[k] = xstrdup(c->var->levels[k]);
+    } else {
+        /* Open variable: the union of the levels the nodes report, sorted. */
+        for (size_t i = 0; i < f->nnodes; i++) {
+            if (!f->active[i] || rep[i].status != NODE_OK)
+                continue;
+            const Fedra__CountResult *cr = rep[i].body->count;
+            for (size_t m = 0; m < cr->n_cells; m++) {
+                const char *t = cr->cells[m]->levels[0];
+                if ((cr->cells[m]->count == 0 && !cr->cells[m]->suppressed) ||
+                    level_index(c, t) >= 0)
+                    continue;
+                if (c->nlevel == MODEL_MAX_LEVELS) {
+                    free(rep);
+                    return errf(err, "%s has more than %d levels", c->var->name,
+                        MODEL_MAX_LEVELS);
+                }
+                c->level = xreallocarray(c->level, c->nlevel + 1, sizeof *c->level);
+                c->level[c->nlevel++] = xstrdup(t);
+            }
+        }
+        if (c->nlevel > 1)
+            qsort(c->level, c->nlevel, sizeof *c->level, cmp_str);
+    }
+    c->held = xcalloc(f->nnodes * (c->nlevel ? c->nlevel : 1), 1);
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!f->active[i])
+            continue;
+        if (rep[i].status != NODE_OK) {
+            f->active[i] = 0;
+            keep_reply(f, i, &rep[i]);
+            continue;
+        }
+        const Fedra__CountResult *cr = rep[i].body->count;
+        for (size_t m = 0; m < cr->n_cells; m++) {
+            int k = level_index(c, cr->cells[m]->levels[0]);
+            if (k >= 0 && (cr->cells[m]->count > 0 || cr->cells[m]->suppressed))
+                c->held[i * c->nlevel + (size_t)k] = 1;
+        }
+        keep_reply(f, i, &rep[i]);      /* its data hash must hold for the whole fit */
+    }
+    client_replies_release(rep, f->nnodes);
+    free(rep);
+    return 0;
+}
+
+/* The columns over the active nodes: R's treatment coding of the present levels. */
+static int
+design(struct fit *f, char *err)
+{
+    const struct model_request *q = f->req;
+    f->p = f->nterms = 0;
+    if (q->glm) {
+        struct column *c = &f->col[f->p++];
+        c->var = c->level = "";
+        snprintf(c->name, sizeof c->name, "(Intercept)");
+    }
+    for (size_t j = 0; j < q->ncov; j++) {
+        const struct covariate *cv = &f->cov[j];
+        if (cv->var->kind == VAR_INTEGER) {
+            struct column *c = &f->col[f->p++];
+            c->var = cv->var->name;
+            c->level = "";
+            snprintf(c->name, sizeof c->name, "%s", cv->var->name);
+            continue;
+        }
+        size_t present = 0;
+        for (size_t k = 0; k < cv->nlevel; k++) {
+            int held = 0;
+            for (size_t i = 0; i < f->nnodes; i++)
+                held |= f->active[i] && cv->held[i * cv->nlevel + k];
+            if (!held)
+                continue;
+            if (present++ == 0)
+                continue;           /* the first present level is the reference */
+            if (f->p == WIRE_MAX_COEF)
+                return errf(err, "the model has more than %d coefficients", WIRE_MAX_COEF);
+            struct column *c = &f->col[f->p++];
+            c->var = cv->var->name;
+            c->level = cv->level[k];
+            snprintf(c->name, sizeof c->name, "%s%s", cv->var->name, cv->level[k]);
+        }
+        if (present < 2)
+            return errf(err, "covariate %s has %s among the selected patients of the answering "
+                "nodes; a factor needs at least two levels (R: contrasts can be applied only "
+                "to factors with 2 or more levels)", cv->var->name,
+                present ? "only one level" : "no level");
+    }
+    for (size_t k = q->glm ? 1 : 0; k < f->p; k++) {
+        Fedra__Term *t = &f->terms[f->nterms];
+        fedra__term__init(t);
+        t->var = (char *)f->col[k].var;
+        t->level = (char *)f->col[k].level;
+        f->termp[f->nterms++] = t;
+    }
+    return 0;
+}
+
+/* One signed round at beta (NULL: glm's start).  Returns 1 if a node dropped out. */
+static int
+round_trip(struct fit *f, Fedra__QuerySpec *s, struct node_reply *rep, char *err)
+{
+    f->rounds++;
+    s->round = (uint32_t)f->rounds;
+    memset(rep, 0, f->nnodes * sizeof *rep);
+    if (f->send(f->ctx, s, f->active, rep, err) != 0)
+        return -1;
+    int dropped = 0;
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!f->active[i])
+            continue;
+        /* A node whose data changed since its first answer of this fit would mix two fits. */
+        const struct node_reply *was = &f->final[i];
+        if (rep[i].status == NODE_OK && was->body != NULL && was->status == NODE_OK &&
+            (was->body->data_hash.len != rep[i].body->data_hash.len ||
+                memcmp(was->body->data_hash.data, rep[i].body->data_hash.data,
+                    rep[i].body->data_hash.len) != 0)) {
+            rep[i].status = NODE_ERROR;
+            snprintf(rep[i].reason, sizeof rep[i].reason,
+                "its data changed during the fit (a new import); left out");
+        }
+        if (rep[i].status != NODE_OK) {
+            f->active[i] = 0;
+            dropped = 1;
+        }
+        keep_reply(f, i, &rep[i]);
+    }
+    return dropped;
+}
+
+/* Sum the active nodes' shares of the last round. */
+static void
+sum_shares(struct fit *f, double *loglik, double *score, double *info,
+    struct glm_node_stats *gs)
+{
+    size_t p = f->p;
+    *loglik = 0;
+    memset(score, 0, p * sizeof *score);
+    memset(info, 0, p * p * sizeof *info);
+    memset(gs, 0, sizeof *gs);
+    f->n = f->events = f->dropped = 0;
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!f->active[i])
+            continue;
+        const Fedra__ModelResult *m = f->final[i].body->model;
+        *loglik += m->loglik;
+        for (size_t k = 0; k < p; k++)
+            score[k] += m->score[k];
+        for (size_t k = 0; k < p * p; k++)
+            info[k] += m->info[k];
+        struct glm_node_stats one = {m->deviance, m->aic, (double)m->events, (int64_t)m->n,
+            (int64_t)m->n_boundary};
+        glm_node_stats_add(gs, &one);
+        f->n += m->n;
+        f->events += m->events;
+        f->dropped += m->dropped;
+        f->grid = m->grid_days;
+    }
+}
+
+struct outcome {
+    struct cox_result cox;
+    struct glm_result glm;
+};
+
+/*
+ * The Newton-Raphson or IRLS loop over the active nodes.  Returns 0 when
+ * done, 1 when a node dropped out (start again), -1 on error.
+ */
+static int
+fit_once(struct fit *f, struct outcome *o, char *err)
+{
+    const struct model_request *q = f->req;
+    size_t p = f->p;
+    int rc = 0;
+    struct cox_nr cs;
+    struct glm_irls gs;
+    if (q->glm) {
+        struct glm_opts go;
+        glm_opts_default(&go);
+        if (q->max_iter > 0)
+            go.maxit = q->max_iter;
+        if (glm_irls_init(&gs, p, &go) != 0)
+            return errf(err, "cannot start the IRLS (%zu coefficients)", p);
+    } else {
+        struct cox_opts co;
+        cox_opts_default(&co);
+        if (q->max_iter > 0)
+            co.iter_max = q->max_iter;
+        if (cox_nr_init(&cs, p, &co) != 0)
+            return errf(err, "cannot start the Newton-Raphson (%zu coefficients)", p);
+    }
+    uint8_t model_id[WIRE_QUERY_ID_LEN];
+    if (RAND_bytes(model_id, sizeof model_id) != 1)
+        rc = errf(err, "no randomness for the model id");
+    double *score = xcalloc(p, sizeof *score), *info = xcalloc(p * p, sizeof *info);
+    double *beta = xcalloc(p, sizeof *beta);
+    struct node_reply *rep = xcalloc(f->nnodes, sizeof *rep);
+    while (rc == 0 && !(q->glm ? glm_irls_done(&gs) : cox_nr_done(&cs))) {
+        const double *b = q->glm ? glm_irls_next_beta(&gs) : cox_nr_next_beta(&cs);
+        Fedra__QuerySpec s;
+        base_spec(f, &s);
+        s.kind = q->glm ? FEDRA__KIND__KIND_GLM : FEDRA__KIND__KIND_COX;
+        s.n_terms = f->nterms;
+        s.terms = f->termp;
+        if (b != NULL)
+            memcpy(beta, b, p * sizeof *beta);
+        s.n_beta = b != NULL ? p : 0;
+        s.beta = beta;
+        s.model_id.data = model_id;
+        s.model_id.len = sizeof model_id;
+        if (q->glm) {
+            static const Fedra__Term init = FEDRA__TERM__INIT;
+            Fedra__Term *ot = xcalloc(1, sizeof *ot);
+            *ot = init;
+            ot->var = (char *)q->outcome_var;
+            ot->level = (char *)q->outcome_level;
+            s.outcome = ot;
+        } else {
+            s.endpoint = q->endpoint;
+            s.grid_days = q->grid_days;
+            s.exact_times = q->exact_times;
+            s.ties = q->ties;
+        }
+        rc = round_trip(f, &s, rep, err);
+        free(s.outcome);
+        if (rc != 0)
+            break;
+        double loglik;
+        struct glm_node_stats st;
+        sum_shares(f, &loglik, score, info, &st);
+        if (q->glm) {
+            int g = glm_irls_feed(&gs, info, score, &st);
+            if (g != 0)
+                rc = errf(err, "the IRLS cannot go on (%s)", f->n == 0 ? "no patients" :
+                    "sums not finite");
+        } else if (cox_nr_feed(&cs, loglik, score, info) != 0) {
+            rc = errf(err, "the Newton-Raphson cannot go on");
+        }
+    }
+    if (rc == 0 && (q->glm ? glm_irls_result(&gs, &o->glm) : cox_nr_result(&cs, &o->cox)) != 0)
+        rc = errf(err, "out of memory");
+    free(rep);
+    free(score);
+    free(info);
+    free(beta);
+    if (q->glm)
+        glm_irls_release(&gs);
+    else
+        cox_nr_release(&cs);
+    return rc;
+}
+
+/* ---- printing ---- */
+
+static const char *
+ties_name(Fedra__Ties t)
+{
+    return t == FEDRA__TIES__TIES_BRESLOW ? "breslow" : "efron";
+}
+
+static void
+print_num_col(FILE *out, double x, int w)
+{
+    if (x == x)
+        fprintf(out, " %*.*g", w, 6, x);
+    else
+        fprintf(out, " %*s", w, "NA");
+}
+
+static void
+print_test(FILE *out, const char *name, double stat, int df)
+{
+    fprintf(out, "%-22s = %.6g on %d df, p = %.3g\n", name, stat, df, chisq_upper(stat, df));
+}
+
+/* R's warnings, as one line each. */
+static json_t *
+warnings(const struct fit *f, const struct outcome *o)
+{
+    json_t *w = json_array();
+    char line[256];
+    if (f->req->glm) {
+        if (o->glm.status == GLM_NOT_CONVERGED)
+            json_array_append_new(w, json_string("glm.fit: algorithm did not converge"));
+        else if (o->glm.status != GLM_CONVERGED)
+            json_array_append_new(w, json_string("glm.fit: no valid set of coefficients has "
+                "been found"));
+        if (o->glm.fitted_01)
+            json_array_append_new(w, json_string("glm.fit: fitted probabilities numerically 0 "
+                "or 1 occurred (complete or quasi-complete separation)"));
+    } else {
+        if (o->cox.status == COX_NOT_CONVERGED)
+            json_array_append_new(w, json_string("Ran out of iterations and did not converge"));
+        else if (o->cox.status == COX_START_NOT_FINITE)
+            json_array_append_new(w, json_string("the log-likelihood is not finite at the "
+                "start; coefficients left at 0"));
+        for (size_t k = 0; k < f->p; k++)
+            if (o->cox.infinite[k]) {
+                snprintf(line, sizeof line, "Loglik converged before variable %zu (%s); "
+                    "coefficient may be infinite (separation: every event is on one side)",
+                    k + 1, f->col[k].name);
+                json_array_append_new(w, json_string(line));
+            }
+        for (size_t k = 0; k < f->p; k++)
+            if (o->cox.aliased[k]) {
+                snprintf(line, sizeof line, "%s is collinear with the other covariates "
+                    "(R: NA)", f->col[k].name);
+                json_array_append_new(w, json_string(line));
+            }
+    }
+    return w;
+}
+
+static json_t *
+cox_json(const struct fit *f, const struct outcome *o, double wald, int wdf, json_t *warn)
+{
+    const struct cox_result *c = &o->cox;
+    double z = km_qnorm(0.975);
+    json_t *res = json_object(), *coefs = json_array(), *ll = json_array();
+    json_object_set_new(res, "model", json_string("cox"));
+    json_object_set_new(res, "n", json_integer((json_int_t)f->n));
+    json_object_set_new(res, "nevent", json_integer((json_int_t)f->events));
+    json_object_set_new(res, "dropped", json_integer((json_int_t)f->dropped));
+    json_object_set_new(res, "ties", json_string(ties_name(f->req->ties)));
+    json_object_set_new(res, "grid_days", json_integer(f->grid));
+    json_object_set_new(res, "iterations", json_integer(c->iter));
+    json_object_set_new(res, "rounds", json_integer(f->rounds));
+    json_array_append_new(ll, report_json_num(c->loglik[0]));
+    json_array_append_new(ll, report_json_num(c->loglik[1]));
+    json_object_set_new(res, "loglik", ll);
+    for (size_t k = 0; k < f->p; k++) {
+        json_t *t = json_object();
+        json_object_set_new(t, "term", json_string(f->col[k].name));
+        json_object_set_new(t, "coef", report_json_num(c->coef[k]));
+        json_object_set_new(t, "exp_coef", report_json_num(c->exp_coef[k]));
+        json_object_set_new(t, "se", report_json_num(c->se[k]));
+        json_object_set_new(t, "z", report_json_num(c->z[k]));
+        json_object_set_new(t, "p", report_json_num(c->pval[k]));
+        json_object_set_new(t, "lower_95", report_json_num(exp(c->coef[k] - z * c->se[k])));
+        json_object_set_new(t, "upper_95", report_json_num(exp(c->coef[k] + z * c->se[k])));
+        json_array_append_new(coefs, t);
+    }
+    json_object_set_new(res, "coefficients", coefs);
+    int df = c->rank;
+    double lr = 2 * (c->loglik[1] - c->loglik[0]);
+    json_t *tests = json_object(), *x;
+    const struct { const char *name; double stat; int df; } tt[] = {
+        {"likelihood_ratio", lr, df}, {"wald", wald, wdf}, {"score", c->sctest, df}};
+    for (size_t k = 0; k < 3; k++) {
+        x = json_object();
+        json_object_set_new(x, "statistic", report_json_num(tt[k].stat));
+        json_object_set_new(x, "df", json_integer(tt[k].df));
+        json_object_set_new(x, "p", report_json_num(chisq_upper(tt[k].stat, tt[k].df)));
+        json_object_set_new(tests, tt[k].name, x);
+    }
+    json_object_set_new(res, "tests", tests);
+    json_object_set_new(res, "converged", json_boolean(c->status == COX_CONVERGED ||
+        c->status == COX_INFINITE));
+    json_object_set_new(res, "warnings", json_incref(warn));
+    return res;
+}
+
+static json_t *
+glm_json(const struct fit *f, const struct outcome *o, json_t *warn)
+{
+    const struct glm_result *g = &o->glm;
+    json_t *res = json_object(), *coefs = json_array();
+    json_object_set_new(res, "model", json_string("glm"));
+    json_object_set_new(res, "family", json_string("binomial"));
+    json_object_set_new(res, "n", json_integer((json_int_t)f->n));
+    json_object_set_new(res, "nevent", json_integer((json_int_t)f->events));
+    json_object_set_new(res, "dropped", json_integer((json_int_t)f->dropped));
+    json_object_set_new(res, "iterations", json_integer(g->iter));
+    json_object_set_new(res, "rounds", json_integer(f->rounds));
+    json_object_set_new(res, "deviance", report_json_num(g->deviance));
+    json_object_set_new(res, "null_deviance", report_json_num(g->null_deviance));
+    json_object_set_new(res, "df_residual", json_integer((json_int_t)g->df_residual));
+    json_object_set_new(res, "df_null", json_integer((json_int_t)g->df_null));
+    json_object_set_new(res, "aic", report_json_num(g->aic));
+    for (size_t k = 0; k < f->p; k++) {
+        json_t *t = json_object();
+        json_object_set_new(t, "term", json_string(f->col[k].name));
+        json_object_set_new(t, "estimate", report_json_num(g->coef[k]));
+        json_object_set_new(t, "se", report_json_num(g->se[k]));
+        json_object_set_new(t, "z", report_json_num(g->z[k]));
+        json_object_set_new(t, "p", report_json_num(g->pval[k]));
+        json_array_append_new(coefs, t);
+    }
+    json_object_set_new(res, "coefficients", coefs);
+    json_object_set_new(res, "converged", json_boolean(g->status == GLM_CONVERGED));
+    json_object_set_new(res, "warnings", json_incref(warn));
+    return res;
+}
+
+static void
+print_table(const struct fit *f, const struct outcome *o, json_t *res, FILE *out)
+{
+    const struct model_request *q = f->req;
+    size_t w = 4;
+    for (size_t k = 0; k < f->p; k++)
+        w = strlen(f->col[k].name) > w ? strlen(f->col[k].name) : w;
+    if (q->glm) {
+        const struct glm_result *g = &o->glm;
+        fprintf(out, "Logistic regression (binomial, logit link) of %s=%s, by federated IRLS\n",
+            q->outcome_var, q->outcome_level);
+        fprintf(out, "n = %llu, events = %llu", (unsigned long long)f->n,
+            (unsigned long long)f->events);
+        if (f->dropped)
+            fprintf(out, " (%llu dropped for missing values)", (unsigned long long)f->dropped);
+        fprintf(out, "\n\n%-*s %12s %12s %10s %12s\n", (int)w, "term", "Estimate", "Std. Error",
+            "z value", "Pr(>|z|)");
+        for (size_t k = 0; k < f->p; k++) {
+            fprintf(out, "%-*s", (int)w, f->col[k].name);
+            print_num_col(out, g->coef[k], 12);
+            print_num_col(out, g->se[k], 12);
+            print_num_col(out, g->z[k], 10);
+            print_num_col(out, g->pval[k], 12);
+            fputc('\n', out);
+        }
+        fprintf(out, "\n    Null deviance: %.6g on %lld degrees of freedom\n", g->null_deviance,
+            (long long)g->df_null);
+        fprintf(out, "Residual deviance: %.6g on %lld degrees of freedom\n", g->deviance,
+            (long long)g->df_residual);
+        fprintf(out, "AIC: %.6g\nNumber of Fisher Scoring iterations: %d (%d node rounds)\n",
+            g->aic, g->iter, f->rounds);
+    } else {
+        const struct cox_result *c = &o->cox;
+        double z = km_qnorm(0.975);
+        fprintf(out, "Cox model stratified by node: endpoint %s, ",
+            q->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS ? "efs" : "os");
+        if (f->grid)
+            fprintf(out, "times on a %u-day grid, ", f->grid);
+        else
+            fprintf(out, "exact times, ");
+        fprintf(out, "%s ties\n", ties_name(q->ties));
+        fprintf(out, "n = %llu, number of events = %llu", (unsigned long long)f->n,
+            (unsigned long long)f->events);
+        if (f->dropped)
+            fprintf(out, " (%llu dropped for missing values)", (unsigned long long)f->dropped);
+        fprintf(out, "\n\n%-*s %12s %12s %12s %10s %12s %12s %12s\n", (int)w, "term", "coef",
+            "exp(coef)", "se(coef)", "z", "Pr(>|z|)", "lower .95", "upper .95");
+        for (size_t k = 0; k < f->p; k++) {
+            fprintf(out, "%-*s", (int)w, f->col[k].name);
+            print_num_col(out, c->coef[k], 12);
+            print_num_col(out, c->exp_coef[k], 12);
+            print_num_col(out, c->se[k], 12);
+            print_num_col(out, c->z[k], 10);
+            print_num_col(out, c->pval[k], 12);
+            print_num_col(out, exp(c->coef[k] - z * c->se[k]), 12);
+            print_num_col(out, exp(c->coef[k] + z * c->se[k]), 12);
+            fputc('\n', out);
+        }
+        json_t *t = json_object_get(res, "tests");
+        fputc('\n', out);
+        const char *names[] = {"likelihood_ratio", "wald", "score"};
+        const char *label[] = {"Likelihood ratio test", "Wald test", "Score (logrank) test"};
+        for (size_t k = 0; k < 3; k++) {
+            json_t *x = json_object_get(t, names[k]);
+            print_test(out, label[k], json_real_value(json_object_get(x, "statistic")),
+                (int)json_integer_value(json_object_get(x, "df")));
+        }
+        fprintf(out, "Log-likelihood: initial %.10g, final %.10g\n", c->loglik[0], c->loglik[1]);
+        fprintf(out, "Iterations: %d (%d node rounds)\n", c->iter, f->rounds);
+    }
+}
+
+static void
+print_csv(const struct fit *f, const struct outcome *o, FILE *out)
+{
+    double z = km_qnorm(0.975);
+    if (f->req->glm)
+        fputs("term,estimate,se,z,p\n", out);
+    else
+        fputs("term,coef,exp_coef,se,z,p,lower_95,upper_95\n", out);
+    for (size_t k = 0; k < f->p; k++) {
+        report_csv_field(out, f->col[k].name);
+        const double *v[5];
+        if (f->req->glm) {
+            const struct glm_result *g = &o->glm;
+            const double *gv[] = {g->coef, g->se, g->z, g->pval};
+            memcpy(v, gv, sizeof gv);
+            for (size_t m = 0; m < 4; m++) {
+                fputc(',', out);
+                report_put_num(out, v[m][k]);
+            }
+        } else {
+            const struct cox_result *c = &o->cox;
+            const double *cv[] = {c->coef, c->exp_coef, c->se, c->z, c->pval};
+            memcpy(v, cv, sizeof cv);
+            for (size_t m = 0; m < 5; m++) {
+                fputc(',', out);
+                report_put_num(out, v[m][k]);
+            }
+            fputc(',', out);
+            report_put_num(out, exp(c->coef[k] - z * c->se[k]));
+            fputc(',', out);
+            report_put_num(out, exp(c->coef[k] + z * c->se[k]));
+        }
+        fputc('\n', out);
+    }
+}
+
+static int
+print_fit(const struct fit *f, const struct outcome *o, char *err)
+{
+    const struct report *r = f->r;
+    double wald = 0;
+    int wdf = 0;
+    if (!f->req->glm && cox_wald_test(&o->cox, pow(2.220446049250313e-16, 0.75), &wald, &wdf) != 0)
+        return errf(err, "out of memory");
+    json_t *warn = warnings(f, o);
+    json_t *res = f->req->glm ? glm_json(f, o, warn) : cox_json(f, o, wald, wdf, warn);
+    struct report rr = *r;
+    rr.replies = f->final;
+    if (r->format == REPORT_JSON) {
+        report_emit_json(&rr, res);
+        res = NULL;
+    } else if (r->format == REPORT_CSV) {
+        print_csv(f, o, r->out);
+        report_nodes_text(&rr, r->diag);
+    } else {
+        print_table(f, o, res, r->out);
+        fputc('\n', r->out);
+        report_nodes_text(&rr, r->out);
+    }
+    for (size_t k = 0; k < json_array_size(warn); k++)
+        fprintf(stderr, "fedra: warning: %s\n", json_string_value(json_array_get(warn, k)));
+    json_decref(res);
+    json_decref(warn);
+    return 0;
+}
+
+/* ---- the fit ---- */
+
+static int
+check_request(const struct model_request *q, struct fit *f, char *err)
+{
+    if (q->ncov == 0 && !q->glm)
+        return errf(err, "name at least one covariate (--covariates V,...)");
+    if (q->ncov > MODEL_MAX_COVARIATES)
+        return errf(err, "%zu covariates (limit %d)", q->ncov, MODEL_MAX_COVARIATES);
+    for (size_t j = 0; j < q->ncov; j++) {
+        if ((f->cov[j].var = vars_find(q->covariates[j])) == NULL)
+            return errf(err, "unknown covariate '%s' (variables: %s)", q->covariates[j],
+                vars_names());
+        for (size_t k = 0; k < j; k++)
+            if (f->cov[k].var == f->cov[j].var)
+                return errf(err, "covariate %s is named twice", q->covariates[j]);
+    }
+    if (q->glm) {
+        const struct var_def *v = vars_find(q->outcome_var ? q->outcome_var : "");
+        if (v == NULL || v->kind == VAR_INTEGER)
+            return errf(err, "--outcome needs a categorical variable and level, e.g. "
+                "vital_status=dead");
+        if (!vars_valid_value(v, q->outcome_level))
+            return errf(err, "--outcome: '%s' is not a level of %s", q->outcome_level, v->name);
+        for (size_t j = 0; j < q->ncov; j++)
+            if (f->cov[j].var == v)
+                return errf(err, "%s is both the outcome and a covariate", v->name);
+    }
+    return 0;
+}
+
+int
+model_run(const struct model_request *req, const struct report *r, model_send_fn send,
+    void *ctx, char *err)
+{
+    struct fit f;
+    memset(&f, 0, sizeof f);
+    f.req = req;
+    f.r = r;
+    f.send = send;
+    f.ctx = ctx;
+    f.nnodes = r->fed->nnodes;
+    if (check_request(req, &f, err) != 0)
+        return 1;
+    f.active = xcalloc(f.nnodes, 1);
+    f.final = xcalloc(f.nnodes, sizeof *f.final);
+    memset(f.active, 1, f.nnodes);
+    int rc = 0, status = 1;
+    for (size_t j = 0; j < req->ncov && rc == 0; j++)
+        if (f.cov[j].var->kind != VAR_INTEGER)
+            rc = discover(&f, j, err);
+    struct outcome o;
+    memset(&o, 0, sizeof o);
+    /* Each pass either finishes or loses a node; a node never comes back. */
+    for (size_t pass = 0; rc == 0 && pass <= f.nnodes; pass++) {
+        size_t left = 0;
+        for (size_t i = 0; i < f.nnodes; i++)
+            left += f.active[i];
+        if (left == 0) {
+            rc = -1;
+            struct report rr = *r;
+            rr.replies = f.final;
+            report_nodes(&rr, err);
+            errf(err, "no node took part in the fit");
+            break;
+        }
+        f.rounds = 0;
+        if ((rc = design(&f, err)) != 0)
+            break;
+        rc = fit_once(&f, &o, err);
+        if (rc == 1) {
+            rc = 0;             /* a node dropped out: fit again without it */
+            continue;
+        }
+        if (rc == 0) {
+            rc = print_fit(&f, &o, err);
+            int all = 1;
+            for (size_t i = 0; i < f.nnodes; i++)
+                all &= f.active[i];
+            status = rc != 0 ? 1 : all ? 0 : 3;
+        }
+        break;
+    }
+    if (req->glm)
+        glm_result_release(&o.glm);
+    else
+        cox_result_release(&o.cox);
+    for (size_t j = 0; j < req->ncov; j++) {
+        for (size_t k = 0; k < f.cov[j].nlevel; k++)
+            free(f.cov[j].level[k]);
+        free(f.cov[j].level);
+        free(f.cov[j].held);
+    }
+    client_replies_release(f.final, f.nnodes);
+    free(f.final);
+    free(f.active);
+    return rc != 0 ? 1 : status;
+}

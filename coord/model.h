@@ -1,0 +1,63 @@
+/*
+ * model - fit a Cox model stratified by node, or a logistic regression,
+ * across the federation: one signed round per Newton-Raphson or IRLS step
+ * (statistics.md §4.3-4.5, §5.1), then print it as summary.coxph or
+ * summary.glm would.
+ *
+ * The design is fixed before the first step, as R fixes it from the pooled
+ * data: a count round per categorical covariate tells which levels are
+ * present among the complete cases of the answering nodes; the levels are
+ * taken in data-model order (ICD-O-3 codes sorted), the first present one is
+ * the reference, the absent ones are dropped, and each other level becomes
+ * one indicator column named as R names it (stagemetastatic).  Integer
+ * variables (age_years, diagnosis_year) are numeric columns.
+ *
+ * A node that fails any round (refuses, times out, sends something that
+ * does not check, or whose data changed since the fit began) is left out
+ * and the fit starts again over the remaining nodes, from the design on: a
+ * result is always the exact fit of the nodes it names as answering, never
+ * a mixture.
+ */
+#ifndef MODEL_H
+#define MODEL_H
+
+#include <stddef.h>
+
+#include "coord/client.h"
+#include "coord/report.h"
+
+#define MODEL_MAX_COVARIATES 16          /* variables named by --covariates */
+
+struct model_request {
+    int glm;                            /* 0: cox, 1: logistic */
+    char *const *covariates;            /* variable names, in model order */
+    size_t ncov;
+    Fedra__Filter **where;              /* --where, as wire filters */
+    size_t nwhere;
+    Fedra__Endpoint endpoint;           /* cox */
+    uint32_t grid_days;                 /* cox */
+    int exact_times;                    /* cox */
+    Fedra__Ties ties;                   /* cox */
+    const char *outcome_var, *outcome_level;    /* glm */
+    int max_iter;                       /* 0: R's default (20 cox, 25 glm) */
+};
+
+/*
+ * How model_run() reaches the nodes: sign ${spec} as a new query, send it to
+ * the nodes with active[i] set (federation order), and fill rep[i] for each
+ * of them, checked with report_check_replies().  Returns 0, or -1 with err
+ * when nothing could be sent.
+ */
+typedef int (*model_send_fn)(void *ctx, Fedra__QuerySpec *spec, const unsigned char *active,
+    struct node_reply *rep, char *err);
+
+/*
+ * Run the fit and print it through ${r} (format, streams, federation; its
+ * replies are set by the fit).  Returns 0 when every node took part, 3 when
+ * some did not (the result is the fit of those that did), 1 on failure with
+ * err set.
+ */
+int model_run(const struct model_request *req, const struct report *r, model_send_fn send,
+    void *ctx, char *err);
+
+#endif /* !MODEL_H */
