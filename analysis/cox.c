@@ -356,6 +356,8 @@ cox_result_release(struct cox_result *r)
     memset(r, 0, sizeof *r);
 }
 
+static int result_alloc(size_t p, struct cox_result *out);
+
 int
 cox_nr_result(const struct cox_nr *s, struct cox_result *out)
 {
@@ -364,26 +366,13 @@ cox_nr_result(const struct cox_nr *s, struct cox_result *out)
     memset(out, 0, sizeof *out);
     if (s->phase != PH_DONE)
         return COX_ESTATE;
-    out->coef = calloc(7 * p + p * p, sizeof *out->coef);
-    out->aliased = calloc(2 * p, 1);
-    if (out->coef == NULL || out->aliased == NULL) {
-        cox_result_release(out);
+    if (result_alloc(p, out) != 0)
         return COX_ENOMEM;
-    }
-    out->exp_coef = out->coef + p;
-    out->se = out->exp_coef + p;
-    out->z = out->se + p;
-    out->pval = out->z + p;
-    out->score = out->pval + p;
-    out->var = out->score + p;
-    out->infinite = out->aliased + p;
-    out->p = p;
     out->iter = s->iter;
     out->rank = s->rank;
     out->loglik[0] = s->loglik0;
     out->loglik[1] = s->lfinal;
     out->sctest = s->sctest;
-    out->inf_var = -1;
 
     /* back to the raw covariate scale */
     for (size_t i = 0; i < p; i++) {
@@ -404,7 +393,8 @@ cox_nr_result(const struct cox_nr *s, struct cox_result *out)
     /* coxph.fit: which.sing when the rank is short; "may be infinite" test
        on |u' var| (only when iter.max > 1, as coxph.fit) */
     for (size_t i = 0; i < p; i++) {
-        if ((s->rank < (int)p || s->halving) && out->var[i * p + i] == 0)
+        /* coxph.fit: flag 1000 (not converged) is never "< nvar": nothing is NA then */
+        if (converged && (s->rank < (int)p || s->halving) && out->var[i * p + i] == 0)
             out->aliased[i] = 1;
         double infs = 0;
         for (size_t j = 0; j < p; j++)
@@ -435,6 +425,42 @@ cox_nr_result(const struct cox_nr *s, struct cox_result *out)
         out->se[i] = sqrt(out->var[i * p + i]);
         out->z[i] = out->coef[i] / out->se[i];
         out->pval[i] = erfc(fabs(out->z[i]) / sqrt(2.0));
+    }
+    return 0;
+}
+
+/* Storage for a result of p coefficients, laid out as cox_nr_result() fills it. */
+static int
+result_alloc(size_t p, struct cox_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->coef = calloc(7 * p + p * p, sizeof *out->coef);
+    out->aliased = calloc(2 * p, 1);
+    if (out->coef == NULL || out->aliased == NULL) {
+        cox_result_release(out);
+        return COX_ENOMEM;
+    }
+    out->exp_coef = out->coef + p;
+    out->se = out->exp_coef + p;
+    out->z = out->se + p;
+    out->pval = out->z + p;
+    out->score = out->pval + p;
+    out->var = out->score + p;
+    out->infinite = out->aliased + p;
+    out->p = p;
+    out->inf_var = -1;
+    return 0;
+}
+
+int
+cox_result_no_events(size_t p, struct cox_result *out)
+{
+    if (result_alloc(p, out) != 0)
+        return COX_ENOMEM;
+    out->status = COX_CONVERGED;
+    for (size_t i = 0; i < p; i++) {
+        out->coef[i] = out->exp_coef[i] = out->z[i] = out->pval[i] = NAN;
+        out->aliased[i] = 1;
     }
     return 0;
 }

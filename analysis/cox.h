@@ -162,6 +162,13 @@ int cox_nr_result(const struct cox_nr *s, struct cox_result *out);
 void cox_result_release(struct cox_result *r);
 
 /*
+ * What coxph returns when the data hold no event at all (it does not run
+ * the Newton-Raphson): every coefficient NA, variance 0, log-likelihoods 0,
+ * 0 iterations.  Returns 0 or COX_ENOMEM.
+ */
+int cox_result_no_events(size_t p, struct cox_result *out);
+
+/*
  * The Wald test of summary.coxph (coxph.wtest): b' var^-1 b over the
  * coefficients that are not aliased, by cholesky2 of var with
  * ${toler_chol}; *df receives the rank.  Returns 0 or COX_ENOMEM.

@@ -352,6 +352,14 @@ fit_once(struct fit *f, struct outcome *o, char *err)
         double loglik;
         struct glm_node_stats st;
         sum_shares(f, &loglik, score, info, &st);
+        if (!q->glm && f->events == 0) {
+            /* coxph does not iterate without an event: R's NA result, 0 iterations. */
+            if (cox_result_no_events(p, &o->cox) != 0)
+                rc = errf(err, "out of memory");
+            else
+                rc = 2;
+            break;
+        }
         if (q->glm) {
             int g = glm_irls_feed(&gs, info, score, &st);
             if (g != 0)
@@ -363,6 +371,8 @@ fit_once(struct fit *f, struct outcome *o, char *err)
     }
     if (rc == 0 && (q->glm ? glm_irls_result(&gs, &o->glm) : cox_nr_result(&cs, &o->cox)) != 0)
         rc = errf(err, "out of memory");
+    if (rc == 2)
+        rc = 0;
     free(rep);
     free(score);
     free(info);
@@ -412,6 +422,9 @@ warnings(const struct fit *f, const struct outcome *o)
         if (o->glm.fitted_01)
             json_array_append_new(w, json_string("glm.fit: fitted probabilities numerically 0 "
                 "or 1 occurred (complete or quasi-complete separation)"));
+    } else if (f->events == 0) {
+        json_array_append_new(w, json_string("no event among the selected patients: every "
+            "coefficient is NA, as coxph reports it"));
     } else {
         if (o->cox.status == COX_NOT_CONVERGED)
             json_array_append_new(w, json_string("Ran out of iterations and did not converge"));

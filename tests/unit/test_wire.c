@@ -2,6 +2,7 @@
  * test_wire - bounded decoding of untrusted bytes (proto/wire.c): every named
  * limit at its boundary and one past, unknown fields, bad contexts, truncation.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,9 @@
 /* A valid query body with n_group_by variables, n_where filters, etc. */
 struct qshape {
     size_t group_by, where, values, audience, strlen_;
+    size_t terms, beta;             /* model rounds */
+    double beta_value;              /* every coefficient */
+    size_t model_id_len;
 };
 
 static void
@@ -45,8 +49,25 @@ pack_query(const struct qshape *s, struct buf *out)
     char **aud = calloc(s->audience + 1, sizeof *aud);
     for (size_t i = 0; i < s->audience; i++)
         aud[i] = (char *)"*";
+    Fedra__Term *terms = calloc(s->terms + 1, sizeof *terms);
+    Fedra__Term **tp = calloc(s->terms + 1, sizeof *tp);
+    for (size_t i = 0; i < s->terms; i++) {
+        fedra__term__init(&terms[i]);
+        terms[i].var = (char *)"age_years";
+        tp[i] = &terms[i];
+    }
+    double *beta = calloc(s->beta + 1, sizeof *beta);
+    for (size_t i = 0; i < s->beta; i++)
+        beta[i] = s->beta_value;
+    uint8_t mid[WIRE_QUERY_ID_LEN + 1] = {7};
     Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
-    spec.kind = FEDRA__KIND__KIND_COUNT;
+    spec.kind = s->terms ? FEDRA__KIND__KIND_COX : FEDRA__KIND__KIND_COUNT;
+    spec.n_terms = s->terms;
+    spec.terms = tp;
+    spec.n_beta = s->beta;
+    spec.beta = beta;
+    spec.model_id.data = mid;
+    spec.model_id.len = s->model_id_len;
     spec.n_group_by = s->group_by;
     spec.group_by = gb;
     spec.n_where = s->where;
@@ -68,9 +89,12 @@ pack_query(const struct qshape *s, struct buf *out)
     free(f);
     free(fp);
     free(aud);
+    free(terms);
+    free(tp);
+    free(beta);
 }
 
-static const struct qshape ok_shape = {2, 1, 2, 1, 5};
+static const struct qshape ok_shape = {2, 1, 2, 1, 5, 0, 0, 0, 0};
 
 static int
 decodes(const struct qshape *s)
@@ -132,6 +156,33 @@ limits_at_boundary_and_one_past(void **state)
     assert_true(decodes(&s));
     s.strlen_ = WIRE_MAX_STRING + 1;
     assert_false(decodes(&s));
+}
+
+/* Model rounds: design columns, coefficients (finite only) and the model id. */
+static void
+query_model_limits(void **state)
+{
+    (void)state;
+    struct qshape s = ok_shape;
+    s.terms = WIRE_MAX_TERMS;
+    s.beta = WIRE_MAX_COEF;
+    s.model_id_len = WIRE_QUERY_ID_LEN;
+    assert_true(decodes(&s));
+    s.terms = WIRE_MAX_TERMS + 1;
+    assert_false(decodes(&s));
+    s.terms = 1;
+    s.beta = WIRE_MAX_COEF + 1;
+    assert_false(decodes(&s));
+    s.beta = 1;
+    s.beta_value = INFINITY;
+    assert_false(decodes(&s));
+    s.beta_value = NAN;
+    assert_false(decodes(&s));
+    s.beta_value = 0;
+    s.model_id_len = WIRE_QUERY_ID_LEN + 1;
+    assert_false(decodes(&s));
+    s.model_id_len = 0;
+    assert_true(decodes(&s));
 }
 
 static void
@@ -349,6 +400,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(query_round_trip),
         cmocka_unit_test(limits_at_boundary_and_one_past),
+        cmocka_unit_test(query_model_limits),
         cmocka_unit_test(size_cap_checked_before_unpacking),
         cmocka_unit_test(unknown_field_is_refused),
         cmocka_unit_test(truncated_message_is_refused),

@@ -1,0 +1,119 @@
+# 65-models - fedra cox and fedra glm across 3 to 6 real nodes, checked live
+# against R's coxph and glm on the pooled records (fresh random data and a
+# random number of nodes every run), then the edge cases and the node's
+# model policy.
+. "$ROOT/tests/integration/lib.sh"
+cd "$WORK"
+command -v Rscript >/dev/null || { fail "Rscript not found: run scripts/install-deps"; done_checks; }
+
+seed=$(( $(date +%s) % 100000 ))
+nn=$(( 3 + seed % 4 ))
+echo "  data seed $seed, $nn nodes"
+set --
+: >all.csv
+for i in $(seq 1 "$nn"); do
+    c=N$i
+    fedra-gendata --country "$c" --rows $(( 250 + (seed * i) % 450 )) --seed "$((seed + i))" >"$c.csv"
+    if [ "$i" = 1 ]; then cat "$c.csv" >all.csv; else tail -n +2 "$c.csv" >>all.csv; fi
+    set -- "$@" "$c=$c.csv"
+done
+
+# answered CMD...: exit 0, or 3 (some nodes did not take part)
+answered() { "$@"; s=$?; [ "$s" = 0 ] || [ "$s" = 3 ]; }
+# compare KIND ENDPOINT GRID TIES COVARIATES OUTCOME R-WHERE fedra-args...
+compare() {
+    kind=$1 ep=$2 grid=$3 ties=$4 covs=$5 outc=$6 rwhere=$7; shift 7
+    if answered fedra --format csv "$kind" "$@" >f.csv 2>f.err &&
+        answered fedra --format json "$kind" "$@" >f.json 2>>f.err &&
+        Rscript "$ROOT/tests/integration/models.R" all.csv f.csv f.json "$kind" "$ep" "$grid" "$ties" \
+            "$covs" "$outc" "$rwhere" >r.out 2>&1; then
+        ok "$kind $* equals R: $(tail -n 1 r.out)"
+    else
+        fail "$kind $* differs from R"; sed 's/^/       | /' f.err r.out | head -12
+    fi
+}
+
+check "federation up ($nn nodes, time_grid_days=0, min_cell=1, min_events_per_parameter=1)" \
+    "$ROOT/scripts/federation" up fed "$@" --set time_grid_days=0 --set min_cell=1 \
+    --set min_events_per_parameter=1
+. fed/env
+compare cox os 30 efron stage,age_years,sex - TRUE --covariates stage,age_years,sex
+compare cox efs 0 breslow stage,chemotherapy,diagnosis_year - TRUE \
+    --covariates stage,chemotherapy,diagnosis_year --endpoint efs --grid 0 --ties breslow
+compare cox os 90 efron age_group,surgery - 'stage != "unknown"' \
+    --covariates age_group,surgery --grid 90 --where 'stage!=unknown'
+compare cox os 0 efron stage,topography - 'tumour_type %in% c("melanoma", "thyroid_carcinoma")' \
+    --covariates stage,topography --grid 0 --where 'tumour_type in (melanoma,thyroid_carcinoma)'
+compare glm os 0 efron stage,age_years,sex,chemotherapy vital_status=dead TRUE \
+    --outcome vital_status=dead --covariates stage,age_years,sex,chemotherapy
+compare glm os 0 efron diagnosis_year,morphology surgery=yes 'tumour_type == "melanoma"' \
+    --outcome surgery=yes --covariates diagnosis_year,morphology --where tumour_type=melanoma
+
+# Table output: R's summary layout, the nodes, exit 0.
+expect_status 0 "cox prints a table" fedra cox --covariates stage,age_years
+expect_grep "^stagemetastatic +[-0-9.e]+ " "$WORK/last.out" "terms are named as R names them"
+expect_grep "Likelihood ratio test += [0-9.e+]+ on [0-9]+ df" "$WORK/last.out" "with the three tests"
+expect_grep "^nodes: $nn of $nn answered" "$WORK/last.out" "and the nodes"
+expect_status 2 "glm without --outcome is a usage error" fedra glm --covariates stage
+expect_status 2 "only the binomial family" fedra glm --outcome vital_status=dead --covariates stage --family poisson
+expect_status 1 "an unknown covariate is named" fedra cox --covariates stage,colour
+expect_grep "unknown covariate 'colour'" "$WORK/last.err" "with the variable's name"
+expect_status 1 "a factor with one present level is refused as R refuses it" \
+    fedra cox --covariates stage --where stage=metastatic
+expect_grep "needs at least two levels" "$WORK/last.err" "saying why"
+"$ROOT/scripts/federation" down fed >/dev/null
+
+# Edge cases on crafted data: all censored, separation, a level absent at
+# one node, one subject, ties.  Rows are rewritten with awk (CSV fields have
+# no commas in gendata output).
+fedra-gendata --country EA --rows 300 --seed "$seed" >EA.csv
+fedra-gendata --country EB --rows 200 --seed "$((seed + 7))" >EB.csv
+# everybody alive: no event anywhere
+alive() { awk -F, -v OFS=, 'NR > 1 { $13 = "alive"; $15 = "" } { print }' "$1"; }
+# deaths only in stage metastatic (separation on stage); sep01: dead exactly when metastatic
+sep() { awk -F, -v OFS=, 'NR > 1 && $9 != "metastatic" { $13 = "alive"; $15 = "" } { print }' "$1"; }
+sep01() { awk -F, -v OFS=, 'NR > 1 { $13 = ($9 == "metastatic") ? "dead" : "alive"; if ($13 == "alive") $15 = "" } { print }' "$1"; }
+# no patient of stage regional at this node (it becomes localized)
+noreg() { awk -F, -v OFS=, 'NR > 1 && $9 == "regional" { $9 = "localized" } { print }' "$1"; }
+alive EA.csv >A1.csv; alive EB.csv >B1.csv
+sep EA.csv >A2.csv; sep EB.csv >B2.csv; sep01 EA.csv >A4.csv; sep01 EB.csv >B4.csv
+noreg EB.csv >B3.csv
+edge() { # edge NAME A.csv B.csv KIND ENDPOINT GRID COVS OUTCOME fedra-args...
+    name=$1 a=$2 b=$3; shift 3
+    { cat "$a"; tail -n +2 "$b"; } >all.csv
+    "$ROOT/scripts/federation" up "fed-$name" EA="$a" EB="$b" --set time_grid_days=0 \
+        --set min_cell=1 --set min_events_per_parameter=1 >/dev/null 2>&1 || { fail "$name: federation up"; return; }
+    . "fed-$name/env"
+    compare "$@"
+    "$ROOT/scripts/federation" down "fed-$name" >/dev/null
+}
+edge absent EA.csv B3.csv cox os 0 efron stage,age_years - TRUE --covariates stage,age_years --grid 0
+edge absent-glm EA.csv B3.csv glm os 0 efron stage,sex vital_status=dead TRUE --outcome vital_status=dead --covariates stage,sex
+edge separation A2.csv B2.csv cox os 0 efron stage,sex - TRUE --covariates stage,sex --grid 0
+grep -q "coefficient may be infinite" f.err && ok "separation: R's warning, as a clear message" ||
+    { fail "separation: no 'may be infinite' warning"; sed 's/^/       | /' f.err | head -5; }
+edge separation-glm A4.csv B4.csv glm os 0 efron stage,age_years vital_status=dead TRUE --outcome vital_status=dead --covariates stage,age_years
+grep -q "glm.fit: algorithm did not converge" f.err && ok "glm separation: R's warning" ||
+    { fail "glm separation: no warning"; sed 's/^/       | /' f.err | head -5; }
+edge censored A1.csv B1.csv cox os 0 efron stage,age_years - TRUE --covariates stage,age_years --grid 0
+grep -q "no event among the selected patients" f.err && ok "all censored: every coefficient NA, said plainly" ||
+    { fail "all censored: no message"; sed 's/^/       | /' f.err | head -5; }
+# one subject at each node (min_cell 1): coxph runs out of iterations, and so does fedra
+head -n 2 EA.csv >A5.csv; head -n 2 EB.csv | awk -F, -v OFS=, 'NR > 1 { $13 = "dead" } { print }' >B5.csv
+edge single A5.csv B5.csv cox os 0 efron age_years - TRUE --covariates age_years --grid 0
+
+# The node's model policy: events per coefficient and small levels.
+# EB: 20 patients, exactly 2 deaths: short of 3 events per coefficient (and of min_cell 5).
+head -n 21 EB.csv | awk -F, -v OFS=, 'NR > 1 { $13 = (NR <= 3) ? "dead" : "alive"; if ($13 == "alive") $15 = "" } { print }' >small.csv
+"$ROOT/scripts/federation" up fedp EA=EA.csv EB=small.csv >/dev/null 2>&1 || fail "policy federation up"
+. fedp/env
+expect_status 3 "a node short of events per coefficient refuses; the others are fitted" \
+    fedra cox --covariates age_years,diagnosis_year
+expect_grep "EB +refused +too few events at this node for 2 coefficients: its policy needs none or at least 6" \
+    "$WORK/last.out" "the refusal names the rule, not the count"
+expect_grep "^nodes: 1 of 2 answered" "$WORK/last.out" "the result says which node is missing"
+{ head -n 1 EA.csv; tail -n +2 EA.csv; } >all.csv
+compare cox os 30 efron age_years,diagnosis_year - TRUE --covariates age_years,diagnosis_year
+
+"$ROOT/scripts/federation" down fedp >/dev/null
+done_checks

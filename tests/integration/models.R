@@ -1,0 +1,104 @@
+# models.R - the live oracle for fedra cox and fedra glm: fit the same model
+# with R's survival::coxph / stats::glm on the pooled CSV and compare with
+# fedra's output.
+#
+#   Rscript models.R POOLED.csv FEDRA.csv FEDRA.json KIND ENDPOINT GRID TIES COVARIATES OUTCOME WHERE
+#
+# KIND cox|glm; GRID 0 = exact times; COVARIATES v1,v2,...; OUTCOME var=level
+# (glm) or -; WHERE an R expression over the pooled columns, or TRUE.  Exit 0
+# when coefficients and standard errors agree within 1e-7 relative (1e-9 for
+# the log-likelihoods and deviances) and the iteration counts are equal.
+suppressMessages(library(survival))
+a <- commandArgs(TRUE)
+pooled <- a[1]; fcsv <- a[2]; fjson <- a[3]; kind <- a[4]; endpoint <- a[5]
+grid <- as.numeric(a[6]); ties <- a[7]; covs <- strsplit(a[8], ",")[[1]]
+outcome <- a[9]; where <- a[10]
+
+d <- read.csv(pooled, stringsAsFactors = FALSE, na.strings = "", colClasses = "character")
+d$node <- sub("-.*", "", d$patient_id)
+dx <- as.Date(d$diagnosis_date); lc <- as.Date(d$last_contact_date); ev <- as.Date(d$event_date)
+dead <- as.integer(d$vital_status == "dead")
+if (endpoint == "os") { t <- as.numeric(lc - dx); e <- dead } else {
+  t <- ifelse(is.na(ev), as.numeric(lc - dx), as.numeric(ev - dx)); e <- ifelse(is.na(ev), dead, 1L) }
+if (grid > 0) t <- ceiling(t / grid) * grid
+d$time <- t; d$status <- e
+d$age_years <- floor(as.numeric(d$age_at_diagnosis_days) / 365.25)
+d$diagnosis_year <- as.numeric(substr(d$diagnosis_date, 1, 4))
+d$age_group <- cut(d$age_years, c(-1, 4, 9, 14, 19, Inf), labels = c("0-4", "5-9", "10-14", "15-19", "20+"))
+d$morphology <- d$icdo3_morphology; d$topography <- d$icdo3_topography
+# Factors as data-model.md lists the levels (ICD-O-3 codes sorted); droplevels below.
+lv <- list(sex = c("F", "M", "U"), stage = c("localized", "regional", "metastatic", "unknown"),
+  surgery = c("yes", "no", "unknown"), chemotherapy = c("yes", "no", "unknown"),
+  radiotherapy = c("yes", "no", "unknown"), vital_status = c("alive", "dead"),
+  tumour_type = c("adrenocortical_carcinoma", "pleuropulmonary_blastoma",
+    "nasopharyngeal_carcinoma", "melanoma", "thyroid_carcinoma", "pancreatoblastoma",
+    "solid_pseudopapillary_tumour", "gastrointestinal_stromal_tumour", "nut_carcinoma",
+    "colorectal_carcinoma", "sex_cord_stromal_tumour", "thymic_tumour", "neuroendocrine_tumour",
+    "desmoplastic_small_round_cell_tumour", "chordoma", "germ_cell_tumour_other", "other"))
+for (v in names(lv)) d[[v]] <- factor(d[[v]], levels = lv[[v]])
+for (v in c("morphology", "topography")) d[[v]] <- factor(d[[v]], levels = sort(unique(d[[v]]), method = "radix"))
+
+d <- d[eval(parse(text = where), d), ]
+if (kind == "glm") {
+  ov <- sub("=.*", "", outcome); ol <- sub("^[^=]*=", "", outcome)
+  d <- d[!is.na(d[[ov]]), ]
+  d$y <- as.integer(as.character(d[[ov]]) == ol)
+}
+d <- d[complete.cases(d[, covs, drop = FALSE]), ]
+d <- droplevels(d)
+rhs <- paste(covs, collapse = " + ")
+warns <- character()
+fit <- withCallingHandlers(
+  if (kind == "cox") coxph(as.formula(paste("Surv(time, status) ~", rhs, "+ strata(node)")),
+                           data = d, ties = ties) else
+    glm(as.formula(paste("y ~", rhs)), family = binomial, data = d),
+  warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
+
+got <- read.csv(fcsv, stringsAsFactors = FALSE, check.names = FALSE)
+js <- paste(readLines(fjson), collapse = " ")
+num <- function(key) as.numeric(regmatches(js, regexpr(paste0('"', key, '": *[-0-9.eE+]+'), js)) |>
+  sub(pattern = '^[^:]*: *', replacement = ''))
+cf <- coef(fit); se <- sqrt(diag(vcov(fit)))
+if (!identical(got$term, names(cf))) {
+  cat("terms differ: fedra", got$term, "| R", names(cf), "\n"); quit(status = 1) }
+fc <- if (kind == "cox") got$coef else got$estimate
+rel <- function(g, w) { r <- abs(g - w) / pmax(abs(w), 1e-300); r[!is.na(w) & g == w] <- 0; r }
+if (!all(is.na(fc) == is.na(cf))) { cat("NA pattern differs\n"); quit(status = 1) }
+# Separation: a coefficient that R or fedra says may be infinite has no
+# finite value to agree on (where the iteration stops depends on rounding);
+# both must warn, and it is left out of the comparison.  The same for every
+# coefficient when glm warns of fitted probabilities 0 or 1.
+fw <- regmatches(js, gregexpr('"warnings": *\\[[^]]*\\]', js))[[1]]
+inf_r <- as.integer(unlist(regmatches(warns, gregexpr("(?<=variable )\\s*[0-9]+", warns, perl = TRUE))))
+inf_f <- as.integer(unlist(regmatches(fw, gregexpr("(?<=variable )[0-9]+", fw, perl = TRUE))))
+# glm that did not converge (complete separation drives it there): the
+# coefficients are wherever iteration 25 left them, and R's QR and fedra's
+# normal equations lose different digits on the way; both must say so.
+sep_r <- any(grepl("numerically 0 or 1|did not converge", warns))
+sep_f <- any(grepl("numerically 0 or 1|did not converge", fw))
+if (any(grepl("Ran out of iterations", warns)) != any(grepl("Ran out of iterations", fw))) {
+  cat("convergence warnings differ: R", warns, "| fedra", fw, "\n"); quit(status = 1) }
+if ((length(inf_r) > 0) != (length(inf_f) > 0) || sep_r != sep_f) {
+  cat("separation warnings differ: R", warns, "| fedra", fw, "\n"); quit(status = 1) }
+ok <- !is.na(cf)
+# ... with every other level of the same factor, whose contrasts are taken
+# against levels that are themselves drifting to infinity.
+tv <- sapply(names(cf), function(t) covs[startsWith(t, covs)][1])
+ok[tv %in% tv[union(inf_r, inf_f)]] <- FALSE
+if (sep_r) ok[] <- FALSE
+worst <- max(c(0, rel(fc[ok], cf[ok]), rel(got$se[ok], se[ok])))
+iter_r <- if (kind == "cox") fit$iter else fit$iter
+iter_f <- num("iterations")
+if (kind == "cox") {
+  ll <- as.numeric(strsplit(sub('.*"loglik": *\\[([^]]*)\\].*', "\\1", js), ",")[[1]])
+  stat <- max(rel(ll, fit$loglik))
+} else {
+  stat <- max(rel(c(num("deviance"), num("null_deviance"), num("aic")),
+                  c(fit$deviance, fit$null.deviance, fit$aic)))
+  # under separation the residual deviance tends to 0: compare it absolutely
+  if (sep_r) stat <- max(rel(num("null_deviance"), fit$null.deviance), abs(num("deviance") - fit$deviance) / 1e3)
+}
+cat(sprintf("%s %s: %d coefficients (%d compared), max rel diff coef/se %.3g, loglik/deviance %.3g, iterations fedra %g R %d%s\n",
+  kind, rhs, length(cf), sum(ok), worst, stat, iter_f, iter_r,
+  if (length(warns)) paste0("; R warned: ", paste(unique(warns), collapse = "; ")) else ""))
+quit(status = if (worst <= 1e-7 && stat <= 1e-9 && iter_f == iter_r) 0 else 1)
