@@ -133,6 +133,14 @@ execute(const Fedra__QuerySpec *spec)
                 answer_decodes(&rb);
             }
             exec_km_release(&ek);
+        } else if (spec->kind == FEDRA__KIND__KIND_COX || spec->kind == FEDRA__KIND__KIND_GLM) {
+            struct exec_model_out em = {0};
+            int cox = spec->kind == FEDRA__KIND__KIND_COX;
+            if ((cox ? exec_cox : exec_glm)(snap, &policies[i], spec, &em, err) == 0) {
+                rb.model = &em.model;
+                answer_decodes(&rb);
+            }
+            exec_model_release(&em);
         }
     }
 }
