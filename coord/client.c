@@ -37,12 +37,13 @@ client_verify_reply(const struct federation *f, const struct fed_node *nd,
     Fedra__Envelope *env = wire_envelope_decode(msg, len, WIRE_MAX_RESPONSE, why);
     if (env == NULL)
         return errf(err, "unreadable response: %s", why);
-    size_t pinlen;
-    const uint8_t *pin = pki_cert_der(nd->cert, &pinlen);
-    if (env->signer_cert.len == pinlen && memcmp(env->signer_cert.data, pin, pinlen) == 0) {
+    size_t pinlen = 0;
+    const uint8_t *pin = nd->cert ? pki_cert_der(nd->cert, &pinlen) : NULL;
+    if (pin != NULL && env->signer_cert.len == pinlen &&
+        memcmp(env->signer_cert.data, pin, pinlen) == 0) {
         if (pki_cert_from_der(pin, pinlen, &sc, why) != 0)
             goto bad_cert;
-        if (f->trust != NULL && pki_verify(f->trust, sc, PKI_ROLE_NODE, 0, why) != PKI_OK)
+        if (f->trust != NULL && pki_verify(f->trust, sc, PKI_ROLE_NODE, f->verify_at, why) != PKI_OK)
             goto bad_cert;
     } else {
         if (f->trust == NULL) {
@@ -51,7 +52,7 @@ client_verify_reply(const struct federation *f, const struct fed_node *nd,
             goto fail;
         }
         if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &sc, why) != 0 ||
-            pki_verify(f->trust, sc, PKI_ROLE_NODE, 0, why) != PKI_OK)
+            pki_verify(f->trust, sc, PKI_ROLE_NODE, f->verify_at, why) != PKI_OK)
             goto bad_cert;
         const char *nm = pki_cert_name(sc);
         if (nm == NULL || strcmp(nm, nd->name) != 0) {

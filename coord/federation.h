@@ -34,6 +34,8 @@ struct federation {
     struct fed_node *nodes;
     size_t nnodes;
     struct pki_trust *trust;        /* NULL without ca_cert */
+    int64_t verify_at;              /* certificates are checked at this Unix time; 0 = now
+                                       (fedra verify: when the query was signed) */
 };
 
 int federation_load(const char *path, struct federation *f, char *err);

@@ -14,6 +14,7 @@
 #include "analysis/glm.h"
 #include "analysis/km.h"
 #include "certs/pki.h"
+#include "coord/bundle.h"
 #include "coord/client.h"
 #include "coord/federation.h"
 #include "coord/model.h"
@@ -43,6 +44,9 @@ static const char usage[] =
     "                                      log-rank test (pooled, or stratified by node)\n"
     "  ping                                check that every node answers (touches no data)\n"
     "  send FILE                           send a query saved with --save-query\n"
+    "  verify --ca-cert FILE [--crl FILE] BUNDLE\n"
+    "                                      re-check a bundle offline: every signature, and\n"
+    "                                      the merged result recomputed and printed\n"
     "\n"
     "global options (also from FEDRA_FEDERATION, FEDRA_CERT, FEDRA_KEY):\n"
     "  --federation FILE   the federation file (nodes, endpoints, certificates)\n"
@@ -50,6 +54,8 @@ static const char usage[] =
     "  --timeout MS        wait at most this long for the nodes (default 10000)\n"
     "  --format F          table (default), csv or json\n"
     "  --save-query FILE   write the signed query to FILE and send nothing\n"
+    "  --bundle FILE       also save the signed query and every signed node response, for\n"
+    "                      'fedra verify' (anyone with the CA certificate can check it)\n"
     "\n"
     "EXPR: stage=metastatic and age_years<10 and tumour_type in (melanoma,thyroid_carcinoma)\n"
     "exit status: 0 every node answered; 3 some did not (the result merges those that did);\n"
@@ -67,6 +73,9 @@ struct opts {
     size_t ntimes;
     int chisq;                      /* count: add the chi-square test */
     const char *plot;               /* km: SVG file to draw */
+    const char *bundle_path;        /* --bundle FILE */
+    struct bundle *bundle;          /* recording (--bundle) or replaying (verify) */
+    int replay;                     /* verify: rounds come from the bundle */
 };
 
 static int
@@ -180,19 +189,93 @@ out:
     return rc;
 }
 
+/*
+ * verify: the next recorded round instead of the network.  The recorded
+ * query must carry a valid analyst signature (at the time it was signed) and
+ * ask exactly what the command asks (spec, packed, equal byte for byte; the
+ * random model_id excepted); each response must verify as client_fanout()
+ * would verify it.
+ */
+static int
+replay_round(const struct opts *o, const struct federation *fed, const Fedra__QuerySpec *spec,
+    struct node_reply *rep, char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
+{
+    const uint8_t *q;
+    size_t len;
+    char why[FEDRA_ERRLEN];
+    if (bundle_replay(o->bundle, fed, &q, &len, rep, err) != 0)
+        return -1;
+    size_t k = o->bundle->next;
+    Fedra__Envelope *env = wire_envelope_decode(q, len, WIRE_MAX_QUERY, why);
+    Fedra__QueryBody *body = env ? wire_query_decode(env->body.data, env->body.len, why) : NULL;
+    struct pki_cert *cert = NULL;
+    int rc = -1;
+    if (body == NULL) {
+        errf(err, "round %zu: the query is not readable: %s", k, why);
+        goto out;
+    }
+    if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &cert, why) != 0 ||
+        pki_verify(fed->trust, cert, PKI_ROLE_ANALYST, body->issued_at_ms / 1000, why) != PKI_OK) {
+        errf(err, "round %zu: the query's signer is not a valid analyst: %s", k, why);
+        goto out;
+    }
+    if (pki_check_sig(cert, env->body.data, env->body.len, env->signature.data,
+            env->signature.len) != 0 || strcmp(body->analyst, pki_cert_name(cert)) != 0) {
+        errf(err, "round %zu: the query's signature does not verify (altered)", k);
+        goto out;
+    }
+    Fedra__QuerySpec mine = *spec;
+    mine.model_id = body->spec->model_id;
+    struct buf a = {0}, b = {0};
+    wire_pack(&mine.base, &a);
+    wire_pack(&body->spec->base, &b);
+    int same = a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
+    buf_release(&a);
+    buf_release(&b);
+    if (!same) {
+        errf(err, "round %zu: the signed query does not ask what the bundle's command asks", k);
+        goto out;
+    }
+    util_hex(body->query_id.data, body->query_id.len, qid);
+    rc = 0;
+out:
+    if (rc != 0) {
+        client_replies_release(rep, fed->nnodes);
+        memset(rep, 0, fed->nnodes * sizeof *rep);
+    }
+    pki_cert_free(cert);
+    wire_query_free(body);
+    wire_envelope_free(env);
+    return rc;
+}
+
+/* The answers to one round: sent (and recorded with --bundle), or replayed. */
+static int
+deliver(const struct opts *o, const struct federation *fed, const uint8_t *env, size_t len,
+    const Fedra__QuerySpec *spec, struct node_reply *rep, char qid[2 * WIRE_QUERY_ID_LEN + 1],
+    char *err)
+{
+    if (o->replay)
+        return replay_round(o, fed, spec, rep, qid, err);
+    if (len > WIRE_MAX_QUERY)
+        return errf(err, "the query is %zu bytes; nodes accept at most %u bytes "
+            "(WIRE_MAX_QUERY)", len, WIRE_MAX_QUERY);
+    if (client_fanout(fed, env, len, o->timeout_ms, rep, err) != 0)
+        return -1;
+    if (o->bundle != NULL)
+        bundle_add_round(o->bundle, fed, env, len, rep);
+    return 0;
+}
+
 /* Send env to every node, then hand the answers to the printer; returns the exit status. */
 static int
 run_query(const struct opts *o, const struct federation *fed, const uint8_t *env, size_t len,
-    const char *qid, const Fedra__QuerySpec *spec)
+    const char *qid0, const Fedra__QuerySpec *spec)
 {
-    char err[FEDRA_ERRLEN];
-    if (len > WIRE_MAX_QUERY) {
-        fprintf(stderr, "fedra: the query is %zu bytes; nodes accept at most %u bytes "
-            "(WIRE_MAX_QUERY)\n", len, WIRE_MAX_QUERY);
-        return EXIT_FAIL;
-    }
+    char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
+    snprintf(qid, sizeof qid, "%s", qid0);
     struct node_reply *rep = xcalloc(fed->nnodes, sizeof *rep);
-    if (client_fanout(fed, env, len, o->timeout_ms, rep, err) != 0) {
+    if (deliver(o, fed, env, len, spec, rep, qid, err) != 0) {
         fprintf(stderr, "fedra: %s\n", err);
         free(rep);
         return EXIT_FAIL;
@@ -235,6 +318,8 @@ sign_and_run(const struct opts *o, const struct federation *fed, Fedra__QuerySpe
 {
     char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
     struct buf env = {0};
+    if (o->replay)
+        return run_query(o, fed, NULL, 0, "", spec);
     if (sign_query(o, fed, spec, &env, qid, err) != 0) {
         fprintf(stderr, "fedra: %s\n", err);
         return EXIT_FAIL;
@@ -469,12 +554,9 @@ model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *active,
     struct buf env = {0};
     char qid[2 * WIRE_QUERY_ID_LEN + 1];
     struct node_reply *sr = xcalloc(sub.nnodes + 1, sizeof *sr);
-    int rc = sign_query(c->o, &sub, spec, &env, qid, err);
-    if (rc == 0 && env.len > WIRE_MAX_QUERY)
-        rc = errf(err, "the query is %zu bytes; nodes accept at most %u bytes (WIRE_MAX_QUERY)",
-            env.len, WIRE_MAX_QUERY);
+    int rc = c->o->replay ? 0 : sign_query(c->o, &sub, spec, &env, qid, err);
     if (rc == 0)
-        rc = client_fanout(&sub, env.p, env.len, c->o->timeout_ms, sr, err);
+        rc = deliver(c->o, &sub, env.p, env.len, spec, sr, qid, err);
     if (rc == 0) {
         report_check_replies(&sub, sr, spec);
         for (size_t k = 0; k < sub.nnodes; k++)
@@ -573,7 +655,7 @@ cmd_model(const struct opts *o, const struct federation *fed, int argc, char **a
         req.outcome_var = outcome;
         req.outcome_level = eq + 1;
     }
-    if (o->save_query != NULL) {
+    if (o->save_query != NULL && !o->replay) {
         usage_error("%s", "--save-query saves one signed query; a model takes one round per "
             "iteration, so it cannot be saved ahead");
         goto out;
@@ -650,11 +732,108 @@ cmd_send(const struct opts *o, const struct federation *fed, int argc, char **ar
     return rc;
 }
 
+static int
+command_known(const char *cmd)
+{
+    const char *known[] = {"count", "ping", "send", "km", "logrank", "cox", "glm"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(cmd, known[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+dispatch(const struct opts *o, const struct federation *fed, int argc, char **argv)
+{
+    const char *cmd = argv[0];
+    if (strcmp(cmd, "count") == 0)
+        return cmd_count(o, fed, argc, argv);
+    if (strcmp(cmd, "ping") == 0)
+        return cmd_ping(o, fed, argc, argv);
+    if (strcmp(cmd, "km") == 0 || strcmp(cmd, "logrank") == 0)
+        return cmd_km(o, fed, argc, argv);
+    if (strcmp(cmd, "cox") == 0 || strcmp(cmd, "glm") == 0)
+        return cmd_model(o, fed, argc, argv);
+    return cmd_send(o, fed, argc, argv);
+}
+
+/*
+ * verify --ca-cert FILE [--crl FILE] BUNDLE: run the bundle's command over
+ * its recorded rounds (replay_round checks every signature), print the
+ * merged result as the live command printed it, and insist that every
+ * recorded round was used.
+ */
+static int
+cmd_verify(const struct opts *o0, int argc, char **argv)
+{
+    struct opts o = *o0;
+    const char *ca = NULL, *crl = NULL, *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--ca-cert") == 0 && i + 1 < argc)
+            ca = argv[++i];
+        else if (strcmp(argv[i], "--crl") == 0 && i + 1 < argc)
+            crl = argv[++i];
+        else if (path == NULL && argv[i][0] != '-')
+            path = argv[i];
+        else
+            return usage_error("verify: unexpected argument '%s'", argv[i]);
+    }
+    if (ca == NULL || path == NULL)
+        return usage_error("%s", "verify needs --ca-cert FILE (the federation CA certificate) "
+            "and the BUNDLE file");
+    char err[FEDRA_ERRLEN];
+    struct bundle b;
+    struct pki_trust *trust = NULL;
+    struct federation fed;
+    memset(&fed, 0, sizeof fed);
+    size_t nargs = 0;
+    const char **args = NULL;
+    int rc = EXIT_FAIL;
+    if (bundle_load(path, &b, &nargs, &args, err) != 0 ||
+        pki_trust_load(ca, crl, crl != NULL, &trust, err) != 0 ||
+        bundle_federation(&b, trust, &fed, err) != 0) {
+        fprintf(stderr, "fedra: verify: %s\n", err);
+        goto out;
+    }
+    if (!command_known(args[0]) || strcmp(args[0], "send") == 0 || strcmp(args[0], "ping") == 0) {
+        fprintf(stderr, "fedra: verify: the bundle's command '%s' cannot be verified\n", args[0]);
+        goto out;
+    }
+    o.bundle = &b;
+    o.replay = 1;
+    o.save_query = NULL;
+    fprintf(stderr, "fedra: verifying %s: %s", path, args[0]);
+    for (size_t i = 1; i < nargs; i++)
+        fprintf(stderr, " %s", args[i]);
+    fputc('\n', stderr);
+    rc = dispatch(&o, &fed, (int)nargs, (char **)args);
+    size_t rounds = json_array_size(json_object_get(b.root, "rounds"));
+    if (rc != EXIT_OK && rc != EXIT_PARTIAL) {
+        fprintf(stderr, "fedra: verify: the bundle does NOT verify\n");
+        rc = EXIT_FAIL;
+    } else if (b.next != rounds) {
+        fprintf(stderr, "fedra: verify: the bundle holds %zu rounds but the command used %zu; "
+            "it does NOT verify\n", rounds, b.next);
+        rc = EXIT_FAIL;
+    } else {
+        fprintf(stderr, "fedra: verify: every signature checks (%zu rounds); the result above "
+            "is recomputed from the signed node answers\n", rounds);
+        rc = EXIT_OK;
+    }
+out:
+    fed.trust = NULL;
+    federation_release(&fed);
+    pki_trust_free(trust);
+    free(args);
+    bundle_release(&b);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
     struct opts o = {getenv("FEDRA_FEDERATION"), getenv("FEDRA_CERT"), getenv("FEDRA_KEY"), NULL,
-        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0, 0, NULL};
+        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0, 0, NULL, NULL, NULL, 0};
     /* Global options may stand before or after the command. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
@@ -673,6 +852,8 @@ main(int argc, char **argv)
             o.key = argv[++i];
         } else if (strcmp(a, "--save-query") == 0 && has) {
             o.save_query = argv[++i];
+        } else if (strcmp(a, "--bundle") == 0 && has) {
+            o.bundle_path = argv[++i];
         } else if (strcmp(a, "--timeout") == 0 && has) {
             long long t;
             if (util_parse_int(argv[++i], 1, CLIENT_MAX_TIMEOUT_MS, &t) != 0) {
@@ -702,15 +883,13 @@ main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = rest[0];
-    int known = strcmp(cmd, "count") == 0 || strcmp(cmd, "ping") == 0 ||
-                strcmp(cmd, "send") == 0 || strcmp(cmd, "km") == 0 ||
-                strcmp(cmd, "logrank") == 0 || strcmp(cmd, "cox") == 0 ||
-                strcmp(cmd, "glm") == 0;
-    if (!known) {
-        int later = strcmp(cmd, "verify") == 0;
+    if (strcmp(cmd, "verify") == 0) {
+        int rc = cmd_verify(&o, nrest, rest);
         free(rest);
-        if (later)
-            return usage_error("'%s' is not available in this version yet", cmd);
+        return rc;
+    }
+    if (!command_known(cmd)) {
+        free(rest);
         return usage_error("unknown command '%s'", cmd);
     }
     if (o.federation == NULL) {
@@ -726,17 +905,28 @@ main(int argc, char **argv)
         free(rest);
         return EXIT_FAIL;
     }
-    int rc;
-    if (strcmp(cmd, "count") == 0)
-        rc = cmd_count(&o, &fed, nrest, rest);
-    else if (strcmp(cmd, "ping") == 0)
-        rc = cmd_ping(&o, &fed, nrest, rest);
-    else if (strcmp(cmd, "km") == 0 || strcmp(cmd, "logrank") == 0)
-        rc = cmd_km(&o, &fed, nrest, rest);
-    else if (strcmp(cmd, "cox") == 0 || strcmp(cmd, "glm") == 0)
-        rc = cmd_model(&o, &fed, nrest, rest);
-    else
-        rc = cmd_send(&o, &fed, nrest, rest);
+    struct bundle rec;
+    if (o.bundle_path != NULL) {
+        if (strcmp(cmd, "send") == 0 || o.save_query != NULL) {
+            federation_release(&fed);
+            free(rest);
+            return usage_error("%s", "--bundle records a query this run signs and sends; not "
+                "with send or --save-query");
+        }
+        bundle_init(&rec, nrest, rest, &fed);
+        o.bundle = &rec;
+    }
+    int rc = dispatch(&o, &fed, nrest, rest);
+    if (o.bundle_path != NULL) {
+        if (rc != EXIT_USAGE && bundle_write(&rec, o.bundle_path, err) != 0) {
+            fprintf(stderr, "fedra: %s\n", err);
+            rc = EXIT_FAIL;
+        } else if (rc != EXIT_USAGE) {
+            fprintf(stderr, "fedra: bundle saved to %s; check it with 'fedra verify --ca-cert "
+                "CA.crt %s'\n", o.bundle_path, o.bundle_path);
+        }
+        bundle_release(&rec);
+    }
     federation_release(&fed);
     free(rest);
     return rc;
