@@ -938,6 +938,8 @@ report_logrank(const struct report *r, const char *by, int stratified, char *err
         json_object_set_new(o, "p", json_real(res.p));
         json_object_set_new(o, "stratified_by_node", json_boolean(stratified));
         for (size_t g = 0; g < G; g++) {
+            if (sum.n[g] == 0)
+                continue;           /* survdiff lists only groups with patients */
             json_t *x = json_object();
             char lab[VARS_MAX_NAME + VARS_MAX_LEVEL + 2];
             snprintf(lab, sizeof lab, "%s=%s", by, lv.text[g]);
@@ -958,6 +960,8 @@ report_logrank(const struct report *r, const char *by, int stratified, char *err
                 "(O-E)^2/E");
         for (size_t g = 0; g < G; g++) {
             char lab[VARS_MAX_NAME + VARS_MAX_LEVEL + 2];
+            if (sum.n[g] == 0)
+                continue;
             snprintf(lab, sizeof lab, "%s=%s", by, lv.text[g]);
             if (r->format == REPORT_CSV) {
                 report_csv_field(f, lab);

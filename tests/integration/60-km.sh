@@ -135,6 +135,31 @@ expect_status 3 "a grid that is not a multiple of the node's is refused" fedra k
 expect_grep "not released by this node: its policy allows multiples of 30" "$WORK/last.out" "refusal names the grid rule"
 "$ROOT/scripts/federation" down fed2 >/dev/null
 
+# 2b. Edge cases on crafted data, exact times: nobody dies; everybody dies (S reaches 0);
+# an empty stratum (no patient of stage unknown anywhere); one patient per node.
+edge_km() { # edge_km NAME AWK-PROGRAM [HEAD-ROWS]
+    name=$1 prog=$2 rows=${3:-}
+    for c in AA BB; do
+        if [ -n "$rows" ]; then head -n "$((rows + 1))" "$c.csv"; else cat "$c.csv"; fi |
+            awk -F, -v OFS=, "NR == 1 { print; next } { $prog; print }" >"E$c.csv"
+    done
+    { cat EAA.csv; tail -n +2 EBB.csv; } >all.csv
+    "$ROOT/scripts/federation" up "fe-$name" AA=EAA.csv BB=EBB.csv --set time_grid_days=0 \
+        --set min_cell=1 >/dev/null 2>&1 || { fail "$name: federation up"; return; }
+    . "fe-$name/env"
+    if fedra --format csv km --by stage --grid 0 >km.csv 2>km.err; then
+        medians --by stage --grid 0 >km.med
+        if Rscript oracle.R km.csv os 0 log >r.out 2>&1; then ok "km, $name: equals survfit: $(tail -n 1 r.out)"
+        else fail "km, $name: differs from survfit"; sed 's/^/       | /' r.out | head; fi
+    else fail "km, $name: fedra failed"; sed 's/^/       | /' km.err | head -5; fi
+    case $name in everybody-dies|empty-stratum) lr_check os 0 0 --by stage --grid 0 ;; esac
+    "$ROOT/scripts/federation" down "fe-$name" >/dev/null
+}
+edge_km nobody-dies '$13 = "alive"; $15 = ""'
+edge_km everybody-dies '$13 = "dead"'
+edge_km empty-stratum 'if ($9 == "unknown") $9 = "localized"'
+edge_km one-patient-per-stratum-per-node '$9 = (NR % 2) ? "metastatic" : "localized"' 2
+
 # 3. Default min_cell 5: a node holding 3 patients refuses; the others are merged.
 head -n 4 CC.csv >DD.csv
 check "federation up (default policy, one node of 3 patients)" \
