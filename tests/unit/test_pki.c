@@ -445,11 +445,15 @@ static void
 node_certificate_cannot_pass_as_analyst(void **state)
 {
     struct fx *f = *state;
-    char err[FEDRA_ERRLEN] = "";
+    char err[FEDRA_ERRLEN] = "", want[FEDRA_ERRLEN];
     assert_int_equal(pki_verify(f->trust, f->de, PKI_ROLE_ANALYST, 0, err), PKI_BAD_ROLE);
-    assert_string_equal(err, "certificate 'DE' has role node, but analyst is required");
+    snprintf(want, sizeof want, "certificate 'DE' (serial %s) has role node, but analyst is "
+        "required", pki_cert_serial_hex(f->de));
+    assert_string_equal(err, want);
     assert_int_equal(pki_verify(f->trust, f->alice, PKI_ROLE_NODE, 0, err), PKI_BAD_ROLE);
-    assert_string_equal(err, "certificate 'alice' has role analyst, but node is required");
+    snprintf(want, sizeof want, "certificate 'alice' (serial %s) has role analyst, but node "
+        "is required", pki_cert_serial_hex(f->alice));
+    assert_string_equal(err, want);
 }
 
 static void
@@ -515,7 +519,8 @@ revoked_certificate_names_revocation_time_and_reason(void **state)
     char ts[PKI_TIME_LEN];
     pki_format_time(revoked_at, ts);
     snprintf(want, sizeof want, "certificate 'bob' (serial %s) was revoked at %s "
-        "(reason keyCompromise)", serial, ts);
+        "(reason keyCompromise) (CRL number %lld of 'fedra test CA')", serial, ts,
+        (long long)num);
     assert_string_equal(err, want);
     /* Others on the same CRL are unaffected. */
     assert_int_equal(pki_verify(t, f->alice, PKI_ROLE_ANALYST, 0, err), PKI_OK);
@@ -696,8 +701,11 @@ unknown_ca_is_named(void **state)
     assert_int_equal(ca_crl(ca2, crl2, 7, 0, &num, err), 0);
     struct pki_cert *m = load_leaf(f, "mallory");
     assert_int_equal(pki_verify(f->trust, m, PKI_ROLE_ANALYST, 0, err), PKI_UNKNOWN_CA);
-    assert_string_equal(err, "certificate 'mallory' was not issued by the federation CA "
-        "'fedra test CA' (its issuer is 'other CA')");
+    char want[FEDRA_ERRLEN];
+    snprintf(want, sizeof want, "certificate 'mallory' (serial %s) was not issued by the "
+        "federation CA 'fedra test CA' (its issuer is 'other CA'; an issuing CA's certificate "
+        "must follow the leaf in its .crt file)", serial);
+    assert_string_equal(err, want);
     /* A CRL from the other CA is refused outright. */
     struct pki_trust *t = NULL;
     assert_int_equal(pki_trust_load(f->ca_crt, crl2, 1, &t, err), -1);
