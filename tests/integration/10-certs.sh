@@ -39,7 +39,7 @@ expect_grep "CA:FALSE" alice.txt "leaf is not a CA"
 expect_grep "Key Usage: critical" alice.txt "keyUsage critical"
 expect_grep "Subject: O = fedra, CN = alice" alice.txt "subject O=fedra, CN=alice"
 openssl x509 -in ca/ca.crt -noout -text >ca.txt
-expect_grep "CA:TRUE, pathlen:0" ca.txt "CA is CA:TRUE pathlen:0"
+expect_grep "CA:TRUE, pathlen:1" ca.txt "root CA is CA:TRUE pathlen:1 (may certify one level of issuing CAs)"
 expect_grep "Certificate Sign, CRL Sign" ca.txt "CA keyUsage keyCertSign, cRLSign"
 
 echo "-- inspect"
