@@ -35,6 +35,7 @@
 
 #define CA_DEFAULT_CN "fedra CA"
 #define CA_DEFAULT_CA_DAYS 3650
+#define CA_DEFAULT_ISSUING_DAYS 1825   /* an issuing CA: 5 years, or the rest of its root's life */
 #define CA_DEFAULT_LEAF_DAYS 365
 #define CA_DEFAULT_CRL_DAYS 7
 #define CA_MAX_DAYS 36500           /* --days for anything: 1 .. 100 years */

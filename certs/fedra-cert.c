@@ -50,8 +50,8 @@ static const char usage_init[] =
     "\n"
     "  --ca DIR          directory of the new CA\n"
     "  --name CN         common name of the CA (default \"" CA_DEFAULT_CN "\")\n"
-    "  --days N          validity in days (default 3650; an issuing CA cannot outlive\n"
-    "                    its root)\n"
+    "  --days N          validity in days (default 3650; for an issuing CA 1825, or\n"
+    "                    less so that it does not outlive its root)\n"
     "  --parent ROOTDIR  make an issuing CA certified by the root CA in ROOTDIR\n";
 
 static const char usage_issue[] =
@@ -252,7 +252,7 @@ cmd_init(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL, *cn = CA_DEFAULT_CN, *parent = NULL;
-    int days = CA_DEFAULT_CA_DAYS, ch;
+    int days = CA_DEFAULT_CA_DAYS, ch, days_given = 0;
     char err[FEDRA_ERRLEN], serial[CA_SERIAL_LEN];
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
@@ -262,6 +262,7 @@ cmd_init(int argc, char **argv)
         case 'd':
             if (parse_days("init", optarg, &days) != 0)
                 return EXIT_USAGE;
+            days_given = 1;
             break;
         default: return bad_option("init", argc, argv);
         }
@@ -279,6 +280,14 @@ cmd_init(int argc, char **argv)
         struct ca *root = NULL;
         if (ca_open(parent, &root, err) != 0)
             return fail("init", err);
+        if (!days_given) {
+            /* Default: 5 years, or whole days up to the root's end if that is sooner. */
+            int64_t left = pki_asn1_time_unix(X509_get0_notAfter(ca_cert(root))) -
+                util_now_ms() / 1000;
+            days = CA_DEFAULT_ISSUING_DAYS;
+            if (left / 86400 < days)
+                days = left / 86400 >= 1 ? (int)(left / 86400) : 1;
+        }
         int rc = ca_init_issuing(dir, cn, days, root, 0, serial, err);
         ca_free(root);
         if (rc != 0)
