@@ -1323,6 +1323,19 @@ describe_cert(const char *path, struct buf *out, char *err)
     } else if (pki_cert_role(c) == PKI_ROLE_NODE) {
         buf_printf(out, "  %-13s%s\n", "curve key:", "(missing or malformed)");
     }
+    /* The issuing CA(s) that follow the leaf in the file. */
+    for (size_t i = 0; i < pki_cert_chain_count(c); i++) {
+        size_t len;
+        const uint8_t *der = pki_cert_chain_der(c, i, &len);
+        struct pki_cert *cc = NULL;
+        char ts[PKI_TIME_LEN], why[FEDRA_ERRLEN];
+        if (pki_cert_from_der(der, len, &cc, why) != 0)
+            continue;
+        pki_format_time(pki_cert_not_after(cc), ts);
+        buf_printf(out, "  %-13sCA '%s' (serial %s), valid until %s\n", "chain:",
+            pki_cert_subject_cn(cc), pki_cert_serial_hex(cc), ts);
+        pki_cert_free(cc);
+    }
     pki_cert_free(c);
     return 0;
 }

@@ -121,6 +121,9 @@ expect_grep "CA:TRUE, pathlen:0" iss.txt "issuing CA is CA:TRUE pathlen:0"
 expect_grep "Issuer: O = fedra, CN = test CA" iss.txt "issuing CA is signed by the root"
 expect_status 0 "issue under the issuing CA" fedra-cert issue --ca issuing --role node --name FR --out out
 check "FR.crt is leaf + issuing CA" [ "$(grep -c 'BEGIN CERTIFICATE' out/FR.crt)" = 2 ]
+expect_status 0 "inspect FR.crt" fedra-cert inspect out/FR.crt
+iserial=$(openssl x509 -in issuing/ca.crt -noout -serial | sed 's/serial=//')
+expect_grep "chain: +CA 'Issuing CA' \(serial $iserial\), valid until" "$WORK/last.out" "inspect shows the issuing CA carried in the file"
 fedra-cert crl --ca ca --out root.crl >/dev/null && fedra-cert crl --ca issuing --out iss.crl >/dev/null
 cat root.crl iss.crl >both.crl
 check "openssl -untrusted -crl_check_all verifies FR" sh -c \
