@@ -68,6 +68,13 @@ struct node {
     int sigfd;
     uint64_t answered, refused;     /* since start */
     int64_t next_cert_check_ms;     /* wall clock of the next expiry check */
+    struct {                        /* own_cert_usable(), re-verified at most once a second */
+        const struct pki_trust *trust;
+        const struct pki_cert *cert;
+        int64_t crl_number, at_s;
+        int usable;
+        char why[FEDRA_ERRLEN];
+    } own;
 };
 
 static void
@@ -200,10 +207,20 @@ fail:
  * reload path (SIGHUP, a fetched CRL) can leave a stale answer.
  */
 static int
-own_cert_usable(const struct node *nd, char *why)
+own_cert_usable(struct node *nd, char *why)
 {
-    int v = pki_verify(nd->trust, nd->cert, PKI_ROLE_NODE, 0, why);
-    return v == PKI_OK || v == PKI_NO_CRL || v == PKI_CRL_EXPIRED;
+    int64_t now_s = util_now_ms() / 1000;
+    if (nd->own.trust != nd->trust || nd->own.cert != nd->cert || nd->own.at_s != now_s ||
+        nd->own.crl_number != pki_trust_crl_number(nd->trust)) {
+        int v = pki_verify(nd->trust, nd->cert, PKI_ROLE_NODE, 0, nd->own.why);
+        nd->own.usable = v == PKI_OK || v == PKI_NO_CRL || v == PKI_CRL_EXPIRED;
+        nd->own.trust = nd->trust;
+        nd->own.cert = nd->cert;
+        nd->own.at_s = now_s;
+        nd->own.crl_number = pki_trust_crl_number(nd->trust);
+    }
+    snprintf(why, FEDRA_ERRLEN, "%s", nd->own.usable ? "" : nd->own.why);
+    return nd->own.usable;
 }
 
 /* At start, on SIGHUP and daily: say loudly what is unusable or expiring soon. */
@@ -304,6 +321,7 @@ node_reload(struct node *nd)
         node_log(nd, "reload: certificate not reloaded: %s", err);
     }
     OPENSSL_cleanse(sec, sizeof sec);
+    nd->own.trust = NULL;           /* a freed object's address may be reused: re-verify */
     check_certs(nd);
     struct snapshot *s;
     if (load_data(nd, &s, err) == 0) {
