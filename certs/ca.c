@@ -569,8 +569,68 @@ openssl_cnf(const char *absdir, int crl_days)
     return buf_detach(&b);
 }
 
-int
-ca_init(const char *dir, const char *cn, int days, int64_t now, char *err)
+static int idx_load(const struct ca *ca, struct idx *ix, char *err);
+static int idx_save(const struct ca *ca, const struct idx *ix, const char *extra, char *err);
+static void idx_release(struct idx *ix);
+
+/*
+ * Record x, issued by ca, in ca's index.txt and certs/HEX.pem, as `openssl
+ * ca` would; *copyp receives the copy's path (for rollback).  Refuses a
+ * serial already in the index.
+ */
+static int
+record_issued(struct ca *ca, X509 *x, char hex[CA_SERIAL_LEN], char **copyp, char *err)
+{
+    struct idx ix = {0};
+    struct buf line = {0}, name = {0};
+    char exp[32], have[CA_SERIAL_LEN], want[CA_SERIAL_LEN];
+    char *pem = pem_cert(x), *subj = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+    int rc = -1;
+    *copyp = NULL;
+    serial_to_hex(X509_get0_serialNumber(x), hex);
+    if (pem == NULL || subj == NULL) {
+        errf(err, "cannot encode the certificate");
+        goto done;
+    }
+    if (idx_load(ca, &ix, err) != 0)
+        goto done;
+    (void)serial_norm(hex, want);
+    for (size_t i = 0; i < ix.n; i++) {
+        if (serial_norm(ix.rows[i].f[3], have) == 0 && strcmp(have, want) == 0) {
+            errf(err, "serial %s is already in %s/index.txt", hex, ca->dir);
+            goto done;
+        }
+    }
+    const ASN1_TIME *t = X509_get0_notAfter(x);
+    snprintf(exp, sizeof exp, "%.*s", ASN1_STRING_length(t),
+        (const char *)ASN1_STRING_get0_data(t));
+    buf_printf(&name, "%s/certs/%s.pem", ca->dir, hex);
+    *copyp = buf_detach(&name);
+    if (write_new(*copyp, pem, strlen(pem), 0644, err) != 0) {
+        free(*copyp);
+        *copyp = NULL;
+        goto done;
+    }
+    buf_printf(&line, "V\t%s\t\t%s\tunknown\t%s\n", exp, hex, subj);
+    if (idx_save(ca, &ix, (const char *)line.p, err) != 0) {
+        unlink(*copyp);
+        free(*copyp);
+        *copyp = NULL;
+        goto done;
+    }
+    rc = 0;
+done:
+    OPENSSL_free(subj);
+    free(pem);
+    buf_release(&line);
+    idx_release(&ix);
+    return rc;
+}
+
+/* ca_init and ca_init_issuing: a root when parent is NULL. */
+static int
+ca_create(const char *dir, const char *cn, int days, struct ca *parent, int64_t now,
+    char serial_out[CA_SERIAL_LEN], char *err)
 {
     static const char *const files[] = {
         "ca.key", "ca.crt", "index.txt", "index.txt.attr", "serial", "crlnumber",
@@ -592,6 +652,29 @@ ca_init(const char *dir, const char *cn, int days, int64_t now, char *err)
     if (days < 1 || days > CA_MAX_DAYS)
         return errf(err, "invalid validity of %d days: use 1 to %d", days, CA_MAX_DAYS);
     now = now_or(now);
+    char *copyp = NULL;
+    if (parent != NULL) {
+        char pcn[CA_MAX_CN + 16], ts[PKI_TIME_LEN];
+        X509 *px = parent->cert;
+        X509_NAME_get_text_by_NID(X509_get_subject_name(px), NID_commonName, pcn, sizeof pcn);
+        if (X509_self_signed(px, 0) != 1)
+            return errf(err, "'%s' is an issuing CA itself; an issuing CA must be certified "
+                "by a root (fedra-cert init without --parent)", parent->dir);
+        if (X509_get_pathlen(px) == 0)
+            return errf(err, "root '%s' in '%s' has pathlen 0 and cannot certify an issuing "
+                "CA; create a new root with this fedra-cert (pathlen %d)", pcn, parent->dir,
+                CA_ROOT_PATHLEN);
+        if (strcmp(pcn, cn) == 0)
+            return errf(err, "the issuing CA needs a name other than its root's ('%s')", cn);
+        int64_t pna = pki_asn1_time_unix(X509_get0_notAfter(px));
+        if (now + (int64_t)days * DAY > pna) {
+            pki_format_time(pna, ts);
+            return errf(err, "the issuing CA would outlive its root '%s', which expires at "
+                "%s; use a smaller --days", pcn, ts);
+        }
+        if (strcmp(dir, parent->dir) == 0)
+            return errf(err, "the issuing CA needs its own directory, not its root's");
+    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return errf(err, "cannot create CA directory '%s': %s", dir, strerror(errno));
     for (int i = 0; i < NFILES; i++)
@@ -622,8 +705,13 @@ ca_init(const char *dir, const char *cn, int days, int64_t now, char *err)
     struct certspec spec = {
         .pub = pk, .cn = cn, .serial = serial,
         .not_before = now, .not_after = now + (int64_t)days * DAY,
-        .issuer = NULL, .issuer_key = pk, .is_ca = 1, .pathlen = 0,
+        .issuer = NULL, .issuer_key = pk, .is_ca = 1, .pathlen = CA_ROOT_PATHLEN,
     };
+    if (parent != NULL) {
+        spec.issuer = parent->cert;
+        spec.issuer_key = pki_key_evp(parent->key);
+        spec.pathlen = 0;
+    }
     if ((x = make_cert(&spec, err)) == NULL)
         goto done;
     if ((pem = pem_cert(x)) == NULL) {
@@ -658,8 +746,12 @@ ca_init(const char *dir, const char *cn, int days, int64_t now, char *err)
     if (write_new(paths[6], cnf, strlen(cnf), 0644, err) != 0)
         goto done;
     made[6] = 1;
+    /* Last: the root's record of the issuing CA, the one step that touches the root. */
+    if (parent != NULL && record_issued(parent, x, serial_out, &copyp, err) != 0)
+        goto done;
     rc = 0;
 done:
+    free(copyp);
     for (int i = 0; i < NFILES; i++) {
         if (rc != 0 && made[i])
             unlink(paths[i]);
@@ -674,6 +766,21 @@ done:
     X509_free(x);
     EVP_PKEY_free(pk);
     return rc;
+}
+
+int
+ca_init(const char *dir, const char *cn, int days, int64_t now, char *err)
+{
+    char serial[CA_SERIAL_LEN];
+    return ca_create(dir, cn, days, NULL, now, serial, err);
+}
+
+int
+ca_init_issuing(const char *dir, const char *cn, int days, struct ca *parent, int64_t now,
+    char serial[CA_SERIAL_LEN], char *err)
+{
+    serial[0] = 0;
+    return ca_create(dir, cn, days, parent, now, serial, err);
 }
 
 int
@@ -774,9 +881,10 @@ ca_issue(struct ca *ca, const struct ca_issue_req *req, char serial_out[CA_SERIA
     keyp = buf_detach(&name);
     buf_printf(&name, "%s/%s.crt", req->out_dir, req->name);
     crtp = buf_detach(&name);
-    if (exists(keyp) || exists(crtp)) {
+    /* A renewal for an existing key writes no key file, so NAME.key may be that key. */
+    if ((req->key == NULL && exists(keyp)) || exists(crtp)) {
         errf(err, "'%s' already exists; refusing to overwrite it (remove it or choose "
-            "another --name or --out)", exists(keyp) ? keyp : crtp);
+            "another --name or --out)", (req->key == NULL && exists(keyp)) ? keyp : crtp);
         goto done;
     }
     if (idx_load(ca, &ix, err) != 0)
@@ -801,7 +909,16 @@ ca_issue(struct ca *ca, const struct ca_issue_req *req, char serial_out[CA_SERIA
             goto done;
         }
     }
-    pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (req->key != NULL) {
+        pk = pki_key_evp(req->key);
+        if (pk == NULL || EVP_PKEY_up_ref(pk) != 1) {
+            pk = NULL;
+            errf(err, "cannot use the given key");
+            goto done;
+        }
+    } else {
+        pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    }
     if (pk == NULL) {
         errf(err, "cannot generate an Ed25519 key");
         goto done;
@@ -835,10 +952,27 @@ ca_issue(struct ca *ca, const struct ca_issue_req *req, char serial_out[CA_SERIA
         errf(err, "cannot encode the subject of '%s'", req->name);
         goto done;
     }
-    if (write_key(keyp, pk, err) != 0)
-        goto done;
-    made_key = 1;
-    if (write_new(crtp, pem, strlen(pem), 0644, err) != 0)
+    if (req->key == NULL) {
+        if (write_key(keyp, pk, err) != 0)
+            goto done;
+        made_key = 1;
+    }
+    /* Under an issuing CA the leaf file carries the chain: leaf, then the issuing CA. */
+    struct buf bundle = {0};
+    buf_puts(&bundle, pem);
+    if (X509_self_signed(ca->cert, 0) != 1) {
+        char *capem = pem_cert(ca->cert);
+        if (capem == NULL) {
+            buf_release(&bundle);
+            errf(err, "cannot encode the issuing CA's certificate");
+            goto done;
+        }
+        buf_puts(&bundle, capem);
+        free(capem);
+    }
+    int wrc = write_new(crtp, bundle.p, bundle.len, 0644, err);
+    buf_release(&bundle);
+    if (wrc != 0)
         goto done;
     made_crt = 1;
     buf_printf(&name, "%s/certs/%s.pem", ca->dir, hex);
@@ -895,9 +1029,9 @@ ca_revoke(struct ca *ca, const char *name, const char *serial_hex,
     if (serial_hex != NULL && serial_norm(serial_hex, want) != 0)
         return errf(err, "invalid serial '%s': give it in hexadecimal as fedra-cert "
             "inspect shows it", serial_hex);
-    if (name != NULL && !pki_name_valid(name))
-        return errf(err, "invalid name '%s': use 1 to %d letters, digits, '.', '_' or '-'",
-            name, PKI_MAX_NAME);
+    if (name != NULL && !pki_name_valid(name) && !ca_cn_valid(name))
+        return errf(err, "invalid name '%s': use 1 to %d letters, digits, '.', '_' or '-' "
+            "(or the name of an issuing CA)", name, PKI_MAX_NAME);
     if (reason != NULL) {
         int code = pki_crl_reason_parse(reason);
         /* The reasons openssl's index.txt understands without extra data. */
@@ -1085,7 +1219,10 @@ ca_crl(struct ca *ca, const char *out_path, int days, int64_t now, int64_t *numb
     char *p = NULL;
     long n;
     b = BIO_new(BIO_s_mem());
-    if (b == NULL || PEM_write_bio_X509_CRL(b, crl) != 1 || (n = BIO_get_mem_data(b, &p)) <= 0) {
+    /* An issuing CA's CRL travels with the issuing CA's certificate (see ca.h). */
+    if (b == NULL || PEM_write_bio_X509_CRL(b, crl) != 1 ||
+        (X509_self_signed(ca->cert, 0) != 1 && PEM_write_bio_X509(b, ca->cert) != 1) ||
+        (n = BIO_get_mem_data(b, &p)) <= 0) {
         errf(err, "cannot encode the CRL");
         goto done;
     }
@@ -1185,6 +1322,19 @@ describe_cert(const char *path, struct buf *out, char *err)
         buf_printf(out, "  %-13s%s\n", "curve key:", hex);
     } else if (pki_cert_role(c) == PKI_ROLE_NODE) {
         buf_printf(out, "  %-13s%s\n", "curve key:", "(missing or malformed)");
+    }
+    /* The issuing CA(s) that follow the leaf in the file. */
+    for (size_t i = 0; i < pki_cert_chain_count(c); i++) {
+        size_t len;
+        const uint8_t *der = pki_cert_chain_der(c, i, &len);
+        struct pki_cert *cc = NULL;
+        char ts[PKI_TIME_LEN], why[FEDRA_ERRLEN];
+        if (pki_cert_from_der(der, len, &cc, why) != 0)
+            continue;
+        pki_format_time(pki_cert_not_after(cc), ts);
+        buf_printf(out, "  %-13sCA '%s' (serial %s), valid until %s\n", "chain:",
+            pki_cert_subject_cn(cc), pki_cert_serial_hex(cc), ts);
+        pki_cert_free(cc);
     }
     pki_cert_free(c);
     return 0;

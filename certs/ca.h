@@ -3,7 +3,8 @@
  *
  * Layout of DIR (the same files openssl ca reads and writes):
  *   ca.key        Ed25519 private key, PKCS#8 PEM, mode 0600
- *   ca.crt        the CA certificate (self-signed root, pathlen:0)
+ *   ca.crt        the CA certificate: a self-signed root (pathlen:1), or an
+ *                 issuing CA (pathlen:0) certified by a root (ca_init_issuing)
  *   index.txt     openssl's database: one V (valid) or R (revoked) line per
  *                 issued certificate: status, notAfter, revocation
  *                 time[,reason], serial (hex), "unknown", subject
@@ -34,6 +35,7 @@
 
 #define CA_DEFAULT_CN "fedra CA"
 #define CA_DEFAULT_CA_DAYS 3650
+#define CA_DEFAULT_ISSUING_DAYS 1825   /* an issuing CA: 5 years, or the rest of its root's life */
 #define CA_DEFAULT_LEAF_DAYS 365
 #define CA_DEFAULT_CRL_DAYS 7
 #define CA_MAX_DAYS 36500           /* --days for anything: 1 .. 100 years */
@@ -41,6 +43,7 @@
 #define CA_MAX_INDEX (16u << 20)    /* largest index.txt read (~150k certificates) */
 #define CA_SERIAL_BYTES 16          /* random serials: 127 bits, positive */
 #define CA_SERIAL_LEN 67            /* hex of a serial and its NUL */
+#define CA_ROOT_PATHLEN 1           /* a root may certify one level of issuing CAs */
 
 struct ca;                          /* an open, locked CA directory (opaque) */
 
@@ -52,6 +55,18 @@ int ca_cn_valid(const char *cn);
  * ca.key, ca.crt or index.txt.  now = 0 means the current time.
  */
 int ca_init(const char *dir, const char *cn, int days, int64_t now, char *err);
+
+/*
+ * Create an issuing (intermediate) CA in dir, certified by the open root
+ * parent: its own key, a pathlen:0 CA certificate signed by parent (recorded
+ * in parent's index.txt and certs/, so the root can revoke it), and the same
+ * openssl files as ca_init.  Refuses a parent that is itself an issuing CA
+ * or has pathlen 0 (a root made before issuing CAs existed), a name equal to
+ * the parent's, and a validity beyond the parent's.  serial receives the
+ * issuing CA's serial.
+ */
+int ca_init_issuing(const char *dir, const char *cn, int days, struct ca *parent, int64_t now,
+    char serial[CA_SERIAL_LEN], char *err);
 
 /* Open and lock the CA in dir (loads ca.key, which must be mode 0600). */
 int ca_open(const char *dir, struct ca **out, char *err);
@@ -65,10 +80,14 @@ struct ca_issue_req {
     const char *out_dir;            /* gets NAME.key (0600) and NAME.crt */
     int days;                       /* 1 .. CA_MAX_DAYS */
     int64_t start;                  /* notBefore, Unix seconds; 0 = now */
+    const struct pki_key *key;      /* re-issue for this existing key; NULL = a fresh key */
 };
 /*
- * Issue a certificate with a fresh Ed25519 key; refuses to overwrite
- * NAME.key or NAME.crt, or to outlive the CA.  serial receives its serial.
+ * Issue a certificate with a fresh Ed25519 key (or for req->key, writing no
+ * key file: a renewal that keeps the node's transport key); refuses to
+ * overwrite NAME.key or NAME.crt, or to outlive the CA.  Under an issuing CA,
+ * NAME.crt holds the leaf followed by the issuing CA's certificate, so the
+ * chain travels with the leaf.  serial receives its serial.
  */
 int ca_issue(struct ca *ca, const struct ca_issue_req *req, char serial[CA_SERIAL_LEN],
     char *err);
@@ -79,7 +98,8 @@ struct ca_revoked {
     int others;                     /* other still-valid certificates with that CN */
 };
 /*
- * Revoke by name (the newest valid certificate with that CN) or by serial
+ * Revoke by name (the newest valid certificate with that CN: a holder's NAME
+ * or an issuing CA's name) or by serial
  * (hex, any case, leading zeros ignored); exactly one of them is non-NULL.
  * reason is NULL or one of unspecified, keyCompromise, CACompromise,
  * affiliationChanged, superseded, cessationOfOperation.  at = 0: now.
@@ -90,7 +110,9 @@ int ca_revoke(struct ca *ca, const char *name, const char *serial_hex,
 /*
  * Write a CRL (PEM, atomically) valid from now (0 = current time) for days
  * days, listing every revoked certificate of index.txt, with the next CRL
- * number; *number receives it.
+ * number; *number receives it.  An issuing CA's CRL is followed by the
+ * issuing CA's certificate, so that a node trusting only the root can check
+ * who signed the CRL (pki_trust_load).
  */
 int ca_crl(struct ca *ca, const char *out_path, int days, int64_t now, int64_t *number,
     char *err);

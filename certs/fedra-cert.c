@@ -1,8 +1,9 @@
 /*
  * fedra-cert - the federation admin's certificate tool (see interface.md).
  *
- *   fedra-cert init    --ca DIR [--name CN] [--days N]
- *   fedra-cert issue   --ca DIR --role node|analyst --name NAME --out DIR [--days N] [--start T]
+ *   fedra-cert init    --ca DIR [--name CN] [--days N] [--parent ROOTDIR]
+ *   fedra-cert issue   --ca DIR --role node|analyst --name NAME --out DIR [--days N]
+ *                      [--start T] [--key FILE]
  *   fedra-cert revoke  --ca DIR (--name NAME | --serial HEX) [--reason R]
  *   fedra-cert crl     --ca DIR --out FILE [--days N]
  *   fedra-cert inspect FILE
@@ -34,40 +35,56 @@ struct command {
 };
 
 static const char usage_init[] =
-    "usage: fedra-cert init --ca DIR [--name CN] [--days N]\n"
+    "usage: fedra-cert init --ca DIR [--name CN] [--days N] [--parent ROOTDIR]\n"
     "\n"
     "Create the federation CA in DIR (created if missing): an Ed25519 key DIR/ca.key\n"
     "(mode 0600) and a self-signed certificate DIR/ca.crt, plus the files `openssl ca`\n"
     "uses (index.txt, serial, crlnumber, openssl.cnf).  Refuses to overwrite a CA.\n"
     "\n"
-    "  --ca DIR     directory of the CA\n"
-    "  --name CN    common name of the CA (default \"" CA_DEFAULT_CN "\")\n"
-    "  --days N     validity in days (default 3650)\n";
+    "With --parent, create an issuing CA under the root in ROOTDIR instead: the root\n"
+    "signs DIR/ca.crt and records it in ROOTDIR/index.txt, so the root can stay offline\n"
+    "and revoke the issuing CA (fedra-cert revoke --ca ROOTDIR --name CN).  Nodes and\n"
+    "fedra keep trusting only the root's ca.crt; certificates the issuing CA issues\n"
+    "carry the issuing CA's certificate after the leaf in NAME.crt.  Nodes need both\n"
+    "CRLs: cat ROOT-crl.pem ISSUING-crl.pem > crl.pem.\n"
+    "\n"
+    "  --ca DIR          directory of the new CA\n"
+    "  --name CN         common name of the CA (default \"" CA_DEFAULT_CN "\")\n"
+    "  --days N          validity in days (default 3650; for an issuing CA 1825, or\n"
+    "                    less so that it does not outlive its root)\n"
+    "  --parent ROOTDIR  make an issuing CA certified by the root CA in ROOTDIR\n";
 
 static const char usage_issue[] =
     "usage: fedra-cert issue --ca DIR --role node|analyst --name NAME --out DIR\n"
-    "                        [--days N] [--start YYYY-MM-DD[THH:MM:SSZ]]\n"
+    "                        [--days N] [--start YYYY-MM-DD[THH:MM:SSZ]] [--key FILE]\n"
     "\n"
     "Issue a certificate with a new Ed25519 key: writes OUT/NAME.key (mode 0600) and\n"
     "OUT/NAME.crt.  The role and the name (subjectAltName urn:fedra:ROLE:NAME) are set\n"
     "by the CA; a node certificate also binds the node's CurveZMQ transport key,\n"
-    "derived from NAME.key.  Refuses to overwrite existing files.\n"
+    "derived from NAME.key.  Refuses to overwrite existing files.  Under an issuing CA,\n"
+    "NAME.crt holds the certificate followed by the issuing CA's certificate.\n"
+    "\n"
+    "Renewal: --key FILE certifies that existing key and writes only OUT/NAME.crt.  A\n"
+    "node keeps its transport key, so the federation file needs no change; install\n"
+    "the new NAME.crt with mv (atomic) and send the node SIGHUP.\n"
     "\n"
     "  --ca DIR          directory of the CA\n"
     "  --role R          node or analyst\n"
     "  --name NAME       1 to 64 of A-Z a-z 0-9 . _ -\n"
     "  --out DIR         where to write NAME.key and NAME.crt (created if missing)\n"
     "  --days N          validity in days (default 365)\n"
-    "  --start T         notBefore (UTC), default now; a past date back-dates the certificate\n";
+    "  --start T         notBefore (UTC), default now; a past date back-dates the certificate\n"
+    "  --key FILE        re-issue for this existing Ed25519 key (mode 0600)\n";
 
 static const char usage_revoke[] =
     "usage: fedra-cert revoke --ca DIR (--name NAME | --serial HEX) [--reason R]\n"
     "\n"
     "Record a revocation in DIR/index.txt; publish it with `fedra-cert crl`.\n"
-    "--name revokes the newest valid certificate with that name.\n"
+    "--name revokes the newest valid certificate with that name; on a root, the name\n"
+    "of an issuing CA revokes the issuing CA (and so everything it issued).\n"
     "\n"
     "  --ca DIR       directory of the CA\n"
-    "  --name NAME    name of the certificate holder\n"
+    "  --name NAME    name of the certificate holder or of an issuing CA\n"
     "  --serial HEX   serial number (as `fedra-cert inspect` shows it)\n"
     "  --reason R     unspecified, keyCompromise, CACompromise, affiliationChanged,\n"
     "                 superseded or cessationOfOperation\n";
@@ -76,7 +93,9 @@ static const char usage_crl[] =
     "usage: fedra-cert crl --ca DIR --out FILE [--days N]\n"
     "\n"
     "Write a CRL (PEM) signed by the CA, listing every revoked certificate, with the\n"
-    "next CRL number (DIR/crlnumber, shared with `openssl ca -gencrl`).\n"
+    "next CRL number (DIR/crlnumber, shared with `openssl ca -gencrl`).  An issuing\n"
+    "CA's CRL is followed by its certificate, so nodes that trust only the root can\n"
+    "check who signed it.\n"
     "\n"
     "  --ca DIR     directory of the CA\n"
     "  --out FILE   the CRL to write (replaced atomically)\n"
@@ -94,10 +113,17 @@ static const char usage_verify[] =
     "\n"
     "Check CERT against the federation CA: chain, validity, revocation (with --crl,\n"
     "which must be current) and role.  Exit 0 and print one OK line if valid;\n"
-    "otherwise exit 1 and say why in one line.\n"
+    "otherwise exit 1 and say why in one line: which certificate (name and serial),\n"
+    "and expired at, not valid before, revoked at (with the reason), wrong role,\n"
+    "unknown CA, bad signature, or CRL missing or expired (its nextUpdate).\n"
+    "CERT may hold the leaf followed by its issuing CA (as fedra-cert issue writes\n"
+    "it); the result agrees with\n"
+    "  openssl verify -x509_strict -crl_check_all -CAfile ROOT -untrusted CERT -CRLfile CRL CERT\n"
     "\n"
-    "  --ca-cert FILE   the federation CA certificate (ca.crt)\n"
-    "  --crl FILE       the current CRL (PEM or DER); without it revocation is not checked\n"
+    "  --ca-cert FILE   the federation (root) CA certificate (ca.crt)\n"
+    "  --crl FILE       the current CRL(s) (PEM or DER); with an issuing CA, the root's\n"
+    "                   and the issuing CA's CRLs in one file (cat); without --crl,\n"
+    "                   revocation is not checked\n"
     "  --role R         require this role (node or analyst)\n";
 
 static const char usage_main[] =
@@ -105,8 +131,10 @@ static const char usage_main[] =
     "\n"
     "The federation's certificate authority, for the IT admin.\n"
     "\n"
-    "  init     --ca DIR [--name CN] [--days N]                     create the CA\n"
+    "  init     --ca DIR [--name CN] [--days N] [--parent ROOTDIR]  create a root CA, or\n"
+    "                                                               an issuing CA under it\n"
     "  issue    --ca DIR --role node|analyst --name NAME --out DIR  issue a certificate\n"
+    "           [--key FILE]                                        (renew for a key)\n"
     "  revoke   --ca DIR --name NAME | --serial HEX [--reason R]    revoke one\n"
     "  crl      --ca DIR --out FILE [--days N]                      write a signed CRL\n"
     "  inspect  FILE                                                describe a cert or CRL\n"
@@ -220,18 +248,21 @@ cmd_init(int argc, char **argv)
         { "ca", required_argument, NULL, 'c' },
         { "name", required_argument, NULL, 'n' },
         { "days", required_argument, NULL, 'd' },
+        { "parent", required_argument, NULL, 'p' },
         { NULL, 0, NULL, 0 },
     };
-    const char *dir = NULL, *cn = CA_DEFAULT_CN;
-    int days = CA_DEFAULT_CA_DAYS, ch;
-    char err[FEDRA_ERRLEN];
+    const char *dir = NULL, *cn = CA_DEFAULT_CN, *parent = NULL;
+    int days = CA_DEFAULT_CA_DAYS, ch, days_given = 0;
+    char err[FEDRA_ERRLEN], serial[CA_SERIAL_LEN];
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': dir = optarg; break;
         case 'n': cn = optarg; break;
+        case 'p': parent = optarg; break;
         case 'd':
             if (parse_days("init", optarg, &days) != 0)
                 return EXIT_USAGE;
+            days_given = 1;
             break;
         default: return bad_option("init", argc, argv);
         }
@@ -244,6 +275,27 @@ cmd_init(int argc, char **argv)
         fprintf(stderr, "fedra-cert init: invalid --name '%s': use 1 to %d letters, digits, "
             "spaces, '.', '_' or '-'\n", cn, CA_MAX_CN);
         return EXIT_USAGE;
+    }
+    if (parent != NULL) {
+        struct ca *root = NULL;
+        if (ca_open(parent, &root, err) != 0)
+            return fail("init", err);
+        if (!days_given) {
+            /* Default: 5 years, or whole days up to the root's end if that is sooner. */
+            int64_t left = pki_asn1_time_unix(X509_get0_notAfter(ca_cert(root))) -
+                util_now_ms() / 1000;
+            days = CA_DEFAULT_ISSUING_DAYS;
+            if (left / 86400 < days)
+                days = left / 86400 >= 1 ? (int)(left / 86400) : 1;
+        }
+        int rc = ca_init_issuing(dir, cn, days, root, 0, serial, err);
+        ca_free(root);
+        if (rc != 0)
+            return fail("init", err);
+        printf("created issuing CA '%s' (serial %s) in %s under the root in %s: certificate "
+            "%s/ca.crt, private key %s/ca.key (mode 0600; keep it safe); nodes keep trusting "
+            "%s/ca.crt\n", cn, serial, dir, parent, dir, dir, parent);
+        return 0;
     }
     if (ca_init(dir, cn, days, 0, err) != 0)
         return fail("init", err);
@@ -262,10 +314,12 @@ cmd_issue(int argc, char **argv)
         { "out", required_argument, NULL, 'o' },
         { "days", required_argument, NULL, 'd' },
         { "start", required_argument, NULL, 's' },
+        { "key", required_argument, NULL, 'k' },
         { NULL, 0, NULL, 0 },
     };
     struct ca_issue_req req = { .days = CA_DEFAULT_LEAF_DAYS };
-    const char *dir = NULL, *role = NULL;
+    const char *dir = NULL, *role = NULL, *keyfile = NULL;
+    struct pki_key *key = NULL;
     char err[FEDRA_ERRLEN], serial[CA_SERIAL_LEN], ts[PKI_TIME_LEN];
     struct ca *ca = NULL;
     int ch, rc;
@@ -275,6 +329,7 @@ cmd_issue(int argc, char **argv)
         case 'r': role = optarg; break;
         case 'n': req.name = optarg; break;
         case 'o': req.out_dir = optarg; break;
+        case 'k': keyfile = optarg; break;
         case 'd':
             if (parse_days("issue", optarg, &req.days) != 0)
                 return EXIT_USAGE;
@@ -306,9 +361,15 @@ cmd_issue(int argc, char **argv)
             strerror(errno));
         return fail("issue", err);
     }
-    if (ca_open(dir, &ca, err) != 0)
+    if (keyfile != NULL && pki_key_load(keyfile, &key, err) != 0)
         return fail("issue", err);
+    req.key = key;
+    if (ca_open(dir, &ca, err) != 0) {
+        pki_key_free(key);
+        return fail("issue", err);
+    }
     rc = ca_issue(ca, &req, serial, err);
+    pki_key_free(key);
     if (rc != 0) {
         ca_free(ca);
         return fail("issue", err);
@@ -316,9 +377,14 @@ cmd_issue(int argc, char **argv)
     int64_t na = (req.start ? req.start : util_now_ms() / 1000) +
         (int64_t)req.days * 86400;
     pki_format_time(na, ts);
-    printf("issued %s certificate '%s' (serial %s) valid until %s: %s/%s.crt, "
-        "key %s/%s.key (mode 0600)\n", pki_role_name(req.role), req.name, serial, ts,
-        req.out_dir, req.name, req.out_dir, req.name);
+    if (keyfile != NULL)
+        printf("issued %s certificate '%s' (serial %s) valid until %s for the key %s: "
+            "%s/%s.crt\n", pki_role_name(req.role), req.name, serial, ts, keyfile,
+            req.out_dir, req.name);
+    else
+        printf("issued %s certificate '%s' (serial %s) valid until %s: %s/%s.crt, "
+            "key %s/%s.key (mode 0600)\n", pki_role_name(req.role), req.name, serial, ts,
+            req.out_dir, req.name, req.out_dir, req.name);
     ca_free(ca);
     return 0;
 }
@@ -476,6 +542,9 @@ cmd_verify(int argc, char **argv)
     pki_format_time(pki_cert_not_after(c), ts);
     printf("OK: certificate '%s' (role %s) valid until %s\n", pki_cert_name(c),
         pki_role_name(pki_cert_role(c)), ts);
+    if (pki_cert_chain_count(c) > 0)
+        fprintf(stderr, "note: verified through %zu issuing CA certificate%s carried in %s\n",
+            pki_cert_chain_count(c), pki_cert_chain_count(c) > 1 ? "s" : "", argv[optind]);
     if (crl == NULL)
         fprintf(stderr, "note: no --crl given, so revocation was not checked\n");
     rc = 0;

@@ -57,6 +57,10 @@ struct pki_cert {
     char name[PKI_MAX_NAME + 1];
     char cn[LABEL_MAX];
     char serial[SERIAL_HEX_MAX + 1];
+    size_t nchain;                  /* issuing CAs carried with the leaf */
+    X509 *chain[PKI_MAX_CHAIN];
+    uint8_t *chain_der[PKI_MAX_CHAIN];
+    size_t chain_len[PKI_MAX_CHAIN];
 };
 
 struct pki_key {
@@ -378,15 +382,41 @@ pki_cert_load(const char *path, struct pki_cert **out, char *err)
     if (is_pem(data, n)) {
         BIO *b = BIO_new_mem_buf(data, (int)n);
         X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
         if (x == NULL) {
+            BIO_free(b);
             errf(err, "'%s' holds no PEM certificate: %s", path, ossl_reason(why, sizeof why));
             goto done;
         }
         if (cert_wrap(x, out, err) != 0) {
+            BIO_free(b);
             char inner[FEDRA_ERRLEN];
             snprintf(inner, sizeof inner, "%s", err ? err : "");
             errf(err, "'%s': %s", path, inner);
+            goto done;
+        }
+        /* Whatever certificates follow the leaf are its chain (one past the limit is read to say so). */
+        uint8_t *cder[PKI_MAX_CHAIN + 1];
+        size_t clen[PKI_MAX_CHAIN + 1], nc = 0;
+        X509 *y;
+        while (nc < PKI_MAX_CHAIN + 1 && (y = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+            unsigned char *d = NULL;
+            int dl = i2d_X509(y, &d);
+            X509_free(y);
+            cder[nc] = dl > 0 ? d : NULL;
+            clen[nc++] = dl > 0 ? (size_t)dl : 0;
+        }
+        ERR_clear_error();
+        BIO_free(b);
+        int crc = nc == 0 ? 0 : pki_cert_set_chain(*out, (const uint8_t *const *)cder, clen,
+            nc, err);
+        for (size_t i = 0; i < nc; i++)
+            OPENSSL_free(cder[i]);
+        if (crc != 0) {
+            char inner[FEDRA_ERRLEN];
+            snprintf(inner, sizeof inner, "%s", err ? err : "");
+            errf(err, "'%s': %s", path, inner);
+            pki_cert_free(*out);
+            *out = NULL;
             goto done;
         }
     } else if (pki_cert_from_der(data, n, out, err) != 0) {
@@ -401,14 +431,105 @@ done:
     return rc;
 }
 
+static void
+chain_clear(struct pki_cert *c)
+{
+    for (size_t i = 0; i < c->nchain; i++) {
+        X509_free(c->chain[i]);
+        free(c->chain_der[i]);
+    }
+    c->nchain = 0;
+}
+
 void
 pki_cert_free(struct pki_cert *c)
 {
     if (c == NULL)
         return;
+    chain_clear(c);
     X509_free(c->x);
     free(c->der);
     free(c);
+}
+
+/*
+ * The chain is only a hint for path building: X509_verify_cert() decides.
+ * Still, only CA certificates are kept, so a leaf cannot smuggle other
+ * leaves along, and the count and sizes are bounded before anything is
+ * parsed.
+ */
+int
+pki_cert_set_chain(struct pki_cert *c, const uint8_t *const *der, const size_t *len,
+    size_t n, char *err)
+{
+    X509 *xs[PKI_MAX_CHAIN] = {0};
+    char why[256], cn[LABEL_MAX];
+    size_t k = 0;
+    if (n > PKI_MAX_CHAIN)
+        return errf(err, "certificate chain holds %zu CA certificates, more than the limit "
+            "of %d", n, PKI_MAX_CHAIN);
+    for (; k < n; k++) {
+        const unsigned char *p = der[k];
+        if (len[k] == 0 || len[k] > PKI_MAX_CERT_DER) {
+            errf(err, "chain certificate %zu is %zu bytes of DER, must be 1 to %d", k + 1,
+                len[k], PKI_MAX_CERT_DER);
+            goto fail;
+        }
+        xs[k] = d2i_X509(NULL, &p, (long)len[k]);
+        if (xs[k] == NULL) {
+            errf(err, "chain certificate %zu is malformed: %s", k + 1,
+                ossl_reason(why, sizeof why));
+            goto fail;
+        }
+        unsigned char *re = NULL;
+        int rl = i2d_X509(xs[k], &re);
+        int canonical = p == der[k] + len[k] && rl == (int)len[k] &&
+            memcmp(re, der[k], len[k]) == 0;
+        OPENSSL_free(re);
+        if (!canonical) {
+            errf(err, "chain certificate %zu is not in canonical DER", k + 1);
+            k++;
+            goto fail;
+        }
+        if (X509_check_ca(xs[k]) == 0) {
+            name_cn(X509_get_subject_name(xs[k]), cn, sizeof cn);
+            errf(err, "chain certificate %zu ('%s') is not a CA certificate", k + 1, cn);
+            k++;
+            goto fail;
+        }
+    }
+    chain_clear(c);
+    for (size_t i = 0; i < n; i++) {
+        c->chain[i] = xs[i];
+        c->chain_der[i] = xmalloc(len[i]);
+        memcpy(c->chain_der[i], der[i], len[i]);
+        c->chain_len[i] = len[i];
+    }
+    c->nchain = n;
+    ERR_clear_error();
+    return 0;
+fail:
+    for (size_t i = 0; i < k && i < PKI_MAX_CHAIN; i++)
+        X509_free(xs[i]);
+    ERR_clear_error();
+    return -1;
+}
+
+size_t
+pki_cert_chain_count(const struct pki_cert *c)
+{
+    return c->nchain;
+}
+
+const uint8_t *
+pki_cert_chain_der(const struct pki_cert *c, size_t i, size_t *len)
+{
+    if (i >= c->nchain) {
+        *len = 0;
+        return NULL;
+    }
+    *len = c->chain_len[i];
+    return c->chain_der[i];
 }
 
 const uint8_t *
@@ -799,9 +920,12 @@ done:
     return rc;
 }
 
-/* All CRLs of crl_file: PEM (any number) or DER (concatenated). */
+/*
+ * All CRLs of crl_file: PEM (any number) or DER (concatenated).  Certificates
+ * in a PEM file (the issuing CA that signed a CRL) go to certs.
+ */
 static int
-read_crls(const char *path, STACK_OF(X509_CRL) *out, char *err)
+read_crls(const char *path, STACK_OF(X509_CRL) *out, STACK_OF(X509) *certs, char *err)
 {
     uint8_t *data = NULL;
     size_t n = 0;
@@ -822,6 +946,10 @@ read_crls(const char *path, STACK_OF(X509_CRL) *out, char *err)
             if (in->crl != NULL) {
                 sk_X509_CRL_push(out, in->crl);
                 in->crl = NULL;
+            }
+            if (in->x509 != NULL) {
+                sk_X509_push(certs, in->x509);
+                in->x509 = NULL;
             }
         }
         sk_X509_INFO_pop_free(infos, X509_INFO_free);
@@ -855,6 +983,7 @@ pki_trust_load(const char *ca_file, const char *crl_file, int require_crl,
     STACK_OF(X509) *cas = sk_X509_new_null();
     STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
     STACK_OF(X509_CRL) *chosen = sk_X509_CRL_new_null();
+    STACK_OF(X509) *crlcas = sk_X509_new_null();
     struct pki_trust *t = xcalloc(1, sizeof *t);
     char label[LABEL_MAX];
     int rc = -1, nroots = 0;
@@ -864,7 +993,7 @@ pki_trust_load(const char *ca_file, const char *crl_file, int require_crl,
     t->crl_next_update = -1;
     t->store = X509_STORE_new();
     t->untrusted = sk_X509_new_null();
-    if (cas == NULL || crls == NULL || chosen == NULL || t->store == NULL ||
+    if (cas == NULL || crls == NULL || chosen == NULL || crlcas == NULL || t->store == NULL ||
         t->untrusted == NULL) {
         errf(err, "out of memory");
         goto done;
@@ -896,8 +1025,32 @@ pki_trust_load(const char *ca_file, const char *crl_file, int require_crl,
         errf(err, "'%s' holds no self-signed root CA certificate", ca_file);
         goto done;
     }
-    if (crl_file != NULL && read_crls(crl_file, crls, err) != 0)
+    if (crl_file != NULL && read_crls(crl_file, crls, crlcas, err) != 0)
         goto done;
+    /*
+     * An issuing CA's certificate that travels with its CRL may sign CRLs
+     * only if a CA of ca_file certified it.  It then joins the untrusted
+     * intermediates: a help for path building, never an anchor.
+     */
+    for (int i = 0; i < sk_X509_num(crlcas); i++) {
+        X509 *x = sk_X509_value(crlcas, i);
+        int certified = 0;
+        for (int j = 0; j < sk_X509_num(cas) && !certified; j++) {
+            X509 *ca = sk_X509_value(cas, j);
+            certified = X509_check_issued(ca, x) == X509_V_OK &&
+                X509_verify(x, X509_get0_pubkey(ca)) == 1;
+        }
+        name_cn(X509_get_subject_name(x), label, sizeof label);
+        if (X509_check_ca(x) == 0 || !certified) {
+            errf(err, "certificate '%s' in CRL file '%s' is not an issuing CA certified by "
+                "a CA in '%s'", label, crl_file, ca_file);
+            goto done;
+        }
+        X509_up_ref(x);
+        sk_X509_push(cas, x);
+        X509_up_ref(x);
+        sk_X509_push(t->untrusted, x);
+    }
     /*
      * Every CRL must be signed by one of our CAs, and only the newest CRL
      * per issuer goes into the store: two CRLs of one issuer with the same
@@ -948,7 +1101,8 @@ pki_trust_load(const char *ca_file, const char *crl_file, int require_crl,
     if (t->require_crl || t->have_crl)
         flags |= X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL;
     X509_STORE_set_flags(t->store, flags);
-    X509_STORE_set_depth(t->store, 2);  /* root -> (issuing CA) -> leaf */
+    /* root -> issuing CA(s) -> leaf; the roots' pathlen is the tighter rule. */
+    X509_STORE_set_depth(t->store, PKI_MAX_CHAIN);
     *out = t;
     t = NULL;
     rc = 0;
@@ -958,6 +1112,7 @@ done:
     sk_X509_pop_free(cas, X509_free);
     sk_X509_CRL_free(chosen);
     sk_X509_CRL_pop_free(crls, X509_CRL_free);
+    sk_X509_pop_free(crlcas, X509_free);
     return rc;
 }
 
@@ -981,6 +1136,63 @@ int64_t
 pki_trust_crl_next_update(const struct pki_trust *t)
 {
     return t->have_crl ? t->crl_next_update : -1;
+}
+
+/* ---- expiry warnings ------------------------------------------------- */
+
+static void
+add_expiry(X509 *x, const char *label, int64_t limit, struct pki_expiry *out, size_t max,
+    size_t *n)
+{
+    int64_t na = pki_asn1_time_unix(X509_get0_notAfter(x));
+    if (na > limit || *n >= max)
+        return;
+    /* Insertion sort: earliest first; a handful of entries at most. */
+    size_t i = *n;
+    while (i > 0 && out[i - 1].not_after > na) {
+        out[i] = out[i - 1];
+        i--;
+    }
+    out[i].not_after = na;
+    snprintf(out[i].label, sizeof out[i].label, "%s", label);
+    (*n)++;
+}
+
+static void
+add_ca_expiry(X509 *x, int64_t limit, struct pki_expiry *out, size_t max, size_t *n)
+{
+    char cn[LABEL_MAX], serial[SERIAL_HEX_MAX + 1], label[PKI_LABEL_LEN];
+    name_cn(X509_get_subject_name(x), cn, sizeof cn);
+    serial_hex(X509_get0_serialNumber(x), serial);
+    snprintf(label, sizeof label, "CA certificate '%s' (serial %.40s)", cn, serial);
+    add_expiry(x, label, limit, out, max, n);
+}
+
+size_t
+pki_expiring(const struct pki_trust *t, const struct pki_cert *c, int64_t at,
+    int64_t within, struct pki_expiry *out, size_t max)
+{
+    size_t n = 0;
+    int64_t limit = (at != 0 ? at : (int64_t)time(NULL)) + within;
+    char label[PKI_LABEL_LEN];
+    if (c != NULL) {
+        snprintf(label, sizeof label, "certificate '%s' (serial %.40s)",
+            c->has_name ? c->name : c->cn, c->serial);
+        add_expiry(c->x, label, limit, out, max, &n);
+        for (size_t i = 0; i < c->nchain; i++)
+            add_ca_expiry(c->chain[i], limit, out, max, &n);
+    }
+    if (t != NULL) {
+        STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(t->store);
+        for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+            X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+            if (x != NULL)
+                add_ca_expiry(x, limit, out, max, &n);
+        }
+        for (int i = 0; i < sk_X509_num(t->untrusted); i++)
+            add_ca_expiry(sk_X509_value(t->untrusted, i), limit, out, max, &n);
+    }
+    return n;
 }
 
 /* ---- verification ----------------------------------------------------- */
@@ -1025,92 +1237,131 @@ verify_cb(int ok, X509_STORE_CTX *ctx)
     return 0;
 }
 
-/* 'NAME' for the leaf, 'CN' for anything else. */
+/*
+ * Who is at fault, as the start of the one-line cause: the leaf alone, or
+ * the leaf and the CA certificate in its chain that failed, e.g.
+ *   certificate 'alice' (serial 5A..)
+ *   certificate 'alice' (serial 5A..): its CA 'Issuing CA' (serial 7B..)
+ */
 static void
-label_of(const struct pki_cert *c, X509 *x, char *out, size_t n)
+fault_label(const struct pki_cert *c, X509 *x, char *out, size_t n)
 {
-    if (x == NULL || x == c->x)
-        snprintf(out, n, "%s", c->has_name ? c->name : c->cn);
-    else
-        name_cn(X509_get_subject_name(x), out, n);
+    char cn[LABEL_MAX], serial[SERIAL_HEX_MAX + 1];
+    const char *who = c->has_name ? c->name : c->cn;
+    if (x == NULL || x == c->x) {
+        snprintf(out, n, "certificate '%s' (serial %s)", who, c->serial);
+        return;
+    }
+    name_cn(X509_get_subject_name(x), cn, sizeof cn);
+    serial_hex(X509_get0_serialNumber(x), serial);
+    snprintf(out, n, "certificate '%s' (serial %s): its CA '%s' (serial %s)", who, c->serial,
+        cn, serial);
+}
+
+/* " (reason keyCompromise)" or "" for a revoked entry. */
+static void
+revoked_reason(X509_REVOKED *rev, char *out, size_t n)
+{
+    int crit = 0;
+    out[0] = 0;
+    ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL);
+    if (re != NULL) {
+        const char *rs = pki_crl_reason_name((int)ASN1_ENUMERATED_get(re));
+        snprintf(out, n, " (reason %s)", rs ? rs : "unknown");
+    }
+    ASN1_ENUMERATED_free(re);
 }
 
 static enum pki_verdict
 explain(const struct pki_trust *t, const struct pki_cert *c, const struct vstate *vs,
     char *err)
 {
-    char who[LABEL_MAX], serial[SERIAL_HEX_MAX + 1], ts[PKI_TIME_LEN], issuer[LABEL_MAX];
+    char who[2 * LABEL_MAX + 2 * SERIAL_HEX_MAX + 64], ts[PKI_TIME_LEN], issuer[LABEL_MAX];
+    char cissuer[LABEL_MAX];
     X509 *x = vs->cert ? vs->cert : c->x;
-    const char *kind = (x == c->x) ? "certificate" : "CA certificate";
-    label_of(c, x, who, sizeof who);
-    serial_hex(X509_get0_serialNumber(x), serial);
+    fault_label(c, x, who, sizeof who);
     name_cn(X509_get_issuer_name(x), issuer, sizeof issuer);
+    if (vs->crl != NULL)
+        name_cn(X509_CRL_get_issuer(vs->crl), cissuer, sizeof cissuer);
+    else
+        snprintf(cissuer, sizeof cissuer, "%s", issuer);
+    long long crlno = vs->crl ? (long long)crl_number(vs->crl) : -1LL;
     switch (vs->error) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
         pki_format_time(pki_asn1_time_unix(X509_get0_notAfter(x)), ts);
-        errf(err, "%s '%s' (serial %s) expired at %s", kind, who, serial, ts);
+        errf(err, "%s expired at %s", who, ts);
         return PKI_EXPIRED;
     case X509_V_ERR_CERT_NOT_YET_VALID:
         pki_format_time(pki_asn1_time_unix(X509_get0_notBefore(x)), ts);
-        errf(err, "%s '%s' (serial %s) is not valid before %s", kind, who, serial, ts);
+        errf(err, "%s is not valid before %s", who, ts);
         return PKI_NOT_YET_VALID;
     case X509_V_ERR_CERT_REVOKED: {
         X509_REVOKED *rev = NULL;
-        const char *reason = "";
-        char rbuf[64] = "";
+        char reason[64];
         if (vs->crl != NULL &&
             X509_CRL_get0_by_serial(vs->crl, &rev, X509_get0_serialNumber(x)) > 0 &&
             rev != NULL) {
             pki_format_time(pki_asn1_time_unix(X509_REVOKED_get0_revocationDate(rev)), ts);
-            int crit = 0;
-            ASN1_ENUMERATED *re = X509_REVOKED_get_ext_d2i(rev, NID_crl_reason, &crit, NULL);
-            if (re != NULL) {
-                long code = ASN1_ENUMERATED_get(re);
-                const char *rs = pki_crl_reason_name((int)code);
-                snprintf(rbuf, sizeof rbuf, " (reason %s)", rs ? rs : "unknown");
-                reason = rbuf;
-            }
-            ASN1_ENUMERATED_free(re);
-            errf(err, "%s '%s' (serial %s) was revoked at %s%s", kind, who, serial, ts,
-                reason);
+            revoked_reason(rev, reason, sizeof reason);
+            errf(err, "%s was revoked at %s%s (CRL number %lld of '%s')", who, ts, reason,
+                crlno, cissuer);
         } else {
-            errf(err, "%s '%s' (serial %s) was revoked", kind, who, serial);
+            errf(err, "%s was revoked", who);
         }
         return PKI_REVOKED;
     }
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+        errf(err, "%s was not issued by the federation CA '%s' (its issuer is '%s'; an "
+            "issuing CA's certificate must follow the leaf in its .crt file)", who, t->ca_cn,
+            issuer);
+        return PKI_UNKNOWN_CA;
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-        errf(err, "%s '%s' was not issued by the federation CA '%s' (its issuer is '%s')",
-            kind, who, t->ca_cn, issuer);
+        errf(err, "%s chains to the self-signed '%s', not to the federation CA '%s'", who,
+            issuer, t->ca_cn);
         return PKI_UNKNOWN_CA;
     case X509_V_ERR_UNABLE_TO_GET_CRL:
-        errf(err, "no CRL from '%s' to check %s '%s' (serial %s) against; "
-            "get a current CRL (fedra-cert crl)", issuer, kind, who, serial);
+        errf(err, "%s: no CRL from '%s' to check it against; get a current CRL of '%s' "
+            "(fedra-cert crl)", who, issuer, issuer);
         return PKI_NO_CRL;
     case X509_V_ERR_CRL_HAS_EXPIRED: {
-        char cissuer[LABEL_MAX];
         int64_t nu = vs->crl && X509_CRL_get0_nextUpdate(vs->crl) ?
             pki_asn1_time_unix(X509_CRL_get0_nextUpdate(vs->crl)) : 0;
         pki_format_time(nu, ts);
-        if (vs->crl != NULL)
-            name_cn(X509_CRL_get_issuer(vs->crl), cissuer, sizeof cissuer);
-        else
-            snprintf(cissuer, sizeof cissuer, "%s", issuer);
-        errf(err, "the CRL from '%s' (number %lld) expired at %s; get a new CRL "
-            "(fedra-cert crl) before checking certificate '%s'", cissuer,
-            vs->crl ? (long long)crl_number(vs->crl) : -1LL, ts, who);
+        errf(err, "%s: the CRL from '%s' (number %lld) expired at %s (its nextUpdate); get "
+            "a new CRL (fedra-cert crl)", who, cissuer, crlno, ts);
         return PKI_CRL_EXPIRED;
     }
+    case X509_V_ERR_CRL_NOT_YET_VALID: {
+        pki_format_time(vs->crl ? pki_asn1_time_unix(X509_CRL_get0_lastUpdate(vs->crl)) : 0, ts);
+        errf(err, "%s: the CRL from '%s' (number %lld) is not valid before %s (its "
+            "lastUpdate; check the clock)", who, cissuer, crlno, ts);
+        return PKI_INVALID;
+    }
+    case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+    case X509_V_ERR_UNABLE_TO_DECRYPT_CRL_SIGNATURE:
+        errf(err, "%s: the CRL from '%s' (number %lld) has a signature that does not verify "
+            "(forged or corrupted CRL)", who, cissuer, crlno);
+        return PKI_INVALID;
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-        errf(err, "%s '%s' (serial %s) has a signature that does not verify with the "
-            "key of CA '%s' (forged or corrupted)", kind, who, serial, issuer);
+    case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
+        errf(err, "%s has a signature that does not verify with the key of CA '%s' "
+            "(bad signature: forged or corrupted)", who, issuer);
+        return PKI_INVALID;
+    case X509_V_ERR_INVALID_CA:
+    case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
+        errf(err, "%s is not a valid CA (needs CA:TRUE and keyUsage keyCertSign) but issued "
+            "a certificate", who);
+        return PKI_INVALID;
+    case X509_V_ERR_PATH_LENGTH_EXCEEDED:
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+        errf(err, "%s: the chain is longer than CA '%s' allows (its pathlen; at most %d "
+            "issuing CAs)", who, issuer, PKI_MAX_CHAIN);
         return PKI_INVALID;
     default:
-        errf(err, "%s '%s' (serial %s) failed verification: %s", kind, who, serial,
-            X509_verify_cert_error_string(vs->error));
+        errf(err, "%s failed verification: %s", who, X509_verify_cert_error_string(vs->error));
         return PKI_INVALID;
     }
 }
@@ -1124,7 +1375,15 @@ pki_verify(const struct pki_trust *t, const struct pki_cert *c,
     const char *who = c->has_name ? c->name : c->cn;
     int rc = PKI_INVALID;
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    if (ctx == NULL || X509_STORE_CTX_init(ctx, t->store, c->x, t->untrusted) != 1) {
+    /* Untrusted helpers: the intermediates of ca_file and those carried with c. */
+    STACK_OF(X509) *untrusted = sk_X509_dup(t->untrusted);
+    for (size_t i = 0; untrusted != NULL && i < c->nchain; i++)
+        if (sk_X509_push(untrusted, c->chain[i]) <= 0) {
+            sk_X509_free(untrusted);
+            untrusted = NULL;
+        }
+    if (ctx == NULL || untrusted == NULL ||
+        X509_STORE_CTX_init(ctx, t->store, c->x, untrusted) != 1) {
         errf(err, "cannot set up verification of certificate '%s'", who);
         goto done;
     }
@@ -1156,8 +1415,8 @@ pki_verify(const struct pki_trust *t, const struct pki_cert *c,
         goto done;
     }
     if (want != PKI_ROLE_NONE && c->role != want) {
-        errf(err, "certificate '%s' has role %s, but %s is required", who,
-            pki_role_name(c->role), pki_role_name(want));
+        errf(err, "certificate '%s' (serial %s) has role %s, but %s is required", who,
+            c->serial, pki_role_name(c->role), pki_role_name(want));
         rc = PKI_BAD_ROLE;
         goto done;
     }
@@ -1173,6 +1432,7 @@ done:
     X509_free(vs.cert);
     X509_CRL_free(vs.crl);
     X509_STORE_CTX_free(ctx);
+    sk_X509_free(untrusted);
     return rc;
 }
 

@@ -32,6 +32,7 @@
 #define PKI_MAX_NAME 64             /* NAME in the SAN URI: [A-Za-z0-9._-]{1,64} */
 #define PKI_MAX_CERT_DER 8192       /* largest certificate accepted from the wire */
 #define PKI_MAX_FILE (1u << 20)     /* largest PEM/DER file read (cert, key, CRL) */
+#define PKI_MAX_CHAIN 2             /* CA certificates carried after a leaf (its issuing CAs) */
 #define PKI_SIG_LEN 64              /* Ed25519 */
 #define PKI_CURVE_KEY_LEN 32
 
@@ -67,12 +68,28 @@ int pki_name_valid(const char *name);
 #define PKI_TIME_LEN 32
 void pki_format_time(int64_t t, char out[PKI_TIME_LEN]);
 
-/* Certificates: PEM or DER file, or DER bytes (at most PKI_MAX_CERT_DER). */
+/*
+ * Certificates: PEM or DER file, or DER bytes (at most PKI_MAX_CERT_DER).
+ * A PEM file may hold the leaf followed by up to PKI_MAX_CHAIN CA
+ * certificates (its issuing CA, as `fedra-cert issue` writes under an
+ * issuing CA): they become the leaf's chain, used to build the path to a
+ * root and never trusted by themselves.
+ */
 int pki_cert_load(const char *path, struct pki_cert **out, char *err);
 int pki_cert_from_der(const uint8_t *der, size_t len, struct pki_cert **out, char *err);
 void pki_cert_free(struct pki_cert *c);
 /* DER encoding (borrowed; valid while c lives). */
 const uint8_t *pki_cert_der(const struct pki_cert *c, size_t *len);
+/*
+ * The chain: replace c's chain with n (at most PKI_MAX_CHAIN) DER
+ * certificates, each at most PKI_MAX_CERT_DER bytes of canonical DER and
+ * each a CA certificate; on error c keeps its old chain.
+ */
+int pki_cert_set_chain(struct pki_cert *c, const uint8_t *const *der, const size_t *len,
+    size_t n, char *err);
+size_t pki_cert_chain_count(const struct pki_cert *c);
+/* DER of chain certificate i (borrowed). */
+const uint8_t *pki_cert_chain_der(const struct pki_cert *c, size_t i, size_t *len);
 /* SHA-256 of the DER encoding. */
 void pki_cert_fingerprint(const struct pki_cert *c, uint8_t out[32]);
 /* Role from the critical EKU, after the keyUsage/CA:FALSE checks; NONE if absent or malformed. */
@@ -116,11 +133,33 @@ void pki_sha256_2(const void *a, size_t alen, const void *b, size_t blen, uint8_
  * Trust: ca_file holds one or more PEM CA certificates (the self-signed root
  * first or not; intermediates may follow).  crl_file (may be NULL) holds one or
  * more PEM or DER CRLs.  With require_crl, every certificate checked must be
- * covered by a current CRL of its issuer (fail closed).
+ * covered by a current CRL of its issuer (fail closed): under an issuing CA
+ * that is the issuing CA's CRL for the leaf and the root's CRL for the
+ * issuing CA (X509_V_FLAG_CRL_CHECK_ALL).
+ *
+ * Every CRL must be signed by a CA of ca_file, or by an issuing CA whose
+ * certificate, signed by a CA of ca_file, is in crl_file too (`fedra-cert
+ * crl` on an issuing CA writes its CRL followed by its certificate).  A CRL
+ * from anyone else is refused at load time: it is a configuration error.
  */
 int pki_trust_load(const char *ca_file, const char *crl_file, int require_crl,
     struct pki_trust **out, char *err);
 void pki_trust_free(struct pki_trust *t);
+/*
+ * Certificates that expire within `within` seconds of `at` (0 = now): c
+ * itself, the CA certificates of its chain, and the roots of t; earliest
+ * first.  Each gets a one-line label such as "certificate 'DE' (serial 5A..)"
+ * or "CA certificate 'fedra CA' (serial 11..)".  Returns how many were written
+ * (at most max).  c may be NULL (the roots only).
+ */
+#define PKI_LABEL_LEN 256
+struct pki_expiry {
+    int64_t not_after;
+    char label[PKI_LABEL_LEN];
+};
+size_t pki_expiring(const struct pki_trust *t, const struct pki_cert *c, int64_t at,
+    int64_t within, struct pki_expiry *out, size_t max);
+
 /* CRL number and nextUpdate of the newest CRL held, for status and reload logic (-1 if none). */
 int64_t pki_trust_crl_number(const struct pki_trust *t);
 int64_t pki_trust_crl_next_update(const struct pki_trust *t);
@@ -131,8 +170,11 @@ int64_t pki_trust_crl_next_update(const struct pki_trust *t);
  * pki_verdict; on failure err says which certificate and why, e.g.
  *   certificate 'alice' (serial 5A3F..) expired at 2026-01-01T00:00:00Z
  *   certificate 'alice' (serial 5A3F..) was revoked at 2026-11-20T10:00:00Z
- *   certificate 'DE' has role node, but analyst is required
- *   certificate 'mallory' was not issued by the federation CA 'fedra CA'
+ *   certificate 'DE' (serial 11..) has role node, but analyst is required
+ *   certificate 'mallory' (serial 22..) was not issued by the federation CA ...
+ *   certificate 'alice' (serial 5A3F..): its issuing CA 'Issuing CA' (serial
+ *     7B..) was revoked at 2026-11-20T10:00:00Z (reason keyCompromise)
+ * The chain comes from t (intermediates in ca_file) and from c's own chain.
  */
 int pki_verify(const struct pki_trust *t, const struct pki_cert *c,
     enum pki_role want, int64_t at, char *err);

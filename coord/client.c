@@ -39,21 +39,33 @@ client_verify_reply(const struct federation *f, const struct fed_node *nd,
         return errf(err, "unreadable response: %s", why);
     size_t pinlen = 0;
     const uint8_t *pin = nd->cert ? pki_cert_der(nd->cert, &pinlen) : NULL;
-    if (pin != NULL && env->signer_cert.len == pinlen &&
-        memcmp(env->signer_cert.data, pin, pinlen) == 0) {
-        if (pki_cert_from_der(pin, pinlen, &sc, why) != 0)
-            goto bad_cert;
-        if (f->trust != NULL && pki_verify(f->trust, sc, PKI_ROLE_NODE, f->verify_at, why) != PKI_OK)
-            goto bad_cert;
-    } else {
-        if (f->trust == NULL) {
-            errf(err, "response signed with a certificate other than the one in the "
-                "federation file (add ca_cert to accept renewed node certificates)");
-            goto fail;
+    int pinned = pin != NULL && env->signer_cert.len == pinlen &&
+        memcmp(env->signer_cert.data, pin, pinlen) == 0;
+    if (!pinned && f->trust == NULL) {
+        errf(err, "response signed with a certificate other than the one in the "
+            "federation file (add ca_cert to accept renewed node certificates)");
+        goto fail;
+    }
+    if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &sc, why) != 0)
+        goto bad_cert;
+    /* The chain to the root: as the node sent it, else as the federation file holds it. */
+    const struct pki_cert *from = env->n_chain > 0 || nd->cert == NULL ? NULL : nd->cert;
+    size_t nc = from ? pki_cert_chain_count(from) : env->n_chain;
+    const uint8_t *cd[PKI_MAX_CHAIN];
+    size_t cl[PKI_MAX_CHAIN];
+    for (size_t i = 0; i < nc && i < PKI_MAX_CHAIN; i++) {
+        if (from != NULL) {
+            cd[i] = pki_cert_chain_der(from, i, &cl[i]);
+        } else {
+            cd[i] = env->chain[i].data;
+            cl[i] = env->chain[i].len;
         }
-        if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &sc, why) != 0 ||
-            pki_verify(f->trust, sc, PKI_ROLE_NODE, f->verify_at, why) != PKI_OK)
-            goto bad_cert;
+    }
+    if (nc > 0 && pki_cert_set_chain(sc, cd, cl, nc, why) != 0)
+        goto bad_cert;
+    if (f->trust != NULL && pki_verify(f->trust, sc, PKI_ROLE_NODE, f->verify_at, why) != PKI_OK)
+        goto bad_cert;
+    if (!pinned) {
         const char *nm = pki_cert_name(sc);
         if (nm == NULL || strcmp(nm, nd->name) != 0) {
             errf(err, "response signed by node '%s', not '%s'", nm ? nm : "?", nd->name);
@@ -229,4 +241,64 @@ client_replies_release(struct node_reply *rep, size_t n)
         wire_response_free(rep[i].body);
         buf_release(&rep[i].raw);
     }
+}
+
+void
+client_envelope_chain(const struct pki_cert *c, Fedra__Envelope *e,
+    ProtobufCBinaryData storage[PKI_MAX_CHAIN])
+{
+    e->n_chain = pki_cert_chain_count(c);
+    for (size_t i = 0; i < e->n_chain; i++)
+        storage[i].data = (uint8_t *)pki_cert_chain_der(c, i, &storage[i].len);
+    e->chain = e->n_chain > 0 ? storage : NULL;
+}
+
+static void
+warn_line(FILE *out, const char *who, int64_t not_after, int64_t now, const char *advice)
+{
+    char ts[PKI_TIME_LEN];
+    pki_format_time(not_after, ts);
+    if (not_after <= now)
+        fprintf(out, "fedra: warning: %s expired at %s; %s\n", who, ts, advice);
+    else
+        fprintf(out, "fedra: warning: %s expires at %s, in %lld day%s; %s\n", who, ts,
+            (long long)((not_after - now) / 86400), (not_after - now) / 86400 == 1 ? "" : "s",
+            advice);
+}
+
+size_t
+client_warn_expiry(const struct federation *f, const struct pki_cert *mine, FILE *out)
+{
+    struct pki_expiry ex[1 + PKI_MAX_CHAIN + 4];
+    int64_t now = util_now_ms() / 1000;
+    size_t n = pki_expiring(f->trust, mine, now, (int64_t)CLIENT_CERT_WARN_DAYS * 86400, ex,
+        sizeof ex / sizeof ex[0]);
+    for (size_t i = 0; i < n; i++) {
+        int ca = strncmp(ex[i].label, "CA ", 3) == 0;
+        char who[PKI_LABEL_LEN + 16];
+        snprintf(who, sizeof who, "%s%s", ca ? "" : "your ", ex[i].label);
+        warn_line(out, who, ex[i].not_after, now, ca ? "the federation admin must renew it"
+            : "ask the federation admin for a new one (fedra-cert issue --key)");
+    }
+    return n;
+}
+
+size_t
+client_warn_ping(const struct federation *f, const struct node_reply *rep, FILE *out)
+{
+    int64_t now = util_now_ms() / 1000;
+    size_t n = 0;
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (rep[i].status != NODE_OK || rep[i].body == NULL || rep[i].body->ping == NULL)
+            continue;
+        int64_t na = rep[i].body->ping->cert_not_after_ms / 1000;
+        if (na - now > (int64_t)CLIENT_CERT_WARN_DAYS * 86400)
+            continue;
+        char who[PKI_MAX_NAME + 32];
+        snprintf(who, sizeof who, "node '%s' certificate", f->nodes[i].name);
+        warn_line(out, who, na, now, "its admin must renew it (fedra-cert issue --key, then "
+            "SIGHUP)");
+        n++;
+    }
+    return n;
 }

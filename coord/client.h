@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "coord/federation.h"
 #include "lib/util.h"
@@ -43,5 +44,18 @@ void client_replies_release(struct node_reply *replies, size_t n);
 int client_verify_reply(const struct federation *f, const struct fed_node *nd,
     const uint8_t qhash[WIRE_HASH_LEN], const uint8_t *msg, size_t len,
     Fedra__ResponseBody **body, char *err);
+
+/* Certificate life cycle on the statistician's side. */
+#define CLIENT_CERT_WARN_DAYS 30
+
+/* Point e->chain at c's chain (storage: PKI_MAX_CHAIN entries, alive while e is packed). */
+void client_envelope_chain(const struct pki_cert *c, Fedra__Envelope *e,
+    ProtobufCBinaryData storage[PKI_MAX_CHAIN]);
+/* One warning line per certificate (the analyst's, its chain, the federation CA)
+ * expiring within CLIENT_CERT_WARN_DAYS; returns how many. */
+size_t client_warn_expiry(const struct federation *f, const struct pki_cert *mine, FILE *out);
+/* After a ping: one warning line per node whose certificate expires within
+ * CLIENT_CERT_WARN_DAYS (or has expired); returns how many. */
+size_t client_warn_ping(const struct federation *f, const struct node_reply *replies, FILE *out);
 
 #endif /* !CLIENT_H */

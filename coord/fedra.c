@@ -140,6 +140,8 @@ sign_query(const struct opts *o, const struct federation *fed, Fedra__QuerySpec 
     else if (pki_cert_role(cert) != PKI_ROLE_ANALYST)
         fprintf(stderr, "fedra: warning: certificate '%s' has role %s, not analyst; nodes will "
             "refuse this query\n", o->cert, pki_role_name(pki_cert_role(cert)));
+    else
+        client_warn_expiry(fed, cert, stderr);
     const char *name = pki_cert_name(cert) ? pki_cert_name(cert) : pki_cert_subject_cn(cert);
 
     uint8_t id[WIRE_QUERY_ID_LEN];
@@ -180,6 +182,8 @@ sign_query(const struct opts *o, const struct federation *fed, Fedra__QuerySpec 
     e.signature.len = sizeof sig;
     e.signer_cert.data = (uint8_t *)der;
     e.signer_cert.len = derlen;
+    ProtobufCBinaryData chain[PKI_MAX_CHAIN];
+    client_envelope_chain(cert, &e, chain);
     wire_pack(&e.base, env);
     buf_release(&body);
     rc = 0;
@@ -214,7 +218,14 @@ replay_round(const struct opts *o, const struct federation *fed, const Fedra__Qu
         errf(err, "round %zu: the query is not readable: %s", k, why);
         goto out;
     }
+    const uint8_t *cd[PKI_MAX_CHAIN];
+    size_t cl[PKI_MAX_CHAIN], nc = env->n_chain < PKI_MAX_CHAIN ? env->n_chain : PKI_MAX_CHAIN;
+    for (size_t i = 0; i < nc; i++) {
+        cd[i] = env->chain[i].data;
+        cl[i] = env->chain[i].len;
+    }
     if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &cert, why) != 0 ||
+        (nc > 0 && pki_cert_set_chain(cert, cd, cl, nc, why) != 0) ||
         pki_verify(fed->trust, cert, PKI_ROLE_ANALYST, body->issued_at_ms / 1000, why) != PKI_OK) {
         errf(err, "round %zu: the query's signer is not a valid analyst: %s", k, why);
         goto out;
@@ -289,8 +300,10 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
         rc = report_nodes(&r, err);     /* nothing to merge: say why, node by node */
     else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_COUNT)
         rc = report_count(&r, spec->group_by, spec->n_group_by, o->chisq, err);
-    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_PING)
+    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_PING) {
         rc = report_ping(&r, err);
+        client_warn_ping(fed, rep, stderr);
+    }
     else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_LOGRANK && spec->n_group_by == 1)
         rc = report_logrank(&r, spec->group_by[0], spec->stratify_by_node, err);
     else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_KM)

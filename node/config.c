@@ -66,10 +66,13 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
     } else if (strcmp(name, "replay_cache_max") == 0) {
         rc = set_uint(&c->max_seen, value, 100, 100000000);
         why = "must be an integer from 100 to 100000000";
+    } else if (strcmp(name, "cert_warn_days") == 0) {
+        rc = set_uint(&c->cert_warn_days, value, 0, CONFIG_MAX_CERT_WARN_DAYS);
+        why = "must be an integer from 0 (no warnings) to 3650";
     } else {
         return errf(err, "%s:%d: unknown key '%s' (keys: db, listen, cert, key, ca_cert, crl, "
             "min_cell, time_grid_days, min_events_per_parameter, clock_skew_seconds, "
-            "replay_cache_max)",
+            "replay_cache_max, cert_warn_days)",
             c->path, lineno, name);
     }
     if (rc != 0)
@@ -89,6 +92,7 @@ config_load(const char *path, struct node_config *c, char *err)
     c->policy.min_events_per_param = DISCLOSE_DEFAULT_EVENTS_PER_PARAM;
     c->clock_skew_s = CONFIG_DEFAULT_SKEW_S;
     c->max_seen = CONFIG_DEFAULT_MAX_SEEN;
+    c->cert_warn_days = CONFIG_DEFAULT_CERT_WARN_DAYS;
     if (kv_parse(path, on_line, c, err) != 0)
         return -1;
     const struct {

@@ -17,6 +17,8 @@
 #define CONFIG_DEFAULT_SKEW_S 120       /* clock skew tolerated on query times */
 #define CONFIG_MAX_SKEW_S 3600
 #define CONFIG_DEFAULT_MAX_SEEN 100000  /* replay cache entries before failing closed */
+#define CONFIG_DEFAULT_CERT_WARN_DAYS 30 /* warn when a certificate expires within this */
+#define CONFIG_MAX_CERT_WARN_DAYS 3650
 
 struct node_config {
     char *path;                     /* the file itself */
@@ -29,6 +31,7 @@ struct node_config {
     struct disclose_policy policy;  /* min_cell, time_grid_days */
     uint32_t clock_skew_s;          /* tolerated skew on issued_at / expires_at */
     uint32_t max_seen;              /* replay cache capacity */
+    uint32_t cert_warn_days;        /* expiry warning horizon for own and CA certificates */
 };
 
 int config_load(const char *path, struct node_config *c, char *err);

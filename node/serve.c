@@ -44,6 +44,8 @@
 #define NODE_HANDSHAKE_MS 5000
 #define NODE_HWM 64
 #define NODE_LINGER_MS 1000
+#define NODE_CERT_CHECK_MS (24LL * 3600 * 1000)  /* expiry warnings: daily */
+#define NODE_MAX_EXPIRY_LINES 8
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93   /* DRAFT in zmq.h, honoured by Debian's 4.3.4 */
 #endif
@@ -65,6 +67,14 @@ struct node {
     int zap_started;
     int sigfd;
     uint64_t answered, refused;     /* since start */
+    int64_t next_cert_check_ms;     /* wall clock of the next expiry check */
+    struct {                        /* own_cert_usable(), re-verified at most once a second */
+        const struct pki_trust *trust;
+        const struct pki_cert *cert;
+        int64_t crl_number, at_s;
+        int usable;
+        char why[FEDRA_ERRLEN];
+    } own;
 };
 
 static void
@@ -91,15 +101,6 @@ node_log(const struct node *nd, const char *fmt, ...)
     buf_puts(&b, "\n");
     fputs((char *)b.p, stderr);
     buf_release(&b);
-}
-
-static void
-iso_time(int64_t ms, char out[32])
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* ---- ZAP (RFC 27) ---- */
@@ -197,6 +198,60 @@ fail:
     return -1;
 }
 
+/*
+ * Whether this node may answer at all: its own certificate must verify now
+ * against the current trust.  A CRL that is missing or past nextUpdate is
+ * not the certificate's fault (and fails every analyst check anyway), so
+ * only the other verdicts make the node refuse everything: revoked,
+ * expired, not yet valid, wrong CA or role.  Checked per query, so no
+ * reload path (SIGHUP, a fetched CRL) can leave a stale answer.
+ */
+static int
+own_cert_usable(struct node *nd, char *why)
+{
+    int64_t now_s = util_now_ms() / 1000;
+    if (nd->own.trust != nd->trust || nd->own.cert != nd->cert || nd->own.at_s != now_s ||
+        nd->own.crl_number != pki_trust_crl_number(nd->trust)) {
+        int v = pki_verify(nd->trust, nd->cert, PKI_ROLE_NODE, 0, nd->own.why);
+        nd->own.usable = v == PKI_OK || v == PKI_NO_CRL || v == PKI_CRL_EXPIRED;
+        nd->own.trust = nd->trust;
+        nd->own.cert = nd->cert;
+        nd->own.at_s = now_s;
+        nd->own.crl_number = pki_trust_crl_number(nd->trust);
+    }
+    snprintf(why, FEDRA_ERRLEN, "%s", nd->own.usable ? "" : nd->own.why);
+    return nd->own.usable;
+}
+
+/* At start, on SIGHUP and daily: say loudly what is unusable or expiring soon. */
+static void
+check_certs(struct node *nd)
+{
+    char why[FEDRA_ERRLEN], ts[PKI_TIME_LEN];
+    int64_t now = util_now_ms();
+    nd->next_cert_check_ms = now + NODE_CERT_CHECK_MS;
+    if (!own_cert_usable(nd, why))
+        node_log(nd, "error: this node's certificate is not usable, so the node refuses "
+            "every query until it gets a valid one (new certificate, then SIGHUP): %s", why);
+    if (nd->cfg.cert_warn_days == 0)
+        return;
+    struct pki_expiry ex[NODE_MAX_EXPIRY_LINES];
+    size_t n = pki_expiring(nd->trust, nd->cert, now / 1000,
+        (int64_t)nd->cfg.cert_warn_days * 86400, ex, NODE_MAX_EXPIRY_LINES);
+    for (size_t i = 0; i < n; i++) {
+        pki_format_time(ex[i].not_after, ts);
+        int64_t left = ex[i].not_after - now / 1000;
+        if (left <= 0)
+            node_log(nd, "warning: %s expired at %s", ex[i].label, ts);
+        else
+            node_log(nd, "warning: %s expires at %s, in %lld day%s (within cert_warn_days = "
+                "%u); %s", ex[i].label, ts, (long long)(left / 86400),
+                left / 86400 == 1 ? "" : "s", nd->cfg.cert_warn_days,
+                strncmp(ex[i].label, "CA ", 3) == 0 ? "ask the federation admin to renew it"
+                    : "renew it: fedra-cert issue --key with this node's key, then SIGHUP");
+    }
+}
+
 static int
 load_data(struct node *nd, struct snapshot **out, char *err)
 {
@@ -221,6 +276,7 @@ node_reload(struct node *nd)
         nd->cfg.policy = cfg.policy;
         nd->cfg.clock_skew_s = cfg.clock_skew_s;
         nd->cfg.max_seen = cfg.max_seen;
+        nd->cfg.cert_warn_days = cfg.cert_warn_days;
         config_release(&cfg);
     } else {
         node_log(nd, "reload: config not reloaded: %s", err);
@@ -236,13 +292,26 @@ node_reload(struct node *nd)
     }
     struct pki_cert *c;
     struct pki_key *k;
+    uint8_t sec[PKI_CURVE_KEY_LEN];
     if (load_identity(nd, nd->trust, &c, &k, err) == 0) {
         if (strcmp(pki_cert_name(c), nd->name) != 0) {
             node_log(nd, "reload: new certificate names '%s', not '%s'; keeping the old one",
                 pki_cert_name(c), nd->name);
             pki_cert_free(c);
             pki_key_free(k);
+        } else if (pki_key_curve_secret(k, sec) != 0 ||
+            CRYPTO_memcmp(sec, nd->curve_secret, sizeof sec) != 0) {
+            /* The bound socket keeps its transport key: a new key needs a restart. */
+            node_log(nd, "reload: '%s' is a new key, which changes the node's transport key; "
+                "restart the node (and give coordinators the new certificate); keeping the "
+                "old certificate and key", nd->cfg.key);
+            pki_cert_free(c);
+            pki_key_free(k);
         } else {
+            char ts[PKI_TIME_LEN];
+            pki_format_time(pki_cert_not_after(c), ts);
+            node_log(nd, "reload: certificate '%s' (serial %s) loaded, valid until %s",
+                pki_cert_name(c), pki_cert_serial_hex(c), ts);
             pki_cert_free(nd->cert);
             pki_key_free(nd->key);
             nd->cert = c;
@@ -251,6 +320,9 @@ node_reload(struct node *nd)
     } else {
         node_log(nd, "reload: certificate not reloaded: %s", err);
     }
+    OPENSSL_cleanse(sec, sizeof sec);
+    nd->own.trust = NULL;           /* a freed object's address may be reused: re-verify */
+    check_certs(nd);
     struct snapshot *s;
     if (load_data(nd, &s, err) == 0) {
         snapshot_free(nd->snap);
@@ -319,6 +391,11 @@ seal(const struct node *nd, const struct buf *body, struct buf *out)
     env.signature.len = sizeof sig;
     env.signer_cert.data = (uint8_t *)der;
     env.signer_cert.len = certlen;
+    ProtobufCBinaryData chain[PKI_MAX_CHAIN];
+    env.n_chain = pki_cert_chain_count(nd->cert);
+    for (size_t i = 0; i < env.n_chain; i++)
+        chain[i].data = (uint8_t *)pki_cert_chain_der(nd->cert, i, &chain[i].len);
+    env.chain = chain;
     wire_pack(&env.base, out);
 }
 
@@ -342,6 +419,11 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
     Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
 
     wire_query_hash(msg, len, qhash);
+    if (!own_cert_usable(nd, err)) {
+        refuse(&v, "unavailable", "node '%s' answers no query while its own certificate is "
+            "not usable: %s", nd->name, err);
+        goto respond;
+    }
     if ((env = wire_envelope_decode(msg, len, WIRE_MAX_QUERY, err)) == NULL) {
         refuse(&v, "malformed", "not a fedra query envelope: %s", err);
         goto respond;
@@ -349,6 +431,18 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
     if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &sc, err) != 0) {
         refuse(&v, "certificate", "signer certificate unreadable: %s", err);
         goto respond;
+    }
+    if (env->n_chain > 0) {
+        const uint8_t *cd[PKI_MAX_CHAIN];
+        size_t cl[PKI_MAX_CHAIN];
+        for (size_t i = 0; i < env->n_chain && i < PKI_MAX_CHAIN; i++) {
+            cd[i] = env->chain[i].data;
+            cl[i] = env->chain[i].len;
+        }
+        if (pki_cert_set_chain(sc, cd, cl, env->n_chain, err) != 0) {
+            refuse(&v, "certificate", "signer certificate chain unreadable: %s", err);
+            goto respond;
+        }
     }
     const char *claimed = pki_cert_name(sc) ? pki_cert_name(sc) : pki_cert_subject_cn(sc);
     snprintf(signer, sizeof signer, "unverified:%.64s", claimed);
@@ -714,12 +808,7 @@ serve_main(const char *config_path)
         "CRL number %lld", nd.endpoint, nd.snap->n, nd.snap->meta.hash,
         nd.cfg.policy.min_cell, nd.cfg.policy.time_grid_days,
         (long long)pki_trust_crl_number(nd.trust));
-    int64_t expiry = pki_cert_not_after(nd.cert) * 1000;
-    if (expiry - util_now_ms() < 30LL * 86400 * 1000) {
-        char t[32];
-        iso_time(expiry, t);
-        node_log(&nd, "warning: this node's certificate expires at %s", t);
-    }
+    check_certs(&nd);
     struct audit_entry start = {util_now_ms(), "started", "", "", FEDRA_VERSION_STRING, NULL, 0,
         NULL};
     if (audit_append(store_db(nd.store), &start, err) != 0)
@@ -730,7 +819,12 @@ serve_main(const char *config_path)
             {nd.router, 0, ZMQ_POLLIN, 0},
             {NULL, nd.sigfd, ZMQ_POLLIN, 0},
         };
-        if (zmq_poll(items, 2, -1) < 0) {
+        long wait = (long)(nd.next_cert_check_ms - util_now_ms());
+        if (wait <= 0) {
+            check_certs(&nd);
+            continue;
+        }
+        if (zmq_poll(items, 2, wait) < 0) {
             if (errno == EINTR)
                 continue;
             node_log(&nd, "poll failed: %s", zmq_strerror(errno));

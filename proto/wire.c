@@ -67,6 +67,8 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return WIRE_MAX_VALUES;
     if (strcmp(n, "audience") == 0)
         return WIRE_MAX_AUDIENCE;
+    if (strcmp(n, "chain") == 0)
+        return PKI_MAX_CHAIN;
     if (strcmp(n, "cells") == 0)
         return WIRE_MAX_CELLS;
     if (strcmp(n, "strata") == 0)
@@ -170,6 +172,9 @@ free_msg(void *m)
     protobuf_c_message_free_unpacked(m, &a);
 }
 
+_Static_assert(WIRE_MAX_ENVELOPE_OVERHEAD >= (1 + PKI_MAX_CHAIN) * PKI_MAX_CERT_DER +
+    PKI_SIG_LEN + 1024, "WIRE_MAX_ENVELOPE_OVERHEAD must hold the certificate and its chain");
+
 Fedra__Envelope *
 wire_envelope_decode(const uint8_t *buf, size_t len, size_t max, char *err)
 {
@@ -194,6 +199,13 @@ wire_envelope_decode(const uint8_t *buf, size_t len, size_t max, char *err)
         errf(err, "envelope signer certificate is %zu bytes (1..%d allowed)",
             e->signer_cert.len, PKI_MAX_CERT_DER);
         goto bad;
+    }
+    for (size_t i = 0; i < e->n_chain; i++) {
+        if (e->chain[i].len == 0 || e->chain[i].len > PKI_MAX_CERT_DER) {
+            errf(err, "envelope chain certificate %zu is %zu bytes (1..%d allowed)", i + 1,
+                e->chain[i].len, PKI_MAX_CERT_DER);
+            goto bad;
+        }
     }
     return e;
 bad:

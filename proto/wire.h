@@ -52,7 +52,8 @@
 #define WIRE_HASH_LEN 32
 #define WIRE_MAX_LIFETIME_MS 600000     /* expires_at - issued_at */
 #define WIRE_MAX_TIME_MS (1LL << 50)    /* any claimed time (Unix ms, ~37,000 years) */
-#define WIRE_MAX_ENVELOPE_OVERHEAD 16384  /* envelope framing + signature + certificate */
+/* Envelope framing + signature + certificate + chain: (1 + PKI_MAX_CHAIN) x 8 KiB + 8 KiB. */
+#define WIRE_MAX_ENVELOPE_OVERHEAD 32768
 
 /* Decoded messages; free with the matching function (NULL is a no-op). */
 Fedra__Envelope *wire_envelope_decode(const uint8_t *buf, size_t len, size_t max, char *err);

@@ -592,7 +592,7 @@ void   fedra__response_body__free_unpacked
   assert(message->base.descriptor == &fedra__response_body__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor fedra__envelope__field_descriptors[4] =
+static const ProtobufCFieldDescriptor fedra__envelope__field_descriptors[5] =
 {
   {
     "version",
@@ -642,9 +642,22 @@ static const ProtobufCFieldDescriptor fedra__envelope__field_descriptors[4] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "chain",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__Envelope, n_chain),
+    offsetof(Fedra__Envelope, chain),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__envelope__field_indices_by_name[] = {
   1,   /* field[1] = body */
+  4,   /* field[4] = chain */
   2,   /* field[2] = signature */
   3,   /* field[3] = signer_cert */
   0,   /* field[0] = version */
@@ -652,7 +665,7 @@ static const unsigned fedra__envelope__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__envelope__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor fedra__envelope__descriptor =
 {
@@ -662,7 +675,7 @@ const ProtobufCMessageDescriptor fedra__envelope__descriptor =
   "Fedra__Envelope",
   "fedra",
   sizeof(Fedra__Envelope),
-  4,
+  5,
   fedra__envelope__field_descriptors,
   fedra__envelope__field_indices_by_name,
   1,  fedra__envelope__number_ranges,

@@ -123,10 +123,15 @@ struct  Fedra__Envelope
    * DER X.509 of the signer
    */
   ProtobufCBinaryData signer_cert;
+  /*
+   * DER of the signer's issuing CA(s), at most PKI_MAX_CHAIN; never anchors
+   */
+  size_t n_chain;
+  ProtobufCBinaryData *chain;
 };
 #define FEDRA__ENVELOPE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__envelope__descriptor) \
-    , 0, {0,NULL}, {0,NULL}, {0,NULL} }
+    , 0, {0,NULL}, {0,NULL}, {0,NULL}, 0,NULL }
 
 
 /*

@@ -39,7 +39,7 @@ expect_grep "CA:FALSE" alice.txt "leaf is not a CA"
 expect_grep "Key Usage: critical" alice.txt "keyUsage critical"
 expect_grep "Subject: O = fedra, CN = alice" alice.txt "subject O=fedra, CN=alice"
 openssl x509 -in ca/ca.crt -noout -text >ca.txt
-expect_grep "CA:TRUE, pathlen:0" ca.txt "CA is CA:TRUE pathlen:0"
+expect_grep "CA:TRUE, pathlen:1" ca.txt "root CA is CA:TRUE pathlen:1 (may certify one level of issuing CAs)"
 expect_grep "Certificate Sign, CRL Sign" ca.txt "CA keyUsage keyCertSign, cRLSign"
 
 echo "-- inspect"
@@ -87,6 +87,58 @@ fedra-cert init --ca other --name "other CA" >/dev/null &&
     fedra-cert issue --ca other --role analyst --name mallory --out out >/dev/null
 expect_status 1 "certificate from another CA is refused" fedra-cert verify --ca-cert ca/ca.crt --crl crl.pem out/mallory.crt
 expect_grep "not issued by the federation CA 'test CA'" "$WORK/last.err" "verify names the unknown CA"
+
+echo "-- every cause named exactly, as openssl sees it"
+expect_status 0 "issue a certificate valid from 2030" fedra-cert issue --ca ca --role analyst --name future --out out --start 2030-01-01 --days 30
+expect_status 1 "not-yet-valid certificate is refused" fedra-cert verify --ca-cert ca/ca.crt --crl crl.pem out/future.crt
+fserial=$(openssl x509 -in out/future.crt -noout -serial | sed 's/serial=//')
+expect_grep "^fedra-cert verify: certificate 'future' \(serial $fserial\) is not valid before 2030-01-01T00:00:00Z$" "$WORK/last.err" "verify names the serial and the start"
+openssl verify -CAfile ca/ca.crt out/future.crt >ossl.out 2>&1
+expect_grep "certificate is not yet valid" ossl.out "openssl agrees it is not yet valid"
+# A flipped bit in the signature (the last byte of the DER).
+openssl x509 -in out/DE.crt -outform DER -out de.der
+sz=$(stat -c %s de.der)
+last=$(od -An -tu1 -j $((sz - 1)) -N1 de.der | tr -d ' ')
+printf "$(printf '\\%03o' $((last ^ 1)))" | dd of=de.der bs=1 seek=$((sz - 1)) conv=notrunc status=none
+expect_status 1 "a certificate with a bad signature is refused" fedra-cert verify --ca-cert ca/ca.crt --crl crl.pem de.der
+expect_grep "certificate 'DE' \(serial [0-9A-F]+\) has a signature that does not verify with the key of CA 'test CA' \(bad signature" "$WORK/last.err" "verify says bad signature"
+openssl verify -CAfile ca/ca.crt de.der >ossl.out 2>&1
+expect_grep "certificate signature failure" ossl.out "openssl agrees the signature fails"
+# A CRL past its nextUpdate (openssl ca can make one that lives one second).
+openssl ca -config ca/openssl.cnf -gencrl -crlsec 1 -out short.crl 2>/dev/null
+sleep 2
+nu=$(date -u -d "$(openssl crl -in short.crl -noout -nextupdate | sed 's/nextUpdate=//')" +%Y-%m-%dT%H:%M:%SZ)
+expect_status 1 "an expired CRL fails closed" fedra-cert verify --ca-cert ca/ca.crt --crl short.crl out/DE.crt
+expect_grep "the CRL from 'test CA' \(number [0-9]+\) expired at $nu \(its nextUpdate\)" "$WORK/last.err" "verify names the CRL's nextUpdate ($nu)"
+openssl verify -crl_check -CAfile ca/ca.crt -CRLfile short.crl out/DE.crt >ossl.out 2>&1
+expect_grep "CRL has expired" ossl.out "openssl agrees the CRL expired"
+
+echo "-- an issuing CA under the root"
+expect_status 0 "init --parent creates an issuing CA" fedra-cert init --ca issuing --name "Issuing CA" --parent ca
+expect_grep "^V	.*	/O=fedra/CN=Issuing CA$" ca/index.txt "the root records the issuing CA in its index"
+openssl x509 -in issuing/ca.crt -noout -text >iss.txt
+expect_grep "CA:TRUE, pathlen:0" iss.txt "issuing CA is CA:TRUE pathlen:0"
+expect_grep "Issuer: O = fedra, CN = test CA" iss.txt "issuing CA is signed by the root"
+expect_status 0 "issue under the issuing CA" fedra-cert issue --ca issuing --role node --name FR --out out
+check "FR.crt is leaf + issuing CA" [ "$(grep -c 'BEGIN CERTIFICATE' out/FR.crt)" = 2 ]
+expect_status 0 "inspect FR.crt" fedra-cert inspect out/FR.crt
+iserial=$(openssl x509 -in issuing/ca.crt -noout -serial | sed 's/serial=//')
+expect_grep "chain: +CA 'Issuing CA' \(serial $iserial\), valid until" "$WORK/last.out" "inspect shows the issuing CA carried in the file"
+fedra-cert crl --ca ca --out root.crl >/dev/null && fedra-cert crl --ca issuing --out iss.crl >/dev/null
+cat root.crl iss.crl >both.crl
+check "openssl -untrusted -crl_check_all verifies FR" sh -c \
+    'openssl verify -x509_strict -crl_check_all -CAfile ca/ca.crt -untrusted out/FR.crt -CRLfile both.crl out/FR.crt | grep -q ": OK"'
+expect_status 0 "fedra-cert verify agrees (root only as the trust anchor)" fedra-cert verify --ca-cert ca/ca.crt --crl both.crl --role node out/FR.crt
+expect_status 0 "renew FR for its key" fedra-cert issue --ca issuing --role node --name FR --key out/FR.key --out renew
+check "renewal writes no key file" [ ! -e renew/FR.key ]
+check "renewed certificate holds the same public key (openssl)" sh -c \
+    '[ "$(openssl x509 -in renew/FR.crt -noout -pubkey)" = "$(openssl x509 -in out/FR.crt -noout -pubkey)" ]'
+expect_status 0 "revoke the issuing CA at the root" fedra-cert revoke --ca ca --name "Issuing CA" --reason CACompromise
+fedra-cert crl --ca ca --out root.crl >/dev/null && cat root.crl iss.crl >both.crl
+expect_status 1 "FR is refused once its issuing CA is revoked" fedra-cert verify --ca-cert ca/ca.crt --crl both.crl out/FR.crt
+expect_grep "certificate 'FR' \(serial [0-9A-F]+\): its CA 'Issuing CA' \(serial [0-9A-F]+\) was revoked at [0-9T:-]+Z \(reason CACompromise\)" "$WORK/last.err" "verify names the issuing CA, when and why"
+openssl verify -x509_strict -crl_check_all -CAfile ca/ca.crt -untrusted out/FR.crt -CRLfile both.crl out/FR.crt >ossl.out 2>&1
+expect_grep "error 23 at 1 depth lookup: certificate revoked" ossl.out "openssl agrees (depth 1 revoked)"
 
 echo "-- openssl ca on the same directory"
 expect_status 0 "openssl ca -gencrl works" openssl ca -config ca/openssl.cnf -gencrl -out crl-ossl.pem

@@ -35,9 +35,10 @@
 #define T_2019_01_01 1546300800LL
 
 /* Signers, by their key and certificate files under DIR. */
-enum signer { S_DE, S_FR, S_ALICE, S_DE_RENEWED, S_DE_REVOKED, S_DE_ROGUE, S_COUNT };
+enum signer { S_DE, S_FR, S_ALICE, S_DE_RENEWED, S_DE_REVOKED, S_DE_ROGUE, S_DE_ISSUED,
+    S_COUNT };
 static const char *const signer_file[S_COUNT] = {
-    "out/DE", "out/FR", "out/alice", "out2/DE", "out3/DE", "rogue-out/DE",
+    "out/DE", "out/FR", "out/alice", "out2/DE", "out3/DE", "rogue-out/DE", "out4/DE",
 };
 
 struct fx {
@@ -45,6 +46,7 @@ struct fx {
     struct pki_key *key[S_COUNT];
     struct pki_cert *cert[S_COUNT];
     struct federation with_ca, pinned;
+    struct federation root_only;    /* ca_cert only: the chain must come with the answer */
     uint8_t qhash[WIRE_HASH_LEN];   /* of the query we "sent" */
 };
 
@@ -101,6 +103,16 @@ group_setup(void **state)
     snprintf(p, sizeof p, "%s/crl.pem", f->dir);
     if (ca_crl(ca, p, 7, 0, &num, err) != 0)
         goto fail;
+    /* DE once more, from an issuing CA under the root. */
+    struct ca *iss = NULL;
+    snprintf(p, sizeof p, "%s/iss", f->dir);
+    snprintf(q, sizeof q, "%s/out4", f->dir);
+    if (ca_init_issuing(p, "issuing CA", 365, ca, 0, serial, err) != 0 ||
+        ca_open(p, &iss, err) != 0 || issue(iss, PKI_ROLE_NODE, "DE", q, serial, err) != 0) {
+        ca_free(iss);
+        goto fail;
+    }
+    ca_free(iss);
     ca_free(ca);
     ca_free(rogue);
     ca = rogue = NULL;
@@ -123,6 +135,11 @@ group_setup(void **state)
         util_write_file(q, pinned, strlen(pinned), 0644, err) != 0 ||
         federation_load(p, &f->with_ca, err) != 0 || federation_load(q, &f->pinned, err) != 0)
         goto fail;
+    static const char root_only[] = "ca_cert = ca/ca.crt\nnode = DE tcp://127.0.0.1:7001 out/DE.crt\n";
+    snprintf(p, sizeof p, "%s/root-only.conf", f->dir);
+    if (util_write_file(p, root_only, strlen(root_only), 0644, err) != 0 ||
+        federation_load(p, &f->root_only, err) != 0)
+        goto fail;
     static const char query[] = "the signed query envelope as sent";
     wire_query_hash((const uint8_t *)query, sizeof query - 1, f->qhash);
     *state = f;
@@ -144,6 +161,7 @@ group_teardown(void **state)
     }
     federation_release(&f->with_ca);
     federation_release(&f->pinned);
+    federation_release(&f->root_only);
     rm_rf(f->dir);
     free(f);
     return 0;
@@ -159,6 +177,7 @@ struct resp {
     int refused;
     long flip;                      /* flip this body byte after signing (-1: none) */
     uint32_t version;               /* envelope version (default 1) */
+    int no_chain;                   /* leave the certificate's chain out of the envelope */
 };
 
 static void
@@ -221,6 +240,9 @@ build(const struct fx *f, const struct resp *r, struct buf *out)
     const uint8_t *der = pki_cert_der(f->cert[r->cert], &dlen);
     env.signer_cert.data = (uint8_t *)der;
     env.signer_cert.len = dlen;
+    ProtobufCBinaryData chain[PKI_MAX_CHAIN];
+    if (!r->no_chain)
+        client_envelope_chain(f->cert[r->cert], &env, chain);
     wire_pack(&env.base, out);
     buf_release(&b);
 }
@@ -333,6 +355,26 @@ test_renewed_certificate(void **state)
     /* Pinned only: refused. */
     assert_int_equal(verify(f, &f->pinned, "DE", &r, err, &body), -1);
     assert_non_null(strstr(err, NOT_PINNED));
+}
+
+/* A node certificate from an issuing CA: the chain travels in the envelope. */
+static void
+test_chain_from_issuing_ca(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN];
+    Fedra__ResponseBody *body = NULL;
+    struct resp r = honest();
+    r.key = r.cert = S_DE_ISSUED;
+    assert_int_equal(pki_cert_chain_count(f->cert[S_DE_ISSUED]), 1);
+    if (verify(f, &f->root_only, "DE", &r, err, &body) != 0)
+        fail_msg("%s", err);
+    wire_response_free(body);
+    body = NULL;
+    /* Without the chain the root alone cannot place the issuing CA. */
+    r.no_chain = 1;
+    assert_int_equal(verify(f, &f->root_only, "DE", &r, err, &body), -1);
+    assert_non_null(strstr(err, "its issuer is 'issuing CA'"));
 }
 
 static void
@@ -489,6 +531,7 @@ main(void)
         cmocka_unit_test(test_accepts_honest_response),
         cmocka_unit_test(test_accepts_refusal_and_other_node),
         cmocka_unit_test(test_renewed_certificate),
+        cmocka_unit_test(test_chain_from_issuing_ca),
         cmocka_unit_test(test_flipped_body_byte),
         cmocka_unit_test(test_wrong_key_for_certificate),
         cmocka_unit_test(test_query_hash_mismatch),

@@ -253,6 +253,7 @@ test_unknown_key(void **state)
     assert_memory_equal(f->err, want, strlen(want));
     assert_non_null(strstr(f->err, " min_cell,"));
     assert_non_null(strstr(f->err, " min_events_per_parameter,"));
+    assert_non_null(strstr(f->err, " cert_warn_days"));
     /* a model policy key out of range is refused with its bounds */
     assert_int_equal(load(f, "min_events_per_parameter = 0\n"), -1);
     assert_non_null(strstr(f->err, "min_events_per_parameter = '0': must be an integer from 1 "

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -445,11 +446,15 @@ static void
 node_certificate_cannot_pass_as_analyst(void **state)
 {
     struct fx *f = *state;
-    char err[FEDRA_ERRLEN] = "";
+    char err[FEDRA_ERRLEN] = "", want[FEDRA_ERRLEN];
     assert_int_equal(pki_verify(f->trust, f->de, PKI_ROLE_ANALYST, 0, err), PKI_BAD_ROLE);
-    assert_string_equal(err, "certificate 'DE' has role node, but analyst is required");
+    snprintf(want, sizeof want, "certificate 'DE' (serial %s) has role node, but analyst is "
+        "required", pki_cert_serial_hex(f->de));
+    assert_string_equal(err, want);
     assert_int_equal(pki_verify(f->trust, f->alice, PKI_ROLE_NODE, 0, err), PKI_BAD_ROLE);
-    assert_string_equal(err, "certificate 'alice' has role analyst, but node is required");
+    snprintf(want, sizeof want, "certificate 'alice' (serial %s) has role analyst, but node "
+        "is required", pki_cert_serial_hex(f->alice));
+    assert_string_equal(err, want);
 }
 
 static void
@@ -515,7 +520,8 @@ revoked_certificate_names_revocation_time_and_reason(void **state)
     char ts[PKI_TIME_LEN];
     pki_format_time(revoked_at, ts);
     snprintf(want, sizeof want, "certificate 'bob' (serial %s) was revoked at %s "
-        "(reason keyCompromise)", serial, ts);
+        "(reason keyCompromise) (CRL number %lld of 'fedra test CA')", serial, ts,
+        (long long)num);
     assert_string_equal(err, want);
     /* Others on the same CRL are unaffected. */
     assert_int_equal(pki_verify(t, f->alice, PKI_ROLE_ANALYST, 0, err), PKI_OK);
@@ -696,8 +702,11 @@ unknown_ca_is_named(void **state)
     assert_int_equal(ca_crl(ca2, crl2, 7, 0, &num, err), 0);
     struct pki_cert *m = load_leaf(f, "mallory");
     assert_int_equal(pki_verify(f->trust, m, PKI_ROLE_ANALYST, 0, err), PKI_UNKNOWN_CA);
-    assert_string_equal(err, "certificate 'mallory' was not issued by the federation CA "
-        "'fedra test CA' (its issuer is 'other CA')");
+    char want[FEDRA_ERRLEN];
+    snprintf(want, sizeof want, "certificate 'mallory' (serial %s) was not issued by the "
+        "federation CA 'fedra test CA' (its issuer is 'other CA'; an issuing CA's certificate "
+        "must follow the leaf in its .crt file)", serial);
+    assert_string_equal(err, want);
     /* A CRL from the other CA is refused outright. */
     struct pki_trust *t = NULL;
     assert_int_equal(pki_trust_load(f->ca_crt, crl2, 1, &t, err), -1);
@@ -1326,6 +1335,325 @@ crl_numbers_increase_and_describe_reads_them(void **state)
     free(p);
 }
 
+/* ---- issuing CA, chains, renewal, expiry --------------------------------- */
+
+/* cat a b > out */
+static void
+concat(const char *a, const char *b, const char *out)
+{
+    char err[FEDRA_ERRLEN] = "";
+    uint8_t *x = NULL, *y = NULL;
+    size_t xl = 0, yl = 0;
+    struct buf ab = {0};
+    assert_int_equal(util_read_file(a, PKI_MAX_FILE, &x, &xl, err), 0);
+    assert_int_equal(util_read_file(b, PKI_MAX_FILE, &y, &yl, err), 0);
+    buf_append(&ab, x, xl);
+    buf_append(&ab, y, yl);
+    assert_int_equal(util_write_file(out, ab.p, ab.len, 0644, err), 0);
+    buf_release(&ab);
+    free(x);
+    free(y);
+}
+
+static void
+issuing_ca_chain_crls_and_revocation(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "", want[FEDRA_ERRLEN], iserial[CA_SERIAL_LEN], lserial[CA_SERIAL_LEN];
+    char *rdir = pathf(f, "root2"), *idir = pathf(f, "iss2"), *odir = pathf(f, "out-iss");
+    char *rcrt = pathf(f, "root2/ca.crt"), *rcrl = pathf(f, "root2.crl");
+    char *icrl = pathf(f, "iss2.crl"), *both = pathf(f, "both.crl");
+    char *leafp = pathf(f, "out-iss/ivan.crt");
+    struct ca *root = NULL, *iss = NULL;
+    struct ca_revoked rv;
+    int64_t num;
+    mkdir(odir, 0755);
+    assert_int_equal(ca_init(rdir, "test root", 3650, 0, err), 0);
+    assert_int_equal(ca_open(rdir, &root, err), 0);
+    /* Refusals: same name as the root, longer than the root. */
+    assert_int_equal(ca_init_issuing(idir, "test root", 365, root, 0, iserial, err), -1);
+    assert_non_null(strstr(err, "name other than its root"));
+    assert_int_equal(ca_init_issuing(idir, "Issuing CA", 3651, root, 0, iserial, err), -1);
+    assert_non_null(strstr(err, "would outlive its root"));
+    assert_int_equal(ca_init_issuing(idir, "Issuing CA", 365, root, 0, iserial, err), 0);
+    assert_int_equal(ca_open(idir, &iss, err), 0);
+    /* An issuing CA certifies no further CA (root pathlen 1, its own pathlen 0). */
+    char *idir2 = pathf(f, "iss3");
+    assert_int_equal(ca_init_issuing(idir2, "Sub CA", 30, iss, 0, iserial, err), -1);
+    assert_non_null(strstr(err, "is an issuing CA itself"));
+    free(idir2);
+    /* Re-read the issuing CA's serial from its certificate (the refusal above cleared it). */
+    X509 *ix = ca_cert(iss);
+    struct ca_issue_req req = { .role = PKI_ROLE_ANALYST, .name = "ivan", .out_dir = odir,
+        .days = 30 };
+    assert_int_equal(ca_issue(iss, &req, lserial, err), 0);
+    struct pki_cert *leaf = NULL;
+    assert_int_equal(pki_cert_load(leafp, &leaf, err), 0);
+    assert_int_equal(pki_cert_chain_count(leaf), 1);
+    assert_int_equal(ca_crl(root, rcrl, 7, 0, &num, err), 0);
+    assert_int_equal(ca_crl(iss, icrl, 7, 0, &num, err), 0);
+    concat(rcrl, icrl, both);
+    /* Trusting only the root: the chain travels with the leaf; both CRLs are honoured. */
+    struct pki_trust *t = trust(rcrt, both, 1, err);
+    if (pki_verify(t, leaf, PKI_ROLE_ANALYST, 0, err) != PKI_OK)
+        fail_msg("verify through the issuing CA: %s", err);
+    pki_trust_free(t);
+    /* Without the issuing CA's CRL: fail closed, naming whose CRL is missing. */
+    t = trust(rcrt, rcrl, 1, err);
+    assert_int_equal(pki_verify(t, leaf, PKI_ROLE_ANALYST, 0, err), PKI_NO_CRL);
+    assert_non_null(strstr(err, "no CRL from 'Issuing CA'"));
+    pki_trust_free(t);
+    /* The bare leaf (no chain) does not reach the root; its chain given as DER does. */
+    size_t dl, il;
+    const uint8_t *d = pki_cert_der(leaf, &dl);
+    const uint8_t *idr = pki_cert_chain_der(leaf, 0, &il);
+    struct pki_cert *bare = NULL;
+    assert_int_equal(pki_cert_from_der(d, dl, &bare, err), 0);
+    t = trust(rcrt, NULL, 0, err);
+    assert_int_equal(pki_verify(t, bare, PKI_ROLE_ANALYST, 0, err), PKI_UNKNOWN_CA);
+    assert_non_null(strstr(err, "its issuer is 'Issuing CA'"));
+    pki_trust_free(t);
+    /* The issuing CA that came with its CRL (checked against the root) also helps. */
+    t = trust(rcrt, both, 1, err);
+    assert_int_equal(pki_verify(t, bare, PKI_ROLE_ANALYST, 0, err), PKI_OK);
+    pki_trust_free(t);
+    t = trust(rcrt, NULL, 0, err);
+    assert_int_equal(pki_cert_set_chain(bare, &idr, &il, 1, err), 0);
+    assert_int_equal(pki_verify(t, bare, PKI_ROLE_ANALYST, 0, err), PKI_OK);
+    pki_trust_free(t);
+    /* The issuing CA's CRL without the issuing CA's certificate cannot be checked at load. */
+    char *crlonly = pathf(f, "iss-crl-only.pem");
+    {
+        uint8_t *x = NULL;
+        size_t xl = 0;
+        assert_int_equal(util_read_file(icrl, PKI_MAX_FILE, &x, &xl, err), 0);
+        char *end = strstr((char *)x, "-----END X509 CRL-----");
+        assert_non_null(end);
+        size_t keep = (size_t)(end - (char *)x) + strlen("-----END X509 CRL-----\n");
+        assert_int_equal(util_write_file(crlonly, x, keep, 0644, err), 0);
+        free(x);
+    }
+    struct pki_trust *bad = NULL;
+    assert_int_equal(pki_trust_load(rcrt, crlonly, 1, &bad, err), -1);
+    assert_non_null(strstr(err, "not signed by any CA"));
+    /* A CA certificate in the CRL file that the root did not certify is refused. */
+    assert_int_equal(pki_trust_load(f->ca_crt, icrl, 1, &bad, err), -1);
+    assert_non_null(strstr(err, "not an issuing CA certified by a CA in"));
+    /* Revoke the issuing CA at the root: the leaf is refused, naming the issuing CA. */
+    char ihex[CA_SERIAL_LEN];
+    {
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(ix), NULL);
+        char *h = BN_bn2hex(bn);
+        snprintf(ihex, sizeof ihex, "%s", h);
+        OPENSSL_free(h);
+        BN_free(bn);
+    }
+    int64_t at = util_now_ms() / 1000 - 60;
+    assert_int_equal(ca_revoke(root, "Issuing CA", NULL, "CACompromise", at, &rv, err), 0);
+    assert_string_equal(rv.serial, ihex);
+    assert_int_equal(ca_crl(root, rcrl, 7, 0, &num, err), 0);
+    concat(rcrl, icrl, both);
+    t = trust(rcrt, both, 1, err);
+    assert_int_equal(pki_verify(t, leaf, PKI_ROLE_ANALYST, 0, err), PKI_REVOKED);
+    char ts[PKI_TIME_LEN];
+    pki_format_time(at, ts);
+    snprintf(want, sizeof want, "certificate 'ivan' (serial %s): its CA 'Issuing CA' (serial "
+        "%s) was revoked at %s (reason CACompromise) (CRL number %lld of 'test root')",
+        lserial, ihex, ts, (long long)num);
+    assert_string_equal(err, want);
+    pki_trust_free(t);
+    pki_cert_free(bare);
+    pki_cert_free(leaf);
+    ca_free(iss);
+    ca_free(root);
+    free(crlonly);
+    free(rdir);
+    free(idir);
+    free(odir);
+    free(rcrt);
+    free(rcrl);
+    free(icrl);
+    free(both);
+    free(leafp);
+}
+
+static void
+root_with_pathlen_zero_cannot_certify_an_issuing_ca(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "", serial[CA_SERIAL_LEN];
+    /* A root as fedra-cert made them before issuing CAs: pathlen 0, built by hand. */
+    char *dir = pathf(f, "old-root"), *kp = pathf(f, "old-root/ca.key");
+    char *cp = pathf(f, "old-root/ca.crt"), *idir = pathf(f, "old-iss");
+    assert_int_equal(ca_init(dir, "old root", 365, 0, err), 0);
+    struct pki_key *k = NULL;
+    assert_int_equal(pki_key_load(kp, &k, err), 0);
+    X509 *x = X509_new();
+    X509_NAME *nm = X509_NAME_new();
+    X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)"old root", -1,
+        -1, 0);
+    X509_set_version(x, X509_VERSION_3);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 77);
+    X509_set_subject_name(x, nm);
+    X509_set_issuer_name(x, nm);
+    X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, NULL);
+    X509_time_adj_ex(X509_getm_notAfter(x), 365, 0, NULL);
+    X509_set_pubkey(x, pki_key_evp(k));
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    X509_EXTENSION *e1 = X509V3_EXT_nconf(NULL, &v3, "basicConstraints", "critical,CA:TRUE,pathlen:0");
+    X509_EXTENSION *e2 = X509V3_EXT_nconf(NULL, &v3, "keyUsage", "critical,keyCertSign,cRLSign");
+    X509_add_ext(x, e1, -1);
+    X509_add_ext(x, e2, -1);
+    assert_true(X509_sign(x, pki_key_evp(k), NULL) > 0);
+    FILE *fp = fopen(cp, "w");
+    assert_non_null(fp);
+    PEM_write_X509(fp, x);
+    fclose(fp);
+    struct ca *root = NULL;
+    assert_int_equal(ca_open(dir, &root, err), 0);
+    assert_int_equal(ca_init_issuing(idir, "new issuing", 30, root, 0, serial, err), -1);
+    assert_non_null(strstr(err, "has pathlen 0 and cannot certify an issuing CA"));
+    ca_free(root);
+    X509_EXTENSION_free(e1);
+    X509_EXTENSION_free(e2);
+    X509_NAME_free(nm);
+    X509_free(x);
+    pki_key_free(k);
+    free(dir);
+    free(kp);
+    free(cp);
+    free(idir);
+}
+
+/* A PEM file of a leaf and n CA certificates after it. */
+static int
+load_with_chain(struct fx *f, size_t n, char *err)
+{
+    char *leaf = leaf_path(f, "alice", "crt"), *p = pathf(f, "chain-n.pem");
+    uint8_t *lx = NULL, *cx = NULL;
+    size_t ll = 0, cl = 0;
+    struct buf b = {0};
+    assert_int_equal(util_read_file(leaf, PKI_MAX_FILE, &lx, &ll, err), 0);
+    assert_int_equal(util_read_file(f->ca_crt, PKI_MAX_FILE, &cx, &cl, err), 0);
+    buf_append(&b, lx, ll);
+    for (size_t i = 0; i < n; i++)
+        buf_append(&b, cx, cl);
+    assert_int_equal(util_write_file(p, b.p, b.len, 0644, err), 0);
+    struct pki_cert *c = NULL;
+    int rc = pki_cert_load(p, &c, err);
+    if (rc == 0 && pki_cert_chain_count(c) != n)
+        rc = -2;
+    pki_cert_free(c);
+    buf_release(&b);
+    free(lx);
+    free(cx);
+    free(leaf);
+    free(p);
+    return rc;
+}
+
+static void
+chain_at_limit_and_one_past(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "", want[128];
+    assert_int_equal(load_with_chain(f, 0, err), 0);
+    assert_int_equal(load_with_chain(f, PKI_MAX_CHAIN, err), 0);
+    assert_int_equal(load_with_chain(f, PKI_MAX_CHAIN + 1, err), -1);
+    snprintf(want, sizeof want, "holds %d CA certificates, more than the limit of %d",
+        PKI_MAX_CHAIN + 1, PKI_MAX_CHAIN);
+    assert_non_null(strstr(err, want));
+    /* Only CA certificates ride along: a leaf in the chain is refused. */
+    size_t dl;
+    const uint8_t *d = pki_cert_der(f->de, &dl);
+    struct pki_cert *c = NULL;
+    size_t al;
+    const uint8_t *ad = pki_cert_der(f->alice, &al);
+    assert_int_equal(pki_cert_from_der(ad, al, &c, err), 0);
+    assert_int_equal(pki_cert_set_chain(c, &d, &dl, 1, err), -1);
+    assert_non_null(strstr(err, "('DE') is not a CA certificate"));
+    assert_int_equal(pki_cert_chain_count(c), 0);
+    pki_cert_free(c);
+}
+
+static void
+bad_signature_is_named(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "";
+    size_t dl;
+    const uint8_t *d = pki_cert_der(f->alice, &dl);
+    uint8_t *copy = xmalloc(dl);
+    memcpy(copy, d, dl);
+    copy[dl - 1] ^= 0x01;           /* the last byte is inside the Ed25519 signature */
+    struct pki_cert *c = NULL;
+    assert_int_equal(pki_cert_from_der(copy, dl, &c, err), 0);
+    assert_int_equal(pki_verify(f->trust, c, PKI_ROLE_ANALYST, 0, err), PKI_INVALID);
+    assert_non_null(strstr(err, "certificate 'alice' (serial "));
+    assert_non_null(strstr(err, "bad signature"));
+    pki_cert_free(c);
+    free(copy);
+}
+
+static void
+reissue_for_an_existing_key_keeps_the_transport_key(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "", serial[CA_SERIAL_LEN];
+    char *out = pathf(f, "renew"), *kp = pathf(f, "renew/DE.key");
+    char *cp = pathf(f, "renew/DE.crt");
+    mkdir(out, 0755);
+    struct ca_issue_req req = { .role = PKI_ROLE_NODE, .name = "DE", .out_dir = out,
+        .days = 30, .key = f->de_key };
+    assert_int_equal(ca_issue(f->ca_h, &req, serial, err), 0);
+    struct stat st;
+    assert_int_equal(stat(kp, &st), -1);      /* no key file written */
+    struct pki_cert *c = NULL;
+    assert_int_equal(pki_cert_load(cp, &c, err), 0);
+    assert_true(pki_key_matches_cert(f->de_key, c));
+    assert_string_not_equal(pki_cert_serial_hex(c), pki_cert_serial_hex(f->de));
+    uint8_t k1[PKI_CURVE_KEY_LEN], k2[PKI_CURVE_KEY_LEN];
+    assert_int_equal(pki_cert_curve_key(f->de, k1), 0);
+    assert_int_equal(pki_cert_curve_key(c, k2), 0);
+    assert_memory_equal(k1, k2, PKI_CURVE_KEY_LEN);
+    assert_int_equal(pki_verify(f->trust, c, PKI_ROLE_NODE, 0, err), PKI_OK);
+    /* Again into the same place: the certificate is not overwritten. */
+    assert_int_equal(ca_issue(f->ca_h, &req, serial, err), -1);
+    assert_non_null(strstr(err, "DE.crt' already exists"));
+    pki_cert_free(c);
+    free(out);
+    free(kp);
+    free(cp);
+}
+
+static void
+expiring_at_horizon_and_one_past(void **state)
+{
+    struct fx *f = *state;
+    struct pki_expiry ex[8];
+    int64_t na = pki_cert_not_after(f->de), at = na - 10 * DAY;
+    /* Exactly at the horizon counts; one second short does not. */
+    size_t n = pki_expiring(f->trust, f->de, at, 10 * DAY, ex, 8);
+    assert_int_equal(n, 1);
+    assert_int_equal(ex[0].not_after, na);
+    char want[PKI_LABEL_LEN];
+    snprintf(want, sizeof want, "certificate 'DE' (serial %s)", pki_cert_serial_hex(f->de));
+    assert_string_equal(ex[0].label, want);
+    assert_int_equal(pki_expiring(f->trust, f->de, at, 10 * DAY - 1, ex, 8), 0);
+    /* The 100-year root shows up only when its own end is near, labelled as a CA. */
+    X509 *root = ca_cert(f->ca_h);
+    int64_t rna = pki_asn1_time_unix(X509_get0_notAfter(root));
+    n = pki_expiring(f->trust, NULL, rna - DAY, DAY, ex, 8);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(ex[0].label, "CA certificate 'fedra test CA'"));
+    /* Both, earliest first. */
+    n = pki_expiring(f->trust, f->de, rna - DAY, DAY, ex, 8);
+    assert_int_equal(n, 2);
+    assert_true(ex[0].not_after <= ex[1].not_after);
+    assert_string_equal(ex[0].label, want);
+}
+
 int
 main(void)
 {
@@ -1364,6 +1692,12 @@ main(void)
         cmocka_unit_test(ca_key_with_open_mode_is_refused),
         cmocka_unit_test(index_lines_follow_openssl),
         cmocka_unit_test(crl_numbers_increase_and_describe_reads_them),
+        cmocka_unit_test(issuing_ca_chain_crls_and_revocation),
+        cmocka_unit_test(root_with_pathlen_zero_cannot_certify_an_issuing_ca),
+        cmocka_unit_test(chain_at_limit_and_one_past),
+        cmocka_unit_test(bad_signature_is_named),
+        cmocka_unit_test(reissue_for_an_existing_key_keeps_the_transport_key),
+        cmocka_unit_test(expiring_at_horizon_and_one_past),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

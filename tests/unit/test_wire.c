@@ -323,6 +323,58 @@ envelope_checks_version_and_signature_length(void **state)
     buf_release(&b);
 }
 
+/* Envelope.chain: PKI_MAX_CHAIN certificates of 1..PKI_MAX_CERT_DER bytes; one more is refused. */
+static int
+envelope_with_chain(size_t n, size_t certlen, char *err)
+{
+    uint8_t body[4] = {1, 2, 3, 4}, sig[PKI_SIG_LEN] = {0}, cert[10] = {0};
+    uint8_t *big = calloc(1, certlen + 1);
+    ProtobufCBinaryData chain[PKI_MAX_CHAIN + 1];
+    for (size_t i = 0; i < n; i++) {
+        chain[i].data = big;
+        chain[i].len = certlen;
+    }
+    Fedra__Envelope e = FEDRA__ENVELOPE__INIT;
+    e.version = WIRE_VERSION;
+    e.body.data = body;
+    e.body.len = sizeof body;
+    e.signature.data = sig;
+    e.signature.len = sizeof sig;
+    e.signer_cert.data = cert;
+    e.signer_cert.len = sizeof cert;
+    e.n_chain = n;
+    e.chain = chain;
+    struct buf b = {0};
+    wire_pack(&e.base, &b);
+    Fedra__Envelope *d = wire_envelope_decode(b.p, b.len, WIRE_MAX_QUERY, err);
+    int ok = d != NULL && d->n_chain == n;
+    wire_envelope_free(d);
+    buf_release(&b);
+    free(big);
+    return ok;
+}
+
+static void
+envelope_chain_at_limit_and_one_past(void **state)
+{
+    (void)state;
+    char err[FEDRA_ERRLEN];
+    assert_true(envelope_with_chain(0, 1, err));
+    assert_true(envelope_with_chain(PKI_MAX_CHAIN, PKI_MAX_CERT_DER, err));
+    assert_false(envelope_with_chain(PKI_MAX_CHAIN + 1, 100, err));
+    char want[128];
+    snprintf(want, sizeof want, "Envelope.chain has %d entries (limit %d)", PKI_MAX_CHAIN + 1,
+        PKI_MAX_CHAIN);
+    assert_non_null(strstr(err, want));
+    assert_false(envelope_with_chain(1, PKI_MAX_CERT_DER + 1, err));
+    snprintf(want, sizeof want, "chain certificate 1 is %d bytes", PKI_MAX_CERT_DER + 1);
+    assert_non_null(strstr(err, want));
+    assert_false(envelope_with_chain(1, 0, err));
+    assert_non_null(strstr(err, "chain certificate 1 is 0 bytes"));
+    /* A full chain of maximal certificates still fits a query. */
+    assert_true((1 + PKI_MAX_CHAIN) * PKI_MAX_CERT_DER + PKI_SIG_LEN < WIRE_MAX_QUERY / 2);
+}
+
 /* Packed repeated scalars (life-table columns) decode intact; their count limit holds. */
 static int
 km_response_decodes(size_t rows)
@@ -407,6 +459,7 @@ main(void)
         cmocka_unit_test(wrong_context_is_refused),
         cmocka_unit_test(allocation_bomb_stops_at_the_budget_or_count_limit),
         cmocka_unit_test(envelope_checks_version_and_signature_length),
+        cmocka_unit_test(envelope_chain_at_limit_and_one_past),
         cmocka_unit_test(life_table_columns_round_trip_and_are_capped),
         cmocka_unit_test(time_window_edges_and_overflow),
     };
