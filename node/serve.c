@@ -281,6 +281,11 @@ node_crl_fetched(struct node *nd)
         snprintf(nd->fetch_result, sizeof nd->fetch_result, "failed: %s", r.err);
         node_log(nd, "crl fetch: failed after %lld ms, keeping CRL number %lld: %s",
             (long long)r.took_ms, (long long)held, r.err);
+    } else if (r.crl_number < 0) {
+        snprintf(nd->fetch_result, sizeof nd->fetch_result, "refused a CRL without a CRL "
+            "number");
+        node_log(nd, "crl fetch: refused the CRL from %s: it has no CRL number, so it cannot "
+            "be told from an older one; keeping the one held", nd->cfg.crl_url);
     } else if (r.crl_number < held) {
         snprintf(nd->fetch_result, sizeof nd->fetch_result, "refused CRL number %lld: lower "
             "than number %lld held", (long long)r.crl_number, (long long)held);
