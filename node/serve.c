@@ -94,6 +94,11 @@ node_log(const struct node *nd, const char *fmt, ...)
     char line[2048];
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    /* One event, one line: a control character in a message (from a peer, a URL, a
+     * library) cannot start a forged log line. */
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
     buf_puts(&b, line);
     buf_puts(&b, "\n");
     fputs((char *)b.p, stderr);
