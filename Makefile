@@ -97,6 +97,9 @@ install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fedra
 	install -m 0755 $(BUILD)/fedra-node $(BUILD)/fedra $(BUILD)/fedra-cert $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 scripts/federation $(DESTDIR)$(PREFIX)/share/fedra/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/fedra
+	install -m 0644 scripts/fedra-node.service $(DESTDIR)$(PREFIX)/share/fedra/
+	install -m 0644 docs/service.md docs/node-config.md $(DESTDIR)$(PREFIX)/share/doc/fedra/
 
 clean:
 	rm -rf build build-san build-fuzz

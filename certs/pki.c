@@ -75,6 +75,7 @@ struct pki_trust {
     int have_crl;
     int64_t crl_number;
     int64_t crl_next_update;
+    int64_t crl_last_update;
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -991,6 +992,7 @@ pki_trust_load(const char *ca_file, const char *crl_file, int require_crl,
     t->require_crl = require_crl != 0;
     t->crl_number = -1;
     t->crl_next_update = -1;
+    t->crl_last_update = -1;
     t->store = X509_STORE_new();
     t->untrusted = sk_X509_new_null();
     if (cas == NULL || crls == NULL || chosen == NULL || crlcas == NULL || t->store == NULL ||
@@ -1094,6 +1096,7 @@ pki_trust_load(const char *ca_file, const char *crl_file, int require_crl,
             t->crl_number = num;
             t->crl_next_update = X509_CRL_get0_nextUpdate(crl) ?
                 pki_asn1_time_unix(X509_CRL_get0_nextUpdate(crl)) : -1;
+            t->crl_last_update = pki_asn1_time_unix(X509_CRL_get0_lastUpdate(crl));
         }
         t->have_crl = 1;
     }
@@ -1193,6 +1196,12 @@ pki_expiring(const struct pki_trust *t, const struct pki_cert *c, int64_t at,
             add_ca_expiry(sk_X509_value(t->untrusted, i), limit, out, max, &n);
     }
     return n;
+}
+
+int64_t
+pki_trust_crl_last_update(const struct pki_trust *t)
+{
+    return t->have_crl ? t->crl_last_update : -1;
 }
 
 /* ---- verification ----------------------------------------------------- */

@@ -163,6 +163,7 @@ size_t pki_expiring(const struct pki_trust *t, const struct pki_cert *c, int64_t
 /* CRL number and nextUpdate of the newest CRL held, for status and reload logic (-1 if none). */
 int64_t pki_trust_crl_number(const struct pki_trust *t);
 int64_t pki_trust_crl_next_update(const struct pki_trust *t);
+int64_t pki_trust_crl_last_update(const struct pki_trust *t);   /* its lastUpdate (thisUpdate) */
 
 /*
  * Verify c against t at Unix time `at` (0 = now): chain to a CA in t, validity,

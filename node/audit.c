@@ -205,3 +205,26 @@ audit_export(sqlite3 *db, FILE *out, char *err)
     sqlite3_finalize(st);
     return 0;
 }
+
+int
+audit_counts(sqlite3 *db, int64_t since_ms, uint64_t *answered, uint64_t *refused, char *err)
+{
+    sqlite3_stmt *st;
+    *answered = *refused = 0;
+    if (sqlite3_prepare_v2(db, "SELECT event, count(*) FROM audit WHERE ts_ms >= ?1 "
+            "AND event IN ('answered', 'refused') GROUP BY event", -1, &st, NULL) != SQLITE_OK)
+        return errf(err, "cannot read the audit table: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, since_ms);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
+        if (strcmp(col_text(st, 0), "answered") == 0)
+            *answered = n;
+        else
+            *refused = n;
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return errf(err, "cannot read the audit table: %s", sqlite3_errmsg(db));
+    return 0;
+}

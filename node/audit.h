@@ -44,4 +44,8 @@ int audit_verify(struct sqlite3 *db, uint64_t *entries, char *err);
 /* Write every entry as one JSON object per line (query bytes base64). */
 int audit_export(struct sqlite3 *db, FILE *out, char *err);
 
+/* Queries answered and refused at or after since_ms (0: all), for `fedra-node status`. */
+int audit_counts(struct sqlite3 *db, int64_t since_ms, uint64_t *answered, uint64_t *refused,
+    char *err);
+
 #endif /* !AUDIT_H */

@@ -28,12 +28,70 @@ set_uint(uint32_t *slot, const char *value, long long lo, long long hi)
     return 0;
 }
 
+#define CONFIG_QUOTE_MAX 80             /* characters of a bad value quoted in an error */
+
+/* Every key, in the order docs/node-config.md lists them. */
+static const char *const config_keys[] = {
+    "db", "listen", "cert", "key", "ca_cert", "crl", "min_cell", "time_grid_days",
+    "min_events_per_parameter", "clock_skew_seconds", "replay_cache_max", "cert_warn_days",
+    "crl_url", "crl_refresh_seconds", "crl_fetch_timeout_seconds",
+};
+#define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
+
+static int
+key_index(const char *name)
+{
+    for (size_t i = 0; i < CONFIG_NKEYS; i++)
+        if (strcmp(config_keys[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* crl_url: http:// or https:// with a host, printable ASCII, bounded. */
+static int
+url_ok(const char *v, const char **why)
+{
+    size_t n = strlen(v);
+    if (n > CONFIG_MAX_URL) {
+        *why = "longer than 2048 characters";
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f) {
+            *why = "contains a space or a character that is not printable ASCII";
+            return 0;
+        }
+    const char *rest = strncmp(v, "http://", 7) == 0 ? v + 7 :
+        strncmp(v, "https://", 8) == 0 ? v + 8 : NULL;
+    if (rest == NULL) {
+        *why = "must be an http:// or https:// URL (no other scheme is fetched)";
+        return 0;
+    }
+    if (*rest == 0 || *rest == '/') {
+        *why = "has no host";
+        return 0;
+    }
+    return 1;
+}
+
 static int
 on_line(void *arg, int lineno, const char *name, const char *value, char *err)
 {
     struct node_config *c = arg;
     int rc = 0;
     const char *why = "";
+    int k = key_index(name);
+    if (k < 0) {
+        struct buf b = {0};
+        for (size_t i = 0; i < CONFIG_NKEYS; i++)
+            buf_printf(&b, "%s%s", i ? ", " : "", config_keys[i]);
+        errf(err, "%s:%d: unknown key '%s' (keys: %s)", c->path, lineno, name, (char *)b.p);
+        buf_release(&b);
+        return -1;
+    }
+    if (c->seen_keys & (1u << k))
+        return errf(err, "%s:%d: %s is given twice (each key once)", c->path, lineno, name);
+    c->seen_keys |= 1u << k;
     if (strcmp(name, "db") == 0)
         rc = set_path(&c->db, c, value);
     else if (strcmp(name, "listen") == 0) {
@@ -60,23 +118,33 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
     } else if (strcmp(name, "min_events_per_parameter") == 0) {
         rc = set_uint(&c->policy.min_events_per_param, value, 1, DISCLOSE_MAX_EVENTS_PER_PARAM);
         why = "must be an integer from 1 to 1000";
+    } else if (strcmp(name, "cert_warn_days") == 0) {
+        rc = set_uint(&c->cert_warn_days, value, 0, CONFIG_MAX_CERT_WARN_DAYS);
+        why = "must be an integer from 0 (no warnings) to 3650";
     } else if (strcmp(name, "clock_skew_seconds") == 0) {
         rc = set_uint(&c->clock_skew_s, value, 0, CONFIG_MAX_SKEW_S);
         why = "must be an integer from 0 to 3600";
     } else if (strcmp(name, "replay_cache_max") == 0) {
-        rc = set_uint(&c->max_seen, value, 100, 100000000);
+        rc = set_uint(&c->max_seen, value, CONFIG_MIN_MAX_SEEN, CONFIG_MAX_MAX_SEEN);
         why = "must be an integer from 100 to 100000000";
-    } else if (strcmp(name, "cert_warn_days") == 0) {
-        rc = set_uint(&c->cert_warn_days, value, 0, CONFIG_MAX_CERT_WARN_DAYS);
-        why = "must be an integer from 0 (no warnings) to 3650";
-    } else {
-        return errf(err, "%s:%d: unknown key '%s' (keys: db, listen, cert, key, ca_cert, crl, "
-            "min_cell, time_grid_days, min_events_per_parameter, clock_skew_seconds, "
-            "replay_cache_max, cert_warn_days)",
-            c->path, lineno, name);
+    } else if (strcmp(name, "crl_url") == 0) {
+        free(c->crl_url);
+        c->crl_url = xstrdup(value);
+        if (*value != 0 && !url_ok(value, &why))
+            rc = -1;
+    } else if (strcmp(name, "crl_refresh_seconds") == 0) {
+        rc = set_uint(&c->crl_refresh_s, value, CONFIG_MIN_CRL_REFRESH_S,
+            CONFIG_MAX_CRL_REFRESH_S);
+        why = "must be an integer from 10 to 604800 (a week)";
+    } else {    /* crl_fetch_timeout_seconds: key_index() admitted nothing else */
+        rc = set_uint(&c->crl_timeout_s, value, CONFIG_MIN_CRL_TIMEOUT_S,
+            CONFIG_MAX_CRL_TIMEOUT_S);
+        why = "must be an integer from 1 to 600";
     }
+    /* A long value is quoted by its start, so that the reason still fits the message. */
     if (rc != 0)
-        return errf(err, "%s:%d: %s = '%s': %s", c->path, lineno, name, value, why);
+        return errf(err, "%s:%d: %s = '%.*s%s': %s", c->path, lineno, name,
+            CONFIG_QUOTE_MAX, value, strlen(value) > CONFIG_QUOTE_MAX ? "..." : "", why);
     if (*value == 0)
         return errf(err, "%s:%d: %s has an empty value", c->path, lineno, name);
     return 0;
@@ -89,10 +157,12 @@ config_load(const char *path, struct node_config *c, char *err)
     c->path = xstrdup(path);
     c->policy.min_cell = DISCLOSE_DEFAULT_MIN_CELL;
     c->policy.time_grid_days = DISCLOSE_DEFAULT_GRID_DAYS;
-    c->policy.min_events_per_param = DISCLOSE_DEFAULT_EVENTS_PER_PARAM;
     c->clock_skew_s = CONFIG_DEFAULT_SKEW_S;
     c->max_seen = CONFIG_DEFAULT_MAX_SEEN;
+    c->policy.min_events_per_param = DISCLOSE_DEFAULT_EVENTS_PER_PARAM;
     c->cert_warn_days = CONFIG_DEFAULT_CERT_WARN_DAYS;
+    c->crl_refresh_s = CONFIG_DEFAULT_CRL_REFRESH_S;
+    c->crl_timeout_s = CONFIG_DEFAULT_CRL_TIMEOUT_S;
     if (kv_parse(path, on_line, c, err) != 0)
         return -1;
     const struct {
@@ -111,6 +181,17 @@ config_load(const char *path, struct node_config *c, char *err)
         if (req[i].value == NULL)
             return errf(err, "%s: missing required key '%s' (%s)", path, req[i].name,
                 req[i].hint);
+    /* The fetch interval and the fetch bound only mean something with a URL. */
+    if (c->crl_url == NULL && (c->seen_keys & ((1u << key_index("crl_refresh_seconds")) |
+                                               (1u << key_index("crl_fetch_timeout_seconds")))))
+        return errf(err, "%s: crl_refresh_seconds and crl_fetch_timeout_seconds need crl_url "
+            "(the URL the CRL is fetched from)", path);
+    if (c->crl_timeout_s >= c->crl_refresh_s)
+        return errf(err, "%s: crl_fetch_timeout_seconds (%u) must be shorter than "
+            "crl_refresh_seconds (%u)", path, c->crl_timeout_s, c->crl_refresh_s);
+    struct buf b = {0};
+    buf_printf(&b, "%s%s", c->db, CONFIG_STATUS_SUFFIX);
+    c->status_file = buf_detach(&b);
     return 0;
 }
 
@@ -124,5 +205,7 @@ config_release(struct node_config *c)
     free(c->key);
     free(c->ca_cert);
     free(c->crl);
+    free(c->crl_url);
+    free(c->status_file);
     memset(c, 0, sizeof *c);
 }

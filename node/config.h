@@ -19,6 +19,16 @@
 #define CONFIG_DEFAULT_MAX_SEEN 100000  /* replay cache entries before failing closed */
 #define CONFIG_DEFAULT_CERT_WARN_DAYS 30 /* warn when a certificate expires within this */
 #define CONFIG_MAX_CERT_WARN_DAYS 3650
+#define CONFIG_MIN_MAX_SEEN 100
+#define CONFIG_MAX_MAX_SEEN 100000000
+#define CONFIG_MAX_URL 2048             /* longest crl_url */
+#define CONFIG_DEFAULT_CRL_REFRESH_S 3600
+#define CONFIG_MIN_CRL_REFRESH_S 10
+#define CONFIG_MAX_CRL_REFRESH_S 604800 /* a week: a CRL usually lives 7 days */
+#define CONFIG_DEFAULT_CRL_TIMEOUT_S 30 /* whole fetch, connect to last byte */
+#define CONFIG_MIN_CRL_TIMEOUT_S 1
+#define CONFIG_MAX_CRL_TIMEOUT_S 600
+#define CONFIG_STATUS_SUFFIX ".status"  /* the running node's state file: DB.status */
 
 struct node_config {
     char *path;                     /* the file itself */
@@ -32,6 +42,11 @@ struct node_config {
     uint32_t clock_skew_s;          /* tolerated skew on issued_at / expires_at */
     uint32_t max_seen;              /* replay cache capacity */
     uint32_t cert_warn_days;        /* expiry warning horizon for own and CA certificates */
+    char *crl_url;                  /* http(s) URL the CRL is fetched from, or NULL */
+    uint32_t crl_refresh_s;         /* fetch interval (crl_url) */
+    uint32_t crl_timeout_s;         /* bound on one whole fetch */
+    char *status_file;              /* DB.status: pid, start time, CRL state (status.h) */
+    uint32_t seen_keys;             /* bit per key of config.c's table: duplicates refused */
 };
 
 int config_load(const char *path, struct node_config *c, char *err);

@@ -9,6 +9,7 @@
 #include "node/audit.h"
 #include "node/cmd_import.h"
 #include "node/serve.h"
+#include "node/status.h"
 #include "node/store.h"
 
 static const char usage[] =
@@ -17,6 +18,7 @@ static const char usage[] =
     "  import --db FILE [--replace] CSV...   validate and load registry extracts (all or nothing)\n"
     "  serve --config FILE                   answer signed queries until SIGTERM/SIGINT;\n"
     "                                        SIGHUP reloads CRL, certificates, policy and data\n"
+    "  status --config FILE [--format json]  uptime, data, certificate expiry, CRL, queries\n"
     "  audit verify --db FILE                check the hash-chained audit log\n"
     "  audit export --db FILE                write the audit log as JSON lines\n"
     "\n"
@@ -47,6 +49,45 @@ cmd_serve(int argc, char **argv)
         return 2;
     }
     return serve_main(config);
+}
+
+static int
+cmd_status(int argc, char **argv)
+{
+    const char *config = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs("usage: fedra-node status --config FILE [--format text|json]\n"
+                  "What a service owner needs: whether the node runs (pid, uptime, endpoint),\n"
+                  "its data (rows, hash, import time), its certificate's expiry (days left),\n"
+                  "the CRL (number, age, nextUpdate; the last fetch with crl_url) and the\n"
+                  "queries answered and refused (audit log).  Reads files only; never talks\n"
+                  "to the node.  Exit status: 0 running and able to answer; 3 not running, or\n"
+                  "every query would be refused (each problem is named); 1 config or store\n"
+                  "unreadable; 2 usage.\n", stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+            const char *f = argv[++i];
+            if (strcmp(f, "json") == 0)
+                json = 1;
+            else if (strcmp(f, "text") != 0) {
+                fprintf(stderr, "fedra-node status: unknown format '%s' (text or json)\n", f);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "fedra-node status: unexpected argument '%s'\n"
+                "usage: fedra-node status --config FILE [--format text|json]\n", argv[i]);
+            return 2;
+        }
+    }
+    if (config == NULL) {
+        fputs("fedra-node status: --config FILE is required\n", stderr);
+        return 2;
+    }
+    return status_report(config, json, stdout, stderr);
 }
 
 static int
@@ -111,6 +152,8 @@ main(int argc, char **argv)
         return cmd_import(argc - 1, argv + 1);
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(argv[1], "status") == 0)
+        return cmd_status(argc - 1, argv + 1);
     if (strcmp(argv[1], "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
     fprintf(stderr, "fedra-node: unknown command '%s'\n\n%s", argv[1], usage);

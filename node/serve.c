@@ -33,9 +33,11 @@
 #include "lib/util.h"
 #include "node/audit.h"
 #include "node/config.h"
+#include "node/crlfetch.h"
 #include "node/exec.h"
 #include "node/replay.h"
 #include "node/snapshot.h"
+#include "node/status.h"
 #include "node/store.h"
 #include "proto/wire.h"
 
@@ -75,6 +77,11 @@ struct node {
         int usable;
         char why[FEDRA_ERRLEN];
     } own;
+    int64_t started_ms;
+    int64_t crl_installed_ms;       /* when the CRL held was taken */
+    struct crlfetch *fetch;         /* with crl_url: the fetch thread */
+    int64_t fetch_at_ms, fetch_ok_ms;
+    char fetch_result[FEDRA_ERRLEN + 64];   /* "failed: " + the error */
 };
 
 static void
@@ -97,6 +104,11 @@ node_log(const struct node *nd, const char *fmt, ...)
     char line[2048];
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    /* One event, one line: a control character in a message (from a peer, a URL, a
+     * library) cannot start a forged log line. */
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
     buf_puts(&b, line);
     buf_puts(&b, "\n");
     fputs((char *)b.p, stderr);
@@ -175,7 +187,14 @@ load_identity(struct node *nd, struct pki_trust *trust, struct pki_cert **certp,
             nd->cfg.cert);
         goto fail;
     }
-    if (pki_verify(trust, c, PKI_ROLE_NODE, 0, why) != PKI_OK) {
+    /*
+     * A CRL that is missing or past its nextUpdate does not stop the node: it
+     * refuses every query for that reason (fail closed) and recovers as soon
+     * as a current CRL arrives (crl_url, or a new file and SIGHUP), which an
+     * unattended service must be able to do without a restart.
+     */
+    int pv = pki_verify(trust, c, PKI_ROLE_NODE, 0, why);
+    if (pv != PKI_OK && pv != PKI_CRL_EXPIRED && pv != PKI_NO_CRL) {
         errf(err, "this node's certificate is not usable: %s", why);
         goto fail;
     }
@@ -260,6 +279,106 @@ load_data(struct node *nd, struct snapshot **out, char *err)
     return 0;
 }
 
+/* Record what `fedra-node status` shows about the running node (status.h). */
+static void
+node_state_write(struct node *nd, int stopping)
+{
+    char err[FEDRA_ERRLEN];
+    struct status_state st = {
+        .pid = (int64_t)getpid(),
+        .started_at_ms = nd->started_ms,
+        .stopped_at_ms = stopping ? util_now_ms() : 0,
+        .name = nd->name,
+        .endpoint = nd->endpoint,
+        .version = FEDRA_VERSION_STRING,
+        .crl_number = pki_trust_crl_number(nd->trust),
+        .crl_next_update = pki_trust_crl_next_update(nd->trust),
+        .crl_installed_at_ms = nd->crl_installed_ms,
+        .crl_url = nd->cfg.crl_url,
+        .crl_refresh_s = nd->cfg.crl_refresh_s,
+        .fetch_at_ms = nd->fetch_at_ms,
+        .fetch_ok_at_ms = nd->fetch_ok_ms,
+        .fetch_result = nd->fetch_result[0] ? nd->fetch_result : NULL,
+    };
+    if (status_write(nd->cfg.status_file, &st, err) != 0)
+        node_log(nd, "warning: status file not written: %s", err);
+}
+
+/* Warn once per change that the CRL held makes every query fail. */
+static void
+warn_crl(const struct node *nd)
+{
+    int64_t nu = pki_trust_crl_next_update(nd->trust);
+    char t[32];
+    if (pki_trust_crl_number(nd->trust) < 0 && nu < 0) {
+        node_log(nd, "warning: no CRL held: every query is refused until one is installed%s",
+            nd->cfg.crl_url ? " (fetching from crl_url)" : "");
+    } else if (nu > 0 && nu * 1000 <= util_now_ms()) {
+        pki_format_time(nu, t);
+        node_log(nd, "warning: the CRL held (number %lld) expired at %s: every query is "
+            "refused until a current CRL is installed", (long long)pki_trust_crl_number(nd->trust),
+            t);
+    }
+}
+
+/*
+ * The fetch thread verified a CRL (signature by our CA, parsed) or failed.
+ * A CRL whose number is lower than the one held is refused: it would
+ * un-revoke certificates (a replayed or rolled-back CRL).  An accepted CRL
+ * is installed in memory first (revocations take effect now), then written
+ * atomically to the configured crl path so that a restart starts from it.
+ */
+static void
+node_crl_fetched(struct node *nd)
+{
+    struct crlfetch_result r;
+    if (!crlfetch_take(nd->fetch, &r))
+        return;
+    char err[FEDRA_ERRLEN], t[32];
+    int64_t held = pki_trust_crl_number(nd->trust);
+    nd->fetch_at_ms = r.fetched_at_ms + r.took_ms;
+    if (r.trust == NULL) {
+        snprintf(nd->fetch_result, sizeof nd->fetch_result, "failed: %s", r.err);
+        node_log(nd, "crl fetch: failed after %lld ms, keeping CRL number %lld: %s",
+            (long long)r.took_ms, (long long)held, r.err);
+    } else if (r.crl_number < 0) {
+        snprintf(nd->fetch_result, sizeof nd->fetch_result, "refused a CRL without a CRL "
+            "number");
+        node_log(nd, "crl fetch: refused the CRL from %s: it has no CRL number, so it cannot "
+            "be told from an older one; keeping the one held", nd->cfg.crl_url);
+    } else if (r.crl_number < held) {
+        snprintf(nd->fetch_result, sizeof nd->fetch_result, "refused CRL number %lld: lower "
+            "than number %lld held", (long long)r.crl_number, (long long)held);
+        node_log(nd, "crl fetch: refused the CRL from %s: its number %lld is lower than the "
+            "number %lld held (a replayed or rolled-back CRL); keeping the one held",
+            nd->cfg.crl_url, (long long)r.crl_number, (long long)held);
+    } else if (r.crl_number == held) {
+        nd->fetch_ok_ms = nd->fetch_at_ms;
+        snprintf(nd->fetch_result, sizeof nd->fetch_result, "CRL number %lld unchanged",
+            (long long)held);
+        node_log(nd, "crl fetch: CRL number %lld unchanged (%lld ms)", (long long)held,
+            (long long)r.took_ms);
+    } else {
+        nd->fetch_ok_ms = nd->fetch_at_ms;
+        pki_trust_free(nd->trust);
+        nd->trust = r.trust;
+        r.trust = NULL;
+        nd->crl_installed_ms = util_now_ms();
+        pki_format_time(r.next_update, t);
+        snprintf(nd->fetch_result, sizeof nd->fetch_result, "installed CRL number %lld",
+            (long long)r.crl_number);
+        node_log(nd, "crl fetch: installed CRL number %lld (was %lld) from %s, next update %s "
+            "(%lld ms)", (long long)r.crl_number, (long long)held, nd->cfg.crl_url, t,
+            (long long)r.took_ms);
+        if (util_write_file(nd->cfg.crl, r.body.p, r.body.len, 0644, err) != 0)
+            node_log(nd, "warning: the fetched CRL is in use but not saved (a restart would "
+                "use the old file): %s", err);
+        warn_crl(nd);
+    }
+    crlfetch_result_release(&r);
+    node_state_write(nd, 0);
+}
+
 /*
  * SIGHUP: re-read config policy, trust (CA + CRL), identity and data.  Each
  * part is loaded fully before it replaces the old one; a part that fails to
@@ -283,10 +402,19 @@ node_reload(struct node *nd)
     }
     struct pki_trust *t;
     if (pki_trust_load(nd->cfg.ca_cert, nd->cfg.crl, 1, &t, err) == 0) {
-        pki_trust_free(nd->trust);
-        nd->trust = t;
-        node_log(nd, "reload: CA and CRL loaded (CRL number %lld)",
-            (long long)pki_trust_crl_number(t));
+        if (pki_trust_crl_number(t) < pki_trust_crl_number(nd->trust)) {
+            node_log(nd, "reload: CRL not reloaded: '%s' holds CRL number %lld, lower than the "
+                "number %lld held; keeping the one held", nd->cfg.crl,
+                (long long)pki_trust_crl_number(t), (long long)pki_trust_crl_number(nd->trust));
+            pki_trust_free(t);
+        } else {
+            pki_trust_free(nd->trust);
+            nd->trust = t;
+            nd->crl_installed_ms = util_now_ms();
+            node_log(nd, "reload: CA and CRL loaded (CRL number %lld)",
+                (long long)pki_trust_crl_number(t));
+            warn_crl(nd);
+        }
     } else {
         node_log(nd, "reload: CRL not reloaded, keeping the old one: %s", err);
     }
@@ -332,6 +460,9 @@ node_reload(struct node *nd)
     } else {
         node_log(nd, "reload: data not reloaded: %s", err);
     }
+    if (nd->fetch != NULL)
+        crlfetch_request(nd->fetch);
+    node_state_write(nd, 0);
 }
 
 /* ---- the query path ---- */
@@ -742,8 +873,13 @@ node_open(struct node *nd, const char *config_path, char *err)
 {
     if (config_load(config_path, &nd->cfg, err) != 0)
         return -1;
-    if (pki_trust_load(nd->cfg.ca_cert, nd->cfg.crl, 1, &nd->trust, err) != 0)
+    /* With crl_url a node may start before its first CRL: it refuses queries until one arrives. */
+    const char *crl = nd->cfg.crl;
+    if (nd->cfg.crl_url != NULL && access(crl, F_OK) != 0)
+        crl = NULL;
+    if (pki_trust_load(nd->cfg.ca_cert, crl, 1, &nd->trust, err) != 0)
         return -1;
+    nd->crl_installed_ms = util_now_ms();
     if (load_identity(nd, nd->trust, &nd->cert, &nd->key, err) != 0)
         return -1;
     snprintf(nd->name, sizeof nd->name, "%s", pki_cert_name(nd->cert));
@@ -754,12 +890,21 @@ node_open(struct node *nd, const char *config_path, char *err)
     if (load_data(nd, &nd->snap, err) != 0)
         return -1;
     util_unhex(nd->snap->meta.hash, nd->data_hash, 32);
-    return open_sockets(nd, err);
+    if (open_sockets(nd, err) != 0)
+        return -1;
+    if (nd->cfg.crl_url != NULL) {
+        struct crlfetch_config fc = {nd->cfg.crl_url, nd->cfg.ca_cert, nd->cfg.crl,
+            nd->cfg.crl_refresh_s, nd->cfg.crl_timeout_s};
+        if (crlfetch_start(&fc, &nd->fetch, err) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static void
 node_close(struct node *nd)
 {
+    crlfetch_stop(nd->fetch);     /* first: it may be in a transfer */
     if (nd->router)
         zmq_close(nd->router);
     if (nd->zctx) {
@@ -808,6 +953,12 @@ serve_main(const char *config_path)
         "CRL number %lld", nd.endpoint, nd.snap->n, nd.snap->meta.hash,
         nd.cfg.policy.min_cell, nd.cfg.policy.time_grid_days,
         (long long)pki_trust_crl_number(nd.trust));
+    nd.started_ms = util_now_ms();
+    if (nd.cfg.crl_url != NULL)
+        node_log(&nd, "fetching the CRL from %s every %u s (timeout %u s)", nd.cfg.crl_url,
+            nd.cfg.crl_refresh_s, nd.cfg.crl_timeout_s);
+    warn_crl(&nd);
+    node_state_write(&nd, 0);
     check_certs(&nd);
     struct audit_entry start = {util_now_ms(), "started", "", "", FEDRA_VERSION_STRING, NULL, 0,
         NULL};
@@ -815,16 +966,17 @@ serve_main(const char *config_path)
         node_log(&nd, "warning: %s", err);
     int running = 1;
     while (running) {
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[3] = {
             {nd.router, 0, ZMQ_POLLIN, 0},
             {NULL, nd.sigfd, ZMQ_POLLIN, 0},
+            {NULL, nd.fetch ? crlfetch_fd(nd.fetch) : -1, ZMQ_POLLIN, 0},
         };
         long wait = (long)(nd.next_cert_check_ms - util_now_ms());
         if (wait <= 0) {
             check_certs(&nd);
             continue;
         }
-        if (zmq_poll(items, 2, wait) < 0) {
+        if (zmq_poll(items, nd.fetch ? 3 : 2, wait) < 0) {
             if (errno == EINTR)
                 continue;
             node_log(&nd, "poll failed: %s", zmq_strerror(errno));
@@ -842,6 +994,8 @@ serve_main(const char *config_path)
                 }
             }
         }
+        if (nd.fetch != NULL && (items[2].revents & ZMQ_POLLIN))
+            node_crl_fetched(&nd);
         if (items[0].revents & ZMQ_POLLIN) {
             /* Drain what is queued so a burst does not wait for the next poll. */
             for (int k = 0; k < NODE_HWM; k++) {
@@ -858,6 +1012,9 @@ serve_main(const char *config_path)
         (unsigned long long)nd.refused);
     struct audit_entry stop = {util_now_ms(), "stopped", "", "", "", NULL, 0, NULL};
     audit_append(store_db(nd.store), &stop, err);
+    crlfetch_stop(nd.fetch);
+    nd.fetch = NULL;
+    node_state_write(&nd, 1);
     node_close(&nd);
     return 0;
 }

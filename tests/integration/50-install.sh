@@ -7,6 +7,9 @@ for p in fedra fedra-node fedra-cert; do
     [ -x "$dest/opt/fedra/bin/$p" ] && ok "$p installed under DESTDIR/PREFIX/bin" || fail "$p missing"
 done
 [ -x "$dest/opt/fedra/share/fedra/federation" ] && ok "scripts/federation installed" || fail "federation script missing"
+[ -f "$dest/opt/fedra/share/fedra/fedra-node.service" ] && ok "the systemd unit installed" || fail "unit missing"
+[ -f "$dest/opt/fedra/share/doc/fedra/service.md" ] && [ -f "$dest/opt/fedra/share/doc/fedra/node-config.md" ] \
+    && ok "service and config docs installed" || fail "docs missing"
 [ ! -e /opt/fedra/bin/fedra ] || [ -n "${FEDRA_ALLOW_SYSTEM_INSTALL:-}" ] \
     && ok "nothing written outside DESTDIR" || fail "/opt/fedra was written"
 expect_status 0 "installed fedra-cert runs" "$dest/opt/fedra/bin/fedra-cert" --help

@@ -83,7 +83,21 @@ static void
 extra(struct fx *f, const char *line, int rc, const char *want)
 {
     char text[512], full[FEDRA_ERRLEN];
-    snprintf(text, sizeof text, REQUIRED "%s\n", line);
+    /* A required key given again replaces its REQUIRED line (a comment keeps the numbering). */
+    static const char *const req[6] = {"db", "listen", "cert", "key", "ca_cert", "crl"};
+    struct buf b = {0};
+    const char *r = REQUIRED;
+    for (size_t i = 0; i < 6; i++) {
+        const char *nl = strchr(r, '\n');
+        size_t kl = strlen(req[i]);
+        if (strncmp(line, req[i], kl) == 0 && (line[kl] == ' ' || line[kl] == '='))
+            buf_puts(&b, "# replaced\n");
+        else
+            buf_append(&b, r, (size_t)(nl - r) + 1);
+        r = nl + 1;
+    }
+    snprintf(text, sizeof text, "%s%s\n", (char *)b.p, line);
+    buf_release(&b);
     int got = load(f, text);
     if (got != rc)
         fail_msg("'%s': rc %d, expected %d (%s)", line, got, rc, f->err);
@@ -222,12 +236,123 @@ static void
 test_listen(void **state)
 {
     struct fx *f = *state;
-    extra(f, "listen = ipc:///run/fedra.sock", 0, NULL);
-    assert_string_equal(f->c.listen, "ipc:///run/fedra.sock");   /* the later line wins */
+    assert_int_equal(load(f, "db = store.db\nlisten = ipc:///run/fedra.sock\ncert = c\n"
+        "key = k\nca_cert = ca\ncrl = crl\n"), 0);
+    assert_string_equal(f->c.listen, "ipc:///run/fedra.sock");
+    /* A key given twice is refused: which of the two was meant is a guess. */
+    assert_int_equal(load(f, REQUIRED "listen = ipc:///run/fedra.sock\n"), -1);
+    assert_non_null(strstr(f->err, ":7: listen is given twice (each key once)"));
     extra(f, "listen = http://0.0.0.0:7001", -1, "7: listen = 'http://0.0.0.0:7001': "
         "must be a ZeroMQ endpoint such as tcp://0.0.0.0:7001");
     extra(f, "listen = 127.0.0.1:7001", -1, "7: listen = '127.0.0.1:7001': "
         "must be a ZeroMQ endpoint such as tcp://0.0.0.0:7001");
+}
+
+static void
+test_duplicate_keys(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, REQUIRED "db = other.db\n"), -1);
+    assert_non_null(strstr(f->err, ":7: db is given twice (each key once)"));
+    assert_int_equal(load(f, REQUIRED "crl = other.pem\n"), -1);
+    assert_non_null(strstr(f->err, ":7: crl is given twice (each key once)"));
+    assert_int_equal(load(f, REQUIRED "min_cell = 5\n\nmin_cell = 6\n"), -1);
+    assert_non_null(strstr(f->err, ":9: min_cell is given twice"));
+}
+
+static void
+test_crl_url(void **state)
+{
+    struct fx *f = *state;
+    /* Without crl_url nothing is fetched; the status file sits next to the store. */
+    assert_int_equal(load(f, REQUIRED), 0);
+    assert_null(f->c.crl_url);
+    char *st = in_dir(f, "store.db.status");
+    assert_string_equal(f->c.status_file, st);
+    free(st);
+    assert_int_equal(f->c.crl_refresh_s, 3600);
+    assert_int_equal(f->c.crl_timeout_s, 30);
+    extra(f, "crl_url = http://ca.example.org/crl.pem", 0, NULL);
+    assert_string_equal(f->c.crl_url, "http://ca.example.org/crl.pem");
+    extra(f, "crl_url = https://ca.example.org:8443/fed/crl.der", 0, NULL);
+    static const char *const bad_scheme[] = {
+        "file:///etc/passwd", "ftp://ca.example.org/crl.pem", "HTTP://ca/crl", "ca.example.org/crl",
+        "gopher://x/", "dict://x/",
+    };
+    for (size_t i = 0; i < sizeof bad_scheme / sizeof bad_scheme[0]; i++) {
+        char line[256], want[512];
+        snprintf(line, sizeof line, "crl_url = %s", bad_scheme[i]);
+        snprintf(want, sizeof want, "7: crl_url = '%s': must be an http:// or https:// URL "
+            "(no other scheme is fetched)", bad_scheme[i]);
+        extra(f, line, -1, want);
+    }
+    extra(f, "crl_url = http://", -1, "7: crl_url = 'http://': has no host");
+    extra(f, "crl_url = https:///crl.pem", -1, "7: crl_url = 'https:///crl.pem': has no host");
+    extra(f, "crl_url = http://ca/a b", -1, "7: crl_url = 'http://ca/a b': contains a space or "
+        "a character that is not printable ASCII");
+    extra(f, "crl_url =", -1, "7: crl_url has an empty value");
+    /* CONFIG_MAX_URL characters are accepted, one more is not. */
+    char text[4096];
+    struct buf u = {0};
+    buf_puts(&u, "http://ca.example.org/");
+    while (u.len < CONFIG_MAX_URL)
+        buf_puts(&u, "x");
+    snprintf(text, sizeof text, REQUIRED "crl_url = %s\n", (char *)u.p);
+    assert_int_equal(load(f, text), 0);
+    assert_int_equal(strlen(f->c.crl_url), CONFIG_MAX_URL);
+    buf_puts(&u, "x");
+    snprintf(text, sizeof text, REQUIRED "crl_url = %s\n", (char *)u.p);
+    assert_int_equal(load(f, text), -1);
+    /* The message quotes the first 80 characters, so that the reason is not cut off. */
+    char want[FEDRA_ERRLEN];
+    snprintf(want, sizeof want, "%s:7: crl_url = '%.80s...': longer than 2048 characters",
+        f->path, (char *)u.p);
+    assert_string_equal(f->err, want);
+    buf_release(&u);
+}
+
+/* Load REQUIRED + a crl_url + one more line (line 8). */
+static int
+with_url(struct fx *f, const char *line)
+{
+    char text[512];
+    snprintf(text, sizeof text, REQUIRED "crl_url = http://127.0.0.1/crl.pem\n%s\n", line);
+    return load(f, text);
+}
+
+static void
+test_crl_refresh_and_timeout(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(with_url(f, "crl_refresh_seconds = 10\ncrl_fetch_timeout_seconds = 9"), 0);
+    assert_int_equal(f->c.crl_refresh_s, 10);
+    assert_int_equal(f->c.crl_timeout_s, 9);
+    assert_int_equal(with_url(f, "crl_refresh_seconds = 604800\ncrl_fetch_timeout_seconds = 600"),
+        0);
+    assert_int_equal(f->c.crl_refresh_s, 604800);
+    assert_int_equal(f->c.crl_timeout_s, 600);
+    assert_int_equal(with_url(f, "crl_fetch_timeout_seconds = 1"), 0);
+    assert_int_equal(f->c.crl_timeout_s, 1);
+    assert_int_equal(with_url(f, "crl_refresh_seconds = 9"), -1);
+    assert_non_null(strstr(f->err, ":8: crl_refresh_seconds = '9': must be an integer from 10 "
+        "to 604800 (a week)"));
+    assert_int_equal(with_url(f, "crl_refresh_seconds = 604801"), -1);
+    assert_non_null(strstr(f->err, ":8: crl_refresh_seconds = '604801': must be"));
+    assert_int_equal(with_url(f, "crl_fetch_timeout_seconds = 0"), -1);
+    assert_non_null(strstr(f->err, ":8: crl_fetch_timeout_seconds = '0': must be an integer "
+        "from 1 to 600"));
+    assert_int_equal(with_url(f, "crl_fetch_timeout_seconds = 601"), -1);
+    assert_non_null(strstr(f->err, ":8: crl_fetch_timeout_seconds = '601': must be"));
+    /* A fetch that may outlast the interval between fetches is refused. */
+    assert_int_equal(with_url(f, "crl_refresh_seconds = 60\ncrl_fetch_timeout_seconds = 60"), -1);
+    assert_non_null(strstr(f->err, "crl_fetch_timeout_seconds (60) must be shorter than "
+        "crl_refresh_seconds (60)"));
+    /* Fetch settings without a URL are a mistake, not something to ignore. */
+    extra(f, "crl_refresh_seconds = 60", -1, NULL);
+    assert_non_null(strstr(f->err, "crl_refresh_seconds and crl_fetch_timeout_seconds need "
+        "crl_url"));
+    extra(f, "crl_fetch_timeout_seconds = 5", -1, NULL);
+    assert_non_null(strstr(f->err, "need crl_url"));
 }
 
 static void
@@ -253,7 +378,8 @@ test_unknown_key(void **state)
     assert_memory_equal(f->err, want, strlen(want));
     assert_non_null(strstr(f->err, " min_cell,"));
     assert_non_null(strstr(f->err, " min_events_per_parameter,"));
-    assert_non_null(strstr(f->err, " cert_warn_days"));
+    assert_non_null(strstr(f->err, " cert_warn_days,"));
+    assert_non_null(strstr(f->err, " crl_fetch_timeout_seconds)"));
     /* a model policy key out of range is refused with its bounds */
     assert_int_equal(load(f, "min_events_per_parameter = 0\n"), -1);
     assert_non_null(strstr(f->err, "min_events_per_parameter = '0': must be an integer from 1 "
@@ -484,6 +610,9 @@ main(void)
         T(test_replay_cache_max),
         T(test_listen),
         T(test_empty_path_values),
+        T(test_duplicate_keys),
+        T(test_crl_url),
+        T(test_crl_refresh_and_timeout),
         T(test_unknown_key),
         T(test_missing_required),
         T(test_missing_file),
