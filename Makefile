@@ -81,13 +81,20 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_OBJS) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# Test-only programs (never installed): a lying node and a flooder for the
+# fault and load tests (tests/tools/fakenode.c).
+TOOLS := $(BUILD)/tests/fedra-fakenode
+$(BUILD)/tests/fedra-fakenode: $(BUILD)/tests/tools/fakenode.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 check: unit integration
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
 
 # Integration scenarios start real nodes on loopback with real certificates.
-integration: $(PROGS)
+integration: $(PROGS) $(TOOLS)
 	@FEDRA_BIN=$(CURDIR)/$(BUILD) tests/integration/run
 
 lint:

@@ -63,9 +63,13 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
     } else if (strcmp(name, "replay_cache_max") == 0) {
         rc = set_uint(&c->max_seen, value, 100, 100000000);
         why = "must be an integer from 100 to 100000000";
+    } else if (strcmp(name, "query_audit") == 0) {
+        c->query_audit = strcmp(value, "on") == 0;
+        rc = c->query_audit || strcmp(value, "off") == 0 ? 0 : -1;
+        why = "must be on or off";
     } else {
         return errf(err, "%s:%d: unknown key '%s' (keys: db, listen, cert, key, ca_cert, crl, "
-            "min_cell, time_grid_days, clock_skew_seconds, replay_cache_max)",
+            "min_cell, time_grid_days, clock_skew_seconds, replay_cache_max, query_audit)",
             c->path, lineno, name);
     }
     if (rc != 0)
@@ -84,6 +88,7 @@ config_load(const char *path, struct node_config *c, char *err)
     c->policy.time_grid_days = DISCLOSE_DEFAULT_GRID_DAYS;
     c->clock_skew_s = CONFIG_DEFAULT_SKEW_S;
     c->max_seen = CONFIG_DEFAULT_MAX_SEEN;
+    c->query_audit = 1;
     if (kv_parse(path, on_line, c, err) != 0)
         return -1;
     const struct {

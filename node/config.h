@@ -29,6 +29,7 @@ struct node_config {
     struct disclose_policy policy;  /* min_cell, time_grid_days */
     uint32_t clock_skew_s;          /* tolerated skew on issued_at / expires_at */
     uint32_t max_seen;              /* replay cache capacity */
+    uint32_t query_audit;           /* 1: refuse differencing (node/qaudit.h) */
 };
 
 int config_load(const char *path, struct node_config *c, char *err);
