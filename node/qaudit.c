@@ -52,13 +52,6 @@ pair_cmp(const void *a, const void *b)
     return x->row < y->row ? -1 : x->row > y->row;
 }
 
-static int
-row_cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 static struct qset *
 sets_add(struct qsets *s, uint32_t *rows, size_t n)
 {
@@ -106,6 +99,59 @@ group_vars(const Fedra__QuerySpec *spec, enum var_id by[SNAP_MAX_GROUP])
     return (int)nby;
 }
 
+/*
+ * Sums of released groups are released too, and a margin of a table minus
+ * the released cells of its row is the row's suppressed part.  So for every
+ * proper subset of the grouping variables (the empty one being the total)
+ * the union of the released cells that share those levels is a set as well:
+ * at most 2^SNAP_MAX_GROUP - 1 more sets.  Arbitrary other unions of cells
+ * are not enumerated (docs/query-set-auditor.md).
+ */
+static void
+add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct qsets *out,
+    size_t ngroups)
+{
+    size_t total = 0;
+    for (size_t g = 0; g < ngroups; g++)
+        total += out->v[g].n;
+    struct pair *p = xcalloc(total, sizeof *p);
+    for (unsigned mask = 0; mask + 1 < (1u << nby); mask++) {
+        size_t np = 0;
+        for (size_t g = 0; g < ngroups; g++) {
+            uint32_t r0 = out->v[g].rows[0];
+            uint64_t key = 0;
+            for (int k = 0; k < nby; k++)
+                if (mask & (1u << k))
+                    key = key << 16 | snap->code[by[k]][r0];
+            for (size_t j = 0; j < out->v[g].n; j++)
+                p[np++] = (struct pair){key, out->v[g].rows[j]};
+        }
+        qsort(p, np, sizeof *p, pair_cmp);
+        for (size_t a = 0, b; a < np; a = b) {
+            for (b = a; b < np && p[b].key == p[a].key; b++)
+                ;
+            uint32_t *rows = xcalloc(b - a, sizeof *rows);
+            for (size_t j = a; j < b; j++)
+                rows[j - a] = p[j].row;
+            struct qset *q = sets_add(out, rows, b - a);
+            int len = 0;
+            for (int k = 0; k < nby && len < (int)sizeof q->label; k++) {
+                if (!(mask & (1u << k)))
+                    continue;
+                char tmp[16];
+                uint16_t c = snap->code[by[k]][rows[0]];
+                len += snprintf(q->label + len, sizeof q->label - (size_t)len, "%s%s=%s",
+                    len ? ", " : "", vars_get(by[k])->name, snapshot_level(snap, by[k], c, tmp));
+            }
+            if (len >= (int)sizeof q->label)
+                len = (int)sizeof q->label - 1;
+            snprintf(q->label + len, sizeof q->label - (size_t)len, "%s",
+                len ? ": its released cells together" : "all released groups together");
+        }
+    }
+    free(p);
+}
+
 /* The row sets this query releases (see qaudit.h). */
 static int
 collect(const struct snapshot *snap, const struct disclose_policy *policy,
@@ -149,7 +195,7 @@ collect(const struct snapshot *snap, const struct disclose_policy *policy,
     /* Counts release only cells of min_cell or more; survival strata and
      * other kinds release something about every group they use. */
     uint32_t least = spec->kind == FEDRA__KIND__KIND_COUNT ? policy->min_cell : 1;
-    size_t ngroups = 0, nunion = 0;
+    size_t ngroups = 0;
     for (size_t a = 0, b; a < np; a = b) {
         for (b = a; b < np && p[b].key == p[a].key; b++)
             ;
@@ -169,21 +215,10 @@ collect(const struct snapshot *snap, const struct disclose_policy *policy,
         if (nby == 0)
             snprintf(q->label, sizeof q->label, "all selected patients");
         ngroups++;
-        nunion += b - a;
     }
     free(p);
-    if (ngroups >= 2) {
-        /* The sum of the released groups is released as well. */
-        uint32_t *rows = xcalloc(nunion, sizeof *rows);
-        size_t m = 0;
-        for (size_t g = 0; g < ngroups; g++) {
-            memcpy(rows + m, out->v[g].rows, out->v[g].n * sizeof *rows);
-            m += out->v[g].n;
-        }
-        qsort(rows, m, sizeof *rows, row_cmp);
-        struct qset *q = sets_add(out, rows, m);
-        snprintf(q->label, sizeof q->label, "all released groups together");
-    }
+    if (ngroups >= 2)
+        add_margins(snap, by, nby, out, ngroups);
     return 0;
 }
 
