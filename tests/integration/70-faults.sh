@@ -164,6 +164,7 @@ fedra-gendata --country ZZ --rows 20000 --seed "$seed" >big.csv
 mkdir -p small
 before() { sqlite3 "$1" "SELECT count(*) FROM patient; SELECT value FROM meta ORDER BY key" | md5sum; }
 if mount -t tmpfs -o size=1m tmpfs small 2>/dev/null; then
+    trap 'mountpoint -q "$WORK/small" && umount "$WORK/small"' EXIT
     how="a 1 MB tmpfs"; cp fed/nodes/AA/store.db small/store.db
     b=$(before small/store.db)
     expect_status 1 "import onto a full disk ($how) fails" fedra-node import --db small/store.db big.csv
