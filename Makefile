@@ -6,6 +6,8 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #   make proto                   regenerate proto/gen/ from proto/*.proto
 #   make lint                    layering and banned-call checks
+#   make load                    load and flood test of a 5-node federation (tests/load/run)
+#   make valgrind                an integration scenario with the node under valgrind
 #   make fuzz && make fuzz-run   libFuzzer targets for every parser of untrusted bytes
 #
 # Layering (enforced by `make lint`): analysis <- lib <- proto <- certs <- node, coord.
@@ -81,14 +83,32 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_OBJS) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# Test-only programs (never installed): a lying node and a flooder for the
+# fault and load tests (tests/tools/fakenode.c).
+TOOLS := $(BUILD)/tests/fedra-fakenode
+$(BUILD)/tests/fedra-fakenode: $(BUILD)/tests/tools/fakenode.o $(LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 check: unit integration
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
 
 # Integration scenarios start real nodes on loopback with real certificates.
-integration: $(PROGS)
+integration: $(PROGS) $(TOOLS)
 	@FEDRA_BIN=$(CURDIR)/$(BUILD) tests/integration/run
+
+# Load and flood test of a 5-node federation (minutes; not part of check):
+# make load LOAD_ARGS="10000 32 30" (queries, clients, flood seconds).
+load: $(PROGS) $(TOOLS)
+	@FEDRA_BIN=$(CURDIR)/$(BUILD) tests/load/run $(LOAD_ARGS)
+
+# The node under valgrind (memcheck, full leak check) through an integration
+# scenario: make valgrind VALGRIND_SCENARIO=30-federation
+VALGRIND_SCENARIO ?= 30-federation
+valgrind: $(PROGS) $(TOOLS)
+	@FEDRA_BIN=$(CURDIR)/$(BUILD) tests/valgrind/run $(VALGRIND_SCENARIO)
 
 lint:
 	@scripts/checksrc
@@ -107,6 +127,6 @@ clean:
 # libFuzzer targets (clang): make fuzz; make fuzz-run FUZZ_SECONDS=30 (docs/fuzzing.md)
 -include tests/fuzz/fuzz.mk
 
-.PHONY: all check unit integration lint install clean proto
+.PHONY: all check unit integration lint install clean proto load valgrind
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -34,7 +34,7 @@ set_uint(uint32_t *slot, const char *value, long long lo, long long hi)
 static const char *const config_keys[] = {
     "db", "listen", "cert", "key", "ca_cert", "crl", "min_cell", "time_grid_days",
     "min_events_per_parameter", "clock_skew_seconds", "replay_cache_max", "cert_warn_days",
-    "crl_url", "crl_refresh_seconds", "crl_fetch_timeout_seconds",
+    "query_audit", "crl_url", "crl_refresh_seconds", "crl_fetch_timeout_seconds",
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
 
@@ -136,6 +136,10 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
         rc = set_uint(&c->crl_refresh_s, value, CONFIG_MIN_CRL_REFRESH_S,
             CONFIG_MAX_CRL_REFRESH_S);
         why = "must be an integer from 10 to 604800 (a week)";
+    } else if (strcmp(name, "query_audit") == 0) {
+        c->query_audit = strcmp(value, "on") == 0;
+        rc = c->query_audit || strcmp(value, "off") == 0 ? 0 : -1;
+        why = "must be on or off";
     } else {    /* crl_fetch_timeout_seconds: key_index() admitted nothing else */
         rc = set_uint(&c->crl_timeout_s, value, CONFIG_MIN_CRL_TIMEOUT_S,
             CONFIG_MAX_CRL_TIMEOUT_S);
@@ -163,6 +167,7 @@ config_load(const char *path, struct node_config *c, char *err)
     c->cert_warn_days = CONFIG_DEFAULT_CERT_WARN_DAYS;
     c->crl_refresh_s = CONFIG_DEFAULT_CRL_REFRESH_S;
     c->crl_timeout_s = CONFIG_DEFAULT_CRL_TIMEOUT_S;
+    c->query_audit = 1;
     if (kv_parse(path, on_line, c, err) != 0)
         return -1;
     const struct {

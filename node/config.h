@@ -47,6 +47,7 @@ struct node_config {
     uint32_t crl_timeout_s;         /* bound on one whole fetch */
     char *status_file;              /* DB.status: pid, start time, CRL state (status.h) */
     uint32_t seen_keys;             /* bit per key of config.c's table: duplicates refused */
+    uint32_t query_audit;           /* 1: refuse differencing (node/qaudit.h) */
 };
 
 int config_load(const char *path, struct node_config *c, char *err);

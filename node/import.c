@@ -1150,6 +1150,14 @@ done:
     return ret;
 }
 
+int
+import_store_hash(struct store *s, char hex[65], uint64_t *rows, char *err)
+{
+    if (snapshot(NULL, store_db(s), 0, hex, rows) != 0)
+        return errf(err, "cannot read the stored rows: %s", sqlite3_errmsg(store_db(s)));
+    return 0;
+}
+
 static int
 write_meta(sqlite3 *db, uint64_t rows, const char *hash)
 {

@@ -49,4 +49,11 @@ int import_csv(struct store *s, const char *const *paths, size_t n,
     const struct import_opts *opts, struct import_stats *st,
     struct buf *errors, char *err);
 
+/*
+ * The dataset hash recomputed from the rows the store holds now (the same
+ * canonical encoding import writes to meta), to detect a store changed
+ * behind import's back or damaged on disk.
+ */
+int import_store_hash(struct store *s, char hex[65], uint64_t *rows, char *err);
+
 #endif /* !IMPORT_H */

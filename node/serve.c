@@ -35,6 +35,7 @@
 #include "node/config.h"
 #include "node/crlfetch.h"
 #include "node/exec.h"
+#include "node/qaudit.h"
 #include "node/replay.h"
 #include "node/snapshot.h"
 #include "node/status.h"
@@ -396,6 +397,7 @@ node_reload(struct node *nd)
         nd->cfg.clock_skew_s = cfg.clock_skew_s;
         nd->cfg.max_seen = cfg.max_seen;
         nd->cfg.cert_warn_days = cfg.cert_warn_days;
+        nd->cfg.query_audit = cfg.query_audit;
         config_release(&cfg);
     } else {
         node_log(nd, "reload: config not reloaded: %s", err);
@@ -678,6 +680,10 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
             FEDRA_VERSION_STRING);
         goto respond;
     }
+    /* Differencing guard on what is about to be released (node/qaudit.h). */
+    if (nd->cfg.query_audit && (v.code = qaudit_admit(store_db(nd->store), nd->snap,
+            &nd->cfg.policy, q->spec, signer, qid, now, QAUDIT_DEFAULT_MAX_SETS, v.reason)))
+        goto respond;
 
 respond:
     rb.context = (char *)WIRE_RESPONSE_CONTEXT;

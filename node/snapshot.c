@@ -3,6 +3,8 @@
  */
 #include "node/snapshot.h"
 
+#include "node/import.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,26 @@ snapshot_load(struct store *st, struct snapshot **out, char *err)
     struct snapshot *s = xcalloc(1, sizeof *s);
     struct load_state ls = {.snap = s, .err = err};
     if (store_meta_get(st, &s->meta, err) != 0 || store_scan(st, on_record, &ls, err) != 0) {
+        for (int k = 0; k < 2; k++) {
+            for (size_t i = 0; i < ls.dict[k].n; i++)
+                free(ls.dict[k].text[i]);
+            free(ls.dict[k].text);
+        }
+        snapshot_free(s);
+        return -1;
+    }
+    /* The rows read must be the rows imported: a damaged page that still
+     * parses would otherwise be served as data. */
+    char hex[65];
+    uint64_t rows;
+    int bad = import_store_hash(st, hex, &rows, err) != 0;
+    if (!bad && (strcmp(hex, s->meta.hash) != 0 || rows != s->meta.rows)) {
+        errf(err, "the store's rows do not match the hash recorded at import (%.16s, now "
+            "%.16s): the file is damaged or was changed outside 'fedra-node import'",
+            s->meta.hash, hex[0] ? hex : "empty");
+        bad = 1;
+    }
+    if (bad) {
         for (int k = 0; k < 2; k++) {
             for (size_t i = 0; i < ls.dict[k].n; i++)
                 free(ls.dict[k].text[i]);

@@ -147,6 +147,34 @@ check_schema(sqlite3 *db, const char *path, char *err)
     return 0;
 }
 
+/*
+ * SQLite's quick_check (b-tree structure, page and record formats; O(size)):
+ * a store damaged on disk is refused with what SQLite found, instead of
+ * serving from it until a query reaches the damaged page.
+ */
+static int
+quick_check(sqlite3 *db, const char *path, char *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK)
+        return errf(err, "store '%s' is damaged (%s); restore it from a backup or re-import "
+            "the registry extract", path, sqlite3_errmsg(db));
+    int s = sqlite3_step(st);
+    const char *r = s == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int ok = r != NULL && strcmp(r, "ok") == 0;
+    if (!ok) {
+        char what[201];
+        snprintf(what, sizeof what, "%s", r ? r : sqlite3_errmsg(db));
+        for (char *c = what; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+        errf(err, "store '%s' is damaged (SQLite quick_check: %s); restore it from a "
+            "backup or re-import the registry extract", path, what);
+    }
+    sqlite3_finalize(st);
+    return ok ? 0 : -1;
+}
+
 int
 store_open(const char *path, int readonly, struct store **out, char *err)
 {
@@ -183,6 +211,9 @@ store_open(const char *path, int readonly, struct store **out, char *err)
         db_err(db, path, "cannot read store", err);
         goto done;
     }
+    /* A damaged file is refused whole, before anything is read from or added to it. */
+    if (empty == 0 && quick_check(db, path, err) != 0)
+        goto done;
     if (readonly) {
         if (empty == -1) {
             errf(err, "'%s' is not a fedra store (it is empty)", path);

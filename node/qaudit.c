@@ -1,0 +1,401 @@
+/*
+ * qaudit - see qaudit.h.
+ *
+ * Cost per query: one pass over the snapshot rows that pass the filter, a
+ * sort of (group key, row) pairs, and per new set one indexed lookup of the
+ * remembered sets of nearly the same size, each compared by a merge walk
+ * that stops at min_cell differences.  Storage: 4 bytes per row of each
+ * distinct released set.
+ */
+#include "node/qaudit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "certs/pki.h"
+#include "lib/util.h"
+
+static const char qaudit_schema[] =
+    "CREATE TABLE IF NOT EXISTS qaudit_set(id INTEGER PRIMARY KEY, data_hash TEXT NOT NULL, "
+    "set_hash BLOB NOT NULL, n INTEGER NOT NULL, rows BLOB NOT NULL, analyst TEXT NOT NULL, "
+    "query_id TEXT NOT NULL, at_ms INTEGER NOT NULL, UNIQUE(data_hash, set_hash));"
+    "CREATE INDEX IF NOT EXISTS qaudit_set_n ON qaudit_set(data_hash, n);";
+
+struct qset {
+    uint32_t *rows;                 /* ascending snapshot row indices */
+    size_t n;
+    uint8_t hash[32];
+    int stored;                     /* already remembered (a repeat) */
+    char label[QAUDIT_MAX_LABEL];
+};
+
+struct qsets {
+    struct qset *v;
+    size_t n, cap;
+};
+
+struct pair {
+    uint64_t key;                   /* group codes, first variable most significant */
+    uint32_t row;
+};
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+    const struct pair *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+static struct qset *
+sets_add(struct qsets *s, uint32_t *rows, size_t n)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 8;
+        s->v = xreallocarray(s->v, s->cap, sizeof *s->v);
+    }
+    struct qset *q = &s->v[s->n++];
+    memset(q, 0, sizeof *q);
+    q->rows = rows;
+    q->n = n;
+    pki_sha256(rows, n * sizeof *rows, q->hash);
+    return q;
+}
+
+static void
+sets_release(struct qsets *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].rows);
+    free(s->v);
+}
+
+/*
+ * Which variables split the selected rows into released groups, by kind.
+ * Returns the number of variables, or -1 if the spec is one the executor
+ * refuses anyway (then there is nothing to audit).
+ */
+static int
+group_vars(const Fedra__QuerySpec *spec, enum var_id by[SNAP_MAX_GROUP])
+{
+    size_t nby = 0;
+    if (spec->kind == FEDRA__KIND__KIND_COUNT)
+        nby = spec->n_group_by;
+    else if (spec->kind == FEDRA__KIND__KIND_KM || spec->kind == FEDRA__KIND__KIND_LOGRANK)
+        nby = spec->n_group_by;
+    if (nby > SNAP_MAX_GROUP)
+        return -1;
+    for (size_t k = 0; k < nby; k++) {
+        const struct var_def *d = vars_find(spec->group_by[k]);
+        if (d == NULL)
+            return -1;
+        by[k] = d->id;
+    }
+    return (int)nby;
+}
+
+/*
+ * Sums of released groups are released too, and a margin of a table minus
+ * the released cells of its row is the row's suppressed part.  So for every
+ * proper subset of the grouping variables (the empty one being the total)
+ * the union of the released cells that share those levels is a set as well:
+ * at most 2^SNAP_MAX_GROUP - 1 more sets.  Arbitrary other unions of cells
+ * are not enumerated (docs/query-set-auditor.md).
+ */
+static void
+add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct qsets *out,
+    size_t ngroups)
+{
+    size_t total = 0;
+    for (size_t g = 0; g < ngroups; g++)
+        total += out->v[g].n;
+    struct pair *p = xcalloc(total, sizeof *p);
+    for (unsigned mask = 0; mask + 1 < (1u << nby); mask++) {
+        size_t np = 0;
+        for (size_t g = 0; g < ngroups; g++) {
+            uint32_t r0 = out->v[g].rows[0];
+            uint64_t key = 0;
+            for (int k = 0; k < nby; k++)
+                if (mask & (1u << k))
+                    key = key << 16 | snap->code[by[k]][r0];
+            for (size_t j = 0; j < out->v[g].n; j++)
+                p[np++] = (struct pair){key, out->v[g].rows[j]};
+        }
+        qsort(p, np, sizeof *p, pair_cmp);
+        for (size_t a = 0, b; a < np; a = b) {
+            for (b = a; b < np && p[b].key == p[a].key; b++)
+                ;
+            uint32_t *rows = xcalloc(b - a, sizeof *rows);
+            for (size_t j = a; j < b; j++)
+                rows[j - a] = p[j].row;
+            struct qset *q = sets_add(out, rows, b - a);
+            int len = 0;
+            for (int k = 0; k < nby && len < (int)sizeof q->label; k++) {
+                if (!(mask & (1u << k)))
+                    continue;
+                char tmp[16];
+                uint16_t c = snap->code[by[k]][rows[0]];
+                len += snprintf(q->label + len, sizeof q->label - (size_t)len, "%s%s=%s",
+                    len ? ", " : "", vars_get(by[k])->name, snapshot_level(snap, by[k], c, tmp));
+            }
+            if (len >= (int)sizeof q->label)
+                len = (int)sizeof q->label - 1;
+            snprintf(q->label + len, sizeof q->label - (size_t)len, "%s",
+                len ? ": its released cells together" : "all released groups together");
+        }
+    }
+    free(p);
+}
+
+/* The row sets this query releases (see qaudit.h). */
+static int
+collect(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct qsets *out)
+{
+    enum var_id by[SNAP_MAX_GROUP];
+    int nby = group_vars(spec, by);
+    if (nby < 0 || spec->n_where > SNAP_MAX_TERMS)
+        return 0;
+    struct snap_term terms[SNAP_MAX_TERMS];
+    for (size_t i = 0; i < spec->n_where; i++) {
+        const Fedra__Filter *w = spec->where[i];
+        terms[i].var = w->var;
+        terms[i].op = w->op == FEDRA__OP__OP_NE ? SNAP_NE : w->op == FEDRA__OP__OP_LT ? SNAP_LT
+            : w->op == FEDRA__OP__OP_LE ? SNAP_LE : w->op == FEDRA__OP__OP_GT ? SNAP_GT
+            : w->op == FEDRA__OP__OP_GE ? SNAP_GE : w->op == FEDRA__OP__OP_IN ? SNAP_IN : SNAP_EQ;
+        terms[i].values = (const char *const *)w->values;
+        terms[i].nvalues = w->n_values;
+    }
+    struct snap_filter f;
+    char ignored[FEDRA_ERRLEN];
+    if (snapshot_filter_compile(snap, terms, spec->n_where, &f, ignored) != 0)
+        return 0;
+    struct pair *p = xcalloc(snap->n ? snap->n : 1, sizeof *p);
+    size_t np = 0;
+    for (size_t i = 0; i < snap->n; i++) {
+        if (!snapshot_row_passes(snap, &f, i))
+            continue;
+        uint64_t key = 0;
+        int missing = 0;
+        for (int k = 0; k < nby; k++) {
+            uint16_t c = snap->code[by[k]][i];
+            missing |= c == SNAP_MISSING;
+            key = key << 16 | c;
+        }
+        if (!missing)
+            p[np++] = (struct pair){key, (uint32_t)i};
+    }
+    snapshot_filter_release(&f);
+    qsort(p, np, sizeof *p, pair_cmp);
+    /* Counts release only cells of min_cell or more; survival strata and
+     * other kinds release something about every group they use. */
+    uint32_t least = spec->kind == FEDRA__KIND__KIND_COUNT ? policy->min_cell : 1;
+    size_t ngroups = 0;
+    for (size_t a = 0, b; a < np; a = b) {
+        for (b = a; b < np && p[b].key == p[a].key; b++)
+            ;
+        if (b - a < least)
+            continue;
+        uint32_t *rows = xcalloc(b - a, sizeof *rows);
+        for (size_t j = a; j < b; j++)
+            rows[j - a] = p[j].row;
+        struct qset *q = sets_add(out, rows, b - a);
+        int len = 0;
+        for (int k = 0; k < nby && len < (int)sizeof q->label; k++) {
+            char tmp[16];
+            uint16_t c = (uint16_t)(p[a].key >> (16 * (nby - 1 - k)));
+            len += snprintf(q->label + len, sizeof q->label - (size_t)len, "%s%s=%s",
+                k ? ", " : "", vars_get(by[k])->name, snapshot_level(snap, by[k], c, tmp));
+        }
+        if (nby == 0)
+            snprintf(q->label, sizeof q->label, "all selected patients");
+        ngroups++;
+    }
+    free(p);
+    if (ngroups >= 2)
+        add_margins(snap, by, nby, out, ngroups);
+    return 0;
+}
+
+/* |a xor b|, counting no further than cap. */
+static size_t
+symdiff(const uint32_t *a, size_t na, const uint32_t *b, size_t nb, size_t cap)
+{
+    size_t i = 0, j = 0, d = 0;
+    while (d < cap && (i < na || j < nb)) {
+        if (j == nb || (i < na && a[i] < b[j])) {
+            d++;
+            i++;
+        } else if (i == na || b[j] < a[i]) {
+            d++;
+            j++;
+        } else {
+            i++;
+            j++;
+        }
+    }
+    return d;
+}
+
+static const char *
+db_fail(sqlite3 *db, char *err)
+{
+    errf(err, "query-set auditor: %s", sqlite3_errmsg(db));
+    return "internal";
+}
+
+/* Compare one new set with the remembered sets of nearly its size. */
+static const char *
+compare(sqlite3 *db, const char *data_hash, const struct qset *q, uint32_t k,
+    const char *analyst, char *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT rows, analyst, query_id, at_ms FROM qaudit_set "
+            "WHERE data_hash = ? AND n BETWEEN ? AND ?", -1, &st, NULL) != SQLITE_OK)
+        return db_fail(db, err);
+    sqlite3_bind_text(st, 1, data_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (int64_t)q->n - (int64_t)(k - 1));
+    sqlite3_bind_int64(st, 3, (int64_t)q->n + (int64_t)(k - 1));
+    const char *code = NULL;
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const uint32_t *rows = sqlite3_column_blob(st, 0);
+        size_t nr = (size_t)sqlite3_column_bytes(st, 0) / sizeof *rows;
+        size_t d = symdiff(q->rows, q->n, rows, nr, k);
+        if (d >= 1 && d < k) {
+            const char *who = (const char *)sqlite3_column_text(st, 1);
+            char when[32];
+            time_t t = (time_t)(sqlite3_column_int64(st, 3) / 1000);
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            errf(err, "differencing: the group (%s) of this query and a group released "
+                "earlier (%s, query %.8s at %s) differ by 1 to %u patients; releasing both "
+                "would reveal those patients by subtraction (query-set auditor, "
+                "docs/query-set-auditor.md)", q->label,
+                who && strcmp(who, analyst) == 0 ? "to you" : "to another analyst",
+                (const char *)sqlite3_column_text(st, 2), when, k - 1);
+            code = "differencing";
+            break;
+        }
+    }
+    if (code == NULL && s != SQLITE_DONE)
+        code = db_fail(db, err);
+    sqlite3_finalize(st);
+    return code;
+}
+
+static int
+is_stored(sqlite3 *db, const char *data_hash, const struct qset *q)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM qaudit_set WHERE data_hash = ? AND set_hash = ?",
+            -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, data_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, q->hash, sizeof q->hash, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *
+remember(sqlite3 *db, const char *data_hash, const struct qsets *sets, const char *analyst,
+    const char *query_id, int64_t now_ms, char *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, err);
+    /* Row indices mean nothing once the data changed: drop the old history. */
+    if (sqlite3_prepare_v2(db, "DELETE FROM qaudit_set WHERE data_hash != ?", -1, &st, NULL)
+            != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, data_hash, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto fail;
+    sqlite3_finalize(st);
+    if (sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO qaudit_set(data_hash, set_hash, n, rows, "
+            "analyst, query_id, at_ms) VALUES(?,?,?,?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    for (size_t i = 0; i < sets->n; i++) {
+        const struct qset *q = &sets->v[i];
+        if (q->stored)
+            continue;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, data_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, q->hash, sizeof q->hash, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, (int64_t)q->n);
+        sqlite3_bind_blob(st, 4, q->rows, (int)(q->n * sizeof *q->rows), SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, analyst, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, query_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 7, now_ms);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto fail;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    return NULL;
+fail:
+    db_fail(db, err);
+    sqlite3_finalize(st);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return "internal";
+}
+
+const char *
+qaudit_admit(sqlite3 *db, const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, const char *analyst, const char *query_id, int64_t now_ms,
+    uint64_t max_sets, char *err)
+{
+    if (spec == NULL || spec->kind == FEDRA__KIND__KIND_PING)
+        return NULL;
+    if (sqlite3_exec(db, qaudit_schema, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, err);
+    struct qsets sets = {0};
+    collect(snap, policy, spec, &sets);
+    const char *data_hash = snap->meta.hash;
+    const char *code = NULL;
+    size_t fresh = 0;
+    for (size_t i = 0; i < sets.n && code == NULL; i++) {
+        int s = is_stored(db, data_hash, &sets.v[i]);
+        if (s < 0)
+            code = db_fail(db, err);
+        else if (s == 1)
+            sets.v[i].stored = 1;       /* a repeat: compared when it was first released */
+        else {
+            fresh++;
+            if (policy->min_cell > 1)
+                code = compare(db, data_hash, &sets.v[i], policy->min_cell, analyst, err);
+        }
+    }
+    if (code == NULL && fresh > 0) {
+        sqlite3_stmt *st;
+        int64_t have = 0;
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM qaudit_set WHERE data_hash = ?", -1,
+                &st, NULL) != SQLITE_OK)
+            code = db_fail(db, err);
+        else {
+            sqlite3_bind_text(st, 1, data_hash, -1, SQLITE_STATIC);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                have = sqlite3_column_int64(st, 0);
+            sqlite3_finalize(st);
+            if ((uint64_t)have + fresh > max_sets) {
+                errf(err, "query-set auditor is full (%lld of %llu remembered groups); "
+                    "new queries are refused until the node's data is re-imported or the "
+                    "history is reviewed", (long long)have, (unsigned long long)max_sets);
+                code = "capacity";
+            }
+        }
+    }
+    if (code == NULL && fresh > 0)
+        code = remember(db, data_hash, &sets, analyst, query_id, now_ms, err);
+    sets_release(&sets);
+    return code;
+}

@@ -1,0 +1,111 @@
+# 75-disclosure - disclosure attacks by an analyst with a valid certificate;
+# each check fails if the attack works.  Small cells; complementary
+# suppression (a margin minus the released cells of a two-way table);
+# differencing (two cohorts 2 patients apart), also across two analysts and
+# with Kaplan-Meier; averaging by repetition; exact event times.  The same
+# differencing pair is first run against a node with the query-set auditor
+# off, to show that the attack is real there (so these tests can fail).
+. "$ROOT/tests/integration/lib.sh"
+cd "$WORK"
+
+seed=$(( $(date +%s) % 100000 ))
+echo "  data seed $seed"
+fedra-gendata --country AA --rows 400 --seed "$seed" >raw.csv
+# Exactly 2 patients aged 10 at AA: the others aged 10 become 11.
+awk -F, -v OFS=, 'NR > 1 { a = int($4 / 365.25); if (a == 10 && ++n > 2) $4 += 366; else if (a == 10) $3 = "F" } {print}' raw.csv >AA.csv
+fedra-gendata --country BB --rows 200 --seed "$((seed + 1))" >BB.csv
+sqlite3 oracle.db ".import --csv AA.csv aa" \
+    "CREATE VIEW a AS SELECT *, CAST(age_at_diagnosis_days / 365.25 AS INTEGER) AS age FROM aa"
+n10=$(sqlite3 oracle.db "SELECT count(*) FROM a WHERE age = 10")
+[ "$n10" = 2 ] && ok "AA holds exactly 2 patients aged 10 (sqlite3)" || fail "AA holds $n10 patients aged 10"
+
+aa_count() { # total count AA released, from the table output ("" if refused)
+    fedra --format json count "$@" 2>/dev/null | tr -d ' \n' | grep -o '"count":[0-9]*' | head -n 1 | cut -d: -f2
+}
+
+# 0. Without the auditor the differencing attack works: the control is what stops it.
+check "federation up (AA alone, query_audit off)" "$ROOT/scripts/federation" up off AA=AA.csv --set query_audit=off
+. off/env
+lt=$(aa_count --where "age_years<10"); le=$(aa_count --where "age_years<=10")
+if [ -n "$lt" ] && [ -n "$le" ] && [ $((le - lt)) = 2 ]; then
+    ok "auditor off: age<=10 minus age<10 = $le - $lt reveals the 2 patients aged 10 (the attack is real)"
+else fail "auditor off: expected the attack to work (got '$lt' and '$le')"; fi
+"$ROOT/scripts/federation" down off >/dev/null
+
+# 1. Small cells: no count 1..4 is released; the table really has such cells.
+small=$(sqlite3 oracle.db "SELECT count(*) FROM (SELECT count(*) n FROM a GROUP BY tumour_type, stage) WHERE n BETWEEN 1 AND 4")
+[ "$small" -gt 0 ] && ok "AA has $small tumour_type x stage cells of 1..4 patients (sqlite3)" || fail "no small cells in the data"
+# Default policy from here on: min_cell 5, 30-day grid, auditor on.
+check "federation up (AA alone, default policy)" "$ROOT/scripts/federation" up one AA=AA.csv
+. one/env
+fedra-cert issue --ca one/ca --role analyst --name bob --out one >/dev/null
+expect_status 0 "count --by tumour_type,stage answered" fedra --format csv count --by tumour_type,stage
+if awk -F, 'NR > 1 && $3 >= 1 && $3 <= 4 {bad = 1} END {exit bad}' "$WORK/last.out"; then
+    ok "small cells: no released count is between 1 and 4"; else fail "small cells: a count of 1..4 was released"; fi
+nsup=$(awk -F, 'NR > 1 && $3 == 0 && $4 == 4' "$WORK/last.out" | wc -l)
+[ "$nsup" = "$small" ] && ok "small cells: all $small shown as suppressed (count 0, count_max 4)" \
+    || fail "small cells: $nsup suppressed rows, sqlite3 says $small"
+
+# 2. Complementary suppression: the one-way margin minus the released cells of the
+#    two-way table would give the suppressed cells.  Which rows it would reveal:
+rows=$(sqlite3 oracle.db "SELECT count(*) FROM (SELECT tumour_type, sum(CASE WHEN n < 5 THEN n ELSE 0 END) s FROM (SELECT tumour_type, count(*) n FROM a GROUP BY tumour_type, stage) GROUP BY tumour_type) WHERE s BETWEEN 1 AND 4")
+[ "$rows" -gt 0 ] && ok "margins: $rows tumour types whose suppressed cells sum to 1..4 (sqlite3)" || fail "margins: no revealing row in the data"
+expect_status 3 "the one-way margin after the two-way table is refused" fedra count --by tumour_type
+expect_grep "AA +refused +differencing: the group \(tumour_type=" "$WORK/last.out" \
+    "margins: refusal names differencing and the group"
+expect_status 3 "... also when asked by another analyst" fedra --cert one/bob.crt --key one/bob.key count --by tumour_type
+expect_grep "AA +refused +differencing: .*to another analyst" "$WORK/last.out" "margins: refused across analysts"
+"$ROOT/scripts/federation" down one >/dev/null
+
+# 3. Differencing by a filter: age<10 then age<=10 (2 patients apart).  Each
+#    pair runs on a fresh federation, so that no earlier answer is involved.
+n=0
+fresh() { # fresh: stop the current federation, start a new one, issue bob
+    [ -n "${fd:-}" ] && "$ROOT/scripts/federation" down "$fd" >/dev/null
+    n=$((n + 1)); fd=f$n
+    check "federation $fd up" "$ROOT/scripts/federation" up $fd AA=AA.csv BB=BB.csv
+    . $fd/env
+    fedra-cert issue --ca $fd/ca --role analyst --name bob --out $fd >/dev/null
+}
+fresh
+expect_status 0 "count --where age_years<10 answered" fedra count --where "age_years<10"
+expect_status 3 "count --where age_years<=10 is refused by AA" fedra count --where "age_years<=10"
+expect_grep "AA +refused +differencing: .*differ by 1 to 4 patients" "$WORK/last.out" "differencing: refusal says why"
+expect_grep "BB +ok" "$WORK/last.out" "differencing: BB (no such small difference) still answers"
+expect_status 3 "the same pair split over two analysts is refused" \
+    fedra --cert $fd/bob.crt --key $fd/bob.key count --by sex --where "age_years<=10"
+expect_grep "AA +refused +differencing" "$WORK/last.out" "differencing across analysts refused"
+expect_status 0 "a cohort 1 year wider (many patients apart) is answered" fedra count --where "age_years<=11"
+#    ... with Kaplan-Meier curves (the difference would be 2 patients' times) ...
+fresh
+fedra km --where "age_years>=11" >"$WORK/last.out" 2>&1
+expect_grep "AA +ok" "$WORK/last.out" "km --where age_years>=11 answered by AA"
+expect_status 3 "km --where age_years>=10 is refused by AA" fedra km --where "age_years>=10"
+expect_grep "AA +refused +differencing" "$WORK/last.out" "km differencing refused"
+#    ... and with the log-rank test's O and E per group.
+fresh
+fedra logrank --by sex --where "age_years>=11 and sex in (F,M)" >"$WORK/last.out" 2>&1
+expect_grep "AA +ok" "$WORK/last.out" "logrank --by sex --where age_years>=11 answered by AA"
+expect_status 3 "logrank --where age_years>=10 is refused by AA" fedra logrank --by sex --where "age_years>=10 and sex in (F,M)"
+expect_grep "AA +refused +differencing" "$WORK/last.out" "logrank differencing refused"
+
+# 4. Averaging: results are deterministic (no noise to average away), and a repeat
+#    is not a differencing attempt (0 patients apart).
+for i in 1 2 3 4 5; do fedra --format csv count --by stage >rep$i.out 2>/dev/null; done
+same=1; for i in 2 3 4 5; do cmp -s rep1.out rep$i.out || same=0; done
+[ "$same" = 1 ] && [ -s rep1.out ] && ok "averaging: 5 repeats give identical answers (deterministic, nothing to average)" \
+    || fail "averaging: repeats differ"
+for i in 1 2 3; do fedra --format csv km --by stage >kmrep$i.out 2>/dev/null; done
+cmp -s kmrep1.out kmrep2.out && cmp -s kmrep1.out kmrep3.out && ok "averaging: repeated km curves identical" \
+    || fail "averaging: km repeats differ"
+
+# 5. Exact event times where the policy forbids them (time_grid_days 30).
+expect_status 3 "km --grid 0 is refused" fedra km --grid 0
+expect_grep "AA +refused +exact event times are not released" "$WORK/last.out" "exact times: refusal names the rule"
+expect_status 3 "logrank --grid 0 is refused" fedra logrank --by stage --grid 0
+expect_status 3 "km --grid 45 (not a multiple of 30) is refused" fedra km --grid 45
+expect_status 0 "km on the default grid is answered" fedra --format csv km
+if awk -F, 'NR > 1 && $2 % 30 != 0 {bad = 1} END {exit bad}' "$WORK/last.out"; then
+    ok "exact times: every released time is a multiple of 30 days"; else fail "a time off the 30-day grid was released"; fi
+"$ROOT/scripts/federation" down "$fd" >/dev/null
+done_checks
