@@ -52,6 +52,67 @@ km_grid_ceil(int32_t time, int32_t grid, int32_t *out)
     return 0;
 }
 
+/*
+ * km_life_table's rows by counting, for valid records whose times are at
+ * most tmax and whose rounded times are < bins * g (g = grid, 1 for exact).
+ * Where the raw times span no more than n values, one pass counts (time,
+ * event) pairs at raw resolution, without a division per record, and the
+ * raw times then fold onto the grid; otherwise each record is binned.
+ */
+static int
+dense_table(const int32_t *time, const uint8_t *event, size_t n, int32_t tmax, uint32_t g,
+    size_t bins, struct km_table *out)
+{
+    size_t span = (size_t)tmax + 1;
+    int raw = span <= n;
+    int64_t *cnt = raw ? calloc(2 * span, sizeof *cnt) : NULL;  /* [2t] censored, [2t+1] events */
+    int64_t *d = calloc(bins, sizeof *d), *c = calloc(bins, sizeof *c);
+    struct km_row *rows = NULL;
+    int rc = KM_ENOMEM;
+    if ((raw && cnt == NULL) || d == NULL || c == NULL)
+        goto done;
+    if (raw) {
+        for (size_t i = 0; i < n; i++)
+            cnt[2 * (size_t)time[i] + event[i]]++;
+        for (size_t t = 0; t < span; t++) {
+            size_t b = (t + g - 1) / g;                 /* ceil: the grid time b * g */
+            c[b] += cnt[2 * t];
+            d[b] += cnt[2 * t + 1];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            uint32_t b = ((uint32_t)time[i] + g - 1) / g;
+            d[b] += event[i];
+            c[b] += 1 - event[i];
+        }
+    }
+    size_t nrows = 0;
+    for (size_t b = 0; b < bins; b++)
+        nrows += d[b] + c[b] > 0;
+    if ((rows = calloc(nrows ? nrows : 1, sizeof *rows)) == NULL)
+        goto done;
+    size_t w = 0;
+    for (size_t b = 0; b < bins; b++) {
+        if (d[b] + c[b] == 0)
+            continue;
+        rows[w].time = (int32_t)(b * g);
+        rows[w].d = d[b];
+        rows[w].c = c[b];
+        w++;
+    }
+    out->n = (int64_t)n;
+    out->rows = rows;
+    out->nrows = nrows;
+    rows = NULL;
+    rc = 0;
+done:
+    free(rows);
+    free(cnt);
+    free(d);
+    free(c);
+    return rc;
+}
+
 int
 km_life_table(const int32_t *time, const uint8_t *event, size_t n, int32_t grid,
               struct km_table *out)
@@ -63,6 +124,23 @@ km_life_table(const int32_t *time, const uint8_t *event, size_t n, int32_t grid,
         return KM_ERANGE;
     if (n == 0)
         return 0;
+
+    /*
+     * Valid records whose time range is not much larger than n are counted in
+     * a dense table (linear time, no per-record allocation); otherwise, and
+     * to report the first bad record exactly, they are sorted (n log n).  The
+     * table comes out the same either way.
+     */
+    int bad = 0;
+    int32_t tmax = 0, up;
+    for (size_t i = 0; i < n; i++) {
+        bad |= (time[i] < 0) | (event[i] > 1);
+        tmax = time[i] > tmax ? time[i] : tmax;
+    }
+    uint32_t g = grid > 0 ? (uint32_t)grid : 1;
+    if (!bad && km_grid_ceil(tmax, grid, &up) == 0 &&
+        (uint64_t)((uint32_t)up / g) + 1 <= 2 * (uint64_t)n + KM_DENSE_SLACK)
+        return dense_table(time, event, n, tmax, g, (size_t)((uint32_t)up / g) + 1, out);
 
     int rc = 0;
     struct rec *r = malloc(n * sizeof *r);

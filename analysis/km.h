@@ -46,6 +46,7 @@
 #define KM_MAX_N ((int64_t)1 << 40)     /* records in one table: sums stay exact in int64 and double */
 #define KM_MAX_TABLES 4096              /* tables pooled in one km_pool call */
 #define KM_MAX_TIMES 10000              /* requested times in one km_at_times call */
+#define KM_DENSE_SLACK 4096             /* life table by counting while max time / grid + 1 <= 2n + this */
 #define KM_MEDIAN_TOL 1.4901161193847656e-08    /* sqrt(DBL_EPSILON), survmean's tolerance */
 
 enum km_conf_type {

@@ -269,6 +269,73 @@ life_table_groups_sorts_and_bins(void **state)
     km_table_release(NULL);                         /* no-op */
 }
 
+/* The life table by brute force: one pass over the records per distinct rounded time. */
+static void
+check_against_brute_force(const int32_t *t, const uint8_t *e, size_t n, int32_t grid)
+{
+    struct km_table tb;
+    assert_int_equal(km_life_table(t, e, n, grid, &tb), 0);
+    assert_int_equal(tb.n, (int64_t)n);
+    int64_t prev = -1, total = 0;
+    for (size_t r = 0; r < tb.nrows; r++) {
+        int32_t at = tb.rows[r].time;
+        assert_true(at > prev);
+        prev = at;
+        int64_t d = 0, c = 0;
+        for (size_t i = 0; i < n; i++) {
+            int32_t up = grid == 0 || t[i] % grid == 0 ? t[i] : (t[i] / grid + 1) * grid;
+            if (up == at) {
+                d += e[i];
+                c += !e[i];
+            }
+        }
+        assert_int_equal(tb.rows[r].d, d);
+        assert_int_equal(tb.rows[r].c, c);
+        assert_true(d + c > 0);
+        total += d + c;
+    }
+    assert_int_equal(total, (int64_t)n);            /* every record is in some row */
+    km_table_release(&tb);
+}
+
+/*
+ * km_life_table counts in a dense table while max time / grid + 1 <= 2n +
+ * KM_DENSE_SLACK (grid 0 counts as 1) and sorts otherwise; both must give the brute-force table,
+ * on each side of the boundary and on random data in either regime.
+ */
+static void
+life_table_dense_and_sorted_agree_with_brute_force(void **state)
+{
+    (void)state;
+    int32_t t[2] = {0, 0};
+    uint8_t e[2] = {1, 0};
+    t[1] = KM_DENSE_SLACK + 1;                      /* n = 1, tmax = 2n + slack - 1: dense */
+    check_against_brute_force(t, e, 1, 0);
+    check_against_brute_force(t + 1, e, 1, 0);
+    check_against_brute_force(t + 1, e, 1, 30);
+    t[0] = KM_DENSE_SLACK + 2;                      /* tmax = 2n + slack: sorted */
+    check_against_brute_force(t, e, 1, 0);
+    check_against_brute_force(t, e, 1, 30);
+    check_against_brute_force(t, e, 2, 0);          /* n = 2: dense again */
+    enum { N = 1000 };
+    static int32_t rt[N];
+    static uint8_t re[N];
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < N; i++) {
+        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+        uint64_t y = x * 0x2545F4914F6CDD1Dull;
+        rt[i] = (int32_t)(y % 20000);
+        re[i] = (uint8_t)((y >> 40) & 1);
+    }
+    check_against_brute_force(rt, re, N, 0);        /* tmax ~ 20000 > 2n + slack: sorted */
+    check_against_brute_force(rt, re, N, 30);
+    for (size_t i = 0; i < N; i++)
+        rt[i] %= 6000;                              /* tmax < 6096: dense */
+    check_against_brute_force(rt, re, N, 0);
+    check_against_brute_force(rt, re, N, 7);
+    check_against_brute_force(rt, re, N, 3660);
+}
+
 static void
 life_table_rejects_bad_records_and_accepts_empty(void **state)
 {
@@ -547,6 +614,7 @@ main(void)
         cmocka_unit_test(median_midpoint_when_s_is_exactly_half),
         cmocka_unit_test(fit_rejects_bad_level_and_type),
         cmocka_unit_test(at_times_limits),
+        cmocka_unit_test(life_table_dense_and_sorted_agree_with_brute_force),
         cmocka_unit_test(qnorm_equals_r),
         cmocka_unit_test(km_equals_r_survfit_on_every_golden_case),
     };
