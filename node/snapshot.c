@@ -337,7 +337,8 @@ snapshot_filter_compile(const struct snapshot *s, const struct snap_term *terms,
             return -1;
         }
         f->var[i] = d->id;
-        f->allow[i] = xcalloc(s->ncodes[d->id] ? s->ncodes[d->id] : 1, 1);
+        f->allow[i] = xcalloc((size_t)s->ncodes[d->id] + 1, 1);
+        f->nallow[i] = s->ncodes[d->id];
         f->nterms = i + 1;
         if (compile_term(s, &terms[i], f->allow[i], d, err) != 0) {
             snapshot_filter_release(f);
@@ -355,15 +356,25 @@ snapshot_filter_release(struct snap_filter *f)
     memset(f, 0, sizeof *f);
 }
 
-int
-snapshot_row_passes(const struct snapshot *s, const struct snap_filter *f, size_t i)
+/*
+ * The dense count: key space <= SNAP_DENSE_CELLS, so one counter per key plus
+ * one (cnt[space]) for the rows left out; no branch per row.  Inlined with a
+ * constant nby so the key loop unrolls.
+ */
+static inline __attribute__((always_inline)) void
+count_dense(const struct snapshot *s, const struct snap_filter *f, const uint16_t *const *col,
+    const uint64_t *radix, size_t nby, uint64_t space, uint64_t *cnt)
 {
-    for (size_t t = 0; t < f->nterms; t++) {
-        uint16_t c = s->code[f->var[t]][i];
-        if (c == SNAP_MISSING || !f->allow[t][c])
-            return 0;
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t key = 0;
+        int ok = f->nterms == 0 || snapshot_row_passes(s, f, i);
+        for (size_t k = 0; k < nby; k++) {
+            uint16_t c = col[k][i];
+            ok &= c != SNAP_MISSING;
+            key = key * radix[k] + c;
+        }
+        cnt[ok ? key : space]++;
     }
-    return 1;
 }
 
 /*
@@ -395,6 +406,38 @@ snapshot_count(const struct snapshot *s, const struct snap_filter *f, const enum
     for (size_t k = 0; k < nby; k++) {
         radix[k] = s->ncodes[by[k]] ? s->ncodes[by[k]] : 1;
         space *= radix[k];          /* <= 65535^4 < 2^64 */
+    }
+    if (space <= SNAP_DENSE_CELLS) {
+        const uint16_t *col[SNAP_MAX_GROUP];
+        for (size_t k = 0; k < nby; k++)
+            col[k] = s->code[by[k]];
+        uint64_t *cnt = xcalloc(space + 1, sizeof *cnt);
+        switch (nby) {
+        case 0: count_dense(s, f, col, radix, 0, space, cnt); break;
+        case 1: count_dense(s, f, col, radix, 1, space, cnt); break;
+        case 2: count_dense(s, f, col, radix, 2, space, cnt); break;
+        case 3: count_dense(s, f, col, radix, 3, space, cnt); break;
+        default: count_dense(s, f, col, radix, 4, space, cnt); break;
+        }
+        size_t w = 0;
+        for (uint64_t key = 0; key < space; key++)
+            w += cnt[key] > 0;
+        struct snap_cell *out = xcalloc(w ? w : 1, sizeof *out);
+        w = 0;
+        for (uint64_t key = 0; key < space; key++) {
+            if (cnt[key] == 0)
+                continue;
+            uint64_t rest = key;
+            for (size_t k = nby; k-- > 0;) {
+                out[w].code[k] = (uint16_t)(rest % radix[k]);
+                rest /= radix[k];
+            }
+            out[w++].n = cnt[key];
+        }
+        free(cnt);
+        *cells = out;
+        *ncells = w;
+        return 0;
     }
     uint64_t want = space < s->n ? space : s->n;
     size_t cap = 16;

@@ -24,6 +24,7 @@
 #define SNAP_MAX_ROWS 50000000u         /* rows a node holds in memory */
 #define SNAP_MAX_GROUP 4                /* group-by variables */
 #define SNAP_MAX_TERMS 16               /* filter terms */
+#define SNAP_DENSE_CELLS 65536u         /* group key spaces up to this are counted in an array */
 
 struct snapshot {
     size_t n;                           /* rows */
@@ -44,11 +45,16 @@ struct snap_term {
     size_t nvalues;
 };
 
-/* Compiled filter: rows pass if every term's variable code is allowed. */
+/*
+ * Compiled filter: rows pass if every term's variable code is allowed.
+ * allow[t] has nallow[t] + 1 flags; the last is 0 and stands for every code
+ * >= nallow[t] (SNAP_MISSING), so a row is tested without a branch.
+ */
 struct snap_filter {
     size_t nterms;
     enum var_id var[SNAP_MAX_TERMS];
-    uint8_t *allow[SNAP_MAX_TERMS];     /* ncodes[var] flags */
+    uint8_t *allow[SNAP_MAX_TERMS];     /* ncodes[var] + 1 flags */
+    uint32_t nallow[SNAP_MAX_TERMS];    /* ncodes[var] */
 };
 
 /* One group of a count: the codes of its levels and its true count. */
@@ -76,8 +82,17 @@ double snapshot_value(enum var_id v, uint16_t code);
 int snapshot_filter_compile(const struct snapshot *snap, const struct snap_term *terms,
     size_t nterms, struct snap_filter *f, char *err);
 void snapshot_filter_release(struct snap_filter *f);
-/* 1 if row i passes f. */
-int snapshot_row_passes(const struct snapshot *snap, const struct snap_filter *f, size_t i);
+/* 1 if row i passes f (inline: it runs once per row in every scan). */
+static inline int
+snapshot_row_passes(const struct snapshot *snap, const struct snap_filter *f, size_t i)
+{
+    int ok = 1;
+    for (size_t t = 0; t < f->nterms; t++) {
+        uint32_t c = snap->code[f->var[t]][i], n = f->nallow[t];
+        ok &= f->allow[t][c < n ? c : n];
+    }
+    return ok;
+}
 
 /*
  * Count the rows passing f, grouped by the variables by[0..nby).  Cells with

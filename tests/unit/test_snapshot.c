@@ -568,6 +568,59 @@ test_count_by_three(void **state)
     check_count(s, &none, by, 3, w, 10);
 }
 
+/*
+ * Key spaces up to SNAP_DENSE_CELLS are counted in an array, larger ones in a
+ * hash table: both must agree with a brute-force count over the columns.
+ */
+static void
+check_brute_force(const struct snapshot *s, const enum var_id *by, size_t nby)
+{
+    char err[FEDRA_ERRLEN] = "";
+    struct snap_filter none = {0};
+    struct snap_cell *cells = NULL;
+    size_t n = 0;
+    assert_int_equal(snapshot_count(s, &none, by, nby, &cells, &n, err), 0);
+    uint64_t total = 0, complete = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        int ok = 1;
+        for (size_t k = 0; k < nby; k++)
+            ok &= s->code[by[k]][i] != SNAP_MISSING;
+        complete += ok;
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (j > 0)
+            assert_true(memcmp(cells[j - 1].code, cells[j].code, sizeof cells[j].code) != 0);
+        uint64_t want = 0;
+        for (size_t i = 0; i < s->n; i++) {
+            int same = 1;
+            for (size_t k = 0; k < nby; k++)
+                same &= s->code[by[k]][i] == cells[j].code[k];
+            want += same;
+        }
+        assert_int_equal(cells[j].n, want);
+        assert_true(want > 0);
+        total += cells[j].n;
+    }
+    assert_int_equal(total, complete);
+    free(cells);
+}
+
+static void
+test_count_dense_and_hashed_agree(void **state)
+{
+    const struct snapshot *s = snap_of(state);
+    const enum var_id small[2] = {VAR_AGE_YEARS, VAR_DIAGNOSIS_YEAR};
+    const enum var_id big[4] = {VAR_AGE_YEARS, VAR_DIAGNOSIS_YEAR, VAR_TUMOUR_TYPE, VAR_SEX};
+    uint64_t space = 1;
+    for (size_t k = 0; k < 4; k++)
+        space *= s->ncodes[big[k]];
+    assert_true((uint64_t)s->ncodes[small[0]] * s->ncodes[small[1]] <= SNAP_DENSE_CELLS);
+    assert_true(space > SNAP_DENSE_CELLS);
+    check_brute_force(s, small, 2);
+    check_brute_force(s, big, 4);
+    check_brute_force(s, big + 2, 2);
+}
+
 static void
 test_count_by_max_group(void **state)
 {
@@ -855,6 +908,7 @@ main(void)
         cmocka_unit_test(test_count_by_one),
         cmocka_unit_test(test_count_by_two),
         cmocka_unit_test(test_count_by_three),
+        cmocka_unit_test(test_count_dense_and_hashed_agree),
         cmocka_unit_test(test_count_by_max_group),
         cmocka_unit_test(test_exec_min_cell),
         cmocka_unit_test(test_exec_integer_levels_and_filter),
