@@ -1204,11 +1204,34 @@ pragma_set(sqlite3 *db, const char *name, int value)
 }
 
 /*
+ * The journal mode of db ("wal", "delete", ...) into out; "" if unreadable.
+ * Setting it (mode != NULL) returns the mode in force afterwards: SQLite
+ * keeps WAL while another connection (a serving node) has the store open.
+ */
+static void
+journal_mode(sqlite3 *db, const char *mode, char out[16])
+{
+    sqlite3_stmt *st = NULL;
+    char q[64];
+    snprintf(q, sizeof q, "PRAGMA journal_mode%s%s", mode ? "=" : "", mode ? mode : "");
+    out[0] = 0;
+    if (sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        snprintf(out, 16, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+/*
  * Phase 2: one transaction, or nothing.  For its duration the connection
- * uses synchronous=NORMAL (with WAL the store stays consistent; only this
- * last commit could be lost on power failure, and the import would be run
- * again) and a page cache large enough not to spill a big import to the
- * WAL twice.
+ * uses synchronous=NORMAL (the store stays consistent; only this last commit
+ * could be lost on power failure, and the import would be run again) and a
+ * page cache large enough not to spill a big import to the journal.
+ *
+ * Into an empty store the transaction runs with a rollback journal instead
+ * of the write-ahead log: the journal then holds only the few pages that
+ * existed before, and the new pages are written once, into the store,
+ * instead of into the WAL and again into the store at the checkpoint.  It is
+ * just as atomic.  The store is back in WAL mode afterwards, whatever the
+ * outcome (store_open() also sets WAL on every open).
  */
 static int
 write_store(struct ictx *c, sqlite3 *db, struct import_stats *stt, char *err)
@@ -1220,8 +1243,11 @@ write_store(struct ictx *c, sqlite3 *db, struct import_stats *stt, char *err)
     int sync = pragma_int(db, "synchronous", 2);
     int cache = pragma_int(db, "cache_size", -2000);
 
+    char mode[16] = "";
     pragma_set(db, "synchronous", 1);
     pragma_set(db, "cache_size", IMPORT_CACHE_KIB);
+    if (count_rows(db, &before) == 0 && before == 0)
+        journal_mode(db, "DELETE", mode);
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
         count_rows(db, &before) != 0)
         goto done;
@@ -1252,6 +1278,8 @@ done:
         if (!sqlite3_get_autocommit(db))
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     }
+    if (strcmp(mode, "delete") == 0)
+        journal_mode(db, "WAL", mode);
     pragma_set(db, "synchronous", sync);
     pragma_set(db, "cache_size", cache);
     free(order);

@@ -466,6 +466,45 @@ all_or_nothing_across_files(void **state)
     res_free(&r);
 }
 
+/*
+ * An import into an empty store runs with a rollback journal (pages written
+ * once); the store is in WAL mode again afterwards, and an import into a
+ * non-empty store, or one that another connection holds open, stays in WAL.
+ */
+static void
+journal_back_to_wal_after_import(void **state)
+{
+    struct fx *f = *state;
+    char mode[16];
+    query_text(f->s, "PRAGMA journal_mode", mode, sizeof mode);
+    assert_string_equal(mode, "wal");
+    struct res r = run1(f->s, FIX("good.csv"));          /* empty store */
+    assert_ok(&r);
+    res_free(&r);
+    query_text(f->s, "PRAGMA journal_mode", mode, sizeof mode);
+    assert_string_equal(mode, "wal");
+    assert_int_equal(nrows(f->s), 5);
+    r = run1(f->s, FIX("good_update.csv"));               /* non-empty store */
+    assert_ok(&r);
+    res_free(&r);
+    query_text(f->s, "PRAGMA journal_mode", mode, sizeof mode);
+    assert_string_equal(mode, "wal");
+    /* A second store, empty, open twice (a node serving it): WAL is kept throughout. */
+    char p2[160], err[FEDRA_ERRLEN];
+    struct store *a, *b;
+    snprintf(p2, sizeof p2, "%s/s%d.db", f->dir, f->nstores++);
+    assert_int_equal(store_open(p2, 0, &a, err), 0);
+    assert_int_equal(store_open(p2, 0, &b, err), 0);
+    r = run1(a, FIX("good.csv"));
+    assert_ok(&r);
+    res_free(&r);
+    query_text(a, "PRAGMA journal_mode", mode, sizeof mode);
+    assert_string_equal(mode, "wal");
+    assert_int_equal(nrows(b), 5);
+    store_free(a);
+    store_free(b);
+}
+
 static void
 reimport_is_idempotent(void **state)
 {
@@ -815,6 +854,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        T(journal_back_to_wal_after_import),
         T(rule_required_value_is_missing),
         T(rule_patient_id_at_most_64_chars),
         T(rule_patient_id_no_control_characters),
