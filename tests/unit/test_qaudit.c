@@ -126,7 +126,7 @@ admit(void **state, const struct spec *s, uint32_t min_cell, const char *analyst
     uint64_t max_sets, char *err)
 {
     struct fx *f = *state;
-    struct disclose_policy p = {min_cell, 30};
+    struct disclose_policy p = {min_cell, 30, DISCLOSE_DEFAULT_EVENTS_PER_PARAM};
     return qaudit_admit(store_db(f->store), f->snap, &p, &s->q, analyst, "0123456789abcdef",
         1700000000000, max_sets, err);
 }
