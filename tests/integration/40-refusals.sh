@@ -7,7 +7,7 @@ cd "$WORK"
 
 fedra-gendata --country AA --rows 120 >AA.csv
 fedra-gendata --country BB --rows 80 >BB.csv
-check "federation up" "$ROOT/scripts/federation" up fed AA=AA.csv BB=BB.csv
+check "federation up" "$ROOT/scripts/federation" up fed AA=AA.csv BB=BB.csv --set query_audit=off
 . fed/env
 
 alive() { fedra --timeout 3000 ping >/dev/null 2>&1; }

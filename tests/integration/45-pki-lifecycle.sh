@@ -47,6 +47,7 @@ start_node() { # start_node NAME [extra config line]
         echo "db = $d/store.db"; echo "listen = tcp://127.0.0.1:*"
         echo "cert = $d/$n.crt"; echo "key = $d/$n.key"
         echo "ca_cert = $WORK/root/ca.crt"; echo "crl = $WORK/crl.pem"
+        echo "query_audit = off"    # certificates here, not differencing (75-disclosure)
         [ -n "${2:-}" ] && echo "$2"
     } >"$d/node.conf"
     [ -f "$d/store.db" ] || fedra-node import --db "$d/store.db" "$WORK/$n.csv" >"$d/import.log" 2>&1

@@ -8,7 +8,7 @@ cd "$WORK"
 
 fedra-gendata --country AA --rows 200 >AA.csv
 fedra-gendata --country BB --rows 150 >BB.csv
-check "federation up" "$ROOT/scripts/federation" up fed AA=AA.csv BB=BB.csv
+check "federation up" "$ROOT/scripts/federation" up fed AA=AA.csv BB=BB.csv --set query_audit=off
 . fed/env
 QUERIES=40
 HUPS=6
