@@ -214,8 +214,13 @@ if command -v faketime >/dev/null; then
     expect_status 0 "a query 60 s ahead is within the tolerated skew" faketime -f '+60s' fedra count
     # A node whose own clock runs 15 minutes fast: to it the query has expired.
     kill "$(cat fed2/nodes/BB/node.pid)"; sleep 0.5
+    before=$(grep -c ' serving on ' fed2/nodes/BB/node.log)
     faketime -f '+900s' fedra-node serve --config fed2/nodes/BB/node.conf >>fed2/nodes/BB/node.log 2>&1 &
-    echo $! >fed2/nodes/BB/node.pid; sleep 1
+    echo $! >fed2/nodes/BB/node.pid
+    # wait (up to 20 s on a loaded machine) for the restarted node to say where it listens
+    for _ in $(seq 1 200); do
+        [ "$(grep -c ' serving on ' fed2/nodes/BB/node.log)" -gt "$before" ] && break; sleep 0.1
+    done
     ep=$(sed -n 's/.* serving on \(tcp:[^ :]*:[0-9]*\):.*/\1/p' fed2/nodes/BB/node.log | tail -n 1)
     sed -i "s|^node = BB .*|node = BB $ep $WORK/fed2/nodes/BB/BB.crt|" fed2/federation
     fedra --timeout 3000 --format csv count --by stage 2>fedra.err | awk -F, 'NR > 1 {print $1 "," $2}' | sort >got
