@@ -56,6 +56,16 @@ expect_grep "Likelihood ratio test += [0-9.e+]+ on [0-9]+ df" "$WORK/last.out" "
 expect_grep "^nodes: $nn of $nn answered" "$WORK/last.out" "and the nodes"
 expect_status 2 "glm without --outcome is a usage error" fedra glm --covariates stage
 expect_status 2 "only the binomial family" fedra glm --outcome vital_status=dead --covariates stage --family poisson
+expect_status 2 "--max-iter above COX_MAX_ITER_MAX (1000) is a usage error" fedra cox --covariates stage --max-iter 1001
+expect_grep "max-iter takes 1 to 1000" "$WORK/last.err" "naming the bounds"
+expect_status 0 "--max-iter at the bound is accepted" fedra cox --covariates stage --max-iter 1000
+expect_status 2 "--max-iter above GLM_MAX_MAXIT (1000) is a usage error" fedra glm --outcome vital_status=dead --covariates stage --max-iter 1001
+expect_status 0 "--max-iter 1: R's path stops after one step and says it did not converge" \
+    fedra glm --outcome vital_status=dead --covariates stage,age_years --max-iter 1
+expect_grep "did not converge" "$WORK/last.err" "with glm's warning"
+expect_status 2 "more than MODEL_MAX_COVARIATES (16) covariates is a usage error" \
+    fedra cox --covariates a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q
+expect_status 1 "a covariate named twice is refused" fedra cox --covariates stage,stage
 expect_status 1 "an unknown covariate is named" fedra cox --covariates stage,colour
 expect_grep "unknown covariate 'colour'" "$WORK/last.err" "with the variable's name"
 expect_status 1 "a factor with one present level is refused as R refuses it" \
