@@ -15,9 +15,10 @@
  *          over and over as a session does it (client_session_verify: decode,
  *          pinned certificate verdict, signature, body, query hash); REPS runs
  *          of 2000 verifications.
- *   scan   DB count|km REPS
+ *   scan   DB count|km REPS [BY]
  *          the node's scan alone: snapshot_load() once, then exec_count() /
- *          exec_km() as the node calls them, REPS times.
+ *          exec_km() as the node calls them, REPS times.  BY: the grouping,
+ *          comma-separated ("-" for none), instead of the default.
  *
  * Output: one line per figure, "RESULT <median> <p99> <n> <unit>", read by bench/run.
  * All times are wall-clock (CLOCK_MONOTONIC).
@@ -258,7 +259,7 @@ cmd_scan(char **argv, int argc, char *err)
 {
     long long reps;
     if (argc < 3 || util_parse_int(argv[2], 1, BENCH_MAX_REPS, &reps) != 0)
-        return errf(err, "usage: scan DB count|km REPS");
+        return errf(err, "usage: scan DB count|km REPS [BY]");
     int km = strcmp(argv[1], "km") == 0;
     struct store *st;
     struct snapshot *snap;
@@ -272,6 +273,15 @@ cmd_scan(char **argv, int argc, char *err)
     struct disclose_policy pol = {DISCLOSE_DEFAULT_MIN_CELL, DISCLOSE_DEFAULT_GRID_DAYS};
     Fedra__QuerySpec spec;
     make_spec(km, &spec);
+    char *by[SNAP_MAX_GROUP], *list = argc > 3 ? xstrdup(argv[3]) : NULL, *save = NULL;
+    if (list != NULL) {
+        spec.n_group_by = 0;
+        spec.group_by = by;
+        for (char *t = strtok_r(list, ",", &save); t && spec.n_group_by < SNAP_MAX_GROUP;
+             t = strtok_r(NULL, ",", &save))
+            if (strcmp(t, "-") != 0)
+                by[spec.n_group_by++] = t;
+    }
     double *v = xcalloc((size_t)reps, sizeof *v);
     int rc = 0;
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
@@ -293,6 +303,7 @@ cmd_scan(char **argv, int argc, char *err)
     if (rc == 0)
         result(v, (size_t)reps, "ms");
     free(v);
+    free(list);
     snapshot_free(snap);
     store_free(st);
     return rc;
