@@ -260,6 +260,12 @@ store_free(struct store *s)
     free(s);
 }
 
+void
+store_release_memory(struct store *s)
+{
+    sqlite3_db_release_memory(s->db);
+}
+
 int
 store_set_durability(struct store *s, int full, char *err)
 {

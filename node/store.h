@@ -54,6 +54,8 @@ struct sqlite3 *store_db(struct store *s);
  * power failure (not to a crash of the process).
  */
 int store_set_durability(struct store *s, int full, char *err);
+/* Give back the connection's page cache (after a full scan that will not be repeated). */
+void store_release_memory(struct store *s);
 
 int store_meta_get(struct store *s, struct store_meta *m, char *err);
 
