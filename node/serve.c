@@ -892,7 +892,8 @@ node_open(struct node *nd, const char *config_path, char *err)
     snprintf(nd->name, sizeof nd->name, "%s", pki_cert_name(nd->cert));
     if (pki_key_curve_secret(nd->key, nd->curve_secret) != 0)
         return errf(err, "cannot derive the transport key");
-    if (store_open(nd->cfg.db, 0, &nd->store, err) != 0)
+    if (store_open(nd->cfg.db, 0, &nd->store, err) != 0 ||
+        store_set_durability(nd->store, !nd->cfg.durability_normal, err) != 0)
         return -1;
     if (load_data(nd, &nd->snap, err) != 0)
         return -1;
