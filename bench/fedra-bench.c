@@ -270,7 +270,11 @@ cmd_scan(char **argv, int argc, char *err)
         return -1;
     }
     /* The node's default disclosure policy (a config without min_cell or time_grid_days). */
-    struct disclose_policy pol = {DISCLOSE_DEFAULT_MIN_CELL, DISCLOSE_DEFAULT_GRID_DAYS};
+    struct disclose_policy pol = {
+        .min_cell = DISCLOSE_DEFAULT_MIN_CELL,
+        .time_grid_days = DISCLOSE_DEFAULT_GRID_DAYS,
+        .min_events_per_param = DISCLOSE_DEFAULT_EVENTS_PER_PARAM,
+    };
     Fedra__QuerySpec spec;
     make_spec(km, &spec);
     char *by[SNAP_MAX_GROUP], *list = argc > 3 ? xstrdup(argv[3]) : NULL, *save = NULL;

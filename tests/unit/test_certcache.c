@@ -132,7 +132,8 @@ check(struct certcache *cc, const struct pki_trust *t, const struct pki_cert *c,
 {
     size_t len;
     const uint8_t *der = pki_cert_der(c, &len);
-    return certcache_verify(cc, t, der, len, want, (int64_t)time(NULL), out, claimed, err);
+    return certcache_verify(cc, t, der, len, NULL, NULL, 0, want, (int64_t)time(NULL), out,
+        claimed, err);
 }
 
 static void
@@ -176,10 +177,22 @@ test_refusals_are_not_cached(void **state)
     assert_int_equal(certcache_size(cc), 0);
     /* Unreadable bytes. */
     static const uint8_t junk[] = "not a certificate";
-    assert_int_equal(certcache_verify(cc, f->t1, junk, sizeof junk, PKI_ROLE_ANALYST,
-        (int64_t)time(NULL), &c, claimed, err), CERTCACHE_UNREADABLE);
+    assert_int_equal(certcache_verify(cc, f->t1, junk, sizeof junk, NULL, NULL, 0,
+        PKI_ROLE_ANALYST, (int64_t)time(NULL), &c, claimed, err), CERTCACHE_UNREADABLE);
     assert_null(c);
     assert_string_equal(claimed, "");
+    assert_int_equal(certcache_size(cc), 0);
+    /* A chain that does not parse, or is longer than PKI_MAX_CHAIN: refused, nothing cached. */
+    size_t len;
+    const uint8_t *der = pki_cert_der(f->alice, &len);
+    const uint8_t *chain[PKI_MAX_CHAIN + 1] = {junk, junk, junk};
+    size_t chainlen[PKI_MAX_CHAIN + 1] = {sizeof junk, sizeof junk, sizeof junk};
+    assert_int_equal(certcache_verify(cc, f->t1, der, len, chain, chainlen, 1, PKI_ROLE_ANALYST,
+        (int64_t)time(NULL), &c, claimed, err), CERTCACHE_BAD_CHAIN);
+    assert_null(c);
+    assert_int_equal(certcache_verify(cc, f->t1, der, len, chain, chainlen, PKI_MAX_CHAIN + 1,
+        PKI_ROLE_ANALYST, (int64_t)time(NULL), &c, claimed, err), CERTCACHE_BAD_CHAIN);
+    assert_non_null(strstr(err, "more than the limit"));
     assert_int_equal(certcache_size(cc), 0);
     /* A cached analyst verdict is not reused for another role. */
     assert_int_equal(check(cc, f->t1, f->alice, PKI_ROLE_ANALYST, &c, claimed, err), PKI_OK);
@@ -225,14 +238,14 @@ test_outside_validity_window_verifies_again(void **state)
     int64_t next = pki_trust_crl_next_update(f->t1);
     if (next >= 0 && next < end)
         end = next;                                 /* the CRL's nextUpdate comes first */
-    assert_int_equal(certcache_verify(cc, f->t1, der, len, PKI_ROLE_ANALYST, now, &a, claimed,
-        err), PKI_OK);
+    assert_int_equal(certcache_verify(cc, f->t1, der, len, NULL, NULL, 0, PKI_ROLE_ANALYST, now,
+        &a, claimed, err), PKI_OK);
     /* From then on the cached verdict no longer holds: the entry is dropped and rebuilt. */
-    assert_int_equal(certcache_verify(cc, f->t1, der, len, PKI_ROLE_ANALYST, end, &b, claimed,
-        err), PKI_OK);
+    assert_int_equal(certcache_verify(cc, f->t1, der, len, NULL, NULL, 0, PKI_ROLE_ANALYST, end,
+        &b, claimed, err), PKI_OK);
     assert_int_equal(certcache_size(cc), 1);
-    assert_int_equal(certcache_verify(cc, f->t1, der, len, PKI_ROLE_ANALYST, end - 1, &a,
-        claimed, err), PKI_OK);
+    assert_int_equal(certcache_verify(cc, f->t1, der, len, NULL, NULL, 0, PKI_ROLE_ANALYST,
+        end - 1, &a, claimed, err), PKI_OK);
     assert_ptr_equal(a, b);                         /* one second before: the cached one */
     certcache_free(cc);
 }
