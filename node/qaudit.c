@@ -44,10 +44,9 @@ struct pair {
 };
 
 #define QAUDIT_RADIX_BITS 11         /* digit of the pair sort: 2048 buckets stay in L1 */
-
-/* One stable counting pass of p over the digit at bit `shift` of key (is_key) or row. */
+/* One stable counting pass from p into tmp over the digit at bit `shift` of key (is_key) or row. */
 static void
-radix_pass(struct pair *p, struct pair *tmp, size_t n, int is_key, unsigned shift)
+radix_pass(const struct pair *p, struct pair *tmp, size_t n, int is_key, unsigned shift)
 {
     size_t count[(1u << QAUDIT_RADIX_BITS) + 1];
     const uint64_t mask = (1u << QAUDIT_RADIX_BITS) - 1;
@@ -58,7 +57,6 @@ radix_pass(struct pair *p, struct pair *tmp, size_t n, int is_key, unsigned shif
         count[d] += count[d - 1];
     for (size_t i = 0; i < n; i++)
         tmp[count[(is_key ? p[i].key : p[i].row) >> shift & mask]++] = p[i];
-    memcpy(p, tmp, n * sizeof *p);
 }
 
 /*
@@ -82,15 +80,22 @@ sort_pairs(struct pair *p, size_t n)
     }
     if (n < 2)
         return;
-    struct pair *tmp = xcalloc(n, sizeof *tmp);
+    struct pair *tmp = xmalloc(n * sizeof *tmp), *from = p, *to = tmp;
     uint64_t kvary = kor ^ kand;
     uint32_t rvary = ror ^ rowand;
-    for (unsigned sh = 0; !ascending && sh < 32; sh += QAUDIT_RADIX_BITS)
-        if ((rvary >> sh) & ((1u << QAUDIT_RADIX_BITS) - 1))
-            radix_pass(p, tmp, n, 0, sh);
-    for (unsigned sh = 0; sh < 64; sh += QAUDIT_RADIX_BITS)
-        if ((kvary >> sh) & ((1u << QAUDIT_RADIX_BITS) - 1))
-            radix_pass(p, tmp, n, 1, sh);
+    for (unsigned pass = 0; pass < 2; pass++) {     /* rows first, then keys: LSD order */
+        for (unsigned sh = 0; sh < (pass ? 64u : 32u); sh += QAUDIT_RADIX_BITS) {
+            uint64_t digit = (pass ? kvary : (ascending ? 0 : rvary)) >> sh;
+            if ((digit & ((1u << QAUDIT_RADIX_BITS) - 1)) == 0)
+                continue;
+            radix_pass(from, to, n, (int)pass, sh);
+            struct pair *t = from;
+            from = to;
+            to = t;
+        }
+    }
+    if (from != p)
+        memcpy(p, from, n * sizeof *p);
     free(tmp);
 }
 
@@ -156,14 +161,14 @@ add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct 
     size_t total = 0;
     for (size_t g = 0; g < ngroups; g++)
         total += out->v[g].n;
-    struct pair *p = xcalloc(total, sizeof *p);
+    struct pair *p = xmalloc((total ? total : 1) * sizeof *p);
     /* The released rows in ascending order, each with its group: then every
      * margin's pairs come out row-ascending and sort on their key alone. */
     uint32_t *group_of = xcalloc(snap->n ? snap->n : 1, sizeof *group_of);   /* g + 1; 0: none */
     for (size_t g = 0; g < ngroups; g++)
         for (size_t j = 0; j < out->v[g].n; j++)
             group_of[out->v[g].rows[j]] = (uint32_t)g + 1;
-    uint32_t *row_g = xcalloc(2 * total, sizeof *row_g);
+    uint32_t *row_g = xmalloc((total ? 2 * total : 1) * sizeof *row_g);
     size_t nr = 0;
     for (size_t r = 0; r < snap->n; r++)
         if (group_of[r]) {
@@ -232,7 +237,7 @@ collect(const struct snapshot *snap, const struct disclose_policy *policy,
     char ignored[FEDRA_ERRLEN];
     if (snapshot_filter_compile(snap, terms, spec->n_where, &f, ignored) != 0)
         return 0;
-    struct pair *p = xcalloc(snap->n ? snap->n : 1, sizeof *p);
+    struct pair *p = xmalloc((snap->n ? snap->n : 1) * sizeof *p);     /* filled before read */
     size_t np = 0;
     for (size_t i = 0; i < snap->n; i++) {
         if (!snapshot_row_passes(snap, &f, i))
