@@ -5,6 +5,7 @@
 #   make SANITIZE=address,undefined check
 #   make install PREFIX=/usr/local DESTDIR=
 #   make proto                   regenerate proto/gen/ from proto/*.proto
+#   make bench                   benchmarks -> docs/bench.csv, docs/bench.md (minutes; not in check)
 #   make lint                    layering and banned-call checks
 #   make load                    load and flood test of a 5-node federation (tests/load/run)
 #   make valgrind                an integration scenario with the node under valgrind
@@ -79,6 +80,17 @@ $(BUILD)/fedra-cert: $(BUILD)/certs/fedra-cert.o $(LIBS)
 $(BUILD)/fedra-gendata: $(BUILD)/scripts/gendata.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Benchmarks (make bench; docs/bench.md): not part of check, except a smoke run.
+BENCH_BIN := $(BUILD)/bench/fedra-bench
+$(BENCH_BIN): $(BUILD)/bench/fedra-bench.o $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench: $(PROGS) $(BENCH_BIN)
+	@FEDRA_BIN=$(CURDIR)/$(BUILD) bench/run
+
+bench-smoke: $(PROGS) $(BENCH_BIN)
+	@FEDRA_BIN=$(CURDIR)/$(BUILD) bench/run --smoke
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_OBJS) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
@@ -90,7 +102,7 @@ $(BUILD)/tests/fedra-fakenode: $(BUILD)/tests/tools/fakenode.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-check: unit integration
+check: unit integration bench-smoke
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; ./$$t; done
@@ -127,6 +139,6 @@ clean:
 # libFuzzer targets (clang): make fuzz; make fuzz-run FUZZ_SECONDS=30 (docs/fuzzing.md)
 -include tests/fuzz/fuzz.mk
 
-.PHONY: all check unit integration lint install clean proto load valgrind
+.PHONY: all check unit integration lint install clean proto load valgrind bench bench-smoke
 .SECONDARY:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -5,6 +5,7 @@
  * in that node's certificate, with a transient client key pair.  All sends
  * go out first; then one poll loop collects answers until every node has
  * answered or the deadline passes, so a dead node costs at most the timeout.
+ * Sockets live in a session (client.h) so that they can outlive one query.
  */
 #include "coord/client.h"
 
@@ -13,6 +14,25 @@
 #include <string.h>
 
 #include <zmq.h>
+
+/*
+ * A node's signer certificate as last verified in this session: the SHA-256
+ * of its DER and chain, the parsed certificate, and the window in which the
+ * verdict holds (its notBefore; the earlier of its notAfter and the CRL's
+ * nextUpdate).  The federation's trust does not change during a session.
+ */
+struct verdict {
+    uint8_t key[32];
+    struct pki_cert *cert;          /* NULL: nothing cached */
+    int64_t from, until;
+};
+
+struct client_session {
+    const struct federation *f;
+    void *ctx;
+    void **socks;                   /* per node; NULL until (re)opened */
+    struct verdict *verdicts;       /* per node */
+};
 
 const char *
 client_status_name(enum node_status s)
@@ -25,13 +45,15 @@ client_status_name(enum node_status s)
     }
 }
 
-int
-client_verify_reply(const struct federation *f, const struct fed_node *nd,
+/* vc (may be NULL): this node's cached verdict, used and refreshed when checking now. */
+static int
+verify_reply(const struct federation *f, const struct fed_node *nd, struct verdict *vc,
     const uint8_t qhash[WIRE_HASH_LEN], const uint8_t *msg, size_t len,
     Fedra__ResponseBody **out, char *err)
 {
     char why[FEDRA_ERRLEN];
     struct pki_cert *sc = NULL;
+    const struct pki_cert *signer = NULL;
     Fedra__ResponseBody *r = NULL;
     *out = NULL;
     Fedra__Envelope *env = wire_envelope_decode(msg, len, WIRE_MAX_RESPONSE, why);
@@ -46,8 +68,6 @@ client_verify_reply(const struct federation *f, const struct fed_node *nd,
             "federation file (add ca_cert to accept renewed node certificates)");
         goto fail;
     }
-    if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &sc, why) != 0)
-        goto bad_cert;
     /* The chain to the root: as the node sent it, else as the federation file holds it. */
     const struct pki_cert *from = env->n_chain > 0 || nd->cert == NULL ? NULL : nd->cert;
     size_t nc = from ? pki_cert_chain_count(from) : env->n_chain;
@@ -61,18 +81,34 @@ client_verify_reply(const struct federation *f, const struct fed_node *nd,
             cl[i] = env->chain[i].len;
         }
     }
-    if (nc > 0 && pki_cert_set_chain(sc, cd, cl, nc, why) != 0)
-        goto bad_cert;
-    if (f->trust != NULL && pki_verify(f->trust, sc, PKI_ROLE_NODE, f->verify_at, why) != PKI_OK)
-        goto bad_cert;
+    uint8_t key[32] = {0};
+    int64_t now = util_now_ms() / 1000;
+    if (vc != NULL && f->verify_at == 0) {
+        pki_sha256(env->signer_cert.data, env->signer_cert.len, key);
+        for (size_t i = 0; i < nc && i < PKI_MAX_CHAIN; i++)
+            pki_sha256_2(key, sizeof key, cd[i], cl[i], key);
+        if (vc->cert != NULL && memcmp(vc->key, key, sizeof key) == 0 && now >= vc->from &&
+            now < vc->until)
+            signer = vc->cert;      /* verified before in this session: same bytes, in time */
+    }
+    if (signer == NULL) {
+        if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &sc, why) != 0)
+            goto bad_cert;
+        if (nc > 0 && pki_cert_set_chain(sc, cd, cl, nc, why) != 0)
+            goto bad_cert;
+        if (f->trust != NULL &&
+            pki_verify(f->trust, sc, PKI_ROLE_NODE, f->verify_at, why) != PKI_OK)
+            goto bad_cert;
+        signer = sc;
+    }
     if (!pinned) {
-        const char *nm = pki_cert_name(sc);
+        const char *nm = pki_cert_name(signer);
         if (nm == NULL || strcmp(nm, nd->name) != 0) {
             errf(err, "response signed by node '%s', not '%s'", nm ? nm : "?", nd->name);
             goto fail;
         }
     }
-    if (pki_check_sig(sc, env->body.data, env->body.len, env->signature.data,
+    if (pki_check_sig(signer, env->body.data, env->body.len, env->signature.data,
             env->signature.len) != 0) {
         errf(err, "response signature is invalid (altered in transit or forged)");
         goto fail;
@@ -90,6 +126,18 @@ client_verify_reply(const struct federation *f, const struct fed_node *nd,
         errf(err, "response answers a different query (query hash mismatch)");
         goto fail;
     }
+    if (vc != NULL && f->verify_at == 0 && signer == sc) {
+        /* Keep the verdict for the next answer of this node in this session. */
+        pki_cert_free(vc->cert);
+        memcpy(vc->key, key, sizeof key);
+        vc->cert = sc;
+        vc->from = pki_cert_not_before(sc);
+        vc->until = pki_cert_not_after(sc);
+        int64_t next = f->trust ? pki_trust_crl_next_update(f->trust) : -1;
+        if (next >= 0 && next < vc->until)
+            vc->until = next;
+        sc = NULL;
+    }
     pki_cert_free(sc);
     wire_envelope_free(env);
     *out = r;
@@ -101,6 +149,14 @@ fail:
     pki_cert_free(sc);
     wire_envelope_free(env);
     return -1;
+}
+
+int
+client_verify_reply(const struct federation *f, const struct fed_node *nd,
+    const uint8_t qhash[WIRE_HASH_LEN], const uint8_t *msg, size_t len,
+    Fedra__ResponseBody **out, char *err)
+{
+    return verify_reply(f, nd, NULL, qhash, msg, len, out, err);
 }
 
 static void *
@@ -134,23 +190,69 @@ open_socket(void *ctx, const struct fed_node *nd, char *err)
     return s;
 }
 
+struct client_session *
+client_session_open(const struct federation *f)
+{
+    struct client_session *s = xcalloc(1, sizeof *s);
+    s->f = f;
+    s->socks = xcalloc(f->nnodes ? f->nnodes : 1, sizeof *s->socks);
+    s->verdicts = xcalloc(f->nnodes ? f->nnodes : 1, sizeof *s->verdicts);
+    return s;
+}
+
+void
+client_session_close(struct client_session *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->f->nnodes; i++) {
+        if (s->socks[i] != NULL)
+            zmq_close(s->socks[i]);
+        pki_cert_free(s->verdicts[i].cert);
+    }
+    if (s->ctx != NULL)
+        zmq_ctx_term(s->ctx);
+    free(s->socks);
+    free(s->verdicts);
+    free(s);
+}
+
+int
+client_session_verify(struct client_session *s, size_t i, const uint8_t qhash[WIRE_HASH_LEN],
+    const uint8_t *msg, size_t len, Fedra__ResponseBody **body, char *err)
+{
+    return verify_reply(s->f, &s->f->nodes[i], &s->verdicts[i], qhash, msg, len, body, err);
+}
+
 int
 client_fanout(const struct federation *f, const uint8_t *query, size_t len, int timeout_ms,
     struct node_reply *rep, char *err)
 {
+    struct client_session *s = client_session_open(f);
+    int rc = client_session_fanout(s, query, len, timeout_ms, rep, err);
+    client_session_close(s);
+    return rc;
+}
+
+int
+client_session_fanout(struct client_session *sess, const uint8_t *query, size_t len,
+    int timeout_ms, struct node_reply *rep, char *err)
+{
+    const struct federation *f = sess->f;
     size_t n = f->nnodes;
     uint8_t qhash[WIRE_HASH_LEN];
     wire_query_hash(query, len, qhash);
     memset(rep, 0, n * sizeof *rep);
-    void *ctx = zmq_ctx_new();
-    if (ctx == NULL)
+    if (sess->ctx == NULL && (sess->ctx = zmq_ctx_new()) == NULL)
         return errf(err, "zmq_ctx_new: %s", zmq_strerror(errno));
-    void **socks = xcalloc(n, sizeof *socks);
+    void *ctx = sess->ctx;
+    void **socks = sess->socks;
     int64_t t0 = util_mono_us(), deadline = util_mono_ms() + timeout_ms;
     size_t pending = 0;
     for (size_t i = 0; i < n; i++) {
         rep[i].status = NODE_TIMEOUT;
-        socks[i] = open_socket(ctx, &f->nodes[i], rep[i].reason);
+        if (socks[i] == NULL)
+            socks[i] = open_socket(ctx, &f->nodes[i], rep[i].reason);
         if (socks[i] == NULL) {
             rep[i].status = NODE_ERROR;
             continue;
@@ -200,8 +302,8 @@ client_fanout(const struct federation *f, const uint8_t *query, size_t len, int 
                 errf(rep[i].reason, "answered with a multi-frame message");
                 continue;
             }
-            if (client_verify_reply(f, &f->nodes[i], qhash, rep[i].raw.p, rep[i].raw.len,
-                    &rep[i].body, rep[i].reason) != 0) {
+            if (verify_reply(f, &f->nodes[i], &sess->verdicts[i], qhash, rep[i].raw.p,
+                    rep[i].raw.len, &rep[i].body, rep[i].reason) != 0) {
                 rep[i].status = NODE_ERROR;
                 continue;
             }
@@ -225,12 +327,13 @@ client_fanout(const struct federation *f, const uint8_t *query, size_t len, int 
             errf(rep[i].reason, "no answer within %d ms from %s (node down, unreachable, or "
                 "its transport key differs from its certificate)", timeout_ms,
                 f->nodes[i].endpoint);
-        if (socks[i] != NULL)
+        /* A socket that may still deliver an old answer is not reused. */
+        if (socks[i] != NULL && rep[i].status != NODE_OK && rep[i].status != NODE_REFUSED) {
             zmq_close(socks[i]);
+            socks[i] = NULL;
+        }
     }
     free(items);
-    free(socks);
-    zmq_ctx_term(ctx);
     return 0;
 }
 

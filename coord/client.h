@@ -36,9 +36,28 @@ struct node_reply {
 const char *client_status_name(enum node_status s);     /* ok, refused, timeout, error */
 
 /* replies has f->nnodes entries, filled in federation order. */
+/* One query, one session: connects, fans out, disconnects. */
 int client_fanout(const struct federation *f, const uint8_t *query, size_t len, int timeout_ms,
     struct node_reply *replies, char *err);
 void client_replies_release(struct node_reply *replies, size_t n);
+
+/*
+ * A session keeps one connected socket per node, and the verdict on each
+ * node's certificate, across queries, so a long-running coordinator (or a
+ * model fit of many rounds) pays the CURVE handshake (~1.5 ms a node) and
+ * the certificate chain check once per node, not once per query.  A node
+ * that timed out or answered badly gets a fresh socket on the next query, so
+ * a late answer to an old query is dropped with the old socket instead of
+ * being read as the answer to the new one.  f must outlive the session.
+ */
+struct client_session;
+struct client_session *client_session_open(const struct federation *f);
+int client_session_fanout(struct client_session *s, const uint8_t *query, size_t len,
+    int timeout_ms, struct node_reply *replies, char *err);
+void client_session_close(struct client_session *s);
+/* client_verify_reply() for node i of the session's federation, with its cached verdict. */
+int client_session_verify(struct client_session *s, size_t i, const uint8_t qhash[WIRE_HASH_LEN],
+    const uint8_t *msg, size_t len, Fedra__ResponseBody **body, char *err);
 
 /* Verify one signed response for node nd against the query hash; used by fanout. */
 int client_verify_reply(const struct federation *f, const struct fed_node *nd,

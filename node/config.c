@@ -34,7 +34,7 @@ set_uint(uint32_t *slot, const char *value, long long lo, long long hi)
 static const char *const config_keys[] = {
     "db", "listen", "cert", "key", "ca_cert", "crl", "min_cell", "time_grid_days",
     "min_events_per_parameter", "clock_skew_seconds", "replay_cache_max", "cert_warn_days",
-    "query_audit", "crl_url", "crl_refresh_seconds", "crl_fetch_timeout_seconds",
+    "query_audit", "crl_url", "crl_refresh_seconds", "crl_fetch_timeout_seconds", "durability",
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
 
@@ -140,6 +140,10 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
         c->query_audit = strcmp(value, "on") == 0;
         rc = c->query_audit || strcmp(value, "off") == 0 ? 0 : -1;
         why = "must be on or off";
+    } else if (strcmp(name, "durability") == 0) {
+        c->durability_normal = strcmp(value, "normal") == 0;
+        rc = c->durability_normal || strcmp(value, "full") == 0 ? 0 : -1;
+        why = "must be full (every answer's audit entry on disk before it is sent) or normal";
     } else {    /* crl_fetch_timeout_seconds: key_index() admitted nothing else */
         rc = set_uint(&c->crl_timeout_s, value, CONFIG_MIN_CRL_TIMEOUT_S,
             CONFIG_MAX_CRL_TIMEOUT_S);

@@ -48,6 +48,7 @@ struct node_config {
     char *status_file;              /* DB.status: pid, start time, CRL state (status.h) */
     uint32_t seen_keys;             /* bit per key of config.c's table: duplicates refused */
     uint32_t query_audit;           /* 1: refuse differencing (node/qaudit.h) */
+    int durability_normal;          /* 1: audit commits without fsync (docs/node-config.md) */
 };
 
 int config_load(const char *path, struct node_config *c, char *err);

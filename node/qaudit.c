@@ -2,7 +2,7 @@
  * qaudit - see qaudit.h.
  *
  * Cost per query: one pass over the snapshot rows that pass the filter, a
- * sort of (group key, row) pairs, and per new set one indexed lookup of the
+ * (linear, radix) sort of (group key, row) pairs, and per new set one indexed lookup of the
  * remembered sets of nearly the same size, each compared by a merge walk
  * that stops at min_cell differences.  Storage: 4 bytes per row of each
  * distinct released set.
@@ -43,13 +43,60 @@ struct pair {
     uint32_t row;
 };
 
-static int
-pair_cmp(const void *a, const void *b)
+#define QAUDIT_RADIX_BITS 11         /* digit of the pair sort: 2048 buckets stay in L1 */
+/* One stable counting pass from p into tmp over the digit at bit `shift` of key (is_key) or row. */
+static void
+radix_pass(const struct pair *p, struct pair *tmp, size_t n, int is_key, unsigned shift)
 {
-    const struct pair *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return x->row < y->row ? -1 : x->row > y->row;
+    size_t count[(1u << QAUDIT_RADIX_BITS) + 1];
+    const uint64_t mask = (1u << QAUDIT_RADIX_BITS) - 1;
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+        count[((is_key ? p[i].key : p[i].row) >> shift & mask) + 1]++;
+    for (size_t d = 1; d <= mask + 1; d++)
+        count[d] += count[d - 1];
+    for (size_t i = 0; i < n; i++)
+        tmp[count[(is_key ? p[i].key : p[i].row) >> shift & mask]++] = p[i];
+}
+
+/*
+ * Sort by key, then row: an LSD radix sort (stable, linear), in place of
+ * qsort's n log n, which cost ~3 ms a query at 10k rows and most of a second
+ * at 1M.  Only digits that vary are sorted on, and rows not at all when they
+ * already ascend (as collect() produces them): stability keeps that order.
+ */
+static void
+sort_pairs(struct pair *p, size_t n)
+{
+    uint64_t kor = 0, kand = UINT64_MAX;
+    uint32_t ror = 0, rowand = UINT32_MAX;
+    int ascending = 1;
+    for (size_t i = 0; i < n; i++) {
+        kor |= p[i].key;
+        kand &= p[i].key;
+        ror |= p[i].row;
+        rowand &= p[i].row;
+        ascending &= i == 0 || p[i - 1].row < p[i].row;
+    }
+    if (n < 2)
+        return;
+    struct pair *tmp = xmalloc(n * sizeof *tmp), *from = p, *to = tmp;
+    uint64_t kvary = kor ^ kand;
+    uint32_t rvary = ror ^ rowand;
+    for (unsigned pass = 0; pass < 2; pass++) {     /* rows first, then keys: LSD order */
+        for (unsigned sh = 0; sh < (pass ? 64u : 32u); sh += QAUDIT_RADIX_BITS) {
+            uint64_t digit = (pass ? kvary : (ascending ? 0 : rvary)) >> sh;
+            if ((digit & ((1u << QAUDIT_RADIX_BITS) - 1)) == 0)
+                continue;
+            radix_pass(from, to, n, (int)pass, sh);
+            struct pair *t = from;
+            from = to;
+            to = t;
+        }
+    }
+    if (from != p)
+        memcpy(p, from, n * sizeof *p);
+    free(tmp);
 }
 
 static struct qset *
@@ -114,19 +161,33 @@ add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct 
     size_t total = 0;
     for (size_t g = 0; g < ngroups; g++)
         total += out->v[g].n;
-    struct pair *p = xcalloc(total, sizeof *p);
+    struct pair *p = xmalloc((total ? total : 1) * sizeof *p);
+    /* The released rows in ascending order, each with its group: then every
+     * margin's pairs come out row-ascending and sort on their key alone. */
+    uint32_t *group_of = xcalloc(snap->n ? snap->n : 1, sizeof *group_of);   /* g + 1; 0: none */
+    for (size_t g = 0; g < ngroups; g++)
+        for (size_t j = 0; j < out->v[g].n; j++)
+            group_of[out->v[g].rows[j]] = (uint32_t)g + 1;
+    uint32_t *row_g = xmalloc((total ? 2 * total : 1) * sizeof *row_g);
+    size_t nr = 0;
+    for (size_t r = 0; r < snap->n; r++)
+        if (group_of[r]) {
+            row_g[2 * nr] = (uint32_t)r;
+            row_g[2 * nr + 1] = group_of[r] - 1;
+            nr++;
+        }
+    free(group_of);
     for (unsigned mask = 0; mask + 1 < (1u << nby); mask++) {
         size_t np = 0;
-        for (size_t g = 0; g < ngroups; g++) {
-            uint32_t r0 = out->v[g].rows[0];
+        for (size_t j = 0; j < nr; j++) {
+            uint32_t r0 = out->v[row_g[2 * j + 1]].rows[0];
             uint64_t key = 0;
             for (int k = 0; k < nby; k++)
                 if (mask & (1u << k))
                     key = key << 16 | snap->code[by[k]][r0];
-            for (size_t j = 0; j < out->v[g].n; j++)
-                p[np++] = (struct pair){key, out->v[g].rows[j]};
+            p[np++] = (struct pair){key, row_g[2 * j]};
         }
-        qsort(p, np, sizeof *p, pair_cmp);
+        sort_pairs(p, np);
         for (size_t a = 0, b; a < np; a = b) {
             for (b = a; b < np && p[b].key == p[a].key; b++)
                 ;
@@ -149,6 +210,7 @@ add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct 
                 len ? ": its released cells together" : "all released groups together");
         }
     }
+    free(row_g);
     free(p);
 }
 
@@ -175,7 +237,7 @@ collect(const struct snapshot *snap, const struct disclose_policy *policy,
     char ignored[FEDRA_ERRLEN];
     if (snapshot_filter_compile(snap, terms, spec->n_where, &f, ignored) != 0)
         return 0;
-    struct pair *p = xcalloc(snap->n ? snap->n : 1, sizeof *p);
+    struct pair *p = xmalloc((snap->n ? snap->n : 1) * sizeof *p);     /* filled before read */
     size_t np = 0;
     for (size_t i = 0; i < snap->n; i++) {
         if (!snapshot_row_passes(snap, &f, i))
@@ -191,7 +253,7 @@ collect(const struct snapshot *snap, const struct disclose_policy *policy,
             p[np++] = (struct pair){key, (uint32_t)i};
     }
     snapshot_filter_release(&f);
-    qsort(p, np, sizeof *p, pair_cmp);
+    sort_pairs(p, np);
     /* Counts release only cells of min_cell or more; survival strata and
      * other kinds release something about every group they use. */
     uint32_t least = spec->kind == FEDRA__KIND__KIND_COUNT ? policy->min_cell : 1;

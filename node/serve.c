@@ -32,6 +32,7 @@
 #include "certs/pki.h"
 #include "lib/util.h"
 #include "node/audit.h"
+#include "node/certcache.h"
 #include "node/config.h"
 #include "node/crlfetch.h"
 #include "node/exec.h"
@@ -56,6 +57,7 @@
 struct node {
     struct node_config cfg;         /* as loaded from the config file */
     struct pki_trust *trust;        /* federation CA + CRL */
+    struct certcache *certs;        /* analyst certificates verified against trust */
     struct pki_cert *cert;          /* this node's certificate */
     struct pki_key *key;            /* this node's signing key */
     char name[PKI_MAX_NAME + 1];    /* from the certificate's SAN URI */
@@ -361,6 +363,7 @@ node_crl_fetched(struct node *nd)
             (long long)r.took_ms);
     } else {
         nd->fetch_ok_ms = nd->fetch_at_ms;
+        certcache_clear(nd->certs);
         pki_trust_free(nd->trust);
         nd->trust = r.trust;
         r.trust = NULL;
@@ -410,6 +413,7 @@ node_reload(struct node *nd)
                 (long long)pki_trust_crl_number(t), (long long)pki_trust_crl_number(nd->trust));
             pki_trust_free(t);
         } else {
+            certcache_clear(nd->certs);
             pki_trust_free(nd->trust);
             nd->trust = t;
             nd->crl_installed_ms = util_now_ms();
@@ -542,7 +546,7 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
     uint8_t qhash[WIRE_HASH_LEN];
     Fedra__Envelope *env = NULL;
     Fedra__QueryBody *q = NULL;
-    struct pki_cert *sc = NULL;
+    const struct pki_cert *sc = NULL;
     struct exec_out eo = {0};
     struct exec_km_out ek = {0};
     struct exec_lr_out el = {0};
@@ -561,26 +565,23 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
         refuse(&v, "malformed", "not a fedra query envelope: %s", err);
         goto respond;
     }
-    if (pki_cert_from_der(env->signer_cert.data, env->signer_cert.len, &sc, err) != 0) {
-        refuse(&v, "certificate", "signer certificate unreadable: %s", err);
+    const uint8_t *cd[PKI_MAX_CHAIN];
+    size_t cl[PKI_MAX_CHAIN];
+    for (size_t i = 0; i < env->n_chain && i < PKI_MAX_CHAIN; i++) {
+        cd[i] = env->chain[i].data;
+        cl[i] = env->chain[i].len;
+    }
+    /* Parsed and verified once per certificate (and chain, and CRL): node/certcache.h. */
+    char claimed[PKI_MAX_NAME + 1];
+    int pv = certcache_verify(nd->certs, nd->trust, env->signer_cert.data, env->signer_cert.len,
+        cd, cl, env->n_chain, PKI_ROLE_ANALYST, now / 1000, &sc, claimed, err);
+    if (pv == CERTCACHE_UNREADABLE || pv == CERTCACHE_BAD_CHAIN) {
+        refuse(&v, "certificate", "signer certificate%s unreadable: %s",
+            pv == CERTCACHE_BAD_CHAIN ? " chain" : "", err);
         goto respond;
     }
-    if (env->n_chain > 0) {
-        const uint8_t *cd[PKI_MAX_CHAIN];
-        size_t cl[PKI_MAX_CHAIN];
-        for (size_t i = 0; i < env->n_chain && i < PKI_MAX_CHAIN; i++) {
-            cd[i] = env->chain[i].data;
-            cl[i] = env->chain[i].len;
-        }
-        if (pki_cert_set_chain(sc, cd, cl, env->n_chain, err) != 0) {
-            refuse(&v, "certificate", "signer certificate chain unreadable: %s", err);
-            goto respond;
-        }
-    }
-    const char *claimed = pki_cert_name(sc) ? pki_cert_name(sc) : pki_cert_subject_cn(sc);
-    snprintf(signer, sizeof signer, "unverified:%.64s", claimed);
-    int pv = pki_verify(nd->trust, sc, PKI_ROLE_ANALYST, 0, err);
     if (pv != PKI_OK) {
+        snprintf(signer, sizeof signer, "unverified:%.64s", claimed);
         refuse(&v, pv == PKI_BAD_ROLE ? "role" : "certificate", "%s", err);
         goto respond;
     }
@@ -781,7 +782,6 @@ respond:
     exec_logrank_release(&el);
     exec_model_release(&em);
     wire_query_free(q);
-    pki_cert_free(sc);
     wire_envelope_free(env);
 }
 
@@ -886,12 +886,14 @@ node_open(struct node *nd, const char *config_path, char *err)
     if (pki_trust_load(nd->cfg.ca_cert, crl, 1, &nd->trust, err) != 0)
         return -1;
     nd->crl_installed_ms = util_now_ms();
+    nd->certs = certcache_new();
     if (load_identity(nd, nd->trust, &nd->cert, &nd->key, err) != 0)
         return -1;
     snprintf(nd->name, sizeof nd->name, "%s", pki_cert_name(nd->cert));
     if (pki_key_curve_secret(nd->key, nd->curve_secret) != 0)
         return errf(err, "cannot derive the transport key");
-    if (store_open(nd->cfg.db, 0, &nd->store, err) != 0)
+    if (store_open(nd->cfg.db, 0, &nd->store, err) != 0 ||
+        store_set_durability(nd->store, !nd->cfg.durability_normal, err) != 0)
         return -1;
     if (load_data(nd, &nd->snap, err) != 0)
         return -1;
@@ -920,6 +922,7 @@ node_close(struct node *nd)
         zmq_ctx_term(nd->zctx);
     }
     snapshot_free(nd->snap);
+    certcache_free(nd->certs);
     store_free(nd->store);
     pki_cert_free(nd->cert);
     pki_key_free(nd->key);

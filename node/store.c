@@ -260,6 +260,21 @@ store_free(struct store *s)
     free(s);
 }
 
+void
+store_release_memory(struct store *s)
+{
+    sqlite3_db_release_memory(s->db);
+}
+
+int
+store_set_durability(struct store *s, int full, char *err)
+{
+    if (sqlite3_exec(s->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+            NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(s->db, s->path, "cannot set durability of store", err);
+    return 0;
+}
+
 struct sqlite3 *
 store_db(struct store *s)
 {

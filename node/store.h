@@ -47,6 +47,15 @@ struct store_meta {
 int store_open(const char *path, int readonly, struct store **out, char *err);
 void store_free(struct store *s);
 struct sqlite3 *store_db(struct store *s);
+/*
+ * Durability of later commits on this connection: full = fsync at every commit
+ * (SQLite synchronous=FULL, the default); otherwise synchronous=NORMAL, where
+ * the write-ahead log stays consistent but the last commits may be lost to a
+ * power failure (not to a crash of the process).
+ */
+int store_set_durability(struct store *s, int full, char *err);
+/* Give back the connection's page cache (after a full scan that will not be repeated). */
+void store_release_memory(struct store *s);
 
 int store_meta_get(struct store *s, struct store_meta *m, char *err);
 

@@ -379,7 +379,7 @@ test_unknown_key(void **state)
     assert_non_null(strstr(f->err, " min_cell,"));
     assert_non_null(strstr(f->err, " min_events_per_parameter,"));
     assert_non_null(strstr(f->err, " cert_warn_days,"));
-    assert_non_null(strstr(f->err, " crl_fetch_timeout_seconds)"));
+    assert_non_null(strstr(f->err, " crl_fetch_timeout_seconds, durability)"));
     /* a model policy key out of range is refused with its bounds */
     assert_int_equal(load(f, "min_events_per_parameter = 0\n"), -1);
     assert_non_null(strstr(f->err, "min_events_per_parameter = '0': must be an integer from 1 "
@@ -387,6 +387,21 @@ test_unknown_key(void **state)
     /* Keys are case-sensitive. */
     assert_int_equal(load(f, "DB = x.db\n"), -1);
     assert_non_null(strstr(f->err, ":1: unknown key 'DB'"));
+}
+
+static void
+test_durability(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, REQUIRED), 0);
+    assert_int_equal(f->c.durability_normal, 0);            /* default: fsync per answer */
+    extra(f, "durability = full", 0, NULL);
+    assert_int_equal(f->c.durability_normal, 0);
+    extra(f, "durability = normal", 0, NULL);
+    assert_int_equal(f->c.durability_normal, 1);
+    extra(f, "durability = fast", -1, "7: durability = 'fast': must be full (every answer's "
+        "audit entry on disk before it is sent) or normal");
+    extra(f, "durability = FULL", -1, NULL);                /* values are case-sensitive */
 }
 
 static void
@@ -614,6 +629,7 @@ main(void)
         T(test_crl_url),
         T(test_crl_refresh_and_timeout),
         T(test_unknown_key),
+        T(test_durability),
         T(test_missing_required),
         T(test_missing_file),
         T(test_kv_comments_blank_crlf),

@@ -1,0 +1,338 @@
+/*
+ * fedra-bench - the measuring half of `make bench` (bench/run is the driver).
+ *
+ * Every figure comes from the project's own code paths, linked in:
+ *
+ *   query  FED CERT KEY count|km REPS [fresh]
+ *          sign a query exactly as `fedra` does, fan it out with the coordinator
+ *          library (coord/client.c), verify every reply; REPS timed queries after
+ *          a warm-up.  One session for all queries (connections and certificate
+ *          verdicts kept), or with "fresh" a new session per query (what one
+ *          `fedra` invocation pays).  Against a one-node federation this is the
+ *          node's service time plus one loopback round trip.
+ *   verify FED CERT KEY REPS
+ *          coordinator fan-in capacity: replies from one real query, verified
+ *          over and over as a session does it (client_session_verify: decode,
+ *          pinned certificate verdict, signature, body, query hash); REPS runs
+ *          of 2000 verifications.
+ *   scan   DB count|km REPS [BY]
+ *          the node's scan alone: snapshot_load() once, then exec_count() /
+ *          exec_km() as the node calls them, REPS times.  BY: the grouping,
+ *          comma-separated ("-" for none), instead of the default.
+ *
+ * Output: one line per figure, "RESULT <median> <p99> <n> <unit>", read by bench/run.
+ * All times are wall-clock (CLOCK_MONOTONIC).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "certs/pki.h"
+#include "coord/client.h"
+#include "coord/federation.h"
+#include "lib/util.h"
+#include "node/config.h"
+#include "node/exec.h"
+#include "node/snapshot.h"
+#include "node/store.h"
+#include "proto/wire.h"
+
+#define BENCH_MAX_REPS 1000000
+#define BENCH_WARMUP 3
+#define BENCH_TIMEOUT_MS 30000
+#define BENCH_TTL_MS 600000
+#define BENCH_GRID_DAYS 30          /* fedra km's default grid */
+#define BENCH_VERIFY_BATCH 2000
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median and p99 (nearest rank) of v[0..n), printed for bench/run. */
+static void
+result(double *v, size_t n, const char *unit)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    size_t r = (size_t)((double)n * 0.99 + 0.999999);
+    double p99 = v[(r ? r : 1) - 1];
+    printf("RESULT %.6g %.6g %zu %s\n", med, p99, n, unit);
+}
+
+/* The spec both `fedra count --by stage,sex` and `fedra km --by stage` send. */
+static char *by_count[] = {(char *)"stage", (char *)"sex"};
+static char *by_km[] = {(char *)"stage"};
+
+static void
+make_spec(int km, Fedra__QuerySpec *spec)
+{
+    fedra__query_spec__init(spec);
+    if (km) {
+        spec->kind = FEDRA__KIND__KIND_KM;
+        spec->n_group_by = 1;
+        spec->group_by = by_km;
+        spec->endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+        spec->grid_days = BENCH_GRID_DAYS;
+    } else {
+        spec->kind = FEDRA__KIND__KIND_COUNT;
+        spec->n_group_by = 2;
+        spec->group_by = by_count;
+    }
+}
+
+/* A signed query envelope, built as coord/fedra.c builds it (fresh id each time). */
+static int
+sign_query(const struct federation *fed, const struct pki_cert *cert, const struct pki_key *key,
+    const Fedra__QuerySpec *spec, struct buf *env, char *err)
+{
+    uint8_t id[WIRE_QUERY_ID_LEN];
+    if (RAND_bytes(id, sizeof id) != 1)
+        return errf(err, "no randomness for the query id");
+    char **aud = xcalloc(fed->nnodes, sizeof *aud);
+    for (size_t i = 0; i < fed->nnodes; i++)
+        aud[i] = fed->nodes[i].name;
+    Fedra__QueryBody q = FEDRA__QUERY_BODY__INIT;
+    q.context = (char *)WIRE_QUERY_CONTEXT;
+    q.query_id.data = id;
+    q.query_id.len = sizeof id;
+    q.issued_at_ms = util_now_ms();
+    q.expires_at_ms = q.issued_at_ms + BENCH_TTL_MS;
+    q.n_audience = fed->nnodes;
+    q.audience = aud;
+    q.analyst = (char *)(pki_cert_name(cert) ? pki_cert_name(cert) : pki_cert_subject_cn(cert));
+    q.spec = (Fedra__QuerySpec *)spec;
+    struct buf body = {0};
+    wire_pack(&q.base, &body);
+    free(aud);
+    uint8_t sig[PKI_SIG_LEN];
+    if (pki_sign(key, body.p, body.len, sig) != 0) {
+        buf_release(&body);
+        return errf(err, "signing failed");
+    }
+    size_t derlen;
+    const uint8_t *der = pki_cert_der(cert, &derlen);
+    Fedra__Envelope e = FEDRA__ENVELOPE__INIT;
+    e.version = WIRE_VERSION;
+    e.body.data = body.p;
+    e.body.len = body.len;
+    e.signature.data = sig;
+    e.signature.len = sizeof sig;
+    e.signer_cert.data = (uint8_t *)der;
+    e.signer_cert.len = derlen;
+    env->len = 0;
+    wire_pack(&e.base, env);
+    buf_release(&body);
+    return 0;
+}
+
+struct analyst {
+    struct federation fed;
+    struct pki_cert *cert;
+    struct pki_key *key;
+};
+
+static int
+analyst_open(const char *fedpath, const char *certpath, const char *keypath, struct analyst *a,
+    char *err)
+{
+    memset(a, 0, sizeof *a);
+    if (federation_load(fedpath, &a->fed, err) != 0 || pki_cert_load(certpath, &a->cert, err) != 0
+        || pki_key_load(keypath, &a->key, err) != 0)
+        return -1;
+    return 0;
+}
+
+static void
+analyst_close(struct analyst *a)
+{
+    pki_cert_free(a->cert);
+    pki_key_free(a->key);
+    federation_release(&a->fed);
+}
+
+/* One timed query (sign + fan-out + verify); -1 unless every node answered ok. */
+static int
+one_query(struct analyst *a, struct client_session *s, const Fedra__QuerySpec *spec,
+    struct node_reply *rep, double *ms, char *err)
+{
+    struct buf env = {0};
+    int64_t t0 = util_mono_us();
+    int rc = sign_query(&a->fed, a->cert, a->key, spec, &env, err);
+    if (rc == 0)
+        rc = client_session_fanout(s, env.p, env.len, BENCH_TIMEOUT_MS, rep, err);
+    *ms = (double)(util_mono_us() - t0) / 1000.0;
+    buf_release(&env);
+    for (size_t i = 0; rc == 0 && i < a->fed.nnodes; i++)
+        if (rep[i].status != NODE_OK)
+            rc = errf(err, "node %s: %s: %s", a->fed.nodes[i].name,
+                client_status_name(rep[i].status), rep[i].reason);
+    return rc;
+}
+
+static int
+cmd_query(char **argv, int argc, char *err)
+{
+    struct analyst a;
+    long long reps;
+    if (argc < 5 || util_parse_int(argv[4], 1, BENCH_MAX_REPS, &reps) != 0)
+        return errf(err, "usage: query FED CERT KEY count|km REPS [fresh]");
+    int fresh = argc > 5 && strcmp(argv[5], "fresh") == 0;
+    if (analyst_open(argv[0], argv[1], argv[2], &a, err) != 0)
+        return -1;
+    Fedra__QuerySpec spec;
+    make_spec(strcmp(argv[3], "km") == 0, &spec);
+    struct node_reply *rep = xcalloc(a.fed.nnodes, sizeof *rep);
+    double *v = xcalloc((size_t)reps, sizeof *v), ms;
+    struct client_session *s = client_session_open(&a.fed);
+    int rc = 0;
+    for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
+        if (fresh) {
+            client_session_close(s);
+            s = client_session_open(&a.fed);
+        }
+        rc = one_query(&a, s, &spec, rep, &ms, err);
+        client_replies_release(rep, a.fed.nnodes);
+        if (k >= 0)
+            v[k] = ms;
+    }
+    client_session_close(s);
+    if (rc == 0)
+        result(v, (size_t)reps, "ms");
+    free(v);
+    free(rep);
+    analyst_close(&a);
+    return rc;
+}
+
+static int
+cmd_verify(char **argv, int argc, char *err)
+{
+    struct analyst a;
+    long long reps;
+    if (argc < 4 || util_parse_int(argv[3], 1, BENCH_MAX_REPS, &reps) != 0)
+        return errf(err, "usage: verify FED CERT KEY REPS");
+    if (analyst_open(argv[0], argv[1], argv[2], &a, err) != 0)
+        return -1;
+    Fedra__QuerySpec spec;
+    make_spec(0, &spec);
+    size_t n = a.fed.nnodes;
+    struct node_reply *rep = xcalloc(n, sizeof *rep);
+    struct buf env = {0};
+    struct client_session *s = client_session_open(&a.fed);
+    int rc = sign_query(&a.fed, a.cert, a.key, &spec, &env, err);
+    if (rc == 0)
+        rc = client_session_fanout(s, env.p, env.len, BENCH_TIMEOUT_MS, rep, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (rep[i].status != NODE_OK)
+            rc = errf(err, "node %s did not answer: %s", a.fed.nodes[i].name, rep[i].reason);
+    double *v = xcalloc((size_t)reps, sizeof *v);
+    uint8_t qhash[WIRE_HASH_LEN];
+    wire_query_hash(env.p, env.len, qhash);
+    for (long long r = 0; rc == 0 && r < reps; r++) {
+        int64_t t0 = util_mono_us();
+        for (size_t k = 0; rc == 0 && k < BENCH_VERIFY_BATCH; k++) {
+            size_t i = k % n;
+            Fedra__ResponseBody *b;
+            rc = client_session_verify(s, i, qhash, rep[i].raw.p, rep[i].raw.len, &b, err);
+            wire_response_free(b);
+        }
+        v[r] = BENCH_VERIFY_BATCH / ((double)(util_mono_us() - t0) / 1e6);
+    }
+    if (rc == 0)
+        result(v, (size_t)reps, "replies/s");
+    client_session_close(s);
+    client_replies_release(rep, n);
+    buf_release(&env);
+    free(rep);
+    free(v);
+    analyst_close(&a);
+    return rc;
+}
+
+static int
+cmd_scan(char **argv, int argc, char *err)
+{
+    long long reps;
+    if (argc < 3 || util_parse_int(argv[2], 1, BENCH_MAX_REPS, &reps) != 0)
+        return errf(err, "usage: scan DB count|km REPS [BY]");
+    int km = strcmp(argv[1], "km") == 0;
+    struct store *st;
+    struct snapshot *snap;
+    if (store_open(argv[0], 1, &st, err) != 0)
+        return -1;
+    if (snapshot_load(st, &snap, err) != 0) {
+        store_free(st);
+        return -1;
+    }
+    /* The node's default disclosure policy (a config without min_cell or time_grid_days). */
+    struct disclose_policy pol = {
+        .min_cell = DISCLOSE_DEFAULT_MIN_CELL,
+        .time_grid_days = DISCLOSE_DEFAULT_GRID_DAYS,
+        .min_events_per_param = DISCLOSE_DEFAULT_EVENTS_PER_PARAM,
+    };
+    Fedra__QuerySpec spec;
+    make_spec(km, &spec);
+    char *by[SNAP_MAX_GROUP], *list = argc > 3 ? xstrdup(argv[3]) : NULL, *save = NULL;
+    if (list != NULL) {
+        spec.n_group_by = 0;
+        spec.group_by = by;
+        for (char *t = strtok_r(list, ",", &save); t && spec.n_group_by < SNAP_MAX_GROUP;
+             t = strtok_r(NULL, ",", &save))
+            if (strcmp(t, "-") != 0)
+                by[spec.n_group_by++] = t;
+    }
+    double *v = xcalloc((size_t)reps, sizeof *v);
+    int rc = 0;
+    for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
+        struct exec_out eo;
+        struct exec_km_out ek;
+        int64_t t0 = util_mono_us();
+        if (km) {
+            rc = exec_km(snap, &pol, &spec, &ek, err);
+            if (rc == 0)
+                exec_km_release(&ek);
+        } else {
+            rc = exec_count(snap, &pol, &spec, &eo, err);
+            if (rc == 0)
+                exec_out_release(&eo);
+        }
+        if (k >= 0)
+            v[k] = (double)(util_mono_us() - t0) / 1000.0;
+    }
+    if (rc == 0)
+        result(v, (size_t)reps, "ms");
+    free(v);
+    free(list);
+    snapshot_free(snap);
+    store_free(st);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    char err[FEDRA_ERRLEN] = "";
+    int rc;
+    if (argc < 2) {
+        fputs("usage: fedra-bench query|verify|scan ... (see bench/fedra-bench.c)\n", stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "query") == 0)
+        rc = cmd_query(argv + 2, argc - 2, err);
+    else if (strcmp(argv[1], "verify") == 0)
+        rc = cmd_verify(argv + 2, argc - 2, err);
+    else if (strcmp(argv[1], "scan") == 0)
+        rc = cmd_scan(argv + 2, argc - 2, err);
+    else
+        rc = errf(err, "unknown benchmark '%s' (query, verify, scan)", argv[1]);
+    if (rc != 0) {
+        fprintf(stderr, "fedra-bench: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
