@@ -25,7 +25,8 @@ bundle_init(struct bundle *b, int argc, char *const *argv, const struct federati
 {
     char when[32];
     time_t now = time(NULL);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    struct tm tm;
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     memset(b, 0, sizeof *b);
     b->root = json_object();
     json_object_set_new(b->root, "fedra_bundle", json_integer(BUNDLE_VERSION));

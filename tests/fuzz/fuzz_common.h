@@ -197,7 +197,7 @@ fuzz_ca(void)
     fuzz_check(ca_open(ca_dir, &ca, err), "ca_open", err);
     const char *names[] = {"N1", "N2"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        struct ca_issue_req req = {PKI_ROLE_NODE, names[i], out, 10, 0};
+        struct ca_issue_req req = {.role = PKI_ROLE_NODE, .name = names[i], .out_dir = out, .days = 10};
         fuzz_check(ca_issue(ca, &req, serial, err), "ca_issue", err);
     }
     fuzz_check(ca_crl(ca, crl, 7, 0, &number, err), "ca_crl", err);
