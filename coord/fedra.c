@@ -262,16 +262,17 @@ out:
 
 /* The answers to one round: sent (and recorded with --bundle), or replayed. */
 static int
-deliver(const struct opts *o, const struct federation *fed, const uint8_t *env, size_t len,
-    const Fedra__QuerySpec *spec, struct node_reply *rep, char qid[2 * WIRE_QUERY_ID_LEN + 1],
-    char *err)
+deliver(const struct opts *o, const struct federation *fed, struct client_session *sess,
+    const uint8_t *env, size_t len, const Fedra__QuerySpec *spec, struct node_reply *rep,
+    char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
 {
     if (o->replay)
         return replay_round(o, fed, spec, rep, qid, err);
     if (len > WIRE_MAX_QUERY)
         return errf(err, "the query is %zu bytes; nodes accept at most %u bytes "
             "(WIRE_MAX_QUERY)", len, WIRE_MAX_QUERY);
-    if (client_fanout(fed, env, len, o->timeout_ms, rep, err) != 0)
+    if ((sess ? client_session_fanout(sess, env, len, o->timeout_ms, rep, err)
+              : client_fanout(fed, env, len, o->timeout_ms, rep, err)) != 0)
         return -1;
     if (o->bundle != NULL)
         bundle_add_round(o->bundle, fed, env, len, rep);
@@ -286,7 +287,7 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
     char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
     snprintf(qid, sizeof qid, "%s", qid0);
     struct node_reply *rep = xcalloc(fed->nnodes, sizeof *rep);
-    if (deliver(o, fed, env, len, spec, rep, qid, err) != 0) {
+    if (deliver(o, fed, NULL, env, len, spec, rep, qid, err) != 0) {
         fprintf(stderr, "fedra: %s\n", err);
         free(rep);
         return EXIT_FAIL;
@@ -548,37 +549,60 @@ out:
 struct model_ctx {
     const struct opts *o;
     const struct federation *fed;
+    /* The nodes still in the fit and a session to them: a fit of many rounds pays
+       the connections and certificate checks once, until a node drops out. */
+    struct federation sub;
+    size_t *map;                    /* sub's node k is fed's node map[k] */
+    unsigned char *mask;            /* the active set sub was built for */
+    struct client_session *sess;
 };
+
+static void
+model_ctx_release(struct model_ctx *c)
+{
+    if (c->sess != NULL)
+        client_session_close(c->sess);
+    free(c->sub.nodes);
+    free(c->map);
+    free(c->mask);
+}
 
 static int
 model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *active,
     struct node_reply *rep, char *err)
 {
-    const struct model_ctx *c = vctx;
-    struct federation sub = *c->fed;
-    size_t *map = xcalloc(c->fed->nnodes, sizeof *map);
-    sub.nodes = xcalloc(c->fed->nnodes, sizeof *sub.nodes);
-    sub.nnodes = 0;
-    for (size_t i = 0; i < c->fed->nnodes; i++)
-        if (active[i]) {
-            map[sub.nnodes] = i;
-            sub.nodes[sub.nnodes++] = c->fed->nodes[i];
-        }
+    struct model_ctx *c = vctx;
+    size_t n = c->fed->nnodes;
+    if (c->mask == NULL || memcmp(c->mask, active, n) != 0) {
+        model_ctx_release(c);
+        c->sess = NULL;
+        c->sub = *c->fed;
+        c->map = xcalloc(n, sizeof *c->map);
+        c->mask = xcalloc(n, 1);
+        memcpy(c->mask, active, n);
+        c->sub.nodes = xcalloc(n, sizeof *c->sub.nodes);
+        c->sub.nnodes = 0;
+        for (size_t i = 0; i < n; i++)
+            if (active[i]) {
+                c->map[c->sub.nnodes] = i;
+                c->sub.nodes[c->sub.nnodes++] = c->fed->nodes[i];
+            }
+        if (!c->o->replay)
+            c->sess = client_session_open(&c->sub);
+    }
     struct buf env = {0};
     char qid[2 * WIRE_QUERY_ID_LEN + 1];
-    struct node_reply *sr = xcalloc(sub.nnodes + 1, sizeof *sr);
-    int rc = c->o->replay ? 0 : sign_query(c->o, &sub, spec, &env, qid, err);
+    struct node_reply *sr = xcalloc(c->sub.nnodes + 1, sizeof *sr);
+    int rc = c->o->replay ? 0 : sign_query(c->o, &c->sub, spec, &env, qid, err);
     if (rc == 0)
-        rc = deliver(c->o, &sub, env.p, env.len, spec, sr, qid, err);
+        rc = deliver(c->o, &c->sub, c->sess, env.p, env.len, spec, sr, qid, err);
     if (rc == 0) {
-        report_check_replies(&sub, sr, spec);
-        for (size_t k = 0; k < sub.nnodes; k++)
-            rep[map[k]] = sr[k];
+        report_check_replies(&c->sub, sr, spec);
+        for (size_t k = 0; k < c->sub.nnodes; k++)
+            rep[c->map[k]] = sr[k];
     }
     buf_release(&env);
     free(sr);
-    free(sub.nodes);
-    free(map);
     return rc;
 }
 
@@ -684,10 +708,14 @@ cmd_model(const struct opts *o, const struct federation *fed, int argc, char **a
     req.grid_days = (uint32_t)grid;
     req.exact_times = grid == 0;
     req.max_iter = (int)iter;
-    struct model_ctx ctx = {o, fed};
+    struct model_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.o = o;
+    ctx.fed = fed;
     struct report r = {o->format, stdout, stderr, fed, NULL, ""};
     char err[FEDRA_ERRLEN];
     rc = model_run(&req, &r, model_send, &ctx, err);
+    model_ctx_release(&ctx);
     if (rc == EXIT_FAIL)
         fprintf(stderr, "fedra: %s\n", err);
     else if (rc == EXIT_PARTIAL)
