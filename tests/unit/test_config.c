@@ -248,7 +248,8 @@ test_unknown_key(void **state)
     char want[FEDRA_ERRLEN];
     assert_int_equal(load(f, "# node\n\ndb = x.db\nmincell = 5\n"), -1);
     snprintf(want, sizeof want, "%s:4: unknown key 'mincell' (keys: db, listen, cert, key, "
-        "ca_cert, crl, min_cell, time_grid_days, clock_skew_seconds, replay_cache_max)", f->path);
+        "ca_cert, crl, min_cell, time_grid_days, clock_skew_seconds, replay_cache_max, "
+        "query_audit)", f->path);
     assert_string_equal(f->err, want);
     /* Keys are case-sensitive. */
     assert_int_equal(load(f, "DB = x.db\n"), -1);
