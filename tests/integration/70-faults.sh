@@ -213,16 +213,18 @@ expect_grep "rows do not match the hash recorded at import" "$WORK/last.err" "al
 #    by every node (class clock), one 60 s ahead is inside the 120 s window.
 "$ROOT/scripts/federation" up fed2 AA=AA.csv BB=BB.csv --set min_cell=1 >/dev/null
 . fed2/env
+# libfaketime is an LD_PRELOAD library; an ASan build wants its runtime first.
+ft() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime "$@"; }
 if command -v faketime >/dev/null; then
-    expect_status 3 "a query issued 10 minutes in the future is refused" faketime -f '+600s' fedra count
+    expect_status 3 "a query issued 10 minutes in the future is refused" ft -f '+600s' fedra count
     if grep -Eq 'AA +refused +.*ahead' "$WORK/last.out" && grep -Eq 'BB +refused +.*ahead' "$WORK/last.out"; then
         ok "skew: both nodes refuse, saying the query is ahead of their clock"
     else fail "skew: refusal does not name the clock"; sed 's/^/       | /' "$WORK/last.out" | head; fi
     grep -Eq '^ *[0-9]' "$WORK/last.out" && fail "skew: a number was printed" || ok "skew: no number is printed"
-    expect_status 0 "a query 60 s ahead is within the tolerated skew" faketime -f '+60s' fedra count
+    expect_status 0 "a query 60 s ahead is within the tolerated skew" ft -f '+60s' fedra count
     # A node whose own clock runs 15 minutes fast: to it the query has expired.
     kill "$(cat fed2/nodes/BB/node.pid)"; sleep 0.5
-    restart_node fed2 BB faketime -f '+900s'
+    restart_node fed2 BB ft -f '+900s'
     fedra --timeout "$T" --format csv count --by stage 2>fedra.err | awk -F, 'NR > 1 {print $1 "," $2}' | sort >got
     status_is BB 'refused +.*expired' fedra.err "node clock 15 min fast: BB refuses the query as expired"
     merged_is "node clock 15 min fast" AA
