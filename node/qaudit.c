@@ -326,9 +326,13 @@ compare(sqlite3 *db, const char *data_hash, const struct qset *q, uint32_t k,
     const char *code = NULL;
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        const uint32_t *rows = sqlite3_column_blob(st, 0);
-        size_t nr = (size_t)sqlite3_column_bytes(st, 0) / sizeof *rows;
+        /* The blob may sit at any address in SQLite's page: copy to aligned memory. */
+        size_t nr = (size_t)sqlite3_column_bytes(st, 0) / sizeof(uint32_t);
+        uint32_t *rows = xcalloc(nr ? nr : 1, sizeof *rows);
+        if (nr > 0)
+            memcpy(rows, sqlite3_column_blob(st, 0), nr * sizeof *rows);
         size_t d = symdiff(q->rows, q->n, rows, nr, k);
+        free(rows);
         if (d >= 1 && d < k) {
             const char *who = (const char *)sqlite3_column_text(st, 1);
             char when[32];
@@ -374,7 +378,8 @@ remember(sqlite3 *db, const char *data_hash, const struct qsets *sets, const cha
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, err);
     /* Row indices mean nothing once the data changed: drop the old history. */
-    if (sqlite3_prepare_v2(db, "DELETE FROM qaudit_set WHERE data_hash != ?", -1, &st, NULL)
+    if (sqlite3_prepare_v2(db, "DELETE FROM qaudit_set WHERE data_hash < ?1 OR data_hash > ?1",
+            -1, &st, NULL)
             != SQLITE_OK)
         goto fail;
     sqlite3_bind_text(st, 1, data_hash, -1, SQLITE_STATIC);

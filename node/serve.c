@@ -816,6 +816,13 @@ open_sockets(struct node *nd, char *err)
         return errf(err, "zmq_socket: %s", zmq_strerror(errno));
     nd->router = r;
     int64_t maxmsg = (int64_t)WIRE_MAX_QUERY + WIRE_CURVE_OVERHEAD;
+    /*
+     * No ZMQ_HEARTBEAT_*: with heartbeats on, libzmq 4.3.4 aborts the node
+     * (assertion !_io_error, stream_engine_base.cpp:331; zeromq/libzmq#4364)
+     * under a flood of reconnecting peers, 2 runs of 2 in tests/load/run;
+     * without them it survived both.  Clients are short-lived and close
+     * their connections, so dead-peer detection is not needed.
+     */
     if (setopt_int(r, ZMQ_CURVE_SERVER, 1) != 0 ||
         zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, nd->curve_secret, 32) != 0 ||
         zmq_setsockopt(r, ZMQ_ZAP_DOMAIN, NODE_ZAP_DOMAIN, strlen(NODE_ZAP_DOMAIN)) != 0 ||
@@ -823,9 +830,7 @@ open_sockets(struct node *nd, char *err)
         zmq_setsockopt(r, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
         setopt_int(r, ZMQ_HANDSHAKE_IVL, NODE_HANDSHAKE_MS) != 0 ||
         setopt_int(r, ZMQ_RCVHWM, NODE_HWM) != 0 || setopt_int(r, ZMQ_SNDHWM, NODE_HWM) != 0 ||
-        setopt_int(r, ZMQ_LINGER, NODE_LINGER_MS) != 0 ||
-        setopt_int(r, ZMQ_HEARTBEAT_IVL, 10000) != 0 ||
-        setopt_int(r, ZMQ_HEARTBEAT_TIMEOUT, 30000) != 0)
+        setopt_int(r, ZMQ_LINGER, NODE_LINGER_MS) != 0)
         return errf(err, "cannot configure the node socket: %s", zmq_strerror(errno));
     if (zmq_bind(r, nd->cfg.listen) != 0)
         return errf(err, "cannot listen on '%s': %s", nd->cfg.listen, zmq_strerror(errno));

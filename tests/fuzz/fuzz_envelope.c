@@ -14,15 +14,20 @@
  * at start) under two policies (the default, and min_cell 1 with exact
  * times).  The node's answer is packed into a ResponseBody and must decode
  * with the coordinator's wire_response_decode: an answer the coordinator
- * would refuse is reported as a crash (abort).
+ * would refuse is reported as a crash (abort).  Each answered spec also goes
+ * through the query-set auditor (node/qaudit.c) with an in-memory history
+ * kept across inputs; it must admit or refuse, never fail.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "certs/pki.h"
 #include "node/exec.h"
 #include "node/import.h"
+#include "node/qaudit.h"
 #include "node/snapshot.h"
 #include "node/store.h"
 #include "proto/vars.h"
@@ -33,6 +38,7 @@
 
 static struct pki_trust *trust;
 static struct snapshot *snap;
+static sqlite3 *qdb;                    /* the query-set auditor's history, in memory */
 
 static const char csv_header[] = "patient_id,eupid,sex,age_at_diagnosis_days,diagnosis_date,"
     "tumour_type,icdo3_morphology,icdo3_topography,stage,surgery,chemotherapy,radiotherapy,"
@@ -110,6 +116,21 @@ answer_decodes(Fedra__ResponseBody *rb)
     buf_release(&body);
 }
 
+/*
+ * The query-set auditor on every answered spec, with a history kept across
+ * inputs (bounded by its capacity): it may admit or refuse, never fail.
+ */
+static void
+audit(const Fedra__QuerySpec *spec, const struct disclose_policy *policy)
+{
+    char err[FEDRA_ERRLEN] = "";
+    const char *code = qaudit_admit(qdb, snap, policy, spec, "fuzz", "0", 1, 100000, err);
+    if (code != NULL && strcmp(code, "differencing") != 0 && strcmp(code, "capacity") != 0) {
+        fprintf(stderr, "qaudit_admit failed (%s): %s\n", code, err);
+        abort();
+    }
+}
+
 static void
 execute(const Fedra__QuerySpec *spec)
 {
@@ -124,6 +145,7 @@ execute(const Fedra__QuerySpec *spec)
             if (exec_count(snap, &policies[i], spec, &eo, err) == 0) {
                 rb.count = &eo.count;
                 answer_decodes(&rb);
+                audit(spec, &policies[i]);
             }
             exec_out_release(&eo);
         } else if (spec->kind == FEDRA__KIND__KIND_KM) {
@@ -131,6 +153,7 @@ execute(const Fedra__QuerySpec *spec)
             if (exec_km(snap, &policies[i], spec, &ek, err) == 0) {
                 rb.km = &ek.km;
                 answer_decodes(&rb);
+                audit(spec, &policies[i]);
             }
             exec_km_release(&ek);
         } else if (spec->kind == FEDRA__KIND__KIND_COX || spec->kind == FEDRA__KIND__KIND_GLM) {
@@ -158,6 +181,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_path(crl, "ca/crl.pem");
     fuzz_check(pki_trust_load(ca, crl, 1, &trust, err), "pki_trust_load", err);
     make_snapshot();
+    if (sqlite3_open(":memory:", &qdb) != SQLITE_OK)
+        fuzz_check(-1, "sqlite3_open", "in-memory database");
     return 0;
 }
 

@@ -31,7 +31,8 @@ expect_status 0 "send a saved query once" fedra send q1.bin
 expect_status 3 "the same query again is refused" fedra send q1.bin
 refused_with 'already received once; replays are refused' "replay: reason says replay"
 # ... and after a restart of the node (the cache is on disk).
-expect_status 0 "save another query" fedra --save-query q2.bin count
+# (Same shape as q1: a plain total after the stage table could be refused as differencing.)
+expect_status 0 "save another query" fedra --save-query q2.bin count --by stage
 expect_status 0 "send it" fedra send q2.bin
 "$ROOT/scripts/federation" down fed >/dev/null
 for n in AA BB; do
@@ -80,13 +81,13 @@ check "node still serving after 100 MB of raw bytes" alive
 
 # Revoked analyst: revoke, publish the CRL, reload, refused with the reason.
 fedra-cert issue --ca fed/ca --role analyst --name mallory --out . >/dev/null
-expect_status 0 "a fresh analyst is answered" fedra --cert mallory.crt --key mallory.key count
+expect_status 0 "a fresh analyst is answered" fedra --cert mallory.crt --key mallory.key count --by stage
 fedra-cert revoke --ca fed/ca --name mallory >/dev/null
 fedra-cert crl --ca fed/ca --out fed/ca/crl.pem >/dev/null
 "$ROOT/scripts/federation" reload fed >/dev/null
 sleep 0.5
 expect_status 3 "a revoked analyst is refused after the CRL reload" \
-    fedra --cert mallory.crt --key mallory.key count
+    fedra --cert mallory.crt --key mallory.key count --by stage
 refused_with "certificate 'mallory'.*revoked" "revoked: reason names the revocation"
 check "node still serving" alive
 

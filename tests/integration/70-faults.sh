@@ -20,6 +20,21 @@ check "federation up (AA BB CC, min_cell 1)" \
     "$ROOT/scripts/federation" up fed AA=AA.csv BB=BB.csv CC=CC.csv --set min_cell=1
 . fed/env
 pid() { cat "fed/nodes/$1/node.pid"; }
+# Per-query timeout; tests/valgrind/run raises it (a node under valgrind is slow).
+T=${FEDRA_TEST_TIMEOUT:-3000}
+# restart_node FEDDIR NAME [PREFIX...]: start the node again (optionally under a
+# wrapper such as faketime), wait for its new "serving on" line, and point the
+# federation file at the port it chose.
+restart_node() {
+    fd=$1 nm=$2; shift 2
+    log=$fd/nodes/$nm/node.log
+    n0=$(grep -c ' serving on ' "$log")
+    "$@" fedra-node serve --config "$fd/nodes/$nm/node.conf" >>"$log" 2>&1 &
+    echo $! >"$fd/nodes/$nm/node.pid"
+    for _ in $(seq 1 600); do [ "$(grep -c ' serving on ' "$log")" -gt "$n0" ] && break; sleep 0.1; done
+    ep=$(sed -n 's/.* serving on \(tcp:[^ :]*:[0-9]*\):.*/\1/p' "$log" | tail -n 1)
+    sed -i "s|^node = $nm .*|node = $nm $ep $WORK/$fd/nodes/$nm/$nm.crt|" "$fd/federation"
+}
 
 # Oracle for count --by stage: sqlite3 on the given nodes' CSVs.
 oracle_count() {
@@ -29,7 +44,7 @@ oracle_count() {
     sqlite3 -csv oracle.db "SELECT stage, count(*) FROM ($q) GROUP BY stage" | sort
 }
 # fedra's count (stage,count where count = count_max), sorted.
-fedra_count() { fedra --timeout 3000 --format csv count --by stage "$@" 2>fedra.err \
+fedra_count() { fedra --timeout "$T" --format csv count --by stage "$@" 2>fedra.err \
     | awk -F, 'NR > 1 && $2 == $3 {print $1 "," $2}' | sort; }
 # merged_is NAME NODES...: the last fedra_count output ($WORK/got) equals the oracle.
 merged_is() {
@@ -69,9 +84,9 @@ surv_is() { # surv_is NAME NODES...: km (got.km) and logrank (got.lr) equal R on
     else fail "$name: logrank differs from survdiff on $*"; sed 's/^/       | /' r.out | head -5; fi
 }
 fedra_surv() { # km and logrank into got.km, got.lr; statuses into surv.err
-    fedra --timeout 3000 --format csv km 2>surv.err | cut -d, -f2,3,4,6 \
+    fedra --timeout "$T" --format csv km 2>surv.err | cut -d, -f2,3,4,6 \
         | sed '1s/.*/time,n.risk,n.event,surv/' >got.km
-    fedra --timeout 3000 --format json logrank --by stage 2>>surv.err | tr -d ' \n' \
+    fedra --timeout "$T" --format json logrank --by stage 2>>surv.err | tr -d ' \n' \
         | grep -o '"chisq":[^,]*' | cut -d: -f2 >got.lr
 }
 status_is() { # status_is NODE STATUS FILE NAME
@@ -84,7 +99,7 @@ fedra_count >got; merged_is "all nodes" AA BB CC
 # 1. A node that hangs (SIGSTOP): timeout named, the others merged, exit 3.
 kill -STOP "$(pid AA)"
 fedra_count >got; rc=${PIPESTATUS[0]}
-fedra --timeout 3000 count >/dev/null 2>&1; rc=$?
+fedra --timeout "$T" count >/dev/null 2>&1; rc=$?
 [ "$rc" = 3 ] && ok "hung node: exit 3" || fail "hung node: exit $rc, wanted 3"
 status_is AA timeout fedra.err "hung node: AA named as timeout"
 merged_is "hung node" BB CC
@@ -92,7 +107,7 @@ fedra_surv
 status_is AA timeout surv.err "hung node: km/logrank name AA as timeout"
 surv_is "hung node" BB CC
 kill -CONT "$(pid AA)"
-expect_status 0 "the node answers again after SIGCONT" fedra --timeout 5000 ping
+expect_status 0 "the node answers again after SIGCONT" fedra --timeout $((T + 2000)) ping
 
 # 2. A node killed (SIGKILL) while queries are outstanding: 6 analysts query in a
 #    loop; AA is killed at a random moment.  Each answer is a merge of exactly
@@ -101,7 +116,7 @@ oracle_count AA BB CC >want.all; oracle_count BB CC >want.bc
 for i in 1 2 3 4 5 6; do
     ( miss=0
       for j in $(seq 1 40); do
-        fedra --timeout 1500 --format csv count --by stage >run$i.$j.out 2>run$i.$j.err
+        fedra --timeout "$T" --format csv count --by stage >run$i.$j.out 2>run$i.$j.err
         grep -Eq '^ *AA +ok' run$i.$j.err || miss=$((miss + 1))
         [ "$miss" -ge 2 ] && break
       done ) &
@@ -117,22 +132,18 @@ for f in run*.out; do
 done
 [ "$wrong" = 0 ] && [ "$nto" -gt 0 ] && ok "node killed mid-stream: $((nok + nto)) answers, $nok with AA, $nto without, none wrong" \
     || fail "node killed mid-stream: $wrong wrong answers ($nok with AA, $nto without)"
-fedra-node serve --config fed/nodes/AA/node.conf >>fed/nodes/AA/node.log 2>&1 &
-echo $! >fed/nodes/AA/node.pid
-sleep 1
-ep=$(sed -n 's/.* serving on \(tcp:[^ :]*:[0-9]*\):.*/\1/p' fed/nodes/AA/node.log | tail -n 1)
-sed -i "s|^node = AA .*|node = AA $ep $WORK/fed/nodes/AA/AA.crt|" fed/federation
+restart_node fed AA
 fedra_count >got; merged_is "killed node restarted" AA BB CC
 check "killed node's audit chain is intact" fedra-node audit verify --db fed/nodes/AA/store.db
 
 # 3. A node that answers garbage: error named, never merged.
 cp fed/federation fed/federation.real
 "$FAKE" garbage fed/nodes/AA/node.conf 2>fake.log & fpid=$!
-sleep 0.5
+for _ in $(seq 1 100); do grep -q ': ready' fake.log && break; sleep 0.1; done
 fep=$(sed -n 's/.* serving on \(tcp:[^ ]*\): ready/\1/p' fake.log)
 sed -i "s|^node = AA .*|node = AA $fep $WORK/fed/nodes/AA/AA.crt|" fed/federation
 fedra_count >got
-fedra --timeout 3000 count >/dev/null 2>&1; rc=$?
+fedra --timeout "$T" count >/dev/null 2>&1; rc=$?
 [ "$rc" = 3 ] && ok "garbage node: exit 3" || fail "garbage node: exit $rc, wanted 3"
 status_is AA 'error +unreadable response' fedra.err "garbage node: AA named as error (unreadable response)"
 merged_is "garbage node" BB CC
@@ -142,14 +153,14 @@ kill "$fpid"; wait "$fpid" 2>/dev/null
 #    forwards the first query to the real AA, then replays AA's signed answer.
 grep -v '^node = ' fed/federation.real >up.fed; grep '^node = AA ' fed/federation.real >>up.fed
 "$FAKE" replay fed/nodes/AA/node.conf up.fed 2>fake2.log & fpid=$!
-sleep 0.5
+for _ in $(seq 1 100); do grep -q ': ready' fake2.log && break; sleep 0.1; done
 fep=$(sed -n 's/.* serving on \(tcp:[^ ]*\): ready/\1/p' fake2.log)
 sed -i "s|^node = AA .*|node = AA $fep $WORK/fed/nodes/AA/AA.crt|" fed/federation
 fedra_count >got; merged_is "replaying node, first query (proxied honestly)" AA BB CC
 fedra_count --where "sex=F" >got
 status_is AA 'error +response answers a different query' fedra.err \
     "replayed signed answer: AA named as error (query hash mismatch)"
-fedra --timeout 3000 count >/dev/null 2>&1; rc=$?
+fedra --timeout "$T" count >/dev/null 2>&1; rc=$?
 [ "$rc" = 3 ] && ok "replaying node: exit 3" || fail "replaying node: exit $rc, wanted 3"
 rm -f oracle.db
 for n in BB CC; do sqlite3 oracle.db ".import --csv $n.csv p_$n"; done
@@ -202,28 +213,19 @@ expect_grep "rows do not match the hash recorded at import" "$WORK/last.err" "al
 #    by every node (class clock), one 60 s ahead is inside the 120 s window.
 "$ROOT/scripts/federation" up fed2 AA=AA.csv BB=BB.csv --set min_cell=1 >/dev/null
 . fed2/env
+# libfaketime is an LD_PRELOAD library; an ASan build wants its runtime first.
+ft() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" faketime "$@"; }
 if command -v faketime >/dev/null; then
-    # faketime is an LD_PRELOAD library: under the sanitizer build ASan must not insist on
-    # being first in the library list.
-    ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"; export ASAN_OPTIONS
-    expect_status 3 "a query issued 10 minutes in the future is refused" faketime -f '+600s' fedra count
+    expect_status 3 "a query issued 10 minutes in the future is refused" ft -f '+600s' fedra count
     if grep -Eq 'AA +refused +.*ahead' "$WORK/last.out" && grep -Eq 'BB +refused +.*ahead' "$WORK/last.out"; then
         ok "skew: both nodes refuse, saying the query is ahead of their clock"
     else fail "skew: refusal does not name the clock"; sed 's/^/       | /' "$WORK/last.out" | head; fi
     grep -Eq '^ *[0-9]' "$WORK/last.out" && fail "skew: a number was printed" || ok "skew: no number is printed"
-    expect_status 0 "a query 60 s ahead is within the tolerated skew" faketime -f '+60s' fedra count
+    expect_status 0 "a query 60 s ahead is within the tolerated skew" ft -f '+60s' fedra count
     # A node whose own clock runs 15 minutes fast: to it the query has expired.
     kill "$(cat fed2/nodes/BB/node.pid)"; sleep 0.5
-    before=$(grep -c ' serving on ' fed2/nodes/BB/node.log)
-    faketime -f '+900s' fedra-node serve --config fed2/nodes/BB/node.conf >>fed2/nodes/BB/node.log 2>&1 &
-    echo $! >fed2/nodes/BB/node.pid
-    # wait (up to 20 s on a loaded machine) for the restarted node to say where it listens
-    for _ in $(seq 1 200); do
-        [ "$(grep -c ' serving on ' fed2/nodes/BB/node.log)" -gt "$before" ] && break; sleep 0.1
-    done
-    ep=$(sed -n 's/.* serving on \(tcp:[^ :]*:[0-9]*\):.*/\1/p' fed2/nodes/BB/node.log | tail -n 1)
-    sed -i "s|^node = BB .*|node = BB $ep $WORK/fed2/nodes/BB/BB.crt|" fed2/federation
-    fedra --timeout 3000 --format csv count --by stage 2>fedra.err | awk -F, 'NR > 1 {print $1 "," $2}' | sort >got
+    restart_node fed2 BB ft -f '+900s'
+    fedra --timeout "$T" --format csv count --by stage 2>fedra.err | awk -F, 'NR > 1 {print $1 "," $2}' | sort >got
     status_is BB 'refused +.*expired' fedra.err "node clock 15 min fast: BB refuses the query as expired"
     merged_is "node clock 15 min fast" AA
 else
