@@ -6,7 +6,7 @@
 cd "$WORK"
 command -v Rscript >/dev/null || { fail "Rscript not found: run scripts/install-deps"; done_checks; }
 
-seed=$(( $(date +%s) % 100000 ))
+seed=${FEDRA_TEST_SEED:-$(( $(date +%s) % 100000 ))}    # FEDRA_TEST_SEED=N reruns one draw
 echo "  data seed $seed"
 fedra-gendata --country AA --rows 500 --seed "$seed" >AA.csv
 fedra-gendata --country BB --rows 240 --seed "$((seed + 1))" >BB.csv

@@ -38,6 +38,13 @@ lv <- list(sex = c("F", "M", "U"), stage = c("localized", "regional", "metastati
 for (v in names(lv)) d[[v]] <- factor(d[[v]], levels = lv[[v]])
 for (v in c("morphology", "topography")) d[[v]] <- factor(d[[v]], levels = sort(unique(d[[v]]), method = "radix"))
 
+# The claim is exactness over the nodes that took part: a node that refused
+# (its policy) is named in fedra's output and left out of R's data too.
+js0 <- paste(readLines(fjson), collapse = " ")
+okn <- regmatches(js0, gregexpr('"name": *"[^"]*", *"status": *"ok"', js0))[[1]]
+okn <- sub('"name": *"([^"]*)".*', "\\1", okn)
+if (length(okn) == 0) { cat("no node answered\n"); quit(status = 1) }
+d <- d[d$node %in% okn, ]
 d <- d[eval(parse(text = where), d), ]
 if (kind == "glm") {
   ov <- sub("=.*", "", outcome); ol <- sub("^[^=]*=", "", outcome)
