@@ -8,7 +8,7 @@
 . "$ROOT/tests/integration/lib.sh"
 cd "$WORK"
 
-seed=$(( $(date +%s) % 100000 ))
+seed=${FEDRA_TEST_SEED:-$(( $(date +%s) % 100000 ))}    # FEDRA_TEST_SEED=N reruns one draw
 echo "  data seed $seed"
 fedra-gendata --country AA --rows 400 --seed "$seed" >raw.csv
 # Exactly 2 patients aged 10 at AA: the others aged 10 become 11.
@@ -99,7 +99,12 @@ for i in 1 2 3; do fedra --format csv km --by stage >kmrep$i.out 2>/dev/null; do
 cmp -s kmrep1.out kmrep2.out && cmp -s kmrep1.out kmrep3.out && ok "averaging: repeated km curves identical" \
     || fail "averaging: km repeats differ"
 
-# 5. Exact event times where the policy forbids them (time_grid_days 30).
+# 5. Exact event times where the policy forbids them (time_grid_days 30), on fresh
+#    nodes: the auditor's history above must not decide whether the control is answered.
+"$ROOT/scripts/federation" down "$fd" >/dev/null
+fd=fed5
+check "federation up (default policy, fresh history)" "$ROOT/scripts/federation" up "$fd" AA=AA.csv BB=BB.csv
+. "$fd/env"
 expect_status 3 "km --grid 0 is refused" fedra km --grid 0
 expect_grep "AA +refused +exact event times are not released" "$WORK/last.out" "exact times: refusal names the rule"
 expect_status 3 "logrank --grid 0 is refused" fedra logrank --by stage --grid 0
