@@ -106,6 +106,13 @@ want=$({ tail -n +2 AA.csv; tail -n +2 BB.csv; } | wc -l)
 expect_status 3 "json names the missing node too" fedra --timeout 1000 --format json count
 expect_grep '"status": "timeout"' "$WORK/last.out" "json status timeout"
 
+# Named limits of the command line: CLIENT_MAX_TIMEOUT_MS and WIRE_MAX_KM_BY.
+expect_status 2 "--timeout above CLIENT_MAX_TIMEOUT_MS (3600000) is a usage error" fedra --timeout 3600001 ping
+expect_grep "1\.\.3600000" "$WORK/last.err" "naming the bounds"
+expect_status 3 "--timeout at the bound is accepted (CC is down)" fedra --timeout 3600000 --timeout 1000 ping
+expect_status 2 "km takes one --by variable (WIRE_MAX_KM_BY)" fedra km --by stage,sex
+expect_grep "one --by variable" "$WORK/last.err" "saying so"
+
 "$ROOT/scripts/federation" down fed >/dev/null
 grep -q 'SIGTERM received: stopping' fed/nodes/AA/node.log && grep -q 'stopped:' fed/nodes/AA/node.log \
     && ok "SIGTERM stops a node cleanly" || fail "no clean stop in AA's log"
