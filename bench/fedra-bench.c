@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
 
 #include "certs/pki.h"
 #include "coord/client.h"
@@ -85,49 +84,12 @@ make_spec(int km, Fedra__QuerySpec *spec)
     }
 }
 
-/* A signed query envelope, built as coord/fedra.c builds it (fresh id each time). */
+/* A signed query envelope, as fedra signs it (client_sign_query; fresh id each time). */
 static int
 sign_query(const struct federation *fed, const struct pki_cert *cert, const struct pki_key *key,
     const Fedra__QuerySpec *spec, struct buf *env, char *err)
 {
-    uint8_t id[WIRE_QUERY_ID_LEN];
-    if (RAND_bytes(id, sizeof id) != 1)
-        return errf(err, "no randomness for the query id");
-    char **aud = xcalloc(fed->nnodes, sizeof *aud);
-    for (size_t i = 0; i < fed->nnodes; i++)
-        aud[i] = fed->nodes[i].name;
-    Fedra__QueryBody q = FEDRA__QUERY_BODY__INIT;
-    q.context = (char *)WIRE_QUERY_CONTEXT;
-    q.query_id.data = id;
-    q.query_id.len = sizeof id;
-    q.issued_at_ms = util_now_ms();
-    q.expires_at_ms = q.issued_at_ms + BENCH_TTL_MS;
-    q.n_audience = fed->nnodes;
-    q.audience = aud;
-    q.analyst = (char *)(pki_cert_name(cert) ? pki_cert_name(cert) : pki_cert_subject_cn(cert));
-    q.spec = (Fedra__QuerySpec *)spec;
-    struct buf body = {0};
-    wire_pack(&q.base, &body);
-    free(aud);
-    uint8_t sig[PKI_SIG_LEN];
-    if (pki_sign(key, body.p, body.len, sig) != 0) {
-        buf_release(&body);
-        return errf(err, "signing failed");
-    }
-    size_t derlen;
-    const uint8_t *der = pki_cert_der(cert, &derlen);
-    Fedra__Envelope e = FEDRA__ENVELOPE__INIT;
-    e.version = WIRE_VERSION;
-    e.body.data = body.p;
-    e.body.len = body.len;
-    e.signature.data = sig;
-    e.signature.len = sizeof sig;
-    e.signer_cert.data = (uint8_t *)der;
-    e.signer_cert.len = derlen;
-    env->len = 0;
-    wire_pack(&e.base, env);
-    buf_release(&body);
-    return 0;
+    return client_sign_query(fed, cert, key, spec, BENCH_TTL_MS, env, NULL, err);
 }
 
 struct analyst {

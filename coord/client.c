@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/rand.h>
 #include <zmq.h>
 
 /*
@@ -404,4 +405,52 @@ client_warn_ping(const struct federation *f, const struct node_reply *rep, FILE 
         n++;
     }
     return n;
+}
+
+int
+client_sign_query(const struct federation *f, const struct pki_cert *cert,
+    const struct pki_key *key, const Fedra__QuerySpec *spec, int64_t ttl_ms, struct buf *env,
+    char *qid, char *err)
+{
+    uint8_t id[WIRE_QUERY_ID_LEN], sig[PKI_SIG_LEN];
+    if (RAND_bytes(id, sizeof id) != 1)
+        return errf(err, "no randomness for the query id");
+    if (qid != NULL)
+        util_hex(id, sizeof id, qid);
+    char **aud = xcalloc(f->nnodes + 1, sizeof *aud);
+    for (size_t i = 0; i < f->nnodes; i++)
+        aud[i] = f->nodes[i].name;
+    Fedra__QueryBody q = FEDRA__QUERY_BODY__INIT;
+    q.context = (char *)WIRE_QUERY_CONTEXT;
+    q.query_id.data = id;
+    q.query_id.len = sizeof id;
+    q.issued_at_ms = util_now_ms();
+    q.expires_at_ms = q.issued_at_ms + ttl_ms;
+    q.n_audience = f->nnodes;
+    q.audience = aud;
+    q.analyst = (char *)(pki_cert_name(cert) ? pki_cert_name(cert) : pki_cert_subject_cn(cert));
+    q.spec = (Fedra__QuerySpec *)spec;
+    struct buf body = {0};
+    wire_pack(&q.base, &body);
+    free(aud);
+    if (pki_sign(key, body.p, body.len, sig) != 0) {
+        buf_release(&body);
+        return errf(err, "signing failed");
+    }
+    size_t derlen;
+    const uint8_t *der = pki_cert_der(cert, &derlen);
+    Fedra__Envelope e = FEDRA__ENVELOPE__INIT;
+    e.version = WIRE_VERSION;
+    e.body.data = body.p;
+    e.body.len = body.len;
+    e.signature.data = sig;
+    e.signature.len = sizeof sig;
+    e.signer_cert.data = (uint8_t *)der;
+    e.signer_cert.len = derlen;
+    ProtobufCBinaryData chain[PKI_MAX_CHAIN];
+    client_envelope_chain(cert, &e, chain);
+    env->len = 0;
+    wire_pack(&e.base, env);
+    buf_release(&body);
+    return 0;
 }

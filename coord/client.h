@@ -64,6 +64,16 @@ int client_verify_reply(const struct federation *f, const struct fed_node *nd,
     const uint8_t qhash[WIRE_HASH_LEN], const uint8_t *msg, size_t len,
     Fedra__ResponseBody **body, char *err);
 
+/*
+ * Build a query of spec for every node of f, sign it with key as the holder of
+ * cert (its issuing chain travels along), valid ttl_ms from now, and write the
+ * envelope to env (replacing its contents).  qid (may be NULL; 2 *
+ * WIRE_QUERY_ID_LEN + 1 bytes) receives the fresh query id in hex.
+ */
+int client_sign_query(const struct federation *f, const struct pki_cert *cert,
+    const struct pki_key *key, const Fedra__QuerySpec *spec, int64_t ttl_ms, struct buf *env,
+    char *qid, char *err);
+
 /* Certificate life cycle on the statistician's side. */
 #define CLIENT_CERT_WARN_DAYS 30
 

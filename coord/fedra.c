@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
 
 #include "analysis/cox.h"
 #include "analysis/glm.h"
@@ -64,6 +63,8 @@ static const char usage[] =
 #define FEDRA_MAX_TIMES 1000             /* --times values */
 #define FEDRA_DEFAULT_GRID 30
 
+struct signer;
+
 struct opts {
     const char *federation, *cert, *key, *save_query;
     int timeout_ms;
@@ -76,6 +77,7 @@ struct opts {
     const char *bundle_path;        /* --bundle FILE */
     struct bundle *bundle;          /* recording (--bundle) or replaying (verify) */
     int replay;                     /* verify: rounds come from the bundle */
+    struct signer *signer;          /* the analyst's credentials, loaded on first use */
 };
 
 static int
@@ -116,81 +118,57 @@ split_list(const char *s, char **out, size_t max, size_t *n)
     return 0;
 }
 
+/*
+ * The analyst's certificate and key, read and checked once per process: a
+ * model signs one query per round.
+ */
+struct signer {
+    struct pki_cert *cert;
+    struct pki_key *key;
+};
+
+static int
+signer_load(const struct opts *o, const struct federation *fed, char *err)
+{
+    struct signer *s = o->signer;
+    char why[FEDRA_ERRLEN];
+    if (s->cert != NULL)
+        return 0;
+    if (o->cert == NULL || o->key == NULL)
+        return errf(err, "no analyst certificate: pass --cert FILE --key FILE or set FEDRA_CERT "
+            "and FEDRA_KEY");
+    if (pki_cert_load(o->cert, &s->cert, err) != 0 || pki_key_load(o->key, &s->key, err) != 0)
+        goto bad;
+    if (!pki_key_matches_cert(s->key, s->cert)) {
+        errf(err, "key '%s' does not belong to certificate '%s'", o->key, o->cert);
+        goto bad;
+    }
+    /* Say early what the nodes will say; they decide, so the query still goes out. */
+    if (fed->trust != NULL && pki_verify(fed->trust, s->cert, PKI_ROLE_ANALYST, 0, why) != PKI_OK)
+        fprintf(stderr, "fedra: warning: %s; nodes will refuse this query\n", why);
+    else if (pki_cert_role(s->cert) != PKI_ROLE_ANALYST)
+        fprintf(stderr, "fedra: warning: certificate '%s' has role %s, not analyst; nodes will "
+            "refuse this query\n", o->cert, pki_role_name(pki_cert_role(s->cert)));
+    else
+        client_warn_expiry(fed, s->cert, stderr);
+    return 0;
+bad:
+    pki_cert_free(s->cert);
+    pki_key_free(s->key);
+    s->cert = NULL;
+    s->key = NULL;
+    return -1;
+}
+
 /* Build, sign and wrap a query; the envelope bytes go to env. */
 static int
 sign_query(const struct opts *o, const struct federation *fed, Fedra__QuerySpec *spec,
     struct buf *env, char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
 {
-    struct pki_cert *cert = NULL;
-    struct pki_key *key = NULL;
-    char why[FEDRA_ERRLEN];
-    int rc = -1;
-    if (o->cert == NULL || o->key == NULL)
-        return errf(err, "no analyst certificate: pass --cert FILE --key FILE or set FEDRA_CERT "
-            "and FEDRA_KEY");
-    if (pki_cert_load(o->cert, &cert, err) != 0 || pki_key_load(o->key, &key, err) != 0)
-        goto out;
-    if (!pki_key_matches_cert(key, cert)) {
-        errf(err, "key '%s' does not belong to certificate '%s'", o->key, o->cert);
-        goto out;
-    }
-    /* Say early what the nodes will say; they decide, so the query still goes out. */
-    if (fed->trust != NULL && pki_verify(fed->trust, cert, PKI_ROLE_ANALYST, 0, why) != PKI_OK)
-        fprintf(stderr, "fedra: warning: %s; nodes will refuse this query\n", why);
-    else if (pki_cert_role(cert) != PKI_ROLE_ANALYST)
-        fprintf(stderr, "fedra: warning: certificate '%s' has role %s, not analyst; nodes will "
-            "refuse this query\n", o->cert, pki_role_name(pki_cert_role(cert)));
-    else
-        client_warn_expiry(fed, cert, stderr);
-    const char *name = pki_cert_name(cert) ? pki_cert_name(cert) : pki_cert_subject_cn(cert);
-
-    uint8_t id[WIRE_QUERY_ID_LEN];
-    if (RAND_bytes(id, sizeof id) != 1) {
-        errf(err, "no randomness for the query id");
-        goto out;
-    }
-    util_hex(id, sizeof id, qid);
-    char **aud = xcalloc(fed->nnodes, sizeof *aud);
-    for (size_t i = 0; i < fed->nnodes; i++)
-        aud[i] = fed->nodes[i].name;
-    Fedra__QueryBody q = FEDRA__QUERY_BODY__INIT;
-    q.context = (char *)WIRE_QUERY_CONTEXT;
-    q.query_id.data = id;
-    q.query_id.len = sizeof id;
-    q.issued_at_ms = util_now_ms();
-    q.expires_at_ms = q.issued_at_ms + FEDRA_QUERY_TTL_MS;
-    q.n_audience = fed->nnodes;
-    q.audience = aud;
-    q.analyst = (char *)name;
-    q.spec = spec;
-    struct buf body = {0};
-    wire_pack(&q.base, &body);
-    free(aud);
-    uint8_t sig[PKI_SIG_LEN];
-    if (pki_sign(key, body.p, body.len, sig) != 0) {
-        buf_release(&body);
-        errf(err, "signing failed");
-        goto out;
-    }
-    size_t derlen;
-    const uint8_t *der = pki_cert_der(cert, &derlen);
-    Fedra__Envelope e = FEDRA__ENVELOPE__INIT;
-    e.version = WIRE_VERSION;
-    e.body.data = body.p;
-    e.body.len = body.len;
-    e.signature.data = sig;
-    e.signature.len = sizeof sig;
-    e.signer_cert.data = (uint8_t *)der;
-    e.signer_cert.len = derlen;
-    ProtobufCBinaryData chain[PKI_MAX_CHAIN];
-    client_envelope_chain(cert, &e, chain);
-    wire_pack(&e.base, env);
-    buf_release(&body);
-    rc = 0;
-out:
-    pki_cert_free(cert);
-    pki_key_free(key);
-    return rc;
+    if (signer_load(o, fed, err) != 0)
+        return -1;
+    return client_sign_query(fed, o->signer->cert, o->signer->key, spec, FEDRA_QUERY_TTL_MS,
+        env, qid, err);
 }
 
 /*
@@ -874,7 +852,8 @@ int
 main(int argc, char **argv)
 {
     struct opts o = {getenv("FEDRA_FEDERATION"), getenv("FEDRA_CERT"), getenv("FEDRA_KEY"), NULL,
-        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0, 0, NULL, NULL, NULL, 0};
+        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0, 0, NULL, NULL, NULL, 0,
+        NULL};
     /* Global options may stand before or after the command. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
@@ -957,7 +936,11 @@ main(int argc, char **argv)
         bundle_init(&rec, nrest, rest, &fed);
         o.bundle = &rec;
     }
+    struct signer signer = {NULL, NULL};
+    o.signer = &signer;
     int rc = dispatch(&o, &fed, nrest, rest);
+    pki_cert_free(signer.cert);
+    pki_key_free(signer.key);
     if (o.bundle_path != NULL) {
         if (rc != EXIT_USAGE && bundle_write(&rec, o.bundle_path, err) != 0) {
             fprintf(stderr, "fedra: %s\n", err);

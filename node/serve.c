@@ -536,6 +536,20 @@ seal(const struct node *nd, const struct buf *body, struct buf *out)
     wire_pack(&env.base, out);
 }
 
+/* Turn rb into the refusal v: the status and reason, and no result of any kind. */
+static void
+refusal_body(Fedra__ResponseBody *rb, const struct verdict *v)
+{
+    rb->status = FEDRA__STATUS__STATUS_REFUSED;
+    rb->reason = (char *)v->reason;
+    rb->code = (char *)v->code;
+    rb->count = NULL;
+    rb->ping = NULL;
+    rb->km = NULL;
+    rb->logrank = NULL;
+    rb->model = NULL;
+}
+
 static void
 handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
 {
@@ -700,14 +714,7 @@ respond:
     rb.data_hash.len = sizeof nd->data_hash;
     rb.data_rows = nd->snap->n;
     if (v.code != NULL) {
-        rb.status = FEDRA__STATUS__STATUS_REFUSED;
-        rb.reason = v.reason;
-        rb.code = (char *)v.code;
-        rb.count = NULL;
-        rb.ping = NULL;
-        rb.km = NULL;
-        rb.logrank = NULL;
-        rb.model = NULL;
+        refusal_body(&rb, &v);
         nd->refused++;
     } else {
         rb.status = FEDRA__STATUS__STATUS_OK;
@@ -719,14 +726,7 @@ respond:
         /* An answer the coordinator would refuse to read is not sent at all. */
         refuse(&v, "capacity", "the answer would be %zu bytes, over the %u-byte response limit; "
             "ask for fewer groups or a coarser grid", body.len, WIRE_MAX_RESPONSE);
-        rb.status = FEDRA__STATUS__STATUS_REFUSED;
-        rb.reason = v.reason;
-        rb.code = (char *)v.code;
-        rb.count = NULL;
-        rb.ping = NULL;
-        rb.km = NULL;
-        rb.logrank = NULL;
-        rb.model = NULL;
+        refusal_body(&rb, &v);
         nd->answered--;
         nd->refused++;
         body.len = 0;
@@ -769,14 +769,7 @@ respond:
         /* No answer leaves the node unaudited: fail closed. */
         node_log(nd, "audit log unavailable, refusing query %s: %s", qid, err);
         refuse(&v, "internal", "the node's audit log is unavailable; query not answered");
-        rb.status = FEDRA__STATUS__STATUS_REFUSED;
-        rb.reason = v.reason;
-        rb.code = (char *)v.code;
-        rb.count = NULL;
-        rb.ping = NULL;
-        rb.km = NULL;
-        rb.logrank = NULL;
-        rb.model = NULL;
+        refusal_body(&rb, &v);
         nd->answered--;
         nd->refused++;
         reply->len = 0;
