@@ -42,15 +42,240 @@ cmp_order(const void *pa, const void *pb)
     return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
+/*
+ * Records in time order, ties in input order.  Times on a grid (or in days)
+ * span few distinct values, so a counting sort over the range does it in
+ * O(n + range); a wide range falls back to qsort.  Both give the one order
+ * that (time, index) defines.
+ */
+#define COX_COUNTING_SORT_SLACK 4       /* range up to 4 n (+ 4096) is counted */
+static int
+order_by_time(const int64_t *time, size_t n, struct order_key *ord)
+{
+    int64_t lo = time[0], hi = time[0];
+    for (size_t r = 1; r < n; r++) {
+        lo = time[r] < lo ? time[r] : lo;
+        hi = time[r] > hi ? time[r] : hi;
+    }
+    uint64_t range = (uint64_t)hi - (uint64_t)lo;
+    if (range < COX_COUNTING_SORT_SLACK * (uint64_t)n + 4096) {
+        size_t *start = calloc((size_t)range + 2, sizeof *start);
+        if (start == NULL)
+            return -1;
+        for (size_t r = 0; r < n; r++)
+            start[(uint64_t)time[r] - (uint64_t)lo + 1]++;
+        for (size_t b = 1; b <= (size_t)range + 1; b++)
+            start[b] += start[b - 1];
+        for (size_t r = 0; r < n; r++) {
+            size_t at = start[(uint64_t)time[r] - (uint64_t)lo]++;
+            ord[at].time = time[r];
+            ord[at].idx = r;
+        }
+        free(start);
+        return 0;
+    }
+    for (size_t r = 0; r < n; r++) {
+        ord[r].time = time[r];
+        ord[r].idx = r;
+    }
+    qsort(ord, n, sizeof *ord, cmp_order);
+    return 0;
+}
+
+int
+cox_sorted_init(struct cox_sorted *s, const int64_t *time, const int *status, const double *x,
+    size_t n, size_t p)
+{
+    struct order_key *ord = NULL;
+    double *mean = NULL;
+
+    memset(s, 0, sizeof *s);
+    if (p == 0 || p > COX_MAX_P || n > COX_MAX_N)
+        return COX_EINVAL;
+    for (size_t r = 0; r < n; r++) {
+        if (status[r] != 0 && status[r] != 1)
+            return COX_EINVAL;
+        for (size_t i = 0; i < p; i++)
+            if (!isfinite(x[r * p + i]))
+                return COX_EINVAL;
+    }
+    s->n = n;
+    s->p = p;
+    if (n == 0)
+        return 0;
+    ord = malloc(n * sizeof *ord);
+    mean = calloc(p, sizeof *mean);
+    s->time = malloc(n * sizeof *s->time);
+    s->status = malloc(n);
+    s->xc = malloc(n * p * sizeof *s->xc);
+    if (ord == NULL || mean == NULL || s->time == NULL || s->status == NULL || s->xc == NULL) {
+        free(ord);
+        free(mean);
+        cox_sorted_release(s);
+        return COX_ENOMEM;
+    }
+
+    /* centre on the stratum's own means (any constant shift is allowed) */
+    for (size_t r = 0; r < n; r++)
+        for (size_t i = 0; i < p; i++)
+            mean[i] += x[r * p + i];
+    for (size_t i = 0; i < p; i++)
+        mean[i] /= (double)n;
+    if (order_by_time(time, n, ord) != 0) {
+        free(ord);
+        free(mean);
+        cox_sorted_release(s);
+        return COX_ENOMEM;
+    }
+    for (size_t r = 0; r < n; r++) {
+        s->time[r] = ord[r].time;
+        s->status[r] = (unsigned char)status[ord[r].idx];
+        for (size_t i = 0; i < p; i++)
+            s->xc[r * p + i] = x[ord[r].idx * p + i] - mean[i];
+    }
+    free(ord);
+    free(mean);
+    return 0;
+}
+
+size_t
+cox_sorted_bytes(const struct cox_sorted *s)
+{
+    return s->n * (sizeof *s->time + sizeof *s->status + s->p * sizeof *s->xc);
+}
+
+void
+cox_sorted_release(struct cox_sorted *s)
+{
+    free(s->time);
+    free(s->status);
+    free(s->xc);
+    memset(s, 0, sizeof *s);
+}
+
+/*
+ * The loops below are coxfit6's with the same operations in the same order
+ * on every element, written so that the compiler can vectorise them: the
+ * sums live in restrict-qualified arrays that cannot alias the data, and
+ * the information matrix is built in its lower triangle row by row (coxfit6
+ * fills the upper one column by column) and mirrored at the end.
+ */
+int
+cox_sorted_eval(const struct cox_sorted *s, const double *beta, enum cox_ties ties,
+    double *loglik, double *score, double *imat)
+{
+    size_t n = s->n, p = s->p;
+    double *work = NULL;
+    double lk = 0;
+
+    if (p == 0 || p > COX_MAX_P || (ties != COX_BRESLOW && ties != COX_EFRON))
+        return COX_EINVAL;
+    *loglik = 0;
+    memset(score, 0, p * sizeof *score);
+    memset(imat, 0, p * p * sizeof *imat);
+    for (size_t i = 0; i < p; i++)
+        if (!isfinite(beta[i]))
+            return COX_EINVAL;
+    if (n == 0)
+        return 0;
+    work = calloc(3 * p + 3 * p * p, sizeof *work);
+    if (work == NULL)
+        return COX_ENOMEM;
+    double *restrict a = work, *restrict a2 = a + p, *restrict u = a2 + p;
+    double *restrict cmat = u + p, *restrict cmat2 = cmat + p * p, *restrict info = cmat2 + p * p;
+    const double *restrict xc = s->xc;
+
+    double denom = 0;
+    for (size_t person = n; person > 0;) {
+        int64_t dtime = s->time[person - 1];
+        int ndead = 0;
+        double denom2 = 0;
+
+        /* all records at this time: censored into the risk set, deaths aside */
+        while (person > 0 && s->time[person - 1] == dtime) {
+            person--;
+            const double *restrict xr = &xc[person * p];
+            double zbeta = 0;
+            for (size_t i = 0; i < p; i++)
+                zbeta += beta[i] * xr[i];
+            double risk = exp(zbeta);
+            double *restrict sa = a, *restrict sc = cmat;
+            if (s->status[person] == 0) {
+                denom += risk;
+            } else {
+                ndead++;
+                denom2 += risk;
+                lk += zbeta;
+                for (size_t i = 0; i < p; i++)
+                    u[i] += xr[i];
+                sa = a2;
+                sc = cmat2;
+            }
+            /* (risk * x[i]) * x[j], as coxfit6 evaluates risk * x[i] * x[j] */
+            for (size_t i = 0; i < p; i++) {
+                double rx = risk * xr[i];
+                sa[i] += rx;
+                double *restrict row = &sc[i * p];
+                for (size_t j = 0; j <= i; j++)
+                    row[j] += rx * xr[j];
+            }
+        }
+        if (ndead == 0)
+            continue;
+        if (ties == COX_BRESLOW || ndead == 1) {
+            double deadwt = ndead;
+            denom += denom2;
+            lk -= deadwt * log(denom);
+            for (size_t i = 0; i < p; i++)
+                a[i] += a2[i];
+            for (size_t i = 0; i < p; i++) {
+                double temp2 = a[i] / denom;
+                u[i] -= deadwt * temp2;
+                double *restrict crow = &cmat[i * p], *restrict c2 = &cmat2[i * p];
+                double *restrict irow = &info[i * p];
+                for (size_t j = 0; j <= i; j++) {
+                    crow[j] += c2[j];
+                    irow[j] += deadwt * (crow[j] - temp2 * a[j]) / denom;
+                }
+            }
+        } else {
+            /* Efron: the deaths enter the sums in ndead steps of 1/ndead */
+            for (int k = 0; k < ndead; k++) {
+                denom += denom2 / ndead;
+                lk -= log(denom);
+                for (size_t i = 0; i < p; i++)
+                    a[i] += a2[i] / ndead;
+                for (size_t i = 0; i < p; i++) {
+                    double temp2 = a[i] / denom;
+                    u[i] -= temp2;
+                    double *restrict crow = &cmat[i * p], *restrict c2 = &cmat2[i * p];
+                    double *restrict irow = &info[i * p];
+                    for (size_t j = 0; j <= i; j++) {
+                        crow[j] += c2[j] / ndead;
+                        irow[j] += (crow[j] - temp2 * a[j]) / denom;
+                    }
+                }
+            }
+        }
+        memset(a2, 0, p * sizeof *a2);
+        memset(cmat2, 0, p * p * sizeof *cmat2);
+    }
+    for (size_t i = 0; i < p; i++) {
+        score[i] = u[i];
+        for (size_t j = 0; j <= i; j++)
+            imat[i * p + j] = imat[j * p + i] = info[i * p + j];
+    }
+    *loglik = lk;
+    free(work);
+    return 0;
+}
+
 int
 cox_stratum_eval(const int64_t *time, const int *status, const double *x,
     size_t n, size_t p, const double *beta, enum cox_ties ties,
     double *loglik, double *score, double *imat)
 {
-    struct order_key *ord = NULL;
-    double *xc = NULL, *mean = NULL, *a, *a2, *cmat, *cmat2, *work = NULL;
-    double lk = 0;
-    int rc = COX_EINVAL;
+    struct cox_sorted s;
 
     if (p == 0 || p > COX_MAX_P || n > COX_MAX_N ||
         (ties != COX_BRESLOW && ties != COX_EFRON))
@@ -61,120 +286,10 @@ cox_stratum_eval(const int64_t *time, const int *status, const double *x,
     for (size_t i = 0; i < p; i++)
         if (!isfinite(beta[i]))
             return COX_EINVAL;
-    for (size_t r = 0; r < n; r++) {
-        if (status[r] != 0 && status[r] != 1)
-            return COX_EINVAL;
-        for (size_t i = 0; i < p; i++)
-            if (!isfinite(x[r * p + i]))
-                return COX_EINVAL;
-    }
-    if (n == 0)
-        return 0;
-
-    rc = COX_ENOMEM;
-    ord = malloc(n * sizeof *ord);
-    xc = malloc(n * p * sizeof *xc);
-    work = calloc(3 * p + 2 * p * p, sizeof *work);
-    if (ord == NULL || xc == NULL || work == NULL)
-        goto done;
-    mean = work;
-    a = mean + p;
-    a2 = a + p;
-    cmat = a2 + p;
-    cmat2 = cmat + p * p;
-
-    /* centre on the stratum's own means (any constant shift is allowed) */
-    for (size_t r = 0; r < n; r++)
-        for (size_t i = 0; i < p; i++)
-            mean[i] += x[r * p + i];
-    for (size_t i = 0; i < p; i++)
-        mean[i] /= (double)n;
-    for (size_t r = 0; r < n; r++) {
-        ord[r].time = time[r];
-        ord[r].idx = r;
-    }
-    qsort(ord, n, sizeof *ord, cmp_order);
-    for (size_t r = 0; r < n; r++)
-        for (size_t i = 0; i < p; i++)
-            xc[r * p + i] = x[ord[r].idx * p + i] - mean[i];
-
-    double denom = 0;
-    for (size_t person = n; person > 0;) {
-        int64_t dtime = ord[person - 1].time;
-        int ndead = 0;
-        double denom2 = 0;
-
-        /* all records at this time: censored into the risk set, deaths aside */
-        while (person > 0 && ord[person - 1].time == dtime) {
-            person--;
-            const double *xr = &xc[person * p];
-            double zbeta = 0;
-            for (size_t i = 0; i < p; i++)
-                zbeta += beta[i] * xr[i];
-            double risk = exp(zbeta);
-            if (status[ord[person].idx] == 0) {
-                denom += risk;
-                for (size_t i = 0; i < p; i++) {
-                    a[i] += risk * xr[i];
-                    for (size_t j = 0; j <= i; j++)
-                        cmat[i * p + j] += risk * xr[i] * xr[j];
-                }
-            } else {
-                ndead++;
-                denom2 += risk;
-                lk += zbeta;
-                for (size_t i = 0; i < p; i++) {
-                    score[i] += xr[i];
-                    a2[i] += risk * xr[i];
-                    for (size_t j = 0; j <= i; j++)
-                        cmat2[i * p + j] += risk * xr[i] * xr[j];
-                }
-            }
-        }
-        if (ndead == 0)
-            continue;
-        if (ties == COX_BRESLOW || ndead == 1) {
-            double deadwt = ndead;
-            denom += denom2;
-            lk -= deadwt * log(denom);
-            for (size_t i = 0; i < p; i++) {
-                a[i] += a2[i];
-                double temp2 = a[i] / denom;
-                score[i] -= deadwt * temp2;
-                for (size_t j = 0; j <= i; j++) {
-                    cmat[i * p + j] += cmat2[i * p + j];
-                    imat[j * p + i] += deadwt * (cmat[i * p + j] - temp2 * a[j]) / denom;
-                }
-            }
-        } else {
-            /* Efron: the deaths enter the sums in ndead steps of 1/ndead */
-            for (int k = 0; k < ndead; k++) {
-                denom += denom2 / ndead;
-                lk -= log(denom);
-                for (size_t i = 0; i < p; i++) {
-                    a[i] += a2[i] / ndead;
-                    double temp2 = a[i] / denom;
-                    score[i] -= temp2;
-                    for (size_t j = 0; j <= i; j++) {
-                        cmat[i * p + j] += cmat2[i * p + j] / ndead;
-                        imat[j * p + i] += (cmat[i * p + j] - temp2 * a[j]) / denom;
-                    }
-                }
-            }
-        }
-        memset(a2, 0, p * sizeof *a2);
-        memset(cmat2, 0, p * p * sizeof *cmat2);
-    }
-    for (size_t i = 0; i < p; i++)
-        for (size_t j = 0; j < i; j++)
-            imat[i * p + j] = imat[j * p + i];
-    *loglik = lk;
-    rc = 0;
-
-done:
-    free(ord);
-    free(xc);
-    free(work);
+    int rc = cox_sorted_init(&s, time, status, x, n, p);
+    if (rc == 0)
+        rc = cox_sorted_eval(&s, beta, ties, loglik, score, imat);
+    cox_sorted_release(&s);
     return rc;
 }
 

@@ -98,6 +98,27 @@ int cox_stratum_eval(const int64_t *time, const int *status, const double *x,
     size_t n, size_t p, const double *beta, enum cox_ties ties,
     double *loglik, double *score, double *imat);
 
+/*
+ * The same evaluation split in two, for a node that is asked at a new beta
+ * every round over the same records: cox_sorted_init() checks, centres and
+ * orders the records by time once (the O(n log n) part); cox_sorted_eval()
+ * is then one O(n p^2) pass per beta.  cox_stratum_eval() is init, eval,
+ * release; both give bit-for-bit the same results.  Return codes as
+ * cox_stratum_eval(); on error ${s} is left released.
+ */
+struct cox_sorted {
+    size_t n, p;
+    int64_t *time;              /* n, ascending (ties in input order) */
+    unsigned char *status;      /* n, in time order */
+    double *xc;                 /* n x p, centred, in time order */
+};
+int cox_sorted_init(struct cox_sorted *s, const int64_t *time, const int *status,
+    const double *x, size_t n, size_t p);
+int cox_sorted_eval(const struct cox_sorted *s, const double *beta, enum cox_ties ties,
+    double *loglik, double *score, double *imat);
+size_t cox_sorted_bytes(const struct cox_sorted *s);    /* memory held */
+void cox_sorted_release(struct cox_sorted *s);
+
 /* Coordinator state; the fields are private to cox.c. */
 struct cox_nr {
     size_t p;

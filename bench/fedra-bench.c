@@ -19,6 +19,16 @@
  *          the node's scan alone: snapshot_load() once, then exec_count() /
  *          exec_km() as the node calls them, REPS times.  BY: the grouping,
  *          comma-separated ("-" for none), instead of the default.
+ *   scan   DB cox|cox-first REPS COVARIATES
+ *          one node's Cox round (exec_cox) with every level but the first of
+ *          each categorical covariate as a column, at beta 0: "cox" with the
+ *          design kept from the fit's first round (every later round), and
+ *          "cox-first" with an empty cache each time (the first round).
+ *   cox    FED CERT KEY COVARIATES REPS
+ *          a whole Cox fit as `fedra cox --covariates COVARIATES` runs it
+ *          (coord/model.c: level discovery, every Newton-Raphson round), over
+ *          one session kept across fits as a long-running coordinator keeps
+ *          it; REPS timed fits after a warm-up, each with a new model id.
  *
  * Output: one line per figure, "RESULT <median> <p99> <n> <unit>", read by bench/run.
  * All times are wall-clock (CLOCK_MONOTONIC).
@@ -31,11 +41,14 @@
 #include "certs/pki.h"
 #include "coord/client.h"
 #include "coord/federation.h"
+#include "coord/model.h"
+#include "coord/report.h"
 #include "lib/util.h"
 #include "node/config.h"
 #include "node/exec.h"
 #include "node/snapshot.h"
 #include "node/store.h"
+#include "proto/vars.h"
 #include "proto/wire.h"
 
 #define BENCH_MAX_REPS 1000000
@@ -44,6 +57,7 @@
 #define BENCH_TTL_MS 600000
 #define BENCH_GRID_DAYS 30          /* fedra km's default grid */
 #define BENCH_VERIFY_BATCH 2000
+#define BENCH_MAX_COVARIATES 8
 
 static int
 cmp_double(const void *a, const void *b)
@@ -216,6 +230,62 @@ cmd_verify(char **argv, int argc, char *err)
     return rc;
 }
 
+/* exec_cox at beta 0 on terms for the covariates (comma-separated list, modified). */
+static int
+scan_cox(const struct snapshot *snap, const struct disclose_policy *pol, char *list, int first,
+    long long reps, char *err)
+{
+    Fedra__Term terms[WIRE_MAX_TERMS], *termp[WIRE_MAX_TERMS];
+    double beta[WIRE_MAX_TERMS] = {0};
+    uint8_t model_id[WIRE_QUERY_ID_LEN] = {1};
+    size_t nt = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const struct var_def *v = vars_find(t);
+        if (v == NULL || (v->kind != VAR_INTEGER && v->nlevels == 0))
+            return errf(err, "'%s' is not a numeric or closed categorical variable", t);
+        for (size_t k = v->kind == VAR_INTEGER ? 0 : 1; k < (v->nlevels ? v->nlevels : 1) &&
+             nt < WIRE_MAX_TERMS; k++) {
+            fedra__term__init(&terms[nt]);
+            terms[nt].var = (char *)v->name;
+            terms[nt].level = (char *)(v->nlevels ? v->levels[k] : "");
+            termp[nt] = &terms[nt];
+            nt++;
+        }
+    }
+    Fedra__QuerySpec spec;
+    fedra__query_spec__init(&spec);
+    spec.kind = FEDRA__KIND__KIND_COX;
+    spec.endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+    spec.grid_days = BENCH_GRID_DAYS;
+    spec.ties = FEDRA__TIES__TIES_EFRON;
+    spec.n_terms = spec.n_beta = nt;
+    spec.terms = termp;
+    spec.beta = beta;
+    spec.model_id.data = model_id;
+    spec.model_id.len = sizeof model_id;
+    struct exec_model_cache cache;
+    memset(&cache, 0, sizeof cache);
+    double *v = xcalloc((size_t)reps, sizeof *v);
+    int rc = 0;
+    for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
+        struct exec_model_out em;
+        if (first)
+            exec_model_cache_clear(&cache);
+        int64_t t0 = util_mono_us();
+        rc = exec_cox(snap, pol, &spec, &cache, &em, err);
+        if (k >= 0)
+            v[k] = (double)(util_mono_us() - t0) / 1000.0;
+        if (rc == 0)
+            exec_model_release(&em);
+    }
+    if (rc == 0)
+        result(v, (size_t)reps, "ms");
+    exec_model_cache_clear(&cache);
+    free(v);
+    return rc;
+}
+
 static int
 cmd_scan(char **argv, int argc, char *err)
 {
@@ -240,6 +310,15 @@ cmd_scan(char **argv, int argc, char *err)
     Fedra__QuerySpec spec;
     make_spec(km, &spec);
     char *by[SNAP_MAX_GROUP], *list = argc > 3 ? xstrdup(argv[3]) : NULL, *save = NULL;
+    if (strncmp(argv[1], "cox", 3) == 0) {
+        if (list == NULL)
+            return errf(err, "usage: scan DB cox|cox-first REPS COVARIATES");
+        int rc = scan_cox(snap, &pol, list, strcmp(argv[1], "cox-first") == 0, reps, err);
+        free(list);
+        snapshot_free(snap);
+        store_free(st);
+        return rc;
+    }
     if (list != NULL) {
         spec.n_group_by = 0;
         spec.group_by = by;
@@ -275,13 +354,83 @@ cmd_scan(char **argv, int argc, char *err)
     return rc;
 }
 
+/* model_send_fn over one open session: sign, fan out, check (as fedra's model_send). */
+struct bench_fit {
+    struct analyst *a;
+    struct client_session *s;
+};
+
+static int
+bench_send(void *ctx, Fedra__QuerySpec *spec, const unsigned char *active,
+    struct node_reply *rep, char *err)
+{
+    struct bench_fit *b = ctx;
+    for (size_t i = 0; i < b->a->fed.nnodes; i++)
+        if (!active[i])
+            return errf(err, "node %s left the fit", b->a->fed.nodes[i].name);
+    struct buf env = {0};
+    int rc = sign_query(&b->a->fed, b->a->cert, b->a->key, spec, &env, err);
+    if (rc == 0)
+        rc = client_session_fanout(b->s, env.p, env.len, BENCH_TIMEOUT_MS, rep, err);
+    if (rc == 0)
+        report_check_replies(&b->a->fed, rep, spec);
+    buf_release(&env);
+    return rc;
+}
+
+static int
+cmd_cox(char **argv, int argc, char *err)
+{
+    struct analyst a;
+    long long reps;
+    if (argc < 5 || util_parse_int(argv[4], 1, BENCH_MAX_REPS, &reps) != 0)
+        return errf(err, "usage: cox FED CERT KEY COVARIATES REPS");
+    char *cov[BENCH_MAX_COVARIATES], *list = xstrdup(argv[3]), *save = NULL;
+    size_t ncov = 0;
+    for (char *t = strtok_r(list, ",", &save); t && ncov < BENCH_MAX_COVARIATES;
+         t = strtok_r(NULL, ",", &save))
+        cov[ncov++] = t;
+    if (analyst_open(argv[0], argv[1], argv[2], &a, err) != 0) {
+        free(list);
+        return -1;
+    }
+    struct model_request req = {
+        .covariates = cov, .ncov = ncov, .endpoint = FEDRA__ENDPOINT__ENDPOINT_OS,
+        .grid_days = BENCH_GRID_DAYS, .ties = FEDRA__TIES__TIES_EFRON,
+    };
+    FILE *sink = fopen("/dev/null", "w");
+    struct report r = {.format = REPORT_TABLE, .out = sink, .diag = sink, .fed = &a.fed,
+        .query_id = ""};
+    struct bench_fit b = {.a = &a, .s = client_session_open(&a.fed)};
+    double *v = xcalloc((size_t)reps, sizeof *v);
+    int rc = sink ? 0 : errf(err, "cannot open /dev/null");
+    for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
+        int64_t t0 = util_mono_us();
+        int st = model_run(&req, &r, bench_send, &b, err);
+        if (k >= 0)
+            v[k] = (double)(util_mono_us() - t0) / 1000.0;
+        if (st != 0 && rc == 0)
+            rc = errf(err, "the fit did not finish over every node (status %d)%s%s", st,
+                err[0] ? ": " : "", err);
+    }
+    if (rc == 0)
+        result(v, (size_t)reps, "ms");
+    client_session_close(b.s);
+    if (sink)
+        fclose(sink);
+    free(v);
+    free(list);
+    analyst_close(&a);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
     char err[FEDRA_ERRLEN] = "";
     int rc;
     if (argc < 2) {
-        fputs("usage: fedra-bench query|verify|scan ... (see bench/fedra-bench.c)\n", stderr);
+        fputs("usage: fedra-bench query|verify|scan|cox ... (see bench/fedra-bench.c)\n", stderr);
         return 2;
     }
     if (strcmp(argv[1], "query") == 0)
@@ -290,8 +439,10 @@ main(int argc, char **argv)
         rc = cmd_verify(argv + 2, argc - 2, err);
     else if (strcmp(argv[1], "scan") == 0)
         rc = cmd_scan(argv + 2, argc - 2, err);
+    else if (strcmp(argv[1], "cox") == 0)
+        rc = cmd_cox(argv + 2, argc - 2, err);
     else
-        rc = errf(err, "unknown benchmark '%s' (query, verify, scan)", argv[1]);
+        rc = errf(err, "unknown benchmark '%s' (query, verify, scan, cox)", argv[1]);
     if (rc != 0) {
         fprintf(stderr, "fedra-bench: %s\n", err);
         return 1;

@@ -16,6 +16,7 @@
 #include "proto/vars.h"
 
 #define MODEL_MAX_LEVELS 4096           /* distinct levels of one open covariate */
+#define MODEL_DISCOVER_MAX_CELLS 1024   /* cells of one level-discovery cross-table */
 
 /* One covariate: its variable and, if categorical, its levels and who holds them. */
 struct covariate {
@@ -83,23 +84,32 @@ base_spec(const struct fit *f, Fedra__QuerySpec *s)
 }
 
 /*
- * Which levels of categorical covariate j each node holds among its complete
- * cases: a count grouped by it and by every open model variable (the only
- * ones that can be missing).  A suppressed cell is a held level.
+ * Which levels of categorical covariates js[0..nj) the nodes with ask[i]
+ * hold among their complete cases: one count grouped by them and by every
+ * open model variable (the only ones that can be missing).  A level is held
+ * where a cell that has it counts at least one patient (count > 0 or
+ * suppressed, which only ever hides 1 .. min_cell-1).  Closed variables are
+ * never missing, so asking several in one cross-table selects the same
+ * patients as asking each alone, and gives the same answer in one round
+ * instead of nj.  An open covariate is asked alone (its levels are not known
+ * in advance).  With refuse (nj > 1), a node that refuses the cross-table
+ * (its query-set auditor may find a cell too close to an earlier answer) is
+ * marked there to be asked each variable alone; else it leaves the fit.
  */
 static int
-discover(struct fit *f, size_t j, char *err)
+discover(struct fit *f, const size_t *js, size_t nj, const unsigned char *ask,
+    unsigned char *refuse, char *err)
 {
-    struct covariate *c = &f->cov[j];
     const struct model_request *q = f->req;
     char *by[WIRE_MAX_GROUP_BY];
     size_t nby = 0;
-    by[nby++] = (char *)c->var->name;
+    for (size_t m = 0; m < nj; m++)
+        by[nby++] = (char *)f->cov[js[m]].var->name;
     const char *outcome = q->glm ? q->outcome_var : NULL;
     for (size_t k = 0; k <= q->ncov; k++) {
         const char *name = k < q->ncov ? q->covariates[k] : outcome;
         const struct var_def *v = name ? vars_find(name) : NULL;
-        if (v == NULL || v == c->var || v->kind == VAR_INTEGER || v->nlevels > 0)
+        if (v == NULL || v->kind == VAR_INTEGER || v->nlevels > 0)
             continue;
         int dup = 0;
         for (size_t m = 0; m < nby; m++)
@@ -113,42 +123,43 @@ discover(struct fit *f, size_t j, char *err)
     s.n_group_by = nby;
     s.group_by = by;
     struct node_reply *rep = xcalloc(f->nnodes, sizeof *rep);
-    if (f->send(f->ctx, &s, f->active, rep, err) != 0) {
+    if (f->send(f->ctx, &s, ask, rep, err) != 0) {
         free(rep);
         return -1;
     }
-    if (c->var->nlevels > 0) {
-        c->nlevel = c->var->nlevels;
-        c->level = xcalloc(c->nlevel, sizeof *c->level);
-        for (size_t k = 0; k < c->nlevel; k++)
-            c->level[k] = xstrdup(c->var->levels[k]);
-    } else {
+    struct covariate *c0 = &f->cov[js[0]];
+    if (c0->var->nlevels == 0) {
         /* Open variable: the union of the levels the nodes report, sorted. */
         for (size_t i = 0; i < f->nnodes; i++) {
-            if (!f->active[i] || rep[i].status != NODE_OK)
+            if (!ask[i] || rep[i].status != NODE_OK)
                 continue;
             const Fedra__CountResult *cr = rep[i].body->count;
             for (size_t m = 0; m < cr->n_cells; m++) {
                 const char *t = cr->cells[m]->levels[0];
                 if ((cr->cells[m]->count == 0 && !cr->cells[m]->suppressed) ||
-                    level_index(c, t) >= 0)
+                    level_index(c0, t) >= 0)
                     continue;
-                if (c->nlevel == MODEL_MAX_LEVELS) {
+                if (c0->nlevel == MODEL_MAX_LEVELS) {
+                    client_replies_release(rep, f->nnodes);
                     free(rep);
-                    return errf(err, "%s has more than %d levels", c->var->name,
+                    return errf(err, "%s has more than %d levels", c0->var->name,
                         MODEL_MAX_LEVELS);
                 }
-                c->level = xreallocarray(c->level, c->nlevel + 1, sizeof *c->level);
-                c->level[c->nlevel++] = xstrdup(t);
+                c0->level = xreallocarray(c0->level, c0->nlevel + 1, sizeof *c0->level);
+                c0->level[c0->nlevel++] = xstrdup(t);
             }
         }
-        if (c->nlevel > 1)
-            qsort(c->level, c->nlevel, sizeof *c->level, cmp_str);
+        if (c0->nlevel > 1)
+            qsort(c0->level, c0->nlevel, sizeof *c0->level, cmp_str);
+        c0->held = xcalloc(f->nnodes * (c0->nlevel ? c0->nlevel : 1), 1);
     }
-    c->held = xcalloc(f->nnodes * (c->nlevel ? c->nlevel : 1), 1);
     for (size_t i = 0; i < f->nnodes; i++) {
-        if (!f->active[i])
+        if (!ask[i])
             continue;
+        if (rep[i].status == NODE_REFUSED && refuse != NULL) {
+            refuse[i] = 1;
+            continue;
+        }
         if (rep[i].status != NODE_OK) {
             f->active[i] = 0;
             keep_reply(f, i, &rep[i]);
@@ -156,15 +167,81 @@ discover(struct fit *f, size_t j, char *err)
         }
         const Fedra__CountResult *cr = rep[i].body->count;
         for (size_t m = 0; m < cr->n_cells; m++) {
-            int k = level_index(c, cr->cells[m]->levels[0]);
-            if (k >= 0 && (cr->cells[m]->count > 0 || cr->cells[m]->suppressed))
-                c->held[i * c->nlevel + (size_t)k] = 1;
+            if (cr->cells[m]->count == 0 && !cr->cells[m]->suppressed)
+                continue;
+            for (size_t b = 0; b < nj; b++) {
+                struct covariate *c = &f->cov[js[b]];
+                int k = level_index(c, cr->cells[m]->levels[b]);
+                if (k >= 0)
+                    c->held[i * c->nlevel + (size_t)k] = 1;
+            }
         }
         keep_reply(f, i, &rep[i]);      /* its data hash must hold for the whole fit */
     }
     client_replies_release(rep, f->nnodes);
     free(rep);
     return 0;
+}
+
+/*
+ * Every categorical covariate's levels and who holds them: closed variables
+ * in cross-tables of up to WIRE_MAX_GROUP_BY variables and
+ * MODEL_DISCOVER_MAX_CELLS cells, open ones (and all, when the model has an
+ * open variable) one by one.
+ */
+static int
+discover_all(struct fit *f, char *err)
+{
+    const struct model_request *q = f->req;
+    size_t nopen = 0;
+    for (size_t j = 0; j < q->ncov; j++)
+        nopen += f->cov[j].var->kind != VAR_INTEGER && f->cov[j].var->nlevels == 0;
+    if (q->glm && q->outcome_var != NULL) {
+        const struct var_def *v = vars_find(q->outcome_var);
+        nopen += v != NULL && v->kind != VAR_INTEGER && v->nlevels == 0;
+    }
+    /* With open variables in every query, cross-tables could grow past the node's
+       cell limit: then ask each variable alone, as the open variables are. */
+    size_t batch[WIRE_MAX_GROUP_BY], nb = 0, cells = 1, maxb = nopen ? 1 : WIRE_MAX_GROUP_BY;
+    unsigned char *refuse = xcalloc(f->nnodes, 1);
+    int rc = 0;
+    for (size_t j = 0; j <= q->ncov && rc == 0; j++) {
+        struct covariate *c = j < q->ncov ? &f->cov[j] : NULL;
+        int closed = c != NULL && c->var->kind != VAR_INTEGER && c->var->nlevels > 0;
+        if (closed) {
+            c->nlevel = c->var->nlevels;
+            c->level = xcalloc(c->nlevel, sizeof *c->level);
+            for (size_t k = 0; k < c->nlevel; k++)
+                c->level[k] = xstrdup(c->var->levels[k]);
+            c->held = xcalloc(f->nnodes * c->nlevel, 1);
+        }
+        /* Ask the batch at the end, before an open variable, or when this one cannot join. */
+        int open = c != NULL && c->var->kind != VAR_INTEGER && !closed;
+        if (nb > 0 && (c == NULL || open ||
+                (closed && (nb == maxb || cells * c->nlevel > MODEL_DISCOVER_MAX_CELLS)))) {
+            memset(refuse, 0, f->nnodes);
+            rc = discover(f, batch, nb, f->active, nb > 1 ? refuse : NULL, err);
+            for (size_t b = 0; b < nb && rc == 0 && nb > 1; b++) {
+                size_t any = 0;
+                for (size_t i = 0; i < f->nnodes; i++)
+                    any += refuse[i] &= f->active[i];
+                if (any)
+                    rc = discover(f, &batch[b], 1, refuse, NULL, err);
+            }
+            nb = 0;
+            cells = 1;
+        }
+        if (rc != 0 || c == NULL || c->var->kind == VAR_INTEGER)
+            continue;
+        if (closed) {
+            batch[nb++] = j;
+            cells *= c->nlevel;
+        } else {
+            rc = discover(f, &j, 1, f->active, NULL, err);
+        }
+    }
+    free(refuse);
+    return rc;
 }
 
 /* The columns over the active nodes: R's treatment coding of the present levels. */
@@ -715,9 +792,7 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
     f.final = xcalloc(f.nnodes, sizeof *f.final);
     memset(f.active, 1, f.nnodes);
     int rc = 0, status = 1;
-    for (size_t j = 0; j < req->ncov && rc == 0; j++)
-        if (f.cov[j].var->kind != VAR_INTEGER)
-            rc = discover(&f, j, err);
+    rc = discover_all(&f, err);
     struct outcome o;
     memset(&o, 0, sizeof o);
     /* Each pass either finishes or loses a node; a node never comes back. */

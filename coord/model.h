@@ -5,7 +5,8 @@
  * summary.glm would.
  *
  * The design is fixed before the first step, as R fixes it from the pooled
- * data: a count round per categorical covariate tells which levels are
+ * data: count rounds (one cross-table for up to four closed variables, one
+ * round per variable where open ones are involved) tell which levels are
  * present among the complete cases of the answering nodes; the levels are
  * taken in data-model order (ICD-O-3 codes sorted), the first present one is
  * the reference, the absent ones are dropped, and each other level becomes

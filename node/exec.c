@@ -534,20 +534,108 @@ check_events(const struct disclose_policy *policy, uint64_t events, size_t p, co
 }
 
 static void
-model_fill(struct exec_model_out *out, const struct design *d)
+model_fill(struct exec_model_out *out, size_t n, size_t p, size_t dropped)
 {
     Fedra__ModelResult *m = &out->model;
-    m->n = d->n;
-    m->dropped = d->dropped;
-    m->n_score = d->p;
+    m->n = n;
+    m->dropped = dropped;
+    m->n_score = p;
     m->score = out->score;
-    m->n_info = d->p * d->p;
+    m->n_info = p * p;
     m->info = out->info;
+}
+
+/* ---- the model cache (exec.h) ---- */
+
+static void
+entry_release(struct exec_model_cache *c, struct exec_model_entry *e)
+{
+    c->bytes -= e->bytes;
+    free(e->key);
+    cox_sorted_release(&e->cox);
+    free(e->x);
+    free(e->y);
+    memset(e, 0, sizeof *e);
+}
+
+void
+exec_model_cache_clear(struct exec_model_cache *c)
+{
+    for (size_t k = 0; k < EXEC_MODEL_CACHE_ENTRIES; k++)
+        entry_release(c, &c->e[k]);
+}
+
+/* The spec as a cache key: packed, without what changes from round to round. */
+static uint8_t *
+model_key(const Fedra__QuerySpec *spec, size_t *len)
+{
+    Fedra__QuerySpec k = *spec;
+    k.n_beta = 0;
+    k.beta = NULL;
+    k.round = 0;
+    *len = fedra__query_spec__get_packed_size(&k);
+    uint8_t *key = xmalloc(*len + 1);
+    fedra__query_spec__pack(&k, key);
+    return key;
+}
+
+static struct exec_model_entry *
+cache_find(struct exec_model_cache *c, const uint8_t *key, size_t len)
+{
+    if (c == NULL)
+        return NULL;
+    for (size_t k = 0; k < EXEC_MODEL_CACHE_ENTRIES; k++) {
+        struct exec_model_entry *e = &c->e[k];
+        if (e->key != NULL && e->keylen == len && memcmp(e->key, key, len) == 0) {
+            e->used = ++c->tick;
+            c->hits++;
+            return e;
+        }
+    }
+    c->misses++;
+    return NULL;
+}
+
+/*
+ * Keep *e (key included; ownership passes to the cache) if it fits,
+ * evicting the least recently used entries; else release it.
+ */
+static void
+cache_put(struct exec_model_cache *c, struct exec_model_entry *e)
+{
+    e->bytes = e->keylen + cox_sorted_bytes(&e->cox) +
+        (e->x ? e->n * e->p * sizeof *e->x : 0) + (e->y ? e->n * sizeof *e->y : 0);
+    size_t max = c == NULL ? 0 : c->max_bytes ? c->max_bytes : EXEC_MODEL_CACHE_MAX_BYTES;
+    if (e->bytes > max) {
+        free(e->key);
+        cox_sorted_release(&e->cox);
+        free(e->x);
+        free(e->y);
+        return;
+    }
+    for (;;) {
+        struct exec_model_entry *lru = NULL, *empty = NULL;
+        for (size_t k = 0; k < EXEC_MODEL_CACHE_ENTRIES; k++) {
+            struct exec_model_entry *x = &c->e[k];
+            if (x->key == NULL)
+                empty = empty ? empty : x;
+            else if (lru == NULL || x->used < lru->used)
+                lru = x;
+        }
+        if (empty != NULL && c->bytes + e->bytes <= max) {
+            e->used = ++c->tick;
+            *empty = *e;
+            c->bytes += e->bytes;
+            return;
+        }
+        entry_release(c, lru);
+    }
 }
 
 int
 exec_cox(const struct snapshot *snap, const struct disclose_policy *policy,
-    const Fedra__QuerySpec *spec, struct exec_model_out *out, char *err)
+    const Fedra__QuerySpec *spec, struct exec_model_cache *cache, struct exec_model_out *out,
+    char *err)
 {
     memset(out, 0, sizeof *out);
     fedra__model_result__init(&out->model);
@@ -559,43 +647,69 @@ exec_cox(const struct snapshot *snap, const struct disclose_policy *policy,
         return errf(err, "unknown endpoint %d (os or efs)", (int)spec->endpoint);
     if (spec->ties != FEDRA__TIES__TIES_EFRON && spec->ties != FEDRA__TIES__TIES_BRESLOW)
         return errf(err, "unknown ties method %d (efron or breslow)", (int)spec->ties);
-    struct design d;
-    if (design_build(snap, policy, spec, 0, NULL, &d, err) != 0)
-        return -1;
-    int efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
-    const int32_t *tcol = efs ? snap->efs_time : snap->os_time;
-    const uint8_t *ecol = efs ? snap->efs_event : snap->os_event;
-    int64_t *t = xcalloc(d.n + 1, sizeof *t);
-    int *st = xcalloc(d.n + 1, sizeof *st);
-    uint64_t events = 0;
-    int rc = 0;
-    for (size_t r = 0; r < d.n && rc == 0; r++) {
-        int32_t tt = tcol[d.row[r]];
-        if (grid > 0 && km_grid_ceil(tt, grid, &tt) != 0)
-            rc = errf(err, "a time is out of range for the grid");
-        t[r] = tt;
-        st[r] = ecol[d.row[r]];
-        events += (uint64_t)st[r];
+
+    struct exec_model_entry fresh, *e;
+    memset(&fresh, 0, sizeof fresh);
+    fresh.key = model_key(spec, &fresh.keylen);
+    if ((e = cache_find(cache, fresh.key, fresh.keylen)) != NULL) {
+        free(fresh.key);
+        if (spec->n_beta != e->p)
+            return errf(err, "%zu coefficients for %zu model columns", spec->n_beta, e->p);
+    } else {
+        struct design d;
+        if (design_build(snap, policy, spec, 0, NULL, &d, err) != 0) {
+            free(fresh.key);
+            return -1;
+        }
+        int efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
+        const int32_t *tcol = efs ? snap->efs_time : snap->os_time;
+        const uint8_t *ecol = efs ? snap->efs_event : snap->os_event;
+        int64_t *t = xcalloc(d.n + 1, sizeof *t);
+        int *st = xcalloc(d.n + 1, sizeof *st);
+        int rc = 0;
+        for (size_t r = 0; r < d.n && rc == 0; r++) {
+            int32_t tt = tcol[d.row[r]];
+            if (grid > 0 && km_grid_ceil(tt, grid, &tt) != 0)
+                rc = errf(err, "a time is out of range for the grid");
+            t[r] = tt;
+            st[r] = ecol[d.row[r]];
+            fresh.events += (uint64_t)st[r];
+        }
+        if (rc == 0)
+            rc = check_events(policy, fresh.events, d.p, "events", err);
+        if (rc == 0) {
+            int cr = cox_sorted_init(&fresh.cox, t, st, d.x, d.n, d.p);
+            if (cr != 0)
+                rc = errf(err, "cannot evaluate the Cox model here (error %d)", cr);
+        }
+        free(t);
+        free(st);
+        fresh.n = d.n;
+        fresh.p = d.p;
+        fresh.dropped = d.dropped;
+        fresh.grid = grid;
+        design_release(&d);
+        if (rc != 0) {
+            free(fresh.key);
+            cox_sorted_release(&fresh.cox);
+            return -1;
+        }
+        e = &fresh;
     }
-    if (rc == 0)
-        rc = check_events(policy, events, d.p, "events", err);
+
+    out->score = xcalloc(e->p, sizeof *out->score);
+    out->info = xcalloc(e->p * e->p, sizeof *out->info);
+    enum cox_ties ties = spec->ties == FEDRA__TIES__TIES_BRESLOW ? COX_BRESLOW : COX_EFRON;
+    int cr = cox_sorted_eval(&e->cox, spec->beta, ties, &out->model.loglik, out->score,
+        out->info);
+    int rc = cr == 0 ? 0 : errf(err, "cannot evaluate the Cox model here (error %d)", cr);
     if (rc == 0) {
-        out->score = xcalloc(d.p, sizeof *out->score);
-        out->info = xcalloc(d.p * d.p, sizeof *out->info);
-        enum cox_ties ties = spec->ties == FEDRA__TIES__TIES_BRESLOW ? COX_BRESLOW : COX_EFRON;
-        int cr = cox_stratum_eval(t, st, d.x, d.n, d.p, spec->beta, ties, &out->model.loglik,
-            out->score, out->info);
-        if (cr != 0)
-            rc = errf(err, "cannot evaluate the Cox model here (error %d)", cr);
+        model_fill(out, e->n, e->p, e->dropped);
+        out->model.events = e->events;
+        out->model.grid_days = (uint32_t)e->grid;
     }
-    free(t);
-    free(st);
-    if (rc == 0) {
-        model_fill(out, &d);
-        out->model.events = events;
-        out->model.grid_days = (uint32_t)grid;
-    }
-    design_release(&d);
+    if (e == &fresh)
+        cache_put(cache, &fresh);
     if (rc != 0)
         exec_model_release(out);
     return rc;
@@ -603,43 +717,67 @@ exec_cox(const struct snapshot *snap, const struct disclose_policy *policy,
 
 int
 exec_glm(const struct snapshot *snap, const struct disclose_policy *policy,
-    const Fedra__QuerySpec *spec, struct exec_model_out *out, char *err)
+    const Fedra__QuerySpec *spec, struct exec_model_cache *cache, struct exec_model_out *out,
+    char *err)
 {
     memset(out, 0, sizeof *out);
     fedra__model_result__init(&out->model);
-    struct column oc;
-    struct design d;
-    if (design_build(snap, policy, spec, 1, &oc, &d, err) != 0)
-        return -1;
-    double *y = xcalloc(d.n + 1, sizeof *y);
-    uint64_t ones = 0;
-    for (size_t r = 0; r < d.n; r++) {
-        y[r] = (double)(oc.code == (long)snap->code[oc.var->id][d.row[r]]);
-        ones += y[r] > 0;
-    }
-    int rc = check_events(policy, ones, d.p, "outcome events", err);
-    if (rc == 0)
-        rc = check_events(policy, d.n - ones, d.p, "outcome non-events", err);
-    if (rc == 0) {
-        out->score = xcalloc(d.p, sizeof *out->score);
-        out->info = xcalloc(d.p * d.p, sizeof *out->info);
-        struct glm_node_stats gs;
-        int gr = glm_node_eval(y, d.x, d.n, d.p, spec->n_beta ? spec->beta : NULL, out->info,
-            out->score, &gs);
-        if (gr != 0) {
-            rc = errf(err, "cannot evaluate the logistic model here (error %d)", gr);
-        } else {
-            out->model.deviance = gs.deviance;
-            out->model.aic = gs.aic;
-            out->model.n_boundary = (uint64_t)gs.n_boundary;
+
+    struct exec_model_entry fresh, *e;
+    memset(&fresh, 0, sizeof fresh);
+    fresh.key = model_key(spec, &fresh.keylen);
+    if ((e = cache_find(cache, fresh.key, fresh.keylen)) != NULL) {
+        free(fresh.key);
+        if (spec->n_beta != e->p && spec->n_beta != 0)
+            return errf(err, "%zu coefficients for %zu model columns", spec->n_beta, e->p);
+    } else {
+        struct column oc;
+        struct design d;
+        if (design_build(snap, policy, spec, 1, &oc, &d, err) != 0) {
+            free(fresh.key);
+            return -1;
         }
+        double *y = xcalloc(d.n + 1, sizeof *y);
+        for (size_t r = 0; r < d.n; r++) {
+            y[r] = (double)(oc.code == (long)snap->code[oc.var->id][d.row[r]]);
+            fresh.events += y[r] > 0;
+        }
+        int rc = check_events(policy, fresh.events, d.p, "outcome events", err);
+        if (rc == 0)
+            rc = check_events(policy, d.n - fresh.events, d.p, "outcome non-events", err);
+        fresh.n = d.n;
+        fresh.p = d.p;
+        fresh.dropped = d.dropped;
+        fresh.x = d.x;
+        fresh.y = y;
+        d.x = NULL;
+        design_release(&d);
+        if (rc != 0) {
+            free(fresh.key);
+            free(fresh.x);
+            free(fresh.y);
+            return -1;
+        }
+        e = &fresh;
     }
-    free(y);
-    if (rc == 0) {
-        model_fill(out, &d);
-        out->model.events = ones;
+
+    out->score = xcalloc(e->p, sizeof *out->score);
+    out->info = xcalloc(e->p * e->p, sizeof *out->info);
+    struct glm_node_stats gs;
+    int rc = 0;
+    int gr = glm_node_eval(e->y, e->x, e->n, e->p, spec->n_beta ? spec->beta : NULL, out->info,
+        out->score, &gs);
+    if (gr != 0) {
+        rc = errf(err, "cannot evaluate the logistic model here (error %d)", gr);
+    } else {
+        out->model.deviance = gs.deviance;
+        out->model.aic = gs.aic;
+        out->model.n_boundary = (uint64_t)gs.n_boundary;
+        model_fill(out, e->n, e->p, e->dropped);
+        out->model.events = e->events;
     }
-    design_release(&d);
+    if (e == &fresh)
+        cache_put(cache, &fresh);
     if (rc != 0)
         exec_model_release(out);
     return rc;

@@ -9,7 +9,9 @@
 #define EXEC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
+#include "analysis/cox.h"
 #include "analysis/disclose.h"
 #include "analysis/logrank.h"
 #include "node/snapshot.h"
@@ -91,10 +93,48 @@ struct exec_model_out {
  * 1 .. min_cell-1 of them; events (glm: also non-events) neither 0 nor
  * enough for the coefficients (disclose_model_events_short).
  */
+struct exec_model_cache;
 int exec_cox(const struct snapshot *snap, const struct disclose_policy *policy,
-    const Fedra__QuerySpec *spec, struct exec_model_out *out, char *err);
+    const Fedra__QuerySpec *spec, struct exec_model_cache *cache, struct exec_model_out *out,
+    char *err);
 int exec_glm(const struct snapshot *snap, const struct disclose_policy *policy,
-    const Fedra__QuerySpec *spec, struct exec_model_out *out, char *err);
+    const Fedra__QuerySpec *spec, struct exec_model_cache *cache, struct exec_model_out *out,
+    char *err);
 void exec_model_release(struct exec_model_out *out);
+
+/*
+ * Model designs kept between the rounds of a fit.  Every round of one fit
+ * asks the same question at a new beta, so the part that does not depend on
+ * beta -- selecting the complete cases, the disclosure checks, building the
+ * design and, for Cox, centring and sorting it by time -- is done in the
+ * first round and kept, keyed by the whole spec except beta and round (the
+ * spec carries the fit's random model_id).  A later round pays one pass over
+ * the kept design.  The cache holds only designs that passed every rule, so
+ * it answers exactly what a rebuild would; the owner must clear it whenever
+ * the snapshot or the policy changes (import, reload).  Least recently used
+ * entries go first; a design larger than the byte bound (max_bytes, 0 for
+ * EXEC_MODEL_CACHE_MAX_BYTES) is not kept.  A zeroed struct is an empty
+ * cache.  NULL cache: rebuild every round.
+ */
+#define EXEC_MODEL_CACHE_ENTRIES 4                  /* concurrent fits kept */
+#define EXEC_MODEL_CACHE_MAX_BYTES (256u << 20)     /* all entries together */
+
+struct exec_model_entry {
+    uint8_t *key;                   /* packed spec without beta and round */
+    size_t keylen, bytes;
+    uint64_t used;                  /* cache tick of the last hit */
+    size_t n, p, dropped;
+    uint64_t events;                /* cox: events; glm: outcome events */
+    int32_t grid;                   /* cox */
+    struct cox_sorted cox;          /* cox */
+    double *x, *y;                  /* glm: n x p design, n outcomes */
+};
+struct exec_model_cache {
+    struct exec_model_entry e[EXEC_MODEL_CACHE_ENTRIES];
+    uint64_t tick;
+    size_t bytes, max_bytes;
+    uint64_t hits, misses;
+};
+void exec_model_cache_clear(struct exec_model_cache *c);
 
 #endif /* !EXEC_H */

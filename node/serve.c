@@ -64,6 +64,7 @@ struct node {
     uint8_t curve_secret[PKI_CURVE_KEY_LEN];
     struct store *store;            /* SQLite: data, audit, replay cache */
     struct snapshot *snap;          /* in-memory columns queries run on */
+    struct exec_model_cache models; /* designs of fits in progress; cleared on reload */
     uint8_t data_hash[32];          /* snapshot content hash (binary) */
     void *zctx;
     void *router;
@@ -466,6 +467,8 @@ node_reload(struct node *nd)
     } else {
         node_log(nd, "reload: data not reloaded: %s", err);
     }
+    /* A kept design passed the old policy on the old data. */
+    exec_model_cache_clear(&nd->models);
     if (nd->fetch != NULL)
         crlfetch_request(nd->fetch);
     node_state_write(nd, 0);
@@ -674,7 +677,8 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
     case FEDRA__KIND__KIND_COX:
     case FEDRA__KIND__KIND_GLM: {
         int cox = q->spec->kind == FEDRA__KIND__KIND_COX;
-        if ((cox ? exec_cox : exec_glm)(nd->snap, &nd->cfg.policy, q->spec, &em, err) != 0) {
+        if ((cox ? exec_cox : exec_glm)(nd->snap, &nd->cfg.policy, q->spec, &nd->models, &em,
+                err) != 0) {
             refuse(&v, "query", "%s", err);
             goto respond;
         }
@@ -932,6 +936,7 @@ node_close(struct node *nd)
             pthread_join(nd->zap_thread, NULL);
         zmq_ctx_term(nd->zctx);
     }
+    exec_model_cache_clear(&nd->models);
     snapshot_free(nd->snap);
     certcache_free(nd->certs);
     store_free(nd->store);

@@ -56,6 +56,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS seen(signer_fp BLOB NOT NULL, "
     "query_id BLOB NOT NULL, expires_ms INTEGER NOT NULL, "
     "PRIMARY KEY(signer_fp, query_id)) WITHOUT ROWID;"
+    /* replay.c drops expired entries on every query: by range, not by scan */
+    "CREATE INDEX IF NOT EXISTS seen_expiry ON seen(expires_ms);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES"
     "('schema_version', '1'), ('rows', '0'), ('hash', ''), ('imported_at_ms', '0');";
 

@@ -157,12 +157,30 @@ execute(const Fedra__QuerySpec *spec)
             }
             exec_km_release(&ek);
         } else if (spec->kind == FEDRA__KIND__KIND_COX || spec->kind == FEDRA__KIND__KIND_GLM) {
-            struct exec_model_out em = {0};
+            /* Uncached, then twice through a cache (a miss, then a hit): all three the same. */
+            struct exec_model_out em = {0}, ec = {0};
+            struct exec_model_cache mc = {0};
             int cox = spec->kind == FEDRA__KIND__KIND_COX;
-            if ((cox ? exec_cox : exec_glm)(snap, &policies[i], spec, &em, err) == 0) {
+            int (*run)(const struct snapshot *, const struct disclose_policy *,
+                const Fedra__QuerySpec *, struct exec_model_cache *, struct exec_model_out *,
+                char *) = cox ? exec_cox : exec_glm;
+            int rc = run(snap, &policies[i], spec, NULL, &em, err);
+            if (rc == 0) {
                 rb.model = &em.model;
                 answer_decodes(&rb);
             }
+            for (int pass = 0; pass < 2; pass++) {
+                if ((run(snap, &policies[i], spec, &mc, &ec, err) == 0) != (rc == 0))
+                    abort();
+                if (rc == 0 && (ec.model.n != em.model.n || ec.model.events != em.model.events ||
+                        ec.model.n_score != em.model.n_score ||
+                        memcmp(ec.score, em.score, em.model.n_score * sizeof *em.score) != 0 ||
+                        memcmp(ec.info, em.info, em.model.n_info * sizeof *em.info) != 0 ||
+                        memcmp(&ec.model.loglik, &em.model.loglik, sizeof em.model.loglik) != 0))
+                    abort();
+                exec_model_release(&ec);
+            }
+            exec_model_cache_clear(&mc);
             exec_model_release(&em);
         }
     }

@@ -117,6 +117,54 @@ cox_stratum_shift_invariant(void **state)
     assert_close(i1[1], i1[2], 0);  /* symmetric */
 }
 
+/*
+ * The two ways of ordering records by time (counting sort over a narrow
+ * range, qsort over a wide one) must give the same order, ties kept in
+ * input order, hence bit-identical sums; and one cox_sorted evaluated at
+ * several betas must equal a fresh evaluation at each.
+ */
+static void
+cox_sorted_orders_and_reuse_agree(void **state)
+{
+    (void)state;
+    enum { N = 400, P = 3 };
+    int64_t narrow[N], wide[N];
+    int st[N];
+    double x[N * P];
+    for (int r = 0; r < N; r++) {
+        narrow[r] = (r * 7919) % 37;            /* 37 distinct times, many ties */
+        wide[r] = narrow[r] * 1000000000000LL;  /* same order, range too wide to count */
+        st[r] = (r * 31) % 3 != 0;
+        for (int i = 0; i < P; i++)
+            x[r * P + i] = ((r * (i + 3)) % 17) / 4.0 - (i == 2 ? r % 2 : 0);
+    }
+    struct cox_sorted a, b;
+    assert_int_equal(cox_sorted_init(&a, narrow, st, x, N, P), 0);
+    assert_int_equal(cox_sorted_init(&b, wide, st, x, N, P), 0);
+    assert_true(cox_sorted_bytes(&a) >= N * P * sizeof(double));
+    for (int r = 0; r < N; r++)
+        assert_int_equal(a.status[r], b.status[r]);
+    assert_memory_equal(a.xc, b.xc, sizeof(double) * N * P);
+    const double betas[3][P] = { { 0, 0, 0 }, { 0.3, -0.2, 0.1 }, { -1.1, 0.4, 2.0 } };
+    for (int k = 0; k < 3; k++)
+        for (int ties = COX_BRESLOW; ties <= COX_EFRON; ties++) {
+            double la, lb, lf, ua[P], ub[P], uf[P], ia[P * P], ib[P * P], inf[P * P];
+            assert_int_equal(cox_sorted_eval(&a, betas[k], ties, &la, ua, ia), 0);
+            assert_int_equal(cox_sorted_eval(&b, betas[k], ties, &lb, ub, ib), 0);
+            assert_int_equal(cox_stratum_eval(narrow, st, x, N, P, betas[k], ties, &lf, uf, inf),
+                0);
+            assert_memory_equal(&la, &lb, sizeof la);
+            assert_memory_equal(&la, &lf, sizeof la);
+            assert_memory_equal(ua, ub, sizeof ua);
+            assert_memory_equal(ua, uf, sizeof ua);
+            assert_memory_equal(ia, ib, sizeof ia);
+            assert_memory_equal(ia, inf, sizeof ia);
+        }
+    cox_sorted_release(&a);
+    cox_sorted_release(&b);
+    assert_null(a.xc);
+}
+
 static void
 cox_stratum_rejects_bad_input(void **state)
 {
@@ -519,6 +567,7 @@ main(void)
         cmocka_unit_test(cox_stratum_hand_values_at_zero),
         cmocka_unit_test(cox_stratum_tied_deaths_breslow_efron),
         cmocka_unit_test(cox_stratum_shift_invariant),
+        cmocka_unit_test(cox_sorted_orders_and_reuse_agree),
         cmocka_unit_test(cox_stratum_rejects_bad_input),
         cmocka_unit_test(cox_max_p_boundary),
         cmocka_unit_test(cox_nr_state_errors),

@@ -887,6 +887,146 @@ test_open_variable_all_missing(void **state)
     unlink(csv);
 }
 
+/*
+ * The model cache (exec.h): a later round of a fit is answered from the kept
+ * design, bit for bit as a rebuild answers it; a wrong coefficient count is
+ * still refused; at most EXEC_MODEL_CACHE_ENTRIES fits are kept, least
+ * recently used out first; the byte bound keeps what does not fit out.
+ */
+static void
+model_spec(Fedra__QuerySpec *q, Fedra__Term *t, Fedra__Term **tp, int glm, uint8_t *id,
+    double *beta, size_t nbeta, Fedra__Term *outcome)
+{
+    fedra__query_spec__init(q);
+    fedra__term__init(&t[0]);
+    fedra__term__init(&t[1]);
+    t[0].var = (char *)"age_years";
+    t[0].level = (char *)"";
+    t[1].var = (char *)"sex";
+    t[1].level = (char *)"M";
+    tp[0] = &t[0];
+    tp[1] = &t[1];
+    q->kind = glm ? FEDRA__KIND__KIND_GLM : FEDRA__KIND__KIND_COX;
+    q->n_terms = 2;
+    q->terms = tp;
+    q->n_beta = nbeta;
+    q->beta = beta;
+    q->model_id.data = id;
+    q->model_id.len = 16;
+    q->endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+    q->grid_days = 30;
+    q->ties = FEDRA__TIES__TIES_EFRON;
+    if (glm) {
+        fedra__term__init(outcome);
+        outcome->var = (char *)"vital_status";
+        outcome->level = (char *)"dead";
+        q->outcome = outcome;
+    }
+}
+
+static void
+same_answer(const struct exec_model_out *a, const struct exec_model_out *b)
+{
+    assert_int_equal(a->model.n, b->model.n);
+    assert_int_equal(a->model.events, b->model.events);
+    assert_int_equal(a->model.n_score, b->model.n_score);
+    assert_memory_equal(&a->model.loglik, &b->model.loglik, sizeof a->model.loglik);
+    assert_memory_equal(&a->model.deviance, &b->model.deviance, sizeof a->model.deviance);
+    assert_memory_equal(a->score, b->score, a->model.n_score * sizeof *a->score);
+    assert_memory_equal(a->info, b->info, a->model.n_info * sizeof *a->info);
+}
+
+static void
+test_exec_model_cache(void **state)
+{
+    const struct snapshot *s = snap_of(state);
+    const struct disclose_policy pol = {1, 30, 1};
+    char err[FEDRA_ERRLEN] = "";
+    struct exec_model_cache c;
+    memset(&c, 0, sizeof c);
+    Fedra__QuerySpec q;
+    Fedra__Term t[2], *tp[2], oc;
+    uint8_t id[EXEC_MODEL_CACHE_ENTRIES + 1][16];
+    memset(id, 0, sizeof id);
+    for (size_t k = 0; k <= EXEC_MODEL_CACHE_ENTRIES; k++)
+        id[k][0] = (uint8_t)(k + 1);
+    double b0[3] = {0, 0, 0}, b1[3] = {0.05, -0.4, 0.2};
+
+    for (int glm = 0; glm <= 1; glm++) {
+        int (*run)(const struct snapshot *, const struct disclose_policy *,
+            const Fedra__QuerySpec *, struct exec_model_cache *, struct exec_model_out *,
+            char *) = glm ? exec_glm : exec_cox;
+        size_t p = glm ? 3 : 2;
+        struct exec_model_out fresh, kept;
+        exec_model_cache_clear(&c);
+        c.hits = c.misses = 0;
+        /* round 1 at b0 fills the cache; round 2 at b1 is answered from it */
+        model_spec(&q, t, tp, glm, id[0], b0, p, &oc);
+        q.round = 1;
+        assert_int_equal(run(s, &pol, &q, &c, &kept, err), 0);
+        exec_model_release(&kept);
+        assert_int_equal(c.misses, 1);
+        assert_true(c.bytes > 0);
+        model_spec(&q, t, tp, glm, id[0], b1, p, &oc);
+        q.round = 2;
+        assert_int_equal(run(s, &pol, &q, NULL, &fresh, err), 0);
+        assert_int_equal(run(s, &pol, &q, &c, &kept, err), 0);
+        assert_int_equal(c.hits, 1);
+        same_answer(&fresh, &kept);
+        assert_int_equal(kept.model.n, NROWS);
+        exec_model_release(&fresh);
+        exec_model_release(&kept);
+        /* a kept design still checks the coefficient count */
+        q.n_beta = 1;
+        assert_int_equal(run(s, &pol, &q, &c, &kept, err), -1);
+        assert_non_null(strstr(err, "coefficients for"));
+    }
+
+    /* EXEC_MODEL_CACHE_ENTRIES fits kept; one more evicts the least recently used */
+    exec_model_cache_clear(&c);
+    assert_int_equal(c.bytes, 0);
+    struct exec_model_out o;
+    for (size_t k = 0; k <= EXEC_MODEL_CACHE_ENTRIES; k++) {
+        model_spec(&q, t, tp, 0, id[k], b0, 2, &oc);
+        assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);
+        exec_model_release(&o);
+    }
+    size_t held = 0;
+    for (size_t k = 0; k < EXEC_MODEL_CACHE_ENTRIES; k++)
+        held += c.e[k].key != NULL;
+    assert_int_equal(held, EXEC_MODEL_CACHE_ENTRIES);
+    uint64_t misses = c.misses;
+    model_spec(&q, t, tp, 0, id[EXEC_MODEL_CACHE_ENTRIES], b1, 2, &oc);
+    assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);       /* newest: kept */
+    exec_model_release(&o);
+    assert_int_equal(c.misses, misses);
+    model_spec(&q, t, tp, 0, id[0], b1, 2, &oc);
+    assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);       /* oldest: evicted */
+    exec_model_release(&o);
+    assert_int_equal(c.misses, misses + 1);
+
+    /* The byte bound: one design's worth keeps one fit; less keeps none. */
+    size_t one = c.e[0].bytes;
+    exec_model_cache_clear(&c);
+    c.max_bytes = one + one / 2;
+    for (size_t k = 0; k < 2; k++) {
+        model_spec(&q, t, tp, 0, id[k], b0, 2, &oc);
+        assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);
+        exec_model_release(&o);
+        assert_int_equal(c.bytes, one);
+    }
+    exec_model_cache_clear(&c);
+    c.max_bytes = one - 1;
+    misses = c.misses;
+    for (size_t k = 0; k < 2; k++) {
+        assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);
+        exec_model_release(&o);
+    }
+    assert_int_equal(c.misses, misses + 2);
+    assert_int_equal(c.bytes, 0);
+    exec_model_cache_clear(&c);
+}
+
 int
 main(void)
 {
@@ -915,6 +1055,7 @@ main(void)
         cmocka_unit_test(test_exec_refusals),
         cmocka_unit_test(test_empty_store),
         cmocka_unit_test(test_open_variable_all_missing),
+        cmocka_unit_test(test_exec_model_cache),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
