@@ -22,7 +22,7 @@ BUILD    ?= build
 
 WARN     := -Wall -Wextra -Werror -Wstrict-prototypes -Wold-style-definition \
             -Wpointer-arith -Wvla -Wwrite-strings -Wformat=2 -Wshadow
-PKGS     := libzmq libprotobuf-c sqlite3 libcurl openssl jansson
+PKGS     := libzmq libprotobuf-c sqlite3 libcurl openssl jansson libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm -lpthread
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. -Iproto/gen \

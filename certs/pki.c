@@ -39,6 +39,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <sodium.h>
+
 /* CVE-2023-0286 (X.400 GeneralName confusion under CRL checking) is fixed in 3.0.8. */
 #if OPENSSL_VERSION_NUMBER < 0x30000080L
 #error "OpenSSL 3.0.8 or later is required"
@@ -61,11 +63,36 @@ struct pki_cert {
     X509 *chain[PKI_MAX_CHAIN];
     uint8_t *chain_der[PKI_MAX_CHAIN];
     size_t chain_len[PKI_MAX_CHAIN];
+    int has_ed_pub;                 /* an Ed25519 key: ed_pub holds it raw */
+    uint8_t ed_pub[crypto_sign_PUBLICKEYBYTES];
 };
 
+/*
+ * Signatures are made and checked with libsodium, which libzmq already links:
+ * its Ed25519 signs 2.6x and verifies 2.1x faster than OpenSSL 3.0's EVP path
+ * (performance.md B2), and Ed25519 being deterministic (RFC 8032), the
+ * signatures are byte for byte OpenSSL's.  OpenSSL keeps keys, certificates,
+ * chains and CRLs.  The libsodium form of the key (seed and public key) is
+ * derived once when the key is loaded and wiped when it is freed.
+ */
 struct pki_key {
     EVP_PKEY *pkey;
+    uint8_t ed_sk[crypto_sign_SECRETKEYBYTES];
 };
+
+/* The key's libsodium secret key from its raw seed; -1 if it has none. */
+static int
+key_sodium(struct pki_key *k)
+{
+    uint8_t seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    size_t len = sizeof seed;
+    int ok = sodium_init() >= 0 &&
+        EVP_PKEY_get_raw_private_key(k->pkey, seed, &len) == 1 && len == sizeof seed &&
+        crypto_sign_seed_keypair(pk, k->ed_sk, seed) == 0;
+    OPENSSL_cleanse(seed, sizeof seed);
+    ERR_clear_error();
+    return ok ? 0 : -1;
+}
 
 struct pki_trust {
     X509_STORE *store;              /* self-signed roots and the chosen CRLs */
@@ -336,6 +363,11 @@ cert_wrap(X509 *x, struct pki_cert **out, char *err)
     OPENSSL_free(der);
     c->role = compute_role(x);
     c->has_name = compute_name(x, c->role, c->name);
+    EVP_PKEY *pub = X509_get0_pubkey(x);
+    size_t publen = sizeof c->ed_pub;
+    c->has_ed_pub = pub != NULL && EVP_PKEY_is_a(pub, "ED25519") &&
+        EVP_PKEY_get_raw_public_key(pub, c->ed_pub, &publen) == 1 && publen == sizeof c->ed_pub;
+    ERR_clear_error();
     name_cn(X509_get_subject_name(x), c->cn, sizeof c->cn);
     serial_hex(X509_get0_serialNumber(x), c->serial);
     *out = c;
@@ -700,6 +732,11 @@ pki_key_load(const char *path, struct pki_key **out, char *err)
     struct pki_key *k = xcalloc(1, sizeof *k);
     k->pkey = pk;
     pk = NULL;
+    if (key_sodium(k) != 0) {
+        errf(err, "key file '%s': cannot read the Ed25519 key", path);
+        pki_key_free(k);
+        goto done;
+    }
     *out = k;
     rc = 0;
 done:
@@ -719,6 +756,10 @@ pki_key_wrap(EVP_PKEY *pk)
         return NULL;
     struct pki_key *k = xcalloc(1, sizeof *k);
     k->pkey = pk;
+    if (key_sodium(k) != 0) {
+        pki_key_free(k);
+        return NULL;
+    }
     return k;
 }
 
@@ -728,6 +769,7 @@ pki_key_free(struct pki_key *k)
     if (k == NULL)
         return;
     EVP_PKEY_free(k->pkey);
+    OPENSSL_cleanse(k->ed_sk, sizeof k->ed_sk);
     free(k);
 }
 
@@ -799,33 +841,18 @@ int
 pki_sign(const struct pki_key *k, const uint8_t *msg, size_t len,
     uint8_t sig[PKI_SIG_LEN])
 {
-    size_t siglen = PKI_SIG_LEN;
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    /* PureEdDSA: digest name must be NULL and the call one-shot. */
-    int ok = m != NULL &&
-        EVP_DigestSignInit_ex(m, NULL, NULL, NULL, NULL, k->pkey, NULL) == 1 &&
-        EVP_DigestSign(m, sig, &siglen, msg, len) == 1 && siglen == PKI_SIG_LEN;
-    EVP_MD_CTX_free(m);
-    ERR_clear_error();
-    return ok ? 0 : -1;
+    unsigned long long siglen = 0;
+    return crypto_sign_detached(sig, &siglen, msg, len, k->ed_sk) == 0 &&
+        siglen == PKI_SIG_LEN ? 0 : -1;
 }
 
 int
 pki_check_sig(const struct pki_cert *c, const uint8_t *msg, size_t len,
     const uint8_t *sig, size_t siglen)
 {
-    EVP_PKEY *pub = X509_get0_pubkey(c->x);
-    if (pub == NULL || !EVP_PKEY_is_a(pub, "ED25519") || siglen != PKI_SIG_LEN) {
-        ERR_clear_error();
+    if (!c->has_ed_pub || siglen != PKI_SIG_LEN || sodium_init() < 0)
         return -1;
-    }
-    EVP_MD_CTX *m = EVP_MD_CTX_new();
-    int ok = m != NULL &&
-        EVP_DigestVerifyInit_ex(m, NULL, NULL, NULL, NULL, pub, NULL) == 1 &&
-        EVP_DigestVerify(m, sig, siglen, msg, len) == 1;
-    EVP_MD_CTX_free(m);
-    ERR_clear_error();
-    return ok ? 0 : -1;
+    return crypto_sign_verify_detached(sig, msg, len, c->ed_pub) == 0 ? 0 : -1;
 }
 
 void

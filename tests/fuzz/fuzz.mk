@@ -23,7 +23,7 @@ FUZZ_CC      ?= clang
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_PKGS    := libzmq libprotobuf-c sqlite3 libcurl openssl jansson
+FUZZ_PKGS    := libzmq libprotobuf-c sqlite3 libcurl openssl jansson libsodium
 FUZZ_PKG_CFLAGS := $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null)
 FUZZ_PKG_LIBS   := $(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null) -lcsv -lm -lpthread
 # Project code is built without -Werror: a clang-only warning in someone
