@@ -3,19 +3,27 @@
  *
  * Two phases, so that a bad extract never touches the store:
  *
- *  1. Read.  Every file is parsed with libcsv (strict RFC 4180) and every
- *     rule of data-model.md is checked, row by row, reporting each rejected
- *     value.  Accepted rows are copied into one arena (the 15 columns of a
- *     row, in schema order, NUL-terminated) plus a small fixed-size record
- *     per row: no per-row allocation.  patient_id uniqueness across all the
- *     files and duplicate eupids are found with open-addressing hash sets
- *     whose slots point at rows.
+ *  1. Read.  Every file is parsed as strict RFC 4180 (libcsv; a plain line,
+ *     without quotes or CR, is split in place by split_line, which yields
+ *     exactly what libcsv would) and every rule of data-model.md is checked,
+ *     row by row, reporting each rejected value.  Accepted rows are copied
+ *     into arena blocks (the 15 columns of a row, in schema order,
+ *     NUL-terminated) plus a small fixed-size record per row: no per-row
+ *     allocation.  patient_id uniqueness across all the files is checked
+ *     against sorted runs (or a hash set once the ids are out of order, see
+ *     struct ictx) and duplicate eupids are found with an open-addressing
+ *     hash set whose slots point at rows.
  *
  *  2. Write, only if phase 1 found nothing wrong: one BEGIN IMMEDIATE
  *     transaction that upserts the rows in patient_id order (plain INSERT
  *     into an empty store), deletes the rows --replace drops, recomputes
  *     meta, and commits.  Any SQLite failure (disk full, say) rolls it all
  *     back.
+ *
+ *     Into an empty store the two overlap (struct writer): the transaction
+ *     is opened first and a second thread inserts the rows phase 1 accepts
+ *     while it goes on reading; a bad value anywhere still rolls it all
+ *     back, as nothing commits before every file has been read.
  *
  * Line numbers.  libcsv does not count lines, so the input is fed to it one
  * physical line at a time: a record that starts while no record is open
@@ -26,6 +34,7 @@
 #include "node/import.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +65,19 @@
 #define IMPORT_HASH_FLUSH 65536     /* bytes of canonical rows hashed at a time */
 #define IMPORT_CACHE_KIB (-262144)  /* page cache while writing (negative: KiB, as SQLite takes it) */
 
+#define IMPORT_PUBLISH_EVERY 4096    /* rows handed to the writer thread at a time */
+#define IMPORT_MAX_RUNS 16           /* sorted runs of patient_ids before a hash set is used */
+#define IMPORT_ROW_BLOCK 65536       /* rows per block of struct row */
+#define IMPORT_ROW_BLOCKS 65536      /* blocks: at most 2^32 rows in one import */
+#define IMPORT_ARENA_BLOCK (8u << 20) /* bytes per arena block (a row never straddles two) */
+
+/* A block of the arena; rows point into data[] and never move. */
+struct ablock {
+    struct ablock *next;            /* the block filled before this one */
+    size_t used, cap;
+    char data[];
+};
+
 /* The registry columns, in schema (and hash) order. */
 enum col {
     COL_PATIENT_ID, COL_EUPID, COL_SEX, COL_AGE, COL_DIAGNOSIS, COL_TUMOUR,
@@ -85,9 +107,12 @@ static const struct column {
     {"event_date", 0, -1},
 };
 
-/* One accepted row: its columns live in the arena at off, in schema order. */
+/*
+ * One accepted row: its columns live in an arena block at p, in schema
+ * order, each followed by a NUL.
+ */
 struct row {
-    size_t off;
+    const char *p;
     uint64_t line;                  /* physical line where the record starts */
     uint32_t file;                  /* index into the paths */
     int32_t age;
@@ -111,6 +136,8 @@ struct rowset {
     enum col key;
 };
 
+struct writer;
+
 struct ictx {
     const struct import_opts *opts;
     const char *const *paths;
@@ -132,19 +159,46 @@ struct ictx {
     struct buf hdr;                 /* header names, NUL-terminated, at hoff[] */
     size_t hoff[IMPORT_MAX_COLUMNS];
 
-    /* the record being read */
-    struct buf rec;                 /* its fields, NUL-terminated, at foff[] */
+    /*
+     * The record being read: field i is fval[i] (flen[i] bytes, then a NUL).
+     * A line split in place (split_line) points into the read chunk; a
+     * record parsed by libcsv is copied into rec first (at foff[]) and fval[]
+     * is set once the record is complete, as rec may move while it grows.
+     */
+    struct buf rec;
     size_t foff[IMPORT_MAX_COLUMNS];
+    const char *fval[IMPORT_MAX_COLUMNS];
     size_t flen[IMPORT_MAX_COLUMNS];
+    int ascii;                      /* the record is known to be all ASCII (so valid UTF-8) */
     size_t nfields;                 /* fields seen, possibly more than stored */
     long rule[IMPORT_MAX_COLUMNS];  /* offset in rules of each field's broken rule, or -1 */
     struct buf rules;
 
-    /* everything accepted so far */
-    struct buf arena;
-    struct row *rows;
-    size_t nrows, caprows;
+    /*
+     * Everything accepted so far, in blocks that never move once written
+     * (no realloc), so that the writer thread can read rows while more are
+     * added: row i is rowblk[i / IMPORT_ROW_BLOCK][i % IMPORT_ROW_BLOCK].
+     */
+    struct ablock *arena;           /* the block being filled, linked to the older ones */
+    struct row **rowblk;            /* IMPORT_ROW_BLOCKS entries */
+    size_t nrows;
+    /*
+     * patient_id uniqueness.  The usual extract comes in increasing
+     * patient_id order, or nearly (IM-999999 sorts after IM-1000000): the
+     * kept rows are then a few runs in strictly increasing order, starting
+     * at rows run[0..nruns), and a duplicate is either the row just before or
+     * found by binary search in an earlier run; ids stays empty.  Past
+     * IMPORT_MAX_RUNS runs, ids is built from the rows kept so far
+     * (ids_index) and the hash set takes over (ids_unsorted).
+     */
+    size_t run[IMPORT_MAX_RUNS];
+    size_t nruns;
+    int ids_unsorted;
     struct rowset ids, eupids;
+    int32_t first_day;              /* IMPORT_FIRST_DIAGNOSIS in days */
+
+    struct writer *writer;          /* writing while reading (an empty store), else NULL */
+    size_t published;               /* rows handed to the writer */
 };
 
 /* ---- small helpers ---- */
@@ -155,10 +209,17 @@ plural(uint64_t n, const char *one, const char *many)
     return n == 1 ? one : many;
 }
 
+static struct row *
+row_at(const struct ictx *c, size_t i)
+{
+    return &c->rowblk[i / IMPORT_ROW_BLOCK][i % IMPORT_ROW_BLOCK];
+}
+
 static const char *
 row_field(const struct ictx *c, const struct row *r, enum col k)
 {
-    const char *p = (const char *)c->arena.p + r->off;
+    (void)c;
+    const char *p = r->p;
     for (int i = 0; i < (int)k; i++)
         p += r->len[i] + 1;
     return p;
@@ -315,17 +376,31 @@ warn(struct ictx *c, const char *fmt, ...)
 
 /* ---- row sets ---- */
 
+/*
+ * Multiply-xorshift over 8-byte words (the tail zero-padded, the length mixed
+ * in): a serial byte-at-a-time hash cost as much as the probe on keys of
+ * 40 bytes.  The final mix spreads every input bit into the low bits that
+ * index the table.
+ */
 static uint64_t
 hash_str(const char *s, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;         /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 0x100000001b3ull;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
     }
-    /* FNV's low bits, which index the table, vary little between similar keys: mix. */
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, s + i, n - i);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
     h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
+    h *= 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 33;
     return h;
 }
@@ -338,7 +413,7 @@ set_slot(const struct ictx *c, const struct rowset *t, const char *s, size_t n, 
     size_t i = (size_t)h & mask;
     while (t->slot[i].row != 0) {
         if (t->slot[i].hash == h) {
-            const struct row *r = &c->rows[t->slot[i].row - 1];
+            const struct row *r = row_at(c, t->slot[i].row - 1);
             if (r->len[t->key] == n && memcmp(row_field(c, r, t->key), s, n) == 0)
                 break;
         }
@@ -354,7 +429,7 @@ set_find(const struct ictx *c, const struct rowset *t, const char *s, size_t n)
     if (t->cap == 0)
         return NULL;
     size_t i = set_slot(c, t, s, n, hash_str(s, n));
-    return t->slot[i].row ? &c->rows[t->slot[i].row - 1] : NULL;
+    return t->slot[i].row ? row_at(c, t->slot[i].row - 1) : NULL;
 }
 
 /*
@@ -362,7 +437,18 @@ set_find(const struct ictx *c, const struct rowset *t, const char *s, size_t n)
  * return that row, or NULL if ri was added.  One probe does both.
  */
 static const struct row *
+set_put_hashed(struct ictx *c, struct rowset *t, size_t ri, uint64_t h);
+
+static const struct row *
 set_put(struct ictx *c, struct rowset *t, size_t ri)
+{
+    const struct row *r = row_at(c, ri);
+    return set_put_hashed(c, t, ri, hash_str(row_field(c, r, t->key), r->len[t->key]));
+}
+
+/* set_put with the hash of the key (hash_str) already computed. */
+static const struct row *
+set_put_hashed(struct ictx *c, struct rowset *t, size_t ri, uint64_t h)
 {
     if (2 * (t->n + 1) > t->cap) {
         size_t ncap = t->cap ? 2 * t->cap : 1024;
@@ -380,16 +466,88 @@ set_put(struct ictx *c, struct rowset *t, size_t ri)
         }
         free(old);
     }
-    const struct row *r = &c->rows[ri];
+    const struct row *r = row_at(c, ri);
     const char *key = row_field(c, r, t->key);
-    uint64_t h = hash_str(key, r->len[t->key]);
     size_t i = set_slot(c, t, key, r->len[t->key], h);
     if (t->slot[i].row != 0)
-        return &c->rows[t->slot[i].row - 1];
+        return row_at(c, t->slot[i].row - 1);
     t->slot[i].hash = h;
     t->slot[i].row = ri + 1;
     t->n++;
     return NULL;
+}
+
+/* Put rows [ids.n, upto) into c->ids (the rows kept while they came in order). */
+static void
+ids_index(struct ictx *c, size_t upto)
+{
+    for (size_t i = c->ids.n; i < upto; i++)
+        set_put(c, &c->ids, i);
+}
+
+/* memcmp order of the patient_ids of rows a and b (SQLite's BINARY collation). */
+static int
+cmp_ids(const struct ictx *c, const struct row *a, const struct row *b)
+{
+    size_t n = a->len[0] < b->len[0] ? a->len[0] : b->len[0];
+    (void)c;
+    int d = memcmp(a->p, b->p, n);
+    if (d != 0)
+        return d;
+    return (a->len[0] > b->len[0]) - (a->len[0] < b->len[0]);
+}
+
+/* The row of run j (rows [run[j], end)) with the patient_id of row r, or NULL. */
+static const struct row *
+run_find(const struct ictx *c, size_t j, size_t end, const struct row *r)
+{
+    size_t lo = c->run[j], hi = end;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = cmp_ids(c, row_at(c, mid), r);
+        if (d == 0)
+            return row_at(c, mid);
+        if (d < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/*
+ * The kept row with the same patient_id as the just-kept row ri, or NULL
+ * (and ri is then part of the sorted runs or of the set).
+ */
+static const struct row *
+find_duplicate_id(struct ictx *c, size_t ri)
+{
+    if (!c->ids_unsorted) {
+        if (ri == 0) {
+            c->run[0] = 0;
+            c->nruns = 1;
+            return NULL;
+        }
+        const struct row *r = row_at(c, ri);
+        int d = cmp_ids(c, row_at(c, ri - 1), r);
+        if (d == 0)
+            return row_at(c, ri - 1);
+        if (d < 0 || c->nruns < IMPORT_MAX_RUNS) {
+            /* ri continues the last run (d < 0) or starts the next one: look in the others. */
+            size_t done = d < 0 ? c->nruns - 1 : c->nruns;
+            for (size_t j = 0; j < done; j++) {
+                const struct row *dup = run_find(c, j, j + 1 < c->nruns ? c->run[j + 1] : ri, r);
+                if (dup != NULL)
+                    return dup;
+            }
+            if (d > 0)
+                c->run[c->nruns++] = ri;
+            return NULL;
+        }
+        c->ids_unsorted = 1;
+        ids_index(c, ri);
+    }
+    return set_put(c, &c->ids, ri);
 }
 
 /* ---- validation ---- */
@@ -433,7 +591,7 @@ process_header(struct ictx *c)
     c->hdr.len = 0;
     for (size_t i = 0; i < c->nfields; i++) {
         c->hoff[i] = c->hdr.len;
-        buf_append(&c->hdr, c->rec.p + c->foff[i], c->flen[i] + 1);
+        buf_append(&c->hdr, c->fval[i], c->flen[i] + 1);
     }
     for (size_t i = 0; i < c->nfields; i++) {
         const char *name = col_label(c, i);
@@ -556,36 +714,74 @@ fail_date(struct ictx *c, enum col k, const char *what, int32_t day)
     fail(c, k, "%s (%s)", what, d);
 }
 
+/*
+ * Whether v is a level of the closed categorical d: vars_level_index()
+ * without a strcmp call per level that cannot match (first bytes differ).
+ */
+static int
+is_level(const struct var_def *d, const char *v)
+{
+    for (size_t i = 0; i < d->nlevels; i++)
+        if (d->levels[i][0] == v[0] && strcmp(d->levels[i], v) == 0)
+            return 1;
+    return 0;
+}
+
 /* Remember an accepted row: copy its columns into the arena in schema order. */
 static size_t
 keep_row(struct ictx *c, const char *const *val, const size_t *len, int32_t age)
 {
-    if (c->nrows == c->caprows) {
-        c->caprows = c->caprows ? 2 * c->caprows : 4096;
-        c->rows = xreallocarray(c->rows, c->caprows, sizeof *c->rows);
+    size_t b = c->nrows / IMPORT_ROW_BLOCK;
+    if (b == IMPORT_ROW_BLOCKS)
+        return SIZE_MAX;
+    if (c->rowblk[b] == NULL)
+        c->rowblk[b] = xreallocarray(NULL, IMPORT_ROW_BLOCK, sizeof **c->rowblk);
+    struct row *r = row_at(c, c->nrows);
+    size_t total = NCOL;
+    for (int k = 0; k < NCOL; k++)
+        total += len[k];
+    struct ablock *a = c->arena;
+    if (a == NULL || a->cap - a->used < total) {
+        size_t cap = total > IMPORT_ARENA_BLOCK ? total : IMPORT_ARENA_BLOCK;
+        a = xmalloc(sizeof *a + cap);
+        a->next = c->arena;
+        a->used = 0;
+        a->cap = cap;
+        c->arena = a;
     }
-    struct row *r = &c->rows[c->nrows];
-    r->off = c->arena.len;
+    char *p = a->data + a->used;
+    a->used += total;
+    r->p = p;
     r->line = c->row_line;
     r->file = c->file;
     r->age = age;
     for (int k = 0; k < NCOL; k++) {
         r->len[k] = (uint16_t)len[k];
-        buf_append(&c->arena, val[k], len[k] + 1);
+        memcpy(p, val[k], len[k]);
+        p[len[k]] = 0;
+        p += len[k] + 1;
     }
     return c->nrows++;
+}
+
+/* Forget the row kept last (a duplicate): it is the last one in the newest arena block. */
+static void
+unkeep_row(struct ictx *c)
+{
+    const struct row *r = row_at(c, c->nrows - 1);
+    c->arena->used = (size_t)(r->p - c->arena->data);
+    c->nrows--;
 }
 
 /* Check the values of one record against data-model.md, filling c->rule[]. */
 static void
 check_record(struct ictx *c, const char *const *val, const size_t *len, int32_t *age)
 {
-    /* Every field, known column or not: bounded and UTF-8. */
+    /* Every field, known column or not: bounded and UTF-8 (ASCII is). */
     for (size_t i = 0; i < c->nfields; i++) {
-        const char *v = (const char *)c->rec.p + c->foff[i];
         if (c->flen[i] > IMPORT_MAX_FIELD)
             fail_field(c, i, "longer than %d bytes", IMPORT_MAX_FIELD);
-        else if (utf8_chars(v, c->flen[i]) < 0)
+        else if (!c->ascii && utf8_chars(c->fval[i], c->flen[i]) < 0)
             fail_field(c, i, "not valid UTF-8");
     }
     for (int k = 0; k < NCOL; k++)
@@ -600,7 +796,8 @@ check_record(struct ictx *c, const char *const *val, const size_t *len, int32_t 
         enum col k = texts[t].k;
         if (len[k] == 0 || is_bad(c, k))
             continue;
-        if (utf8_chars(val[k], len[k]) > texts[t].max)
+        long chars = c->ascii ? (long)len[k] : utf8_chars(val[k], len[k]);
+        if (chars > texts[t].max)
             fail(c, k, "longer than %ld characters", texts[t].max);
         else if (has_control(val[k], len[k]))
             fail(c, k, "contains a control character");
@@ -608,7 +805,7 @@ check_record(struct ictx *c, const char *const *val, const size_t *len, int32_t 
 
     for (int k = 0; k < NCOL; k++)
         if (columns[k].var >= 0 && !is_bad(c, (enum col)k) &&
-            vars_level_index(vars_get((enum var_id)columns[k].var), val[k]) < 0)
+            !is_level(vars_get((enum var_id)columns[k].var), val[k]))
             fail_levels(c, (enum col)k);
     if (!is_bad(c, COL_AGE) && parse_age(val[COL_AGE], len[COL_AGE], age) != 0)
         fail(c, COL_AGE, "must be a whole number of days from 0 to %d", IMPORT_MAX_AGE_DAYS);
@@ -620,8 +817,7 @@ check_record(struct ictx *c, const char *const *val, const size_t *len, int32_t 
         fail(c, COL_TOPOGRAPHY, "must be CNN or CNN.N (e.g. C74.0)");
 
     /* Dates, then the order between them (only between dates that are valid). */
-    int32_t first, dx, last, ev;
-    store_parse_date(IMPORT_FIRST_DIAGNOSIS, &first);
+    int32_t first = c->first_day, dx, last, ev;
     int dx_ok = !is_bad(c, COL_DIAGNOSIS) &&
         date_value(c, COL_DIAGNOSIS, val[COL_DIAGNOSIS], len[COL_DIAGNOSIS], &dx) == 0;
     if (dx_ok && dx < first) {
@@ -674,8 +870,18 @@ process_record(struct ictx *c)
     c->rules.len = 0;
     for (int k = 0; k < NCOL; k++) {
         int i = c->colidx[k];
-        val[k] = i < 0 ? "" : (const char *)c->rec.p + c->foff[i];
+        val[k] = i < 0 ? "" : c->fval[i];
         len[k] = i < 0 ? 0 : c->flen[i];
+    }
+    /*
+     * The eupid set is far bigger than the caches and its slot is a random
+     * one: start loading it now, so that the miss overlaps the checks.
+     */
+    uint64_t eh = 0;
+    if (len[COL_EUPID] > 0) {
+        eh = hash_str(val[COL_EUPID], len[COL_EUPID]);
+        if (c->eupids.cap > 0)
+            __builtin_prefetch(&c->eupids.slot[(size_t)eh & (c->eupids.cap - 1)]);
     }
     check_record(c, val, len, &age);
 
@@ -688,26 +894,28 @@ process_record(struct ictx *c)
     size_t ri = SIZE_MAX;
     if (len[COL_PATIENT_ID] > 0 && !is_bad(c, COL_PATIENT_ID)) {
         ri = keep_row(c, val, len, age);
-        const struct row *dup = set_put(c, &c->ids, ri);
-        if (dup != NULL) {
+        const struct row *dup = ri == SIZE_MAX ? NULL : find_duplicate_id(c, ri);
+        if (ri == SIZE_MAX) {
+            fail(c, COL_PATIENT_ID, "more than %llu rows in one import",
+                (unsigned long long)IMPORT_ROW_BLOCK * IMPORT_ROW_BLOCKS);
+        } else if (dup != NULL) {
             if (dup->file == c->file)
                 fail(c, COL_PATIENT_ID, "duplicate patient_id (first on line %llu)",
                     (unsigned long long)dup->line);
             else
                 fail(c, COL_PATIENT_ID, "duplicate patient_id (first in %s line %llu)",
                     c->paths[dup->file], (unsigned long long)dup->line);
-            c->arena.len = c->rows[ri].off;
-            c->nrows--;
+            unkeep_row(c);
             ri = SIZE_MAX;
         }
     }
     for (size_t i = 0; i < c->nfields; i++)
         if (c->rule[i] >= 0)
-            report_value(c, line, col_label(c, i), (const char *)c->rec.p + c->foff[i],
+            report_value(c, line, col_label(c, i), c->fval[i],
                 c->flen[i], "%s", (const char *)c->rules.p + c->rule[i]);
     if (ri == SIZE_MAX || len[COL_EUPID] == 0 || is_bad(c, COL_EUPID))
         return;
-    const struct row *other = set_put(c, &c->eupids, ri);
+    const struct row *other = set_put_hashed(c, &c->eupids, ri, eh);
     if (other != NULL && c->opts->warnings != NULL) {
         struct buf q = {0}, o = {0};
         put_value(&q, val[COL_EUPID], len[COL_EUPID]);
@@ -736,18 +944,35 @@ on_field(void *s, size_t n, void *arg)
     buf_append(&c->rec, s, n + 1);
 }
 
+static void writer_publish(struct ictx *c, int force);
+
+/* A complete record is in fval[]/flen[]: the header, or a data row. */
+static void
+end_record(struct ictx *c)
+{
+    if (!c->header_done) {
+        process_header(c);
+    } else {
+        process_record(c);
+        writer_publish(c, 0);
+    }
+    c->nfields = 0;
+    c->rec.len = 0;
+    c->row_open = 0;
+}
+
 static void
 on_row(int term, void *arg)
 {
     struct ictx *c = arg;
     (void)term;
-    if (!c->header_done)
-        process_header(c);
-    else
-        process_record(c);
-    c->nfields = 0;
-    c->rec.len = 0;
-    c->row_open = 0;
+    size_t max = c->header_done ? c->ncols : IMPORT_MAX_COLUMNS;
+    if (max > IMPORT_MAX_COLUMNS)
+        max = IMPORT_MAX_COLUMNS;
+    for (size_t i = 0; i < c->nfields && i < max; i++)
+        c->fval[i] = (const char *)c->rec.p + c->foff[i];
+    c->ascii = 0;
+    end_record(c);
 }
 
 /* CR only ever appears before LF or inside quotes in a valid file: trim it like a space. */
@@ -784,6 +1009,70 @@ report_parse_error(struct ictx *c, struct csv_parser *p)
     }
     report_line(c, c->line, "malformed CSV: a quote inside an unquoted field or text after "
         "a closing quote; the rest of the file was not checked");
+}
+
+/* Whether s[0..n) is all ASCII, 8 bytes at a time. */
+static int
+is_ascii(const char *s, size_t n)
+{
+    uint64_t high = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        high |= w;
+    }
+    for (; i < n; i++)
+        high |= (unsigned char)s[i];
+    return (high & 0x8080808080808080ull) == 0;
+}
+
+/*
+ * The fast path, for the usual line: complete (s[n] is its LF), no quote, no
+ * CR, at most IMPORT_MAX_COLUMNS fields of at most IMPORT_MAX_FIELD bytes,
+ * and no record open.  libcsv, set up as in read_file, would hand over
+ * exactly its comma-separated pieces (an empty line: no record at all), so
+ * the line is split in place instead, each separator becoming the NUL after
+ * its field, and the record goes to the same end_record.  Any other line is
+ * left untouched (-1) for libcsv, which then also reports what is wrong.
+ */
+static int
+split_line(struct ictx *c, char *s, size_t n)
+{
+    static const unsigned char special[256] = {[','] = 1, ['\n'] = 1, ['"'] = 1, ['\r'] = 1};
+    size_t cut[IMPORT_MAX_COLUMNS];  /* where each field ends */
+    size_t nf = 0, start = 0, i = 0;
+
+    if (n == 0)
+        return 0;
+    for (;;) {
+        while (!special[(unsigned char)s[i]])
+            i++;
+        if (s[i] == '"' || s[i] == '\r')
+            return -1;
+        if (i - start > IMPORT_MAX_FIELD || nf == IMPORT_MAX_COLUMNS)
+            return -1;
+        cut[nf++] = i;
+        if (i == n)
+            break;                  /* s[n] is the LF: the only one in the line */
+        start = ++i;
+    }
+    size_t max = c->header_done ? c->ncols : IMPORT_MAX_COLUMNS;
+    start = 0;
+    for (size_t f = 0; f < nf; f++) {
+        s[cut[f]] = 0;
+        if (f < max) {
+            c->fval[f] = s + start;
+            c->flen[f] = cut[f] - start;
+        }
+        start = cut[f] + 1;
+    }
+    c->nfields = nf;
+    c->ascii = is_ascii(s, n);
+    c->row_open = 1;
+    c->row_line = c->line;
+    end_record(c);
+    return 0;
 }
 
 /* Feed one piece of a physical line; -1 once the parser has given up. */
@@ -837,7 +1126,8 @@ read_file(struct ictx *c, unsigned char *chunk)
         while (i < got) {
             unsigned char *nl = memchr(chunk + i, '\n', got - i);
             size_t end = nl ? (size_t)(nl - chunk) + 1 : got;
-            if (feed(c, &p, chunk + i, end - i) != 0) {
+            if ((nl == NULL || c->row_open || split_line(c, (char *)chunk + i, end - 1 - i) != 0) &&
+                feed(c, &p, chunk + i, end - i) != 0) {
                 stopped = 1;
                 break;
             }
@@ -868,6 +1158,20 @@ sql_fail(sqlite3 *db, char *err)
 {
     return errf(err, "cannot write the store '%s': %s; nothing was imported",
         sqlite3_db_filename(db, "main"), sqlite3_errmsg(db));
+}
+
+/* 1 if the patient table has no row, 0 if it has, -1 if it cannot be read. */
+static int
+no_rows(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int ret = -1;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM patient LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
+        int rc = sqlite3_step(st);
+        ret = rc == SQLITE_DONE ? 1 : rc == SQLITE_ROW ? 0 : -1;
+    }
+    sqlite3_finalize(st);
+    return ret;
 }
 
 static int
@@ -945,61 +1249,98 @@ static int
 cmp_rows(const void *a, const void *b, void *arg)
 {
     const struct ictx *c = arg;
-    const struct row *x = &c->rows[*(const size_t *)a], *y = &c->rows[*(const size_t *)b];
-    size_t n = x->len[0] < y->len[0] ? x->len[0] : y->len[0];
-    int d = memcmp(c->arena.p + x->off, c->arena.p + y->off, n);
-    if (d != 0)
-        return d;
-    return (x->len[0] > y->len[0]) - (x->len[0] < y->len[0]);
+    return cmp_ids(c, row_at(c, *(const size_t *)a), row_at(c, *(const size_t *)b));
 }
 
 /*
  * Rows in patient_id order (SQLite's BINARY collation, i.e. memcmp), so that
- * the B-tree is filled from left to right.  Usually the extract is already
- * in order and no sort is needed.
+ * the B-tree is filled from left to right.  Usually the extract is one run
+ * in order, or a few (find_duplicate_id), merged here pairwise; otherwise
+ * the rows are sorted.
  */
 static size_t *
 row_order(struct ictx *c)
 {
-    size_t *order = xreallocarray(NULL, c->nrows ? c->nrows : 1, sizeof *order);
-    int sorted = 1;
-    for (size_t i = 0; i < c->nrows; i++) {
+    size_t n = c->nrows;
+    size_t *order = xreallocarray(NULL, n ? n : 1, sizeof *order);
+    for (size_t i = 0; i < n; i++)
         order[i] = i;
-        if (i > 0 && sorted && cmp_rows(&order[i - 1], &order[i], c) > 0)
-            sorted = 0;
+    if (c->ids_unsorted) {
+        qsort_r(order, n, sizeof *order, cmp_rows, c);
+        return order;
     }
-    if (!sorted)
-        qsort_r(order, c->nrows, sizeof *order, cmp_rows, c);
+    size_t start[IMPORT_MAX_RUNS + 1], nruns = n ? c->nruns : 0;
+    memcpy(start, c->run, nruns * sizeof *start);
+    start[nruns] = n;
+    size_t *tmp = nruns > 1 ? xreallocarray(NULL, n, sizeof *tmp) : NULL;
+    while (nruns > 1) {
+        size_t m = 0;
+        for (size_t j = 0; j < nruns; j += 2) {
+            size_t a = start[j], am = start[j + 1];
+            size_t b = am, bm = j + 1 < nruns ? start[j + 2] : am;
+            size_t o = a;
+            while (a < am && b < bm)
+                tmp[o++] = cmp_ids(c, row_at(c, order[a]), row_at(c, order[b])) < 0 ?
+                    order[a++] : order[b++];
+            while (a < am)
+                tmp[o++] = order[a++];
+            while (b < bm)
+                tmp[o++] = order[b++];
+            start[m++] = start[j];
+        }
+        start[m] = n;
+        nruns = m;
+        size_t *t = order;
+        order = tmp;
+        tmp = t;
+    }
+    free(tmp);
     return order;
 }
 
+/*
+ * Write row r with st (insert_sql); 0 if done, -1 on an SQLite failure (the
+ * statement is then left as it failed, for sqlite3_errmsg).  The age is
+ * bound as an integer, the rest as the validated text, borrowed.
+ */
 static int
-insert_rows(struct ictx *c, sqlite3 *db, const size_t *order, int upsert, uint64_t *changed)
+insert_row(sqlite3_stmt *st, const struct row *r)
+{
+    const char *v = r->p;
+    for (int k = 0; k < NCOL; k++) {
+        if (k == COL_AGE)
+            sqlite3_bind_int(st, k + 1, r->age);
+        else if (r->len[k] == 0)
+            sqlite3_bind_null(st, k + 1);
+        else
+            sqlite3_bind_text(st, k + 1, v, r->len[k], SQLITE_STATIC);
+        v += r->len[k] + 1;
+    }
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return -1;
+    sqlite3_reset(st);
+    return 0;
+}
+
+/* Write the rows in order, but for rows [0, streamed), which the writer thread wrote. */
+static int
+insert_rows(struct ictx *c, sqlite3 *db, const size_t *order, size_t streamed, int upsert,
+    uint64_t *changed)
 {
     sqlite3_stmt *st = NULL;
     struct buf q = {0};
     int ret = -1;
 
-    *changed = 0;
+    *changed = streamed;
     insert_sql(&q, upsert);
     if (sqlite3_prepare_v2(db, (const char *)q.p, -1, &st, NULL) != SQLITE_OK)
         goto done;
     for (size_t i = 0; i < c->nrows; i++) {
-        const struct row *r = &c->rows[order[i]];
-        const char *v = (const char *)c->arena.p + r->off;
-        for (int k = 0; k < NCOL; k++) {
-            if (k == COL_AGE)
-                sqlite3_bind_int(st, k + 1, r->age);
-            else if (r->len[k] == 0)
-                sqlite3_bind_null(st, k + 1);
-            else
-                sqlite3_bind_text(st, k + 1, v, r->len[k], SQLITE_STATIC);
-            v += r->len[k] + 1;
-        }
-        if (sqlite3_step(st) != SQLITE_DONE)
+        if (order[i] < streamed)
+            continue;
+        if (insert_row(st, row_at(c, order[i])) != 0)
             goto done;
         *changed += (uint64_t)sqlite3_changes(db);
-        sqlite3_reset(st);
     }
     ret = 0;
 done:
@@ -1038,20 +1379,32 @@ snapshot_rows(const struct ictx *c, const size_t *order, char hex[65])
     if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
         goto done;
     for (size_t i = 0; i < c->nrows; i++) {
-        const struct row *r = &c->rows[order[i]];
-        const char *v = (const char *)c->arena.p + r->off;
+        const struct row *r = row_at(c, order[i]);
+        const char *v = r->p;
+        size_t total = NCOL + 10;   /* separators, and room for the age's decimal digits */
+        for (int k = 0; k < NCOL; k++)
+            total += r->len[k];
+        char *o = (char *)buf_extend(&b, total), *start = o;
         for (int k = 0; k < NCOL; k++) {
             if (k)
-                buf_append(&b, "\x1f", 1);
+                *o++ = '\x1f';
             if (k == COL_AGE) {
-                char num[16];
-                int n = snprintf(num, sizeof num, "%d", (int)r->age);
-                buf_append(&b, num, (size_t)n);
-            } else
-                buf_append(&b, v, r->len[k]);
+                char num[12];       /* "%d" of 0..IMPORT_MAX_AGE_DAYS, without snprintf */
+                int n = 0;
+                uint32_t a = (uint32_t)r->age;
+                do
+                    num[n++] = (char)('0' + a % 10);
+                while ((a /= 10) != 0);
+                while (n > 0)
+                    *o++ = num[--n];
+            } else {
+                memcpy(o, v, r->len[k]);
+                o += r->len[k];
+            }
             v += r->len[k] + 1;
         }
-        buf_append(&b, "\x1e", 1);
+        *o++ = '\x1e';
+        b.len -= total - (size_t)(o - start);
         if (hash_update(md, &b, 0) != 0)
             goto done;
     }
@@ -1232,58 +1585,210 @@ journal_mode(sqlite3 *db, const char *mode, char out[16])
  * instead of into the WAL and again into the store at the checkpoint.  It is
  * just as atomic.  The store is back in WAL mode afterwards, whatever the
  * outcome (store_open() also sets WAL on every open).
+ *
+ * write_open starts the transaction, write_rows fills it and commits,
+ * write_close rolls back what did not commit and restores the connection.
  */
-static int
-write_store(struct ictx *c, sqlite3 *db, struct import_stats *stt, char *err)
-{
-    uint64_t before = 0, deleted = 0, changed = 0, after = 0, kept = 0;
-    char hash[65];
-    int ret = -1;
-    size_t *order = row_order(c);
-    int sync = pragma_int(db, "synchronous", 2);
-    int cache = pragma_int(db, "cache_size", -2000);
+struct wtx {
+    int sync, cache;                /* the connection's settings before */
+    char mode[16];                  /* "delete" while the rollback journal is in use */
+    uint64_t before;                /* rows stored when the transaction began */
+};
 
-    char mode[16] = "";
+static int
+write_open(sqlite3 *db, struct wtx *t)
+{
+    t->sync = pragma_int(db, "synchronous", 2);
+    t->cache = pragma_int(db, "cache_size", -2000);
+    t->mode[0] = 0;
+    t->before = 0;
     pragma_set(db, "synchronous", 1);
     pragma_set(db, "cache_size", IMPORT_CACHE_KIB);
-    if (count_rows(db, &before) == 0 && before == 0)
-        journal_mode(db, "DELETE", mode);
+    if (count_rows(db, &t->before) == 0 && t->before == 0)
+        journal_mode(db, "DELETE", t->mode);
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-        count_rows(db, &before) != 0)
-        goto done;
+        count_rows(db, &t->before) != 0)
+        return -1;
+    return 0;
+}
+
+static void
+write_close(sqlite3 *db, struct wtx *t)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    if (strcmp(t->mode, "delete") == 0)
+        journal_mode(db, "WAL", t->mode);
+    pragma_set(db, "synchronous", t->sync);
+    pragma_set(db, "cache_size", t->cache);
+}
+
+/*
+ * Everything after write_open: rows [0, streamed) are in already (written by
+ * the writer thread into the empty store), and hash, if not NULL, is the
+ * snapshot hash of order computed meanwhile.
+ */
+static int
+write_rows(struct ictx *c, sqlite3 *db, const struct wtx *t, const size_t *order,
+    size_t streamed, const char *hash, struct import_stats *stt)
+{
+    uint64_t before = t->before, deleted = 0, changed = 0, after = 0, kept = 0;
+    char h[65];
+
+    if (before > 0)
+        ids_index(c, c->nrows);     /* delete_absent and snapshot look patients up */
     if (c->opts->replace && before > 0 && delete_absent(c, db, &deleted) != 0)
-        goto done;
+        return -1;
     kept = before - deleted;
-    if (insert_rows(c, db, order, kept > 0, &changed) != 0)
-        goto done;
+    if (insert_rows(c, db, order, streamed, kept > 0, &changed) != 0)
+        return -1;
     /* After --replace the store holds exactly the rows read, as after an import into an empty one. */
     if (c->opts->replace || kept == 0) {
         after = c->nrows;
-        if (snapshot_rows(c, order, hash) != 0)
-            goto done;
-    } else if (snapshot(c, db, c->eupids.n > 0, hash, &after) != 0) {
-        goto done;
+        if (hash == NULL && snapshot_rows(c, order, h) != 0)
+            return -1;
+    } else if (snapshot(c, db, c->eupids.n > 0, h, &after) != 0) {
+        return -1;
     }
-    if (write_meta(db, after, hash) != 0 ||
+    if (write_meta(db, after, hash != NULL ? hash : h) != 0 ||
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        goto done;
+        return -1;
     stt->deleted = deleted;
     stt->inserted = after - kept;
     stt->updated = changed - stt->inserted;
     stt->unchanged = c->nrows - changed;
-    ret = 0;
-done:
-    if (ret != 0) {
-        sql_fail(db, err);
-        if (!sqlite3_get_autocommit(db))
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    }
-    if (strcmp(mode, "delete") == 0)
-        journal_mode(db, "WAL", mode);
-    pragma_set(db, "synchronous", sync);
-    pragma_set(db, "cache_size", cache);
+    return 0;
+}
+
+/* Phase 2 on its own, once every file has been read and found valid. */
+static int
+write_store(struct ictx *c, sqlite3 *db, struct import_stats *stt, char *err)
+{
+    struct wtx t;
+    size_t *order = row_order(c);
+    int ret = 0;
+    if (write_open(db, &t) != 0 || write_rows(c, db, &t, order, 0, NULL, stt) != 0)
+        ret = sql_fail(db, err);
+    write_close(db, &t);
     free(order);
     return ret;
+}
+
+/* ---- the writer thread ---- */
+
+/*
+ * The writer thread.  Into an empty store, the two phases overlap: the
+ * transaction is opened before reading (write_open), and a second thread
+ * inserts the rows as phase 1 accepts them, while phase 1 goes on reading
+ * and checking.  All or nothing still holds, as nothing commits before
+ * every file has been read: if any value is bad, or the writer fails (disk
+ * full), the whole transaction is rolled back.
+ *
+ * The writer only ever reads rows [0, ready), which the reader publishes
+ * under mu once they are final: kept, not a duplicate, no error reported
+ * anywhere yet, and part of the first sorted run (rows out of patient_id
+ * order are written after the read, sorted, by write_rows).  Rows never
+ * move once written (row blocks, arena blocks), so the reader can keep
+ * adding rows while the writer reads published ones.
+ */
+struct writer {
+    struct ictx *c;
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t ready;                   /* rows [0, ready) may be written (under mu) */
+    int closed;                     /* no more rows will be published (under mu) */
+    int stop;                       /* closed, and nothing will be committed (under mu) */
+    size_t written;                 /* rows written: the writer's, read after the join */
+    int failed;                     /* an SQLite call failed: the writer's, read after the join */
+};
+
+static void *
+writer_main(void *arg)
+{
+    struct writer *w = arg;
+    sqlite3_stmt *st = NULL;
+    struct buf q = {0};
+
+    insert_sql(&q, 0);
+    if (sqlite3_prepare_v2(w->db, (const char *)q.p, -1, &st, NULL) != SQLITE_OK)
+        w->failed = 1;
+    while (!w->failed) {
+        pthread_mutex_lock(&w->mu);
+        while (w->ready == w->written && !w->closed)
+            pthread_cond_wait(&w->cv, &w->mu);
+        size_t ready = w->ready;
+        int closed = w->closed, stop = w->stop;
+        pthread_mutex_unlock(&w->mu);
+        if ((ready == w->written && closed) || stop)
+            break;
+        for (; w->written < ready; w->written++) {
+            if (insert_row(st, row_at(w->c, w->written)) != 0) {
+                w->failed = 1;
+                break;
+            }
+        }
+    }
+    sqlite3_finalize(st);
+    buf_release(&q);
+    return NULL;
+}
+
+/* Let the writer have the rows kept so far, if they are all it may write (see struct writer). */
+static void
+writer_publish(struct ictx *c, int force)
+{
+    struct writer *w = c->writer;
+    size_t n = c->nrows;
+    if (w == NULL || c->nerrors > 0 || c->ids_unsorted || c->nruns > 1 ||
+        (!force && n - c->published < IMPORT_PUBLISH_EVERY))
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->ready = c->published = n;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int
+writer_start(struct writer *w, struct ictx *c, sqlite3 *db)
+{
+    memset(w, 0, sizeof *w);
+    w->c = c;
+    w->db = db;
+    if (pthread_mutex_init(&w->mu, NULL) != 0)
+        return -1;
+    if (pthread_cond_init(&w->cv, NULL) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        return -1;
+    }
+    if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        return -1;
+    }
+    c->writer = w;
+    return 0;
+}
+
+/* Tell the writer nothing more is coming (and to stop now if stop). */
+static void
+writer_close(struct writer *w, int stop)
+{
+    pthread_mutex_lock(&w->mu);
+    w->closed = 1;
+    w->stop = stop;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void
+writer_join(struct writer *w)
+{
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->c->writer = NULL;
 }
 
 int
@@ -1293,7 +1798,12 @@ import_csv(struct store *s, const char *const *paths, size_t n,
 {
     struct ictx c;
     unsigned char *chunk = NULL;
-    int ret = -1;
+    int ret = -1, streaming = 0, hashed = 0;
+    sqlite3 *db = store_db(s);
+    struct writer w;
+    struct wtx t;
+    size_t *order = NULL;
+    char hash[65];
 
     memset(st, 0, sizeof *st);
     memset(&c, 0, sizeof c);
@@ -1301,7 +1811,9 @@ import_csv(struct store *s, const char *const *paths, size_t n,
     c.paths = paths;
     c.errors = errors;
     c.today = opts->today ? opts->today : local_today();
+    c.rowblk = xcalloc(IMPORT_ROW_BLOCKS, sizeof *c.rowblk);
     c.ids.key = COL_PATIENT_ID;
+    store_parse_date(IMPORT_FIRST_DIAGNOSIS, &c.first_day);
     c.eupids.key = COL_EUPID;
     if (n == 0) {
         errf(err, "no CSV file given");
@@ -1311,10 +1823,31 @@ import_csv(struct store *s, const char *const *paths, size_t n,
         errf(err, "too many CSV files");
         goto done;
     }
+    /*
+     * Into an empty store, write while reading (struct writer).  A store
+     * with rows, or one that cannot be written now, takes the two phases in
+     * turn, without holding the write lock while the files are read.
+     */
+    if (no_rows(db) == 1) {
+        if (write_open(db, &t) == 0 && t.before == 0 && writer_start(&w, &c, db) == 0)
+            streaming = 1;
+        else
+            write_close(db, &t);
+    }
     chunk = xmalloc(IMPORT_READ_CHUNK);
     for (size_t i = 0; i < n; i++) {
         c.file = (uint32_t)i;
         read_file(&c, chunk);
+    }
+    if (streaming) {
+        /* While the writer finishes, compute the snapshot hash of what it writes. */
+        writer_publish(&c, 1);
+        writer_close(&w, c.nerrors > 0);
+        if (c.nerrors == 0) {
+            order = row_order(&c);
+            hashed = snapshot_rows(&c, order, hash) == 0;
+        }
+        writer_join(&w);
     }
     if (opts->progress != NULL) {
         fprintf(opts->progress, "\rimport: %llu rows read\n", (unsigned long long)c.read);
@@ -1325,6 +1858,8 @@ import_csv(struct store *s, const char *const *paths, size_t n,
             (unsigned long long)(c.nwarnings - IMPORT_MAX_ERRORS));
     st->read = c.read;
     if (c.nerrors > 0) {
+        if (streaming)
+            write_close(db, &t);
         if (c.nerrors > IMPORT_MAX_ERRORS)
             buf_printf(errors, "... and %llu more errors\n",
                 (unsigned long long)(c.nerrors - IMPORT_MAX_ERRORS));
@@ -1334,18 +1869,34 @@ import_csv(struct store *s, const char *const *paths, size_t n,
         goto done;
     }
     c.nwarnings = 0;
-    if (write_store(&c, store_db(s), st, err) != 0)
+    if (streaming) {
+        int failed = w.failed ||
+            write_rows(&c, db, &t, order, w.written, hashed ? hash : NULL, st) != 0;
+        if (failed)
+            sql_fail(db, err);
+        write_close(db, &t);
+        if (failed)
+            goto done;
+    } else if (write_store(&c, db, st, err) != 0) {
         goto done;
+    }
     if (c.nwarnings > IMPORT_MAX_ERRORS && opts->warnings != NULL)
         fprintf(opts->warnings, "... and %llu more warnings\n",
             (unsigned long long)(c.nwarnings - IMPORT_MAX_ERRORS));
     ret = 0;
 done:
+    free(order);
     free(chunk);
-    free(c.rows);
+    for (size_t b = 0; c.rowblk != NULL && b < IMPORT_ROW_BLOCKS && c.rowblk[b] != NULL; b++)
+        free(c.rowblk[b]);
+    free(c.rowblk);
+    while (c.arena != NULL) {
+        struct ablock *next = c.arena->next;
+        free(c.arena);
+        c.arena = next;
+    }
     free(c.ids.slot);
     free(c.eupids.slot);
-    buf_release(&c.arena);
     buf_release(&c.rec);
     buf_release(&c.hdr);
     buf_release(&c.rules);
