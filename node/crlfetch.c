@@ -3,6 +3,7 @@
  */
 #include "node/crlfetch.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,8 +14,27 @@
 
 #include <curl/curl.h>
 
+/*
+ * libcurl's entry points that crlfetch uses, resolved by name from the
+ * library opened at run time (crlfetch.h: why).  The types are those of
+ * curl/curl.h, so a call through the table is checked as a direct call is,
+ * except easy_setopt's variadic value: every call passes the type the option
+ * takes (long, curl_off_t, a pointer), as with the linked function.
+ */
+struct crlfetch_lib {
+    void *handle;                   /* dlopen() handle */
+    CURLcode (*global_init)(long flags);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+    CURLcode (*easy_perform)(CURL *h);
+    void (*easy_cleanup)(CURL *h);
+    const char *(*easy_strerror)(CURLcode rc);
+};
+
 struct crlfetch {
     struct crlfetch_config cfg;     /* strings owned (copies) */
+    struct crlfetch_lib *lib;       /* owned: libcurl for this fetcher's thread */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;              /* on CLOCK_MONOTONIC */
@@ -24,6 +44,74 @@ struct crlfetch {
     struct crlfetch_result slot;    /* the result waiting for the main loop */
     int pipe_rd, pipe_wr;           /* one byte per posted result */
 };
+
+/* ---- libcurl, loaded at run time ---- */
+
+/* POSIX (dlsym) guarantees it; resolve() relies on it to copy a symbol into a function pointer. */
+_Static_assert(sizeof(void *) == sizeof(void (*)(void)), "function pointers are not data-sized");
+
+/* dlsym() name into the function pointer at fn (of any function type). */
+static int
+resolve(void *handle, const char *name, void *fn, char *err)
+{
+    dlerror();
+    void *p = dlsym(handle, name);
+    if (p == NULL) {
+        const char *e = dlerror();
+        return errf(err, "%s lacks %s (%s)", CRLFETCH_LIBCURL, name, e ? e : "no such symbol");
+    }
+    memcpy(fn, &p, sizeof p);
+    return 0;
+}
+
+#define RESOLVE(lib, field, name, err) resolve((lib)->handle, name, &(lib)->field, err)
+
+int
+crlfetch_lib_open(struct crlfetch_lib **out, char *err)
+{
+    *out = NULL;
+    struct crlfetch_lib *lib = xcalloc(1, sizeof *lib);
+    char why[FEDRA_ERRLEN];
+    lib->handle = dlopen(CRLFETCH_LIBCURL, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (lib->handle == NULL) {
+        const char *e = dlerror();
+        errf(err, "crl_url needs libcurl, which cannot be loaded: %s (on Debian install the "
+            "package libcurl4)", e ? e : CRLFETCH_LIBCURL);
+        free(lib);
+        return -1;
+    }
+    if (RESOLVE(lib, global_init, "curl_global_init", why) != 0 ||
+        RESOLVE(lib, global_cleanup, "curl_global_cleanup", why) != 0 ||
+        RESOLVE(lib, easy_init, "curl_easy_init", why) != 0 ||
+        RESOLVE(lib, easy_setopt, "curl_easy_setopt", why) != 0 ||
+        RESOLVE(lib, easy_perform, "curl_easy_perform", why) != 0 ||
+        RESOLVE(lib, easy_cleanup, "curl_easy_cleanup", why) != 0 ||
+        RESOLVE(lib, easy_strerror, "curl_easy_strerror", why) != 0) {
+        errf(err, "crl_url needs libcurl: %s", why);
+        dlclose(lib->handle);
+        free(lib);
+        return -1;
+    }
+    /* Before any thread uses it: curl_global_init is not thread-safe in every libcurl. */
+    if (lib->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        errf(err, "cannot initialise libcurl (%s)", CRLFETCH_LIBCURL);
+        dlclose(lib->handle);
+        free(lib);
+        return -1;
+    }
+    *out = lib;
+    return 0;
+}
+
+void
+crlfetch_lib_close(struct crlfetch_lib *lib)
+{
+    if (lib == NULL)
+        return;
+    lib->global_cleanup();
+    dlclose(lib->handle);           /* RTLD_NODELETE: the code stays mapped */
+    free(lib);
+}
 
 /* ---- one bounded download ---- */
 
@@ -56,10 +144,10 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 }
 
 int
-crlfetch_get(const char *url, uint32_t timeout_s, const atomic_int *stop, struct buf *body,
-    char *err)
+crlfetch_get(const struct crlfetch_lib *lib, const char *url, uint32_t timeout_s,
+    const atomic_int *stop, struct buf *body, char *err)
 {
-    CURL *h = curl_easy_init();
+    CURL *h = lib->easy_init();
     if (h == NULL)
         return errf(err, "cannot start a transfer (curl_easy_init)");
     char cerr[CURL_ERROR_SIZE] = "";
@@ -68,30 +156,30 @@ crlfetch_get(const char *url, uint32_t timeout_s, const atomic_int *stop, struct
     /* A redirect keeps the scheme of the URL: https is never downgraded, nothing else is fetched. */
     const char *redir = strncmp(url, "https://", 8) == 0 ? "https" : "http";
     body->len = 0;
-    if (curl_easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, redir) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)CRLFETCH_MAX_REDIRECTS) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect_s) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)CRLFETCH_LOW_SPEED_BPS) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)CRLFETCH_LOW_SPEED_S) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CRLFETCH_MAX_BODY) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &k) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_XFERINFODATA, &k) != CURLE_OK ||
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "fedra-node") != CURLE_OK) {
-        curl_easy_cleanup(h);
+    if (lib->easy_setopt(h, CURLOPT_URL, url) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, redir) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_MAXREDIRS, (long)CRLFETCH_MAX_REDIRECTS) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect_s) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_TIMEOUT, (long)timeout_s) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)CRLFETCH_LOW_SPEED_BPS) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)CRLFETCH_LOW_SPEED_S) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)CRLFETCH_MAX_BODY) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_FAILONERROR, 1L) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_ERRORBUFFER, cerr) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_WRITEDATA, &k) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_XFERINFODATA, &k) != CURLE_OK ||
+        lib->easy_setopt(h, CURLOPT_USERAGENT, "fedra-node") != CURLE_OK) {
+        lib->easy_cleanup(h);
         return errf(err, "cannot set up the transfer of '%s' (libcurl too old?)", url);
     }
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_cleanup(h);
+    CURLcode rc = lib->easy_perform(h);
+    lib->easy_cleanup(h);
     if (rc == CURLE_OK)
         return 0;
     if (k.too_big || rc == CURLE_FILESIZE_EXCEEDED)
@@ -99,17 +187,17 @@ crlfetch_get(const char *url, uint32_t timeout_s, const atomic_int *stop, struct
             (unsigned)CRLFETCH_MAX_BODY);
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return errf(err, "fetching '%s': timed out (%s; limits: %u s in all, under %d bytes/s "
-            "for %d s)", url, cerr[0] ? cerr : curl_easy_strerror(rc), timeout_s,
+            "for %d s)", url, cerr[0] ? cerr : lib->easy_strerror(rc), timeout_s,
             CRLFETCH_LOW_SPEED_BPS, CRLFETCH_LOW_SPEED_S);
     if (rc == CURLE_UNSUPPORTED_PROTOCOL)
         return errf(err, "fetching '%s': refused a scheme other than %s (%s)", url,
             strcmp(redir, "https") == 0 ? "https" : "http/https",
-            cerr[0] ? cerr : curl_easy_strerror(rc));
+            cerr[0] ? cerr : lib->easy_strerror(rc));
     if (rc == CURLE_TOO_MANY_REDIRECTS)
         return errf(err, "fetching '%s': more than %d redirects", url, CRLFETCH_MAX_REDIRECTS);
     if (rc == CURLE_ABORTED_BY_CALLBACK)
         return errf(err, "fetching '%s': abandoned (the node is stopping)", url);
-    return errf(err, "fetching '%s': %s", url, cerr[0] ? cerr : curl_easy_strerror(rc));
+    return errf(err, "fetching '%s': %s", url, cerr[0] ? cerr : lib->easy_strerror(rc));
 }
 
 /* ---- fetch, then verify against the CA ---- */
@@ -123,7 +211,7 @@ fetch_once(struct crlfetch *f, struct crlfetch_result *r)
     r->fetched_at_ms = util_now_ms();
     int64_t t0 = util_mono_ms();
     char err[FEDRA_ERRLEN];
-    if (crlfetch_get(f->cfg.url, f->cfg.timeout_s, &f->stop, &r->body, err) != 0) {
+    if (crlfetch_get(f->lib, f->cfg.url, f->cfg.timeout_s, &f->stop, &r->body, err) != 0) {
         errf(r->err, "%s", err);
         goto out;
     }
@@ -231,13 +319,11 @@ crlfetch_start(const struct crlfetch_config *cfg, struct crlfetch **out, char *e
     pthread_cond_init(&f->cv, &ca);
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&f->mu, NULL);
-    /* Called here, before the thread exists: curl_global_init is not thread-safe everywhere. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        errf(err, "cannot initialise libcurl");
+    /* Loaded here, before the thread exists (crlfetch_lib_open initialises libcurl). */
+    if (crlfetch_lib_open(&f->lib, err) != 0)
         goto fail;
-    }
     if (pthread_create(&f->thread, NULL, fetch_main, f) != 0) {
-        curl_global_cleanup();
+        crlfetch_lib_close(f->lib);
         errf(err, "cannot start the CRL fetch thread");
         goto fail;
     }
@@ -266,7 +352,7 @@ crlfetch_stop(struct crlfetch *f)
     pthread_cond_signal(&f->cv);
     pthread_mutex_unlock(&f->mu);
     pthread_join(f->thread, NULL);
-    curl_global_cleanup();
+    crlfetch_lib_close(f->lib);
     if (f->have_result)
         crlfetch_result_release(&f->slot);
     pthread_mutex_destroy(&f->mu);

@@ -26,6 +26,20 @@
  * Policy (what is accepted) stays with the caller: crlfetch_take() returns a
  * verified CRL; whether it replaces the one held (its CRL number is not
  * lower) is the main loop's decision.
+ *
+ * Why libcurl is loaded at run time (dlopen of CRLFETCH_LIBCURL) and not
+ * linked: only a node with crl_url uses it, and linking it mapped libcurl and
+ * the ~20 libraries it pulls in (GnuTLS via librtmp, LDAP, SASL, SSH2,
+ * nghttp2, IDN, ...) into every process, running their initialisers at
+ * start: 3.6 MB of the idle node's 15.5 MB resident (performance.md: <= 10).
+ * A node without crl_url now never maps them.  crlfetch_lib_open() resolves
+ * the few entry points used into a table of function pointers owned by the
+ * caller (the fetcher holds its own), so there is no global state; the
+ * library is opened RTLD_NODELETE, so that closing the table can never unmap
+ * code a thread libcurl left behind (its threaded resolver) still runs.  A
+ * missing libcurl (Debian package libcurl4) is a clear error at start, as a
+ * bad crl_url is.  Building still needs curl/curl.h (libcurl4-openssl-dev)
+ * for the types and constants, which are ABI-stable within soname 4.
  */
 #ifndef CRLFETCH_H
 #define CRLFETCH_H
@@ -42,8 +56,10 @@
 #define CRLFETCH_LOW_SPEED_BPS 512      /* slower than this ... */
 #define CRLFETCH_LOW_SPEED_S 5          /* ... for this long is a slow drip: abort */
 #define CRLFETCH_MAX_REDIRECTS 3
+#define CRLFETCH_LIBCURL "libcurl.so.4" /* the soname built against (Debian libcurl4) */
 
 struct crlfetch;
+struct crlfetch_lib;                /* libcurl's entry points, loaded at run time */
 
 struct crlfetch_config {
     const char *url;                /* http:// or https:// */
@@ -65,16 +81,24 @@ struct crlfetch_result {
 };
 
 /*
+ * Load libcurl and initialise it (curl_global_init); 0 on success, else err
+ * names the library and why it could not be loaded.  Call before starting
+ * threads that use it; release with crlfetch_lib_close (NULL is ignored).
+ */
+int crlfetch_lib_open(struct crlfetch_lib **out, char *err);
+void crlfetch_lib_close(struct crlfetch_lib *lib);
+
+/*
  * Download url into body within the bounds above; 0 on success.  Used by the
  * thread, and on its own by tests.  stop (may be NULL) is polled during the
  * transfer: when it becomes non-zero the transfer is abandoned.
  */
-int crlfetch_get(const char *url, uint32_t timeout_s, const atomic_int *stop,
-    struct buf *body, char *err);
+int crlfetch_get(const struct crlfetch_lib *lib, const char *url, uint32_t timeout_s,
+    const atomic_int *stop, struct buf *body, char *err);
 
-/* Start the fetch thread; the first fetch starts at once. */
+/* Load libcurl, start the fetch thread; the first fetch starts at once. */
 int crlfetch_start(const struct crlfetch_config *cfg, struct crlfetch **out, char *err);
-/* Stop it: a fetch in progress is abandoned within a second. */
+/* Stop it: a fetch in progress is abandoned within a second; its libcurl table is released. */
 void crlfetch_stop(struct crlfetch *f);
 /* Ask for a fetch now (SIGHUP); a fetch in progress is not restarted. */
 void crlfetch_request(struct crlfetch *f);

@@ -963,6 +963,7 @@ serve_main(const char *config_path)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    store_tune_for_server();        /* before any connection: idle memory (store.h) */
     signal(SIGPIPE, SIG_IGN);
     nd.sigfd = signalfd(-1, &set, SFD_CLOEXEC);
     if (nd.sigfd < 0) {

@@ -253,6 +253,12 @@ done:
 }
 
 void
+store_tune_for_server(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+}
+
+void
 store_free(struct store *s)
 {
     if (s == NULL)

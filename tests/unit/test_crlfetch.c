@@ -4,8 +4,10 @@
  * run in a thread of this test: the body limit at CRLFETCH_MAX_BODY and one
  * past (with and without Content-Length), schemes other than http/https
  * (directly and through a redirect), an HTTP error status, and abandoning a
- * transfer when the node stops.  The CA check and the policy on CRL numbers
- * are tested end to end in tests/integration/80-crl-fetch.sh.
+ * transfer when the node stops.  libcurl is loaded once for the group
+ * (crlfetch_lib_open; the table is the group state), as the fetcher loads it
+ * at start.  The CA check and the policy on CRL numbers are tested end to end
+ * in tests/integration/80-crl-fetch.sh.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,8 +23,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "lib/util.h"
 #include "node/crlfetch.h"
@@ -85,11 +85,12 @@ start(struct reply *r, char *url, size_t n)
 }
 
 static int
-fetch(struct reply *r, struct buf *body, char *err, const atomic_int *stop)
+fetch(const struct crlfetch_lib *lib, struct reply *r, struct buf *body, char *err,
+    const atomic_int *stop)
 {
     char url[128];
     pthread_t t = start(r, url, sizeof url);
-    int rc = crlfetch_get(url, 10, stop, body, err);
+    int rc = crlfetch_get(lib, url, 10, stop, body, err);
     shutdown(r->fd, SHUT_RDWR);
     pthread_join(t, NULL);
     close(r->fd);
@@ -99,17 +100,17 @@ fetch(struct reply *r, struct buf *body, char *err, const atomic_int *stop)
 static void
 test_body_limit(void **state)
 {
-    (void)state;
+    const struct crlfetch_lib *lib = *state;
     char err[FEDRA_ERRLEN] = "";
     struct buf b = {0};
     for (int declared = 0; declared <= 1; declared++) {
         struct reply ok = {.head = "HTTP/1.1 200 OK", .body = CRLFETCH_MAX_BODY,
             .declare_length = declared};
-        assert_int_equal(fetch(&ok, &b, err, NULL), 0);
+        assert_int_equal(fetch(lib, &ok, &b, err, NULL), 0);
         assert_int_equal(b.len, CRLFETCH_MAX_BODY);
         struct reply big = {.head = "HTTP/1.1 200 OK", .body = CRLFETCH_MAX_BODY + 1,
             .declare_length = declared};
-        assert_int_equal(fetch(&big, &b, err, NULL), -1);
+        assert_int_equal(fetch(lib, &big, &b, err, NULL), -1);
         assert_non_null(strstr(err, "the CRL is larger than 1048576 bytes; refused"));
     }
     buf_release(&b);
@@ -118,20 +119,20 @@ test_body_limit(void **state)
 static void
 test_schemes(void **state)
 {
-    (void)state;
+    const struct crlfetch_lib *lib = *state;
     char err[FEDRA_ERRLEN] = "";
     struct buf b = {0};
     static const char *const urls[] = {"file:///etc/passwd", "ftp://127.0.0.1/crl",
         "gopher://127.0.0.1/", "dict://127.0.0.1/"};
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
-        assert_int_equal(crlfetch_get(urls[i], 5, NULL, &b, err), -1);
+        assert_int_equal(crlfetch_get(lib, urls[i], 5, NULL, &b, err), -1);
         if (strstr(err, "refused a scheme other than http/https") == NULL)
             fail_msg("%s: %s", urls[i], err);
         assert_int_equal(b.len, 0);
     }
     /* Through a redirect: file:// is not followed. */
     struct reply r = {.head = "HTTP/1.1 302 Found\r\nLocation: file:///etc/passwd"};
-    assert_int_equal(fetch(&r, &b, err, NULL), -1);
+    assert_int_equal(fetch(lib, &r, &b, err, NULL), -1);
     assert_non_null(strstr(err, "refused a scheme other than http/https"));
     buf_release(&b);
 }
@@ -139,11 +140,11 @@ test_schemes(void **state)
 static void
 test_http_error(void **state)
 {
-    (void)state;
+    const struct crlfetch_lib *lib = *state;
     char err[FEDRA_ERRLEN] = "";
     struct buf b = {0};
     struct reply r = {.head = "HTTP/1.1 404 Not Found", .body = 10, .declare_length = 1};
-    assert_int_equal(fetch(&r, &b, err, NULL), -1);
+    assert_int_equal(fetch(lib, &r, &b, err, NULL), -1);
     assert_non_null(strstr(err, "404"));
     assert_non_null(strstr(err, "fetching 'http://127.0.0.1:"));
     buf_release(&b);
@@ -152,7 +153,7 @@ test_http_error(void **state)
 static void
 test_stop_abandons(void **state)
 {
-    (void)state;
+    const struct crlfetch_lib *lib = *state;
     char err[FEDRA_ERRLEN] = "";
     struct buf b = {0};
     atomic_int stop;
@@ -160,23 +161,40 @@ test_stop_abandons(void **state)
     /* The server holds the connection for 3 s; a set stop flag ends the transfer first. */
     struct reply r = {.head = "HTTP/1.1 200 OK", .body = 100, .declare_length = 1, .slow = 3};
     int64_t t0 = util_mono_ms();
-    assert_int_equal(fetch(&r, &b, err, &stop), -1);
+    assert_int_equal(fetch(lib, &r, &b, err, &stop), -1);
     assert_non_null(strstr(err, "abandoned (the node is stopping)"));
     assert_true(util_mono_ms() - t0 < 2000);
     buf_release(&b);
 }
 
+static int
+lib_open(void **state)
+{
+    char err[FEDRA_ERRLEN] = "";
+    struct crlfetch_lib *lib;
+    if (crlfetch_lib_open(&lib, err) != 0) {
+        print_error("%s\n", err);
+        return -1;
+    }
+    *state = lib;
+    return 0;
+}
+
+static int
+lib_close(void **state)
+{
+    crlfetch_lib_close(*state);
+    return 0;
+}
+
 int
 main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_schemes),
         cmocka_unit_test(test_http_error),
         cmocka_unit_test(test_stop_abandons),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    curl_global_cleanup();
-    return rc;
+    return cmocka_run_group_tests(tests, lib_open, lib_close);
 }
