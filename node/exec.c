@@ -565,6 +565,22 @@ exec_model_cache_clear(struct exec_model_cache *c)
         entry_release(c, &c->e[k]);
 }
 
+void
+exec_model_cache_expire(struct exec_model_cache *c, int64_t now_ms, int64_t idle_ms)
+{
+    for (size_t k = 0; k < EXEC_MODEL_CACHE_ENTRIES; k++) {
+        struct exec_model_entry *e = &c->e[k];
+        if (e->key == NULL)
+            continue;
+        if (e->stamped != e->used) {
+            e->stamped = e->used;
+            e->last_ms = now_ms;
+        } else if (now_ms - e->last_ms >= idle_ms) {
+            entry_release(c, e);
+        }
+    }
+}
+
 /* The spec as a cache key: packed, without what changes from round to round. */
 static uint8_t *
 model_key(const Fedra__QuerySpec *spec, size_t *len)

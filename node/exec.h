@@ -118,11 +118,14 @@ void exec_model_release(struct exec_model_out *out);
  */
 #define EXEC_MODEL_CACHE_ENTRIES 4                  /* concurrent fits kept */
 #define EXEC_MODEL_CACHE_MAX_BYTES (256u << 20)     /* all entries together */
+#define EXEC_MODEL_CACHE_IDLE_MS (10 * 60 * 1000)   /* a fit not asked this long is dropped */
 
 struct exec_model_entry {
     uint8_t *key;                   /* packed spec without beta and round */
     size_t keylen, bytes;
     uint64_t used;                  /* cache tick of the last hit */
+    uint64_t stamped;               /* the tick last_ms was taken for */
+    int64_t last_ms;                /* the owner's clock when last used (expire) */
     size_t n, p, dropped;
     uint64_t events;                /* cox: events; glm: outcome events */
     int32_t grid;                   /* cox */
@@ -136,5 +139,12 @@ struct exec_model_cache {
     uint64_t hits, misses;
 };
 void exec_model_cache_clear(struct exec_model_cache *c);
+/*
+ * The owner calls this after queries and now and then while idle: entries
+ * used since the last call are stamped now_ms, and entries not used for
+ * idle_ms (EXEC_MODEL_CACHE_IDLE_MS) are released, so a finished fit's
+ * design does not stay in memory.
+ */
+void exec_model_cache_expire(struct exec_model_cache *c, int64_t now_ms, int64_t idle_ms);
 
 #endif /* !EXEC_H */

@@ -313,13 +313,10 @@ db_fail(sqlite3 *db, char *err)
 
 /* Compare one new set with the remembered sets of nearly its size. */
 static const char *
-compare(sqlite3 *db, const char *data_hash, const struct qset *q, uint32_t k,
+compare(sqlite3 *db, sqlite3_stmt *st, const char *data_hash, const struct qset *q, uint32_t k,
     const char *analyst, char *err)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT rows, analyst, query_id, at_ms FROM qaudit_set "
-            "WHERE data_hash = ? AND n BETWEEN ? AND ?", -1, &st, NULL) != SQLITE_OK)
-        return db_fail(db, err);
+    sqlite3_reset(st);
     sqlite3_bind_text(st, 1, data_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, (int64_t)q->n - (int64_t)(k - 1));
     sqlite3_bind_int64(st, 3, (int64_t)q->n + (int64_t)(k - 1));
@@ -352,21 +349,18 @@ compare(sqlite3 *db, const char *data_hash, const struct qset *q, uint32_t k,
     }
     if (code == NULL && s != SQLITE_DONE)
         code = db_fail(db, err);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return code;
 }
 
 static int
-is_stored(sqlite3 *db, const char *data_hash, const struct qset *q)
+is_stored(sqlite3_stmt *st, const char *data_hash, const struct qset *q)
 {
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM qaudit_set WHERE data_hash = ? AND set_hash = ?",
-            -1, &st, NULL) != SQLITE_OK)
-        return -1;
+    sqlite3_reset(st);
     sqlite3_bind_text(st, 1, data_hash, -1, SQLITE_STATIC);
     sqlite3_bind_blob(st, 2, q->hash, sizeof q->hash, SQLITE_STATIC);
     int s = sqlite3_step(st);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : -1;
 }
 
@@ -423,7 +417,19 @@ qaudit_admit(sqlite3 *db, const struct snapshot *snap, const struct disclose_pol
 {
     if (spec == NULL || spec->kind == FEDRA__KIND__KIND_PING)
         return NULL;
-    if (sqlite3_exec(db, qaudit_schema, NULL, NULL, NULL) != SQLITE_OK)
+    /*
+     * Two statements run once per released set: each is prepared once per
+     * query.  The tables are created by the first query that finds them
+     * missing, not re-declared by every one.
+     */
+    static const char seen_sql[] = "SELECT 1 FROM qaudit_set WHERE data_hash = ? AND "
+        "set_hash = ?";
+    static const char near_sql[] = "SELECT rows, analyst, query_id, at_ms FROM qaudit_set "
+        "WHERE data_hash = ? AND n BETWEEN ? AND ?";
+    sqlite3_stmt *seen = NULL, *near = NULL;
+    if (sqlite3_prepare_v2(db, seen_sql, -1, &seen, NULL) != SQLITE_OK &&
+        (sqlite3_exec(db, qaudit_schema, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db, seen_sql, -1, &seen, NULL) != SQLITE_OK))
         return db_fail(db, err);
     struct qsets sets = {0};
     collect(snap, policy, spec, &sets);
@@ -431,17 +437,23 @@ qaudit_admit(sqlite3 *db, const struct snapshot *snap, const struct disclose_pol
     const char *code = NULL;
     size_t fresh = 0;
     for (size_t i = 0; i < sets.n && code == NULL; i++) {
-        int s = is_stored(db, data_hash, &sets.v[i]);
+        int s = is_stored(seen, data_hash, &sets.v[i]);
         if (s < 0)
             code = db_fail(db, err);
         else if (s == 1)
             sets.v[i].stored = 1;       /* a repeat: compared when it was first released */
         else {
             fresh++;
-            if (policy->min_cell > 1)
-                code = compare(db, data_hash, &sets.v[i], policy->min_cell, analyst, err);
+            if (policy->min_cell <= 1)
+                continue;
+            if (near == NULL && sqlite3_prepare_v2(db, near_sql, -1, &near, NULL) != SQLITE_OK)
+                code = db_fail(db, err);
+            else
+                code = compare(db, near, data_hash, &sets.v[i], policy->min_cell, analyst, err);
         }
     }
+    sqlite3_finalize(seen);
+    sqlite3_finalize(near);
     if (code == NULL && fresh > 0) {
         sqlite3_stmt *st;
         int64_t have = 0;

@@ -49,6 +49,7 @@
 #define NODE_HWM 64
 #define NODE_LINGER_MS 1000
 #define NODE_CERT_CHECK_MS (24LL * 3600 * 1000)  /* expiry warnings: daily */
+#define NODE_MODEL_EXPIRY_CHECK_MS 60000        /* idle fits looked at every minute */
 #define NODE_MAX_EXPIRY_LINES 8
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93   /* DRAFT in zmq.h, honoured by Debian's 4.3.4 */
@@ -997,11 +998,16 @@ serve_main(const char *config_path)
             {NULL, nd.sigfd, ZMQ_POLLIN, 0},
             {NULL, nd.fetch ? crlfetch_fd(nd.fetch) : -1, ZMQ_POLLIN, 0},
         };
-        long wait = (long)(nd.next_cert_check_ms - util_now_ms());
+        int64_t now = util_now_ms();
+        exec_model_cache_expire(&nd.models, now, EXEC_MODEL_CACHE_IDLE_MS);
+        long wait = (long)(nd.next_cert_check_ms - now);
         if (wait <= 0) {
             check_certs(&nd);
             continue;
         }
+        /* While fits are kept, wake now and then to let go of finished ones. */
+        if (nd.models.bytes > 0 && wait > NODE_MODEL_EXPIRY_CHECK_MS)
+            wait = NODE_MODEL_EXPIRY_CHECK_MS;
         if (zmq_poll(items, nd.fetch ? 3 : 2, wait) < 0) {
             if (errno == EINTR)
                 continue;

@@ -1024,6 +1024,22 @@ test_exec_model_cache(void **state)
     }
     assert_int_equal(c.misses, misses + 2);
     assert_int_equal(c.bytes, 0);
+
+    /* Expiry: stamped when used, released after EXEC_MODEL_CACHE_IDLE_MS unused. */
+    c.max_bytes = 0;
+    model_spec(&q, t, tp, 0, id[0], b0, 2, &oc);
+    assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);
+    exec_model_release(&o);
+    exec_model_cache_expire(&c, 1000, EXEC_MODEL_CACHE_IDLE_MS);            /* stamped */
+    exec_model_cache_expire(&c, 1000 + EXEC_MODEL_CACHE_IDLE_MS - 1, EXEC_MODEL_CACHE_IDLE_MS);
+    assert_true(c.bytes > 0);
+    assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);                  /* used again */
+    exec_model_release(&o);
+    exec_model_cache_expire(&c, 1000 + EXEC_MODEL_CACHE_IDLE_MS, EXEC_MODEL_CACHE_IDLE_MS);
+    assert_true(c.bytes > 0);                       /* re-stamped, not dropped */
+    exec_model_cache_expire(&c, 1000 + 2 * EXEC_MODEL_CACHE_IDLE_MS, EXEC_MODEL_CACHE_IDLE_MS);
+    assert_int_equal(c.bytes, 0);
+    assert_null(c.e[0].key);
     exec_model_cache_clear(&c);
 }
 
