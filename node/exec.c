@@ -150,6 +150,7 @@ struct surv_sel {
     int32_t grid;
     const struct var_def *by;       /* NULL: one stratum of everybody */
     struct snap_filter f;
+    int efs;                        /* endpoint: event-free (else overall) survival */
     const int32_t *tcol;
     const uint8_t *ecol;
     uint32_t ncodes;                /* codes of by (1 without by) */
@@ -164,8 +165,9 @@ surv_release(struct surv_sel *s)
     snapshot_filter_release(&s->f);
 }
 
+/* surv_select's checks and set-up, before any row is read; s->size all 0. */
 static int
-surv_select(const struct snapshot *snap, const struct disclose_policy *policy,
+surv_prepare(const struct snapshot *snap, const struct disclose_policy *policy,
     const Fedra__QuerySpec *spec, struct surv_sel *s, char *err)
 {
     memset(s, 0, sizeof *s);
@@ -181,19 +183,20 @@ surv_select(const struct snapshot *snap, const struct disclose_policy *policy,
             vars_names());
     if (compile_where(snap, spec, &s->f, err) != 0)
         return -1;
-    int efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
-    s->tcol = efs ? snap->efs_time : snap->os_time;
-    s->ecol = efs ? snap->efs_event : snap->os_event;
+    s->efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
+    s->tcol = s->efs ? snap->efs_time : snap->os_time;
+    s->ecol = s->efs ? snap->efs_event : snap->os_event;
     s->ncodes = s->by ? snap->ncodes[s->by->id] : 1;
     s->closed = s->by == NULL || s->by->nlevels > 0;
     s->size = xcalloc(s->ncodes, sizeof *s->size);
-    for (size_t i = 0; i < snap->n; i++) {
-        if (!snapshot_row_passes(snap, &s->f, i))
-            continue;
-        uint16_t c = s->by ? snap->code[s->by->id][i] : 0;
-        if (c != SNAP_MISSING)
-            s->size[c]++;
-    }
+    return 0;
+}
+
+/* The small-stratum rule on s->size: -1 with err (and s released) if a stratum refuses. */
+static int
+surv_refuse(const struct snapshot *snap, const struct disclose_policy *policy,
+    struct surv_sel *s, char *err)
+{
     for (uint32_t c = 0; c < s->ncodes; c++)
         if (s->size[c] > 0 && disclose_suppress(policy, s->size[c])) {
             char tmp[16];
@@ -207,6 +210,111 @@ surv_select(const struct snapshot *snap, const struct disclose_policy *policy,
     return 0;
 }
 
+/* The stratum sizes, one pass over the rows. */
+static void
+surv_count(const struct snapshot *snap, struct surv_sel *s)
+{
+    for (size_t i = 0; i < snap->n; i++) {
+        if (!snapshot_row_passes(snap, &s->f, i))
+            continue;
+        uint16_t c = s->by ? snap->code[s->by->id][i] : 0;
+        if (c != SNAP_MISSING)
+            s->size[c]++;
+    }
+}
+
+static int
+surv_select(const struct snapshot *snap, const struct disclose_policy *policy,
+    const Fedra__QuerySpec *spec, struct surv_sel *s, char *err)
+{
+    if (surv_prepare(snap, policy, spec, s, err) != 0)
+        return -1;
+    surv_count(snap, s);
+    return surv_refuse(snap, policy, s, err);
+}
+
+/*
+ * The general path to the life tables, for times a dense table cannot hold
+ * (snapshot_km_count): a counting sort by stratum code, using the stratum
+ * sizes already counted, so that each stratum's records are one slice of *t
+ * and *e (malloc'd), starting at (*start)[c].
+ */
+static void
+km_slices(const struct snapshot *snap, const struct surv_sel *sel, int32_t **t, uint8_t **e,
+    size_t **start)
+{
+    uint32_t ncodes = sel->ncodes;
+    size_t *st = xcalloc((size_t)ncodes + 1, sizeof *st);
+    for (uint32_t c = 0; c < ncodes; c++)
+        st[c + 1] = st[c] + sel->size[c];
+    size_t *fill = xcalloc(ncodes, sizeof *fill);
+    *t = xcalloc(st[ncodes], sizeof **t);
+    *e = xcalloc(st[ncodes], 1);
+    for (size_t i = 0; i < snap->n; i++) {
+        uint16_t c = sel->by ? snap->code[sel->by->id][i] : 0;
+        if (c == SNAP_MISSING || !snapshot_row_passes(snap, &sel->f, i))
+            continue;
+        size_t at = st[c] + fill[c]++;
+        (*t)[at] = sel->tcol[i];
+        (*e)[at] = sel->ecol[i];
+    }
+    free(fill);
+    *start = st;
+}
+
+/* A stratum's life table from its nbins x 2 counters (snapshot_km_count): km_life_table's rows. */
+static void
+km_tab_dense(const uint32_t *cnt, size_t nbins, int32_t grid, size_t n, Fedra__LifeTable *tab)
+{
+    size_t nrows = 0;
+    for (size_t b = 0; b < nbins; b++)
+        nrows += (cnt[2 * b] | cnt[2 * b + 1]) != 0;
+    tab->n = (uint64_t)n;
+    tab->n_time = tab->n_events = tab->n_censored = nrows;
+    tab->time = xcalloc(nrows, sizeof *tab->time);
+    tab->events = xcalloc(nrows, sizeof *tab->events);
+    tab->censored = xcalloc(nrows, sizeof *tab->censored);
+    int32_t g = grid > 0 ? grid : 1;
+    for (size_t b = 0, r = 0; b < nbins; b++) {
+        if ((cnt[2 * b] | cnt[2 * b + 1]) == 0)
+            continue;
+        tab->time[r] = (int32_t)b * g;          /* b * g <= tmax + g - 1 < 2^31 */
+        tab->censored[r] = cnt[2 * b];
+        tab->events[r] = cnt[2 * b + 1];
+        r++;
+    }
+}
+
+/* A stratum's life table by km_life_table from its records; -1 on a bad time. */
+static int
+km_tab_general(const int32_t *t, const uint8_t *e, size_t n, int32_t grid,
+    Fedra__LifeTable *tab)
+{
+    struct km_table lt;
+    if (km_life_table(t, e, n, grid, &lt) != 0)
+        return -1;
+    tab->n = (uint64_t)lt.n;
+    tab->n_time = tab->n_events = tab->n_censored = lt.nrows;
+    tab->time = xcalloc(lt.nrows, sizeof *tab->time);
+    tab->events = xcalloc(lt.nrows, sizeof *tab->events);
+    tab->censored = xcalloc(lt.nrows, sizeof *tab->censored);
+    for (size_t r = 0; r < lt.nrows; r++) {
+        tab->time[r] = lt.rows[r].time;
+        tab->events[r] = (uint64_t)lt.rows[r].d;
+        tab->censored[r] = (uint64_t)lt.rows[r].c;
+    }
+    km_table_release(&lt);
+    return 0;
+}
+
+/*
+ * Normally one pass over the columns (snapshot_km_count) gives every
+ * stratum's counts by time bin, and the stratum sizes are their sums: no
+ * per-record temporaries.  Where the times do not fit a dense table the
+ * general path counts the sizes, slices the records by stratum and builds
+ * each table with km_life_table.  Both give km_life_table's tables, and the
+ * small-stratum rule sees the same sizes before anything is built.
+ */
 int
 exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     const Fedra__QuerySpec *spec, struct exec_km_out *out, char *err)
@@ -214,17 +322,32 @@ exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     memset(out, 0, sizeof *out);
     fedra__km_result__init(&out->km);
     struct surv_sel sel;
-    if (surv_select(snap, policy, spec, &sel, err) != 0)
+    if (surv_prepare(snap, policy, spec, &sel, err) != 0)
         return -1;
     const struct var_def *by = sel.by;
     uint32_t ncodes = sel.ncodes;
     int closed = sel.closed, rc = 0;
     int32_t grid = sel.grid;
+    uint32_t *cnt;
+    size_t nbins;
+    int dense = snapshot_km_count(snap, &sel.f, by, sel.efs, grid, &cnt, &nbins) == 0;
+    if (dense) {
+        for (uint32_t c = 0; c < ncodes; c++)
+            for (size_t b = 0; b < 2 * nbins; b++)
+                sel.size[c] += cnt[(size_t)c * nbins * 2 + b];
+    } else {
+        surv_count(snap, &sel);
+    }
+    if (surv_refuse(snap, policy, &sel, err) != 0) {
+        free(cnt);
+        return -1;
+    }
     size_t want = 0;
     for (uint32_t c = 0; c < ncodes; c++)
         want += closed || sel.size[c] > 0;
     if (want > WIRE_MAX_STRATA) {
         errf(err, "%zu strata (limit %d)", want, WIRE_MAX_STRATA);
+        free(cnt);
         surv_release(&sel);
         return -1;
     }
@@ -232,58 +355,35 @@ exec_km(const struct snapshot *snap, const struct disclose_policy *policy,
     out->tabp = xcalloc(want, sizeof *out->tabp);
     out->levels = xcalloc(want, sizeof *out->levels);
     out->numbers = xcalloc(want, sizeof *out->numbers);
-    /*
-     * One pass over the rows: a counting sort by stratum code, using the
-     * stratum sizes surv_select() already counted, so that each stratum's
-     * records are one slice of t and e.
-     */
-    size_t *start = xcalloc((size_t)ncodes + 1, sizeof *start);
-    for (uint32_t c = 0; c < ncodes; c++)
-        start[c + 1] = start[c] + sel.size[c];
-    size_t *fill = xcalloc(ncodes, sizeof *fill);
-    int32_t *t = xcalloc(start[ncodes], sizeof *t);
-    uint8_t *e = xcalloc(start[ncodes], 1);
-    for (size_t i = 0; i < snap->n; i++) {
-        uint16_t c = by ? snap->code[by->id][i] : 0;
-        if (c == SNAP_MISSING || !snapshot_row_passes(snap, &sel.f, i))
-            continue;
-        size_t at = start[c] + fill[c]++;
-        t[at] = sel.tcol[i];
-        e[at] = sel.ecol[i];
-    }
-    for (uint32_t c = 0; c < ncodes && rc == 0; c++) {
+    int32_t *t = NULL;
+    uint8_t *e = NULL;
+    size_t *start = NULL;
+    if (!dense)
+        km_slices(snap, &sel, &t, &e, &start);
+    for (uint32_t c = 0; c < ncodes; c++) {
         if (!closed && sel.size[c] == 0)
             continue;
-        struct km_table lt;
-        if (km_life_table(t + start[c], e + start[c], sel.size[c], grid, &lt) != 0) {
+        size_t k = out->nstrata;
+        Fedra__LifeTable *tab = &out->tabs[k];
+        fedra__life_table__init(tab);
+        if (dense) {
+            km_tab_dense(cnt + (size_t)c * nbins * 2, nbins, grid, sel.size[c], tab);
+        } else if (km_tab_general(t + start[c], e + start[c], sel.size[c], grid, tab) != 0) {
             rc = errf(err, "cannot build the life table (time out of range)");
             break;
         }
-        size_t k = out->nstrata++;
-        Fedra__LifeTable *tab = &out->tabs[k];
-        fedra__life_table__init(tab);
+        out->nstrata++;
         if (by) {
             out->levels[k] = (char *)snapshot_level(snap, by->id, (uint16_t)c, out->numbers[k]);
             tab->n_levels = 1;
             tab->levels = &out->levels[k];
         }
-        tab->n = (uint64_t)lt.n;
-        tab->n_time = tab->n_events = tab->n_censored = lt.nrows;
-        tab->time = xcalloc(lt.nrows, sizeof *tab->time);
-        tab->events = xcalloc(lt.nrows, sizeof *tab->events);
-        tab->censored = xcalloc(lt.nrows, sizeof *tab->censored);
-        for (size_t r = 0; r < lt.nrows; r++) {
-            tab->time[r] = lt.rows[r].time;
-            tab->events[r] = (uint64_t)lt.rows[r].d;
-            tab->censored[r] = (uint64_t)lt.rows[r].c;
-        }
-        km_table_release(&lt);
         out->tabp[k] = tab;
     }
+    free(cnt);
     free(t);
     free(e);
     free(start);
-    free(fill);
     surv_release(&sel);
     out->km.n_strata = out->nstrata;
     out->km.strata = out->tabp;

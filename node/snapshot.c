@@ -151,6 +151,18 @@ on_record(const struct store_record *r, void *arg)
     return 0;
 }
 
+/* Largest time of a column, or -1 if one is negative (snapshot.h, os_tmax). */
+static int32_t
+time_max(const int32_t *t, size_t n)
+{
+    int32_t max = 0, min = 0;
+    for (size_t i = 0; i < n; i++) {
+        max = t[i] > max ? t[i] : max;
+        min = t[i] < min ? t[i] : min;
+    }
+    return min < 0 ? -1 : max;
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -224,6 +236,8 @@ snapshot_load(struct store *st, struct snapshot **out, char *err)
     finish_dict(s, VAR_MORPHOLOGY, &ls.dict[0]);
     finish_dict(s, VAR_TOPOGRAPHY, &ls.dict[1]);
     fit(&ls);
+    s->os_tmax = time_max(s->os_time, s->n);
+    s->efs_tmax = time_max(s->efs_time, s->n);
     /*
      * The scan filled SQLite's page cache and left freed row buffers in the
      * heap; queries never read the table again, so give both back (a node
@@ -512,5 +526,102 @@ snapshot_count(const struct snapshot *s, const struct snap_filter *f, const enum
     free(tab);
     *cells = out;
     *ncells = w;
+    return 0;
+}
+
+/* What the Kaplan-Meier counting loop reads (snapshot_km_count). */
+struct km_scan {
+    const uint16_t *code;               /* by's codes; NULL: one stratum */
+    uint32_t ncodes;                    /* strata; stratum ncodes takes the rows left out */
+    const int32_t *time;
+    const uint8_t *event;
+    const uint16_t *bin;                /* time -> bin */
+    size_t nbins;
+};
+
+/*
+ * Count row i into cnt.  The row makes one counter index from its stratum,
+ * time bin and event; rows left out (filter, missing or foreign code) count
+ * in stratum ncodes, one past the last, which nobody reads: no branch and no
+ * call per row.
+ */
+static inline __attribute__((always_inline)) void
+km_count_row(const struct snapshot *s, const struct snap_filter *f, int filter,
+    const struct km_scan *k, int by, size_t i, uint32_t *cnt)
+{
+    uint32_t c = by ? k->code[i] : 0;
+    int ok = !filter || snapshot_row_passes(s, f, i);
+    c = ok && c < k->ncodes ? c : k->ncodes;
+    cnt[((size_t)c * k->nbins + k->bin[k->time[i]]) * 2 + k->event[i]]++;
+}
+
+/*
+ * The counting loop, inlined with constant filter and by (0 or 1) so each
+ * case is its own tight loop.  Even and odd rows count into two copies of
+ * the table (cnt and cnt + half), summed at the end: rows in a row that hit
+ * the same counter (few strata, popular times) then do not wait on each
+ * other's increment.
+ */
+static inline __attribute__((always_inline)) void
+km_count_rows(const struct snapshot *s, const struct snap_filter *f, int filter,
+    const struct km_scan *k, int by, uint32_t *cnt, size_t half)
+{
+    size_t i = 0;
+    for (; i + 1 < s->n; i += 2) {
+        km_count_row(s, f, filter, k, by, i, cnt);
+        km_count_row(s, f, filter, k, by, i + 1, cnt + half);
+    }
+    if (i < s->n)
+        km_count_row(s, f, filter, k, by, i, cnt);
+    for (size_t j = 0; j < half; j++)
+        cnt[j] += cnt[half + j];
+}
+
+/*
+ * One pass over three or four columns into a table of strata x bins x 2
+ * counters (uint32: SNAP_MAX_ROWS < 2^32).  The time of a row goes to its bin
+ * through a lookup table of every time 0 .. tmax of the column, built once
+ * per query by runs of grid times, so the pass does no division.  The rows
+ * left out are counted too (in the extra stratum): cheaper than a branch.
+ */
+int
+snapshot_km_count(const struct snapshot *s, const struct snap_filter *f,
+    const struct var_def *by, int efs, int32_t grid, uint32_t **cnt, size_t *nbins)
+{
+    *cnt = NULL;
+    *nbins = 0;
+    int32_t tmax = efs ? s->efs_tmax : s->os_tmax;
+    uint32_t ncodes = by ? s->ncodes[by->id] : 1;
+    if (tmax < 0 || tmax >= SNAP_KM_TIMES || grid < 0)
+        return 1;
+    size_t g = grid > 0 ? (size_t)grid : 1;
+    size_t nb = ((size_t)tmax + g - 1) / g + 1;         /* bins 0 .. ceil(tmax / g) */
+    if (((size_t)ncodes + 1) * nb > s->n / 2 + SNAP_DENSE_CELLS)
+        return 1;
+    uint16_t *bin = xcalloc((size_t)tmax + 1, sizeof *bin);
+    for (size_t t = 1, b = 1; t <= (size_t)tmax; b++)   /* 1 .. g -> 1, g+1 .. 2g -> 2, ... */
+        for (size_t j = 0; j < g && t <= (size_t)tmax; j++)
+            bin[t++] = (uint16_t)b;
+    struct km_scan k = {
+        .code = by ? s->code[by->id] : NULL,
+        .ncodes = ncodes,
+        .time = efs ? s->efs_time : s->os_time,
+        .event = efs ? s->efs_event : s->os_event,
+        .bin = bin,
+        .nbins = nb,
+    };
+    size_t half = ((size_t)ncodes + 1) * nb * 2;
+    uint32_t *c = xcalloc(2 * half, sizeof *c);
+    if (by != NULL && f->nterms > 0)
+        km_count_rows(s, f, 1, &k, 1, c, half);
+    else if (by != NULL)
+        km_count_rows(s, f, 0, &k, 1, c, half);
+    else if (f->nterms > 0)
+        km_count_rows(s, f, 1, &k, 0, c, half);
+    else
+        km_count_rows(s, f, 0, &k, 0, c, half);
+    free(bin);
+    *cnt = c;
+    *nbins = nb;
     return 0;
 }

@@ -25,6 +25,7 @@
 #define SNAP_MAX_GROUP 4                /* group-by variables */
 #define SNAP_MAX_TERMS 16               /* filter terms */
 #define SNAP_DENSE_CELLS 65536u         /* group key spaces up to this are counted in an array */
+#define SNAP_KM_TIMES 65536             /* Kaplan-Meier counting: times 0 .. this - 1 (179 years) */
 
 struct snapshot {
     size_t n;                           /* rows */
@@ -33,6 +34,7 @@ struct snapshot {
     char **dict[VAR_COUNT];             /* open variables: level text by code */
     int32_t *os_time, *efs_time;        /* days from diagnosis */
     uint8_t *os_event, *efs_event;      /* 1 = event, 0 = censored */
+    int32_t os_tmax, efs_tmax;          /* largest time of the column; -1 if one is negative */
     struct store_meta meta;             /* rows, content hash, import time */
 };
 
@@ -101,5 +103,21 @@ snapshot_row_passes(const struct snapshot *snap, const struct snap_filter *f, si
  */
 int snapshot_count(const struct snapshot *snap, const struct snap_filter *f,
     const enum var_id *by, size_t nby, struct snap_cell **cells, size_t *ncells, char *err);
+
+/*
+ * Kaplan-Meier counts in one pass over the columns: the rows passing f, by
+ * the code of by (NULL: one stratum of every row; rows missing by are left
+ * out), the endpoint's time (efs: event-free, else overall survival) rounded
+ * up to grid as km_grid_ceil does (grid 0: exact times), and its event.
+ * *cnt (malloc'd) gets ncodes(by) * *nbins * 2 counters, counter
+ * [(code * *nbins + b) * 2 + event] for the rows at time b * max(grid, 1).
+ *
+ * The table is dense, so this only answers where it is small: every time of
+ * the column in 0 .. SNAP_KM_TIMES - 1 and strata x bins at most half the
+ * rows plus SNAP_DENSE_CELLS.  Otherwise it returns 1 with nothing allocated and
+ * the caller takes its general path (which also reports negative times).
+ */
+int snapshot_km_count(const struct snapshot *snap, const struct snap_filter *f,
+    const struct var_def *by, int efs, int32_t grid, uint32_t **cnt, size_t *nbins);
 
 #endif /* !SNAPSHOT_H */
