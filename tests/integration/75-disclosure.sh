@@ -13,7 +13,10 @@ echo "  data seed $seed"
 fedra-gendata --country AA --rows 400 --seed "$seed" >raw.csv
 # Exactly 2 patients aged 10 at AA: the others aged 10 become 11.
 awk -F, -v OFS=, 'NR > 1 { a = int($4 / 365.25); if (a == 10 && ++n > 2) $4 += 366; else if (a == 10) $3 = "F" } {print}' raw.csv >AA.csv
-fedra-gendata --country BB --rows 200 --seed "$((seed + 1))" >BB.csv
+# No patient aged 10 at BB, so that the age<10 / age<=10 pair is no small difference
+# there whatever the draw (1..4 patients aged 10 at BB would be one, rightly refused).
+fedra-gendata --country BB --rows 200 --seed "$((seed + 1))" \
+    | awk -F, -v OFS=, 'NR > 1 && int($4 / 365.25) == 10 { $4 += 366 } {print}' >BB.csv
 sqlite3 oracle.db ".import --csv AA.csv aa" \
     "CREATE VIEW a AS SELECT *, CAST(age_at_diagnosis_days / 365.25 AS INTEGER) AS age FROM aa"
 n10=$(sqlite3 oracle.db "SELECT count(*) FROM a WHERE age = 10")
