@@ -32,6 +32,10 @@ restart_node() {
     "$@" fedra-node serve --config "$fd/nodes/$nm/node.conf" >>"$log" 2>&1 &
     echo $! >"$fd/nodes/$nm/node.pid"
     for _ in $(seq 1 600); do [ "$(grep -c ' serving on ' "$log")" -gt "$n0" ] && break; sleep 0.1; done
+    # Under a wrapper $! is the wrapper's shell: record the node itself, so that
+    # `federation down` stops it.
+    p=$(pgrep -n -f "fedra-node serve --config $fd/nodes/$nm/node.conf" || true)
+    [ -n "$p" ] && echo "$p" >"$fd/nodes/$nm/node.pid"
     ep=$(sed -n 's/.* serving on \(tcp:[^ :]*:[0-9]*\):.*/\1/p' "$log" | tail -n 1)
     sed -i "s|^node = $nm .*|node = $nm $ep $WORK/$fd/nodes/$nm/$nm.crt|" "$fd/federation"
 }
