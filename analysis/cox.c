@@ -239,19 +239,27 @@ cox_sorted_eval(const struct cox_sorted *s, const double *beta, enum cox_ties ti
                 }
             }
         } else {
-            /* Efron: the deaths enter the sums in ndead steps of 1/ndead */
+            /* Efron: the deaths enter the sums in ndead steps of 1/ndead.  coxfit6
+               divides by ndead at every step; the quotient is the same each time,
+               so it is taken once (the same value, without ndead - 1 divisions). */
+            double d2 = denom2 / ndead;
+            for (size_t i = 0; i < p; i++) {
+                a2[i] /= ndead;
+                for (size_t j = 0; j <= i; j++)
+                    cmat2[i * p + j] /= ndead;
+            }
             for (int k = 0; k < ndead; k++) {
-                denom += denom2 / ndead;
+                denom += d2;
                 lk -= log(denom);
                 for (size_t i = 0; i < p; i++)
-                    a[i] += a2[i] / ndead;
+                    a[i] += a2[i];
                 for (size_t i = 0; i < p; i++) {
                     double temp2 = a[i] / denom;
                     u[i] -= temp2;
                     double *restrict crow = &cmat[i * p], *restrict c2 = &cmat2[i * p];
                     double *restrict irow = &info[i * p];
                     for (size_t j = 0; j <= i; j++) {
-                        crow[j] += c2[j] / ndead;
+                        crow[j] += c2[j];
                         irow[j] += (crow[j] - temp2 * a[j]) / denom;
                     }
                 }
