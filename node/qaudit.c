@@ -41,7 +41,45 @@ struct qsets {
 struct pair {
     uint64_t key;                   /* group codes, first variable most significant */
     uint32_t row;
+    uint32_t cell;                  /* the same codes as one mixed-radix index (dense sort) */
 };
+
+/*
+ * Groups with at most QAUDIT_DENSE_CELLS level combinations (count by stage
+ * and sex: 12) are ordered by one stable counting pass over the cell index,
+ * which orders as the key does (same codes, same significance); rows arrive
+ * ascending and stay so.  Larger key spaces take the radix sort below.
+ */
+#define QAUDIT_DENSE_CELLS 4096
+static void
+sort_pairs_dense(struct pair *p, size_t n, uint32_t ncells)
+{
+    size_t *at = xcalloc((size_t)ncells + 1, sizeof *at);
+    struct pair *tmp = xmalloc((n ? n : 1) * sizeof *tmp);
+    for (size_t i = 0; i < n; i++)
+        at[p[i].cell + 1]++;
+    for (uint32_t c = 1; c <= ncells; c++)
+        at[c] += at[c - 1];
+    for (size_t i = 0; i < n; i++)
+        tmp[at[p[i].cell]++] = p[i];
+    memcpy(p, tmp, n * sizeof *p);
+    free(tmp);
+    free(at);
+}
+
+/* Cells of the key space of the variables in mask (bit k: by[k]), or 0 past QAUDIT_DENSE_CELLS. */
+static uint32_t
+dense_cells(const struct snapshot *snap, const enum var_id *by, int nby, unsigned mask)
+{
+    uint64_t cells = 1;
+    for (int k = 0; k < nby; k++)
+        if (mask & (1u << k)) {
+            cells *= snap->ncodes[by[k]] ? snap->ncodes[by[k]] : 1;
+            if (cells > QAUDIT_DENSE_CELLS)
+                return 0;
+        }
+    return (uint32_t)cells;
+}
 
 #define QAUDIT_RADIX_BITS 11         /* digit of the pair sort: 2048 buckets stay in L1 */
 /* One stable counting pass from p into tmp over the digit at bit `shift` of key (is_key) or row. */
@@ -179,15 +217,24 @@ add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct 
     free(group_of);
     for (unsigned mask = 0; mask + 1 < (1u << nby); mask++) {
         size_t np = 0;
+        uint32_t ncells = dense_cells(snap, by, nby, mask);
         for (size_t j = 0; j < nr; j++) {
             uint32_t r0 = out->v[row_g[2 * j + 1]].rows[0];
             uint64_t key = 0;
+            uint32_t cell = 0;
             for (int k = 0; k < nby; k++)
-                if (mask & (1u << k))
-                    key = key << 16 | snap->code[by[k]][r0];
-            p[np++] = (struct pair){key, row_g[2 * j]};
+                if (mask & (1u << k)) {
+                    uint16_t c = snap->code[by[k]][r0];
+                    ncells = c < snap->ncodes[by[k]] ? ncells : 0;
+                    key = key << 16 | c;
+                    cell = cell * (snap->ncodes[by[k]] ? snap->ncodes[by[k]] : 1) + c;
+                }
+            p[np++] = (struct pair){key, row_g[2 * j], cell};
         }
-        sort_pairs(p, np);
+        if (ncells)
+            sort_pairs_dense(p, np, ncells);
+        else
+            sort_pairs(p, np);
         for (size_t a = 0, b; a < np; a = b) {
             for (b = a; b < np && p[b].key == p[a].key; b++)
                 ;
@@ -239,21 +286,28 @@ collect(const struct snapshot *snap, const struct disclose_policy *policy,
         return 0;
     struct pair *p = xmalloc((snap->n ? snap->n : 1) * sizeof *p);     /* filled before read */
     size_t np = 0;
+    uint32_t ncells = dense_cells(snap, by, nby, (1u << nby) - 1);
     for (size_t i = 0; i < snap->n; i++) {
         if (!snapshot_row_passes(snap, &f, i))
             continue;
         uint64_t key = 0;
+        uint32_t cell = 0;
         int missing = 0;
         for (int k = 0; k < nby; k++) {
             uint16_t c = snap->code[by[k]][i];
             missing |= c == SNAP_MISSING;
+            ncells = c < snap->ncodes[by[k]] || c == SNAP_MISSING ? ncells : 0;
             key = key << 16 | c;
+            cell = cell * (snap->ncodes[by[k]] ? snap->ncodes[by[k]] : 1) + c;
         }
         if (!missing)
-            p[np++] = (struct pair){key, (uint32_t)i};
+            p[np++] = (struct pair){key, (uint32_t)i, cell};
     }
     snapshot_filter_release(&f);
-    sort_pairs(p, np);
+    if (ncells)     /* every code within its variable's range: the cell index is exact */
+        sort_pairs_dense(p, np, ncells);
+    else
+        sort_pairs(p, np);
     /* Counts release only cells of min_cell or more; survival strata and
      * other kinds release something about every group they use. */
     uint32_t least = spec->kind == FEDRA__KIND__KIND_COUNT ? policy->min_cell : 1;
