@@ -285,15 +285,9 @@ cox_stratum_eval(const int64_t *time, const int *status, const double *x,
 {
     struct cox_sorted s;
 
-    if (p == 0 || p > COX_MAX_P || n > COX_MAX_N ||
-        (ties != COX_BRESLOW && ties != COX_EFRON))
+    /* ties and beta are checked by cox_sorted_eval, p and the data by init */
+    if (ties != COX_BRESLOW && ties != COX_EFRON)
         return COX_EINVAL;
-    *loglik = 0;
-    memset(score, 0, p * sizeof *score);
-    memset(imat, 0, p * p * sizeof *imat);
-    for (size_t i = 0; i < p; i++)
-        if (!isfinite(beta[i]))
-            return COX_EINVAL;
     int rc = cox_sorted_init(&s, time, status, x, n, p);
     if (rc == 0)
         rc = cox_sorted_eval(&s, beta, ties, loglik, score, imat);

@@ -215,21 +215,27 @@ add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct 
             nr++;
         }
     free(group_of);
+    /* Each group's key and cell for the margin's variables, worked out once a group. */
+    uint64_t *gkey = xcalloc(ngroups, sizeof *gkey);
+    uint32_t *gcell = xcalloc(ngroups, sizeof *gcell);
     for (unsigned mask = 0; mask + 1 < (1u << nby); mask++) {
         size_t np = 0;
         uint32_t ncells = dense_cells(snap, by, nby, mask);
-        for (size_t j = 0; j < nr; j++) {
-            uint32_t r0 = out->v[row_g[2 * j + 1]].rows[0];
-            uint64_t key = 0;
-            uint32_t cell = 0;
+        for (size_t g = 0; g < ngroups; g++) {
+            uint32_t r0 = out->v[g].rows[0];
+            gkey[g] = 0;
+            gcell[g] = 0;
             for (int k = 0; k < nby; k++)
                 if (mask & (1u << k)) {
                     uint16_t c = snap->code[by[k]][r0];
                     ncells = c < snap->ncodes[by[k]] ? ncells : 0;
-                    key = key << 16 | c;
-                    cell = cell * (snap->ncodes[by[k]] ? snap->ncodes[by[k]] : 1) + c;
+                    gkey[g] = gkey[g] << 16 | c;
+                    gcell[g] = gcell[g] * (snap->ncodes[by[k]] ? snap->ncodes[by[k]] : 1) + c;
                 }
-            p[np++] = (struct pair){key, row_g[2 * j], cell};
+        }
+        for (size_t j = 0; j < nr; j++) {
+            uint32_t g = row_g[2 * j + 1];
+            p[np++] = (struct pair){gkey[g], row_g[2 * j], gcell[g]};
         }
         if (ncells)
             sort_pairs_dense(p, np, ncells);
@@ -257,6 +263,8 @@ add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct 
                 len ? ": its released cells together" : "all released groups together");
         }
     }
+    free(gkey);
+    free(gcell);
     free(row_g);
     free(p);
 }
