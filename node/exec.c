@@ -648,14 +648,20 @@ model_fill(struct exec_model_out *out, size_t n, size_t p, size_t dropped)
 /* ---- the model cache (exec.h) ---- */
 
 static void
-entry_release(struct exec_model_cache *c, struct exec_model_entry *e)
+entry_free(struct exec_model_entry *e)
 {
-    c->bytes -= e->bytes;
     free(e->key);
     cox_sorted_release(&e->cox);
     free(e->x);
     free(e->y);
     memset(e, 0, sizeof *e);
+}
+
+static void
+entry_release(struct exec_model_cache *c, struct exec_model_entry *e)
+{
+    c->bytes -= e->bytes;
+    entry_free(e);
 }
 
 void
@@ -723,10 +729,7 @@ cache_put(struct exec_model_cache *c, struct exec_model_entry *e)
         (e->x ? e->n * e->p * sizeof *e->x : 0) + (e->y ? e->n * sizeof *e->y : 0);
     size_t max = c == NULL ? 0 : c->max_bytes ? c->max_bytes : EXEC_MODEL_CACHE_MAX_BYTES;
     if (e->bytes > max) {
-        free(e->key);
-        cox_sorted_release(&e->cox);
-        free(e->x);
-        free(e->y);
+        entry_free(e);
         return;
     }
     for (;;) {
@@ -806,8 +809,7 @@ exec_cox(const struct snapshot *snap, const struct disclose_policy *policy,
         fresh.grid = grid;
         design_release(&d);
         if (rc != 0) {
-            free(fresh.key);
-            cox_sorted_release(&fresh.cox);
+            entry_free(&fresh);
             return -1;
         }
         e = &fresh;
@@ -869,9 +871,7 @@ exec_glm(const struct snapshot *snap, const struct disclose_policy *policy,
         d.x = NULL;
         design_release(&d);
         if (rc != 0) {
-            free(fresh.key);
-            free(fresh.x);
-            free(fresh.y);
+            entry_free(&fresh);
             return -1;
         }
         e = &fresh;

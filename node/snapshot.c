@@ -67,11 +67,11 @@ dict_code(struct dict_build *d, const char *text, uint16_t *code)
     return 0;
 }
 
+/* Every column to cap rows. */
 static void
-grow(struct load_state *st)
+resize(struct load_state *st, size_t cap)
 {
     struct snapshot *s = st->snap;
-    size_t cap = st->cap ? st->cap * 2 : 1024;
     for (int v = 0; v < VAR_COUNT; v++)
         s->code[v] = xreallocarray(s->code[v], cap, sizeof(uint16_t));
     s->os_time = xreallocarray(s->os_time, cap, sizeof(int32_t));
@@ -79,6 +79,12 @@ grow(struct load_state *st)
     s->os_event = xreallocarray(s->os_event, cap, 1);
     s->efs_event = xreallocarray(s->efs_event, cap, 1);
     st->cap = cap;
+}
+
+static void
+grow(struct load_state *st)
+{
+    resize(st, st->cap ? st->cap * 2 : 1024);
 }
 
 /*
@@ -89,17 +95,9 @@ grow(struct load_state *st)
 static void
 fit(struct load_state *st)
 {
-    struct snapshot *s = st->snap;
-    size_t n = s->n ? s->n : 1;
-    if (n >= st->cap)
-        return;
-    for (int v = 0; v < VAR_COUNT; v++)
-        s->code[v] = xreallocarray(s->code[v], n, sizeof(uint16_t));
-    s->os_time = xreallocarray(s->os_time, n, sizeof(int32_t));
-    s->efs_time = xreallocarray(s->efs_time, n, sizeof(int32_t));
-    s->os_event = xreallocarray(s->os_event, n, 1);
-    s->efs_event = xreallocarray(s->efs_event, n, 1);
-    st->cap = n;
+    size_t n = st->snap->n ? st->snap->n : 1;
+    if (n < st->cap)
+        resize(st, n);
 }
 
 static int
