@@ -12,6 +12,7 @@
  * pathlen 1 root), not new code.
  */
 #include "certs/ca.h"
+#include "certs/pki_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,18 +59,6 @@ struct idx {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static const char *
-ossl_why(char *out, size_t n)
-{
-    unsigned long e = ERR_peek_last_error();
-    if (e == 0)
-        snprintf(out, n, "unknown error");
-    else
-        ERR_error_string_n(e, out, n);
-    ERR_clear_error();
-    return out;
-}
-
 static char *
 path_join(const char *dir, const char *name)
 {
@@ -82,50 +71,6 @@ static int64_t
 now_or(int64_t t)
 {
     return t != 0 ? t : util_now_ms() / 1000;
-}
-
-/*
- * Create a new file holding data: never overwrites (O_EXCL), never follows
- * a symlink, mode set exactly (umask does not apply).
- */
-static int
-write_new(const char *path, const void *data, size_t len, int mode, char *err)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            return errf(err, "'%s' already exists; refusing to overwrite it (remove it "
-                "or choose another name)", path);
-        return errf(err, "cannot create '%s': %s", path, strerror(errno));
-    }
-    const uint8_t *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            errf(err, "cannot write '%s': %s", path, strerror(errno));
-            goto fail;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
-        errf(err, "cannot sync '%s': %s", path, strerror(errno));
-        goto fail;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        errf(err, "cannot close '%s': %s", path, strerror(errno));
-        goto fail;
-    }
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    unlink(path);
-    return -1;
 }
 
 static int
@@ -164,7 +109,7 @@ write_key(const char *path, EVP_PKEY *pk, char *err)
         (n = BIO_get_mem_data(b, &p)) <= 0)
         rc = errf(err, "cannot encode the private key for '%s'", path);
     else
-        rc = write_new(path, p, (size_t)n, 0600, err);
+        rc = util_write_file_ex(path, p, (size_t)n, 0600, UTIL_WRITE_NEW, err);
     BIO_free(b);
     ERR_clear_error();
     return rc;
@@ -341,7 +286,8 @@ make_cert(const struct certspec *s, char *err)
     ok = 1;
 done:
     if (!ok) {
-        errf(err, "cannot build certificate '%s': %s", s->cn, ossl_why(why, sizeof why));
+        errf(err, "cannot build certificate '%s': %s", s->cn,
+            pki_ossl_reason(why, sizeof why));
         X509_free(x);
         x = NULL;
     }
@@ -483,7 +429,7 @@ read_hex_file(const char *path, BIGNUM **out, char *err)
 }
 
 static int
-write_hex_file(const char *path, const BIGNUM *bn, int excl, char *err)
+write_hex_file(const char *path, const BIGNUM *bn, int flags, char *err)
 {
     char *h = BN_bn2hex(bn);
     struct buf b = {0};
@@ -491,8 +437,7 @@ write_hex_file(const char *path, const BIGNUM *bn, int excl, char *err)
     if (h == NULL)
         return errf(err, "out of memory");
     buf_printf(&b, "%s\n", BN_is_zero(bn) ? "00" : h);
-    rc = excl ? write_new(path, b.p, b.len, 0644, err)
-              : util_write_file(path, b.p, b.len, 0644, err);
+    rc = util_write_file_ex(path, b.p, b.len, 0644, flags, err);
     buf_release(&b);
     OPENSSL_free(h);
     return rc;
@@ -606,7 +551,7 @@ record_issued(struct ca *ca, X509 *x, char hex[CA_SERIAL_LEN], char **copyp, cha
         (const char *)ASN1_STRING_get0_data(t));
     buf_printf(&name, "%s/certs/%s.pem", ca->dir, hex);
     *copyp = buf_detach(&name);
-    if (write_new(*copyp, pem, strlen(pem), 0644, err) != 0) {
+    if (util_write_file_ex(*copyp, pem, strlen(pem), 0644, UTIL_WRITE_NEW, err) != 0) {
         free(*copyp);
         *copyp = NULL;
         goto done;
@@ -722,28 +667,28 @@ ca_create(const char *dir, const char *cn, int days, struct ca *parent, int64_t 
     if (write_key(paths[0], pk, err) != 0)
         goto done;
     made[0] = 1;
-    if (write_new(paths[1], pem, strlen(pem), 0644, err) != 0)
+    if (util_write_file_ex(paths[1], pem, strlen(pem), 0644, UTIL_WRITE_NEW, err) != 0)
         goto done;
     made[1] = 1;
-    if (write_new(paths[2], "", 0, 0644, err) != 0)
+    if (util_write_file_ex(paths[2], "", 0, 0644, UTIL_WRITE_NEW, err) != 0)
         goto done;
     made[2] = 1;
     const char *attr = "unique_subject = no\n";
-    if (write_new(paths[3], attr, strlen(attr), 0644, err) != 0)
+    if (util_write_file_ex(paths[3], attr, strlen(attr), 0644, UTIL_WRITE_NEW, err) != 0)
         goto done;
     made[3] = 1;
     /* openssl insists on `serial` even with -rand_serial; start it at random. */
     uint8_t s2[CA_SERIAL_BYTES];
     random_serial(s2);
     bn = BN_bin2bn(s2, CA_SERIAL_BYTES, NULL);
-    if (bn == NULL || write_hex_file(paths[4], bn, 1, err) != 0)
+    if (bn == NULL || write_hex_file(paths[4], bn, UTIL_WRITE_NEW, err) != 0)
         goto done;
     made[4] = 1;
-    if (BN_set_word(bn, 1) != 1 || write_hex_file(paths[5], bn, 1, err) != 0)
+    if (BN_set_word(bn, 1) != 1 || write_hex_file(paths[5], bn, UTIL_WRITE_NEW, err) != 0)
         goto done;
     made[5] = 1;
     cnf = openssl_cnf(absdir, CA_DEFAULT_CRL_DAYS);
-    if (write_new(paths[6], cnf, strlen(cnf), 0644, err) != 0)
+    if (util_write_file_ex(paths[6], cnf, strlen(cnf), 0644, UTIL_WRITE_NEW, err) != 0)
         goto done;
     made[6] = 1;
     /* Last: the root's record of the issuing CA, the one step that touches the root. */
@@ -970,14 +915,14 @@ ca_issue(struct ca *ca, const struct ca_issue_req *req, char serial_out[CA_SERIA
         buf_puts(&bundle, capem);
         free(capem);
     }
-    int wrc = write_new(crtp, bundle.p, bundle.len, 0644, err);
+    int wrc = util_write_file_ex(crtp, bundle.p, bundle.len, 0644, UTIL_WRITE_NEW, err);
     buf_release(&bundle);
     if (wrc != 0)
         goto done;
     made_crt = 1;
     buf_printf(&name, "%s/certs/%s.pem", ca->dir, hex);
     copyp = buf_detach(&name);
-    if (write_new(copyp, pem, strlen(pem), 0644, err) != 0)
+    if (util_write_file_ex(copyp, pem, strlen(pem), 0644, UTIL_WRITE_NEW, err) != 0)
         goto done;
     made_copy = 1;
     buf_printf(&line, "V\t%s\t\t%s\tunknown\t%s\n", exp, hex, subj);
@@ -1203,11 +1148,11 @@ ca_crl(struct ca *ca, const char *out_path, int days, int64_t now, int64_t *numb
     aki = X509V3_EXT_nconf_nid(NULL, &v3, NID_authority_key_identifier, "keyid:always");
     if (aki == NULL || X509_CRL_add_ext(crl, aki, -1) != 1 ||
         X509_CRL_add1_ext_i2d(crl, NID_crl_number, ainum, 0, 0) != 1) {
-        errf(err, "cannot add the CRL extensions: %s", ossl_why(why, sizeof why));
+        errf(err, "cannot add the CRL extensions: %s", pki_ossl_reason(why, sizeof why));
         goto done;
     }
     if (X509_CRL_sign(crl, pki_key_evp(ca->key), NULL) <= 0) {
-        errf(err, "cannot sign the CRL: %s", ossl_why(why, sizeof why));
+        errf(err, "cannot sign the CRL: %s", pki_ossl_reason(why, sizeof why));
         goto done;
     }
     /*

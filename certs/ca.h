@@ -18,8 +18,8 @@
  * request.  One process at a time works on a CA (flock on DIR).  Functions
  * return 0 or -1 with one line in err; none prints.
  *
- * The second half of this header gives the CA code (and the tests) the
- * OpenSSL objects behind pki's opaque types; it is implemented in pki.c.
+ * The OpenSSL objects behind pki's opaque types, which the CA code needs,
+ * come from pki's private header certs/pki_int.h.
  */
 #ifndef CA_H
 #define CA_H
@@ -119,19 +119,5 @@ int ca_crl(struct ca *ca, const char *out_path, int days, int64_t now, int64_t *
 
 /* Human-readable description of a certificate or CRL file (PEM or DER). */
 int ca_describe(const char *path, struct buf *out, char *err);
-
-/* ---- pki internals for the CA code and tests (implemented in pki.c) ---- */
-
-/* The X509 behind c (borrowed). */
-X509 *pki_cert_x509(const struct pki_cert *c);
-/* The EVP_PKEY behind k (borrowed). */
-EVP_PKEY *pki_key_evp(const struct pki_key *k);
-/* A pki_key holding a new reference to an Ed25519 pk; NULL otherwise. */
-struct pki_key *pki_key_wrap(EVP_PKEY *pk);
-/* ASN1_TIME as Unix seconds (0 if unparsable). */
-int64_t pki_asn1_time_unix(const ASN1_TIME *t);
-/* RFC 5280 CRLReason code <-> name ("keyCompromise"); NULL / -1 if unknown. */
-const char *pki_crl_reason_name(int code);
-int pki_crl_reason_parse(const char *s);
 
 #endif /* !CA_H */

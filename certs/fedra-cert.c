@@ -14,6 +14,7 @@
  */
 #include "certs/ca.h"
 #include "certs/pki.h"
+#include "certs/pki_int.h"
 #include "lib/util.h"
 
 #include <errno.h>

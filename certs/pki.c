@@ -14,7 +14,7 @@
  * pki_trust_load(), so one may be shared between threads.
  */
 #include "certs/pki.h"
-#include "certs/ca.h"
+#include "certs/pki_int.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -175,9 +175,9 @@ pki_name_valid(const char *s)
     return n >= 1;
 }
 
-/* The first queued OpenSSL error as text (and the queue cleared). */
-static const char *
-ossl_reason(char *out, size_t n)
+/* See pki_int.h. */
+const char *
+pki_ossl_reason(char *out, size_t n)
 {
     unsigned long e = ERR_peek_last_error();
     if (e == 0)
@@ -385,7 +385,7 @@ pki_cert_from_der(const uint8_t *der, size_t len, struct pki_cert **out, char *e
     const unsigned char *p = der;
     X509 *x = d2i_X509(NULL, &p, (long)len);
     if (x == NULL)
-        return errf(err, "malformed certificate: %s", ossl_reason(why, sizeof why));
+        return errf(err, "malformed certificate: %s", pki_ossl_reason(why, sizeof why));
     if (p != der + len) {
         X509_free(x);
         return errf(err, "malformed certificate: %zu trailing bytes",
@@ -417,7 +417,7 @@ pki_cert_load(const char *path, struct pki_cert **out, char *err)
         X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
         if (x == NULL) {
             BIO_free(b);
-            errf(err, "'%s' holds no PEM certificate: %s", path, ossl_reason(why, sizeof why));
+            errf(err, "'%s' holds no PEM certificate: %s", path, pki_ossl_reason(why, sizeof why));
             goto done;
         }
         if (cert_wrap(x, out, err) != 0) {
@@ -511,7 +511,7 @@ pki_cert_set_chain(struct pki_cert *c, const uint8_t *const *der, const size_t *
         xs[k] = d2i_X509(NULL, &p, (long)len[k]);
         if (xs[k] == NULL) {
             errf(err, "chain certificate %zu is malformed: %s", k + 1,
-                ossl_reason(why, sizeof why));
+                pki_ossl_reason(why, sizeof why));
             goto fail;
         }
         unsigned char *re = NULL;
@@ -721,7 +721,7 @@ pki_key_load(const char *path, struct pki_key **out, char *err)
                 "protected by file mode 0600 (openssl pkey -in %s -out NEW.key)", path, path);
         else
             errf(err, "key file '%s' holds no private key: %s", path,
-                ossl_reason(why, sizeof why));
+                pki_ossl_reason(why, sizeof why));
         goto done;
     }
     if (!EVP_PKEY_is_a(pk, "ED25519")) {
@@ -901,16 +901,50 @@ crl_newer(const X509_CRL *a, const X509_CRL *b)
         pki_asn1_time_unix(X509_CRL_get0_lastUpdate(b));
 }
 
-/* All certificates (PEM, several allowed) of ca_file. */
+/*
+ * Every object of a PEM buffer: certificates are pushed on certs, CRLs on crls
+ * (either may be NULL: those objects are dropped).  -1 if OpenSSL cannot parse
+ * it (the reason is left queued for pki_ossl_reason).
+ */
+static int
+pem_read_all(const uint8_t *data, size_t n, STACK_OF(X509) *certs, STACK_OF(X509_CRL) *crls)
+{
+    BIO *b = BIO_new_mem_buf(data, (int)n);
+    STACK_OF(X509_INFO) *infos = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
+    BIO_free(b);
+    if (infos == NULL)
+        return -1;
+    for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
+        X509_INFO *in = sk_X509_INFO_value(infos, i);
+        if (certs != NULL && in->x509 != NULL) {
+            sk_X509_push(certs, in->x509);
+            in->x509 = NULL;
+        }
+        if (crls != NULL && in->crl != NULL) {
+            sk_X509_CRL_push(crls, in->crl);
+            in->crl = NULL;
+        }
+    }
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    return 0;
+}
+
+/* All certificates of ca_file: PEM (any number) or one DER certificate. */
 static int
 read_ca_certs(const char *path, STACK_OF(X509) *out, char *err)
 {
     uint8_t *data = NULL;
     size_t n = 0;
+    char why[256];
     int rc = -1;
     if (util_read_file(path, PKI_MAX_FILE, &data, &n, err) != 0)
         return -1;
-    if (!is_pem(data, n)) {
+    if (is_pem(data, n)) {
+        if (pem_read_all(data, n, out, NULL) != 0) {
+            errf(err, "cannot parse '%s': %s", path, pki_ossl_reason(why, sizeof why));
+            goto done;
+        }
+    } else {
         const unsigned char *p = data;
         X509 *x = d2i_X509(NULL, &p, (long)n);
         if (x == NULL || p != data + n) {
@@ -919,23 +953,6 @@ read_ca_certs(const char *path, STACK_OF(X509) *out, char *err)
             goto done;
         }
         sk_X509_push(out, x);
-    } else {
-        BIO *b = BIO_new_mem_buf(data, (int)n);
-        STACK_OF(X509_INFO) *infos = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-        for (int i = 0; infos != NULL && i < sk_X509_INFO_num(infos); i++) {
-            X509_INFO *in = sk_X509_INFO_value(infos, i);
-            if (in->x509 != NULL) {
-                sk_X509_push(out, in->x509);
-                in->x509 = NULL;
-            }
-        }
-        if (infos == NULL) {
-            char why[256];
-            errf(err, "cannot parse '%s': %s", path, ossl_reason(why, sizeof why));
-            goto done;
-        }
-        sk_X509_INFO_pop_free(infos, X509_INFO_free);
     }
     if (sk_X509_num(out) == 0) {
         errf(err, "'%s' holds no certificate", path);
@@ -957,30 +974,15 @@ read_crls(const char *path, STACK_OF(X509_CRL) *out, STACK_OF(X509) *certs, char
 {
     uint8_t *data = NULL;
     size_t n = 0;
+    char why[256];
     int rc = -1;
     if (util_read_file(path, PKI_MAX_FILE, &data, &n, err) != 0)
         return -1;
     if (is_pem(data, n)) {
-        BIO *b = BIO_new_mem_buf(data, (int)n);
-        STACK_OF(X509_INFO) *infos = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
-        if (infos == NULL) {
-            char why[256];
-            errf(err, "cannot parse CRL file '%s': %s", path, ossl_reason(why, sizeof why));
+        if (pem_read_all(data, n, certs, out) != 0) {
+            errf(err, "cannot parse CRL file '%s': %s", path, pki_ossl_reason(why, sizeof why));
             goto done;
         }
-        for (int i = 0; i < sk_X509_INFO_num(infos); i++) {
-            X509_INFO *in = sk_X509_INFO_value(infos, i);
-            if (in->crl != NULL) {
-                sk_X509_CRL_push(out, in->crl);
-                in->crl = NULL;
-            }
-            if (in->x509 != NULL) {
-                sk_X509_push(certs, in->x509);
-                in->x509 = NULL;
-            }
-        }
-        sk_X509_INFO_pop_free(infos, X509_INFO_free);
     } else {
         const unsigned char *p = data, *end = data + n;
         while (p < end) {

@@ -206,18 +206,20 @@ util_read_file(const char *path, size_t max, uint8_t **out, size_t *outlen,
     return 0;
 }
 
-int
-util_write_file(const char *path, const void *data, size_t len, int mode,
-    char *err)
+/*
+ * Write data into a file opened here with O_CREAT | O_EXCL (never an existing
+ * file, never through a symlink), set its mode exactly (umask does not apply),
+ * fsync and close it.  On failure the file is removed.
+ */
+static int
+write_exclusive(const char *path, const void *data, size_t len, int mode, char *err)
 {
-    struct buf tmp = {0};
-    buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
-    const char *t = (const char *)tmp.p;
-    int fd = open(t, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
     if (fd < 0) {
-        errf(err, "cannot create '%s': %s", t, strerror(errno));
-        buf_release(&tmp);
-        return -1;
+        if (errno == EEXIST)
+            return errf(err, "'%s' already exists; refusing to overwrite it (remove it "
+                "or choose another name)", path);
+        return errf(err, "cannot create '%s': %s", path, strerror(errno));
     }
     const uint8_t *p = data;
     size_t left = len;
@@ -226,30 +228,52 @@ util_write_file(const char *path, const void *data, size_t len, int mode,
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            errf(err, "cannot write '%s': %s", t, strerror(errno));
+            errf(err, "cannot write '%s': %s", path, strerror(errno));
             goto fail;
         }
         p += w;
         left -= (size_t)w;
     }
     if (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0) {
-        errf(err, "cannot sync '%s': %s", t, strerror(errno));
+        errf(err, "cannot sync '%s': %s", path, strerror(errno));
         goto fail;
     }
-    close(fd);
-    if (rename(t, path) != 0) {
-        errf(err, "cannot rename '%s' to '%s': %s", t, path, strerror(errno));
-        unlink(t);
-        buf_release(&tmp);
-        return -1;
+    if (close(fd) != 0) {
+        fd = -1;
+        errf(err, "cannot close '%s': %s", path, strerror(errno));
+        goto fail;
     }
-    buf_release(&tmp);
     return 0;
 fail:
-    close(fd);
-    unlink(t);
-    buf_release(&tmp);
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
     return -1;
+}
+
+int
+util_write_file_ex(const char *path, const void *data, size_t len, int mode, int flags,
+    char *err)
+{
+    if (flags & UTIL_WRITE_NEW)
+        return write_exclusive(path, data, len, mode, err);
+    /* The temporary is new (O_EXCL), so a stale one or a planted link is refused. */
+    struct buf tmp = {0};
+    buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+    const char *t = (const char *)tmp.p;
+    int rc = write_exclusive(t, data, len, mode, err);
+    if (rc == 0 && rename(t, path) != 0) {
+        rc = errf(err, "cannot rename '%s' to '%s': %s", t, path, strerror(errno));
+        unlink(t);
+    }
+    buf_release(&tmp);
+    return rc;
+}
+
+int
+util_write_file(const char *path, const void *data, size_t len, int mode, char *err)
+{
+    return util_write_file_ex(path, data, len, mode, 0, err);
 }
 
 int64_t

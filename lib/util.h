@@ -52,9 +52,17 @@ int errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int util_read_file(const char *path, size_t max, uint8_t **out, size_t *outlen,
     char *err);
 /*
- * Write a file atomically: write to PATH.tmp, fsync, rename.  With mode 0600
- * the file is created private (O_EXCL on the temporary, O_NOFOLLOW).
+ * Write a file atomically: write to PATH.tmp.PID (created new: O_EXCL,
+ * O_NOFOLLOW), set mode exactly (umask does not apply), fsync, rename over
+ * PATH.  With UTIL_WRITE_NEW instead create PATH itself the same way and
+ * refuse one that exists ("already exists; refusing to overwrite it"): for
+ * files that must never replace another (keys, certificates, a new CA).  On
+ * failure nothing is left behind.
  */
+#define UTIL_WRITE_NEW 1
+int util_write_file_ex(const char *path, const void *data, size_t len, int mode, int flags,
+    char *err);
+/* util_write_file_ex with no flags: replace PATH atomically. */
 int util_write_file(const char *path, const void *data, size_t len, int mode,
     char *err);
 

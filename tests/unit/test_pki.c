@@ -39,6 +39,7 @@
 
 #include "certs/ca.h"
 #include "certs/pki.h"
+#include "certs/pki_int.h"
 #include "lib/util.h"
 
 #define T_2019_01_01 1546300800LL

@@ -97,6 +97,40 @@ read_file_cap_is_exact(void **state)
     assert_int_equal(rmdir(dir), 0);                /* empty: no stray temp file */
 }
 
+/* UTIL_WRITE_NEW: the exact mode, never over an existing file or through a link. */
+static void
+write_new_refuses_to_overwrite(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/fedra-test-util-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], link_path[256], err[FEDRA_ERRLEN];
+    snprintf(path, sizeof path, "%s/new", dir);
+    snprintf(link_path, sizeof link_path, "%s/link", dir);
+    mode_t old = umask(077);        /* the mode is set exactly, whatever the umask */
+    assert_int_equal(util_write_file_ex(path, "one", 3, 0644, UTIL_WRITE_NEW, err), 0);
+    umask(old);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(util_write_file_ex(path, "two", 3, 0644, UTIL_WRITE_NEW, err), -1);
+    assert_non_null(strstr(err, "new' already exists; refusing to overwrite it"));
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(util_read_file(path, 100, &data, &len, err), 0);
+    assert_string_equal((char *)data, "one");   /* untouched by the refusal */
+    free(data);
+    /* A dangling symlink is not followed: its target is never created. */
+    char target[300];
+    snprintf(target, sizeof target, "%s/target", dir);
+    assert_int_equal(symlink(target, link_path), 0);
+    assert_int_equal(util_write_file_ex(link_path, "x", 1, 0600, UTIL_WRITE_NEW, err), -1);
+    assert_int_equal(access(target, F_OK), -1);
+    unlink(link_path);
+    unlink(path);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 relative_paths_follow_the_base_file(void **state)
 {
@@ -120,6 +154,7 @@ main(void)
         cmocka_unit_test(parse_int_is_strict),
         cmocka_unit_test(hex_round_trip),
         cmocka_unit_test(read_file_cap_is_exact),
+        cmocka_unit_test(write_new_refuses_to_overwrite),
         cmocka_unit_test(relative_paths_follow_the_base_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
