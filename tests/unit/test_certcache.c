@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "certs/ca.h"
@@ -35,54 +34,30 @@ struct fx {
     struct pki_trust *t1, *t2;      /* crl1 (none revoked), crl2 (alice revoked) */
 };
 
-static struct pki_cert *
-load(const struct fx *f, const char *name, char *err)
-{
-    char p[160];
-    struct pki_cert *c = NULL;
-    snprintf(p, sizeof p, "%s/out/%s.crt", f->dir, name);
-    return pki_cert_load(p, &c, err) == 0 ? c : NULL;
-}
-
 static int
 group_setup(void **state)
 {
     struct fx *f = xcalloc(1, sizeof *f);
-    char err[FEDRA_ERRLEN] = "", serial[CA_SERIAL_LEN], p[160], q[160], name[32];
+    char err[FEDRA_ERRLEN] = "", p[160], q[160], name[32];
     struct ca *ca = NULL;
-    int64_t num;
     struct ca_revoked rv;
     snprintf(f->dir, sizeof f->dir, "/tmp/test_certcache.XXXXXX");
     if (mkdtemp(f->dir) == NULL)
         return -1;
     snprintf(p, sizeof p, "%s/ca", f->dir);
     snprintf(q, sizeof q, "%s/out", f->dir);
-    mkdir(q, 0755);
-    if (ca_init(p, "certcache test CA", 3650, 0, err) != 0 || ca_open(p, &ca, err) != 0)
-        goto fail;
-    struct ca_issue_req req = {.role = PKI_ROLE_ANALYST, .out_dir = q, .days = 365};
-    req.name = "alice";
-    if (ca_issue(ca, &req, serial, err) != 0)
-        goto fail;
-    req.name = "bob";
-    if (ca_issue(ca, &req, serial, err) != 0)
-        goto fail;
-    for (int i = 0; i < NEXTRA; i++) {
-        snprintf(name, sizeof name, "a%02d", i);
-        req.name = name;
-        if (ca_issue(ca, &req, serial, err) != 0)
-            goto fail;
-    }
-    req.role = PKI_ROLE_NODE;
-    req.name = "DE";
-    if (ca_issue(ca, &req, serial, err) != 0)
+    if ((ca = fixture_ca(p, "certcache test CA", 3650, 0, err)) == NULL ||
+        fixture_issue(ca, PKI_ROLE_ANALYST, "alice", q, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_ANALYST, "bob", q, NULL, err) != 0 ||
+        fixture_issue_numbered(ca, PKI_ROLE_ANALYST, "a", 2, NEXTRA, q, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_NODE, "DE", q, NULL, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/crl1.pem", f->dir);
-    if (ca_crl(ca, p, 7, 0, &num, err) != 0 ||
+    if (fixture_crl(ca, p, err) != 0 ||
         ca_revoke(ca, "alice", NULL, "keyCompromise", 0, &rv, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/crl2.pem", f->dir);
-    if (ca_crl(ca, p, 7, 0, &num, err) != 0)
+    if (fixture_crl(ca, p, err) != 0)
         goto fail;
     ca_free(ca);
     ca = NULL;
@@ -93,12 +68,14 @@ group_setup(void **state)
     snprintf(q, sizeof q, "%s/crl2.pem", f->dir);
     if (pki_trust_load(p, q, 1, &f->t2, err) != 0)
         goto fail;
-    if ((f->alice = load(f, "alice", err)) == NULL || (f->bob = load(f, "bob", err)) == NULL ||
-        (f->de = load(f, "DE", err)) == NULL)
+    snprintf(q, sizeof q, "%s/out", f->dir);
+    if ((f->alice = fixture_cert(q, "alice", err)) == NULL ||
+        (f->bob = fixture_cert(q, "bob", err)) == NULL ||
+        (f->de = fixture_cert(q, "DE", err)) == NULL)
         goto fail;
     for (int i = 0; i < NEXTRA; i++) {
         snprintf(name, sizeof name, "a%02d", i);
-        if ((f->extra[i] = load(f, name, err)) == NULL)
+        if ((f->extra[i] = fixture_cert(q, name, err)) == NULL)
             goto fail;
     }
     *state = f;

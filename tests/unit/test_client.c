@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "certs/ca.h"
@@ -50,79 +49,52 @@ struct fx {
     uint8_t qhash[WIRE_HASH_LEN];   /* of the query we "sent" */
 };
 
-static char *
-in_dir(const struct fx *f, const char *rel, const char *ext)
-{
-    struct buf b = {0};
-    buf_printf(&b, "%s/%s%s", f->dir, rel, ext);
-    return buf_detach(&b);
-}
-
-static int
-issue(struct ca *ca, enum pki_role role, const char *name, const char *out, char *serial,
-    char *err)
-{
-    mkdir(out, 0755);
-    struct ca_issue_req req = {.role = role, .name = name, .out_dir = out, .days = 365};
-    return ca_issue(ca, &req, serial, err);
-}
-
 static int
 group_setup(void **state)
 {
     struct fx *f = xcalloc(1, sizeof *f);
     char err[FEDRA_ERRLEN] = "", serial[CA_SERIAL_LEN], p[160], q[160];
-    struct ca *ca = NULL, *rogue = NULL;
-    int64_t num;
+    struct ca *ca = NULL, *rogue = NULL, *iss = NULL;
     struct ca_revoked rv;
     snprintf(f->dir, sizeof f->dir, "/tmp/test_client.XXXXXX");
     if (mkdtemp(f->dir) == NULL)
         return -1;
     snprintf(p, sizeof p, "%s/ca", f->dir);
     snprintf(q, sizeof q, "%s/rogue", f->dir);
-    if (ca_init(p, "fedra test CA", CA_MAX_DAYS, T_2019_01_01, err) != 0 ||
-        ca_open(p, &ca, err) != 0 ||
-        ca_init(q, "rogue CA", CA_MAX_DAYS, T_2019_01_01, err) != 0 ||
-        ca_open(q, &rogue, err) != 0)
+    if ((ca = fixture_ca(p, "fedra test CA", CA_MAX_DAYS, T_2019_01_01, err)) == NULL ||
+        (rogue = fixture_ca(q, "rogue CA", CA_MAX_DAYS, T_2019_01_01, err)) == NULL)
         goto fail;
     snprintf(p, sizeof p, "%s/out", f->dir);
-    if (issue(ca, PKI_ROLE_NODE, "DE", p, serial, err) != 0 ||
-        issue(ca, PKI_ROLE_NODE, "FR", p, serial, err) != 0 ||
-        issue(ca, PKI_ROLE_ANALYST, "alice", p, serial, err) != 0)
+    if (fixture_issue(ca, PKI_ROLE_NODE, "DE", p, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_NODE, "FR", p, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_ANALYST, "alice", p, NULL, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/out2", f->dir);
-    if (issue(ca, PKI_ROLE_NODE, "DE", p, serial, err) != 0)
+    if (fixture_issue(ca, PKI_ROLE_NODE, "DE", p, NULL, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/out3", f->dir);
-    if (issue(ca, PKI_ROLE_NODE, "DE", p, serial, err) != 0 ||
+    if (fixture_issue(ca, PKI_ROLE_NODE, "DE", p, serial, err) != 0 ||
         ca_revoke(ca, NULL, serial, "keyCompromise", 0, &rv, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/rogue-out", f->dir);
-    if (issue(rogue, PKI_ROLE_NODE, "DE", p, serial, err) != 0)
+    if (fixture_issue(rogue, PKI_ROLE_NODE, "DE", p, NULL, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/crl.pem", f->dir);
-    if (ca_crl(ca, p, 7, 0, &num, err) != 0)
+    if (fixture_crl(ca, p, err) != 0)
         goto fail;
     /* DE once more, from an issuing CA under the root. */
-    struct ca *iss = NULL;
     snprintf(p, sizeof p, "%s/iss", f->dir);
     snprintf(q, sizeof q, "%s/out4", f->dir);
     if (ca_init_issuing(p, "issuing CA", 365, ca, 0, serial, err) != 0 ||
-        ca_open(p, &iss, err) != 0 || issue(iss, PKI_ROLE_NODE, "DE", q, serial, err) != 0) {
-        ca_free(iss);
+        ca_open(p, &iss, err) != 0 || fixture_issue(iss, PKI_ROLE_NODE, "DE", q, NULL, err) != 0)
         goto fail;
-    }
     ca_free(iss);
     ca_free(ca);
     ca_free(rogue);
-    ca = rogue = NULL;
+    iss = ca = rogue = NULL;
     for (int i = 0; i < S_COUNT; i++) {
-        char *kp = in_dir(f, signer_file[i], ".key"), *cp = in_dir(f, signer_file[i], ".crt");
-        int rc = pki_key_load(kp, &f->key[i], err) == 0 &&
-            pki_cert_load(cp, &f->cert[i], err) == 0;
-        free(kp);
-        free(cp);
-        if (!rc)
+        if ((f->key[i] = fixture_key(f->dir, signer_file[i], err)) == NULL ||
+            (f->cert[i] = fixture_cert(f->dir, signer_file[i], err)) == NULL)
             goto fail;
     }
     static const char with_ca[] = "ca_cert = ca/ca.crt\ncrl = crl.pem\n"
@@ -146,6 +118,7 @@ group_setup(void **state)
     return 0;
 fail:
     fprintf(stderr, "setup: %s\n", err);
+    ca_free(iss);
     ca_free(ca);
     ca_free(rogue);
     return -1;

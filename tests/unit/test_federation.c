@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -42,41 +41,24 @@ static int
 group_setup(void **state)
 {
     struct fx *f = xcalloc(1, sizeof *f);
-    char err[FEDRA_ERRLEN] = "", p[160], serial[CA_SERIAL_LEN];
+    char err[FEDRA_ERRLEN] = "", p[160], q[160];
     struct ca *ca = NULL;
-    int64_t num;
     snprintf(f->dir, sizeof f->dir, "/tmp/test_federation.XXXXXX");
     if (mkdtemp(f->dir) == NULL)
         return -1;
     snprintf(f->path, sizeof f->path, "%s/fed.conf", f->dir);
     snprintf(p, sizeof p, "%s/ca", f->dir);
-    if (ca_init(p, "fedra test CA", CA_MAX_DAYS, T_2019_01_01, err) != 0 ||
-        ca_open(p, &ca, err) != 0)
-        goto fail;
-    snprintf(p, sizeof p, "%s/out", f->dir);
-    mkdir(p, 0755);
-    struct ca_issue_req req = {.role = PKI_ROLE_NODE, .name = "DE", .out_dir = p, .days = 365};
-    if (ca_issue(ca, &req, serial, err) != 0)
-        goto fail;
-    req.name = "FR";
-    if (ca_issue(ca, &req, serial, err) != 0)
-        goto fail;
-    req.role = PKI_ROLE_ANALYST;
-    req.name = "alice";
-    if (ca_issue(ca, &req, serial, err) != 0)
+    snprintf(q, sizeof q, "%s/out", f->dir);
+    if ((ca = fixture_ca(p, "fedra test CA", CA_MAX_DAYS, T_2019_01_01, err)) == NULL ||
+        fixture_issue(ca, PKI_ROLE_NODE, "DE", q, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_NODE, "FR", q, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_ANALYST, "alice", q, NULL, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/many", f->dir);
-    mkdir(p, 0755);
-    req.role = PKI_ROLE_NODE;
-    for (int i = 0; i < FED_MAX_NODES; i++) {
-        char name[8];
-        snprintf(name, sizeof name, "n%03d", i);
-        req.name = name;
-        if (ca_issue(ca, &req, serial, err) != 0)
-            goto fail;
-    }
+    if (fixture_issue_numbered(ca, PKI_ROLE_NODE, "n", 3, FED_MAX_NODES, p, err) != 0)
+        goto fail;
     snprintf(p, sizeof p, "%s/crl.pem", f->dir);
-    if (ca_crl(ca, p, 7, 0, &num, err) != 0)
+    if (fixture_crl(ca, p, err) != 0)
         goto fail;
     ca_free(ca);
     *state = f;

@@ -91,11 +91,9 @@ static struct pki_cert *
 load_leaf(const struct fx *f, const char *name)
 {
     char err[FEDRA_ERRLEN] = "";
-    struct pki_cert *c = NULL;
-    char *p = leaf_path(f, name, "crt");
-    if (pki_cert_load(p, &c, err) != 0)
-        fail_msg("load %s: %s", p, err);
-    free(p);
+    struct pki_cert *c = fixture_cert(f->out, name, err);
+    if (c == NULL)
+        fail_msg("load %s: %s", name, err);
     return c;
 }
 
@@ -103,11 +101,9 @@ static struct pki_key *
 load_key(const struct fx *f, const char *name)
 {
     char err[FEDRA_ERRLEN] = "";
-    struct pki_key *k = NULL;
-    char *p = leaf_path(f, name, "key");
-    if (pki_key_load(p, &k, err) != 0)
-        fail_msg("load %s: %s", p, err);
-    free(p);
+    struct pki_key *k = fixture_key(f->out, name, err);
+    if (k == NULL)
+        fail_msg("load %s: %s", name, err);
     return k;
 }
 
@@ -125,7 +121,6 @@ group_setup(void **state)
 {
     struct fx *f = xcalloc(1, sizeof *f);
     char err[FEDRA_ERRLEN] = "";
-    int64_t num;
     snprintf(f->dir, sizeof f->dir, "/tmp/test_pki.XXXXXX");
     if (mkdtemp(f->dir) == NULL)
         return -1;
@@ -133,15 +128,10 @@ group_setup(void **state)
     snprintf(f->out, sizeof f->out, "%s/out", f->dir);
     snprintf(f->ca_crt, sizeof f->ca_crt, "%s/ca.crt", f->ca);
     snprintf(f->crl, sizeof f->crl, "%s/crl.pem", f->dir);
-    mkdir(f->out, 0755);
-    if (ca_init(f->ca, "fedra test CA", CA_MAX_DAYS, T_2019_01_01, err) != 0 ||
-        ca_open(f->ca, &f->ca_h, err) != 0) {
-        fprintf(stderr, "setup: %s\n", err);
-        return -1;
-    }
-    issue(f, PKI_ROLE_NODE, "DE", 365, 0, NULL);
-    issue(f, PKI_ROLE_ANALYST, "alice", 365, 0, NULL);
-    if (ca_crl(f->ca_h, f->crl, 7, 0, &num, err) != 0) {
+    if ((f->ca_h = fixture_ca(f->ca, "fedra test CA", CA_MAX_DAYS, T_2019_01_01, err)) == NULL ||
+        fixture_issue(f->ca_h, PKI_ROLE_NODE, "DE", f->out, NULL, err) != 0 ||
+        fixture_issue(f->ca_h, PKI_ROLE_ANALYST, "alice", f->out, NULL, err) != 0 ||
+        fixture_crl(f->ca_h, f->crl, err) != 0) {
         fprintf(stderr, "setup: %s\n", err);
         return -1;
     }
