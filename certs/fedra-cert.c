@@ -10,11 +10,13 @@
  *   fedra-cert verify  --ca-cert FILE [--crl FILE] [--role R] CERT
  *
  * A thin shell over ca.h and pki.h: parse, call, print one line.  Exit 0 on
- * success, 1 on failure, 2 on a usage error.
+ * success, 1 on failure, 2 on a usage error.  The commands, their help and
+ * their dispatch come from one table (lib/cli.h) at the end.
  */
 #include "certs/ca.h"
 #include "certs/pki.h"
 #include "certs/pki_int.h"
+#include "lib/cli.h"
 #include "lib/util.h"
 
 #include <errno.h>
@@ -28,120 +30,6 @@
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
-
-struct command {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *usage;
-};
-
-static const char usage_init[] =
-    "usage: fedra-cert init --ca DIR [--name CN] [--days N] [--parent ROOTDIR]\n"
-    "\n"
-    "Create the federation CA in DIR (created if missing): an Ed25519 key DIR/ca.key\n"
-    "(mode 0600) and a self-signed certificate DIR/ca.crt, plus the files `openssl ca`\n"
-    "uses (index.txt, serial, crlnumber, openssl.cnf).  Refuses to overwrite a CA.\n"
-    "\n"
-    "With --parent, create an issuing CA under the root in ROOTDIR instead: the root\n"
-    "signs DIR/ca.crt and records it in ROOTDIR/index.txt, so the root can stay offline\n"
-    "and revoke the issuing CA (fedra-cert revoke --ca ROOTDIR --name CN).  Nodes and\n"
-    "fedra keep trusting only the root's ca.crt; certificates the issuing CA issues\n"
-    "carry the issuing CA's certificate after the leaf in NAME.crt.  Nodes need both\n"
-    "CRLs: cat ROOT-crl.pem ISSUING-crl.pem > crl.pem.\n"
-    "\n"
-    "  --ca DIR          directory of the new CA\n"
-    "  --name CN         common name of the CA (default \"" CA_DEFAULT_CN "\")\n"
-    "  --days N          validity in days (default 3650; for an issuing CA 1825, or\n"
-    "                    less so that it does not outlive its root)\n"
-    "  --parent ROOTDIR  make an issuing CA certified by the root CA in ROOTDIR\n";
-
-static const char usage_issue[] =
-    "usage: fedra-cert issue --ca DIR --role node|analyst --name NAME --out DIR\n"
-    "                        [--days N] [--start YYYY-MM-DD[THH:MM:SSZ]] [--key FILE]\n"
-    "\n"
-    "Issue a certificate with a new Ed25519 key: writes OUT/NAME.key (mode 0600) and\n"
-    "OUT/NAME.crt.  The role and the name (subjectAltName urn:fedra:ROLE:NAME) are set\n"
-    "by the CA; a node certificate also binds the node's CurveZMQ transport key,\n"
-    "derived from NAME.key.  Refuses to overwrite existing files.  Under an issuing CA,\n"
-    "NAME.crt holds the certificate followed by the issuing CA's certificate.\n"
-    "\n"
-    "Renewal: --key FILE certifies that existing key and writes only OUT/NAME.crt.  A\n"
-    "node keeps its transport key, so the federation file needs no change; install\n"
-    "the new NAME.crt with mv (atomic) and send the node SIGHUP.\n"
-    "\n"
-    "  --ca DIR          directory of the CA\n"
-    "  --role R          node or analyst\n"
-    "  --name NAME       1 to 64 of A-Z a-z 0-9 . _ -\n"
-    "  --out DIR         where to write NAME.key and NAME.crt (created if missing)\n"
-    "  --days N          validity in days (default 365)\n"
-    "  --start T         notBefore (UTC), default now; a past date back-dates the certificate\n"
-    "  --key FILE        re-issue for this existing Ed25519 key (mode 0600)\n";
-
-static const char usage_revoke[] =
-    "usage: fedra-cert revoke --ca DIR (--name NAME | --serial HEX) [--reason R]\n"
-    "\n"
-    "Record a revocation in DIR/index.txt; publish it with `fedra-cert crl`.\n"
-    "--name revokes the newest valid certificate with that name; on a root, the name\n"
-    "of an issuing CA revokes the issuing CA (and so everything it issued).\n"
-    "\n"
-    "  --ca DIR       directory of the CA\n"
-    "  --name NAME    name of the certificate holder or of an issuing CA\n"
-    "  --serial HEX   serial number (as `fedra-cert inspect` shows it)\n"
-    "  --reason R     unspecified, keyCompromise, CACompromise, affiliationChanged,\n"
-    "                 superseded or cessationOfOperation\n";
-
-static const char usage_crl[] =
-    "usage: fedra-cert crl --ca DIR --out FILE [--days N]\n"
-    "\n"
-    "Write a CRL (PEM) signed by the CA, listing every revoked certificate, with the\n"
-    "next CRL number (DIR/crlnumber, shared with `openssl ca -gencrl`).  An issuing\n"
-    "CA's CRL is followed by its certificate, so nodes that trust only the root can\n"
-    "check who signed it.\n"
-    "\n"
-    "  --ca DIR     directory of the CA\n"
-    "  --out FILE   the CRL to write (replaced atomically)\n"
-    "  --days N     days until nextUpdate (default 7); nodes refuse an expired CRL\n";
-
-static const char usage_inspect[] =
-    "usage: fedra-cert inspect FILE\n"
-    "\n"
-    "Describe a certificate (subject, issuer, role, name, serial, validity, SHA-256\n"
-    "fingerprint, CurveZMQ key of a node) or a CRL (issuer, number, updates, revoked\n"
-    "serials).  PEM or DER.\n";
-
-static const char usage_verify[] =
-    "usage: fedra-cert verify --ca-cert FILE [--crl FILE] [--role node|analyst] CERT\n"
-    "\n"
-    "Check CERT against the federation CA: chain, validity, revocation (with --crl,\n"
-    "which must be current) and role.  Exit 0 and print one OK line if valid;\n"
-    "otherwise exit 1 and say why in one line: which certificate (name and serial),\n"
-    "and expired at, not valid before, revoked at (with the reason), wrong role,\n"
-    "unknown CA, bad signature, or CRL missing or expired (its nextUpdate).\n"
-    "CERT may hold the leaf followed by its issuing CA (as fedra-cert issue writes\n"
-    "it); the result agrees with\n"
-    "  openssl verify -x509_strict -crl_check_all -CAfile ROOT -untrusted CERT -CRLfile CRL CERT\n"
-    "\n"
-    "  --ca-cert FILE   the federation (root) CA certificate (ca.crt)\n"
-    "  --crl FILE       the current CRL(s) (PEM or DER); with an issuing CA, the root's\n"
-    "                   and the issuing CA's CRLs in one file (cat); without --crl,\n"
-    "                   revocation is not checked\n"
-    "  --role R         require this role (node or analyst)\n";
-
-static const char usage_main[] =
-    "usage: fedra-cert COMMAND [OPTIONS]\n"
-    "\n"
-    "The federation's certificate authority, for the IT admin.\n"
-    "\n"
-    "  init     --ca DIR [--name CN] [--days N] [--parent ROOTDIR]  create a root CA, or\n"
-    "                                                               an issuing CA under it\n"
-    "  issue    --ca DIR --role node|analyst --name NAME --out DIR  issue a certificate\n"
-    "           [--key FILE]                                        (renew for a key)\n"
-    "  revoke   --ca DIR --name NAME | --serial HEX [--reason R]    revoke one\n"
-    "  crl      --ca DIR --out FILE [--days N]                      write a signed CRL\n"
-    "  inspect  FILE                                                describe a cert or CRL\n"
-    "  verify   --ca-cert FILE [--crl FILE] [--role R] CERT         check a certificate\n"
-    "\n"
-    "Run `fedra-cert COMMAND --help` for the details of a command.\n";
 
 static int usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -225,18 +113,6 @@ parse_start(const char *s, int64_t *out)
         back.tm_mon != mo - 1)
         return -1;                  /* 2021-02-30 and the like */
     *out = (int64_t)t;
-    return 0;
-}
-
-static int
-wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return 1;
-        if (strcmp(argv[i], "--") == 0)
-            break;
-    }
     return 0;
 }
 
@@ -555,44 +431,159 @@ done:
     return rc;
 }
 
-static const struct command commands[] = {
-    { "init", cmd_init, usage_init },
-    { "issue", cmd_issue, usage_issue },
-    { "revoke", cmd_revoke, usage_revoke },
-    { "crl", cmd_crl, usage_crl },
-    { "inspect", cmd_inspect, usage_inspect },
-    { "verify", cmd_verify, usage_verify },
+/* ---- the command table -------------------------------------------------- */
+
+static const struct cli_command commands[] = {
+    {
+        .name = "init",
+        .args = "--ca DIR [--name CN] [--days N] [--parent ROOTDIR]",
+        .summary = "create the federation's root CA, or an issuing CA under it",
+        .about =
+            "Create the federation CA in DIR (created if missing): an Ed25519 key DIR/ca.key\n"
+            "(mode 0600) and a self-signed certificate DIR/ca.crt, plus the files `openssl ca`\n"
+            "uses (index.txt, serial, crlnumber, openssl.cnf).  Refuses to overwrite a CA.\n"
+            "\n"
+            "With --parent, create an issuing CA under the root in ROOTDIR instead: the root\n"
+            "signs DIR/ca.crt and records it in ROOTDIR/index.txt, so the root can stay offline\n"
+            "and revoke the issuing CA (fedra-cert revoke --ca ROOTDIR --name CN).  Nodes and\n"
+            "fedra keep trusting only the root's ca.crt; certificates the issuing CA issues\n"
+            "carry the issuing CA's certificate after the leaf in NAME.crt.  Nodes need both\n"
+            "CRLs: cat ROOT-crl.pem ISSUING-crl.pem > crl.pem.\n",
+        .options =
+            "  --ca DIR          directory of the new CA\n"
+            "  --name CN         common name of the CA (default \"" CA_DEFAULT_CN "\")\n"
+            "  --days N          validity in days (default 3650; for an issuing CA 1825, or\n"
+            "                    less so that it does not outlive its root)\n"
+            "  --parent ROOTDIR  make an issuing CA certified by the root CA in ROOTDIR\n"
+            "  -h, --help        show this help\n",
+        .example =
+            "  fedra-cert init --ca /srv/fedra/ca --name 'Example federation CA'\n"
+            "  fedra-cert init --ca /srv/fedra/issuing --name 'Issuing CA 2026' "
+            "--parent /srv/fedra/ca\n",
+        .run = cmd_init,
+    },
+    {
+        .name = "issue",
+        .args = "--ca DIR --role node|analyst --name NAME --out DIR\n"
+            "                        [--days N] [--start YYYY-MM-DD[THH:MM:SSZ]] [--key FILE]",
+        .summary = "issue a node or analyst certificate and key (or renew for a key)",
+        .about =
+            "Issue a certificate with a new Ed25519 key: writes OUT/NAME.key (mode 0600) and\n"
+            "OUT/NAME.crt.  The role and the name (subjectAltName urn:fedra:ROLE:NAME) are set\n"
+            "by the CA; a node certificate also binds the node's CurveZMQ transport key,\n"
+            "derived from NAME.key.  Refuses to overwrite existing files.  Under an issuing CA,\n"
+            "NAME.crt holds the certificate followed by the issuing CA's certificate.\n"
+            "\n"
+            "Renewal: --key FILE certifies that existing key and writes only OUT/NAME.crt.  A\n"
+            "node keeps its transport key, so the federation file needs no change; install\n"
+            "the new NAME.crt with mv (atomic) and send the node SIGHUP.\n",
+        .options =
+            "  --ca DIR          directory of the CA\n"
+            "  --role R          node or analyst\n"
+            "  --name NAME       1 to 64 of A-Z a-z 0-9 . _ -\n"
+            "  --out DIR         where to write NAME.key and NAME.crt (created if missing)\n"
+            "  --days N          validity in days (default 365)\n"
+            "  --start T         notBefore (UTC), default now; a past date back-dates the certificate\n"
+            "  --key FILE        re-issue for this existing Ed25519 key (mode 0600)\n"
+            "  -h, --help        show this help\n",
+        .example =
+            "  fedra-cert issue --ca /srv/fedra/ca --role node --name DE --out certs/\n"
+            "  fedra-cert issue --ca /srv/fedra/ca --role analyst --name alice --out certs/\n"
+            "  fedra-cert issue --ca /srv/fedra/ca --role node --name DE --out renewed/ "
+            "--key certs/DE.key\n",
+        .run = cmd_issue,
+    },
+    {
+        .name = "revoke",
+        .args = "--ca DIR (--name NAME | --serial HEX) [--reason R]",
+        .summary = "record the revocation of a certificate (publish it with crl)",
+        .about =
+            "Record a revocation in DIR/index.txt; publish it with `fedra-cert crl`.\n"
+            "--name revokes the newest valid certificate with that name; on a root, the name\n"
+            "of an issuing CA revokes the issuing CA (and so everything it issued).\n",
+        .options =
+            "  --ca DIR       directory of the CA\n"
+            "  --name NAME    name of the certificate holder or of an issuing CA\n"
+            "  --serial HEX   serial number (as `fedra-cert inspect` shows it)\n"
+            "  --reason R     unspecified, keyCompromise, CACompromise, affiliationChanged,\n"
+            "                 superseded or cessationOfOperation\n"
+            "  -h, --help     show this help\n",
+        .example =
+            "  fedra-cert revoke --ca /srv/fedra/ca --name alice --reason keyCompromise\n"
+            "  fedra-cert crl --ca /srv/fedra/ca --out crl.pem\n",
+        .run = cmd_revoke,
+    },
+    {
+        .name = "crl",
+        .args = "--ca DIR --out FILE [--days N]",
+        .summary = "write a signed CRL with the next CRL number",
+        .about =
+            "Write a CRL (PEM) signed by the CA, listing every revoked certificate, with the\n"
+            "next CRL number (DIR/crlnumber, shared with `openssl ca -gencrl`).  An issuing\n"
+            "CA's CRL is followed by its certificate, so nodes that trust only the root can\n"
+            "check who signed it.\n",
+        .options =
+            "  --ca DIR     directory of the CA\n"
+            "  --out FILE   the CRL to write (replaced atomically)\n"
+            "  --days N     days until nextUpdate (default 7); nodes refuse an expired CRL\n"
+            "  -h, --help   show this help\n",
+        .example =
+            "  fedra-cert crl --ca /srv/fedra/ca --out /srv/www/fedra/crl.pem --days 7\n",
+        .run = cmd_crl,
+    },
+    {
+        .name = "inspect",
+        .args = "FILE",
+        .summary = "describe a certificate or a CRL",
+        .about =
+            "Describe a certificate (subject, issuer, role, name, serial, validity, SHA-256\n"
+            "fingerprint, CurveZMQ key of a node) or a CRL (issuer, number, updates, revoked\n"
+            "serials).  PEM or DER.\n",
+        .options =
+            "  -h, --help   show this help\n",
+        .example =
+            "  fedra-cert inspect certs/DE.crt\n"
+            "  fedra-cert inspect crl.pem\n",
+        .run = cmd_inspect,
+    },
+    {
+        .name = "verify",
+        .args = "--ca-cert FILE [--crl FILE] [--role node|analyst] CERT",
+        .summary = "check a certificate against the CA, its CRL and a role",
+        .about =
+            "Check CERT against the federation CA: chain, validity, revocation (with --crl,\n"
+            "which must be current) and role.  Exit 0 and print one OK line if valid;\n"
+            "otherwise exit 1 and say why in one line: which certificate (name and serial),\n"
+            "and expired at, not valid before, revoked at (with the reason), wrong role,\n"
+            "unknown CA, bad signature, or CRL missing or expired (its nextUpdate).\n"
+            "CERT may hold the leaf followed by its issuing CA (as fedra-cert issue writes\n"
+            "it); the result agrees with\n"
+            "  openssl verify -x509_strict -crl_check_all -CAfile ROOT -untrusted CERT "
+            "-CRLfile CRL CERT\n",
+        .options =
+            "  --ca-cert FILE   the federation (root) CA certificate (ca.crt)\n"
+            "  --crl FILE       the current CRL(s) (PEM or DER); with an issuing CA, the root's\n"
+            "                   and the issuing CA's CRLs in one file (cat); without --crl,\n"
+            "                   revocation is not checked\n"
+            "  --role R         require this role (node or analyst)\n"
+            "  -h, --help       show this help\n",
+        .example =
+            "  fedra-cert verify --ca-cert /srv/fedra/ca/ca.crt --crl crl.pem --role node "
+            "certs/DE.crt\n",
+        .run = cmd_verify,
+    },
+};
+
+static const struct cli_program program = {
+    .name = "fedra-cert",
+    .about = "The federation's certificate authority, for the IT admin.\n",
+    .commands = commands,
+    .ncommands = sizeof commands / sizeof commands[0],
 };
 
 int
 main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs(usage_main, stderr);
-        return EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-        strcmp(argv[1], "help") == 0) {
-        if (strcmp(argv[1], "help") == 0 && argc > 2) {
-            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-                if (strcmp(argv[2], commands[i].name) == 0) {
-                    fputs(commands[i].usage, stdout);
-                    return 0;
-                }
-        }
-        fputs(usage_main, stdout);
-        return 0;
-    }
-    opterr = 0;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(argv[1], commands[i].name) != 0)
-            continue;
-        if (wants_help(argc - 1, argv + 1)) {
-            fputs(commands[i].usage, stdout);
-            return 0;
-        }
-        return commands[i].run(argc - 1, argv + 1);
-    }
-    fprintf(stderr, "fedra-cert: unknown command '%s'; run fedra-cert --help\n", argv[1]);
-    return EXIT_USAGE;
+    opterr = 0;                     /* bad_option says it in our words */
+    return cli_main(&program, argc, argv);
 }

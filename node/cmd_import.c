@@ -17,24 +17,12 @@
 
 static const char usage_line[] = "usage: fedra-node import --db FILE [--replace] CSV...\n";
 
-static void
-print_help(void)
+void
+cmd_import_print_rules(FILE *out)
 {
     const struct var_def *t = vars_get(VAR_TUMOUR_TYPE);
 
-    fputs(usage_line, stdout);
-    fputs("\n"
-        "Validate registry extracts and load them into the node's store, all or\n"
-        "nothing: if any value of any file breaks a rule, every problem is listed\n"
-        "as FILE:LINE: COLUMN: VALUE: RULE and nothing is imported.  Re-importing\n"
-        "is idempotent (rows are keyed by patient_id; changed rows are updated).\n"
-        "\n"
-        "  --db FILE    the node's store (created if it does not exist)\n"
-        "  --replace    make the store hold exactly the rows of these files:\n"
-        "               stored patients absent from them are deleted\n"
-        "  -h, --help   show this help\n"
-        "\n"
-        "CSV: UTF-8 (BOM accepted), comma separated, RFC 4180 quoting, LF or CRLF;\n"
+    fputs("CSV: UTF-8 (BOM accepted), comma separated, RFC 4180 quoting, LF or CRLF;\n"
         "a header row names the columns, in any order; an empty field is missing.\n"
         "  patient_id             required, 1-64 characters, unique\n"
         "  eupid                  optional, at most 128 characters\n"
@@ -50,11 +38,9 @@ print_help(void)
         "  vital_status           required: alive, dead\n"
         "  last_contact_date      required: date, not before diagnosis_date, not after today\n"
         "  event_date             optional: date between diagnosis_date and last_contact_date\n"
-        "tumour_type codes:\n", stdout);
+        "tumour_type codes:\n", out);
     for (size_t i = 0; i < t->nlevels; i++)
-        printf("  %s\n", t->levels[i]);
-    fputs("\nExit status: 0 imported, 1 rejected or failed (nothing imported), 2 usage error.\n",
-        stdout);
+        fprintf(out, "  %s\n", t->levels[i]);
 }
 
 /* "import: MSG" (+ " 'ARG'"), the usage line, exit status 2. */
@@ -89,10 +75,6 @@ cmd_import(int argc, char **argv)
             files[nfiles++] = a;
         } else if (strcmp(a, "--") == 0) {
             options_done = 1;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            print_help();
-            status = 0;
-            goto done;
         } else if (strcmp(a, "--replace") == 0) {
             opts.replace = 1;
         } else if (strcmp(a, "--db") == 0 || strncmp(a, "--db=", 5) == 0) {

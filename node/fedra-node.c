@@ -1,10 +1,12 @@
 /*
  * fedra-node - the national registry's program: import the registry extract,
- * serve signed aggregate queries, and check the audit log.
+ * serve signed aggregate queries, and check the audit log.  Its commands,
+ * their help and their dispatch come from one table (lib/cli.h) at the end.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/cli.h"
 #include "lib/util.h"
 #include "node/audit.h"
 #include "node/cmd_import.h"
@@ -12,31 +14,12 @@
 #include "node/status.h"
 #include "node/store.h"
 
-static const char usage[] =
-    "usage: fedra-node COMMAND ...\n"
-    "\n"
-    "  import --db FILE [--replace] CSV...   validate and load registry extracts (all or nothing)\n"
-    "  serve --config FILE                   answer signed queries until SIGTERM/SIGINT;\n"
-    "                                        SIGHUP reloads CRL, certificates, policy and data\n"
-    "  status --config FILE [--format json]  uptime, data, certificate expiry, CRL, queries\n"
-    "  audit verify --db FILE                check the hash-chained audit log\n"
-    "  audit export --db FILE                write the audit log as JSON lines\n"
-    "\n"
-    "Run 'fedra-node COMMAND --help' for the options of one command.\n";
-
 static int
 cmd_serve(int argc, char **argv)
 {
     const char *config = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs("usage: fedra-node serve --config FILE\n"
-                  "Run the node in the foreground; logs go to stderr, one line per event.\n"
-                  "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads the CA, CRL, the\n"
-                  "node's certificate and key, the disclosure policy and the data snapshot.\n"
-                  "The config file is documented in docs/node-config.md.\n", stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
         } else {
             fprintf(stderr, "fedra-node serve: unexpected argument '%s'\n"
@@ -57,17 +40,7 @@ cmd_status(int argc, char **argv)
     const char *config = NULL;
     int json = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs("usage: fedra-node status --config FILE [--format text|json]\n"
-                  "What a service owner needs: whether the node runs (pid, uptime, endpoint),\n"
-                  "its data (rows, hash, import time), its certificate's expiry (days left),\n"
-                  "the CRL (number, age, nextUpdate; the last fetch with crl_url) and the\n"
-                  "queries answered and refused (audit log).  Reads files only; never talks\n"
-                  "to the node.  Exit status: 0 running and able to answer; 3 not running, or\n"
-                  "every query would be refused (each problem is named); 1 config or store\n"
-                  "unreadable; 2 usage.\n", stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
         } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
             const char *f = argv[++i];
@@ -90,22 +63,12 @@ cmd_status(int argc, char **argv)
     return status_report(config, json, stdout, stderr);
 }
 
+/* `audit verify` and `audit export`: argv[0] is the action. */
 static int
 cmd_audit(int argc, char **argv)
 {
-    const char *db = NULL, *verb = argc > 1 ? argv[1] : "";
-    if (strcmp(verb, "--help") == 0 || strcmp(verb, "-h") == 0) {
-        fputs("usage: fedra-node audit verify --db FILE\n"
-              "       fedra-node audit export --db FILE\n"
-              "verify: exit 0 if the hash chain is intact, else 1 naming the first bad entry.\n"
-              "export: one JSON object per entry on stdout (for an ethics board).\n", stdout);
-        return 0;
-    }
-    if (strcmp(verb, "verify") != 0 && strcmp(verb, "export") != 0) {
-        fprintf(stderr, "fedra-node audit: unknown action '%s' (verify or export)\n", verb);
-        return 2;
-    }
-    for (int i = 2; i < argc; i++) {
+    const char *db = NULL, *verb = argv[0];
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             db = argv[++i];
         else {
@@ -141,21 +104,111 @@ cmd_audit(int argc, char **argv)
     return rc;
 }
 
+/* ---- the command table -------------------------------------------------- */
+
+static const struct cli_command commands[] = {
+    {
+        .name = "import",
+        .args = "--db FILE [--replace] CSV...",
+        .summary = "validate registry extracts and load them into the store (all or nothing)",
+        .about =
+            "Validate registry extracts and load them into the node's store, all or\n"
+            "nothing: if any value of any file breaks a rule, every problem is listed\n"
+            "as FILE:LINE: COLUMN: VALUE: RULE and nothing is imported.  Re-importing\n"
+            "is idempotent (rows are keyed by patient_id; changed rows are updated).\n"
+            "A running node picks the new data up on SIGHUP.\n"
+            "\n"
+            "Exit status: 0 imported, 1 rejected or failed (nothing imported), 2 usage error.\n",
+        .options =
+            "  --db FILE    the node's store (created if it does not exist)\n"
+            "  --replace    make the store hold exactly the rows of these files:\n"
+            "               stored patients absent from them are deleted\n"
+            "  -h, --help   show this help\n",
+        .more = cmd_import_print_rules,
+        .example =
+            "  fedra-node import --db /var/lib/fedra/store.db extract-2026.csv\n",
+        .run = cmd_import,
+    },
+    {
+        .name = "serve",
+        .args = "--config FILE",
+        .summary = "answer signed queries until SIGTERM/SIGINT; SIGHUP reloads",
+        .about =
+            "Run the node in the foreground; logs go to stderr, one line per event.\n"
+            "Signals: SIGTERM/SIGINT stop cleanly; SIGHUP reloads the CA, CRL, the\n"
+            "node's certificate and key, the disclosure policy and the data snapshot.\n"
+            "The config file is documented in docs/node-config.md.\n",
+        .options =
+            "  --config FILE   the node's configuration (db, listen, cert, key, ca_cert,\n"
+            "                  crl and the disclosure policy)\n"
+            "  -h, --help      show this help\n",
+        .example =
+            "  fedra-node serve --config /etc/fedra/node.conf\n",
+        .run = cmd_serve,
+    },
+    {
+        .name = "status",
+        .args = "--config FILE [--format text|json]",
+        .summary = "uptime, data, certificate expiry, CRL and queries of this node",
+        .about =
+            "What a service owner needs: whether the node runs (pid, uptime, endpoint),\n"
+            "its data (rows, hash, import time), its certificate's expiry (days left),\n"
+            "the CRL (number, age, nextUpdate; the last fetch with crl_url) and the\n"
+            "queries answered and refused (audit log).  Reads files only; never talks\n"
+            "to the node.  Exit status: 0 running and able to answer; 3 not running, or\n"
+            "every query would be refused (each problem is named); 1 config or store\n"
+            "unreadable; 2 usage.\n",
+        .options =
+            "  --config FILE    the node's configuration, as given to serve\n"
+            "  --format F       text (default) or json (for monitoring)\n"
+            "  -h, --help       show this help\n",
+        .example =
+            "  fedra-node status --config /etc/fedra/node.conf\n"
+            "  fedra-node status --config /etc/fedra/node.conf --format json\n",
+        .run = cmd_status,
+    },
+    {
+        .name = "audit verify",
+        .args = "--db FILE",
+        .summary = "check the hash-chained audit log",
+        .about =
+            "Check the hash chain of the node's audit log (one entry per query\n"
+            "answered or refused).  Exit 0 and print the number of entries if it is\n"
+            "intact; else exit 1 naming the first bad entry.\n",
+        .options =
+            "  --db FILE    the node's store\n"
+            "  -h, --help   show this help\n",
+        .example =
+            "  fedra-node audit verify --db /var/lib/fedra/store.db\n",
+        .run = cmd_audit,
+    },
+    {
+        .name = "audit export",
+        .args = "--db FILE",
+        .summary = "write the audit log as JSON lines",
+        .about =
+            "Write the audit log on stdout, one JSON object per entry (for an ethics\n"
+            "board).  Exit 0, or 1 if the store cannot be read.\n",
+        .options =
+            "  --db FILE    the node's store\n"
+            "  -h, --help   show this help\n",
+        .example =
+            "  fedra-node audit export --db /var/lib/fedra/store.db >audit.jsonl\n",
+        .run = cmd_audit,
+    },
+};
+
+static const struct cli_program program = {
+    .name = "fedra-node",
+    .about =
+        "The national registry's node: import the registry extract, serve signed\n"
+        "aggregate queries from the federation's analysts, and check the audit log.\n",
+    .commands = commands,
+    .ncommands = sizeof commands / sizeof commands[0],
+};
+
 int
 main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        fputs(usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (strcmp(argv[1], "import") == 0)
-        return cmd_import(argc - 1, argv + 1);
-    if (strcmp(argv[1], "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
-    if (strcmp(argv[1], "status") == 0)
-        return cmd_status(argc - 1, argv + 1);
-    if (strcmp(argv[1], "audit") == 0)
-        return cmd_audit(argc - 1, argv + 1);
-    fprintf(stderr, "fedra-node: unknown command '%s'\n\n%s", argv[1], usage);
-    return 2;
+    return cli_main(&program, argc, argv);
 }

@@ -156,12 +156,15 @@ expect_grep "'DE' .*was revoked at .*superseded" "$WORK/last.err" "verify names 
 
 echo "-- usage and key errors"
 expect_status 2 "unknown command is a usage error" fedra-cert frobnicate
+expect_grep "unknown command 'frobnicate'; run 'fedra-cert --help'" "$WORK/last.err" "an unknown command points at --help"
 expect_status 2 "missing --role is a usage error" fedra-cert issue --ca ca --name x --out out
 expect_grep "missing --role" "$WORK/last.err" "usage error names the missing option"
 expect_status 2 "bad name is a usage error" fedra-cert issue --ca ca --role node --name 'a b' --out out
 expect_status 2 "bad --start is a usage error" fedra-cert issue --ca ca --role node --name x --out out --start 2021-02-30
+expect_status 0 "fedra-cert --help exits 0" fedra-cert --help
+cp "$WORK/last.out" list.txt
 for c in init issue revoke crl inspect verify; do
-    expect_status 0 "$c --help" fedra-cert $c --help
+    expect_help fedra-cert $c list.txt
 done
 chmod 644 ca/ca.key
 expect_status 1 "CA key readable by others is refused" fedra-cert crl --ca ca --out crl2.pem

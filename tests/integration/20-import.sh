@@ -26,6 +26,16 @@ expect_grep "^import: no CSV file given" "$WORK/last.err" "missing CSV is named"
 expect_status 2 "unknown option is a usage error" fedra-node import --db s.db --frobnicate good.csv
 expect_grep "^import: unknown option '--frobnicate'" "$WORK/last.err" "unknown option is named"
 expect_status 2 "--db without a value" fedra-node import --db
+echo "-- fedra-node's help: one table gives the list, each command's help and the dispatch"
+expect_status 0 "fedra-node --help exits 0" fedra-node --help
+cp "$WORK/last.out" list.txt
+for c in import serve status "audit verify" "audit export"; do
+    expect_help fedra-node "$c" list.txt
+done
+expect_status 2 "an unknown command is a usage error" fedra-node frobnicate
+expect_grep "unknown command 'frobnicate'; run 'fedra-node --help'" "$WORK/last.err" "it says so and points at --help"
+expect_status 2 "an unknown audit action is a usage error" fedra-node audit frobnicate
+expect_grep "unknown action 'frobnicate' \(verify or export\)" "$WORK/last.err" "it names the actions"
 check "usage errors create no store" test ! -e s.db
 
 echo "-- first import and re-import"

@@ -28,6 +28,19 @@ expect_status() {
 expect_grep() {
     if grep -Eq -- "$1" "$2"; then ok "$3"; else fail "$3 (no /$1/ in $2)"; sed 's/^/       | /' "$2" | head -20; fi
 }
+# expect_help PROG COMMAND LIST: COMMAND's help (words split: "audit verify") exits 0
+# with its usage and an example, 'PROG help COMMAND' prints the same, and LIST
+# (a file holding 'PROG --help') names COMMAND.
+expect_help() {
+    local p=$1 c=$2 list=$3
+    expect_status 0 "$p $c --help exits 0" $p $c --help
+    expect_grep "^usage: $p $c " "$WORK/last.out" "'$c --help' gives its usage"
+    expect_grep "^  $p $c " "$WORK/last.out" "'$c --help' gives an example"
+    cp "$WORK/last.out" "$WORK/help1.txt"
+    expect_status 0 "$p help $c exits 0" $p help $c
+    check "'$p help $c' prints what '$p $c --help' does" cmp -s "$WORK/help1.txt" "$WORK/last.out"
+    expect_grep "^  $c +[a-z]" "$list" "'$p --help' names '$c'"
+}
 # done_checks: print the tally and exit with the scenario's status.  Node logs
 # are scanned for sanitizer reports: a daemon's memory error fails the scenario
 # even when every answer looked right.
