@@ -149,7 +149,7 @@ has_group(const struct cli_program *p, const char *w)
 static int
 help(const struct cli_program *p, int argc, char **argv)
 {
-    if (argc == 0) {
+    if (argc == 0 || strcmp(argv[0], "help") == 0) {
         cli_print_list(p, stdout);
         return 0;
     }

@@ -22,13 +22,14 @@ cmd_serve(int argc, char **argv)
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
         } else {
-            fprintf(stderr, "fedra-node serve: unexpected argument '%s'\n"
-                "usage: fedra-node serve --config FILE\n", argv[i]);
+            fprintf(stderr, "fedra-node serve: unexpected argument '%s'; see "
+                "'fedra-node serve --help'\n", argv[i]);
             return 2;
         }
     }
     if (config == NULL) {
-        fputs("fedra-node serve: --config FILE is required\n", stderr);
+        fputs("fedra-node serve: --config FILE is required; see 'fedra-node serve --help'\n",
+            stderr);
         return 2;
     }
     return serve_main(config);
@@ -51,13 +52,14 @@ cmd_status(int argc, char **argv)
                 return 2;
             }
         } else {
-            fprintf(stderr, "fedra-node status: unexpected argument '%s'\n"
-                "usage: fedra-node status --config FILE [--format text|json]\n", argv[i]);
+            fprintf(stderr, "fedra-node status: unexpected argument '%s'; see "
+                "'fedra-node status --help'\n", argv[i]);
             return 2;
         }
     }
     if (config == NULL) {
-        fputs("fedra-node status: --config FILE is required\n", stderr);
+        fputs("fedra-node status: --config FILE is required; see 'fedra-node status --help'\n",
+            stderr);
         return 2;
     }
     return status_report(config, json, stdout, stderr);
@@ -72,12 +74,14 @@ cmd_audit(int argc, char **argv)
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             db = argv[++i];
         else {
-            fprintf(stderr, "fedra-node audit %s: unexpected argument '%s'\n", verb, argv[i]);
+            fprintf(stderr, "fedra-node audit %s: unexpected argument '%s'; see 'fedra-node "
+                "audit %s --help'\n", verb, argv[i], verb);
             return 2;
         }
     }
     if (db == NULL) {
-        fprintf(stderr, "fedra-node audit %s: --db FILE is required\n", verb);
+        fprintf(stderr, "fedra-node audit %s: --db FILE is required; see 'fedra-node audit "
+            "%s --help'\n", verb, verb);
         return 2;
     }
     char err[FEDRA_ERRLEN];

@@ -157,6 +157,9 @@ the_list_names_every_command(void **state)
     run(&h, "prog", "help", NULL);
     assert_int_equal(h.rc, 0);
     assert_string_equal(h.out, r.out);
+    run(&h, "prog", "help", "help", NULL);          /* help on help: the list */
+    assert_int_equal(h.rc, 0);
+    assert_string_equal(h.out, r.out);
     run(&h, "prog", NULL);                          /* no command: the list, as an error */
     assert_int_equal(h.rc, CLI_EXIT_USAGE);
     assert_string_equal(h.out, "");
