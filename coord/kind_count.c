@@ -125,52 +125,48 @@ struct count_merged {
     json_t *chisq;                      /* count_chisq's object, or NULL */
 };
 
-/* Pass 1: the level texts of every answer, in catalogue order. */
-static void
-count_levels(const struct report *r, struct count_merged *m)
+/*
+ * Every cell of every ok answer (one level per variable: checked): pass 0
+ * collects the level texts, pass 1 merges the cells on the codes of the
+ * sorted levels.
+ */
+static int
+count_pass(const struct report *r, struct count_merged *m, int merge, char *err)
 {
-    for (size_t k = 0; k < m->nby; k++)
-        m->lv[k].var = vars_find(m->by[k]);
     for (size_t i = 0; i < r->fed->nnodes; i++) {
-        const Fedra__ResponseBody *b = r->replies[i].body;
-        if (r->replies[i].status != NODE_OK || b->count == NULL)
+        const Fedra__CountResult *cr = r->replies[i].body ? r->replies[i].body->count : NULL;
+        if (r->replies[i].status != NODE_OK || cr == NULL)
             continue;
-        for (size_t c = 0; c < b->count->n_cells; c++) {
-            const Fedra__Cell *cell = b->count->cells[c];
+        for (size_t c = 0; c < cr->n_cells; c++) {
+            const Fedra__Cell *cell = cr->cells[c];
+            int64_t key[COUNTS_MAX_VARS] = {0};
             if (cell->n_levels != m->nby)
                 continue;
-            for (size_t k = 0; k < m->nby; k++)
+            for (size_t k = 0; k < m->nby && !merge; k++)
                 report_levels_add(&m->lv[k], cell->levels[k]);
+            for (size_t k = 0; k < m->nby && merge; k++)
+                key[k] = report_levels_code(&m->lv[k], cell->levels[k]);
+            uint64_t hidden = cell->suppressed ? (cr->max_hidden ? cr->max_hidden : 1) : 0;
+            if (merge && counts_add(&m->t, key, cell->count, hidden) != 0)
+                return errf(err, "out of memory merging counts");
         }
     }
-    for (size_t k = 0; k < m->nby; k++)
-        report_levels_sort(&m->lv[k]);
+    return 0;
 }
 
-/* Pass 2: the merge. */
+/* The levels in catalogue order, then the merge. */
 static int
 count_merge(const struct report *r, struct count_merged *m, char *err)
 {
     if (counts_init(&m->t, m->nby) != 0)
         return errf(err, "at most %d grouping variables", COUNTS_MAX_VARS);
-    count_levels(r, m);
-    for (size_t i = 0; i < r->fed->nnodes; i++) {
-        const Fedra__ResponseBody *b = r->replies[i].body;
-        if (r->replies[i].status != NODE_OK || b->count == NULL)
-            continue;
-        for (size_t c = 0; c < b->count->n_cells; c++) {
-            const Fedra__Cell *cell = b->count->cells[c];
-            if (cell->n_levels != m->nby)
-                continue;
-            int64_t key[COUNTS_MAX_VARS] = {0};
-            for (size_t k = 0; k < m->nby; k++)
-                key[k] = report_levels_code(&m->lv[k], cell->levels[k]);
-            uint64_t hidden = cell->suppressed ? (b->count->max_hidden ? b->count->max_hidden : 1)
-                                               : 0;
-            if (counts_add(&m->t, key, cell->count, hidden) != 0)
-                return errf(err, "out of memory merging counts");
-        }
-    }
+    for (size_t k = 0; k < m->nby; k++)
+        m->lv[k].var = vars_find(m->by[k]);
+    count_pass(r, m, 0, err);
+    for (size_t k = 0; k < m->nby; k++)
+        report_levels_sort(&m->lv[k]);
+    if (count_pass(r, m, 1, err) != 0)
+        return -1;
     counts_finish(&m->t);
     /* Without grouping there is always exactly one row, even if nobody matched. */
     m->rows = m->t.cells;
