@@ -1,16 +1,17 @@
 /*
  * fedra - the statistician's program: sign one query, send it to every node
  * of the federation at once, verify every answer, merge, print.
+ *
+ * This file is the generic part: global options, signing, sending (or
+ * replaying a bundle), saved queries, bundles and verify.  What a command
+ * parses and what a kind checks, merges and prints is in its row of the
+ * command and kind tables (coord/kind.h); dispatch() runs a command's row
+ * in its flow, run_query() hands the answers to their kind's row.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-
-#include "analysis/cox.h"
-#include "analysis/glm.h"
 #include "analysis/km.h"
 #include "certs/pki.h"
 #include "coord/bundle.h"
@@ -20,7 +21,6 @@
 #include "coord/model.h"
 #include "coord/report.h"
 #include "lib/util.h"
-#include "proto/where.h"
 #include "proto/wire.h"
 
 #define EXIT_OK 0
@@ -70,8 +70,6 @@ struct opts {
     int replay;                     /* verify: rounds come from the bundle */
     struct signer *signer;          /* the analyst's credentials, loaded on first use */
 };
-
-#define usage_error coord_usage_error
 
 /*
  * The analyst's certificate and key, read and checked once per process: a
@@ -354,7 +352,7 @@ static int
 run_model(const struct opts *o, const struct federation *fed, const struct coord_query *q)
 {
     if (o->save_query != NULL && !o->replay)
-        return usage_error("%s", "--save-query saves one signed query; a model takes one round "
+        return coord_usage_error("%s", "--save-query saves one signed query; a model takes one round "
             "per iteration, so it cannot be saved ahead");
     struct model_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -376,7 +374,7 @@ static int
 cmd_send(const struct opts *o, const struct federation *fed, int argc, char **argv)
 {
     if (argc != 2)
-        return usage_error("%s", "send takes one FILE (a query saved with --save-query)");
+        return coord_usage_error("%s", "send takes one FILE (a query saved with --save-query)");
     uint8_t *data;
     size_t len;
     char err[FEDRA_ERRLEN];
@@ -449,10 +447,10 @@ cmd_verify(const struct opts *o0, int argc, char **argv)
         else if (path == NULL && argv[i][0] != '-')
             path = argv[i];
         else
-            return usage_error("verify: unexpected argument '%s'", argv[i]);
+            return coord_usage_error("verify: unexpected argument '%s'", argv[i]);
     }
     if (ca == NULL || path == NULL)
-        return usage_error("%s", "verify needs --ca-cert FILE (the federation CA certificate) "
+        return coord_usage_error("%s", "verify needs --ca-cert FILE (the federation CA certificate) "
             "and the BUNDLE file");
     char err[FEDRA_ERRLEN];
     struct bundle b;
@@ -468,6 +466,7 @@ cmd_verify(const struct opts *o0, int argc, char **argv)
         fprintf(stderr, "fedra: verify: %s\n", err);
         goto out;
     }
+    /* A bundle holds a query with a result to recompute: not send, verify or ping. */
     const struct coord_cmd *c = coord_cmd_find(args[0]);
     if (c == NULL || c->parse == NULL || strcmp(c->name, "ping") == 0) {
         fprintf(stderr, "fedra: verify: the bundle's command '%s' cannot be verified\n", args[0]);
@@ -514,7 +513,7 @@ help(const char *cmd)
     if (cmd == NULL || strcmp(cmd, "help") == 0)
         usage(stdout);
     else if (c == NULL)
-        return usage_error("unknown command '%s'", cmd);
+        return coord_usage_error("unknown command '%s'", cmd);
     else
         coord_cmd_help(stdout, c);
     return EXIT_OK;
@@ -547,7 +546,7 @@ main(int argc, char **argv)
             long long t;
             if (util_parse_int(argv[++i], 1, CLIENT_MAX_TIMEOUT_MS, &t) != 0) {
                 free(rest);
-                return usage_error("--timeout takes milliseconds (1..3600000), got '%s'", argv[i]);
+                return coord_usage_error("--timeout takes milliseconds (1..3600000), got '%s'", argv[i]);
             }
             o.timeout_ms = (int)t;
         } else if (strcmp(a, "--format") == 0 && has) {
@@ -560,7 +559,7 @@ main(int argc, char **argv)
                 o.format = REPORT_JSON;
             else {
                 free(rest);
-                return usage_error("--format takes table, csv or json, got '%s'", f);
+                return coord_usage_error("--format takes table, csv or json, got '%s'", f);
             }
         } else {
             rest[nrest++] = argv[i];
@@ -585,11 +584,11 @@ main(int argc, char **argv)
     }
     if (c == NULL) {
         free(rest);
-        return usage_error("unknown command '%s'", cmd);
+        return coord_usage_error("unknown command '%s'", cmd);
     }
     if (o.federation == NULL) {
         free(rest);
-        return usage_error("%s", "no federation file: pass --federation FILE or set "
+        return coord_usage_error("%s", "no federation file: pass --federation FILE or set "
             "FEDRA_FEDERATION");
     }
     struct federation fed;
@@ -605,7 +604,7 @@ main(int argc, char **argv)
         if (c->flow == COORD_FLOW_SEND || o.save_query != NULL) {
             federation_release(&fed);
             free(rest);
-            return usage_error("%s", "--bundle records a query this run signs and sends; not "
+            return coord_usage_error("%s", "--bundle records a query this run signs and sends; not "
                 "with send or --save-query");
         }
         bundle_init(&rec, nrest, rest, &fed);
