@@ -1,25 +1,26 @@
 /*
  * fedra - the statistician's program: sign one query, send it to every node
  * of the federation at once, verify every answer, merge, print.
+ *
+ * This file is the generic part: global options, signing, sending (or
+ * replaying a bundle), saved queries, bundles and verify.  What a command
+ * parses and what a kind checks, merges and prints is in its row of the
+ * command and kind tables (coord/kind.h); dispatch() runs a command's row
+ * in its flow, run_query() hands the answers to their kind's row.
  */
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-
-#include "analysis/cox.h"
-#include "analysis/glm.h"
 #include "analysis/km.h"
 #include "certs/pki.h"
 #include "coord/bundle.h"
 #include "coord/client.h"
 #include "coord/federation.h"
+#include "coord/kind.h"
 #include "coord/model.h"
 #include "coord/report.h"
 #include "lib/util.h"
-#include "proto/where.h"
 #include "proto/wire.h"
 
 #define EXIT_OK 0
@@ -28,30 +29,20 @@
 #define EXIT_PARTIAL 3
 #define FEDRA_QUERY_TTL_MS 600000       /* a signed query is valid this long */
 
-static const char usage[] =
+/* The global part of 'fedra --help'; the commands come from the command table (kind.c). */
+static const char usage_head[] =
     "usage: fedra [--federation FILE] [--cert FILE --key FILE] [--timeout MS]\n"
-    "             [--format table|csv|json] [--save-query FILE] COMMAND ...\n"
-    "\n"
-    "commands:\n"
-    "  count [--by V,...] [--where EXPR] [--chisq]\n"
-    "                                      pooled counts, one row per combination of levels;\n"
-    "                                      --chisq: chi-square test of a two-way table\n"
-    "  km [--by V] [--where EXPR] [--endpoint os|efs] [--grid DAYS] [--conf-type log|log-log|plain]\n"
-    "     [--times T,...] [--plot FILE.svg] pooled Kaplan-Meier curves (--grid 0: exact times,\n"
-    "                                      only where every node's policy allows them)\n"
-    "  logrank --by V [--where EXPR] [--endpoint os|efs] [--grid DAYS] [--stratify-by-node]\n"
-    "                                      log-rank test (pooled, or stratified by node)\n"
-    "  ping                                check that every node answers (touches no data)\n"
-    "  send FILE                           send a query saved with --save-query\n"
-    "  verify --ca-cert FILE [--crl FILE] BUNDLE\n"
-    "                                      re-check a bundle offline: every signature, and\n"
-    "                                      the merged result recomputed and printed\n"
+    "             [--format table|csv|json] [--save-query FILE] [--bundle FILE] COMMAND ...\n"
+    "       fedra COMMAND --help | fedra help COMMAND    one command's options and an example\n"
+    "\n";
+
+static const char usage_tail[] =
     "\n"
     "global options (also from FEDRA_FEDERATION, FEDRA_CERT, FEDRA_KEY):\n"
     "  --federation FILE   the federation file (nodes, endpoints, certificates)\n"
     "  --cert FILE, --key FILE   the analyst certificate and key that sign queries\n"
     "  --timeout MS        wait at most this long for the nodes (default 10000)\n"
-    "  --format F          table (default), csv or json\n"
+    "  --format F          table (default), csv or json (csv: README.md, \"Results\")\n"
     "  --save-query FILE   write the signed query to FILE and send nothing\n"
     "  --bundle FILE       also save the signed query and every signed node response, for\n"
     "                      'fedra verify' (anyone with the CA certificate can check it)\n"
@@ -60,8 +51,13 @@ static const char usage[] =
     "exit status: 0 every node answered; 3 some did not (the result merges those that did);\n"
     "2 usage error; 1 any other failure.\n";
 
-#define FEDRA_MAX_TIMES 1000             /* --times values */
-#define FEDRA_DEFAULT_GRID 30
+static void
+usage(FILE *f)
+{
+    fputs(usage_head, f);
+    coord_cmd_list(f);
+    fputs(usage_tail, f);
+}
 
 struct signer;
 
@@ -69,54 +65,11 @@ struct opts {
     const char *federation, *cert, *key, *save_query;
     int timeout_ms;
     enum report_format format;
-    int conf_type;                  /* km: KM_CONF_* */
-    int32_t *times;                 /* km: --times, or NULL */
-    size_t ntimes;
-    int chisq;                      /* count: add the chi-square test */
-    const char *plot;               /* km: SVG file to draw */
     const char *bundle_path;        /* --bundle FILE */
     struct bundle *bundle;          /* recording (--bundle) or replaying (verify) */
     int replay;                     /* verify: rounds come from the bundle */
     struct signer *signer;          /* the analyst's credentials, loaded on first use */
 };
-
-static int
-usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("fedra: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nrun 'fedra --help' for usage\n", stderr);
-    return EXIT_USAGE;
-}
-
-/* Split "a,b,c" into at most max new strings. */
-static int
-split_list(const char *s, char **out, size_t max, size_t *n)
-{
-    *n = 0;
-    char *copy = xstrdup(s), *save = NULL;
-    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
-        if (*t == 0)
-            continue;
-        if (*n == max) {
-            while (*n > 0)
-                free(out[--*n]);
-            free(copy);
-            return -1;
-        }
-        out[(*n)++] = xstrdup(t);
-    }
-    free(copy);
-    return 0;
-}
 
 /*
  * The analyst's certificate and key, read and checked once per process: a
@@ -257,10 +210,28 @@ deliver(const struct opts *o, const struct federation *fed, struct client_sessio
     return 0;
 }
 
+/*
+ * The answers, checked (report_check_replies: an answer that does not fit
+ * the query, or of a kind without a row, is refused), merged and printed by
+ * the kind's row; with nothing to merge, the node statuses say why.
+ */
+static int
+report_answers(const struct report *r, const Fedra__QuerySpec *spec, const struct coord_show *show,
+    char *err)
+{
+    const struct coord_kind *k = spec != NULL ? coord_kind_get(spec->kind) : NULL;
+    int any = 0;
+    for (size_t i = 0; i < r->fed->nnodes; i++)
+        any |= r->replies[i].status == NODE_OK;
+    if (k == NULL || (!any && !k->always_report))
+        return report_nodes(r, err);
+    return k->report(r, spec, show, err);
+}
+
 /* Send env to every node, then hand the answers to the printer; returns the exit status. */
 static int
 run_query(const struct opts *o, const struct federation *fed, const uint8_t *env, size_t len,
-    const char *qid0, const Fedra__QuerySpec *spec)
+    const char *qid0, const Fedra__QuerySpec *spec, const struct coord_show *show)
 {
     char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
     snprintf(qid, sizeof qid, "%s", qid0);
@@ -272,25 +243,7 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
     }
     report_check_replies(fed, rep, spec);
     struct report r = {o->format, stdout, stderr, fed, rep, qid};
-    int rc, any = 0;
-    for (size_t i = 0; i < fed->nnodes; i++)
-        any |= rep[i].status == NODE_OK;
-    if (!any && (spec == NULL || spec->kind != FEDRA__KIND__KIND_PING))
-        rc = report_nodes(&r, err);     /* nothing to merge: say why, node by node */
-    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_COUNT)
-        rc = report_count(&r, spec->group_by, spec->n_group_by, o->chisq, err);
-    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_PING) {
-        rc = report_ping(&r, err);
-        client_warn_ping(fed, rep, stderr);
-    }
-    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_LOGRANK && spec->n_group_by == 1)
-        rc = report_logrank(&r, spec->group_by[0], spec->stratify_by_node, err);
-    else if (spec != NULL && spec->kind == FEDRA__KIND__KIND_KM)
-        rc = report_km(&r, spec->n_group_by ? spec->group_by[0] : NULL, o->conf_type, o->times,
-            o->ntimes, o->plot, err);
-    else
-        rc = report_nodes(&r, err);
-    int all = 1;
+    int rc = report_answers(&r, spec, show, err), all = 1;
     for (size_t i = 0; i < fed->nnodes; i++)
         all &= rep[i].status == NODE_OK;
     client_replies_release(rep, fed->nnodes);
@@ -306,12 +259,13 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
 
 /* Sign spec; either save it (--save-query) or send it. */
 static int
-sign_and_run(const struct opts *o, const struct federation *fed, Fedra__QuerySpec *spec)
+sign_and_run(const struct opts *o, const struct federation *fed, Fedra__QuerySpec *spec,
+    const struct coord_show *show)
 {
     char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
     struct buf env = {0};
     if (o->replay)
-        return run_query(o, fed, NULL, 0, "", spec);
+        return run_query(o, fed, NULL, 0, "", spec, show);
     if (sign_query(o, fed, spec, &env, qid, err) != 0) {
         fprintf(stderr, "fedra: %s\n", err);
         return EXIT_FAIL;
@@ -326,200 +280,9 @@ sign_and_run(const struct opts *o, const struct federation *fed, Fedra__QuerySpe
         else
             fprintf(stderr, "fedra: %s\n", err);
     } else {
-        rc = run_query(o, fed, env.p, env.len, qid, spec);
+        rc = run_query(o, fed, env.p, env.len, qid, spec, show);
     }
     buf_release(&env);
-    return rc;
-}
-
-static Fedra__Op
-wire_op(enum where_op op)
-{
-    switch (op) {
-    case WHERE_NE: return FEDRA__OP__OP_NE;
-    case WHERE_LT: return FEDRA__OP__OP_LT;
-    case WHERE_LE: return FEDRA__OP__OP_LE;
-    case WHERE_GT: return FEDRA__OP__OP_GT;
-    case WHERE_GE: return FEDRA__OP__OP_GE;
-    case WHERE_IN: return FEDRA__OP__OP_IN;
-    default: return FEDRA__OP__OP_EQ;
-    }
-}
-
-/* --where EXPR as wire filters; *fp and *filters are the caller's to free. */
-static int
-build_where(const char *expr, struct where *w, Fedra__Filter **filters, Fedra__Filter ***fp)
-{
-    char err[FEDRA_ERRLEN];
-    memset(w, 0, sizeof *w);
-    if (expr != NULL && where_parse(expr, w, err) != 0) {
-        fprintf(stderr, "fedra: --where: %s\n  %s\n", err, expr);
-        return -1;
-    }
-    *filters = xcalloc(w->nterms, sizeof **filters);
-    *fp = xcalloc(w->nterms, sizeof **fp);
-    for (size_t i = 0; i < w->nterms; i++) {
-        fedra__filter__init(&(*filters)[i]);
-        (*filters)[i].var = w->terms[i].var;
-        (*filters)[i].op = wire_op(w->terms[i].op);
-        (*filters)[i].n_values = w->terms[i].nvalues;
-        (*filters)[i].values = w->terms[i].values;
-        (*fp)[i] = &(*filters)[i];
-    }
-    return 0;
-}
-
-static int
-cmd_count(const struct opts *o, const struct federation *fed, int argc, char **argv)
-{
-    struct opts o2 = *o;
-    char *by[WIRE_MAX_GROUP_BY + 1];
-    size_t nby = 0;
-    const char *where_expr = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--by") == 0 && i + 1 < argc) {
-            while (nby > 0)             /* a repeated --by replaces the earlier one */
-                free(by[--nby]);
-            if (split_list(argv[++i], by, WIRE_MAX_GROUP_BY, &nby) != 0)
-                return usage_error("--by takes at most 4 variables, got '%s'", argv[i]);
-        } else if (strcmp(argv[i], "--where") == 0 && i + 1 < argc) {
-            where_expr = argv[++i];
-        } else if (strcmp(argv[i], "--chisq") == 0) {
-            o2.chisq = 1;
-        } else {
-            return usage_error("count: unexpected argument '%s'", argv[i]);
-        }
-    }
-    struct where w;
-    Fedra__Filter *filters, **fp;
-    if (build_where(where_expr, &w, &filters, &fp) != 0)
-        return EXIT_USAGE;
-    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
-    spec.kind = FEDRA__KIND__KIND_COUNT;
-    spec.n_group_by = nby;
-    spec.group_by = by;
-    spec.n_where = w.nterms;
-    spec.where = fp;
-    int rc = EXIT_USAGE;
-    if (o2.chisq && nby != 2)
-        usage_error("--chisq needs exactly two --by variables (a two-way table)");
-    else
-        rc = sign_and_run(&o2, fed, &spec);
-    free(fp);
-    free(filters);
-    where_release(&w);
-    for (size_t i = 0; i < nby; i++)
-        free(by[i]);
-    return rc;
-}
-
-/* km and logrank share their options; logrank adds --stratify-by-node. */
-static int
-cmd_km(const struct opts *o0, const struct federation *fed, int argc, char **argv)
-{
-    struct opts o = *o0;
-    int logrank = strcmp(argv[0], "logrank") == 0, stratify = 0;
-    char *by = NULL;
-    const char *where_expr = NULL;
-    long long grid = FEDRA_DEFAULT_GRID;
-    Fedra__Endpoint endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
-    int rc = EXIT_USAGE;
-    o.conf_type = KM_CONF_LOG;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--by") == 0 && v) {
-            if (strchr(v, ',') != NULL) {
-                usage_error("km takes one --by variable, got '%s'", v);
-                goto out;
-            }
-            free(by);
-            by = xstrdup(v);
-        } else if (strcmp(a, "--where") == 0 && v) {
-            where_expr = v;
-        } else if (strcmp(a, "--endpoint") == 0 && v) {
-            if (strcmp(v, "os") == 0)
-                endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
-            else if (strcmp(v, "efs") == 0)
-                endpoint = FEDRA__ENDPOINT__ENDPOINT_EFS;
-            else {
-                usage_error("--endpoint takes os or efs, got '%s'", v);
-                goto out;
-            }
-        } else if (strcmp(a, "--grid") == 0 && v) {
-            if (util_parse_int(v, 0, 3660, &grid) != 0) {
-                usage_error("--grid takes days from 0 (exact times) to 3660, got '%s'", v);
-                goto out;
-            }
-        } else if (strcmp(a, "--conf-type") == 0 && v) {
-            if (strcmp(v, "log") == 0)
-                o.conf_type = KM_CONF_LOG;
-            else if (strcmp(v, "log-log") == 0)
-                o.conf_type = KM_CONF_LOGLOG;
-            else if (strcmp(v, "plain") == 0)
-                o.conf_type = KM_CONF_PLAIN;
-            else {
-                usage_error("--conf-type takes log, log-log or plain, got '%s'", v);
-                goto out;
-            }
-        } else if (strcmp(a, "--times") == 0 && v) {
-            char *parts[FEDRA_MAX_TIMES];
-            size_t n;
-            if (split_list(v, parts, FEDRA_MAX_TIMES, &n) != 0) {
-                usage_error("--times takes at most %d values", FEDRA_MAX_TIMES);
-                goto out;
-            }
-            free(o.times);
-            o.times = xcalloc(n, sizeof *o.times);
-            o.ntimes = n;
-            int bad = 0;
-            for (size_t k = 0; k < n; k++) {
-                long long t;
-                bad |= util_parse_int(parts[k], 0, INT32_MAX, &t) != 0;
-                o.times[k] = bad ? 0 : (int32_t)t;
-                free(parts[k]);
-            }
-            if (bad || n == 0) {
-                usage_error("--times takes days (whole numbers >= 0) separated by commas, "
-                    "got '%s'", v);
-                goto out;
-            }
-        } else if (logrank && strcmp(a, "--stratify-by-node") == 0) {
-            stratify = 1;
-            continue;
-        } else if (!logrank && strcmp(a, "--plot") == 0 && v) {
-            o.plot = v;
-        } else {
-            usage_error("%s: unexpected argument '%s'", argv[0], a);
-            goto out;
-        }
-        i++;
-    }
-    if (logrank && by == NULL) {
-        usage_error("%s", "logrank needs --by V (the groups to compare)");
-        goto out;
-    }
-    struct where w;
-    Fedra__Filter *filters, **fp;
-    if (build_where(where_expr, &w, &filters, &fp) != 0)
-        goto out;
-    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
-    spec.kind = logrank ? FEDRA__KIND__KIND_LOGRANK : FEDRA__KIND__KIND_KM;
-    spec.stratify_by_node = stratify;
-    spec.n_group_by = by ? 1 : 0;
-    spec.group_by = &by;
-    spec.n_where = w.nterms;
-    spec.where = fp;
-    spec.endpoint = endpoint;
-    spec.exact_times = grid == 0;
-    spec.grid_days = (uint32_t)grid;
-    rc = sign_and_run(&o, fed, &spec);
-    free(fp);
-    free(filters);
-    where_release(&w);
-out:
-    free(by);
-    free(o.times);
     return rc;
 }
 
@@ -584,146 +347,34 @@ model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *active,
     return rc;
 }
 
-/* cox and glm: parse, then let coord/model.c run the rounds. */
+/* cox and glm: coord/model.c runs the rounds, through model_send. */
 static int
-cmd_model(const struct opts *o, const struct federation *fed, int argc, char **argv)
+run_model(const struct opts *o, const struct federation *fed, const struct coord_query *q)
 {
-    struct model_request req;
-    memset(&req, 0, sizeof req);
-    req.glm = strcmp(argv[0], "glm") == 0;
-    req.endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
-    req.ties = FEDRA__TIES__TIES_EFRON;
-    long long grid = FEDRA_DEFAULT_GRID, iter = 0;
-    char *cov[MODEL_MAX_COVARIATES];
-    size_t ncov = 0;
-    char *outcome = NULL;
-    const char *where_expr = NULL;
-    int rc = EXIT_USAGE, have_cov = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--covariates") == 0 && v) {
-            while (ncov > 0)
-                free(cov[--ncov]);
-            if (split_list(v, cov, MODEL_MAX_COVARIATES, &ncov) != 0) {
-                usage_error("--covariates takes at most %d variables", MODEL_MAX_COVARIATES);
-                goto out;
-            }
-            have_cov = 1;
-        } else if (strcmp(a, "--where") == 0 && v) {
-            where_expr = v;
-        } else if (strcmp(a, "--max-iter") == 0 && v) {
-            if (util_parse_int(v, 1, req.glm ? GLM_MAX_MAXIT : COX_MAX_ITER_MAX, &iter) != 0) {
-                usage_error("--max-iter takes 1 to %d, got '%s'",
-                    req.glm ? GLM_MAX_MAXIT : COX_MAX_ITER_MAX, v);
-                goto out;
-            }
-        } else if (!req.glm && strcmp(a, "--endpoint") == 0 && v) {
-            if (strcmp(v, "os") == 0)
-                req.endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
-            else if (strcmp(v, "efs") == 0)
-                req.endpoint = FEDRA__ENDPOINT__ENDPOINT_EFS;
-            else {
-                usage_error("--endpoint takes os or efs, got '%s'", v);
-                goto out;
-            }
-        } else if (!req.glm && strcmp(a, "--grid") == 0 && v) {
-            if (util_parse_int(v, 0, 3660, &grid) != 0) {
-                usage_error("--grid takes days from 0 (exact times) to 3660, got '%s'", v);
-                goto out;
-            }
-        } else if (!req.glm && strcmp(a, "--ties") == 0 && v) {
-            if (strcmp(v, "efron") == 0)
-                req.ties = FEDRA__TIES__TIES_EFRON;
-            else if (strcmp(v, "breslow") == 0)
-                req.ties = FEDRA__TIES__TIES_BRESLOW;
-            else {
-                usage_error("--ties takes efron or breslow, got '%s'", v);
-                goto out;
-            }
-        } else if (req.glm && strcmp(a, "--outcome") == 0 && v) {
-            free(outcome);
-            outcome = xstrdup(v);
-        } else if (req.glm && strcmp(a, "--family") == 0 && v) {
-            if (strcmp(v, "binomial") != 0) {
-                usage_error("--family: only binomial (logistic regression) is available, "
-                    "got '%s'", v);
-                goto out;
-            }
-        } else {
-            usage_error("%s: unexpected argument '%s'", argv[0], a);
-            goto out;
-        }
-        i++;
-    }
-    if (!have_cov || ncov == 0) {
-        usage_error("%s needs --covariates V,... (e.g. --covariates stage,age_years)", argv[0]);
-        goto out;
-    }
-    if (req.glm) {
-        char *eq = outcome ? strchr(outcome, '=') : NULL;
-        if (eq == NULL || eq == outcome || eq[1] == 0) {
-            usage_error("%s", "glm needs --outcome V=LEVEL (e.g. --outcome vital_status=dead)");
-            goto out;
-        }
-        *eq = 0;
-        req.outcome_var = outcome;
-        req.outcome_level = eq + 1;
-    }
-    if (o->save_query != NULL && !o->replay) {
-        usage_error("%s", "--save-query saves one signed query; a model takes one round per "
-            "iteration, so it cannot be saved ahead");
-        goto out;
-    }
-    struct where w;
-    Fedra__Filter *filters, **fp;
-    if (build_where(where_expr, &w, &filters, &fp) != 0)
-        goto out;
-    req.covariates = cov;
-    req.ncov = ncov;
-    req.where = fp;
-    req.nwhere = w.nterms;
-    req.grid_days = (uint32_t)grid;
-    req.exact_times = grid == 0;
-    req.max_iter = (int)iter;
+    if (o->save_query != NULL && !o->replay)
+        return coord_usage_error("%s", "--save-query saves one signed query; a model takes one round "
+            "per iteration, so it cannot be saved ahead");
     struct model_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.o = o;
     ctx.fed = fed;
     struct report r = {o->format, stdout, stderr, fed, NULL, ""};
     char err[FEDRA_ERRLEN];
-    rc = model_run(&req, &r, model_send, &ctx, err);
+    int rc = model_run(&q->model, &r, model_send, &ctx, err);
     model_ctx_release(&ctx);
     if (rc == EXIT_FAIL)
         fprintf(stderr, "fedra: %s\n", err);
     else if (rc == EXIT_PARTIAL)
         fputs("fedra: not every node took part; the model is the exact fit of those that did\n",
             stderr);
-    free(fp);
-    free(filters);
-    where_release(&w);
-out:
-    while (ncov > 0)
-        free(cov[--ncov]);
-    free(outcome);
     return rc;
-}
-
-static int
-cmd_ping(const struct opts *o, const struct federation *fed, int argc, char **argv)
-{
-    if (argc > 1)
-        return usage_error("ping: unexpected argument '%s'", argv[1]);
-    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
-    spec.kind = FEDRA__KIND__KIND_PING;
-    return sign_and_run(o, fed, &spec);
 }
 
 static int
 cmd_send(const struct opts *o, const struct federation *fed, int argc, char **argv)
 {
     if (argc != 2)
-        return usage_error("%s", "send takes one FILE (a query saved with --save-query)");
+        return coord_usage_error("%s", "send takes one FILE (a query saved with --save-query)");
     uint8_t *data;
     size_t len;
     char err[FEDRA_ERRLEN];
@@ -744,36 +395,37 @@ cmd_send(const struct opts *o, const struct federation *fed, int argc, char **ar
     char qid[2 * WIRE_QUERY_ID_LEN + 1] = "";
     if (q != NULL)
         util_hex(q->query_id.data, q->query_id.len, qid);
-    int rc = run_query(o, fed, data, len, qid, q ? q->spec : NULL);
+    struct coord_show show = {0, KM_CONF_LOG, NULL, 0, NULL};
+    int rc = run_query(o, fed, data, len, qid, q ? q->spec : NULL, &show);
     wire_query_free(q);
     wire_envelope_free(env);
     free(data);
     return rc;
 }
 
+/* A command with a query: parse it by its row, then run it in its flow. */
 static int
-command_known(const char *cmd)
+run_command(const struct opts *o, const struct federation *fed, const struct coord_cmd *c,
+    int argc, char **argv)
 {
-    const char *known[] = {"count", "ping", "send", "km", "logrank", "cox", "glm"};
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(cmd, known[i]) == 0)
-            return 1;
-    return 0;
+    struct coord_query q;
+    coord_query_init(&q);
+    int rc = c->parse(argc, argv, &q);
+    if (rc == 0 && c->flow == COORD_FLOW_MODEL)
+        rc = run_model(o, fed, &q);
+    else if (rc == 0)
+        rc = sign_and_run(o, fed, &q.spec, &q.show);
+    coord_query_release(&q);
+    return rc;
 }
 
 static int
 dispatch(const struct opts *o, const struct federation *fed, int argc, char **argv)
 {
-    const char *cmd = argv[0];
-    if (strcmp(cmd, "count") == 0)
-        return cmd_count(o, fed, argc, argv);
-    if (strcmp(cmd, "ping") == 0)
-        return cmd_ping(o, fed, argc, argv);
-    if (strcmp(cmd, "km") == 0 || strcmp(cmd, "logrank") == 0)
-        return cmd_km(o, fed, argc, argv);
-    if (strcmp(cmd, "cox") == 0 || strcmp(cmd, "glm") == 0)
-        return cmd_model(o, fed, argc, argv);
-    return cmd_send(o, fed, argc, argv);
+    const struct coord_cmd *c = coord_cmd_find(argv[0]);
+    if (c->flow == COORD_FLOW_SEND)
+        return cmd_send(o, fed, argc, argv);
+    return run_command(o, fed, c, argc, argv);
 }
 
 /*
@@ -795,10 +447,10 @@ cmd_verify(const struct opts *o0, int argc, char **argv)
         else if (path == NULL && argv[i][0] != '-')
             path = argv[i];
         else
-            return usage_error("verify: unexpected argument '%s'", argv[i]);
+            return coord_usage_error("verify: unexpected argument '%s'", argv[i]);
     }
     if (ca == NULL || path == NULL)
-        return usage_error("%s", "verify needs --ca-cert FILE (the federation CA certificate) "
+        return coord_usage_error("%s", "verify needs --ca-cert FILE (the federation CA certificate) "
             "and the BUNDLE file");
     char err[FEDRA_ERRLEN];
     struct bundle b;
@@ -814,7 +466,9 @@ cmd_verify(const struct opts *o0, int argc, char **argv)
         fprintf(stderr, "fedra: verify: %s\n", err);
         goto out;
     }
-    if (!command_known(args[0]) || strcmp(args[0], "send") == 0 || strcmp(args[0], "ping") == 0) {
+    /* A bundle holds a query with a result to recompute: not send, verify or ping. */
+    const struct coord_cmd *c = coord_cmd_find(args[0]);
+    if (c == NULL || c->parse == NULL || strcmp(c->name, "ping") == 0) {
         fprintf(stderr, "fedra: verify: the bundle's command '%s' cannot be verified\n", args[0]);
         goto out;
     }
@@ -848,22 +502,36 @@ out:
     return rc;
 }
 
+/*
+ * fedra --help and fedra help: the usage; fedra COMMAND --help and fedra
+ * help COMMAND: that command's page (both to stdout, exit 0).
+ */
+static int
+help(const char *cmd)
+{
+    const struct coord_cmd *c = cmd != NULL ? coord_cmd_find(cmd) : NULL;
+    if (cmd == NULL || strcmp(cmd, "help") == 0)
+        usage(stdout);
+    else if (c == NULL)
+        return coord_usage_error("unknown command '%s'", cmd);
+    else
+        coord_cmd_help(stdout, c);
+    return EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
     struct opts o = {getenv("FEDRA_FEDERATION"), getenv("FEDRA_CERT"), getenv("FEDRA_KEY"), NULL,
-        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, KM_CONF_LOG, NULL, 0, 0, NULL, NULL, NULL, 0,
-        NULL};
+        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, NULL, NULL, 0, NULL};
     /* Global options may stand before or after the command. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0;
+    int nrest = 0, want_help = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            free(rest);
-            return EXIT_OK;
+            want_help = 1;
         } else if (strcmp(a, "--federation") == 0 && has) {
             o.federation = argv[++i];
         } else if (strcmp(a, "--cert") == 0 && has) {
@@ -878,7 +546,7 @@ main(int argc, char **argv)
             long long t;
             if (util_parse_int(argv[++i], 1, CLIENT_MAX_TIMEOUT_MS, &t) != 0) {
                 free(rest);
-                return usage_error("--timeout takes milliseconds (1..3600000), got '%s'", argv[i]);
+                return coord_usage_error("--timeout takes milliseconds (1..3600000), got '%s'", argv[i]);
             }
             o.timeout_ms = (int)t;
         } else if (strcmp(a, "--format") == 0 && has) {
@@ -891,30 +559,36 @@ main(int argc, char **argv)
                 o.format = REPORT_JSON;
             else {
                 free(rest);
-                return usage_error("--format takes table, csv or json, got '%s'", f);
+                return coord_usage_error("--format takes table, csv or json, got '%s'", f);
             }
         } else {
             rest[nrest++] = argv[i];
         }
     }
+    if (want_help || (nrest > 0 && strcmp(rest[0], "help") == 0)) {
+        int rc = help(want_help ? (nrest > 0 ? rest[0] : NULL) : (nrest > 1 ? rest[1] : NULL));
+        free(rest);
+        return rc;
+    }
     if (nrest == 0) {
-        fputs(usage, stderr);
+        usage(stderr);
         free(rest);
         return EXIT_USAGE;
     }
     const char *cmd = rest[0];
-    if (strcmp(cmd, "verify") == 0) {
+    const struct coord_cmd *c = coord_cmd_find(cmd);
+    if (c != NULL && c->flow == COORD_FLOW_VERIFY) {
         int rc = cmd_verify(&o, nrest, rest);
         free(rest);
         return rc;
     }
-    if (!command_known(cmd)) {
+    if (c == NULL) {
         free(rest);
-        return usage_error("unknown command '%s'", cmd);
+        return coord_usage_error("unknown command '%s'", cmd);
     }
     if (o.federation == NULL) {
         free(rest);
-        return usage_error("%s", "no federation file: pass --federation FILE or set "
+        return coord_usage_error("%s", "no federation file: pass --federation FILE or set "
             "FEDRA_FEDERATION");
     }
     struct federation fed;
@@ -927,10 +601,10 @@ main(int argc, char **argv)
     }
     struct bundle rec;
     if (o.bundle_path != NULL) {
-        if (strcmp(cmd, "send") == 0 || o.save_query != NULL) {
+        if (c->flow == COORD_FLOW_SEND || o.save_query != NULL) {
             federation_release(&fed);
             free(rest);
-            return usage_error("%s", "--bundle records a query this run signs and sends; not "
+            return coord_usage_error("%s", "--bundle records a query this run signs and sends; not "
                 "with send or --save-query");
         }
         bundle_init(&rec, nrest, rest, &fed);

@@ -484,7 +484,30 @@ print_test(FILE *out, const char *name, double stat, int df)
     fprintf(out, "%-22s = %.6g on %d df, p = %.3g\n", name, stat, df, chisq_upper(stat, df));
 }
 
-/* R's warnings, as one line each. */
+/*
+ * Collinear columns, all named in one warning (coxph gives them NA and
+ * names none): "a, b and c are collinear with the other covariates (R: NA)".
+ */
+static void
+aliased_warning(const struct fit *f, const struct outcome *o, json_t *w)
+{
+    struct buf b = {0};
+    size_t n = 0, total = 0;
+    for (size_t k = 0; k < f->p; k++)
+        total += o->cox.aliased[k] != 0;
+    for (size_t k = 0; k < f->p; k++)
+        if (o->cox.aliased[k]) {
+            n++;
+            buf_printf(&b, "%s%s", n == 1 ? "" : n == total ? " and " : ", ", f->col[k].name);
+        }
+    if (n > 0) {
+        buf_printf(&b, " %s collinear with the other covariates (R: NA)", n > 1 ? "are" : "is");
+        json_array_append_new(w, json_string((const char *)b.p));
+    }
+    buf_release(&b);
+}
+
+/* R's warnings, one line each. */
 static json_t *
 warnings(const struct fit *f, const struct outcome *o)
 {
@@ -515,12 +538,7 @@ warnings(const struct fit *f, const struct outcome *o)
                     k + 1, f->col[k].name);
                 json_array_append_new(w, json_string(line));
             }
-        for (size_t k = 0; k < f->p; k++)
-            if (o->cox.aliased[k]) {
-                snprintf(line, sizeof line, "%s is collinear with the other covariates "
-                    "(R: NA)", f->col[k].name);
-                json_array_append_new(w, json_string(line));
-            }
+        aliased_warning(f, o, w);
     }
     return w;
 }
@@ -678,29 +696,85 @@ print_table(const struct fit *f, const struct outcome *o, json_t *res, FILE *out
     }
 }
 
+/* The CSV summary columns of a Cox fit (README, "Results"), from cox_json's object. */
 static void
-print_csv(const struct fit *f, const struct outcome *o, FILE *out)
+cox_tail(const struct fit *f, const struct outcome *o, json_t *res, struct buf *t)
 {
+    const struct cox_result *c = &o->cox;
+    const char *names[] = {"likelihood_ratio", "wald", "score"};
+    report_tail_int(t, (long long)f->n);
+    report_tail_int(t, (long long)f->events);
+    report_tail_int(t, (long long)f->dropped);
+    report_tail_str(t, f->req->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS ? "efs" : "os");
+    report_tail_int(t, f->grid);
+    report_tail_str(t, ties_name(f->req->ties));
+    report_tail_num(t, c->loglik[0]);
+    report_tail_num(t, c->loglik[1]);
+    for (size_t k = 0; k < 3; k++) {
+        json_t *x = json_object_get(json_object_get(res, "tests"), names[k]);
+        report_tail_num(t, json_number_value(json_object_get(x, "statistic")));
+        report_tail_int(t, json_integer_value(json_object_get(x, "df")));
+        report_tail_num(t, json_number_value(json_object_get(x, "p")));
+    }
+    report_tail_int(t, c->iter);
+    report_tail_int(t, f->rounds);
+    report_tail_bool(t, json_is_true(json_object_get(res, "converged")));
+}
+
+#define COX_CSV_SUMMARY "n,nevent,dropped,endpoint,grid_days,ties,loglik_initial,loglik_final," \
+    "lr,lr_df,lr_p,wald,wald_df,wald_p,score,score_df,score_p,iterations,rounds,converged"
+
+/* The CSV summary columns of a logistic fit. */
+static void
+glm_tail(const struct fit *f, const struct outcome *o, struct buf *t)
+{
+    const struct glm_result *g = &o->glm;
+    char outcome[VARS_MAX_NAME + VARS_MAX_LEVEL + 2];
+    snprintf(outcome, sizeof outcome, "%s=%s", f->req->outcome_var, f->req->outcome_level);
+    report_tail_str(t, outcome);
+    report_tail_int(t, (long long)f->n);
+    report_tail_int(t, (long long)f->events);
+    report_tail_int(t, (long long)f->dropped);
+    report_tail_num(t, g->null_deviance);
+    report_tail_int(t, (long long)g->df_null);
+    report_tail_num(t, g->deviance);
+    report_tail_int(t, (long long)g->df_residual);
+    report_tail_num(t, g->aic);
+    report_tail_int(t, g->iter);
+    report_tail_int(t, f->rounds);
+    report_tail_bool(t, g->status == GLM_CONVERGED);
+}
+
+#define GLM_CSV_SUMMARY "outcome,n,nevent,dropped,null_deviance,df_null,deviance,df_residual," \
+    "aic,iterations,rounds,converged"
+
+/* CSV: one row per coefficient, then the fit's summary and the nodes on every row. */
+static void
+print_csv(const struct fit *f, const struct outcome *o, json_t *res, const struct report *rr)
+{
+    FILE *out = rr->out;
     double z = km_qnorm(0.975);
-    if (f->req->glm)
-        fputs("term,estimate,se,z,p\n", out);
-    else
-        fputs("term,coef,exp_coef,se,z,p,lower_95,upper_95\n", out);
+    struct buf tail = {0};
+    if (f->req->glm) {
+        fputs("term,estimate,se,z,p," GLM_CSV_SUMMARY ",nodes\n", out);
+        glm_tail(f, o, &tail);
+    } else {
+        fputs("term,coef,exp_coef,se,z,p,lower_95,upper_95," COX_CSV_SUMMARY ",nodes\n", out);
+        cox_tail(f, o, res, &tail);
+    }
+    report_tail_nodes(&tail, rr);
     for (size_t k = 0; k < f->p; k++) {
         report_csv_field(out, f->col[k].name);
-        const double *v[5];
         if (f->req->glm) {
             const struct glm_result *g = &o->glm;
-            const double *gv[] = {g->coef, g->se, g->z, g->pval};
-            memcpy(v, gv, sizeof gv);
+            const double *v[] = {g->coef, g->se, g->z, g->pval};
             for (size_t m = 0; m < 4; m++) {
                 fputc(',', out);
                 report_put_num(out, v[m][k]);
             }
         } else {
             const struct cox_result *c = &o->cox;
-            const double *cv[] = {c->coef, c->exp_coef, c->se, c->z, c->pval};
-            memcpy(v, cv, sizeof cv);
+            const double *v[] = {c->coef, c->exp_coef, c->se, c->z, c->pval};
             for (size_t m = 0; m < 5; m++) {
                 fputc(',', out);
                 report_put_num(out, v[m][k]);
@@ -710,8 +784,9 @@ print_csv(const struct fit *f, const struct outcome *o, FILE *out)
             fputc(',', out);
             report_put_num(out, exp(c->coef[k] + z * c->se[k]));
         }
-        fputc('\n', out);
+        fprintf(out, "%s\n", report_tail_text(&tail));
     }
+    buf_release(&tail);
 }
 
 static int
@@ -730,7 +805,7 @@ print_fit(const struct fit *f, const struct outcome *o, char *err)
         report_emit_json(&rr, res);
         res = NULL;
     } else if (r->format == REPORT_CSV) {
-        print_csv(f, o, r->out);
+        print_csv(f, o, res, &rr);
         report_nodes_text(&rr, r->diag);
     } else {
         print_table(f, o, res, r->out);

@@ -12,6 +12,9 @@
 
 #include "coord/client.h"
 #include "coord/federation.h"
+#include "lib/util.h"
+
+#define REPORT_MAX_ROWS ((uint64_t)1 << 40)   /* rows a node may claim: sums stay exact */
 
 enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
 
@@ -35,37 +38,48 @@ void report_check_replies(const struct federation *fed, struct node_reply *rep,
     const Fedra__QuerySpec *spec);
 
 /*
- * Pooled counts grouped by by[0..nby) (nby <= 4).  With chisq (nby == 2),
- * also Pearson's chi-square test of the pooled two-way table as R's
- * chisq.test(table(a, b)) computes it (Yates' correction for 2 x 2).
+ * Each kind's merge and printer is in its module (coord/kind.h); what they
+ * share is here.
  */
-int report_count(const struct report *r, char *const *by, size_t nby, int chisq, char *err);
-/*
- * Pooled Kaplan-Meier per stratum (by: the grouping variable or NULL), with
- * limits of conf_type (KM_CONF_*) at 95%; with ntimes > 0 the curve is
- * reported at those times only, as summary(fit, times=) does.  With plot,
- * the curves are also drawn to that SVG file (coord/plot.h).
- */
-int report_km(const struct report *r, const char *by, int conf_type, const int32_t *times,
-    size_t ntimes, const char *plot, char *err);
-/*
- * Log-rank test of the groups of `by`: pooled from the nodes' life tables
- * (survdiff(Surv ~ g)), or, with stratified, from the nodes' own O, E, V
- * (survdiff(Surv ~ g + strata(node))).
- */
-int report_logrank(const struct report *r, const char *by, int stratified, char *err);
-/* Per-node answers to a ping. */
-int report_ping(const struct report *r, char *err);
 /* Node statuses only (a query whose result cannot be merged). */
 int report_nodes(const struct report *r, char *err);
 
-/* Building blocks for other printers (coord/model.c). */
+/* Building blocks for the printers (coord/kind_*.c, coord/model.c). */
+/* Distinct level texts of one variable across all answers, in output order. */
+struct report_levels {
+    const struct var_def *var;      /* NULL if the name is not in the catalogue */
+    char **text;                    /* borrowed from the answers */
+    size_t n, cap;
+};
+void report_levels_add(struct report_levels *l, const char *t);
+/* The catalogue's order: data-model order, integers numerically, codes alphabetically. */
+void report_levels_sort(struct report_levels *l);
+/* The index of t, or -1. */
+int64_t report_levels_code(const struct report_levels *l, const char *t);
+/* 1 if the n strings are all distinct (sorts keys). */
+int report_all_distinct(char **keys, size_t n);
+/* 1 if level is a value of the query's k-th grouping variable. */
+int report_level_ok(const Fedra__QuerySpec *spec, size_t k, const char *level);
+
 /* "nodes: k of n answered" and one line per node, to f. */
 void report_nodes_text(const struct report *r, FILE *f);
 /* {"query_id", "nodes", "result": result} to r->out; takes result's reference. */
 int report_emit_json(const struct report *r, json_t *result);
 /* One CSV field, quoted only when needed (RFC 4180). */
 void report_csv_field(FILE *f, const char *s);
+/*
+ * The CSV convention (README, "Results"): the documented columns, then the
+ * result's summary columns, the same on every row, then `nodes`.  The
+ * summary is built once into a buf, one field a call, each with its leading
+ * comma, and written after every row (report_tail_text).
+ */
+void report_tail_num(struct buf *t, double x);      /* %.17g; empty for NA */
+void report_tail_int(struct buf *t, long long v);
+void report_tail_str(struct buf *t, const char *s); /* quoted when needed */
+void report_tail_bool(struct buf *t, int v);        /* TRUE/FALSE: read.csv makes a logical */
+/* `nodes`: NAME=status;NAME=status in federation order (status as in the table). */
+void report_tail_nodes(struct buf *t, const struct report *r);
+const char *report_tail_text(const struct buf *t);
 /* %.17g, nothing for R's NA (NaN); JSON: a real, or null for NaN. */
 void report_put_num(FILE *f, double x);
 json_t *report_json_num(double x);

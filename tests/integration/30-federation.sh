@@ -22,14 +22,16 @@ CREATE VIEW v AS SELECT *, CAST(age_at_diagnosis_days / 365.25 AS INTEGER) AS ag
   CAST(substr(diagnosis_date, 1, 4) AS INTEGER) AS diagnosis_year FROM p;
 SQL
 oracle() { sqlite3 -csv oracle.db "$1"; }
+# The documented count columns: every CSV ends with the nodes column (README, "Results").
+drop_nodes() { sed 's/,[^,]*$//'; }
 
 expect_status 0 "count with no grouping" fedra --format csv count
-total=$(sed -n 2p "$WORK/last.out")
+total=$(sed -n 2p "$WORK/last.out" | drop_nodes)
 want=$(oracle "SELECT count(*), count(*) FROM v")
 [ "$total" = "$want" ] && ok "total $total equals the pooled CSV count" || fail "total '$total' != '$want'"
 
 expect_status 0 "count --by stage,sex" fedra --format csv count --by stage,sex
-tail -n +2 "$WORK/last.out" >got.csv
+tail -n +2 "$WORK/last.out" | drop_nodes >got.csv
 oracle "SELECT stage, sex, count(*), count(*) FROM v GROUP BY stage, sex
         ORDER BY CASE stage WHEN 'localized' THEN 0 WHEN 'regional' THEN 1 WHEN 'metastatic' THEN 2 ELSE 3 END,
                  CASE sex WHEN 'F' THEN 0 WHEN 'M' THEN 1 ELSE 2 END" >want.csv
@@ -38,7 +40,7 @@ cmp -s got.csv want.csv && ok "stage x sex cells equal the pooled counts, in lev
 
 expect_status 0 "count with --where and an integer variable" \
     fedra --format csv count --by tumour_type --where "stage=metastatic and age_years<10 and tumour_type in (melanoma,thyroid_carcinoma,adrenocortical_carcinoma)"
-tail -n +2 "$WORK/last.out" >got.csv
+tail -n +2 "$WORK/last.out" | drop_nodes >got.csv
 oracle "SELECT tumour_type, count(*), count(*) FROM v WHERE stage='metastatic' AND age_years<10
         AND tumour_type IN ('melanoma','thyroid_carcinoma','adrenocortical_carcinoma')
         GROUP BY tumour_type ORDER BY CASE tumour_type WHEN 'adrenocortical_carcinoma' THEN 0
@@ -48,7 +50,7 @@ cmp -s got.csv want.csv && ok "filtered counts equal the pooled counts" \
 
 expect_status 0 "count --by diagnosis_year,age_group (4-way limit not reached)" \
     fedra --format csv count --by diagnosis_year,age_group --where "diagnosis_year>=2015"
-tail -n +2 "$WORK/last.out" >got.csv
+tail -n +2 "$WORK/last.out" | drop_nodes >got.csv
 oracle "SELECT diagnosis_year, CASE WHEN age_years<5 THEN '0-4' WHEN age_years<10 THEN '5-9'
         WHEN age_years<15 THEN '10-14' WHEN age_years<20 THEN '15-19' ELSE '20+' END AS ag,
         count(*), count(*) FROM v WHERE diagnosis_year>=2015 GROUP BY 1, 2
@@ -58,7 +60,7 @@ cmp -s got.csv want.csv && ok "year x age group equals the pooled counts" \
 
 expect_status 0 "count --by morphology (open ICD-O-3 levels, missing excluded)" \
     fedra --format csv count --by morphology
-tail -n +2 "$WORK/last.out" >got.csv
+tail -n +2 "$WORK/last.out" | drop_nodes >got.csv
 oracle "SELECT icdo3_morphology, count(*), count(*) FROM v WHERE icdo3_morphology <> ''
         GROUP BY 1 ORDER BY 1" >want.csv
 cmp -s got.csv want.csv && ok "morphology counts equal the pooled counts" \
@@ -112,6 +114,23 @@ expect_grep "1\.\.3600000" "$WORK/last.err" "naming the bounds"
 expect_status 3 "--timeout at the bound is accepted (CC is down)" fedra --timeout 3600000 --timeout 1000 ping
 expect_status 2 "km takes one --by variable (WIRE_MAX_KM_BY)" fedra km --by stage,sex
 expect_grep "one --by variable" "$WORK/last.err" "saying so"
+
+# Help from the command table: every command with its options; one command's page.
+expect_status 0 "fedra --help" fedra --help
+for c in count km logrank cox glm ping send verify; do
+    grep -Eq "^  $c( |\$)" "$WORK/last.out" || fail "--help does not list $c"; done
+expect_grep "^ +--covariates V" "$WORK/last.out" "--help lists every command with its options (cox, glm too)"
+for c in count km logrank cox glm ping send verify; do
+    expect_status 0 "fedra $c --help" fedra $c --help
+    expect_grep "^usage: fedra \[global options\] $c" "$WORK/last.out" "its own usage"
+    expect_grep "^example:" "$WORK/last.out" "and an example"
+done
+expect_status 0 "fedra help glm" fedra help glm
+expect_grep "^  --outcome V=LEVEL" "$WORK/last.out" "glm's options"
+expect_status 2 "an unknown command is a usage error" fedra frobnicate
+expect_grep "unknown command 'frobnicate'" "$WORK/last.err" "naming it"
+expect_grep "fedra --help" "$WORK/last.err" "and pointing at fedra --help"
+expect_status 2 "help for an unknown command too" fedra help frobnicate
 
 "$ROOT/scripts/federation" down fed >/dev/null
 grep -q 'SIGTERM received: stopping' fed/nodes/AA/node.log && grep -q 'stopped:' fed/nodes/AA/node.log \

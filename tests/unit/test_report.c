@@ -190,6 +190,72 @@ km_tables_are_checked(void **state)
     assert_int_equal(check(&f), NODE_ERROR);
 }
 
+/*
+ * A count above REPORT_MAX_ROWS in a life table is refused, never cast to a
+ * negative int64 (life_table_to_km): here it would be -1, and -1 events + 2
+ * censored would add up to the table's n = 1.
+ */
+static void
+km_count_above_the_row_limit_is_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    km_fixture(&f);
+    f.ev[0][0] = UINT64_MAX;
+    f.ce[0][0] = 2;
+    assert_int_equal(check(&f), NODE_ERROR);
+    km_fixture(&f);
+    f.ev[0][0] = REPORT_MAX_ROWS + 1;
+    assert_int_equal(check(&f), NODE_ERROR);
+}
+
+/* An answer to a kind the coordinator has no row for is refused, never merged unchecked. */
+static void
+unknown_kind_is_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    count_fixture(&f);
+    f.spec.kind = (Fedra__Kind)99;
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "kind 99"));
+}
+
+/* JSON reals: the shortest of %.15g..%.17g that reads back to the same double. */
+static void
+json_reals_are_shortest(void **state)
+{
+    (void)state;
+    struct federation fed = {0};
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    struct report r = {REPORT_JSON, out, stderr, &fed, NULL, ""};
+    const double x[] = {6.873, 0.1 + 0.2, 1.0, -2.5e-300, 1.0 / 3};
+    json_t *a = json_array();
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        json_array_append_new(a, json_real(x[i]));
+    json_array_append_new(a, json_string("6.8730000000000002"));    /* a string stays */
+    json_array_append_new(a, json_integer(7));
+    report_emit_json(&r, a);
+    char text[1024] = {0};
+    rewind(out);
+    assert_true(fread(text, 1, sizeof text - 1, out) > 0);
+    fclose(out);
+    assert_non_null(strstr(text, "    6.873,\n"));
+    assert_non_null(strstr(text, "    0.30000000000000004,\n"));   /* needs all 17 digits */
+    assert_non_null(strstr(text, "    1.0,\n"));                    /* still a real */
+    assert_non_null(strstr(text, "    -2.5e-300,\n"));
+    assert_non_null(strstr(text, "\"6.8730000000000002\""));
+    assert_non_null(strstr(text, "    7\n"));
+    /* Each real reads back to the very double it was. */
+    json_t *back = json_loads(text, 0, NULL);
+    assert_non_null(back);
+    json_t *res = json_object_get(back, "result");
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        assert_true(json_real_value(json_array_get(res, i)) == x[i]);
+    json_decref(back);
+}
+
 int
 main(void)
 {
@@ -201,6 +267,9 @@ main(void)
         cmocka_unit_test(count_above_the_node_rows_is_rejected),
         cmocka_unit_test(wrong_number_of_levels_or_missing_result_is_rejected),
         cmocka_unit_test(km_tables_are_checked),
+        cmocka_unit_test(km_count_above_the_row_limit_is_rejected),
+        cmocka_unit_test(unknown_kind_is_rejected),
+        cmocka_unit_test(json_reals_are_shortest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

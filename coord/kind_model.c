@@ -1,0 +1,194 @@
+/*
+ * kind_model - the model kinds and commands: a Cox model stratified by node
+ * (cox) and a logistic regression (glm).  One query of these kinds is one
+ * Newton-Raphson or IRLS round; coord/model.c drives the rounds and prints
+ * the fit.  Here: the check of one node's share of a round, the parsing of
+ * the commands into a model_request, and their rows.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/cox.h"
+#include "analysis/glm.h"
+#include "coord/kind.h"
+#include "lib/util.h"
+
+/* A round's share: p coefficients' worth of finite sums, sizes within the node's rows. */
+static int
+check_model(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
+{
+    const Fedra__ModelResult *m = b->model;
+    size_t p = spec->n_terms + (spec->kind == FEDRA__KIND__KIND_GLM);
+    if (m == NULL)
+        return errf(why, "answered without model sums");
+    if (m->n_score != p || m->n_info != p * p)
+        return errf(why, "sent model sums for %zu coefficients, not %zu", m->n_score, p);
+    if (m->n > b->data_rows || m->events > m->n || m->dropped > b->data_rows - m->n)
+        return errf(why, "sent model sums for more patients than it holds");
+    int finite = isfinite(m->loglik) && isfinite(m->deviance) && isfinite(m->aic);
+    for (size_t i = 0; i < p; i++)
+        finite &= isfinite(m->score[i]) != 0;
+    for (size_t i = 0; i < p * p; i++)
+        finite &= isfinite(m->info[i]) && m->info[i] == m->info[(i % p) * p + i / p];
+    if (!finite)
+        return errf(why, "sent model sums that are not finite or not symmetric");
+    return 0;
+}
+
+/*
+ * One round on its own (a saved round sent with 'fedra send') is no fit:
+ * only the node statuses.  The fit is model_run's (coord/model.h).
+ */
+static int
+round_report(const struct report *r, const Fedra__QuerySpec *spec, const struct coord_show *show,
+    char *err)
+{
+    (void)spec;
+    (void)show;
+    return report_nodes(r, err);
+}
+
+const struct coord_kind kind_cox = {
+    FEDRA__KIND__KIND_COX, "cox", check_model, round_report, 0,
+};
+
+const struct coord_kind kind_glm = {
+    FEDRA__KIND__KIND_GLM, "glm", check_model, round_report, 0,
+};
+
+/* ---- the commands ---- */
+
+static int
+parse_ties(const char *v, Fedra__Ties *out)
+{
+    if (strcmp(v, "efron") == 0)
+        *out = FEDRA__TIES__TIES_EFRON;
+    else if (strcmp(v, "breslow") == 0)
+        *out = FEDRA__TIES__TIES_BRESLOW;
+    else
+        return coord_usage_error("--ties takes efron or breslow, got '%s'", v);
+    return 0;
+}
+
+/* An option with a value that only one of the two models takes; -1 if none. */
+static int
+parse_model_only(struct model_request *req, const char *a, const char *v, struct coord_query *q)
+{
+    if (!req->glm && strcmp(a, "--endpoint") == 0)
+        return coord_parse_endpoint(v, &req->endpoint);
+    if (!req->glm && strcmp(a, "--grid") == 0)
+        return coord_parse_grid(v, &req->grid_days);
+    if (!req->glm && strcmp(a, "--ties") == 0)
+        return parse_ties(v, &req->ties);
+    if (req->glm && strcmp(a, "--outcome") == 0) {
+        free(q->outcome);
+        q->outcome = xstrdup(v);
+        return 0;
+    }
+    if (req->glm && strcmp(a, "--family") == 0 && strcmp(v, "binomial") != 0)
+        return coord_usage_error("--family: only binomial (logistic regression) is available, "
+            "got '%s'", v);
+    return req->glm && strcmp(a, "--family") == 0 ? 0 : -1;
+}
+
+/* One option with its value; -1 if it is none of the model's. */
+static int
+parse_model_option(const char *a, const char *v, struct coord_query *q, const char **where_expr)
+{
+    struct model_request *req = &q->model;
+    int maxit = req->glm ? GLM_MAX_MAXIT : COX_MAX_ITER_MAX;
+    long long iter;
+    if (strcmp(a, "--covariates") == 0) {
+        while (q->ncov > 0)
+            free(q->cov[--q->ncov]);
+        if (coord_split_list(v, q->cov, MODEL_MAX_COVARIATES, &q->ncov) != 0)
+            return coord_usage_error("--covariates takes at most %d variables",
+                MODEL_MAX_COVARIATES);
+        req->covariates = q->cov;       /* set: the list was given */
+    } else if (strcmp(a, "--where") == 0) {
+        *where_expr = v;
+    } else if (strcmp(a, "--max-iter") == 0) {
+        if (util_parse_int(v, 1, maxit, &iter) != 0)
+            return coord_usage_error("--max-iter takes 1 to %d, got '%s'", maxit, v);
+        req->max_iter = (int)iter;
+    } else {
+        return parse_model_only(req, a, v, q);
+    }
+    return 0;
+}
+
+/* glm --outcome V=LEVEL, split in place. */
+static int
+parse_outcome(struct coord_query *q)
+{
+    char *eq = q->outcome ? strchr(q->outcome, '=') : NULL;
+    if (eq == NULL || eq == q->outcome || eq[1] == 0)
+        return coord_usage_error("%s", "glm needs --outcome V=LEVEL (e.g. --outcome "
+            "vital_status=dead)");
+    *eq = 0;
+    q->model.outcome_var = q->outcome;
+    q->model.outcome_level = eq + 1;
+    return 0;
+}
+
+/* cox and glm share --covariates, --where and --max-iter; each has its own others. */
+static int
+parse_model(int argc, char **argv, struct coord_query *q)
+{
+    struct model_request *req = &q->model;
+    const char *where_expr = NULL;
+    int rc;
+    req->glm = strcmp(argv[0], "glm") == 0;
+    req->endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+    req->ties = FEDRA__TIES__TIES_EFRON;
+    req->grid_days = COORD_DEFAULT_GRID;
+    for (int i = 1; i < argc; i++, i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (v == NULL || (rc = parse_model_option(argv[i], v, q, &where_expr)) < 0)
+            return coord_usage_error("%s: unexpected argument '%s'", argv[0], argv[i]);
+        if (rc != 0)
+            return rc;
+    }
+    if (req->covariates == NULL || q->ncov == 0)
+        return coord_usage_error("%s needs --covariates V,... (e.g. --covariates "
+            "stage,age_years)", argv[0]);
+    if (req->glm && parse_outcome(q) != 0)
+        return 2;
+    if (coord_parse_where(where_expr, q) != 0)
+        return 2;
+    req->ncov = q->ncov;
+    req->where = q->filterp;
+    req->nwhere = q->where.nterms;
+    req->exact_times = req->grid_days == 0;
+    return 0;
+}
+
+const struct coord_cmd cmd_cox = {
+    "cox", "cox --covariates V,... [--where EXPR] [--endpoint os|efs] [--grid DAYS]\n"
+        "    [--ties efron|breslow] [--max-iter N]",
+    "Cox model stratified by node, exact: coxph(Surv ~ V + ... + strata(node)),\n"
+    "one signed round per Newton-Raphson step",
+    "  --covariates V,...  the model's variables (factors coded as R codes them)\n"
+    "  --where EXPR        select patients, e.g. \"stage!=unknown\"\n"
+    "  --endpoint os|efs   overall (default) or event-free survival\n"
+    "  --grid DAYS         times rounded up to a grid of DAYS (default 30); 0: exact times\n"
+    "  --ties T            efron (default) or breslow\n"
+    "  --max-iter N        at most N iterations (default 20, as coxph)\n",
+    "fedra cox --covariates stage,age_years,sex --ties breslow",
+    COORD_FLOW_MODEL, {FEDRA__KIND__KIND_COUNT, FEDRA__KIND__KIND_COX}, parse_model,
+};
+
+const struct coord_cmd cmd_glm = {
+    "glm", "glm --outcome V=LEVEL --covariates V,... [--where EXPR]\n"
+        "    [--family binomial] [--max-iter N]",
+    "logistic regression, exact: glm(V == LEVEL ~ ..., family = binomial),\n"
+    "one signed round per IRLS step",
+    "  --outcome V=LEVEL   the event modelled, e.g. vital_status=dead\n"
+    "  --covariates V,...  the model's variables (factors coded as R codes them)\n"
+    "  --where EXPR        select patients, e.g. \"tumour_type=melanoma\"\n"
+    "  --family binomial   the only family (logit link)\n"
+    "  --max-iter N        at most N iterations (default 25, as glm)\n",
+    "fedra glm --outcome vital_status=dead --covariates stage,age_years",
+    COORD_FLOW_MODEL, {FEDRA__KIND__KIND_COUNT, FEDRA__KIND__KIND_GLM}, parse_model,
+};

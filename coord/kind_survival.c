@@ -1,0 +1,777 @@
+/*
+ * kind_survival - the survival kinds and commands: pooled Kaplan-Meier (km)
+ * and the log-rank test (logrank), both from the nodes' life tables (one
+ * per stratum: distinct times with events and censorings), or, for
+ * logrank --stratify-by-node, from each node's own O, E and V.
+ *
+ * A life table becomes analysis/km.h's km_table in one place
+ * (life_table_to_km), for the check and for both merges alike.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "analysis/km.h"
+#include "analysis/logrank.h"
+#include "coord/kind.h"
+#include "coord/plot.h"
+#include "lib/util.h"
+#include "proto/vars.h"
+
+#define SURV_LABEL (VARS_MAX_NAME + VARS_MAX_LEVEL + 2)   /* "var=level" */
+
+/*
+ * A node's life table as a km_table.  A count above REPORT_MAX_ROWS becomes
+ * -1, which km_table_check() and km_merge() refuse (sums of such counts
+ * would not stay exact).  Returns -1, t empty, if the columns differ in
+ * length or n exceeds KM_MAX_N.
+ */
+static int
+life_table_to_km(const Fedra__LifeTable *lt, struct km_table *t)
+{
+    memset(t, 0, sizeof *t);
+    if (lt->n_time != lt->n_events || lt->n_time != lt->n_censored || lt->n > (uint64_t)KM_MAX_N)
+        return -1;
+    t->n = (int64_t)lt->n;
+    t->nrows = lt->n_time;
+    t->rows = xcalloc(lt->n_time, sizeof *t->rows);
+    for (size_t j = 0; j < lt->n_time; j++) {
+        t->rows[j].time = lt->time[j];
+        t->rows[j].d = lt->events[j] > REPORT_MAX_ROWS ? -1 : (int64_t)lt->events[j];
+        t->rows[j].c = lt->censored[j] > REPORT_MAX_ROWS ? -1 : (int64_t)lt->censored[j];
+    }
+    return 0;
+}
+
+/* The stratum's level, "" without grouping. */
+static const char *
+lt_level(const Fedra__LifeTable *lt)
+{
+    return lt->n_levels ? lt->levels[0] : "";
+}
+
+/* ---- checking one answer ---- */
+
+/* One life table: its levels, its size within the node's rows, rows that add up. */
+static int
+check_life_table(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b,
+    const Fedra__LifeTable *lt, char *why)
+{
+    struct km_table t;
+    if (lt->n_levels != spec->n_group_by)
+        return errf(why, "a life table has %zu levels for %zu grouping variables",
+            lt->n_levels, spec->n_group_by);
+    if (lt->n_levels == 1 && !report_level_ok(spec, 0, lt->levels[0]))
+        return errf(why, "sent an unknown level '%.64s'", lt->levels[0]);
+    if (lt->n > b->data_rows || life_table_to_km(lt, &t) != 0)
+        return errf(why, "sent an inconsistent life table");
+    int rc = km_table_check(&t) != 0 ? errf(why, "sent a life table whose rows do not add up")
+                                     : 0;
+    km_table_release(&t);
+    return rc;
+}
+
+static int
+check_km(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
+{
+    const Fedra__KmResult *km = b->km;
+    if (km == NULL)
+        return errf(why, "answered without life tables");
+    char **keys = xcalloc(km->n_strata, sizeof *keys);
+    int rc = 0;
+    for (size_t k = 0; k < km->n_strata && rc == 0; k++) {
+        rc = check_life_table(spec, b, km->strata[k], why);
+        keys[k] = xstrdup(lt_level(km->strata[k]));
+    }
+    if (rc == 0 && !report_all_distinct(keys, km->n_strata))
+        rc = errf(why, "sent the same stratum twice");
+    for (size_t k = 0; k < km->n_strata; k++)
+        free(keys[k]);
+    free(keys);
+    return rc;
+}
+
+static int
+check_oev(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
+{
+    const Fedra__LogrankOev *m = b->logrank;
+    if (m == NULL)
+        return errf(why, "answered without log-rank sums");
+    size_t g = m->n_groups;
+    if (g == 0 || g > LOGRANK_MAX_GROUPS || m->n_n != g || m->n_observed != g ||
+        m->n_expected != g || m->n_variance != g * g)
+        return errf(why, "sent inconsistent log-rank sums");
+    char **keys = xcalloc(g, sizeof *keys);
+    int rc = 0;
+    for (size_t k = 0; k < g; k++) {
+        if (rc == 0 && (!report_level_ok(spec, 0, m->groups[k]) || m->n[k] > b->data_rows))
+            rc = errf(why, "sent log-rank sums for an unknown group or too many patients");
+        keys[k] = xstrdup(m->groups[k]);
+    }
+    if (rc == 0 && !report_all_distinct(keys, g))
+        rc = errf(why, "sent the same group twice");
+    for (size_t k = 0; k < g; k++)
+        free(keys[k]);
+    free(keys);
+    return rc;
+}
+
+/* logrank: life tables per group, or (stratified by node) O, E and V. */
+static int
+check_logrank(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
+{
+    return spec->stratify_by_node ? check_oev(spec, b, why) : check_km(spec, b, why);
+}
+
+/* ---- km: merging ---- */
+
+/* One pooled stratum: its label and the merged curve. */
+struct km_stratum {
+    const char *level;              /* NULL without --by */
+    struct km_curve curve;
+    int empty;                      /* pooled N = 0: R has no curve either */
+    struct km_point *rows;          /* what is printed: the curve, or the curve at --times */
+    size_t nrows;
+};
+
+/* The pooled result: strata in catalogue order. */
+struct km_pooled {
+    const char *by;                 /* NULL without --by */
+    struct report_levels lv;
+    struct km_stratum *st;          /* lv.n */
+};
+
+/* Strata: the union of the levels the nodes sent, in catalogue order. */
+static void
+km_strata(const struct report *r, struct km_pooled *k)
+{
+    k->lv.var = vars_find(k->by ? k->by : "");
+    for (size_t i = 0; i < r->fed->nnodes; i++) {
+        const Fedra__ResponseBody *b = r->replies[i].body;
+        if (r->replies[i].status != NODE_OK || b->km == NULL)
+            continue;
+        for (size_t s = 0; s < b->km->n_strata; s++)
+            report_levels_add(&k->lv, lt_level(b->km->strata[s]));
+    }
+    report_levels_sort(&k->lv);
+    k->st = xcalloc(k->lv.n, sizeof *k->st);
+}
+
+/* Stratum s pooled over the nodes' tables of that level. */
+static int
+km_pool_stratum(const struct report *r, struct km_pooled *k, size_t s, int conf_type, char *err)
+{
+    struct km_table *tabs = xcalloc(r->fed->nnodes, sizeof *tabs);
+    size_t nt = 0;
+    int rc = 0;
+    k->st[s].level = k->by ? k->lv.text[s] : NULL;
+    for (size_t i = 0; i < r->fed->nnodes && rc == 0; i++) {
+        const Fedra__ResponseBody *b = r->replies[i].body;
+        if (r->replies[i].status != NODE_OK || b->km == NULL)
+            continue;
+        for (size_t j = 0; j < b->km->n_strata && rc == 0; j++) {
+            const Fedra__LifeTable *lt = b->km->strata[j];
+            if (strcmp(lt_level(lt), k->lv.text[s]) != 0)
+                continue;
+            if (life_table_to_km(lt, &tabs[nt++]) != 0)
+                rc = errf(err, "node '%s' sent an inconsistent life table", r->fed->nodes[i].name);
+        }
+    }
+    int e = rc == 0 ? km_merge(tabs, nt, (enum km_conf_type)conf_type, 0.95, &k->st[s].curve) : 0;
+    if (e == KM_EEMPTY)
+        k->st[s].empty = 1;
+    else if (e != 0)
+        rc = errf(err, "a node's life table for stratum '%s' is inconsistent (km error %d)",
+            k->lv.text[s], e);
+    for (size_t j = 0; j < nt; j++)
+        km_table_release(&tabs[j]);
+    free(tabs);
+    return rc;
+}
+
+/* Rows to print: the whole curve, or the curve at the requested times. */
+static int
+km_rows(struct km_pooled *k, const struct coord_show *show, char *err)
+{
+    for (size_t s = 0; s < k->lv.n; s++) {
+        struct km_stratum *st = &k->st[s];
+        if (st->empty)
+            continue;
+        if (show->ntimes == 0) {
+            st->rows = st->curve.pts;
+            st->nrows = st->curve.npts;
+        } else if (km_at_times(&st->curve, show->times, show->ntimes, 0, &st->rows,
+                       &st->nrows) != 0) {
+            return errf(err, "cannot evaluate the curve at the requested times");
+        }
+    }
+    return 0;
+}
+
+static void
+km_pooled_release(struct km_pooled *k, const struct coord_show *show)
+{
+    for (size_t s = 0; s < k->lv.n; s++) {
+        if (show->ntimes > 0)
+            free(k->st[s].rows);
+        km_curve_release(&k->st[s].curve);
+    }
+    free(k->st);
+    free(k->lv.text);
+}
+
+/* ---- km: printing ---- */
+
+/* "var=level"; without --by, none (""), or for the table "all". */
+static const char *
+km_label(const struct km_pooled *k, size_t s, const char *all, char out[SURV_LABEL])
+{
+    snprintf(out, SURV_LABEL, "%s%s%s", k->by ? k->by : all, k->by ? "=" : "",
+        k->by ? k->lv.text[s] : "");
+    return out;
+}
+
+/* Draw the non-empty strata; numbers at risk below the largest node min_cell are hidden. */
+static int
+km_plot(const struct report *r, const char *path, const struct km_pooled *k, char *err)
+{
+    uint32_t min_cell = 1;
+    for (size_t i = 0; i < r->fed->nnodes; i++) {
+        const Fedra__ResponseBody *b = r->replies[i].body;
+        if (r->replies[i].status == NODE_OK && b->km != NULL && b->km->min_cell > min_cell)
+            min_cell = b->km->min_cell;
+    }
+    struct plot_curve pc[PLOT_MAX_CURVES];
+    char labels[PLOT_MAX_CURVES][SURV_LABEL];
+    size_t n = 0;
+    for (size_t s = 0; s < k->lv.n; s++) {
+        if (k->st[s].empty)
+            continue;
+        if (n == PLOT_MAX_CURVES)
+            return errf(err, "more than %d curves to plot", PLOT_MAX_CURVES);
+        pc[n].label = km_label(k, s, "all", labels[n]);
+        pc[n].curve = &k->st[s].curve;
+        n++;
+    }
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return errf(err, "cannot write '%s'", path);
+    int rc = plot_km_svg(f, "Kaplan-Meier estimate (pooled over the federation)", pc, n,
+        min_cell, err);
+    if (fclose(f) != 0 && rc == 0)
+        rc = errf(err, "cannot write '%s'", path);
+    return rc;
+}
+
+static void
+km_point_csv(FILE *f, const char *label, const struct km_point *p, const char *tail)
+{
+    report_csv_field(f, label);
+    fprintf(f, ",%d,%lld,%lld,%lld,", p->time, (long long)p->n_risk, (long long)p->n_event,
+        (long long)p->n_censor);
+    report_put_num(f, p->surv);
+    fputc(',', f);
+    report_put_num(f, p->std_err);
+    fputc(',', f);
+    report_put_num(f, p->lower);
+    fputc(',', f);
+    report_put_num(f, p->upper);
+    fprintf(f, "%s\n", tail);
+}
+
+/* CSV: the curve's columns, then the stratum's n, events and median with its CI, and nodes. */
+static void
+km_csv(const struct report *r, const struct km_pooled *k)
+{
+    char label[SURV_LABEL];
+    fputs("strata,time,n.risk,n.event,n.censor,surv,std.err,lower,upper,"
+        "n,events,median,median.lower,median.upper,nodes\n", r->out);
+    for (size_t s = 0; s < k->lv.n; s++) {
+        const struct km_curve *c = &k->st[s].curve;
+        struct buf tail = {0};
+        report_tail_int(&tail, (long long)c->n);
+        report_tail_int(&tail, (long long)c->events);
+        report_tail_num(&tail, c->median);
+        report_tail_num(&tail, c->median_lower);
+        report_tail_num(&tail, c->median_upper);
+        report_tail_nodes(&tail, r);
+        km_label(k, s, "", label);
+        for (size_t j = 0; j < k->st[s].nrows; j++)
+            km_point_csv(r->out, label, &k->st[s].rows[j], report_tail_text(&tail));
+        buf_release(&tail);
+    }
+    report_nodes_text(r, r->diag);
+}
+
+static json_t *
+km_point_json(const struct km_point *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "time", json_integer(p->time));
+    json_object_set_new(o, "n.risk", json_integer(p->n_risk));
+    json_object_set_new(o, "n.event", json_integer(p->n_event));
+    json_object_set_new(o, "n.censor", json_integer(p->n_censor));
+    json_object_set_new(o, "surv", report_json_num(p->surv));
+    json_object_set_new(o, "std.err", report_json_num(p->std_err));
+    json_object_set_new(o, "lower", report_json_num(p->lower));
+    json_object_set_new(o, "upper", report_json_num(p->upper));
+    return o;
+}
+
+static void
+km_json(const struct report *r, const struct km_pooled *k)
+{
+    char label[SURV_LABEL];
+    json_t *curves = json_array();
+    for (size_t s = 0; s < k->lv.n; s++) {
+        const struct km_stratum *st = &k->st[s];
+        if (st->empty)
+            continue;
+        json_t *c = json_object(), *a = json_array();
+        json_object_set_new(c, "strata", json_string(km_label(k, s, "", label)));
+        json_object_set_new(c, "n", json_integer(st->curve.n));
+        json_object_set_new(c, "events", json_integer(st->curve.events));
+        json_object_set_new(c, "median", report_json_num(st->curve.median));
+        json_object_set_new(c, "median_lower", report_json_num(st->curve.median_lower));
+        json_object_set_new(c, "median_upper", report_json_num(st->curve.median_upper));
+        for (size_t j = 0; j < st->nrows; j++)
+            json_array_append_new(a, km_point_json(&st->rows[j]));
+        json_object_set_new(c, "rows", a);
+        json_array_append_new(curves, c);
+    }
+    json_t *res = json_object();
+    json_object_set_new(res, "curves", curves);
+    report_emit_json(r, res);
+}
+
+/* The curve at --times, one block per stratum, as summary(fit, times=) prints it. */
+static void
+km_table_times(FILE *f, const struct km_pooled *k)
+{
+    char label[SURV_LABEL];
+    for (size_t s = 0; s < k->lv.n; s++) {
+        if (k->st[s].empty)
+            continue;
+        fprintf(f, "\n%s\n%8s %7s %7s %10s %10s %10s %10s\n", km_label(k, s, "all", label),
+            "time", "n.risk", "n.event", "survival", "std.err", "lower95", "upper95");
+        for (size_t j = 0; j < k->st[s].nrows; j++) {
+            const struct km_point *p = &k->st[s].rows[j];
+            fprintf(f, "%8d %7lld %7lld %10.4f %10.4f %10.4f %10.4f\n", p->time,
+                (long long)p->n_risk, (long long)p->n_event, p->surv, p->std_err, p->lower,
+                p->upper);
+        }
+    }
+}
+
+/* n, events and the median with its CI per stratum, as print.survfit. */
+static void
+km_table(const struct report *r, const struct km_pooled *k, const struct coord_show *show)
+{
+    FILE *f = r->out;
+    char label[SURV_LABEL];
+    fprintf(f, "%-28s %7s %7s %9s %9s %9s\n", "strata", "n", "events", "median", "0.95LCL",
+        "0.95UCL");
+    for (size_t s = 0; s < k->lv.n; s++) {
+        const struct km_curve *c = &k->st[s].curve;
+        if (k->st[s].empty)
+            continue;
+        fprintf(f, "%-28s %7lld %7lld", km_label(k, s, "all", label), (long long)c->n,
+            (long long)c->events);
+        double m[3] = {c->median, c->median_lower, c->median_upper};
+        for (int j = 0; j < 3; j++) {
+            if (m[j] == m[j])
+                fprintf(f, " %9g", m[j]);
+            else
+                fprintf(f, " %9s", "NA");
+        }
+        fputc('\n', f);
+    }
+    if (show->ntimes > 0)
+        km_table_times(f, k);
+    fputc('\n', f);
+    report_nodes_text(r, f);
+}
+
+/*
+ * Pooled Kaplan-Meier per stratum (--by: one variable, or none), with
+ * limits of show->conf_type at 95%; with --times the curve is reported at
+ * those times only, as summary(fit, times=) does; with --plot it is also
+ * drawn to that SVG file (coord/plot.h).
+ */
+static int
+km_report(const struct report *r, const Fedra__QuerySpec *spec, const struct coord_show *show,
+    char *err)
+{
+    struct km_pooled k;
+    memset(&k, 0, sizeof k);
+    k.by = spec->n_group_by ? spec->group_by[0] : NULL;
+    km_strata(r, &k);
+    int rc = 0;
+    for (size_t s = 0; s < k.lv.n && rc == 0; s++)
+        rc = km_pool_stratum(r, &k, s, show->conf_type, err);
+    if (rc == 0 && show->plot != NULL)
+        rc = km_plot(r, show->plot, &k, err);
+    if (rc == 0)
+        rc = km_rows(&k, show, err);
+    if (rc == 0 && r->format == REPORT_CSV)
+        km_csv(r, &k);
+    else if (rc == 0 && r->format == REPORT_JSON)
+        km_json(r, &k);
+    else if (rc == 0)
+        km_table(r, &k, show);
+    km_pooled_release(&k, show);
+    return rc;
+}
+
+const struct coord_kind kind_km = {
+    FEDRA__KIND__KIND_KM, "km", check_km, km_report, 0,
+};
+
+/* ---- logrank ---- */
+
+/* Node's life table of group, or an empty one if it sent none; -1 if inconsistent. */
+static int
+node_group_table(const Fedra__ResponseBody *b, const char *group, struct km_table *t)
+{
+    memset(t, 0, sizeof *t);
+    for (size_t k = 0; b->km != NULL && k < b->km->n_strata; k++) {
+        const Fedra__LifeTable *lt = b->km->strata[k];
+        if (lt->n_levels == 1 && strcmp(lt->levels[0], group) == 0)
+            return life_table_to_km(lt, t);
+    }
+    return 0;
+}
+
+/* The groups every answer names, in catalogue order. */
+static void
+lr_groups(const struct report *r, struct report_levels *lv)
+{
+    for (size_t i = 0; i < r->fed->nnodes; i++) {
+        const Fedra__ResponseBody *b = r->replies[i].body;
+        if (r->replies[i].status != NODE_OK)
+            continue;
+        for (size_t k = 0; b->km != NULL && k < b->km->n_strata; k++)
+            if (b->km->strata[k]->n_levels == 1)
+                report_levels_add(lv, b->km->strata[k]->levels[0]);
+        for (size_t k = 0; b->logrank != NULL && k < b->logrank->n_groups; k++)
+            report_levels_add(lv, b->logrank->groups[k]);
+    }
+    report_levels_sort(lv);
+}
+
+/* Stratified by node: the nodes' own O, E, V, summed in the pooled group order. */
+static int
+lr_sum_oev(const struct report *r, const struct report_levels *lv, struct logrank_oev *sum,
+    char *err)
+{
+    size_t G = lv->n;
+    if (logrank_oev_init(sum, G) != 0)
+        return errf(err, "out of memory");
+    for (size_t i = 0; i < r->fed->nnodes; i++) {
+        const Fedra__LogrankOev *m = r->replies[i].body ? r->replies[i].body->logrank : NULL;
+        if (r->replies[i].status != NODE_OK)
+            continue;
+        size_t g = m ? m->n_groups : 0;
+        if (m == NULL || m->n_n != g || m->n_observed != g || m->n_expected != g ||
+            m->n_variance != g * g)
+            return errf(err, "node '%s' sent inconsistent log-rank sums", r->fed->nodes[i].name);
+        size_t *map = xcalloc(g, sizeof *map);
+        for (size_t a = 0; a < g; a++)
+            map[a] = (size_t)report_levels_code(lv, m->groups[a]);
+        for (size_t a = 0; a < g; a++) {
+            sum->n[map[a]] += (int64_t)m->n[a];
+            sum->o[map[a]] += m->observed[a];
+            sum->e[map[a]] += m->expected[a];
+            for (size_t c = 0; c < g; c++)
+                sum->v[map[a] * G + map[c]] += m->variance[a * g + c];
+        }
+        free(map);
+    }
+    return 0;
+}
+
+/* Pooled: every group's life tables over the nodes, then O, E, V of the pooled curves. */
+static int
+lr_sum_pooled(const struct report *r, const struct report_levels *lv, struct logrank_oev *sum,
+    char *err)
+{
+    size_t nn = r->fed->nnodes, G = lv->n, used = 0;
+    struct km_table *tabs = xcalloc(nn * G, sizeof *tabs);
+    int rc = 0;
+    for (size_t i = 0; i < nn && rc == 0; i++) {
+        if (r->replies[i].status != NODE_OK)
+            continue;
+        for (size_t g = 0; g < G && rc == 0; g++)
+            if (node_group_table(r->replies[i].body, lv->text[g], &tabs[used * G + g]) != 0)
+                rc = errf(err, "node '%s' sent an inconsistent life table", r->fed->nodes[i].name);
+        used++;
+    }
+    if (rc == 0 && logrank_pooled(tabs, used, G, sum) != 0)
+        rc = errf(err, "a node's life tables are inconsistent");
+    for (size_t j = 0; j < nn * G; j++)
+        km_table_release(&tabs[j]);
+    free(tabs);
+    return rc;
+}
+
+/* The test, once the sums are there. */
+struct lr_out {
+    const char *by;
+    int stratified;
+    const struct report_levels *lv;
+    const struct logrank_oev *sum;
+    struct logrank_result res;
+};
+
+static void
+lr_json(const struct report *r, const struct lr_out *t)
+{
+    json_t *o = json_object(), *groups = json_array();
+    json_object_set_new(o, "chisq", json_real(t->res.chisq));
+    json_object_set_new(o, "df", json_integer(t->res.df));
+    json_object_set_new(o, "p", json_real(t->res.p));
+    json_object_set_new(o, "stratified_by_node", json_boolean(t->stratified));
+    for (size_t g = 0; g < t->lv->n; g++) {
+        if (t->sum->n[g] == 0)
+            continue;           /* survdiff lists only groups with patients */
+        json_t *x = json_object();
+        char lab[SURV_LABEL];
+        snprintf(lab, sizeof lab, "%s=%s", t->by, t->lv->text[g]);
+        json_object_set_new(x, "group", json_string(lab));
+        json_object_set_new(x, "n", json_integer(t->sum->n[g]));
+        json_object_set_new(x, "observed", json_real(t->sum->o[g]));
+        json_object_set_new(x, "expected", json_real(t->sum->e[g]));
+        json_array_append_new(groups, x);
+    }
+    json_object_set_new(o, "groups", groups);
+    report_emit_json(r, o);
+}
+
+static double
+oe2_over_e(const struct logrank_oev *s, size_t g)
+{
+    return s->e[g] > 0 ? (s->o[g] - s->e[g]) * (s->o[g] - s->e[g]) / s->e[g] : 0;
+}
+
+/* CSV: group,n,observed,expected, then (O-E)^2/E, the test and the nodes. */
+static void
+lr_csv(const struct report *r, const struct lr_out *t)
+{
+    FILE *f = r->out;
+    struct buf tail = {0};
+    report_tail_num(&tail, t->res.chisq);
+    report_tail_int(&tail, t->res.df);
+    report_tail_num(&tail, t->res.p);
+    report_tail_bool(&tail, t->stratified);
+    report_tail_nodes(&tail, r);
+    fputs("group,n,observed,expected,oe2_over_e,chisq,df,p,stratified_by_node,nodes\n", f);
+    for (size_t g = 0; g < t->lv->n; g++) {
+        char lab[SURV_LABEL];
+        if (t->sum->n[g] == 0)
+            continue;
+        snprintf(lab, sizeof lab, "%s=%s", t->by, t->lv->text[g]);
+        report_csv_field(f, lab);
+        fprintf(f, ",%lld,%.17g,%.17g,%.17g%s\n", (long long)t->sum->n[g], t->sum->o[g],
+            t->sum->e[g], oe2_over_e(t->sum, g), report_tail_text(&tail));
+    }
+    buf_release(&tail);
+}
+
+/* The table as survdiff prints it; for CSV, the test and nodes also go to r->diag. */
+static void
+lr_text(const struct report *r, const struct lr_out *t)
+{
+    FILE *f = r->out;
+    if (r->format == REPORT_CSV) {
+        lr_csv(r, t);
+    } else {
+        fprintf(f, "%-32s %8s %12s %12s %12s\n", "", "N", "Observed", "Expected", "(O-E)^2/E");
+        for (size_t g = 0; g < t->lv->n; g++) {
+            char lab[SURV_LABEL];
+            if (t->sum->n[g] == 0)
+                continue;
+            snprintf(lab, sizeof lab, "%s=%s", t->by, t->lv->text[g]);
+            fprintf(f, "%-32s %8lld %12.6g %12.6g %12.6g\n", lab, (long long)t->sum->n[g],
+                t->sum->o[g], t->sum->e[g], oe2_over_e(t->sum, g));
+        }
+    }
+    FILE *d = r->format == REPORT_CSV ? r->diag : f;
+    fprintf(d, "\n%sChisq = %.17g on %d degrees of freedom, p = %.17g\n",
+        t->stratified ? "stratified by node: " : "", t->res.chisq, t->res.df, t->res.p);
+    if (r->format != REPORT_CSV)
+        fputc('\n', f);
+    report_nodes_text(r, d);
+}
+
+/*
+ * Log-rank test of the groups of --by: pooled from the nodes' life tables
+ * (survdiff(Surv ~ g)), or, stratified by node, from the nodes' own O, E, V
+ * (survdiff(Surv ~ g + strata(node))).
+ */
+static int
+logrank_report(const struct report *r, const Fedra__QuerySpec *spec,
+    const struct coord_show *show, char *err)
+{
+    (void)show;
+    if (spec->n_group_by != 1)
+        return report_nodes(r, err);    /* a saved query without groups: nothing to test */
+    struct report_levels lv = {vars_find(spec->group_by[0]), NULL, 0, 0};
+    struct lr_out t = {spec->group_by[0], spec->stratify_by_node, &lv, NULL, {0, 0, 1}};
+    struct logrank_oev sum = {0};
+    int rc = 0;
+    lr_groups(r, &lv);
+    if (lv.n == 0 || lv.n > LOGRANK_MAX_GROUPS)
+        rc = errf(err, "no groups to compare (or more than %d)", LOGRANK_MAX_GROUPS);
+    else if (t.stratified)
+        rc = lr_sum_oev(r, &lv, &sum, err);
+    else
+        rc = lr_sum_pooled(r, &lv, &sum, err);
+    int k = rc == 0 ? logrank_test(&sum, &t.res) : 0;
+    if (k == LOGRANK_ESINGULAR)
+        rc = errf(err, "the variance matrix is singular (as R's survdiff, which stops here)");
+    else if (k != 0)
+        rc = errf(err, "log-rank test failed (error %d)", k);
+    t.sum = &sum;
+    if (rc == 0 && r->format == REPORT_JSON)
+        lr_json(r, &t);
+    else if (rc == 0)
+        lr_text(r, &t);
+    logrank_oev_release(&sum);
+    free(lv.text);
+    return rc;
+}
+
+const struct coord_kind kind_logrank = {
+    FEDRA__KIND__KIND_LOGRANK, "logrank", check_logrank, logrank_report, 0,
+};
+
+/* ---- the commands ---- */
+
+static int
+parse_times(const char *v, struct coord_query *q)
+{
+    char *parts[COORD_MAX_TIMES];
+    size_t n;
+    if (coord_split_list(v, parts, COORD_MAX_TIMES, &n) != 0)
+        return coord_usage_error("--times takes at most %d values", COORD_MAX_TIMES);
+    free(q->times);
+    q->times = xcalloc(n, sizeof *q->times);
+    int bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        long long t;
+        bad |= util_parse_int(parts[k], 0, INT32_MAX, &t) != 0;
+        q->times[k] = bad ? 0 : (int32_t)t;
+        free(parts[k]);
+    }
+    q->show.times = q->times;
+    q->show.ntimes = n;
+    if (bad || n == 0)
+        return coord_usage_error("--times takes days (whole numbers >= 0) separated by commas, "
+            "got '%s'", v);
+    return 0;
+}
+
+static int
+parse_conf_type(const char *v, int *out)
+{
+    if (strcmp(v, "log") == 0)
+        *out = KM_CONF_LOG;
+    else if (strcmp(v, "log-log") == 0)
+        *out = KM_CONF_LOGLOG;
+    else if (strcmp(v, "plain") == 0)
+        *out = KM_CONF_PLAIN;
+    else
+        return coord_usage_error("--conf-type takes log, log-log or plain, got '%s'", v);
+    return 0;
+}
+
+/* One option with a value (argv[i], v), shared by km and logrank; -1 if not one of them. */
+static int
+parse_surv_option(int logrank, const char *a, const char *v, struct coord_query *q,
+    const char **where_expr)
+{
+    if (strcmp(a, "--by") == 0) {
+        if (strchr(v, ',') != NULL)
+            return coord_usage_error("km takes one --by variable, got '%s'", v);
+        while (q->nby > 0)
+            free(q->by[--q->nby]);
+        q->by[q->nby++] = xstrdup(v);
+    } else if (strcmp(a, "--where") == 0) {
+        *where_expr = v;
+    } else if (strcmp(a, "--endpoint") == 0) {
+        return coord_parse_endpoint(v, &q->spec.endpoint);
+    } else if (strcmp(a, "--grid") == 0) {
+        return coord_parse_grid(v, &q->spec.grid_days);
+    } else if (strcmp(a, "--conf-type") == 0) {
+        return parse_conf_type(v, &q->show.conf_type);
+    } else if (strcmp(a, "--times") == 0) {
+        return parse_times(v, q);
+    } else if (!logrank && strcmp(a, "--plot") == 0) {
+        q->show.plot = v;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* km and logrank share their options; logrank adds --stratify-by-node and needs --by. */
+static int
+parse_surv(int argc, char **argv, struct coord_query *q)
+{
+    int logrank = strcmp(argv[0], "logrank") == 0, rc;
+    const char *where_expr = NULL;
+    q->spec.endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+    q->spec.grid_days = COORD_DEFAULT_GRID;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (logrank && strcmp(argv[i], "--stratify-by-node") == 0)
+            q->spec.stratify_by_node = 1;
+        else if (v == NULL || (rc = parse_surv_option(logrank, argv[i], v, q, &where_expr)) < 0)
+            return coord_usage_error("%s: unexpected argument '%s'", argv[0], argv[i]);
+        else if (rc != 0)
+            return rc;
+        else
+            i++;
+    }
+    if (logrank && q->nby == 0)
+        return coord_usage_error("%s", "logrank needs --by V (the groups to compare)");
+    if (coord_parse_where(where_expr, q) != 0)
+        return 2;
+    q->spec.kind = logrank ? FEDRA__KIND__KIND_LOGRANK : FEDRA__KIND__KIND_KM;
+    q->spec.n_group_by = q->nby;
+    q->spec.group_by = q->by;
+    q->spec.exact_times = q->spec.grid_days == 0;
+    return 0;
+}
+
+#define SURV_OPTIONS \
+    "  --where EXPR        select patients, e.g. \"stage=metastatic and age_years<10\"\n" \
+    "  --endpoint os|efs   overall (default) or event-free survival\n" \
+    "  --grid DAYS         times rounded up to a grid of DAYS (default 30); 0: exact times,\n" \
+    "                      only where every node's policy allows them\n"
+
+const struct coord_cmd cmd_km = {
+    "km", "km [--by V] [--where EXPR] [--endpoint os|efs] [--grid DAYS]\n"
+        "   [--conf-type log|log-log|plain] [--times T,...] [--plot FILE.svg]",
+    "pooled Kaplan-Meier curves (survfit), per level of one variable",
+    "  --by V              one curve per level of V\n"
+    SURV_OPTIONS
+    "  --conf-type T       confidence limits: log (default), log-log or plain\n"
+    "  --times T,...       the curve at these days only, as summary(fit, times=)\n"
+    "  --plot FILE.svg     also draw the curves, with CI bands and numbers at risk\n",
+    "fedra km --by stage --endpoint efs --times 365,1825 --plot km.svg",
+    COORD_FLOW_ONE_ROUND, {FEDRA__KIND__KIND_KM}, parse_surv,
+};
+
+const struct coord_cmd cmd_logrank = {
+    "logrank", "logrank --by V [--where EXPR] [--endpoint os|efs] [--grid DAYS] "
+        "[--stratify-by-node]",
+    "log-rank test of the levels of V (survdiff), pooled or stratified by node",
+    "  --by V              the groups to compare (required)\n"
+    SURV_OPTIONS
+    "  --stratify-by-node  survdiff(... + strata(node)): nodes send only O, E and V\n",
+    "fedra logrank --by stage --stratify-by-node",
+    COORD_FLOW_ONE_ROUND, {FEDRA__KIND__KIND_LOGRANK}, parse_surv,
+};
