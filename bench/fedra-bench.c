@@ -16,11 +16,11 @@
  *          pinned certificate verdict, signature, body, query hash); REPS runs
  *          of 2000 verifications.
  *   scan   DB count|km REPS [BY]
- *          the node's scan alone: snapshot_load() once, then exec_count() /
- *          exec_km() as the node calls them, REPS times.  BY: the grouping,
+ *          the node's scan alone: snapshot_load() once, then the count or km
+ *          kind's row (node/kind.h) as the node calls it, REPS times.  BY: the grouping,
  *          comma-separated ("-" for none), instead of the default.
  *   scan   DB cox|cox-first REPS COVARIATES
- *          one node's Cox round (exec_cox) with every level but the first of
+ *          one node's Cox round (the cox kind's row) with every level but the first of
  *          each categorical covariate as a column, at beta 0: "cox" with the
  *          design kept from the fit's first round (every later round), and
  *          "cox-first" with an empty cache each time (the first round).
@@ -45,7 +45,8 @@
 #include "coord/report.h"
 #include "lib/util.h"
 #include "node/config.h"
-#include "node/exec.h"
+#include "node/kind.h"
+#include "node/kind_model.h"
 #include "node/snapshot.h"
 #include "node/store.h"
 #include "proto/vars.h"
@@ -230,7 +231,20 @@ cmd_verify(char **argv, int argc, char *err)
     return rc;
 }
 
-/* exec_cox at beta 0 on terms for the covariates (comma-separated list, modified). */
+/* One query answered as the node answers it: its kind's row, execute then release. */
+static int
+node_answer(const struct snapshot *snap, const struct disclose_policy *pol,
+    const Fedra__QuerySpec *spec, struct kind_model_cache *cache, char *err)
+{
+    const struct node_kind *k = node_kind_get(spec->kind);
+    struct node_kind_ctx ctx = {snap, cache, 0, NULL};
+    struct node_answer ans;
+    int rc = node_kind_answer(k, &ctx, pol, spec, &ans, err);
+    k->free_answer(&ans);
+    return rc;
+}
+
+/* A Cox round at beta 0 on terms for the covariates (comma-separated list, modified). */
 static int
 scan_cox(const struct snapshot *snap, const struct disclose_policy *pol, char *list, int first,
     long long reps, char *err)
@@ -264,24 +278,21 @@ scan_cox(const struct snapshot *snap, const struct disclose_policy *pol, char *l
     spec.beta = beta;
     spec.model_id.data = model_id;
     spec.model_id.len = sizeof model_id;
-    struct exec_model_cache cache;
+    struct kind_model_cache cache;
     memset(&cache, 0, sizeof cache);
     double *v = xcalloc((size_t)reps, sizeof *v);
     int rc = 0;
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
-        struct exec_model_out em;
         if (first)
-            exec_model_cache_clear(&cache);
+            kind_model_cache_clear(&cache);
         int64_t t0 = util_mono_us();
-        rc = exec_cox(snap, pol, &spec, &cache, &em, err);
+        rc = node_answer(snap, pol, &spec, &cache, err);
         if (k >= 0)
             v[k] = (double)(util_mono_us() - t0) / 1000.0;
-        if (rc == 0)
-            exec_model_release(&em);
     }
     if (rc == 0)
         result(v, (size_t)reps, "ms");
-    exec_model_cache_clear(&cache);
+    kind_model_cache_clear(&cache);
     free(v);
     return rc;
 }
@@ -330,18 +341,8 @@ cmd_scan(char **argv, int argc, char *err)
     double *v = xcalloc((size_t)reps, sizeof *v);
     int rc = 0;
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
-        struct exec_out eo;
-        struct exec_km_out ek;
         int64_t t0 = util_mono_us();
-        if (km) {
-            rc = exec_km(snap, &pol, &spec, &ek, err);
-            if (rc == 0)
-                exec_km_release(&ek);
-        } else {
-            rc = exec_count(snap, &pol, &spec, &eo, err);
-            if (rc == 0)
-                exec_out_release(&eo);
-        }
+        rc = node_answer(snap, &pol, &spec, NULL, err);
         if (k >= 0)
             v[k] = (double)(util_mono_us() - t0) / 1000.0;
     }

@@ -18,6 +18,8 @@
 
 #include "certs/pki.h"
 #include "lib/util.h"
+#include "node/kind.h"
+#include "node/select.h"
 
 static const char qaudit_schema[] =
     "CREATE TABLE IF NOT EXISTS qaudit_set(id INTEGER PRIMARY KEY, data_hash TEXT NOT NULL, "
@@ -33,7 +35,7 @@ struct qset {
     char label[QAUDIT_MAX_LABEL];
 };
 
-struct qsets {
+struct qaudit_sets {
     struct qset *v;
     size_t n, cap;
 };
@@ -138,7 +140,7 @@ sort_pairs(struct pair *p, size_t n)
 }
 
 static struct qset *
-sets_add(struct qsets *s, uint32_t *rows, size_t n)
+sets_add(struct qaudit_sets *s, uint32_t *rows, size_t n)
 {
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 8;
@@ -153,7 +155,7 @@ sets_add(struct qsets *s, uint32_t *rows, size_t n)
 }
 
 static void
-sets_release(struct qsets *s)
+sets_release(struct qaudit_sets *s)
 {
     for (size_t i = 0; i < s->n; i++)
         free(s->v[i].rows);
@@ -161,18 +163,13 @@ sets_release(struct qsets *s)
 }
 
 /*
- * Which variables split the selected rows into released groups, by kind.
- * Returns the number of variables, or -1 if the spec is one the executor
- * refuses anyway (then there is nothing to audit).
+ * The spec's grouping variables.  Returns their number, or -1 if the spec
+ * is one the executor refuses anyway (then there is nothing to audit).
  */
 static int
 group_vars(const Fedra__QuerySpec *spec, enum var_id by[SNAP_MAX_GROUP])
 {
-    size_t nby = 0;
-    if (spec->kind == FEDRA__KIND__KIND_COUNT)
-        nby = spec->n_group_by;
-    else if (spec->kind == FEDRA__KIND__KIND_KM || spec->kind == FEDRA__KIND__KIND_LOGRANK)
-        nby = spec->n_group_by;
+    size_t nby = spec->n_group_by;
     if (nby > SNAP_MAX_GROUP)
         return -1;
     for (size_t k = 0; k < nby; k++) {
@@ -193,7 +190,7 @@ group_vars(const Fedra__QuerySpec *spec, enum var_id by[SNAP_MAX_GROUP])
  * are not enumerated (docs/query-set-auditor.md).
  */
 static void
-add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct qsets *out,
+add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct qaudit_sets *out,
     size_t ngroups)
 {
     size_t total = 0;
@@ -269,29 +266,20 @@ add_margins(const struct snapshot *snap, const enum var_id *by, int nby, struct 
     free(p);
 }
 
-/* The row sets this query releases (see qaudit.h). */
-static int
-collect(const struct snapshot *snap, const struct disclose_policy *policy,
-    const Fedra__QuerySpec *spec, struct qsets *out)
+/*
+ * Add the groups that the rows selected by spec's filter form over
+ * by[0..nby-1] (rows missing any of them belong to none), leaving out
+ * groups of fewer than `least` rows; with two or more groups, their
+ * margins too (add_margins).
+ */
+static void
+collect(const struct snapshot *snap, const Fedra__QuerySpec *spec, const enum var_id *by,
+    int nby, uint32_t least, struct qaudit_sets *out)
 {
-    enum var_id by[SNAP_MAX_GROUP];
-    int nby = group_vars(spec, by);
-    if (nby < 0 || spec->n_where > SNAP_MAX_TERMS)
-        return 0;
-    struct snap_term terms[SNAP_MAX_TERMS];
-    for (size_t i = 0; i < spec->n_where; i++) {
-        const Fedra__Filter *w = spec->where[i];
-        terms[i].var = w->var;
-        terms[i].op = w->op == FEDRA__OP__OP_NE ? SNAP_NE : w->op == FEDRA__OP__OP_LT ? SNAP_LT
-            : w->op == FEDRA__OP__OP_LE ? SNAP_LE : w->op == FEDRA__OP__OP_GT ? SNAP_GT
-            : w->op == FEDRA__OP__OP_GE ? SNAP_GE : w->op == FEDRA__OP__OP_IN ? SNAP_IN : SNAP_EQ;
-        terms[i].values = (const char *const *)w->values;
-        terms[i].nvalues = w->n_values;
-    }
     struct snap_filter f;
     char ignored[FEDRA_ERRLEN];
-    if (snapshot_filter_compile(snap, terms, spec->n_where, &f, ignored) != 0)
-        return 0;
+    if (select_compile(snap, spec, &f, ignored) != 0)
+        return;
     struct pair *p = xmalloc((snap->n ? snap->n : 1) * sizeof *p);     /* filled before read */
     size_t np = 0;
     uint32_t ncells = dense_cells(snap, by, nby, (1u << nby) - 1);
@@ -316,9 +304,6 @@ collect(const struct snapshot *snap, const struct disclose_policy *policy,
         sort_pairs_dense(p, np, ncells);
     else
         sort_pairs(p, np);
-    /* Counts release only cells of min_cell or more; survival strata and
-     * other kinds release something about every group they use. */
-    uint32_t least = spec->kind == FEDRA__KIND__KIND_COUNT ? policy->min_cell : 1;
     size_t ngroups = 0;
     for (size_t a = 0, b; a < np; a = b) {
         for (b = a; b < np && p[b].key == p[a].key; b++)
@@ -343,7 +328,23 @@ collect(const struct snapshot *snap, const struct disclose_policy *policy,
     free(p);
     if (ngroups >= 2)
         add_margins(snap, by, nby, out, ngroups);
-    return 0;
+}
+
+void
+qaudit_sets_groups(struct qaudit_sets *out, const struct snapshot *snap,
+    const Fedra__QuerySpec *spec, uint32_t least)
+{
+    enum var_id by[SNAP_MAX_GROUP];
+    int nby = group_vars(spec, by);
+    if (nby >= 0)
+        collect(snap, spec, by, nby, least, out);
+}
+
+void
+qaudit_sets_cohort(struct qaudit_sets *out, const struct snapshot *snap,
+    const Fedra__QuerySpec *spec)
+{
+    collect(snap, spec, NULL, 0, 1, out);
 }
 
 /* |a xor b|, counting no further than cap. */
@@ -427,7 +428,7 @@ is_stored(sqlite3_stmt *st, const char *data_hash, const struct qset *q)
 }
 
 static const char *
-remember(sqlite3 *db, const char *data_hash, const struct qsets *sets, const char *analyst,
+remember(sqlite3 *db, const char *data_hash, const struct qaudit_sets *sets, const char *analyst,
     const char *query_id, int64_t now_ms, char *err)
 {
     sqlite3_stmt *st = NULL;
@@ -477,8 +478,18 @@ qaudit_admit(sqlite3 *db, const struct snapshot *snap, const struct disclose_pol
     const Fedra__QuerySpec *spec, const char *analyst, const char *query_id, int64_t now_ms,
     uint64_t max_sets, char *err)
 {
-    if (spec == NULL || spec->kind == FEDRA__KIND__KIND_PING)
+    if (spec == NULL)
         return NULL;
+    /* What the query releases, as the kind's registry row says (node/kind.h). */
+    const struct node_kind *k = node_kind_get(spec->kind);
+    if (k == NULL) {
+        errf(err, "query-set auditor: query kind %d has no row in the registry", (int)spec->kind);
+        return "internal";
+    }
+    struct qaudit_sets sets = {0};
+    k->sets(snap, policy, spec, &sets);
+    if (sets.n == 0)
+        return NULL;                /* nothing released about any patient (ping) */
     /*
      * Two statements run once per released set: each is prepared once per
      * query.  The tables are created by the first query that finds them
@@ -491,10 +502,10 @@ qaudit_admit(sqlite3 *db, const struct snapshot *snap, const struct disclose_pol
     sqlite3_stmt *seen = NULL, *near = NULL;
     if (sqlite3_prepare_v2(db, seen_sql, -1, &seen, NULL) != SQLITE_OK &&
         (sqlite3_exec(db, qaudit_schema, NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_prepare_v2(db, seen_sql, -1, &seen, NULL) != SQLITE_OK))
+            sqlite3_prepare_v2(db, seen_sql, -1, &seen, NULL) != SQLITE_OK)) {
+        sets_release(&sets);
         return db_fail(db, err);
-    struct qsets sets = {0};
-    collect(snap, policy, spec, &sets);
+    }
     const char *data_hash = snap->meta.hash;
     const char *code = NULL;
     size_t fresh = 0;

@@ -3,12 +3,16 @@
  * groups would, together with a group released earlier (to any analyst),
  * reveal a group of 1 .. min_cell-1 patients by subtraction (differencing).
  *
- * What a query releases is modelled as row sets of this node's snapshot:
+ * What a query releases is modelled as row sets of this node's snapshot.
+ * Which sets, is the query kind's to say (the `sets` member of its row in
+ * node/kind.h); the kinds build them with the two functions below:
  *   count      one set per released cell (n >= min_cell), plus the union of
  *              the released cells (their sum is released too);
  *   km/logrank one set per stratum (the life table starts with its size);
- *   other kinds (cox, glm, ...) the whole selected cohort.
- * Suppressed cells release no count and are not sets.
+ *   cox, glm   the whole selected cohort;
+ *   ping       none.
+ * Suppressed cells release no count and are not sets.  A kind without a row
+ * is refused ("internal"): nothing is audited by default.
  *
  * A new set S is refused when some remembered set T has
  * 1 <= |S xor T| <= min_cell-1: count(S) - count(T) would then be a count
@@ -44,6 +48,23 @@ struct sqlite3;
 
 #define QAUDIT_DEFAULT_MAX_SETS 1000000u    /* remembered row sets before failing closed */
 #define QAUDIT_MAX_LABEL 160                /* text naming a group in a refusal */
+
+/* The row sets one query releases, being collected (private to qaudit.c). */
+struct qaudit_sets;
+
+/*
+ * Add the groups into which the spec's group_by variables split the rows its
+ * filter selects (rows missing a grouping variable are in none), except
+ * groups of fewer than `least` rows, which release nothing; with two or more
+ * groups also every margin of them (unions of the groups sharing the levels
+ * of a proper subset of the variables, the total included).  A spec the
+ * executor refuses (unknown variable, bad filter) adds nothing.
+ */
+void qaudit_sets_groups(struct qaudit_sets *out, const struct snapshot *snap,
+    const Fedra__QuerySpec *spec, uint32_t least);
+/* Add the one set of all rows the spec's filter selects. */
+void qaudit_sets_cohort(struct qaudit_sets *out, const struct snapshot *snap,
+    const Fedra__QuerySpec *spec);
 
 /*
  * Decide on an executed, about to be released query and, if it passes,

@@ -35,7 +35,8 @@
 #include "node/certcache.h"
 #include "node/config.h"
 #include "node/crlfetch.h"
-#include "node/exec.h"
+#include "node/kind.h"
+#include "node/kind_model.h"
 #include "node/qaudit.h"
 #include "node/replay.h"
 #include "node/snapshot.h"
@@ -65,7 +66,7 @@ struct node {
     uint8_t curve_secret[PKI_CURVE_KEY_LEN];
     struct store *store;            /* SQLite: data, audit, replay cache */
     struct snapshot *snap;          /* in-memory columns queries run on */
-    struct exec_model_cache models; /* designs of fits in progress; cleared on reload */
+    struct kind_model_cache models; /* designs of fits in progress; cleared on reload */
     uint8_t data_hash[32];          /* snapshot content hash (binary) */
     void *zctx;
     void *router;
@@ -468,8 +469,8 @@ node_reload(struct node *nd)
     } else {
         node_log(nd, "reload: data not reloaded: %s", err);
     }
-    /* A kept design passed the old policy on the old data. */
-    exec_model_cache_clear(&nd->models);
+    /* A kept design was built on the old data (node/kind_model.h). */
+    kind_model_cache_clear(&nd->models);
     if (nd->fetch != NULL)
         crlfetch_request(nd->fetch);
     node_state_write(nd, 0);
@@ -540,221 +541,233 @@ seal(const struct node *nd, const struct buf *body, struct buf *out)
     wire_pack(&env.base, out);
 }
 
-/* Turn rb into the refusal v: the status and reason, and no result of any kind. */
+/* Make rb, which carries no result, the refusal v: the status, reason and code. */
 static void
 refusal_body(Fedra__ResponseBody *rb, const struct verdict *v)
 {
     rb->status = FEDRA__STATUS__STATUS_REFUSED;
     rb->reason = (char *)v->reason;
     rb->code = (char *)v->code;
-    rb->count = NULL;
-    rb->ping = NULL;
-    rb->km = NULL;
-    rb->logrank = NULL;
-    rb->model = NULL;
 }
 
-static void
-handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
-{
-    int64_t t0 = util_mono_ms(), now = util_now_ms();
-    struct verdict v = {NULL, ""};
-    char err[FEDRA_ERRLEN] = "", signer[PKI_MAX_NAME + 16] = "", qid[2 * WIRE_QUERY_ID_LEN + 1] = "";
-    char summary[256] = "";
+/*
+ * One query, from the bytes to the signed reply, in four steps a reader
+ * can take one at a time:
+ *
+ *   verify_envelope  the node may answer; the envelope decodes; the signer's
+ *                    certificate verifies (analyst role); the signature
+ *                    verifies; the signed body decodes
+ *   check_query      identity (signer = named analyst), audience, time
+ *                    window, replay
+ *   answer_query     the kind's row (node/kind.h) answers and releases; the
+ *                    query-set auditor admits what is about to be released
+ *   respond          the ResponseBody (answer or refusal), the size cap,
+ *                    the signature, the audit entry (fail closed), the log
+ *
+ * The first step that refuses sets the verdict; the later ones are skipped,
+ * and respond sends the refusal.
+ */
+struct query_state {
+    struct verdict v;
+    int64_t t0, now;                /* monotonic start; wall clock of the checks */
+    char err[FEDRA_ERRLEN];
+    char signer[PKI_MAX_NAME + 16]; /* verified name, or "unverified:<claimed>" */
+    char qid[2 * WIRE_QUERY_ID_LEN + 1];
+    char summary[256];              /* what was answered, for the log and audit */
     uint8_t qhash[WIRE_HASH_LEN];
-    Fedra__Envelope *env = NULL;
-    Fedra__QueryBody *q = NULL;
-    const struct pki_cert *sc = NULL;
-    struct exec_out eo = {0};
-    struct exec_km_out ek = {0};
-    struct exec_lr_out el = {0};
-    struct exec_model_out em = {0};
-    int signed_ok = 0;              /* the bytes carry a valid analyst signature */
-    Fedra__PingResult ping = FEDRA__PING_RESULT__INIT;
-    Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
+    Fedra__Envelope *env;
+    Fedra__QueryBody *q;
+    const struct pki_cert *sc;      /* the signer's certificate (certcache's) */
+    int signed_ok;                  /* the bytes carry a valid analyst signature */
+    const struct node_kind *kind;   /* the row answering, once known */
+    struct node_answer ans;
+    Fedra__ResponseBody rb;
+    Fedra__ResponseBody bare;       /* rb without its result, should the answer be refused */
+};
 
-    wire_query_hash(msg, len, qhash);
-    if (!own_cert_usable(nd, err)) {
-        refuse(&v, "unavailable", "node '%s' answers no query while its own certificate is "
-            "not usable: %s", nd->name, err);
-        goto respond;
-    }
-    if ((env = wire_envelope_decode(msg, len, WIRE_MAX_QUERY, err)) == NULL) {
-        refuse(&v, "malformed", "not a fedra query envelope: %s", err);
-        goto respond;
-    }
+/* The signer's certificate, verified once per certificate (node/certcache.h). */
+static int
+verify_signer(struct node *nd, struct query_state *s)
+{
+    const Fedra__Envelope *env = s->env;
     const uint8_t *cd[PKI_MAX_CHAIN];
     size_t cl[PKI_MAX_CHAIN];
     for (size_t i = 0; i < env->n_chain && i < PKI_MAX_CHAIN; i++) {
         cd[i] = env->chain[i].data;
         cl[i] = env->chain[i].len;
     }
-    /* Parsed and verified once per certificate (and chain, and CRL): node/certcache.h. */
     char claimed[PKI_MAX_NAME + 1];
     int pv = certcache_verify(nd->certs, nd->trust, env->signer_cert.data, env->signer_cert.len,
-        cd, cl, env->n_chain, PKI_ROLE_ANALYST, now / 1000, &sc, claimed, err);
+        cd, cl, env->n_chain, PKI_ROLE_ANALYST, s->now / 1000, &s->sc, claimed, s->err);
     if (pv == CERTCACHE_UNREADABLE || pv == CERTCACHE_BAD_CHAIN) {
-        refuse(&v, "certificate", "signer certificate%s unreadable: %s",
-            pv == CERTCACHE_BAD_CHAIN ? " chain" : "", err);
-        goto respond;
+        refuse(&s->v, "certificate", "signer certificate%s unreadable: %s",
+            pv == CERTCACHE_BAD_CHAIN ? " chain" : "", s->err);
+        return -1;
     }
     if (pv != PKI_OK) {
-        snprintf(signer, sizeof signer, "unverified:%.64s", claimed);
-        refuse(&v, pv == PKI_BAD_ROLE ? "role" : "certificate", "%s", err);
-        goto respond;
+        snprintf(s->signer, sizeof s->signer, "unverified:%.64s", claimed);
+        refuse(&s->v, pv == PKI_BAD_ROLE ? "role" : "certificate", "%s", s->err);
+        return -1;
     }
-    snprintf(signer, sizeof signer, "%s", pki_cert_name(sc));
-    if (pki_check_sig(sc, env->body.data, env->body.len, env->signature.data,
-            env->signature.len) != 0) {
-        refuse(&v, "signature", "query signature does not verify with the certificate of '%s' "
-            "(the query was altered after signing)", signer);
-        goto respond;
+    snprintf(s->signer, sizeof s->signer, "%s", pki_cert_name(s->sc));
+    return 0;
+}
+
+static int
+verify_envelope(struct node *nd, const uint8_t *msg, size_t len, struct query_state *s)
+{
+    if (!own_cert_usable(nd, s->err)) {
+        refuse(&s->v, "unavailable", "node '%s' answers no query while its own certificate "
+            "is not usable: %s", nd->name, s->err);
+        return -1;
     }
-    signed_ok = 1;
-    if ((q = wire_query_decode(env->body.data, env->body.len, err)) == NULL) {
-        refuse(&v, "malformed", "signed query body is malformed: %s", err);
-        goto respond;
+    if ((s->env = wire_envelope_decode(msg, len, WIRE_MAX_QUERY, s->err)) == NULL) {
+        refuse(&s->v, "malformed", "not a fedra query envelope: %s", s->err);
+        return -1;
     }
-    util_hex(q->query_id.data, q->query_id.len, qid);
-    if (strcmp(q->analyst, signer) != 0) {
-        refuse(&v, "identity", "query names analyst '%.64s' but is signed by '%s'", q->analyst,
-            signer);
-        goto respond;
+    if (verify_signer(nd, s) != 0)
+        return -1;
+    if (pki_check_sig(s->sc, s->env->body.data, s->env->body.len, s->env->signature.data,
+            s->env->signature.len) != 0) {
+        refuse(&s->v, "signature", "query signature does not verify with the certificate of "
+            "'%s' (the query was altered after signing)", s->signer);
+        return -1;
+    }
+    s->signed_ok = 1;
+    if ((s->q = wire_query_decode(s->env->body.data, s->env->body.len, s->err)) == NULL) {
+        refuse(&s->v, "malformed", "signed query body is malformed: %s", s->err);
+        return -1;
+    }
+    util_hex(s->q->query_id.data, s->q->query_id.len, s->qid);
+    return 0;
+}
+
+static int
+check_query(struct node *nd, struct query_state *s)
+{
+    const Fedra__QueryBody *q = s->q;
+    if (strcmp(q->analyst, s->signer) != 0) {
+        refuse(&s->v, "identity", "query names analyst '%.64s' but is signed by '%s'",
+            q->analyst, s->signer);
+        return -1;
     }
     if (!in_audience(nd, q)) {
-        refuse(&v, "audience", "query is addressed to other nodes, not to '%s'", nd->name);
-        goto respond;
+        refuse(&s->v, "audience", "query is addressed to other nodes, not to '%s'", nd->name);
+        return -1;
     }
-    check_time(nd, q, now, &v);
-    if (v.code != NULL)
-        goto respond;
+    check_time(nd, q, s->now, &s->v);
+    if (s->v.code != NULL)
+        return -1;
     uint8_t fp[32];
-    pki_cert_fingerprint(sc, fp);
+    pki_cert_fingerprint(s->sc, fp);
     int rr = replay_check(store_db(nd->store), fp, q->query_id.data, q->query_id.len,
-        q->expires_at_ms + (int64_t)nd->cfg.clock_skew_s * 1000, now, nd->cfg.max_seen, err);
-    if (rr == REPLAY_SEEN) {
-        refuse(&v, "replay", "query %s was already received once; replays are refused "
-            "(sign a new query)", qid);
-        goto respond;
-    } else if (rr == REPLAY_FULL) {
-        refuse(&v, "capacity", "replay cache is full (%u live queries); refusing until "
+        q->expires_at_ms + (int64_t)nd->cfg.clock_skew_s * 1000, s->now, nd->cfg.max_seen,
+        s->err);
+    if (rr == REPLAY_SEEN)
+        refuse(&s->v, "replay", "query %s was already received once; replays are refused "
+            "(sign a new query)", s->qid);
+    else if (rr == REPLAY_FULL)
+        refuse(&s->v, "capacity", "replay cache is full (%u live queries); refusing until "
             "entries expire", nd->cfg.max_seen);
-        goto respond;
-    } else if (rr != REPLAY_FRESH) {
-        refuse(&v, "internal", "%s", err);
-        goto respond;
-    }
-    switch (q->spec->kind) {
-    case FEDRA__KIND__KIND_COUNT:
-        if (exec_count(nd->snap, &nd->cfg.policy, q->spec, &eo, err) != 0) {
-            refuse(&v, "query", "%s", err);
-            goto respond;
-        }
-        rb.count = &eo.count;
-        snprintf(summary, sizeof summary, "count: %zu cells, %zu suppressed",
-            eo.count.n_cells, eo.nsuppressed);
-        break;
-    case FEDRA__KIND__KIND_LOGRANK:
-        if (q->spec->stratify_by_node) {
-            if (exec_logrank(nd->snap, &nd->cfg.policy, q->spec, &el, err) != 0) {
-                refuse(&v, "query", "%s", err);
-                goto respond;
-            }
-            rb.logrank = &el.msg;
-            snprintf(summary, sizeof summary, "logrank O, E, V: %zu groups", el.msg.n_groups);
-            break;
-        }
-        /* The pooled test needs each group's life table: the KM answer. */
-        /* fall through */
-    case FEDRA__KIND__KIND_KM:
-        if (exec_km(nd->snap, &nd->cfg.policy, q->spec, &ek, err) != 0) {
-            refuse(&v, "query", "%s", err);
-            goto respond;
-        }
-        rb.km = &ek.km;
-        snprintf(summary, sizeof summary, "km: %zu strata, grid %u days", ek.nstrata,
-            ek.km.grid_days);
-        break;
-    case FEDRA__KIND__KIND_COX:
-    case FEDRA__KIND__KIND_GLM: {
-        int cox = q->spec->kind == FEDRA__KIND__KIND_COX;
-        if ((cox ? exec_cox : exec_glm)(nd->snap, &nd->cfg.policy, q->spec, &nd->models, &em,
-                err) != 0) {
-            refuse(&v, "query", "%s", err);
-            goto respond;
-        }
-        rb.model = &em.model;
-        snprintf(summary, sizeof summary, "%s round %u: %zu coefficients, n %llu",
-            cox ? "cox" : "glm", q->spec->round, em.model.n_score,
-            (unsigned long long)em.model.n);
-        break;
-    }
-    case FEDRA__KIND__KIND_PING:
-        ping.cert_not_after_ms = pki_cert_not_after(nd->cert) * 1000;
-        ping.software = (char *)FEDRA_VERSION_STRING;
-        rb.ping = &ping;
-        snprintf(summary, sizeof summary, "ping");
-        break;
-    default:
-        refuse(&v, "unsupported", "query kind %d is not supported by %s", (int)q->spec->kind,
+    else if (rr != REPLAY_FRESH)
+        refuse(&s->v, "internal", "%s", s->err);
+    return s->v.code != NULL ? -1 : 0;
+}
+
+/* The kind's row answers and releases; the differencing guard (node/qaudit.h) admits. */
+static void
+answer_query(struct node *nd, struct query_state *s)
+{
+    const Fedra__QuerySpec *spec = s->q->spec;
+    if ((s->kind = node_kind_get(spec->kind)) == NULL) {
+        refuse(&s->v, "unsupported", "query kind %d is not supported by %s", (int)spec->kind,
             FEDRA_VERSION_STRING);
-        goto respond;
+        return;
     }
-    /* Differencing guard on what is about to be released (node/qaudit.h). */
-    if (nd->cfg.query_audit && (v.code = qaudit_admit(store_db(nd->store), nd->snap,
-            &nd->cfg.policy, q->spec, signer, qid, now, QAUDIT_DEFAULT_MAX_SETS, v.reason)))
-        goto respond;
+    struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
+        FEDRA_VERSION_STRING};
+    if (node_kind_answer(s->kind, &ctx, &nd->cfg.policy, spec, &s->ans, s->err) != 0) {
+        refuse(&s->v, "query", "%s", s->err);
+        return;
+    }
+    s->kind->summary(&s->ans, spec, s->summary, sizeof s->summary);
+    if (nd->cfg.query_audit)
+        s->v.code = qaudit_admit(store_db(nd->store), nd->snap, &nd->cfg.policy, spec,
+            s->signer, s->qid, s->now, QAUDIT_DEFAULT_MAX_SETS, s->v.reason);
+}
 
-respond:
-    rb.context = (char *)WIRE_RESPONSE_CONTEXT;
-    rb.query_hash.data = qhash;
-    rb.query_hash.len = sizeof qhash;
-    if (q != NULL) {
-        rb.query_id.data = q->query_id.data;
-        rb.query_id.len = q->query_id.len;
+/* The ResponseBody: its own fields, then the refusal or the kind's result; counts the outcome. */
+static void
+response_fill(struct node *nd, struct query_state *s)
+{
+    Fedra__ResponseBody *rb = &s->rb;
+    rb->context = (char *)WIRE_RESPONSE_CONTEXT;
+    rb->query_hash.data = s->qhash;
+    rb->query_hash.len = sizeof s->qhash;
+    if (s->q != NULL) {
+        rb->query_id.data = s->q->query_id.data;
+        rb->query_id.len = s->q->query_id.len;
     }
-    rb.node = nd->name;
-    rb.answered_at_ms = util_now_ms();
-    rb.data_hash.data = nd->data_hash;
-    rb.data_hash.len = sizeof nd->data_hash;
-    rb.data_rows = nd->snap->n;
-    if (v.code != NULL) {
-        refusal_body(&rb, &v);
+    rb->node = nd->name;
+    rb->answered_at_ms = util_now_ms();
+    rb->data_hash.data = nd->data_hash;
+    rb->data_hash.len = sizeof nd->data_hash;
+    rb->data_rows = nd->snap->n;
+    if (s->v.code != NULL) {
+        refusal_body(rb, &s->v);
         nd->refused++;
-    } else {
-        rb.status = FEDRA__STATUS__STATUS_OK;
-        nd->answered++;
+        return;
     }
-    struct buf body = {0};
-    wire_pack(&rb.base, &body);
-    if (v.code == NULL && body.len > WIRE_MAX_RESPONSE - WIRE_MAX_ENVELOPE_OVERHEAD) {
-        /* An answer the coordinator would refuse to read is not sent at all. */
-        refuse(&v, "capacity", "the answer would be %zu bytes, over the %u-byte response limit; "
-            "ask for fewer groups or a coarser grid", body.len, WIRE_MAX_RESPONSE);
-        refusal_body(&rb, &v);
-        nd->answered--;
-        nd->refused++;
-        body.len = 0;
-        wire_pack(&rb.base, &body);
-    }
-    seal(nd, &body, reply);
-    body.len = 0;
+    s->bare = *rb;
+    s->kind->result(&s->ans, rb);
+    rb->status = FEDRA__STATUS__STATUS_OK;
+    nd->answered++;
+}
 
+/* Turn an answer already counted into the refusal s->v: re-packed into body, and counted. */
+static void
+response_unanswer(struct node *nd, struct query_state *s, struct buf *body)
+{
+    s->rb = s->bare;
+    refusal_body(&s->rb, &s->v);
+    nd->answered--;
+    nd->refused++;
+    body->len = 0;
+    wire_pack(&s->rb.base, body);
+}
+
+/* The packed body; an answer the coordinator would refuse to read is not sent at all. */
+static void
+response_pack(struct node *nd, struct query_state *s, struct buf *body)
+{
+    wire_pack(&s->rb.base, body);
+    if (s->v.code == NULL && body->len > WIRE_MAX_RESPONSE - WIRE_MAX_ENVELOPE_OVERHEAD) {
+        refuse(&s->v, "capacity", "the answer would be %zu bytes, over the %u-byte response "
+            "limit; ask for fewer groups or a coarser grid", body->len, WIRE_MAX_RESPONSE);
+        response_unanswer(nd, s, body);
+    }
+}
+
+/* The audit entry of the reply; no answer leaves the node unaudited (fail closed). */
+static void
+response_audit(struct node *nd, struct query_state *s, const uint8_t *msg, size_t len,
+    struct buf *body, struct buf *reply)
+{
     uint8_t rhash[32];
     pki_sha256(reply->p, reply->len, rhash);
     struct audit_entry ae = {
-        .ts_ms = now,
-        .event = v.code ? "refused" : "answered",
-        .query_id = qid,
-        .signer = signer,
-        .reason = v.code ? v.reason : summary,
+        .ts_ms = s->now,
+        .event = s->v.code ? "refused" : "answered",
+        .query_id = s->qid,
+        .signer = s->signer,
+        .reason = s->v.code ? s->v.reason : s->summary,
         /*
          * The query bytes are kept once a valid analyst signature makes them
          * evidence of who asked what; unauthenticated junk is recorded by its
          * reason only, so a flood of it cannot fill the disk at 64 KiB a go.
          */
-        .query = signed_ok ? msg : NULL,
-        .query_len = signed_ok ? len : 0,
+        .query = s->signed_ok ? msg : NULL,
+        .query_len = s->signed_ok ? len : 0,
         .response_hash = rhash,
     };
     /*
@@ -764,36 +777,55 @@ respond:
      * message (it drained at ~2.7k messages/s with one), and a power failure can
      * lose only the record of refused junk.
      */
-    int lazy = !signed_ok && !nd->cfg.durability_normal;
+    int lazy = !s->signed_ok && !nd->cfg.durability_normal;
     if (lazy)
         store_set_durability(nd->store, 0, NULL);
-    int arc = audit_append(store_db(nd->store), &ae, err);
+    int arc = audit_append(store_db(nd->store), &ae, s->err);
     if (lazy)
         store_set_durability(nd->store, 1, NULL);
-    if (arc != 0 && v.code == NULL) {
-        /* No answer leaves the node unaudited: fail closed. */
-        node_log(nd, "audit log unavailable, refusing query %s: %s", qid, err);
-        refuse(&v, "internal", "the node's audit log is unavailable; query not answered");
-        refusal_body(&rb, &v);
-        nd->answered--;
-        nd->refused++;
+    if (arc != 0 && s->v.code == NULL) {
+        node_log(nd, "audit log unavailable, refusing query %s: %s", s->qid, s->err);
+        refuse(&s->v, "internal", "the node's audit log is unavailable; query not answered");
+        response_unanswer(nd, s, body);
         reply->len = 0;
-        wire_pack(&rb.base, &body);
-        seal(nd, &body, reply);
+        seal(nd, body, reply);
     }
+}
+
+static void
+respond(struct node *nd, struct query_state *s, const uint8_t *msg, size_t len,
+    struct buf *reply)
+{
+    struct buf body = {0};
+    response_fill(nd, s);
+    response_pack(nd, s, &body);
+    seal(nd, &body, reply);
+    response_audit(nd, s, msg, len, &body, reply);
     buf_release(&body);
-    if (v.code)
-        node_log(nd, "query %s from %s: refused (%s): %s", qid[0] ? qid : "-",
-            signer[0] ? signer : "-", v.code, v.reason);
+    if (s->v.code)
+        node_log(nd, "query %s from %s: refused (%s): %s", s->qid[0] ? s->qid : "-",
+            s->signer[0] ? s->signer : "-", s->v.code, s->v.reason);
     else
-        node_log(nd, "query %s from %s: answered %s in %lld ms", qid, signer, summary,
-            (long long)(util_mono_ms() - t0));
-    exec_out_release(&eo);
-    exec_km_release(&ek);
-    exec_logrank_release(&el);
-    exec_model_release(&em);
-    wire_query_free(q);
-    wire_envelope_free(env);
+        node_log(nd, "query %s from %s: answered %s in %lld ms", s->qid, s->signer, s->summary,
+            (long long)(util_mono_ms() - s->t0));
+}
+
+static void
+handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
+{
+    struct query_state s;
+    memset(&s, 0, sizeof s);
+    s.t0 = util_mono_ms();
+    s.now = util_now_ms();
+    fedra__response_body__init(&s.rb);
+    wire_query_hash(msg, len, s.qhash);
+    if (verify_envelope(nd, msg, len, &s) == 0 && check_query(nd, &s) == 0)
+        answer_query(nd, &s);
+    respond(nd, &s, msg, len, reply);
+    if (s.kind != NULL)
+        s.kind->free_answer(&s.ans);
+    wire_query_free(s.q);
+    wire_envelope_free(s.env);
 }
 
 /* ---- sockets and the main loop ---- */
@@ -937,7 +969,7 @@ node_close(struct node *nd)
             pthread_join(nd->zap_thread, NULL);
         zmq_ctx_term(nd->zctx);
     }
-    exec_model_cache_clear(&nd->models);
+    kind_model_cache_clear(&nd->models);
     snapshot_free(nd->snap);
     certcache_free(nd->certs);
     store_free(nd->store);
@@ -999,7 +1031,7 @@ serve_main(const char *config_path)
             {NULL, nd.fetch ? crlfetch_fd(nd.fetch) : -1, ZMQ_POLLIN, 0},
         };
         int64_t now = util_now_ms();
-        exec_model_cache_expire(&nd.models, now, EXEC_MODEL_CACHE_IDLE_MS);
+        kind_model_cache_expire(&nd.models, now, KIND_MODEL_CACHE_IDLE_MS);
         long wait = (long)(nd.next_cert_check_ms - now);
         if (wait <= 0) {
             check_certs(&nd);

@@ -9,14 +9,17 @@
  * body regardless, and on the whole input when it is not an envelope, which
  * lets the mutator work on bare QueryBody bytes too.
  *
- * A body that decodes is then run, as serve.c dispatches it by kind, through
- * exec_count / exec_km on a small snapshot (80 synthetic patients imported
- * at start) under two policies (the default, and min_cell 1 with exact
- * times).  The node's answer is packed into a ResponseBody and must decode
- * with the coordinator's wire_response_decode: an answer the coordinator
- * would refuse is reported as a crash (abort).  Each answered spec also goes
- * through the query-set auditor (node/qaudit.c) with an in-memory history
- * kept across inputs; it must admit or refuse, never fail.
+ * A body that decodes is then answered as serve.c answers it: through the
+ * row of its kind in the node's registry (node/kind.h, node_kind_answer),
+ * on a small snapshot (80 synthetic patients imported at start) under two
+ * policies (the default, and min_cell 1 with exact times).  The node's
+ * answer is packed into a ResponseBody and must decode with the
+ * coordinator's wire_response_decode: an answer the coordinator would refuse
+ * is reported as a crash (abort).  A kind that keeps designs between rounds
+ * (it asked the model cache) must give the same bytes uncached, from a new
+ * design and from the kept one.  Each answered spec also goes through the
+ * query-set auditor (node/qaudit.c) with an in-memory history kept across
+ * inputs; it must admit or refuse, never fail.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,7 +28,8 @@
 #include <sqlite3.h>
 
 #include "certs/pki.h"
-#include "node/exec.h"
+#include "node/kind.h"
+#include "node/kind_model.h"
 #include "node/import.h"
 #include "node/qaudit.h"
 #include "node/snapshot.h"
@@ -93,27 +97,42 @@ make_snapshot(void)
     buf_release(&errors);
 }
 
-/* What the node would send back must be what the coordinator accepts. */
-static void
-answer_decodes(Fedra__ResponseBody *rb)
+/* The released answer as a ResponseBody, packed into *body (empty if refused). */
+static int
+answer(const struct node_kind *k, const Fedra__QuerySpec *spec,
+    const struct disclose_policy *policy, struct kind_model_cache *mc, struct buf *body)
 {
     static uint8_t hash[WIRE_HASH_LEN];
     char err[FEDRA_ERRLEN];
-    struct buf body = {0};
-    rb->context = (char *)WIRE_RESPONSE_CONTEXT;
-    rb->query_hash.data = hash;
-    rb->query_hash.len = sizeof hash;
-    rb->node = (char *)"N1";
-    rb->status = FEDRA__STATUS__STATUS_OK;
-    wire_pack(&rb->base, &body);
-    Fedra__ResponseBody *r = wire_response_decode(body.p, body.len, err);
+    struct node_kind_ctx ctx = {snap, mc, 0, "fedra-node fuzz"};
+    struct node_answer ans;
+    Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
+    int rc = node_kind_answer(k, &ctx, policy, spec, &ans, err);
+    if (rc == 0) {
+        k->result(&ans, &rb);
+        rb.context = (char *)WIRE_RESPONSE_CONTEXT;
+        rb.query_hash.data = hash;
+        rb.query_hash.len = sizeof hash;
+        rb.node = (char *)"N1";
+        rb.status = FEDRA__STATUS__STATUS_OK;
+        wire_pack(&rb.base, body);
+    }
+    k->free_answer(&ans);
+    return rc;
+}
+
+/* What the node would send back must be what the coordinator accepts. */
+static void
+answer_decodes(const struct buf *body)
+{
+    char err[FEDRA_ERRLEN];
+    Fedra__ResponseBody *r = wire_response_decode(body->p, body->len, err);
     if (r == NULL) {
-        fprintf(stderr, "node answer of %zu bytes refused by the coordinator: %s\n", body.len,
+        fprintf(stderr, "node answer of %zu bytes refused by the coordinator: %s\n", body->len,
             err);
         abort();
     }
     wire_response_free(r);
-    buf_release(&body);
 }
 
 /*
@@ -131,58 +150,40 @@ audit(const Fedra__QuerySpec *spec, const struct disclose_policy *policy)
     }
 }
 
+/* Two answers (refused: rc != 0) must agree in outcome and bytes. */
+static void
+same(int rc1, const struct buf *a, int rc2, const struct buf *b)
+{
+    if ((rc1 == 0) != (rc2 == 0) || a->len != b->len || (a->len && memcmp(a->p, b->p, a->len)))
+        abort();
+}
+
 static void
 execute(const Fedra__QuerySpec *spec)
 {
     static const struct disclose_policy policies[] = {
         {DISCLOSE_DEFAULT_MIN_CELL, DISCLOSE_DEFAULT_GRID_DAYS, DISCLOSE_DEFAULT_EVENTS_PER_PARAM},
         {1, 0, 1}};
-    char err[FEDRA_ERRLEN];
+    const struct node_kind *k = node_kind_get(spec->kind);
+    if (k == NULL)
+        return;                     /* refused "unsupported" by the node */
     for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
-        Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
-        if (spec->kind == FEDRA__KIND__KIND_COUNT) {
-            struct exec_out eo = {0};
-            if (exec_count(snap, &policies[i], spec, &eo, err) == 0) {
-                rb.count = &eo.count;
-                answer_decodes(&rb);
-                audit(spec, &policies[i]);
-            }
-            exec_out_release(&eo);
-        } else if (spec->kind == FEDRA__KIND__KIND_KM) {
-            struct exec_km_out ek = {0};
-            if (exec_km(snap, &policies[i], spec, &ek, err) == 0) {
-                rb.km = &ek.km;
-                answer_decodes(&rb);
-                audit(spec, &policies[i]);
-            }
-            exec_km_release(&ek);
-        } else if (spec->kind == FEDRA__KIND__KIND_COX || spec->kind == FEDRA__KIND__KIND_GLM) {
-            /* Uncached, then twice through a cache (a miss, then a hit): all three the same. */
-            struct exec_model_out em = {0}, ec = {0};
-            struct exec_model_cache mc = {0};
-            int cox = spec->kind == FEDRA__KIND__KIND_COX;
-            int (*run)(const struct snapshot *, const struct disclose_policy *,
-                const Fedra__QuerySpec *, struct exec_model_cache *, struct exec_model_out *,
-                char *) = cox ? exec_cox : exec_glm;
-            int rc = run(snap, &policies[i], spec, NULL, &em, err);
-            if (rc == 0) {
-                rb.model = &em.model;
-                answer_decodes(&rb);
-            }
-            for (int pass = 0; pass < 2; pass++) {
-                if ((run(snap, &policies[i], spec, &mc, &ec, err) == 0) != (rc == 0))
-                    abort();
-                if (rc == 0 && (ec.model.n != em.model.n || ec.model.events != em.model.events ||
-                        ec.model.n_score != em.model.n_score ||
-                        memcmp(ec.score, em.score, em.model.n_score * sizeof *em.score) != 0 ||
-                        memcmp(ec.info, em.info, em.model.n_info * sizeof *em.info) != 0 ||
-                        memcmp(&ec.model.loglik, &em.model.loglik, sizeof em.model.loglik) != 0))
-                    abort();
-                exec_model_release(&ec);
-            }
-            exec_model_cache_clear(&mc);
-            exec_model_release(&em);
+        struct kind_model_cache mc = {0};
+        struct buf body = {0}, kept = {0}, fresh = {0};
+        int rc = answer(k, spec, &policies[i], &mc, &body);
+        if (mc.misses > 0) {
+            /* It built a design: the kept one and none at all must answer the same. */
+            same(rc, &body, answer(k, spec, &policies[i], &mc, &kept), &kept);
+            same(rc, &body, answer(k, spec, &policies[i], NULL, &fresh), &fresh);
         }
+        if (rc == 0) {
+            answer_decodes(&body);
+            audit(spec, &policies[i]);
+        }
+        kind_model_cache_clear(&mc);
+        buf_release(&body);
+        buf_release(&kept);
+        buf_release(&fresh);
     }
 }
 

@@ -120,7 +120,7 @@ km_query(const char *cert_path, const char *key_path, struct buf *env, struct bu
     pki_key_free(key);
 }
 
-/* A KM answer as exec_km would give it: two stage strata, 30-day grid. */
+/* A KM answer as the node's km kind gives it: two stage strata, 30-day grid. */
 static void
 km_response(struct buf *out)
 {

@@ -262,6 +262,26 @@ test_not_audited(void **state)
     assert_null(admit(state, &s, 5, "alice", 0, err));
 }
 
+/*
+ * What a kind releases is its registry row's to say (node/kind.h): a kind
+ * without a row is refused, never audited as something else by default; a
+ * Cox round releases its whole selected cohort, which a count one patient
+ * larger would then reveal by subtraction.
+ */
+static void
+test_kind_rows(void **state)
+{
+    char err[FEDRA_ERRLEN] = "";
+    struct spec s;
+    mkspec(&s, (Fedra__Kind)99, NULL, 0, NULL, NULL, NULL);
+    assert_string_equal(admit(state, &s, 5, "alice", QAUDIT_DEFAULT_MAX_SETS, err), "internal");
+    assert_string_equal(err, "query-set auditor: query kind 99 has no row in the registry");
+    mkspec(&s, FEDRA__KIND__KIND_COX, "age_years", FEDRA__OP__OP_LT, "10", NULL, NULL);
+    assert_null(admit(state, &s, 5, "alice", QAUDIT_DEFAULT_MAX_SETS, err));   /* 10 patients */
+    assert_string_equal(count_age_lt(state, "11", 5, "alice", err), "differencing"); /* 1 */
+    assert_non_null(strstr(err, "differ by 1 to 4 patients"));
+}
+
 int
 main(void)
 {
@@ -275,6 +295,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_km_strata, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capacity_boundary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kind_rows, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

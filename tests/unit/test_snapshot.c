@@ -1,6 +1,7 @@
 /*
  * test_snapshot - the in-memory columns and the count engine (node/snapshot.c)
- * and the disclosure step on top of it (node/exec.c).
+ * and the count and model kinds on top of it, answered through the registry
+ * as the node answers them (node/kind.h: execute, then release).
  *
  * One group fixture imports the twelve hand-written rows below through
  * import_csv (so the store is built the way a node builds it) and loads the
@@ -44,7 +45,8 @@
 #include "analysis/disclose.h"
 #include "analysis/km.h"
 #include "lib/util.h"
-#include "node/exec.h"
+#include "node/kind.h"
+#include "node/kind_model.h"
 #include "node/import.h"
 #include "node/snapshot.h"
 #include "node/store.h"
@@ -720,7 +722,37 @@ test_km_count(void **state)
     snapshot_filter_release(&f[1]);
 }
 
-/* ---- exec_count: disclosure ---- */
+/* ---- the count kind: disclosure ---- */
+
+/* A count answer as the node gives it: through its registry row. */
+struct count_out {
+    struct node_answer ans;
+    const Fedra__CountResult *count;    /* the released result */
+    char summary[64];                   /* "count: N cells, M suppressed" */
+};
+
+static int
+count_answer(const struct snapshot *s, const struct disclose_policy *pol,
+    const Fedra__QuerySpec *spec, struct count_out *out, char *err)
+{
+    const struct node_kind *k = node_kind_get(FEDRA__KIND__KIND_COUNT);
+    struct node_kind_ctx ctx = {s, NULL, 0, NULL};
+    Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
+    out->count = NULL;
+    out->summary[0] = 0;
+    if (node_kind_answer(k, &ctx, pol, spec, &out->ans, err) != 0)
+        return -1;
+    k->result(&out->ans, &rb);
+    k->summary(&out->ans, spec, out->summary, sizeof out->summary);
+    out->count = rb.count;
+    return 0;
+}
+
+static void
+count_out_release(struct count_out *out)
+{
+    node_kind_count.free_answer(&out->ans);
+}
 
 struct spec_fx {
     Fedra__QuerySpec spec;
@@ -752,40 +784,40 @@ test_exec_min_cell(void **state)
     const struct snapshot *s = snap_of(state);
     const struct disclose_policy pol = {5, 30, 3};
     char err[FEDRA_ERRLEN] = "";
-    struct exec_out out;
+    struct count_out out;
     struct spec_fx q;
     char *stage[1] = {(char *)"stage"};
     spec_init(&q, stage, 1);
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), 0);
-    assert_int_equal(out.count.n_cells, 4);
-    assert_int_equal(out.count.max_hidden, 4);
-    check_cell(out.count.cells[0], "localized", 5, 0);     /* exactly min_cell: released */
-    check_cell(out.count.cells[1], "regional", 0, 1);      /* 4 */
-    check_cell(out.count.cells[2], "metastatic", 0, 1);    /* 2 */
-    check_cell(out.count.cells[3], "unknown", 0, 1);       /* 1 */
-    assert_int_equal(out.nsuppressed, 3);
-    exec_out_release(&out);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), 0);
+    assert_int_equal(out.count->n_cells, 4);
+    assert_int_equal(out.count->max_hidden, 4);
+    check_cell(out.count->cells[0], "localized", 5, 0);     /* exactly min_cell: released */
+    check_cell(out.count->cells[1], "regional", 0, 1);      /* 4 */
+    check_cell(out.count->cells[2], "metastatic", 0, 1);    /* 2 */
+    check_cell(out.count->cells[3], "unknown", 0, 1);       /* 1 */
+    assert_string_equal(out.summary, "count: 4 cells, 3 suppressed");
+    count_out_release(&out);
 
     char *sex[1] = {(char *)"sex"};
     spec_init(&q, sex, 1);
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), 0);
-    assert_int_equal(out.count.n_cells, 3);
-    check_cell(out.count.cells[0], "F", 6, 0);
-    check_cell(out.count.cells[1], "M", 5, 0);
-    check_cell(out.count.cells[2], "U", 0, 1);
-    assert_int_equal(out.nsuppressed, 1);
-    exec_out_release(&out);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), 0);
+    assert_int_equal(out.count->n_cells, 3);
+    check_cell(out.count->cells[0], "F", 6, 0);
+    check_cell(out.count->cells[1], "M", 5, 0);
+    check_cell(out.count->cells[2], "U", 0, 1);
+    assert_string_equal(out.summary, "count: 3 cells, 1 suppressed");
+    count_out_release(&out);
 
     /* Zero cells are absent, not suppressed: 4 of 17 tumour types present. */
     char *tum[1] = {(char *)"tumour_type"};
     spec_init(&q, tum, 1);
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), 0);
-    assert_int_equal(out.count.n_cells, 4);
-    check_cell(out.count.cells[0], "adrenocortical_carcinoma", 0, 1);  /* 4 */
-    check_cell(out.count.cells[1], "melanoma", 5, 0);
-    check_cell(out.count.cells[2], "thyroid_carcinoma", 0, 1);         /* 2 */
-    check_cell(out.count.cells[3], "other", 0, 1);                     /* 1 */
-    exec_out_release(&out);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), 0);
+    assert_int_equal(out.count->n_cells, 4);
+    check_cell(out.count->cells[0], "adrenocortical_carcinoma", 0, 1);  /* 4 */
+    check_cell(out.count->cells[1], "melanoma", 5, 0);
+    check_cell(out.count->cells[2], "thyroid_carcinoma", 0, 1);         /* 2 */
+    check_cell(out.count->cells[3], "other", 0, 1);                     /* 1 */
+    count_out_release(&out);
 }
 
 static void
@@ -794,7 +826,7 @@ test_exec_integer_levels_and_filter(void **state)
     const struct snapshot *s = snap_of(state);
     const struct disclose_policy pol = {1, 0, 3};
     char err[FEDRA_ERRLEN] = "";
-    struct exec_out out;
+    struct count_out out;
     struct spec_fx q;
     char *yr[1] = {(char *)"diagnosis_year"};
     spec_init(&q, yr, 1);
@@ -807,27 +839,27 @@ test_exec_integer_levels_and_filter(void **state)
     q.filtp[0] = &q.filt[0];
     q.spec.where = q.filtp;
     q.spec.n_where = 1;
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), 0);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), 0);
     /* min_cell 1: nothing hidden. 2010:3 2015:2 2018:2 2020:1 2022:1 */
-    assert_int_equal(out.count.max_hidden, 0);
-    assert_int_equal(out.count.n_cells, 5);
-    check_cell(out.count.cells[0], "2010", 3, 0);
-    check_cell(out.count.cells[1], "2015", 2, 0);
-    check_cell(out.count.cells[2], "2018", 2, 0);
-    check_cell(out.count.cells[3], "2020", 1, 0);
-    check_cell(out.count.cells[4], "2022", 1, 0);
-    assert_int_equal(out.nsuppressed, 0);
-    exec_out_release(&out);
+    assert_int_equal(out.count->max_hidden, 0);
+    assert_int_equal(out.count->n_cells, 5);
+    check_cell(out.count->cells[0], "2010", 3, 0);
+    check_cell(out.count->cells[1], "2015", 2, 0);
+    check_cell(out.count->cells[2], "2018", 2, 0);
+    check_cell(out.count->cells[3], "2020", 1, 0);
+    check_cell(out.count->cells[4], "2022", 1, 0);
+    assert_string_equal(out.summary, "count: 5 cells, 0 suppressed");
+    count_out_release(&out);
 
     /* No grouping: one cell with no levels. */
     spec_init(&q, NULL, 0);
     q.spec.where = q.filtp;
     q.spec.n_where = 1;
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), 0);
-    assert_int_equal(out.count.n_cells, 1);
-    assert_int_equal(out.count.cells[0]->n_levels, 0);
-    assert_int_equal(out.count.cells[0]->count, 9);
-    exec_out_release(&out);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), 0);
+    assert_int_equal(out.count->n_cells, 1);
+    assert_int_equal(out.count->cells[0]->n_levels, 0);
+    assert_int_equal(out.count->cells[0]->count, 9);
+    count_out_release(&out);
 }
 
 static void
@@ -836,38 +868,38 @@ test_exec_refusals(void **state)
     const struct snapshot *s = snap_of(state);
     const struct disclose_policy pol = {5, 30, 3};
     char err[FEDRA_ERRLEN] = "";
-    struct exec_out out;
+    struct count_out out;
     struct spec_fx q;
     char *dup[2] = {(char *)"sex", (char *)"sex"};
     spec_init(&q, dup, 2);
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), -1);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), -1);
     assert_string_equal(err, "variable 'sex' is named twice in the grouping");
-    exec_out_release(&out);
+    count_out_release(&out);
 
     char *dup2[3] = {(char *)"stage", (char *)"sex", (char *)"stage"};
     spec_init(&q, dup2, 3);
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), -1);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), -1);
     assert_string_equal(err, "variable 'stage' is named twice in the grouping");
-    exec_out_release(&out);
+    count_out_release(&out);
 
     char *unk[1] = {(char *)"country"};
     spec_init(&q, unk, 1);
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), -1);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), -1);
     assert_non_null(strstr(err, "unknown variable 'country'"));
-    exec_out_release(&out);
+    count_out_release(&out);
 
     char *five[5] = {(char *)"sex", (char *)"stage", (char *)"surgery", (char *)"chemotherapy",
         (char *)"radiotherapy"};
     spec_init(&q, five, 5);
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), -1);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), -1);
     assert_string_equal(err, "5 group-by variables (limit 4)");
-    exec_out_release(&out);
+    count_out_release(&out);
 
     spec_init(&q, five, 4);
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), 0);
-    exec_out_release(&out);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), 0);
+    count_out_release(&out);
 
-    /* A bad filter is refused through exec too. */
+    /* A bad filter is refused through the count kind too. */
     char *v[1] = {(char *)"regional"};
     spec_init(&q, NULL, 0);
     fedra__filter__init(&q.filt[0]);
@@ -878,9 +910,9 @@ test_exec_refusals(void **state)
     q.filtp[0] = &q.filt[0];
     q.spec.where = q.filtp;
     q.spec.n_where = 1;
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), -1);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), -1);
     assert_string_equal(err, "operator '<' needs an integer variable; stage is categorical");
-    exec_out_release(&out);
+    count_out_release(&out);
 }
 
 /*
@@ -906,16 +938,16 @@ test_empty_store(void **state)
     /* Any valid morphology is simply absent; a bad one is still refused. */
     assert_int_equal(count_v(s, "morphology", SNAP_EQ, "8720/3", err), 0);
     assert_int_equal(count_v(s, "morphology", SNAP_EQ, "x", err), -1);
-    /* exec on no data: no cells, nothing suppressed. */
+    /* The count kind on no data: no cells, nothing suppressed. */
     const struct disclose_policy pol = {5, 30, 3};
-    struct exec_out out;
+    struct count_out out;
     struct spec_fx q;
     char *sex[1] = {(char *)"sex"};
     spec_init(&q, sex, 1);
-    assert_int_equal(exec_count(s, &pol, &q.spec, &out, err), 0);
-    assert_int_equal(out.count.n_cells, 0);
-    assert_int_equal(out.count.max_hidden, 4);
-    exec_out_release(&out);
+    assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), 0);
+    assert_int_equal(out.count->n_cells, 0);
+    assert_int_equal(out.count->max_hidden, 4);
+    count_out_release(&out);
     snapshot_free(s);
     snapshot_free(NULL);
     store_free(st);
@@ -965,9 +997,9 @@ test_open_variable_all_missing(void **state)
 }
 
 /*
- * The model cache (exec.h): a later round of a fit is answered from the kept
+ * The model cache (node/kind_model.h): a later round of a fit is answered from the kept
  * design, bit for bit as a rebuild answers it; a wrong coefficient count is
- * still refused; at most EXEC_MODEL_CACHE_ENTRIES fits are kept, least
+ * still refused; at most KIND_MODEL_CACHE_ENTRIES fits are kept, least
  * recently used out first; the byte bound keeps what does not fit out.
  */
 static void
@@ -1001,16 +1033,48 @@ model_spec(Fedra__QuerySpec *q, Fedra__Term *t, Fedra__Term **tp, int glm, uint8
     }
 }
 
-static void
-same_answer(const struct exec_model_out *a, const struct exec_model_out *b)
+/* A model round as the node answers it: its kind's registry row, with cache c. */
+struct model_out {
+    struct node_answer ans;
+    const struct node_kind *kind;
+    const Fedra__ModelResult *model;    /* the released result */
+};
+
+static int
+model_round(const struct snapshot *s, const struct disclose_policy *pol,
+    const Fedra__QuerySpec *q, struct kind_model_cache *c, struct model_out *o, char *err)
 {
-    assert_int_equal(a->model.n, b->model.n);
-    assert_int_equal(a->model.events, b->model.events);
-    assert_int_equal(a->model.n_score, b->model.n_score);
-    assert_memory_equal(&a->model.loglik, &b->model.loglik, sizeof a->model.loglik);
-    assert_memory_equal(&a->model.deviance, &b->model.deviance, sizeof a->model.deviance);
-    assert_memory_equal(a->score, b->score, a->model.n_score * sizeof *a->score);
-    assert_memory_equal(a->info, b->info, a->model.n_info * sizeof *a->info);
+    struct node_kind_ctx ctx = {s, c, 0, NULL};
+    Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
+    o->kind = node_kind_get(q->kind);
+    o->model = NULL;
+    if (node_kind_answer(o->kind, &ctx, pol, q, &o->ans, err) != 0) {
+        o->kind->free_answer(&o->ans);
+        return -1;
+    }
+    o->kind->result(&o->ans, &rb);
+    o->model = rb.model;
+    return 0;
+}
+
+static void
+model_out_release(struct model_out *o)
+{
+    o->kind->free_answer(&o->ans);
+}
+
+static void
+same_answer(const struct model_out *a, const struct model_out *b)
+{
+    assert_int_equal(a->model->n, b->model->n);
+    assert_int_equal(a->model->events, b->model->events);
+    assert_int_equal(a->model->n_score, b->model->n_score);
+    assert_memory_equal(&a->model->loglik, &b->model->loglik, sizeof a->model->loglik);
+    assert_memory_equal(&a->model->deviance, &b->model->deviance, sizeof a->model->deviance);
+    assert_memory_equal(a->model->score, b->model->score,
+        a->model->n_score * sizeof *a->model->score);
+    assert_memory_equal(a->model->info, b->model->info,
+        a->model->n_info * sizeof *a->model->info);
 }
 
 static void
@@ -1019,105 +1083,102 @@ test_exec_model_cache(void **state)
     const struct snapshot *s = snap_of(state);
     const struct disclose_policy pol = {1, 30, 1};
     char err[FEDRA_ERRLEN] = "";
-    struct exec_model_cache c;
+    struct kind_model_cache c;
     memset(&c, 0, sizeof c);
     Fedra__QuerySpec q;
     Fedra__Term t[2], *tp[2], oc;
-    uint8_t id[EXEC_MODEL_CACHE_ENTRIES + 1][16];
+    uint8_t id[KIND_MODEL_CACHE_ENTRIES + 1][16];
     memset(id, 0, sizeof id);
-    for (size_t k = 0; k <= EXEC_MODEL_CACHE_ENTRIES; k++)
+    for (size_t k = 0; k <= KIND_MODEL_CACHE_ENTRIES; k++)
         id[k][0] = (uint8_t)(k + 1);
     double b0[3] = {0, 0, 0}, b1[3] = {0.05, -0.4, 0.2};
 
     for (int glm = 0; glm <= 1; glm++) {
-        int (*run)(const struct snapshot *, const struct disclose_policy *,
-            const Fedra__QuerySpec *, struct exec_model_cache *, struct exec_model_out *,
-            char *) = glm ? exec_glm : exec_cox;
         size_t p = glm ? 3 : 2;
-        struct exec_model_out fresh, kept;
-        exec_model_cache_clear(&c);
+        struct model_out fresh, kept;
+        kind_model_cache_clear(&c);
         c.hits = c.misses = 0;
         /* round 1 at b0 fills the cache; round 2 at b1 is answered from it */
         model_spec(&q, t, tp, glm, id[0], b0, p, &oc);
         q.round = 1;
-        assert_int_equal(run(s, &pol, &q, &c, &kept, err), 0);
-        exec_model_release(&kept);
+        assert_int_equal(model_round(s, &pol, &q, &c, &kept, err), 0);
+        model_out_release(&kept);
         assert_int_equal(c.misses, 1);
         assert_true(c.bytes > 0);
         model_spec(&q, t, tp, glm, id[0], b1, p, &oc);
         q.round = 2;
-        assert_int_equal(run(s, &pol, &q, NULL, &fresh, err), 0);
-        assert_int_equal(run(s, &pol, &q, &c, &kept, err), 0);
+        assert_int_equal(model_round(s, &pol, &q, NULL, &fresh, err), 0);
+        assert_int_equal(model_round(s, &pol, &q, &c, &kept, err), 0);
         assert_int_equal(c.hits, 1);
         same_answer(&fresh, &kept);
-        assert_int_equal(kept.model.n, NROWS);
-        exec_model_release(&fresh);
-        exec_model_release(&kept);
+        assert_int_equal(kept.model->n, NROWS);
+        model_out_release(&fresh);
+        model_out_release(&kept);
         /* a kept design still checks the coefficient count */
         q.n_beta = 1;
-        assert_int_equal(run(s, &pol, &q, &c, &kept, err), -1);
+        assert_int_equal(model_round(s, &pol, &q, &c, &kept, err), -1);
         assert_non_null(strstr(err, "coefficients for"));
     }
 
-    /* EXEC_MODEL_CACHE_ENTRIES fits kept; one more evicts the least recently used */
-    exec_model_cache_clear(&c);
+    /* KIND_MODEL_CACHE_ENTRIES fits kept; one more evicts the least recently used */
+    kind_model_cache_clear(&c);
     assert_int_equal(c.bytes, 0);
-    struct exec_model_out o;
-    for (size_t k = 0; k <= EXEC_MODEL_CACHE_ENTRIES; k++) {
+    struct model_out o;
+    for (size_t k = 0; k <= KIND_MODEL_CACHE_ENTRIES; k++) {
         model_spec(&q, t, tp, 0, id[k], b0, 2, &oc);
-        assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);
-        exec_model_release(&o);
+        assert_int_equal(model_round(s, &pol, &q, &c, &o, err), 0);
+        model_out_release(&o);
     }
     size_t held = 0;
-    for (size_t k = 0; k < EXEC_MODEL_CACHE_ENTRIES; k++)
+    for (size_t k = 0; k < KIND_MODEL_CACHE_ENTRIES; k++)
         held += c.e[k].key != NULL;
-    assert_int_equal(held, EXEC_MODEL_CACHE_ENTRIES);
+    assert_int_equal(held, KIND_MODEL_CACHE_ENTRIES);
     uint64_t misses = c.misses;
-    model_spec(&q, t, tp, 0, id[EXEC_MODEL_CACHE_ENTRIES], b1, 2, &oc);
-    assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);       /* newest: kept */
-    exec_model_release(&o);
+    model_spec(&q, t, tp, 0, id[KIND_MODEL_CACHE_ENTRIES], b1, 2, &oc);
+    assert_int_equal(model_round(s, &pol, &q, &c, &o, err), 0);       /* newest: kept */
+    model_out_release(&o);
     assert_int_equal(c.misses, misses);
     model_spec(&q, t, tp, 0, id[0], b1, 2, &oc);
-    assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);       /* oldest: evicted */
-    exec_model_release(&o);
+    assert_int_equal(model_round(s, &pol, &q, &c, &o, err), 0);       /* oldest: evicted */
+    model_out_release(&o);
     assert_int_equal(c.misses, misses + 1);
 
     /* The byte bound: one design's worth keeps one fit; less keeps none. */
     size_t one = c.e[0].bytes;
-    exec_model_cache_clear(&c);
+    kind_model_cache_clear(&c);
     c.max_bytes = one + one / 2;
     for (size_t k = 0; k < 2; k++) {
         model_spec(&q, t, tp, 0, id[k], b0, 2, &oc);
-        assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);
-        exec_model_release(&o);
+        assert_int_equal(model_round(s, &pol, &q, &c, &o, err), 0);
+        model_out_release(&o);
         assert_int_equal(c.bytes, one);
     }
-    exec_model_cache_clear(&c);
+    kind_model_cache_clear(&c);
     c.max_bytes = one - 1;
     misses = c.misses;
     for (size_t k = 0; k < 2; k++) {
-        assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);
-        exec_model_release(&o);
+        assert_int_equal(model_round(s, &pol, &q, &c, &o, err), 0);
+        model_out_release(&o);
     }
     assert_int_equal(c.misses, misses + 2);
     assert_int_equal(c.bytes, 0);
 
-    /* Expiry: stamped when used, released after EXEC_MODEL_CACHE_IDLE_MS unused. */
+    /* Expiry: stamped when used, released after KIND_MODEL_CACHE_IDLE_MS unused. */
     c.max_bytes = 0;
     model_spec(&q, t, tp, 0, id[0], b0, 2, &oc);
-    assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);
-    exec_model_release(&o);
-    exec_model_cache_expire(&c, 1000, EXEC_MODEL_CACHE_IDLE_MS);            /* stamped */
-    exec_model_cache_expire(&c, 1000 + EXEC_MODEL_CACHE_IDLE_MS - 1, EXEC_MODEL_CACHE_IDLE_MS);
+    assert_int_equal(model_round(s, &pol, &q, &c, &o, err), 0);
+    model_out_release(&o);
+    kind_model_cache_expire(&c, 1000, KIND_MODEL_CACHE_IDLE_MS);            /* stamped */
+    kind_model_cache_expire(&c, 1000 + KIND_MODEL_CACHE_IDLE_MS - 1, KIND_MODEL_CACHE_IDLE_MS);
     assert_true(c.bytes > 0);
-    assert_int_equal(exec_cox(s, &pol, &q, &c, &o, err), 0);                  /* used again */
-    exec_model_release(&o);
-    exec_model_cache_expire(&c, 1000 + EXEC_MODEL_CACHE_IDLE_MS, EXEC_MODEL_CACHE_IDLE_MS);
+    assert_int_equal(model_round(s, &pol, &q, &c, &o, err), 0);                  /* used again */
+    model_out_release(&o);
+    kind_model_cache_expire(&c, 1000 + KIND_MODEL_CACHE_IDLE_MS, KIND_MODEL_CACHE_IDLE_MS);
     assert_true(c.bytes > 0);                       /* re-stamped, not dropped */
-    exec_model_cache_expire(&c, 1000 + 2 * EXEC_MODEL_CACHE_IDLE_MS, EXEC_MODEL_CACHE_IDLE_MS);
+    kind_model_cache_expire(&c, 1000 + 2 * KIND_MODEL_CACHE_IDLE_MS, KIND_MODEL_CACHE_IDLE_MS);
     assert_int_equal(c.bytes, 0);
     assert_null(c.e[0].key);
-    exec_model_cache_clear(&c);
+    kind_model_cache_clear(&c);
 }
 
 int

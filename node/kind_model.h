@@ -1,0 +1,73 @@
+/*
+ * kind_model - one round of a model fit at the node (cox, glm), and the
+ * designs kept between the rounds of a fit.  The kinds' rows are
+ * node_kind_cox and node_kind_glm (node/kind.h); this header is the cache,
+ * which the daemon owns (clears and expires) and the rounds use.
+ *
+ * Every round of one fit asks the same question at a new beta, so the part
+ * that does not depend on beta -- selecting the complete cases, counting
+ * what the disclosure rules look at, building the design and, for Cox,
+ * centring and sorting it by time -- is done in the first round and kept,
+ * keyed by the whole spec except beta and round (the spec carries the fit's
+ * random model_id).  A later round pays one pass over the kept design.  A
+ * kept design answers exactly what a rebuild would: the disclosure rules are
+ * applied to its counts every round (release), so it does not depend on the
+ * policy; the owner must clear the cache whenever the snapshot changes
+ * (import, reload).  Least recently used entries go first; a design larger
+ * than the byte bound (max_bytes, 0 for KIND_MODEL_CACHE_MAX_BYTES) is not
+ * kept.  A zeroed struct is an empty cache.  No cache (NULL in the
+ * node_kind_ctx): rebuild every round.
+ */
+#ifndef KIND_MODEL_H
+#define KIND_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis/cox.h"
+#include "proto/vars.h"
+
+#define KIND_MODEL_CACHE_ENTRIES 4                  /* concurrent fits kept */
+#define KIND_MODEL_CACHE_MAX_BYTES (256u << 20)     /* all entries together */
+#define KIND_MODEL_CACHE_IDLE_MS (10 * 60 * 1000)   /* a fit not asked this long is dropped */
+
+/* Patients at one level of a categorical model variable (the level rule's input). */
+struct kind_model_level {
+    enum var_id var;
+    uint16_t code;
+    uint32_t n;
+};
+
+/* One design: what every round evaluates, and what its disclosure rules count. */
+struct kind_model_entry {
+    uint8_t *key;                   /* packed spec without beta and round */
+    size_t keylen, bytes;
+    uint64_t used;                  /* cache tick of the last hit */
+    uint64_t stamped;               /* the tick last_ms was taken for */
+    int64_t last_ms;                /* the owner's clock when last used (expire) */
+    size_t n, p, dropped;           /* complete cases, columns, rows dropped as incomplete */
+    uint64_t events;                /* cox: events; glm: outcome events */
+    struct kind_model_level *lev;   /* levels with patients, in the order the rule reads them */
+    size_t nlev;
+    int32_t grid;                   /* cox */
+    struct cox_sorted cox;          /* cox */
+    double *x, *y;                  /* glm: n x p design, n outcomes */
+};
+
+struct kind_model_cache {
+    struct kind_model_entry e[KIND_MODEL_CACHE_ENTRIES];
+    uint64_t tick;
+    size_t bytes, max_bytes;
+    uint64_t hits, misses;
+};
+
+void kind_model_cache_clear(struct kind_model_cache *c);
+/*
+ * The owner calls this after queries and now and then while idle: entries
+ * used since the last call are stamped now_ms, and entries not used for
+ * idle_ms (KIND_MODEL_CACHE_IDLE_MS) are released, so a finished fit's
+ * design does not stay in memory.
+ */
+void kind_model_cache_expire(struct kind_model_cache *c, int64_t now_ms, int64_t idle_ms);
+
+#endif /* !KIND_MODEL_H */
