@@ -17,8 +17,8 @@
  * An answer of a kind without a row is refused, never merged unchecked
  * (report_check_replies).
  */
-#ifndef KIND_H
-#define KIND_H
+#ifndef COORD_KIND_H
+#define COORD_KIND_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -137,4 +137,4 @@ int coord_parse_grid(const char *v, uint32_t *days);
 extern const struct coord_kind kind_count, kind_ping, kind_km, kind_logrank, kind_cox, kind_glm;
 extern const struct coord_cmd cmd_count, cmd_ping, cmd_km, cmd_logrank, cmd_cox, cmd_glm;
 
-#endif /* !KIND_H */
+#endif /* !COORD_KIND_H */

@@ -38,8 +38,8 @@
  * failing, and node_kind_answer() reports it once release has passed: the
  * same reason as before for every query.
  */
-#ifndef KIND_H
-#define KIND_H
+#ifndef NODE_KIND_H
+#define NODE_KIND_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -128,4 +128,4 @@ int kind_late(char *late, const char *fmt, ...) __attribute__((format(printf, 2,
 int kind_endpoint(const struct snapshot *snap, const Fedra__QuerySpec *spec,
     const int32_t **tcol, const uint8_t **ecol, char *err);
 
-#endif /* !KIND_H */
+#endif /* !NODE_KIND_H */
