@@ -797,7 +797,7 @@ const ProtobufCMessageDescriptor fedra__filter__descriptor =
   (ProtobufCMessageInit) fedra__filter__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[13] =
+static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[14] =
 {
   {
     "kind",
@@ -955,6 +955,18 @@ static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[13] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "prev_answers",
+    14,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__QuerySpec, n_prev_answers),
+    offsetof(Fedra__QuerySpec, prev_answers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__query_spec__field_indices_by_name[] = {
   8,   /* field[8] = beta */
@@ -965,6 +977,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
   0,   /* field[0] = kind */
   11,   /* field[11] = model_id */
   10,   /* field[10] = outcome */
+  13,   /* field[13] = prev_answers */
   12,   /* field[12] = round */
   6,   /* field[6] = stratify_by_node */
   7,   /* field[7] = terms */
@@ -974,7 +987,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__query_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
 {
@@ -984,7 +997,7 @@ const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
   "Fedra__QuerySpec",
   "fedra",
   sizeof(Fedra__QuerySpec),
-  13,
+  14,
   fedra__query_spec__field_descriptors,
   fedra__query_spec__field_indices_by_name,
   1,  fedra__query_spec__number_ranges,
@@ -1107,7 +1120,7 @@ const ProtobufCMessageDescriptor fedra__query_body__descriptor =
   (ProtobufCMessageInit) fedra__query_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__cell__field_descriptors[3] =
+static const ProtobufCFieldDescriptor fedra__cell__field_descriptors[4] =
 {
   {
     "levels",
@@ -1145,16 +1158,29 @@ static const ProtobufCFieldDescriptor fedra__cell__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "withheld",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__Cell, withheld),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__cell__field_indices_by_name[] = {
   1,   /* field[1] = count */
   0,   /* field[0] = levels */
   2,   /* field[2] = suppressed */
+  3,   /* field[3] = withheld */
 };
 static const ProtobufCIntRange fedra__cell__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor fedra__cell__descriptor =
 {
@@ -1164,7 +1190,7 @@ const ProtobufCMessageDescriptor fedra__cell__descriptor =
   "Fedra__Cell",
   "fedra",
   sizeof(Fedra__Cell),
-  3,
+  4,
   fedra__cell__field_descriptors,
   fedra__cell__field_indices_by_name,
   1,  fedra__cell__number_ranges,
@@ -1222,7 +1248,7 @@ const ProtobufCMessageDescriptor fedra__count_result__descriptor =
   (ProtobufCMessageInit) fedra__count_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__life_table__field_descriptors[5] =
+static const ProtobufCFieldDescriptor fedra__life_table__field_descriptors[7] =
 {
   {
     "levels",
@@ -1284,18 +1310,44 @@ static const ProtobufCFieldDescriptor fedra__life_table__field_descriptors[5] =
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "suppressed",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__LifeTable, suppressed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "truncated_at",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__LifeTable, truncated_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__life_table__field_indices_by_name[] = {
   4,   /* field[4] = censored */
   3,   /* field[3] = events */
   0,   /* field[0] = levels */
   1,   /* field[1] = n */
+  5,   /* field[5] = suppressed */
   2,   /* field[2] = time */
+  6,   /* field[6] = truncated_at */
 };
 static const ProtobufCIntRange fedra__life_table__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedra__life_table__descriptor =
 {
@@ -1305,7 +1357,7 @@ const ProtobufCMessageDescriptor fedra__life_table__descriptor =
   "Fedra__LifeTable",
   "fedra",
   sizeof(Fedra__LifeTable),
-  5,
+  7,
   fedra__life_table__field_descriptors,
   fedra__life_table__field_indices_by_name,
   1,  fedra__life_table__number_ranges,
@@ -1466,7 +1518,7 @@ const ProtobufCMessageDescriptor fedra__logrank_oev__descriptor =
   (ProtobufCMessageInit) fedra__logrank_oev__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__model_result__field_descriptors[10] =
+static const ProtobufCFieldDescriptor fedra__model_result__field_descriptors[14] =
 {
   {
     "n",
@@ -1588,23 +1640,75 @@ static const ProtobufCFieldDescriptor fedra__model_result__field_descriptors[10]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dropped_suppressed",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, dropped_suppressed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "n_boundary_suppressed",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, n_boundary_suppressed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "excluded",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, excluded),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "excluded_suppressed",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ModelResult, excluded_suppressed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__model_result__field_indices_by_name[] = {
   7,   /* field[7] = aic */
   6,   /* field[6] = deviance */
   1,   /* field[1] = dropped */
+  10,   /* field[10] = dropped_suppressed */
   2,   /* field[2] = events */
+  12,   /* field[12] = excluded */
+  13,   /* field[13] = excluded_suppressed */
   9,   /* field[9] = grid_days */
   5,   /* field[5] = info */
   3,   /* field[3] = loglik */
   0,   /* field[0] = n */
   8,   /* field[8] = n_boundary */
+  11,   /* field[11] = n_boundary_suppressed */
   4,   /* field[4] = score */
 };
 static const ProtobufCIntRange fedra__model_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor fedra__model_result__descriptor =
 {
@@ -1614,7 +1718,7 @@ const ProtobufCMessageDescriptor fedra__model_result__descriptor =
   "Fedra__ModelResult",
   "fedra",
   sizeof(Fedra__ModelResult),
-  10,
+  14,
   fedra__model_result__field_descriptors,
   fedra__model_result__field_indices_by_name,
   1,  fedra__model_result__number_ranges,
@@ -1672,7 +1776,7 @@ const ProtobufCMessageDescriptor fedra__ping_result__descriptor =
   (ProtobufCMessageInit) fedra__ping_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[15] =
+static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[17] =
 {
   {
     "context",
@@ -1854,9 +1958,35 @@ static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[15
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "audit_seq",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ResponseBody, audit_seq),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "audit_head",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ResponseBody, audit_head),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__response_body__field_indices_by_name[] = {
   4,   /* field[4] = answered_at_ms */
+  16,   /* field[16] = audit_head */
+  15,   /* field[15] = audit_seq */
   7,   /* field[7] = code */
   0,   /* field[0] = context */
   10,   /* field[10] = count */
@@ -1875,7 +2005,7 @@ static const unsigned fedra__response_body__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__response_body__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor fedra__response_body__descriptor =
 {
@@ -1885,7 +2015,7 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   "Fedra__ResponseBody",
   "fedra",
   sizeof(Fedra__ResponseBody),
-  15,
+  17,
   fedra__response_body__field_descriptors,
   fedra__response_body__field_indices_by_name,
   1,  fedra__response_body__number_ranges,

@@ -227,10 +227,18 @@ struct  Fedra__QuerySpec
    * 1, 2, ... within the fit
    */
   uint32_t round;
+  /*
+   * Models, round >= 2: the previous round's signed node answers (Envelope
+   * bytes as received), in the order the coordinator sums them.  A node
+   * replays the fit's Newton-Raphson / IRLS step from them and answers only
+   * at the coefficients that step gives (docs/disclosure.md, R1).
+   */
+  size_t n_prev_answers;
+  ProtobufCBinaryData *prev_answers;
 };
 #define FEDRA__QUERY_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__query_spec__descriptor) \
-    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0 }
+    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0, 0,NULL }
 
 
 struct  Fedra__QueryBody
@@ -284,10 +292,14 @@ struct  Fedra__Cell
    * the true count is in 1..CountResult.max_hidden
    */
   protobuf_c_boolean suppressed;
+  /*
+   * complementary suppression: withheld so that no
+   */
+  protobuf_c_boolean withheld;
 };
 #define FEDRA__CELL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__cell__descriptor) \
-    , 0,NULL, 0, 0 }
+    , 0,NULL, 0, 0, 0 }
 
 
 struct  Fedra__CountResult
@@ -333,10 +345,18 @@ struct  Fedra__LifeTable
   uint64_t *events;
   size_t n_censored;
   uint64_t *censored;
+  /*
+   * the stratum is withheld: n and the table are empty
+   */
+  protobuf_c_boolean suppressed;
+  /*
+   * > 0: the table stops before this time, where fewer
+   */
+  int32_t truncated_at;
 };
 #define FEDRA__LIFE_TABLE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__life_table__descriptor) \
-    , 0,NULL, 0, 0,NULL, 0,NULL, 0,NULL }
+    , 0,NULL, 0, 0,NULL, 0,NULL, 0,NULL, 0, 0 }
 
 
 struct  Fedra__KmResult
@@ -434,10 +454,24 @@ struct  Fedra__ModelResult
    * cox: the time grid applied (0 = exact times)
    */
   uint32_t grid_days;
+  /*
+   * Counts released as counts are (docs/disclosure.md, R2): 1 .. min_cell-1
+   * is sent as 0 with its flag set.
+   */
+  protobuf_c_boolean dropped_suppressed;
+  protobuf_c_boolean n_boundary_suppressed;
+  /*
+   * complete cases left out: their level of a model
+   */
+  uint64_t excluded;
+  /*
+   * variable is held by 1 .. min_cell-1 of them here
+   */
+  protobuf_c_boolean excluded_suppressed;
 };
 #define FEDRA__MODEL_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__model_result__descriptor) \
-    , 0, 0, 0, 0, 0,NULL, 0,NULL, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0,NULL, 0,NULL, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Fedra__PingResult
@@ -502,10 +536,18 @@ struct  Fedra__ResponseBody
   Fedra__KmResult *km;
   Fedra__LogrankOev *logrank;
   Fedra__ModelResult *model;
+  /*
+   * The node's audit log just before this answer was logged: the sequence
+   * number and hash of its last entry (docs/disclosure.md).  A bundle thus
+   * witnesses the log: `fedra-node audit verify --db FILE BUNDLE` finds a log
+   * cut short behind it.  0 and empty in an answer to an unverified query.
+   */
+  uint64_t audit_seq;
+  ProtobufCBinaryData audit_head;
 };
 #define FEDRA__RESPONSE_BODY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__response_body__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL, NULL, NULL }
+    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, {0,NULL} }
 
 
 /* Fedra__Envelope methods */
