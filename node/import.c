@@ -256,19 +256,62 @@ utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-/* Characters in s if it is valid UTF-8, else -1. */
-static long
-utf8_chars(const char *s, size_t n)
+/*
+ * How far s[0..n) is valid UTF-8: n if all of it, else the offset of the
+ * first byte that does not belong; *chars gets the characters before that.
+ * An ASCII byte costs one comparison, only bytes >= 0x80 go to utf8_seq.
+ */
+static size_t
+utf8_valid(const char *s, size_t n, long *chars)
 {
     const unsigned char *u = (const unsigned char *)s;
-    long chars = 0;
-    for (size_t i = 0; i < n; chars++) {
-        size_t k = utf8_seq(u + i, n - i);
-        if (k == 0)
-            return -1;
-        i += k;
+    long ch = 0;
+    size_t i = 0;
+    while (i < n) {
+        if (u[i] < 0x80) {
+            i++;
+        } else {
+            size_t k = utf8_seq(u + i, n - i);
+            if (k == 0)
+                break;
+            i += k;
+        }
+        ch++;
     }
-    return chars;
+    *chars = ch;
+    return i;
+}
+
+/*
+ * The rule broken by s[0..n) if it is not valid UTF-8 (into msg), naming the
+ * offending byte and where it is; 0 if it is valid UTF-8.
+ */
+static int
+utf8_rule(const char *s, size_t n, char msg[FEDRA_ERRLEN])
+{
+    long chars;
+    size_t bad = utf8_valid(s, n, &chars);
+    if (bad == n)
+        return 0;
+    snprintf(msg, FEDRA_ERRLEN, "not valid UTF-8: byte 0x%02x at character %ld "
+        "(save the file as UTF-8)", (unsigned char)s[bad], chars + 1);
+    return -1;
+}
+
+/* Whether s[0..n) is all ASCII, 8 bytes at a time. */
+static int
+is_ascii(const char *s, size_t n)
+{
+    uint64_t high = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        high |= w;
+    }
+    for (; i < n; i++)
+        high |= (unsigned char)s[i];
+    return (high & 0x8080808080808080ull) == 0;
 }
 
 static int
@@ -341,6 +384,21 @@ report_line(struct ictx *c, uint64_t line, const char *fmt, ...)
     buf_printf(b, "%s\n", msg);
 }
 
+/*
+ * put_value, in single quotes if v starts or ends with a space: a report
+ * line shows " stage_4" as ' stage_4', so that the user sees the space.
+ */
+static void
+put_quoted_if_spaced(struct buf *b, const char *v, size_t n)
+{
+    int quote = n > 0 && (v[0] == ' ' || v[n - 1] == ' ');
+    if (quote)
+        buf_puts(b, "'");
+    put_value(b, v, n);
+    if (quote)
+        buf_puts(b, "'");
+}
+
 /* Report a rejected value: "FILE:LINE: COLUMN: VALUE: RULE". */
 static void __attribute__((format(printf, 6, 7)))
 report_value(struct ictx *c, uint64_t line, const char *column, const char *v, size_t n,
@@ -349,9 +407,9 @@ report_value(struct ictx *c, uint64_t line, const char *column, const char *v, s
     struct buf *b = report_start(c, line);
     if (b == NULL)
         return;
-    put_value(b, column, strlen(column));
+    put_quoted_if_spaced(b, column, strlen(column));
     buf_puts(b, ": ");
-    put_value(b, v, n);
+    put_quoted_if_spaced(b, v, n);
     buf_puts(b, ": ");
     va_list ap;
     va_start(ap, fmt);
@@ -596,8 +654,9 @@ process_header(struct ictx *c)
     for (size_t i = 0; i < c->nfields; i++) {
         const char *name = col_label(c, i);
         size_t n = c->flen[i];
-        if (utf8_chars(name, n) < 0) {
-            report_value(c, line, "header", name, n, "not valid UTF-8");
+        char rule[FEDRA_ERRLEN];
+        if (utf8_rule(name, n, rule) != 0) {
+            report_value(c, line, "header", name, n, "%s", rule);
             continue;
         }
         size_t j;
@@ -778,11 +837,12 @@ static void
 check_record(struct ictx *c, const char *const *val, const size_t *len, int32_t *age)
 {
     /* Every field, known column or not: bounded and UTF-8 (ASCII is). */
+    char rule[FEDRA_ERRLEN];
     for (size_t i = 0; i < c->nfields; i++) {
         if (c->flen[i] > IMPORT_MAX_FIELD)
             fail_field(c, i, "longer than %d bytes", IMPORT_MAX_FIELD);
-        else if (!c->ascii && utf8_chars(c->fval[i], c->flen[i]) < 0)
-            fail_field(c, i, "not valid UTF-8");
+        else if (!c->ascii && utf8_rule(c->fval[i], c->flen[i], rule) != 0)
+            fail_field(c, i, "%s", rule);
     }
     for (int k = 0; k < NCOL; k++)
         if (c->colidx[k] >= 0 && columns[k].required && len[k] == 0)
@@ -796,7 +856,9 @@ check_record(struct ictx *c, const char *const *val, const size_t *len, int32_t 
         enum col k = texts[t].k;
         if (len[k] == 0 || is_bad(c, k))
             continue;
-        long chars = c->ascii ? (long)len[k] : utf8_chars(val[k], len[k]);
+        long chars = (long)len[k];
+        if (!c->ascii)
+            utf8_valid(val[k], len[k], &chars);     /* valid: not bad (is_bad) */
         if (chars > texts[t].max)
             fail(c, k, "longer than %ld characters", texts[t].max);
         else if (has_control(val[k], len[k]))
@@ -971,7 +1033,7 @@ on_row(int term, void *arg)
         max = IMPORT_MAX_COLUMNS;
     for (size_t i = 0; i < c->nfields && i < max; i++)
         c->fval[i] = (const char *)c->rec.p + c->foff[i];
-    c->ascii = 0;
+    c->ascii = is_ascii((const char *)c->rec.p, c->rec.len);
     end_record(c);
 }
 
@@ -1009,22 +1071,6 @@ report_parse_error(struct ictx *c, struct csv_parser *p)
     }
     report_line(c, c->line, "malformed CSV: a quote inside an unquoted field or text after "
         "a closing quote; the rest of the file was not checked");
-}
-
-/* Whether s[0..n) is all ASCII, 8 bytes at a time. */
-static int
-is_ascii(const char *s, size_t n)
-{
-    uint64_t high = 0;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        high |= w;
-    }
-    for (; i < n; i++)
-        high |= (unsigned char)s[i];
-    return (high & 0x8080808080808080ull) == 0;
 }
 
 /*
@@ -1073,6 +1119,52 @@ split_line(struct ictx *c, char *s, size_t n)
     c->row_line = c->line;
     end_record(c);
     return 0;
+}
+
+/*
+ * Whether the header line s[0..n) (without its LF) is separated by
+ * semicolons, as spreadsheet programs export "CSV" where the decimal
+ * separator is a comma: it has no comma, and one of its semicolon-separated
+ * pieces (spaces, CR and a pair of quotes around it aside) is a column name.
+ */
+static int
+semicolon_header(const char *s, size_t n)
+{
+    if (memchr(s, ',', n) != NULL || memchr(s, ';', n) == NULL)
+        return 0;
+    for (size_t i = 0; i <= n; ) {
+        const char *semi = memchr(s + i, ';', n - i);
+        size_t end = semi != NULL ? (size_t)(semi - s) : n, a = i, b = end;
+        while (a < b && (s[a] == ' ' || s[a] == '\r'))
+            a++;
+        while (b > a && (s[b - 1] == ' ' || s[b - 1] == '\r'))
+            b--;
+        if (b - a >= 2 && s[a] == '"' && s[b - 1] == '"') {
+            a++;
+            b--;
+        }
+        for (int k = 0; k < NCOL; k++)
+            if (strlen(columns[k].name) == b - a && memcmp(columns[k].name, s + a, b - a) == 0)
+                return 1;
+        i = end + 1;
+    }
+    return 0;
+}
+
+/*
+ * Refuse a file whose header line s[0..n) is separated by semicolons with one
+ * clear report (rather than a missing column per name); -1 if refused.
+ */
+static int
+check_separator(struct ictx *c, const char *s, size_t n)
+{
+    if (!semicolon_header(s, n))
+        return 0;
+    while (n > 0 && s[n - 1] == '\r')
+        n--;
+    report_value(c, c->line, "header", s, n,
+        "the separator must be a comma, not a semicolon (export the file as comma-separated CSV)");
+    return -1;
 }
 
 /* Feed one piece of a physical line; -1 once the parser has given up. */
@@ -1126,6 +1218,11 @@ read_file(struct ictx *c, unsigned char *chunk)
         while (i < got) {
             unsigned char *nl = memchr(chunk + i, '\n', got - i);
             size_t end = nl ? (size_t)(nl - chunk) + 1 : got;
+            if (!c->header_done && !c->row_open && nl != NULL &&
+                check_separator(c, (char *)chunk + i, end - 1 - i) != 0) {
+                stopped = 1;
+                break;
+            }
             if ((nl == NULL || c->row_open || split_line(c, (char *)chunk + i, end - 1 - i) != 0) &&
                 feed(c, &p, chunk + i, end - i) != 0) {
                 stopped = 1;

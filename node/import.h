@@ -5,7 +5,8 @@
  * Every rule of data-model.md is checked before anything is written.  Each
  * rejected value is reported as one line
  *     FILE:LINE: COLUMN: VALUE: RULE
- * and if any row of any file is bad nothing is imported.  Re-importing is
+ * (VALUE in single quotes if it starts or ends with a space, bytes that are
+ * not UTF-8 as \xNN) and if any row of any file is bad nothing is imported.  Re-importing is
  * idempotent, keyed by patient_id (a row whose values are unchanged counts as
  * unchanged, a changed one as updated); with replace the whole dataset is
  * swapped in one transaction.  The snapshot hash in `meta` is recomputed at

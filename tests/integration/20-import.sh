@@ -78,6 +78,33 @@ check "the new store still has 0 rows" test "$(count new.db)" = 0
 expect_status 0 "BOM and CRLF" fedra-node import --db new.db bom_crlf.csv
 expect_grep '^rows read: 3, inserted: 3, updated: 0, unchanged: 0$' "$WORK/last.out" "BOM and CRLF rows"
 
+echo "-- files as spreadsheet programs save them"
+# Where the decimal separator is a comma, "CSV" is separated by semicolons.
+tr , ';' < good.csv > semicolons.csv
+expect_status 1 "a semicolon-separated file" fedra-node import --db new.db semicolons.csv
+expect_grep '^semicolons\.csv:1: header: patient_id;eupid;sex;.*\.\.\.: the separator must be a comma, not a semicolon \(export the file as comma-separated CSV\)$' \
+    "$WORK/last.err" "the separator is named, once"
+expect_grep '^import: 1 error in 0 rows; nothing was imported$' "$WORK/last.err" "semicolons: summary"
+# Latin-1 (Windows-1252): é is the one byte 0xe9, not UTF-8.
+printf '%s\n' "$(head -1 good.csv)" \
+    'L1,René Müller,F,10,2015-03-01,melanoma,,,localized,yes,no,no,alive,2016-01-02,' > utf8.csv
+iconv -f UTF-8 -t LATIN1 utf8.csv > latin1.csv
+expect_status 1 "a Latin-1 file" fedra-node import --db new.db latin1.csv
+expect_grep '^latin1\.csv:2: eupid: Ren\\xe9 M\\xfcller: not valid UTF-8: byte 0xe9 at character 4 \(save the file as UTF-8\)$' \
+    "$WORK/last.err" "line, column and byte of the first non-UTF-8 byte"
+sed 's/^L1,/"L1",/' latin1.csv > latin1_quoted.csv
+expect_status 1 "a Latin-1 file with quotes" fedra-node import --db new.db latin1_quoted.csv
+expect_grep '^latin1_quoted\.csv:2: eupid: Ren\\xe9 M\\xfcller: not valid UTF-8: byte 0xe9 at character 4' \
+    "$WORK/last.err" "the same through the quoted-field parser"
+check "nothing imported from them" test "$(count new.db)" = 3
+printf '%s\n' "$(head -1 good.csv)" \
+    'W1,,F,10,2015-03-01,melanoma,,,localized ,yes,no,no,alive,2016-01-02,' > spaces.csv
+expect_status 1 "a value with a trailing space" fedra-node import --db new.db spaces.csv
+expect_grep "^spaces\.csv:2: stage: 'localized ': must be one of localized, regional, metastatic, unknown$" \
+    "$WORK/last.err" "the space shows, in quotes"
+expect_status 0 "the same file saved as UTF-8 imports" fedra-node import --db new.db utf8.csv
+check "René Müller is stored as UTF-8" test "$(sqlite3 new.db "SELECT eupid FROM patient WHERE patient_id='L1'")" = "René Müller"
+
 echo "-- replace"
 expect_status 0 "--replace" fedra-node import --db s.db --replace replace.csv
 expect_grep '^rows read: 2, inserted: 1, updated: 1, unchanged: 0, deleted: 5$' "$WORK/last.out" "replace counts"

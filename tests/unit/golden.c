@@ -128,22 +128,34 @@ tsv_int(const struct tsv *t, size_t r, const char *name)
 
 /* ------------------------------------------------------------ comparing */
 
-/* |a - b| <= rel * max(|a|, |b|); NaN (R's NA) equals only NaN, infinities equal themselves. */
+double
+golden_diff(double a, double b, double floor)
+{
+    if (a == b || (isnan(a) && isnan(b)))
+        return 0;
+    if (isnan(a) || isnan(b) || isinf(a) || isinf(b))
+        return INFINITY;
+    return fabs(a - b) / fmax(fmax(fabs(a), fabs(b)), floor);
+}
+
 void
 assert_close_at(double a, double b, double rel, double *worst, const char *what, const char *ctx,
                 double at)
 {
-    int ok;
-    if (isnan(a) || isnan(b)) {
-        ok = isnan(a) && isnan(b);
-    } else if (isinf(a) || isinf(b)) {
-        ok = a == b;
-    } else {
-        double d = fabs(a - b), scale = fmax(fabs(a), fabs(b));
-        ok = d <= rel * scale;
-        if (scale > 0 && worst != NULL && d / scale > *worst)
-            *worst = d / scale;
-    }
-    if (!ok)
+    double d = golden_relerr(a, b);
+    if (worst != NULL && isfinite(d) && d > *worst)
+        *worst = d;
+    if (!(d <= rel))
         fail_msg("%s %s at %.17g: got %.17g, R %.17g", ctx, what, at, a, b);
+}
+
+void
+assert_close_line(double a, double b, double tol, double floor, const char *what,
+                  const char *file, int line)
+{
+    double d = golden_diff(a, b, floor);
+    if (!(d <= tol)) {
+        print_error("%s: got %.17g, expected %.17g (err %.3g > %.3g)\n", what, a, b, d, tol);
+        _fail(file, line);
+    }
 }

@@ -7,6 +7,7 @@
 #ifndef GOLDEN_H
 #define GOLDEN_H
 
+#include <float.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,9 +27,26 @@ size_t tsv_col(const struct tsv *t, const char *name);
 const char *tsv_str(const struct tsv *t, size_t r, const char *name);
 double tsv_num(const struct tsv *t, size_t r, const char *name);
 int64_t tsv_int(const struct tsv *t, size_t r, const char *name);
-/* Fail unless a and b agree to rel; track the worst relative error in *worst. */
+/*
+ * The difference of a and b relative to max(|a|, |b|, floor): 0 when they are
+ * equal (NaN to NaN, R's NA; an infinity to itself), INFINITY when only one is
+ * NaN or they differ and one is infinite; never NaN.
+ */
+double golden_diff(double a, double b, double floor);
+/* Relative difference.  The DBL_MIN floor compares results in the subnormal
+   range absolutely (to ~2e-320), where relative differences mean nothing. */
+#define golden_relerr(a, b) golden_diff((a), (b), DBL_MIN)
+/* Fail unless golden_relerr(a, b) <= rel, naming ctx, what and at; track the worst
+   relative error in *worst (if not NULL). */
 void assert_close_at(double a, double b, double rel, double *worst, const char *what,
     const char *ctx, double at);
-#define assert_close(a, b, rel) assert_close_at((a), (b), (rel), NULL, #a, "", 0)
+/* Fail at the caller's file and line unless golden_diff(a, b, floor) <= tol. */
+void assert_close_line(double a, double b, double tol, double floor, const char *what,
+    const char *file, int line);
+#define assert_close(a, b, rel) \
+    assert_close_line((a), (b), (rel), DBL_MIN, #a, __FILE__, __LINE__)
+/* tol relative for values above 1 and absolute below (hand-computed values near 0) */
+#define assert_close_unit(a, b, tol) \
+    assert_close_line((a), (b), (tol), 1, #a, __FILE__, __LINE__)
 
 #endif /* !GOLDEN_H */

@@ -11,41 +11,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/chisq.h"
+#include "tests/unit/golden.h"
 
 #define GOLDEN "tests/data/golden/"
 #define TOL 1e-12
 #define MAX_CELLS (CHISQ_MAX_DIM * CHISQ_MAX_DIM)
-
-/* relative error, |b| floored at the smallest normal double (so results in
-   the subnormal range are compared absolutely, to ~2e-320) */
-static double
-relerr(double a, double b)
-{
-    if (a == b)
-        return 0;
-    if (isnan(a) || isnan(b))
-        return INFINITY;
-    double m = fabs(b) > DBL_MIN ? fabs(b) : DBL_MIN;
-    return fabs(a - b) / m;
-}
-
-static void
-assert_rel_(double a, double b, double tol, const char *what, const char *file, int line)
-{
-    double d = relerr(a, b);
-    if (!(d <= tol)) {
-        print_error("%s: got %.17g expected %.17g (rel %.3g > %.3g)\n", what, a, b, d, tol);
-        _fail(file, line);
-    }
-}
-#define assert_rel(a, b, tol) assert_rel_((a), (b), (tol), #a, __FILE__, __LINE__)
 
 /* ---------- hand-checkable values ---------- */
 
@@ -61,20 +37,20 @@ chisq_2x2_hand_values(void **state)
     struct chisq_result r;
 
     assert_int_equal(chisq_test(x, 2, 2, 1, e, &r), 0);
-    assert_rel(r.statistic, 0.2, 1e-15);
+    assert_close(r.statistic, 0.2, 1e-15);
     assert_int_equal(r.df, 1);
-    assert_rel(r.p, erfc(sqrt(0.1)), 1e-15);
-    assert_rel(r.yates, 0.5, 0);
+    assert_close(r.p, erfc(sqrt(0.1)), 1e-15);
+    assert_close(r.yates, 0.5, 0);
     assert_int_equal(r.yates_applied, 1);
     assert_int_equal(r.small_expected, 0);
-    assert_rel(r.min_expected, 5, 0);
+    assert_close(r.min_expected, 5, 0);
     for (int k = 0; k < 4; k++)
-        assert_rel(e[k], 5, 0);
+        assert_close(e[k], 5, 0);
 
     assert_int_equal(chisq_test(x, 2, 2, 0, NULL, &r), 0);
-    assert_rel(r.statistic, 0.8, 1e-15);
-    assert_rel(r.p, erfc(sqrt(0.4)), 1e-15);
-    assert_rel(r.yates, 0, 0);
+    assert_close(r.statistic, 0.8, 1e-15);
+    assert_close(r.p, erfc(sqrt(0.4)), 1e-15);
+    assert_close(r.yates, 0, 0);
     assert_int_equal(r.yates_applied, 0);
 }
 
@@ -88,11 +64,11 @@ chisq_2x2_independent_has_no_correction(void **state)
     struct chisq_result r;
 
     assert_int_equal(chisq_test(x, 2, 2, 1, NULL, &r), 0);
-    assert_rel(r.statistic, 0, 0);
-    assert_rel(r.p, 1, 0);
+    assert_close(r.statistic, 0, 0);
+    assert_close(r.p, 1, 0);
     assert_int_equal(r.yates_applied, 0);
     assert_int_equal(r.small_expected, 1);
-    assert_rel(r.min_expected, 2, 0);
+    assert_close(r.min_expected, 2, 0);
 }
 
 /* 10 10 / 10 11: every |x - E| = 10 - 400/41 = 10/41 < 0.5, so Y = 10/41 and
@@ -105,10 +81,10 @@ chisq_2x2_yates_below_half(void **state)
     struct chisq_result r;
 
     assert_int_equal(chisq_test(x, 2, 2, 1, NULL, &r), 0);
-    assert_rel(r.yates, 10.0 / 41, 1e-14);
+    assert_close(r.yates, 10.0 / 41, 1e-14);
     assert_int_equal(r.yates_applied, 1);
     assert_true(fabs(r.statistic) < 1e-28);
-    assert_rel(r.p, 1, 1e-14);
+    assert_close(r.p, 1, 1e-14);
 }
 
 /* diag(3): E = 1/3 everywhere; X2 = 3 (2/3)^2 / (1/3) + 6 (1/3)^2 / (1/3) = 6,
@@ -122,10 +98,10 @@ chisq_3x3_hand_values(void **state)
 
     for (int c = 0; c < 2; c++) {
         assert_int_equal(chisq_test(x, 3, 3, c, NULL, &r), 0);
-        assert_rel(r.statistic, 6, 1e-15);
+        assert_close(r.statistic, 6, 1e-15);
         assert_int_equal(r.df, 4);
-        assert_rel(r.p, 4 * exp(-3.0), 1e-15);
-        assert_rel(r.yates, 0, 0);
+        assert_close(r.p, 4 * exp(-3.0), 1e-15);
+        assert_close(r.yates, 0, 0);
         assert_int_equal(r.yates_applied, 0);
         assert_int_equal(r.small_expected, 1);
     }
@@ -144,7 +120,7 @@ chisq_small_expected_boundary(void **state)
     assert_int_equal(r.small_expected, 0);
     assert_int_equal(chisq_test(below, 2, 2, 1, NULL, &r), 0);
     assert_int_equal(r.small_expected, 1);
-    assert_rel(r.min_expected, 81.0 / 19, 1e-15);
+    assert_close(r.min_expected, 81.0 / 19, 1e-15);
 }
 
 /* ---------- refusals and limits ---------- */
@@ -171,9 +147,9 @@ chisq_refuses_bad_arguments(void **state)
     assert_int_equal(chisq_test(zr, 2, 2, 1, e, &r), CHISQ_EMARGIN);
     assert_int_equal(chisq_test(zc, 2, 2, 1, e, &r), CHISQ_EMARGIN);
     assert_int_equal(r.df, 0);
-    assert_rel(r.statistic, 0, 0);
+    assert_close(r.statistic, 0, 0);
     for (int k = 0; k < 4; k++)
-        assert_rel(e[k], -7, 0);        /* expected untouched on error */
+        assert_close(e[k], -7, 0);        /* expected untouched on error */
 
     const int codes[] = { CHISQ_EINVAL, CHISQ_ERANGE, CHISQ_EDIM, CHISQ_EEMPTY, CHISQ_EMARGIN };
     for (size_t a = 0; a < sizeof codes / sizeof codes[0]; a++) {
@@ -235,19 +211,19 @@ chisq_upper_special_values(void **state)
     (void)state;
     int maxdf = (CHISQ_MAX_DIM - 1) * (CHISQ_MAX_DIM - 1);
 
-    assert_rel(chisq_upper(0, 1), 1, 0);
-    assert_rel(chisq_upper(-1, 5), 1, 0);
-    assert_rel(chisq_upper(0, 0), 1, 0);
-    assert_rel(chisq_upper(1, 0), 0, 0);
-    assert_rel(chisq_upper(INFINITY, 3), 0, 0);
-    assert_rel(chisq_upper(2e5, maxdf), 0, 0);
+    assert_close(chisq_upper(0, 1), 1, 0);
+    assert_close(chisq_upper(-1, 5), 1, 0);
+    assert_close(chisq_upper(0, 0), 1, 0);
+    assert_close(chisq_upper(1, 0), 0, 0);
+    assert_close(chisq_upper(INFINITY, 3), 0, 0);
+    assert_close(chisq_upper(2e5, maxdf), 0, 0);
     assert_true(isnan(chisq_upper(NAN, 1)));
     assert_true(isnan(chisq_upper(1, -1)));
     assert_true(isnan(chisq_upper(1, maxdf + 1)));
     assert_false(isnan(chisq_upper(1, maxdf)));
     /* df 2: e^(-x/2); df 1: erfc(sqrt(x/2)) */
-    assert_rel(chisq_upper(3, 2), exp(-1.5), 1e-15);
-    assert_rel(chisq_upper(3, 1), erfc(sqrt(1.5)), 1e-15);
+    assert_close(chisq_upper(3, 2), exp(-1.5), 1e-15);
+    assert_close(chisq_upper(3, 1), erfc(sqrt(1.5)), 1e-15);
 }
 
 /* ---------- golden files from R ---------- */
@@ -332,25 +308,15 @@ chisq_matches_chisq_test_on_golden_cases(void **state)
             if (rc != 0)
                 fail_msg("%s: rc %d (%s)", name, rc, chisq_strerror(rc));
             double rs = num(fld[F_STAT]), rp = num(fld[F_P]), ry = num(fld[F_YATES]);
-            double d;
             assert_int_equal(r.df, (int)num(fld[F_DF]));
             assert_int_equal(r.yates_applied, (int)num(fld[F_YATES_APPLIED]));
             assert_int_equal(r.small_expected, (int)num(fld[F_SMALL]));
-            assert_rel(r.statistic, rs, TOL);
-            assert_rel(r.p, rp, TOL);
-            assert_rel(r.yates, ry, TOL);
-            if ((d = relerr(r.statistic, rs)) > worst_stat)
-                worst_stat = d;
-            if ((d = relerr(r.p, rp)) > worst_p)
-                worst_p = d;
-            if ((d = relerr(r.yates, ry)) > worst_y)
-                worst_y = d;
+            assert_close_at(r.statistic, rs, TOL, &worst_stat, "statistic", name, 0);
+            assert_close_at(r.p, rp, TOL, &worst_p, "p", name, 0);
+            assert_close_at(r.yates, ry, TOL, &worst_y, "yates", name, 0);
             assert_int_equal(parse_dbl_list(fld[F_EXPECTED], re, MAX_CELLS), ncell);
-            for (size_t k = 0; k < ncell; k++) {
-                assert_rel(e[k], re[k], TOL);
-                if ((d = relerr(e[k], re[k])) > worst_e)
-                    worst_e = d;
-            }
+            for (size_t k = 0; k < ncell; k++)
+                assert_close_at(e[k], re[k], TOL, &worst_e, "expected", name, (double)k);
             nok++;
         } else {
             /* R: NaN for an empty margin, goodness of fit for one row or
@@ -401,7 +367,7 @@ chisq_upper_matches_pchisq(void **state)
         assert_non_null(fp);
         double x = num(fx), p = num(fp);
         int df = (int)num(fdf);
-        double got = chisq_upper(x, df), d = relerr(got, p);
+        double got = chisq_upper(x, df), d = golden_relerr(got, p);
         if (d > TOL)
             fail_msg("pchisq(%.17g, %d, lower.tail = FALSE) = %.17g, got %.17g (rel %.3g)",
                      x, df, p, got, d);

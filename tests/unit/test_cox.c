@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "analysis/cox.h"
+#include "tests/unit/golden.h"
 
 #define GOLDEN "tests/data/golden/"
 #define TOL_COEF 1e-9           /* coef, se, z: relative */
@@ -25,25 +26,6 @@
 #define TOL_LOGLIK 1e-11        /* loglik, score test: relative */
 #define MAX_LINE 4096
 #define MAX_CASES 64
-
-static void
-assert_close_(double a, double b, double tol, const char *what, const char *file, int line)
-{
-    double d = fabs(a - b), m = fabs(b) > 1 ? fabs(b) : 1;
-    if (!(d <= tol * m)) {
-        print_error("%s: got %.17g expected %.17g (rel %.3g > %.3g)\n", what, a, b, d / m, tol);
-        _fail(file, line);
-    }
-}
-#define assert_close(a, b, tol) assert_close_((a), (b), (tol), #a, __FILE__, __LINE__)
-
-/* relative error, with |b| floored at 1e-300 */
-static double
-relerr(double a, double b)
-{
-    double m = fabs(b) > 1e-300 ? fabs(b) : 1e-300;
-    return fabs(a - b) / m;
-}
 
 /* ---------- hand-checkable values ---------- */
 
@@ -61,9 +43,9 @@ cox_stratum_hand_values_at_zero(void **state)
 
     for (int ties = 0; ties < 2; ties++) {  /* no tied deaths: both equal */
         assert_int_equal(cox_stratum_eval(t, s, x, 5, 1, &b, ties, &lk, &u, &im), 0);
-        assert_close(lk, -log(40.0), 1e-15);
-        assert_close(u, 0.6, 1e-15);
-        assert_close(im, 0.74, 1e-15);
+        assert_close_unit(lk, -log(40.0), 1e-15);
+        assert_close_unit(u, 0.6, 1e-15);
+        assert_close_unit(im, 0.74, 1e-15);
     }
 }
 
@@ -82,13 +64,13 @@ cox_stratum_tied_deaths_breslow_efron(void **state)
     double x[] = { 0, 1, 0 }, b = 0, lk, u, im;
 
     assert_int_equal(cox_stratum_eval(t, s, x, 3, 1, &b, COX_BRESLOW, &lk, &u, &im), 0);
-    assert_close(lk, -2 * log(3.0), 1e-15);
-    assert_close(u, 1.0 / 3, 1e-15);
-    assert_close(im, 4.0 / 9, 1e-15);
+    assert_close_unit(lk, -2 * log(3.0), 1e-15);
+    assert_close_unit(u, 1.0 / 3, 1e-15);
+    assert_close_unit(im, 4.0 / 9, 1e-15);
     assert_int_equal(cox_stratum_eval(t, s, x, 3, 1, &b, COX_EFRON, &lk, &u, &im), 0);
-    assert_close(lk, -log(6.0), 1e-15);
-    assert_close(u, 5.0 / 12, 1e-15);
-    assert_close(im, 2.0 / 9 + 3.0 / 16, 1e-15);
+    assert_close_unit(lk, -log(6.0), 1e-15);
+    assert_close_unit(u, 5.0 / 12, 1e-15);
+    assert_close_unit(im, 2.0 / 9 + 3.0 / 16, 1e-15);
 }
 
 /* a constant shift of x within a stratum changes nothing (node-local centring) */
@@ -109,12 +91,12 @@ cox_stratum_shift_invariant(void **state)
     }
     assert_int_equal(cox_stratum_eval(t, s, x, 8, 2, b, COX_EFRON, &l1, u1, i1), 0);
     assert_int_equal(cox_stratum_eval(t, s, y, 8, 2, b, COX_EFRON, &l2, u2, i2), 0);
-    assert_close(l1, l2, 1e-12);
+    assert_close_unit(l1, l2, 1e-12);
     for (int i = 0; i < 2; i++)
-        assert_close(u1[i], u2[i], 1e-12);
+        assert_close_unit(u1[i], u2[i], 1e-12);
     for (int i = 0; i < 4; i++)
-        assert_close(i1[i], i2[i], 1e-12);
-    assert_close(i1[1], i1[2], 0);  /* symmetric */
+        assert_close_unit(i1[i], i2[i], 1e-12);
+    assert_close_unit(i1[1], i1[2], 0);  /* symmetric */
 }
 
 /*
@@ -467,12 +449,13 @@ run_case(const char *cname)
     } else {
         assert_int_equal(res.inf_var, -1);
     }
-    assert_close(res.loglik[0], e.loglik[0], TOL_LOGLIK);
-    assert_close(res.loglik[1], e.loglik[1], TOL_LOGLIK);
-    assert_close(res.sctest, e.sctest, 1e-9);
+    assert_close_unit(res.loglik[0], e.loglik[0], TOL_LOGLIK);
+    assert_close_unit(res.loglik[1], e.loglik[1], TOL_LOGLIK);
+    assert_close_unit(res.sctest, e.sctest, 1e-9);
     double tol = strcmp(e.status, "infinite") ? TOL_COEF : TOL_COEF_INF;
     for (size_t j = 0; j < e.p; j++) {
-        double ce = relerr(res.coef[j], e.coef[j]), se = relerr(res.se[j], e.se[j]);
+        double ce = golden_relerr(res.coef[j], e.coef[j]);
+        double se = golden_relerr(res.se[j], e.se[j]);
         if (ce > max_coef_err)
             max_coef_err = ce;
         if (se > max_se_err)
@@ -482,21 +465,22 @@ run_case(const char *cname)
                 e.term[j], res.coef[j], e.coef[j], res.se[j], e.se[j]);
         assert_true(ce <= tol);
         assert_true(se <= tol);
-        assert_true(relerr(res.z[j], e.z[j]) <= tol);
-        assert_close(res.exp_coef[j], exp(e.coef[j]), tol);
+        assert_true(golden_relerr(res.z[j], e.z[j]) <= tol);
+        assert_close_unit(res.exp_coef[j], exp(e.coef[j]), tol);
         /* p-values: compare on the log scale (tails) */
         assert_true(fabs(log(res.pval[j]) - log(e.pval[j])) <= 1e-8 * (1 + fabs(log(e.pval[j]))));
     }
     double cmax = 0, smax = 0;
     for (size_t j = 0; j < e.p; j++) {
-        double c1 = relerr(res.coef[j], e.coef[j]), s1 = relerr(res.se[j], e.se[j]);
+        double c1 = golden_relerr(res.coef[j], e.coef[j]);
+        double s1 = golden_relerr(res.se[j], e.se[j]);
         cmax = c1 > cmax ? c1 : cmax;
         smax = s1 > smax ? s1 : smax;
     }
     printf("  %-24s iter %2d/%2d  rel err coef %.1e se %.1e\n", cname, res.iter, e.iter,
         cmax, smax);
     for (int i = 0; i < 2; i++) {
-        double le = relerr(res.loglik[i], e.loglik[i]);
+        double le = golden_relerr(res.loglik[i], e.loglik[i]);
         if (le > max_ll_err)
             max_ll_err = le;
     }
@@ -509,11 +493,11 @@ run_case(const char *cname)
         assert_int_equal(cox_fit_local(st, in.k, in.p, ties, &o, &res, &rounds), 0);
         assert_int_equal(res.iter, e.iter);
         for (size_t j = 0; j < e.p; j++) {
-            double ce = relerr(res.coef[j], e.coef[j]);
+            double ce = golden_relerr(res.coef[j], e.coef[j]);
             if (ce > max_coef_err_unscaled)
                 max_coef_err_unscaled = ce;
             assert_true(ce <= TOL_COEF);
-            assert_true(relerr(res.se[j], e.se[j]) <= TOL_COEF);
+            assert_true(golden_relerr(res.se[j], e.se[j]) <= TOL_COEF);
         }
         cox_result_release(&res);
     }
@@ -554,9 +538,9 @@ cox_nwtco_reference_values(void **state)
     (void)state;
     struct expected e;
     assert_int_equal(read_expected("nwtco_study_efron", &e), 0);
-    assert_close(e.coef[0], 1.602951965717309e+00, 1e-15);
-    assert_close(e.se[1], 1.161482762534583e-03, 1e-15);
-    assert_close(e.loglik[1], -4117.039898078988, 1e-15);
+    assert_close_unit(e.coef[0], 1.602951965717309e+00, 1e-15);
+    assert_close_unit(e.se[1], 1.161482762534583e-03, 1e-15);
+    assert_close_unit(e.loglik[1], -4117.039898078988, 1e-15);
     assert_int_equal(e.iter, 5);
 }
 

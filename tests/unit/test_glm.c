@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "analysis/glm.h"
+#include "tests/unit/golden.h"
 
 #define GOLDEN "tests/data/golden/"
 #define TOL_COEF 1e-9
@@ -25,24 +26,6 @@
 #define TOL_DEV 1e-10
 #define MAX_LINE 4096
 #define MAX_COLS 32
-
-static void
-assert_close_(double a, double b, double tol, const char *what, const char *file, int line)
-{
-    double d = fabs(a - b), m = fabs(b) > 1 ? fabs(b) : 1;
-    if (!(d <= tol * m)) {
-        print_error("%s: got %.17g expected %.17g (rel %.3g > %.3g)\n", what, a, b, d / m, tol);
-        _fail(file, line);
-    }
-}
-#define assert_close(a, b, tol) assert_close_((a), (b), (tol), #a, __FILE__, __LINE__)
-
-static double
-relerr(double a, double b)
-{
-    double m = fabs(b) > 1e-300 ? fabs(b) : 1e-300;
-    return fabs(a - b) / m;
-}
 
 /* y = 1,0,0,1,1, intercept only.  Round 0: mustart = 3/4 or 1/4, so
    eta = +-log 3, w = mu (1 - mu) = 3/16 for everyone, z = eta + (y-mu)/w:
@@ -56,11 +39,11 @@ glm_round0_hand_values(void **state)
     struct glm_node_stats st;
 
     assert_int_equal(glm_node_eval(y, x, 5, 1, NULL, &a, &b, &st), 0);
-    assert_close(a, 15.0 / 16, 1e-15);
-    assert_close(b, 3.0 / 16 * (log(3.0) + 4.0 / 3), 1e-15);
-    assert_close(st.deviance, 10 * log(4.0 / 3), 1e-15);
+    assert_close_unit(a, 15.0 / 16, 1e-15);
+    assert_close_unit(b, 3.0 / 16 * (log(3.0) + 4.0 / 3), 1e-15);
+    assert_close_unit(st.deviance, 10 * log(4.0 / 3), 1e-15);
     assert_int_equal(st.n, 5);
-    assert_close(st.sum_y, 3, 0);
+    assert_close_unit(st.sum_y, 3, 0);
 }
 
 /* Intercept only converges to logit(3/5) = log(3/2), se = 1/sqrt(n p q),
@@ -77,15 +60,15 @@ glm_intercept_only_closed_form(void **state)
     assert_int_equal(glm_fit_local(nd, 2, 1, NULL, &r, &rounds), 0);
     assert_int_equal(r.status, GLM_CONVERGED);
     assert_int_equal(rounds, r.iter + 1);
-    assert_close(r.coef[0], log(1.5), 1e-12);
+    assert_close_unit(r.coef[0], log(1.5), 1e-12);
     /* glm's covariance is the inverse of X'WX at the previous iterate, so
        it matches the closed form at the MLE only to about 1e-8 */
-    assert_close(r.se[0], 1 / sqrt(5 * 0.6 * 0.4), 1e-7);
+    assert_close_unit(r.se[0], 1 / sqrt(5 * 0.6 * 0.4), 1e-7);
     assert_true(r.se[0] != 1 / sqrt(5 * 0.6 * 0.4));
     double nulldev = -2 * (3 * log(0.6) + 2 * log(0.4));
-    assert_close(r.null_deviance, nulldev, 1e-14);
-    assert_close(r.deviance, nulldev, 1e-12);
-    assert_close(r.aic, nulldev + 2, 1e-12);
+    assert_close_unit(r.null_deviance, nulldev, 1e-14);
+    assert_close_unit(r.deviance, nulldev, 1e-12);
+    assert_close_unit(r.aic, nulldev + 2, 1e-12);
     assert_int_equal(r.df_residual, 4);
     assert_int_equal(r.df_null, 4);
     glm_result_release(&r);
@@ -296,10 +279,10 @@ run_case(const char *cname)
     assert_int_equal(r.rank, e.rank);
     assert_int_equal(r.df_residual, e.df_residual);
     assert_int_equal(r.df_null, e.df_null);
-    assert_close(r.null_deviance, e.null_deviance, TOL_DEV);
+    assert_close_unit(r.null_deviance, e.null_deviance, TOL_DEV);
     if (e.converged) {
-        assert_close(r.deviance, e.deviance, TOL_DEV);
-        assert_close(r.aic, e.aic, TOL_DEV);
+        assert_close_unit(r.deviance, e.deviance, TOL_DEV);
+        assert_close_unit(r.aic, e.aic, TOL_DEV);
     } else {        /* deviance ~1e-8 after 25 steps: absolute */
         assert_true(fabs(r.deviance - e.deviance) <= 1e-12);
         assert_true(fabs(r.aic - e.aic) <= 1e-12);
@@ -312,7 +295,7 @@ run_case(const char *cname)
             continue;
         }
         assert_false(r.aliased[j]);
-        double ce = relerr(r.coef[j], e.coef[j]), se = relerr(r.se[j], e.se[j]);
+        double ce = golden_relerr(r.coef[j], e.coef[j]), se = golden_relerr(r.se[j], e.se[j]);
         cmax = ce > cmax ? ce : cmax;
         smax = se > smax ? se : smax;
         if (!(ce <= tol && se <= tol))
@@ -320,15 +303,15 @@ run_case(const char *cname)
                 e.term[j], r.coef[j], e.coef[j], r.se[j], e.se[j]);
         assert_true(ce <= tol);
         assert_true(se <= tol);
-        assert_true(relerr(r.z[j], e.z[j]) <= tol);
+        assert_true(golden_relerr(r.z[j], e.z[j]) <= tol);
         assert_true(fabs(log(r.pval[j]) - log(e.pval[j])) <= tol * (1 + fabs(log(e.pval[j]))));
     }
     printf("  %-14s iter %2d/%2d  rel err coef %.1e se %.1e deviance %.1e\n", cname,
-        r.iter, e.iter, cmax, smax, relerr(r.deviance, e.deviance));
+        r.iter, e.iter, cmax, smax, golden_relerr(r.deviance, e.deviance));
     if (e.converged) {
         max_coef_err = cmax > max_coef_err ? cmax : max_coef_err;
         max_se_err = smax > max_se_err ? smax : max_se_err;
-        double de = relerr(r.deviance, e.deviance);
+        double de = golden_relerr(r.deviance, e.deviance);
         max_dev_err = de > max_dev_err ? de : max_dev_err;
     }
     glm_result_release(&r);

@@ -224,7 +224,7 @@ RULE(rule_sex_code, "bad_sex.csv",
 RULE(rule_age_whole_days_0_to_36500, "bad_age.csv",
     FIX("bad_age.csv") ":2: age_at_diagnosis_days: 12a: must be a whole number of days from 0 to 36500\n"
     FIX("bad_age.csv") ":3: age_at_diagnosis_days: -1: must be a whole number of days from 0 to 36500\n"
-    FIX("bad_age.csv") ":4: age_at_diagnosis_days:  12: must be a whole number of days from 0 to 36500\n"
+    FIX("bad_age.csv") ":4: age_at_diagnosis_days: ' 12': must be a whole number of days from 0 to 36500\n"
     FIX("bad_age.csv") ":5: age_at_diagnosis_days: 36501: must be a whole number of days from 0 to 36500\n"
     FIX("bad_age.csv") ":6: age_at_diagnosis_days: 12.0: must be a whole number of days from 0 to 36500\n"
     FIX("bad_age.csv") ":7: age_at_diagnosis_days: +5: must be a whole number of days from 0 to 36500\n",
@@ -280,8 +280,40 @@ RULE(rule_event_between_diagnosis_and_last_contact, "bad_event_date.csv",
     FIX("bad_event_date.csv") ":4: event_date: 2020-02-30: not a valid date (YYYY-MM-DD)\n",
     "3 errors in 3 rows; nothing was imported")
 RULE(rule_utf8, "bad_utf8.csv",
-    FIX("bad_utf8.csv") ":2: eupid: Ren\\xe9: not valid UTF-8\n",
+    FIX("bad_utf8.csv") ":2: eupid: Ren\\xe9: not valid UTF-8: byte 0xe9 at character 4 "
+    "(save the file as UTF-8)\n",
     "1 error in 1 row; nothing was imported")
+/* Quoted fields go through libcsv (one spans lines 3-4), U4's line is split in place; Uç3 is valid. */
+RULE(rule_utf8_quoted_and_plain, "bad_utf8_quoted.csv",
+    FIX("bad_utf8_quoted.csv") ":2: eupid: Ren\\xe9, Paris: not valid UTF-8: byte 0xe9 at "
+    "character 4 (save the file as UTF-8)\n"
+    FIX("bad_utf8_quoted.csv") ":3: note: line one\\nline \\xc3(: not valid UTF-8: byte 0xc3 at "
+    "character 15 (save the file as UTF-8)\n"
+    FIX("bad_utf8_quoted.csv") ":6: patient_id: U4\\xf0\\x9f\\x98: not valid UTF-8: byte 0xf0 at "
+    "character 3 (save the file as UTF-8)\n",
+    "3 errors in 4 rows; nothing was imported")
+/* A value with a leading or trailing space is shown in quotes, so that the space shows. */
+RULE(rule_value_with_spaces_is_quoted, "bad_spaces.csv",
+    FIX("bad_spaces.csv") ":2: stage: ' localized': must be one of localized, regional, "
+    "metastatic, unknown\n"
+    FIX("bad_spaces.csv") ":3: sex: 'F ': must be one of F, M, U\n"
+    FIX("bad_spaces.csv") ":4: tumour_type: ' melanoma ': unknown tumour_type code "
+    "(see 'fedra-node import --help' for the 17 codes)\n"
+    FIX("bad_spaces.csv") ":5: stage: early stage: must be one of localized, regional, "
+    "metastatic, unknown\n",
+    "4 errors in 4 rows; nothing was imported")
+/* As spreadsheet programs export "CSV" where the decimal separator is a comma. */
+RULE(rule_separator_is_a_comma, "semicolon.csv",
+    FIX("semicolon.csv") ":1: header: "
+    "patient_id;eupid;sex;age_at_diagnosis_days;diagnosis_date;tumour...: "
+    "the separator must be a comma, not a semicolon (export the file as comma-separated CSV)\n",
+    "1 error in 0 rows; nothing was imported")
+/* The same with a BOM, CRLF and every name quoted. */
+RULE(rule_separator_is_a_comma_quoted_names, "semicolon_excel.csv",
+    FIX("semicolon_excel.csv") ":1: header: "
+    "\"patient_id\";\"eupid\";\"sex\";\"age_at_diagnosis_days\";\"diagnosis_da...: "
+    "the separator must be a comma, not a semicolon (export the file as comma-separated CSV)\n",
+    "1 error in 0 rows; nothing was imported")
 RULE(rule_required_column, "missing_column.csv",
     FIX("missing_column.csv") ":1: required column 'sex' is missing from the header\n"
     FIX("missing_column.csv") ":1: required column 'stage' is missing from the header\n",
@@ -353,6 +385,25 @@ write_csv(struct fx *f, const char *content, size_t n, char *out, size_t outn)
     assert_non_null(fp);
     assert_int_equal(fwrite(content, 1, n, fp), n);
     assert_int_equal(fclose(fp), 0);
+}
+
+/* Semicolons that do not split the header into column names are just part of a name. */
+static void
+csv_semicolons_without_column_names(void **state)
+{
+    struct fx *f = *state;
+    char path[128], want[512];
+    const char *csv = "id;name\n1;x\n";
+    write_csv(f, csv, strlen(csv), path, sizeof path);
+    struct res r = run1(f->s, path);
+    assert_int_equal(r.rc, -1);
+    snprintf(want, sizeof want, "%s:1: required column 'patient_id' is missing from the header\n",
+        path);
+    assert_memory_equal(r.report, want, strlen(want));
+    assert_null(strstr(r.report, "semicolon"));
+    snprintf(want, sizeof want, "%s:1: warning: unknown column 'id;name' is ignored\n", path);
+    assert_string_equal(r.warnings, want);
+    res_free(&r);
 }
 
 static void
@@ -875,6 +926,10 @@ main(void)
         T(rule_last_contact_from_diagnosis_to_today),
         T(rule_event_between_diagnosis_and_last_contact),
         T(rule_utf8),
+        T(rule_utf8_quoted_and_plain),
+        T(rule_value_with_spaces_is_quoted),
+        T(rule_separator_is_a_comma),
+        T(rule_separator_is_a_comma_quoted_names),
         T(rule_required_column),
         T(rule_duplicate_column),
         T(rule_field_count),
@@ -883,6 +938,7 @@ main(void)
         T(rule_unclosed_quote),
         T(rule_missing_file),
         T(csv_bom_and_crlf),
+        T(csv_semicolons_without_column_names),
         T(csv_crlf_line_numbers),
         T(csv_quoted_fields_and_line_after_multiline),
         T(csv_header_any_order_unknown_column_warning),
