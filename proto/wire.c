@@ -86,6 +86,8 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return WIRE_MAX_COEF;
     if (strcmp(n, "info") == 0)
         return (size_t)WIRE_MAX_COEF * WIRE_MAX_COEF;
+    if (strcmp(n, "prev_answers") == 0)
+        return WIRE_MAX_PREV_ANSWERS;
     return 0;
 }
 

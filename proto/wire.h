@@ -48,6 +48,7 @@
 #define WIRE_MAX_KM_BY 1                /* grouping variables of a survival query */
 #define WIRE_MAX_TERMS 63               /* design columns of a model (QuerySpec.terms) */
 #define WIRE_MAX_COEF (WIRE_MAX_TERMS + 1)  /* coefficients: the terms and glm's intercept */
+#define WIRE_MAX_PREV_ANSWERS 256       /* signed node answers carried by one model round */
 #define WIRE_QUERY_ID_LEN 16
 #define WIRE_HASH_LEN 32
 #define WIRE_MAX_LIFETIME_MS 600000     /* expires_at - issued_at */
