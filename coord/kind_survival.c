@@ -78,14 +78,14 @@ static int
 check_grid_times(const Fedra__LifeTable *lt, uint32_t grid, char *why)
 {
     for (size_t j = 0; j < lt->n_time; j++) {
-        if (grid > 0 && (lt->time[j] < 0 || lt->time[j] % (int32_t)grid != 0))
+        if (grid > 0 && (lt->time[j] < 0 || (int64_t)lt->time[j] % (int64_t)grid != 0))
             return errf(why, "sent a time (%d days) off the %u-day grid it applied",
                 (int)lt->time[j], grid);
         if (lt->truncated_at > 0 && lt->time[j] >= lt->truncated_at)
             return errf(why, "sent a time (%d days) past where its table stops (%d)",
                 (int)lt->time[j], (int)lt->truncated_at);
     }
-    if (grid > 0 && lt->truncated_at % (int32_t)grid != 0)
+    if (grid > 0 && (lt->truncated_at < 0 || (int64_t)lt->truncated_at % (int64_t)grid != 0))
         return errf(why, "sent a truncation time (%d days) off the %u-day grid it applied",
             (int)lt->truncated_at, grid);
     return 0;

@@ -596,7 +596,7 @@ left_out_range(const struct fit *f, size_t i, uint64_t *lo, uint64_t *hi, int *h
 static void
 partial_line(const struct fit *f, char *out, size_t len)
 {
-    size_t took = 0;
+    size_t took = 0, nunknown = 0;
     uint64_t lo = f->n, hi = f->n;
     int unknown = 0;
     for (size_t i = 0; i < f->nnodes; i++) {
@@ -609,11 +609,15 @@ partial_line(const struct fit *f, char *out, size_t len)
         lo += a;
         hi += b;
         unknown |= hu || !known;
+        nunknown += !known;
     }
-    char total[64];
+    char total[64], note[64] = "";
     range_text(lo, hi, unknown, 1, total, sizeof total);
-    snprintf(out, len, "partial fit: %zu of %zu nodes, n = %llu of %s selected patients", took,
-        f->nnodes, (unsigned long long)f->n, total);
+    if (nunknown > 0)
+        snprintf(note, sizeof note, " (unknown at %zu node%s left out)", nunknown,
+            nunknown > 1 ? "s" : "");
+    snprintf(out, len, "partial fit: %zu of %zu nodes, n = %llu of %s selected patients%s", took,
+        f->nnodes, (unsigned long long)f->n, total, note);
 }
 
 /* One line per node left out: why, and how many selected patients it holds where that is known. */

@@ -31,8 +31,13 @@ struct report {
  * Check every verified answer against the query before anything is merged:
  * the result kind, the number of levels, known and unique levels, counts
  * within the node's row count, suppressed cells without a count, consistent
- * life tables and sums.  A node whose answer fails becomes NODE_ERROR with
- * the reason, so a lying or broken node is named and never merged.
+ * life tables and sums; and what an honest node cannot send (issue 12):
+ * times off the grid asked or another grid, a released count or stratum
+ * inside the node's own suppression range, max_hidden or min_cell above the
+ * protocol's ceiling, a number that is not finite, information or a
+ * variance that is not positive semi-definite.  A node whose answer fails
+ * becomes NODE_ERROR with the reason naming the rule, so a lying or broken
+ * node is named and never merged.
  */
 void report_check_replies(const struct federation *fed, struct node_reply *rep,
     const Fedra__QuerySpec *spec);
