@@ -363,10 +363,7 @@ run_model(const struct opts *o, const struct federation *fed, const struct coord
     int rc = model_run(&q->model, &r, model_send, &ctx, err);
     model_ctx_release(&ctx);
     if (rc == EXIT_FAIL)
-        fprintf(stderr, "fedra: %s\n", err);
-    else if (rc == EXIT_PARTIAL)
-        fputs("fedra: not every node took part; the model is the exact fit of those that did\n",
-            stderr);
+        fprintf(stderr, "fedra: %s\n", err);    /* exit 3: model_run said why */
     return rc;
 }
 

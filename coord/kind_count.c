@@ -16,11 +16,31 @@
 
 #include "analysis/chisq.h"
 #include "analysis/counts.h"
+#include "analysis/disclose.h"
 #include "coord/kind.h"
 #include "lib/util.h"
 #include "proto/vars.h"
 
 /* ---- checking one answer ---- */
+
+/*
+ * One cell's count against the node's own suppression rule: a suppressed
+ * or withheld cell carries no count, and a released one is 0 or above
+ * max_hidden (a count in 1 .. max_hidden is one the node should have
+ * suppressed, so it is not what the node's rule gives).
+ */
+static int
+check_cell_count(const Fedra__CountResult *c, const Fedra__Cell *cell, char *why)
+{
+    if (cell->suppressed && cell->count != 0)
+        return errf(why, "a suppressed cell carries a count");
+    if (cell->withheld && cell->count != 0)
+        return errf(why, "a withheld cell carries a count");
+    if (!cell->suppressed && !cell->withheld && cell->count >= 1 && cell->count <= c->max_hidden)
+        return errf(why, "released a count of %" PRIu64 ", inside its suppression range 1 .. %u",
+            cell->count, c->max_hidden);
+    return 0;
+}
 
 static int
 check_count(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
@@ -28,6 +48,10 @@ check_count(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *wh
     const Fedra__CountResult *c = b->count;
     if (c == NULL)
         return errf(why, "answered without a count result");
+    /* max_hidden is min_cell - 1, and no node's min_cell exceeds the protocol's ceiling. */
+    if (c->max_hidden > DISCLOSE_MAX_MIN_CELL - 1)
+        return errf(why, "claims max_hidden %u, above min_cell - 1 for the largest min_cell "
+            "(%d) a node may have", c->max_hidden, DISCLOSE_MAX_MIN_CELL);
     char **keys = xcalloc(c->n_cells, sizeof *keys);
     int rc = 0;
     for (size_t j = 0; j < c->n_cells && rc == 0; j++) {
@@ -43,8 +67,8 @@ check_count(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *wh
             buf_puts(&key, cell->levels[k]);
             buf_append(&key, "\x1f", 1);
         }
-        if (rc == 0 && cell->suppressed && cell->count != 0)
-            rc = errf(why, "a suppressed cell carries a count");
+        if (rc == 0)
+            rc = check_cell_count(c, cell, why);
         if (rc == 0 && cell->count > b->data_rows)
             rc = errf(why, "a cell count exceeds the node's %" PRIu64 " rows", b->data_rows);
         keys[j] = buf_detach(&key);

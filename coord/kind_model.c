@@ -14,7 +14,16 @@
 #include "coord/kind.h"
 #include "lib/util.h"
 
-/* A round's share: p coefficients' worth of finite sums, sizes within the node's rows. */
+/*
+ * A round's share: p coefficients' worth of sums, sizes within the node's
+ * rows, and nothing an honest node cannot send: a number that is not
+ * finite, information (cox: I; glm: X'WX) that is not symmetric or not
+ * positive semi-definite (report_psd), a time grid other than the one
+ * asked (cox), a suppressed count that carries a value.  One node's
+ * indefinite information would push the next coefficients to where the
+ * honest nodes' sums overflow; refused here, the node is left out at the
+ * round where it lied and the fit restarts over the others.
+ */
 static int
 check_model(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
 {
@@ -23,16 +32,29 @@ check_model(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *wh
     if (m == NULL)
         return errf(why, "answered without model sums");
     if (m->n_score != p || m->n_info != p * p)
-        return errf(why, "sent model sums for %zu coefficients, not %zu", m->n_score, p);
-    if (m->n > b->data_rows || m->events > m->n || m->dropped > b->data_rows - m->n)
+        return errf(why, "sent model sums of the wrong shape (%zu scores and %zu information "
+            "entries for %zu coefficients, not %zu and %zu)", m->n_score, m->n_info, p, p, p * p);
+    if (m->n > b->data_rows || m->events > m->n || m->dropped > b->data_rows - m->n ||
+        m->excluded > b->data_rows - m->n)
         return errf(why, "sent model sums for more patients than it holds");
-    int finite = isfinite(m->loglik) && isfinite(m->deviance) && isfinite(m->aic);
-    for (size_t i = 0; i < p; i++)
-        finite &= isfinite(m->score[i]) != 0;
+    double head[3] = {m->loglik, m->deviance, m->aic};
+    if (report_finite(head, 3) != 0 || report_finite(m->score, p) != 0 ||
+        report_finite(m->info, p * p) != 0)
+        return errf(why, "sent a model sum that is not a finite number (NaN or Inf)");
     for (size_t i = 0; i < p * p; i++)
-        finite &= isfinite(m->info[i]) && m->info[i] == m->info[(i % p) * p + i / p];
-    if (!finite)
-        return errf(why, "sent model sums that are not finite or not symmetric");
+        if (m->info[i] != m->info[(i % p) * p + i / p])
+            return errf(why, "sent an information matrix that is not symmetric");
+    char psd[FEDRA_ERRLEN];
+    if (report_psd(m->info, p, psd) != 0)
+        return errf(why, "sent an information matrix that %s", psd);
+    if ((m->dropped_suppressed && m->dropped != 0) ||
+        (m->n_boundary_suppressed && m->n_boundary != 0) ||
+        (m->excluded_suppressed && m->excluded != 0))
+        return errf(why, "sent a suppressed count that carries a value");
+    uint32_t grid = spec->exact_times ? 0 : spec->grid_days;
+    if (spec->kind == FEDRA__KIND__KIND_COX && m->grid_days != grid)
+        return errf(why, "applied a time grid of %u days where %u was asked (0: exact times)",
+            m->grid_days, grid);
     return 0;
 }
 
@@ -145,6 +167,11 @@ parse_model(int argc, char **argv, struct coord_query *q)
     req->grid_days = COORD_DEFAULT_GRID;
     for (int i = 1; i < argc; i++, i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--allow-partial") == 0) {
+            req->allow_partial = 1;
+            i--;                        /* a flag: no value */
+            continue;
+        }
         if (v == NULL || (rc = parse_model_option(argv[i], v, q, &where_expr)) < 0)
             return coord_usage_error("%s: unexpected argument '%s'", argv[0], argv[i]);
         if (rc != 0)
@@ -164,9 +191,19 @@ parse_model(int argc, char **argv, struct coord_query *q)
     return 0;
 }
 
+/*
+ * A fit that leaves out selected patients (a node refused, failed or was
+ * dropped, or excluded a small level) is not the pooled fit: it is printed
+ * only on request, marked partial (coord/model.h).
+ */
+#define ALLOW_PARTIAL_HELP \
+    "  --allow-partial     print the fit even when a node holding selected patients is left\n" \
+    "                      out (refused, failed, dropped, or patients excluded), marked\n" \
+    "                      partial; without it such a fit is not printed (exit 3)\n"
+
 const struct coord_cmd cmd_cox = {
     "cox", "cox --covariates V,... [--where EXPR] [--endpoint os|efs] [--grid DAYS]\n"
-        "    [--ties efron|breslow] [--max-iter N]",
+        "    [--ties efron|breslow] [--max-iter N] [--allow-partial]",
     "Cox model stratified by node, exact: coxph(Surv ~ V + ... + strata(node)),\n"
     "one signed round per Newton-Raphson step",
     "  --covariates V,...  the model's variables (factors coded as R codes them)\n"
@@ -174,21 +211,23 @@ const struct coord_cmd cmd_cox = {
     "  --endpoint os|efs   overall (default) or event-free survival\n"
     "  --grid DAYS         times rounded up to a grid of DAYS (default 30); 0: exact times\n"
     "  --ties T            efron (default) or breslow\n"
-    "  --max-iter N        at most N iterations (default 20, as coxph)\n",
+    "  --max-iter N        at most N iterations (default 20, as coxph)\n"
+    ALLOW_PARTIAL_HELP,
     "fedra cox --covariates stage,age_years,sex --ties breslow",
     COORD_FLOW_MODEL, {FEDRA__KIND__KIND_COUNT, FEDRA__KIND__KIND_COX}, parse_model,
 };
 
 const struct coord_cmd cmd_glm = {
     "glm", "glm --outcome V=LEVEL --covariates V,... [--where EXPR]\n"
-        "    [--family binomial] [--max-iter N]",
+        "    [--family binomial] [--max-iter N] [--allow-partial]",
     "logistic regression, exact: glm(V == LEVEL ~ ..., family = binomial),\n"
     "one signed round per IRLS step",
     "  --outcome V=LEVEL   the event modelled, e.g. vital_status=dead\n"
     "  --covariates V,...  the model's variables (factors coded as R codes them)\n"
     "  --where EXPR        select patients, e.g. \"tumour_type=melanoma\"\n"
     "  --family binomial   the only family (logit link)\n"
-    "  --max-iter N        at most N iterations (default 25, as glm)\n",
+    "  --max-iter N        at most N iterations (default 25, as glm)\n"
+    ALLOW_PARTIAL_HELP,
     "fedra glm --outcome vital_status=dead --covariates stage,age_years",
     COORD_FLOW_MODEL, {FEDRA__KIND__KIND_COUNT, FEDRA__KIND__KIND_GLM}, parse_model,
 };

@@ -8,11 +8,13 @@
  * (life_table_to_km), for the check and for both merges alike.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "analysis/disclose.h"
 #include "analysis/km.h"
 #include "analysis/logrank.h"
 #include "coord/kind.h"
@@ -54,6 +56,57 @@ lt_level(const Fedra__LifeTable *lt)
 
 /* ---- checking one answer ---- */
 
+/*
+ * The grid a node applies is the one asked: the query's grid_days, or 0
+ * with exact times.  A node checks that the asked grid is a multiple of its
+ * policy's (kind_time_grid) and then bins on the asked grid itself; it
+ * refuses what its policy does not allow and never substitutes a coarser
+ * grid, so any other grid is a lie or a fault.
+ */
+static uint32_t
+asked_grid(const Fedra__QuerySpec *spec)
+{
+    return spec->exact_times ? 0 : spec->grid_days;
+}
+
+/*
+ * One table's times on the grid the node applied: every time (and the time
+ * a truncated table stops at) is a multiple of it, and no time lies at or
+ * past the truncation.
+ */
+static int
+check_grid_times(const Fedra__LifeTable *lt, uint32_t grid, char *why)
+{
+    for (size_t j = 0; j < lt->n_time; j++) {
+        if (grid > 0 && (lt->time[j] < 0 || (int64_t)lt->time[j] % (int64_t)grid != 0))
+            return errf(why, "sent a time (%d days) off the %u-day grid it applied",
+                (int)lt->time[j], grid);
+        if (lt->truncated_at > 0 && lt->time[j] >= lt->truncated_at)
+            return errf(why, "sent a time (%d days) past where its table stops (%d)",
+                (int)lt->time[j], (int)lt->truncated_at);
+    }
+    if (grid > 0 && (lt->truncated_at < 0 || (int64_t)lt->truncated_at % (int64_t)grid != 0))
+        return errf(why, "sent a truncation time (%d days) off the %u-day grid it applied",
+            (int)lt->truncated_at, grid);
+    return 0;
+}
+
+/*
+ * One stratum's size against the node's own min_cell (KmResult.min_cell):
+ * a withheld stratum carries nothing, a released one has 0 or at least
+ * min_cell patients.
+ */
+static int
+check_stratum_size(const Fedra__KmResult *km, const Fedra__LifeTable *lt, char *why)
+{
+    if (lt->suppressed && (lt->n != 0 || lt->n_time != 0))
+        return errf(why, "a suppressed stratum carries a life table");
+    if (!lt->suppressed && lt->n >= 1 && lt->n < km->min_cell)
+        return errf(why, "released a stratum of %" PRIu64 " patients, inside its suppression "
+            "range 1 .. %u", lt->n, km->min_cell - 1);
+    return 0;
+}
+
 /* One life table: its levels, its size within the node's rows, rows that add up. */
 static int
 check_life_table(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b,
@@ -70,6 +123,10 @@ check_life_table(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b,
     int rc = km_table_check(&t) != 0 ? errf(why, "sent a life table whose rows do not add up")
                                      : 0;
     km_table_release(&t);
+    if (rc == 0)
+        rc = check_stratum_size(b->km, lt, why);
+    if (rc == 0)
+        rc = check_grid_times(lt, b->km->grid_days, why);
     return rc;
 }
 
@@ -79,6 +136,12 @@ check_km(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
     const Fedra__KmResult *km = b->km;
     if (km == NULL)
         return errf(why, "answered without life tables");
+    if (km->grid_days != asked_grid(spec))
+        return errf(why, "applied a time grid of %u days where %u was asked (0: exact times)",
+            km->grid_days, asked_grid(spec));
+    if (km->min_cell > DISCLOSE_MAX_MIN_CELL)
+        return errf(why, "claims a min_cell of %u, above the largest a node may have (%d)",
+            km->min_cell, DISCLOSE_MAX_MIN_CELL);
     char **keys = xcalloc(km->n_strata, sizeof *keys);
     int rc = 0;
     for (size_t k = 0; k < km->n_strata && rc == 0; k++) {
@@ -90,6 +153,39 @@ check_km(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
     for (size_t k = 0; k < km->n_strata; k++)
         free(keys[k]);
     free(keys);
+    return rc;
+}
+
+/* O, E and V: finite, O and E not negative, V symmetric and positive semi-definite. */
+static int
+check_oev_numbers(const Fedra__LogrankOev *m, char *why)
+{
+    size_t g = m->n_groups;
+    if (report_finite(m->observed, g) != 0 || report_finite(m->expected, g) != 0 ||
+        report_finite(m->variance, g * g) != 0)
+        return errf(why, "sent a log-rank sum that is not a finite number (NaN or Inf)");
+    for (size_t k = 0; k < g; k++)
+        if (m->observed[k] < 0 || m->expected[k] < 0 || m->observed[k] > (double)m->n[k])
+            return errf(why, "sent log-rank sums with negative or too many events");
+    /*
+     * A node computes V[a][b] and V[b][a] apart, so they may differ in the
+     * last bits: symmetric within REPORT_PSD_TOL, and its symmetric part
+     * positive semi-definite.
+     */
+    double *v = xcalloc(g * g, sizeof *v), dmax = 0;
+    for (size_t k = 0; k < g; k++)
+        dmax = fabs(m->variance[k * g + k]) > dmax ? fabs(m->variance[k * g + k]) : dmax;
+    int rc = 0;
+    for (size_t k = 0; k < g * g && rc == 0; k++) {
+        double a = m->variance[k], b = m->variance[(k % g) * g + k / g];
+        v[k] = (a + b) / 2;
+        if (fabs(a - b) > REPORT_PSD_TOL * (fabs(a) + fabs(b)) + REPORT_PSD_FLOOR * dmax)
+            rc = errf(why, "sent a log-rank variance matrix that is not symmetric");
+    }
+    char psd[FEDRA_ERRLEN];
+    if (rc == 0 && report_psd(v, g, psd) != 0)
+        rc = errf(why, "sent a log-rank variance matrix that %s", psd);
+    free(v);
     return rc;
 }
 
@@ -115,7 +211,7 @@ check_oev(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
     for (size_t k = 0; k < g; k++)
         free(keys[k]);
     free(keys);
-    return rc;
+    return rc == 0 ? check_oev_numbers(m, why) : rc;
 }
 
 /* logrank: life tables per group, or (stratified by node) O, E and V. */

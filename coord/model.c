@@ -41,6 +41,7 @@ struct fit {
     struct covariate cov[MODEL_MAX_COVARIATES];
     unsigned char *active;          /* nnodes: still in the fit */
     struct node_reply *final;       /* nnodes: last answer, or why the node is out */
+    struct holds *holds;            /* nnodes: what its answers say it holds (note_holds) */
     struct column col[WIRE_MAX_COEF];
     size_t p;                       /* coefficients (glm: intercept included) */
     Fedra__Term terms[WIRE_MAX_TERMS], *termp[WIRE_MAX_TERMS];
@@ -50,10 +51,30 @@ struct fit {
     uint32_t grid;
 };
 
+/*
+ * How many selected patients (complete cases) a node holds, as far as its
+ * answers in this fit say, to name what a fit leaves out: a model round's n
+ * and excluded (exact), else a count round's cells (a suppressed cell 1 ..
+ * max_hidden, a withheld one at least 1).  Kept across rounds, as a node
+ * that fails later says nothing more.
+ */
+struct holds {
+    int known;                      /* some answer said */
+    int from_model;                 /* a model round said (exact n) */
+    uint64_t lo, hi;                /* complete cases, a range when suppressed */
+    int hi_unknown;                 /* no upper bound (withheld, or no max_hidden known) */
+    uint64_t events;                /* from_model: its events */
+    uint32_t max_hidden;            /* from a count round: its min_cell - 1 */
+    int have_max_hidden;
+};
+
+static void note_holds(struct fit *f, size_t i, const struct node_reply *rep);
+
 /* Keep rep as node i's final word, releasing what it had. */
 static void
 keep_reply(struct fit *f, size_t i, struct node_reply *rep)
 {
+    note_holds(f, i, rep);
     client_replies_release(&f->final[i], 1);
     f->final[i] = *rep;
     memset(rep, 0, sizeof *rep);
@@ -461,6 +482,236 @@ fit_once(struct fit *f, struct outcome *o, char *err)
     return rc;
 }
 
+/* ---- a fit that leaves patients out (issue 12: never mistaken for the pooled fit) ---- */
+
+/* A suppressed count of 1 .. max_hidden into h's range (no bound if max_hidden is unknown). */
+static void
+holds_add_suppressed(struct holds *h, int have_mh, uint32_t mh)
+{
+    h->lo += 1;
+    h->hi += have_mh ? mh : 1;
+    h->hi_unknown |= !have_mh;
+}
+
+static void
+note_holds(struct fit *f, size_t i, const struct node_reply *rep)
+{
+    struct holds *h = &f->holds[i];
+    const Fedra__ResponseBody *b = rep->body;
+    if (rep->status != NODE_OK || b == NULL)
+        return;
+    if (b->model != NULL) {
+        const Fedra__ModelResult *m = b->model;
+        h->lo = h->hi = m->n + m->excluded;
+        h->hi_unknown = 0;
+        if (m->excluded_suppressed)
+            holds_add_suppressed(h, h->have_max_hidden, h->max_hidden);
+        h->events = m->events;
+        h->known = h->from_model = 1;
+    } else if (b->count != NULL && !h->from_model) {
+        const Fedra__CountResult *c = b->count;
+        h->lo = h->hi = 0;
+        h->hi_unknown = 0;
+        h->max_hidden = c->max_hidden;
+        h->have_max_hidden = h->known = 1;
+        for (size_t k = 0; k < c->n_cells; k++) {
+            if (c->cells[k]->suppressed)
+                holds_add_suppressed(h, 1, c->max_hidden);
+            else if (c->cells[k]->withheld)
+                h->lo += 1, h->hi_unknown = 1;
+            h->lo += c->cells[k]->count;
+            h->hi += c->cells[k]->count;
+        }
+    }
+}
+
+/* The model answer of a node that took part to the end, or NULL. */
+static const Fedra__ModelResult *
+final_model(const struct fit *f, size_t i)
+{
+    const Fedra__ResponseBody *b = f->final[i].body;
+    return f->active[i] && f->final[i].status == NODE_OK && b != NULL ? b->model : NULL;
+}
+
+/*
+ * 1 if node i's selected patients are not all in the fit: it was left out
+ * (refused, failed, timed out, dropped) and does not say it holds none, or
+ * it took part with some of them excluded (a level held by fewer than its
+ * min_cell).  A node that answered n = 0 holds nobody the fit needs.
+ */
+static int
+left_out(const struct fit *f, size_t i)
+{
+    const struct holds *h = &f->holds[i];
+    if (f->active[i]) {
+        const Fedra__ModelResult *m = final_model(f, i);
+        return m != NULL && (m->excluded > 0 || m->excluded_suppressed);
+    }
+    return !(h->known && h->hi == 0 && !h->hi_unknown);
+}
+
+static int
+fit_partial(const struct fit *f)
+{
+    for (size_t i = 0; i < f->nnodes; i++)
+        if (left_out(f, i))
+            return 1;
+    return 0;
+}
+
+/* A count of patients as far as it is known: "523", "1 to 4", "at least 3", "unknown". */
+static void
+range_text(uint64_t lo, uint64_t hi, int hi_unknown, int known, char *out, size_t len)
+{
+    if (!known)
+        snprintf(out, len, "unknown");
+    else if (hi_unknown)
+        snprintf(out, len, "at least %llu", (unsigned long long)lo);
+    else if (lo == hi)
+        snprintf(out, len, "%llu", (unsigned long long)lo);
+    else
+        snprintf(out, len, "%llu to %llu", (unsigned long long)lo, (unsigned long long)hi);
+}
+
+/* The patients node i's answers leave out of the fit: all it holds, or its exclusions. */
+static void
+left_out_range(const struct fit *f, size_t i, uint64_t *lo, uint64_t *hi, int *hi_unknown,
+    int *known)
+{
+    const struct holds *h = &f->holds[i];
+    const Fedra__ModelResult *m = final_model(f, i);
+    *known = 1;
+    if (m != NULL) {
+        struct holds x = {0};
+        x.lo = x.hi = m->excluded;
+        if (m->excluded_suppressed)
+            holds_add_suppressed(&x, h->have_max_hidden, h->max_hidden);
+        *lo = x.lo, *hi = x.hi, *hi_unknown = x.hi_unknown;
+    } else {
+        *lo = h->lo, *hi = h->hi, *hi_unknown = h->hi_unknown, *known = h->known;
+    }
+}
+
+/* "partial fit: N of M nodes, n = X of Y" (Y as known: a range, at least, ...). */
+static void
+partial_line(const struct fit *f, char *out, size_t len)
+{
+    size_t took = 0, nunknown = 0;
+    uint64_t lo = f->n, hi = f->n;
+    int unknown = 0;
+    for (size_t i = 0; i < f->nnodes; i++) {
+        took += f->active[i];
+        if (!left_out(f, i))
+            continue;
+        uint64_t a, b;
+        int hu, known;
+        left_out_range(f, i, &a, &b, &hu, &known);
+        lo += a;
+        hi += b;
+        unknown |= hu || !known;
+        nunknown += !known;
+    }
+    char total[64], note[64] = "";
+    range_text(lo, hi, unknown, 1, total, sizeof total);
+    if (nunknown > 0)
+        snprintf(note, sizeof note, " (unknown at %zu node%s left out)", nunknown,
+            nunknown > 1 ? "s" : "");
+    snprintf(out, len, "partial fit: %zu of %zu nodes, n = %llu of %s selected patients%s", took,
+        f->nnodes, (unsigned long long)f->n, total, note);
+}
+
+/* One line per node left out: why, and how many selected patients it holds where that is known. */
+static void
+print_left_out(const struct fit *f, FILE *out)
+{
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!left_out(f, i))
+            continue;
+        uint64_t lo, hi;
+        int hu, known;
+        char n[64];
+        left_out_range(f, i, &lo, &hi, &hu, &known);
+        range_text(lo, hi, hu, known, n, sizeof n);
+        if (f->active[i])
+            fprintf(out, "  %s: took part without %s of its selected patients (a level of a "
+                "model variable held by fewer than its min_cell)\n", f->r->fed->nodes[i].name, n);
+        else
+            fprintf(out, "  %s: left out (%s: %s); selected patients it holds: %s\n",
+                f->r->fed->nodes[i].name, client_status_name(f->final[i].status),
+                f->final[i].reason, n);
+    }
+}
+
+/*
+ * The nodes for JSON: report_nodes_json's objects, with what the fit knows
+ * of each: "n", "events", "excluded" (exact), or "n": null and "n_known"
+ * ("1 to 4", "at least 3", "unknown") where only a range is known.
+ */
+static json_t *
+fit_nodes_json(const struct fit *f, const struct report *rr)
+{
+    json_t *a = report_nodes_json(rr);
+    for (size_t i = 0; i < f->nnodes; i++) {
+        json_t *o = json_array_get(a, i);
+        const struct holds *h = &f->holds[i];
+        const Fedra__ModelResult *m = final_model(f, i);
+        char t[64];
+        range_text(h->lo, h->hi, h->hi_unknown, h->known, t, sizeof t);
+        if (m != NULL || (h->known && h->lo == h->hi && !h->hi_unknown))
+            json_object_set_new(o, "n", json_integer((json_int_t)(m ? m->n : h->lo)));
+        else
+            json_object_set_new(o, "n", json_null());
+        if (m == NULL && !(h->known && h->lo == h->hi && !h->hi_unknown))
+            json_object_set_new(o, "n_known", json_string(t));
+        if (h->from_model)
+            json_object_set_new(o, "events", json_integer((json_int_t)(m ? m->events : h->events)));
+        if (m != NULL && m->excluded_suppressed)
+            json_object_set_new(o, "excluded", json_string("suppressed"));
+        else if (m != NULL)
+            json_object_set_new(o, "excluded", json_integer((json_int_t)m->excluded));
+        json_object_set_new(o, "left_out", json_boolean(left_out(f, i)));
+    }
+    return a;
+}
+
+/*
+ * A fit that leaves patients out, without --allow-partial: no coefficients;
+ * the nodes on stdout (json: with "partial": true and "result": null), and
+ * on stderr each node left out with why and what it holds.
+ */
+static void
+refuse_partial(const struct fit *f)
+{
+    const struct report *r = f->r;
+    struct report rr = *r;
+    rr.replies = f->final;
+    char line[256];
+    partial_line(f, line, sizeof line);
+    if (r->format == REPORT_JSON)
+        report_emit_json_nodes(&rr, fit_nodes_json(f, &rr), 1, NULL);
+    else
+        report_nodes_text(&rr, r->format == REPORT_CSV ? r->diag : r->out);
+    fprintf(stderr, "fedra: the fit is not printed: it would be a %s, not the pooled fit "
+        "(--allow-partial prints it, marked partial).  Left out:\n", line);
+    print_left_out(f, stderr);
+}
+
+/* The exit status's note on stderr: a printed partial fit, or nodes that hold nobody. */
+static void
+note_partial(const struct fit *f, int partial)
+{
+    char line[256];
+    if (partial) {
+        partial_line(f, line, sizeof line);
+        fprintf(stderr, "fedra: %s: the model is the exact fit of the patients that took "
+            "part, not the pooled fit.  Left out:\n", line);
+        print_left_out(f, stderr);
+    } else {
+        fputs("fedra: not every node took part; those left out hold no selected patients, so "
+            "the model is the pooled fit\n", stderr);
+    }
+}
+
 /* ---- printing ---- */
 
 static const char *
@@ -629,6 +880,11 @@ print_table(const struct fit *f, const struct outcome *o, json_t *res, FILE *out
 {
     const struct model_request *q = f->req;
     size_t w = 4;
+    if (fit_partial(f)) {
+        char line[256];
+        partial_line(f, line, sizeof line);
+        fprintf(out, "*** %s: not the pooled fit (left out: see the nodes below) ***\n", line);
+    }
     for (size_t k = 0; k < f->p; k++)
         w = strlen(f->col[k].name) > w ? strlen(f->col[k].name) : w;
     if (q->glm) {
@@ -719,10 +975,12 @@ cox_tail(const struct fit *f, const struct outcome *o, json_t *res, struct buf *
     report_tail_int(t, c->iter);
     report_tail_int(t, f->rounds);
     report_tail_bool(t, json_is_true(json_object_get(res, "converged")));
+    report_tail_bool(t, fit_partial(f));
 }
 
 #define COX_CSV_SUMMARY "n,nevent,dropped,endpoint,grid_days,ties,loglik_initial,loglik_final," \
-    "lr,lr_df,lr_p,wald,wald_df,wald_p,score,score_df,score_p,iterations,rounds,converged"
+    "lr,lr_df,lr_p,wald,wald_df,wald_p,score,score_df,score_p,iterations,rounds,converged," \
+    "partial"
 
 /* The CSV summary columns of a logistic fit. */
 static void
@@ -743,10 +1001,11 @@ glm_tail(const struct fit *f, const struct outcome *o, struct buf *t)
     report_tail_int(t, g->iter);
     report_tail_int(t, f->rounds);
     report_tail_bool(t, g->status == GLM_CONVERGED);
+    report_tail_bool(t, fit_partial(f));
 }
 
 #define GLM_CSV_SUMMARY "outcome,n,nevent,dropped,null_deviance,df_null,deviance,df_residual," \
-    "aic,iterations,rounds,converged"
+    "aic,iterations,rounds,converged,partial"
 
 /* CSV: one row per coefficient, then the fit's summary and the nodes on every row. */
 static void
@@ -802,7 +1061,7 @@ print_fit(const struct fit *f, const struct outcome *o, char *err)
     struct report rr = *r;
     rr.replies = f->final;
     if (r->format == REPORT_JSON) {
-        report_emit_json(&rr, res);
+        report_emit_json_nodes(&rr, fit_nodes_json(f, &rr), fit_partial(f), res);
         res = NULL;
     } else if (r->format == REPORT_CSV) {
         print_csv(f, o, res, &rr);
@@ -817,6 +1076,30 @@ print_fit(const struct fit *f, const struct outcome *o, char *err)
     json_decref(res);
     json_decref(warn);
     return 0;
+}
+
+/*
+ * The fit is done: print it, unless it leaves out patients of a node and
+ * --allow-partial was not given (then only the nodes, and why).  Returns
+ * the exit status: 0 every node took part with all its patients, 3 not
+ * (printed as partial, refused, or nodes left out that hold nobody), 1 on
+ * failure (*rc set).
+ */
+static int
+finish_fit(const struct fit *f, const struct outcome *o, int *rc, char *err)
+{
+    int all = 1, partial = fit_partial(f);
+    for (size_t i = 0; i < f->nnodes; i++)
+        all &= f->active[i];
+    if (partial && !f->req->allow_partial) {
+        refuse_partial(f);
+        return 3;
+    }
+    if ((*rc = print_fit(f, o, err)) != 0)
+        return 1;
+    if (!all || partial)
+        note_partial(f, partial);
+    return all && !partial ? 0 : 3;
 }
 
 /* ---- the fit ---- */
@@ -865,6 +1148,7 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
         return 1;
     f.active = xcalloc(f.nnodes, 1);
     f.final = xcalloc(f.nnodes, sizeof *f.final);
+    f.holds = xcalloc(f.nnodes, sizeof *f.holds);
     memset(f.active, 1, f.nnodes);
     int rc = 0, status = 1;
     rc = discover_all(&f, err);
@@ -891,13 +1175,8 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
             rc = 0;             /* a node dropped out: fit again without it */
             continue;
         }
-        if (rc == 0) {
-            rc = print_fit(&f, &o, err);
-            int all = 1;
-            for (size_t i = 0; i < f.nnodes; i++)
-                all &= f.active[i];
-            status = rc != 0 ? 1 : all ? 0 : 3;
-        }
+        if (rc == 0)
+            status = finish_fit(&f, &o, &rc, err);
         break;
     }
     if (req->glm)
@@ -912,6 +1191,7 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
     }
     client_replies_release(f.final, f.nnodes);
     free(f.final);
+    free(f.holds);
     free(f.active);
     return rc != 0 ? 1 : status;
 }

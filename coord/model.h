@@ -41,6 +41,7 @@ struct model_request {
     Fedra__Ties ties;                   /* cox */
     const char *outcome_var, *outcome_level;    /* glm */
     int max_iter;                       /* 0: R's default (20 cox, 25 glm) */
+    int allow_partial;                  /* print a fit that leaves out selected patients */
 };
 
 /*
@@ -54,9 +55,15 @@ typedef int (*model_send_fn)(void *ctx, Fedra__QuerySpec *spec, const unsigned c
 
 /*
  * Run the fit and print it through ${r} (format, streams, federation; its
- * replies are set by the fit).  Returns 0 when every node took part, 3 when
- * some did not (the result is the fit of those that did), 1 on failure with
- * err set.
+ * replies are set by the fit).  A fit that leaves out selected patients (a
+ * node that holds some was refused, failed, timed out or dropped out, or
+ * took part with some excluded) is not the pooled fit: it is printed only
+ * with req->allow_partial, and then marked partial in every format;
+ * without it only the nodes are printed, and stderr names each node left
+ * out, why, and how many patients it holds where its answers say.  Returns
+ * 0 when every node took part with all its patients, 3 when not (printed
+ * partial, refused, or the nodes left out hold none), 1 on failure with
+ * err set.  The exit status's note goes to stderr from here.
  */
 int model_run(const struct model_request *req, const struct report *r, model_send_fn send,
     void *ctx, char *err);

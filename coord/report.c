@@ -118,8 +118,57 @@ report_check_replies(const struct federation *fed, struct node_reply *rep,
     }
 }
 
-static json_t *
-nodes_json(const struct report *r)
+int
+report_finite(const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return -1;
+    return 0;
+}
+
+/* Pivot k of w is zero: the column below it must be (near) zero too; then drop it. */
+static int
+psd_zero_pivot(double *w, const double *a, size_t p, size_t k, double thr, double floor_)
+{
+    for (size_t j = k + 1; j < p; j++) {
+        double ajj = a[j * p + j] > 0 ? a[j * p + j] : 0;
+        if (fabs(w[j * p + k]) > 2 * sqrt(thr * (ajj + floor_)))
+            return -1;
+        w[j * p + k] = w[k * p + j] = 0;
+    }
+    return 0;
+}
+
+int
+report_psd(const double *a, size_t p, char *why)
+{
+    double m = 0;
+    for (size_t k = 0; k < p; k++)
+        m = fabs(a[k * p + k]) > m ? fabs(a[k * p + k]) : m;
+    double floor_ = REPORT_PSD_FLOOR * m;
+    double *w = xcalloc(p * p, sizeof *w);
+    memcpy(w, a, p * p * sizeof *w);
+    int rc = 0;
+    for (size_t k = 0; k < p && rc == 0; k++) {
+        double akk = a[k * p + k] > 0 ? a[k * p + k] : 0;
+        double thr = REPORT_PSD_TOL * akk + floor_, d = w[k * p + k];
+        if (d < -thr || (d <= thr && psd_zero_pivot(w, a, p, k, thr, floor_) != 0)) {
+            rc = errf(why, "is not positive semi-definite (column %zu)", k + 1);
+        } else if (d > thr) {
+            for (size_t j = k + 1; j < p; j++) {    /* the Schur complement of pivot k */
+                double l = w[j * p + k] / d;
+                for (size_t i = k + 1; i < p; i++)
+                    w[j * p + i] -= l * w[k * p + i];
+            }
+        }
+    }
+    free(w);
+    return rc;
+}
+
+json_t *
+report_nodes_json(const struct report *r)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < r->fed->nnodes; i++) {
@@ -223,10 +272,18 @@ put_json_shortest(FILE *f, const char *s)
 int
 report_emit_json(const struct report *r, json_t *result)
 {
+    return report_emit_json_nodes(r, report_nodes_json(r), -1, result);
+}
+
+int
+report_emit_json_nodes(const struct report *r, json_t *nodes, int partial, json_t *result)
+{
     json_t *o = json_object();
     if (r->query_id && r->query_id[0])
         json_object_set_new(o, "query_id", json_string(r->query_id));
-    json_object_set_new(o, "nodes", nodes_json(r));
+    json_object_set_new(o, "nodes", nodes);
+    if (partial >= 0)
+        json_object_set_new(o, "partial", json_boolean(partial));
     json_object_set_new(o, "result", result ? result : json_null());
     /* JSON_REAL_PRECISION(17): full double precision, then each real as its shortest form */
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(17));

@@ -31,11 +31,45 @@ struct report {
  * Check every verified answer against the query before anything is merged:
  * the result kind, the number of levels, known and unique levels, counts
  * within the node's row count, suppressed cells without a count, consistent
- * life tables and sums.  A node whose answer fails becomes NODE_ERROR with
- * the reason, so a lying or broken node is named and never merged.
+ * life tables and sums; and what an honest node cannot send (issue 12):
+ * times off the grid asked or another grid, a released count or stratum
+ * inside the node's own suppression range, max_hidden or min_cell above the
+ * protocol's ceiling, a number that is not finite, information or a
+ * variance that is not positive semi-definite.  A node whose answer fails
+ * becomes NODE_ERROR with the reason naming the rule, so a lying or broken
+ * node is named and never merged.
  */
 void report_check_replies(const struct federation *fed, struct node_reply *rep,
     const Fedra__QuerySpec *spec);
+
+/*
+ * What every kind's check (coord/kind.h) tests on numbers an honest node
+ * can only send one way.
+ *
+ * report_finite: 0 if the n doubles are all finite (no NaN, no Inf).
+ *
+ * report_psd: 0 if the symmetric p x p matrix a (row-major; symmetry is
+ * checked by the caller) is positive semi-definite, -1 with why ("is not
+ * positive semi-definite (column K)") otherwise.  An LDL' factorisation
+ * without pivoting that admits zero pivots, as the sum of an honest node's
+ * matrices can be singular (a column of zeros for a level the node does
+ * not hold, two columns aliased at that node).  Pivot k is compared with
+ * thr_k = REPORT_PSD_TOL x (column k's own diagonal) + REPORT_PSD_FLOOR x
+ * (the largest diagonal): below -thr_k the matrix has a direction of
+ * negative curvature and is refused; within +-thr_k the pivot is zero, and
+ * then the column left below it must be zero too, |w_jk| <= 2 sqrt(thr_k
+ * (a_jj + floor)) (a PSD matrix has |w_jk|^2 <= w_kk w_jj), else the matrix
+ * is indefinite (e.g. [[0, 1], [1, 1]]); the column is then dropped.  The
+ * tolerances are far above the rounding of honest sums (relative 1e-16 per
+ * term: an aliased column's pivot comes out near 1e-15 of its diagonal) and
+ * far below any lie that matters: what passes has no eigenvalue below about
+ * -p x REPORT_PSD_TOL of the diagonal scale, which cannot turn the pooled
+ * information of honest nodes indefinite.
+ */
+#define REPORT_PSD_TOL 1e-8             /* relative to the column's own diagonal */
+#define REPORT_PSD_FLOOR 1e-10          /* relative to the largest diagonal */
+int report_finite(const double *x, size_t n);
+int report_psd(const double *a, size_t p, char *why);
 
 /*
  * Each kind's merge and printer is in its module (coord/kind.h); what they
@@ -65,6 +99,13 @@ int report_level_ok(const Fedra__QuerySpec *spec, size_t k, const char *level);
 void report_nodes_text(const struct report *r, FILE *f);
 /* {"query_id", "nodes", "result": result} to r->out; takes result's reference. */
 int report_emit_json(const struct report *r, json_t *result);
+/* The "nodes" array of report_emit_json: {"name", "status", "reason", ...} per node. */
+json_t *report_nodes_json(const struct report *r);
+/*
+ * The same with nodes given (its reference taken) and, when partial >= 0,
+ * a "partial": true/false member (a fit that may leave nodes out).
+ */
+int report_emit_json_nodes(const struct report *r, json_t *nodes, int partial, json_t *result);
 /* One CSV field, quoted only when needed (RFC 4180). */
 void report_csv_field(FILE *f, const char *s);
 /*

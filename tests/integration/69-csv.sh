@@ -58,6 +58,7 @@ elif kind == "logrank":
         rows.append(r)
 elif kind in ("cox", "glm"):
     s = {k: res[k] for k in ("n", "nevent", "dropped", "iterations", "rounds", "converged")}
+    s["partial"] = d["partial"]
     if kind == "cox":
         s.update(ties=res["ties"], grid_days=res["grid_days"], endpoint=arg("--endpoint") or "os")
         s["loglik_initial"], s["loglik_final"] = res["loglik"]
@@ -143,6 +144,9 @@ kill -9 "$(cat fed/nodes/CC/node.pid)"
 same count-dead count --by stage --timeout 1500
 grep -q 'CC=timeout' count-dead.csv && ok "the dead node is named in the nodes column (CC=timeout)" \
     || fail "no CC=timeout in the nodes column"
-same glm-dead glm --outcome vital_status=dead --covariates stage --timeout 1500
+same glm-dead glm --outcome vital_status=dead --covariates stage --timeout 1500 --allow-partial
+# (the CSV's partial column equals the JSON's "partial", checked by same)
+grep -q '"partial": true' glm-dead.json && ok "glm without CC: marked partial (--allow-partial)" \
+    || fail "glm without CC: not marked partial"
 "$ROOT/scripts/federation" down fed >/dev/null
 done_checks

@@ -10,6 +10,15 @@
  *       named in UPSTREAM-FEDERATION and answer it, and every later query,
  *       with the real node's signed answer to that first query: a valid
  *       signature on an answer to a different query;
+ *   fedra-fakenode lie-info|lie-grid|lie-count CONFIG UPSTREAM-FEDERATION
+ *       a lying node: forward every query to the real node named in
+ *       UPSTREAM-FEDERATION, alter its answer and sign the altered body
+ *       with the node's own key (from CONFIG), so that only the numbers
+ *       give the lie away: lie-info negates a model round's information
+ *       matrix (negative definite), lie-grid adds 1 day to every time of a
+ *       life table (off the grid), lie-count sets a released count above
+ *       max_hidden to 2 (inside the node's own suppression range); other
+ *       answers pass unchanged;
  *   fedra-fakenode flood NODE-CERT ENDPOINT SECONDS CONNECTIONS
  *       open CONNECTIONS CURVE connections (transient client keys, so the
  *       handshake succeeds but nothing is signed) and send junk messages
@@ -33,6 +42,7 @@
 #include "coord/federation.h"
 #include "lib/util.h"
 #include "node/config.h"
+#include "proto/wire.h"
 
 #define FAKE_MAX_JUNK 65536
 #define FAKE_RECONNECT_EVERY 100
@@ -74,6 +84,61 @@ bind_as_node(void *ctx, const char *config, char *endpoint, size_t eplen, char *
     return r;
 }
 
+/* The lie of mode on body; 1 if something was altered. */
+static int
+lie(const char *mode, Fedra__ResponseBody *b)
+{
+    int n = 0;
+    if (strcmp(mode, "lie-info") == 0 && b->model != NULL)
+        for (size_t k = 0; k < b->model->n_info; k++, n = 1)
+            b->model->info[k] = -b->model->info[k];
+    if (strcmp(mode, "lie-grid") == 0 && b->km != NULL)
+        for (size_t s = 0; s < b->km->n_strata; s++)
+            for (size_t j = 0; j < b->km->strata[s]->n_time; j++, n = 1)
+                b->km->strata[s]->time[j] += 1;
+    if (strcmp(mode, "lie-count") == 0 && b->count != NULL)
+        for (size_t j = 0; j < b->count->n_cells && n == 0; j++) {
+            Fedra__Cell *c = b->count->cells[j];
+            if (!c->suppressed && !c->withheld && c->count > b->count->max_hidden &&
+                b->count->max_hidden >= 2) {
+                c->count = 2;
+                n = 1;
+            }
+        }
+    return n;
+}
+
+/*
+ * The real node's signed answer in rep, altered by mode's lie and signed
+ * again with key, into out; unaltered (a refusal, nothing to lie about) it
+ * is passed on as it came.
+ */
+static void
+lie_and_sign(const char *mode, const struct pki_key *key, struct node_reply *rep, struct buf *out)
+{
+    Fedra__Envelope *env = NULL;
+    if (rep->body == NULL || rep->status != NODE_OK || !lie(mode, rep->body) ||
+        (env = fedra__envelope__unpack(NULL, rep->raw.len, rep->raw.p)) == NULL) {
+        buf_append(out, rep->raw.p, rep->raw.len);
+        return;
+    }
+    struct buf body = {0};
+    uint8_t sig[PKI_SIG_LEN];
+    wire_pack(&rep->body->base, &body);
+    pki_sign(key, body.p, body.len, sig);
+    ProtobufCBinaryData ob = env->body, os = env->signature;
+    env->body.data = body.p;
+    env->body.len = body.len;
+    env->signature.data = sig;
+    env->signature.len = sizeof sig;
+    wire_pack(&env->base, out);
+    env->body = ob;
+    env->signature = os;
+    fedra__envelope__free_unpacked(env, NULL);
+    buf_release(&body);
+    fprintf(stderr, "fedra-fakenode: %s: answered with an altered, re-signed answer\n", mode);
+}
+
 static int
 serve_fake(const char *mode, const char *config, const char *upstream)
 {
@@ -84,6 +149,17 @@ serve_fake(const char *mode, const char *config, const char *upstream)
         if (federation_load(upstream, &up, err) != 0)
             return die("upstream federation", err);
         have_up = 1;
+    }
+    struct pki_key *key = NULL;
+    int lying = strncmp(mode, "lie-", 4) == 0;
+    if (lying) {
+        struct node_config cfg;
+        if (config_load(config, &cfg, err) != 0)
+            return die("config", err);
+        int kr = pki_key_load(cfg.key, &key, err);
+        config_release(&cfg);
+        if (kr != 0)
+            return die("node key", err);
     }
     void *ctx = zmq_ctx_new();
     void *r = bind_as_node(ctx, config, ep, sizeof ep, err);
@@ -111,6 +187,15 @@ serve_fake(const char *mode, const char *config, const char *upstream)
             RAND_bytes(junk, (int)n);
             zmq_send(r, junk, n, 0);
             fprintf(stderr, "fedra-fakenode: answered %zu random bytes\n", n);
+        } else if (lying) {
+            struct node_reply rep[1];
+            struct buf out = {0};
+            memset(rep, 0, sizeof rep);
+            client_fanout(&up, zmq_msg_data(&q), zmq_msg_size(&q), 10000, rep, err);
+            lie_and_sign(mode, key, &rep[0], &out);
+            zmq_send(r, out.p, out.len, 0);
+            buf_release(&out);
+            client_replies_release(rep, 1);
         } else {
             if (recorded.len == 0 && have_up) {
                 struct node_reply rep[1];
@@ -128,6 +213,7 @@ serve_fake(const char *mode, const char *config, const char *upstream)
         zmq_msg_close(&q);
     }
     free(junk);
+    pki_key_free(key);
     buf_release(&recorded);
     zmq_close(r);
     zmq_ctx_term(ctx);
@@ -210,9 +296,13 @@ main(int argc, char **argv)
         return serve_fake("garbage", argv[2], NULL);
     if (argc == 4 && strcmp(argv[1], "replay") == 0)
         return serve_fake("replay", argv[2], argv[3]);
+    if (argc == 4 && (strcmp(argv[1], "lie-info") == 0 || strcmp(argv[1], "lie-grid") == 0 ||
+                         strcmp(argv[1], "lie-count") == 0))
+        return serve_fake(argv[1], argv[2], argv[3]);
     if (argc == 6 && strcmp(argv[1], "flood") == 0)
         return flood(argv[2], argv[3], (int)strtol(argv[4], NULL, 10), (int)strtol(argv[5], NULL, 10));
     fprintf(stderr, "usage: fedra-fakenode garbage CONFIG | replay CONFIG UPSTREAM-FEDERATION |"
+        " lie-info|lie-grid|lie-count CONFIG UPSTREAM-FEDERATION |"
         " flood NODE-CERT ENDPOINT SECONDS CONNECTIONS\n");
     return 2;
 }

@@ -3,6 +3,7 @@
  * query (coord/report.c report_check_replies): each case is a verified but
  * lying or broken node, which must end up as "error" with a reason.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "analysis/disclose.h"
 #include "coord/report.h"
 
 struct fx {
@@ -28,6 +30,13 @@ struct fx {
     uint64_t ev[2][1], ce[2][1];
     Fedra__QuerySpec spec;
     char *by[1];
+    Fedra__ModelResult model;
+    Fedra__Term terms[2], *termp[2];
+    double score[3], info[9];
+    Fedra__LogrankOev oev;
+    char *groups[2];
+    uint64_t gn[2];
+    double obs[2], exp_[2], var[4];
 };
 
 /* A node that answered `count --by stage` with localized=10, regional=3 (suppressed). */
@@ -67,6 +76,7 @@ count_fixture(struct fx *f)
 static enum node_status
 check(struct fx *f)
 {
+    f->rep.status = NODE_OK;                /* each call checks the answer afresh */
     report_check_replies(&f->fed, &f->rep, &f->spec);
     return f->rep.status;
 }
@@ -209,6 +219,340 @@ km_count_above_the_row_limit_is_rejected(void **state)
     assert_int_equal(check(&f), NODE_ERROR);
 }
 
+/* ---- the checks of issue 12: what an honest node cannot send ---- */
+
+/* A released count is 0 or above max_hidden; max_hidden is within the protocol's ceiling. */
+static void
+count_inside_the_suppression_range_is_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    count_fixture(&f);
+    f.cells[0].count = 5;                   /* max_hidden + 1: released */
+    assert_int_equal(check(&f), NODE_OK);
+    count_fixture(&f);
+    f.cells[0].count = 2;
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "released a count of 2, inside its suppression range 1 .. 4"));
+    count_fixture(&f);
+    f.cells[0].count = 4;                   /* the boundary */
+    assert_int_equal(check(&f), NODE_ERROR);
+    count_fixture(&f);
+    f.cells[0].count = 0;                   /* a zero is released as it is */
+    assert_int_equal(check(&f), NODE_OK);
+    count_fixture(&f);
+    f.cells[1].suppressed = 0;              /* withheld: no count either */
+    f.cells[1].withheld = 1;
+    assert_int_equal(check(&f), NODE_OK);
+    f.cells[1].count = 7;
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "withheld cell carries a count"));
+}
+
+static void
+max_hidden_above_the_ceiling_is_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    count_fixture(&f);
+    f.cells[0].count = DISCLOSE_MAX_MIN_CELL;
+    f.count.max_hidden = DISCLOSE_MAX_MIN_CELL - 1;
+    f.body.data_rows = 2 * DISCLOSE_MAX_MIN_CELL;
+    assert_int_equal(check(&f), NODE_OK);
+    count_fixture(&f);
+    f.count.max_hidden = DISCLOSE_MAX_MIN_CELL;
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "max_hidden"));
+}
+
+/* km on a 30-day grid: times on the grid the node applied, and that grid the one asked. */
+static void
+km_grid_fixture(struct fx *f)
+{
+    km_fixture(f);
+    f->spec.grid_days = 30;
+    f->km.grid_days = 30;
+    f->km.min_cell = 1;
+    f->time[1][0] = 60;
+}
+
+static void
+km_times_off_the_grid_are_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    km_grid_fixture(&f);
+    assert_int_equal(check(&f), NODE_OK);
+    f.time[1][0] = 61;
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "sent a time (61 days) off the 30-day grid it applied"));
+    km_grid_fixture(&f);
+    f.time[0][0] = -30;                     /* a multiple, but no time is negative */
+    assert_int_equal(check(&f), NODE_ERROR);
+    km_grid_fixture(&f);
+    f.lt[0].truncated_at = 60;              /* stops after its last time, on the grid */
+    assert_int_equal(check(&f), NODE_OK);
+    f.lt[0].truncated_at = 45;
+    assert_int_equal(check(&f), NODE_ERROR);
+    f.lt[0].truncated_at = 30;              /* a time at the truncation */
+    assert_int_equal(check(&f), NODE_ERROR);
+}
+
+static void
+km_other_grid_than_asked_is_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    km_grid_fixture(&f);
+    f.km.grid_days = 15;                    /* finer: its times are multiples of 15 too */
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "applied a time grid of 15 days where 30 was asked"));
+    km_grid_fixture(&f);
+    f.km.grid_days = 60;                    /* coarser: never what a node does */
+    f.time[0][0] = 60;
+    f.time[1][0] = 120;
+    assert_int_equal(check(&f), NODE_ERROR);
+    km_grid_fixture(&f);
+    f.spec.exact_times = 1;                 /* exact times asked: grid 0 */
+    assert_int_equal(check(&f), NODE_ERROR);
+    f.km.grid_days = 0;
+    f.time[1][0] = 61;
+    assert_int_equal(check(&f), NODE_OK);
+}
+
+static void
+km_stratum_inside_the_suppression_range_is_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    km_grid_fixture(&f);
+    f.km.min_cell = 2;                      /* strata of 1 patient: 1 .. min_cell-1 */
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "released a stratum of 1 patients, inside its "
+        "suppression range 1 .. 1"));
+    km_grid_fixture(&f);
+    f.km.min_cell = 2;
+    f.lt[0].suppressed = 1;                 /* withheld, with nothing in it */
+    f.lt[0].n = 0;
+    f.lt[0].n_time = f.lt[0].n_events = f.lt[0].n_censored = 0;
+    f.lt[1].suppressed = 1;
+    assert_int_equal(check(&f), NODE_ERROR);    /* stratum 1: withheld but carries a table */
+    assert_non_null(strstr(f.rep.reason, "suppressed stratum carries a life table"));
+    f.lt[1] = f.lt[0];
+    f.ltlev[1][0] = (char *)"regional";
+    f.lt[1].levels = f.ltlev[1];
+    assert_int_equal(check(&f), NODE_OK);
+    km_grid_fixture(&f);
+    f.km.min_cell = DISCLOSE_MAX_MIN_CELL + 1;
+    assert_int_equal(check(&f), NODE_ERROR);
+}
+
+/*
+ * A Cox round with terms age_years and stage=regional; its information is
+ * X'X of the rows given (PSD by construction, never typed).
+ */
+static void
+model_fixture(struct fx *f, const double (*x)[2], size_t nrows)
+{
+    count_fixture(f);
+    f->body.count = NULL;
+    f->spec.kind = FEDRA__KIND__KIND_COX;
+    f->spec.grid_days = 30;
+    const char *var[2] = {"age_years", "stage"}, *lev[2] = {"", "regional"};
+    for (int k = 0; k < 2; k++) {
+        fedra__term__init(&f->terms[k]);
+        f->terms[k].var = (char *)var[k];
+        f->terms[k].level = (char *)lev[k];
+        f->termp[k] = &f->terms[k];
+    }
+    f->spec.n_terms = 2;
+    f->spec.terms = f->termp;
+    fedra__model_result__init(&f->model);
+    f->model.n = 40;
+    f->model.events = 10;
+    f->model.loglik = -30.5;
+    f->model.grid_days = 30;
+    memset(f->info, 0, sizeof f->info);
+    for (size_t r = 0; r < nrows; r++)
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++)
+                f->info[a * 2 + b] += x[r][a] * x[r][b];
+    f->score[0] = 0.25;
+    f->score[1] = -1.5;
+    f->model.n_score = 2;
+    f->model.score = f->score;
+    f->model.n_info = 4;
+    f->model.info = f->info;
+    f->body.model = &f->model;
+}
+
+static const double rows_full[][2] = {{1.5, 1}, {-2.25, 0}, {0.75, 1}, {3.5, 0}, {-1, 1}};
+static const double rows_absent[][2] = {{1.5, 0}, {-2.25, 0}, {0.75, 0}};   /* no regional */
+static const double rows_aliased[][2] = {{0.1, 0.3}, {-0.7, -2.1}, {1.3, 3.9}};   /* col 2 = 3 x col 1 */
+
+static void
+model_information_not_psd_is_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    model_fixture(&f, rows_full, 5);
+    assert_int_equal(check(&f), NODE_OK);
+    for (int k = 0; k < 4; k++)
+        f.info[k] = -f.info[k];             /* the lie: negative definite */
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "information matrix that is not positive semi-definite"));
+    /* Honest singular matrices pass: a level the node does not hold, aliased columns. */
+    model_fixture(&f, rows_absent, 3);
+    assert_true(f.info[3] == 0 && f.info[1] == 0);
+    assert_int_equal(check(&f), NODE_OK);
+    model_fixture(&f, rows_aliased, 3);
+    assert_int_equal(check(&f), NODE_OK);
+    /* A zero diagonal beside a non-zero entry is indefinite ([[0, c], [c, d]]). */
+    model_fixture(&f, rows_absent, 3);
+    f.info[1] = f.info[2] = 1;
+    assert_int_equal(check(&f), NODE_ERROR);
+    /* Negative only in its own small column, next to a large one: still found. */
+    model_fixture(&f, rows_full, 5);
+    f.info[0] = 1e6;
+    f.info[1] = f.info[2] = 0;
+    f.info[3] = -1e-2;
+    assert_int_equal(check(&f), NODE_ERROR);
+    f.info[3] = 1e-2;
+    assert_int_equal(check(&f), NODE_OK);
+}
+
+static void
+model_non_finite_or_misshapen_is_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    const double bad[] = {NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < 3; i++) {
+        model_fixture(&f, rows_full, 5);
+        f.score[1] = bad[i];
+        assert_int_equal(check(&f), NODE_ERROR);
+        assert_non_null(strstr(f.rep.reason, "not a finite number"));
+        model_fixture(&f, rows_full, 5);
+        f.model.loglik = bad[i];
+        assert_int_equal(check(&f), NODE_ERROR);
+        model_fixture(&f, rows_full, 5);
+        f.info[1] = f.info[2] = bad[i];
+        assert_int_equal(check(&f), NODE_ERROR);
+    }
+    model_fixture(&f, rows_full, 5);
+    f.model.n_info = 3;                     /* not p x p */
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "wrong shape"));
+    model_fixture(&f, rows_full, 5);
+    f.model.n_score = 3;                    /* not p */
+    assert_int_equal(check(&f), NODE_ERROR);
+    model_fixture(&f, rows_full, 5);
+    f.info[1] += 1;                         /* not symmetric */
+    assert_int_equal(check(&f), NODE_ERROR);
+}
+
+static void
+model_other_grid_or_suppressed_value_is_rejected(void **state)
+{
+    (void)state;
+    struct fx f;
+    model_fixture(&f, rows_full, 5);
+    f.model.grid_days = 60;
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "time grid of 60 days where 30 was asked"));
+    model_fixture(&f, rows_full, 5);
+    f.spec.kind = FEDRA__KIND__KIND_GLM;    /* glm: an intercept and no grid */
+    f.spec.n_terms = 1;
+    f.model.grid_days = 0;
+    assert_int_equal(check(&f), NODE_OK);
+    model_fixture(&f, rows_full, 5);
+    f.model.excluded_suppressed = 1;
+    assert_int_equal(check(&f), NODE_OK);
+    f.model.excluded = 3;
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "suppressed count that carries a value"));
+}
+
+/* logrank --stratify-by-node: two groups, V of a 2 x 2 hypergeometric (rows sum to 0). */
+static void
+oev_fixture(struct fx *f)
+{
+    count_fixture(f);
+    f->body.count = NULL;
+    f->spec.kind = FEDRA__KIND__KIND_LOGRANK;
+    f->spec.stratify_by_node = 1;
+    fedra__logrank_oev__init(&f->oev);
+    f->groups[0] = (char *)"localized";
+    f->groups[1] = (char *)"regional";
+    f->gn[0] = 30;
+    f->gn[1] = 20;
+    f->obs[0] = 7;
+    f->obs[1] = 9;
+    f->exp_[0] = 9.6;
+    f->exp_[1] = 6.4;
+    double v = 16 * (30.0 / 50) * (20.0 / 50) * (50 - 16) / 49;
+    f->var[0] = f->var[3] = v;
+    f->var[1] = f->var[2] = -v;
+    f->oev.n_groups = f->oev.n_n = f->oev.n_observed = f->oev.n_expected = 2;
+    f->oev.n_variance = 4;
+    f->oev.groups = f->groups;
+    f->oev.n = f->gn;
+    f->oev.observed = f->obs;
+    f->oev.expected = f->exp_;
+    f->oev.variance = f->var;
+    f->body.logrank = &f->oev;
+}
+
+static void
+logrank_sums_are_checked(void **state)
+{
+    (void)state;
+    struct fx f;
+    oev_fixture(&f);
+    assert_int_equal(check(&f), NODE_OK);
+    oev_fixture(&f);
+    f.var[0] = -f.var[0];                   /* no longer PSD */
+    f.var[3] = -f.var[3];
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "not positive semi-definite"));
+    oev_fixture(&f);
+    f.exp_[1] = NAN;
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "not a finite number"));
+    oev_fixture(&f);
+    f.var[1] *= 1 + 1e-14;                  /* computed apart: the last bits may differ */
+    assert_int_equal(check(&f), NODE_OK);
+    f.var[1] *= 1.5;
+    assert_int_equal(check(&f), NODE_ERROR);
+    oev_fixture(&f);
+    f.obs[0] = 31;                          /* more events than patients */
+    assert_int_equal(check(&f), NODE_ERROR);
+}
+
+/* report_psd itself: a larger PSD matrix (X'X), a tiny rounding negative, a 3 x 3 indefinite. */
+static void
+psd_test_by_itself(void **state)
+{
+    (void)state;
+    char why[FEDRA_ERRLEN];
+    double a[9] = {0}, x[4][3] = {{1, 2, 3}, {0.5, -1, 0}, {2, 2, 4}, {-1, 0.25, -0.75}};
+    for (int r = 0; r < 4; r++)
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++)
+                a[i * 3 + j] += x[r][i] * x[r][j];
+    assert_int_equal(report_psd(a, 3, why), 0);
+    double z[4] = {1, 1, 1, 1 - 1e-15};      /* singular, rounded just below */
+    assert_int_equal(report_psd(z, 2, why), 0);
+    double ind[9] = {2, 1, 1, 1, 2, 1, 1, 1, -1};
+    assert_int_equal(report_psd(ind, 3, why), -1);
+    assert_non_null(strstr(why, "column 3"));
+    double zero[4] = {0, 0, 0, 0};
+    assert_int_equal(report_psd(zero, 2, why), 0);
+    const double v[] = {1, NAN};
+    assert_int_equal(report_finite(v, 1), 0);
+    assert_int_equal(report_finite(v, 2), -1);
+}
+
 /* An answer to a kind the coordinator has no row for is refused, never merged unchecked. */
 static void
 unknown_kind_is_rejected(void **state)
@@ -268,6 +612,16 @@ main(void)
         cmocka_unit_test(wrong_number_of_levels_or_missing_result_is_rejected),
         cmocka_unit_test(km_tables_are_checked),
         cmocka_unit_test(km_count_above_the_row_limit_is_rejected),
+        cmocka_unit_test(count_inside_the_suppression_range_is_rejected),
+        cmocka_unit_test(max_hidden_above_the_ceiling_is_rejected),
+        cmocka_unit_test(km_times_off_the_grid_are_rejected),
+        cmocka_unit_test(km_other_grid_than_asked_is_rejected),
+        cmocka_unit_test(km_stratum_inside_the_suppression_range_is_rejected),
+        cmocka_unit_test(model_information_not_psd_is_rejected),
+        cmocka_unit_test(model_non_finite_or_misshapen_is_rejected),
+        cmocka_unit_test(model_other_grid_or_suppressed_value_is_rejected),
+        cmocka_unit_test(logrank_sums_are_checked),
+        cmocka_unit_test(psd_test_by_itself),
         cmocka_unit_test(unknown_kind_is_rejected),
         cmocka_unit_test(json_reals_are_shortest),
     };
