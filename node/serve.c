@@ -813,11 +813,14 @@ response_audit(struct node *nd, struct query_state *s, const uint8_t *msg, size_
     if (arc != 0 && s->v.code == NULL) {
         node_log(nd, "audit log unavailable, refusing query %s: %s", s->qid, s->err);
         refuse(&s->v, "internal", "the node's audit log is unavailable; query not answered");
-        /* No entry records this refusal, so it witnesses no head either. */
-        s->bare.audit_seq = 0;
-        s->bare.audit_head.len = 0;
         response_unanswer(nd, s, body);
-        reply->len = 0;
+    }
+    if (arc != 0 && s->signed_ok) {
+        /* No entry records this reply, so it witnesses no head either. */
+        s->rb.audit_seq = 0;
+        s->rb.audit_head.len = 0;
+        body->len = reply->len = 0;
+        wire_pack(&s->rb.base, body);
         seal(nd, body, reply);
     }
 }

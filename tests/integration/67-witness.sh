@@ -45,6 +45,12 @@ for n in AA BB; do
     esac
 done
 
+expect_status 3 "... and fedra's JSON shows no rows or data hash for them" \
+    fedra --format json --cert eve.crt --key eve.key count
+if grep -q '"status": *"refused"' "$WORK/last.out" && ! grep -Eq '"rows"|"data_hash"' "$WORK/last.out"; then
+    ok "the JSON node list has status and reason, no rows or data_hash"
+else fail "the JSON node list for a stranger's refusal"; sed 's/^/       | /' "$WORK/last.out" | head; fi
+
 # A running node's log cut behind b3's answer: it re-reads its head and goes on.
 seq3=$("$PB" b3.json AA 1 16)
 sqlite3 "$db" "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq > $seq3"
