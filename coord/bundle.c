@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "lib/util.h"
+#include "proto/evidence.h"
 #include "proto/wire.h"
 
 static json_t *
@@ -86,23 +87,9 @@ int
 bundle_load(const char *path, struct bundle *b, size_t *argc, const char ***argv, char *err)
 {
     memset(b, 0, sizeof *b);
-    uint8_t *data;
-    size_t len;
-    if (util_read_file(path, BUNDLE_MAX_BYTES, &data, &len, err) != 0)
+    if (evidence_load(path, &b->root, err) != 0)
         return -1;
-    json_error_t je;
-    b->root = json_loadb((const char *)data, len, 0, &je);
-    free(data);
-    if (b->root == NULL)
-        return errf(err, "%s:%d: not a fedra bundle (JSON: %s)", path, je.line, je.text);
-    json_t *cmd = json_object_get(b->root, "command"), *nodes = json_object_get(b->root, "nodes"),
-           *rounds = json_object_get(b->root, "rounds");
-    if (json_integer_value(json_object_get(b->root, "fedra_bundle")) != BUNDLE_VERSION ||
-        !json_is_array(cmd) || json_array_size(cmd) == 0 || !json_is_array(nodes) ||
-        json_array_size(nodes) == 0 || json_array_size(nodes) > FED_MAX_NODES ||
-        !json_is_array(rounds) || json_array_size(rounds) > BUNDLE_MAX_ROUNDS)
-        return errf(err, "%s: not a fedra bundle of version %d (command, nodes and rounds "
-            "expected)", path, BUNDLE_VERSION);
+    json_t *cmd = json_object_get(b->root, "command");
     *argc = json_array_size(cmd);
     *argv = xcalloc(*argc + 1, sizeof **argv);
     for (size_t i = 0; i < *argc; i++)
@@ -131,19 +118,6 @@ bundle_federation(const struct bundle *b, struct pki_trust *trust, struct federa
     return 0;
 }
 
-/* Hex field of o as bytes; -1 if missing or malformed. */
-static int
-hex_field(json_t *o, const char *key, size_t max, struct buf *out)
-{
-    const char *h = json_string_value(json_object_get(o, key));
-    size_t n = h ? strlen(h) : 0;
-    if (h == NULL || n % 2 != 0 || n / 2 > max)
-        return -1;
-    out->len = 0;
-    uint8_t *p = buf_extend(out, n / 2);
-    return util_unhex(h, p, n / 2);
-}
-
 static enum node_status
 status_parse(const char *s)
 {
@@ -164,7 +138,7 @@ bundle_replay(struct bundle *b, const struct federation *fed, const uint8_t **qu
         return errf(err, "the bundle holds %zu rounds; the command needs more (it was cut "
             "short or belongs to another command)", json_array_size(rounds));
     size_t k = ++b->next;
-    if (hex_field(r, "query", WIRE_MAX_QUERY, &b->query) != 0)
+    if (evidence_hex(r, "query", WIRE_MAX_QUERY, &b->query) != 0)
         return errf(err, "round %zu: the query is missing or not hex", k);
     *query = b->query.p;
     *len = b->query.len;
@@ -189,7 +163,7 @@ bundle_replay(struct bundle *b, const struct federation *fed, const uint8_t **qu
             continue;
         }
         char why[FEDRA_ERRLEN];
-        if (hex_field(o, "envelope", WIRE_MAX_RESPONSE, &rep[i].raw) != 0)
+        if (evidence_hex(o, "envelope", WIRE_MAX_RESPONSE, &rep[i].raw) != 0)
             return errf(err, "round %zu: node %s: the response is not hex", k,
                 fed->nodes[i].name);
         if (client_verify_reply(fed, &fed->nodes[i], qhash, rep[i].raw.p, rep[i].raw.len,

@@ -26,10 +26,12 @@
 #include "coord/client.h"
 #include "coord/federation.h"
 #include "lib/util.h"
+#include "proto/evidence.h"
 
-#define BUNDLE_VERSION 1
-#define BUNDLE_MAX_BYTES (512u << 20)   /* largest bundle file read */
-#define BUNDLE_MAX_ROUNDS 1100          /* a model's rounds, with room for restarts */
+/* The file's shape is checked in proto/evidence.h, which `fedra-node audit verify` shares. */
+#define BUNDLE_VERSION EVIDENCE_BUNDLE_VERSION
+#define BUNDLE_MAX_BYTES EVIDENCE_MAX_BUNDLE_BYTES
+#define BUNDLE_MAX_ROUNDS EVIDENCE_MAX_ROUNDS
 
 struct bundle {
     json_t *root;

@@ -16,6 +16,8 @@
 #include <openssl/rand.h>
 #include <zmq.h>
 
+#include "proto/evidence.h"
+
 /*
  * A node's signer certificate as last verified in this session: the SHA-256
  * of its DER and chain, the parsed certificate, and the window in which the
@@ -109,24 +111,8 @@ verify_reply(const struct federation *f, const struct fed_node *nd, struct verdi
             goto fail;
         }
     }
-    if (pki_check_sig(signer, env->body.data, env->body.len, env->signature.data,
-            env->signature.len) != 0) {
-        errf(err, "response signature is invalid (altered in transit or forged)");
+    if (evidence_response(env, signer, nd->name, qhash, &r, err) != 0)
         goto fail;
-    }
-    r = wire_response_decode(env->body.data, env->body.len, why);
-    if (r == NULL) {
-        errf(err, "malformed signed response: %s", why);
-        goto fail;
-    }
-    if (strcmp(r->node, nd->name) != 0) {
-        errf(err, "response claims to come from '%.64s'", r->node);
-        goto fail;
-    }
-    if (memcmp(r->query_hash.data, qhash, WIRE_HASH_LEN) != 0) {
-        errf(err, "response answers a different query (query hash mismatch)");
-        goto fail;
-    }
     if (vc != NULL && f->verify_at == 0 && signer == sc) {
         /* Keep the verdict for the next answer of this node in this session. */
         pki_cert_free(vc->cert);

@@ -180,13 +180,12 @@ report_nodes_json(const struct report *r)
             json_object_set_new(o, "reason", json_string(p->reason));
         if (p->status == NODE_REFUSED && p->code[0])
             json_object_set_new(o, "code", json_string(p->code));
-        if (p->body != NULL) {
+        /* A node tells its rows and data hash only to a verified analyst (disclosure.md §2.1). */
+        if (p->body != NULL && p->body->data_hash.len == 32) {
             char h[65];
             json_object_set_new(o, "rows", json_integer((json_int_t)p->body->data_rows));
-            if (p->body->data_hash.len == 32) {
-                util_hex(p->body->data_hash.data, 32, h);
-                json_object_set_new(o, "data_hash", json_string(h));
-            }
+            util_hex(p->body->data_hash.data, 32, h);
+            json_object_set_new(o, "data_hash", json_string(h));
         }
         json_object_set_new(o, "ms", json_real(p->ms));
         json_array_append_new(a, o);

@@ -52,26 +52,52 @@ entry_hash(const uint8_t prev[32], int64_t seq, int64_t ts, const char *event,
     EVP_MD_CTX_free(m);
 }
 
-int
-audit_append(sqlite3 *db, const struct audit_entry *e, char *err)
+/* The last entry in h (seq 0 and zero hash if the log is empty). */
+static int
+read_head(sqlite3 *db, struct audit_head *h)
 {
     sqlite3_stmt *st = NULL;
-    uint8_t prev[32] = {0}, h[32];
-    int64_t seq = 1;
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return errf(err, "audit: cannot begin: %s", sqlite3_errmsg(db));
+    memset(h, 0, sizeof *h);
     if (sqlite3_prepare_v2(db, "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1",
             -1, &st, NULL) != SQLITE_OK)
-        goto fail;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        seq = sqlite3_column_int64(st, 0) + 1;
+        return -1;
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        h->seq = sqlite3_column_int64(st, 0);
         if (sqlite3_column_bytes(st, 1) == 32)
-            memcpy(prev, sqlite3_column_blob(st, 1), 32);
+            memcpy(h->hash, sqlite3_column_blob(st, 1), 32);
     }
     sqlite3_finalize(st);
-    st = NULL;
+    return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : -1;
+}
+
+int
+audit_head(sqlite3 *db, struct audit_head *head, char *err)
+{
+    if (read_head(db, head) != 0)
+        return errf(err, "cannot read the audit table: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+int
+audit_append(sqlite3 *db, const struct audit_entry *e, struct audit_head *head, int witness,
+    char *err)
+{
+    sqlite3_stmt *st = NULL;
+    struct audit_head last;
+    uint8_t h[32];
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return errf(err, "audit: cannot begin: %s", sqlite3_errmsg(db));
+    if (read_head(db, &last) != 0)
+        goto fail;
+    if (witness && head != NULL && (head->seq != last.seq || memcmp(head->hash, last.hash, 32))) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        *head = last;
+        return AUDIT_MOVED;
+    }
+    int64_t seq = last.seq + 1;
     size_t rlen = e->response_hash ? 32 : 0;
-    entry_hash(prev, seq, e->ts_ms, e->event, e->query_id, e->signer, e->reason, e->query,
+    entry_hash(last.hash, seq, e->ts_ms, e->event, e->query_id, e->signer, e->reason, e->query,
         e->query_len, e->response_hash, rlen, h);
     if (sqlite3_prepare_v2(db, "INSERT INTO audit(seq, ts_ms, event, query_id, signer, reason, "
             "query, response_hash, prev_hash, entry_hash) VALUES(?,?,?,?,?,?,?,?,?,?)",
@@ -87,13 +113,17 @@ audit_append(sqlite3 *db, const struct audit_entry *e, char *err)
         sqlite3_bind_blob(st, 7, e->query, (int)e->query_len, SQLITE_STATIC);
     if (e->response_hash)
         sqlite3_bind_blob(st, 8, e->response_hash, 32, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 9, prev, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 9, last.hash, 32, SQLITE_STATIC);
     sqlite3_bind_blob(st, 10, h, 32, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE)
         goto fail;
     sqlite3_finalize(st);
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         goto fail_nost;
+    if (head != NULL) {
+        head->seq = seq;
+        memcpy(head->hash, h, 32);
+    }
     return 0;
 fail:
     sqlite3_finalize(st);
@@ -223,6 +253,50 @@ audit_counts(sqlite3 *db, int64_t since_ms, uint64_t *answered, uint64_t *refuse
         else
             *refused = n;
     }
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return errf(err, "cannot read the audit table: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+int
+audit_entry_get(sqlite3 *db, int64_t seq, struct audit_record *r, char *err)
+{
+    sqlite3_stmt *st = NULL;
+    memset(r, 0, sizeof *r);
+    if (sqlite3_prepare_v2(db, "SELECT event, query_id, ts_ms, entry_hash, response_hash "
+            "FROM audit WHERE seq = ?1", -1, &st, NULL) != SQLITE_OK)
+        return errf(err, "cannot read the audit table: %s", sqlite3_errmsg(db));
+    sqlite3_bind_int64(st, 1, seq);
+    int s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        snprintf(r->event, sizeof r->event, "%s", col_text(st, 0));
+        snprintf(r->query_id, sizeof r->query_id, "%s", col_text(st, 1));
+        r->ts_ms = sqlite3_column_int64(st, 2);
+        if (sqlite3_column_bytes(st, 3) == 32)
+            memcpy(r->hash, sqlite3_column_blob(st, 3), 32);
+        if ((r->has_rhash = sqlite3_column_bytes(st, 4) == 32))
+            memcpy(r->response_hash, sqlite3_column_blob(st, 4), 32);
+    }
+    sqlite3_finalize(st);
+    if (s == SQLITE_ROW)
+        return 0;
+    if (s == SQLITE_DONE)
+        return 1;
+    return errf(err, "cannot read the audit table: %s", sqlite3_errmsg(db));
+}
+
+int
+audit_node_ids(sqlite3 *db, void (*cb)(const char *name, const uint8_t *der, size_t len,
+    void *arg), void *arg, char *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT signer, query FROM audit WHERE event = 'started' "
+            "AND signer <> '' ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+        return errf(err, "cannot read the audit table: %s", sqlite3_errmsg(db));
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+        cb(col_text(st, 0), sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1), arg);
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
         return errf(err, "cannot read the audit table: %s", sqlite3_errmsg(db));

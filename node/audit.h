@@ -11,6 +11,16 @@
  * bytes for the first).  SQLite triggers forbid UPDATE and DELETE; anyone who
  * bypasses them (drops the trigger, edits the file) breaks the chain, and
  * audit_verify() says at which entry.
+ *
+ * The chain alone cannot show that entries were cut from its end, nor a log
+ * rewritten from some entry on with fresh hashes.  So every signed answer to
+ * a verified analyst carries the head of the log as it stood just before the
+ * answer's own entry was appended (ResponseBody.audit_seq, audit_head): the
+ * analyst's bundle then witnesses entry audit_seq's hash, and entry
+ * audit_seq + 1 must record that response's SHA-256 (node/witness.h checks
+ * both).  A `started` entry records the node's name in `signer` and its
+ * certificate (DER) in `query`, so that the log says whose answers witness
+ * it, and with which certificate they are signed.
  */
 #ifndef AUDIT_H
 #define AUDIT_H
@@ -25,15 +35,57 @@ struct audit_entry {
     int64_t ts_ms;
     const char *event;              /* "answered", "refused", "started", ... */
     const char *query_id;           /* hex, or "" */
-    const char *signer;             /* analyst name, or "" / "unverified:NAME" */
+    const char *signer;             /* analyst name, or "" / "unverified:NAME"; started: the node */
     const char *reason;             /* refusal reason or a summary of the answer */
-    const uint8_t *query;           /* signed query bytes as received (may be NULL) */
+    const uint8_t *query;           /* signed query bytes as received (may be NULL);
+                                       started: the node's certificate (DER) */
     size_t query_len;
     const uint8_t *response_hash;   /* 32 bytes, or NULL */
 };
 
-/* Append one entry in its own transaction. */
-int audit_append(struct sqlite3 *db, const struct audit_entry *e, char *err);
+/* The last entry of the log: its sequence number and entry hash (0 and 32 zero bytes if empty). */
+struct audit_head {
+    int64_t seq;
+    uint8_t hash[32];
+};
+
+#define AUDIT_MOVED 1               /* audit_append: the log's head is not the one witnessed */
+
+/*
+ * Append one entry in its own transaction.  head (may be NULL) is in and out:
+ * with witness set, the append is refused with AUDIT_MOVED (nothing written)
+ * unless *head is still the log's last entry, so an answer never witnesses a
+ * head other than its own entry's predecessor (another writer appended in
+ * between); either way *head receives the head after the call.  Returns 0,
+ * AUDIT_MOVED, or -1 with err.
+ */
+int audit_append(struct sqlite3 *db, const struct audit_entry *e, struct audit_head *head,
+    int witness, char *err);
+
+/* The log's head now (one indexed read). */
+int audit_head(struct sqlite3 *db, struct audit_head *head, char *err);
+
+/*
+ * Entry seq as recorded: its event, entry hash, response hash (has_rhash 0
+ * when the entry records none), time and query id (qid: 33 bytes).  Returns
+ * 0, 1 if there is no entry seq, -1 with err.
+ */
+struct audit_record {
+    char event[16];
+    char query_id[33];
+    int64_t ts_ms;
+    uint8_t hash[32];
+    uint8_t response_hash[32];
+    int has_rhash;
+};
+int audit_entry_get(struct sqlite3 *db, int64_t seq, struct audit_record *r, char *err);
+
+/*
+ * The node's identities its `started` entries record: cb gets each entry's
+ * name (signer) and certificate (DER, kept in the entry's query column).
+ */
+int audit_node_ids(struct sqlite3 *db, void (*cb)(const char *name, const uint8_t *der,
+    size_t len, void *arg), void *arg, char *err);
 
 /*
  * Check the whole chain.  Returns 0 if intact (count in *entries), 1 if broken

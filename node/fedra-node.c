@@ -4,8 +4,10 @@
  * their help and their dispatch come from one table (lib/cli.h) at the end.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "certs/pki.h"
 #include "lib/cli.h"
 #include "lib/util.h"
 #include "node/audit.h"
@@ -13,6 +15,7 @@
 #include "node/serve.h"
 #include "node/status.h"
 #include "node/store.h"
+#include "node/witness.h"
 
 static int
 cmd_serve(int argc, char **argv)
@@ -65,33 +68,80 @@ cmd_status(int argc, char **argv)
     return status_report(config, json, stdout, stderr);
 }
 
+/* The bundles' witnessed heads against the log (node/witness.h); 0, 1, or -1 on error. */
+static int
+audit_bundles(struct store *s, const char *ca, const char *crl, const char *node,
+    char *const *bundles, size_t n)
+{
+    char err[FEDRA_ERRLEN];
+    struct pki_trust *trust = NULL;
+    struct witness_report rep;
+    if (ca != NULL && pki_trust_load(ca, crl, crl != NULL, &trust, err) != 0) {
+        fprintf(stderr, "fedra-node audit verify: %s\n", err);
+        return 1;
+    }
+    int v = witness_check(store_db(s), trust, node, bundles, n, stderr, &rep, err);
+    pki_trust_free(trust);
+    if (v < 0) {
+        fprintf(stderr, "fedra-node audit verify: %s\n", err);
+        return 1;
+    }
+    if (v == 0)
+        printf("bundles: %zu answers of node %s witness the log up to entry %lld, and every "
+            "witnessed entry is in it (log ends at entry %lld)\n", rep.checked, rep.node,
+            (long long)rep.highest, (long long)rep.log_end);
+    else
+        fprintf(stderr, "fedra-node audit verify: the log does NOT hold what %zu answers of "
+            "node %s witness (%zu problems)\n", rep.checked, rep.node, rep.problems);
+    if (rep.others > 0 || rep.unwitnessed > 0)
+        printf("bundles: skipped %zu answers of other nodes and %zu answers of node %s that "
+            "witness no head\n", rep.others, rep.unwitnessed, rep.node);
+    return v;
+}
+
 /* `audit verify` and `audit export`: argv[0] is the action. */
 static int
 cmd_audit(int argc, char **argv)
 {
-    const char *db = NULL, *verb = argv[0];
+    const char *db = NULL, *ca = NULL, *crl = NULL, *node = NULL, *verb = argv[0];
+    char **bundles = xcalloc((size_t)argc, sizeof *bundles);
+    size_t nb = 0;
+    int verify = strcmp(verb, "verify") == 0, rc = 2;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             db = argv[++i];
+        else if (verify && strcmp(argv[i], "--ca-cert") == 0 && i + 1 < argc)
+            ca = argv[++i];
+        else if (verify && strcmp(argv[i], "--crl") == 0 && i + 1 < argc)
+            crl = argv[++i];
+        else if (verify && strcmp(argv[i], "--node") == 0 && i + 1 < argc)
+            node = argv[++i];
+        else if (verify && argv[i][0] != '-')
+            bundles[nb++] = argv[i];
         else {
             fprintf(stderr, "fedra-node audit %s: unexpected argument '%s'; see 'fedra-node "
                 "audit %s --help'\n", verb, argv[i], verb);
-            return 2;
+            goto out;
         }
     }
     if (db == NULL) {
         fprintf(stderr, "fedra-node audit %s: --db FILE is required; see 'fedra-node audit "
             "%s --help'\n", verb, verb);
-        return 2;
+        goto out;
+    }
+    if ((nb == 0 && (ca != NULL || crl != NULL || node != NULL)) || (crl != NULL && !ca)) {
+        fputs("fedra-node audit verify: --ca-cert, --crl and --node go with BUNDLE files, "
+            "and --crl with --ca-cert; see 'fedra-node audit verify --help'\n", stderr);
+        goto out;
     }
     char err[FEDRA_ERRLEN];
     struct store *s;
     if (store_open(db, 1, &s, err) != 0) {
         fprintf(stderr, "fedra-node audit: %s\n", err);
-        return 1;
+        rc = 1;
+        goto out;
     }
-    int rc;
-    if (strcmp(verb, "export") == 0) {
+    if (!verify) {
         rc = audit_export(store_db(s), stdout, err) == 0 ? 0 : 1;
         if (rc)
             fprintf(stderr, "fedra-node audit export: %s\n", err);
@@ -103,8 +153,12 @@ cmd_audit(int argc, char **argv)
         else
             fprintf(stderr, "fedra-node audit verify: %s\n", err);
         rc = v == 0 ? 0 : 1;
+        if (nb > 0 && audit_bundles(s, ca, crl, node, bundles, nb) != 0)
+            rc = 1;
     }
     store_free(s);
+out:
+    free(bundles);
     return rc;
 }
 
@@ -173,17 +227,33 @@ static const struct cli_command commands[] = {
     },
     {
         .name = "audit verify",
-        .args = "--db FILE",
-        .summary = "check the hash-chained audit log",
+        .args = "--db FILE [--ca-cert FILE [--crl FILE]] [--node NAME] [BUNDLE...]",
+        .summary = "check the hash-chained audit log, and against bundles that witness it",
         .about =
             "Check the hash chain of the node's audit log (one entry per query\n"
-            "answered or refused).  Exit 0 and print the number of entries if it is\n"
-            "intact; else exit 1 naming the first bad entry.\n",
+            "answered or refused).  The chain shows an entry edited or missing inside\n"
+            "the log, but not entries cut from its end.  Every signed answer to a\n"
+            "verified analyst carries the log's head (entry S and its hash) just before\n"
+            "the answer's own entry, so a bundle saved with 'fedra --bundle' witnesses\n"
+            "the log.  With bundles, every answer of this node in them is checked:\n"
+            "entry S has the hash the answer witnesses, and entry S+1 records that\n"
+            "answer.  The bundles' signatures are verified first, so that a forged\n"
+            "bundle cannot make an honest log look cut: against the federation CA\n"
+            "with --ca-cert, else against the node certificate the log records at\n"
+            "each start (with the node's name; --node overrides the name).\n"
+            "Exit 0 and print the number of entries if all holds; else exit 1 naming\n"
+            "the first bad entry, and each witnessed entry missing or different.\n",
         .options =
-            "  --db FILE    the node's store\n"
-            "  -h, --help   show this help\n",
+            "  --db FILE       the node's store\n"
+            "  --ca-cert FILE  check the bundles' node certificates against this CA\n"
+            "  --crl FILE      a CRL to check the node's certificates against\n"
+            "  --node NAME     the node whose answers witness this log (default: the\n"
+            "                  name its 'started' entries record)\n"
+            "  BUNDLE...       bundles saved with 'fedra --bundle'\n"
+            "  -h, --help      show this help\n",
         .example =
-            "  fedra-node audit verify --db /var/lib/fedra/store.db\n",
+            "  fedra-node audit verify --db /var/lib/fedra/store.db\n"
+            "  fedra-node audit verify --db /var/lib/fedra/store.db km.bundle cox.bundle\n",
         .run = cmd_audit,
     },
     {

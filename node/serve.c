@@ -52,6 +52,8 @@
 #define NODE_CERT_CHECK_MS (24LL * 3600 * 1000)  /* expiry warnings: daily */
 #define NODE_MODEL_EXPIRY_CHECK_MS 60000        /* idle fits looked at every minute */
 #define NODE_MAX_EXPIRY_LINES 8
+/* Re-witness and re-sign an answer this often if another writer moves the audit log's head. */
+#define NODE_AUDIT_RETRIES 2
 #ifndef ZMQ_ZAP_ENFORCE_DOMAIN
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93   /* DRAFT in zmq.h, honoured by Debian's 4.3.4 */
 #endif
@@ -68,6 +70,7 @@ struct node {
     struct snapshot *snap;          /* in-memory columns queries run on */
     struct kind_model_cache models; /* designs of fits in progress; cleared on reload */
     uint8_t data_hash[32];          /* snapshot content hash (binary) */
+    struct audit_head head;         /* the audit log's last entry, kept by every append */
     void *zctx;
     void *router;
     char endpoint[256];             /* the endpoint actually bound */
@@ -710,9 +713,20 @@ response_fill(struct node *nd, struct query_state *s)
     }
     rb->node = nd->name;
     rb->answered_at_ms = util_now_ms();
-    rb->data_hash.data = nd->data_hash;
-    rb->data_hash.len = sizeof nd->data_hash;
-    rb->data_rows = nd->snap->n;
+    /*
+     * Facts about the data, and the audit log's head, go only to an analyst
+     * whose signature verified: a stranger's refusal says why and no more
+     * (docs/disclosure.md §2.1).  The head is the log just before this
+     * reply's own entry (audit.h); response_audit() keeps it so.
+     */
+    if (s->signed_ok) {
+        rb->data_hash.data = nd->data_hash;
+        rb->data_hash.len = sizeof nd->data_hash;
+        rb->data_rows = nd->snap->n;
+        rb->audit_seq = (uint64_t)nd->head.seq;
+        rb->audit_head.data = nd->head.hash;
+        rb->audit_head.len = sizeof nd->head.hash;
+    }
     if (s->v.code != NULL) {
         refusal_body(rb, &s->v);
         nd->refused++;
@@ -754,7 +768,6 @@ response_audit(struct node *nd, struct query_state *s, const uint8_t *msg, size_
     struct buf *body, struct buf *reply)
 {
     uint8_t rhash[32];
-    pki_sha256(reply->p, reply->len, rhash);
     struct audit_entry ae = {
         .ts_ms = s->now,
         .event = s->v.code ? "refused" : "answered",
@@ -780,14 +793,34 @@ response_audit(struct node *nd, struct query_state *s, const uint8_t *msg, size_
     int lazy = !s->signed_ok && !nd->cfg.durability_normal;
     if (lazy)
         store_set_durability(nd->store, 0, NULL);
-    int arc = audit_append(store_db(nd->store), &ae, s->err);
+    int arc;
+    for (int tries = 0;; tries++) {
+        pki_sha256(reply->p, reply->len, rhash);
+        arc = audit_append(store_db(nd->store), &ae, &nd->head, s->signed_ok, s->err);
+        if (arc != AUDIT_MOVED || tries == NODE_AUDIT_RETRIES)
+            break;
+        /* Another process appended since the head was read: witness the new one. */
+        s->rb.audit_seq = (uint64_t)nd->head.seq;
+        body->len = reply->len = 0;
+        wire_pack(&s->rb.base, body);
+        seal(nd, body, reply);
+    }
     if (lazy)
         store_set_durability(nd->store, 1, NULL);
+    if (arc == AUDIT_MOVED)
+        errf(s->err, "the audit log kept moving under the answer (%d tries)",
+            NODE_AUDIT_RETRIES + 1);
     if (arc != 0 && s->v.code == NULL) {
         node_log(nd, "audit log unavailable, refusing query %s: %s", s->qid, s->err);
         refuse(&s->v, "internal", "the node's audit log is unavailable; query not answered");
         response_unanswer(nd, s, body);
-        reply->len = 0;
+    }
+    if (arc != 0 && s->signed_ok) {
+        /* No entry records this reply, so it witnesses no head either. */
+        s->rb.audit_seq = 0;
+        s->rb.audit_head.len = 0;
+        body->len = reply->len = 0;
+        wire_pack(&s->rb.base, body);
         seal(nd, body, reply);
     }
 }
@@ -1019,10 +1052,16 @@ serve_main(const char *config_path)
     warn_crl(&nd);
     node_state_write(&nd, 0);
     check_certs(&nd);
-    struct audit_entry start = {util_now_ms(), "started", "", "", FEDRA_VERSION_STRING, NULL, 0,
-        NULL};
-    if (audit_append(store_db(nd.store), &start, err) != 0)
+    /* The started entry names the node and its certificate: whose answers witness the log. */
+    size_t derlen;
+    const uint8_t *der = pki_cert_der(nd.cert, &derlen);
+    struct audit_entry start = {util_now_ms(), "started", "", nd.name, FEDRA_VERSION_STRING,
+        der, derlen, NULL};
+    if (audit_append(store_db(nd.store), &start, &nd.head, 0, err) != 0) {
         node_log(&nd, "warning: %s", err);
+        if (audit_head(store_db(nd.store), &nd.head, err) != 0)
+            node_log(&nd, "warning: %s", err);
+    }
     int running = 1;
     while (running) {
         zmq_pollitem_t items[3] = {
@@ -1075,7 +1114,7 @@ serve_main(const char *config_path)
     node_log(&nd, "stopped: %llu answered, %llu refused", (unsigned long long)nd.answered,
         (unsigned long long)nd.refused);
     struct audit_entry stop = {util_now_ms(), "stopped", "", "", "", NULL, 0, NULL};
-    audit_append(store_db(nd.store), &stop, err);
+    audit_append(store_db(nd.store), &stop, NULL, 0, err);
     crlfetch_stop(nd.fetch);
     nd.fetch = NULL;
     node_state_write(&nd, 1);

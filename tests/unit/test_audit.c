@@ -99,7 +99,7 @@ append_n(sqlite3 *h, int n)
             .query_len = i == 3 ? 0 : qlen,
             .response_hash = i == 5 ? NULL : rh,
         };
-        if (audit_append(h, &e, err) != 0)
+        if (audit_append(h, &e, NULL, 0, err) != 0)
             fail_msg("audit_append %d: %s", i, err);
     }
 }
