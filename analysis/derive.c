@@ -1,37 +1,48 @@
 /*
  * derive - see derive.h for the rule.  The algorithm:
  *
- * State.  atom_of[row]; per atom its size, the basis row pivoting on it (or
- * NONE) and a column list: the basis rows that may hold the atom as a
- * non-pivot entry (a superset: entries go stale when a row loses the atom
- * and are dropped when the list is next read).  Basis rows are sparse
- * (ascending atom, value mod p) with the pivot implicit (coefficient 1).
+ * Only large atoms are ever pivots or stored entries.  A vector of the row
+ * space matters to the rule only through its values on large atoms and
+ * whether its part on small atoms is zero (derive.h), so each basis row
+ * keeps its small-atom part as one number, a fingerprint h = sum over small
+ * atoms a of (value at a) * r_a, with r_a random in GF(p).  A nonzero small
+ * part has h = 0 with probability 1/p (Schwartz-Zippel, degree 1); a small
+ * atom that splits gives its parts r_in fresh and r_out = r_a - r_in (still
+ * jointly uniform), so fingerprints need no update; a large atom that
+ * becomes small draws a fresh r and its column folds into the rows' h.
+ * Most atoms of a real node are small, so rows stay short.
+ *
+ * State.  atom_of[row]; per atom its size, r (small atoms), the basis row
+ * pivoting on it (or NONE) and a column list: the basis rows that may hold
+ * the (large) atom as an entry (a superset: entries go stale when a row
+ * loses the atom and are dropped when the list is next read).  Basis rows:
+ * e_pivot + ascending (large atom, value mod p) entries + h.
  *
  * One candidate S (admit_one):
  *   1. count S's rows per atom; an atom a only partly in S splits: its rows
- *      in S move to a new atom a' (ids grow, so rows stay sorted when a' is
- *      appended).  Every basis row holding a gets the same value at a'
- *      (a pivot row gets 1): the released vectors do not distinguish a
- *      from a'.
- *   2. a pivot atom that became small is replaced by a large atom c of its
- *      row (the one in the fewest rows, to limit fill): the row is scaled
- *      by 1/v_c and c eliminated from the rows holding it.  A row with no
- *      large atom left is itself supported on small atoms: unsafe.
- *   3. S as a 0/1 vector over the new atoms minus the basis rows pivoting
- *      on its atoms leaves a remainder on non-pivot atoms.  Zero: S is a
- *      combination of released sets (kept, nothing stored).  Some large
- *      atom c: a new basis row pivoting on c, eliminated from the others.
- *      Only small atoms: the remainder is a released combination on small
- *      atoms: unsafe.
+ *      in S move to a new atom b (new ids ascending with the parents', so
+ *      entries stay sorted when b's are appended).  The released vectors
+ *      give b the value they give a.  For a large parent, every basis row
+ *      holding a (or pivoting on it) is rebuilt once: a part that is large
+ *      holds the value as an entry, a part that is small adds value * r to h.
+ *   2. a row whose pivot became small moves its pivot to a large entry c
+ *      (the one in the fewest rows, to limit fill): scaled by 1/v_c, c
+ *      eliminated from the rows holding it.  A row with no large entry is
+ *      itself supported on small atoms: unsafe.
+ *   3. S as a 0/1 vector over the new atoms minus the basis rows pivoting on
+ *      its atoms leaves a remainder: entries on large non-pivot atoms and a
+ *      fingerprint.  Some large entry c: a new basis row pivoting on c,
+ *      eliminated from the others.  No large entry and h = 0: S is a
+ *      combination of released sets (kept, nothing stored).  No large entry
+ *      and h != 0: a released combination on small atoms only: unsafe.
  * Unsafe undoes the candidate to its checkpoint in the undo log.
  *
- * Undo log (sequential, undone in reverse): APPEND (a row's length before
- * an entry was appended), REPLACE (a row's previous arrays and pivot, kept
- * rather than copied: a row operation builds new arrays anyway), NEWROW,
- * SPLITS (one candidate's new atoms; the moved rows are kept in moved[]).
- * Column lists need no undo: while an admit is pending, a list keeps the
- * entries of rows replaced in it (rtouch), so a restored row is still
- * listed wherever it was.
+ * Undo log (sequential, undone in reverse): REPLACE (a row's previous
+ * arrays, pivot and h, kept rather than copied: a rebuild makes new arrays
+ * anyway), SETH (a row's h), SETR (an atom's r), NEWROW, SPLITS (one
+ * candidate's new atoms; the moved rows are kept in moved[]).  Column lists
+ * need no undo: while an admit is pending, a list keeps the entries of rows
+ * replaced in it (rtouch), so a restored row is still listed wherever it was.
  */
 #include "analysis/derive.h"
 
@@ -79,11 +90,12 @@ invm(uint64_t a)                    /* a != 0: a^(p-2) */
 
 /* ---- state ---- */
 
-struct drow {                       /* e_piv + sum val[t] e_col[t] */
+struct drow {                       /* e_piv + sum val[t] e_col[t] + small part */
     uint32_t piv;                   /* pivot atom (large while the system is safe) */
     uint32_t len, cap;              /* entries, allocated */
-    uint32_t *col;                  /* ascending non-pivot atoms */
+    uint32_t *col;                  /* ascending large non-pivot atoms */
     uint64_t *val;                  /* nonzero, < p */
+    uint64_t h;                     /* fingerprint of the part on small atoms */
 };
 
 struct ulist {                      /* growable uint32 list */
@@ -91,14 +103,16 @@ struct ulist {                      /* growable uint32 list */
     uint32_t len, cap;
 };
 
-enum { U_APPEND, U_REPLACE, U_NEWROW, U_SPLITS };
+enum { U_REPLACE, U_SETH, U_SETR, U_NEWROW, U_SPLITS };
 
 struct undo {
     int kind;
-    uint32_t row;                   /* APPEND, REPLACE: the row; SPLITS: first new atom */
-    uint32_t piv, len, cap;         /* REPLACE: the old row; APPEND: old len */
+    uint32_t id;                    /* REPLACE, SETH, NEWROW: the row; SETR: the atom;
+                                     * SPLITS: the first new atom */
+    uint32_t piv, len, cap;         /* REPLACE: the old row */
     uint32_t *col;                  /* REPLACE: the old arrays */
     uint64_t *val;
+    uint64_t h;                     /* REPLACE, SETH: old h; SETR: old r */
     size_t off;                     /* SPLITS: start of its moved rows */
 };
 
@@ -106,9 +120,11 @@ struct derive {
     uint32_t nrows, k;
     size_t max_bytes;               /* cap on bytes */
     size_t bytes;                   /* held, kept up to date by mem() */
+    uint64_t seed;                  /* state of the generator of r */
     uint32_t *atom_of;              /* [nrows] */
     uint32_t natoms, acap;
     uint32_t *size;                 /* [acap] rows in the atom */
+    uint64_t *r;                    /* [acap] fingerprint weight (small atoms) */
     uint32_t *pivot_row;            /* [acap] basis row pivoting on the atom, or NONE */
     uint32_t *parent;               /* [acap] atom split from (pending splits only) */
     struct ulist *cols;             /* [acap] rows that may hold the atom (superset) */
@@ -118,15 +134,16 @@ struct derive {
     struct drow *row;               /* [rcap] the basis */
     uint32_t nbasis, rcap;
     uint32_t *rtouch;               /* [rcap] = admit_epoch if replaced while pending */
-    uint32_t *rmark;                /* [rcap] scratch stamp (dedup) */
-    uint32_t admit_epoch, repoch;
+    uint32_t *rmark;                /* [rcap] scratch stamp: compaction of a list */
+    uint32_t *rsel;                 /* [rcap] scratch stamp: rows already selected */
+    uint32_t admit_epoch, repoch, sepoch;
     struct undo *log;
     size_t nlog, logcap;
     uint32_t *moved;                /* rows moved by pending splits */
     size_t nmoved, movedcap;
-    struct ulist touched, work, res;  /* scratch */
+    struct ulist touched, work, res, aff;  /* scratch */
     int pending;
-    int nomem;                      /* an allocation failed in this candidate */
+    int nomem;                      /* 1 out of memory, 2 cap reached (this candidate) */
 };
 
 /*
@@ -175,6 +192,23 @@ ulist_push(struct derive *d, struct ulist *l, uint32_t v)
 }
 
 static int
+ulist_reserve(struct derive *d, struct ulist *l, size_t n)
+{
+    if (n <= l->cap)
+        return 0;
+    if (n > UINT32_MAX) {
+        d->nomem = 1;
+        return -1;
+    }
+    uint32_t *q = mem(d, l->p, l->cap, n, 4);
+    if (q == NULL)
+        return -1;
+    l->p = q;
+    l->cap = (uint32_t)n;
+    return 0;
+}
+
+static int
 log_push(struct derive *d, const struct undo *u)
 {
     if (d->nlog == d->logcap) {
@@ -189,7 +223,18 @@ log_push(struct derive *d, const struct undo *u)
     return 0;
 }
 
-/* Room for ${n} atoms. */
+/* A fingerprint weight: uniform in GF(p) (splitmix64 of the seed). */
+static uint64_t
+fresh(struct derive *d)
+{
+    uint64_t z = (d->seed += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return (z >> 3) % P;
+}
+
+/* Room for ${n} atoms (every per-atom array grows together, or none does). */
 static int
 atoms_reserve(struct derive *d, uint32_t n)
 {
@@ -198,29 +243,25 @@ atoms_reserve(struct derive *d, uint32_t n)
     uint32_t nc = d->acap ? d->acap : 16;
     while (nc < n)
         nc = nc > UINT32_MAX / 2 ? n : nc * 2;
-    size_t o = d->acap;
-    uint32_t *s = mem(d, d->size, o, nc, 4);
-    if (s) d->size = s;
-    uint32_t *pr = s ? mem(d, d->pivot_row, o, nc, 4) : NULL;
-    if (pr) d->pivot_row = pr;
-    uint32_t *pa = pr ? mem(d, d->parent, o, nc, 4) : NULL;
-    if (pa) d->parent = pa;
-    struct ulist *cl = pa ? mem(d, d->cols, o, nc, sizeof *cl) : NULL;
-    if (cl) d->cols = cl;
-    uint64_t *ac = cl ? mem(d, d->acc, o, nc, 8) : NULL;
-    if (ac) d->acc = ac;
-    uint32_t *mk = ac ? mem(d, d->mark, o, nc, 4) : NULL;
-    if (mk) d->mark = mk;
-    uint32_t *cn = mk ? mem(d, d->cnt, o, nc, 4) : NULL;
-    if (cn) d->cnt = cn;
-    uint32_t *pt = cn ? mem(d, d->part, o, nc, 4) : NULL;
-    if (pt) d->part = pt;
-    if (pt == NULL) {
-        /* Arrays grown so far keep their larger size; acap stays: harmless. */
+    /* bytes an atom takes in the arrays below */
+    size_t per = 4 * 6 + 8 * 2 + sizeof(struct ulist);
+    if ((size_t)(nc - d->acap) * per > d->max_bytes - d->bytes) {
+        d->nomem = 2;
         return -1;
     }
+    size_t o = d->acap;
+    void *q;
+#define GROW(field, sz) do { \
+        q = realloc(d->field, (size_t)nc * (sz)); \
+        if (q == NULL) { d->nomem = 1; return -1; } \
+        d->field = q; } while (0)
+    /* A failure leaves the grown arrays larger than acap says: harmless. */
+    GROW(size, 4); GROW(pivot_row, 4); GROW(parent, 4); GROW(mark, 4); GROW(cnt, 4);
+    GROW(part, 4); GROW(r, 8); GROW(acc, 8); GROW(cols, sizeof(struct ulist));
+#undef GROW
     memset(d->mark + o, 0, (nc - o) * 4);
     memset(d->cols + o, 0, (nc - o) * sizeof *d->cols);
+    d->bytes += (nc - o) * per;
     d->acap = nc;
     return 0;
 }
@@ -233,17 +274,23 @@ rows_reserve(struct derive *d, uint32_t n)
     uint32_t nc = d->rcap ? d->rcap * 2 : 16;
     while (nc < n)
         nc *= 2;
-    size_t o = d->rcap;
-    struct drow *r = mem(d, d->row, o, nc, sizeof *r);
-    if (r) d->row = r;
-    uint32_t *t = r ? mem(d, d->rtouch, o, nc, 4) : NULL;
-    if (t) d->rtouch = t;
-    uint32_t *m = t ? mem(d, d->rmark, o, nc, 4) : NULL;
-    if (m) d->rmark = m;
-    if (m == NULL)
+    size_t per = sizeof(struct drow) + 12;
+    if ((size_t)(nc - d->rcap) * per > d->max_bytes - d->bytes) {
+        d->nomem = 2;
         return -1;
+    }
+    size_t o = d->rcap;
+    void *q;
+#define GROW(field, sz) do { \
+        q = realloc(d->field, (size_t)nc * (sz)); \
+        if (q == NULL) { d->nomem = 1; return -1; } \
+        d->field = q; } while (0)
+    GROW(row, sizeof(struct drow)); GROW(rtouch, 4); GROW(rmark, 4); GROW(rsel, 4);
+#undef GROW
     memset(d->rtouch + o, 0, (nc - o) * 4);
     memset(d->rmark + o, 0, (nc - o) * 4);
+    memset(d->rsel + o, 0, (nc - o) * 4);
+    d->bytes += (nc - o) * per;
     d->rcap = nc;
     return 0;
 }
@@ -257,6 +304,28 @@ next_epoch(struct derive *d)
         d->epoch = 1;
     }
     return d->epoch;
+}
+
+/* A fresh stamp for rmark[]. */
+static uint32_t
+next_repoch(struct derive *d)
+{
+    if (++d->repoch == 0) {
+        memset(d->rmark, 0, (size_t)d->rcap * 4);
+        d->repoch = 1;
+    }
+    return d->repoch;
+}
+
+/* A fresh stamp for rsel[]. */
+static uint32_t
+next_sepoch(struct derive *d)
+{
+    if (++d->sepoch == 0) {
+        memset(d->rsel, 0, (size_t)d->rcap * 4);
+        d->sepoch = 1;
+    }
+    return d->sepoch;
 }
 
 static int
@@ -281,55 +350,64 @@ row_find(const struct drow *r, uint32_t a)
 }
 
 /*
- * The rows holding atom ${a} as an entry, into d->work; the column list is
- * compacted on the way (stale and repeated entries dropped, except rows
- * replaced while an admit is pending: an undo may give them the atom back).
+ * Append the rows holding atom ${a} as an entry to ${out}, skipping rows
+ * whose rsel is ${e} and setting it (so that several calls select a row
+ * once).  The column list is compacted on the way: stale and repeated
+ * entries dropped, except rows replaced while an admit is pending (an undo
+ * may give them the atom back).
  */
-static void
-col_rows(struct derive *d, uint32_t a)
+static int
+col_rows(struct derive *d, uint32_t a, struct ulist *out, uint32_t e)
 {
     struct ulist *l = &d->cols[a];
-    uint32_t w = 0;
-    d->work.len = 0;
-    if (++d->repoch == 0) {
-        memset(d->rmark, 0, (size_t)d->rcap * 4);
-        d->repoch = 1;
-    }
+    if (ulist_reserve(d, out, (size_t)out->len + l->len) != 0)
+        return -1;
+    uint32_t le = next_repoch(d), w = 0;
     for (uint32_t t = 0; t < l->len; t++) {
         uint32_t j = l->p[t];
-        if (j >= d->nbasis || d->rmark[j] == d->repoch)
+        if (j >= d->nbasis || d->rmark[j] == le)
             continue;
         int has = row_find(&d->row[j], a) >= 0;
         if (!has && d->rtouch[j] != d->admit_epoch)
             continue;
-        d->rmark[j] = d->repoch;
+        d->rmark[j] = le;
         l->p[w++] = j;
-        if (has)
-            d->work.p[d->work.len++] = j;   /* work reserved by the caller */
+        if (has && d->rsel[j] != e) {
+            d->rsel[j] = e;
+            out->p[out->len++] = j;
+        }
     }
     l->len = w;
-}
-
-static int
-work_reserve(struct derive *d, uint32_t n)
-{
-    if (n <= d->work.cap)
-        return 0;
-    uint32_t *q = mem(d, d->work.p, d->work.cap, n, 4);
-    if (q == NULL)
-        return -1;
-    d->work.p = q;
-    d->work.cap = n;
     return 0;
 }
 
-/* Install new arrays in row ${i} (pivot ${piv}), logging the old ones. */
+static int
+log_seth(struct derive *d, uint32_t i, uint64_t h)
+{
+    struct undo u = {U_SETH, i, 0, 0, 0, NULL, NULL, d->row[i].h, 0};
+    if (log_push(d, &u) != 0)
+        return -1;
+    d->row[i].h = h;
+    return 0;
+}
+
+static int
+log_setr(struct derive *d, uint32_t a, uint64_t r)
+{
+    struct undo u = {U_SETR, a, 0, 0, 0, NULL, NULL, d->r[a], 0};
+    if (log_push(d, &u) != 0)
+        return -1;
+    d->r[a] = r;
+    return 0;
+}
+
+/* Install new arrays in row ${i} (pivot ${piv}, fingerprint ${h}), logging the old ones. */
 static int
 row_replace(struct derive *d, uint32_t i, uint32_t piv, uint32_t *col, uint64_t *val,
-    uint32_t len, uint32_t cap)
+    uint32_t len, uint32_t cap, uint64_t h)
 {
     struct drow *r = &d->row[i];
-    struct undo u = {U_REPLACE, i, r->piv, r->len, r->cap, r->col, r->val, 0};
+    struct undo u = {U_REPLACE, i, r->piv, r->len, r->cap, r->col, r->val, r->h, 0};
     if (log_push(d, &u) != 0)
         return -1;
     /* List the row under every atom it newly holds (both arrays ascending). */
@@ -345,11 +423,7 @@ row_replace(struct derive *d, uint32_t i, uint32_t piv, uint32_t *col, uint64_t 
     if (d->pivot_row[r->piv] == i)
         d->pivot_row[r->piv] = NONE;
     d->pivot_row[piv] = i;
-    r->piv = piv;
-    r->col = col;
-    r->val = val;
-    r->len = len;
-    r->cap = cap;
+    *r = (struct drow){piv, len, cap, col, val, h};
     d->rtouch[i] = d->admit_epoch;
     return 0;
 }
@@ -377,63 +451,27 @@ row_release(struct derive *d, uint32_t *col, uint64_t *val, uint32_t cap)
     mem(d, val, cap, 0, 8);
 }
 
-/* Append (a, v) to row ${i}; a is above every atom the row holds. */
-static int
-row_append(struct derive *d, uint32_t i, uint32_t a, uint64_t v)
-{
-    struct drow *r = &d->row[i];
-    if (r->len == r->cap) {
-        uint32_t nc = r->cap ? r->cap * 2 : 4;
-        uint32_t *c = mem(d, r->col, r->cap, nc, 4);
-        if (c == NULL)
-            return -1;
-        r->col = c;
-        uint64_t *w = mem(d, r->val, r->cap, nc, 8);
-        if (w == NULL) {
-            /* give col back its old size (a shrink), so that cap describes both */
-            c = mem(d, r->col, nc, r->cap, 4);
-            if (c != NULL)
-                r->col = c;
-            return -1;
-        }
-        r->val = w;
-        r->cap = nc;
-    }
-    struct undo u = {U_APPEND, i, 0, r->len, 0, NULL, NULL, 0};
-    if (log_push(d, &u) != 0 || ulist_push(d, &d->cols[a], i) != 0)
-        return -1;
-    r->col[r->len] = a;
-    r->val[r->len] = v;
-    r->len++;
-    return 0;
-}
-
 /*
  * Eliminate atom ${c}, the new pivot of row ${i}, from every other row
- * holding it: row_j -= row_j[c] * row_i.
+ * holding it: row_j -= row_j[c] * row_i (entries and fingerprint).
  */
 static int
 eliminate(struct derive *d, uint32_t i, uint32_t c)
 {
-    if (work_reserve(d, d->cols[c].len) != 0)
+    d->work.len = 0;
+    if (col_rows(d, c, &d->work, next_sepoch(d)) != 0)
         return -1;
-    col_rows(d, c);
-    /* d->work is reused below only through this copy of its length. */
-    uint32_t nw = d->work.len;
-    for (uint32_t w = 0; w < nw; w++) {
+    for (uint32_t w = 0; w < d->work.len; w++) {
         uint32_t j = d->work.p[w];
         if (j == i)
             continue;
         const struct drow *ri = &d->row[i], *rj = &d->row[j];
-        long at = row_find(rj, c);
-        uint64_t f = rj->val[at];
+        uint64_t f = rj->val[row_find(rj, c)];
         uint32_t cap = rj->len + ri->len, len = 0;
         uint32_t *col;
         uint64_t *val;
         if (row_alloc(d, cap, &col, &val) != 0)
             return -1;
-        ri = &d->row[i];
-        rj = &d->row[j];
         uint32_t s = 0, t = 0;
         while (s < rj->len || t < ri->len) {
             uint32_t a;
@@ -455,7 +493,8 @@ eliminate(struct derive *d, uint32_t i, uint32_t c)
                 val[len++] = v;
             }
         }
-        if (row_replace(d, j, rj->piv, col, val, len, cap) != 0) {
+        uint64_t h = subm(rj->h, mulm(f, ri->h));
+        if (row_replace(d, j, rj->piv, col, val, len, cap, h) != 0) {
             row_release(d, col, val, cap);
             return -1;
         }
@@ -464,51 +503,42 @@ eliminate(struct derive *d, uint32_t i, uint32_t c)
     return 0;
 }
 
-/* The large atom of row ${i}'s entries in the fewest column lists, or NONE. */
+/* The entry of ${col} in the fewest column lists (all are large), or NONE. */
 static uint32_t
-best_large(const struct derive *d, const uint32_t *col, uint32_t len)
+best_pivot(const struct derive *d, const uint32_t *col, uint32_t len)
 {
     uint32_t best = NONE, bl = UINT32_MAX;
     for (uint32_t t = 0; t < len; t++)
-        if (!is_small(d, col[t]) && d->cols[col[t]].len < bl) {
+        if (d->cols[col[t]].len < bl) {
             best = col[t];
             bl = d->cols[col[t]].len;
         }
     return best;
 }
 
-/* Row ${i}'s pivot became small: move it to a large atom.  1 unsafe, -1 memory. */
+/*
+ * Row ${i}'s pivot became small (its coefficient 1 already folded into h):
+ * move the pivot to a large entry.  1 unsafe, -1 memory.
+ */
 static int
 repivot(struct derive *d, uint32_t i)
 {
     const struct drow *r = &d->row[i];
-    uint32_t c = best_large(d, r->col, r->len);
+    uint32_t c = best_pivot(d, r->col, r->len);
     if (c == NONE)
         return 1;
     uint64_t inv = invm(r->val[row_find(r, c)]);
-    uint32_t cap = r->len, len = 0, old = r->piv;
+    uint32_t cap = r->len, len = 0;
     uint32_t *col;
     uint64_t *val;
     if (row_alloc(d, cap, &col, &val) != 0)
         return -1;
-    r = &d->row[i];
-    int put = 0;                    /* the old pivot goes in among the entries */
-    for (uint32_t t = 0; t < r->len; t++) {
-        if (!put && old < r->col[t]) {
-            col[len] = old;
-            val[len++] = inv;
-            put = 1;
-        }
+    for (uint32_t t = 0; t < r->len; t++)
         if (r->col[t] != c) {
             col[len] = r->col[t];
             val[len++] = mulm(r->val[t], inv);
         }
-    }
-    if (!put) {
-        col[len] = old;
-        val[len++] = inv;
-    }
-    if (row_replace(d, i, c, col, val, len, cap) != 0) {
+    if (row_replace(d, i, c, col, val, len, cap, mulm(r->h, inv)) != 0) {
         row_release(d, col, val, cap);
         return -1;
     }
@@ -528,25 +558,24 @@ undo_to(struct derive *d, size_t to)
 {
     while (d->nlog > to) {
         struct undo *u = &d->log[--d->nlog];
-        struct drow *r = u->kind == U_SPLITS ? NULL : &d->row[u->row];
+        struct drow *r = u->kind == U_SPLITS || u->kind == U_SETR ? NULL : &d->row[u->id];
         switch (u->kind) {
-        case U_APPEND:
-            r->len = u->len;
-            break;
         case U_REPLACE:
             row_release(d, r->col, r->val, r->cap);
-            if (d->pivot_row[r->piv] == u->row)
+            if (d->pivot_row[r->piv] == u->id)
                 d->pivot_row[r->piv] = NONE;
-            d->pivot_row[u->piv] = u->row;
-            r->piv = u->piv;
-            r->col = u->col;
-            r->val = u->val;
-            r->len = u->len;
-            r->cap = u->cap;
+            d->pivot_row[u->piv] = u->id;
+            *r = (struct drow){u->piv, u->len, u->cap, u->col, u->val, u->h};
+            break;
+        case U_SETH:
+            r->h = u->h;
+            break;
+        case U_SETR:
+            d->r[u->id] = u->h;
             break;
         case U_NEWROW:
             row_release(d, r->col, r->val, r->cap);
-            if (d->pivot_row[r->piv] == u->row)
+            if (d->pivot_row[r->piv] == u->id)
                 d->pivot_row[r->piv] = NONE;
             d->nbasis--;
             break;
@@ -556,7 +585,7 @@ undo_to(struct derive *d, size_t to)
                 d->atom_of[row] = d->parent[d->atom_of[row]];
             }
             d->nmoved = u->off;
-            while (d->natoms > u->row) {
+            while (d->natoms > u->id) {
                 uint32_t a = --d->natoms;
                 d->size[d->parent[a]] += d->size[a];
                 struct ulist *l = &d->cols[a];
@@ -568,15 +597,93 @@ undo_to(struct derive *d, size_t to)
     }
 }
 
-/* The remainder of S (atoms in d->touched, mapped to their part in S). */
+/*
+ * Step 1 for one row ${j} holding (or pivoting on) split large atoms (those
+ * with mark == ${e}): each part that is large holds the value, each part
+ * that is small adds value * r to h.  *pivot_small = 1 if the row's pivot
+ * became small (then its coefficient 1 is in h and the pivot must move).
+ */
 static int
-reduce(struct derive *d, uint32_t *nres)
+rebuild(struct derive *d, uint32_t j, uint32_t e, int *pivot_small)
+{
+    const struct drow *r = &d->row[j];
+    uint64_t h = r->h;
+    int change = 0;
+    uint32_t piv = r->piv, nb = 0;
+    *pivot_small = 0;
+    /* Pass 1: the fingerprint, and whether the entries change. */
+    for (uint32_t t = 0; t <= r->len; t++) {
+        uint32_t a = t < r->len ? r->col[t] : piv;
+        uint64_t v = t < r->len ? r->val[t] : 1;
+        if (d->mark[a] != e)
+            continue;
+        uint32_t b = d->part[a];
+        if (is_small(d, a)) {
+            h = addm(h, mulm(v, d->r[a]));
+            change |= t < r->len;
+            *pivot_small |= t == r->len;
+        }
+        if (is_small(d, b)) {
+            h = addm(h, mulm(v, d->r[b]));
+        } else {
+            change = 1;
+            nb++;
+        }
+    }
+    if (!change)
+        return h == r->h ? 0 : log_seth(d, j, h);
+    /* Pass 2: the kept entries, then the large new parts (ascending with their parents). */
+    uint32_t cap = r->len + nb > 0 ? r->len + nb : 1, len = 0;
+    uint32_t *col;
+    uint64_t *val;
+    if (row_alloc(d, cap, &col, &val) != 0)
+        return -1;
+    for (uint32_t t = 0; t < r->len; t++) {
+        uint32_t a = r->col[t];
+        if (d->mark[a] != e || !is_small(d, a)) {
+            col[len] = a;
+            val[len++] = r->val[t];
+        }
+    }
+    /* New parts: the pivot's among the entries' in parent order. */
+    int pdone = d->mark[piv] != e || is_small(d, d->part[piv]);
+    for (uint32_t t = 0; t <= r->len; t++) {
+        uint32_t a = t < r->len ? r->col[t] : NONE;
+        if (!pdone && piv < a) {
+            col[len] = d->part[piv];
+            val[len++] = 1;
+            pdone = 1;
+        }
+        if (t < r->len && d->mark[a] == e && !is_small(d, d->part[a])) {
+            col[len] = d->part[a];
+            val[len++] = r->val[t];
+        }
+    }
+    if (row_replace(d, j, piv, col, val, len, cap, h) != 0) {
+        row_release(d, col, val, cap);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Step 3: the remainder of S (atoms in d->touched, mapped to their part in
+ * S): its large entries into d->res (ascending, values in acc), its
+ * fingerprint into *h.
+ */
+static int
+reduce(struct derive *d, uint64_t *h)
 {
     uint32_t e = next_epoch(d);
-    struct ulist *res = &d->res;     /* reused: the remainder's atoms */
+    struct ulist *res = &d->res;
+    uint64_t hres = 0;
     res->len = 0;
     for (uint32_t t = 0; t < d->touched.len; t++) {
         uint32_t x = d->part[d->touched.p[t]];
+        if (is_small(d, x)) {
+            hres = addm(hres, d->r[x]);
+            continue;
+        }
         uint32_t i = d->pivot_row[x];
         if (i == NONE) {
             if (d->mark[x] != e) {
@@ -589,6 +696,7 @@ reduce(struct derive *d, uint32_t *nres)
             continue;
         }
         const struct drow *r = &d->row[i];
+        hres = subm(hres, r->h);
         for (uint32_t s = 0; s < r->len; s++) {
             uint32_t a = r->col[s];
             if (d->mark[a] != e) {
@@ -607,11 +715,101 @@ reduce(struct derive *d, uint32_t *nres)
     res->len = w;
     if (w > 1)
         qsort(res->p, w, 4, cmp_u32);
-    *nres = w;
+    *h = hres;
     return 0;
 }
 
-/* One candidate: 0 kept, 1 withheld (undone), -1 out of memory or capacity. */
+/* Step 1: split the atoms S holds in part; rebuild the rows they touch. */
+static int
+split(struct derive *d, const uint32_t *rows, size_t n, uint32_t nsplit, int *unsafe)
+{
+    uint32_t first = d->natoms;
+    if (atoms_reserve(d, first + nsplit) != 0)
+        return -1;
+    if (d->nmoved + n > d->movedcap) {
+        size_t nc = d->movedcap ? d->movedcap : 1024;
+        while (nc < d->nmoved + n)
+            nc *= 2;
+        uint32_t *q = mem(d, d->moved, d->movedcap, nc, 4);
+        if (q == NULL)
+            return -1;
+        d->moved = q;
+        d->movedcap = nc;
+    }
+    struct undo u = {U_SPLITS, first, 0, 0, 0, NULL, NULL, 0, d->nmoved};
+    if (log_push(d, &u) != 0)
+        return -1;
+    /* New ids in the parents' order, so that appended entries stay sorted. */
+    qsort(d->touched.p, d->touched.len, 4, cmp_u32);
+    uint32_t e = next_epoch(d);     /* mark == e: a split atom that was large */
+    for (uint32_t t = 0; t < d->touched.len; t++) {
+        uint32_t a = d->touched.p[t];
+        if (d->cnt[a] == d->size[a])
+            continue;
+        int was_small = is_small(d, a);
+        uint32_t b = d->natoms++;
+        d->size[b] = d->cnt[a];
+        d->size[a] -= d->cnt[a];
+        d->pivot_row[b] = NONE;
+        d->parent[b] = a;
+        d->mark[b] = 0;
+        d->part[a] = b;
+        d->part[b] = b;
+        d->r[b] = fresh(d);
+        if (was_small) {
+            /* r_a = r_a' + r_b: every fingerprint stays as it was. */
+            if (log_setr(d, a, subm(d->r[a], d->r[b])) != 0)
+                return -1;
+        } else {
+            d->mark[a] = e;
+            if (is_small(d, a) && log_setr(d, a, fresh(d)) != 0)
+                return -1;
+        }
+    }
+    for (size_t t = 0; t < n; t++) {
+        uint32_t a = d->atom_of[rows[t]];
+        if (d->part[a] != a) {
+            d->atom_of[rows[t]] = d->part[a];
+            d->moved[d->nmoved++] = rows[t];
+        }
+    }
+    /* The rows holding or pivoting on a split large atom, once each. */
+    uint32_t re = next_sepoch(d);
+    d->aff.len = 0;
+    for (uint32_t t = 0; t < d->touched.len; t++) {
+        uint32_t a = d->touched.p[t], i = d->pivot_row[a];
+        if (d->mark[a] != e)
+            continue;
+        if (col_rows(d, a, &d->aff, re) != 0)
+            return -1;
+        if (i != NONE && d->rsel[i] != re) {
+            d->rsel[i] = re;
+            if (ulist_push(d, &d->aff, i) != 0)
+                return -1;
+        }
+    }
+    /* aff is scratch that repivot() does not use; pivot_small rows kept in place. */
+    uint32_t nps = 0;
+    for (uint32_t w = 0; w < d->aff.len; w++) {
+        uint32_t j = d->aff.p[w];
+        int ps;
+        if (rebuild(d, j, e, &ps) != 0)
+            return -1;
+        if (ps)
+            d->aff.p[nps++] = j;
+    }
+    /* Step 2: pivots that became small. */
+    for (uint32_t w = 0; w < nps; w++) {
+        int rc = repivot(d, d->aff.p[w]);
+        if (rc != 0) {
+            *unsafe = rc > 0;
+            return rc > 0 ? 0 : -1;
+        }
+    }
+    return 0;
+}
+
+/* One candidate: 0 kept, 1 withheld (undone), -1 out of memory or cap, -2 DERIVE_MAX_SETS. */
 static int
 admit_one(struct derive *d, const uint32_t *rows, size_t n)
 {
@@ -628,88 +826,29 @@ admit_one(struct derive *d, const uint32_t *rows, size_t n)
         }
         d->cnt[a]++;
     }
-    /* 1. splits */
-    uint32_t first = d->natoms, nsplit = 0;
+    uint32_t nsplit = 0;
     for (uint32_t t = 0; t < d->touched.len; t++) {
         uint32_t a = d->touched.p[t];
         d->part[a] = a;
         nsplit += d->cnt[a] < d->size[a];
     }
-    if (nsplit) {
-        if (atoms_reserve(d, first + nsplit) != 0)
-            return -1;
-        if (d->nmoved + n > d->movedcap) {
-            size_t nc = d->movedcap ? d->movedcap : 1024;
-            while (nc < d->nmoved + n)
-                nc *= 2;
-            uint32_t *q = mem(d, d->moved, d->movedcap, nc, 4);
-            if (q == NULL)
-                return -1;
-            d->moved = q;
-            d->movedcap = nc;
-        }
-        struct undo u = {U_SPLITS, first, 0, 0, 0, NULL, NULL, d->nmoved};
-        if (log_push(d, &u) != 0)
-            return -1;
-        for (uint32_t t = 0; t < d->touched.len; t++) {
-            uint32_t a = d->touched.p[t];
-            if (d->cnt[a] == d->size[a])
-                continue;
-            uint32_t b = d->natoms++;
-            d->size[b] = d->cnt[a];
-            d->size[a] -= d->cnt[a];
-            d->pivot_row[b] = NONE;
-            d->parent[b] = a;
-            d->mark[b] = 0;
-            d->part[a] = b;
-        }
-        for (size_t t = 0; t < n; t++) {
-            uint32_t a = d->atom_of[rows[t]];
-            if (d->part[a] != a) {
-                d->atom_of[rows[t]] = d->part[a];
-                d->moved[d->nmoved++] = rows[t];
-            }
-        }
-        /* The released vectors give b the value they give its parent. */
-        for (uint32_t b = first; b < d->natoms; b++) {
-            uint32_t a = d->parent[b], i = d->pivot_row[a];
-            if (i != NONE) {
-                if (row_append(d, i, b, 1) != 0)
-                    goto nomem;
-                continue;
-            }
-            if (work_reserve(d, d->cols[a].len) != 0)
-                goto nomem;
-            col_rows(d, a);
-            for (uint32_t w = 0; w < d->work.len; w++) {
-                uint32_t j = d->work.p[w];
-                const struct drow *r = &d->row[j];
-                if (row_append(d, j, b, r->val[row_find(r, a)]) != 0)
-                    goto nomem;
-            }
-        }
-        /* 2. pivots that became small */
-        for (uint32_t b = first; b < d->natoms; b++) {
-            uint32_t a = d->parent[b], i = d->pivot_row[a];
-            if (i == NONE || !is_small(d, a))
-                continue;
-            int rc = repivot(d, i);
-            if (rc < 0)
-                goto nomem;
-            if (rc > 0)
-                goto unsafe;
-        }
+    int unsafe = 0;
+    if (nsplit > 0) {
+        if (split(d, rows, n, nsplit, &unsafe) != 0)
+            goto nomem;
+        if (unsafe)
+            goto unsafe;
     }
-    /* 3. the remainder */
-    uint32_t nres;
-    if (reduce(d, &nres) != 0)
+    uint64_t h;
+    if (reduce(d, &h) != 0)
         goto nomem;
-    if (nres == 0)
-        return 0;
-    const uint32_t *rc = d->res.p;
-    uint32_t c = best_large(d, rc, nres);
-    if (c == NONE)
-        goto unsafe;
+    uint32_t nres = d->res.len;
+    if (nres == 0) {
+        if (h == 0)
+            return 0;               /* a combination of released sets */
+        goto unsafe;                /* a released combination on small atoms */
+    }
+    uint32_t c = best_pivot(d, d->res.p, nres);
     if (d->nbasis >= DERIVE_MAX_SETS) {
         undo_to(d, mark);
         return -2;
@@ -728,12 +867,12 @@ admit_one(struct derive *d, const uint32_t *rows, size_t n)
             val[len++] = mulm(d->acc[d->res.p[t]], inv);
         }
     uint32_t i = d->nbasis;
-    struct undo u = {U_NEWROW, i, 0, 0, 0, NULL, NULL, 0};
+    struct undo u = {U_NEWROW, i, 0, 0, 0, NULL, NULL, 0, 0};
     if (log_push(d, &u) != 0) {
         row_release(d, col, val, nres);
         goto nomem;
     }
-    d->row[i] = (struct drow){c, len, nres, col, val};
+    d->row[i] = (struct drow){c, len, nres, col, val, mulm(h, inv)};
     d->rtouch[i] = d->admit_epoch;
     d->nbasis++;
     d->pivot_row[c] = i;
@@ -754,7 +893,7 @@ nomem:
 /* ---- public ---- */
 
 struct derive *
-derive_new(uint32_t nrows, uint32_t k, size_t max_bytes)
+derive_new(uint32_t nrows, uint32_t k, size_t max_bytes, uint64_t seed)
 {
     if (k == 0 || nrows > DERIVE_MAX_ROWS)
         return NULL;
@@ -764,6 +903,7 @@ derive_new(uint32_t nrows, uint32_t k, size_t max_bytes)
     d->nrows = nrows;
     d->k = k;
     d->max_bytes = max_bytes ? max_bytes : DERIVE_DEFAULT_MAX_BYTES;
+    d->seed = seed;
     d->admit_epoch = 1;
     d->bytes = sizeof *d;
     if (d->bytes > d->max_bytes) {
@@ -780,6 +920,7 @@ derive_new(uint32_t nrows, uint32_t k, size_t max_bytes)
         d->natoms = 1;              /* every row in no released set */
         d->size[0] = nrows;
         d->pivot_row[0] = NONE;
+        d->r[0] = fresh(d);
     }
     return d;
 }
@@ -794,11 +935,11 @@ derive_free(struct derive *d)
         free(d->row[i].col), free(d->row[i].val);
     for (uint32_t a = 0; a < d->acap && d->cols; a++)
         free(d->cols[a].p);
-    free(d->row), free(d->rtouch), free(d->rmark);
-    free(d->atom_of), free(d->size), free(d->pivot_row), free(d->parent), free(d->cols);
-    free(d->acc), free(d->mark), free(d->cnt), free(d->part);
+    free(d->row), free(d->rtouch), free(d->rmark), free(d->rsel);
+    free(d->atom_of), free(d->size), free(d->r), free(d->pivot_row), free(d->parent);
+    free(d->cols), free(d->acc), free(d->mark), free(d->cnt), free(d->part);
     free(d->log), free(d->moved);
-    free(d->touched.p), free(d->work.p), free(d->res.p);
+    free(d->touched.p), free(d->work.p), free(d->res.p), free(d->aff.p);
     free(d);
 }
 
@@ -888,14 +1029,10 @@ derive_admit(struct derive *d, const uint32_t *const *rows, const size_t *n, siz
     return nkept;
 }
 
-void
-derive_commit(struct derive *d)
+/* After a commit or rollback: nothing pending, no row marked as replaced. */
+static void
+settle(struct derive *d)
 {
-    if (!d->pending)
-        return;
-    for (size_t t = 0; t < d->nlog; t++)
-        if (d->log[t].kind == U_REPLACE)
-            row_release(d, d->log[t].col, d->log[t].val, d->log[t].cap);
     d->nlog = 0;
     d->nmoved = 0;
     d->pending = 0;
@@ -906,17 +1043,23 @@ derive_commit(struct derive *d)
 }
 
 void
+derive_commit(struct derive *d)
+{
+    if (!d->pending)
+        return;
+    for (size_t t = 0; t < d->nlog; t++)
+        if (d->log[t].kind == U_REPLACE)
+            row_release(d, d->log[t].col, d->log[t].val, d->log[t].cap);
+    settle(d);
+}
+
+void
 derive_rollback(struct derive *d)
 {
     if (!d->pending)
         return;
     undo_to(d, 0);
-    d->nmoved = 0;
-    d->pending = 0;
-    if (++d->admit_epoch == 0) {
-        memset(d->rtouch, 0, (size_t)d->rcap * 4);
-        d->admit_epoch = 1;
-    }
+    settle(d);
 }
 
 int

@@ -96,10 +96,13 @@ struct derive;                          /* the released system of one data snaps
 /*
  * An empty system over ${nrows} rows (0 .. DERIVE_MAX_ROWS) with threshold
  * ${k} >= 1 (min_cell: atoms of 1 .. k-1 rows are small).  ${max_bytes}
- * caps the memory held (0: DERIVE_DEFAULT_MAX_BYTES).  NULL if an argument
+ * caps the memory held (0: DERIVE_DEFAULT_MAX_BYTES).  ${seed} draws the
+ * fingerprint weights of small atoms (derive.c): the node should pass a
+ * secret random value (getrandom), so that no analyst can aim at the 1/p
+ * chance of a fingerprint hiding a small combination.  NULL if an argument
  * is out of range or memory runs out.
  */
-struct derive *derive_new(uint32_t nrows, uint32_t k, size_t max_bytes);
+struct derive *derive_new(uint32_t nrows, uint32_t k, size_t max_bytes, uint64_t seed);
 /* Free ${d} (NULL is a no-op); a pending admit is dropped. */
 void derive_free(struct derive *d);
 

@@ -215,7 +215,7 @@ main(int argc, char **argv)
         age[r] = (uint8_t)(rnd(&s, 2) ? rnd(&s, 25) : rnd(&s, 8));
         year[r] = (uint16_t)(1990 + rnd(&s, 36));
     }
-    struct derive *d = derive_new(nrows, k, 0);
+    struct derive *d = derive_new(nrows, k, 0, seed);
     struct query *hist = malloc((size_t)nq * sizeof *hist);
     double *ms = malloc((size_t)nq * sizeof *ms);
     unsigned char kept[MAX_CAND];
@@ -248,6 +248,9 @@ main(int argc, char **argv)
             fprintf(stderr, "derive-bench: query %d: %s\n", i, err);
             return 1;
         }
+        if (getenv("DERIVE_BENCH_TRACE") && i % 10 == 0)
+            fprintf(stderr, "q %d: sets %zu atoms %u bytes %.1f MB last %.2f ms\n", i,
+                derive_nsets(d), derive_natoms(d), derive_bytes(d) / 1e6, ms[i]);
         nkept += rc;
         nwith += (long)c.ncand - rc;
         ncands += (long)c.ncand;

@@ -88,7 +88,7 @@ pair_one_apart_is_withheld(void **state)
     (void)state;
     uint32_t p[20], q[20];
     size_t np = range(p, 0, 10), nq = range(q, 0, 9);
-    struct derive *d = derive_new(20, 3, 0);
+    struct derive *d = derive_new(20, 3, 0, 1);
     assert_non_null(d);
     assert_int_equal(admit1(d, p, np), 1);
     assert_int_equal(admit1(d, q, nq), 0);
@@ -108,7 +108,7 @@ pair_k_apart_is_kept(void **state)
     (void)state;
     uint32_t p[20], q[20];
     size_t np = range(p, 0, 10), nq = range(q, 0, 7);
-    struct derive *d = derive_new(20, 3, 0);
+    struct derive *d = derive_new(20, 3, 0, 1);
     assert_int_equal(admit1(d, p, np), 1);
     assert_int_equal(admit1(d, q, nq), 1);
     assert_int_equal(derive_nsets(d), 2);
@@ -133,7 +133,7 @@ tracker_of_three_is_withheld(void **state)
     assert_true(xor_size(p, np, q, nq) >= 3);
     assert_true(xor_size(p, np, r, nr) >= 3);
     assert_true(xor_size(q, nq, r, nr) >= 3);
-    struct derive *d = derive_new(30, 3, 0);
+    struct derive *d = derive_new(30, 3, 0, 1);
     const uint32_t *rows[3] = {p, q, r};
     size_t n[3] = {np, nq, nr};
     unsigned char kept[3];
@@ -142,7 +142,7 @@ tracker_of_three_is_withheld(void **state)
     assert_int_equal(kept[1], 1);
     assert_int_equal(kept[2], 0);
     /* In the other order, the last of the three is the one withheld. */
-    struct derive *e = derive_new(30, 3, 0);
+    struct derive *e = derive_new(30, 3, 0, 1);
     const uint32_t *rows2[3] = {r, q, p};
     size_t n2[3] = {nr, nq, np};
     assert_int_equal(admit(e, rows2, n2, 3, kept), 2);
@@ -167,7 +167,7 @@ margin_withholds_the_complementary_cell(void **state)
     (void)state;
     uint32_t m[30], a[30], b[30];
     size_t nm = range(m, 0, 13), na = range(a, 0, 6), nb = range(b, 6, 11);
-    struct derive *d = derive_new(30, 3, 0);
+    struct derive *d = derive_new(30, 3, 0, 1);
     assert_int_equal(admit1(d, m, nm), 1);
     const uint32_t *rows[2] = {a, b};
     size_t n[2] = {na, nb};
@@ -188,7 +188,7 @@ identical_repeat_is_kept(void **state)
     (void)state;
     uint32_t p[20];
     size_t np = range(p, 3, 12);
-    struct derive *d = derive_new(20, 5, 0);
+    struct derive *d = derive_new(20, 5, 0, 1);
     assert_int_equal(admit1(d, p, np), 1);
     size_t bytes = derive_bytes(d);
     assert_int_equal(admit1(d, p, np), 1);
@@ -218,7 +218,7 @@ refinement_with_large_parts_is_kept(void **state)
         cell[c][nc[c]++] = r;
         sex[r % 2][nx[r % 2]++] = r;
     }
-    struct derive *d = derive_new(40, 3, 0);
+    struct derive *d = derive_new(40, 3, 0, 1);
     const uint32_t *q1[3] = {s1, s2, all};
     size_t n1[3] = {ns1, ns2, nall};
     unsigned char kept[9];
@@ -251,7 +251,7 @@ crossing_partitions_with_a_small_intersection_are_kept(void **state)
     nm = range(m, 2, 10);
     nm += range(m + nm, 20, 30);
     size_t ns1m = range(s1m, 2, 10);
-    struct derive *d = derive_new(30, 3, 0);
+    struct derive *d = derive_new(30, 3, 0, 1);
     const uint32_t *q1[2] = {s1, s2}, *q2[2] = {f, m};
     size_t n1[2] = {ns1, ns2}, n2[2] = {nf, nm};
     unsigned char kept[2];
@@ -270,7 +270,7 @@ threshold_one_keeps_everything(void **state)
     (void)state;
     uint32_t p[10], q[10];
     size_t np = range(p, 0, 5), nq = range(q, 0, 4);
-    struct derive *d = derive_new(10, 1, 0);
+    struct derive *d = derive_new(10, 1, 0, 1);
     assert_int_equal(admit1(d, p, np), 1);
     assert_int_equal(admit1(d, q, nq), 1);
     assert_int_equal(admit1(d, q + 3, 1), 1);
@@ -285,7 +285,7 @@ rollback_restores_and_pending_blocks(void **state)
     (void)state;
     uint32_t p[30], q[30], r[30];
     size_t np = range(p, 0, 21), nq = range(q, 0, 10), nr = range(r, 10, 20);
-    struct derive *d = derive_new(30, 3, 0);
+    struct derive *d = derive_new(30, 3, 0, 1);
     assert_int_equal(admit1(d, p, np), 1);
     size_t bytes = derive_bytes(d);
     char err[DERIVE_ERRLEN] = "";
@@ -506,7 +506,7 @@ cross_check_one(uint64_t seed, struct rx_tally *tally)
         v1[r] = (uint8_t)rnd(&s, 4), v2[r] = (uint8_t)rnd(&s, 3);
     uint64_t rel[RX_MAX_SETS];
     int nrel = 0;
-    struct derive *d = derive_new((uint32_t)n, k, 0);
+    struct derive *d = derive_new((uint32_t)n, k, 0, seed);
     assert_non_null(d);
     int done = 0;
     while (done < ncand) {
@@ -603,11 +603,11 @@ static void
 bad_arguments_are_rejected(void **state)
 {
     (void)state;
-    assert_null(derive_new(10, 0, 0));
-    assert_null(derive_new(DERIVE_MAX_ROWS + 1, 3, 0));
+    assert_null(derive_new(10, 0, 0, 1));
+    assert_null(derive_new(DERIVE_MAX_ROWS + 1, 3, 0, 1));
     derive_free(NULL);
     /* No rows: only empty candidates, kept (an empty count says nothing). */
-    struct derive *z = derive_new(0, 3, 0);
+    struct derive *z = derive_new(0, 3, 0, 1);
     assert_non_null(z);
     size_t n0 = 0;
     const uint32_t *none = NULL;
@@ -618,7 +618,7 @@ bad_arguments_are_rejected(void **state)
     assert_int_equal(derive_natoms(z), 0);
     derive_free(z);
 
-    struct derive *d = derive_new(10, 3, 0);
+    struct derive *d = derive_new(10, 3, 0, 1);
     uint32_t ok[3] = {1, 2, 3}, unsorted[3] = {1, 3, 2}, dup[3] = {1, 1, 2}, far[2] = {4, 10};
     uint32_t many[11] = {0};
     const struct {
@@ -657,7 +657,7 @@ max_sets_is_enforced(void **state)
 {
     (void)state;
     uint32_t n = DERIVE_MAX_SETS;
-    struct derive *d = derive_new(n + 1, 1, 0);
+    struct derive *d = derive_new(n + 1, 1, 0, 1);
     assert_non_null(d);
     uint32_t *idx = malloc((size_t)n * sizeof *idx);
     const uint32_t **rows = malloc((size_t)n * sizeof *rows);
@@ -689,7 +689,7 @@ memory_cap_is_enforced(void **state)
 {
     (void)state;
     size_t cap = 64 * 1024;
-    struct derive *d = derive_new(4000, 1, cap);
+    struct derive *d = derive_new(4000, 1, cap, 1);
     assert_non_null(d);
     uint32_t idx[4000];
     const uint32_t *rows[4000];
