@@ -114,6 +114,7 @@ struct undo {
     uint64_t *val;
     uint64_t h;                     /* REPLACE, SETH: old h; SETR: old r */
     size_t off;                     /* SPLITS: start of its moved rows */
+    int inter;                      /* REPLACE: the old arrays were made in this admit */
 };
 
 struct derive {
@@ -136,12 +137,22 @@ struct derive {
     uint32_t *rtouch;               /* [rcap] = admit_epoch if replaced while pending */
     uint32_t *rmark;                /* [rcap] scratch stamp: compaction of a list */
     uint32_t *rsel;                 /* [rcap] scratch stamp: rows already selected */
-    uint32_t admit_epoch, repoch, sepoch;
+    uint32_t *ctouch;               /* [rcap] = cand_epoch if its arrays were made in
+                                     * the current candidate */
+    uint32_t *amade;                /* [rcap] = admit_epoch if its arrays were made in
+                                     * the pending admit */
+    uint32_t admit_epoch, repoch, sepoch, cand_epoch;
     struct undo *log;
     size_t nlog, logcap;
     uint32_t *moved;                /* rows moved by pending splits */
     size_t nmoved, movedcap;
     struct ulist touched, work, res, aff;  /* scratch */
+    uint64_t hkey[2];               /* keys of the set hash (drawn from the seed) */
+    uint64_t *htab;                 /* [2 hcap] hashes of released and pending kept sets;
+                                     * 0 empty, HDEAD a pending one rolled back */
+    size_t hcap, hused;             /* slots, slots not empty */
+    uint64_t *hpend;                /* [2 hpcap] hashes of sets the pending admit keeps */
+    size_t hpn, hpcap;
     int pending;
     int nomem;                      /* 1 out of memory, 2 cap reached (this candidate) */
 };
@@ -223,15 +234,20 @@ log_push(struct derive *d, const struct undo *u)
     return 0;
 }
 
+/* splitmix64's finaliser. */
+static uint64_t
+mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
 /* A fingerprint weight: uniform in GF(p) (splitmix64 of the seed). */
 static uint64_t
 fresh(struct derive *d)
 {
-    uint64_t z = (d->seed += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return (z >> 3) % P;
+    return (mix64(d->seed += 0x9E3779B97F4A7C15ULL) >> 3) % P;
 }
 
 /* Room for ${n} atoms (every per-atom array grows together, or none does). */
@@ -274,7 +290,7 @@ rows_reserve(struct derive *d, uint32_t n)
     uint32_t nc = d->rcap ? d->rcap * 2 : 16;
     while (nc < n)
         nc *= 2;
-    size_t per = sizeof(struct drow) + 12;
+    size_t per = sizeof(struct drow) + 20;
     if ((size_t)(nc - d->rcap) * per > d->max_bytes - d->bytes) {
         d->nomem = 2;
         return -1;
@@ -286,7 +302,10 @@ rows_reserve(struct derive *d, uint32_t n)
         if (q == NULL) { d->nomem = 1; return -1; } \
         d->field = q; } while (0)
     GROW(row, sizeof(struct drow)); GROW(rtouch, 4); GROW(rmark, 4); GROW(rsel, 4);
+    GROW(ctouch, 4); GROW(amade, 4);
 #undef GROW
+    memset(d->ctouch + o, 0, (nc - o) * 4);
+    memset(d->amade + o, 0, (nc - o) * 4);
     memset(d->rtouch + o, 0, (nc - o) * 4);
     memset(d->rmark + o, 0, (nc - o) * 4);
     memset(d->rsel + o, 0, (nc - o) * 4);
@@ -384,7 +403,7 @@ col_rows(struct derive *d, uint32_t a, struct ulist *out, uint32_t e)
 static int
 log_seth(struct derive *d, uint32_t i, uint64_t h)
 {
-    struct undo u = {U_SETH, i, 0, 0, 0, NULL, NULL, d->row[i].h, 0};
+    struct undo u = {U_SETH, i, 0, 0, 0, NULL, NULL, d->row[i].h, 0, 0};
     if (log_push(d, &u) != 0)
         return -1;
     d->row[i].h = h;
@@ -394,37 +413,10 @@ log_seth(struct derive *d, uint32_t i, uint64_t h)
 static int
 log_setr(struct derive *d, uint32_t a, uint64_t r)
 {
-    struct undo u = {U_SETR, a, 0, 0, 0, NULL, NULL, d->r[a], 0};
+    struct undo u = {U_SETR, a, 0, 0, 0, NULL, NULL, d->r[a], 0, 0};
     if (log_push(d, &u) != 0)
         return -1;
     d->r[a] = r;
-    return 0;
-}
-
-/* Install new arrays in row ${i} (pivot ${piv}, fingerprint ${h}), logging the old ones. */
-static int
-row_replace(struct derive *d, uint32_t i, uint32_t piv, uint32_t *col, uint64_t *val,
-    uint32_t len, uint32_t cap, uint64_t h)
-{
-    struct drow *r = &d->row[i];
-    struct undo u = {U_REPLACE, i, r->piv, r->len, r->cap, r->col, r->val, r->h, 0};
-    if (log_push(d, &u) != 0)
-        return -1;
-    /* List the row under every atom it newly holds (both arrays ascending). */
-    uint32_t t = 0;
-    for (uint32_t s = 0; s < len; s++) {
-        while (t < r->len && r->col[t] < col[s])
-            t++;
-        if ((t >= r->len || r->col[t] != col[s]) && ulist_push(d, &d->cols[col[s]], i) != 0) {
-            d->nlog--;
-            return -1;
-        }
-    }
-    if (d->pivot_row[r->piv] == i)
-        d->pivot_row[r->piv] = NONE;
-    d->pivot_row[piv] = i;
-    *r = (struct drow){piv, len, cap, col, val, h};
-    d->rtouch[i] = d->admit_epoch;
     return 0;
 }
 
@@ -449,6 +441,64 @@ row_release(struct derive *d, uint32_t *col, uint64_t *val, uint32_t cap)
         return;
     mem(d, col, cap, 0, 4);
     mem(d, val, cap, 0, 8);
+}
+
+/*
+ * Install new arrays in row ${i} (pivot ${piv}, fingerprint ${h}).  The old
+ * ones are logged, unless they were made in this candidate (the candidate's
+ * first REPLACE of the row restores what came before): then they are freed.
+ */
+static int
+row_replace(struct derive *d, uint32_t i, uint32_t piv, uint32_t *col, uint64_t *val,
+    uint32_t len, uint32_t cap, uint64_t h)
+{
+    struct drow *r = &d->row[i];
+    int fresh_here = d->ctouch[i] == d->cand_epoch;
+    struct undo u = {U_REPLACE, i, r->piv, r->len, r->cap, r->col, r->val, r->h, 0,
+        d->amade[i] == d->admit_epoch};
+    if (!fresh_here && log_push(d, &u) != 0)
+        return -1;
+    /* List the row under every atom it newly holds (both arrays ascending). */
+    uint32_t t = 0;
+    for (uint32_t s = 0; s < len; s++) {
+        while (t < r->len && r->col[t] < col[s])
+            t++;
+        if ((t >= r->len || r->col[t] != col[s]) && ulist_push(d, &d->cols[col[s]], i) != 0) {
+            if (!fresh_here)
+                d->nlog--;
+            return -1;
+        }
+    }
+    if (fresh_here)
+        row_release(d, r->col, r->val, r->cap);
+    if (d->pivot_row[r->piv] == i)
+        d->pivot_row[r->piv] = NONE;
+    d->pivot_row[piv] = i;
+    *r = (struct drow){piv, len, cap, col, val, h};
+    d->rtouch[i] = d->admit_epoch;
+    d->ctouch[i] = d->cand_epoch;
+    d->amade[i] = d->admit_epoch;
+    return 0;
+}
+
+/*
+ * A candidate from log entry ${from} on was kept: the arrays its REPLACEs
+ * saved that an earlier candidate of this admit had made are needed by no
+ * undo any more (a rollback of the admit restores each row from its first
+ * REPLACE): free them, drop their entries.
+ */
+static void
+log_settle(struct derive *d, size_t from)
+{
+    size_t w = from;
+    for (size_t t = from; t < d->nlog; t++) {
+        struct undo *u = &d->log[t];
+        if (u->kind == U_REPLACE && u->inter)
+            row_release(d, u->col, u->val, u->cap);
+        else
+            d->log[w++] = *u;
+    }
+    d->nlog = w;
 }
 
 /*
@@ -566,6 +616,7 @@ undo_to(struct derive *d, size_t to)
                 d->pivot_row[r->piv] = NONE;
             d->pivot_row[u->piv] = u->id;
             *r = (struct drow){u->piv, u->len, u->cap, u->col, u->val, u->h};
+            d->amade[u->id] = u->inter ? d->admit_epoch : 0;
             break;
         case U_SETH:
             r->h = u->h;
@@ -736,7 +787,7 @@ split(struct derive *d, const uint32_t *rows, size_t n, uint32_t nsplit, int *un
         d->moved = q;
         d->movedcap = nc;
     }
-    struct undo u = {U_SPLITS, first, 0, 0, 0, NULL, NULL, 0, d->nmoved};
+    struct undo u = {U_SPLITS, first, 0, 0, 0, NULL, NULL, 0, d->nmoved, 0};
     if (log_push(d, &u) != 0)
         return -1;
     /* New ids in the parents' order, so that appended entries stay sorted. */
@@ -815,6 +866,10 @@ admit_one(struct derive *d, const uint32_t *rows, size_t n)
 {
     size_t mark = d->nlog;
     uint32_t e = next_epoch(d);
+    if (++d->cand_epoch == 0) {
+        memset(d->ctouch, 0, (size_t)d->rcap * 4);
+        d->cand_epoch = 1;
+    }
     d->touched.len = 0;
     for (size_t t = 0; t < n; t++) {
         uint32_t a = d->atom_of[rows[t]];
@@ -844,8 +899,10 @@ admit_one(struct derive *d, const uint32_t *rows, size_t n)
         goto nomem;
     uint32_t nres = d->res.len;
     if (nres == 0) {
-        if (h == 0)
+        if (h == 0) {
+            log_settle(d, mark);
             return 0;               /* a combination of released sets */
+        }
         goto unsafe;                /* a released combination on small atoms */
     }
     uint32_t c = best_pivot(d, d->res.p, nres);
@@ -867,13 +924,15 @@ admit_one(struct derive *d, const uint32_t *rows, size_t n)
             val[len++] = mulm(d->acc[d->res.p[t]], inv);
         }
     uint32_t i = d->nbasis;
-    struct undo u = {U_NEWROW, i, 0, 0, 0, NULL, NULL, 0, 0};
+    struct undo u = {U_NEWROW, i, 0, 0, 0, NULL, NULL, 0, 0, 0};
     if (log_push(d, &u) != 0) {
         row_release(d, col, val, nres);
         goto nomem;
     }
     d->row[i] = (struct drow){c, len, nres, col, val, mulm(h, inv)};
     d->rtouch[i] = d->admit_epoch;
+    d->ctouch[i] = d->cand_epoch;
+    d->amade[i] = d->admit_epoch;
     d->nbasis++;
     d->pivot_row[c] = i;
     for (uint32_t t = 0; t < len; t++)
@@ -881,6 +940,7 @@ admit_one(struct derive *d, const uint32_t *rows, size_t n)
             goto nomem;
     if (eliminate(d, i, c) != 0)
         goto nomem;
+    log_settle(d, mark);
     return 0;
 unsafe:
     undo_to(d, mark);
@@ -888,6 +948,90 @@ unsafe:
 nomem:
     undo_to(d, mark);
     return -1;
+}
+
+/*
+ * Released sets by hash: a candidate identical to a released set is kept at
+ * the cost of hashing it (no atoms, no reduction).  The hash of a row set
+ * is two sums over its rows of a keyed 64-bit mix (keys from the seed), so
+ * two different sets collide with probability about 2^-127.
+ */
+static void
+set_hash(const struct derive *d, const uint32_t *rows, size_t n, uint64_t out[2])
+{
+    uint64_t a = mix64(n ^ d->hkey[0]), b = mix64(n + d->hkey[1]);
+    for (size_t t = 0; t < n; t++) {
+        a += mix64(rows[t] ^ d->hkey[0]);
+        b += mix64(rows[t] + d->hkey[1]);
+    }
+    out[0] = a | 1;                 /* never the empty slot */
+    out[1] = b;
+}
+
+#define HDEAD 2                     /* even: no hash (they are odd) */
+
+/* The slot of ${h}, or of the empty slot that ends its probe. */
+static size_t
+hash_slot(const uint64_t *tab, size_t cap, const uint64_t h[2])
+{
+    size_t s = h[0] & (cap - 1);
+    while (tab[2 * s] != 0 && (tab[2 * s] != h[0] || tab[2 * s + 1] != h[1]))
+        s = (s + 1) & (cap - 1);
+    return s;
+}
+
+static int
+hash_known(const struct derive *d, const uint64_t h[2])
+{
+    return d->hcap > 0 && d->htab[2 * hash_slot(d->htab, d->hcap, h)] != 0;
+}
+
+/*
+ * Note ${h} as kept by the pending admit: in the table at once (so that a
+ * repeat within the admit is found) and in hpend (so that a rollback can
+ * mark it dead).
+ */
+static int
+hash_pend(struct derive *d, const uint64_t h[2])
+{
+    if (2 * (d->hused + 1) > d->hcap) {
+        size_t live = 0;
+        for (size_t s = 0; s < d->hcap; s++)
+            live += d->htab[2 * s] > HDEAD;
+        size_t nc = 64;
+        while (nc < 4 * (live + 1))
+            nc *= 2;
+        uint64_t *t = mem(d, NULL, 0, 2 * nc, 8);
+        if (t == NULL)
+            return -1;
+        memset(t, 0, 2 * nc * 8);
+        for (size_t s = 0; s < d->hcap; s++)
+            if (d->htab[2 * s] > HDEAD) {
+                size_t to = hash_slot(t, nc, &d->htab[2 * s]);
+                t[2 * to] = d->htab[2 * s];
+                t[2 * to + 1] = d->htab[2 * s + 1];
+            }
+        mem(d, d->htab, 2 * d->hcap, 0, 8);
+        d->htab = t;
+        d->hcap = nc;
+        d->hused = live;
+    }
+    if (d->hpn == d->hpcap) {
+        size_t nc = d->hpcap ? d->hpcap * 2 : 16;
+        uint64_t *q = mem(d, d->hpend, 2 * d->hpcap, 2 * nc, 8);
+        if (q == NULL)
+            return -1;
+        d->hpend = q;
+        d->hpcap = nc;
+    }
+    size_t s = hash_slot(d->htab, d->hcap, h);
+    d->htab[2 * s] = h[0];
+    d->htab[2 * s + 1] = h[1];
+    d->hused++;
+    d->hpend[2 * d->hpn] = h[0];
+    d->hpend[2 * d->hpn + 1] = h[1];
+    d->hpn++;
+    return 0;
 }
 
 /* ---- public ---- */
@@ -904,6 +1048,8 @@ derive_new(uint32_t nrows, uint32_t k, size_t max_bytes, uint64_t seed)
     d->k = k;
     d->max_bytes = max_bytes ? max_bytes : DERIVE_DEFAULT_MAX_BYTES;
     d->seed = seed;
+    d->hkey[0] = fresh(d);
+    d->hkey[1] = fresh(d);
     d->admit_epoch = 1;
     d->bytes = sizeof *d;
     if (d->bytes > d->max_bytes) {
@@ -935,7 +1081,8 @@ derive_free(struct derive *d)
         free(d->row[i].col), free(d->row[i].val);
     for (uint32_t a = 0; a < d->acap && d->cols; a++)
         free(d->cols[a].p);
-    free(d->row), free(d->rtouch), free(d->rmark), free(d->rsel);
+    free(d->row), free(d->rtouch), free(d->rmark), free(d->rsel), free(d->ctouch);
+    free(d->amade), free(d->htab), free(d->hpend);
     free(d->atom_of), free(d->size), free(d->r), free(d->pivot_row), free(d->parent);
     free(d->cols), free(d->acc), free(d->mark), free(d->cnt), free(d->part);
     free(d->log), free(d->moved);
@@ -1016,7 +1163,12 @@ derive_admit(struct derive *d, const uint32_t *const *rows, const size_t *n, siz
     int nkept = 0;
     for (size_t i = 0; i < ncand; i++) {
         d->nomem = 0;
-        int rc = admit_one(d, rows[i], n[i]);
+        uint64_t h[2];
+        set_hash(d, rows[i], n[i], h);
+        int known = hash_known(d, h);
+        int rc = known ? 0 : admit_one(d, rows[i], n[i]);
+        if (rc == 0 && !known && hash_pend(d, h) != 0)
+            rc = -1;
         if (rc < 0) {
             derive_rollback(d);
             seterr(err, i, rc == -2 ? "too many independent released sets (DERIVE_MAX_SETS)"
@@ -1035,9 +1187,11 @@ settle(struct derive *d)
 {
     d->nlog = 0;
     d->nmoved = 0;
+    d->hpn = 0;
     d->pending = 0;
     if (++d->admit_epoch == 0) {
         memset(d->rtouch, 0, (size_t)d->rcap * 4);
+        memset(d->amade, 0, (size_t)d->rcap * 4);
         d->admit_epoch = 1;
     }
 }
@@ -1059,6 +1213,8 @@ derive_rollback(struct derive *d)
     if (!d->pending)
         return;
     undo_to(d, 0);
+    for (size_t t = 0; t < d->hpn; t++)     /* probes keep passing a dead slot */
+        d->htab[2 * hash_slot(d->htab, d->hcap, &d->hpend[2 * t])] = HDEAD;
     settle(d);
 }
 
