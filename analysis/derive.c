@@ -250,7 +250,13 @@ fresh(struct derive *d)
     return (mix64(d->seed += 0x9E3779B97F4A7C15ULL) >> 3) % P;
 }
 
-/* Room for ${n} atoms (every per-atom array grows together, or none does). */
+/* Grow the array d->field to nc elements of sz bytes, or return -1 (in *_reserve). */
+#define GROW(field, sz) do { \
+        q = realloc(d->field, (size_t)nc * (sz)); \
+        if (q == NULL) { d->nomem = 1; return -1; } \
+        d->field = q; } while (0)
+
+/* Room for ${n} atoms (every per-atom array grows together). */
 static int
 atoms_reserve(struct derive *d, uint32_t n)
 {
@@ -267,14 +273,9 @@ atoms_reserve(struct derive *d, uint32_t n)
     }
     size_t o = d->acap;
     void *q;
-#define GROW(field, sz) do { \
-        q = realloc(d->field, (size_t)nc * (sz)); \
-        if (q == NULL) { d->nomem = 1; return -1; } \
-        d->field = q; } while (0)
     /* A failure leaves the grown arrays larger than acap says: harmless. */
     GROW(size, 4); GROW(pivot_row, 4); GROW(parent, 4); GROW(mark, 4); GROW(cnt, 4);
     GROW(part, 4); GROW(r, 8); GROW(acc, 8); GROW(cols, sizeof(struct ulist));
-#undef GROW
     memset(d->mark + o, 0, (nc - o) * 4);
     memset(d->cols + o, 0, (nc - o) * sizeof *d->cols);
     d->bytes += (nc - o) * per;
@@ -297,13 +298,8 @@ rows_reserve(struct derive *d, uint32_t n)
     }
     size_t o = d->rcap;
     void *q;
-#define GROW(field, sz) do { \
-        q = realloc(d->field, (size_t)nc * (sz)); \
-        if (q == NULL) { d->nomem = 1; return -1; } \
-        d->field = q; } while (0)
     GROW(row, sizeof(struct drow)); GROW(rtouch, 4); GROW(rmark, 4); GROW(rsel, 4);
     GROW(ctouch, 4); GROW(amade, 4);
-#undef GROW
     memset(d->ctouch + o, 0, (nc - o) * 4);
     memset(d->amade + o, 0, (nc - o) * 4);
     memset(d->rtouch + o, 0, (nc - o) * 4);
@@ -314,37 +310,36 @@ rows_reserve(struct derive *d, uint32_t n)
     return 0;
 }
 
-/* A fresh stamp for mark[] (all stamps reset when it wraps). */
+/*
+ * A fresh value of the stamp counter ${ctr} for the stamps ${arr}[0 .. n-1]
+ * (which are cleared when the counter wraps, so that 1 is fresh again).
+ */
 static uint32_t
-next_epoch(struct derive *d)
+next_stamp(uint32_t *ctr, uint32_t *arr, size_t n)
 {
-    if (++d->epoch == 0) {
-        memset(d->mark, 0, (size_t)d->acap * 4);
-        d->epoch = 1;
+    if (++*ctr == 0) {
+        memset(arr, 0, n * 4);
+        *ctr = 1;
     }
-    return d->epoch;
+    return *ctr;
 }
 
-/* A fresh stamp for rmark[]. */
 static uint32_t
-next_repoch(struct derive *d)
+next_epoch(struct derive *d)        /* for mark[] */
 {
-    if (++d->repoch == 0) {
-        memset(d->rmark, 0, (size_t)d->rcap * 4);
-        d->repoch = 1;
-    }
-    return d->repoch;
+    return next_stamp(&d->epoch, d->mark, d->acap);
 }
 
-/* A fresh stamp for rsel[]. */
 static uint32_t
-next_sepoch(struct derive *d)
+next_repoch(struct derive *d)       /* for rmark[] */
 {
-    if (++d->sepoch == 0) {
-        memset(d->rsel, 0, (size_t)d->rcap * 4);
-        d->sepoch = 1;
-    }
-    return d->sepoch;
+    return next_stamp(&d->repoch, d->rmark, d->rcap);
+}
+
+static uint32_t
+next_sepoch(struct derive *d)       /* for rsel[] */
+{
+    return next_stamp(&d->sepoch, d->rsel, d->rcap);
 }
 
 static int
@@ -866,10 +861,7 @@ admit_one(struct derive *d, const uint32_t *rows, size_t n)
 {
     size_t mark = d->nlog;
     uint32_t e = next_epoch(d);
-    if (++d->cand_epoch == 0) {
-        memset(d->ctouch, 0, (size_t)d->rcap * 4);
-        d->cand_epoch = 1;
-    }
+    next_stamp(&d->cand_epoch, d->ctouch, d->rcap);
     d->touched.len = 0;
     for (size_t t = 0; t < n; t++) {
         uint32_t a = d->atom_of[rows[t]];
@@ -1189,11 +1181,8 @@ settle(struct derive *d)
     d->nmoved = 0;
     d->hpn = 0;
     d->pending = 0;
-    if (++d->admit_epoch == 0) {
-        memset(d->rtouch, 0, (size_t)d->rcap * 4);
+    if (next_stamp(&d->admit_epoch, d->rtouch, d->rcap) == 1)
         memset(d->amade, 0, (size_t)d->rcap * 4);
-        d->admit_epoch = 1;
-    }
 }
 
 void

@@ -41,25 +41,29 @@
  * the answer is signed and sent) or derive_rollback() (the query failed):
  * nothing changes the released system unless the caller commits.  The
  * decision depends only on which rows the sets hold, never on outcomes
- * (simulatable auditing: a withheld cell tells only what a suppressed cell
- * tells).
+ * (simulatable auditing: a withheld set says that some group of 1 .. k-1
+ * rows would become countable, much as a suppressed cell says its count is
+ * 1 .. k-1).
  *
  * The state (derive.c: the algorithm).  A basis of M in reduced echelon form
  * whose pivots are all large atoms: each basis row is e_pivot plus entries on
- * non-pivot atoms, and no other row has an entry in a pivot column.  "Every
- * pivot is large" is exactly "safe": any nonzero combination of basis rows
- * has its coefficients on the pivots, which are large; and when the system
- * is safe such a basis exists.  A candidate splits atoms (the split
- * coefficient is copied into both parts), a pivot atom that became small is
+ * non-pivot large atoms, and no other row has an entry in a pivot column.
+ * "Every pivot is large" is exactly "safe": any nonzero combination of basis
+ * rows has its coefficients on the pivots, which are large; and when the
+ * system is safe such a basis exists.  A candidate splits atoms (the split
+ * coefficient goes to both parts), a pivot atom that became small is
  * replaced by another large atom of its row (none: unsafe), then the
- * candidate is reduced against the basis; a zero remainder is dependent
- * (kept), a remainder with a large atom becomes a new basis row, one on
+ * candidate is reduced against the basis; a remainder with a large atom
+ * becomes a new basis row, a zero remainder is dependent (kept), one on
  * small atoms only is the witness of unsafety (withheld).  A withheld
- * candidate is undone through an undo log.
+ * candidate is undone through an undo log.  The rule needs of a vector only
+ * its values on large atoms and whether its part on small atoms is zero, so
+ * a row keeps that part as one random fingerprint, not entry by entry; a
+ * candidate identical to a released set is recognised by a keyed hash.
  *
- * Arithmetic is exact in GF(p), p = 2^61 - 1.  The decisions are those over
- * the rationals unless p divides a nonzero minor of the 0/1 matrices
- * involved (the rank over GF(p) can only drop where p divides every r x r
+ * Exactness.  Arithmetic is exact in GF(p), p = 2^61 - 1.  The decisions
+ * are those over the rationals unless p divides a nonzero minor of the 0/1
+ * matrices involved (rank over GF(p) drops only where p divides every r x r
  * minor of a matrix of rational rank r, and the witness test is a rank
  * test).  A 0/1 minor of order r is at most (r+1)^((r+1)/2) / 2^r in
  * absolute value (Hadamard, via the +-1 embedding), below p for r <= 36, so
@@ -67,18 +71,25 @@
  * disagreement needs the released sets to form a 0/1 matrix with a minor
  * that is a nonzero multiple of the Mersenne prime 2^61 - 1; the analyst
  * chooses filters, not rows, and does not see the rows, so cannot aim for
- * one; for sets that are not chosen against p, a given minor is a multiple
- * of p with probability about 1/p = 4e-19.  (An auditor facing an adversary
- * that knows the data exactly should draw a random 61-bit prime per
- * snapshot; that is not done here.)
+ * one; for sets not chosen against p a given minor is a multiple of p with
+ * probability about 1/p = 4e-19.  (An auditor facing an adversary that knows
+ * the data exactly would draw a random 61-bit prime per snapshot; that is
+ * not done here.)  The two randomised shortcuts err, one-sidedly towards
+ * keeping, with probability 1/p per test (a fingerprint of a nonzero
+ * small-atom part that comes out 0: Schwartz-Zippel on a degree-1
+ * polynomial in the secret weights) and about 2^-127 per pair of sets (the
+ * hash); both draw their keys from the caller's seed.
  *
- * Cost (measured: bench/derive-bench.c, docs in its header).  Each
- * candidate costs O(|S|) to find its atoms, plus the sparse row operations:
- * copying a split atom's entry into the rows that hold it, re-pivoting rows
- * whose pivot became small, reducing the candidate (the basis rows pivoting
- * on its atoms) and eliminating a new pivot from the rows that hold it.
- * Memory: 4 bytes a data row, about 60 bytes an atom, 12 bytes a basis
- * entry; derive_bytes() reports it.
+ * Cost (bench/derive-bench.c measures it; its header has the figures).  Each candidate costs O(|S|) to hash it and find
+ * its atoms (a repeat stops there), plus sparse row operations on large
+ * atoms only: rebuilding the basis rows that hold an atom it splits,
+ * re-pivoting rows whose pivot became small, reducing the candidate (the
+ * basis rows pivoting on its atoms) and eliminating a new pivot from the
+ * rows that hold it.  Memory: 4 bytes a data row, about 60 bytes an atom,
+ * 12 bytes a basis entry (rows x large non-pivot atoms at worst: what grows
+ * on a node of a million rows, whose atoms are mostly large), and while an
+ * admit is pending the replaced rows' previous arrays; derive_bytes()
+ * reports it and max_bytes caps it.
  */
 #ifndef DERIVE_H
 #define DERIVE_H
