@@ -191,6 +191,10 @@ static int
 ulist_push(struct derive *d, struct ulist *l, uint32_t v)
 {
     if (l->len == l->cap) {
+        if (l->cap > UINT32_MAX / 2) {
+            d->nomem = 1;
+            return -1;
+        }
         uint32_t nc = l->cap ? l->cap * 2 : 4;
         uint32_t *q = mem(d, l->p, l->cap, nc, sizeof *q);
         if (q == NULL)

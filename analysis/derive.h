@@ -89,7 +89,11 @@
  * 12 bytes a basis entry (rows x large non-pivot atoms at worst: what grows
  * on a node of a million rows, whose atoms are mostly large), and while an
  * admit is pending the replaced rows' previous arrays; derive_bytes()
- * reports it and max_bytes caps it.
+ * reports it and max_bytes caps it.  Measured on a realistic stream: 10,000
+ * rows, 0.2-0.3 ms a query (median; p99 2-2.5 ms), 1 MB; 1,000,000 rows,
+ * 7 ms median but seconds at p99 and 1.7 GB after 1,000 queries, which is
+ * what a representation over the split history (a split then touches no
+ * row) would have to fix.
  */
 #ifndef DERIVE_H
 #define DERIVE_H

@@ -6,6 +6,8 @@
  *   make build/bench/derive-bench
  *   build/bench/derive-bench ROWS QUERIES [K [SEED]]
  *   e.g. nice build/bench/derive-bench 1000000 10000 5
+ * Environment: DERIVE_BENCH_MAX_MB (the memory cap, default derive.h's),
+ * DERIVE_BENCH_TRACE (a progress line every 10 queries on stderr).
  *
  * The data: ROWS patients with sex (2 levels), stage (4), tumour type (17,
  * Zipf-like frequencies), vital status (2), treatment (5), age 0..24 and
@@ -23,8 +25,25 @@
  * derive_commit(), timed together on CLOCK_MONOTONIC; building the row sets
  * is not timed (the node has them from its scan).
  *
- * Output: one line per figure: median, p99 and max time per query, the kept
- * and withheld sets, the final rank, atoms and derive_bytes().
+ * Output: one line per figure: median, p99 and max time per query (wall and
+ * thread CPU), the kept and withheld sets, the final rank, atoms and
+ * derive_bytes().
+ *
+ * Figures at 2026-12-03 (this machine: 2 shared cores, run under nice; k 5,
+ * seed 1; CPU time per query's admit + commit):
+ *   rows       queries  median    p99      max      sets kept/withheld  rank  atoms    bytes
+ *   10,000     1,000    0.29 ms   2.5 ms   3.7 ms   4,185 / 8,055       281   4,996    1.0 MB
+ *   10,000     10,000   0.23 ms   2.0 ms   4.6 ms   41,359 / 92,671     336   5,451    1.0 MB
+ *   100,000    1,000    1.4 ms    37 ms    81 ms    7,525 / 7,066       929   63,764   15.3 MB
+ *   1,000,000  1,000    7.3 ms    6.0 s    27 s     12,420 / 1,749      2,114 418,128  1.74 GB
+ *   (k 3 at 10,000 x 1,000: 0.33 / 3.0 ms, 1.2 MB; k 10: 0.15 / 1.7 ms, 0.6 MB)
+ * 1,000,000 rows x 1,000 queries ran with DERIVE_BENCH_MAX_MB=12000: with
+ * the default 2 GiB cap the stream stops at query 925 (memory cap reached);
+ * 10,000 queries at 1,000,000 rows share that prefix, so they stop there
+ * too.  Why a million rows is heavy: the atoms (418,128) are mostly large,
+ * so basis rows hold tens of thousands of entries each, and a candidate
+ * whose filter cuts through most atoms copies an entry into every row that
+ * holds a split atom (the p99 and the memory).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -228,7 +247,9 @@ main(int argc, char **argv)
         age[r] = (uint8_t)(rnd(&s, 2) ? rnd(&s, 25) : rnd(&s, 8));
         year[r] = (uint16_t)(1990 + rnd(&s, 36));
     }
-    struct derive *d = derive_new(nrows, k, 0, seed);
+    const char *cap = getenv("DERIVE_BENCH_MAX_MB");   /* default: DERIVE_DEFAULT_MAX_BYTES */
+    struct derive *d = derive_new(nrows, k, cap ? (size_t)strtoull(cap, NULL, 10) << 20 : 0,
+        seed);
     struct query *hist = malloc((size_t)nq * sizeof *hist);
     double *ms = malloc((size_t)nq * sizeof *ms), *cpu = malloc((size_t)nq * sizeof *cpu);
     unsigned char kept[MAX_CAND];
