@@ -13,6 +13,7 @@
 #include "analysis/cox.h"
 #include "analysis/glm.h"
 #include "analysis/km.h"
+#include "proto/modelsum.h"
 #include "proto/vars.h"
 
 #define MODEL_MAX_LEVELS 4096           /* distinct levels of one open covariate */
@@ -46,6 +47,11 @@ struct fit {
     Fedra__Term terms[WIRE_MAX_TERMS], *termp[WIRE_MAX_TERMS];
     size_t nterms;
     uint64_t n, events, dropped;    /* complete cases over the fit's nodes */
+    uint64_t excluded;              /* complete cases the nodes left out (R2) */
+    /* nodes that sent dropped, n_boundary, excluded only as 1 .. min_cell-1 (R2) */
+    size_t dropped_supp, boundary_supp, excluded_supp;
+    uint32_t *hidden;               /* nnodes: max_hidden of the node's count answers; 0 unknown */
+    int restarted;                  /* the fit was started again after a model-state refusal */
     int rounds;
     uint32_t grid;
 };
@@ -166,6 +172,8 @@ discover(struct fit *f, const size_t *js, size_t nj, const unsigned char *ask,
             continue;
         }
         const Fedra__CountResult *cr = rep[i].body->count;
+        if (cr->max_hidden > f->hidden[i])
+            f->hidden[i] = cr->max_hidden;
         for (size_t m = 0; m < cr->n_cells; m++) {
             if (cr->cells[m]->count == 0 && !cr->cells[m]->suppressed)
                 continue;
@@ -296,7 +304,12 @@ design(struct fit *f, char *err)
     return 0;
 }
 
-/* One signed round at beta (NULL: glm's start).  Returns 1 if a node dropped out. */
+/*
+ * One signed round at beta (NULL: glm's start).  Returns 1 if a node dropped
+ * out, or if a node keeps no state for the fit (code model-state: it
+ * restarted, or evicted the fit) and the fit has not been started again yet:
+ * then every node stays in and the fit starts again from round 1, once.
+ */
 static int
 round_trip(struct fit *f, Fedra__QuerySpec *s, struct node_reply *rep, char *err)
 {
@@ -305,7 +318,20 @@ round_trip(struct fit *f, Fedra__QuerySpec *s, struct node_reply *rep, char *err
     memset(rep, 0, f->nnodes * sizeof *rep);
     if (f->send(f->ctx, s, f->active, rep, err) != 0)
         return -1;
-    int dropped = 0;
+    int dropped = 0, again = 0;
+    for (size_t i = 0; i < f->nnodes && !f->restarted; i++)
+        again |= f->active[i] && rep[i].status == NODE_REFUSED &&
+            strcmp(rep[i].code, "model-state") == 0;
+    if (again) {
+        for (size_t i = 0; i < f->nnodes; i++)
+            if (f->active[i] && rep[i].status == NODE_REFUSED &&
+                strcmp(rep[i].code, "model-state") == 0)
+                fprintf(stderr, "fedra: node %s keeps no state for the fit (%s); starting the "
+                    "fit again\n", rep[i].body ? rep[i].body->node : "?", rep[i].reason);
+        f->restarted = 1;
+        client_replies_release(rep, f->nnodes);
+        return 1;
+    }
     for (size_t i = 0; i < f->nnodes; i++) {
         if (!f->active[i])
             continue;
@@ -328,34 +354,34 @@ round_trip(struct fit *f, Fedra__QuerySpec *s, struct node_reply *rep, char *err
     return dropped;
 }
 
-/* Sum the active nodes' shares of the last round. */
-static void
-sum_shares(struct fit *f, double *loglik, double *score, double *info,
-    struct glm_node_stats *gs)
+/*
+ * Sum the active nodes' answers of the last round in federation order
+ * (modelsum_add: the function the nodes run on the same answers, R1) into
+ * *sum, and point prev[0 .. *nprev) at those answers' signed envelopes, in
+ * the same order, for the next round to carry.
+ */
+static int
+sum_shares(struct fit *f, struct modelsum *sum, ProtobufCBinaryData *prev, size_t *nprev,
+    char *err)
 {
-    size_t p = f->p;
-    *loglik = 0;
-    memset(score, 0, p * sizeof *score);
-    memset(info, 0, p * p * sizeof *info);
-    memset(gs, 0, sizeof *gs);
-    f->n = f->events = f->dropped = 0;
+    *nprev = 0;
     for (size_t i = 0; i < f->nnodes; i++) {
         if (!f->active[i])
             continue;
-        const Fedra__ModelResult *m = f->final[i].body->model;
-        *loglik += m->loglik;
-        for (size_t k = 0; k < p; k++)
-            score[k] += m->score[k];
-        for (size_t k = 0; k < p * p; k++)
-            info[k] += m->info[k];
-        struct glm_node_stats one = {m->deviance, m->aic, (double)m->events, (int64_t)m->n,
-            (int64_t)m->n_boundary};
-        glm_node_stats_add(gs, &one);
-        f->n += m->n;
-        f->events += m->events;
-        f->dropped += m->dropped;
-        f->grid = m->grid_days;
+        if (modelsum_add(sum, f->final[i].body->model, err) != 0)
+            return -1;
+        prev[*nprev].data = f->final[i].raw.p;
+        prev[(*nprev)++].len = f->final[i].raw.len;
     }
+    f->n = sum->n;
+    f->events = sum->events;
+    f->dropped = sum->dropped;
+    f->excluded = sum->excluded;
+    f->dropped_supp = sum->dropped_suppressed;
+    f->boundary_supp = sum->boundary_suppressed;
+    f->excluded_supp = sum->excluded_suppressed;
+    f->grid = sum->grid;
+    return 0;
 }
 
 struct outcome {
@@ -364,8 +390,10 @@ struct outcome {
 };
 
 /*
- * The Newton-Raphson or IRLS loop over the active nodes.  Returns 0 when
- * done, 1 when a node dropped out (start again), -1 on error.
+ * The Newton-Raphson or IRLS loop over the active nodes (proto/modelsum.h:
+ * the path every node replays).  Round k >= 2 carries the signed answers of
+ * round k-1 in the order they were summed.  Returns 0 when done, 1 when a
+ * node dropped out or the fit must start again (start again), -1 on error.
  */
 static int
 fit_once(struct fit *f, struct outcome *o, char *err)
@@ -373,31 +401,19 @@ fit_once(struct fit *f, struct outcome *o, char *err)
     const struct model_request *q = f->req;
     size_t p = f->p;
     int rc = 0;
-    struct cox_nr cs;
-    struct glm_irls gs;
-    if (q->glm) {
-        struct glm_opts go;
-        glm_opts_default(&go);
-        if (q->max_iter > 0)
-            go.maxit = q->max_iter;
-        if (glm_irls_init(&gs, p, &go) != 0)
-            return errf(err, "cannot start the IRLS (%zu coefficients)", p);
-    } else {
-        struct cox_opts co;
-        cox_opts_default(&co);
-        if (q->max_iter > 0)
-            co.iter_max = q->max_iter;
-        if (cox_nr_init(&cs, p, &co) != 0)
-            return errf(err, "cannot start the Newton-Raphson (%zu coefficients)", p);
-    }
+    struct modelpath mp;
+    if (modelpath_init(&mp, q->glm, p, q->max_iter) != 0)
+        return errf(err, "cannot start the %s (%zu coefficients)",
+            q->glm ? "IRLS" : "Newton-Raphson", p);
     uint8_t model_id[WIRE_QUERY_ID_LEN];
     if (RAND_bytes(model_id, sizeof model_id) != 1)
         rc = errf(err, "no randomness for the model id");
-    double *score = xcalloc(p, sizeof *score), *info = xcalloc(p * p, sizeof *info);
     double *beta = xcalloc(p, sizeof *beta);
     struct node_reply *rep = xcalloc(f->nnodes, sizeof *rep);
-    while (rc == 0 && !(q->glm ? glm_irls_done(&gs) : cox_nr_done(&cs))) {
-        const double *b = q->glm ? glm_irls_next_beta(&gs) : cox_nr_next_beta(&cs);
+    ProtobufCBinaryData *prev = xcalloc(f->nnodes + 1, sizeof *prev);
+    size_t nprev = 0;
+    while (rc == 0 && !modelpath_done(&mp)) {
+        const double *b = modelpath_next_beta(&mp);
         Fedra__QuerySpec s;
         base_spec(f, &s);
         s.kind = q->glm ? FEDRA__KIND__KIND_GLM : FEDRA__KIND__KIND_COX;
@@ -409,6 +425,8 @@ fit_once(struct fit *f, struct outcome *o, char *err)
         s.beta = beta;
         s.model_id.data = model_id;
         s.model_id.len = sizeof model_id;
+        s.n_prev_answers = nprev;
+        s.prev_answers = prev;
         if (q->glm) {
             static const Fedra__Term init = FEDRA__TERM__INIT;
             Fedra__Term *ot = xcalloc(1, sizeof *ot);
@@ -426,38 +444,27 @@ fit_once(struct fit *f, struct outcome *o, char *err)
         free(s.outcome);
         if (rc != 0)
             break;
-        double loglik;
-        struct glm_node_stats st;
-        sum_shares(f, &loglik, score, info, &st);
-        if (!q->glm && f->events == 0) {
+        struct modelsum sum;
+        modelsum_init(&sum, p);
+        rc = sum_shares(f, &sum, prev, &nprev, err);
+        if (rc == 0)
+            rc = modelpath_feed(&mp, &sum, err);
+        modelsum_release(&sum);
+        if (rc == 0 && mp.no_events) {
             /* coxph does not iterate without an event: R's NA result, 0 iterations. */
-            if (cox_result_no_events(p, &o->cox) != 0)
-                rc = errf(err, "out of memory");
-            else
-                rc = 2;
+            rc = cox_result_no_events(p, &o->cox) != 0 ? errf(err, "out of memory") : 2;
             break;
         }
-        if (q->glm) {
-            int g = glm_irls_feed(&gs, info, score, &st);
-            if (g != 0)
-                rc = errf(err, "the IRLS cannot go on (%s)", f->n == 0 ? "no patients" :
-                    "sums not finite");
-        } else if (cox_nr_feed(&cs, loglik, score, info) != 0) {
-            rc = errf(err, "the Newton-Raphson cannot go on");
-        }
     }
-    if (rc == 0 && (q->glm ? glm_irls_result(&gs, &o->glm) : cox_nr_result(&cs, &o->cox)) != 0)
+    if (rc == 0 && (q->glm ? glm_irls_result(&mp.irls, &o->glm)
+                           : cox_nr_result(&mp.cox, &o->cox)) != 0)
         rc = errf(err, "out of memory");
     if (rc == 2)
         rc = 0;
+    free(prev);
     free(rep);
-    free(score);
-    free(info);
     free(beta);
-    if (q->glm)
-        glm_irls_release(&gs);
-    else
-        cox_nr_release(&cs);
+    modelpath_release(&mp);
     return rc;
 }
 
@@ -865,13 +872,15 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
         return 1;
     f.active = xcalloc(f.nnodes, 1);
     f.final = xcalloc(f.nnodes, sizeof *f.final);
+    f.hidden = xcalloc(f.nnodes + 1, sizeof *f.hidden);
     memset(f.active, 1, f.nnodes);
     int rc = 0, status = 1;
     rc = discover_all(&f, err);
     struct outcome o;
     memset(&o, 0, sizeof o);
     /* Each pass either finishes or loses a node; a node never comes back. */
-    for (size_t pass = 0; rc == 0 && pass <= f.nnodes; pass++) {
+    /* ... and one start again after a node kept no state (round_trip). */
+    for (size_t pass = 0; rc == 0 && pass <= f.nnodes + 1; pass++) {
         size_t left = 0;
         for (size_t i = 0; i < f.nnodes; i++)
             left += f.active[i];
@@ -913,5 +922,6 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
     client_replies_release(f.final, f.nnodes);
     free(f.final);
     free(f.active);
+    free(f.hidden);
     return rc != 0 ? 1 : status;
 }
