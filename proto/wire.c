@@ -82,8 +82,6 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return (size_t)WIRE_MAX_STRATA * WIRE_MAX_STRATA;
     if (strcmp(n, "terms") == 0)
         return WIRE_MAX_TERMS;
-    if (strcmp(n, "prev_answers") == 0)
-        return WIRE_MAX_PREV_ANSWERS;
     if (strcmp(n, "beta") == 0 || strcmp(n, "score") == 0)
         return WIRE_MAX_COEF;
     if (strcmp(n, "info") == 0)

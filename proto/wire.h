@@ -36,7 +36,6 @@
  * prev_answers may be larger than WIRE_MAX_QUERY.
  */
 #define WIRE_MAX_MODEL_QUERY (4u << 20) /* largest signed model round (envelope) */
-#define WIRE_MAX_PREV_ANSWERS 256       /* answers in QuerySpec.prev_answers (FED_MAX_NODES) */
 /*
  * Decode memory budget = factor x input + slack.  protobuf-c needs about 40
  * bytes of scratch per field occurrence, and a 2-byte occurrence is legal, so
