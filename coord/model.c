@@ -514,11 +514,134 @@ aliased_warning(const struct fit *f, const struct outcome *o, json_t *w)
     buf_release(&b);
 }
 
-/* R's warnings, one line each. */
+/*
+ * A count the fit's nodes released (R2) summed over them: dropped
+ * (excluded = 0) or excluded (1).  A node that sent its count only as
+ * 1 .. min_cell-1 adds 1 to *lo and its max_hidden (from its count answers)
+ * to *hi; *hi is -1 when such a node's max_hidden is not known.
+ */
+static void
+count_range(const struct fit *f, int excluded, uint64_t *lo, int64_t *hi)
+{
+    *lo = 0;
+    *hi = 0;
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!f->active[i] || f->final[i].body == NULL || f->final[i].body->model == NULL)
+            continue;
+        const Fedra__ModelResult *m = f->final[i].body->model;
+        int supp = excluded ? m->excluded_suppressed : m->dropped_suppressed;
+        uint64_t v = excluded ? m->excluded : m->dropped;
+        *lo += supp ? 1 : v;
+        if (*hi >= 0)
+            *hi = supp && f->hidden[i] == 0 ? -1 : *hi + (int64_t)(supp ? f->hidden[i] : v);
+    }
+}
+
+/* "12", "12 to 20" or "at least 12", as count_range() found it. */
+static void
+range_text(uint64_t lo, int64_t hi, char *buf, size_t len)
+{
+    if (hi == (int64_t)lo)
+        snprintf(buf, len, "%llu", (unsigned long long)lo);
+    else if (hi < 0)
+        snprintf(buf, len, "at least %llu", (unsigned long long)lo);
+    else
+        snprintf(buf, len, "%llu to %lld", (unsigned long long)lo, (long long)hi);
+}
+
+static void
+range_json(json_t *res, const char *name, const char *max, uint64_t lo, int64_t hi)
+{
+    json_object_set_new(res, name, json_integer((json_int_t)lo));
+    json_object_set_new(res, max, hi < 0 ? json_null() : json_integer((json_int_t)hi));
+}
+
+/*
+ * The nodes that left patients out of their contribution (R2: a level of a
+ * model variable held by 1 .. min_cell-1 of their patients), one warning
+ * each: the fit is then not the pooled fit of the selected patients.
+ */
+static void
+excluded_warnings(const struct fit *f, json_t *w)
+{
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!f->active[i] || f->final[i].body == NULL || f->final[i].body->model == NULL)
+            continue;
+        const Fedra__ModelResult *m = f->final[i].body->model;
+        if (m->excluded == 0 && !m->excluded_suppressed)
+            continue;
+        char n[64], line[512];
+        if (m->excluded_suppressed && f->hidden[i] > 0)
+            snprintf(n, sizeof n, "1 to %u patients", f->hidden[i]);
+        else if (m->excluded_suppressed)
+            snprintf(n, sizeof n, "1 to min_cell-1 patients");
+        else
+            snprintf(n, sizeof n, "%llu patient%s", (unsigned long long)m->excluded,
+                m->excluded == 1 ? "" : "s");
+        snprintf(line, sizeof line, "node %s left %s out of the fit: their level of a model "
+            "variable is held by fewer than its min_cell patients there; this is not the pooled "
+            "fit of the selected patients", f->final[i].body->node, n);
+        json_array_append_new(w, json_string(line));
+    }
+}
+
+/* Per node: its patients in the fit, events, dropped and excluded (null where suppressed). */
+static json_t *
+per_node_json(const struct fit *f)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!f->active[i] || f->final[i].body == NULL || f->final[i].body->model == NULL)
+            continue;
+        const Fedra__ModelResult *m = f->final[i].body->model;
+        json_t *o = json_object();
+        json_object_set_new(o, "node", json_string(f->final[i].body->node));
+        json_object_set_new(o, "n", json_integer((json_int_t)m->n));
+        json_object_set_new(o, "events", json_integer((json_int_t)m->events));
+        json_object_set_new(o, "dropped", m->dropped_suppressed ? json_null() :
+            json_integer((json_int_t)m->dropped));
+        json_object_set_new(o, "dropped_suppressed", json_boolean(m->dropped_suppressed));
+        json_object_set_new(o, "excluded", m->excluded_suppressed ? json_null() :
+            json_integer((json_int_t)m->excluded));
+        json_object_set_new(o, "excluded_suppressed", json_boolean(m->excluded_suppressed));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* The summary's dropped and excluded ranges, and per-node figures (R2). */
+static void
+counts_json(const struct fit *f, json_t *res)
+{
+    uint64_t lo;
+    int64_t hi;
+    count_range(f, 0, &lo, &hi);
+    range_json(res, "dropped", "dropped_max", lo, hi);
+    count_range(f, 1, &lo, &hi);
+    range_json(res, "excluded", "excluded_max", lo, hi);
+    json_object_set_new(res, "per_node", per_node_json(f));
+}
+
+/* " (N dropped for missing values)" after n and events, if any were. */
+static void
+print_dropped(const struct fit *f, FILE *out)
+{
+    uint64_t lo;
+    int64_t hi;
+    char t[64];
+    count_range(f, 0, &lo, &hi);
+    if (lo == 0)
+        return;
+    range_text(lo, hi, t, sizeof t);
+    fprintf(out, " (%s dropped for missing values)", t);
+}
+
+/* R's warnings, one line each; then the nodes that left patients out. */
 static json_t *
 warnings(const struct fit *f, const struct outcome *o)
 {
     json_t *w = json_array();
+    excluded_warnings(f, w);
     char line[256];
     if (f->req->glm) {
         if (o->glm.status == GLM_NOT_CONVERGED)
@@ -526,7 +649,8 @@ warnings(const struct fit *f, const struct outcome *o)
         else if (o->glm.status != GLM_CONVERGED)
             json_array_append_new(w, json_string("glm.fit: no valid set of coefficients has "
                 "been found"));
-        if (o->glm.fitted_01)
+        /* A node that sent n_boundary only as 1 .. min_cell-1 had some (R2). */
+        if (o->glm.fitted_01 || f->boundary_supp > 0)
             json_array_append_new(w, json_string("glm.fit: fitted probabilities numerically 0 "
                 "or 1 occurred (complete or quasi-complete separation)"));
     } else if (f->events == 0) {
@@ -559,7 +683,7 @@ cox_json(const struct fit *f, const struct outcome *o, double wald, int wdf, jso
     json_object_set_new(res, "model", json_string("cox"));
     json_object_set_new(res, "n", json_integer((json_int_t)f->n));
     json_object_set_new(res, "nevent", json_integer((json_int_t)f->events));
-    json_object_set_new(res, "dropped", json_integer((json_int_t)f->dropped));
+    counts_json(f, res);
     json_object_set_new(res, "ties", json_string(ties_name(f->req->ties)));
     json_object_set_new(res, "grid_days", json_integer(f->grid));
     json_object_set_new(res, "iterations", json_integer(c->iter));
@@ -608,7 +732,7 @@ glm_json(const struct fit *f, const struct outcome *o, json_t *warn)
     json_object_set_new(res, "family", json_string("binomial"));
     json_object_set_new(res, "n", json_integer((json_int_t)f->n));
     json_object_set_new(res, "nevent", json_integer((json_int_t)f->events));
-    json_object_set_new(res, "dropped", json_integer((json_int_t)f->dropped));
+    counts_json(f, res);
     json_object_set_new(res, "iterations", json_integer(g->iter));
     json_object_set_new(res, "rounds", json_integer(f->rounds));
     json_object_set_new(res, "deviance", report_json_num(g->deviance));
@@ -644,8 +768,7 @@ print_table(const struct fit *f, const struct outcome *o, json_t *res, FILE *out
             q->outcome_var, q->outcome_level);
         fprintf(out, "n = %llu, events = %llu", (unsigned long long)f->n,
             (unsigned long long)f->events);
-        if (f->dropped)
-            fprintf(out, " (%llu dropped for missing values)", (unsigned long long)f->dropped);
+        print_dropped(f, out);
         fprintf(out, "\n\n%-*s %12s %12s %10s %12s\n", (int)w, "term", "Estimate", "Std. Error",
             "z value", "Pr(>|z|)");
         for (size_t k = 0; k < f->p; k++) {
@@ -674,8 +797,7 @@ print_table(const struct fit *f, const struct outcome *o, json_t *res, FILE *out
         fprintf(out, "%s ties\n", ties_name(q->ties));
         fprintf(out, "n = %llu, number of events = %llu", (unsigned long long)f->n,
             (unsigned long long)f->events);
-        if (f->dropped)
-            fprintf(out, " (%llu dropped for missing values)", (unsigned long long)f->dropped);
+        print_dropped(f, out);
         fprintf(out, "\n\n%-*s %12s %12s %12s %10s %12s %12s %12s\n", (int)w, "term", "coef",
             "exp(coef)", "se(coef)", "z", "Pr(>|z|)", "lower .95", "upper .95");
         for (size_t k = 0; k < f->p; k++) {
@@ -711,7 +833,8 @@ cox_tail(const struct fit *f, const struct outcome *o, json_t *res, struct buf *
     const char *names[] = {"likelihood_ratio", "wald", "score"};
     report_tail_int(t, (long long)f->n);
     report_tail_int(t, (long long)f->events);
-    report_tail_int(t, (long long)f->dropped);
+    report_tail_int(t, (long long)f->dropped + (long long)f->dropped_supp);
+    report_tail_int(t, (long long)f->excluded + (long long)f->excluded_supp);
     report_tail_str(t, f->req->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS ? "efs" : "os");
     report_tail_int(t, f->grid);
     report_tail_str(t, ties_name(f->req->ties));
@@ -728,7 +851,7 @@ cox_tail(const struct fit *f, const struct outcome *o, json_t *res, struct buf *
     report_tail_bool(t, json_is_true(json_object_get(res, "converged")));
 }
 
-#define COX_CSV_SUMMARY "n,nevent,dropped,endpoint,grid_days,ties,loglik_initial,loglik_final," \
+#define COX_CSV_SUMMARY "n,nevent,dropped,excluded,endpoint,grid_days,ties,loglik_initial,loglik_final," \
     "lr,lr_df,lr_p,wald,wald_df,wald_p,score,score_df,score_p,iterations,rounds,converged"
 
 /* The CSV summary columns of a logistic fit. */
@@ -741,7 +864,8 @@ glm_tail(const struct fit *f, const struct outcome *o, struct buf *t)
     report_tail_str(t, outcome);
     report_tail_int(t, (long long)f->n);
     report_tail_int(t, (long long)f->events);
-    report_tail_int(t, (long long)f->dropped);
+    report_tail_int(t, (long long)f->dropped + (long long)f->dropped_supp);
+    report_tail_int(t, (long long)f->excluded + (long long)f->excluded_supp);
     report_tail_num(t, g->null_deviance);
     report_tail_int(t, (long long)g->df_null);
     report_tail_num(t, g->deviance);
@@ -752,7 +876,7 @@ glm_tail(const struct fit *f, const struct outcome *o, struct buf *t)
     report_tail_bool(t, g->status == GLM_CONVERGED);
 }
 
-#define GLM_CSV_SUMMARY "outcome,n,nevent,dropped,null_deviance,df_null,deviance,df_residual," \
+#define GLM_CSV_SUMMARY "outcome,n,nevent,dropped,excluded,null_deviance,df_null,deviance,df_residual," \
     "aic,iterations,rounds,converged"
 
 /* CSV: one row per coefficient, then the fit's summary and the nodes on every row. */
