@@ -34,8 +34,8 @@ set_uint(uint32_t *slot, const char *value, long long lo, long long hi)
 static const char *const config_keys[] = {
     "db", "listen", "cert", "key", "ca_cert", "crl", "min_cell", "time_grid_days",
     "min_events_per_parameter", "clock_skew_seconds", "replay_cache_max", "cert_warn_days",
-    "query_audit", "crl_url", "crl_refresh_seconds", "crl_fetch_timeout_seconds", "durability",
-    "model_path_check",
+    "query_audit", "model_path_check", "crl_url", "crl_refresh_seconds",
+    "crl_fetch_timeout_seconds", "durability",
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
 
