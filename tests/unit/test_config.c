@@ -400,7 +400,8 @@ test_model_path_check(void **state)
     assert_int_equal(f->c.model_path_check, 0);
     extra(f, "model_path_check = on", 0, NULL);
     assert_int_equal(f->c.model_path_check, 1);
-    extra(f, "model_path_check = no", -1, "7: model_path_check = 'no': must be on or off");
+    extra(f, "model_path_check = no", -1, "7: model_path_check = 'no': must be on or off (off "
+        "only to demonstrate attack 1 in tests)");
 }
 
 static void
