@@ -76,9 +76,12 @@ node_csv(int k, struct buf *b)
         int follow = 1 + (int)((x >> 12) % 3000);
         int dead = ((x >> 20) % 3) == 0;
         int y2 = year + follow / 365;
-        buf_printf(b, "%s-%03d,,%s,%d,%d-03-01,melanoma,8720/3,C44.5,localized,yes,no,no,%s,"
-            "%d-%02d-01,\n", node_name[k], i, (x >> 24) % 2 ? "F" : "M", age, year,
-            dead ? "dead" : "alive", y2, 4 + (follow % 365) / 46);
+        /* CC: 3 patients of sex U and 2 without a morphology code (R2's small counts) */
+        const char *sex = k == 2 && i < 3 ? "U" : (x >> 24) % 2 ? "F" : "M";
+        const char *morph = k == 2 && (i == 3 || i == 4) ? "" : "8720/3";
+        buf_printf(b, "%s-%03d,,%s,%d,%d-03-01,melanoma,%s,C44.5,localized,yes,no,no,%s,"
+            "%d-%02d-01,\n", node_name[k], i, sex, age, year, morph, dead ? "dead" : "alive",
+            y2, 4 + (follow % 365) / 46);
     }
 }
 
@@ -645,6 +648,55 @@ test_foreign_answers(void **state)
     }
 }
 
+/*
+ * R2 at node CC (3 patients of sex U, 2 without morphology): the sex=U
+ * patients are left out of a model with sex (excluded), not the node
+ * refused, while 3 is below min_cell; excluded and dropped of 1 .. min_cell-1
+ * are sent as 0 with their flag, and exactly from min_cell on.
+ */
+static void
+test_exclusions(void **state)
+{
+    struct fx *f = *state;
+    static const struct {
+        uint32_t min_cell;
+        int morph;                  /* term morphology=8720/3 instead of sex=M */
+        uint64_t n, excluded, dropped;
+        int excluded_supp, dropped_supp;
+    } c[] = {
+        {5, 0, NROWS - 3, 0, 0, 1, 0},
+        {4, 0, NROWS - 3, 0, 0, 1, 0},
+        {3, 0, NROWS, 0, 0, 0, 0},          /* 3 patients of sex U: not small at min_cell 3 */
+        {1, 0, NROWS, 0, 0, 0, 0},
+        {5, 1, NROWS - 2, 0, 0, 0, 1},
+        {2, 1, NROWS - 2, 0, 2, 0, 0},
+    };
+    for (size_t t = 0; t < sizeof c / sizeof c[0]; t++) {
+        uint8_t id[WIRE_QUERY_ID_LEN];
+        fit_id(id, 60 + (int)t);
+        struct round r;
+        round_init(&r, 1, id, 1);
+        r.term[1].var = (char *)(c[t].morph ? "morphology" : "sex");
+        r.term[1].level = (char *)(c[t].morph ? "8720/3" : "M");
+        struct disclose_policy pol = {c[t].min_cell, 30, 1};
+        struct node_kind_ctx ctx = {f->nd[2].snap, NULL, 0, NULL, NULL, NULL};
+        const struct node_kind *kind = node_kind_get(r.spec.kind);
+        struct node_answer ans;
+        char err[FEDRA_ERRLEN] = "";
+        int rc = node_kind_answer(kind, &ctx, &pol, &r.spec, &ans, err);
+        if (rc != 0)
+            fail_msg("case %zu: refused: %s", t, err);
+        Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
+        kind->result(&ans, &rb);
+        assert_int_equal(rb.model->n, c[t].n);
+        assert_int_equal(rb.model->excluded, c[t].excluded);
+        assert_int_equal(rb.model->excluded_suppressed, c[t].excluded_supp);
+        assert_int_equal(rb.model->dropped, c[t].dropped);
+        assert_int_equal(rb.model->dropped_suppressed, c[t].dropped_supp);
+        kind->free_answer(&ans);
+    }
+}
+
 int
 main(void)
 {
@@ -654,6 +706,7 @@ main(void)
         cmocka_unit_test(test_start_and_state),
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_foreign_answers),
+        cmocka_unit_test(test_exclusions),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
