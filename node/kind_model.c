@@ -534,15 +534,17 @@ prev_verify(const struct node_kind_path *pt, const struct kind_model_entry *e,
     Fedra__ResponseBody *rb = NULL;
     int rc = -1;
     if (certcache_verify(pt->certs, pt->trust, env->signer_cert.data, env->signer_cert.len, cd,
-            cl, nc, PKI_ROLE_NODE, pt->now_ms / 1000, &cert, claimed, why) != PKI_OK)
+            cl, nc, PKI_ROLE_NODE, pt->now_ms / 1000, &cert, claimed, why) != PKI_OK) {
         errf(err, "answer %zu of round %u is not signed by a node of this federation: %s",
             i + 1, e->round, why);
-    else if (pki_check_sig(cert, env->body.data, env->body.len, env->signature.data,
-                 env->signature.len) != 0)
+        goto out;
+    }
+    snprintf(name, PKI_MAX_NAME + 1, "%s", pki_cert_name(cert));
+    if (pki_check_sig(cert, env->body.data, env->body.len, env->signature.data,
+            env->signature.len) != 0)
         errf(err, "answer %zu of round %u: the signature of '%s' does not verify (altered)",
-            i + 1, e->round, pki_cert_name(cert));
-    else if (snprintf(name, PKI_MAX_NAME + 1, "%s", pki_cert_name(cert)) < 0 ||
-             (rb = wire_response_decode(env->body.data, env->body.len, why)) == NULL)
+            i + 1, e->round, name);
+    else if ((rb = wire_response_decode(env->body.data, env->body.len, why)) == NULL)
         errf(err, "answer %zu of round %u is not a response: %s", i + 1, e->round, why);
     else if (strcmp(rb->node, name) != 0)
         errf(err, "answer %zu of round %u names node '%.64s' but is signed by '%s'", i + 1,
@@ -558,6 +560,7 @@ prev_verify(const struct node_kind_path *pt, const struct kind_model_entry *e,
             name, e->round, rb->model->n_score, e->p);
     else
         rc = 0;
+out:
     if (rc == 0)
         *out = rb;
     else
