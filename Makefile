@@ -111,9 +111,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_OBJS) $(LIBS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
 # Test-only programs (never installed): a lying node and a flooder for the
-# fault and load tests (tests/tools/fakenode.c).
-TOOLS := $(BUILD)/tests/fedra-fakenode
-$(BUILD)/tests/fedra-fakenode: $(BUILD)/tests/tools/fakenode.o $(LIBS)
+# fault and load tests (tests/tools/fakenode.c); an attacker's model probe for
+# the disclosure tests (tests/tools/probe.c).
+TOOLS := $(BUILD)/tests/fedra-fakenode $(BUILD)/tests/fedra-probe
+$(BUILD)/tests/fedra-%: $(BUILD)/tests/tools/%.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 

@@ -463,6 +463,16 @@ cox_nr_feed(struct cox_nr *s, double loglik, const double *score,
     return 0;
 }
 
+int
+cox_nr_final_beta(const struct cox_nr *s, double *beta)
+{
+    if (s->phase != PH_ITER || s->iter < 3)
+        return 0;
+    for (size_t i = 0; i < s->p; i++)
+        beta[i] = s->beta[i] * s->scale[i];     /* as set_ask() would */
+    return 1;
+}
+
 void
 cox_result_release(struct cox_result *r)
 {

@@ -156,6 +156,15 @@ const double *cox_nr_next_beta(const struct cox_nr *s);
 int cox_nr_feed(struct cox_nr *s, double loglik, const double *score,
     const double *imat);
 
+/*
+ * For a replay of a fit whose iter_max is not known (a node checking the
+ * coefficients it is asked at, proto/modelsum.h): 1 and the last accepted
+ * coefficients in beta[p] (raw scale, as cox_nr_next_beta() gives them) when
+ * a fit with iter_max equal to the iterations done so far (2 or more) would
+ * now ask its extra round there (out of iterations, as coxfit6); else 0.
+ */
+int cox_nr_final_beta(const struct cox_nr *s, double *beta);
+
 struct cox_result {
     size_t p;
     enum cox_status status;

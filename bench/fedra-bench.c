@@ -237,7 +237,7 @@ node_answer(const struct snapshot *snap, const struct disclose_policy *pol,
     const Fedra__QuerySpec *spec, struct kind_model_cache *cache, char *err)
 {
     const struct node_kind *k = node_kind_get(spec->kind);
-    struct node_kind_ctx ctx = {snap, cache, 0, NULL};
+    struct node_kind_ctx ctx = {snap, cache, 0, NULL, NULL, NULL};
     struct node_answer ans;
     int rc = node_kind_answer(k, &ctx, pol, spec, &ans, err);
     k->free_answer(&ans);

@@ -138,7 +138,7 @@ bundle_replay(struct bundle *b, const struct federation *fed, const uint8_t **qu
         return errf(err, "the bundle holds %zu rounds; the command needs more (it was cut "
             "short or belongs to another command)", json_array_size(rounds));
     size_t k = ++b->next;
-    if (evidence_hex(r, "query", WIRE_MAX_QUERY, &b->query) != 0)
+    if (evidence_hex(r, "query", WIRE_MAX_MODEL_QUERY, &b->query) != 0)
         return errf(err, "round %zu: the query is missing or not hex", k);
     *query = b->query.p;
     *len = b->query.len;

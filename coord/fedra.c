@@ -141,7 +141,7 @@ replay_round(const struct opts *o, const struct federation *fed, const Fedra__Qu
     if (bundle_replay(o->bundle, fed, &q, &len, rep, err) != 0)
         return -1;
     size_t k = o->bundle->next;
-    Fedra__Envelope *env = wire_envelope_decode(q, len, WIRE_MAX_QUERY, why);
+    Fedra__Envelope *env = wire_envelope_decode(q, len, WIRE_MAX_MODEL_QUERY, why);
     Fedra__QueryBody *body = env ? wire_query_decode(env->body.data, env->body.len, why) : NULL;
     struct pki_cert *cert = NULL;
     int rc = -1;
@@ -199,9 +199,11 @@ deliver(const struct opts *o, const struct federation *fed, struct client_sessio
 {
     if (o->replay)
         return replay_round(o, fed, spec, rep, qid, err);
-    if (len > WIRE_MAX_QUERY)
-        return errf(err, "the query is %zu bytes; nodes accept at most %u bytes "
-            "(WIRE_MAX_QUERY)", len, WIRE_MAX_QUERY);
+    if (len > wire_query_max(spec))
+        return errf(err, "the query is %zu bytes; nodes accept at most %zu bytes "
+            "(%s)", len, wire_query_max(spec), spec != NULL && spec->n_prev_answers > 0 ?
+            "WIRE_MAX_MODEL_QUERY: a model round carries the previous round's answers" :
+            "WIRE_MAX_QUERY");
     if ((sess ? client_session_fanout(sess, env, len, o->timeout_ms, rep, err)
               : client_fanout(fed, env, len, o->timeout_ms, rep, err)) != 0)
         return -1;

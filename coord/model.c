@@ -13,6 +13,7 @@
 #include "analysis/cox.h"
 #include "analysis/glm.h"
 #include "analysis/km.h"
+#include "proto/modelsum.h"
 #include "proto/vars.h"
 
 #define MODEL_MAX_LEVELS 4096           /* distinct levels of one open covariate */
@@ -47,6 +48,11 @@ struct fit {
     Fedra__Term terms[WIRE_MAX_TERMS], *termp[WIRE_MAX_TERMS];
     size_t nterms;
     uint64_t n, events, dropped;    /* complete cases over the fit's nodes */
+    uint64_t excluded;              /* complete cases the nodes left out (R2) */
+    /* nodes that sent dropped, n_boundary, excluded only as 1 .. min_cell-1 (R2) */
+    size_t dropped_supp, boundary_supp, excluded_supp;
+    uint32_t *hidden;               /* nnodes: max_hidden of the node's count answers; 0 unknown */
+    int restarted;                  /* the fit was started again after a model-state refusal */
     int rounds;
     uint32_t grid;
 };
@@ -187,6 +193,8 @@ discover(struct fit *f, const size_t *js, size_t nj, const unsigned char *ask,
             continue;
         }
         const Fedra__CountResult *cr = rep[i].body->count;
+        if (cr->max_hidden > f->hidden[i])
+            f->hidden[i] = cr->max_hidden;
         for (size_t m = 0; m < cr->n_cells; m++) {
             if (cr->cells[m]->count == 0 && !cr->cells[m]->suppressed)
                 continue;
@@ -317,7 +325,12 @@ design(struct fit *f, char *err)
     return 0;
 }
 
-/* One signed round at beta (NULL: glm's start).  Returns 1 if a node dropped out. */
+/*
+ * One signed round at beta (NULL: glm's start).  Returns 1 if a node dropped
+ * out, or if a node keeps no state for the fit (code model-state: it
+ * restarted, or evicted the fit) and the fit has not been started again yet:
+ * then every node stays in and the fit starts again from round 1, once.
+ */
 static int
 round_trip(struct fit *f, Fedra__QuerySpec *s, struct node_reply *rep, char *err)
 {
@@ -326,7 +339,20 @@ round_trip(struct fit *f, Fedra__QuerySpec *s, struct node_reply *rep, char *err
     memset(rep, 0, f->nnodes * sizeof *rep);
     if (f->send(f->ctx, s, f->active, rep, err) != 0)
         return -1;
-    int dropped = 0;
+    int dropped = 0, again = 0;
+    for (size_t i = 0; i < f->nnodes && !f->restarted; i++)
+        again |= f->active[i] && rep[i].status == NODE_REFUSED &&
+            strcmp(rep[i].code, "model-state") == 0;
+    if (again) {
+        for (size_t i = 0; i < f->nnodes; i++)
+            if (f->active[i] && rep[i].status == NODE_REFUSED &&
+                strcmp(rep[i].code, "model-state") == 0)
+                fprintf(stderr, "fedra: node %s keeps no state for the fit (%s); starting the "
+                    "fit again\n", rep[i].body ? rep[i].body->node : "?", rep[i].reason);
+        f->restarted = 1;
+        client_replies_release(rep, f->nnodes);
+        return 1;
+    }
     for (size_t i = 0; i < f->nnodes; i++) {
         if (!f->active[i])
             continue;
@@ -349,34 +375,34 @@ round_trip(struct fit *f, Fedra__QuerySpec *s, struct node_reply *rep, char *err
     return dropped;
 }
 
-/* Sum the active nodes' shares of the last round. */
-static void
-sum_shares(struct fit *f, double *loglik, double *score, double *info,
-    struct glm_node_stats *gs)
+/*
+ * Sum the active nodes' answers of the last round in federation order
+ * (modelsum_add: the function the nodes run on the same answers, R1) into
+ * *sum, and point prev[0 .. *nprev) at those answers' signed envelopes, in
+ * the same order, for the next round to carry.
+ */
+static int
+sum_shares(struct fit *f, struct modelsum *sum, ProtobufCBinaryData *prev, size_t *nprev,
+    char *err)
 {
-    size_t p = f->p;
-    *loglik = 0;
-    memset(score, 0, p * sizeof *score);
-    memset(info, 0, p * p * sizeof *info);
-    memset(gs, 0, sizeof *gs);
-    f->n = f->events = f->dropped = 0;
+    *nprev = 0;
     for (size_t i = 0; i < f->nnodes; i++) {
         if (!f->active[i])
             continue;
-        const Fedra__ModelResult *m = f->final[i].body->model;
-        *loglik += m->loglik;
-        for (size_t k = 0; k < p; k++)
-            score[k] += m->score[k];
-        for (size_t k = 0; k < p * p; k++)
-            info[k] += m->info[k];
-        struct glm_node_stats one = {m->deviance, m->aic, (double)m->events, (int64_t)m->n,
-            (int64_t)m->n_boundary};
-        glm_node_stats_add(gs, &one);
-        f->n += m->n;
-        f->events += m->events;
-        f->dropped += m->dropped;
-        f->grid = m->grid_days;
+        if (modelsum_add(sum, f->final[i].body->model, err) != 0)
+            return -1;
+        prev[*nprev].data = f->final[i].raw.p;
+        prev[(*nprev)++].len = f->final[i].raw.len;
     }
+    f->n = sum->n;
+    f->events = sum->events;
+    f->dropped = sum->dropped;
+    f->excluded = sum->excluded;
+    f->dropped_supp = sum->dropped_suppressed;
+    f->boundary_supp = sum->boundary_suppressed;
+    f->excluded_supp = sum->excluded_suppressed;
+    f->grid = sum->grid;
+    return 0;
 }
 
 struct outcome {
@@ -385,8 +411,10 @@ struct outcome {
 };
 
 /*
- * The Newton-Raphson or IRLS loop over the active nodes.  Returns 0 when
- * done, 1 when a node dropped out (start again), -1 on error.
+ * The Newton-Raphson or IRLS loop over the active nodes (proto/modelsum.h:
+ * the path every node replays).  Round k >= 2 carries the signed answers of
+ * round k-1 in the order they were summed.  Returns 0 when done, 1 when a
+ * node dropped out or the fit must start again (start again), -1 on error.
  */
 static int
 fit_once(struct fit *f, struct outcome *o, char *err)
@@ -394,31 +422,19 @@ fit_once(struct fit *f, struct outcome *o, char *err)
     const struct model_request *q = f->req;
     size_t p = f->p;
     int rc = 0;
-    struct cox_nr cs;
-    struct glm_irls gs;
-    if (q->glm) {
-        struct glm_opts go;
-        glm_opts_default(&go);
-        if (q->max_iter > 0)
-            go.maxit = q->max_iter;
-        if (glm_irls_init(&gs, p, &go) != 0)
-            return errf(err, "cannot start the IRLS (%zu coefficients)", p);
-    } else {
-        struct cox_opts co;
-        cox_opts_default(&co);
-        if (q->max_iter > 0)
-            co.iter_max = q->max_iter;
-        if (cox_nr_init(&cs, p, &co) != 0)
-            return errf(err, "cannot start the Newton-Raphson (%zu coefficients)", p);
-    }
+    struct modelpath mp;
+    if (modelpath_init(&mp, q->glm, p, q->max_iter) != 0)
+        return errf(err, "cannot start the %s (%zu coefficients)",
+            q->glm ? "IRLS" : "Newton-Raphson", p);
     uint8_t model_id[WIRE_QUERY_ID_LEN];
     if (RAND_bytes(model_id, sizeof model_id) != 1)
         rc = errf(err, "no randomness for the model id");
-    double *score = xcalloc(p, sizeof *score), *info = xcalloc(p * p, sizeof *info);
     double *beta = xcalloc(p, sizeof *beta);
     struct node_reply *rep = xcalloc(f->nnodes, sizeof *rep);
-    while (rc == 0 && !(q->glm ? glm_irls_done(&gs) : cox_nr_done(&cs))) {
-        const double *b = q->glm ? glm_irls_next_beta(&gs) : cox_nr_next_beta(&cs);
+    ProtobufCBinaryData *prev = xcalloc(f->nnodes + 1, sizeof *prev);
+    size_t nprev = 0;
+    while (rc == 0 && !modelpath_done(&mp)) {
+        const double *b = modelpath_next_beta(&mp);
         Fedra__QuerySpec s;
         base_spec(f, &s);
         s.kind = q->glm ? FEDRA__KIND__KIND_GLM : FEDRA__KIND__KIND_COX;
@@ -430,6 +446,8 @@ fit_once(struct fit *f, struct outcome *o, char *err)
         s.beta = beta;
         s.model_id.data = model_id;
         s.model_id.len = sizeof model_id;
+        s.n_prev_answers = nprev;
+        s.prev_answers = prev;
         if (q->glm) {
             static const Fedra__Term init = FEDRA__TERM__INIT;
             Fedra__Term *ot = xcalloc(1, sizeof *ot);
@@ -447,38 +465,27 @@ fit_once(struct fit *f, struct outcome *o, char *err)
         free(s.outcome);
         if (rc != 0)
             break;
-        double loglik;
-        struct glm_node_stats st;
-        sum_shares(f, &loglik, score, info, &st);
-        if (!q->glm && f->events == 0) {
+        struct modelsum sum;
+        modelsum_init(&sum, p);
+        rc = sum_shares(f, &sum, prev, &nprev, err);
+        if (rc == 0)
+            rc = modelpath_feed(&mp, &sum, err);
+        modelsum_release(&sum);
+        if (rc == 0 && mp.no_events) {
             /* coxph does not iterate without an event: R's NA result, 0 iterations. */
-            if (cox_result_no_events(p, &o->cox) != 0)
-                rc = errf(err, "out of memory");
-            else
-                rc = 2;
+            rc = cox_result_no_events(p, &o->cox) != 0 ? errf(err, "out of memory") : 2;
             break;
         }
-        if (q->glm) {
-            int g = glm_irls_feed(&gs, info, score, &st);
-            if (g != 0)
-                rc = errf(err, "the IRLS cannot go on (%s)", f->n == 0 ? "no patients" :
-                    "sums not finite");
-        } else if (cox_nr_feed(&cs, loglik, score, info) != 0) {
-            rc = errf(err, "the Newton-Raphson cannot go on");
-        }
     }
-    if (rc == 0 && (q->glm ? glm_irls_result(&gs, &o->glm) : cox_nr_result(&cs, &o->cox)) != 0)
+    if (rc == 0 && (q->glm ? glm_irls_result(&mp.irls, &o->glm)
+                           : cox_nr_result(&mp.cox, &o->cox)) != 0)
         rc = errf(err, "out of memory");
     if (rc == 2)
         rc = 0;
+    free(prev);
     free(rep);
-    free(score);
-    free(info);
     free(beta);
-    if (q->glm)
-        glm_irls_release(&gs);
-    else
-        cox_nr_release(&cs);
+    modelpath_release(&mp);
     return rc;
 }
 
@@ -758,11 +765,134 @@ aliased_warning(const struct fit *f, const struct outcome *o, json_t *w)
     buf_release(&b);
 }
 
-/* R's warnings, one line each. */
+/*
+ * A count the fit's nodes released (R2) summed over them: dropped
+ * (excluded = 0) or excluded (1).  A node that sent its count only as
+ * 1 .. min_cell-1 adds 1 to *lo and its max_hidden (from its count answers)
+ * to *hi; *hi is -1 when such a node's max_hidden is not known.
+ */
+static void
+count_range(const struct fit *f, int excluded, uint64_t *lo, int64_t *hi)
+{
+    *lo = 0;
+    *hi = 0;
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!f->active[i] || f->final[i].body == NULL || f->final[i].body->model == NULL)
+            continue;
+        const Fedra__ModelResult *m = f->final[i].body->model;
+        int supp = excluded ? m->excluded_suppressed : m->dropped_suppressed;
+        uint64_t v = excluded ? m->excluded : m->dropped;
+        *lo += supp ? 1 : v;
+        if (*hi >= 0)
+            *hi = supp && f->hidden[i] == 0 ? -1 : *hi + (int64_t)(supp ? f->hidden[i] : v);
+    }
+}
+
+/* "12", "12 to 20" or "at least 12", as count_range() found it. */
+static void
+range_text(uint64_t lo, int64_t hi, char *buf, size_t len)
+{
+    if (hi == (int64_t)lo)
+        snprintf(buf, len, "%llu", (unsigned long long)lo);
+    else if (hi < 0)
+        snprintf(buf, len, "at least %llu", (unsigned long long)lo);
+    else
+        snprintf(buf, len, "%llu to %lld", (unsigned long long)lo, (long long)hi);
+}
+
+static void
+range_json(json_t *res, const char *name, const char *max, uint64_t lo, int64_t hi)
+{
+    json_object_set_new(res, name, json_integer((json_int_t)lo));
+    json_object_set_new(res, max, hi < 0 ? json_null() : json_integer((json_int_t)hi));
+}
+
+/*
+ * The nodes that left patients out of their contribution (R2: a level of a
+ * model variable held by 1 .. min_cell-1 of their patients), one warning
+ * each: the fit is then not the pooled fit of the selected patients.
+ */
+static void
+excluded_warnings(const struct fit *f, json_t *w)
+{
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!f->active[i] || f->final[i].body == NULL || f->final[i].body->model == NULL)
+            continue;
+        const Fedra__ModelResult *m = f->final[i].body->model;
+        if (m->excluded == 0 && !m->excluded_suppressed)
+            continue;
+        char n[64], line[512];
+        if (m->excluded_suppressed && f->hidden[i] > 0)
+            snprintf(n, sizeof n, "1 to %u patients", f->hidden[i]);
+        else if (m->excluded_suppressed)
+            snprintf(n, sizeof n, "1 to min_cell-1 patients");
+        else
+            snprintf(n, sizeof n, "%llu patient%s", (unsigned long long)m->excluded,
+                m->excluded == 1 ? "" : "s");
+        snprintf(line, sizeof line, "node %s left %s out of the fit: their level of a model "
+            "variable is held by fewer than its min_cell patients there; this is not the pooled "
+            "fit of the selected patients", f->final[i].body->node, n);
+        json_array_append_new(w, json_string(line));
+    }
+}
+
+/* Per node: its patients in the fit, events, dropped and excluded (null where suppressed). */
+static json_t *
+per_node_json(const struct fit *f)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < f->nnodes; i++) {
+        if (!f->active[i] || f->final[i].body == NULL || f->final[i].body->model == NULL)
+            continue;
+        const Fedra__ModelResult *m = f->final[i].body->model;
+        json_t *o = json_object();
+        json_object_set_new(o, "node", json_string(f->final[i].body->node));
+        json_object_set_new(o, "n", json_integer((json_int_t)m->n));
+        json_object_set_new(o, "events", json_integer((json_int_t)m->events));
+        json_object_set_new(o, "dropped", m->dropped_suppressed ? json_null() :
+            json_integer((json_int_t)m->dropped));
+        json_object_set_new(o, "dropped_suppressed", json_boolean(m->dropped_suppressed));
+        json_object_set_new(o, "excluded", m->excluded_suppressed ? json_null() :
+            json_integer((json_int_t)m->excluded));
+        json_object_set_new(o, "excluded_suppressed", json_boolean(m->excluded_suppressed));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* The summary's dropped and excluded ranges, and per-node figures (R2). */
+static void
+counts_json(const struct fit *f, json_t *res)
+{
+    uint64_t lo;
+    int64_t hi;
+    count_range(f, 0, &lo, &hi);
+    range_json(res, "dropped", "dropped_max", lo, hi);
+    count_range(f, 1, &lo, &hi);
+    range_json(res, "excluded", "excluded_max", lo, hi);
+    json_object_set_new(res, "per_node", per_node_json(f));
+}
+
+/* " (N dropped for missing values)" after n and events, if any were. */
+static void
+print_dropped(const struct fit *f, FILE *out)
+{
+    uint64_t lo;
+    int64_t hi;
+    char t[64];
+    count_range(f, 0, &lo, &hi);
+    if (lo == 0)
+        return;
+    range_text(lo, hi, t, sizeof t);
+    fprintf(out, " (%s dropped for missing values)", t);
+}
+
+/* R's warnings, one line each; then the nodes that left patients out. */
 static json_t *
 warnings(const struct fit *f, const struct outcome *o)
 {
     json_t *w = json_array();
+    excluded_warnings(f, w);
     char line[256];
     if (f->req->glm) {
         if (o->glm.status == GLM_NOT_CONVERGED)
@@ -770,7 +900,8 @@ warnings(const struct fit *f, const struct outcome *o)
         else if (o->glm.status != GLM_CONVERGED)
             json_array_append_new(w, json_string("glm.fit: no valid set of coefficients has "
                 "been found"));
-        if (o->glm.fitted_01)
+        /* A node that sent n_boundary only as 1 .. min_cell-1 had some (R2). */
+        if (o->glm.fitted_01 || f->boundary_supp > 0)
             json_array_append_new(w, json_string("glm.fit: fitted probabilities numerically 0 "
                 "or 1 occurred (complete or quasi-complete separation)"));
     } else if (f->events == 0) {
@@ -803,7 +934,7 @@ cox_json(const struct fit *f, const struct outcome *o, double wald, int wdf, jso
     json_object_set_new(res, "model", json_string("cox"));
     json_object_set_new(res, "n", json_integer((json_int_t)f->n));
     json_object_set_new(res, "nevent", json_integer((json_int_t)f->events));
-    json_object_set_new(res, "dropped", json_integer((json_int_t)f->dropped));
+    counts_json(f, res);
     json_object_set_new(res, "ties", json_string(ties_name(f->req->ties)));
     json_object_set_new(res, "grid_days", json_integer(f->grid));
     json_object_set_new(res, "iterations", json_integer(c->iter));
@@ -852,7 +983,7 @@ glm_json(const struct fit *f, const struct outcome *o, json_t *warn)
     json_object_set_new(res, "family", json_string("binomial"));
     json_object_set_new(res, "n", json_integer((json_int_t)f->n));
     json_object_set_new(res, "nevent", json_integer((json_int_t)f->events));
-    json_object_set_new(res, "dropped", json_integer((json_int_t)f->dropped));
+    counts_json(f, res);
     json_object_set_new(res, "iterations", json_integer(g->iter));
     json_object_set_new(res, "rounds", json_integer(f->rounds));
     json_object_set_new(res, "deviance", report_json_num(g->deviance));
@@ -893,8 +1024,7 @@ print_table(const struct fit *f, const struct outcome *o, json_t *res, FILE *out
             q->outcome_var, q->outcome_level);
         fprintf(out, "n = %llu, events = %llu", (unsigned long long)f->n,
             (unsigned long long)f->events);
-        if (f->dropped)
-            fprintf(out, " (%llu dropped for missing values)", (unsigned long long)f->dropped);
+        print_dropped(f, out);
         fprintf(out, "\n\n%-*s %12s %12s %10s %12s\n", (int)w, "term", "Estimate", "Std. Error",
             "z value", "Pr(>|z|)");
         for (size_t k = 0; k < f->p; k++) {
@@ -923,8 +1053,7 @@ print_table(const struct fit *f, const struct outcome *o, json_t *res, FILE *out
         fprintf(out, "%s ties\n", ties_name(q->ties));
         fprintf(out, "n = %llu, number of events = %llu", (unsigned long long)f->n,
             (unsigned long long)f->events);
-        if (f->dropped)
-            fprintf(out, " (%llu dropped for missing values)", (unsigned long long)f->dropped);
+        print_dropped(f, out);
         fprintf(out, "\n\n%-*s %12s %12s %12s %10s %12s %12s %12s\n", (int)w, "term", "coef",
             "exp(coef)", "se(coef)", "z", "Pr(>|z|)", "lower .95", "upper .95");
         for (size_t k = 0; k < f->p; k++) {
@@ -960,7 +1089,8 @@ cox_tail(const struct fit *f, const struct outcome *o, json_t *res, struct buf *
     const char *names[] = {"likelihood_ratio", "wald", "score"};
     report_tail_int(t, (long long)f->n);
     report_tail_int(t, (long long)f->events);
-    report_tail_int(t, (long long)f->dropped);
+    report_tail_int(t, (long long)f->dropped + (long long)f->dropped_supp);
+    report_tail_int(t, (long long)f->excluded + (long long)f->excluded_supp);
     report_tail_str(t, f->req->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS ? "efs" : "os");
     report_tail_int(t, f->grid);
     report_tail_str(t, ties_name(f->req->ties));
@@ -978,7 +1108,7 @@ cox_tail(const struct fit *f, const struct outcome *o, json_t *res, struct buf *
     report_tail_bool(t, fit_partial(f));
 }
 
-#define COX_CSV_SUMMARY "n,nevent,dropped,endpoint,grid_days,ties,loglik_initial,loglik_final," \
+#define COX_CSV_SUMMARY "n,nevent,dropped,excluded,endpoint,grid_days,ties,loglik_initial,loglik_final," \
     "lr,lr_df,lr_p,wald,wald_df,wald_p,score,score_df,score_p,iterations,rounds,converged," \
     "partial"
 
@@ -992,7 +1122,8 @@ glm_tail(const struct fit *f, const struct outcome *o, struct buf *t)
     report_tail_str(t, outcome);
     report_tail_int(t, (long long)f->n);
     report_tail_int(t, (long long)f->events);
-    report_tail_int(t, (long long)f->dropped);
+    report_tail_int(t, (long long)f->dropped + (long long)f->dropped_supp);
+    report_tail_int(t, (long long)f->excluded + (long long)f->excluded_supp);
     report_tail_num(t, g->null_deviance);
     report_tail_int(t, (long long)g->df_null);
     report_tail_num(t, g->deviance);
@@ -1004,7 +1135,7 @@ glm_tail(const struct fit *f, const struct outcome *o, struct buf *t)
     report_tail_bool(t, fit_partial(f));
 }
 
-#define GLM_CSV_SUMMARY "outcome,n,nevent,dropped,null_deviance,df_null,deviance,df_residual," \
+#define GLM_CSV_SUMMARY "outcome,n,nevent,dropped,excluded,null_deviance,df_null,deviance,df_residual," \
     "aic,iterations,rounds,converged,partial"
 
 /* CSV: one row per coefficient, then the fit's summary and the nodes on every row. */
@@ -1149,13 +1280,15 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
     f.active = xcalloc(f.nnodes, 1);
     f.final = xcalloc(f.nnodes, sizeof *f.final);
     f.holds = xcalloc(f.nnodes, sizeof *f.holds);
+    f.hidden = xcalloc(f.nnodes + 1, sizeof *f.hidden);
     memset(f.active, 1, f.nnodes);
     int rc = 0, status = 1;
     rc = discover_all(&f, err);
     struct outcome o;
     memset(&o, 0, sizeof o);
     /* Each pass either finishes or loses a node; a node never comes back. */
-    for (size_t pass = 0; rc == 0 && pass <= f.nnodes; pass++) {
+    /* ... and one start again after a node kept no state (round_trip). */
+    for (size_t pass = 0; rc == 0 && pass <= f.nnodes + 1; pass++) {
         size_t left = 0;
         for (size_t i = 0; i < f.nnodes; i++)
             left += f.active[i];
@@ -1193,5 +1326,6 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
     free(f.final);
     free(f.holds);
     free(f.active);
+    free(f.hidden);
     return rc != 0 ? 1 : status;
 }

@@ -34,7 +34,8 @@ set_uint(uint32_t *slot, const char *value, long long lo, long long hi)
 static const char *const config_keys[] = {
     "db", "listen", "cert", "key", "ca_cert", "crl", "min_cell", "time_grid_days",
     "min_events_per_parameter", "clock_skew_seconds", "replay_cache_max", "cert_warn_days",
-    "query_audit", "crl_url", "crl_refresh_seconds", "crl_fetch_timeout_seconds", "durability",
+    "query_audit", "model_path_check", "crl_url", "crl_refresh_seconds",
+    "crl_fetch_timeout_seconds", "durability",
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
 
@@ -140,6 +141,10 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
         c->query_audit = strcmp(value, "on") == 0;
         rc = c->query_audit || strcmp(value, "off") == 0 ? 0 : -1;
         why = "must be on or off";
+    } else if (strcmp(name, "model_path_check") == 0) {
+        c->model_path_check = strcmp(value, "on") == 0;
+        rc = c->model_path_check || strcmp(value, "off") == 0 ? 0 : -1;
+        why = "must be on or off (off only to demonstrate attack 1 in tests)";
     } else if (strcmp(name, "durability") == 0) {
         c->durability_normal = strcmp(value, "normal") == 0;
         rc = c->durability_normal || strcmp(value, "full") == 0 ? 0 : -1;
@@ -172,6 +177,7 @@ config_load(const char *path, struct node_config *c, char *err)
     c->crl_refresh_s = CONFIG_DEFAULT_CRL_REFRESH_S;
     c->crl_timeout_s = CONFIG_DEFAULT_CRL_TIMEOUT_S;
     c->query_audit = 1;
+    c->model_path_check = 1;
     if (kv_parse(path, on_line, c, err) != 0)
         return -1;
     const struct {

@@ -49,6 +49,7 @@ struct node_config {
     uint32_t seen_keys;             /* bit per key of config.c's table: duplicates refused */
     uint32_t query_audit;           /* 1: refuse differencing (node/qaudit.h) */
     int durability_normal;          /* 1: audit commits without fsync (docs/node-config.md) */
+    uint32_t model_path_check;      /* 1: model rounds only on their fit's path (R1) */
 };
 
 int config_load(const char *path, struct node_config *c, char *err);

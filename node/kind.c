@@ -39,7 +39,9 @@ node_kind_answer(const struct node_kind *k, const struct node_kind_ctx *ctx,
     memset(ans, 0, sizeof *ans);
     if (k->admit != NULL && k->admit(policy, spec, err) != 0)
         return -1;
-    if (k->execute(ctx, spec, ans, err) != 0 || k->release(policy, spec, ans, err) != 0)
+    struct node_kind_ctx c = *ctx;
+    c.policy = policy;
+    if (k->execute(&c, spec, ans, err) != 0 || k->release(policy, spec, ans, err) != 0)
         return -1;
     if (ans->late[0] != 0)
         return errf(err, "%s", ans->late);

@@ -51,6 +51,23 @@
 
 struct kind_model_cache;
 struct qaudit_sets;
+struct pki_trust;
+struct certcache;
+
+/*
+ * What a model round needs to check that its coefficients are the next step
+ * of its fit (docs/disclosure.md R1, node/kind_model.c): the trust that
+ * verifies the other nodes' answers it carries, this node's name (its own
+ * answer must be among them) and the hash of the query being answered (the
+ * next round's answers must answer it).
+ */
+struct node_kind_path {
+    const struct pki_trust *trust;
+    struct certcache *certs;            /* verdicts on node certificates (role node) */
+    const char *node;
+    const uint8_t *qhash;               /* WIRE_HASH_LEN bytes */
+    int64_t now_ms;
+};
 
 /* What a kind's execute may read besides the spec. */
 struct node_kind_ctx {
@@ -58,12 +75,17 @@ struct node_kind_ctx {
     struct kind_model_cache *models;    /* cox/glm designs kept between rounds; NULL: none */
     int64_t cert_not_after_ms;          /* ping: end of this node's certificate */
     const char *software;               /* ping: the node's version string */
+    /* model rounds: the path check; NULL: any coefficients are evaluated
+       (model_path_check = off, and callers that answer without a network) */
+    const struct node_kind_path *path;
+    const struct disclose_policy *policy;   /* set by node_kind_answer() */
 };
 
 /* One answer in the making; zero it before execute (node_kind_answer does). */
 struct node_answer {
     void *stat;                         /* the kind's statistic, owned; NULL before execute */
     char late[FEDRA_ERRLEN];            /* a refusal reported after release (see above) */
+    const char *code;                   /* refusal class of a refusal (static); NULL: "query" */
 };
 
 struct node_kind {

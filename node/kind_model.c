@@ -9,13 +9,35 @@
  *
  *   admit    cox: the time grid (kind_time_grid)
  *   execute  the round, through the design cache (kind_model.h): find the
- *            fit's design, else build and keep it; evaluate at beta
+ *            fit's design, else build and keep it; with the path check on,
+ *            refuse coefficients that are not the next step of the fit
+ *            (below); evaluate at beta.  The design leaves out the complete
+ *            cases at any level of a categorical model variable (outcome
+ *            included) held by 1 .. min_cell-1 of them, until no such level
+ *            remains (docs/disclosure.md R2: `excluded`)
  *   release  the rules, each refusing the whole round: 1 .. min_cell-1
- *            records; any level of a categorical model variable (outcome
- *            included) held by 1 .. min_cell-1 of them; events (glm: also
- *            non-events) neither 0 nor enough for the coefficients
- *            (disclose_model_events_short)
+ *            records; events (glm: also non-events) neither 0 nor enough
+ *            for the coefficients (disclose_model_events_short).  dropped,
+ *            n_boundary and excluded of 1 .. min_cell-1 are sent as 0 with
+ *            their suppressed flag (R2)
  *   sets     the whole selected cohort
+ *
+ * The path check (docs/disclosure.md R1).  Round 1 is evaluated only where
+ * the coordinator's Newton-Raphson / IRLS starts: beta 0 (cox), no beta
+ * (glm: glm.fit's mustart); it starts the fit's replay (proto/modelsum.h)
+ * in the design's cache entry.  Round k >= 2 must carry the signed answers
+ * of round k-1 (QuerySpec.prev_answers, in the coordinator's summation
+ * order): each a node's signed answer (chain, CRL, role node: the node's
+ * certificate cache keeps the verdicts) to the query of round k-1 this node
+ * answered (its hash is kept), with status OK and a result of the fit's
+ * shape; this node's own among them; no node twice.  Their sum
+ * (modelsum_add, the coordinator's own function) is fed to the replay, and
+ * the query's beta must equal the replay's next coefficients bit for bit --
+ * or, for cox, coxfit6's extra round at the last accepted coefficients
+ * after a smaller iteration bound ran out (modelsum.h), which ends the fit.
+ * Refusals: `model-path` (coefficients off the path, answers that do not
+ * check, a finished fit; a wrong beta also ends the fit here, fail closed)
+ * and `model-state` (no state kept for the fit at round >= 2).
  *
  * Cox and GLM share one skeleton (model_execute); struct model_way holds
  * what differs.  A design that cannot be evaluated (cox_sorted_init) or a
@@ -24,12 +46,15 @@
  */
 #include "node/kind_model.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/glm.h"
 #include "analysis/km.h"
+#include "certs/pki.h"
+#include "node/certcache.h"
 #include "node/kind.h"
 #include "node/qaudit.h"
 #include "node/select.h"
@@ -56,7 +81,7 @@ struct column {
 
 /* The rows and design matrix of one model round. */
 struct design {
-    size_t n, p, dropped;
+    size_t n, p, dropped, excluded;
     double *x;                      /* n x p, row-major */
     size_t *row;                    /* snapshot row of each design row */
     struct kind_model_level *lev;   /* patients per level of the categorical model variables */
@@ -163,14 +188,57 @@ design_levels(const struct snapshot *snap, const enum var_id *need, size_t nneed
 }
 
 /*
+ * R2: leave out the complete cases at a level of a categorical model
+ * variable held by 1 .. min_cell-1 of them, and again until no such level
+ * remains (leaving rows out can make another variable's level small).  The
+ * rows keep their order.  No policy: nothing left out.
+ */
+static void
+design_exclude(const struct snapshot *snap, const enum var_id *need, size_t nneed,
+    const struct disclose_policy *policy, struct design *d)
+{
+    if (policy == NULL)
+        return;
+    uint32_t *per = NULL;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t k = 0; k < nneed; k++) {
+            const struct var_def *v = vars_get(need[k]);
+            if (v->kind == VAR_INTEGER)
+                continue;
+            size_t nc = snap->ncodes[v->id];
+            per = xrealloc(per, nc * sizeof *per + 1);
+            memset(per, 0, nc * sizeof *per);
+            const uint16_t *code = snap->code[v->id];
+            for (size_t r = 0; r < d->n; r++)
+                per[code[d->row[r]]]++;
+            int any = 0;
+            for (size_t c = 0; c < nc; c++)
+                any |= disclose_suppress(policy, per[c]);
+            if (!any)
+                continue;
+            size_t w = 0;
+            for (size_t r = 0; r < d->n; r++)
+                if (!disclose_suppress(policy, per[code[d->row[r]]]))
+                    d->row[w++] = d->row[r];
+            d->excluded += d->n - w;
+            d->n = w;
+            changed = 1;
+        }
+    }
+    free(per);
+}
+
+/*
  * Build the design of a round: resolve and check the terms, select the
- * complete cases, count the levels, fill the matrix.  glm puts an
- * intercept column first.  *outcome (glm) receives the outcome column.
- * No disclosure rule here: release applies them to what this counts.
+ * complete cases, leave out those of small levels (policy), count the
+ * levels, fill the matrix.  glm puts an intercept column first.  *outcome
+ * (glm) receives the outcome column.  The other disclosure rules are
+ * release's, on what this counts.
  */
 static int
 design_build(const struct snapshot *snap, const Fedra__QuerySpec *spec, int glm,
-    struct column *outcome, struct design *d, char *err)
+    const struct disclose_policy *policy, struct column *outcome, struct design *d, char *err)
 {
     memset(d, 0, sizeof *d);
     struct column col[WIRE_MAX_TERMS];
@@ -204,6 +272,7 @@ design_build(const struct snapshot *snap, const Fedra__QuerySpec *spec, int glm,
             d->dropped++;
     }
     snapshot_filter_release(&f);
+    design_exclude(snap, need, nneed, policy, d);
     design_levels(snap, need, nneed, d);
 
     d->x = xcalloc(d->n * d->p + 1, sizeof *d->x);
@@ -231,6 +300,8 @@ entry_free(struct kind_model_entry *e)
     free(e->x);
     free(e->y);
     free(e->lev);
+    if (e->has_path)
+        modelpath_release(&e->path);
     memset(e, 0, sizeof *e);
 }
 
@@ -272,6 +343,8 @@ model_key(const Fedra__QuerySpec *spec, size_t *len)
     k.n_beta = 0;
     k.beta = NULL;
     k.round = 0;
+    k.n_prev_answers = 0;
+    k.prev_answers = NULL;
     *len = fedra__query_spec__get_packed_size(&k);
     uint8_t *key = xmalloc(*len + 1);
     fedra__query_spec__pack(&k, key);
@@ -303,7 +376,8 @@ static void
 cache_put(struct kind_model_cache *c, struct kind_model_entry *e)
 {
     e->bytes = e->keylen + cox_sorted_bytes(&e->cox) + e->nlev * sizeof *e->lev +
-        (e->x ? e->n * e->p * sizeof *e->x : 0) + (e->y ? e->n * sizeof *e->y : 0);
+        (e->x ? e->n * e->p * sizeof *e->x : 0) + (e->y ? e->n * sizeof *e->y : 0) +
+        (e->has_path ? (6 * e->p + 2 * e->p * e->p) * sizeof(double) : 0);
     size_t max = c == NULL ? 0 : c->max_bytes ? c->max_bytes : KIND_MODEL_CACHE_MAX_BYTES;
     if (e->bytes > max) {
         entry_free(e);
@@ -354,6 +428,7 @@ model_fill(struct model_answer *a, const struct kind_model_entry *e)
     Fedra__ModelResult *m = &a->model;
     m->n = e->n;
     m->dropped = e->dropped;
+    m->excluded = e->excluded;
     m->n_score = e->p;
     m->score = a->score;
     m->n_info = e->p * e->p;
@@ -366,16 +441,18 @@ model_fill(struct model_answer *a, const struct kind_model_entry *e)
  * but not to be evaluated (late set), -1 on a query not answered (err).
  */
 static int
-entry_build(const struct model_way *w, const struct snapshot *snap,
+entry_build(const struct model_way *w, const struct node_kind_ctx *ctx,
     const Fedra__QuerySpec *spec, struct kind_model_entry *e, char *late, char *err)
 {
+    const struct snapshot *snap = ctx->snap;
     struct column oc;
     struct design d;
-    if (design_build(snap, spec, w->glm, &oc, &d, err) != 0)
+    if (design_build(snap, spec, w->glm, ctx->policy, &oc, &d, err) != 0)
         return -1;
     e->n = d.n;
     e->p = d.p;
     e->dropped = d.dropped;
+    e->excluded = d.excluded;
     e->lev = d.lev;
     e->nlev = d.nlev;
     d.lev = NULL;
@@ -397,9 +474,227 @@ model_keep_counts(struct model_answer *a, const struct kind_model_entry *e)
         memcpy(a->lev, e->lev, e->nlev * sizeof *a->lev);
 }
 
+/* ---- the path check (R1; see the top of this file) ---- */
+
+#define KIND_MODEL_PATH "model-path"
+#define KIND_MODEL_STATE "model-state"
+
+static int
+path_refuse(struct node_answer *ans, const char *code, char *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+path_refuse(struct node_answer *ans, const char *code, char *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, FEDRA_ERRLEN, fmt, ap);
+    va_end(ap);
+    ans->code = code;
+    return -1;
+}
+
+/* Round 1's coefficients are where the replay starts: cox 0 (bit for bit), glm none. */
+static int
+path_start_ok(int glm, const Fedra__QuerySpec *spec)
+{
+    static const double zero = 0.0;
+    if (glm)
+        return spec->n_beta == 0;
+    for (size_t k = 0; k < spec->n_beta; k++)
+        if (memcmp(&spec->beta[k], &zero, sizeof zero) != 0)
+            return 0;
+    return 1;
+}
+
+/*
+ * Answer i of the previous round: a node's signed answer to the query this
+ * node answered last in the fit, OK, of the fit's shape.  *out (free with
+ * wire_response_free) and its signer's name in name; -1 with err.
+ */
+static int
+prev_verify(const struct node_kind_path *pt, const struct kind_model_entry *e,
+    const ProtobufCBinaryData *raw, size_t i, char name[PKI_MAX_NAME + 1],
+    Fedra__ResponseBody **out, char *err)
+{
+    char why[FEDRA_ERRLEN];
+    *out = NULL;
+    Fedra__Envelope *env = wire_envelope_decode(raw->data, raw->len, WIRE_MAX_RESPONSE, why);
+    if (env == NULL)
+        return errf(err, "answer %zu of round %u is not a signed envelope: %s", i + 1, e->round,
+            why);
+    const uint8_t *cd[PKI_MAX_CHAIN];
+    size_t cl[PKI_MAX_CHAIN], nc = env->n_chain < PKI_MAX_CHAIN ? env->n_chain : PKI_MAX_CHAIN;
+    for (size_t k = 0; k < nc; k++) {
+        cd[k] = env->chain[k].data;
+        cl[k] = env->chain[k].len;
+    }
+    const struct pki_cert *cert = NULL;
+    char claimed[PKI_MAX_NAME + 1];
+    Fedra__ResponseBody *rb = NULL;
+    int rc = -1;
+    if (certcache_verify(pt->certs, pt->trust, env->signer_cert.data, env->signer_cert.len, cd,
+            cl, nc, PKI_ROLE_NODE, pt->now_ms / 1000, &cert, claimed, why) != PKI_OK) {
+        errf(err, "answer %zu of round %u is not signed by a node of this federation: %s",
+            i + 1, e->round, why);
+        goto out;
+    }
+    snprintf(name, PKI_MAX_NAME + 1, "%s", pki_cert_name(cert));
+    if (pki_check_sig(cert, env->body.data, env->body.len, env->signature.data,
+            env->signature.len) != 0)
+        errf(err, "answer %zu of round %u: the signature of '%s' does not verify (altered)",
+            i + 1, e->round, name);
+    else if ((rb = wire_response_decode(env->body.data, env->body.len, why)) == NULL)
+        errf(err, "answer %zu of round %u is not a response: %s", i + 1, e->round, why);
+    else if (strcmp(rb->node, name) != 0)
+        errf(err, "answer %zu of round %u names node '%.64s' but is signed by '%s'", i + 1,
+            e->round, rb->node, name);
+    else if (memcmp(rb->query_hash.data, e->qhash, WIRE_HASH_LEN) != 0)
+        errf(err, "answer %zu (%s) does not answer round %u of this fit as this node answered "
+            "it (another query)", i + 1, name, e->round);
+    else if (rb->status != FEDRA__STATUS__STATUS_OK || rb->model == NULL)
+        errf(err, "answer %zu (%s) of round %u is not a model answer (%s)", i + 1, name,
+            e->round, rb->status == FEDRA__STATUS__STATUS_OK ? "no result" : "refused");
+    else if (rb->model->n_score != e->p || rb->model->n_info != e->p * e->p)
+        errf(err, "answer %zu (%s) of round %u has %zu scores for %zu coefficients", i + 1,
+            name, e->round, rb->model->n_score, e->p);
+    else
+        rc = 0;
+out:
+    if (rc == 0)
+        *out = rb;
+    else
+        wire_response_free(rb);
+    wire_envelope_free(env);
+    return rc;
+}
+
+/* The previous round's answers, verified and summed in the order given, into *sum. */
+static int
+prev_sum(const struct node_kind_path *pt, const Fedra__QuerySpec *spec,
+    const struct kind_model_entry *e, struct modelsum *sum, char *err)
+{
+    size_t n = spec->n_prev_answers;
+    char (*name)[PKI_MAX_NAME + 1] = xcalloc(n + 1, sizeof *name);
+    int own = 0, rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        Fedra__ResponseBody *rb;
+        if ((rc = prev_verify(pt, e, &spec->prev_answers[i], i, name[i], &rb, err)) != 0)
+            break;
+        for (size_t j = 0; j < i && rc == 0; j++)
+            if (strcmp(name[j], name[i]) == 0)
+                rc = errf(err, "answers %zu and %zu of round %u are both from node '%s'",
+                    j + 1, i + 1, e->round, name[i]);
+        own |= strcmp(name[i], pt->node) == 0;
+        if (rc == 0)
+            rc = modelsum_add(sum, rb->model, err);
+        wire_response_free(rb);
+    }
+    if (rc == 0 && !own)
+        rc = errf(err, "the answers of round %u do not include this node's own ('%s')",
+            e->round, pt->node);
+    free(name);
+    return rc;
+}
+
+/* The fit's replay is gone at this node: every later round is refused. */
+static void
+path_drop(struct kind_model_entry *e)
+{
+    if (e->has_path)
+        modelpath_release(&e->path);
+    e->has_path = 0;
+}
+
+/*
+ * Admit spec's coefficients, for the fit's entry e (NULL: none kept).  Round
+ * 1: 0 if they are the start.  Round >= 2: the previous answers verified,
+ * summed and fed to e's replay; 0 if beta is its next step (*final: the
+ * cox extra round, after which the fit is done).  Otherwise -1 with err and
+ * ans->code.
+ */
+static int
+path_check(const struct model_way *w, const struct node_kind_path *pt,
+    const Fedra__QuerySpec *spec, struct kind_model_entry *e, int *final,
+    struct node_answer *ans, char *err)
+{
+    *final = 0;
+    if (spec->n_prev_answers == 0) {
+        if (spec->round != 1)
+            return path_refuse(ans, KIND_MODEL_PATH, err, "round %u of a model fit carries no "
+                "answers of the round before it; a fit starts at round 1", spec->round);
+        if (!path_start_ok(w->glm, spec))
+            return path_refuse(ans, KIND_MODEL_PATH, err, "coefficients are not the next step "
+                "of this fit: round 1 is evaluated only where the %s starts (%s)",
+                w->glm ? "IRLS" : "Newton-Raphson", w->glm ? "no coefficients: glm.fit's "
+                "mustart" : "every coefficient 0");
+        return 0;
+    }
+    if (e == NULL || !e->has_path)
+        return path_refuse(ans, KIND_MODEL_STATE, err, "this node keeps no state for this "
+            "model fit (it restarted, or the fit was evicted or too large to keep); start the "
+            "fit again from round 1");
+    if (spec->round != e->round + 1)
+        return path_refuse(ans, KIND_MODEL_PATH, err, "round %u does not follow round %u, the "
+            "last this node answered in this fit", spec->round, e->round);
+    if (modelpath_done(&e->path))
+        return path_refuse(ans, KIND_MODEL_PATH, err, "the fit is finished: round %u was its "
+            "last", e->round);
+    struct modelsum sum;
+    modelsum_init(&sum, e->p);
+    char why[FEDRA_ERRLEN];
+    int rc = prev_sum(pt, spec, e, &sum, why);
+    if (rc != 0) {
+        modelsum_release(&sum);
+        return path_refuse(ans, KIND_MODEL_PATH, err, "%s", why);
+    }
+    rc = modelpath_feed(&e->path, &sum, why);
+    modelsum_release(&sum);
+    if (rc != 0) {
+        path_drop(e);
+        return path_refuse(ans, KIND_MODEL_PATH, err, "the fit cannot go on from round %u: "
+            "%s", e->round, why);
+    }
+    size_t bytes = e->p * sizeof(double);
+    const double *next = modelpath_next_beta(&e->path);
+    if (next != NULL && spec->n_beta == e->p && memcmp(spec->beta, next, bytes) == 0)
+        return 0;
+    double fb[WIRE_MAX_COEF];
+    if (spec->n_beta == e->p && e->p <= WIRE_MAX_COEF && modelpath_final_beta(&e->path, fb) &&
+        memcmp(spec->beta, fb, bytes) == 0) {
+        *final = 1;
+        return 0;
+    }
+    int done = modelpath_done(&e->path);
+    path_drop(e);
+    if (done)
+        return path_refuse(ans, KIND_MODEL_PATH, err, "the fit is finished: round %u was its "
+            "last", e->round);
+    return path_refuse(ans, KIND_MODEL_PATH, err, "coefficients are not the next step of "
+        "this fit: round %u is evaluated only at the coefficients the fit's own %s gives from "
+        "the answers of round %u; the fit ends here", spec->round,
+        w->glm ? "IRLS" : "Newton-Raphson", e->round);
+}
+
+/* A round answered: round 1 starts e's replay; every round keeps its query's hash. */
+static void
+path_commit(const struct model_way *w, const struct node_kind_path *pt,
+    const Fedra__QuerySpec *spec, struct kind_model_entry *e, int final)
+{
+    if (spec->n_prev_answers == 0) {
+        path_drop(e);
+        e->has_path = modelpath_init(&e->path, w->glm, e->p, MODELSUM_REPLAY_MAX_ITER) == 0;
+    }
+    if (final)
+        modelpath_finish(&e->path);
+    e->round = spec->round;
+    memcpy(e->qhash, pt->qhash, WIRE_HASH_LEN);
+}
+
 /*
  * The skeleton of a round: the fit's design from the cache, else built (and
- * then kept, if it can be evaluated); the round evaluated at beta.
+ * then kept, if it can be evaluated); with the path check, its coefficients
+ * admitted; the round evaluated at beta.
  */
 static int
 model_execute(const struct model_way *w, const struct node_kind_ctx *ctx,
@@ -415,13 +710,18 @@ model_execute(const struct model_way *w, const struct node_kind_ctx *ctx,
     struct kind_model_entry fresh, *e;
     memset(&fresh, 0, sizeof fresh);
     fresh.key = model_key(spec, &fresh.keylen);
-    int built = 0;
-    if ((e = cache_find(ctx->models, fresh.key, fresh.keylen)) != NULL) {
+    int built = 0, final = 0;
+    e = cache_find(ctx->models, fresh.key, fresh.keylen);
+    if (ctx->path != NULL && path_check(w, ctx->path, spec, e, &final, ans, err) != 0) {
+        free(fresh.key);
+        return -1;
+    }
+    if (e != NULL) {
         free(fresh.key);
         if (!beta_count_ok(w->glm, spec->n_beta, e->p))
             return errf(err, "%zu coefficients for %zu model columns", spec->n_beta, e->p);
     } else {
-        if ((built = entry_build(w, ctx->snap, spec, &fresh, ans->late, err)) < 0) {
+        if ((built = entry_build(w, ctx, spec, &fresh, ans->late, err)) < 0) {
             entry_free(&fresh);
             return -1;
         }
@@ -431,7 +731,8 @@ model_execute(const struct model_way *w, const struct node_kind_ctx *ctx,
     if (built == 0) {
         a->score = xcalloc(e->p, sizeof *a->score);
         a->info = xcalloc(e->p * e->p, sizeof *a->info);
-        w->eval(e, spec, a, ans->late);
+        if (w->eval(e, spec, a, ans->late) == 0 && ctx->path != NULL)
+            path_commit(w, ctx->path, spec, e, final);
     }
     if (e == &fresh && built == 0)
         cache_put(ctx->models, &fresh);
@@ -458,8 +759,16 @@ static int
 model_release(const struct disclose_policy *policy, const Fedra__QuerySpec *spec,
     struct node_answer *ans, char *err)
 {
-    const struct model_answer *a = ans->stat;
+    struct model_answer *a = ans->stat;
+    Fedra__ModelResult *m = &a->model;
     (void)spec;
+    /* R2: the counts a round releases besides n and events, as a count cell is. */
+    if ((m->dropped_suppressed = disclose_suppress(policy, m->dropped)))
+        m->dropped = 0;
+    if ((m->n_boundary_suppressed = disclose_suppress(policy, m->n_boundary)))
+        m->n_boundary = 0;
+    if ((m->excluded_suppressed = disclose_suppress(policy, m->excluded)))
+        m->excluded = 0;
     if (disclose_suppress(policy, a->n))
         return errf(err, "fewer than %u patients at this node match; the model is not fitted "
             "here", policy->min_cell);
@@ -619,8 +928,9 @@ model_summary(const struct node_answer *ans, const Fedra__QuerySpec *spec, char 
     size_t len)
 {
     const struct model_answer *a = ans->stat;
-    snprintf(buf, len, "%s round %u: %zu coefficients, n %llu", a->glm ? "glm" : "cox",
-        spec->round, a->model.n_score, (unsigned long long)a->model.n);
+    snprintf(buf, len, "%s round %u: %zu coefficients, n %llu%s", a->glm ? "glm" : "cox",
+        spec->round, a->model.n_score, (unsigned long long)a->model.n,
+        a->model.excluded || a->model.excluded_suppressed ? " (some excluded: small levels)" : "");
 }
 
 static void

@@ -8,8 +8,9 @@
  * that does not depend on beta -- selecting the complete cases, counting
  * what the disclosure rules look at, building the design and, for Cox,
  * centring and sorting it by time -- is done in the first round and kept,
- * keyed by the whole spec except beta and round (the spec carries the fit's
- * random model_id).  A later round pays one pass over the kept design.  A
+ * keyed by the whole spec except beta, round and prev_answers (the spec
+ * carries the fit's random model_id).  A later round pays one pass over the
+ * kept design.  A
  * kept design answers exactly what a rebuild would: the disclosure rules are
  * applied to its counts every round (release), so it does not depend on the
  * policy; the owner must clear the cache whenever the snapshot changes
@@ -17,6 +18,16 @@
  * than the byte bound (max_bytes, 0 for KIND_MODEL_CACHE_MAX_BYTES) is not
  * kept.  A zeroed struct is an empty cache.  No cache (NULL in the
  * node_kind_ctx): rebuild every round.
+ *
+ * The entry is also the fit's path at this node (docs/disclosure.md R1):
+ * with the path check on (node_kind_ctx.path), round 1 starts a replay of
+ * the coordinator's Newton-Raphson / IRLS (proto/modelsum.h) and each later
+ * round feeds it the previous round's signed answers; the entry keeps the
+ * replay and the hash of the last query answered.  A fit whose entry is gone
+ * (restart, eviction, a design too large to keep) is refused from then on
+ * (code model-state); the coordinator starts it again.  Exclusions (R2)
+ * depend on the policy's min_cell, which changes only on reload, when the
+ * owner clears the cache.
  */
 #ifndef KIND_MODEL_H
 #define KIND_MODEL_H
@@ -25,7 +36,9 @@
 #include <stdint.h>
 
 #include "analysis/cox.h"
+#include "proto/modelsum.h"
 #include "proto/vars.h"
+#include "proto/wire.h"
 
 #define KIND_MODEL_CACHE_ENTRIES 4                  /* concurrent fits kept */
 #define KIND_MODEL_CACHE_MAX_BYTES (256u << 20)     /* all entries together */
@@ -46,12 +59,17 @@ struct kind_model_entry {
     uint64_t stamped;               /* the tick last_ms was taken for */
     int64_t last_ms;                /* the owner's clock when last used (expire) */
     size_t n, p, dropped;           /* complete cases, columns, rows dropped as incomplete */
+    size_t excluded;                /* complete cases left out: a level held by 1 .. min_cell-1 */
     uint64_t events;                /* cox: events; glm: outcome events */
     struct kind_model_level *lev;   /* levels with patients, in the order the rule reads them */
     size_t nlev;
     int32_t grid;                   /* cox */
     struct cox_sorted cox;          /* cox */
     double *x, *y;                  /* glm: n x p design, n outcomes */
+    int has_path;                   /* path: the replay below is kept */
+    struct modelpath path;          /* the fit's Newton-Raphson / IRLS, fed to the last round */
+    uint32_t round;                 /* the last round answered */
+    uint8_t qhash[WIRE_HASH_LEN];   /* and its query's hash */
 };
 
 struct kind_model_cache {

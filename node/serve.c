@@ -407,6 +407,7 @@ node_reload(struct node *nd)
         nd->cfg.max_seen = cfg.max_seen;
         nd->cfg.cert_warn_days = cfg.cert_warn_days;
         nd->cfg.query_audit = cfg.query_audit;
+        nd->cfg.model_path_check = cfg.model_path_check;
         config_release(&cfg);
     } else {
         node_log(nd, "reload: config not reloaded: %s", err);
@@ -624,7 +625,7 @@ verify_envelope(struct node *nd, const uint8_t *msg, size_t len, struct query_st
             "is not usable: %s", nd->name, s->err);
         return -1;
     }
-    if ((s->env = wire_envelope_decode(msg, len, WIRE_MAX_QUERY, s->err)) == NULL) {
+    if ((s->env = wire_envelope_decode(msg, len, WIRE_MAX_MODEL_QUERY, s->err)) == NULL) {
         refuse(&s->v, "malformed", "not a fedra query envelope: %s", s->err);
         return -1;
     }
@@ -687,10 +688,11 @@ answer_query(struct node *nd, struct query_state *s)
             FEDRA_VERSION_STRING);
         return;
     }
+    struct node_kind_path path = {nd->trust, nd->certs, nd->name, s->qhash, s->now};
     struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
-        FEDRA_VERSION_STRING};
+        FEDRA_VERSION_STRING, nd->cfg.model_path_check ? &path : NULL, NULL};
     if (node_kind_answer(s->kind, &ctx, &nd->cfg.policy, spec, &s->ans, s->err) != 0) {
-        refuse(&s->v, "query", "%s", s->err);
+        refuse(&s->v, s->ans.code ? s->ans.code : "query", "%s", s->err);
         return;
     }
     s->kind->summary(&s->ans, spec, s->summary, sizeof s->summary);
@@ -891,7 +893,7 @@ open_sockets(struct node *nd, char *err)
     if (r == NULL)
         return errf(err, "zmq_socket: %s", zmq_strerror(errno));
     nd->router = r;
-    int64_t maxmsg = (int64_t)WIRE_MAX_QUERY + WIRE_CURVE_OVERHEAD;
+    int64_t maxmsg = (int64_t)WIRE_MAX_MODEL_QUERY + WIRE_CURVE_OVERHEAD;
     /*
      * No ZMQ_HEARTBEAT_*: with heartbeats on, libzmq 4.3.4 aborts the node
      * (assertion !_io_error, stream_engine_base.cpp:331; zeromq/libzmq#4364)
@@ -1046,6 +1048,10 @@ serve_main(const char *config_path)
         nd.cfg.policy.min_cell, nd.cfg.policy.time_grid_days,
         (long long)pki_trust_crl_number(nd.trust));
     nd.started_ms = util_now_ms();
+    if (!nd.cfg.model_path_check)
+        node_log(&nd, "WARNING: model_path_check is off: this node evaluates cox and glm rounds "
+            "at any coefficients an analyst signs, which gives single patients' outcomes away "
+            "(docs/disclosure.md, attack 1); for disclosure tests only");
     if (nd.cfg.crl_url != NULL)
         node_log(&nd, "fetching the CRL from %s every %u s (timeout %u s)", nd.cfg.crl_url,
             nd.cfg.crl_refresh_s, nd.cfg.crl_timeout_s);

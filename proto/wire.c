@@ -224,9 +224,15 @@ wire_envelope_free(Fedra__Envelope *e)
 Fedra__QueryBody *
 wire_query_decode(const uint8_t *buf, size_t len, char *err)
 {
-    Fedra__QueryBody *q = decode(&fedra__query_body__descriptor, buf, len, WIRE_MAX_QUERY, err);
+    Fedra__QueryBody *q = decode(&fedra__query_body__descriptor, buf, len, WIRE_MAX_MODEL_QUERY,
+        err);
     if (q == NULL)
         return NULL;
+    if (len > WIRE_MAX_QUERY && (q->spec == NULL || q->spec->n_prev_answers == 0)) {
+        errf(err, "QueryBody of %zu bytes is larger than the %u-byte limit of a query that "
+            "carries no model answers", len, WIRE_MAX_QUERY);
+        goto bad;
+    }
     if (strcmp(q->context, WIRE_QUERY_CONTEXT) != 0) {
         errf(err, "query body has context '%.64s', expected '%s'", q->context,
             WIRE_QUERY_CONTEXT);
@@ -304,6 +310,12 @@ void
 wire_response_free(Fedra__ResponseBody *r)
 {
     free_msg(r);
+}
+
+size_t
+wire_query_max(const Fedra__QuerySpec *spec)
+{
+    return spec != NULL && spec->n_prev_answers > 0 ? WIRE_MAX_MODEL_QUERY : WIRE_MAX_QUERY;
 }
 
 void

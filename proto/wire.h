@@ -30,6 +30,13 @@
 #define WIRE_MAX_QUERY (64u * 1024)     /* largest signed query envelope, plaintext bytes */
 #define WIRE_MAX_RESPONSE (16u << 20)   /* largest signed response envelope */
 /*
+ * A model round k >= 2 carries the signed answers of round k-1 (QuerySpec.
+ * prev_answers, docs/disclosure.md R1): about p^2 doubles and a certificate
+ * per node (proto/DESIGN.md, "Model rounds").  Only a query with
+ * prev_answers may be larger than WIRE_MAX_QUERY.
+ */
+#define WIRE_MAX_MODEL_QUERY (4u << 20) /* largest signed model round (envelope) */
+/*
  * Decode memory budget = factor x input + slack.  protobuf-c needs about 40
  * bytes of scratch per field occurrence, and a 2-byte occurrence is legal, so
  * honest messages can need ~30x their size; a bomb needs 52x (security.md §4).
@@ -63,6 +70,9 @@ Fedra__QueryBody *wire_query_decode(const uint8_t *buf, size_t len, char *err);
 void wire_query_free(Fedra__QueryBody *q);
 Fedra__ResponseBody *wire_response_decode(const uint8_t *buf, size_t len, char *err);
 void wire_response_free(Fedra__ResponseBody *r);
+
+/* The largest envelope a query of spec may be: WIRE_MAX_QUERY, or WIRE_MAX_MODEL_QUERY with prev_answers. */
+size_t wire_query_max(const Fedra__QuerySpec *spec);
 
 /* Pack any generated message into out (appended). */
 void wire_pack(const ProtobufCMessage *m, struct buf *out);

@@ -104,7 +104,7 @@ answer(const struct node_kind *k, const Fedra__QuerySpec *spec,
 {
     static uint8_t hash[WIRE_HASH_LEN];
     char err[FEDRA_ERRLEN];
-    struct node_kind_ctx ctx = {snap, mc, 0, "fedra-node fuzz"};
+    struct node_kind_ctx ctx = {snap, mc, 0, "fedra-node fuzz", NULL, NULL};
     struct node_answer ans;
     Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
     int rc = node_kind_answer(k, &ctx, policy, spec, &ans, err);

@@ -57,7 +57,7 @@ elif kind == "logrank":
                  stratified_by_node=res["stratified_by_node"])
         rows.append(r)
 elif kind in ("cox", "glm"):
-    s = {k: res[k] for k in ("n", "nevent", "dropped", "iterations", "rounds", "converged")}
+    s = {k: res[k] for k in ("n", "nevent", "dropped", "excluded", "iterations", "rounds", "converged")}
     s["partial"] = d["partial"]
     if kind == "cox":
         s.update(ties=res["ties"], grid_days=res["grid_days"], endpoint=arg("--endpoint") or "os")

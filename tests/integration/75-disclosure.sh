@@ -4,7 +4,9 @@
 # differencing (two cohorts 2 patients apart), also across two analysts and
 # with Kaplan-Meier; averaging by repetition; exact event times.  The same
 # differencing pair is first run against a node with the query-set auditor
-# off, to show that the attack is real there (so these tests can fail).
+# off, to show that the attack is real there (so these tests can fail).  Attack 1,
+# model probing at chosen coefficients, first against a node with
+# model_path_check off, then refused on the default policy.
 . "$ROOT/tests/integration/lib.sh"
 cd "$WORK"
 
@@ -116,4 +118,52 @@ expect_status 0 "km on the default grid is answered" fedra --format csv km
 if awk -F, 'NR > 1 && $2 % 30 != 0 {bad = 1} END {exit bad}' "$WORK/last.out"; then
     ok "exact times: every released time is a multiple of 30 days"; else fail "a time off the 30-day grid was released"; fi
 "$ROOT/scripts/federation" down "$fd" >/dev/null
+# Attack 1: model probing (docs/disclosure.md §4.1, rule R1).  One glm round at
+# coefficients the analyst signs (tests/tools/probe.c): intercept, diagnosis_year
+# and age_years with beta = (-50 (1000 y + a), 50000, 50), so that the linear
+# predictor 50 (1000 (year - y) + (age - a)) is 0 only at the target's pair and at
+# least 50 in size elsewhere; with --where vital_status=dead, info[0][0] = 0.25 x the
+# dead patients of that pair.  Targets: patients whose (diagnosis_year, age) pair
+# is unique at AA (sqlite3) and whose surgery level is held by at least 6 dead
+# patients (so that no exclusion, R2, can leave them out); one dead, one alive.
+target() { # target STATUS: "YEAR AGE" of such a patient with that vital status
+    sqlite3 -separator ' ' oracle.db "SELECT CAST(substr(t.diagnosis_date, 1, 4) AS INTEGER),
+        t.age FROM a t WHERE t.vital_status = '$1' AND (SELECT count(*) FROM a u
+        WHERE substr(u.diagnosis_date, 1, 4) = substr(t.diagnosis_date, 1, 4) AND u.age = t.age) = 1
+        AND (SELECT count(*) FROM a d WHERE d.vital_status = 'dead' AND d.surgery = t.surgery) >= 6
+        ORDER BY random() LIMIT 1"
+}
+probe() { # probe YEAR AGE: one glm round at the crafted beta, over the dead
+    "$FEDRA_BIN/tests/fedra-probe" "$FEDRA_FEDERATION" "$FEDRA_CERT" "$FEDRA_KEY" glm surgery=yes \
+        diagnosis_year,age_years "$(( -50 * (1000 * $1 + $2) )),50000,50" vital_status=dead 2>&1
+}
+check "federation up (AA alone, model_path_check off)" "$ROOT/scripts/federation" up mp0 AA=AA.csv \
+    --set model_path_check=off
+. mp0/env
+grep -q "WARNING: model_path_check is off" mp0/nodes/AA/node.log \
+    && ok "attack 1: a node with the control off says so loudly at start" \
+    || fail "attack 1: no start warning with model_path_check off"
+for tv in dead alive; do
+    t=$(target $tv)
+    [ -n "$t" ] || { fail "attack 1: no $tv patient with a unique (diagnosis_year, age) pair"; continue; }
+    out=$(probe $t)
+    i00=$(echo "$out" | sed -n 's/^AA ok .*info00=\([^ ]*\).*/\1/p')
+    seen=$(awk -v x="${i00:-nan}" 'BEGIN { if (x == "nan") print "none"; else if (x > 0.2 && x < 0.3) print "dead";
+        else if (x < 0.01) print "alive"; else print "unclear" }')
+    if [ "$seen" = "$tv" ]; then
+        ok "attack 1, control off: the only patient of ($t) at AA is $tv (sqlite3), and info00 = $i00 says so (the attack is real)"
+    else fail "attack 1, control off: expected the probe to reveal '$tv' for ($t), got '$seen' ($out)"; fi
+done
+"$ROOT/scripts/federation" down mp0 >/dev/null
+check "federation up (AA alone, default policy)" "$ROOT/scripts/federation" up mp1 AA=AA.csv
+. mp1/env
+out=$(probe $(target dead))
+if echo "$out" | grep -q "^AA refused model-path: coefficients are not the next step of this fit"; then
+    ok "attack 1, default policy: the probe is refused (model-path)"
+else fail "attack 1, default policy: the probe was not refused as off the path: $out"; fi
+expect_status 0 "attack 1: a normal glm fit still works" fedra glm --outcome vital_status=dead \
+    --covariates diagnosis_year,age_years
+expect_grep "^nodes: 1 of 1 answered" "$WORK/last.out" "attack 1: ... over AA"
+expect_status 0 "attack 1: a normal cox fit still works" fedra cox --covariates age_years,diagnosis_year
+"$ROOT/scripts/federation" down mp1 >/dev/null
 done_checks

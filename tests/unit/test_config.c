@@ -389,6 +389,21 @@ test_unknown_key(void **state)
     assert_non_null(strstr(f->err, ":1: unknown key 'DB'"));
 }
 
+/* model_path_check: on by default; off only when asked (docs/node-config.md: tests only). */
+static void
+test_model_path_check(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, REQUIRED), 0);
+    assert_int_equal(f->c.model_path_check, 1);
+    extra(f, "model_path_check = off", 0, NULL);
+    assert_int_equal(f->c.model_path_check, 0);
+    extra(f, "model_path_check = on", 0, NULL);
+    assert_int_equal(f->c.model_path_check, 1);
+    extra(f, "model_path_check = no", -1, "7: model_path_check = 'no': must be on or off (off "
+        "only to demonstrate attack 1 in tests)");
+}
+
 static void
 test_durability(void **state)
 {
@@ -630,6 +645,7 @@ main(void)
         T(test_crl_refresh_and_timeout),
         T(test_unknown_key),
         T(test_durability),
+        T(test_model_path_check),
         T(test_missing_required),
         T(test_missing_file),
         T(test_kv_comments_blank_crlf),

@@ -1,8 +1,9 @@
 /*
  * test_limits - the named limits that test_wire, test_config and
  * test_snapshot do not already take to their boundary and one past:
- *   WIRE_CURVE_OVERHEAD   over a real CURVE connection: a WIRE_MAX_QUERY-byte
- *                         message arrives, one byte more costs the connection;
+ *   WIRE_CURVE_OVERHEAD   over a real CURVE connection: a WIRE_MAX_MODEL_QUERY-
+ *                         byte message (the node's frame limit) arrives, one
+ *                         byte more costs the connection;
  *   WIRE_MAX_RESPONSE     the size check before unpacking a response;
  *   WIRE_MAX_CELLS        cells in a count answer (the largest honest answer,
  *                         4 levels a cell, also fits the decode budget);
@@ -76,15 +77,15 @@ curve_overhead_boundary(void **state)
     void *ctx = zmq_ctx_new();
     void *s = zmq_socket(ctx, ZMQ_ROUTER);
     int one = 1;
-    int64_t max = (int64_t)WIRE_MAX_QUERY + WIRE_CURVE_OVERHEAD;    /* as node/serve.c */
+    int64_t max = (int64_t)WIRE_MAX_MODEL_QUERY + WIRE_CURVE_OVERHEAD;  /* as node/serve.c */
     zmq_setsockopt(s, ZMQ_CURVE_SERVER, &one, sizeof one);
     zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, ssec, 40);
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
     assert_int_equal(zmq_bind(s, "tcp://127.0.0.1:*"), 0);
     size_t el = sizeof ep;
     zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &el);
-    assert_true(curve_delivers(ctx, s, ep, spub, WIRE_MAX_QUERY));
-    assert_false(curve_delivers(ctx, s, ep, spub, WIRE_MAX_QUERY + 1));
+    assert_true(curve_delivers(ctx, s, ep, spub, WIRE_MAX_MODEL_QUERY));
+    assert_false(curve_delivers(ctx, s, ep, spub, WIRE_MAX_MODEL_QUERY + 1));
     assert_true(curve_delivers(ctx, s, ep, spub, 1));     /* and the server goes on */
     zmq_close(s);
     zmq_ctx_term(ctx);

@@ -736,7 +736,7 @@ count_answer(const struct snapshot *s, const struct disclose_policy *pol,
     const Fedra__QuerySpec *spec, struct count_out *out, char *err)
 {
     const struct node_kind *k = node_kind_get(FEDRA__KIND__KIND_COUNT);
-    struct node_kind_ctx ctx = {s, NULL, 0, NULL};
+    struct node_kind_ctx ctx = {s, NULL, 0, NULL, NULL, NULL};
     Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
     out->count = NULL;
     out->summary[0] = 0;
@@ -1044,7 +1044,7 @@ static int
 model_round(const struct snapshot *s, const struct disclose_policy *pol,
     const Fedra__QuerySpec *q, struct kind_model_cache *c, struct model_out *o, char *err)
 {
-    struct node_kind_ctx ctx = {s, c, 0, NULL};
+    struct node_kind_ctx ctx = {s, c, 0, NULL, NULL, NULL};
     Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
     o->kind = node_kind_get(q->kind);
     o->model = NULL;

@@ -185,6 +185,78 @@ query_model_limits(void **state)
     assert_true(decodes(&s));
 }
 
+/*
+ * A query with n prev_answers of len bytes each and aud audience names of
+ * WIRE_MAX_STRING bytes; returns 1 if wire_query_decode accepts it.
+ */
+static int
+model_round_decodes(size_t n, size_t len, size_t aud, size_t *packed)
+{
+    char err[FEDRA_ERRLEN];
+    uint8_t id[WIRE_QUERY_ID_LEN] = {0};
+    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
+    spec.kind = FEDRA__KIND__KIND_COX;
+    ProtobufCBinaryData *pa = calloc(n + 1, sizeof *pa);
+    uint8_t *bytes = calloc(len + 1, 1);
+    for (size_t i = 0; i < n; i++) {
+        pa[i].data = bytes;
+        pa[i].len = len;
+    }
+    spec.n_prev_answers = n;
+    spec.prev_answers = pa;
+    char *name = malloc(WIRE_MAX_STRING + 1);
+    memset(name, 'a', WIRE_MAX_STRING);
+    name[WIRE_MAX_STRING] = 0;
+    char **names = calloc(aud + 1, sizeof *names);
+    for (size_t i = 0; i < aud; i++)
+        names[i] = name;
+    Fedra__QueryBody q = FEDRA__QUERY_BODY__INIT;
+    q.context = (char *)WIRE_QUERY_CONTEXT;
+    q.query_id.data = id;
+    q.query_id.len = sizeof id;
+    q.analyst = (char *)"alice";
+    q.n_audience = aud;
+    q.audience = names;
+    q.spec = &spec;
+    struct buf b = {0};
+    wire_pack(&q.base, &b);
+    *packed = b.len;
+    Fedra__QueryBody *d = wire_query_decode(b.p, b.len, err);
+    int ok = d != NULL;
+    wire_query_free(d);
+    buf_release(&b);
+    free(names);
+    free(name);
+    free(bytes);
+    free(pa);
+    return ok;
+}
+
+/*
+ * WIRE_MAX_PREV_ANSWERS answers are read, one more is refused; a model round
+ * may be up to WIRE_MAX_MODEL_QUERY bytes, but a query without answers stays
+ * within WIRE_MAX_QUERY.
+ */
+static void
+query_prev_answers_limits(void **state)
+{
+    (void)state;
+    size_t len;
+    assert_true(model_round_decodes(WIRE_MAX_PREV_ANSWERS, 16, 0, &len));
+    assert_false(model_round_decodes(WIRE_MAX_PREV_ANSWERS + 1, 16, 0, &len));
+    /* 256 audience names of 256 bytes: over WIRE_MAX_QUERY without answers ... */
+    assert_false(model_round_decodes(0, 0, WIRE_MAX_AUDIENCE, &len));
+    assert_true(len > WIRE_MAX_QUERY);
+    /* ... and read with them */
+    assert_true(model_round_decodes(1, 16, WIRE_MAX_AUDIENCE, &len));
+    /* a model round up to WIRE_MAX_MODEL_QUERY, not one past it */
+    size_t each = (WIRE_MAX_MODEL_QUERY - 256) / WIRE_MAX_PREV_ANSWERS;
+    assert_true(model_round_decodes(WIRE_MAX_PREV_ANSWERS, each - 8, 0, &len));
+    assert_true(len <= WIRE_MAX_MODEL_QUERY);
+    assert_false(model_round_decodes(WIRE_MAX_PREV_ANSWERS, each + 64, 0, &len));
+    assert_true(len > WIRE_MAX_MODEL_QUERY);
+}
+
 static void
 size_cap_checked_before_unpacking(void **state)
 {
@@ -453,6 +525,7 @@ main(void)
         cmocka_unit_test(query_round_trip),
         cmocka_unit_test(limits_at_boundary_and_one_past),
         cmocka_unit_test(query_model_limits),
+        cmocka_unit_test(query_prev_answers_limits),
         cmocka_unit_test(size_cap_checked_before_unpacking),
         cmocka_unit_test(unknown_field_is_refused),
         cmocka_unit_test(truncated_message_is_refused),
