@@ -788,18 +788,6 @@ count_range(const struct fit *f, int excluded, uint64_t *lo, int64_t *hi)
     }
 }
 
-/* "12", "12 to 20" or "at least 12", as count_range() found it. */
-static void
-range_text(uint64_t lo, int64_t hi, char *buf, size_t len)
-{
-    if (hi == (int64_t)lo)
-        snprintf(buf, len, "%llu", (unsigned long long)lo);
-    else if (hi < 0)
-        snprintf(buf, len, "at least %llu", (unsigned long long)lo);
-    else
-        snprintf(buf, len, "%llu to %lld", (unsigned long long)lo, (long long)hi);
-}
-
 static void
 range_json(json_t *res, const char *name, const char *max, uint64_t lo, int64_t hi)
 {
@@ -883,7 +871,7 @@ print_dropped(const struct fit *f, FILE *out)
     count_range(f, 0, &lo, &hi);
     if (lo == 0)
         return;
-    range_text(lo, hi, t, sizeof t);
+    range_text(lo, hi < 0 ? 0 : (uint64_t)hi, hi < 0, 1, t, sizeof t);
     fprintf(out, " (%s dropped for missing values)", t);
 }
 
