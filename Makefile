@@ -95,6 +95,11 @@ BENCH_BIN := $(BUILD)/bench/fedra-bench
 $(BENCH_BIN): $(BUILD)/bench/fedra-bench.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The derivation auditor alone (analysis/derive.h), pure computation:
+# build/bench/derive-bench ROWS QUERIES [K [SEED]] (its header says what it runs).
+$(BUILD)/bench/derive-bench: $(BUILD)/bench/derive-bench.o $(BUILD)/libfedra-analysis.a
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ -lm
+
 bench: $(PROGS) $(BENCH_BIN)
 	@FEDRA_BIN=$(CURDIR)/$(BUILD) bench/run
 
