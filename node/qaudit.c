@@ -631,57 +631,62 @@ bin_time(int32_t t, int32_t grid)
 
 /*
  * The first time of c's table to withhold: the first time at which fewer
- * than k remain at risk in the stratum (its full rows), or in an atom of
- * SURV whose curve a difference of released curves gives: an atom inside
- * the stratum (its rows of the stratum), or the part outside the stratum
- * of an atom, inside an earlier survival stratum, that the stratum split.
- * At risk at t: rows whose time (on the grid) is >= t; fewer than k from
- * the k-th latest time plus one step on.  INT32_MIN when some such group
- * has 1 .. k-1 rows from the start.  old[r] is r's SURV atom before this
- * query's admit; in_key marks the stratum's key rows.
+ * than k remain at risk in the stratum (its full rows), or in a group whose
+ * curve a difference of released curves may give.  Those groups come from
+ * the atoms of SURV before this query (old[]): the stratum's part of each
+ * (its rows of the stratum), and, for each atom inside an earlier survival
+ * stratum that the stratum split, the part outside it (an earlier curve
+ * minus this one).  Groups of fewer than k key rows are left out: they
+ * are atoms of the new system (strata of one query are disjoint), which is
+ * safe, so no combination of released curves isolates them.  (A larger
+ * group's curve is not always derivable either: counting every one is the
+ * conservative side.)  At risk at t: rows whose time on the grid is >= t;
+ * fewer than k from the k-th latest time plus one step on.  INT32_MIN when
+ * a group of k or more key rows has 1 .. k-1 rows of the stratum.  INT32_MAX:
+ * nothing to withhold.
  */
 static int32_t
 stratum_cut(const struct qaudit *qa, const struct cand *c, const uint32_t *old,
     uint8_t *mark, size_t natoms_old)
 {
-    const struct derive *d = qa->sys[SYS_SURV];
     size_t nfull;
     const uint32_t *full = cand_full(c, &nfull);
-    uint8_t *touched = xcalloc(natoms_old ? natoms_old : 1, 1);
+    uint32_t *inside = xcalloc(natoms_old ? natoms_old : 1, sizeof *inside);  /* key rows */
     for (size_t j = 0; j < c->nkey; j++) {
         mark[c->key[j]] = 1;
-        touched[old[c->key[j]]] = 1;
+        inside[old[c->key[j]]]++;
     }
-    size_t cap = nfull + 1, np = 0;
+    size_t cap = 2 * nfull + 2, np = 0;
     struct atom_time *p = xmalloc(cap * sizeof *p);
     const uint32_t self = UINT32_MAX;       /* the stratum itself */
     for (size_t j = 0; j < nfull; j++) {
         int32_t t = bin_time(c->tcol[full[j]], c->grid);
         p[np++] = (struct atom_time){self, t};
-        if (np == cap)
-            p = xreallocarray(p, cap *= 2, sizeof *p);
-        p[np++] = (struct atom_time){derive_atom_of(d, full[j]), t};
-        if (np == cap)
+        if (inside[old[full[j]]] >= qa->k)
+            p[np++] = (struct atom_time){2 * old[full[j]], t};
+        if (np + 2 > cap)
             p = xreallocarray(p, cap *= 2, sizeof *p);
     }
     for (size_t r = 0; r < qa->nrows; r++)
-        if (qa->in_surv[r] && !mark[r] && touched[old[r]]) {
-            p[np++] = (struct atom_time){derive_atom_of(d, (uint32_t)r),
-                bin_time(c->tcol[r], c->grid)};
-            if (np == cap)
+        if (qa->in_surv[r] && !mark[r] && inside[old[r]] > 0) {
+            p[np++] = (struct atom_time){2 * old[r] + 1, bin_time(c->tcol[r], c->grid)};
+            if (np + 2 > cap)
                 p = xreallocarray(p, cap *= 2, sizeof *p);
         }
     for (size_t j = 0; j < c->nkey; j++)
         mark[c->key[j]] = 0;
-    free(touched);
+    free(inside);
     qsort(p, np, sizeof *p, atom_time_cmp);
     int32_t step = c->grid > 0 ? c->grid : 1, cut = INT32_MAX;
     for (size_t a = 0, b; a < np; a = b) {
         for (b = a; b < np && p[b].atom == p[a].atom; b++)
             ;
         if (b - a < qa->k) {
-            cut = INT32_MIN;
-            break;
+            if (p[a].atom == self || (p[a].atom & 1) == 0) {
+                cut = INT32_MIN;        /* the stratum's part of a large group is small */
+                break;
+            }
+            continue;                   /* a small outside part: an atom, not isolated */
         }
         int32_t t = p[a + qa->k - 1].time;     /* the k-th latest */
         int32_t at = t > INT32_MAX - step ? INT32_MAX : t + step;
@@ -944,18 +949,20 @@ qaudit_admit(struct qaudit *qa, sqlite3 *db, const struct snapshot *snap,
         goto capacity;
     if (v.whole)
         goto refuse;
-    /* Capacity of the stored history (fail closed), then store, pending. */
-    if (qa->stored + bk.cnt + bs.cnt + bf.cnt > qa->max_sets) {
-        errf(err, "the disclosure auditor is full (%llu of %llu stored sets); new queries "
-            "are refused until the node's data is re-imported or the history is reviewed",
-            (unsigned long long)qa->stored, (unsigned long long)qa->max_sets);
-        code = "capacity";
-        goto out;
-    }
+    /* Store, pending; then the capacity of the stored history (fail closed). */
     qa->pending_stored = 0;
     if (store_pending(qa, db, &bk, &bs, &bf, analyst, query_id, now_ms) != 0) {
         code = db_fail(db, err);
         goto out;
+    }
+    if (qa->stored + qa->pending_stored > qa->max_sets) {
+        errf(err, "the disclosure auditor is full (%llu of %llu stored sets); new queries "
+            "are refused until the node's data is re-imported or the history is reviewed",
+            (unsigned long long)qa->stored, (unsigned long long)qa->max_sets);
+        qa->pending = 1;
+        qaudit_rollback(qa, db);
+        code = "capacity";
+        goto done;
     }
     /* The verdicts become the answer: withheld items and cut tables. */
     for (size_t i = 0; i < v.nitems; i++)
