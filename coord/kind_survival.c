@@ -336,6 +336,7 @@ km_plot(const struct report *r, const char *path, const struct km_pooled *k, cha
             return errf(err, "more than %d curves to plot", PLOT_MAX_CURVES);
         pc[n].label = km_label(k, s, "all", labels[n]);
         pc[n].curve = &k->st[s].curve;
+        pc[n].cut = k->st[s].cut;
         n++;
     }
     FILE *f = fopen(path, "w");
@@ -596,7 +597,7 @@ lr_sum_oev(const struct report *r, const struct report_levels *lv, struct logran
  */
 static int
 lr_sum_pooled(const struct report *r, const struct report_levels *lv, struct logrank_oev *sum,
-    int32_t *cut, char *err)
+    int32_t *cut, struct buf *held, char *err)
 {
     size_t nn = r->fed->nnodes, G = lv->n, used = 0;
     struct km_table *tabs = xcalloc(nn * G, sizeof *tabs);
@@ -610,7 +611,11 @@ lr_sum_pooled(const struct report *r, const struct report_levels *lv, struct log
             if (node_group_table(b, lv->text[g], &tabs[used * G + g]) != 0)
                 rc = errf(err, "node '%s' sent an inconsistent life table", r->fed->nodes[i].name);
         for (size_t k = 0; b->km != NULL && k < b->km->n_strata; k++) {
-            int32_t t = b->km->strata[k]->truncated_at;
+            const Fedra__LifeTable *lt = b->km->strata[k];
+            if (lt->suppressed)
+                buf_printf(held, "%s%s at %s", held->len ? ", " : "", lt_level(lt),
+                    r->fed->nodes[i].name);
+            int32_t t = lt->truncated_at;
             if (t > 0 && (*cut == 0 || t < *cut))
                 *cut = t;
         }
@@ -634,6 +639,7 @@ struct lr_out {
     const struct logrank_oev *sum;
     struct logrank_result res;
     int32_t cut;                    /* > 0: over the released period, before this day */
+    struct buf held;                /* "level at node, ...": groups a node withheld */
 };
 
 static void
@@ -645,6 +651,8 @@ lr_json(const struct report *r, const struct lr_out *t)
     json_object_set_new(o, "p", json_real(t->res.p));
     json_object_set_new(o, "stratified_by_node", json_boolean(t->stratified));
     json_object_set_new(o, "truncated_at", t->cut > 0 ? json_integer(t->cut) : json_null());
+    json_object_set_new(o, "withheld", t->held.len ? json_stringn((const char *)t->held.p,
+        t->held.len) : json_null());
     for (size_t g = 0; g < t->lv->n; g++) {
         if (t->sum->n[g] == 0)
             continue;           /* survdiff lists only groups with patients */
@@ -712,6 +720,10 @@ lr_text(const struct report *r, const struct lr_out *t)
     FILE *d = r->format == REPORT_CSV ? r->diag : f;
     fprintf(d, "\n%sChisq = %.17g on %d degrees of freedom, p = %.17g\n",
         t->stratified ? "stratified by node: " : "", t->res.chisq, t->res.df, t->res.p);
+    if (t->held.len)
+        fprintf(d, "note: groups withheld by a node, not pooled (fewer than min_cell patients "
+            "there, or not releasable with earlier answers): %.*s\n", (int)t->held.len,
+            (const char *)t->held.p);
     if (t->cut > 0)
         fprintf(d, "note: over the released period only: records censored at day %d (a node "
             "withheld its curves from there: fewer than min_cell at risk)\n", t->cut);
@@ -733,7 +745,8 @@ logrank_report(const struct report *r, const Fedra__QuerySpec *spec,
     if (spec->n_group_by != 1)
         return report_nodes(r, err);    /* a saved query without groups: nothing to test */
     struct report_levels lv = {vars_find(spec->group_by[0]), NULL, 0, 0};
-    struct lr_out t = {spec->group_by[0], spec->stratify_by_node, &lv, NULL, {0, 0, 1}, 0};
+    struct lr_out t = {spec->group_by[0], spec->stratify_by_node, &lv, NULL, {0, 0, 1}, 0,
+        {0}};
     struct logrank_oev sum = {0};
     int rc = 0;
     lr_groups(r, &lv);
@@ -742,7 +755,7 @@ logrank_report(const struct report *r, const Fedra__QuerySpec *spec,
     else if (t.stratified)
         rc = lr_sum_oev(r, &lv, &sum, err);
     else
-        rc = lr_sum_pooled(r, &lv, &sum, &t.cut, err);
+        rc = lr_sum_pooled(r, &lv, &sum, &t.cut, &t.held, err);
     int k = rc == 0 ? logrank_test(&sum, &t.res) : 0;
     if (k == LOGRANK_ESINGULAR)
         rc = errf(err, "the variance matrix is singular (as R's survdiff, which stops here)");
@@ -754,6 +767,7 @@ logrank_report(const struct report *r, const Fedra__QuerySpec *spec,
     else if (rc == 0)
         lr_text(r, &t);
     logrank_oev_release(&sum);
+    buf_release(&t.held);
     free(lv.text);
     return rc;
 }

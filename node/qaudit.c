@@ -30,7 +30,13 @@ static const char qaudit_schema[] =
     "CREATE TABLE IF NOT EXISTS qaudit_release(id INTEGER PRIMARY KEY, data_hash TEXT NOT NULL, "
     "sys INTEGER NOT NULL, seq INTEGER NOT NULL, set_hash BLOB NOT NULL, n INTEGER NOT NULL, "
     "rows BLOB NOT NULL, analyst TEXT NOT NULL, query_id TEXT NOT NULL, at_ms INTEGER NOT NULL, "
-    "UNIQUE(data_hash, sys, set_hash));";
+    "UNIQUE(data_hash, sys, set_hash));"
+    /* R4 cuts given to each life table (its rows and their times), so that a repeat never
+     * extends a curve past where it was cut before (the atoms that cut it may have been
+     * split since). */
+    "CREATE TABLE IF NOT EXISTS qaudit_cut(data_hash TEXT NOT NULL, seq INTEGER NOT NULL, "
+    "table_hash BLOB NOT NULL, cut INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS qaudit_cut_hash ON qaudit_cut(data_hash, table_hash);";
 
 /* One candidate: an item of the answer and its sets (qaudit.h). */
 struct cand {
@@ -41,6 +47,7 @@ struct cand {
     const uint8_t *ecol;
     int32_t grid;
     int32_t cut;                    /* R4: first time withheld (INT32_MAX: none) */
+    uint8_t table_hash[32];         /* R4: of the rows and their times, for qaudit_cut */
     int keyonly;                    /* no full set: only the key set is admitted */
     size_t order;                   /* as the kind listed it */
 };
@@ -574,15 +581,19 @@ qaudit_open(sqlite3 *db, const struct snapshot *snap, uint32_t min_cell, uint64_
     }
     /* Row indices mean nothing once the data changed: drop the old history. */
     sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "DELETE FROM qaudit_release WHERE data_hash <> ?1", -1, &st,
-            NULL) != SQLITE_OK) {
-        db_fail(db, err);
-        qaudit_close(qa);
-        return NULL;
+    int s = SQLITE_DONE;
+    for (int t = 0; t < 2 && s == SQLITE_DONE; t++) {
+        if (sqlite3_prepare_v2(db, t ? "DELETE FROM qaudit_cut WHERE data_hash <> ?1"
+                                     : "DELETE FROM qaudit_release WHERE data_hash <> ?1",
+                -1, &st, NULL) != SQLITE_OK) {
+            db_fail(db, err);
+            qaudit_close(qa);
+            return NULL;
+        }
+        sqlite3_bind_text(st, 1, qa->data_hash, -1, SQLITE_STATIC);
+        s = sqlite3_step(st);
+        sqlite3_finalize(st);
     }
-    sqlite3_bind_text(st, 1, qa->data_hash, -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    sqlite3_finalize(st);
     if (s != SQLITE_DONE) {
         db_fail(db, err);
         qaudit_close(qa);
@@ -844,21 +855,84 @@ rollback_systems(struct qaudit *qa)
             derive_rollback(qa->sys[s]);
 }
 
-/* R4 for every stratum the key and SURV systems kept: its cut, into c->cut. */
+/* The hash of c's life table: its rows and their times on the grid. */
 static void
-cut_strata(struct qaudit *qa, struct qaudit_sets *sets, const uint32_t *old, size_t natoms_old,
-    struct verdicts *v)
+table_hash(const struct cand *c, uint8_t out[32])
 {
+    size_t nfull;
+    const uint32_t *full = cand_full(c, &nfull);
+    uint32_t *buf = xmalloc((2 * nfull + 1) * sizeof *buf);
+    for (size_t j = 0; j < nfull; j++) {
+        buf[2 * j] = full[j];
+        buf[2 * j + 1] = (uint32_t)bin_time(c->tcol[full[j]], c->grid);
+    }
+    pki_sha256(buf, 2 * nfull * sizeof *buf, out);
+    free(buf);
+}
+
+/*
+ * R4 for every stratum the key and SURV systems kept: its cut, into c->cut,
+ * never later than a cut the same table was given before (qaudit_cut):
+ * a repeat gives the same curve.  -1 on a database error.
+ */
+static int
+cut_strata(struct qaudit *qa, sqlite3 *db, struct qaudit_sets *sets, const uint32_t *old,
+    size_t natoms_old, struct verdicts *v)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT min(cut) FROM qaudit_cut WHERE data_hash = ? AND "
+            "table_hash = ?", -1, &st, NULL) != SQLITE_OK)
+        return -1;
     uint8_t *mark = xcalloc(qa->nrows ? qa->nrows : 1, 1);
-    for (size_t i = 0; i < sets->n; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < sets->n && rc == 0; i++) {
         struct cand *c = &sets->v[i];
         if (c->tcol == NULL || held(v, c->item))
             continue;
         c->cut = stratum_cut(qa, c, old, mark, natoms_old);
+        table_hash(c, c->table_hash);
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, qa->data_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 2, c->table_hash, 32, SQLITE_STATIC);
+        int s = sqlite3_step(st);
+        if (s == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            int64_t before = sqlite3_column_int64(st, 0);
+            if (before < c->cut)
+                c->cut = (int32_t)before;
+        } else if (s != SQLITE_ROW && s != SQLITE_DONE) {
+            rc = -1;
+        }
         if (c->cut == INT32_MIN)
             hold(v, c->item);
     }
+    sqlite3_finalize(st);
     free(mark);
+    return rc;
+}
+
+/* Remember the cuts given (pending under the query's seq, as the sets). */
+static int
+store_cuts(struct qaudit *qa, sqlite3 *db, const struct qaudit_sets *sets,
+    const struct verdicts *v)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "INSERT INTO qaudit_cut(data_hash, seq, table_hash, cut) "
+            "VALUES(?,?,?,?)", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < sets->n && rc == 0; i++) {
+        const struct cand *c = &sets->v[i];
+        if (c->tcol == NULL || held(v, c->item) || c->cut == INT32_MAX)
+            continue;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, qa->data_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, qa->seq);
+        sqlite3_bind_blob(st, 3, c->table_hash, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, c->cut);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    }
+    sqlite3_finalize(st);
+    return rc;
 }
 
 /* The events of c's full set before its cut: a full set of their own. */
@@ -927,7 +1001,10 @@ qaudit_admit(struct qaudit *qa, sqlite3 *db, const struct snapshot *snap,
             old[r] = derive_atom_of(qa->sys[SYS_SURV], (uint32_t)r);
         if (batch_admit(qa->sys[SYS_SURV], &bs, &v, err) != 0)
             goto capacity;
-        cut_strata(qa, &sets, old, natoms_old, &v);
+        if (cut_strata(qa, db, &sets, old, natoms_old, &v) != 0) {
+            code = db_fail(db, err);
+            goto out;
+        }
     }
     if (v.whole)
         goto refuse;
@@ -954,6 +1031,12 @@ qaudit_admit(struct qaudit *qa, sqlite3 *db, const struct snapshot *snap,
     if (store_pending(qa, db, &bk, &bs, &bf, analyst, query_id, now_ms) != 0) {
         code = db_fail(db, err);
         goto out;
+    }
+    if (tails && store_cuts(qa, db, &sets, &v) != 0) {
+        code = db_fail(db, err);
+        qa->pending = 1;
+        qaudit_rollback(qa, db);
+        goto done;
     }
     if (qa->stored + qa->pending_stored > qa->max_sets) {
         errf(err, "the disclosure auditor is full (%llu of %llu stored sets); new queries "
@@ -1032,12 +1115,16 @@ qaudit_rollback(struct qaudit *qa, sqlite3 *db)
     qa->pending_stored = 0;
     qa->pending = 0;
     /* The stored sets of the query not sent; if this fails they stay (fail closed). */
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db, "DELETE FROM qaudit_release WHERE data_hash = ? AND seq = ?",
-            -1, &st, NULL) == SQLITE_OK) {
-        sqlite3_bind_text(st, 1, qa->data_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, qa->seq);
-        sqlite3_step(st);
-        sqlite3_finalize(st);
+    static const char *const del[2] = {
+        "DELETE FROM qaudit_release WHERE data_hash = ? AND seq = ?",
+        "DELETE FROM qaudit_cut WHERE data_hash = ? AND seq = ?"};
+    for (int t = 0; t < 2; t++) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, del[t], -1, &st, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(st, 1, qa->data_hash, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, qa->seq);
+            sqlite3_step(st);
+            sqlite3_finalize(st);
+        }
     }
 }
