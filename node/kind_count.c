@@ -163,7 +163,10 @@ count_sets(const struct snapshot *snap, const struct disclose_policy *policy,
     qaudit_groups(snap, spec, 1, &key);
     int keyed = qaudit_keyed(spec);
     size_t nby = spec->n_group_by;
-    if (!keyed && key.n == 1)
+    int released = 0;
+    for (size_t i = 0; i < a->count.n_cells; i++)
+        released |= !a->cellp[i]->suppressed;
+    if (!keyed && key.n == 1 && released)
         qaudit_add_key(out, QAUDIT_WHOLE, key.v[0].rows, key.v[0].n);
     for (size_t i = 0; i < a->count.n_cells; i++) {
         if (a->cellp[i]->suppressed)

@@ -465,8 +465,10 @@ surv_sets(const struct snapshot *snap, const struct disclose_policy *policy,
     struct qaudit_groups full, key;
     qaudit_groups(snap, spec, 0, &full);
     qaudit_groups(snap, spec, 1, &key);
-    int keyed = qaudit_keyed(spec);
-    if (!keyed && key.n == 1)
+    int keyed = qaudit_keyed(spec), released = a->logrank;
+    for (size_t k = 0; !a->logrank && k < a->nstrata; k++)
+        released |= !a->tabs[k].suppressed && a->tabs[k].n > 0;
+    if (!keyed && key.n == 1 && released)
         qaudit_add_key(out, QAUDIT_WHOLE, key.v[0].rows, key.v[0].n);
     size_t ns = a->logrank ? a->ncodes : a->nstrata;
     for (size_t k = 0; k < ns; k++) {
