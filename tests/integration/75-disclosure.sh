@@ -175,6 +175,14 @@ dead_of() { # dead_of WHERE: AA's released count of dead by vital_status ("" if 
     fedra --format csv count --by vital_status --where "$1" 2>/dev/null \
         | awk -F, '$1 == "dead" && $3 != "" && $2 == $3 {print $2}'
 }
+reveals() { # reveals LABEL EXPR VALUE...: the control off, every VALUE released and EXPR = t's status
+    local label=$1 expr=$2 v; shift 2
+    for v in "$@"; do
+        [ -n "$v" ] || { fail "$label: expected the attack to work (released: '$*')"; return; }
+    done
+    if [ $(($expr)) = "$truth" ]; then ok "$label: $expr = $(($expr)) (of $*), t's status ($tv)"
+    else fail "$label: $expr = $(($expr)) (of $*), not t's status ($tv)"; fi
+}
 events_of() { # events_of WHERE: the km's events column ("" if refused)
     fedra --format csv km --where "$1" 2>/dev/null | awk -F, 'NR == 2 {print $11}'
 }
@@ -182,9 +190,7 @@ events_of() { # events_of WHERE: the km's events column ("" if refused)
 # Attack 2, across kinds: km on X without t, then the dead of X.
 atfed a2off AT.csv --set query_audit=off
 e=$(events_of "tumour_type=$X and diagnosis_year!=$Y"); d=$(dead_of "tumour_type=$X")
-if [ -n "$e" ] && [ -n "$d" ] && [ $((d - e)) = "$truth" ]; then
-    ok "attack 2, auditor off: dead($X) - km events($X without $Y) = $d - $e = t's status ($tv)"
-else fail "attack 2, auditor off: expected the attack to work (got '$d' and '$e')"; fi
+reveals "attack 2, auditor off: dead($X) - km events($X without $Y)" "d - e" "$d" "$e"
 "$ROOT/scripts/federation" down a2off >/dev/null
 atfed a2 AT.csv
 fedra km --where "tumour_type=$X and diagnosis_year!=$Y" >"$WORK/last.out" 2>&1
@@ -197,9 +203,7 @@ expect_grep "AA +refused +differencing: .*1 to 4 patients" "$WORK/last.out" "att
 atfed a4off AT.csv --set query_audit=off
 d=$(dead_of "tumour_type=$X"); d1=$(dead_of "tumour_type=$X and diagnosis_year<$Y")
 d2=$(dead_of "tumour_type=$X and diagnosis_year>$Y")
-if [ -n "$d" ] && [ -n "$d1" ] && [ -n "$d2" ] && [ $((d - d1 - d2)) = "$truth" ]; then
-    ok "attack 4, auditor off: $d - $d1 - $d2 = t's status ($tv)"
-else fail "attack 4, auditor off: expected the tracker to work (got '$d' '$d1' '$d2')"; fi
+reveals "attack 4, auditor off: the tracker" "d - d1 - d2" "$d" "$d1" "$d2"
 "$ROOT/scripts/federation" down a4off >/dev/null
 atfed a4 AT.csv
 d=$(dead_of "tumour_type=$X"); d1=$(dead_of "tumour_type=$X and diagnosis_year<$Y")
@@ -211,9 +215,7 @@ expect_grep "AA +refused +differencing" "$WORK/last.out" "attack 4: refused diff
 # Attack 3, refusals as an oracle: the dead of X without t, then the dead of X.
 atfed a3off AT.csv --set query_audit=off
 a=$(dead_of "tumour_type=$X and diagnosis_year!=$Y"); b=$(dead_of "tumour_type=$X")
-if [ -n "$a" ] && [ -n "$b" ] && [ $((b - a)) = "$truth" ]; then
-    ok "attack 3, auditor off: the pair's answers differ by t's status ($b - $a, $tv)"
-else fail "attack 3, auditor off: expected the pair to reveal t ('$a' '$b')"; fi
+reveals "attack 3, auditor off: the pair's answers" "b - a" "$a" "$b"
 "$ROOT/scripts/federation" down a3off >/dev/null
 oracle() { # oracle CSV OUT FED: the pair on a fresh federation; what the analyst sees, without timings
     atfed "$3" "$1"
