@@ -1024,6 +1024,11 @@ qaudit_admit(struct qaudit *qa, sqlite3 *db, const struct snapshot *snap,
     }
     if (batch_admit(qa->sys[SYS_FULL], &bf, &v, err) != 0)
         goto capacity;
+    /* A kind that cannot withhold a part: whatever is not released refuses it (fail closed). */
+    for (size_t i = 0; i < v.nitems && k->withhold == NULL; i++)
+        v.whole |= v.held[i];
+    for (size_t i = 0; i < sets.n && k->withhold == NULL; i++)
+        v.whole |= sets.v[i].tcol != NULL && sets.v[i].cut != INT32_MAX;
     if (v.whole)
         goto refuse;
     /* Store, pending; then the capacity of the stored history (fail closed). */
@@ -1049,11 +1054,10 @@ qaudit_admit(struct qaudit *qa, sqlite3 *db, const struct snapshot *snap,
     }
     /* The verdicts become the answer: withheld items and cut tables. */
     for (size_t i = 0; i < v.nitems; i++)
-        if (v.held[i] && k->withhold != NULL)
+        if (v.held[i])
             k->withhold(ans, (long)i, QAUDIT_ALL);
     for (size_t i = 0; i < sets.n; i++)
-        if (sets.v[i].tcol != NULL && !held(&v, sets.v[i].item) && sets.v[i].cut != INT32_MAX &&
-            k->withhold != NULL)
+        if (sets.v[i].tcol != NULL && !held(&v, sets.v[i].item) && sets.v[i].cut != INT32_MAX)
             k->withhold(ans, sets.v[i].item, sets.v[i].cut);
     qa->pending = 1;
     for (size_t i = 0; i < bs.cnt; i++)
