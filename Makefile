@@ -100,6 +100,11 @@ $(BENCH_BIN): $(BUILD)/bench/fedra-bench.o $(LIBS)
 $(BUILD)/bench/derive-bench: $(BUILD)/bench/derive-bench.o $(BUILD)/libfedra-analysis.a
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ -lm
 
+# The node's disclosure auditor alone (node/qaudit.h) on a real store:
+# build/bench/qaudit-bench DB QUERIES [SEED] (its header says what it runs).
+$(BUILD)/bench/qaudit-bench: $(BUILD)/bench/qaudit-bench.o $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 bench: $(PROGS) $(BENCH_BIN)
 	@FEDRA_BIN=$(CURDIR)/$(BUILD) bench/run
 

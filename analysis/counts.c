@@ -35,8 +35,9 @@ counts_add(struct counts_table *t, const int64_t *key, uint64_t count, uint64_t 
     for (size_t i = 0; i < t->nvars; i++)
         c->key[i] = key[i];
     c->count = hidden ? 0 : count;
-    c->count_max = hidden ? hidden : count;
-    c->nsuppressed = hidden ? 1 : 0;
+    c->count_max = hidden == COUNTS_WITHHELD ? 0 : hidden ? hidden : count;
+    c->nsuppressed = hidden && hidden != COUNTS_WITHHELD ? 1 : 0;
+    c->nwithheld = hidden == COUNTS_WITHHELD ? 1 : 0;
     return 0;
 }
 
@@ -63,6 +64,7 @@ counts_finish(struct counts_table *t)
             t->cells[w].count += t->cells[r].count;
             t->cells[w].count_max += t->cells[r].count_max;
             t->cells[w].nsuppressed += t->cells[r].nsuppressed;
+            t->cells[w].nwithheld += t->cells[r].nwithheld;
         } else {
             t->cells[++w] = t->cells[r];
         }

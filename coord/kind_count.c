@@ -6,7 +6,9 @@
  * Level order in the output is the catalogue's (report_levels_sort); the
  * merge itself is analysis/counts.h, on codes that follow that order.  A
  * node's suppressed cell (1 .. min_cell-1) adds 0 to count and the largest
- * value it could hide to count_max.
+ * value it could hide to count_max.  A node's withheld cell (complementary
+ * suppression, docs/disclosure.md §6) adds 0 to count and makes count_max
+ * unknown: empty in CSV, null in JSON, "withheld" in the table.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -91,9 +93,9 @@ count_chisq(const struct counts_table *t, const struct report_levels *lv, char *
 {
     size_t nr = lv[0].n, nc = lv[1].n;
     for (size_t j = 0; j < t->ncells; j++)
-        if (t->cells[j].nsuppressed) {
+        if (t->cells[j].nsuppressed || t->cells[j].nwithheld) {
             errf(err, "the chi-square test needs exact counts, and some cells were suppressed "
-                "by a node's min_cell");
+                "by a node's min_cell or withheld by its disclosure auditor");
             return NULL;
         }
     if (nr > CHISQ_MAX_DIM || nc > CHISQ_MAX_DIM) {
@@ -170,7 +172,8 @@ count_pass(const struct report *r, struct count_merged *m, int merge, char *err)
                 report_levels_add(&m->lv[k], cell->levels[k]);
             for (size_t k = 0; k < m->nby && merge; k++)
                 key[k] = report_levels_code(&m->lv[k], cell->levels[k]);
-            uint64_t hidden = cell->suppressed ? (cr->max_hidden ? cr->max_hidden : 1) : 0;
+            uint64_t hidden = cell->withheld ? COUNTS_WITHHELD
+                : cell->suppressed ? (cr->max_hidden ? cr->max_hidden : 1) : 0;
             if (merge && counts_add(&m->t, key, cell->count, hidden) != 0)
                 return errf(err, "out of memory merging counts");
         }
@@ -228,7 +231,8 @@ count_json(const struct report *r, const struct count_merged *m)
         for (size_t k = 0; k < m->nby; k++)
             json_object_set_new(o, m->by[k], json_string(row_level(m, j, k)));
         json_object_set_new(o, "count", json_integer((json_int_t)m->rows[j].count));
-        json_object_set_new(o, "count_max", json_integer((json_int_t)m->rows[j].count_max));
+        json_object_set_new(o, "count_max", m->rows[j].nwithheld ? json_null()
+            : json_integer((json_int_t)m->rows[j].count_max));
         json_array_append_new(cells, o);
     }
     json_t *res = json_object();
@@ -262,8 +266,11 @@ count_csv(const struct report *r, const struct count_merged *m)
             report_csv_field(r->out, row_level(m, j, k));
             fputc(',', r->out);
         }
-        fprintf(r->out, "%" PRIu64 ",%" PRIu64 "%s\n", m->rows[j].count, m->rows[j].count_max,
-            report_tail_text(&tail));
+        if (m->rows[j].nwithheld)
+            fprintf(r->out, "%" PRIu64 ",%s\n", m->rows[j].count, report_tail_text(&tail));
+        else
+            fprintf(r->out, "%" PRIu64 ",%" PRIu64 "%s\n", m->rows[j].count,
+                m->rows[j].count_max, report_tail_text(&tail));
     }
     buf_release(&tail);
     if (c != NULL)
@@ -283,17 +290,25 @@ count_table(const struct report *r, const struct count_merged *m)
     for (size_t k = 0; k < m->nby; k++)
         fprintf(r->out, "%-*s  ", (int)w[k], m->by[k]);
     fprintf(r->out, "%8s  %9s\n", "count", "count_max");
-    size_t supp = 0;
+    size_t supp = 0, held = 0;
     for (size_t j = 0; j < m->nrows; j++) {
         for (size_t k = 0; k < m->nby; k++)
             fprintf(r->out, "%-*s  ", (int)w[k], row_level(m, j, k));
-        fprintf(r->out, "%8" PRIu64 "  %9" PRIu64 "%s\n", m->rows[j].count,
-            m->rows[j].count_max, m->rows[j].nsuppressed ? "  *" : "");
-        supp += m->rows[j].nsuppressed > 0;
+        if (m->rows[j].nwithheld)
+            fprintf(r->out, "%8" PRIu64 "  %9s  **\n", m->rows[j].count, "withheld");
+        else
+            fprintf(r->out, "%8" PRIu64 "  %9" PRIu64 "%s\n", m->rows[j].count,
+                m->rows[j].count_max, m->rows[j].nsuppressed ? "  *" : "");
+        supp += m->rows[j].nsuppressed > 0 && !m->rows[j].nwithheld;
+        held += m->rows[j].nwithheld > 0;
     }
     if (supp)
         fprintf(r->out, "* %zu row(s) include cells suppressed by a node's min_cell: the "
             "pooled count lies between count and count_max\n", supp);
+    if (held)
+        fprintf(r->out, "** %zu row(s) include cells withheld by a node's disclosure auditor "
+            "(complementary suppression): count is a lower bound, the upper bound is not "
+            "released\n", held);
     if (m->chisq != NULL) {
         fputc('\n', r->out);
         print_chisq(r->out, m->chisq);

@@ -27,8 +27,13 @@
 /*
  * A node's life table as a km_table.  A count above REPORT_MAX_ROWS becomes
  * -1, which km_table_check() and km_merge() refuse (sums of such counts
- * would not stay exact).  Returns -1, t empty, if the columns differ in
- * length or n exceeds KM_MAX_N.
+ * would not stay exact).  A table the node truncated (truncated_at > 0,
+ * docs/disclosure.md R4) gets one more row: the patients left at risk,
+ * censored at truncated_at, which is what the released rows say of them;
+ * pooled, the curve is then exact before that time (km_cut_curve stops it
+ * there) and the log-rank test is that of the records censored there.
+ * Returns -1, t empty, if the columns differ in length, n exceeds KM_MAX_N,
+ * or the truncation time is not after the table's last time.
  */
 static int
 life_table_to_km(const Fedra__LifeTable *lt, struct km_table *t)
@@ -36,15 +41,63 @@ life_table_to_km(const Fedra__LifeTable *lt, struct km_table *t)
     memset(t, 0, sizeof *t);
     if (lt->n_time != lt->n_events || lt->n_time != lt->n_censored || lt->n > (uint64_t)KM_MAX_N)
         return -1;
+    if (lt->truncated_at > 0 && lt->n_time > 0 && lt->truncated_at <= lt->time[lt->n_time - 1])
+        return -1;
     t->n = (int64_t)lt->n;
     t->nrows = lt->n_time;
-    t->rows = xcalloc(lt->n_time, sizeof *t->rows);
+    t->rows = xcalloc(lt->n_time + 1, sizeof *t->rows);
+    int64_t left = t->n;
     for (size_t j = 0; j < lt->n_time; j++) {
         t->rows[j].time = lt->time[j];
         t->rows[j].d = lt->events[j] > REPORT_MAX_ROWS ? -1 : (int64_t)lt->events[j];
         t->rows[j].c = lt->censored[j] > REPORT_MAX_ROWS ? -1 : (int64_t)lt->censored[j];
+        left -= t->rows[j].d + t->rows[j].c;
     }
+    if (lt->truncated_at > 0 && left > 0)
+        t->rows[t->nrows++] = (struct km_row){.time = lt->truncated_at, .d = 0, .c = left};
     return 0;
+}
+
+/*
+ * Cut t at ${cut}: rows from that time on become one censoring row at it
+ * (the records censored at cut).  For the log-rank test over the released
+ * period, when some node truncated a table.
+ */
+static void
+km_table_cut(struct km_table *t, int32_t cut)
+{
+    int64_t left = t->n;
+    size_t keep = 0;
+    while (keep < t->nrows && t->rows[keep].time < cut) {
+        left -= t->rows[keep].d + t->rows[keep].c;
+        keep++;
+    }
+    t->nrows = keep;
+    if (left > 0) {
+        t->rows = xreallocarray(t->rows, keep + 1, sizeof *t->rows);
+        t->rows[t->nrows++] = (struct km_row){.time = cut, .d = 0, .c = left};
+    }
+}
+
+/*
+ * Stop a pooled curve before ${cut} (the earliest truncation of any node's
+ * table of the stratum): later points would count the truncated node's
+ * patients as censored there.  The events and the median (with its limits)
+ * are those of the released period; a median at or after cut is NA.
+ */
+static void
+km_cut_curve(struct km_curve *c, int32_t cut)
+{
+    size_t keep = 0;
+    int64_t events = 0;
+    while (keep < c->npts && c->pts[keep].time < cut)
+        events += c->pts[keep++].n_event;
+    c->npts = keep;
+    c->events = events;
+    double *m[3] = {&c->median, &c->median_lower, &c->median_upper};
+    for (int j = 0; j < 3; j++)
+        if (*m[j] == *m[j] && *m[j] >= cut)
+            *m[j] = NAN;
 }
 
 /* The stratum's level, "" without grouping. */
@@ -230,6 +283,8 @@ struct km_stratum {
     int empty;                      /* pooled N = 0: R has no curve either */
     struct km_point *rows;          /* what is printed: the curve, or the curve at --times */
     size_t nrows;
+    int32_t cut;                    /* > 0: the curve stops before it (a node truncated) */
+    char withheld[256];             /* nodes that withheld the stratum (R5, auditor) */
 };
 
 /* The pooled result: strata in catalogue order. */
@@ -271,11 +326,21 @@ km_pool_stratum(const struct report *r, struct km_pooled *k, size_t s, int conf_
             const Fedra__LifeTable *lt = b->km->strata[j];
             if (strcmp(lt_level(lt), k->lv.text[s]) != 0)
                 continue;
+            if (lt->suppressed) {           /* named in a note, not merged */
+                size_t w = strlen(k->st[s].withheld);
+                snprintf(k->st[s].withheld + w, sizeof k->st[s].withheld - w, "%s%s",
+                    w ? ", " : "", r->fed->nodes[i].name);
+                continue;
+            }
+            if (lt->truncated_at > 0 && (k->st[s].cut == 0 || lt->truncated_at < k->st[s].cut))
+                k->st[s].cut = lt->truncated_at;
             if (life_table_to_km(lt, &tabs[nt++]) != 0)
                 rc = errf(err, "node '%s' sent an inconsistent life table", r->fed->nodes[i].name);
         }
     }
     int e = rc == 0 ? km_merge(tabs, nt, (enum km_conf_type)conf_type, 0.95, &k->st[s].curve) : 0;
+    if (e == 0 && k->st[s].cut > 0)
+        km_cut_curve(&k->st[s].curve, k->st[s].cut);
     if (e == KM_EEMPTY)
         k->st[s].empty = 1;
     else if (e != 0)
@@ -329,6 +394,23 @@ km_label(const struct km_pooled *k, size_t s, const char *all, char out[SURV_LAB
     return out;
 }
 
+/* The notes of withheld strata and truncated curves, one line each, on f. */
+static void
+km_notes(FILE *f, const struct km_pooled *k)
+{
+    char label[SURV_LABEL];
+    for (size_t s = 0; s < k->lv.n; s++) {
+        const struct km_stratum *st = &k->st[s];
+        if (st->withheld[0])
+            fprintf(f, "note: %s withheld by %s (fewer than min_cell patients there, or not "
+                "releasable with earlier answers; not pooled)\n", km_label(k, s, "all", label),
+                st->withheld);
+        if (st->cut > 0 && !st->empty)
+            fprintf(f, "note: %s: curve withheld from day %d: fewer than min_cell at risk\n",
+                km_label(k, s, "all", label), st->cut);
+    }
+}
+
 /* Draw the non-empty strata; numbers at risk below the largest node min_cell are hidden. */
 static int
 km_plot(const struct report *r, const char *path, const struct km_pooled *k, char *err)
@@ -349,6 +431,7 @@ km_plot(const struct report *r, const char *path, const struct km_pooled *k, cha
             return errf(err, "more than %d curves to plot", PLOT_MAX_CURVES);
         pc[n].label = km_label(k, s, "all", labels[n]);
         pc[n].curve = &k->st[s].curve;
+        pc[n].cut = k->st[s].cut;
         n++;
     }
     FILE *f = fopen(path, "w");
@@ -398,6 +481,7 @@ km_csv(const struct report *r, const struct km_pooled *k)
             km_point_csv(r->out, label, &k->st[s].rows[j], report_tail_text(&tail));
         buf_release(&tail);
     }
+    km_notes(r->diag, k);
     report_nodes_text(r, r->diag);
 }
 
@@ -432,13 +516,23 @@ km_json(const struct report *r, const struct km_pooled *k)
         json_object_set_new(c, "median", report_json_num(st->curve.median));
         json_object_set_new(c, "median_lower", report_json_num(st->curve.median_lower));
         json_object_set_new(c, "median_upper", report_json_num(st->curve.median_upper));
+        json_object_set_new(c, "truncated_at", st->cut > 0 ? json_integer(st->cut)
+                                                          : json_null());
         for (size_t j = 0; j < st->nrows; j++)
             json_array_append_new(a, km_point_json(&st->rows[j]));
         json_object_set_new(c, "rows", a);
         json_array_append_new(curves, c);
     }
-    json_t *res = json_object();
+    json_t *res = json_object(), *held = json_array();
+    for (size_t s = 0; s < k->lv.n; s++)
+        if (k->st[s].withheld[0]) {
+            json_t *h = json_object();
+            json_object_set_new(h, "strata", json_string(km_label(k, s, "", label)));
+            json_object_set_new(h, "nodes", json_string(k->st[s].withheld));
+            json_array_append_new(held, h);
+        }
     json_object_set_new(res, "curves", curves);
+    json_object_set_new(res, "withheld", held);
     report_emit_json(r, res);
 }
 
@@ -484,6 +578,7 @@ km_table(const struct report *r, const struct km_pooled *k, const struct coord_s
         }
         fputc('\n', f);
     }
+    km_notes(f, k);
     if (show->ntimes > 0)
         km_table_times(f, k);
     fputc('\n', f);
@@ -588,22 +683,41 @@ lr_sum_oev(const struct report *r, const struct report_levels *lv, struct logran
     return 0;
 }
 
-/* Pooled: every group's life tables over the nodes, then O, E, V of the pooled curves. */
+/*
+ * Pooled: every group's life tables over the nodes, then O, E, V of the
+ * pooled curves.  A stratum a node withheld counts as empty there.  When a
+ * node truncated a table (R4), every table is cut at the earliest such
+ * time (*cut, else 0): the test is over the released period, that of the
+ * records censored at *cut (survdiff on them gives the same numbers).
+ */
 static int
 lr_sum_pooled(const struct report *r, const struct report_levels *lv, struct logrank_oev *sum,
-    char *err)
+    int32_t *cut, struct buf *held, char *err)
 {
     size_t nn = r->fed->nnodes, G = lv->n, used = 0;
     struct km_table *tabs = xcalloc(nn * G, sizeof *tabs);
     int rc = 0;
+    *cut = 0;
     for (size_t i = 0; i < nn && rc == 0; i++) {
+        const Fedra__ResponseBody *b = r->replies[i].body;
         if (r->replies[i].status != NODE_OK)
             continue;
         for (size_t g = 0; g < G && rc == 0; g++)
-            if (node_group_table(r->replies[i].body, lv->text[g], &tabs[used * G + g]) != 0)
+            if (node_group_table(b, lv->text[g], &tabs[used * G + g]) != 0)
                 rc = errf(err, "node '%s' sent an inconsistent life table", r->fed->nodes[i].name);
+        for (size_t k = 0; b->km != NULL && k < b->km->n_strata; k++) {
+            const Fedra__LifeTable *lt = b->km->strata[k];
+            if (lt->suppressed)
+                buf_printf(held, "%s%s at %s", held->len ? ", " : "", lt_level(lt),
+                    r->fed->nodes[i].name);
+            int32_t t = lt->truncated_at;
+            if (t > 0 && (*cut == 0 || t < *cut))
+                *cut = t;
+        }
         used++;
     }
+    for (size_t j = 0; *cut > 0 && j < used * G; j++)
+        km_table_cut(&tabs[j], *cut);
     if (rc == 0 && logrank_pooled(tabs, used, G, sum) != 0)
         rc = errf(err, "a node's life tables are inconsistent");
     for (size_t j = 0; j < nn * G; j++)
@@ -619,6 +733,8 @@ struct lr_out {
     const struct report_levels *lv;
     const struct logrank_oev *sum;
     struct logrank_result res;
+    int32_t cut;                    /* > 0: over the released period, before this day */
+    struct buf held;                /* "level at node, ...": groups a node withheld */
 };
 
 static void
@@ -629,6 +745,9 @@ lr_json(const struct report *r, const struct lr_out *t)
     json_object_set_new(o, "df", json_integer(t->res.df));
     json_object_set_new(o, "p", json_real(t->res.p));
     json_object_set_new(o, "stratified_by_node", json_boolean(t->stratified));
+    json_object_set_new(o, "truncated_at", t->cut > 0 ? json_integer(t->cut) : json_null());
+    json_object_set_new(o, "withheld", t->held.len ? json_stringn((const char *)t->held.p,
+        t->held.len) : json_null());
     for (size_t g = 0; g < t->lv->n; g++) {
         if (t->sum->n[g] == 0)
             continue;           /* survdiff lists only groups with patients */
@@ -696,6 +815,13 @@ lr_text(const struct report *r, const struct lr_out *t)
     FILE *d = r->format == REPORT_CSV ? r->diag : f;
     fprintf(d, "\n%sChisq = %.17g on %d degrees of freedom, p = %.17g\n",
         t->stratified ? "stratified by node: " : "", t->res.chisq, t->res.df, t->res.p);
+    if (t->held.len)
+        fprintf(d, "note: groups withheld by a node, not pooled (fewer than min_cell patients "
+            "there, or not releasable with earlier answers): %.*s\n", (int)t->held.len,
+            (const char *)t->held.p);
+    if (t->cut > 0)
+        fprintf(d, "note: over the released period only: records censored at day %d (a node "
+            "withheld its curves from there: fewer than min_cell at risk)\n", t->cut);
     if (r->format != REPORT_CSV)
         fputc('\n', f);
     report_nodes_text(r, d);
@@ -714,7 +840,8 @@ logrank_report(const struct report *r, const Fedra__QuerySpec *spec,
     if (spec->n_group_by != 1)
         return report_nodes(r, err);    /* a saved query without groups: nothing to test */
     struct report_levels lv = {vars_find(spec->group_by[0]), NULL, 0, 0};
-    struct lr_out t = {spec->group_by[0], spec->stratify_by_node, &lv, NULL, {0, 0, 1}};
+    struct lr_out t = {spec->group_by[0], spec->stratify_by_node, &lv, NULL, {0, 0, 1}, 0,
+        {0}};
     struct logrank_oev sum = {0};
     int rc = 0;
     lr_groups(r, &lv);
@@ -723,7 +850,7 @@ logrank_report(const struct report *r, const Fedra__QuerySpec *spec,
     else if (t.stratified)
         rc = lr_sum_oev(r, &lv, &sum, err);
     else
-        rc = lr_sum_pooled(r, &lv, &sum, err);
+        rc = lr_sum_pooled(r, &lv, &sum, &t.cut, &t.held, err);
     int k = rc == 0 ? logrank_test(&sum, &t.res) : 0;
     if (k == LOGRANK_ESINGULAR)
         rc = errf(err, "the variance matrix is singular (as R's survdiff, which stops here)");
@@ -735,6 +862,7 @@ logrank_report(const struct report *r, const Fedra__QuerySpec *spec,
     else if (rc == 0)
         lr_text(r, &t);
     logrank_oev_release(&sum);
+    buf_release(&t.held);
     free(lv.text);
     return rc;
 }

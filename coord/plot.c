@@ -59,7 +59,7 @@ xml_text(FILE *f, const char *s)
 
 /* Step path through (time, value) with value from column col (lower/upper/surv). */
 static void
-step_points(FILE *f, const struct km_curve *c, int col, double tmax, int reverse)
+step_points(FILE *f, const struct km_curve *c, int col, double tmax, double stop, int reverse)
 {
     size_t n = c->npts;
     double prev = 1;
@@ -74,7 +74,7 @@ step_points(FILE *f, const struct km_curve *c, int col, double tmax, int reverse
                 sy(v));
             prev = v;
         }
-        fprintf(f, " %.1f,%.1f", sx(tmax, tmax), sy(prev));
+        fprintf(f, " %.1f,%.1f", sx(stop, tmax), sy(prev));
         return;
     }
     /* Backwards, for closing a band polygon. */
@@ -84,7 +84,7 @@ step_points(FILE *f, const struct km_curve *c, int col, double tmax, int reverse
         if (v == v)
             last = v;
     }
-    fprintf(f, " %.1f,%.1f", sx(tmax, tmax), sy(last));
+    fprintf(f, " %.1f,%.1f", sx(stop, tmax), sy(last));
     for (size_t i = n; i-- > 0;) {
         const struct km_point *p = &c->pts[i];
         double v = col == 1 ? p->lower : p->upper, before = 1;
@@ -148,11 +148,13 @@ plot_km_svg(FILE *f, const char *title, const struct plot_curve *cv, size_t n,
     for (size_t k = 0; k < n; k++) {
         const char *col = colours[k % PLOT_MAX_CURVES];
         fprintf(f, "<polygon fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" points=\"", col);
-        step_points(f, cv[k].curve, 2, tmax, 0);
-        step_points(f, cv[k].curve, 1, tmax, 1);
+        /* A curve a node truncated stops where it was cut (the table says so too). */
+        double stop = cv[k].cut > 0 && cv[k].cut < tmax ? cv[k].cut : tmax;
+        step_points(f, cv[k].curve, 2, tmax, stop, 0);
+        step_points(f, cv[k].curve, 1, tmax, stop, 1);
         fputs("\"/>\n", f);
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
-        step_points(f, cv[k].curve, 0, tmax, 0);
+        step_points(f, cv[k].curve, 0, tmax, stop, 0);
         fputs("\"/>\n", f);
         for (size_t i = 0; i < cv[k].curve->npts; i++) {
             const struct km_point *p = &cv[k].curve->pts[i];
@@ -164,6 +166,8 @@ plot_km_svg(FILE *f, const char *title, const struct plot_curve *cv, size_t n,
             "<text x=\"%.1f\" y=\"%.1f\">", PX0 + 20, PY1 - 18.0 * (double)(n - k) - 4, col,
             PX0 + 40, PY1 - 18.0 * (double)(n - k) + 1);
         xml_text(f, cv[k].label);
+        if (cv[k].cut > 0)
+            fprintf(f, ": curve withheld from day %d: fewer than min_cell at risk", cv[k].cut);
         fputs("</text>\n", f);
     }
     /* Number at risk at each tick: small numbers are not drawn. */
@@ -182,6 +186,8 @@ plot_km_svg(FILE *f, const char *title, const struct plot_curve *cv, size_t n,
             if (km_at_times(cv[k].curve, &tt, 1, 1, &pt, &np) == 0 && np == 1)
                 nr = (long long)pt->n_risk;
             free(pt);
+            if (cv[k].cut > 0 && tt >= cv[k].cut)
+                continue;               /* withheld by a node from there on */
             if (nr > 0 && min_cell > 1 && nr < (long long)min_cell)
                 fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">&lt;%u</text>\n",
                     sx(t, tmax), y, min_cell);

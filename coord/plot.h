@@ -20,6 +20,7 @@
 struct plot_curve {
     const char *label;              /* legend text, e.g. "stage=localized" */
     const struct km_curve *curve;
+    int32_t cut;                    /* > 0: a node withheld the curve from this day (R4) */
 };
 
 /* Write the SVG document to f; -1 with err if there is nothing to draw. */

@@ -19,9 +19,14 @@
  *   release   the node's disclosure policy on that statistic: small-cell
  *             suppression, the small-stratum, small-level and event rules;
  *             it suppresses in place or refuses the whole answer
- *   sets      the patient (row) sets the released answer reveals, for the
- *             query-set auditor (node/qaudit.h), built with its generic
- *             group and margin machinery
+ *   sets      the numbers the released answer carries, as candidates for
+ *             the disclosure auditor (node/qaudit.h): each an item of the
+ *             answer (a cell, a stratum, or the whole answer) with its key
+ *             set (outcome-blind) and full set of rows
+ *   withhold  withhold one item the auditor did not admit (a count cell is
+ *             sent `withheld`, a stratum `suppressed`), or cut a stratum's
+ *             life table from a time on (R4); called after release, before
+ *             the answer is packed
  *   result    point the ResponseBody's result field at the answer
  *   summary   the text of the node's log line and audit entry
  *   free_answer  release the memory behind the answer (safe at any step)
@@ -99,9 +104,15 @@ struct node_kind {
     /* Apply the disclosure policy to ans->stat in place; -1 with err refuses it. */
     int (*release)(const struct disclose_policy *policy, const Fedra__QuerySpec *spec,
         struct node_answer *ans, char *err);
-    /* Add the row sets the release reveals (none for ping); see node/qaudit.h. */
+    /* Add the candidates of the released answer (none for ping); see node/qaudit.h. */
     void (*sets)(const struct snapshot *snap, const struct disclose_policy *policy,
-        const Fedra__QuerySpec *spec, struct qaudit_sets *out);
+        const Fedra__QuerySpec *spec, const struct node_answer *ans, struct qaudit_sets *out);
+    /*
+     * Withhold ${item} of the answer (from QAUDIT_ALL), or the part of the
+     * item's table at times >= from (R4); NULL for kinds whose candidates are
+     * all the whole answer (the auditor then refuses it).
+     */
+    void (*withhold)(struct node_answer *ans, long item, int32_t from);
     /* Set the one result field of rb to the released answer. */
     void (*result)(const struct node_answer *ans, Fedra__ResponseBody *rb);
     /* One line of text about the released answer, e.g. "count: 4 cells, 3 suppressed". */

@@ -6,7 +6,12 @@
  *   release  the small-cell rule: a cell of 1 .. min_cell-1 patients is
  *            sent as suppressed, with no count (max_hidden says how many
  *            a suppressed cell may hide); the query itself is never refused
- *   sets     every released cell, and their unions by margin (qaudit.h)
+ *   sets     every released cell: its key set (outcome conditions dropped)
+ *            and its rows (node/qaudit.h); without a grouping variable other
+ *            than vital_status the key set is the query's whole cohort
+ *   withhold a cell the disclosure auditor does not admit is sent with
+ *            count 0 and `withheld` (complementary suppression; its count
+ *            is unknown, not bounded by max_hidden)
  *
  * Nothing row-level leaves: only cells that went through release.
  */
@@ -25,7 +30,9 @@ struct count_answer {
     Fedra__Cell **cellp;
     char **levels;                  /* ncells * nby pointers */
     char (*numbers)[16];            /* text of integer levels */
+    struct snap_cell *snapcells;    /* the cells' codes, for the auditor's sets */
     size_t nsuppressed;             /* cells suppressed by release */
+    size_t nwithheld;               /* cells withheld by the auditor */
 };
 
 /* The grouping variables, each named once; -1 with err otherwise. */
@@ -100,7 +107,7 @@ count_execute(const struct node_kind_ctx *ctx, const Fedra__QuerySpec *spec,
             WIRE_MAX_CELLS);
     }
     count_fill(ctx->snap, by, spec->n_group_by, cells, n, a);
-    free(cells);
+    a->snapcells = cells;
     return 0;
 }
 
@@ -123,12 +130,76 @@ count_release(const struct disclose_policy *policy, const Fedra__QuerySpec *spec
     return 0;
 }
 
-/* Released cells are those of min_cell or more patients. */
+/* The group of ${g} with ${key}, or NULL (groups ascend by key). */
+static const struct qaudit_group *
+group_find(const struct qaudit_groups *g, uint64_t key)
+{
+    size_t lo = 0, hi = g->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (g->v[mid].key < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < g->n && g->v[lo].key == key ? &g->v[lo] : NULL;
+}
+
+/*
+ * Each released cell (not suppressed): its rows (full set) and its key set,
+ * the cell with vital_status filters dropped and its vital_status level
+ * merged.  Without another grouping variable every cell's key set is the
+ * cohort: one key candidate for the whole answer (refused if it fails),
+ * and the cells' full sets as items.
+ */
 static void
 count_sets(const struct snapshot *snap, const struct disclose_policy *policy,
-    const Fedra__QuerySpec *spec, struct qaudit_sets *out)
+    const Fedra__QuerySpec *spec, const struct node_answer *ans, struct qaudit_sets *out)
 {
-    qaudit_sets_groups(out, snap, spec, policy->min_cell);
+    const struct count_answer *a = ans->stat;
+    (void)policy;
+    struct qaudit_groups full, key;
+    qaudit_groups(snap, spec, 0, &full);
+    qaudit_groups(snap, spec, 1, &key);
+    int keyed = qaudit_keyed(spec);
+    size_t nby = spec->n_group_by;
+    int released = 0;
+    for (size_t i = 0; i < a->count.n_cells; i++)
+        released |= !a->cellp[i]->suppressed;
+    if (!keyed && key.n == 1 && released)
+        qaudit_add_key(out, QAUDIT_WHOLE, key.v[0].rows, key.v[0].n);
+    for (size_t i = 0; i < a->count.n_cells; i++) {
+        if (a->cellp[i]->suppressed)
+            continue;
+        uint64_t fk = 0;
+        for (size_t k = 0; k < nby; k++)
+            fk = fk << 16 | a->snapcells[i].code[k];
+        const struct qaudit_group *fg = group_find(&full, fk);
+        const struct qaudit_group *kg =
+            group_find(&key, qaudit_blind_key(spec, a->snapcells[i].code));
+        if (fg == NULL || kg == NULL) {     /* cannot be: the cell's rows are a group */
+            qaudit_add_key(out, QAUDIT_WHOLE, NULL, 0);
+            continue;
+        }
+        if (keyed)
+            qaudit_add(out, (long)i, kg->rows, kg->n, fg->rows, fg->n);
+        else
+            qaudit_add(out, (long)i, NULL, 0, fg->rows, fg->n);
+    }
+    qaudit_groups_free(&full);
+    qaudit_groups_free(&key);
+}
+
+static void
+count_withhold(struct node_answer *ans, long item, int32_t from)
+{
+    struct count_answer *a = ans->stat;
+    (void)from;
+    if (item < 0 || (size_t)item >= a->count.n_cells || a->cellp[item]->withheld)
+        return;
+    a->cellp[item]->withheld = 1;
+    a->cellp[item]->count = 0;
+    a->nwithheld++;
 }
 
 static void
@@ -143,7 +214,10 @@ count_summary(const struct node_answer *ans, const Fedra__QuerySpec *spec, char 
 {
     const struct count_answer *a = ans->stat;
     (void)spec;
-    snprintf(buf, len, "count: %zu cells, %zu suppressed", a->count.n_cells, a->nsuppressed);
+    int w = snprintf(buf, len, "count: %zu cells, %zu suppressed", a->count.n_cells,
+        a->nsuppressed);
+    if (a->nwithheld > 0 && w > 0 && (size_t)w < len)
+        snprintf(buf + w, len - (size_t)w, ", %zu withheld", a->nwithheld);
 }
 
 static void
@@ -155,6 +229,7 @@ count_free(struct node_answer *ans)
         free(a->cellp);
         free(a->levels);
         free(a->numbers);
+        free(a->snapcells);
         free(a);
     }
     memset(ans, 0, sizeof *ans);
@@ -167,6 +242,7 @@ const struct node_kind node_kind_count = {
     .execute = count_execute,
     .release = count_release,
     .sets = count_sets,
+    .withhold = count_withhold,
     .result = count_result,
     .summary = count_summary,
     .free_answer = count_free,

@@ -20,7 +20,8 @@
  *            for the coefficients (disclose_model_events_short).  dropped,
  *            n_boundary and excluded of 1 .. min_cell-1 are sent as 0 with
  *            their suppressed flag (R2)
- *   sets     the whole selected cohort
+ *   sets     the cohort, its levels and level pairs, and the events, all for
+ *            the whole answer (model_sets)
  *
  * The path check (docs/disclosure.md R1).  Round 1 is evaluated only where
  * the coordinator's Newton-Raphson / IRLS starts: beta 0 (cox), no beta
@@ -908,13 +909,142 @@ glm_execute(const struct node_kind_ctx *ctx, const Fedra__QuerySpec *spec,
 
 /* ---- what both rows share ---- */
 
-/* A model round releases sums over every selected patient with the model's variables. */
+/*
+ * What a model round releases, as sets (docs/disclosure.md §2.5, §2.6),
+ * all for the whole answer (a round cannot withhold a part):
+ *   the cohort of complete cases (key: vital_status filters dropped);
+ *   each indicator column's rows in it (key), and each pair of indicator
+ *     columns' common rows (round 1 of glm releases (3/16) X'X: the counts
+ *     of level pairs);
+ *   the events (cox: the endpoint's events; glm: y = 1), overall and per
+ *     indicator column (full).
+ * An indicator of vital_status (an outcome) is a full set only.  The sets
+ * of a fit are the same every round: later rounds are repeats (dependent
+ * sets, kept).  A spec the executor refuses gives no sets.
+ */
+#define MODEL_SET_COLS (WIRE_MAX_TERMS + 1)
+
+/*
+ * The patients the round leaves out (R2: small levels, design_exclude, on
+ * the real cohort g[0]) are in none of its sets: the key cohort g[1] loses
+ * them too, so the sets are those of the patients the answer sums over.
+ */
+static void
+model_sets_exclude(const struct snapshot *snap, const Fedra__QuerySpec *spec, int glm,
+    const struct column *col, const struct column *outcome,
+    const struct disclose_policy *policy, struct qaudit_group *g[2])
+{
+    enum var_id need[WIRE_MAX_TERMS + 1];
+    size_t nneed = 0;
+    for (size_t j = 0; j < spec->n_terms; j++)
+        need[nneed++] = col[j].var->id;
+    if (glm)
+        need[nneed++] = outcome->var->id;
+    struct design d = {0};
+    d.row = xcalloc(g[0]->n + 1, sizeof *d.row);
+    for (size_t j = 0; j < g[0]->n; j++)
+        d.row[d.n++] = g[0]->rows[j];
+    design_exclude(snap, need, nneed, policy, &d);
+    if (d.excluded > 0) {
+        unsigned char *kept = xcalloc(snap->n + 1, 1);
+        for (size_t r = 0; r < d.n; r++)
+            kept[d.row[r]] = 1;
+        unsigned char *out = xcalloc(snap->n + 1, 1);     /* left out of the real cohort */
+        for (size_t j = 0; j < g[0]->n; j++)
+            out[g[0]->rows[j]] = !kept[g[0]->rows[j]];
+        for (int w = 0; w < 2; w++) {
+            size_t m = 0;
+            for (size_t j = 0; j < g[w]->n; j++)
+                if (!out[g[w]->rows[j]])
+                    g[w]->rows[m++] = g[w]->rows[j];
+            g[w]->n = m;
+        }
+        free(out);
+        free(kept);
+    }
+    free(d.row);
+}
+
 static void
 model_sets(const struct snapshot *snap, const struct disclose_policy *policy,
-    const Fedra__QuerySpec *spec, struct qaudit_sets *out)
+    const Fedra__QuerySpec *spec, const struct node_answer *ans, struct qaudit_sets *out)
 {
-    (void)policy;
-    qaudit_sets_cohort(out, snap, spec);
+    (void)ans;
+    int glm = spec->kind == FEDRA__KIND__KIND_GLM;
+    struct column col[MODEL_SET_COLS], outcome = {0};
+    char ignored[FEDRA_ERRLEN];
+    const int32_t *tcol = NULL;
+    const uint8_t *ecol = NULL;
+    if (design_columns(snap, spec, glm, col, &outcome, ignored) != 0 ||
+        (!glm && kind_endpoint(snap, spec, &tcol, &ecol, ignored) != 0))
+        return;
+    size_t nt = spec->n_terms;
+    struct qaudit_groups full, key;
+    qaudit_groups(snap, spec, 0, &full);
+    qaudit_groups(snap, spec, 1, &key);
+    if (full.n == 1 && key.n == 1) {
+        /* Complete cases of each: every model variable present. */
+        struct qaudit_group *g[2] = {&full.v[0], &key.v[0]};
+        for (int w = 0; w < 2; w++) {
+            size_t m = 0;
+            for (size_t j = 0; j < g[w]->n; j++) {
+                uint32_t r = g[w]->rows[j];
+                int complete = !glm || snap->code[outcome.var->id][r] != SNAP_MISSING;
+                for (size_t t = 0; t < nt && complete; t++)
+                    complete = snap->code[col[t].var->id][r] != SNAP_MISSING;
+                if (complete)
+                    g[w]->rows[m++] = r;
+            }
+            g[w]->n = m;
+        }
+        model_sets_exclude(snap, spec, glm, col, &outcome, policy, g);
+        qaudit_add(out, QAUDIT_WHOLE, key.v[0].rows, key.v[0].n, full.v[0].rows, full.v[0].n);
+        /* The indicator columns' rows (a, b: one column, or a pair), and events. */
+        size_t cap = full.v[0].n + 1;
+        uint32_t *kr = xmalloc(key.v[0].n * sizeof *kr + 4), *fr = xmalloc(cap * sizeof *fr);
+        uint32_t *ev = xmalloc(cap * sizeof *ev);
+        for (size_t a = 0; a <= nt; a++)
+            for (size_t b = a; b <= nt; b++) {
+                /* a == nt: no column (the overall events); b == nt: a alone. */
+                if (a == nt && b != nt)
+                    continue;
+                if ((a < nt && col[a].var->kind == VAR_INTEGER) ||
+                    (b < nt && b != a && col[b].var->kind == VAR_INTEGER) || (b == a && a < nt))
+                    continue;
+                int outc = 0;
+                size_t nk = 0, nf = 0, ne = 0;
+                for (int w = 0; w < 2; w++) {
+                    const struct qaudit_group *grp = w ? &key.v[0] : &full.v[0];
+                    for (size_t j = 0; j < grp->n; j++) {
+                        uint32_t r = grp->rows[j];
+                        int in = 1;
+                        size_t cs[2] = {a, b};
+                        for (int q = 0; q < 2; q++)
+                            if (cs[q] < nt) {
+                                in &= snap->code[col[cs[q]].var->id][r] == col[cs[q]].code;
+                                outc |= col[cs[q]].var->id == VAR_VITAL_STATUS;
+                            }
+                        if (!in)
+                            continue;
+                        if (w) {
+                            kr[nk++] = r;
+                            continue;
+                        }
+                        fr[nf++] = r;
+                        if (glm ? snap->code[outcome.var->id][r] == outcome.code : ecol[r])
+                            ev[ne++] = r;
+                    }
+                }
+                if (a < nt)
+                    qaudit_add(out, QAUDIT_WHOLE, outc ? NULL : kr, nk, fr, nf);
+                qaudit_add(out, QAUDIT_WHOLE, NULL, 0, ev, ne);
+            }
+        free(kr);
+        free(fr);
+        free(ev);
+    }
+    qaudit_groups_free(&full);
+    qaudit_groups_free(&key);
 }
 
 static void
@@ -953,6 +1083,7 @@ const struct node_kind node_kind_cox = {
     .execute = cox_execute,
     .release = model_release,
     .sets = model_sets,
+    .withhold = NULL,
     .result = model_result,
     .summary = model_summary,
     .free_answer = model_free,
@@ -965,6 +1096,7 @@ const struct node_kind node_kind_glm = {
     .execute = glm_execute,
     .release = model_release,
     .sets = model_sets,
+    .withhold = NULL,
     .result = model_result,
     .summary = model_summary,
     .free_answer = model_free,

@@ -38,11 +38,12 @@ ping_release(const struct disclose_policy *policy, const Fedra__QuerySpec *spec,
 /* No row set: a ping selects no patient. */
 static void
 ping_sets(const struct snapshot *snap, const struct disclose_policy *policy,
-    const Fedra__QuerySpec *spec, struct qaudit_sets *out)
+    const Fedra__QuerySpec *spec, const struct node_answer *ans, struct qaudit_sets *out)
 {
     (void)snap;
     (void)policy;
     (void)spec;
+    (void)ans;
     (void)out;
 }
 
@@ -74,6 +75,7 @@ const struct node_kind node_kind_ping = {
     .execute = ping_execute,
     .release = ping_release,
     .sets = ping_sets,
+    .withhold = NULL,
     .result = ping_result,
     .summary = ping_summary,
     .free_answer = ping_free,

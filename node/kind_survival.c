@@ -12,9 +12,18 @@
  *            logrank: the node's own O, E and V per group, for closed
  *            categorical variables only, so that every node reports the
  *            same groups in the same order
- *   release  the small-stratum rule: a stratum of 1 .. min_cell-1
- *            patients refuses the whole query (its curve would show them)
- *   sets     one set per stratum (a life table starts with its size)
+ *   release  the small-stratum rule (R5): a km stratum of 1 .. min_cell-1
+ *            patients is sent `suppressed`, with no n and no table, and the
+ *            other strata are answered; the node-stratified log-rank
+ *            message has no per-group flag, so there a small group still
+ *            refuses the query
+ *   sets     per released stratum its key set, its rows and its tail (the
+ *            times and events: the auditor cuts the table where fewer than
+ *            min_cell remain at risk, R4, and audits the events before the
+ *            cut); log-rank O, E, V: each group and its events, all items
+ *            of the whole answer
+ *   withhold a stratum is sent `suppressed`, or its table stops at a time
+ *            (`truncated_at`)
  *
  * A logrank query without stratify_by_node is answered as km: the pooled
  * test at the coordinator needs each group's life table.
@@ -59,6 +68,7 @@ struct surv_answer {
     Fedra__LifeTable **tabp;
     char **levels;                  /* one per stratum (with by) */
     char (*numbers)[16];
+    uint16_t *scode;                /* each stratum's code of by */
     size_t nstrata;
     /* logrank */
     Fedra__LogrankOev msg;
@@ -229,6 +239,7 @@ km_tables(const struct snapshot *snap, const struct surv_sel *sel, const uint32_
     a->tabp = xcalloc(want, sizeof *a->tabp);
     a->levels = xcalloc(want, sizeof *a->levels);
     a->numbers = xcalloc(want, sizeof *a->numbers);
+    a->scode = xcalloc(want, sizeof *a->scode);
     int32_t *t = NULL;
     uint8_t *e = NULL;
     size_t *start = NULL;
@@ -247,6 +258,7 @@ km_tables(const struct snapshot *snap, const struct surv_sel *sel, const uint32_
             kind_late(late, "cannot build the life table (time out of range)");
             break;
         }
+        a->scode[k] = (uint16_t)c;
         a->nstrata++;
         if (sel->by) {
             a->levels[k] = (char *)snapshot_level(snap, sel->by->id, (uint16_t)c, a->numbers[k]);
@@ -311,14 +323,27 @@ surv_refuse(const struct disclose_policy *policy, const struct surv_answer *a, c
     return 0;
 }
 
+/* Send ${tab} withheld: no n, no table (R5, or the auditor's verdict). */
+static void
+surv_suppress(Fedra__LifeTable *tab)
+{
+    tab->suppressed = 1;
+    tab->n = 0;
+    tab->n_time = tab->n_events = tab->n_censored = 0;
+    tab->truncated_at = 0;
+}
+
 static int
 surv_release(const struct disclose_policy *policy, const Fedra__QuerySpec *spec,
     struct node_answer *ans, char *err)
 {
     struct surv_answer *a = ans->stat;
     (void)spec;
-    if (surv_refuse(policy, a, err) != 0)
+    if (a->logrank && surv_refuse(policy, a, err) != 0)
         return -1;
+    for (size_t k = 0; k < a->nstrata; k++)
+        if (a->tabs[k].n > 0 && disclose_suppress(policy, a->tabs[k].n))
+            surv_suppress(&a->tabs[k]);
     a->km.min_cell = policy->min_cell;
     return 0;
 }
@@ -403,13 +428,100 @@ logrank_execute(const struct node_kind_ctx *ctx, const Fedra__QuerySpec *spec,
     return 0;
 }
 
-/* One set per stratum: its size is released even where its events are not. */
+/* The rows of ${rows} with an event: a set of its own (malloc'd). */
+static uint32_t *
+surv_events(const uint8_t *ecol, const uint32_t *rows, size_t n, size_t *nev)
+{
+    uint32_t *ev = xmalloc((n ? n : 1) * sizeof *ev);
+    *nev = 0;
+    for (size_t j = 0; j < n; j++)
+        if (ecol[rows[j]])
+            ev[(*nev)++] = rows[j];
+    return ev;
+}
+
+/*
+ * km: each stratum released (not suppressed, not empty) with its key set,
+ * its rows and its tail.  Strata split only by vital_status share one key
+ * set, the cohort: it is a candidate for the whole answer (refused if it
+ * fails).  logrank O, E, V: each group's rows and events, for the whole
+ * answer (the message cannot withhold one group).
+ */
 static void
 surv_sets(const struct snapshot *snap, const struct disclose_policy *policy,
-    const Fedra__QuerySpec *spec, struct qaudit_sets *out)
+    const Fedra__QuerySpec *spec, const struct node_answer *ans, struct qaudit_sets *out)
 {
+    const struct surv_answer *a = ans->stat;
     (void)policy;
-    qaudit_sets_groups(out, snap, spec, 1);
+    const int32_t *tcol;
+    const uint8_t *ecol;
+    int32_t grid;
+    char ignored[FEDRA_ERRLEN];
+    if (kind_endpoint(snap, spec, &tcol, &ecol, ignored) != 0 ||
+        kind_spec_grid(spec, &grid, ignored) != 0) {
+        qaudit_add_key(out, QAUDIT_WHOLE, NULL, 0);     /* cannot be: execute checked both */
+        return;
+    }
+    struct qaudit_groups full, key;
+    qaudit_groups(snap, spec, 0, &full);
+    qaudit_groups(snap, spec, 1, &key);
+    int keyed = qaudit_keyed(spec), released = a->logrank;
+    for (size_t k = 0; !a->logrank && k < a->nstrata; k++)
+        released |= !a->tabs[k].suppressed && a->tabs[k].n > 0;
+    if (!keyed && key.n == 1 && released)
+        qaudit_add_key(out, QAUDIT_WHOLE, key.v[0].rows, key.v[0].n);
+    size_t ns = a->logrank ? a->ncodes : a->nstrata;
+    for (size_t k = 0; k < ns; k++) {
+        uint16_t c = a->logrank ? (uint16_t)k : a->scode[k];
+        if (!a->logrank && (a->tabs[k].suppressed || a->tabs[k].n == 0))
+            continue;
+        const struct qaudit_group *fg = NULL, *kg = NULL;
+        for (size_t g = 0; g < full.n && fg == NULL; g++)
+            if (full.v[g].key == (a->by ? c : 0))
+                fg = &full.v[g];
+        for (size_t g = 0; g < key.n && kg == NULL; g++)
+            if (key.v[g].key == (keyed ? c : 0))
+                kg = &key.v[g];
+        if (fg == NULL && a->logrank)
+            continue;                   /* an empty group: n = 0, nothing counted */
+        if (fg == NULL || kg == NULL) {
+            qaudit_add_key(out, QAUDIT_WHOLE, NULL, 0);
+            continue;
+        }
+        if (a->logrank) {
+            size_t nev;
+            uint32_t *ev = surv_events(ecol, fg->rows, fg->n, &nev);
+            qaudit_add(out, QAUDIT_WHOLE, kg->rows, kg->n, fg->rows, fg->n);
+            qaudit_add(out, QAUDIT_WHOLE, NULL, 0, ev, nev);
+            free(ev);
+        } else {
+            qaudit_add_stratum(out, (long)k, kg->rows, kg->n, fg->rows, fg->n, tcol, ecol,
+                grid);
+        }
+    }
+    qaudit_groups_free(&full);
+    qaudit_groups_free(&key);
+}
+
+/* The auditor's verdict: stratum ${item} withheld, or its table stopped at ${from}. */
+static void
+surv_withhold(struct node_answer *ans, long item, int32_t from)
+{
+    struct surv_answer *a = ans->stat;
+    if (a->logrank || item < 0 || (size_t)item >= a->nstrata)
+        return;
+    Fedra__LifeTable *tab = &a->tabs[item];
+    if (from == QAUDIT_ALL) {
+        surv_suppress(tab);
+        return;
+    }
+    size_t keep = 0;
+    while (keep < tab->n_time && tab->time[keep] < from)
+        keep++;
+    if (keep < tab->n_time) {
+        tab->n_time = tab->n_events = tab->n_censored = keep;
+        tab->truncated_at = from;
+    }
 }
 
 static void
@@ -447,6 +559,7 @@ surv_free(struct node_answer *ans)
         free(a->tabp);
         free(a->levels);
         free(a->numbers);
+        free(a->scode);
         logrank_oev_release(&a->oev);
         free(a->n);
         free(a->size);
@@ -462,6 +575,7 @@ const struct node_kind node_kind_km = {
     .execute = km_execute,
     .release = surv_release,
     .sets = surv_sets,
+    .withhold = surv_withhold,
     .result = surv_result,
     .summary = surv_summary,
     .free_answer = surv_free,
@@ -474,6 +588,7 @@ const struct node_kind node_kind_logrank = {
     .execute = logrank_execute,
     .release = surv_release,
     .sets = surv_sets,
+    .withhold = surv_withhold,
     .result = surv_result,
     .summary = surv_summary,
     .free_answer = surv_free,

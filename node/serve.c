@@ -69,6 +69,7 @@ struct node {
     struct store *store;            /* SQLite: data, audit, replay cache */
     struct snapshot *snap;          /* in-memory columns queries run on */
     struct kind_model_cache models; /* designs of fits in progress; cleared on reload */
+    struct qaudit *qa;              /* disclosure auditor of snap (node/qaudit.h); NULL: none yet */
     uint8_t data_hash[32];          /* snapshot content hash (binary) */
     struct audit_head head;         /* the audit log's last entry, kept by every append */
     void *zctx;
@@ -678,6 +679,29 @@ check_query(struct node *nd, struct query_state *s)
     return s->v.code != NULL ? -1 : 0;
 }
 
+/*
+ * The disclosure auditor of the data answered from, under the policy's
+ * min_cell: rebuilt from its stored history at start, and after a reload
+ * changed either.  NULL with err if it cannot be (the query is refused).
+ */
+static struct qaudit *
+node_auditor(struct node *nd, char *err)
+{
+    if (qaudit_matches(nd->qa, nd->snap, nd->cfg.policy.min_cell))
+        return nd->qa;
+    qaudit_close(nd->qa);
+    int64_t ms = 0;
+    nd->qa = qaudit_open(store_db(nd->store), nd->snap, nd->cfg.policy.min_cell, 0, &ms, err);
+    if (nd->qa != NULL) {
+        uint64_t stored;
+        size_t nsets[3], bytes;
+        qaudit_stats(nd->qa, &stored, nsets, &bytes);
+        node_log(nd, "disclosure auditor: %llu stored sets replayed in %lld ms (%zu bytes)",
+            (unsigned long long)stored, (long long)ms, bytes);
+    }
+    return nd->qa;
+}
+
 /* The kind's row answers and releases; the differencing guard (node/qaudit.h) admits. */
 static void
 answer_query(struct node *nd, struct query_state *s)
@@ -695,10 +719,15 @@ answer_query(struct node *nd, struct query_state *s)
         refuse(&s->v, s->ans.code ? s->ans.code : "query", "%s", s->err);
         return;
     }
+    /* The auditor withholds within the answer (pending until the answer is sent). */
+    if (nd->cfg.query_audit) {
+        if (node_auditor(nd, s->v.reason) == NULL)
+            s->v.code = "internal";
+        else
+            s->v.code = qaudit_admit(nd->qa, store_db(nd->store), nd->snap, s->kind,
+                &nd->cfg.policy, spec, &s->ans, s->signer, s->qid, s->now, s->v.reason);
+    }
     s->kind->summary(&s->ans, spec, s->summary, sizeof s->summary);
-    if (nd->cfg.query_audit)
-        s->v.code = qaudit_admit(store_db(nd->store), nd->snap, &nd->cfg.policy, spec,
-            s->signer, s->qid, s->now, QAUDIT_DEFAULT_MAX_SETS, s->v.reason);
 }
 
 /* The ResponseBody: its own fields, then the refusal or the kind's result; counts the outcome. */
@@ -857,6 +886,11 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
     if (verify_envelope(nd, msg, len, &s) == 0 && check_query(nd, &s) == 0)
         answer_query(nd, &s);
     respond(nd, &s, msg, len, reply);
+    /* The auditor's pending sets count as released once the answer is signed and audited. */
+    if (s.v.code == NULL)
+        qaudit_commit(nd->qa);
+    else if (nd->qa != NULL)
+        qaudit_rollback(nd->qa, store_db(nd->store));
     if (s.kind != NULL)
         s.kind->free_answer(&s.ans);
     wire_query_free(s.q);
@@ -981,6 +1015,8 @@ node_open(struct node *nd, const char *config_path, char *err)
     if (load_data(nd, &nd->snap, err) != 0)
         return -1;
     util_unhex(nd->snap->meta.hash, nd->data_hash, 32);
+    if (nd->cfg.query_audit && node_auditor(nd, err) == NULL)
+        return -1;
     if (open_sockets(nd, err) != 0)
         return -1;
     if (nd->cfg.crl_url != NULL) {
@@ -1005,6 +1041,7 @@ node_close(struct node *nd)
         zmq_ctx_term(nd->zctx);
     }
     kind_model_cache_clear(&nd->models);
+    qaudit_close(nd->qa);
     snapshot_free(nd->snap);
     certcache_free(nd->certs);
     store_free(nd->store);

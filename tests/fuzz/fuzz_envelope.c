@@ -42,7 +42,8 @@
 
 static struct pki_trust *trust;
 static struct snapshot *snap;
-static sqlite3 *qdb;                    /* the query-set auditor's history, in memory */
+static sqlite3 *qdb;                    /* the disclosure auditor's history, in memory */
+static struct qaudit *qas[2];           /* one auditor per policy of one_spec */
 
 static const char csv_header[] = "patient_id,eupid,sex,age_at_diagnosis_days,diagnosis_date,"
     "tumour_type,icdo3_morphology,icdo3_topography,stage,surgery,chemotherapy,radiotherapy,"
@@ -136,18 +137,40 @@ answer_decodes(const struct buf *body)
 }
 
 /*
- * The query-set auditor on every answered spec, with a history kept across
- * inputs (bounded by its capacity): it may admit or refuse, never fail.
+ * The disclosure auditor on every answered spec, with a history kept across
+ * inputs (bounded by its capacity): it may admit (withholding items) or
+ * refuse, never fail; what it leaves must still be a valid answer.
  */
 static void
-audit(const Fedra__QuerySpec *spec, const struct disclose_policy *policy)
+audit(const struct node_kind *k, const Fedra__QuerySpec *spec,
+    const struct disclose_policy *policy, size_t which)
 {
     char err[FEDRA_ERRLEN] = "";
-    const char *code = qaudit_admit(qdb, snap, policy, spec, "fuzz", "0", 1, 100000, err);
-    if (code != NULL && strcmp(code, "differencing") != 0 && strcmp(code, "capacity") != 0) {
-        fprintf(stderr, "qaudit_admit failed (%s): %s\n", code, err);
-        abort();
+    if (qas[which] == NULL &&
+        (qas[which] = qaudit_open(qdb, snap, policy->min_cell, 100000, NULL, err)) == NULL)
+        fuzz_check(-1, "qaudit_open", err);
+    struct node_kind_ctx ctx = {snap, NULL, 0, "fedra-node fuzz"};
+    struct node_answer ans;
+    if (node_kind_answer(k, &ctx, policy, spec, &ans, err) == 0) {
+        const char *code = qaudit_admit(qas[which], qdb, snap, k, policy, spec, &ans, "fuzz",
+            "0", 1, err);
+        if (code != NULL && strcmp(code, "differencing") != 0 && strcmp(code, "capacity") != 0) {
+            fprintf(stderr, "qaudit_admit failed (%s): %s\n", code, err);
+            abort();
+        }
+        if (code == NULL) {
+            Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
+            struct buf body = {0};
+            k->result(&ans, &rb);
+            rb.context = (char *)WIRE_RESPONSE_CONTEXT;
+            rb.node = (char *)"N1";
+            rb.status = FEDRA__STATUS__STATUS_OK;
+            wire_pack(&rb.base, &body);
+            buf_release(&body);
+            qaudit_commit(qas[which]);
+        }
     }
+    k->free_answer(&ans);
 }
 
 /* Two answers (refused: rc != 0) must agree in outcome and bytes. */
@@ -178,7 +201,7 @@ execute(const Fedra__QuerySpec *spec)
         }
         if (rc == 0) {
             answer_decodes(&body);
-            audit(spec, &policies[i]);
+            audit(k, spec, &policies[i], i);
         }
         kind_model_cache_clear(&mc);
         buf_release(&body);

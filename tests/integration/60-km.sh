@@ -1,7 +1,10 @@
 # 60-km - pooled Kaplan-Meier and log-rank across real nodes, checked live
 # against R's survfit and survdiff on the pooled records (fresh random data
-# every run), exact and binned; the node's time-resolution and stratum-size
-# rules refuse the rest.
+# every run), exact and binned; the node's time-resolution rule refuses the
+# rest; under the default policy (min_cell 5) small strata are withheld (R5)
+# and curves stop where fewer than 5 remain at risk (R4): the pooled curve
+# equals R's up to the released time, and the log-rank test equals survdiff
+# on the records censored there (docs/disclosure.md §6).
 . "$ROOT/tests/integration/lib.sh"
 cd "$WORK"
 command -v Rscript >/dev/null || { fail "Rscript not found: run scripts/install-deps"; done_checks; }
@@ -160,20 +163,83 @@ edge_km everybody-dies '$13 = "dead"'
 edge_km empty-stratum 'if ($9 == "unknown") $9 = "localized"'
 edge_km one-patient-per-stratum-per-node '$9 = (NR % 2) ? "metastatic" : "localized"' 2
 
-# 3. Default min_cell 5: a node holding 3 patients refuses; the others are merged.
+# 3. Default min_cell 5: a node holding 3 patients withholds its stratum (R5: it used
+#    to refuse the whole query); the others are merged.
 head -n 4 CC.csv >DD.csv
 check "federation up (default policy, one node of 3 patients)" \
     "$ROOT/scripts/federation" up fed3 AA=AA.csv DD=DD.csv
 . fed3/env
-expect_status 3 "a stratum below min_cell is refused by the node that holds it" fedra km
-expect_grep "DD +refused +a stratum \(all patients\) has fewer than 5 patients" "$WORK/last.out" \
-    "refusal says which stratum is too small, not how small"
-expect_grep "AA +ok" "$WORK/last.out" "the other node's curve is still merged"
+expect_status 0 "a stratum below min_cell is withheld by the node that holds it" fedra km
+expect_grep "note: all withheld by DD" "$WORK/last.out" "the note names the node, not how small"
+expect_grep "DD +ok" "$WORK/last.out" "the node still answers"
+expect_grep "AA +ok" "$WORK/last.out" "the other node's curve is merged"
 # The plot: a well-formed SVG whose number-at-risk table shows no number below min_cell.
-expect_status 3 "km --plot draws the merged curve" fedra km --plot km.svg
+expect_status 0 "km --plot draws the merged curve" fedra km --plot km.svg
 check "the plot is well-formed SVG" xmllint --noout km.svg
 if awk '/Number at risk/ {risk = 1} risk && />[1-4]<\/text>/ {bad = 1} END {exit bad}' km.svg; then
     ok "no number at risk from 1 to 4 is drawn (min_cell 5)"
 else fail "the plot shows a number at risk below min_cell"; fi
 "$ROOT/scripts/federation" down fed3 >/dev/null
+
+# 4. Default policy on all three nodes: strata withheld by a node (R5, or the
+#    auditor) are left out, curves stop where fewer than 5 remain at risk (R4).
+#    R on the same records (less the withheld node strata) agrees up to each
+#    curve's released time; survdiff on the records censored at the released
+#    period gives the pooled log-rank test.
+cat >trunc.R <<'R'
+suppressMessages(library(survival))
+a <- commandArgs(TRUE); fedra <- a[1]; cuts <- a[2]; held <- a[3]; lrnums <- a[4]; lrcut <- as.numeric(a[5])
+d <- read.csv("all.csv", stringsAsFactors = FALSE, na.strings = "")
+d$node <- sub("-.*", "", d$patient_id)
+h <- if (file.size(held) > 0) read.table(held, col.names = c("stage", "node")) else data.frame(stage = character(), node = character())
+d <- d[!paste(d$stage, d$node) %in% paste(h$stage, h$node), ]
+dx <- as.Date(d$diagnosis_date); lc <- as.Date(d$last_contact_date)
+t <- ceiling(as.numeric(lc - dx) / 30) * 30; e <- as.integer(d$vital_status == "dead")
+d$stage <- factor(d$stage, levels = c("localized", "regional", "metastatic", "unknown"))
+fit <- survfit(Surv(t, e) ~ stage, data = d)
+strata <- rep(names(fit$strata), fit$strata)
+want <- data.frame(strata, time = fit$time, n.risk = fit$n.risk, n.event = fit$n.event,
+  n.censor = fit$n.censor, surv = fit$surv, std.err = fit$surv * fit$std.err,
+  lower = fit$lower, upper = fit$upper, stringsAsFactors = FALSE)
+cu <- read.table(cuts, col.names = c("strata", "cut"), stringsAsFactors = FALSE)
+cut <- cu$cut[match(want$strata, cu$strata)]
+want <- want[!is.na(cut) & (cut == 0 | want$time < cut), ]
+got <- read.csv(fedra, stringsAsFactors = FALSE)
+if (nrow(got) != nrow(want) || !all(got$strata == want$strata)) {
+  cat("rows: fedra", nrow(got), "R", nrow(want), "\n"); quit(status = 1) }
+worst <- 0
+for (col in names(want)[-1]) {
+  g <- got[[col]]; w <- want[[col]]
+  if (!all(is.na(g) == is.na(w))) { cat("NA pattern differs in", col, "\n"); quit(status = 1) }
+  ok <- !is.na(w); rel <- abs(g[ok] - w[ok]) / pmax(abs(w[ok]), 1e-300); rel[g[ok] == w[ok]] <- 0
+  worst <- max(worst, rel)
+}
+# The log-rank test over the released period: records censored at lrcut.
+if (lrcut > 0) { e[t >= lrcut] <- 0L; t[t >= lrcut] <- lrcut }
+s <- survdiff(Surv(t, e) ~ stage, data = d)
+lw <- c(s$chisq, s$obs, s$exp); lg <- as.numeric(strsplit(lrnums, ",")[[1]])
+lrel <- if (length(lg) == length(lw)) max(abs(lg - lw) / pmax(abs(lw), 1e-300)) else Inf
+cat(sprintf("curves: max relative difference %.3g over %d rows; log-rank (censored at %g): %.3g\n",
+  worst, nrow(want), lrcut, lrel))
+quit(status = if (worst <= 1e-9 && lrel <= 1e-9) 0 else 1)
+R
+{ cat AA.csv; tail -n +2 BB.csv; tail -n +2 CC.csv; } >all.csv
+check "federation up (default policy, three nodes)" \
+    "$ROOT/scripts/federation" up fed4 AA=AA.csv BB=BB.csv CC=CC.csv
+. fed4/env
+expect_status 0 "km --by stage (csv)" fedra --format csv km --by stage
+cp "$WORK/last.out" kt.csv
+expect_status 0 "km --by stage (json)" fedra --format json km --by stage
+jq -r '.result.curves[] | "\(.strata) \(.truncated_at // 0)"' "$WORK/last.out" >kt.cuts
+jq -r '.result.withheld[] | .strata as $s | .nodes | split(", ")[] | "\($s | sub("stage="; "")) \(.)"' \
+    "$WORK/last.out" >kt.held
+lj=$(fedra --format json logrank --by stage | tr -d ' \n')
+lc=$(echo "$lj" | grep -o '"truncated_at":[^,]*' | cut -d: -f2); [ "$lc" = null ] && lc=0
+lnums=$(echo "$lj" | grep -o '"chisq":[^,]*' | cut -d: -f2),$(echo "$lj" | grep -o '"observed":[^,]*' | cut -d: -f2 | paste -sd,),$(echo "$lj" | grep -o '"expected":[^,}]*' | cut -d: -f2 | paste -sd,)
+awk '$2 > 0 {n++} END {exit !n}' kt.cuts && ok "some curve is truncated ($(awk '$2 > 0' kt.cuts | wc -l))" \
+    || fail "no curve truncated"
+if Rscript trunc.R kt.csv kt.cuts kt.held "$lnums" "$lc" >r.out 2>&1; then
+    ok "truncated curves equal survfit up to the released time, log-rank equals survdiff censored at $lc: $(tail -n 1 r.out)"
+else fail "truncated curves or log-rank differ from R"; sed 's/^/       | /' r.out | head; fi
+"$ROOT/scripts/federation" down fed4 >/dev/null
 done_checks

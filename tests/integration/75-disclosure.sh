@@ -2,11 +2,14 @@
 # each check fails if the attack works.  Small cells; complementary
 # suppression (a margin minus the released cells of a two-way table);
 # differencing (two cohorts 2 patients apart), also across two analysts and
-# with Kaplan-Meier; averaging by repetition; exact event times.  The same
-# differencing pair is first run against a node with the query-set auditor
-# off, to show that the attack is real there (so these tests can fail).  Attack 1,
+# with Kaplan-Meier; averaging by repetition; exact event times; attack 1,
 # model probing at chosen coefficients, first against a node with
-# model_path_check off, then refused on the default policy.
+# model_path_check off, then refused on the default policy; the attack
+# classes 2, 3 and 4 of docs/disclosure.md §4 (across kinds, refusals as an
+# oracle, trackers), each first shown to work against a node with the
+# disclosure auditor off (query_audit = off), then shown blocked; the
+# refinement count --by stage then --by stage,age_group; survival tails
+# (docs/disclosure.md §6, R1-R5).
 . "$ROOT/tests/integration/lib.sh"
 cd "$WORK"
 
@@ -55,11 +58,25 @@ nsup=$(awk -F, 'NR > 1 && $3 == 0 && $4 == 4' "$WORK/last.out" | wc -l)
 #    two-way table would give the suppressed cells.  Which rows it would reveal:
 rows=$(sqlite3 oracle.db "SELECT count(*) FROM (SELECT tumour_type, sum(CASE WHEN n < 5 THEN n ELSE 0 END) s FROM (SELECT tumour_type, count(*) n FROM a GROUP BY tumour_type, stage) GROUP BY tumour_type) WHERE s BETWEEN 1 AND 4")
 [ "$rows" -gt 0 ] && ok "margins: $rows tumour types whose suppressed cells sum to 1..4 (sqlite3)" || fail "margins: no revealing row in the data"
-expect_status 3 "the one-way margin after the two-way table is refused" fedra count --by tumour_type
-expect_grep "AA +refused +differencing: the group \(tumour_type=" "$WORK/last.out" \
-    "margins: refusal names differencing and the group"
-expect_status 3 "... also when asked by another analyst" fedra --cert one/bob.crt --key one/bob.key count --by tumour_type
-expect_grep "AA +refused +differencing: .*to another analyst" "$WORK/last.out" "margins: refused across analysts"
+cp "$WORK/last.out" two.csv
+# The margin query is answered now (the pairwise auditor refused it): the
+# margins that would give a suppressed cell away are withheld instead.
+margins_ok() { # margins_ok TWO.csv ONE.csv: no released margin minus its released cells is 1..4
+    awk -F, 'FNR == 1 { next }
+        NR == FNR { if ($4 != "" && $3 == $4) rel[$1] += $3; next }
+        $3 != "" && $2 == $3 { d = $2 - rel[$1]; if (d >= 1 && d <= 4) { print $1, d; bad = 1 } }
+        END { exit bad }' "$1" "$2"
+}
+expect_status 0 "the one-way margin after the two-way table is answered" fedra --format csv count --by tumour_type
+cp "$WORK/last.out" one.csv
+if margins_ok two.csv one.csv; then ok "margins: no released margin minus its released cells is 1..4"
+else fail "margins: a margin minus released cells gives a small group"; fi
+awk -F, 'NR > 1 && $3 == "" {n++} END {exit !n}' one.csv && ok "margins: the revealing margins are withheld (count_max empty)" \
+    || fail "margins: nothing withheld"
+expect_status 0 "... also when asked by another analyst (the history is shared)" \
+    fedra --format csv --cert one/bob.crt --key one/bob.key count --by tumour_type
+if margins_ok two.csv "$WORK/last.out"; then ok "margins: the same for the other analyst"
+else fail "margins: the other analyst gets a small group"; fi
 "$ROOT/scripts/federation" down one >/dev/null
 
 # 3. Differencing by a filter: age<10 then age<=10 (2 patients apart).  Each
@@ -75,11 +92,15 @@ fresh() { # fresh: stop the current federation, start a new one, issue bob
 fresh
 expect_status 0 "count --where age_years<10 answered" fedra count --where "age_years<10"
 expect_status 3 "count --where age_years<=10 is refused by AA" fedra count --where "age_years<=10"
-expect_grep "AA +refused +differencing: .*differ by 1 to 4 patients" "$WORK/last.out" "differencing: refusal says why"
+expect_grep "AA +refused +differencing: .*1 to 4 patients" "$WORK/last.out" "differencing: refusal says why"
 expect_grep "BB +ok" "$WORK/last.out" "differencing: BB (no such small difference) still answers"
-expect_status 3 "the same pair split over two analysts is refused" \
-    fedra --cert $fd/bob.crt --key $fd/bob.key count --by sex --where "age_years<=10"
-expect_grep "AA +refused +differencing" "$WORK/last.out" "differencing across analysts refused"
+# The pair split over two analysts: by sex, the cohort's cells are answered (the
+# pairwise auditor refused the query) but one is withheld, so that the two
+# patients aged 10 (both F) are not the difference of released counts.
+expect_status 0 "the same pair split over two analysts is answered" \
+    fedra --format csv --cert $fd/bob.crt --key $fd/bob.key count --by sex --where "age_years<=10"
+awk -F, 'NR > 1 && $3 == "" {n++} END {exit !n}' "$WORK/last.out" \
+    && ok "differencing across analysts: a sex cell is withheld" || fail "differencing across analysts: nothing withheld"
 expect_status 0 "a cohort 1 year wider (many patients apart) is answered" fedra count --where "age_years<=11"
 #    ... with Kaplan-Meier curves (the difference would be 2 patients' times) ...
 fresh
@@ -91,8 +112,9 @@ expect_grep "AA +refused +differencing" "$WORK/last.out" "km differencing refuse
 fresh
 fedra logrank --by sex --where "age_years>=11 and sex in (F,M)" >"$WORK/last.out" 2>&1
 expect_grep "AA +ok" "$WORK/last.out" "logrank --by sex --where age_years>=11 answered by AA"
-expect_status 3 "logrank --where age_years>=10 is refused by AA" fedra logrank --by sex --where "age_years>=10 and sex in (F,M)"
-expect_grep "AA +refused +differencing" "$WORK/last.out" "logrank differencing refused"
+# The strata are withheld one by one now (the pairwise auditor refused the node).
+expect_status 0 "logrank --where age_years>=10 is answered" fedra logrank --by sex --where "age_years>=10 and sex in (F,M)"
+expect_grep "groups withheld by a node.*F at AA" "$WORK/last.out" "logrank differencing: AA withholds the F group"
 
 # 4. Averaging: results are deterministic (no noise to average away), and a repeat
 #    is not a differencing attempt (0 patients apart).
@@ -166,4 +188,126 @@ expect_status 0 "attack 1: a normal glm fit still works" fedra glm --outcome vit
 expect_grep "^nodes: 1 of 1 answered" "$WORK/last.out" "attack 1: ... over AA"
 expect_status 0 "attack 1: a normal cox fit still works" fedra cox --covariates age_years,diagnosis_year
 "$ROOT/scripts/federation" down mp1 >/dev/null
+
+# ---- Attack classes 2, 3, 4 (docs/disclosure.md §4.2-4.4) on fresh data ----
+# A target t: the only patient of tumour type X diagnosed in year y, in a
+# country of 1500 patients drawn from the script's seed (a few draws are
+# tried until one has such a patient with 5+ dead and 5+ alive on each
+# side of y in X); sqlite3 is the oracle.
+for try in 0 1 2 3 4 5 6 7 8 9; do
+    fedra-gendata --country AT --rows 1500 --seed "$((seed + 7 + 100 * try))" >AT.csv
+    rm -f at.db
+    sqlite3 at.db ".import --csv AT.csv a" \
+        "CREATE VIEW k AS SELECT patient_id id, tumour_type tt, CAST(substr(diagnosis_date, 1, 4) AS INTEGER) y, vital_status v FROM a"
+    target=$(sqlite3 -separator ' ' at.db "SELECT t.id, t.tt, t.y, t.v FROM k t
+        WHERE (SELECT count(*) FROM k WHERE tt = t.tt AND y = t.y) = 1
+        AND (SELECT count(*) FROM k WHERE tt = t.tt AND y < t.y AND v = 'dead') >= 5
+        AND (SELECT count(*) FROM k WHERE tt = t.tt AND y < t.y AND v = 'alive') >= 5
+        AND (SELECT count(*) FROM k WHERE tt = t.tt AND y > t.y AND v = 'dead') >= 5
+        AND (SELECT count(*) FROM k WHERE tt = t.tt AND y > t.y AND v = 'alive') >= 5
+        ORDER BY id LIMIT 1")
+    [ -n "$target" ] && break
+done
+set -- $target
+tid=${1:-}; X=${2:-}; Y=${3:-}; tv=${4:-}
+if [ -n "$tid" ]; then ok "attacks: target $tid, the only $X of $Y, $tv (sqlite3)"
+else fail "attacks: no target in 10 draws"; fi
+truth=$([ "$tv" = dead ] && echo 1 || echo 0)
+# The same data with the target's vital status flipped (attack 3's other world).
+awk -F, -v OFS=, -v id="$tid" '$1 == id { $13 = ($13 == "dead" ? "alive" : "dead") } {print}' AT.csv >AT-flip.csv
+
+atfed() { # atfed NAME CSV [--set ...]: a fresh one-node federation (node AA) on CSV
+    local fname=$1 csv=$2; shift 2     # (check sets $name)
+    check "federation $fname up" "$ROOT/scripts/federation" up "$fname" AA="$csv" "$@"
+    . "$fname/env"
+}
+dead_of() { # dead_of WHERE: AA's released count of dead by vital_status ("" if refused or not released)
+    fedra --format csv count --by vital_status --where "$1" 2>/dev/null \
+        | awk -F, '$1 == "dead" && $3 != "" && $2 == $3 {print $2}'
+}
+reveals() { # reveals LABEL EXPR VALUE...: the control off, every VALUE released and EXPR = t's status
+    local label=$1 expr=$2 v; shift 2
+    for v in "$@"; do
+        [ -n "$v" ] || { fail "$label: expected the attack to work (released: '$*')"; return; }
+    done
+    if [ $(($expr)) = "$truth" ]; then ok "$label: $expr = $(($expr)) (of $*), t's status ($tv)"
+    else fail "$label: $expr = $(($expr)) (of $*), not t's status ($tv)"; fi
+}
+events_of() { # events_of WHERE: the km's events column ("" if refused)
+    fedra --format csv km --where "$1" 2>/dev/null | awk -F, 'NR == 2 {print $11}'
+}
+
+# Attack 2, across kinds: km on X without t, then the dead of X.
+atfed a2off AT.csv --set query_audit=off
+e=$(events_of "tumour_type=$X and diagnosis_year!=$Y"); d=$(dead_of "tumour_type=$X")
+reveals "attack 2, auditor off: dead($X) - km events($X without $Y)" "d - e" "$d" "$e"
+"$ROOT/scripts/federation" down a2off >/dev/null
+atfed a2 AT.csv
+fedra km --where "tumour_type=$X and diagnosis_year!=$Y" >"$WORK/last.out" 2>&1
+expect_grep "AA +ok" "$WORK/last.out" "attack 2: the km without t is answered"
+expect_status 3 "attack 2: the dead of $X are then refused" fedra count --where "tumour_type=$X and vital_status=dead"
+expect_grep "AA +refused +differencing: .*1 to 4 patients" "$WORK/last.out" "attack 2: refused differencing"
+"$ROOT/scripts/federation" down a2 >/dev/null
+
+# Attack 4, a tracker: D(X) - D(X before y) - D(X after y).
+atfed a4off AT.csv --set query_audit=off
+d=$(dead_of "tumour_type=$X"); d1=$(dead_of "tumour_type=$X and diagnosis_year<$Y")
+d2=$(dead_of "tumour_type=$X and diagnosis_year>$Y")
+reveals "attack 4, auditor off: the tracker" "d - d1 - d2" "$d" "$d1" "$d2"
+"$ROOT/scripts/federation" down a4off >/dev/null
+atfed a4 AT.csv
+d=$(dead_of "tumour_type=$X"); d1=$(dead_of "tumour_type=$X and diagnosis_year<$Y")
+[ -n "$d" ] && [ -n "$d1" ] && ok "attack 4: the first two counts are answered" || fail "attack 4: first two counts ($d, $d1)"
+expect_status 3 "attack 4: the third count is refused" fedra count --by vital_status --where "tumour_type=$X and diagnosis_year>$Y"
+expect_grep "AA +refused +differencing" "$WORK/last.out" "attack 4: refused differencing"
+"$ROOT/scripts/federation" down a4 >/dev/null
+
+# Attack 3, refusals as an oracle: the dead of X without t, then the dead of X.
+atfed a3off AT.csv --set query_audit=off
+a=$(dead_of "tumour_type=$X and diagnosis_year!=$Y"); b=$(dead_of "tumour_type=$X")
+reveals "attack 3, auditor off: the pair's answers" "b - a" "$a" "$b"
+"$ROOT/scripts/federation" down a3off >/dev/null
+oracle() { # oracle CSV OUT FED: the pair on a fresh federation; what the analyst sees, without timings
+    atfed "$3" "$1"
+    for w in "tumour_type=$X and vital_status=dead and diagnosis_year!=$Y" "tumour_type=$X and vital_status=dead"; do
+        fedra count --where "$w" >"$WORK/o.out" 2>&1; echo "exit $?"
+        sed -E 's/[0-9.]+ ms//' "$WORK/o.out"
+    done >"$2"
+    "$ROOT/scripts/federation" down "$3" >/dev/null
+}
+oracle AT.csv world1.txt o1
+oracle AT-flip.csv world2.txt o2
+if cmp -s world1.txt world2.txt; then ok "attack 3: the answers are identical whether t is dead or alive"
+else fail "attack 3: the answers depend on t's status"; diff world1.txt world2.txt | head; fi
+grep -Eq "AA +refused +differencing" world1.txt && ok "attack 3: the second query is refused in both worlds" \
+    || fail "attack 3: the second query was answered"
+
+# ---- The refinement, and survival tails (R3, R4) ----
+atfed ref AA.csv
+expect_status 0 "count --by stage answered" fedra --format csv count --by stage
+cp "$WORK/last.out" stage.csv
+expect_status 0 "count --by stage,age_group then answered" fedra --format csv count --by stage,age_group
+cp "$WORK/last.out" stage_age.csv
+if margins_ok stage_age.csv stage.csv; then ok "refinement: no stage margin minus released cells is 1..4"
+else fail "refinement: a stage margin minus released cells gives a small group"; fi
+expect_status 0 "km --by stage answered (csv)" fedra --format csv km --by stage
+cp "$WORK/last.out" km.csv
+expect_status 0 "km --by stage answered (json)" fedra --format json km --by stage
+cp "$WORK/last.out" km.json
+expect_status 0 "km --by stage answered (plot)" fedra km --by stage --plot km.svg
+awk -F, 'NR > 1 && $3 < 5 {bad = 1} END {exit bad}' km.csv && ok "tails: no CSV row has n.risk below 5" \
+    || fail "tails: a CSV row has n.risk below 5"
+jq -e '[.result.curves[].rows[]."n.risk"] | all(. >= 5)' km.json >/dev/null \
+    && ok "tails: no JSON row has n.risk below 5" || fail "tails: a JSON row has n.risk below 5"
+ncut=$(jq '[.result.curves[] | select(.truncated_at != null)] | length' km.json)
+[ "$ncut" -gt 0 ] && ok "tails: $ncut curve(s) truncated" || fail "tails: no curve truncated"
+# CSV and JSON stop at the same time, before truncated_at; the SVG says the same day.
+jq -r '.result.curves[] | "\(.strata) \(.rows[-1].time) \(.truncated_at)"' km.json | while read -r st last cut; do
+    csvlast=$(awk -F, -v s="$st" '$1 == s {t = $2} END {print t}' km.csv)
+    [ "$csvlast" = "$last" ] || echo "csv/json: $st $csvlast $last"
+    [ "$cut" = null ] || [ "$last" -lt "$cut" ] || echo "json: $st row at $last >= $cut"
+    [ "$cut" = null ] || grep -q "$st: curve withheld from day $cut:" km.svg || echo "svg: $st $cut"
+done >tails.err
+[ ! -s tails.err ] && ok "tails: CSV, JSON and SVG stop at the same time" || { fail "tails: formats disagree"; cat tails.err; }
+"$ROOT/scripts/federation" down ref >/dev/null
 done_checks
