@@ -70,7 +70,7 @@ main(int argc, char **argv)
         {"stage", "sex"}, {"tumour_type", NULL}};
     double *ms = xcalloc((size_t)nq, sizeof *ms);
     long refused = 0, withheld_q = 0;
-    struct node_kind_ctx ctx = {snap, NULL, 0, "bench"};
+    struct node_kind_ctx ctx = {.snap = snap, .software = "bench"};
     for (long i = 0; i < nq; i++) {
         Fedra__QuerySpec q = FEDRA__QUERY_SPEC__INIT;
         Fedra__Filter w[4], *wp[4];

@@ -149,7 +149,7 @@ audit(const struct node_kind *k, const Fedra__QuerySpec *spec,
     if (qas[which] == NULL &&
         (qas[which] = qaudit_open(qdb, snap, policy->min_cell, 100000, NULL, err)) == NULL)
         fuzz_check(-1, "qaudit_open", err);
-    struct node_kind_ctx ctx = {snap, NULL, 0, "fedra-node fuzz"};
+    struct node_kind_ctx ctx = {.snap = snap, .software = "fedra-node fuzz"};
     struct node_answer ans;
     if (node_kind_answer(k, &ctx, policy, spec, &ans, err) == 0) {
         const char *code = qaudit_admit(qas[which], qdb, snap, k, policy, spec, &ans, "fuzz",

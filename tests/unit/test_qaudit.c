@@ -201,7 +201,7 @@ admit_seen(void **state, const struct spec *s, uint32_t min_cell, const char *an
     }
     const struct node_kind *k = node_kind_get(s->q.kind);
     assert_non_null(k);
-    struct node_kind_ctx ctx = {f->snap, NULL, 0, "test"};
+    struct node_kind_ctx ctx = {.snap = f->snap, .software = "test"};
     struct node_answer ans;
     const char *code = "query";
     if (node_kind_answer(k, &ctx, &p, &s->q, &ans, err) == 0) {
@@ -543,7 +543,7 @@ test_replay_and_rollback(void **state)
     mkspec(&s, FEDRA__KIND__KIND_COUNT, "age_years", FEDRA__OP__OP_LT, "20", NULL, NULL);
     const struct node_kind *k = node_kind_get(FEDRA__KIND__KIND_COUNT);
     struct disclose_policy p = {5, 30, 1};
-    struct node_kind_ctx ctx = {f->snap, NULL, 0, "test"};
+    struct node_kind_ctx ctx = {.snap = f->snap, .software = "test"};
     struct node_answer ans;
     assert_int_equal(node_kind_answer(k, &ctx, &p, &s.q, &ans, err), 0);
     assert_null(qaudit_admit(f->qa, store_db(f->store), f->snap, k, &p, &s.q, &ans, "alice",
