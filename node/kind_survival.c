@@ -19,8 +19,7 @@
  *            refuses the query
  *   sets     per released stratum its key set, its rows and its tail (the
  *            times and events: the auditor cuts the table where fewer than
- *            min_cell remain at risk, R4, and audits the events before the
- *            cut); log-rank O, E, V: each group and its events, all items
+ *            min_cell remain at risk, R4); log-rank O, E, V: each group and its events, all items
  *            of the whole answer
  *   withhold a stratum is sent `suppressed`, or its table stops at a time
  *            (`truncated_at`)

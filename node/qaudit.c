@@ -935,20 +935,6 @@ store_cuts(struct qaudit *qa, sqlite3 *db, const struct qaudit_sets *sets,
     return rc;
 }
 
-/* The events of c's full set before its cut: a full set of their own. */
-static uint32_t *
-stratum_events(const struct cand *c, size_t *n)
-{
-    size_t nfull;
-    const uint32_t *full = cand_full(c, &nfull);
-    uint32_t *ev = xmalloc((nfull ? nfull : 1) * sizeof *ev);
-    *n = 0;
-    for (size_t j = 0; j < nfull; j++)
-        if (c->ecol[full[j]] && bin_time(c->tcol[full[j]], c->grid) < c->cut)
-            ev[(*n)++] = full[j];
-    return ev;
-}
-
 const char *
 qaudit_admit(struct qaudit *qa, sqlite3 *db, const struct snapshot *snap,
     const struct node_kind *k, const struct disclose_policy *policy, const Fedra__QuerySpec *spec, struct node_answer *ans,
@@ -1016,11 +1002,6 @@ qaudit_admit(struct qaudit *qa, sqlite3 *db, const struct snapshot *snap,
         size_t nfull;
         const uint32_t *full = cand_full(c, &nfull);
         batch_add(&bf, full, nfull, c->item, NULL);
-        if (c->tcol != NULL) {
-            size_t nev;
-            uint32_t *ev = stratum_events(c, &nev);
-            batch_add(&bf, ev, nev, c->item, ev);
-        }
     }
     if (batch_admit(qa->sys[SYS_FULL], &bf, &v, err) != 0)
         goto capacity;

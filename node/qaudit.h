@@ -9,8 +9,9 @@
  *
  * The algebra is analysis/derive.h (elementary sets, a rank test): a pair
  * of cohorts two patients apart, a tracker P - Q - R, a margin minus the
- * released cells of its row, a km stratum's events minus a count of the
- * dead: each is a vector of released row sets supported on small atoms.
+ * released cells of its row, a km stratum minus a count of a cohort one
+ * patient larger: each is a vector of released row sets supported on small
+ * atoms.
  *
  * What a query releases is described by its kind (the `sets` member of its
  * row in node/kind.h) as candidates, each one item of the answer (a count
@@ -20,8 +21,9 @@
  *               grouped by vital_status merged (outcome-blind);
  *   a full set  the rows it really counts (NULL: the same as the key set);
  *   a tail      survival strata: the time column and grid, so that the
- *               auditor can cut the life table (R4) and add the stratum's
- *               events before the cut as a further full set.
+ *               auditor can cut the life table (R4).  A curve's events are
+ *               not a set: its steps count 1 or 2 patients by nature, and
+ *               what protects them is the number at risk.
  *
  * Three derive systems per data snapshot, each starting with the set of
  * all rows (data_rows is in every answer):
@@ -146,7 +148,7 @@ void qaudit_add_key(struct qaudit_sets *out, long item, const uint32_t *key, siz
 /*
  * Add a survival stratum: key and full sets as qaudit_add, plus its tail:
  * the rows' times (tcol, rounded up to ${grid} as km_grid_ceil does) and
- * events (ecol), for R4 and the events set.
+ * events (ecol), for R4.
  */
 void qaudit_add_stratum(struct qaudit_sets *out, long item, const uint32_t *key, size_t nkey,
     const uint32_t *full, size_t nfull, const int32_t *tcol, const uint8_t *ecol, int32_t grid);
