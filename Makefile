@@ -105,10 +105,10 @@ $(BUILD)/bench/derive-bench: $(BUILD)/bench/derive-bench.o $(BUILD)/libfedra-ana
 $(BUILD)/bench/qaudit-bench: $(BUILD)/bench/qaudit-bench.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-bench: $(PROGS) $(BENCH_BIN)
+bench: $(PROGS) $(BENCH_BIN) $(BUILD)/bench/qaudit-bench
 	@FEDRA_BIN=$(CURDIR)/$(BUILD) bench/run
 
-bench-smoke: $(PROGS) $(BENCH_BIN)
+bench-smoke: $(PROGS) $(BENCH_BIN) $(BUILD)/bench/qaudit-bench
 	@FEDRA_BIN=$(CURDIR)/$(BUILD) bench/run --smoke
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_OBJS) $(LIBS)

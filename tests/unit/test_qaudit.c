@@ -340,7 +340,7 @@ test_table_after_margin(void **state)
  * of age>=10 give 2 events among the other patients of age>=10, a key
  * group of more than min_cell; a curve's events are not small counts to
  * hide (its steps are counts of 1 and 2 by nature), what protects them is
- * the number at risk (R4; docs/disclosure.md §6.2).
+ * the number at risk (R4; docs/disclosure.md §6.4).
  */
 static void
 test_km_strata(void **state)
