@@ -916,8 +916,8 @@ glm_execute(const struct node_kind_ctx *ctx, const Fedra__QuerySpec *spec,
  *   each indicator column's rows in it (key), and each pair of indicator
  *     columns' common rows (round 1 of glm releases (3/16) X'X: the counts
  *     of level pairs);
- *   the events (cox: the endpoint's events; glm: y = 1), overall and per
- *     indicator column (full).
+ *   the events (cox: the endpoint's events; glm: y = 1) overall, and for
+ *     glm per indicator column, which its first round gives exactly (full).
  * An indicator of vital_status (an outcome) is a full set only.  The sets
  * of a fit are the same every round: later rounds are repeats (dependent
  * sets, kept).  A spec the executor refuses gives no sets.
@@ -1037,7 +1037,12 @@ model_sets(const struct snapshot *snap, const struct disclose_policy *policy,
                 }
                 if (a < nt)
                     qaudit_add(out, QAUDIT_WHOLE, outc ? NULL : kr, nk, fr, nf);
-                qaudit_add(out, QAUDIT_WHOLE, NULL, 0, ev, ne);
+                /* The events the answer counts: all of them (n events); per column
+                 * only for glm, whose X'Wz at mustart gives each column's y = 1 count
+                 * exactly.  Cox's score at 0 is O - E per column, E a sum over risk
+                 * sets, not a count; no answer gives the events of a pair. */
+                if (a == nt || (glm && b == nt))
+                    qaudit_add(out, QAUDIT_WHOLE, NULL, 0, ev, ne);
             }
         free(kr);
         free(fr);
