@@ -935,6 +935,139 @@ store_cuts(struct qaudit *qa, sqlite3 *db, const struct qaudit_sets *sets,
     return rc;
 }
 
+/* One query's decision in the making (qaudit_admit's steps share it). */
+struct admission {
+    struct qaudit_sets sets;        /* the kind's candidates, largest key set first */
+    struct verdicts v;              /* per item: withheld; or the whole answer */
+    struct batch bk, bs, bf;        /* what each system was offered: KEY, SURV, FULL */
+    int tails;                      /* survival strata among the candidates */
+};
+
+static void
+admission_free(struct admission *ad)
+{
+    batch_free(&ad->bk);
+    batch_free(&ad->bs);
+    batch_free(&ad->bf);
+    free(ad->v.held);
+    sets_release(&ad->sets);
+}
+
+/* 1. KEY: outcome-blind, decided first.  A kind that could not give a set: fail closed. */
+static int
+decide_key(struct qaudit *qa, struct admission *ad, char *err)
+{
+    struct qaudit_sets *sets = &ad->sets;
+    for (size_t i = 0; i < sets->n; i++)
+        if (sets->v[i].keyonly && sets->v[i].key == NULL)
+            hold(&ad->v, sets->v[i].item);
+    for (size_t i = 0; i < sets->n; i++)
+        if (sets->v[i].key != NULL)
+            batch_add(&ad->bk, sets->v[i].key, sets->v[i].nkey, sets->v[i].item, NULL);
+    return batch_admit(qa->sys[SYS_KEY], &ad->bk, &ad->v, err);
+}
+
+/*
+ * 2. SURV: the strata the key system kept, and their tails (R4).  Returns 0,
+ * -1 on capacity (err), -2 on a database error.
+ */
+static int
+decide_surv(struct qaudit *qa, sqlite3 *db, struct admission *ad, char *err)
+{
+    struct qaudit_sets *sets = &ad->sets;
+    for (size_t i = 0; i < sets->n; i++)
+        if (sets->v[i].tcol != NULL && sets->v[i].key != NULL && !held(&ad->v, sets->v[i].item)) {
+            batch_add(&ad->bs, sets->v[i].key, sets->v[i].nkey, sets->v[i].item, NULL);
+            ad->tails = 1;
+        }
+    if (!ad->tails)
+        return 0;
+    size_t natoms_old = derive_natoms(qa->sys[SYS_SURV]);
+    uint32_t *old = xmalloc((qa->nrows ? qa->nrows : 1) * sizeof *old);
+    for (size_t r = 0; r < qa->nrows; r++)
+        old[r] = derive_atom_of(qa->sys[SYS_SURV], (uint32_t)r);
+    int rc = batch_admit(qa->sys[SYS_SURV], &ad->bs, &ad->v, err) != 0 ? -1
+        : cut_strata(qa, db, sets, old, natoms_old, &ad->v) != 0 ? -2 : 0;
+    free(old);
+    return rc;
+}
+
+/* 3. FULL: what the released items really count. */
+static int
+decide_full(struct qaudit *qa, const struct node_kind *k, struct admission *ad, char *err)
+{
+    struct qaudit_sets *sets = &ad->sets;
+    for (size_t i = 0; i < sets->n; i++) {
+        const struct cand *c = &sets->v[i];
+        if (c->keyonly || held(&ad->v, c->item))
+            continue;
+        size_t nfull;
+        const uint32_t *full = cand_full(c, &nfull);
+        batch_add(&ad->bf, full, nfull, c->item, NULL);
+    }
+    if (batch_admit(qa->sys[SYS_FULL], &ad->bf, &ad->v, err) != 0)
+        return -1;
+    /* A kind that cannot withhold a part: whatever is not released refuses it (fail closed). */
+    for (size_t i = 0; i < ad->v.nitems && k->withhold == NULL; i++)
+        ad->v.whole |= ad->v.held[i];
+    for (size_t i = 0; i < sets->n && k->withhold == NULL; i++)
+        ad->v.whole |= sets->v[i].tcol != NULL && sets->v[i].cut != INT32_MAX;
+    return 0;
+}
+
+/*
+ * Store the admitted sets, pending; then the capacity of the stored history
+ * (fail closed).  NULL, or the refusal class with err (the systems and the
+ * store rolled back).
+ */
+static const char *
+store_admission(struct qaudit *qa, sqlite3 *db, struct admission *ad, const char *analyst,
+    const char *query_id, int64_t now_ms, char *err)
+{
+    qa->pending_stored = 0;
+    if (store_pending(qa, db, &ad->bk, &ad->bs, &ad->bf, analyst, query_id, now_ms) != 0) {
+        const char *code = db_fail(db, err);
+        rollback_systems(qa);
+        return code;
+    }
+    const char *code = NULL;
+    if (ad->tails && store_cuts(qa, db, &ad->sets, &ad->v) != 0)
+        code = db_fail(db, err);
+    else if (qa->stored + qa->pending_stored > qa->max_sets) {
+        errf(err, "the disclosure auditor is full (%llu of %llu stored sets); new queries "
+            "are refused until the node's data is re-imported or the history is reviewed",
+            (unsigned long long)qa->stored, (unsigned long long)qa->max_sets);
+        code = "capacity";
+    }
+    if (code != NULL) {
+        qa->pending = 1;
+        qaudit_rollback(qa, db);
+    }
+    return code;
+}
+
+/* The verdicts become the answer: withheld items and cut tables; the query is pending. */
+static void
+apply_verdicts(struct qaudit *qa, const struct node_kind *k, struct node_answer *ans,
+    const struct admission *ad)
+{
+    for (size_t i = 0; i < ad->v.nitems; i++)
+        if (ad->v.held[i])
+            k->withhold(ans, (long)i, QAUDIT_ALL);
+    for (size_t i = 0; i < ad->sets.n; i++)
+        if (ad->sets.v[i].tcol != NULL && !held(&ad->v, ad->sets.v[i].item) &&
+            ad->sets.v[i].cut != INT32_MAX)
+            k->withhold(ans, ad->sets.v[i].item, ad->sets.v[i].cut);
+    qa->pending = 1;
+    for (size_t i = 0; i < ad->bs.cnt; i++)
+        if (ad->bs.kept[i]) {
+            qa->surv_rows = xreallocarray(qa->surv_rows, qa->nsurv + 1, sizeof *qa->surv_rows);
+            qa->surv_n = xreallocarray(qa->surv_n, qa->nsurv + 1, sizeof *qa->surv_n);
+            qa->surv_rows[qa->nsurv] = dup_rows(ad->bs.rows[i], ad->bs.n[i]);
+            qa->surv_n[qa->nsurv++] = ad->bs.n[i];
+        }
+}
+
 const char *
 qaudit_admit(struct qaudit *qa, sqlite3 *db, const struct snapshot *snap,
     const struct node_kind *k, const struct disclose_policy *policy, const Fedra__QuerySpec *spec, struct node_answer *ans,
@@ -946,126 +1079,39 @@ qaudit_admit(struct qaudit *qa, sqlite3 *db, const struct snapshot *snap,
     }
     if (k->sets == NULL)
         return NULL;
-    struct qaudit_sets sets = {0};
-    k->sets(snap, policy, spec, ans, &sets);
-    if (sets.n == 0) {
-        sets_release(&sets);
+    struct admission ad = {0};
+    k->sets(snap, policy, spec, ans, &ad.sets);
+    if (ad.sets.n == 0) {
+        sets_release(&ad.sets);
         return NULL;                /* nothing released about any patient (ping) */
     }
-    sort_cands(&sets);
-    struct verdicts v = {0};
-    for (size_t i = 0; i < sets.n; i++)
-        if (sets.v[i].item >= 0 && (size_t)sets.v[i].item + 1 > v.nitems)
-            v.nitems = (size_t)sets.v[i].item + 1;
-    v.held = xcalloc(v.nitems ? v.nitems : 1, 1);
-    struct batch bk = {0}, bs = {0}, bf = {0};
-    const char *code = NULL;
-    uint32_t *old = NULL;
+    sort_cands(&ad.sets);
+    for (size_t i = 0; i < ad.sets.n; i++)
+        if (ad.sets.v[i].item >= 0 && (size_t)ad.sets.v[i].item + 1 > ad.v.nitems)
+            ad.v.nitems = (size_t)ad.sets.v[i].item + 1;
+    ad.v.held = xcalloc(ad.v.nitems ? ad.v.nitems : 1, 1);
 
-    /* 1. KEY: outcome-blind, decided first.  A kind that could not give a set: fail closed. */
-    for (size_t i = 0; i < sets.n; i++)
-        if (sets.v[i].keyonly && sets.v[i].key == NULL)
-            hold(&v, sets.v[i].item);
-    for (size_t i = 0; i < sets.n; i++)
-        if (sets.v[i].key != NULL)
-            batch_add(&bk, sets.v[i].key, sets.v[i].nkey, sets.v[i].item, NULL);
-    if (batch_admit(qa->sys[SYS_KEY], &bk, &v, err) != 0)
-        goto capacity;
-    if (v.whole)
-        goto refuse;
-    /* 2. SURV: the strata the key system kept, and their tails (R4). */
-    int tails = 0;
-    for (size_t i = 0; i < sets.n; i++)
-        if (sets.v[i].tcol != NULL && sets.v[i].key != NULL && !held(&v, sets.v[i].item)) {
-            batch_add(&bs, sets.v[i].key, sets.v[i].nkey, sets.v[i].item, NULL);
-            tails = 1;
-        }
-    if (tails) {
-        size_t natoms_old = derive_natoms(qa->sys[SYS_SURV]);
-        old = xmalloc((qa->nrows ? qa->nrows : 1) * sizeof *old);
-        for (size_t r = 0; r < qa->nrows; r++)
-            old[r] = derive_atom_of(qa->sys[SYS_SURV], (uint32_t)r);
-        if (batch_admit(qa->sys[SYS_SURV], &bs, &v, err) != 0)
-            goto capacity;
-        if (cut_strata(qa, db, &sets, old, natoms_old, &v) != 0) {
-            code = db_fail(db, err);
-            goto out;
-        }
-    }
-    if (v.whole)
-        goto refuse;
-    /* 3. FULL: what the released items really count, events before each cut. */
-    for (size_t i = 0; i < sets.n; i++) {
-        const struct cand *c = &sets.v[i];
-        if (c->keyonly || held(&v, c->item))
-            continue;
-        size_t nfull;
-        const uint32_t *full = cand_full(c, &nfull);
-        batch_add(&bf, full, nfull, c->item, NULL);
-    }
-    if (batch_admit(qa->sys[SYS_FULL], &bf, &v, err) != 0)
-        goto capacity;
-    /* A kind that cannot withhold a part: whatever is not released refuses it (fail closed). */
-    for (size_t i = 0; i < v.nitems && k->withhold == NULL; i++)
-        v.whole |= v.held[i];
-    for (size_t i = 0; i < sets.n && k->withhold == NULL; i++)
-        v.whole |= sets.v[i].tcol != NULL && sets.v[i].cut != INT32_MAX;
-    if (v.whole)
-        goto refuse;
-    /* Store, pending; then the capacity of the stored history (fail closed). */
-    qa->pending_stored = 0;
-    if (store_pending(qa, db, &bk, &bs, &bf, analyst, query_id, now_ms) != 0) {
-        code = db_fail(db, err);
-        goto out;
-    }
-    if (tails && store_cuts(qa, db, &sets, &v) != 0) {
-        code = db_fail(db, err);
-        qa->pending = 1;
-        qaudit_rollback(qa, db);
-        goto done;
-    }
-    if (qa->stored + qa->pending_stored > qa->max_sets) {
-        errf(err, "the disclosure auditor is full (%llu of %llu stored sets); new queries "
-            "are refused until the node's data is re-imported or the history is reviewed",
-            (unsigned long long)qa->stored, (unsigned long long)qa->max_sets);
-        qa->pending = 1;
-        qaudit_rollback(qa, db);
+    const char *code = NULL;
+    int rc = decide_key(qa, &ad, err);
+    if (rc == 0 && !ad.v.whole)
+        rc = decide_surv(qa, db, &ad, err);
+    if (rc == 0 && !ad.v.whole)
+        rc = decide_full(qa, k, &ad, err);
+    if (rc == -1)
         code = "capacity";
-        goto done;
+    else if (rc == -2)
+        code = db_fail(db, err);
+    else if (ad.v.whole) {
+        errf(err, "differencing: together with answers released before (to any analyst, of "
+            "any kind), this query would let 1 to %u patients be counted by adding and "
+            "subtracting answers (disclosure auditor, docs/disclosure.md §6)", qa->k - 1);
+        code = "differencing";
     }
-    /* The verdicts become the answer: withheld items and cut tables. */
-    for (size_t i = 0; i < v.nitems; i++)
-        if (v.held[i])
-            k->withhold(ans, (long)i, QAUDIT_ALL);
-    for (size_t i = 0; i < sets.n; i++)
-        if (sets.v[i].tcol != NULL && !held(&v, sets.v[i].item) && sets.v[i].cut != INT32_MAX)
-            k->withhold(ans, sets.v[i].item, sets.v[i].cut);
-    qa->pending = 1;
-    for (size_t i = 0; i < bs.cnt; i++)
-        if (bs.kept[i]) {
-            qa->surv_rows = xreallocarray(qa->surv_rows, qa->nsurv + 1, sizeof *qa->surv_rows);
-            qa->surv_n = xreallocarray(qa->surv_n, qa->nsurv + 1, sizeof *qa->surv_n);
-            qa->surv_rows[qa->nsurv] = dup_rows(bs.rows[i], bs.n[i]);
-            qa->surv_n[qa->nsurv++] = bs.n[i];
-        }
-    goto done;
-refuse:
-    errf(err, "differencing: together with answers released before (to any analyst, of any "
-        "kind), this query would let 1 to %u patients be counted by adding and subtracting "
-        "answers (disclosure auditor, docs/disclosure.md §6)", qa->k - 1);
-    code = "differencing";
-    goto out;
-capacity:
-    code = "capacity";
-out:
-    rollback_systems(qa);
-done:
-    free(old);
-    batch_free(&bk);
-    batch_free(&bs);
-    batch_free(&bf);
-    free(v.held);
-    sets_release(&sets);
+    if (code != NULL)
+        rollback_systems(qa);
+    else if ((code = store_admission(qa, db, &ad, analyst, query_id, now_ms, err)) == NULL)
+        apply_verdicts(qa, k, ans, &ad);
+    admission_free(&ad);
     return code;
 }
 
