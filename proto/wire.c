@@ -73,7 +73,8 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return WIRE_MAX_CELLS;
     if (strcmp(n, "strata") == 0)
         return WIRE_MAX_STRATA;
-    if (strcmp(n, "time") == 0 || strcmp(n, "events") == 0 || strcmp(n, "censored") == 0)
+    if (strcmp(n, "time") == 0 || strcmp(n, "events") == 0 || strcmp(n, "censored") == 0 ||
+        strcmp(n, "competing") == 0)
         return WIRE_MAX_ROWS;
     if (strcmp(n, "groups") == 0 || strcmp(n, "n") == 0 || strcmp(n, "observed") == 0 ||
         strcmp(n, "expected") == 0)
@@ -88,6 +89,8 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return (size_t)WIRE_MAX_COEF * WIRE_MAX_COEF;
     if (strcmp(n, "prev_answers") == 0)
         return WIRE_MAX_PREV_ANSWERS;
+    if (strcmp(n, "queries") == 0)
+        return WIRE_MAX_AUDIENCE;
     return 0;
 }
 
@@ -137,15 +140,15 @@ check_tree(const ProtobufCMessage *m, char *err)
  * strings alone (names are compared against certificates).
  */
 static void *
-decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
-    size_t max, char *err)
+decode_budget(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+    size_t max, size_t factor, char *err)
 {
     if (len > max) {
         errf(err, "%s of %zu bytes is larger than the %zu-byte limit", desc->short_name,
             len, max);
         return NULL;
     }
-    struct budget b = {0, len * WIRE_BUDGET_FACTOR + WIRE_BUDGET_SLACK};
+    struct budget b = {0, len * factor + WIRE_BUDGET_SLACK};
     ProtobufCAllocator a = {budget_alloc, budget_free, &b};
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, &a, len, buf);
     if (m == NULL) {
@@ -158,6 +161,13 @@ decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
         return NULL;
     }
     return m;
+}
+
+static void *
+decode(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
+    size_t max, char *err)
+{
+    return decode_budget(desc, buf, len, max, WIRE_BUDGET_FACTOR, err);
 }
 
 /*
@@ -376,4 +386,116 @@ wire_check_times(int64_t issued, int64_t expires, int64_t now, int64_t skew, cha
         return "expired";
     }
     return NULL;
+}
+
+Fedra__HubFrame *
+wire_hubframe_decode(const uint8_t *buf, size_t len, char *err)
+{
+    Fedra__HubFrame *h = decode_budget(&fedra__hub_frame__descriptor, buf, len,
+        WIRE_MAX_HUB_FRAME, WIRE_HUB_BUDGET_FACTOR, err);
+    if (h == NULL)
+        return NULL;
+    size_t max = 0;
+    if (h->version != WIRE_VERSION) {
+        errf(err, "unsupported hub frame version %u (this build speaks %d)", h->version,
+            WIRE_VERSION);
+        goto bad;
+    }
+    switch (h->type) {
+    case FEDRA__HUB_TYPE__HUB_HELLO:
+    case FEDRA__HUB_TYPE__HUB_WELCOME: max = 0; break;
+    case FEDRA__HUB_TYPE__HUB_ROUTE: max = WIRE_MAX_HUB_ROUTE; break;
+    case FEDRA__HUB_TYPE__HUB_FORWARD: max = WIRE_MAX_SEALED_QUERY; break;
+    case FEDRA__HUB_TYPE__HUB_ANSWER:
+    case FEDRA__HUB_TYPE__HUB_REPLY: max = WIRE_MAX_SEALED_RESPONSE; break;
+    default:
+        errf(err, "hub frame of unknown type %d", (int)h->type);
+        goto bad;
+    }
+    if (h->payload.len > max) {
+        errf(err, "hub frame payload of %zu bytes is larger than the %zu-byte limit of its "
+            "type", h->payload.len, max);
+        goto bad;
+    }
+    if (h->cert.len > PKI_MAX_CERT_DER) {
+        errf(err, "hub frame certificate of %zu bytes is larger than %d", h->cert.len,
+            PKI_MAX_CERT_DER);
+        goto bad;
+    }
+    for (size_t i = 0; i < h->n_chain; i++)
+        if (h->chain[i].len == 0 || h->chain[i].len > PKI_MAX_CERT_DER) {
+            errf(err, "hub frame chain certificate %zu is %zu bytes (1 .. %d)", i + 1,
+                h->chain[i].len, PKI_MAX_CERT_DER);
+            goto bad;
+        }
+    if (h->route_id.len != 0 && h->route_id.len != WIRE_QUERY_ID_LEN) {
+        errf(err, "hub frame route_id is %zu bytes, expected %d", h->route_id.len,
+            WIRE_QUERY_ID_LEN);
+        goto bad;
+    }
+    return h;
+bad:
+    free_msg(h);
+    return NULL;
+}
+
+void
+wire_hubframe_free(Fedra__HubFrame *h)
+{
+    free_msg(h);
+}
+
+Fedra__HubRoute *
+wire_hubroute_decode(const uint8_t *buf, size_t len, char *err)
+{
+    Fedra__HubRoute *r = decode_budget(&fedra__hub_route__descriptor, buf, len,
+        WIRE_MAX_HUB_ROUTE, WIRE_HUB_BUDGET_FACTOR, err);
+    if (r == NULL)
+        return NULL;
+    if (strcmp(r->context, WIRE_HUB_ROUTE_CONTEXT) != 0) {
+        errf(err, "route body has context '%.64s', expected '%s'", r->context,
+            WIRE_HUB_ROUTE_CONTEXT);
+        goto bad;
+    }
+    if (r->route_id.len != WIRE_QUERY_ID_LEN || r->query_hash.len != WIRE_HASH_LEN) {
+        errf(err, "route has a route_id of %zu bytes and a query_hash of %zu (expected %d "
+            "and %d)", r->route_id.len, r->query_hash.len, WIRE_QUERY_ID_LEN, WIRE_HASH_LEN);
+        goto bad;
+    }
+    if (r->issued_at_ms < 0 || r->issued_at_ms > WIRE_MAX_TIME_MS || r->expires_at_ms < 0 ||
+        r->expires_at_ms > WIRE_MAX_TIME_MS) {
+        errf(err, "route times out of range");
+        goto bad;
+    }
+    if (r->n_queries == 0) {
+        errf(err, "route names no node");
+        goto bad;
+    }
+    for (size_t i = 0; i < r->n_queries; i++) {
+        const Fedra__SealedQuery *q = r->queries[i];
+        if (!pki_name_valid(q->node)) {
+            errf(err, "route names an invalid node name '%.64s'", q->node);
+            goto bad;
+        }
+        if (q->sealed.len == 0 || q->sealed.len > WIRE_MAX_SEALED_QUERY) {
+            errf(err, "sealed query for node '%s' is %zu bytes (1 .. %u)", q->node,
+                q->sealed.len, (unsigned)WIRE_MAX_SEALED_QUERY);
+            goto bad;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(r->queries[j]->node, q->node) == 0) {
+                errf(err, "route names node '%s' twice", q->node);
+                goto bad;
+            }
+    }
+    return r;
+bad:
+    free_msg(r);
+    return NULL;
+}
+
+void
+wire_hubroute_free(Fedra__HubRoute *r)
+{
+    free_msg(r);
 }

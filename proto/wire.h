@@ -25,6 +25,7 @@
 #define WIRE_QUERY_CONTEXT "fedra/query/v1"
 #define WIRE_RESPONSE_CONTEXT "fedra/response/v1"
 #define WIRE_QUERY_HASH_CONTEXT "fedra/query-hash/v1"
+#define WIRE_HUB_ROUTE_CONTEXT "fedra/hub-route/v1"
 
 #define WIRE_CURVE_OVERHEAD 33          /* CurveZMQ MESSAGE framing: ZMQ_MAXMSGSIZE counts it */
 #define WIRE_MAX_QUERY (64u * 1024)     /* largest signed query envelope, plaintext bytes */
@@ -52,7 +53,7 @@
 #define WIRE_MAX_CELLS 200000           /* cells in one CountResult */
 #define WIRE_MAX_STRATA 128             /* strata in one KmResult */
 #define WIRE_MAX_ROWS 400000            /* time points in one LifeTable */
-#define WIRE_MAX_KM_BY 1                /* grouping variables of a survival query */
+#define WIRE_MAX_KM_BY 2                /* grouping variables of a survival query (km --by V1,V2) */
 #define WIRE_MAX_TERMS 63               /* design columns of a model (QuerySpec.terms) */
 #define WIRE_MAX_COEF (WIRE_MAX_TERMS + 1)  /* coefficients: the terms and glm's intercept */
 #define WIRE_MAX_PREV_ANSWERS 256       /* signed node answers carried by one model round */
@@ -63,6 +64,19 @@
 /* Envelope framing + signature + certificate + chain: (1 + PKI_MAX_CHAIN) x 8 KiB + 8 KiB. */
 #define WIRE_MAX_ENVELOPE_OVERHEAD 32768
 
+/*
+ * The hub (proto/DESIGN.md "Through a hub").  A hub frame carries sealed
+ * payloads: bytes the hub never opens, so its decode budget is a small factor
+ * of its size (WIRE_HUB_BUDGET_FACTOR), not the field-dense WIRE_BUDGET_FACTOR.
+ * A sealed payload is crypto_box_seal over a padded envelope (lib/seal.h).
+ */
+#define WIRE_SEAL_SLACK 65536           /* padding class + box overhead over an envelope */
+#define WIRE_MAX_SEALED_QUERY (WIRE_MAX_MODEL_QUERY + WIRE_SEAL_SLACK)
+#define WIRE_MAX_SEALED_RESPONSE (WIRE_MAX_RESPONSE + WIRE_SEAL_SLACK)
+#define WIRE_MAX_HUB_ROUTE (32u << 20)  /* a signed HubRoute envelope: every node's sealed query */
+#define WIRE_MAX_HUB_FRAME (WIRE_MAX_HUB_ROUTE + 4096)  /* any HubFrame on the wire */
+#define WIRE_HUB_BUDGET_FACTOR 4
+
 /* Decoded messages; free with the matching function (NULL is a no-op). */
 Fedra__Envelope *wire_envelope_decode(const uint8_t *buf, size_t len, size_t max, char *err);
 void wire_envelope_free(Fedra__Envelope *e);
@@ -70,6 +84,21 @@ Fedra__QueryBody *wire_query_decode(const uint8_t *buf, size_t len, char *err);
 void wire_query_free(Fedra__QueryBody *q);
 Fedra__ResponseBody *wire_response_decode(const uint8_t *buf, size_t len, char *err);
 void wire_response_free(Fedra__ResponseBody *r);
+
+/*
+ * A hub frame: version, a known type, every field within its limit, and a
+ * payload no larger than its type allows (a sealed query or response, or a
+ * route envelope).  Checks of meaning (who may send which type) are the
+ * caller's.
+ */
+Fedra__HubFrame *wire_hubframe_decode(const uint8_t *buf, size_t len, char *err);
+void wire_hubframe_free(Fedra__HubFrame *h);
+/* A HubRoute body (the signed body of a ROUTE payload's Envelope): context,
+ * route_id and query_hash lengths, times in range, 1..WIRE_MAX_AUDIENCE
+ * queries, node names valid and not repeated, each sealed query 1 ..
+ * WIRE_MAX_SEALED_QUERY bytes. */
+Fedra__HubRoute *wire_hubroute_decode(const uint8_t *buf, size_t len, char *err);
+void wire_hubroute_free(Fedra__HubRoute *r);
 
 /* The largest envelope a query of spec may be: WIRE_MAX_QUERY, or WIRE_MAX_MODEL_QUERY with prev_answers. */
 size_t wire_query_max(const Fedra__QuerySpec *spec);

@@ -592,6 +592,141 @@ void   fedra__response_body__free_unpacked
   assert(message->base.descriptor == &fedra__response_body__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedra__hub_frame__init
+                     (Fedra__HubFrame         *message)
+{
+  static const Fedra__HubFrame init_value = FEDRA__HUB_FRAME__INIT;
+  *message = init_value;
+}
+size_t fedra__hub_frame__get_packed_size
+                     (const Fedra__HubFrame *message)
+{
+  assert(message->base.descriptor == &fedra__hub_frame__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__hub_frame__pack
+                     (const Fedra__HubFrame *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__hub_frame__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__hub_frame__pack_to_buffer
+                     (const Fedra__HubFrame *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__hub_frame__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__HubFrame *
+       fedra__hub_frame__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__HubFrame *)
+     protobuf_c_message_unpack (&fedra__hub_frame__descriptor,
+                                allocator, len, data);
+}
+void   fedra__hub_frame__free_unpacked
+                     (Fedra__HubFrame *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__hub_frame__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedra__sealed_query__init
+                     (Fedra__SealedQuery         *message)
+{
+  static const Fedra__SealedQuery init_value = FEDRA__SEALED_QUERY__INIT;
+  *message = init_value;
+}
+size_t fedra__sealed_query__get_packed_size
+                     (const Fedra__SealedQuery *message)
+{
+  assert(message->base.descriptor == &fedra__sealed_query__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__sealed_query__pack
+                     (const Fedra__SealedQuery *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__sealed_query__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__sealed_query__pack_to_buffer
+                     (const Fedra__SealedQuery *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__sealed_query__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__SealedQuery *
+       fedra__sealed_query__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__SealedQuery *)
+     protobuf_c_message_unpack (&fedra__sealed_query__descriptor,
+                                allocator, len, data);
+}
+void   fedra__sealed_query__free_unpacked
+                     (Fedra__SealedQuery *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__sealed_query__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedra__hub_route__init
+                     (Fedra__HubRoute         *message)
+{
+  static const Fedra__HubRoute init_value = FEDRA__HUB_ROUTE__INIT;
+  *message = init_value;
+}
+size_t fedra__hub_route__get_packed_size
+                     (const Fedra__HubRoute *message)
+{
+  assert(message->base.descriptor == &fedra__hub_route__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__hub_route__pack
+                     (const Fedra__HubRoute *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__hub_route__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__hub_route__pack_to_buffer
+                     (const Fedra__HubRoute *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__hub_route__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__HubRoute *
+       fedra__hub_route__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__HubRoute *)
+     protobuf_c_message_unpack (&fedra__hub_route__descriptor,
+                                allocator, len, data);
+}
+void   fedra__hub_route__free_unpacked
+                     (Fedra__HubRoute *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__hub_route__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor fedra__envelope__field_descriptors[5] =
 {
   {
@@ -682,7 +817,7 @@ const ProtobufCMessageDescriptor fedra__envelope__descriptor =
   (ProtobufCMessageInit) fedra__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__term__field_descriptors[2] =
+static const ProtobufCFieldDescriptor fedra__term__field_descriptors[4] =
 {
   {
     "var",
@@ -708,15 +843,41 @@ static const ProtobufCFieldDescriptor fedra__term__field_descriptors[2] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "var2",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__Term, var2),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "level2",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__Term, level2),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__term__field_indices_by_name[] = {
   1,   /* field[1] = level */
+  3,   /* field[3] = level2 */
   0,   /* field[0] = var */
+  2,   /* field[2] = var2 */
 };
 static const ProtobufCIntRange fedra__term__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor fedra__term__descriptor =
 {
@@ -726,7 +887,7 @@ const ProtobufCMessageDescriptor fedra__term__descriptor =
   "Fedra__Term",
   "fedra",
   sizeof(Fedra__Term),
-  2,
+  4,
   fedra__term__field_descriptors,
   fedra__term__field_indices_by_name,
   1,  fedra__term__number_ranges,
@@ -797,7 +958,7 @@ const ProtobufCMessageDescriptor fedra__filter__descriptor =
   (ProtobufCMessageInit) fedra__filter__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[14] =
+static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[15] =
 {
   {
     "kind",
@@ -967,6 +1128,18 @@ static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[14] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "strata",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, strata),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__query_spec__field_indices_by_name[] = {
   8,   /* field[8] = beta */
@@ -979,6 +1152,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
   10,   /* field[10] = outcome */
   13,   /* field[13] = prev_answers */
   12,   /* field[12] = round */
+  14,   /* field[14] = strata */
   6,   /* field[6] = stratify_by_node */
   7,   /* field[7] = terms */
   9,   /* field[9] = ties */
@@ -987,7 +1161,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__query_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
 {
@@ -997,7 +1171,7 @@ const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
   "Fedra__QuerySpec",
   "fedra",
   sizeof(Fedra__QuerySpec),
-  14,
+  15,
   fedra__query_spec__field_descriptors,
   fedra__query_spec__field_indices_by_name,
   1,  fedra__query_spec__number_ranges,
@@ -1248,7 +1422,7 @@ const ProtobufCMessageDescriptor fedra__count_result__descriptor =
   (ProtobufCMessageInit) fedra__count_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__life_table__field_descriptors[7] =
+static const ProtobufCFieldDescriptor fedra__life_table__field_descriptors[8] =
 {
   {
     "levels",
@@ -1334,9 +1508,22 @@ static const ProtobufCFieldDescriptor fedra__life_table__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "competing",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Fedra__LifeTable, n_competing),
+    offsetof(Fedra__LifeTable, competing),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__life_table__field_indices_by_name[] = {
   4,   /* field[4] = censored */
+  7,   /* field[7] = competing */
   3,   /* field[3] = events */
   0,   /* field[0] = levels */
   1,   /* field[1] = n */
@@ -1347,7 +1534,7 @@ static const unsigned fedra__life_table__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__life_table__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor fedra__life_table__descriptor =
 {
@@ -1357,7 +1544,7 @@ const ProtobufCMessageDescriptor fedra__life_table__descriptor =
   "Fedra__LifeTable",
   "fedra",
   sizeof(Fedra__LifeTable),
-  7,
+  8,
   fedra__life_table__field_descriptors,
   fedra__life_table__field_indices_by_name,
   1,  fedra__life_table__number_ranges,
@@ -2022,7 +2209,342 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue fedra__kind__enum_values_by_number[7] =
+static const ProtobufCFieldDescriptor fedra__hub_frame__field_descriptors[10] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubFrame, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubFrame, type),
+    &fedra__hub_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tag",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubFrame, tag),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "route_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubFrame, route_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "node",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubFrame, node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubFrame, status),
+    &fedra__hub_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubFrame, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "payload",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubFrame, payload),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cert",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubFrame, cert),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "chain",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__HubFrame, n_chain),
+    offsetof(Fedra__HubFrame, chain),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__hub_frame__field_indices_by_name[] = {
+  8,   /* field[8] = cert */
+  9,   /* field[9] = chain */
+  4,   /* field[4] = node */
+  7,   /* field[7] = payload */
+  6,   /* field[6] = reason */
+  3,   /* field[3] = route_id */
+  5,   /* field[5] = status */
+  2,   /* field[2] = tag */
+  1,   /* field[1] = type */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange fedra__hub_frame__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor fedra__hub_frame__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.HubFrame",
+  "HubFrame",
+  "Fedra__HubFrame",
+  "fedra",
+  sizeof(Fedra__HubFrame),
+  10,
+  fedra__hub_frame__field_descriptors,
+  fedra__hub_frame__field_indices_by_name,
+  1,  fedra__hub_frame__number_ranges,
+  (ProtobufCMessageInit) fedra__hub_frame__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedra__sealed_query__field_descriptors[2] =
+{
+  {
+    "node",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__SealedQuery, node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sealed",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__SealedQuery, sealed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__sealed_query__field_indices_by_name[] = {
+  0,   /* field[0] = node */
+  1,   /* field[1] = sealed */
+};
+static const ProtobufCIntRange fedra__sealed_query__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedra__sealed_query__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.SealedQuery",
+  "SealedQuery",
+  "Fedra__SealedQuery",
+  "fedra",
+  sizeof(Fedra__SealedQuery),
+  2,
+  fedra__sealed_query__field_descriptors,
+  fedra__sealed_query__field_indices_by_name,
+  1,  fedra__sealed_query__number_ranges,
+  (ProtobufCMessageInit) fedra__sealed_query__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedra__hub_route__field_descriptors[8] =
+{
+  {
+    "context",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubRoute, context),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "route_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubRoute, route_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "issued_at_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubRoute, issued_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "expires_at_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubRoute, expires_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hub",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubRoute, hub),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timeout_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubRoute, timeout_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "query_hash",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubRoute, query_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "queries",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedra__HubRoute, n_queries),
+    offsetof(Fedra__HubRoute, queries),
+    &fedra__sealed_query__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__hub_route__field_indices_by_name[] = {
+  0,   /* field[0] = context */
+  3,   /* field[3] = expires_at_ms */
+  4,   /* field[4] = hub */
+  2,   /* field[2] = issued_at_ms */
+  7,   /* field[7] = queries */
+  6,   /* field[6] = query_hash */
+  1,   /* field[1] = route_id */
+  5,   /* field[5] = timeout_ms */
+};
+static const ProtobufCIntRange fedra__hub_route__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor fedra__hub_route__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.HubRoute",
+  "HubRoute",
+  "Fedra__HubRoute",
+  "fedra",
+  sizeof(Fedra__HubRoute),
+  8,
+  fedra__hub_route__field_descriptors,
+  fedra__hub_route__field_indices_by_name,
+  1,  fedra__hub_route__number_ranges,
+  (ProtobufCMessageInit) fedra__hub_route__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue fedra__kind__enum_values_by_number[8] =
 {
   { "KIND_UNSPECIFIED", "FEDRA__KIND__KIND_UNSPECIFIED", 0 },
   { "KIND_COUNT", "FEDRA__KIND__KIND_COUNT", 1 },
@@ -2031,12 +2553,14 @@ static const ProtobufCEnumValue fedra__kind__enum_values_by_number[7] =
   { "KIND_LOGRANK", "FEDRA__KIND__KIND_LOGRANK", 4 },
   { "KIND_COX", "FEDRA__KIND__KIND_COX", 5 },
   { "KIND_GLM", "FEDRA__KIND__KIND_GLM", 6 },
+  { "KIND_CIF", "FEDRA__KIND__KIND_CIF", 7 },
 };
 static const ProtobufCIntRange fedra__kind__value_ranges[] = {
-{0, 0},{0, 7}
+{0, 0},{0, 8}
 };
-static const ProtobufCEnumValueIndex fedra__kind__enum_values_by_name[7] =
+static const ProtobufCEnumValueIndex fedra__kind__enum_values_by_name[8] =
 {
+  { "KIND_CIF", 7 },
   { "KIND_COUNT", 1 },
   { "KIND_COX", 5 },
   { "KIND_GLM", 6 },
@@ -2052,9 +2576,9 @@ const ProtobufCEnumDescriptor fedra__kind__descriptor =
   "Kind",
   "Fedra__Kind",
   "fedra",
-  7,
+  8,
   fedra__kind__enum_values_by_number,
-  7,
+  8,
   fedra__kind__enum_values_by_name,
   1,
   fedra__kind__value_ranges,
@@ -2182,5 +2706,81 @@ const ProtobufCEnumDescriptor fedra__status__descriptor =
   fedra__status__enum_values_by_name,
   1,
   fedra__status__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue fedra__hub_type__enum_values_by_number[7] =
+{
+  { "HUB_TYPE_UNSPECIFIED", "FEDRA__HUB_TYPE__HUB_TYPE_UNSPECIFIED", 0 },
+  { "HUB_HELLO", "FEDRA__HUB_TYPE__HUB_HELLO", 1 },
+  { "HUB_WELCOME", "FEDRA__HUB_TYPE__HUB_WELCOME", 2 },
+  { "HUB_ROUTE", "FEDRA__HUB_TYPE__HUB_ROUTE", 3 },
+  { "HUB_FORWARD", "FEDRA__HUB_TYPE__HUB_FORWARD", 4 },
+  { "HUB_ANSWER", "FEDRA__HUB_TYPE__HUB_ANSWER", 5 },
+  { "HUB_REPLY", "FEDRA__HUB_TYPE__HUB_REPLY", 6 },
+};
+static const ProtobufCIntRange fedra__hub_type__value_ranges[] = {
+{0, 0},{0, 7}
+};
+static const ProtobufCEnumValueIndex fedra__hub_type__enum_values_by_name[7] =
+{
+  { "HUB_ANSWER", 5 },
+  { "HUB_FORWARD", 4 },
+  { "HUB_HELLO", 1 },
+  { "HUB_REPLY", 6 },
+  { "HUB_ROUTE", 3 },
+  { "HUB_TYPE_UNSPECIFIED", 0 },
+  { "HUB_WELCOME", 2 },
+};
+const ProtobufCEnumDescriptor fedra__hub_type__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fedra.HubType",
+  "HubType",
+  "Fedra__HubType",
+  "fedra",
+  7,
+  fedra__hub_type__enum_values_by_number,
+  7,
+  fedra__hub_type__enum_values_by_name,
+  1,
+  fedra__hub_type__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue fedra__hub_status__enum_values_by_number[7] =
+{
+  { "HUB_STATUS_OK", "FEDRA__HUB_STATUS__HUB_STATUS_OK", 0 },
+  { "HUB_STATUS_UNKNOWN", "FEDRA__HUB_STATUS__HUB_STATUS_UNKNOWN", 1 },
+  { "HUB_STATUS_OFFLINE", "FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE", 2 },
+  { "HUB_STATUS_TIMEOUT", "FEDRA__HUB_STATUS__HUB_STATUS_TIMEOUT", 3 },
+  { "HUB_STATUS_BUSY", "FEDRA__HUB_STATUS__HUB_STATUS_BUSY", 4 },
+  { "HUB_STATUS_REFUSED", "FEDRA__HUB_STATUS__HUB_STATUS_REFUSED", 5 },
+  { "HUB_STATUS_UNREADABLE", "FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE", 6 },
+};
+static const ProtobufCIntRange fedra__hub_status__value_ranges[] = {
+{0, 0},{0, 7}
+};
+static const ProtobufCEnumValueIndex fedra__hub_status__enum_values_by_name[7] =
+{
+  { "HUB_STATUS_BUSY", 4 },
+  { "HUB_STATUS_OFFLINE", 2 },
+  { "HUB_STATUS_OK", 0 },
+  { "HUB_STATUS_REFUSED", 5 },
+  { "HUB_STATUS_TIMEOUT", 3 },
+  { "HUB_STATUS_UNKNOWN", 1 },
+  { "HUB_STATUS_UNREADABLE", 6 },
+};
+const ProtobufCEnumDescriptor fedra__hub_status__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "fedra.HubStatus",
+  "HubStatus",
+  "Fedra__HubStatus",
+  "fedra",
+  7,
+  fedra__hub_status__enum_values_by_number,
+  7,
+  fedra__hub_status__enum_values_by_name,
+  1,
+  fedra__hub_status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

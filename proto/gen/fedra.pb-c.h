@@ -28,6 +28,9 @@ typedef struct Fedra__LogrankOev Fedra__LogrankOev;
 typedef struct Fedra__ModelResult Fedra__ModelResult;
 typedef struct Fedra__PingResult Fedra__PingResult;
 typedef struct Fedra__ResponseBody Fedra__ResponseBody;
+typedef struct Fedra__HubFrame Fedra__HubFrame;
+typedef struct Fedra__SealedQuery Fedra__SealedQuery;
+typedef struct Fedra__HubRoute Fedra__HubRoute;
 
 
 /* --- enums --- */
@@ -57,7 +60,11 @@ typedef enum _Fedra__Kind {
   /*
    * one IRLS round of a logistic regression
    */
-  FEDRA__KIND__KIND_GLM = 6
+  FEDRA__KIND__KIND_GLM = 6,
+  /*
+   * life tables with events split by cause (competing risks)
+   */
+  FEDRA__KIND__KIND_CIF = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__KIND)
 } Fedra__Kind;
 typedef enum _Fedra__Ties {
@@ -98,6 +105,71 @@ typedef enum _Fedra__Status {
   FEDRA__STATUS__STATUS_REFUSED = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__STATUS)
 } Fedra__Status;
+/*
+ * ---------------------------------------------------------------------------
+ * The hub (hub/, proto/DESIGN.md "Through a hub").  Every frame between a hub
+ * and a node or an analyst is one HubFrame; the hub reads only these frames,
+ * never a query or an answer, which travel sealed inside `payload`.
+ */
+typedef enum _Fedra__HubType {
+  FEDRA__HUB_TYPE__HUB_TYPE_UNSPECIFIED = 0,
+  /*
+   * node -> hub: cert (+ chain): "I am NODE"; repeated as keepalive
+   */
+  FEDRA__HUB_TYPE__HUB_HELLO = 1,
+  /*
+   * hub -> node: accepted (reason empty) or refused (reason)
+   */
+  FEDRA__HUB_TYPE__HUB_WELCOME = 2,
+  /*
+   * analyst -> hub: payload = signed Envelope whose body is a HubRoute
+   */
+  FEDRA__HUB_TYPE__HUB_ROUTE = 3,
+  /*
+   * hub -> node: tag, payload = the query Envelope sealed to the node
+   */
+  FEDRA__HUB_TYPE__HUB_FORWARD = 4,
+  /*
+   * node -> hub: tag, payload = the response Envelope sealed to the analyst
+   */
+  FEDRA__HUB_TYPE__HUB_ANSWER = 5,
+  /*
+   * hub -> analyst: route_id, node, status, payload (as the node sent it)
+   */
+  FEDRA__HUB_TYPE__HUB_REPLY = 6
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__HUB_TYPE)
+} Fedra__HubType;
+typedef enum _Fedra__HubStatus {
+  /*
+   * payload holds the node's sealed answer
+   */
+  FEDRA__HUB_STATUS__HUB_STATUS_OK = 0,
+  /*
+   * the hub knows no node of that name
+   */
+  FEDRA__HUB_STATUS__HUB_STATUS_UNKNOWN = 1,
+  /*
+   * the node has no live link to the hub
+   */
+  FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE = 2,
+  /*
+   * no answer within the route's timeout
+   */
+  FEDRA__HUB_STATUS__HUB_STATUS_TIMEOUT = 3,
+  /*
+   * the node's queue at the hub is full
+   */
+  FEDRA__HUB_STATUS__HUB_STATUS_BUSY = 4,
+  /*
+   * the hub refused the route itself (reason)
+   */
+  FEDRA__HUB_STATUS__HUB_STATUS_REFUSED = 5,
+  /*
+   * the node could not open the sealed query (reason)
+   */
+  FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE = 6
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__HUB_STATUS)
+} Fedra__HubStatus;
 
 /* --- messages --- */
 
@@ -139,16 +211,20 @@ struct  Fedra__Envelope
  * (level empty), or the 0/1 indicator of one level of a categorical one.
  * The coordinator chooses the columns (R's factor coding); nodes never
  * discover levels on their own, so every node builds the same matrix.
+ * An interaction a:b is the product of two such columns: var2 (and level2)
+ * name the second factor; var2 empty means a main effect.
  */
 struct  Fedra__Term
 {
   ProtobufCMessage base;
   char *var;
   char *level;
+  char *var2;
+  char *level2;
 };
 #define FEDRA__TERM__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__term__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Fedra__Filter
@@ -235,10 +311,15 @@ struct  Fedra__QuerySpec
    */
   size_t n_prev_answers;
   ProtobufCBinaryData *prev_answers;
+  /*
+   * cox --strata V: baseline hazards per level of V (within each node), as
+   * coxph(... + strata(V) + strata(node)).  Empty: by node only.
+   */
+  char *strata;
 };
 #define FEDRA__QUERY_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__query_spec__descriptor) \
-    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0, 0,NULL }
+    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Fedra__QueryBody
@@ -346,6 +427,12 @@ struct  Fedra__LifeTable
   size_t n_censored;
   uint64_t *censored;
   /*
+   * KIND_CIF only: events split by cause at each time.  events = relapses
+   * (the first event_date), competing = deaths without an earlier relapse.
+   */
+  size_t n_competing;
+  uint64_t *competing;
+  /*
    * the stratum is withheld: n and the table are empty
    */
   protobuf_c_boolean suppressed;
@@ -356,7 +443,7 @@ struct  Fedra__LifeTable
 };
 #define FEDRA__LIFE_TABLE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__life_table__descriptor) \
-    , 0,NULL, 0, 0,NULL, 0,NULL, 0,NULL, 0, 0 }
+    , 0,NULL, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0, 0 }
 
 
 struct  Fedra__KmResult
@@ -548,6 +635,98 @@ struct  Fedra__ResponseBody
 #define FEDRA__RESPONSE_BODY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__response_body__descriptor) \
     , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, {0,NULL} }
+
+
+struct  Fedra__HubFrame
+{
+  ProtobufCMessage base;
+  /*
+   * WIRE_VERSION
+   */
+  uint32_t version;
+  Fedra__HubType type;
+  /*
+   * FORWARD/ANSWER: the hub's relay number
+   */
+  uint64_t tag;
+  /*
+   * REPLY: the HubRoute's route_id
+   */
+  ProtobufCBinaryData route_id;
+  /*
+   * REPLY: which node this is about
+   */
+  char *node;
+  Fedra__HubStatus status;
+  char *reason;
+  ProtobufCBinaryData payload;
+  /*
+   * HELLO: the node's DER certificate
+   */
+  ProtobufCBinaryData cert;
+  /*
+   * HELLO: its issuing CA(s), as Envelope.chain
+   */
+  size_t n_chain;
+  ProtobufCBinaryData *chain;
+};
+#define FEDRA__HUB_FRAME__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__hub_frame__descriptor) \
+    , 0, FEDRA__HUB_TYPE__HUB_TYPE_UNSPECIFIED, 0, {0,NULL}, (char *)protobuf_c_empty_string, FEDRA__HUB_STATUS__HUB_STATUS_OK, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, 0,NULL }
+
+
+struct  Fedra__SealedQuery
+{
+  ProtobufCMessage base;
+  char *node;
+  /*
+   * crypto_box_seal(pad(query Envelope)) to the node's transport key
+   */
+  ProtobufCBinaryData sealed;
+};
+#define FEDRA__SEALED_QUERY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__sealed_query__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+/*
+ * Signed by the analyst (Envelope.body), so the hub authenticates the analyst
+ * by certificate chain and CRL and routes only to the nodes named here.
+ */
+struct  Fedra__HubRoute
+{
+  ProtobufCMessage base;
+  /*
+   * "fedra/hub-route/v1"
+   */
+  char *context;
+  /*
+   * WIRE_QUERY_ID_LEN random bytes; (signer, route_id) is never reused
+   */
+  ProtobufCBinaryData route_id;
+  int64_t issued_at_ms;
+  int64_t expires_at_ms;
+  /*
+   * the hub's name, from its certificate
+   */
+  char *hub;
+  /*
+   * per-node deadline, at most the hub's own cap
+   */
+  uint32_t timeout_ms;
+  /*
+   * wire_query_hash() of the sealed query Envelope (for logs)
+   */
+  ProtobufCBinaryData query_hash;
+  /*
+   * one per node, at most WIRE_MAX_AUDIENCE
+   */
+  size_t n_queries;
+  Fedra__SealedQuery **queries;
+};
+#define FEDRA__HUB_ROUTE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__hub_route__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, 0, {0,NULL}, 0,NULL }
 
 
 /* Fedra__Envelope methods */
@@ -797,6 +976,63 @@ Fedra__ResponseBody *
 void   fedra__response_body__free_unpacked
                      (Fedra__ResponseBody *message,
                       ProtobufCAllocator *allocator);
+/* Fedra__HubFrame methods */
+void   fedra__hub_frame__init
+                     (Fedra__HubFrame         *message);
+size_t fedra__hub_frame__get_packed_size
+                     (const Fedra__HubFrame   *message);
+size_t fedra__hub_frame__pack
+                     (const Fedra__HubFrame   *message,
+                      uint8_t             *out);
+size_t fedra__hub_frame__pack_to_buffer
+                     (const Fedra__HubFrame   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__HubFrame *
+       fedra__hub_frame__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__hub_frame__free_unpacked
+                     (Fedra__HubFrame *message,
+                      ProtobufCAllocator *allocator);
+/* Fedra__SealedQuery methods */
+void   fedra__sealed_query__init
+                     (Fedra__SealedQuery         *message);
+size_t fedra__sealed_query__get_packed_size
+                     (const Fedra__SealedQuery   *message);
+size_t fedra__sealed_query__pack
+                     (const Fedra__SealedQuery   *message,
+                      uint8_t             *out);
+size_t fedra__sealed_query__pack_to_buffer
+                     (const Fedra__SealedQuery   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__SealedQuery *
+       fedra__sealed_query__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__sealed_query__free_unpacked
+                     (Fedra__SealedQuery *message,
+                      ProtobufCAllocator *allocator);
+/* Fedra__HubRoute methods */
+void   fedra__hub_route__init
+                     (Fedra__HubRoute         *message);
+size_t fedra__hub_route__get_packed_size
+                     (const Fedra__HubRoute   *message);
+size_t fedra__hub_route__pack
+                     (const Fedra__HubRoute   *message,
+                      uint8_t             *out);
+size_t fedra__hub_route__pack_to_buffer
+                     (const Fedra__HubRoute   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__HubRoute *
+       fedra__hub_route__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__hub_route__free_unpacked
+                     (Fedra__HubRoute *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Fedra__Envelope_Closure)
@@ -838,6 +1074,15 @@ typedef void (*Fedra__PingResult_Closure)
 typedef void (*Fedra__ResponseBody_Closure)
                  (const Fedra__ResponseBody *message,
                   void *closure_data);
+typedef void (*Fedra__HubFrame_Closure)
+                 (const Fedra__HubFrame *message,
+                  void *closure_data);
+typedef void (*Fedra__SealedQuery_Closure)
+                 (const Fedra__SealedQuery *message,
+                  void *closure_data);
+typedef void (*Fedra__HubRoute_Closure)
+                 (const Fedra__HubRoute *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -849,6 +1094,8 @@ extern const ProtobufCEnumDescriptor    fedra__ties__descriptor;
 extern const ProtobufCEnumDescriptor    fedra__endpoint__descriptor;
 extern const ProtobufCEnumDescriptor    fedra__op__descriptor;
 extern const ProtobufCEnumDescriptor    fedra__status__descriptor;
+extern const ProtobufCEnumDescriptor    fedra__hub_type__descriptor;
+extern const ProtobufCEnumDescriptor    fedra__hub_status__descriptor;
 extern const ProtobufCMessageDescriptor fedra__envelope__descriptor;
 extern const ProtobufCMessageDescriptor fedra__term__descriptor;
 extern const ProtobufCMessageDescriptor fedra__filter__descriptor;
@@ -862,6 +1109,9 @@ extern const ProtobufCMessageDescriptor fedra__logrank_oev__descriptor;
 extern const ProtobufCMessageDescriptor fedra__model_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__ping_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__response_body__descriptor;
+extern const ProtobufCMessageDescriptor fedra__hub_frame__descriptor;
+extern const ProtobufCMessageDescriptor fedra__sealed_query__descriptor;
+extern const ProtobufCMessageDescriptor fedra__hub_route__descriptor;
 
 PROTOBUF_C__END_DECLS
 
