@@ -265,7 +265,8 @@ make_cert(const struct certspec *s, char *err)
             goto done;
     } else {
         snprintf(value, sizeof value, "critical,%s",
-            s->role == PKI_ROLE_NODE ? PKI_OID_ROLE_NODE : PKI_OID_ROLE_ANALYST);
+            s->role == PKI_ROLE_NODE ? PKI_OID_ROLE_NODE :
+            s->role == PKI_ROLE_HUB ? PKI_OID_ROLE_HUB : PKI_OID_ROLE_ANALYST);
         if (add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") != 0 ||
             add_ext(x, &v3, NID_key_usage, "critical,digitalSignature") != 0 ||
             add_ext(x, &v3, NID_ext_key_usage, value) != 0)
@@ -472,6 +473,7 @@ openssl_cnf(const char *absdir, int crl_days)
         "[ fedra_oids ]\n"
         "fedraRoleNode = " PKI_OID_ROLE_NODE "\n"
         "fedraRoleAnalyst = " PKI_OID_ROLE_ANALYST "\n"
+        "fedraRoleHub = " PKI_OID_ROLE_HUB "\n"
         "fedraCurveKey = " PKI_OID_CURVE_KEY "\n\n"
         "[ ca ]\n"
         "default_ca = fedra_ca\n\n"
@@ -807,8 +809,8 @@ ca_issue(struct ca *ca, const struct ca_issue_req *req, char serial_out[CA_SERIA
     char hex[CA_SERIAL_LEN], ts[PKI_TIME_LEN], exp[32];
 
     serial_out[0] = 0;
-    if (req->role != PKI_ROLE_NODE && req->role != PKI_ROLE_ANALYST)
-        return errf(err, "invalid role: use node or analyst");
+    if (req->role != PKI_ROLE_NODE && req->role != PKI_ROLE_ANALYST && req->role != PKI_ROLE_HUB)
+        return errf(err, "invalid role: use node, analyst or hub");
     if (!pki_name_valid(req->name))
         return errf(err, "invalid name '%s': use 1 to %d letters, digits, '.', '_' or '-'",
             req->name, PKI_MAX_NAME);
@@ -873,16 +875,19 @@ ca_issue(struct ca *ca, const struct ca_issue_req *req, char serial_out[CA_SERIA
         .issuer = ca->cert, .issuer_key = pki_key_evp(ca->key), .role = req->role,
         .name = req->name,
     };
-    if (req->role == PKI_ROLE_NODE) {
-        /* The transport key the node will derive from this very key file. */
-        wrapped = pki_key_wrap(pk);
-        if (wrapped == NULL || pki_key_curve_secret(wrapped, secret) != 0 ||
-            pki_curve_public(secret, curve) != 0) {
-            errf(err, "cannot derive the node's Curve key");
-            goto done;
-        }
-        spec.curve_pub = curve;
+    /*
+     * Every role binds the transport key its holder derives from this very key
+     * file: a node's and a hub's are their CURVE server keys; an analyst's is
+     * the key nodes seal their answers to when they travel through a hub
+     * (proto/DESIGN.md "Through a hub").
+     */
+    wrapped = pki_key_wrap(pk);
+    if (wrapped == NULL || pki_key_curve_secret(wrapped, secret) != 0 ||
+        pki_curve_public(secret, curve) != 0) {
+        errf(err, "cannot derive the transport (Curve) key");
+        goto done;
     }
+    spec.curve_pub = curve;
     if ((x = make_cert(&spec, err)) == NULL)
         goto done;
     if ((pem = pem_cert(x)) == NULL) {
@@ -1265,7 +1270,7 @@ describe_cert(const char *path, struct buf *out, char *err)
     if (pki_cert_curve_key(c, ck) == 0) {
         util_hex(ck, sizeof ck, hex);
         buf_printf(out, "  %-13s%s\n", "curve key:", hex);
-    } else if (pki_cert_role(c) == PKI_ROLE_NODE) {
+    } else if (pki_cert_role(c) != PKI_ROLE_NONE) {
         buf_printf(out, "  %-13s%s\n", "curve key:", "(missing or malformed)");
     }
     /* The issuing CA(s) that follow the leaf in the file. */

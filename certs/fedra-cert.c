@@ -2,7 +2,7 @@
  * fedra-cert - the federation admin's certificate tool (see interface.md).
  *
  *   fedra-cert init    --ca DIR [--name CN] [--days N] [--parent ROOTDIR]
- *   fedra-cert issue   --ca DIR --role node|analyst --name NAME --out DIR [--days N]
+ *   fedra-cert issue   --ca DIR --role node|analyst|hub --name NAME --out DIR [--days N]
  *                      [--start T] [--key FILE]
  *   fedra-cert revoke  --ca DIR (--name NAME | --serial HEX) [--reason R]
  *   fedra-cert crl     --ca DIR --out FILE [--days N]
@@ -223,11 +223,11 @@ cmd_issue(int argc, char **argv)
         return usage_error("issue", "unexpected argument '%s'", argv[optind]);
     if (dir == NULL || role == NULL || req.name == NULL || req.out_dir == NULL)
         return usage_error("issue", "missing %s", dir == NULL ? "--ca DIR" :
-            role == NULL ? "--role node|analyst" : req.name == NULL ? "--name NAME" :
+            role == NULL ? "--role node|analyst|hub" : req.name == NULL ? "--name NAME" :
             "--out DIR");
     req.role = pki_role_parse(role);
     if (req.role == PKI_ROLE_NONE)
-        return usage_error("issue", "invalid --role '%s': use node or analyst", role);
+        return usage_error("issue", "invalid --role '%s': use node, analyst or hub", role);
     if (!pki_name_valid(req.name)) {
         fprintf(stderr, "fedra-cert issue: invalid --name '%s': use 1 to %d letters, "
             "digits, '.', '_' or '-'\n", req.name, PKI_MAX_NAME);
@@ -406,7 +406,7 @@ cmd_verify(int argc, char **argv)
     if (argc - optind != 1)
         return usage_error("verify", "give exactly one CERT to verify");
     if (role != NULL && (want = pki_role_parse(role)) == PKI_ROLE_NONE)
-        return usage_error("verify", "invalid --role '%s': use node or analyst", role);
+        return usage_error("verify", "invalid --role '%s': use node, analyst or hub", role);
     if (pki_trust_load(cafile, crl, crl != NULL, &t, err) != 0 ||
         pki_cert_load(argv[optind], &c, err) != 0) {
         rc = fail("verify", err);
@@ -464,9 +464,9 @@ static const struct cli_command commands[] = {
     },
     {
         .name = "issue",
-        .args = "--ca DIR --role node|analyst --name NAME --out DIR\n"
+        .args = "--ca DIR --role node|analyst|hub --name NAME --out DIR\n"
             "                        [--days N] [--start YYYY-MM-DD[THH:MM:SSZ]] [--key FILE]",
-        .summary = "issue a node or analyst certificate and key (or renew for a key)",
+        .summary = "issue a node, analyst or hub certificate and key (or renew for a key)",
         .about =
             "Issue a certificate with a new Ed25519 key: writes OUT/NAME.key (mode 0600) and\n"
             "OUT/NAME.crt.  The role and the name (subjectAltName urn:fedra:ROLE:NAME) are set\n"
@@ -479,7 +479,7 @@ static const struct cli_command commands[] = {
             "the new NAME.crt with mv (atomic) and send the node SIGHUP.\n",
         .options =
             "  --ca DIR          directory of the CA\n"
-            "  --role R          node or analyst\n"
+            "  --role R          node, analyst or hub (each binds a transport key)\n"
             "  --name NAME       1 to 64 of A-Z a-z 0-9 . _ -\n"
             "  --out DIR         where to write NAME.key and NAME.crt (created if missing)\n"
             "  --days N          validity in days (default 365)\n"
@@ -548,7 +548,7 @@ static const struct cli_command commands[] = {
     },
     {
         .name = "verify",
-        .args = "--ca-cert FILE [--crl FILE] [--role node|analyst] CERT",
+        .args = "--ca-cert FILE [--crl FILE] [--role node|analyst|hub] CERT",
         .summary = "check a certificate against the CA, its CRL and a role",
         .about =
             "Check CERT against the federation CA: chain, validity, revocation (with --crl,\n"
@@ -565,7 +565,7 @@ static const struct cli_command commands[] = {
             "  --crl FILE       the current CRL(s) (PEM or DER); with an issuing CA, the root's\n"
             "                   and the issuing CA's CRLs in one file (cat); without --crl,\n"
             "                   revocation is not checked\n"
-            "  --role R         require this role (node or analyst)\n"
+            "  --role R         require this role (node, analyst or hub)\n"
             "  -h, --help       show this help\n",
         .example =
             "  fedra-cert verify --ca-cert /srv/fedra/ca/ca.crt --crl crl.pem --role node "

@@ -115,6 +115,8 @@ pki_role_name(enum pki_role r)
         return "node";
     case PKI_ROLE_ANALYST:
         return "analyst";
+    case PKI_ROLE_HUB:
+        return "hub";
     case PKI_ROLE_NONE:
         break;
     }
@@ -130,6 +132,8 @@ pki_role_parse(const char *s)
         return PKI_ROLE_NODE;
     if (strcmp(s, "analyst") == 0)
         return PKI_ROLE_ANALYST;
+    if (strcmp(s, "hub") == 0)
+        return PKI_ROLE_HUB;
     return PKI_ROLE_NONE;
 }
 
@@ -285,16 +289,20 @@ compute_role(X509 *x)
     EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, &crit, NULL);
     ASN1_OBJECT *node = OBJ_txt2obj(PKI_OID_ROLE_NODE, 1);
     ASN1_OBJECT *analyst = OBJ_txt2obj(PKI_OID_ROLE_ANALYST, 1);
-    if (eku != NULL && crit == 1 && node != NULL && analyst != NULL &&
+    ASN1_OBJECT *hub = OBJ_txt2obj(PKI_OID_ROLE_HUB, 1);
+    if (eku != NULL && crit == 1 && node != NULL && analyst != NULL && hub != NULL &&
         sk_ASN1_OBJECT_num(eku) == 1) {
         const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, 0);
         if (OBJ_cmp(o, node) == 0)
             role = PKI_ROLE_NODE;
         else if (OBJ_cmp(o, analyst) == 0)
             role = PKI_ROLE_ANALYST;
+        else if (OBJ_cmp(o, hub) == 0)
+            role = PKI_ROLE_HUB;
     }
     ASN1_OBJECT_free(node);
     ASN1_OBJECT_free(analyst);
+    ASN1_OBJECT_free(hub);
     EXTENDED_KEY_USAGE_free(eku);
     return role;
 }

@@ -26,6 +26,7 @@
 #define PKI_OID_ARC          "2.25.32931296437746250958793479766646300216"
 #define PKI_OID_ROLE_NODE    PKI_OID_ARC ".1.1"
 #define PKI_OID_ROLE_ANALYST PKI_OID_ARC ".1.2"
+#define PKI_OID_ROLE_HUB     PKI_OID_ARC ".1.3"
 #define PKI_OID_CURVE_KEY    PKI_OID_ARC ".2.1"
 #define PKI_URI_PREFIX       "urn:fedra:"
 
@@ -39,7 +40,8 @@
 enum pki_role {
     PKI_ROLE_NONE = 0,              /* no valid role extension */
     PKI_ROLE_NODE = 1,
-    PKI_ROLE_ANALYST = 2
+    PKI_ROLE_ANALYST = 2,
+    PKI_ROLE_HUB = 3                /* the federation's relay (fedra-hub): signs no query or answer */
 };
 
 /* Outcome of pki_verify(); 0 is success. */
@@ -59,7 +61,7 @@ struct pki_cert;                    /* a parsed certificate (opaque) */
 struct pki_key;                     /* a private key (opaque) */
 struct pki_trust;                   /* CA certificates + CRLs, ready to verify against */
 
-const char *pki_role_name(enum pki_role r);          /* "node", "analyst", "none" */
+const char *pki_role_name(enum pki_role r);          /* "node", "analyst", "hub", "none" */
 enum pki_role pki_role_parse(const char *s);         /* PKI_ROLE_NONE if unknown */
 const char *pki_verdict_name(enum pki_verdict v);    /* "expired", "revoked", ... */
 /* 1 if name matches [A-Za-z0-9._-]{1,PKI_MAX_NAME}, else 0. */
