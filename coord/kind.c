@@ -14,6 +14,7 @@
 /* One row per wire kind but KIND_UNSPECIFIED; the order is the protocol's. */
 static const struct coord_kind *const kinds[] = {
     &kind_count, &kind_ping, &kind_km, &kind_logrank, &kind_cox, &kind_glm,
+    &kind_cif,
 };
 
 const struct coord_kind *
@@ -45,7 +46,8 @@ static const struct coord_cmd cmd_verify = {
 
 /* The commands, in the order help lists them. */
 static const struct coord_cmd *const cmds[] = {
-    &cmd_count, &cmd_km, &cmd_logrank, &cmd_cox, &cmd_glm, &cmd_ping, &cmd_send, &cmd_verify,
+    &cmd_count, &cmd_km, &cmd_logrank, &cmd_cif, &cmd_cox, &cmd_glm, &cmd_ping, &cmd_send,
+    &cmd_verify,
 };
 
 const struct coord_cmd *
@@ -207,6 +209,30 @@ coord_parse_endpoint(const char *v, Fedra__Endpoint *out)
         *out = FEDRA__ENDPOINT__ENDPOINT_EFS;
     else
         return coord_usage_error("--endpoint takes os or efs, got '%s'", v);
+    return 0;
+}
+
+int
+coord_parse_times(const char *v, struct coord_query *q)
+{
+    char *parts[COORD_MAX_TIMES];
+    size_t n;
+    if (coord_split_list(v, parts, COORD_MAX_TIMES, &n) != 0)
+        return coord_usage_error("--times takes at most %d values", COORD_MAX_TIMES);
+    free(q->times);
+    q->times = xcalloc(n, sizeof *q->times);
+    int bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        long long t;
+        bad |= util_parse_int(parts[k], 0, INT32_MAX, &t) != 0;
+        q->times[k] = bad ? 0 : (int32_t)t;
+        free(parts[k]);
+    }
+    q->show.times = q->times;
+    q->show.ntimes = n;
+    if (bad || n == 0)
+        return coord_usage_error("--times takes days (whole numbers >= 0) separated by commas, "
+            "got '%s'", v);
     return 0;
 }
 

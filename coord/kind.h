@@ -40,6 +40,7 @@ struct coord_show {
     const int32_t *times;           /* km: --times, or NULL */
     size_t ntimes;
     const char *plot;               /* km: SVG file to draw, or NULL */
+    int cause;                      /* cif: 1 relapse, 2 death (0: relapse) */
 };
 
 /* One wire kind: every member is set, rows are const. */
@@ -132,9 +133,13 @@ int coord_parse_where(const char *expr, struct coord_query *q);
 /* --endpoint os|efs, --grid DAYS: 0, or 2 after saying why. */
 int coord_parse_endpoint(const char *v, Fedra__Endpoint *out);
 int coord_parse_grid(const char *v, uint32_t *days);
+/* --times T,... (km, cif) into q->times and q->show: 0, or 2 after saying why. */
+int coord_parse_times(const char *v, struct coord_query *q);
 
 /* The rows, each defined in its family's module; kind.c lists them. */
 extern const struct coord_kind kind_count, kind_ping, kind_km, kind_logrank, kind_cox, kind_glm;
 extern const struct coord_cmd cmd_count, cmd_ping, cmd_km, cmd_logrank, cmd_cox, cmd_glm;
+extern const struct coord_kind kind_cif;    /* coord/kind_cif.c */
+extern const struct coord_cmd cmd_cif;
 
 #endif /* !COORD_KIND_H */

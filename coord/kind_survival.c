@@ -874,30 +874,6 @@ const struct coord_kind kind_logrank = {
 /* ---- the commands ---- */
 
 static int
-parse_times(const char *v, struct coord_query *q)
-{
-    char *parts[COORD_MAX_TIMES];
-    size_t n;
-    if (coord_split_list(v, parts, COORD_MAX_TIMES, &n) != 0)
-        return coord_usage_error("--times takes at most %d values", COORD_MAX_TIMES);
-    free(q->times);
-    q->times = xcalloc(n, sizeof *q->times);
-    int bad = 0;
-    for (size_t k = 0; k < n; k++) {
-        long long t;
-        bad |= util_parse_int(parts[k], 0, INT32_MAX, &t) != 0;
-        q->times[k] = bad ? 0 : (int32_t)t;
-        free(parts[k]);
-    }
-    q->show.times = q->times;
-    q->show.ntimes = n;
-    if (bad || n == 0)
-        return coord_usage_error("--times takes days (whole numbers >= 0) separated by commas, "
-            "got '%s'", v);
-    return 0;
-}
-
-static int
 parse_conf_type(const char *v, int *out)
 {
     if (strcmp(v, "log") == 0)
@@ -931,7 +907,7 @@ parse_surv_option(int logrank, const char *a, const char *v, struct coord_query 
     } else if (strcmp(a, "--conf-type") == 0) {
         return parse_conf_type(v, &q->show.conf_type);
     } else if (strcmp(a, "--times") == 0) {
-        return parse_times(v, q);
+        return coord_parse_times(v, q);
     } else if (!logrank && strcmp(a, "--plot") == 0) {
         q->show.plot = v;
     } else {

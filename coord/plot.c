@@ -57,14 +57,18 @@ xml_text(FILE *f, const char *s)
     }
 }
 
-/* Step path through (time, value) with value from column col (lower/upper/surv). */
+/*
+ * Step path through (time, value) with value from column col (lower/upper/surv),
+ * from y0 at time 0 (1 for survival, 0 for a cumulative incidence).
+ */
 static void
-step_points(FILE *f, const struct km_curve *c, int col, double tmax, double stop, int reverse)
+step_points(FILE *f, const struct km_curve *c, int col, double tmax, double stop, int reverse,
+    double y0)
 {
     size_t n = c->npts;
-    double prev = 1;
+    double prev = y0;
     if (!reverse) {
-        fprintf(f, "%.1f,%.1f", sx(0, tmax), sy(1));
+        fprintf(f, "%.1f,%.1f", sx(0, tmax), sy(y0));
         for (size_t i = 0; i < n; i++) {
             const struct km_point *p = &c->pts[i];
             double v = col == 0 ? p->surv : col == 1 ? p->lower : p->upper;
@@ -78,7 +82,7 @@ step_points(FILE *f, const struct km_curve *c, int col, double tmax, double stop
         return;
     }
     /* Backwards, for closing a band polygon. */
-    double last = 1;
+    double last = y0;
     for (size_t i = 0; i < n; i++) {
         double v = col == 1 ? c->pts[i].lower : c->pts[i].upper;
         if (v == v)
@@ -87,7 +91,7 @@ step_points(FILE *f, const struct km_curve *c, int col, double tmax, double stop
     fprintf(f, " %.1f,%.1f", sx(stop, tmax), sy(last));
     for (size_t i = n; i-- > 0;) {
         const struct km_point *p = &c->pts[i];
-        double v = col == 1 ? p->lower : p->upper, before = 1;
+        double v = col == 1 ? p->lower : p->upper, before = y0;
         for (size_t j = i; j-- > 0;) {
             double w = col == 1 ? c->pts[j].lower : c->pts[j].upper;
             if (w == w) {
@@ -100,12 +104,13 @@ step_points(FILE *f, const struct km_curve *c, int col, double tmax, double stop
         fprintf(f, " %.1f,%.1f %.1f,%.1f", sx(p->time, tmax), sy(v), sx(p->time, tmax),
             sy(before));
     }
-    fprintf(f, " %.1f,%.1f", sx(0, tmax), sy(1));
+    fprintf(f, " %.1f,%.1f", sx(0, tmax), sy(y0));
 }
 
-int
-plot_km_svg(FILE *f, const char *title, const struct plot_curve *cv, size_t n,
-    uint32_t min_cell, char *err)
+/* The plot of plot_km_svg, with its y axis named ylabel and its curves starting at y0. */
+static int
+plot_svg(FILE *f, const char *title, const char *ylabel, double y0, const struct plot_curve *cv,
+    size_t n, uint32_t min_cell, char *err)
 {
     if (n == 0)
         return errf(err, "no curve to plot");
@@ -143,18 +148,18 @@ plot_km_svg(FILE *f, const char *title, const struct plot_curve *cv, size_t n,
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">Time (days)</text>\n",
         (PX0 + PX1) / 2, PY1 + 40);
     fprintf(f, "<text transform=\"translate(%.1f,%.1f) rotate(-90)\" text-anchor=\"middle\">"
-        "Survival probability</text>\n", PX0 - 55, (PY0 + PY1) / 2);
+        "%s</text>\n", PX0 - 55, (PY0 + PY1) / 2, ylabel);
     /* Bands, then curves and censoring marks, then the legend. */
     for (size_t k = 0; k < n; k++) {
         const char *col = colours[k % PLOT_MAX_CURVES];
         fprintf(f, "<polygon fill=\"%s\" fill-opacity=\"0.15\" stroke=\"none\" points=\"", col);
         /* A curve a node truncated stops where it was cut (the table says so too). */
         double stop = cv[k].cut > 0 && cv[k].cut < tmax ? cv[k].cut : tmax;
-        step_points(f, cv[k].curve, 2, tmax, stop, 0);
-        step_points(f, cv[k].curve, 1, tmax, stop, 1);
+        step_points(f, cv[k].curve, 2, tmax, stop, 0, y0);
+        step_points(f, cv[k].curve, 1, tmax, stop, 1, y0);
         fputs("\"/>\n", f);
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
-        step_points(f, cv[k].curve, 0, tmax, stop, 0);
+        step_points(f, cv[k].curve, 0, tmax, stop, 0, y0);
         fputs("\"/>\n", f);
         for (size_t i = 0; i < cv[k].curve->npts; i++) {
             const struct km_point *p = &cv[k].curve->pts[i];
@@ -198,4 +203,44 @@ plot_km_svg(FILE *f, const char *title, const struct plot_curve *cv, size_t n,
     }
     fputs("</svg>\n", f);
     return ferror(f) ? errf(err, "cannot write the plot") : 0;
+}
+
+int
+plot_km_svg(FILE *f, const char *title, const struct plot_curve *cv, size_t n,
+    uint32_t min_cell, char *err)
+{
+    return plot_svg(f, title, "Survival probability", 1, cv, n, min_cell, err);
+}
+
+/*
+ * A cumulative incidence curve drawn as a km_curve whose "surv" column is
+ * the incidence of the cause: the steps rise from 0; censoring marks where
+ * no event of either cause happened; numbers at risk as for km.
+ */
+int
+plot_cif_svg(FILE *f, const char *title, const struct plot_cif *cv, size_t n, int cause,
+    uint32_t min_cell, char *err)
+{
+    if (n == 0 || n > PLOT_MAX_CURVES)
+        return errf(err, "%zu curves; a plot shows 1 to %d", n, PLOT_MAX_CURVES);
+    struct plot_curve pc[PLOT_MAX_CURVES];
+    struct km_curve kc[PLOT_MAX_CURVES];
+    memset(kc, 0, sizeof kc);
+    for (size_t k = 0; k < n; k++) {
+        const struct cif_curve *c = cv[k].curve;
+        kc[k].n = c->n;
+        kc[k].npts = c->npts;
+        kc[k].pts = xcalloc(c->npts ? c->npts : 1, sizeof *kc[k].pts);
+        for (size_t i = 0; i < c->npts; i++) {
+            const struct cif_point *p = &c->pts[i];
+            kc[k].pts[i] = (struct km_point){.time = p->time, .n_risk = p->n_risk,
+                .n_event = p->n_event[1] + p->n_event[2], .n_censor = p->n_censor,
+                .surv = p->p[cause], .lower = p->lower[cause], .upper = p->upper[cause]};
+        }
+        pc[k] = (struct plot_curve){cv[k].label, &kc[k], cv[k].cut};
+    }
+    int rc = plot_svg(f, title, "Cumulative incidence", 0, pc, n, min_cell, err);
+    for (size_t k = 0; k < n; k++)
+        free(kc[k].pts);
+    return rc;
 }

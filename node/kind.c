@@ -10,7 +10,7 @@
 
 /*
  * The registry: searched, not indexed by the wire value, so that the enum's
- * numbering is free; six rows, looked up once a query.  Every wire kind but KIND_UNSPECIFIED has a row (tests/unit checks
+ * numbering is free; seven rows, looked up once a query.  Every wire kind but KIND_UNSPECIFIED has a row (tests/unit checks
  * this against the wire's enum descriptor).
  */
 static const struct node_kind *const node_kinds[] = {
@@ -20,6 +20,7 @@ static const struct node_kind *const node_kinds[] = {
     &node_kind_logrank,
     &node_kind_cox,
     &node_kind_glm,
+    &node_kind_cif,
 };
 
 const struct node_kind *

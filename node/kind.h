@@ -129,6 +129,7 @@ extern const struct node_kind node_kind_logrank;    /* node/kind_survival.c */
 extern const struct node_kind node_kind_cox;        /* node/kind_model.c */
 extern const struct node_kind node_kind_glm;        /* node/kind_model.c */
 extern const struct node_kind node_kind_ping;       /* node/kind_ping.c */
+extern const struct node_kind node_kind_cif;        /* node/kind_cif.c */
 
 /* The row for a wire kind, or NULL for a kind this node does not answer. */
 const struct node_kind *node_kind_get(int kind);

@@ -25,15 +25,19 @@
  *            (`truncated_at`)
  *
  * A logrank query without stratify_by_node is answered as km: the pooled
- * test at the coordinator needs each group's life table.
+ * test at the coordinator needs each group's life table.  A cif query
+ * (node/kind_cif.c) is answered by the same steps on the event-free time,
+ * its life tables split by cause (kind_survival.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/cif.h"
 #include "analysis/km.h"
 #include "analysis/logrank.h"
 #include "node/kind.h"
+#include "node/kind_survival.h"
 #include "node/qaudit.h"
 #include "node/select.h"
 
@@ -47,8 +51,9 @@ struct surv_sel {
     const struct var_def *by;       /* NULL: one stratum of everybody */
     struct snap_filter f;
     int efs;                        /* endpoint: event-free (else overall) survival */
+    int outcome;                    /* SNAP_KM_OS, _EFS, or _CIF (states by cause) */
     const int32_t *tcol;
-    const uint8_t *ecol;
+    const uint8_t *ecol;            /* the event, or with SNAP_KM_CIF the cif_state */
     uint32_t ncodes;                /* codes of by (1 without by) */
     size_t *size;                   /* patients per code */
     int closed;                     /* by lists every level (closed categorical or none) */
@@ -99,6 +104,9 @@ surv_prepare(const struct snapshot *snap, const Fedra__QuerySpec *spec, struct s
     if (select_compile(snap, spec, &s->f, err) != 0)
         return -1;
     s->efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
+    s->outcome = spec->kind == FEDRA__KIND__KIND_CIF ? SNAP_KM_CIF : s->efs;
+    if (s->outcome == SNAP_KM_CIF)
+        s->ecol = snap->cif_state;
     s->ncodes = s->by ? snap->ncodes[s->by->id] : 1;
     s->closed = s->by == NULL || s->by->nlevels > 0;
     s->size = xcalloc(s->ncodes, sizeof *s->size);
@@ -170,27 +178,69 @@ km_slices(const struct snapshot *snap, const struct surv_sel *sel, int32_t **t, 
     *start = st;
 }
 
-/* A stratum's life table from its nbins x 2 counters (snapshot_km_count): km_life_table's rows. */
+/* A life table's columns for nrows rows (competing with cif's states). */
 static void
-km_tab_dense(const uint32_t *cnt, size_t nbins, int32_t grid, size_t n, Fedra__LifeTable *tab)
+km_tab_alloc(Fedra__LifeTable *tab, size_t nrows, int cif)
 {
-    size_t nrows = 0;
-    for (size_t b = 0; b < nbins; b++)
-        nrows += (cnt[2 * b] | cnt[2 * b + 1]) != 0;
-    tab->n = (uint64_t)n;
     tab->n_time = tab->n_events = tab->n_censored = nrows;
     tab->time = xcalloc(nrows, sizeof *tab->time);
     tab->events = xcalloc(nrows, sizeof *tab->events);
     tab->censored = xcalloc(nrows, sizeof *tab->censored);
+    if (cif) {
+        tab->n_competing = nrows;
+        tab->competing = xcalloc(nrows, sizeof *tab->competing);
+    }
+}
+
+/*
+ * A stratum's life table from its nbins x ns counters (snapshot_km_count):
+ * km_life_table's rows, or with ns = 3 (cif) cif_life_table's.
+ */
+static void
+km_tab_dense(const uint32_t *cnt, size_t nbins, size_t ns, int32_t grid, size_t n,
+    Fedra__LifeTable *tab)
+{
+    size_t nrows = 0;
+    for (size_t b = 0; b < nbins; b++) {
+        uint32_t any = 0;
+        for (size_t k = 0; k < ns; k++)
+            any |= cnt[ns * b + k];
+        nrows += any != 0;
+    }
+    tab->n = (uint64_t)n;
+    km_tab_alloc(tab, nrows, ns == 3);
     int32_t g = grid > 0 ? grid : 1;
     for (size_t b = 0, r = 0; b < nbins; b++) {
-        if ((cnt[2 * b] | cnt[2 * b + 1]) == 0)
+        const uint32_t *c = cnt + ns * b;
+        if ((c[0] | c[1] | (ns == 3 ? c[2] : 0)) == 0)
             continue;
         tab->time[r] = (int32_t)b * g;          /* b * g <= tmax + g - 1 < 2^31 */
-        tab->censored[r] = cnt[2 * b];
-        tab->events[r] = cnt[2 * b + 1];
+        tab->censored[r] = c[0];
+        tab->events[r] = c[1];
+        if (ns == 3)
+            tab->competing[r] = c[2];
         r++;
     }
+}
+
+/* A cif stratum's life table by cif_life_table from its records; -1 on a bad time. */
+static int
+cif_tab_general(const int32_t *t, const uint8_t *state, size_t n, int32_t grid,
+    Fedra__LifeTable *tab)
+{
+    struct cif_table lt;
+    if (cif_life_table(t, state, n, grid, &lt) != 0)
+        return -1;
+    tab->n = (uint64_t)lt.n;
+    km_tab_alloc(tab, lt.nrows, 1);
+    for (size_t r = 0; r < lt.nrows; r++) {
+        tab->time[r] = lt.rows[r].time;
+        tab->events[r] = (uint64_t)lt.rows[r].d[0];
+        tab->competing[r] = (uint64_t)lt.rows[r].d[1];
+        tab->censored[r] = (uint64_t)lt.rows[r].c;
+    }
+    cif_table_release(&lt);
+    return 0;
 }
 
 /* A stratum's life table by km_life_table from its records; -1 on a bad time. */
@@ -202,10 +252,7 @@ km_tab_general(const int32_t *t, const uint8_t *e, size_t n, int32_t grid,
     if (km_life_table(t, e, n, grid, &lt) != 0)
         return -1;
     tab->n = (uint64_t)lt.n;
-    tab->n_time = tab->n_events = tab->n_censored = lt.nrows;
-    tab->time = xcalloc(lt.nrows, sizeof *tab->time);
-    tab->events = xcalloc(lt.nrows, sizeof *tab->events);
-    tab->censored = xcalloc(lt.nrows, sizeof *tab->censored);
+    km_tab_alloc(tab, lt.nrows, 0);
     for (size_t r = 0; r < lt.nrows; r++) {
         tab->time[r] = lt.rows[r].time;
         tab->events[r] = (uint64_t)lt.rows[r].d;
@@ -227,7 +274,7 @@ km_tables(const struct snapshot *snap, const struct surv_sel *sel, const uint32_
     size_t nbins, struct surv_answer *a, char *late)
 {
     int closed = sel->closed;
-    size_t want = 0;
+    size_t want = 0, ns = SNAP_KM_STATES(sel->outcome);
     for (uint32_t c = 0; c < sel->ncodes; c++)
         want += closed || sel->size[c] > 0;
     if (want > WIRE_MAX_STRATA) {
@@ -250,10 +297,14 @@ km_tables(const struct snapshot *snap, const struct surv_sel *sel, const uint32_
         size_t k = a->nstrata;
         Fedra__LifeTable *tab = &a->tabs[k];
         fedra__life_table__init(tab);
-        if (cnt != NULL) {
-            km_tab_dense(cnt + (size_t)c * nbins * 2, nbins, sel->grid, sel->size[c], tab);
-        } else if (km_tab_general(t + start[c], e + start[c], sel->size[c], sel->grid,
-                       tab) != 0) {
+        int bad = 0;
+        if (cnt != NULL)
+            km_tab_dense(cnt + (size_t)c * nbins * ns, nbins, ns, sel->grid, sel->size[c], tab);
+        else if (ns == 3)
+            bad = cif_tab_general(t + start[c], e + start[c], sel->size[c], sel->grid, tab);
+        else
+            bad = km_tab_general(t + start[c], e + start[c], sel->size[c], sel->grid, tab);
+        if (bad != 0) {
             kind_late(late, "cannot build the life table (time out of range)");
             break;
         }
@@ -273,12 +324,13 @@ km_tables(const struct snapshot *snap, const struct surv_sel *sel, const uint32_
 
 /*
  * Normally one pass over the columns (snapshot_km_count) gives every
- * stratum's counts by time bin, and the stratum sizes are their sums: no
- * per-record temporaries.  Where the times do not fit a dense table the
- * general path counts the sizes, slices the records by stratum and builds
- * each table with km_life_table.  Both give km_life_table's tables.
+ * stratum's counts by time bin (and state, for cif), and the stratum sizes
+ * are their sums: no per-record temporaries.  Where the times do not fit a
+ * dense table the general path counts the sizes, slices the records by
+ * stratum and builds each table with km_life_table (cif_life_table).  Both
+ * give the same tables.
  */
-static int
+int
 km_execute(const struct node_kind_ctx *ctx, const Fedra__QuerySpec *spec,
     struct node_answer *ans, char *err)
 {
@@ -289,11 +341,13 @@ km_execute(const struct node_kind_ctx *ctx, const Fedra__QuerySpec *spec,
         return -1;
     uint32_t *cnt;
     size_t nbins;
-    int dense = snapshot_km_count(snap, &sel.f, sel.by, sel.efs, sel.grid, &cnt, &nbins) == 0;
+    int dense = snapshot_km_count(snap, &sel.f, sel.by, sel.outcome, sel.grid, &cnt,
+        &nbins) == 0;
+    size_t ns = SNAP_KM_STATES(sel.outcome);
     if (dense) {
         for (uint32_t c = 0; c < sel.ncodes; c++)
-            for (size_t b = 0; b < 2 * nbins; b++)
-                sel.size[c] += cnt[(size_t)c * nbins * 2 + b];
+            for (size_t b = 0; b < ns * nbins; b++)
+                sel.size[c] += cnt[(size_t)c * nbins * ns + b];
     } else {
         surv_count(snap, &sel);
     }
@@ -328,11 +382,11 @@ surv_suppress(Fedra__LifeTable *tab)
 {
     tab->suppressed = 1;
     tab->n = 0;
-    tab->n_time = tab->n_events = tab->n_censored = 0;
+    tab->n_time = tab->n_events = tab->n_censored = tab->n_competing = 0;
     tab->truncated_at = 0;
 }
 
-static int
+int
 surv_release(const struct disclose_policy *policy, const Fedra__QuerySpec *spec,
     struct node_answer *ans, char *err)
 {
@@ -347,7 +401,7 @@ surv_release(const struct disclose_policy *policy, const Fedra__QuerySpec *spec,
     return 0;
 }
 
-static int
+int
 km_admit(const struct disclose_policy *policy, const Fedra__QuerySpec *spec, char *err)
 {
     int32_t grid;
@@ -446,7 +500,7 @@ surv_events(const uint8_t *ecol, const uint32_t *rows, size_t n, size_t *nev)
  * fails).  logrank O, E, V: each group's rows and events, for the whole
  * answer (the message cannot withhold one group).
  */
-static void
+void
 surv_sets(const struct snapshot *snap, const struct disclose_policy *policy,
     const Fedra__QuerySpec *spec, const struct node_answer *ans, struct qaudit_sets *out)
 {
@@ -503,7 +557,7 @@ surv_sets(const struct snapshot *snap, const struct disclose_policy *policy,
 }
 
 /* The auditor's verdict: stratum ${item} withheld, or its table stopped at ${from}. */
-static void
+void
 surv_withhold(struct node_answer *ans, long item, int32_t from)
 {
     struct surv_answer *a = ans->stat;
@@ -519,11 +573,12 @@ surv_withhold(struct node_answer *ans, long item, int32_t from)
         keep++;
     if (keep < tab->n_time) {
         tab->n_time = tab->n_events = tab->n_censored = keep;
+        tab->n_competing = tab->competing ? keep : 0;
         tab->truncated_at = from;
     }
 }
 
-static void
+void
 surv_result(const struct node_answer *ans, Fedra__ResponseBody *rb)
 {
     struct surv_answer *a = ans->stat;
@@ -544,7 +599,7 @@ surv_summary(const struct node_answer *ans, const Fedra__QuerySpec *spec, char *
         snprintf(buf, len, "km: %zu strata, grid %u days", a->nstrata, a->km.grid_days);
 }
 
-static void
+void
 surv_free(struct node_answer *ans)
 {
     struct surv_answer *a = ans->stat;
@@ -553,6 +608,7 @@ surv_free(struct node_answer *ans)
             free(a->tabs[k].time);
             free(a->tabs[k].events);
             free(a->tabs[k].censored);
+            free(a->tabs[k].competing);
         }
         free(a->tabs);
         free(a->tabp);

@@ -78,6 +78,7 @@ resize(struct load_state *st, size_t cap)
     s->efs_time = xreallocarray(s->efs_time, cap, sizeof(int32_t));
     s->os_event = xreallocarray(s->os_event, cap, 1);
     s->efs_event = xreallocarray(s->efs_event, cap, 1);
+    s->cif_state = xreallocarray(s->cif_state, cap, 1);
     st->cap = cap;
 }
 
@@ -141,9 +142,11 @@ on_record(const struct store_record *r, void *arg)
     if (r->event_day != STORE_MISSING_DAY) {
         s->efs_time[i] = r->event_day - r->diagnosis_day;
         s->efs_event[i] = 1;
+        s->cif_state[i] = SNAP_CIF_RELAPSE;
     } else {
         s->efs_time[i] = s->os_time[i];
         s->efs_event[i] = (uint8_t)dead;
+        s->cif_state[i] = dead ? SNAP_CIF_DEATH : SNAP_CIF_CENSORED;
     }
     s->n++;
     return 0;
@@ -264,6 +267,7 @@ snapshot_free(struct snapshot *s)
     free(s->efs_time);
     free(s->os_event);
     free(s->efs_event);
+    free(s->cif_state);
     free(s);
 }
 
@@ -532,7 +536,7 @@ struct km_scan {
     const uint16_t *code;               /* by's codes; NULL: one stratum */
     uint32_t ncodes;                    /* strata; stratum ncodes takes the rows left out */
     const int32_t *time;
-    const uint8_t *event;
+    const uint8_t *event;               /* 0 .. nstates - 1 */
     const uint16_t *bin;                /* time -> bin */
     size_t nbins;
 };
@@ -545,49 +549,67 @@ struct km_scan {
  */
 static inline __attribute__((always_inline)) void
 km_count_row(const struct snapshot *s, const struct snap_filter *f, int filter,
-    const struct km_scan *k, int by, size_t i, uint32_t *cnt)
+    const struct km_scan *k, int by, size_t ns, size_t i, uint32_t *cnt)
 {
     uint32_t c = by ? k->code[i] : 0;
     int ok = !filter || snapshot_row_passes(s, f, i);
     c = ok && c < k->ncodes ? c : k->ncodes;
-    cnt[((size_t)c * k->nbins + k->bin[k->time[i]]) * 2 + k->event[i]]++;
+    cnt[((size_t)c * k->nbins + k->bin[k->time[i]]) * ns + k->event[i]]++;
 }
 
 /*
- * The counting loop, inlined with constant filter and by (0 or 1) so each
- * case is its own tight loop.  Even and odd rows count into two copies of
+ * The counting loop, inlined with constant filter, by (0 or 1) and ns (the
+ * states: 2 for km, 3 for cif) so each case is its own tight loop.  Even and odd rows count into two copies of
  * the table (cnt and cnt + half), summed at the end: rows in a row that hit
  * the same counter (few strata, popular times) then do not wait on each
  * other's increment.
  */
 static inline __attribute__((always_inline)) void
 km_count_rows(const struct snapshot *s, const struct snap_filter *f, int filter,
-    const struct km_scan *k, int by, uint32_t *cnt, size_t half)
+    const struct km_scan *k, int by, size_t ns, uint32_t *cnt, size_t half)
 {
     size_t i = 0;
     for (; i + 1 < s->n; i += 2) {
-        km_count_row(s, f, filter, k, by, i, cnt);
-        km_count_row(s, f, filter, k, by, i + 1, cnt + half);
+        km_count_row(s, f, filter, k, by, ns, i, cnt);
+        km_count_row(s, f, filter, k, by, ns, i + 1, cnt + half);
     }
     if (i < s->n)
-        km_count_row(s, f, filter, k, by, i, cnt);
+        km_count_row(s, f, filter, k, by, ns, i, cnt);
     for (size_t j = 0; j < half; j++)
         cnt[j] += cnt[half + j];
 }
 
+/* km_count_rows for each constant filter and by, with ns constant too. */
+static inline __attribute__((always_inline)) void
+km_count_cases(const struct snapshot *s, const struct snap_filter *f, const struct km_scan *k,
+    int by, size_t ns, uint32_t *c, size_t half)
+{
+    if (by && f->nterms > 0)
+        km_count_rows(s, f, 1, k, 1, ns, c, half);
+    else if (by)
+        km_count_rows(s, f, 0, k, 1, ns, c, half);
+    else if (f->nterms > 0)
+        km_count_rows(s, f, 1, k, 0, ns, c, half);
+    else
+        km_count_rows(s, f, 0, k, 0, ns, c, half);
+}
+
 /*
- * One pass over three or four columns into a table of strata x bins x 2
- * counters (uint32: SNAP_MAX_ROWS < 2^32).  The time of a row goes to its bin
- * through a lookup table of every time 0 .. tmax of the column, built once
- * per query by runs of grid times, so the pass does no division.  The rows
- * left out are counted too (in the extra stratum): cheaper than a branch.
+ * One pass over three or four columns into a table of strata x bins x
+ * states counters (uint32: SNAP_MAX_ROWS < 2^32).  The time of a row goes to
+ * its bin through a lookup table of every time 0 .. tmax of the column,
+ * built once per query by runs of grid times, so the pass does no division.
+ * The rows left out are counted too (in the extra stratum): cheaper than a
+ * branch.
  */
 int
 snapshot_km_count(const struct snapshot *s, const struct snap_filter *f,
-    const struct var_def *by, int efs, int32_t grid, uint32_t **cnt, size_t *nbins)
+    const struct var_def *by, int outcome, int32_t grid, uint32_t **cnt, size_t *nbins)
 {
     *cnt = NULL;
     *nbins = 0;
+    int efs = outcome != SNAP_KM_OS;
+    size_t ns = SNAP_KM_STATES(outcome);
     int32_t tmax = efs ? s->efs_tmax : s->os_tmax;
     uint32_t ncodes = by ? s->ncodes[by->id] : 1;
     if (tmax < 0 || tmax >= SNAP_KM_TIMES || grid < 0)
@@ -604,20 +626,16 @@ snapshot_km_count(const struct snapshot *s, const struct snap_filter *f,
         .code = by ? s->code[by->id] : NULL,
         .ncodes = ncodes,
         .time = efs ? s->efs_time : s->os_time,
-        .event = efs ? s->efs_event : s->os_event,
+        .event = outcome == SNAP_KM_CIF ? s->cif_state : efs ? s->efs_event : s->os_event,
         .bin = bin,
         .nbins = nb,
     };
-    size_t half = ((size_t)ncodes + 1) * nb * 2;
+    size_t half = ((size_t)ncodes + 1) * nb * ns;
     uint32_t *c = xcalloc(2 * half, sizeof *c);
-    if (by != NULL && f->nterms > 0)
-        km_count_rows(s, f, 1, &k, 1, c, half);
-    else if (by != NULL)
-        km_count_rows(s, f, 0, &k, 1, c, half);
-    else if (f->nterms > 0)
-        km_count_rows(s, f, 1, &k, 0, c, half);
+    if (ns == 3)
+        km_count_cases(s, f, &k, by != NULL, 3, c, half);
     else
-        km_count_rows(s, f, 0, &k, 0, c, half);
+        km_count_cases(s, f, &k, by != NULL, 2, c, half);
     free(bin);
     *cnt = c;
     *nbins = nb;

@@ -27,6 +27,17 @@
 #define SNAP_DENSE_CELLS 65536u         /* group key spaces up to this are counted in an array */
 #define SNAP_KM_TIMES 65536             /* Kaplan-Meier counting: times 0 .. this - 1 (179 years) */
 
+/* Competing risks (cif_state): how the event-free time ends. */
+#define SNAP_CIF_CENSORED 0             /* alive, no relapse */
+#define SNAP_CIF_RELAPSE 1              /* event_date: the first relapse or progression */
+#define SNAP_CIF_DEATH 2                /* dead with no event_date: death without relapse */
+
+/* What snapshot_km_count counts: an endpoint's events, or (cif) its states. */
+#define SNAP_KM_OS 0                    /* os_time, os_event */
+#define SNAP_KM_EFS 1                   /* efs_time, efs_event */
+#define SNAP_KM_CIF 2                   /* efs_time, cif_state */
+#define SNAP_KM_STATES(outcome) ((outcome) == SNAP_KM_CIF ? 3 : 2)
+
 struct snapshot {
     size_t n;                           /* rows */
     uint16_t *code[VAR_COUNT];          /* per variable: one code per row */
@@ -34,6 +45,7 @@ struct snapshot {
     char **dict[VAR_COUNT];             /* open variables: level text by code */
     int32_t *os_time, *efs_time;        /* days from diagnosis */
     uint8_t *os_event, *efs_event;      /* 1 = event, 0 = censored */
+    uint8_t *cif_state;                 /* at efs_time: SNAP_CIF_* (relapse, or death before one) */
     int32_t os_tmax, efs_tmax;          /* largest time of the column; -1 if one is negative */
     struct store_meta meta;             /* rows, content hash, import time */
 };
@@ -107,10 +119,12 @@ int snapshot_count(const struct snapshot *snap, const struct snap_filter *f,
 /*
  * Kaplan-Meier counts in one pass over the columns: the rows passing f, by
  * the code of by (NULL: one stratum of every row; rows missing by are left
- * out), the endpoint's time (efs: event-free, else overall survival) rounded
- * up to grid as km_grid_ceil does (grid 0: exact times), and its event.
- * *cnt (malloc'd) gets ncodes(by) * *nbins * 2 counters, counter
- * [(code * *nbins + b) * 2 + event] for the rows at time b * max(grid, 1).
+ * out), the time of ${outcome} (SNAP_KM_OS: overall survival, SNAP_KM_EFS and
+ * SNAP_KM_CIF: event-free) rounded up to grid as km_grid_ceil does (grid 0:
+ * exact times), and its state: the event (0, 1) or, for SNAP_KM_CIF,
+ * cif_state (0, 1, 2).  With S = SNAP_KM_STATES(outcome), *cnt (malloc'd)
+ * gets ncodes(by) * *nbins * S counters, counter [(code * *nbins + b) * S +
+ * state] for the rows at time b * max(grid, 1).
  *
  * The table is dense, so this only answers where it is small: every time of
  * the column in 0 .. SNAP_KM_TIMES - 1 and strata x bins at most half the
@@ -118,6 +132,6 @@ int snapshot_count(const struct snapshot *snap, const struct snap_filter *f,
  * the caller takes its general path (which also reports negative times).
  */
 int snapshot_km_count(const struct snapshot *snap, const struct snap_filter *f,
-    const struct var_def *by, int efs, int32_t grid, uint32_t **cnt, size_t *nbins);
+    const struct var_def *by, int outcome, int32_t grid, uint32_t **cnt, size_t *nbins);
 
 #endif /* !SNAPSHOT_H */
