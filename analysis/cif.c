@@ -527,6 +527,12 @@ cif_gray(const struct cif_table *groups, size_t ngroups, int cause, struct cif_g
     }
     if (ng < 2)
         return CIF_EGROUPS;
+    int64_t events = 0;
+    for (size_t i = 0; i < ng; i++)
+        for (size_t r = 0; r < tab[i]->nrows; r++)
+            events += tab[i]->rows[r].d[cause - 1];
+    if (events == 0)
+        return CIF_ENOEVENTS;
     struct gray g;
     if (gray_alloc(&g, ng) != 0)
         return CIF_ENOMEM;

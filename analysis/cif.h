@@ -71,6 +71,7 @@
 #define CIF_EEMPTY (-4)         /* cif_fit on a table with N = 0: R has no curve either */
 #define CIF_ESINGULAR (-5)      /* Gray's test: V not of full rank (cuminc: stat -1) */
 #define CIF_EGROUPS (-6)        /* Gray's test: fewer than 2 groups with patients */
+#define CIF_ENOEVENTS (-7)      /* Gray's test: no event of the cause (cuminc has no test of it) */
 
 #define CIF_STATES 3                    /* event-free, cause 1, cause 2 */
 #define CIF_MAX_N ((int64_t)1 << 40)    /* records in one table: sums stay exact */
@@ -167,8 +168,9 @@ int cif_at_times(const struct cif_curve *curve, const int32_t *times, size_t nti
 /*
  * Gray's test for cause (1 or 2) among ngroups (<= CIF_MAX_GROUPS) tables,
  * one per group, in the order of the groups; tables with n = 0 are left out.
- * CIF_EGROUPS if fewer than two groups have patients; CIF_ESINGULAR if V is
- * rank-deficient.
+ * CIF_EGROUPS if fewer than two groups have patients; CIF_ENOEVENTS if no
+ * group has an event of the cause (cuminc lists no test for it, or stops
+ * when there is no event at all); CIF_ESINGULAR if V is rank-deficient.
  */
 int cif_gray(const struct cif_table *groups, size_t ngroups, int cause, struct cif_gray *out);
 

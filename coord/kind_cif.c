@@ -266,6 +266,9 @@ gray_missing(const struct cif_pooled *k)
     if (k->gray_rc == CIF_EGROUPS)
         return "Gray's test needs at least two groups with patients (cmprsk::cuminc reports "
             "no test for one group)";
+    if (k->gray_rc == CIF_ENOEVENTS)
+        return "Gray's test needs events of the cause in some group (cmprsk::cuminc has no "
+            "test of a cause without events)";
     if (k->gray_rc == CIF_ESINGULAR)
         return "Gray's test: the variance of the scores is singular (cmprsk::cuminc gives "
             "stat -1 here); no test";

@@ -1,0 +1,214 @@
+# 62-cif - pooled cumulative incidence (competing risks) across real nodes,
+# checked live against R on the pooled records (fresh random data every
+# run): multi-state survfit(Surv(time, factor(status, 0:2, c("censor",
+# "relapse", "death")))) for every row of the curves (and summary(fit,
+# times =) with --times), cmprsk::cuminc's Gray test with --by, both causes,
+# exact and binned, to 1e-12 relative; the edge cases of issue 15; and under
+# the default policy (min_cell 5) withheld strata (R5), curves stopped where
+# fewer than 5 remain at risk (R4, Gray's test over the released period)
+# and a plot that shows no number at risk below min_cell.
+. "$ROOT/tests/integration/lib.sh"
+cd "$WORK"
+command -v Rscript >/dev/null || { fail "Rscript not found: run scripts/install-deps"; done_checks; }
+Rscript -e 'library(cmprsk)' >/dev/null 2>&1 || { fail "R package cmprsk missing: run scripts/install-deps"; done_checks; }
+
+seed=${FEDRA_TEST_SEED:-$(( $(date +%s) % 100000 ))}    # FEDRA_TEST_SEED=N reruns one draw
+echo "  data seed $seed"
+fedra-gendata --country AA --rows 500 --seed "$seed" >AA.csv
+fedra-gendata --country BB --rows 240 --seed "$((seed + 1))" >BB.csv
+fedra-gendata --country CC --rows 90 --seed "$((seed + 2))" >CC.csv
+{ cat AA.csv; tail -n +2 BB.csv; tail -n +2 CC.csv; } >all.csv
+
+# The oracle: R on all.csv (less the node strata in HELD, censored at CUT for the test),
+# compared with fedra's CSV row by row and with the Gray test of fedra's JSON.
+#   Rscript cif.R FEDRA.csv GRID CAUSE BY TIMES GRAY [CUTS HELD GRAYCUT]
+# BY: a variable or "-"; TIMES: "t1,t2" or "-"; GRAY: "chisq,df,p" or "none".
+cat >cif.R <<'R'
+suppressMessages({ library(survival); library(cmprsk) })
+a <- commandArgs(TRUE)
+fedra <- a[1]; grid <- as.numeric(a[2]); cause <- a[3]; by <- a[4]; times <- a[5]; gray <- a[6]
+cuts <- if (length(a) >= 7) a[7] else ""; held <- if (length(a) >= 8) a[8] else ""
+graycut <- if (length(a) >= 9) as.numeric(a[9]) else 0
+d <- read.csv("all.csv", stringsAsFactors = FALSE, na.strings = "")
+d$node <- sub("-.*", "", d$patient_id)
+if (held != "" && file.size(held) > 0) {
+  h <- read.table(held, col.names = c("level", "node"), colClasses = "character")
+  d <- d[!paste(d[[by]], d$node) %in% paste(h$level, h$node), ] }
+dx <- as.Date(d$diagnosis_date); lc <- as.Date(d$last_contact_date); ev <- as.Date(d$event_date)
+t <- ifelse(is.na(ev), as.numeric(lc - dx), as.numeric(ev - dx))
+s <- ifelse(!is.na(ev), 1L, ifelse(d$vital_status == "dead", 2L, 0L))
+if (grid > 0) t <- ceiling(t / grid) * grid
+lv <- list(stage = c("localized", "regional", "metastatic", "unknown"), sex = c("F", "M", "U"))
+if (by != "-") d[[by]] <- factor(d[[by]], levels = lv[[by]])
+d$t <- t; d$st <- factor(s, 0:2, c("censor", "relapse", "death"))
+fit <- if (by == "-") survfit(Surv(t, st) ~ 1, data = d) else
+  survfit(as.formula(paste("Surv(t, st) ~", by)), data = d)
+ci <- if (cause == "relapse") 2 else 3
+nst <- if (is.null(fit$strata)) length(fit$time) else fit$strata
+sname <- if (is.null(fit$strata)) "" else names(fit$strata)
+if (times == "-") {
+  want <- data.frame(strata = rep(sname, nst), time = fit$time, n.risk = fit$n.risk[, 1],
+    n.event = fit$n.event[, ci], cif = fit$pstate[, ci], std.err = fit$std.err[, ci],
+    lower = fit$lower[, ci], upper = fit$upper[, ci], stringsAsFactors = FALSE)
+} else {
+  sm <- summary(fit, times = as.numeric(strsplit(times, ",")[[1]]))
+  want <- data.frame(strata = if (is.null(sm$strata)) "" else as.character(sm$strata),
+    time = sm$time, n.risk = sm$n.risk[, 1], n.event = sm$n.event[, ci], cif = sm$pstate[, ci],
+    std.err = sm$std.err[, ci], lower = sm$lower[, ci], upper = sm$upper[, ci],
+    stringsAsFactors = FALSE)
+}
+if (cuts != "") {            # each curve up to the day a node stopped it (R4)
+  cu <- read.table(cuts, col.names = c("strata", "cut"), stringsAsFactors = FALSE)
+  cut <- cu$cut[match(want$strata, cu$strata)]
+  want <- want[!is.na(cut) & (cut == 0 | want$time < cut), ]
+}
+got <- read.csv(fedra, stringsAsFactors = FALSE)
+got$strata[is.na(got$strata)] <- ""
+if (nrow(got) != nrow(want) || !all(got$strata == want$strata)) {
+  cat("rows: fedra", nrow(got), "R", nrow(want), "\n"); quit(status = 1) }
+if (!all(got$cause == cause)) { cat("cause column differs\n"); quit(status = 1) }
+worst <- 0
+for (col in names(want)[-1]) {
+  g <- got[[col]]; w <- want[[col]]
+  if (!all(is.na(g) == is.na(w))) { cat("NA pattern differs in", col, "\n"); quit(status = 1) }
+  ok <- !is.na(w)
+  # std.err relative to max(|se|, 1e-4): an exact 0 is rounding noise in R (analysis/cif.h)
+  fl <- if (col == "std.err") 1e-4 else 1e-300
+  rel <- abs(g[ok] - w[ok]) / pmax(abs(w[ok]), fl); rel[g[ok] == w[ok]] <- 0
+  worst <- max(worst, rel)
+}
+grel <- 0
+if (gray != "-") {
+  if (graycut > 0) { s[t >= graycut] <- 0L; t[t >= graycut] <- graycut }
+  keep <- !is.na(d[[by]])
+  tests <- tryCatch(cuminc(t[keep], s[keep], droplevels(d[[by]][keep]))$Tests, error = function(e) NULL)
+  row <- if (is.null(tests)) NA else match(if (cause == "relapse") "1" else "2", rownames(tests))
+  if (is.na(row) || tests[row, "stat"] < 0) {
+    if (gray != "none") { cat("fedra gives a Gray test where cuminc has none\n"); quit(status = 1) }
+  } else {
+    if (gray == "none") { cat("cuminc has a test, fedra none\n"); quit(status = 1) }
+    gw <- tests[row, c("stat", "df", "pv")]; gg <- as.numeric(strsplit(gray, ",")[[1]])
+    grel <- max(abs(gg - gw) / pmax(abs(gw), 1e-300))
+  }
+}
+cat(sprintf("max relative difference %.3g over %d rows; Gray %.3g\n", worst, nrow(want), grel))
+quit(status = if (worst <= 1e-12 && grel <= 1e-12) 0 else 1)
+R
+
+# fedra's Gray test from its JSON: "chisq,df,p", or "none".
+gray_of() {
+    jq -r 'if .result.gray == null then "none" else "\(.result.gray.chisq),\(.result.gray.df),\(.result.gray.p)" end' "$1"
+}
+# cif_check NAME GRID CAUSE BY TIMES [fedra args]: fedra's CSV and JSON against R
+cif_check() {
+    local name=$1 g=$2 cause=$3 by=$4 times=$5 args gr; shift 5
+    args="--grid $g --cause $cause"
+    [ "$by" = - ] || args="$args --by $by"
+    [ "$times" = - ] || args="$args --times $times"
+    # shellcheck disable=SC2086
+    if ! fedra --format csv cif $args "$@" >cif.csv 2>cif.err ||
+       ! fedra --format json cif $args "$@" >cif.json 2>>cif.err; then
+        fail "$name: fedra failed"; sed 's/^/       | /' cif.err | head -5; return
+    fi
+    gr=-; [ "$by" = - ] || gr=$(gray_of cif.json)
+    if Rscript cif.R cif.csv "$g" "$cause" "$by" "$times" "$gr" >r.out 2>&1; then
+        ok "$name equals survfit${by:+ and cuminc}: $(tail -n 1 r.out)"
+    else fail "$name differs from R"; sed 's/^/       | /' r.out | head -5; fi
+}
+
+# 1. Exact times where every node's policy allows them.  Sections 1 to 3 check the
+#    statistic, on several groupings of the same patients: with the auditor on, the
+#    strata of one grouping would cut the curves of the next (R4 on the subgroups a
+#    difference of curves gives), so it is off there; sections 4 and 5 run the default
+#    policy, cuts included.
+check "federation up (time_grid_days=0, min_cell=1, auditor off)" \
+    "$ROOT/scripts/federation" up fed AA=AA.csv BB=BB.csv CC=CC.csv --set time_grid_days=0 \
+    --set min_cell=1 --set query_audit=off
+. fed/env
+expect_status 0 "fedra cif --help" fedra cif --help
+expect_grep "^usage: fedra .*cif \[--cause relapse\|death\]" "$WORK/last.out" "'cif --help' gives its usage"
+expect_status 0 "fedra --help" fedra --help
+expect_grep "^  cif " "$WORK/last.out" "'fedra --help' lists cif"
+cif_check "cif --by stage (exact, relapse)" 0 relapse stage -
+cif_check "cif --by stage (exact, death)" 0 death stage -
+cif_check "cif (exact, no --by)" 0 relapse - -
+cif_check "cif --by sex --times (exact)" 0 relapse sex 0,30,365,730,1000,5000,100000
+expect_status 0 "cif --by stage (table)" fedra cif --by stage --grid 0
+expect_grep "Gray's test \(relapse\): Chisq = " "$WORK/last.out" "the table shows Gray's test"
+expect_status 2 "cif --cause other is a usage error" fedra cif --cause other
+expect_grep "cause takes relapse or death" "$WORK/last.err" "the usage error says which causes"
+expect_status 2 "cif --by with two variables is a usage error" fedra cif --by stage,sex
+"$ROOT/scripts/federation" down fed >/dev/null
+
+# 2. Default 30-day grid: equal to R on the times rounded up.
+check "federation up (default 30-day grid, min_cell=1, auditor off)" \
+    "$ROOT/scripts/federation" up fed2 AA=AA.csv BB=BB.csv CC=CC.csv --set min_cell=1 \
+    --set query_audit=off
+. fed2/env
+cif_check "cif --by stage (30-day grid)" 30 relapse stage -
+cif_check "cif --by stage --cause death --times (30-day grid)" 30 death stage 0,15,365,1825
+expect_status 3 "exact times are refused where the policy forbids them" fedra cif --grid 0
+expect_grep "exact event times are not released" "$WORK/last.out" "refusal names the exact-time rule"
+# --by with one level (R's cuminc has no test then): curves, and a note instead of a test
+expect_status 0 "cif --by stage with one level present" fedra --format json cif --by stage --where "stage=localized"
+check "one level: no Gray test (null), and why" \
+    jq -e '.result.gray == null and (.result.gray_note | test("two groups"))' "$WORK/last.out" >/dev/null
+"$ROOT/scripts/federation" down fed2 >/dev/null
+
+# 3. Edge cases on crafted data, exact times: no competing events (no one dies before a
+#    relapse: the incidence of relapse is 1 - KM of relapse-free survival); everybody censored.
+edge_cif() { # edge_cif NAME AWK-PROGRAM
+    name=$1 prog=$2
+    for c in AA BB; do
+        awk -F, -v OFS=, "NR == 1 { print; next } { $prog; print }" "$c.csv" >"E$c.csv"
+    done
+    { cat EAA.csv; tail -n +2 EBB.csv; } >all.csv
+    "$ROOT/scripts/federation" up "fe-$name" AA=EAA.csv BB=EBB.csv --set time_grid_days=0 \
+        --set min_cell=1 --set query_audit=off >/dev/null 2>&1 || { fail "$name: federation up"; return; }
+    . "fe-$name/env"
+    cif_check "cif --by stage, $name" 0 relapse stage -
+    cif_check "cif --by stage --cause death, $name" 0 death stage -
+    "$ROOT/scripts/federation" down "fe-$name" >/dev/null
+}
+edge_cif no-competing 'if ($15 == "") $13 = "alive"'
+edge_cif all-censored '$13 = "alive"; $15 = ""'
+expect_grep "needs events of the cause" cif.json "all censored: no Gray test, and why"
+
+# 4. Default min_cell 5: a node of 3 patients withholds its stratum (R5); the others are
+#    merged; the plot shows no number at risk below min_cell.
+head -n 4 CC.csv >DD.csv
+check "federation up (default policy, one node of 3 patients)" \
+    "$ROOT/scripts/federation" up fed3 AA=AA.csv DD=DD.csv
+. fed3/env
+expect_status 0 "a stratum below min_cell is withheld by the node that holds it" fedra cif
+expect_grep "note: all withheld by DD" "$WORK/last.out" "the note names the node, not how small"
+expect_status 0 "cif --plot draws the merged curve" fedra cif --by sex --plot cif.svg
+check "the plot is well-formed SVG" xmllint --noout cif.svg
+expect_grep "Cumulative incidence" cif.svg "the plot is of the cumulative incidence"
+if awk '/Number at risk/ {risk = 1} risk && />[1-4]<\/text>/ {bad = 1} END {exit bad}' cif.svg; then
+    ok "no number at risk from 1 to 4 is drawn (min_cell 5)"
+else fail "the plot shows a number at risk below min_cell"; fi
+"$ROOT/scripts/federation" down fed3 >/dev/null
+
+# 5. Default policy on three nodes: strata a node withheld are left out, curves stop
+#    where fewer than 5 remain at risk (R4); R on the same records agrees up to each
+#    curve's released time, and cuminc on the records censored at the earliest cut.
+{ cat AA.csv; tail -n +2 BB.csv; tail -n +2 CC.csv; } >all.csv
+check "federation up (default policy, three nodes)" \
+    "$ROOT/scripts/federation" up fed4 AA=AA.csv BB=BB.csv CC=CC.csv
+. fed4/env
+expect_status 0 "cif --by stage (csv)" fedra --format csv cif --by stage
+cp "$WORK/last.out" ct.csv
+expect_status 0 "cif --by stage (json)" fedra --format json cif --by stage
+cp "$WORK/last.out" ct.json
+jq -r '.result.curves[] | "\(.strata) \(.truncated_at // 0)"' ct.json >ct.cuts
+jq -r '.result.withheld[] | .strata as $s | .nodes | split(", ")[] | "\($s | sub("stage="; "")) \(.)"' \
+    ct.json >ct.held
+gc=$(jq -r '.result.gray.truncated_at // 0' ct.json)
+awk '$2 > 0 {n++} END {exit !n}' ct.cuts && ok "some curve is truncated ($(awk '$2 > 0' ct.cuts | wc -l))" \
+    || fail "no curve truncated"
+if Rscript cif.R ct.csv 30 relapse stage - "$(gray_of ct.json)" ct.cuts ct.held "$gc" >r.out 2>&1; then
+    ok "truncated curves equal survfit up to the released time, Gray's test equals cuminc censored at $gc: $(tail -n 1 r.out)"
+else fail "truncated curves or Gray's test differ from R"; sed 's/^/       | /' r.out | head; fi
+"$ROOT/scripts/federation" down fed4 >/dev/null
+done_checks
