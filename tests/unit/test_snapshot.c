@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/cif.h"
 #include "analysis/disclose.h"
 #include "analysis/km.h"
 #include "lib/util.h"
@@ -693,6 +694,50 @@ check_km_count(const struct snapshot *s, const struct snap_filter *f, const stru
     free(cnt);
 }
 
+/*
+ * The same for the competing-risks counts (SNAP_KM_CIF): three counters a
+ * bin (censored, relapse, death without relapse) against cif_life_table on
+ * the event-free time and cif_state.
+ */
+static void
+check_cif_count(const struct snapshot *s, const struct snap_filter *f, const struct var_def *by,
+    int32_t grid)
+{
+    uint32_t *cnt;
+    size_t nbins;
+    assert_int_equal(snapshot_km_count(s, f, by, SNAP_KM_CIF, grid, &cnt, &nbins), 0);
+    uint32_t ncodes = by ? s->ncodes[by->id] : 1;
+    int32_t *t = xcalloc(s->n, sizeof *t), g = grid > 0 ? grid : 1;
+    uint8_t *st = xcalloc(s->n, 1);
+    for (uint32_t c = 0; c < ncodes; c++) {
+        size_t n = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (snapshot_row_passes(s, f, i) && (by ? s->code[by->id][i] : 0) == c) {
+                t[n] = s->efs_time[i];
+                st[n++] = s->cif_state[i];
+            }
+        struct cif_table lt;
+        assert_int_equal(cif_life_table(t, st, n, grid, &lt), 0);
+        const uint32_t *k = cnt + (size_t)c * nbins * 3;
+        size_t r = 0;
+        for (size_t b = 0; b < nbins; b++) {
+            if (k[3 * b] + k[3 * b + 1] + k[3 * b + 2] == 0)
+                continue;
+            assert_true(r < lt.nrows);
+            assert_int_equal(lt.rows[r].time, (int32_t)b * g);
+            assert_int_equal(lt.rows[r].c, k[3 * b]);
+            assert_int_equal(lt.rows[r].d[0], k[3 * b + 1]);
+            assert_int_equal(lt.rows[r].d[1], k[3 * b + 2]);
+            r++;
+        }
+        assert_int_equal(r, lt.nrows);
+        cif_table_release(&lt);
+    }
+    free(t);
+    free(st);
+    free(cnt);
+}
+
 static void
 test_km_count(void **state)
 {
@@ -712,6 +757,21 @@ test_km_count(void **state)
             for (int efs = 0; efs < 2; efs++)
                 for (size_t g = 0; g < 6; g++)
                     check_km_count(s, &f[k], by[b], efs, grid[g]);
+    for (size_t k = 0; k < 2; k++)
+        for (size_t b = 0; b < 4; b++)
+            for (size_t g = 0; g < 6; g++)
+                check_cif_count(s, &f[k], by[b], grid[g]);
+    /* cif_state: a relapse is an efs event; a death without relapse ends both times at once */
+    size_t states[3] = {0, 0, 0};
+    for (size_t i = 0; i < s->n; i++) {
+        uint8_t c = s->cif_state[i];
+        assert_true(c <= SNAP_CIF_DEATH);
+        states[c]++;
+        assert_int_equal(c != SNAP_CIF_CENSORED, s->efs_event[i]);
+        if (c == SNAP_CIF_DEATH)
+            assert_true(s->os_event[i] && s->os_time[i] == s->efs_time[i]);
+    }
+    assert_true(states[0] > 0 && states[1] > 0 && states[2] > 0);
     /* 101 strata x 2193 exact times is no small table: the caller's general path. */
     uint32_t *cnt = (uint32_t *)1;
     size_t nbins = 99;
@@ -913,6 +973,60 @@ test_exec_refusals(void **state)
     assert_int_equal(count_answer(s, &pol, &q.spec, &out, err), -1);
     assert_string_equal(err, "operator '<' needs an integer variable; stage is categorical");
     count_out_release(&out);
+}
+
+/*
+ * The cif kind through its registry row: the event-free endpoint and at
+ * most CIF_MAX_BY (1) grouping variable, else refused; answered, every
+ * stratum's rows (relapses, deaths, censored) add up to its n, and a
+ * stratum of fewer than min_cell patients is sent suppressed (R5), as km's.
+ */
+static void
+test_exec_cif(void **state)
+{
+    const struct snapshot *s = snap_of(state);
+    const struct disclose_policy pol = {5, 30, 3};
+    char err[FEDRA_ERRLEN] = "";
+    const struct node_kind *k = node_kind_get(FEDRA__KIND__KIND_CIF);
+    assert_non_null(k);
+    struct node_kind_ctx ctx = {s, NULL, 0, NULL, NULL, NULL};
+    struct node_answer ans;
+    char *by2[2] = {(char *)"stage", (char *)"sex"};
+    struct spec_fx q;
+    spec_init(&q, by2, 2);
+    q.spec.kind = FEDRA__KIND__KIND_CIF;
+    q.spec.grid_days = 30;
+    q.spec.endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+    assert_int_equal(node_kind_answer(k, &ctx, &pol, &q.spec, &ans, err), -1);
+    assert_non_null(strstr(err, "must ask for the efs endpoint"));
+    k->free_answer(&ans);
+    q.spec.endpoint = FEDRA__ENDPOINT__ENDPOINT_EFS;
+    assert_int_equal(node_kind_answer(k, &ctx, &pol, &q.spec, &ans, err), -1);
+    assert_string_equal(err, "cumulative incidence takes at most 1 grouping variable");
+    k->free_answer(&ans);
+    for (size_t nby = 0; nby < 2; nby++) {
+        q.spec.n_group_by = nby;
+        assert_int_equal(node_kind_answer(k, &ctx, &pol, &q.spec, &ans, err), 0);
+        Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
+        k->result(&ans, &rb);
+        assert_non_null(rb.km);
+        size_t released = 0;
+        for (size_t t = 0; t < rb.km->n_strata; t++) {
+            const Fedra__LifeTable *lt = rb.km->strata[t];
+            assert_int_equal(lt->n_competing, lt->n_time);
+            uint64_t sum = 0;
+            for (size_t j = 0; j < lt->n_time; j++)
+                sum += lt->events[j] + lt->competing[j] + lt->censored[j];
+            assert_int_equal(sum, lt->n);
+            assert_true(lt->suppressed ? lt->n == 0 : lt->n == 0 || lt->n >= pol.min_cell);
+            released += !lt->suppressed && lt->n > 0;
+        }
+        assert_true(released > 0);
+        char sum[128];
+        k->summary(&ans, &q.spec, sum, sizeof sum);
+        assert_non_null(strstr(sum, "cif: "));
+        k->free_answer(&ans);
+    }
 }
 
 /*
@@ -1208,6 +1322,7 @@ main(void)
         cmocka_unit_test(test_exec_min_cell),
         cmocka_unit_test(test_exec_integer_levels_and_filter),
         cmocka_unit_test(test_exec_refusals),
+        cmocka_unit_test(test_exec_cif),
         cmocka_unit_test(test_empty_store),
         cmocka_unit_test(test_open_variable_all_missing),
         cmocka_unit_test(test_exec_model_cache),
