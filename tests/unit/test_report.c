@@ -27,7 +27,7 @@ struct fx {
     Fedra__LifeTable lt[2], *ltp[2];
     char *ltlev[2][1];
     int32_t time[2][1];
-    uint64_t ev[2][1], ce[2][1];
+    uint64_t ev[2][1], ce[2][1], co[2][1];
     Fedra__QuerySpec spec;
     char *by[1];
     Fedra__ModelResult model;
@@ -198,6 +198,48 @@ km_tables_are_checked(void **state)
     km_fixture(&f);
     f.lt[0].n_censored = 0;                  /* column lengths differ */
     assert_int_equal(check(&f), NODE_ERROR);
+}
+
+/* cif --by stage: the km fixture's tables with a competing column (no death). */
+static void
+cif_fixture(struct fx *f)
+{
+    km_fixture(f);
+    f->spec.kind = FEDRA__KIND__KIND_CIF;
+    f->spec.endpoint = FEDRA__ENDPOINT__ENDPOINT_EFS;
+    for (int i = 0; i < 2; i++) {
+        f->co[i][0] = 0;
+        f->lt[i].n_competing = 1;
+        f->lt[i].competing = f->co[i];
+    }
+}
+
+/* A cif answer: its split by cause, then km's checks on both causes' events. */
+static void
+cif_tables_are_checked(void **state)
+{
+    (void)state;
+    struct fx f;
+    cif_fixture(&f);
+    assert_int_equal(check(&f), NODE_OK);
+    cif_fixture(&f);
+    f.ev[0][0] = 0;                          /* a death in place of the relapse */
+    f.co[0][0] = 1;
+    assert_int_equal(check(&f), NODE_OK);
+    f.co[0][0] = 2;                          /* more events than patients */
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "do not add up"));
+    cif_fixture(&f);
+    f.lt[1].n_competing = 0;                 /* no split by cause */
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "by cause"));
+    cif_fixture(&f);
+    f.co[1][0] = REPORT_MAX_ROWS + 1;        /* a count above the row limit */
+    assert_int_equal(check(&f), NODE_ERROR);
+    cif_fixture(&f);
+    f.ltlev[1][0] = (char *)"localized";     /* km's checks run: the same stratum twice */
+    assert_int_equal(check(&f), NODE_ERROR);
+    assert_non_null(strstr(f.rep.reason, "same stratum twice"));
 }
 
 /*
@@ -611,6 +653,7 @@ main(void)
         cmocka_unit_test(count_above_the_node_rows_is_rejected),
         cmocka_unit_test(wrong_number_of_levels_or_missing_result_is_rejected),
         cmocka_unit_test(km_tables_are_checked),
+        cmocka_unit_test(cif_tables_are_checked),
         cmocka_unit_test(km_count_above_the_row_limit_is_rejected),
         cmocka_unit_test(count_inside_the_suppression_range_is_rejected),
         cmocka_unit_test(max_hidden_above_the_ceiling_is_rejected),
