@@ -3,7 +3,7 @@
  *
  * Every figure comes from the project's own code paths, linked in:
  *
- *   query  FED CERT KEY count|km REPS [fresh]
+ *   query  FED CERT KEY count|km|cif REPS [fresh]
  *          sign a query exactly as `fedra` does, fan it out with the coordinator
  *          library (coord/client.c), verify every reply; REPS timed queries after
  *          a warm-up.  One session for all queries (connections and certificate
@@ -15,8 +15,8 @@
  *          over and over as a session does it (client_session_verify: decode,
  *          pinned certificate verdict, signature, body, query hash); REPS runs
  *          of 2000 verifications.
- *   scan   DB count|km REPS [BY]
- *          the node's scan alone: snapshot_load() once, then the count or km
+ *   scan   DB count|km|cif REPS [BY]
+ *          the node's scan alone: snapshot_load() once, then the count, km or cif
  *          kind's row (node/kind.h) as the node calls it, REPS times.  BY: the grouping,
  *          comma-separated ("-" for none), instead of the default.
  *   scan   DB cox|cox-first REPS COVARIATES
@@ -78,19 +78,20 @@ result(double *v, size_t n, const char *unit)
     printf("RESULT %.6g %.6g %zu %s\n", med, p99, n, unit);
 }
 
-/* The spec both `fedra count --by stage,sex` and `fedra km --by stage` send. */
+/* The spec `fedra count --by stage,sex`, `fedra km --by stage` or `fedra cif --by stage` sends. */
 static char *by_count[] = {(char *)"stage", (char *)"sex"};
 static char *by_km[] = {(char *)"stage"};
 
 static void
-make_spec(int km, Fedra__QuerySpec *spec)
+make_spec(const char *what, Fedra__QuerySpec *spec)
 {
+    int cif = strcmp(what, "cif") == 0;
     fedra__query_spec__init(spec);
-    if (km) {
-        spec->kind = FEDRA__KIND__KIND_KM;
+    if (cif || strcmp(what, "km") == 0) {
+        spec->kind = cif ? FEDRA__KIND__KIND_CIF : FEDRA__KIND__KIND_KM;
         spec->n_group_by = 1;
         spec->group_by = by_km;
-        spec->endpoint = FEDRA__ENDPOINT__ENDPOINT_OS;
+        spec->endpoint = cif ? FEDRA__ENDPOINT__ENDPOINT_EFS : FEDRA__ENDPOINT__ENDPOINT_OS;
         spec->grid_days = BENCH_GRID_DAYS;
     } else {
         spec->kind = FEDRA__KIND__KIND_COUNT;
@@ -157,12 +158,12 @@ cmd_query(char **argv, int argc, char *err)
     struct analyst a;
     long long reps;
     if (argc < 5 || util_parse_int(argv[4], 1, BENCH_MAX_REPS, &reps) != 0)
-        return errf(err, "usage: query FED CERT KEY count|km REPS [fresh]");
+        return errf(err, "usage: query FED CERT KEY count|km|cif REPS [fresh]");
     int fresh = argc > 5 && strcmp(argv[5], "fresh") == 0;
     if (analyst_open(argv[0], argv[1], argv[2], &a, err) != 0)
         return -1;
     Fedra__QuerySpec spec;
-    make_spec(strcmp(argv[3], "km") == 0, &spec);
+    make_spec(argv[3], &spec);
     struct node_reply *rep = xcalloc(a.fed.nnodes, sizeof *rep);
     double *v = xcalloc((size_t)reps, sizeof *v), ms;
     struct client_session *s = client_session_open(&a.fed);
@@ -196,7 +197,7 @@ cmd_verify(char **argv, int argc, char *err)
     if (analyst_open(argv[0], argv[1], argv[2], &a, err) != 0)
         return -1;
     Fedra__QuerySpec spec;
-    make_spec(0, &spec);
+    make_spec("count", &spec);
     size_t n = a.fed.nnodes;
     struct node_reply *rep = xcalloc(n, sizeof *rep);
     struct buf env = {0};
@@ -302,8 +303,7 @@ cmd_scan(char **argv, int argc, char *err)
 {
     long long reps;
     if (argc < 3 || util_parse_int(argv[2], 1, BENCH_MAX_REPS, &reps) != 0)
-        return errf(err, "usage: scan DB count|km REPS [BY]");
-    int km = strcmp(argv[1], "km") == 0;
+        return errf(err, "usage: scan DB count|km|cif REPS [BY]");
     struct store *st;
     struct snapshot *snap;
     if (store_open(argv[0], 1, &st, err) != 0)
@@ -319,7 +319,7 @@ cmd_scan(char **argv, int argc, char *err)
         .min_events_per_param = DISCLOSE_DEFAULT_EVENTS_PER_PARAM,
     };
     Fedra__QuerySpec spec;
-    make_spec(km, &spec);
+    make_spec(argv[1], &spec);
     char *by[SNAP_MAX_GROUP], *list = argc > 3 ? xstrdup(argv[3]) : NULL, *save = NULL;
     if (strncmp(argv[1], "cox", 3) == 0) {
         if (list == NULL)
