@@ -223,42 +223,30 @@ km_tab_dense(const uint32_t *cnt, size_t nbins, size_t ns, int32_t grid, size_t 
     }
 }
 
-/* A cif stratum's life table by cif_life_table from its records; -1 on a bad time. */
+/*
+ * A stratum's life table from its records: km_life_table's, or with ns = 3
+ * (cif: e holds the states) cif_life_table's; -1 on a bad time.
+ */
 static int
-cif_tab_general(const int32_t *t, const uint8_t *state, size_t n, int32_t grid,
+km_tab_general(const int32_t *t, const uint8_t *e, size_t n, int32_t grid, size_t ns,
     Fedra__LifeTable *tab)
 {
-    struct cif_table lt;
-    if (cif_life_table(t, state, n, grid, &lt) != 0)
+    struct km_table k = {0};
+    struct cif_table c = {0};
+    if (ns == 3 ? cif_life_table(t, e, n, grid, &c) != 0 : km_life_table(t, e, n, grid, &k) != 0)
         return -1;
-    tab->n = (uint64_t)lt.n;
-    km_tab_alloc(tab, lt.nrows, 1);
-    for (size_t r = 0; r < lt.nrows; r++) {
-        tab->time[r] = lt.rows[r].time;
-        tab->events[r] = (uint64_t)lt.rows[r].d[0];
-        tab->competing[r] = (uint64_t)lt.rows[r].d[1];
-        tab->censored[r] = (uint64_t)lt.rows[r].c;
+    size_t nrows = ns == 3 ? c.nrows : k.nrows;
+    tab->n = (uint64_t)(ns == 3 ? c.n : k.n);
+    km_tab_alloc(tab, nrows, ns == 3);
+    for (size_t r = 0; r < nrows; r++) {
+        tab->time[r] = ns == 3 ? c.rows[r].time : k.rows[r].time;
+        tab->events[r] = (uint64_t)(ns == 3 ? c.rows[r].d[0] : k.rows[r].d);
+        tab->censored[r] = (uint64_t)(ns == 3 ? c.rows[r].c : k.rows[r].c);
+        if (ns == 3)
+            tab->competing[r] = (uint64_t)c.rows[r].d[1];
     }
-    cif_table_release(&lt);
-    return 0;
-}
-
-/* A stratum's life table by km_life_table from its records; -1 on a bad time. */
-static int
-km_tab_general(const int32_t *t, const uint8_t *e, size_t n, int32_t grid,
-    Fedra__LifeTable *tab)
-{
-    struct km_table lt;
-    if (km_life_table(t, e, n, grid, &lt) != 0)
-        return -1;
-    tab->n = (uint64_t)lt.n;
-    km_tab_alloc(tab, lt.nrows, 0);
-    for (size_t r = 0; r < lt.nrows; r++) {
-        tab->time[r] = lt.rows[r].time;
-        tab->events[r] = (uint64_t)lt.rows[r].d;
-        tab->censored[r] = (uint64_t)lt.rows[r].c;
-    }
-    km_table_release(&lt);
+    cif_table_release(&c);
+    km_table_release(&k);
     return 0;
 }
 
@@ -297,14 +285,10 @@ km_tables(const struct snapshot *snap, const struct surv_sel *sel, const uint32_
         size_t k = a->nstrata;
         Fedra__LifeTable *tab = &a->tabs[k];
         fedra__life_table__init(tab);
-        int bad = 0;
-        if (cnt != NULL)
+        if (cnt != NULL) {
             km_tab_dense(cnt + (size_t)c * nbins * ns, nbins, ns, sel->grid, sel->size[c], tab);
-        else if (ns == 3)
-            bad = cif_tab_general(t + start[c], e + start[c], sel->size[c], sel->grid, tab);
-        else
-            bad = km_tab_general(t + start[c], e + start[c], sel->size[c], sel->grid, tab);
-        if (bad != 0) {
+        } else if (km_tab_general(t + start[c], e + start[c], sel->size[c], sel->grid, ns,
+                       tab) != 0) {
             kind_late(late, "cannot build the life table (time out of range)");
             break;
         }
