@@ -24,12 +24,12 @@
 #include <jansson.h>
 
 #include "analysis/cif.h"
+#include "coord/curves.h"
 #include "coord/kind.h"
 #include "coord/plot.h"
 #include "lib/util.h"
 #include "proto/vars.h"
 
-#define CIF_LABEL (VARS_MAX_NAME + VARS_MAX_LEVEL + 2)    /* "var=level" */
 #define CIF_CONF_INT 0.95
 
 static const char *const cause_names[] = {"", "relapse", "death"};
@@ -92,7 +92,7 @@ struct cif_stratum {
     struct cif_point *rows;         /* what is printed: the curve, or the curve at --times */
     size_t nrows;
     int32_t cut;                    /* > 0: the curve stops before it (a node truncated) */
-    char withheld[256];             /* nodes that withheld the stratum (R5, auditor) */
+    char withheld[CURVES_WITHHELD]; /* nodes that withheld the stratum (R5, auditor) */
 };
 
 /* The pooled result. */
@@ -133,9 +133,14 @@ life_table_to_cif(const Fedra__LifeTable *lt, struct cif_table *t)
         t->rows[t->nrows++] = (struct cif_row){lt->truncated_at, {0, 0}, left};
 }
 
-/* Stratum s: the nodes' tables of its level summed, withheld ones named. */
+/*
+ * Stratum s: the nodes' tables of its level summed (withheld ones named),
+ * the curves fitted and stopped at the earliest truncation, and the rows to
+ * print chosen: the curve, or with --times the curve at those times.
+ */
 static int
-cif_pool_stratum(const struct report *r, struct cif_pooled *k, size_t s, char *err)
+cif_pool_stratum(const struct report *r, struct cif_pooled *k, size_t s,
+    const struct coord_show *show, char *err)
 {
     struct cif_stratum *st = &k->st[s];
     struct cif_table *tabs = xcalloc(r->fed->nnodes + 1, sizeof *tabs);
@@ -148,9 +153,7 @@ cif_pool_stratum(const struct report *r, struct cif_pooled *k, size_t s, char *e
             if (strcmp(lt_level(lt), k->lv.text[s]) != 0)
                 continue;
             if (lt->suppressed) {
-                size_t w = strlen(st->withheld);
-                snprintf(st->withheld + w, sizeof st->withheld - w, "%s%s", w ? ", " : "",
-                    r->fed->nodes[i].name);
+                curves_withheld_add(st->withheld, r->fed->nodes[i].name);
                 continue;
             }
             if (lt->truncated_at > 0 && (st->cut == 0 || lt->truncated_at < st->cut))
@@ -173,8 +176,15 @@ cif_pool_stratum(const struct report *r, struct cif_pooled *k, size_t s, char *e
     for (size_t j = 0; j < nt; j++)
         cif_table_release(&tabs[j]);
     free(tabs);
-    return e == 0 ? 0 : errf(err, "a node's life table for stratum '%s' is inconsistent "
-        "(cif error %d)", k->lv.text[s], e);
+    if (e != 0)
+        return errf(err, "a node's life table for stratum '%s' is inconsistent (cif error %d)",
+            k->lv.text[s], e);
+    st->rows = st->curve.pts;           /* no --times (or no curve): the curve itself */
+    st->nrows = st->curve.npts;
+    if (show->ntimes > 0 && st->curve.npts > 0 &&
+        cif_at_times(&st->curve, show->times, show->ntimes, &st->rows, &st->nrows) != 0)
+        return errf(err, "cannot evaluate the curve at the requested times");
+    return 0;
 }
 
 /*
@@ -215,33 +225,16 @@ cif_test(struct cif_pooled *k)
     free(g);
 }
 
-/* Rows to print: the whole curve, or the curve at the requested times. */
-static int
-cif_rows(struct cif_pooled *k, const struct coord_show *show, char *err)
+/* Everything the pooled result holds; the rows are the curve's own unless --times made them. */
+static void
+cif_pooled_release(struct cif_pooled *k)
 {
     for (size_t s = 0; s < k->lv.n; s++) {
         struct cif_stratum *st = &k->st[s];
-        if (st->empty)
-            continue;
-        if (show->ntimes == 0) {
-            st->rows = st->curve.pts;
-            st->nrows = st->curve.npts;
-        } else if (st->curve.npts > 0 && cif_at_times(&st->curve, show->times, show->ntimes,
-                       &st->rows, &st->nrows) != 0) {
-            return errf(err, "cannot evaluate the curve at the requested times");
-        }
-    }
-    return 0;
-}
-
-static void
-cif_pooled_release(struct cif_pooled *k, const struct coord_show *show)
-{
-    for (size_t s = 0; s < k->lv.n; s++) {
-        if (show->ntimes > 0)
-            free(k->st[s].rows);
-        cif_curve_release(&k->st[s].curve);
-        cif_table_release(&k->st[s].pooled);
+        if (st->rows != st->curve.pts)
+            free(st->rows);
+        cif_curve_release(&st->curve);
+        cif_table_release(&st->pooled);
     }
     free(k->st);
     free(k->lv.text);
@@ -249,12 +242,11 @@ cif_pooled_release(struct cif_pooled *k, const struct coord_show *show)
 
 /* ---- printing ---- */
 
+/* "by=level" (curves.h) of stratum s. */
 static const char *
-cif_label(const struct cif_pooled *k, size_t s, const char *all, char out[CIF_LABEL])
+cif_label(const struct cif_pooled *k, size_t s, const char *all, char out[CURVES_LABEL])
 {
-    snprintf(out, CIF_LABEL, "%s%s%s", k->by ? k->by : all, k->by ? "=" : "",
-        k->by ? k->lv.text[s] : "");
-    return out;
+    return curves_label(k->by, k->lv.text[s], all, out);
 }
 
 /* Why there is no Gray's test, or NULL when there is one (or no --by). */
@@ -279,17 +271,10 @@ gray_missing(const struct cif_pooled *k)
 static void
 cif_notes(FILE *f, const struct cif_pooled *k)
 {
-    char label[CIF_LABEL];
-    for (size_t s = 0; s < k->lv.n; s++) {
-        const struct cif_stratum *st = &k->st[s];
-        if (st->withheld[0])
-            fprintf(f, "note: %s withheld by %s (fewer than min_cell patients there, or not "
-                "releasable with earlier answers; not pooled)\n", cif_label(k, s, "all", label),
-                st->withheld);
-        if (st->cut > 0 && !st->empty)
-            fprintf(f, "note: %s: curve withheld from day %d: fewer than min_cell at risk\n",
-                cif_label(k, s, "all", label), st->cut);
-    }
+    char label[CURVES_LABEL];
+    for (size_t s = 0; s < k->lv.n; s++)
+        curves_notes(f, cif_label(k, s, "all", label), k->st[s].withheld, k->st[s].cut,
+            k->st[s].empty);
     if (k->by != NULL && k->gray_rc == 0 && k->gray_cut > 0)
         fprintf(f, "note: Gray's test over the released period only: records censored at day "
             "%d (a node withheld its curves from there: fewer than min_cell at risk)\n",
@@ -301,7 +286,7 @@ cif_notes(FILE *f, const struct cif_pooled *k)
 static void
 cif_csv(const struct report *r, const struct cif_pooled *k)
 {
-    char label[CIF_LABEL];
+    char label[CURVES_LABEL];
     int c = k->cause;
     fputs("strata,cause,time,n.risk,n.event,cif,std.err,lower,upper,"
         "n,events,competing,chisq,df,p,nodes\n", r->out);
@@ -355,7 +340,7 @@ cif_point_json(const struct cif_point *p, int c)
 static void
 cif_json(const struct report *r, const struct cif_pooled *k)
 {
-    char label[CIF_LABEL];
+    char label[CURVES_LABEL];
     json_t *curves = json_array(), *held = json_array(), *res = json_object();
     for (size_t s = 0; s < k->lv.n; s++) {
         const struct cif_stratum *st = &k->st[s];
@@ -403,7 +388,7 @@ static void
 cif_table(const struct report *r, const struct cif_pooled *k, const struct coord_show *show)
 {
     FILE *f = r->out;
-    char label[CIF_LABEL];
+    char label[CURVES_LABEL];
     int c = k->cause;
     fprintf(f, "cumulative incidence of %s (%s competing)\n\n", cause_names[c],
         cause_names[3 - c]);
@@ -436,37 +421,31 @@ cif_table(const struct report *r, const struct cif_pooled *k, const struct coord
     report_nodes_text(r, f);
 }
 
-/* Draw the chosen cause's curve of each non-empty stratum (coord/plot.h). */
+/* Draw the chosen cause's curve of each non-empty stratum (coord/plot.h) into path. */
 static int
 cif_plot(const struct report *r, const char *path, const struct cif_pooled *k, char *err)
 {
-    uint32_t min_cell = 1;
-    for (size_t i = 0; i < r->fed->nnodes; i++) {
-        const Fedra__ResponseBody *b = r->replies[i].body;
-        if (r->replies[i].status == NODE_OK && b->km != NULL && b->km->min_cell > min_cell)
-            min_cell = b->km->min_cell;
-    }
+    size_t n = 0, j = 0;
+    for (size_t s = 0; s < k->lv.n; s++)
+        n += !k->st[s].empty;
+    if (n > PLOT_MAX_CURVES)
+        return errf(err, "%zu curves to plot; a plot shows at most %d (use --where)", n,
+            PLOT_MAX_CURVES);
     struct plot_cif pc[PLOT_MAX_CURVES];
-    char labels[PLOT_MAX_CURVES][CIF_LABEL];
-    size_t n = 0;
+    char labels[PLOT_MAX_CURVES][CURVES_LABEL], title[128];
     for (size_t s = 0; s < k->lv.n; s++) {
         if (k->st[s].empty)
             continue;
-        if (n == PLOT_MAX_CURVES)
-            return errf(err, "more than %d curves to plot", PLOT_MAX_CURVES);
-        pc[n].label = cif_label(k, s, "all", labels[n]);
-        pc[n].curve = &k->st[s].curve;
-        pc[n].cut = k->st[s].cut;
-        n++;
+        pc[j] = (struct plot_cif){cif_label(k, s, "all", labels[j]), &k->st[s].curve,
+            k->st[s].cut};
+        j++;
     }
-    char title[128];
     snprintf(title, sizeof title, "Cumulative incidence of %s, %s competing (pooled)",
         cause_names[k->cause], cause_names[3 - k->cause]);
     FILE *f = fopen(path, "w");
-    if (f == NULL)
-        return errf(err, "cannot write '%s'", path);
-    int rc = plot_cif_svg(f, title, pc, n, k->cause, min_cell, err);
-    if (fclose(f) != 0 && rc == 0)
+    int rc = f == NULL ? errf(err, "cannot write '%s'", path)
+                       : plot_cif_svg(f, title, pc, n, k->cause, curves_min_cell(r), err);
+    if (f != NULL && fclose(f) != 0 && rc == 0)
         rc = errf(err, "cannot write '%s'", path);
     return rc;
 }
@@ -494,20 +473,18 @@ cif_report(const struct report *r, const Fedra__QuerySpec *spec, const struct co
     k.st = xcalloc(k.lv.n ? k.lv.n : 1, sizeof *k.st);
     int rc = 0;
     for (size_t s = 0; s < k.lv.n && rc == 0; s++)
-        rc = cif_pool_stratum(r, &k, s, err);
+        rc = cif_pool_stratum(r, &k, s, show, err);
     if (rc == 0)
         cif_test(&k);
     if (rc == 0 && show->plot != NULL)
         rc = cif_plot(r, show->plot, &k, err);
-    if (rc == 0)
-        rc = cif_rows(&k, show, err);
     if (rc == 0 && r->format == REPORT_CSV)
         cif_csv(r, &k);
     else if (rc == 0 && r->format == REPORT_JSON)
         cif_json(r, &k);
     else if (rc == 0)
         cif_table(r, &k, show);
-    cif_pooled_release(&k, show);
+    cif_pooled_release(&k);
     return rc;
 }
 

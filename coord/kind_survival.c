@@ -17,12 +17,13 @@
 #include "analysis/disclose.h"
 #include "analysis/km.h"
 #include "analysis/logrank.h"
+#include "coord/curves.h"
 #include "coord/kind.h"
 #include "coord/plot.h"
 #include "lib/util.h"
 #include "proto/vars.h"
 
-#define SURV_LABEL (VARS_MAX_NAME + VARS_MAX_LEVEL + 2)   /* "var=level" */
+#define SURV_LABEL CURVES_LABEL         /* "var=level" */
 
 /*
  * A node's life table as a km_table.  A count above REPORT_MAX_ROWS becomes
@@ -284,7 +285,7 @@ struct km_stratum {
     struct km_point *rows;          /* what is printed: the curve, or the curve at --times */
     size_t nrows;
     int32_t cut;                    /* > 0: the curve stops before it (a node truncated) */
-    char withheld[256];             /* nodes that withheld the stratum (R5, auditor) */
+    char withheld[CURVES_WITHHELD]; /* nodes that withheld the stratum (R5, auditor) */
 };
 
 /* The pooled result: strata in catalogue order. */
@@ -327,9 +328,7 @@ km_pool_stratum(const struct report *r, struct km_pooled *k, size_t s, int conf_
             if (strcmp(lt_level(lt), k->lv.text[s]) != 0)
                 continue;
             if (lt->suppressed) {           /* named in a note, not merged */
-                size_t w = strlen(k->st[s].withheld);
-                snprintf(k->st[s].withheld + w, sizeof k->st[s].withheld - w, "%s%s",
-                    w ? ", " : "", r->fed->nodes[i].name);
+                curves_withheld_add(k->st[s].withheld, r->fed->nodes[i].name);
                 continue;
             }
             if (lt->truncated_at > 0 && (k->st[s].cut == 0 || lt->truncated_at < k->st[s].cut))
@@ -389,9 +388,7 @@ km_pooled_release(struct km_pooled *k, const struct coord_show *show)
 static const char *
 km_label(const struct km_pooled *k, size_t s, const char *all, char out[SURV_LABEL])
 {
-    snprintf(out, SURV_LABEL, "%s%s%s", k->by ? k->by : all, k->by ? "=" : "",
-        k->by ? k->lv.text[s] : "");
-    return out;
+    return curves_label(k->by, k->lv.text[s], all, out);
 }
 
 /* The notes of withheld strata and truncated curves, one line each, on f. */
@@ -399,28 +396,16 @@ static void
 km_notes(FILE *f, const struct km_pooled *k)
 {
     char label[SURV_LABEL];
-    for (size_t s = 0; s < k->lv.n; s++) {
-        const struct km_stratum *st = &k->st[s];
-        if (st->withheld[0])
-            fprintf(f, "note: %s withheld by %s (fewer than min_cell patients there, or not "
-                "releasable with earlier answers; not pooled)\n", km_label(k, s, "all", label),
-                st->withheld);
-        if (st->cut > 0 && !st->empty)
-            fprintf(f, "note: %s: curve withheld from day %d: fewer than min_cell at risk\n",
-                km_label(k, s, "all", label), st->cut);
-    }
+    for (size_t s = 0; s < k->lv.n; s++)
+        curves_notes(f, km_label(k, s, "all", label), k->st[s].withheld, k->st[s].cut,
+            k->st[s].empty);
 }
 
 /* Draw the non-empty strata; numbers at risk below the largest node min_cell are hidden. */
 static int
 km_plot(const struct report *r, const char *path, const struct km_pooled *k, char *err)
 {
-    uint32_t min_cell = 1;
-    for (size_t i = 0; i < r->fed->nnodes; i++) {
-        const Fedra__ResponseBody *b = r->replies[i].body;
-        if (r->replies[i].status == NODE_OK && b->km != NULL && b->km->min_cell > min_cell)
-            min_cell = b->km->min_cell;
-    }
+    uint32_t min_cell = curves_min_cell(r);
     struct plot_curve pc[PLOT_MAX_CURVES];
     char labels[PLOT_MAX_CURVES][SURV_LABEL];
     size_t n = 0;

@@ -33,13 +33,13 @@ args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args) >= 1) args[1] else "tests/data/golden"
 dir.create(out, showWarnings = FALSE, recursive = TRUE)
 
-g17 <- function(x) ifelse(is.na(x) & !is.nan(x), "NA", sprintf("%.17g", x))
-wtsv <- function(df, file) {
-  for (j in seq_along(df)) if (is.numeric(df[[j]])) df[[j]] <- g17(df[[j]])
-  write.table(df, file.path(out, file), sep = "\t", quote = FALSE, row.names = FALSE)
-}
-ceil_grid <- function(t, g) if (g > 0) ceiling(t / g) * g else t
-split_nodes <- function(n, k) 1L + (seq_len(n) - 1L) %% k
+# Numbers to text with every digit (%.17g), R's NA as "NA"; then the table as TSV.
+full_digits <- function(v) replace(sprintf("%.17g", v), is.na(v) & !is.nan(v), "NA")
+write_golden <- function(df, file)
+  write.table(rapply(df, full_digits, classes = c("numeric", "integer"), how = "replace"),
+              file.path(out, file), sep = "\t", quote = FALSE, row.names = FALSE)
+on_grid <- function(t, g) if (g > 0) g * ceiling(t / g) else t       # 0 stays 0; 1..g -> g
+round_robin <- function(n, k) (seq_len(n) - 1L) %% k + 1L
 
 cases <- list()
 add <- function(name, time, status, group, node, grid = 0, times = c(0, 1, 30, 365)) {
@@ -49,9 +49,9 @@ add <- function(name, time, status, group, node, grid = 0, times = c(0, 1, 30, 3
 m <- mgus2
 etime <- ifelse(m$pstat == 0, m$futime, m$ptime)
 event <- ifelse(m$pstat == 0, 2 * m$death, 1)
-add("mgus2_sex_3rr", etime, event, as.integer(m$sex), split_nodes(nrow(m), 3),
+add("mgus2_sex_3rr", etime, event, as.integer(m$sex), round_robin(nrow(m), 3),
     times = c(0, 12, 60, 120, 240, 400))
-add("mgus2_30d_all", etime * 30, event, rep(1L, nrow(m)), split_nodes(nrow(m), 4), grid = 90,
+add("mgus2_30d_all", etime * 30, event, rep(1L, nrow(m)), round_robin(nrow(m), 4), grid = 90,
     times = c(0, 89, 90, 3600, 7200, 1e6))
 set.seed(20261203)
 n <- 600
@@ -78,7 +78,7 @@ states <- c("censor", "relapse", "death")
 cdf <- idf <- edf <- tdf <- gdf <- NULL
 for (nm in names(cases)) {
   cs <- cases[[nm]]
-  tt <- ceil_grid(cs$time, cs$grid)
+  tt <- on_grid(cs$time, cs$grid)
   ng <- max(cs$group)
   cdf <- rbind(cdf, data.frame(case = nm, grid = cs$grid, ngroups = ng))
   idf <- rbind(idf, data.frame(case = nm, node = cs$node, group = cs$group, time = cs$time,
@@ -126,8 +126,8 @@ for (nm in names(cases)) {
     }
   }
 }
-wtsv(cdf, "cif_cases.tsv")
-wtsv(idf, "cif_input.tsv")
-wtsv(edf, "cif_expected.tsv")
-wtsv(tdf, "cif_times.tsv")
-wtsv(gdf, "cif_gray.tsv")
+write_golden(cdf, "cif_cases.tsv")
+write_golden(idf, "cif_input.tsv")
+write_golden(edf, "cif_expected.tsv")
+write_golden(tdf, "cif_times.tsv")
+write_golden(gdf, "cif_gray.tsv")
