@@ -49,6 +49,14 @@ elif kind == "km":
             r.update(strata=c["strata"], n=c["n"], events=c["events"], median=c["median"])
             r["median.lower"], r["median.upper"] = c["median_lower"], c["median_upper"]
             rows.append(r)
+elif kind == "cif":
+    g = res["gray"] or {}
+    for c in res["curves"]:
+        for p in c["rows"]:
+            r = dict(p)
+            r.update({k: c[k] for k in ("strata", "cause", "n", "events", "competing")})
+            r.update(chisq=g.get("chisq"), df=g.get("df"), p=g.get("p"))
+            rows.append(r)
 elif kind == "logrank":
     for g in res["groups"]:
         r = dict(g)
@@ -127,6 +135,9 @@ same km km --by stage
 same km-times km --by stage --times 365,1825 --endpoint efs
 same km-all km --conf-type log-log
 same logrank logrank --by stage
+same cif cif --by stage
+same cif-death-times cif --cause death --by sex --times 365,1825
+same cif-all cif
 same logrank-strat logrank --by stage --stratify-by-node
 same cox cox --covariates stage,age_years,sex
 same cox-efs cox --covariates stage,chemotherapy --endpoint efs --ties breslow --grid 0
