@@ -408,9 +408,16 @@ cif_table(const struct report *r, const struct cif_pooled *k, const struct coord
             const struct cif_point *p = &st->rows[j];
             if (show->ntimes == 0 && p->n_event[1] + p->n_event[2] == 0)
                 continue;               /* as summary(fit): the times with events */
-            fprintf(f, "%8d %7lld %7lld %10.4f %10.4f %10.4f %10.4f\n", p->time,
-                (long long)p->n_risk, (long long)p->n_event[c], p->p[c], p->std_err[c],
-                p->lower[c], p->upper[c]);
+            fprintf(f, "%8d %7lld %7lld", p->time, (long long)p->n_risk,
+                (long long)p->n_event[c]);
+            double v[4] = {p->p[c], p->std_err[c], p->lower[c], p->upper[c]};
+            for (int i = 0; i < 4; i++) {
+                if (v[i] == v[i])
+                    fprintf(f, " %10.4f", v[i]);
+                else
+                    fprintf(f, " %10s", "NA");      /* R's NA: no limit where cif = 0 */
+            }
+            fputc('\n', f);
         }
     }
     fputc('\n', f);
