@@ -37,12 +37,10 @@ cif_admit(const struct disclose_policy *policy, const Fedra__QuerySpec *spec, ch
 static void
 cif_summary(const struct node_answer *ans, const Fedra__QuerySpec *spec, char *buf, size_t len)
 {
-    const Fedra__KmResult *km = NULL;
     Fedra__ResponseBody rb = FEDRA__RESPONSE_BODY__INIT;
     (void)spec;
-    surv_result(ans, &rb);
-    km = rb.km;
-    snprintf(buf, len, "cif: %zu strata, grid %u days", km->n_strata, km->grid_days);
+    surv_result(ans, &rb);              /* the answer's life tables, as sent */
+    snprintf(buf, len, "cif: %zu strata, grid %u days", rb.km->n_strata, rb.km->grid_days);
 }
 
 const struct node_kind node_kind_cif = {
