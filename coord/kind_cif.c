@@ -428,30 +428,41 @@ cif_table(const struct report *r, const struct cif_pooled *k, const struct coord
     report_nodes_text(r, f);
 }
 
-/* Draw the chosen cause's curve of each non-empty stratum (coord/plot.h) into path. */
+/*
+ * The plot (coord/plot.h) into path.  With --by, separate curves: the chosen
+ * cause's incidence in each non-empty stratum.  Without, stacked: the chosen
+ * cause's incidence and, above it, that of either cause (the gap between the
+ * two is the competing cause's).
+ */
 static int
 cif_plot(const struct report *r, const char *path, const struct cif_pooled *k, char *err)
 {
-    size_t n = 0, j = 0;
-    for (size_t s = 0; s < k->lv.n; s++)
-        n += !k->st[s].empty;
-    if (n > PLOT_MAX_CURVES)
-        return errf(err, "%zu curves to plot; a plot shows at most %d (use --where)", n,
-            PLOT_MAX_CURVES);
     struct plot_cif pc[PLOT_MAX_CURVES];
-    char labels[PLOT_MAX_CURVES][CURVES_LABEL], title[128];
+    char labels[PLOT_MAX_CURVES][CURVES_LABEL + 32], title[128];
+    const char *cause = cause_names[k->cause], *other = cause_names[3 - k->cause];
+    size_t n = 0;
     for (size_t s = 0; s < k->lv.n; s++) {
         if (k->st[s].empty)
             continue;
-        pc[j] = (struct plot_cif){cif_label(k, s, "all", labels[j]), &k->st[s].curve,
-            k->st[s].cut};
-        j++;
+        if (n == PLOT_MAX_CURVES)
+            return errf(err, "more than %d curves to plot (use --where)", PLOT_MAX_CURVES);
+        pc[n] = (struct plot_cif){cif_label(k, s, "all", labels[n]), &k->st[s].curve,
+            k->cause, k->st[s].cut};
+        n++;
     }
-    snprintf(title, sizeof title, "Cumulative incidence of %s, %s competing (pooled)",
-        cause_names[k->cause], cause_names[3 - k->cause]);
+    if (k->by == NULL && n == 1) {
+        snprintf(labels[0], sizeof labels[0], "%s", cause);
+        snprintf(labels[1], sizeof labels[1], "%s or %s (stacked)", cause, other);
+        pc[1] = pc[0];
+        pc[1].label = labels[1];
+        pc[1].cause = PLOT_CIF_STACKED;
+        n = 2;
+    }
+    snprintf(title, sizeof title, "Cumulative incidence of %s, %s competing (pooled)", cause,
+        other);
     FILE *f = fopen(path, "w");
     int rc = f == NULL ? errf(err, "cannot write '%s'", path)
-                       : plot_cif_svg(f, title, pc, n, k->cause, curves_min_cell(r), err);
+                       : plot_cif_svg(f, title, pc, n, curves_min_cell(r), err);
     if (f != NULL && fclose(f) != 0 && rc == 0)
         rc = errf(err, "cannot write '%s'", path);
     return rc;
@@ -566,7 +577,8 @@ const struct coord_cmd cmd_cif = {
     "  --grid DAYS         times rounded up to a grid of DAYS (default 30); 0: exact times,\n"
     "                      only where every node's policy allows them\n"
     "  --times T,...       the curves at these days only, as summary(fit, times=)\n"
-    "  --plot FILE.svg     also draw the curves, with CI bands and numbers at risk\n",
+    "  --plot FILE.svg     also draw the curves, with CI bands and numbers at risk\n"
+    "                      (without --by: the cause and either cause, stacked)\n",
     "fedra cif --by stage --times 365,1825 --plot cif.svg",
     COORD_FLOW_ONE_ROUND, {FEDRA__KIND__KIND_CIF}, parse_cif,
 };

@@ -214,12 +214,12 @@ plot_km_svg(FILE *f, const char *title, const struct plot_curve *cv, size_t n,
 
 /*
  * A cumulative incidence curve drawn as a km_curve whose "surv" column is
- * the incidence of the cause: the steps rise from 0; censoring marks where
- * no event of either cause happened; numbers at risk as for km.
+ * the incidence: the steps rise from 0; censoring marks where no event of
+ * either cause happened; numbers at risk as for km.
  */
 int
-plot_cif_svg(FILE *f, const char *title, const struct plot_cif *cv, size_t n, int cause,
-    uint32_t min_cell, char *err)
+plot_cif_svg(FILE *f, const char *title, const struct plot_cif *cv, size_t n, uint32_t min_cell,
+    char *err)
 {
     if (n == 0 || n > PLOT_MAX_CURVES)
         return errf(err, "%zu curves; a plot shows 1 to %d", n, PLOT_MAX_CURVES);
@@ -228,14 +228,16 @@ plot_cif_svg(FILE *f, const char *title, const struct plot_cif *cv, size_t n, in
     memset(kc, 0, sizeof kc);
     for (size_t k = 0; k < n; k++) {
         const struct cif_curve *c = cv[k].curve;
+        int both = cv[k].cause == PLOT_CIF_STACKED, cause = both ? 1 : cv[k].cause;
         kc[k].n = c->n;
         kc[k].npts = c->npts;
         kc[k].pts = xcalloc(c->npts ? c->npts : 1, sizeof *kc[k].pts);
         for (size_t i = 0; i < c->npts; i++) {
             const struct cif_point *p = &c->pts[i];
+            double y = both ? p->p[1] + p->p[2] : p->p[cause];
             kc[k].pts[i] = (struct km_point){.time = p->time, .n_risk = p->n_risk,
-                .n_event = p->n_event[1] + p->n_event[2], .n_censor = p->n_censor,
-                .surv = p->p[cause], .lower = p->lower[cause], .upper = p->upper[cause]};
+                .n_event = p->n_event[1] + p->n_event[2], .n_censor = p->n_censor, .surv = y,
+                .lower = both ? y : p->lower[cause], .upper = both ? y : p->upper[cause]};
         }
         pc[k] = (struct plot_curve){cv[k].label, &kc[k], cv[k].cut};
     }

@@ -28,18 +28,25 @@ struct plot_curve {
 int plot_km_svg(FILE *f, const char *title, const struct plot_curve *curves, size_t n,
     uint32_t min_cell, char *err);
 
-/* One cumulative incidence curve (cif): the stratum's curves, of which the cause is drawn. */
+#define PLOT_CIF_STACKED 3              /* plot_cif.cause: both causes, summed */
+
+/*
+ * One cumulative incidence curve (cif): of a stratum's curves (analysis/cif.h),
+ * the incidence of cause 1 or 2, or with PLOT_CIF_STACKED of either cause
+ * (p1 + p2: the upper layer of a stacked plot, drawn without a band).
+ */
 struct plot_cif {
     const char *label;
     const struct cif_curve *curve;
+    int cause;
     int32_t cut;                    /* > 0: a node withheld the curve from this day (R4) */
 };
 
 /*
- * The incidence of cause (1 or 2) of each curve, rising from 0, with its CI
- * band and the numbers at risk, as plot_km_svg draws survival.
+ * The curves, rising from 0, each with its CI band and its numbers at risk,
+ * as plot_km_svg draws survival (the same disclosure rules).
  */
-int plot_cif_svg(FILE *f, const char *title, const struct plot_cif *curves, size_t n, int cause,
+int plot_cif_svg(FILE *f, const char *title, const struct plot_cif *curves, size_t n,
     uint32_t min_cell, char *err);
 
 #endif /* !PLOT_H */

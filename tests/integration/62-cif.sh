@@ -193,7 +193,10 @@ else fail "R5: the small stratum is not withheld as it should be"; sed 's/^/    
 expect_status 0 "cif --plot draws the merged curve" fedra cif --by sex --plot cif.svg
 check "the plot is well-formed SVG" xmllint --noout cif.svg
 expect_grep "Cumulative incidence" cif.svg "the plot is of the cumulative incidence"
-if awk '/Number at risk/ {risk = 1} risk && />[1-4]<\/text>/ {bad = 1} END {exit bad}' cif.svg; then
+expect_status 0 "cif --plot without --by draws the causes stacked" fedra cif --plot stacked.svg
+check "the stacked plot is well-formed SVG" xmllint --noout stacked.svg
+expect_grep ">relapse or death \(stacked\)" stacked.svg "the stacked plot's upper layer is either cause"
+if cat cif.svg stacked.svg | awk '/<svg/ {risk = 0} /Number at risk/ {risk = 1} risk && />[1-4]<\/text>/ {bad = 1} END {exit bad}'; then
     ok "no number at risk from 1 to 4 is drawn (min_cell 5)"
 else fail "the plot shows a number at risk below min_cell"; fi
 "$ROOT/scripts/federation" down fed3 >/dev/null
