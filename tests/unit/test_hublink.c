@@ -39,6 +39,7 @@
 
 #define PUMP_MS 8000                /* longest wait for the link to do one thing */
 /* A hello as soon as a connection is up: well before the keepalive would send one. */
+#define WRONG_KEY_WATCH_MS 1500      /* how long an impostor hub is watched getting nothing */
 #define HELLO_PROMPT_MS (WIRE_HUB_HELLO_INTERVAL_MS / 2)
 
 struct fx {
@@ -627,6 +628,51 @@ test_loopback(void **state)
     zmq_ctx_term(ctx);
 }
 
+static int
+never(struct hublink *l, struct hub *h, void *arg)
+{
+    (void)l;
+    (void)arg;
+    return h->got != NULL;          /* stops the pump only if a frame got through */
+}
+
+/* A peer that does not hold the key hub_cert binds gets no hello: the key is pinned. */
+static void
+test_wrong_hub_key(void **state)
+{
+    struct fx *f = *state;
+    void *ctx = zmq_ctx_new();
+    struct hub h = {0};
+    uint8_t keep[32];
+    memcpy(keep, f->hub_secret, sizeof keep);
+    memcpy(f->hub_secret, f->alice_secret, sizeof keep);    /* an impostor's key */
+    hub_start(f, ctx, &h, "tcp://127.0.0.1:*");
+    memcpy(f->hub_secret, keep, sizeof keep);
+    struct hublink *l = new_link(f, h.endpoint, f->hub_crt);
+    hublink_refresh(l, ctx, f->t1, util_now_ms());
+    int64_t until = util_mono_ms() + WRONG_KEY_WATCH_MS;
+    while (util_mono_ms() < until && !never(l, &h, NULL)) {
+        int64_t wait = hublink_run(l, util_now_ms());
+        zmq_pollitem_t it[3] = {{h.router, -1, ZMQ_POLLIN, 0},
+            {hublink_socket(l), -1, ZMQ_POLLIN, 0}, {hublink_monitor(l), -1, ZMQ_POLLIN, 0}};
+        zmq_poll(it, 3, wait < 20 ? wait : 20);
+        if (it[0].revents & ZMQ_POLLIN) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, h.router, 0);
+            zmq_msg_close(&m);
+            fail_msg("the impostor received a message");
+        }
+    }
+    struct hublink_info hi;
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_CONNECTING);
+    assert_int_equal(hi.welcome_ms, 0);
+    hublink_free(l);
+    hub_stop(&h);
+    zmq_ctx_term(ctx);
+}
+
 int
 main(void)
 {
@@ -635,6 +681,7 @@ main(void)
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_hub_cert),
         cmocka_unit_test(test_loopback),
+        cmocka_unit_test(test_wrong_hub_key),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
