@@ -166,6 +166,13 @@ open_socket(struct hublink *l, char *err)
     if (d == NULL)
         return errf(err, "zmq_socket: %s", zmq_strerror(errno));
     l->dealer = d;
+    /*
+     * Heartbeats here, unlike on the node's ROUTER (serve.c): the libzmq
+     * 4.3.4 assertion they can trigger needs a flood of reconnecting peers on
+     * one socket, and this socket has one peer, the hub; without them a hub
+     * that vanished without a FIN (a cut cable, a dead VM) would go unnoticed
+     * until TCP gave up, many minutes later.
+     */
     if (zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, l->hub_key, PKI_CURVE_KEY_LEN) != 0 ||
         zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, l->public, PKI_CURVE_KEY_LEN) != 0 ||
         zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, l->secret, PKI_CURVE_KEY_LEN) != 0 ||
