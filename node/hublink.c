@@ -98,7 +98,7 @@ hublink_new(const struct hublink_config *cfg)
     l->hub_cert = xstrdup(cfg->hub_cert);
     memcpy(l->secret, cfg->curve_secret, sizeof l->secret);
     if (pki_curve_public(l->secret, l->public) != 0)
-        memset(l->public, 0, sizeof l->public);     /* then no box opens: every FORWARD unreadable */
+        memset(l->public, 0, sizeof l->public);     /* no box opens: every FORWARD unreadable */
     l->answer = cfg->answer;
     l->log = cfg->log;
     l->arg = cfg->arg;
@@ -183,7 +183,8 @@ open_socket(struct hublink *l, char *err)
         setopt_int(d, ZMQ_HEARTBEAT_TIMEOUT, HUBLINK_HEARTBEAT_TIMEOUT_MS) != 0 ||
         setopt_int(d, ZMQ_HEARTBEAT_TTL, HUBLINK_HEARTBEAT_TIMEOUT_MS) != 0 ||
         setopt_int(d, ZMQ_HANDSHAKE_IVL, HUBLINK_HANDSHAKE_MS) != 0 ||
-        setopt_int(d, ZMQ_SNDHWM, HUBLINK_HWM) != 0 || setopt_int(d, ZMQ_RCVHWM, HUBLINK_HWM) != 0 ||
+        setopt_int(d, ZMQ_SNDHWM, HUBLINK_HWM) != 0 ||
+        setopt_int(d, ZMQ_RCVHWM, HUBLINK_HWM) != 0 ||
         /* Nothing queues for a connection that is not up: a hello then is stale. */
         setopt_int(d, ZMQ_IMMEDIATE, 1) != 0 ||
         setopt_int(d, ZMQ_LINGER, HUBLINK_LINGER_MS) != 0)

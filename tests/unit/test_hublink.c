@@ -385,7 +385,7 @@ test_hub_cert(void **state)
         assert_true((hublink_socket(l) != NULL) == (cases[i].want != HUBLINK_NO_HUB));
         hublink_free(l);
     }
-    /* The certificate file is read again every HUBLINK_RECHECK_MS: replaced by a node's, no link. */
+    /* The certificate file is read every HUBLINK_RECHECK_MS: replaced by a node's, no link. */
     char copy[192], err[FEDRA_ERRLEN];
     uint8_t *der = NULL;
     size_t derlen = 0;
