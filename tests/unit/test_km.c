@@ -202,6 +202,127 @@ km_equals_r_survfit_on_every_golden_case(void **state)
     tsv_free(g.times);
 }
 
+/* ----------------------------------------------------- restricted mean */
+
+/* The pooled curve (log limits) of one golden case. */
+static void
+golden_curve(const struct tsv *cases, const struct tsv *input, const char *name,
+    struct km_curve *c)
+{
+    for (size_t r = 0; r < cases->nrows; r++) {
+        if (strcmp(tsv_str(cases, r, "case"), name) != 0)
+            continue;
+        struct km_table *tables;
+        size_t nnodes = node_tables(input, name, (int32_t)tsv_int(cases, r, "grid"), &tables);
+        assert_int_equal(km_merge(tables, nnodes, KM_CONF_LOG, 0.95, c), 0);
+        for (size_t k = 0; k < nnodes; k++)
+            km_table_release(&tables[k]);
+        free(tables);
+        return;
+    }
+    fail_msg("no golden case '%s'", name);
+}
+
+/*
+ * km_rmean against summary(fit, rmean = tau)$table (= print.survfit's) on
+ * every golden case, at taus from the first time to past the last
+ * follow-up; and km_rmean_diff against the same arithmetic in R on two
+ * cases taken as independent groups (lung by sex; two all-censored groups,
+ * where R's p is NaN).
+ */
+static void
+rmean_equals_r_on_every_golden_case(void **state)
+{
+    (void)state;
+    struct tsv *cases = tsv_load("km_cases.tsv"), *input = tsv_load("km_input.tsv");
+    struct tsv *rm = tsv_load("km_rmean.tsv"), *rd = tsv_load("km_rmean_diff.tsv");
+    double worst = 0;
+    size_t checked = 0;
+    for (size_t r = 0; r < cases->nrows; r++) {
+        const char *name = tsv_str(cases, r, "case");
+        struct km_curve c;
+        golden_curve(cases, input, name, &c);
+        for (size_t j = 0; j < rm->nrows; j++) {
+            if (strcmp(tsv_str(rm, j, "case"), name) != 0)
+                continue;
+            double tau = tsv_num(rm, j, "tau");
+            struct km_rmean m;
+            assert_int_equal(km_rmean(&c, tau, &m), 0);
+            assert_true(m.tau == tau);
+            assert_close_at(m.rmean, tsv_num(rm, j, "rmean"), KM_TEST_REL, &worst, "rmean", name, tau);
+            assert_close_at(m.se, tsv_num(rm, j, "se"), KM_TEST_REL, &worst, "se(rmean)", name, tau);
+            checked++;
+        }
+        km_curve_release(&c);
+    }
+    assert_true(checked >= 6 * cases->nrows);
+    for (size_t j = 0; j < rd->nrows; j++) {
+        struct km_curve a, b;
+        struct km_rmean ra, rb;
+        struct km_rmean_diff d;
+        double tau = tsv_num(rd, j, "tau");
+        golden_curve(cases, input, tsv_str(rd, j, "case_a"), &a);
+        golden_curve(cases, input, tsv_str(rd, j, "case_b"), &b);
+        assert_int_equal(km_rmean(&a, tau, &ra), 0);
+        assert_int_equal(km_rmean(&b, tau, &rb), 0);
+        assert_int_equal(km_rmean_diff(&ra, &rb, 0.95, &d), 0);
+        const char *ctx = tsv_str(rd, j, "case_b");
+        assert_close_at(d.diff, tsv_num(rd, j, "diff"), KM_TEST_REL, &worst, "diff", ctx, tau);
+        assert_close_at(d.se, tsv_num(rd, j, "se"), KM_TEST_REL, &worst, "se", ctx, tau);
+        assert_close_at(d.lower, tsv_num(rd, j, "lower"), KM_TEST_REL, &worst, "lower", ctx, tau);
+        assert_close_at(d.upper, tsv_num(rd, j, "upper"), KM_TEST_REL, &worst, "upper", ctx, tau);
+        assert_close_at(d.p, tsv_num(rd, j, "p"), KM_TEST_REL, &worst, "p", ctx, tau);
+        km_curve_release(&a);
+        km_curve_release(&b);
+    }
+    print_message("rmean: %zu values and %zu differences, max relative difference from R %.3g\n",
+        checked, rd->nrows, worst);
+    tsv_free(cases);
+    tsv_free(input);
+    tsv_free(rm);
+    tsv_free(rd);
+}
+
+/*
+ * Records (time, event) (2,1) (4,0) (6,1) (10,0): points t=2 S=3/4,
+ * t=4 S=3/4, t=6 S=3/8, t=10 S=3/8.  tau = 1, before every point: tau
+ * itself, se 0.  tau <= 0, NaN or Inf is refused; differences need one tau
+ * and a level in (0, 1); km_rmean_first is the earliest point of any curve.
+ */
+static void
+rmean_limits(void **state)
+{
+    (void)state;
+    int32_t t[] = {2, 4, 6, 10};
+    uint8_t e[] = {1, 0, 1, 0};
+    struct km_table tb;
+    struct km_curve c, none = {0};
+    struct km_rmean m, m2;
+    struct km_rmean_diff d;
+    assert_int_equal(km_life_table(t, e, 4, 0, &tb), 0);
+    assert_int_equal(km_fit(&tb, KM_CONF_LOG, 0.95, &c), 0);
+    assert_int_equal(km_rmean(&c, 1, &m), 0);
+    assert_true(m.rmean == 1 && m.se == 0);
+    /* 2 * 1 + (4 - 2) * 3/4 + (6 - 4) * 3/4 + (8 - 6) * 3/8 = 2 + 1.5 + 1.5 + 0.75 */
+    assert_int_equal(km_rmean(&c, 8, &m), 0);
+    assert_true(m.rmean == 5.75);
+    assert_int_equal(km_rmean(&c, 0, &m2), KM_EINVAL);
+    assert_int_equal(km_rmean(&c, -3, &m2), KM_EINVAL);
+    assert_int_equal(km_rmean(&c, NAN, &m2), KM_EINVAL);
+    assert_int_equal(km_rmean(&c, INFINITY, &m2), KM_EINVAL);
+    assert_int_equal(km_rmean(&c, 9, &m2), 0);
+    assert_int_equal(km_rmean_diff(&m, &m2, 0.95, &d), KM_EINVAL);     /* taus differ */
+    assert_int_equal(km_rmean_diff(&m, &m, 1.0, &d), KM_EINVAL);
+    assert_int_equal(km_rmean_diff(&m, &m, 0.95, &d), 0);
+    assert_true(d.diff == 0 && d.lower == -d.upper);
+    assert_close(d.se, sqrt(2) * m.se, 1e-15);
+    const struct km_curve *both[] = {&none, &c};
+    assert_true(km_rmean_first(both, 2) == 2);
+    assert_true(isinf(km_rmean_first(both, 1)));
+    km_curve_release(&c);
+    km_table_release(&tb);
+}
+
 /* ----------------------------------------------------------- hand cases */
 
 /* ceil to a multiple of the grid: 0 stays 0, 1..7 -> 7, 7 stays, 8 -> 14. */
@@ -617,6 +738,8 @@ main(void)
         cmocka_unit_test(life_table_dense_and_sorted_agree_with_brute_force),
         cmocka_unit_test(qnorm_equals_r),
         cmocka_unit_test(km_equals_r_survfit_on_every_golden_case),
+        cmocka_unit_test(rmean_limits),
+        cmocka_unit_test(rmean_equals_r_on_every_golden_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
