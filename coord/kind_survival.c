@@ -324,6 +324,7 @@ struct km_pooled {
     struct report_levels lv[WIRE_MAX_KM_BY];    /* each variable's levels, sorted */
     struct km_stratum *st;
     size_t n;
+    int w2;                         /* width of "V2=level" in the strata names (km_pad) */
     double tau;                     /* --rmean TAU, or 0 */
     int has_diff;                   /* --rmean with exactly two curves */
     struct km_rmean_diff diff;      /* curve 2 - curve 1 */
@@ -445,17 +446,41 @@ km_rows(struct km_pooled *k, const struct coord_show *show, char *err)
     return 0;
 }
 
+/*
+ * R's strata() pads the second variable's "V2=level" to the width of the
+ * longest among the factor's levels (format()), as in "stage=regional,
+ * surgery=no     ".  The factor holds the levels present in the pooled
+ * data (README: levels absent from the pooled data dropped): those of the
+ * strata with patients, or withheld by a node (patients not pooled).
+ */
+static void
+km_pad(struct km_pooled *k)
+{
+    k->w2 = 0;
+    for (size_t s = 0; k->nby == 2 && s < k->n; s++) {
+        int w = (int)(strlen(k->by[1]) + 1 + strlen(k->st[s].level[1]));
+        if ((!k->st[s].empty || k->st[s].withheld[0]) && w > k->w2)
+            k->w2 = w;
+    }
+}
+
 /* "var=level" or "V1=a, V2=b" as R names strata; without --by, none (""), or "all". */
 static const char *
 km_label(const struct km_pooled *k, size_t s, const char *all, char out[SURV_LABEL])
 {
-    if (k->nby == 0)
+    char second[VARS_MAX_NAME + VARS_MAX_LEVEL + 3];
+    if (k->nby == 0) {
         snprintf(out, SURV_LABEL, "%s", all);
-    else if (k->nby == 1)
+    } else if (k->nby == 1) {
         snprintf(out, SURV_LABEL, "%s=%s", k->by[0], k->st[s].level[0]);
-    else
-        snprintf(out, SURV_LABEL, "%s=%s, %s=%s", k->by[0], k->st[s].level[0], k->by[1],
-            k->st[s].level[1]);
+    } else {
+        int len = snprintf(second, sizeof second, "%s=%s", k->by[1], k->st[s].level[1]);
+        size_t w = len < 0 ? 0 : (size_t)len < sizeof second ? (size_t)len : sizeof second - 1;
+        while (w < (size_t)k->w2 && w + 1 < sizeof second)
+            second[w++] = ' ';
+        second[w] = '\0';
+        snprintf(out, SURV_LABEL, "%s=%s, %s", k->by[0], k->st[s].level[0], second);
+    }
     return out;
 }
 
@@ -809,6 +834,7 @@ km_report(const struct report *r, const Fedra__QuerySpec *spec, const struct coo
     int rc = 0;
     for (size_t s = 0; s < k.n && rc == 0; s++)
         rc = km_pool_stratum(r, &k, s, show->conf_type, err);
+    km_pad(&k);
     if (rc == 0 && show->rmean > 0)
         rc = km_rmeans(&k, show, err);
     if (rc == 0 && show->plot != NULL)
