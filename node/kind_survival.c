@@ -39,6 +39,13 @@
 #include "node/select.h"
 
 /*
+ * Strata codes (c1 * n2 + c2) one survival query counts in an array: two
+ * open variables (morphology by topography at a large node) could have
+ * 65535^2.  A node refuses more, naming the variables.
+ */
+#define SURV_MAX_CODES (1u << 20)
+
+/*
  * What every survival query selects: the grid, the endpoint columns, the
  * grouping variable, the filter, and the stratum sizes.  Free with
  * surv_sel_free().
@@ -109,6 +116,11 @@ surv_prepare(const struct snapshot *snap, const Fedra__QuerySpec *spec, struct s
     s->by2 = by[1];
     s->efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
     s->n2 = s->by2 ? snap->ncodes[s->by2->id] : 1;
+    if (s->by && (uint64_t)snap->ncodes[s->by->id] * s->n2 > SURV_MAX_CODES) {
+        snapshot_filter_release(&s->f);
+        return errf(err, "too many combinations of the levels of %s and %s at this node "
+            "(more than %u): group by fewer levels", s->by->name, s->by2->name, SURV_MAX_CODES);
+    }
     s->ncodes = s->by ? snap->ncodes[s->by->id] * s->n2 : 1;
     s->closed = (s->by == NULL || s->by->nlevels > 0) && (s->by2 == NULL || s->by2->nlevels > 0);
     s->size = xcalloc(s->ncodes, sizeof *s->size);

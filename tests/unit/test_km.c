@@ -25,6 +25,8 @@
 #include "tests/unit/golden.h"
 
 #include "analysis/km.h"
+#include "node/kind.h"
+#include "node/snapshot.h"
 
 #define KM_TEST_REL 1e-12
 
@@ -719,6 +721,122 @@ qnorm_equals_r(void **state)
     assert_true(isnan(km_qnorm(-0.1)));
 }
 
+/* ---------------------------------------- the node's two-way strata */
+
+/* A snapshot of n rows held in memory: every code SNAP_MISSING, times i, no events. */
+static struct snapshot *
+mem_snapshot(size_t n)
+{
+    struct snapshot *snap = calloc(1, sizeof *snap);
+    assert_non_null(snap);
+    snap->n = n;
+    for (int v = 0; v < VAR_COUNT; v++) {
+        snap->code[v] = malloc((n ? n : 1) * sizeof *snap->code[v]);
+        assert_non_null(snap->code[v]);
+        for (size_t i = 0; i < n; i++)
+            snap->code[v][i] = SNAP_MISSING;
+    }
+    snap->os_time = calloc(n ? n : 1, sizeof *snap->os_time);
+    snap->efs_time = calloc(n ? n : 1, sizeof *snap->efs_time);
+    snap->os_event = calloc(n ? n : 1, 1);
+    snap->efs_event = calloc(n ? n : 1, 1);
+    assert_true(snap->os_time && snap->efs_time && snap->os_event && snap->efs_event);
+    for (size_t i = 0; i < n; i++)
+        snap->os_time[i] = snap->efs_time[i] = (int32_t)i;
+    snap->os_tmax = snap->efs_tmax = (int32_t)n;
+    return snap;
+}
+
+static void
+mem_snapshot_free(struct snapshot *snap)
+{
+    for (int v = 0; v < VAR_COUNT; v++)
+        free(snap->code[v]);
+    free(snap->os_time);
+    free(snap->efs_time);
+    free(snap->os_event);
+    free(snap->efs_event);
+    free(snap);
+}
+
+/* km --by V1,V2 with exact times, as a node executes it (no release, no audit). */
+static int
+km_by_two(const struct snapshot *snap, const char *v1, const char *v2, struct node_answer *ans,
+    char *err)
+{
+    Fedra__QuerySpec spec;
+    fedra__query_spec__init(&spec);
+    char *by[2] = {(char *)v1, (char *)v2};
+    spec.kind = FEDRA__KIND__KIND_KM;
+    spec.n_group_by = 2;
+    spec.group_by = by;
+    spec.exact_times = 1;
+    struct node_kind_ctx ctx = {.snap = snap};
+    memset(ans, 0, sizeof *ans);
+    return node_kind_km.execute(&ctx, &spec, ans, err);
+}
+
+/*
+ * stage x sex on 7 rows (stage, sex): (regional, F) (localized, M)
+ * (localized, F) (regional, F) (unknown, U) (missing, F) (localized, F).
+ * Both variables are closed, so every one of the 4 x 3 combinations is a
+ * stratum, first variable slowest (R's strata() order), with its two levels;
+ * the row missing stage is in none.  Two open variables with more than
+ * SURV_MAX_CODES (2^20) combinations of codes are refused, naming them.
+ */
+static void
+node_groups_by_two_variables(void **state)
+{
+    (void)state;
+    struct snapshot *snap = mem_snapshot(7);
+    const uint16_t stage[] = {1, 0, 0, 1, 3, SNAP_MISSING, 0}, sex[] = {0, 1, 0, 0, 2, 0, 0};
+    memcpy(snap->code[VAR_STAGE], stage, sizeof stage);
+    memcpy(snap->code[VAR_SEX], sex, sizeof sex);
+    snap->ncodes[VAR_STAGE] = 4;
+    snap->ncodes[VAR_SEX] = 3;
+    struct node_answer ans;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(km_by_two(snap, "stage", "sex", &ans, err), 0);
+    assert_string_equal(ans.late, "");
+    Fedra__ResponseBody rb;
+    fedra__response_body__init(&rb);
+    node_kind_km.result(&ans, &rb);
+    const Fedra__KmResult *km = rb.km;
+    assert_non_null(km);
+    assert_int_equal(km->n_strata, 12);
+    const uint64_t want_n[12] = {2, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1};
+    for (size_t k = 0; k < 12; k++) {
+        const Fedra__LifeTable *lt = km->strata[k];
+        assert_int_equal(lt->n_levels, 2);
+        assert_string_equal(lt->levels[0], vars_get(VAR_STAGE)->levels[k / 3]);
+        assert_string_equal(lt->levels[1], vars_get(VAR_SEX)->levels[k % 3]);
+        assert_int_equal(lt->n, want_n[k]);
+    }
+    assert_int_equal(km->strata[0]->n_time, 2);         /* localized, F: times 2 and 6 */
+    assert_int_equal(km->strata[0]->time[0], 2);
+    assert_int_equal(km->strata[0]->time[1], 6);
+    node_kind_km.free_answer(&ans);
+    mem_snapshot_free(snap);
+
+    size_t n = 1100;                    /* 1100 x 1000 codes > 2^20 */
+    snap = mem_snapshot(n);
+    for (size_t i = 0; i < n; i++) {
+        snap->code[VAR_MORPHOLOGY][i] = (uint16_t)i;
+        snap->code[VAR_TOPOGRAPHY][i] = (uint16_t)(i % 1000);
+    }
+    snap->ncodes[VAR_MORPHOLOGY] = 1100;
+    snap->ncodes[VAR_TOPOGRAPHY] = 1000;
+    assert_int_equal(km_by_two(snap, "morphology", "topography", &ans, err), -1);
+    assert_non_null(strstr(err, "too many combinations of the levels of morphology and topography"));
+    node_kind_km.free_answer(&ans);
+    snap->ncodes[VAR_MORPHOLOGY] = 1048;    /* 1048 x 1000 <= 2^20: counted */
+    for (size_t i = 0; i < n; i++)
+        snap->code[VAR_MORPHOLOGY][i] = (uint16_t)(i % 1048);
+    assert_int_equal(km_by_two(snap, "morphology", "topography", &ans, err), 0);
+    node_kind_km.free_answer(&ans);
+    mem_snapshot_free(snap);
+}
+
 int
 main(void)
 {
@@ -739,6 +857,7 @@ main(void)
         cmocka_unit_test(qnorm_equals_r),
         cmocka_unit_test(km_equals_r_survfit_on_every_golden_case),
         cmocka_unit_test(rmean_limits),
+        cmocka_unit_test(node_groups_by_two_variables),
         cmocka_unit_test(rmean_equals_r_on_every_golden_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
