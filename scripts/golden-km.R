@@ -28,6 +28,12 @@
 #                    difference b - a of two cases' restricted means as two
 #                    independent groups (Wald, 95%), cases_b being the second
 #                    stratum of survfit(~ group) on both (checked)
+#   km_by2_input.tsv node, stage, surgery, time, status: lung's records with ph.ecog
+#                    as a stage (0..3: localized .. unknown) and sex as surgery (yes, no)
+#   km_by2.tsv       survfit(Surv ~ stage + surgery) on them, factors with the catalogue's
+#                    levels less the absent ones: strata as R names them (the second
+#                    variable padded by strata()), time, n.risk, n.event, n.censor, surv,
+#                    std.err, lower, upper, and rmean, se_rmean at tau = 500
 #   lr_cases.tsv     case, ngroups, grid
 #   lr_input.tsv     case, node, time, status, group (1..ngroups)
 #   lr_expected.tsv  case, mode (pooled | stratified), chisq, df, p
@@ -169,6 +175,23 @@ wtsv(inp, "km_input.tsv")
 wtsv(expd, "km_expected.tsv")
 wtsv(medd, "km_median.tsv")
 wtsv(timd, "km_times.tsv")
+
+## ------------------------------------------------------------ km by two variables
+b2 <- lung[!is.na(lung$ph.ecog), ]
+b2 <- data.frame(node = split_nodes(nrow(b2), 3),
+  stage = c("localized", "regional", "metastatic", "unknown")[b2$ph.ecog + 1],
+  surgery = c("yes", "no")[b2$sex], time = b2$time, status = b2$status - 1)
+wtsv(b2, "km_by2_input.tsv")
+d2 <- transform(b2, stage = factor(stage, levels = c("localized", "regional", "metastatic", "unknown")),
+  surgery = factor(surgery, levels = c("yes", "no", "unknown")))
+d2 <- droplevels(d2)
+f2 <- survfit(Surv(time, status) ~ stage + surgery, data = d2)
+rm2 <- summary(f2, rmean = 500)$table
+stopifnot(any(grepl(" $", names(f2$strata))))          # the padding is exercised
+wtsv(data.frame(strata = rep(names(f2$strata), f2$strata), time = f2$time, n.risk = f2$n.risk,
+  n.event = f2$n.event, n.censor = f2$n.censor, surv = f2$surv, std.err = f2$surv * f2$std.err,
+  lower = f2$lower, upper = f2$upper, rmean = rep(rm2[, "rmean"], f2$strata),
+  se_rmean = rep(rm2[, "se(rmean)"], f2$strata)), "km_by2.tsv")
 
 ## ------------------------------------------------------------ log-rank
 lr_cases <- list()

@@ -21,10 +21,12 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "tests/unit/golden.h"
 
 #include "analysis/km.h"
+#include "coord/kind.h"
 #include "node/kind.h"
 #include "node/snapshot.h"
 
@@ -837,6 +839,175 @@ node_groups_by_two_variables(void **state)
     mem_snapshot_free(snap);
 }
 
+/* --------------------------- the coordinator's two-way strata, against R */
+
+#define BY2_NODES 3
+#define BY2_STRATA 12                   /* stage (4) x surgery (3) */
+
+/* One node's answer to km --by stage,surgery, exact times, from km_by2_input.tsv. */
+struct by2_node {
+    Fedra__ResponseBody body;
+    Fedra__KmResult km;
+    Fedra__LifeTable lt[BY2_STRATA], *ltp[BY2_STRATA];
+    char *lev[BY2_STRATA][2];
+};
+
+/* Node k's life tables, one per (stage, surgery) it holds, in the order met. */
+static void
+by2_node_answer(const struct tsv *in, int node, struct by2_node *a)
+{
+    memset(a, 0, sizeof *a);
+    fedra__response_body__init(&a->body);
+    fedra__km_result__init(&a->km);
+    a->body.km = &a->km;
+    a->body.data_rows = in->nrows;
+    a->km.min_cell = 1;
+    int32_t *t = malloc(in->nrows * sizeof *t);
+    uint8_t *e = malloc(in->nrows);
+    assert_true(t && e);
+    for (size_t r0 = 0; r0 < in->nrows; r0++) {
+        if (tsv_int(in, r0, "node") != node)
+            continue;
+        const char *st = tsv_str(in, r0, "stage"), *su = tsv_str(in, r0, "surgery");
+        size_t k;
+        for (k = 0; k < a->km.n_strata; k++)
+            if (strcmp(a->lev[k][0], st) == 0 && strcmp(a->lev[k][1], su) == 0)
+                break;
+        if (k < a->km.n_strata)
+            continue;                   /* this stratum is built already */
+        assert_true(k < BY2_STRATA);
+        size_t m = 0;
+        for (size_t r = r0; r < in->nrows; r++)
+            if (tsv_int(in, r, "node") == node && strcmp(tsv_str(in, r, "stage"), st) == 0 &&
+                strcmp(tsv_str(in, r, "surgery"), su) == 0) {
+                t[m] = (int32_t)tsv_int(in, r, "time");
+                e[m++] = (uint8_t)tsv_int(in, r, "status");
+            }
+        struct km_table tb;
+        assert_int_equal(km_life_table(t, e, m, 0, &tb), 0);
+        Fedra__LifeTable *lt = &a->lt[k];
+        fedra__life_table__init(lt);
+        lt->n = (uint64_t)tb.n;
+        lt->n_time = lt->n_events = lt->n_censored = tb.nrows;
+        lt->time = calloc(tb.nrows, sizeof *lt->time);
+        lt->events = calloc(tb.nrows, sizeof *lt->events);
+        lt->censored = calloc(tb.nrows, sizeof *lt->censored);
+        for (size_t j = 0; j < tb.nrows; j++) {
+            lt->time[j] = tb.rows[j].time;
+            lt->events[j] = (uint64_t)tb.rows[j].d;
+            lt->censored[j] = (uint64_t)tb.rows[j].c;
+        }
+        km_table_release(&tb);
+        a->lev[k][0] = (char *)st;
+        a->lev[k][1] = (char *)su;
+        lt->n_levels = 2;
+        lt->levels = a->lev[k];
+        a->ltp[k] = lt;
+        a->km.n_strata++;
+    }
+    a->km.strata = a->ltp;
+    free(t);
+    free(e);
+}
+
+/*
+ * km --by stage,surgery --rmean 500 through the coordinator's km row (the
+ * answers checked as fedra checks them, then merged and printed as JSON),
+ * against survfit(Surv ~ stage + surgery) and summary(fit, rmean = 500)
+ * on the pooled records (scripts/golden-km.R, km_by2.tsv): the strata,
+ * named and ordered as R names and orders them (the second variable padded
+ * as strata() pads it), every row to 1e-12, and each rmean and its se.
+ */
+static void
+coordinator_names_and_orders_two_way_strata_as_r(void **state)
+{
+    (void)state;
+    struct tsv *in = tsv_load("km_by2_input.tsv"), *want = tsv_load("km_by2.tsv");
+    struct by2_node *ans = calloc(BY2_NODES, sizeof *ans);
+    struct fed_node nodes[BY2_NODES];
+    struct node_reply rep[BY2_NODES];
+    char names[BY2_NODES][8];
+    assert_non_null(ans);
+    memset(nodes, 0, sizeof nodes);
+    memset(rep, 0, sizeof rep);
+    for (int k = 0; k < BY2_NODES; k++) {
+        by2_node_answer(in, k + 1, &ans[k]);
+        snprintf(names[k], sizeof names[k], "N%d", k + 1);
+        nodes[k].name = names[k];
+        rep[k].status = NODE_OK;
+        rep[k].body = &ans[k].body;
+    }
+    struct federation fed = {.nodes = nodes, .nnodes = BY2_NODES};
+    Fedra__QuerySpec spec;
+    fedra__query_spec__init(&spec);
+    char *by[2] = {(char *)"stage", (char *)"surgery"};
+    spec.kind = FEDRA__KIND__KIND_KM;
+    spec.n_group_by = 2;
+    spec.group_by = by;
+    spec.exact_times = 1;
+    report_check_replies(&fed, rep, &spec);
+    for (int k = 0; k < BY2_NODES; k++)
+        assert_int_equal(rep[k].status, NODE_OK);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    struct report r = {REPORT_JSON, out, stderr, &fed, rep, ""};
+    struct coord_show show = {0, KM_CONF_LOG, NULL, 0, NULL, 500};
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(kind_km.report(&r, &spec, &show, err), 0);
+    fclose(out);
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    assert_non_null(root);
+    json_t *curves = json_object_get(json_object_get(root, "result"), "curves");
+    assert_true(json_is_array(curves));
+
+    double worst = 0;
+    size_t row = 0;
+    for (size_t c = 0; c < json_array_size(curves); c++) {
+        json_t *cv = json_array_get(curves, c), *rows = json_object_get(cv, "rows");
+        const char *name = json_string_value(json_object_get(cv, "strata"));
+        assert_true(row < want->nrows);
+        assert_string_equal(name, tsv_str(want, row, "strata"));
+        assert_close_at(json_number_value(json_object_get(cv, "rmean")), tsv_num(want, row, "rmean"),
+            KM_TEST_REL, &worst, "rmean", name, 500);
+        assert_close_at(json_number_value(json_object_get(cv, "rmean_se")),
+            tsv_num(want, row, "se_rmean"), KM_TEST_REL, &worst, "se(rmean)", name, 500);
+        for (size_t j = 0; j < json_array_size(rows); j++, row++) {
+            json_t *p = json_array_get(rows, j);
+            assert_true(row < want->nrows);
+            assert_string_equal(name, tsv_str(want, row, "strata"));
+            double at = tsv_num(want, row, "time");
+            assert_int_equal(json_integer_value(json_object_get(p, "time")), tsv_int(want, row, "time"));
+            assert_int_equal(json_integer_value(json_object_get(p, "n.risk")), tsv_int(want, row, "n.risk"));
+            assert_int_equal(json_integer_value(json_object_get(p, "n.event")), tsv_int(want, row, "n.event"));
+            assert_int_equal(json_integer_value(json_object_get(p, "n.censor")), tsv_int(want, row, "n.censor"));
+            static const char *const col[] = {"surv", "std.err", "lower", "upper"};
+            for (size_t q = 0; q < 4; q++) {
+                json_t *v = json_object_get(p, col[q]);
+                assert_close_at(json_is_null(v) ? NAN : json_number_value(v), tsv_num(want, row, col[q]),
+                    KM_TEST_REL, &worst, col[q], name, at);
+            }
+        }
+    }
+    assert_int_equal(row, want->nrows);
+    print_message("km --by stage,surgery: %zu curves, %zu rows, max relative difference from R %.3g\n",
+        json_array_size(curves), row, worst);
+    json_decref(root);
+    free(text);
+    for (int k = 0; k < BY2_NODES; k++)
+        for (size_t s = 0; s < ans[k].km.n_strata; s++) {
+            free(ans[k].lt[s].time);
+            free(ans[k].lt[s].events);
+            free(ans[k].lt[s].censored);
+        }
+    free(ans);
+    tsv_free(in);
+    tsv_free(want);
+}
+
 int
 main(void)
 {
@@ -858,6 +1029,7 @@ main(void)
         cmocka_unit_test(km_equals_r_survfit_on_every_golden_case),
         cmocka_unit_test(rmean_limits),
         cmocka_unit_test(node_groups_by_two_variables),
+        cmocka_unit_test(coordinator_names_and_orders_two_way_strata_as_r),
         cmocka_unit_test(rmean_equals_r_on_every_golden_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
