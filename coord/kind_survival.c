@@ -857,20 +857,21 @@ const struct coord_kind kind_km = {
 
 /* ---- logrank ---- */
 
-/* Node's life table of group, or an empty one if it sent none; -1 if inconsistent. */
+/* Node's life table of group st, or an empty one if it sent none; -1 if inconsistent. */
 static int
-node_group_table(const Fedra__ResponseBody *b, const char *group, struct km_table *t)
+node_group_table(const Fedra__ResponseBody *b, const struct km_pooled *k,
+    const struct km_stratum *st, struct km_table *t)
 {
     memset(t, 0, sizeof *t);
-    for (size_t k = 0; b->km != NULL && k < b->km->n_strata; k++) {
-        const Fedra__LifeTable *lt = b->km->strata[k];
-        if (lt->n_levels == 1 && strcmp(lt->levels[0], group) == 0)
+    for (size_t j = 0; b->km != NULL && j < b->km->n_strata; j++) {
+        const Fedra__LifeTable *lt = b->km->strata[j];
+        if (lt->n_levels == k->nby && km_same_stratum(k, st, lt))
             return life_table_to_km(lt, t);
     }
     return 0;
 }
 
-/* The groups every answer names, in catalogue order. */
+/* The groups every answer names, in catalogue order (one variable: stratified by node). */
 static void
 lr_groups(const struct report *r, struct report_levels *lv)
 {
@@ -920,16 +921,18 @@ lr_sum_oev(const struct report *r, const struct report_levels *lv, struct logran
 
 /*
  * Pooled: every group's life tables over the nodes, then O, E, V of the
- * pooled curves.  A stratum a node withheld counts as empty there.  When a
- * node truncated a table (R4), every table is cut at the earliest such
- * time (*cut, else 0): the test is over the released period, that of the
- * records censored at *cut (survdiff on them gives the same numbers).
+ * pooled curves.  The groups are km's strata (k, one or two variables).  A
+ * stratum a node withheld counts as empty there (and is marked withheld in
+ * k, for the names' padding).  When a node truncated a table (R4), every
+ * table is cut at the earliest such time (*cut, else 0): the test is over
+ * the released period, that of the records censored at *cut (survdiff on
+ * them gives the same numbers).
  */
 static int
-lr_sum_pooled(const struct report *r, const struct report_levels *lv, struct logrank_oev *sum,
+lr_sum_pooled(const struct report *r, struct km_pooled *k, struct logrank_oev *sum,
     int32_t *cut, struct buf *held, char *err)
 {
-    size_t nn = r->fed->nnodes, G = lv->n, used = 0;
+    size_t nn = r->fed->nnodes, G = k->n, used = 0;
     struct km_table *tabs = xcalloc(nn * G, sizeof *tabs);
     int rc = 0;
     *cut = 0;
@@ -938,13 +941,16 @@ lr_sum_pooled(const struct report *r, const struct report_levels *lv, struct log
         if (r->replies[i].status != NODE_OK)
             continue;
         for (size_t g = 0; g < G && rc == 0; g++)
-            if (node_group_table(b, lv->text[g], &tabs[used * G + g]) != 0)
+            if (node_group_table(b, k, &k->st[g], &tabs[used * G + g]) != 0)
                 rc = errf(err, "node '%s' sent an inconsistent life table", r->fed->nodes[i].name);
-        for (size_t k = 0; b->km != NULL && k < b->km->n_strata; k++) {
-            const Fedra__LifeTable *lt = b->km->strata[k];
+        for (size_t j = 0; b->km != NULL && j < b->km->n_strata; j++) {
+            const Fedra__LifeTable *lt = b->km->strata[j];
+            for (size_t g = 0; lt->suppressed && g < G; g++)
+                if (km_same_stratum(k, &k->st[g], lt))
+                    k->st[g].withheld[0] = '*';
             if (lt->suppressed)
-                buf_printf(held, "%s%s at %s", held->len ? ", " : "", lt_level(lt),
-                    r->fed->nodes[i].name);
+                buf_printf(held, "%s%s%s%s at %s", held->len ? ", " : "", lt_level(lt),
+                    lt->n_levels > 1 ? ", " : "", lt_level_of(lt, 1), r->fed->nodes[i].name);
             int32_t t = lt->truncated_at;
             if (t > 0 && (*cut == 0 || t < *cut))
                 *cut = t;
@@ -963,9 +969,9 @@ lr_sum_pooled(const struct report *r, const struct report_levels *lv, struct log
 
 /* The test, once the sums are there. */
 struct lr_out {
-    const char *by;
+    char (*label)[SURV_LABEL];      /* each group's name, as survdiff names it */
     int stratified;
-    const struct report_levels *lv;
+    size_t G;                       /* groups */
     const struct logrank_oev *sum;
     struct logrank_result res;
     int32_t cut;                    /* > 0: over the released period, before this day */
@@ -983,13 +989,11 @@ lr_json(const struct report *r, const struct lr_out *t)
     json_object_set_new(o, "truncated_at", t->cut > 0 ? json_integer(t->cut) : json_null());
     json_object_set_new(o, "withheld", t->held.len ? json_stringn((const char *)t->held.p,
         t->held.len) : json_null());
-    for (size_t g = 0; g < t->lv->n; g++) {
+    for (size_t g = 0; g < t->G; g++) {
         if (t->sum->n[g] == 0)
             continue;           /* survdiff lists only groups with patients */
         json_t *x = json_object();
-        char lab[SURV_LABEL];
-        snprintf(lab, sizeof lab, "%s=%s", t->by, t->lv->text[g]);
-        json_object_set_new(x, "group", json_string(lab));
+        json_object_set_new(x, "group", json_string(t->label[g]));
         json_object_set_new(x, "n", json_integer(t->sum->n[g]));
         json_object_set_new(x, "observed", json_real(t->sum->o[g]));
         json_object_set_new(x, "expected", json_real(t->sum->e[g]));
@@ -1017,12 +1021,10 @@ lr_csv(const struct report *r, const struct lr_out *t)
     report_tail_bool(&tail, t->stratified);
     report_tail_nodes(&tail, r);
     fputs("group,n,observed,expected,oe2_over_e,chisq,df,p,stratified_by_node,nodes\n", f);
-    for (size_t g = 0; g < t->lv->n; g++) {
-        char lab[SURV_LABEL];
+    for (size_t g = 0; g < t->G; g++) {
         if (t->sum->n[g] == 0)
             continue;
-        snprintf(lab, sizeof lab, "%s=%s", t->by, t->lv->text[g]);
-        report_csv_field(f, lab);
+        report_csv_field(f, t->label[g]);
         fprintf(f, ",%lld,%.17g,%.17g,%.17g%s\n", (long long)t->sum->n[g], t->sum->o[g],
             t->sum->e[g], oe2_over_e(t->sum, g), report_tail_text(&tail));
     }
@@ -1038,12 +1040,10 @@ lr_text(const struct report *r, const struct lr_out *t)
         lr_csv(r, t);
     } else {
         fprintf(f, "%-32s %8s %12s %12s %12s\n", "", "N", "Observed", "Expected", "(O-E)^2/E");
-        for (size_t g = 0; g < t->lv->n; g++) {
-            char lab[SURV_LABEL];
+        for (size_t g = 0; g < t->G; g++) {
             if (t->sum->n[g] == 0)
                 continue;
-            snprintf(lab, sizeof lab, "%s=%s", t->by, t->lv->text[g]);
-            fprintf(f, "%-32s %8lld %12.6g %12.6g %12.6g\n", lab, (long long)t->sum->n[g],
+            fprintf(f, "%-32s %8lld %12.6g %12.6g %12.6g\n", t->label[g], (long long)t->sum->n[g],
                 t->sum->o[g], t->sum->e[g], oe2_over_e(t->sum, g));
         }
     }
@@ -1071,34 +1071,56 @@ static int
 logrank_report(const struct report *r, const Fedra__QuerySpec *spec,
     const struct coord_show *show, char *err)
 {
-    (void)show;
-    if (spec->n_group_by != 1)
+    if (spec->n_group_by == 0 || spec->n_group_by > WIRE_MAX_KM_BY ||
+        (spec->stratify_by_node && spec->n_group_by != 1))
         return report_nodes(r, err);    /* a saved query without groups: nothing to test */
     struct report_levels lv = {vars_find(spec->group_by[0]), NULL, 0, 0};
-    struct lr_out t = {spec->group_by[0], spec->stratify_by_node, &lv, NULL, {0, 0, 1}, 0,
-        {0}};
+    struct km_pooled k;
+    memset(&k, 0, sizeof k);
+    struct lr_out t = {NULL, spec->stratify_by_node, 0, NULL, {0, 0, 1}, 0, {0}};
     struct logrank_oev sum = {0};
     int rc = 0;
-    lr_groups(r, &lv);
-    if (lv.n == 0 || lv.n > LOGRANK_MAX_GROUPS)
+    if (t.stratified) {
+        lr_groups(r, &lv);
+        t.G = lv.n;
+    } else {                            /* the groups are km's strata: one or two variables */
+        k.nby = spec->n_group_by;
+        for (size_t v = 0; v < k.nby; v++)
+            k.by[v] = spec->group_by[v];
+        km_strata(r, &k);
+        t.G = k.n;
+    }
+    if (t.G == 0 || t.G > LOGRANK_MAX_GROUPS)
         rc = errf(err, "no groups to compare (or more than %d)", LOGRANK_MAX_GROUPS);
     else if (t.stratified)
         rc = lr_sum_oev(r, &lv, &sum, err);
     else
-        rc = lr_sum_pooled(r, &lv, &sum, &t.cut, &t.held, err);
-    int k = rc == 0 ? logrank_test(&sum, &t.res) : 0;
-    if (k == LOGRANK_ESINGULAR)
+        rc = lr_sum_pooled(r, &k, &sum, &t.cut, &t.held, err);
+    int e = rc == 0 ? logrank_test(&sum, &t.res) : 0;
+    if (e == LOGRANK_ESINGULAR)
         rc = errf(err, "the variance matrix is singular (as R's survdiff, which stops here)");
-    else if (k != 0)
-        rc = errf(err, "log-rank test failed (error %d)", k);
+    else if (e != 0)
+        rc = errf(err, "log-rank test failed (error %d)", e);
     t.sum = &sum;
+    t.label = xcalloc(t.G ? t.G : 1, sizeof *t.label);
+    for (size_t g = 0; rc == 0 && !t.stratified && g < t.G; g++)
+        k.st[g].empty = sum.n[g] == 0;
+    km_pad(&k);
+    for (size_t g = 0; rc == 0 && g < t.G; g++) {
+        if (t.stratified)
+            snprintf(t.label[g], SURV_LABEL, "%s=%s", spec->group_by[0], lv.text[g]);
+        else
+            km_label(&k, g, "", t.label[g]);
+    }
     if (rc == 0 && r->format == REPORT_JSON)
         lr_json(r, &t);
     else if (rc == 0)
         lr_text(r, &t);
     logrank_oev_release(&sum);
     buf_release(&t.held);
+    free(t.label);
     free(lv.text);
+    km_pooled_release(&k, show);
     return rc;
 }
 
@@ -1160,20 +1182,20 @@ parse_rmean(const char *v, struct coord_query *q)
 }
 
 /*
- * --by V or (km) --by V1,V2: up to WIRE_MAX_KM_BY variables, strata named
- * and ordered as survfit(Surv ~ V1 + V2) names and orders them.
+ * --by V or --by V1,V2: up to WIRE_MAX_KM_BY variables, strata (log-rank
+ * groups) named and ordered as survfit(Surv ~ V1 + V2) and survdiff name
+ * and order them.
  */
 static int
 parse_surv_by(int logrank, const char *v, struct coord_query *q)
 {
     char *parts[WIRE_MAX_KM_BY];
-    size_t n, max = logrank ? 1 : WIRE_MAX_KM_BY;
+    size_t n;
     while (q->nby > 0)
         free(q->by[--q->nby]);
-    if (coord_split_list(v, parts, max, &n) != 0)
-        return logrank ? coord_usage_error("logrank takes one --by variable, got '%s'", v)
-                       : coord_usage_error("km takes at most %d --by variables, got '%s'",
-                             WIRE_MAX_KM_BY, v);
+    if (coord_split_list(v, parts, WIRE_MAX_KM_BY, &n) != 0)
+        return coord_usage_error("%s takes at most %d --by variables, got '%s'",
+            logrank ? "logrank" : "km", WIRE_MAX_KM_BY, v);
     for (size_t k = 0; k < n; k++)
         q->by[q->nby++] = parts[k];
     if (n == 0 || (n == 2 && strcmp(q->by[0], q->by[1]) == 0))
@@ -1229,6 +1251,9 @@ parse_surv(int argc, char **argv, struct coord_query *q)
     }
     if (logrank && q->nby == 0)
         return coord_usage_error("%s", "logrank needs --by V (the groups to compare)");
+    if (logrank && q->spec.stratify_by_node && q->nby > 1)
+        return coord_usage_error("%s", "logrank --stratify-by-node takes one --by variable "
+            "(nodes send O, E and V per level of one variable)");
     if (coord_parse_where(where_expr, q) != 0)
         return 2;
     q->spec.kind = logrank ? FEDRA__KIND__KIND_LOGRANK : FEDRA__KIND__KIND_KM;
@@ -1263,10 +1288,11 @@ const struct coord_cmd cmd_km = {
 };
 
 const struct coord_cmd cmd_logrank = {
-    "logrank", "logrank --by V [--where EXPR] [--endpoint os|efs] [--grid DAYS] "
+    "logrank", "logrank --by V[,V2] [--where EXPR] [--endpoint os|efs] [--grid DAYS] "
         "[--stratify-by-node]",
-    "log-rank test of the levels of V (survdiff), pooled or stratified by node",
-    "  --by V              the groups to compare (required)\n"
+    "log-rank test of the levels of V, or of the combinations of levels of V and V2\n"
+        "(survdiff), pooled or (one variable) stratified by node",
+    "  --by V[,V2]         the groups to compare (required), named as survdiff names them\n"
     SURV_OPTIONS
     "  --stratify-by-node  survdiff(... + strata(node)): nodes send only O, E and V\n",
     "fedra logrank --by stage --stratify-by-node",

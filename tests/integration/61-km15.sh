@@ -1,7 +1,8 @@
 # 61-km15 - issue 15's km options across three real nodes, on fresh random data,
 # checked against R on the pooled records:
 #   km --by V1,V2   every curve, strata named and ordered as survfit(Surv ~ V1 + V2),
-#                   to 1e-12; more than two variables is a usage error;
+#                   to 1e-12; more than two variables is a usage error; logrank --by
+#                   V1,V2 (pooled) as survdiff(Surv ~ V1 + V2);
 #   km --rmean TAU  each curve's rmean and se(rmean) as summary(fit, rmean = TAU)$table
 #                   (= print.survfit's), to 1e-12: exact times, the 30-day grid, TAU past
 #                   the last follow-up, a cohort censored before TAU; the difference of
@@ -28,6 +29,8 @@ fedra-gendata --country CC --rows 90 --seed "$((seed + 2))" >CC.csv
 #   MODE rmean: FILE is "strata rmean se" lines from fedra's JSON, then optionally one line
 #               "diff se lower upper p"; compared with summary(fit, rmean = TAU)$table
 #   MODE first: prints the first time of the fit (R's min(fit$time))
+#   MODE logrank: FILE is "chisq X" then "group n observed expected" lines from fedra's
+#               JSON; compared with survdiff(Surv ~ BY), group names included
 # BY is "V1,V2", "V" or "" (one curve); SUBSET an R expression over the records, or "".
 # Factors have the catalogue's levels, less those absent from the records (README), which
 # is also what R's strata names are padded to ("stage=regional, surgery=no     ").
@@ -49,6 +52,19 @@ rhs <- if (length(by) == 0) "1" else paste(by, collapse = " + ")
 fit <- survfit(as.formula(paste("Surv(t, e) ~", rhs)), data = d, conf.type = ct)
 rel <- function(g, w) { r <- abs(g - w) / pmax(abs(w), 1e-300); r[g == w] <- 0; r }
 if (mode == "first") { cat(min(fit$time), "\n"); quit(status = 0) }
+if (mode == "logrank") {
+  sd <- survdiff(as.formula(paste("Surv(t, e) ~", rhs)), data = d)
+  lines <- readLines(file)
+  chisq <- as.numeric(sub("^chisq ", "", lines[1]))
+  g <- read.table(text = lines[-1], sep = "\t", col.names = c("group", "n", "observed", "expected"),
+    stringsAsFactors = FALSE)
+  if (nrow(g) != length(sd$n) || !all(g$group == names(sd$n))) {
+    cat("groups: fedra", g$group, "| R", names(sd$n), sep = "\n"); quit(status = 1) }
+  worst <- max(rel(chisq, sd$chisq), rel(g$observed, sd$obs), rel(g$expected, sd$exp))
+  if (!all(g$n == as.vector(sd$n))) worst <- Inf
+  cat(sprintf("%d groups, chisq %.10g, max relative difference %.3g\n", nrow(g), sd$chisq, worst))
+  quit(status = if (worst <= 1e-12) 0 else 1)
+}
 if (mode == "curve") {
   strata <- if (is.null(fit$strata)) rep("", length(fit$time)) else rep(names(fit$strata), fit$strata)
   want <- data.frame(strata, time = fit$time, n.risk = fit$n.risk, n.event = fit$n.event,
@@ -128,6 +144,16 @@ expect_grep "^stage=localized, sex=F " "$WORK/last.out" "the table names strata 
 expect_status 2 "km --by takes at most two variables (WIRE_MAX_KM_BY)" fedra km --by stage,sex,surgery
 expect_grep "at most 2 --by variables" "$WORK/last.err" "the error says the limit"
 expect_status 2 "km --by the same variable twice is a usage error" fedra km --by stage,stage
+
+if fedra --format json logrank --by stage,surgery --grid 0 >l.json 2>c.err; then
+    { jq -r '"chisq \(.result.chisq)"' l.json
+      jq -r '.result.groups[] | [.group, .n, .observed, .expected] | @tsv' l.json; } >l.tsv
+    if Rscript km15.R logrank l.tsv stage,surgery 0 0 "" >r.out 2>&1
+    then ok "logrank --by stage,surgery equals survdiff(Surv ~ stage + surgery): $(tail -n 1 r.out)"
+    else fail "logrank --by stage,surgery differs from survdiff"; sed 's/^/       | /' r.out | head -8; fi
+else fail "logrank --by stage,surgery: fedra failed"; sed 's/^/       | /' c.err | head -5; fi
+expect_status 2 "logrank --stratify-by-node takes one variable" \
+    fedra logrank --by stage,sex --stratify-by-node
 
 last=$(Rscript -e 'd <- read.csv("all.csv"); cat(max(as.numeric(as.Date(d$last_contact_date) - as.Date(d$diagnosis_date))))')
 rmean_check "km --by stage --rmean (exact)" stage 0 730.5 "" --by stage --grid 0
