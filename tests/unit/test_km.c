@@ -725,7 +725,8 @@ qnorm_equals_r(void **state)
 
 /* ---------------------------------------- the node's two-way strata */
 
-/* A snapshot of n rows held in memory: every code SNAP_MISSING, times i, no events. */
+/* A snapshot of n rows held in memory: every code SNAP_MISSING, times i, no events (the
+   node takes its general path, not snapshot_km_count). */
 static struct snapshot *
 mem_snapshot(size_t n)
 {
@@ -745,7 +746,7 @@ mem_snapshot(size_t n)
     assert_true(snap->os_time && snap->efs_time && snap->os_event && snap->efs_event);
     for (size_t i = 0; i < n; i++)
         snap->os_time[i] = snap->efs_time[i] = (int32_t)i;
-    snap->os_tmax = snap->efs_tmax = (int32_t)n;
+    snap->os_tmax = snap->efs_tmax = -1;          /* the general path: times arbitrary */
     return snap;
 }
 
@@ -842,77 +843,46 @@ node_groups_by_two_variables(void **state)
 /* --------------------------- the coordinator's two-way strata, against R */
 
 #define BY2_NODES 3
-#define BY2_STRATA 12                   /* stage (4) x surgery (3) */
 
 /* One node's answer to km --by stage,surgery, exact times, from km_by2_input.tsv. */
 struct by2_node {
+    struct snapshot *snap;
+    struct node_answer ans;
     Fedra__ResponseBody body;
-    Fedra__KmResult km;
-    Fedra__LifeTable lt[BY2_STRATA], *ltp[BY2_STRATA];
-    char *lev[BY2_STRATA][2];
 };
 
-/* Node k's life tables, one per (stage, surgery) it holds, in the order met. */
+/* Node k's records as a snapshot in memory, answered by the node's km row. */
 static void
 by2_node_answer(const struct tsv *in, int node, struct by2_node *a)
 {
-    memset(a, 0, sizeof *a);
-    fedra__response_body__init(&a->body);
-    fedra__km_result__init(&a->km);
-    a->body.km = &a->km;
-    a->body.data_rows = in->nrows;
-    a->km.min_cell = 1;
-    int32_t *t = malloc(in->nrows * sizeof *t);
-    uint8_t *e = malloc(in->nrows);
-    assert_true(t && e);
-    for (size_t r0 = 0; r0 < in->nrows; r0++) {
-        if (tsv_int(in, r0, "node") != node)
+    size_t n = 0;
+    for (size_t r = 0; r < in->nrows; r++)
+        n += tsv_int(in, r, "node") == node;
+    a->snap = mem_snapshot(n);
+    a->snap->ncodes[VAR_STAGE] = vars_get(VAR_STAGE)->nlevels;
+    a->snap->ncodes[VAR_SURGERY] = vars_get(VAR_SURGERY)->nlevels;
+    for (size_t r = 0, i = 0; r < in->nrows; r++) {
+        if (tsv_int(in, r, "node") != node)
             continue;
-        const char *st = tsv_str(in, r0, "stage"), *su = tsv_str(in, r0, "surgery");
-        size_t k;
-        for (k = 0; k < a->km.n_strata; k++)
-            if (strcmp(a->lev[k][0], st) == 0 && strcmp(a->lev[k][1], su) == 0)
-                break;
-        if (k < a->km.n_strata)
-            continue;                   /* this stratum is built already */
-        assert_true(k < BY2_STRATA);
-        size_t m = 0;
-        for (size_t r = r0; r < in->nrows; r++)
-            if (tsv_int(in, r, "node") == node && strcmp(tsv_str(in, r, "stage"), st) == 0 &&
-                strcmp(tsv_str(in, r, "surgery"), su) == 0) {
-                t[m] = (int32_t)tsv_int(in, r, "time");
-                e[m++] = (uint8_t)tsv_int(in, r, "status");
-            }
-        struct km_table tb;
-        assert_int_equal(km_life_table(t, e, m, 0, &tb), 0);
-        Fedra__LifeTable *lt = &a->lt[k];
-        fedra__life_table__init(lt);
-        lt->n = (uint64_t)tb.n;
-        lt->n_time = lt->n_events = lt->n_censored = tb.nrows;
-        lt->time = calloc(tb.nrows, sizeof *lt->time);
-        lt->events = calloc(tb.nrows, sizeof *lt->events);
-        lt->censored = calloc(tb.nrows, sizeof *lt->censored);
-        for (size_t j = 0; j < tb.nrows; j++) {
-            lt->time[j] = tb.rows[j].time;
-            lt->events[j] = (uint64_t)tb.rows[j].d;
-            lt->censored[j] = (uint64_t)tb.rows[j].c;
-        }
-        km_table_release(&tb);
-        a->lev[k][0] = (char *)st;
-        a->lev[k][1] = (char *)su;
-        lt->n_levels = 2;
-        lt->levels = a->lev[k];
-        a->ltp[k] = lt;
-        a->km.n_strata++;
+        a->snap->code[VAR_STAGE][i] = (uint16_t)vars_level_index(vars_get(VAR_STAGE),
+            tsv_str(in, r, "stage"));
+        a->snap->code[VAR_SURGERY][i] = (uint16_t)vars_level_index(vars_get(VAR_SURGERY),
+            tsv_str(in, r, "surgery"));
+        a->snap->os_time[i] = (int32_t)tsv_int(in, r, "time");
+        a->snap->os_event[i++] = (uint8_t)tsv_int(in, r, "status");
     }
-    a->km.strata = a->ltp;
-    free(t);
-    free(e);
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(km_by_two(a->snap, "stage", "surgery", &a->ans, err), 0);
+    fedra__response_body__init(&a->body);
+    node_kind_km.result(&a->ans, &a->body);
+    a->body.data_rows = n;
+    a->body.km->min_cell = 1;
 }
 
 /*
- * km --by stage,surgery --rmean 500 through the coordinator's km row (the
- * answers checked as fedra checks them, then merged and printed as JSON),
+ * km --by stage,surgery --rmean 500 through the nodes' km row (each node's
+ * records a snapshot in memory) and the coordinator's (the answers checked
+ * as fedra checks them, then merged and printed as JSON),
  * against survfit(Surv ~ stage + surgery) and summary(fit, rmean = 500)
  * on the pooled records (scripts/golden-km.R, km_by2.tsv): the strata,
  * named and ordered as R names and orders them (the second variable padded
@@ -997,12 +967,10 @@ coordinator_names_and_orders_two_way_strata_as_r(void **state)
         json_array_size(curves), row, worst);
     json_decref(root);
     free(text);
-    for (int k = 0; k < BY2_NODES; k++)
-        for (size_t s = 0; s < ans[k].km.n_strata; s++) {
-            free(ans[k].lt[s].time);
-            free(ans[k].lt[s].events);
-            free(ans[k].lt[s].censored);
-        }
+    for (int k = 0; k < BY2_NODES; k++) {
+        node_kind_km.free_answer(&ans[k].ans);
+        mem_snapshot_free(ans[k].snap);
+    }
     free(ans);
     tsv_free(in);
     tsv_free(want);
