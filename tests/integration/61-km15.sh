@@ -141,6 +141,9 @@ curve_check "km --by surgery,stage --conf-type log-log, metastatic only" surgery
     'd$stage == "metastatic"' log-log --by surgery,stage --grid 0 --where stage=metastatic
 expect_status 0 "km --by stage,sex (table)" fedra km --by stage,sex --grid 0
 expect_grep "^stage=localized, sex=F " "$WORK/last.out" "the table names strata as R"
+expect_status 0 "km --by stage,sex --plot" fedra km --by stage,sex --grid 0 --plot two.svg
+check "the plot is well-formed SVG" xmllint --noout two.svg
+expect_grep ">stage=localized, sex=F *<" two.svg "the legend names the two-way strata as R"
 expect_status 2 "km --by takes at most two variables (WIRE_MAX_KM_BY)" fedra km --by stage,sex,surgery
 expect_grep "at most 2 --by variables" "$WORK/last.err" "the error says the limit"
 expect_status 2 "km --by the same variable twice is a usage error" fedra km --by stage,stage
