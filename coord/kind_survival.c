@@ -119,15 +119,12 @@ lt_level(const Fedra__LifeTable *lt)
 static char *
 lt_key(const Fedra__LifeTable *lt)
 {
-    size_t len = 1;
+    size_t len = 1, at = 0;
     for (size_t v = 0; v < lt->n_levels; v++)
         len += strlen(lt->levels[v]) + 1;
     char *key = xcalloc(len, 1);
-    for (size_t v = 0; v < lt->n_levels; v++) {
-        if (v > 0)
-            strcat(key, "\x1f");
-        strcat(key, lt->levels[v]);
-    }
+    for (size_t v = 0; v < lt->n_levels; v++)
+        at += (size_t)snprintf(key + at, len - at, "%s%s", v ? "\x1f" : "", lt->levels[v]);
     return key;
 }
 
