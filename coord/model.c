@@ -315,12 +315,17 @@ coding_of(const struct fit *f, size_t j, int full, struct coding *c)
     }
 }
 
-/* Variable j is a main effect of the model (a term of its own). */
+/*
+ * Variable j is in a term before term t.  R's TermCode: a factor of a term
+ * is coded by contrasts when the rest of the term lies within a term that
+ * precedes it (for a:b, b in an earlier term: b itself, or b:c), else by
+ * indicators of all its levels.
+ */
 static int
-main_effect(const struct fit *f, size_t j)
+in_earlier_term(const struct fit *f, size_t t, size_t j)
 {
-    for (size_t t = 0; t < f->nmterm; t++)
-        if (f->term[t].nv == 1 && f->term[t].v[0] == j)
+    for (size_t u = 0; u < t; u++)
+        if (f->term[u].v[0] == j || (f->term[u].nv == 2 && f->term[u].v[1] == j))
             return 1;
     return 0;
 }
@@ -355,9 +360,9 @@ add_column(struct fit *f, size_t ja, const char *la, const size_t *jb, const cha
 /*
  * The columns over the active nodes: R's model.matrix of the terms.  A
  * main-effect factor: treatment contrasts of its present levels.  In a:b, a
- * factor is coded by contrasts when the other variable is a main effect,
- * else by all its present levels; the columns run over b's coding, a's
- * varying fastest.  Every factor needs two present levels (R's contrasts()
+ * factor is coded by contrasts when the other variable is in an earlier
+ * term (in_earlier_term), else by all its present levels; the columns run
+ * over b's coding, a's varying fastest.  Every factor needs two present levels (R's contrasts()
  * refuses one, wherever the factor is used).
  */
 static int
@@ -384,14 +389,14 @@ design(struct fit *f, char *err)
     for (size_t t = 0; t < f->nmterm; t++) {
         const struct mterm *mt = &f->term[t];
         struct coding ca, cb;
-        coding_of(f, mt->v[0], mt->nv == 2 && !main_effect(f, mt->v[1]), &ca);
+        coding_of(f, mt->v[0], mt->nv == 2 && !in_earlier_term(f, t, mt->v[1]), &ca);
         if (mt->nv == 1) {
             for (size_t k = 0; k < ca.n; k++)
                 if (add_column(f, mt->v[0], ca.level[k], NULL, NULL, err) != 0)
                     return -1;
             continue;
         }
-        coding_of(f, mt->v[1], !main_effect(f, mt->v[0]), &cb);
+        coding_of(f, mt->v[1], !in_earlier_term(f, t, mt->v[0]), &cb);
         for (size_t kb = 0; kb < cb.n; kb++)
             for (size_t ka = 0; ka < ca.n; ka++)
                 if (add_column(f, mt->v[0], ca.level[ka], &mt->v[1], cb.level[kb], err) != 0)

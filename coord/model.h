@@ -17,9 +17,9 @@
  * columns, a*b is a + b + a:b.  Terms are ordered as terms.formula orders
  * them (by degree, then as given; a term's variables in the order they
  * first appear; a repeated term once), and a factor of a:b is coded by
- * contrasts when the other factor is a main effect of the model, else by
- * an indicator of every present level (R's model.matrix rule for
- * marginality); its columns are named a's:b's (stagemetastatic:sexM), a's
+ * contrasts when the other variable is in an earlier term (a main effect,
+ * or another interaction), else by an indicator of every present level
+ * (R's model.matrix rule for marginality, TermCode); its columns are named a's:b's (stagemetastatic:sexM), a's
  * varying fastest.  A combination that no patient holds gives a column of
  * zeros, which R reports as NA (aliased), and so does fedra.  cox --strata
  * V stratifies each node's sums by V as well (the node's business: the
