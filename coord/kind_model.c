@@ -1,6 +1,7 @@
 /*
  * kind_model - the model kinds and commands: a Cox model stratified by node
- * (cox) and a logistic regression (glm).  One query of these kinds is one
+ * (and by --strata V) (cox) and a logistic regression (glm), both with R's
+ * interaction terms a:b and a*b.  One query of these kinds is one
  * Newton-Raphson or IRLS round; coord/model.c drives the rounds and prints
  * the fit.  Here: the check of one node's share of a round, the parsing of
  * the commands into a model_request, and their rows.

@@ -2,26 +2,30 @@
  * kind_model - one round of a model (statistics.md §4.3, §5.1) on the
  * node's records: the rows passing the filter with every model variable
  * present (complete cases), the design columns the query names (spec->terms;
- * glm adds an intercept first), evaluated at spec->beta.  Cox: the node's
+ * glm adds an intercept first; a term with var2 is the product of two
+ * factors, an interaction), evaluated at spec->beta.  Cox: the node's
  * stratum's log partial likelihood, score and information, with times on
- * the grid the policy allows (as km).  GLM: X'WX, X'Wz, deviance and AIC
- * partials, from glm.fit's start when beta is empty.
+ * the grid the policy allows (as km); with spec->strata V, one stratum per
+ * level of V held here, summed (cox_strata_eval).  GLM: X'WX, X'Wz,
+ * deviance and AIC partials, from glm.fit's start when beta is empty.
  *
  *   admit    cox: the time grid (kind_time_grid)
  *   execute  the round, through the design cache (kind_model.h): find the
  *            fit's design, else build and keep it; with the path check on,
  *            refuse coefficients that are not the next step of the fit
  *            (below); evaluate at beta.  The design leaves out the complete
- *            cases at any level of a categorical model variable (outcome
- *            included) held by 1 .. min_cell-1 of them, until no such level
- *            remains (docs/disclosure.md R2: `excluded`)
+ *            cases at any level of a categorical model variable (outcome and
+ *            strata variable included), or in a cell of two factors an
+ *            interaction crosses, held by 1 .. min_cell-1 of them, until no
+ *            such level or cell remains (docs/disclosure.md R2: `excluded`)
  *   release  the rules, each refusing the whole round: 1 .. min_cell-1
  *            records; events (glm: also non-events) neither 0 nor enough
  *            for the coefficients (disclose_model_events_short).  dropped,
  *            n_boundary and excluded of 1 .. min_cell-1 are sent as 0 with
  *            their suppressed flag (R2)
- *   sets     the cohort, its levels and level pairs, and the events, all for
- *            the whole answer (model_sets)
+ *   sets     the cohort, its indicator columns (levels, cells) and their
+ *            pairs, the strata, and the events, all for the whole answer
+ *            (model_sets)
  *
  * The path check (docs/disclosure.md R1).  Round 1 is evaluated only where
  * the coordinator's Newton-Raphson / IRLS starts: beta 0 (cox), no beta
