@@ -15,28 +15,10 @@ command -v Rscript >/dev/null || { fail "Rscript not found: run scripts/install-
 
 seed=${FEDRA_TEST_SEED:-$(( $(date +%s) % 100000 ))}    # FEDRA_TEST_SEED=N reruns one draw
 echo "  data seed $seed, 3 nodes"
-set --
-: >all.csv
-for i in 1 2 3; do
-    c=N$i
-    fedra-gendata --country "$c" --rows $(( 300 + (seed * i) % 400 )) --seed "$((seed + i))" >"$c.csv"
-    if [ "$i" = 1 ]; then cat "$c.csv" >all.csv; else tail -n +2 "$c.csv" >>all.csv; fi
-    set -- "$@" "$c=$c.csv"
-done
-
-answered() { "$@"; s=$?; [ "$s" = 0 ] || [ "$s" = 3 ]; }
-# compare KIND ENDPOINT GRID TIES TERMS OUTCOME R-WHERE STRATA TOL fedra-args...
-compare() {
-    kind=$1 ep=$2 grid=$3 ties=$4 covs=$5 outc=$6 rwhere=$7 strata=$8 tol=$9; shift 9
-    if answered fedra --format csv "$kind" "$@" --allow-partial >f.csv 2>f.err &&
-        answered fedra --format json "$kind" "$@" --allow-partial >f.json 2>>f.err &&
-        Rscript "$ROOT/tests/integration/models.R" all.csv f.csv f.json "$kind" "$ep" "$grid" "$ties" \
-            "$covs" "$outc" "$rwhere" "$strata" "$tol" >r.out 2>&1; then
-        ok "$kind $* equals R ($tol): $(tail -n 1 r.out)"
-    else
-        fail "$kind $* differs from R"; sed 's/^/       | /' f.err r.out | head -12
-    fi
-}
+. "$ROOT/tests/integration/models-lib.sh"
+model_nodes 3 300 400
+set -- $node_args
+compare() { models_compare "$@"; }     # KIND ENDPOINT GRID TIES TERMS OUTCOME R-WHERE STRATA TOL args
 
 check "federation up (3 nodes, time_grid_days=0, min_cell=1, min_events_per_parameter=1)" \
     "$ROOT/scripts/federation" up fed "$@" --set time_grid_days=0 --set min_cell=1 \
