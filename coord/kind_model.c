@@ -208,12 +208,12 @@ parse_model(int argc, char **argv, struct coord_query *q)
 
 /* Both models take R's interaction terms. */
 #define COVARIATES_HELP \
-    "  --covariates T,...  the model's terms: V, a:b (interaction), a*b (= a + b + a:b);\n" \
+    "  --covariates V,...  the model's terms: V, a:b (interaction), a*b (= a + b + a:b);\n" \
     "                      factors coded and named as R codes them (stagemetastatic:sexM);\n" \
     "                      an empty combination gives NA, as in R\n"
 
 const struct coord_cmd cmd_cox = {
-    "cox", "cox --covariates T,... [--strata V] [--where EXPR] [--endpoint os|efs]\n"
+    "cox", "cox --covariates V,... [--strata V] [--where EXPR] [--endpoint os|efs]\n"
         "    [--grid DAYS] [--ties efron|breslow] [--max-iter N] [--allow-partial]",
     "Cox model stratified by node, exact: coxph(Surv ~ V + ... + strata(node)),\n"
     "one signed round per Newton-Raphson step",
@@ -231,7 +231,7 @@ const struct coord_cmd cmd_cox = {
 };
 
 const struct coord_cmd cmd_glm = {
-    "glm", "glm --outcome V=LEVEL --covariates T,... [--where EXPR]\n"
+    "glm", "glm --outcome V=LEVEL --covariates V,... [--where EXPR]\n"
         "    [--family binomial] [--max-iter N] [--allow-partial]",
     "logistic regression, exact: glm(V == LEVEL ~ ..., family = binomial),\n"
     "one signed round per IRLS step",
