@@ -112,8 +112,8 @@ expect_grep '"status": "timeout"' "$WORK/last.out" "json status timeout"
 expect_status 2 "--timeout above CLIENT_MAX_TIMEOUT_MS (3600000) is a usage error" fedra --timeout 3600001 ping
 expect_grep "1\.\.3600000" "$WORK/last.err" "naming the bounds"
 expect_status 3 "--timeout at the bound is accepted (CC is down)" fedra --timeout 3600000 --timeout 1000 ping
-expect_status 2 "km takes one --by variable (WIRE_MAX_KM_BY)" fedra km --by stage,sex
-expect_grep "one --by variable" "$WORK/last.err" "saying so"
+expect_status 2 "km takes at most two --by variables (WIRE_MAX_KM_BY)" fedra km --by stage,sex,surgery
+expect_grep "at most 2 --by variables" "$WORK/last.err" "saying so"
 
 # Help from the command table: every command with its options; one command's page.
 expect_status 0 "fedra --help" fedra --help

@@ -1,0 +1,179 @@
+/*
+ * mask - pairwise additive masks over Z_2^128; see mask.h.
+ */
+#include "lib/mask.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/util.h"
+
+#define MASK_CONTEXT "fedra/mask/v1"
+#define MASK_STREAM_BLOCK 256       /* elements expanded per ChaCha20 call */
+
+struct mask_node {
+    size_t npeers;
+    uint8_t (*seed)[crypto_stream_chacha20_ietf_KEYBYTES];  /* one per peer */
+    int *sign;                      /* +1: add that peer's stream; -1: subtract it */
+};
+
+_Static_assert(MASK_INT_BITS + MASK_FRAC_BITS + 9 <= 127,
+    "a sum of MASK_MAX_ROSTER reals must not wrap");
+_Static_assert(MASK_MAX_ROSTER <= 512, "MASK_MAX_ROSTER fits the 9 bits of headroom");
+
+mask_elem
+mask_count(uint64_t c)
+{
+    return (mask_elem)c;
+}
+
+int
+mask_real(double x, mask_elem *out, char *err)
+{
+    if (!isfinite(x))
+        return errf(err, "cannot encode a non-finite value in fixed point");
+    if (fabs(x) >= ldexp(1.0, MASK_INT_BITS))
+        return errf(err, "value %g is outside the fixed-point range (|x| < 2^%d)", x,
+            MASK_INT_BITS);
+    /* x * 2^64 is exact (a power of two); rint rounds what lies below 2^-64 (only
+     * |x| < 2^-11 has such bits), and the cast of an integral double is exact. */
+    *out = (mask_elem)(__int128)rint(ldexp(x, MASK_FRAC_BITS));
+    return 0;
+}
+
+int
+mask_sum_count(mask_elem s, uint64_t *out)
+{
+    if (s > (mask_elem)INT64_MAX)
+        return -1;
+    *out = (uint64_t)s;
+    return 0;
+}
+
+double
+mask_sum_real(mask_elem s)
+{
+    /* One correctly rounded conversion (libgcc __floattidf), then an exact scaling. */
+    return ldexp((double)(__int128)s, -MASK_FRAC_BITS);
+}
+
+void
+mask_pack(const mask_elem *v, size_t n, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < MASK_ELEM_LEN; b++)
+            out[i * MASK_ELEM_LEN + (size_t)b] = (uint8_t)(v[i] >> (8 * b));
+}
+
+void
+mask_unpack(const uint8_t *in, size_t n, mask_elem *v)
+{
+    for (size_t i = 0; i < n; i++) {
+        mask_elem e = 0;
+        for (int b = MASK_ELEM_LEN - 1; b >= 0; b--)
+            e = (e << 8) | in[i * MASK_ELEM_LEN + (size_t)b];
+        v[i] = e;
+    }
+}
+
+void
+mask_add(mask_elem *acc, const mask_elem *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += v[i];
+}
+
+int
+mask_node_new(struct mask_node **out, const uint8_t sk[MASK_KEY_LEN],
+    const uint8_t pk[MASK_KEY_LEN], const uint8_t (*roster)[MASK_KEY_LEN], size_t nroster,
+    const uint8_t qhash[MASK_HASH_LEN], char *err)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return errf(err, "libsodium failed to initialise");
+    if (nroster < 2 || nroster > MASK_MAX_ROSTER)
+        return errf(err, "a roster of %zu nodes (masking needs 2 .. %d)", nroster,
+            MASK_MAX_ROSTER);
+    size_t self = nroster;
+    for (size_t i = 0; i < nroster; i++) {
+        for (size_t j = 0; j < i; j++)
+            if (sodium_memcmp(roster[i], roster[j], MASK_KEY_LEN) == 0)
+                return errf(err, "roster names transport key %zu twice", i + 1);
+        if (sodium_memcmp(roster[i], pk, MASK_KEY_LEN) == 0)
+            self = i;
+    }
+    if (self == nroster)
+        return errf(err, "this node's transport key is not in the roster");
+    struct mask_node *m = xcalloc(1, sizeof *m);
+    m->npeers = nroster - 1;
+    m->seed = xcalloc(m->npeers, sizeof *m->seed);
+    m->sign = xcalloc(m->npeers, sizeof *m->sign);
+    size_t k = 0;
+    for (size_t i = 0; i < nroster; i++) {
+        if (i == self)
+            continue;
+        uint8_t shared[crypto_scalarmult_BYTES];
+        if (crypto_scalarmult(shared, sk, roster[i]) != 0) {
+            mask_node_free(m);
+            return errf(err, "key agreement with roster key %zu failed (not a usable X25519 "
+                "public key)", i + 1);
+        }
+        int low = memcmp(pk, roster[i], MASK_KEY_LEN) < 0;
+        crypto_generichash_state st;
+        crypto_generichash_init(&st, shared, sizeof shared, sizeof m->seed[k]);
+        crypto_generichash_update(&st, (const uint8_t *)MASK_CONTEXT, sizeof MASK_CONTEXT - 1);
+        crypto_generichash_update(&st, low ? pk : roster[i], MASK_KEY_LEN);
+        crypto_generichash_update(&st, low ? roster[i] : pk, MASK_KEY_LEN);
+        crypto_generichash_update(&st, qhash, MASK_HASH_LEN);
+        crypto_generichash_final(&st, m->seed[k], sizeof m->seed[k]);
+        sodium_memzero(shared, sizeof shared);
+        m->sign[k] = low ? 1 : -1;
+        k++;
+    }
+    *out = m;
+    return 0;
+}
+
+void
+mask_node_free(struct mask_node *m)
+{
+    if (m == NULL)
+        return;
+    sodium_memzero(m->seed, m->npeers * sizeof *m->seed);
+    free(m->seed);
+    free(m->sign);
+    free(m);
+}
+
+int
+mask_apply(const struct mask_node *m, const char *label, mask_elem *v, size_t n, char *err)
+{
+    size_t llen = strnlen(label, MASK_MAX_LABEL + 1);
+    if (llen == 0 || llen > MASK_MAX_LABEL)
+        return errf(err, "vector label must be 1 .. %d bytes", MASK_MAX_LABEL);
+    uint8_t nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
+    uint8_t block[MASK_STREAM_BLOCK * MASK_ELEM_LEN];
+    mask_elem e[MASK_STREAM_BLOCK];
+    for (size_t p = 0; p < m->npeers; p++) {
+        /* One stream per (pair, query, label): the label keys it, the seed stays put. */
+        uint8_t key[crypto_stream_chacha20_ietf_KEYBYTES];
+        crypto_generichash(key, sizeof key, (const uint8_t *)label, llen, m->seed[p],
+            sizeof m->seed[p]);
+        uint32_t counter = 0;
+        for (size_t at = 0; at < n; at += MASK_STREAM_BLOCK) {
+            size_t k = n - at < MASK_STREAM_BLOCK ? n - at : MASK_STREAM_BLOCK;
+            memset(block, 0, k * MASK_ELEM_LEN);
+            crypto_stream_chacha20_ietf_xor_ic(block, block, k * MASK_ELEM_LEN, nonce,
+                counter, key);
+            counter += (uint32_t)(k * MASK_ELEM_LEN / 64);
+            mask_unpack(block, k, e);
+            for (size_t i = 0; i < k; i++)
+                v[at + i] = m->sign[p] > 0 ? v[at + i] + e[i] : v[at + i] - e[i];
+        }
+        sodium_memzero(key, sizeof key);
+    }
+    sodium_memzero(block, sizeof block);
+    return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * mask - pairwise additive masks for pooled release (issue 14; Bonawitz et
+ * al., CCS 2017, without dropout recovery: a pooled result needs every node
+ * of the roster, so no mask seed is ever secret-shared).
+ *
+ * Ring.  Every value travels as an element of Z_2^128 (unsigned __int128,
+ * wrapping).  A count is itself; a real is fixed point, round(x * 2^64)
+ * (MASK_FRAC_BITS), for |x| < 2^MASK_INT_BITS.  Sums of up to 2^(127 -
+ * 64 - MASK_INT_BITS) = 2^9 such reals (more nodes than WIRE_MAX_AUDIENCE)
+ * cannot wrap, and the sum decodes to the exact sum of the nodes' rounded
+ * values, rounded once to a double: closer to the pooled sum than the
+ * floating-point sums of direct mode, whose order differs from R's anyway.
+ *
+ * Masks.  Nodes a and b of a roster agree a key by X25519 between their
+ * certified transport keys (crypto_scalarmult, the keys their certificates
+ * bind), and derive a seed for one query and one vector label:
+ *     seed = BLAKE2b-256(key = X25519 shared secret,
+ *                        "fedra/mask/v1" || pk_low || pk_high || query_hash || label)
+ * ChaCha20 (IETF, zero nonce: the seed is never reused) expands it into one
+ * ring element per position.  The node whose public key sorts lower adds the
+ * stream, the other subtracts it, so over the whole roster every stream
+ * cancels and only the sum is left.  To anyone holding neither key of a
+ * pair, a masked vector of a roster of 2 or more nodes is uniformly random.
+ * A node's own key must be in the roster; a peer key that is a low-order
+ * point (X25519 gives all zeros) fails the key agreement, naming that peer.
+ */
+#ifndef MASK_H
+#define MASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MASK_KEY_LEN 32
+#define MASK_HASH_LEN 32
+#define MASK_ELEM_LEN 16            /* bytes of one ring element on the wire, little-endian */
+#define MASK_FRAC_BITS 64           /* fixed point: x is round(x * 2^64) */
+#define MASK_INT_BITS 54            /* reals in (-2^54, 2^54) */
+#define MASK_MAX_ROSTER 256         /* nodes in one roster (WIRE_MAX_AUDIENCE) */
+#define MASK_MAX_LABEL 64           /* bytes of a vector label */
+
+typedef unsigned __int128 mask_elem;
+
+/* Encoding.  mask_real fails (err) on a non-finite or too large x. */
+mask_elem mask_count(uint64_t c);
+int mask_real(double x, mask_elem *out, char *err);
+/* Decoding a sum.  mask_sum_count fails if the sum is not a count in 0 .. 2^63. */
+int mask_sum_count(mask_elem s, uint64_t *out);
+double mask_sum_real(mask_elem s);
+
+/* Wire form: n elements, MASK_ELEM_LEN bytes each, little-endian. */
+void mask_pack(const mask_elem *v, size_t n, uint8_t *out);
+void mask_unpack(const uint8_t *in, size_t n, mask_elem *v);
+/* acc[i] += v[i] (the hub's unmasking: the sum over every node's vector). */
+void mask_add(mask_elem *acc, const mask_elem *v, size_t n);
+
+/*
+ * One node's pairwise seeds for one query: sk/pk its transport key pair,
+ * roster the public keys of every node taking part (its own among them,
+ * any order, none twice), qhash the query hash.
+ */
+struct mask_node;
+int mask_node_new(struct mask_node **out, const uint8_t sk[MASK_KEY_LEN],
+    const uint8_t pk[MASK_KEY_LEN], const uint8_t (*roster)[MASK_KEY_LEN], size_t nroster,
+    const uint8_t qhash[MASK_HASH_LEN], char *err);
+void mask_node_free(struct mask_node *m);
+/* Add this node's masks for the vector called label to v[0 .. n). */
+int mask_apply(const struct mask_node *m, const char *label, mask_elem *v, size_t n,
+    char *err);
+
+#endif /* !MASK_H */

@@ -1,0 +1,250 @@
+/*
+ * test_mask - lib/mask.c: fixed point, the ring, and pairwise masks that
+ * cancel over the roster and only over it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "lib/mask.h"
+#include "lib/util.h"
+
+#define NODES 5
+#define LEN 1000
+
+struct roster {
+    uint8_t sk[NODES][MASK_KEY_LEN];
+    uint8_t pk[NODES][MASK_KEY_LEN];
+    uint8_t qhash[MASK_HASH_LEN];
+};
+
+static void
+make_roster(struct roster *r)
+{
+    assert_true(sodium_init() >= 0);
+    for (int i = 0; i < NODES; i++)
+        crypto_box_keypair(r->pk[i], r->sk[i]);
+    randombytes_buf(r->qhash, sizeof r->qhash);
+}
+
+static void
+masked(const struct roster *r, int i, size_t nroster, const char *label, mask_elem *v,
+    size_t n)
+{
+    struct mask_node *m = NULL;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(mask_node_new(&m, r->sk[i], r->pk[i], r->pk, nroster, r->qhash, err), 0);
+    assert_int_equal(mask_apply(m, label, v, n, err), 0);
+    mask_node_free(m);
+}
+
+/* Random reals of every magnitude the models produce, and counts. */
+static double
+random_real(void)
+{
+    double u = (double)randombytes_uniform(1u << 30) / (1u << 30);
+    int e = (int)randombytes_uniform(80) - 40;
+    return (randombytes_uniform(2) ? -1 : 1) * ldexp(0.5 + u / 2, e);
+}
+
+static void
+masks_cancel_over_the_roster(void **state)
+{
+    (void)state;
+    struct roster r;
+    make_roster(&r);
+    static double x[NODES][LEN];
+    static uint64_t c[NODES][LEN];
+    mask_elem sum[LEN] = {0}, csum[LEN] = {0};
+    char err[FEDRA_ERRLEN];
+    for (int i = 0; i < NODES; i++) {
+        mask_elem v[LEN], w[LEN];
+        for (size_t k = 0; k < LEN; k++) {
+            x[i][k] = random_real();
+            c[i][k] = randombytes_uniform(1000);
+            assert_int_equal(mask_real(x[i][k], &v[k], err), 0);
+            w[k] = mask_count(c[i][k]);
+        }
+        masked(&r, i, NODES, "reals", v, LEN);
+        masked(&r, i, NODES, "counts", w, LEN);
+        mask_add(sum, v, LEN);
+        mask_add(csum, w, LEN);
+    }
+    for (size_t k = 0; k < LEN; k++) {
+        long double exact = 0;
+        uint64_t cexact = 0;
+        for (int i = 0; i < NODES; i++) {
+            exact += (long double)x[i][k];
+            cexact += c[i][k];
+        }
+        double got = mask_sum_real(sum[k]);
+        /* Each node's value is rounded at 2^-64 absolute; the sum once more. */
+        assert_true(fabsl((long double)got - exact) <=
+            fabsl(exact) * 0x1p-52L + NODES * 0x1p-64L);
+        uint64_t cgot = 0;
+        assert_int_equal(mask_sum_count(csum[k], &cgot), 0);
+        assert_int_equal(cgot, cexact);
+    }
+}
+
+/*
+ * Without one node's vector (a subset of the roster) the sum is not the sum
+ * but noise: the masks that node shared with the others stay in.
+ */
+static void
+a_missing_node_leaves_noise(void **state)
+{
+    (void)state;
+    struct roster r;
+    make_roster(&r);
+    mask_elem sum[LEN] = {0};
+    for (int i = 0; i < NODES - 1; i++) {
+        mask_elem v[LEN];
+        for (size_t k = 0; k < LEN; k++)
+            v[k] = mask_count(1);
+        masked(&r, i, NODES, "counts", v, LEN);
+        mask_add(sum, v, LEN);
+    }
+    int small = 0;
+    uint64_t out;
+    for (size_t k = 0; k < LEN; k++)
+        small += mask_sum_count(sum[k], &out) == 0 && out < 1000000;
+    assert_int_equal(small, 0);
+}
+
+/*
+ * One masked vector is uniform to whoever lacks the pair keys: the bytes of
+ * a masked all-zero vector and of a masked all-ones vector both pass a
+ * chi-square test of uniformity (255 df; 1% critical value 310.5), and a
+ * different query or label gives a different mask.
+ */
+static double
+chisq_bytes(const mask_elem *v, size_t n)
+{
+    uint8_t bytes[LEN * MASK_ELEM_LEN];
+    mask_pack(v, n, bytes);
+    double cnt[256] = {0};
+    for (size_t i = 0; i < n * MASK_ELEM_LEN; i++)
+        cnt[bytes[i]]++;
+    double e = (double)(n * MASK_ELEM_LEN) / 256, x2 = 0;
+    for (int b = 0; b < 256; b++)
+        x2 += (cnt[b] - e) * (cnt[b] - e) / e;
+    return x2;
+}
+
+static void
+a_masked_vector_looks_uniform(void **state)
+{
+    (void)state;
+    struct roster r;
+    make_roster(&r);
+    mask_elem z[LEN] = {0}, o[LEN], z2[LEN] = {0}, z3[LEN] = {0};
+    for (size_t k = 0; k < LEN; k++)
+        o[k] = mask_count(1);
+    masked(&r, 2, NODES, "counts", z, LEN);
+    masked(&r, 2, NODES, "counts", o, LEN);
+    masked(&r, 2, NODES, "flags", z2, LEN);
+    assert_true(chisq_bytes(z, LEN) < 310.5);
+    assert_true(chisq_bytes(o, LEN) < 310.5);
+    /* Same pair keys and query, same label: the same mask (o - z = 1 everywhere). */
+    for (size_t k = 0; k < LEN; k++)
+        assert_true(o[k] - z[k] == 1);
+    assert_memory_not_equal(z, z2, sizeof z);
+    randombytes_buf(r.qhash, sizeof r.qhash);
+    masked(&r, 2, NODES, "counts", z3, LEN);
+    assert_memory_not_equal(z, z3, sizeof z);
+}
+
+static void
+fixed_point_limits(void **state)
+{
+    (void)state;
+    char err[FEDRA_ERRLEN];
+    mask_elem e;
+    assert_int_equal(mask_real(NAN, &e, err), -1);
+    assert_int_equal(mask_real(INFINITY, &e, err), -1);
+    assert_int_equal(mask_real(ldexp(1, MASK_INT_BITS), &e, err), -1);
+    assert_non_null(strstr(err, "fixed-point range"));
+    assert_int_equal(mask_real(-ldexp(1, MASK_INT_BITS), &e, err), -1);
+    assert_int_equal(mask_real(nextafter(ldexp(1, MASK_INT_BITS), 0), &e, err), 0);
+    assert_true(mask_sum_real(e) == nextafter(ldexp(1, MASK_INT_BITS), 0));
+    assert_int_equal(mask_real(-1.5, &e, err), 0);
+    assert_true(mask_sum_real(e) == -1.5);
+    assert_int_equal(mask_real(0x1p-65, &e, err), 0);       /* below the last bit: 0 or 1 ulp */
+    assert_true(mask_sum_real(e) == 0 || mask_sum_real(e) == 0x1p-64);
+    /* MASK_MAX_ROSTER values at the largest magnitude do not wrap. */
+    mask_elem acc = 0;
+    assert_int_equal(mask_real(-nextafter(ldexp(1, MASK_INT_BITS), 0), &e, err), 0);
+    for (int i = 0; i < MASK_MAX_ROSTER; i++)
+        acc += e;
+    assert_true(mask_sum_real(acc) == -MASK_MAX_ROSTER * nextafter(ldexp(1, MASK_INT_BITS), 0));
+    uint64_t c;
+    assert_int_equal(mask_sum_count((mask_elem)0 - 1, &c), -1);   /* a negative "count" */
+    mask_elem v[2] = {((mask_elem)1 << 100) + 7, 42}, w[2];
+    uint8_t b[2 * MASK_ELEM_LEN];
+    mask_pack(v, 2, b);
+    assert_int_equal(b[0], 7);
+    mask_unpack(b, 2, w);
+    assert_memory_equal(v, w, sizeof v);
+}
+
+static void
+rosters_are_checked(void **state)
+{
+    (void)state;
+    struct roster r;
+    make_roster(&r);
+    struct mask_node *m = NULL;
+    char err[FEDRA_ERRLEN];
+    /* Own key missing. */
+    assert_int_equal(mask_node_new(&m, r.sk[0], r.pk[0], r.pk + 1, NODES - 1, r.qhash, err), -1);
+    assert_non_null(strstr(err, "not in the roster"));
+    /* A roster of one. */
+    assert_int_equal(mask_node_new(&m, r.sk[0], r.pk[0], r.pk, 1, r.qhash, err), -1);
+    /* Too many. */
+    assert_int_equal(mask_node_new(&m, r.sk[0], r.pk[0], r.pk, MASK_MAX_ROSTER + 1, r.qhash,
+        err), -1);
+    /* A key twice. */
+    uint8_t dup[3][MASK_KEY_LEN];
+    memcpy(dup[0], r.pk[0], MASK_KEY_LEN);
+    memcpy(dup[1], r.pk[1], MASK_KEY_LEN);
+    memcpy(dup[2], r.pk[1], MASK_KEY_LEN);
+    assert_int_equal(mask_node_new(&m, r.sk[0], r.pk[0], dup, 3, r.qhash, err), -1);
+    assert_non_null(strstr(err, "twice"));
+    /* A low-order point (all zeros) fails the key agreement and names it. */
+    memset(dup[2], 0, MASK_KEY_LEN);
+    assert_int_equal(mask_node_new(&m, r.sk[0], r.pk[0], dup, 3, r.qhash, err), -1);
+    assert_non_null(strstr(err, "key agreement with roster key 3"));
+    assert_null(m);
+    /* Labels are bounded. */
+    assert_int_equal(mask_node_new(&m, r.sk[0], r.pk[0], r.pk, NODES, r.qhash, err), 0);
+    mask_elem v[1] = {0};
+    char big[MASK_MAX_LABEL + 2];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    assert_int_equal(mask_apply(m, big, v, 1, err), -1);
+    assert_int_equal(mask_apply(m, "", v, 1, err), -1);
+    big[MASK_MAX_LABEL] = 0;
+    assert_int_equal(mask_apply(m, big, v, 1, err), 0);
+    mask_node_free(m);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(masks_cancel_over_the_roster),
+        cmocka_unit_test(a_missing_node_leaves_noise),
+        cmocka_unit_test(a_masked_vector_looks_uniform),
+        cmocka_unit_test(fixed_point_limits),
+        cmocka_unit_test(rosters_are_checked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
