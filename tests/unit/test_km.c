@@ -924,7 +924,7 @@ coordinator_names_and_orders_two_way_strata_as_r(void **state)
     FILE *out = open_memstream(&text, &len);
     assert_non_null(out);
     struct report r = {REPORT_JSON, out, stderr, &fed, rep, ""};
-    struct coord_show show = {0, KM_CONF_LOG, NULL, 0, NULL, 500};
+    struct coord_show show = {0, KM_CONF_LOG, NULL, 0, NULL, 500, 0};
     char err[FEDRA_ERRLEN];
     assert_int_equal(kind_km.report(&r, &spec, &show, err), 0);
     fclose(out);
