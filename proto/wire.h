@@ -76,6 +76,7 @@
 #define WIRE_MAX_HUB_ROUTE (32u << 20)  /* a signed HubRoute envelope: every node's sealed query */
 #define WIRE_MAX_HUB_FRAME (WIRE_MAX_HUB_ROUTE + 4096)  /* any HubFrame on the wire */
 #define WIRE_HUB_BUDGET_FACTOR 4
+#define WIRE_HUB_HELLO_INTERVAL_MS 5000
 
 /* Decoded messages; free with the matching function (NULL is a no-op). */
 Fedra__Envelope *wire_envelope_decode(const uint8_t *buf, size_t len, size_t max, char *err);
