@@ -430,8 +430,9 @@ report_hub(struct report *r)
             "since start\n", (long long)jint(h, "forwarded", 0),
             (long long)jint(h, "unreadable", 0), (long long)jint(h, "dropped", 0));
         if (state == NULL || strcmp(state, "up") != 0)
-            problem(r, "the hub link is %s%s%s", state ? state : "in an unknown state",
-                why && why[0] ? ": " : "", why && why[0] ? why : "");
+            problem(r, "the hub link is not up (%s)%s%s: queries through the hub are not "
+                "answered", state ? state : "unknown state", why && why[0] ? ": " : "",
+                why && why[0] ? why : "");
     } else {
         json_object_set_new(jh, "state", r->running ? json_string("unknown") : json_null());
         if (r->running)
