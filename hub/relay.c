@@ -317,7 +317,7 @@ node_slot(struct relay *r, const char *name)
     struct rnode *n = node_find(r, name);
     if (n != NULL)
         return n;
-    if (r->nnodes < RELAY_MAX_NODES) {
+    if (r->nnodes < r->lim.max_nodes) {
         r->nodes = xreallocarray(r->nodes, r->nnodes + 1, sizeof *r->nodes);
         n = &r->nodes[r->nnodes++];
         memset(n, 0, sizeof *n);
@@ -452,7 +452,7 @@ on_hello(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *
         from->key, now_s, why);
     struct rnode *n = c ? node_slot(r, pki_cert_name(c)) : NULL;
     if (c != NULL && n == NULL)
-        errf(why, "the hub's table of %d nodes is full of live nodes", RELAY_MAX_NODES);
+        errf(why, "the hub's table of %u nodes is full of live nodes", r->lim.max_nodes);
     if (n == NULL) {
         r->c.hellos_refused++;
         dropped(r, DROP_HELLO, now, "hello refused: %s", why);
@@ -521,14 +521,14 @@ replay_check(struct relay *r, const uint8_t fp[32], const uint8_t *route_id, int
     for (int32_t i = r->rbucket[b]; i >= 0; i = r->rent[i].next)
         if (memcmp(r->rent[i].key, h, RELAY_REPLAY_KEY) == 0)
             return 1;
-    if (r->rheld >= RELAY_REPLAY_MAX)
+    if (r->rheld >= r->lim.replay_max)
         replay_purge(r, -1, now_ms);
-    if (r->rheld >= RELAY_REPLAY_MAX)
+    if (r->rheld >= r->lim.replay_max)
         return 2;
     if (r->rfree < 0) {             /* every entry allocated is in use: grow (rheld < max) */
         size_t ncap = r->rcap ? r->rcap * 2 : 1024;
-        if (ncap > RELAY_REPLAY_MAX)
-            ncap = RELAY_REPLAY_MAX;
+        if (ncap > r->lim.replay_max)
+            ncap = r->lim.replay_max;
         r->rent = xreallocarray(r->rent, ncap, sizeof *r->rent);
         for (size_t j = r->rcap; j < ncap; j++)
             r->rent[j].next = j + 1 < ncap ? (int32_t)(j + 1) : -1;
@@ -640,8 +640,8 @@ route_admit(struct relay *r, const Fedra__HubFrame *f, struct route *rt,
     if (rr == 1)
         return errf(rt->why, "route replayed: this analyst already sent this route_id");
     if (rr == 2)
-        return errf(rt->why, "the hub's replay table is full (%d live routes); try again when "
-            "routes expire", RELAY_REPLAY_MAX);
+        return errf(rt->why, "the hub's replay table is full (%u live routes); try again when "
+            "routes expire", r->lim.replay_max);
     return 0;
 }
 
@@ -910,12 +910,9 @@ relay_new(const struct relay_limits *lim, const char *hub_name, const struct rel
 {
     struct relay *r = xcalloc(1, sizeof *r);
     r->io = *io;
-    r->lim = *lim;
-    if (r->lim.hello_interval_ms == 0)
-        r->lim.hello_interval_ms = WIRE_HUB_HELLO_INTERVAL_MS;
+    relay_set_limits(r, lim);
     snprintf(r->name, sizeof r->name, "%s", hub_name);
     r->analysts_cc = certcache_new();
-    pending_resize(r, lim->inflight_max);
     r->rbucket = xcalloc(RELAY_REPLAY_BUCKETS, sizeof *r->rbucket);
     for (size_t k = 0; k < RELAY_REPLAY_BUCKETS; k++)
         r->rbucket[k] = -1;
@@ -984,10 +981,14 @@ relay_set_closed(struct relay *r, const char *why)
 void
 relay_set_limits(struct relay *r, const struct relay_limits *lim)
 {
-    uint32_t hello = r->lim.hello_interval_ms;
     r->lim = *lim;
-    r->lim.hello_interval_ms = lim->hello_interval_ms ? lim->hello_interval_ms : hello;
-    pending_resize(r, lim->inflight_max);
+    if (r->lim.hello_interval_ms == 0)
+        r->lim.hello_interval_ms = WIRE_HUB_HELLO_INTERVAL_MS;
+    if (r->lim.max_nodes == 0 || r->lim.max_nodes > RELAY_MAX_NODES)
+        r->lim.max_nodes = RELAY_MAX_NODES;
+    if (r->lim.replay_max == 0 || r->lim.replay_max > RELAY_REPLAY_MAX)
+        r->lim.replay_max = RELAY_REPLAY_MAX;
+    pending_resize(r, r->lim.inflight_max);
 }
 
 const struct relay_counters *

@@ -120,7 +120,9 @@ struct relay_limits {
     uint32_t inflight_max;          /* 1 .. RELAY_MAX_INFLIGHT */
     uint32_t timeout_max_ms;        /* RELAY_MIN_TIMEOUT_MS .. RELAY_MAX_TIMEOUT_MS */
     uint32_t skew_ms;               /* 0 .. RELAY_MAX_SKEW_MS */
-    uint32_t hello_interval_ms;     /* WIRE_HUB_HELLO_INTERVAL_MS; tests shorten it */
+    uint32_t hello_interval_ms;     /* 0: WIRE_HUB_HELLO_INTERVAL_MS; tests shorten it */
+    uint32_t max_nodes;             /* 0: RELAY_MAX_NODES; tests lower it */
+    uint32_t replay_max;            /* 0: RELAY_REPLAY_MAX; tests lower it */
 };
 
 /* Since start. */

@@ -40,18 +40,20 @@ FUZZ_SRCS    := $(filter-out $(FUZZ_MAINS),$(wildcard lib/*.c proto/*.c proto/ge
 FUZZ_OBJS    := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))
 FUZZ_LIB     := $(FUZZ_BUILD)/libfedra-fuzz.a
 
-FUZZ_TARGETS := envelope response csv where config
+FUZZ_TARGETS := envelope response csv where config hublink
 FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # -max_len per target: the wire caps (a query envelope is at most 64 KiB;
 # responses are capped at 16 MiB but 64 KiB reaches every field), a CSV
 # large enough for dozens of rows and an over-long field, a where expression
-# just past WHERE_MAX_LEN, a config file a little past KV_MAX_LINE.
+# just past WHERE_MAX_LEN, a config file a little past KV_MAX_LINE; hub frames and
+# forwarded query plaintexts as large as a query envelope.
 FUZZ_MAXLEN_envelope := 65600
 FUZZ_MAXLEN_response := 65600
 FUZZ_MAXLEN_csv      := 16384
 FUZZ_MAXLEN_where    := 4200
 FUZZ_MAXLEN_config   := 8192
+FUZZ_MAXLEN_hublink  := 65600
 
 fuzz: $(FUZZ_BINS)
 

@@ -38,6 +38,9 @@
 #include "proto/wire.h"
 
 #define PUMP_MS 8000                /* longest wait for the link to do one thing */
+/* A hello as soon as a connection is up: well before the keepalive would send one. */
+#define WRONG_KEY_WATCH_MS 1500      /* how long an impostor hub is watched getting nothing */
+#define HELLO_PROMPT_MS (WIRE_HUB_HELLO_INTERVAL_MS / 2)
 
 struct fx {
     char dir[64], out[96], hub_crt[128], hubrev_crt[128], de_crt[128];
@@ -45,8 +48,8 @@ struct fx {
     struct pki_cert *nl, *alice;
     struct pki_key *alice_key, *hub_key;
     uint8_t nl_secret[32], alice_secret[32], alice_public[32], hub_secret[32];
-    /* what the answer function saw */
-    int answered;
+    /* what the answer and log functions saw */
+    int answered, logged;
     struct buf last_query;
 };
 
@@ -142,10 +145,18 @@ answer(void *arg, const uint8_t *query, size_t len, struct buf *reply)
         p[i] = query[len - 1 - i];
 }
 
+static void
+log_line(void *arg, const char *line)
+{
+    struct fx *f = arg;
+    (void)line;
+    f->logged++;
+}
+
 static struct hublink *
 new_link(struct fx *f, const char *endpoint, const char *hub_crt)
 {
-    struct hublink_config hc = {endpoint, NULL, hub_crt, f->nl_secret, answer, NULL, f};
+    struct hublink_config hc = {endpoint, NULL, hub_crt, f->nl_secret, answer, log_line, f};
     struct hublink *l = hublink_new(&hc);
     hublink_set_identity(l, f->nl);
     f->answered = 0;
@@ -308,6 +319,8 @@ test_frames(void **state)
     assert_int_equal(hi.state, HUBLINK_REFUSED);
     assert_non_null(strstr(hi.reason, "certificate 'NL' was revoked"));
     assert_int_equal(hi.since_ms, 2000);
+    /* Drops are logged at most once per HUBLINK_LOG_EVERY_MS, with the count. */
+    f->logged = 0;
     static const Fedra__HubType wrong[] = {FEDRA__HUB_TYPE__HUB_HELLO,
         FEDRA__HUB_TYPE__HUB_ROUTE, FEDRA__HUB_TYPE__HUB_ANSWER, FEDRA__HUB_TYPE__HUB_REPLY,
         FEDRA__HUB_TYPE__HUB_TYPE_UNSPECIFIED};
@@ -327,9 +340,14 @@ test_frames(void **state)
     wire_pack(&h.base, &in);
     hublink_frame(l, in.p, in.len, 3000, &out);
     assert_int_equal(out.len, 0);
+    assert_int_equal(f->logged, 1);
+    hublink_frame(l, (const uint8_t *)"x", 1, 3000 + HUBLINK_LOG_EVERY_MS - 1, &out);
+    assert_int_equal(f->logged, 1);
+    hublink_frame(l, (const uint8_t *)"x", 1, 3000 + HUBLINK_LOG_EVERY_MS, &out);
+    assert_int_equal(f->logged, 2);
     hublink_info(l, &hi);
     assert_int_equal(hi.dropped, sizeof wrong / sizeof wrong[0] + sizeof junk / sizeof junk[0]
-        + 1);
+        + 3);
     assert_int_equal(hi.state, HUBLINK_REFUSED);     /* junk changes nothing */
     assert_int_equal(f->answered, 0);
     buf_release(&in);
@@ -367,6 +385,27 @@ test_hub_cert(void **state)
         assert_true((hublink_socket(l) != NULL) == (cases[i].want != HUBLINK_NO_HUB));
         hublink_free(l);
     }
+    /* The certificate file is read again every HUBLINK_RECHECK_MS: replaced by a node's, no link. */
+    char copy[192], err[FEDRA_ERRLEN];
+    uint8_t *der = NULL;
+    size_t derlen = 0;
+    snprintf(copy, sizeof copy, "%s/hub-copy.crt", f->dir);
+    assert_int_equal(util_read_file(f->hub_crt, PKI_MAX_FILE, &der, &derlen, err), 0);
+    assert_int_equal(util_write_file(copy, der, derlen, 0644, err), 0);
+    free(der);
+    struct hublink *r = new_link(f, "tcp://127.0.0.1:1", copy);
+    hublink_refresh(r, ctx, f->t1, 5000);
+    assert_int_equal(util_read_file(f->de_crt, PKI_MAX_FILE, &der, &derlen, err), 0);
+    assert_int_equal(util_write_file(copy, der, derlen, 0644, err), 0);
+    free(der);
+    hublink_run(r, 5000 + HUBLINK_RECHECK_MS - 1);
+    hublink_info(r, &hi);
+    assert_int_equal(hi.state, HUBLINK_CONNECTING);
+    hublink_run(r, 5000 + HUBLINK_RECHECK_MS);
+    hublink_info(r, &hi);
+    assert_int_equal(hi.state, HUBLINK_NO_HUB);
+    assert_non_null(strstr(hi.reason, "but hub is required"));
+    hublink_free(r);
     /* A link that loses its hub certificate (revoked by a new CRL) closes. */
     struct hublink *l = new_link(f, "tcp://127.0.0.1:1", f->hubrev_crt);
     hublink_refresh(l, ctx, f->t1, 5000);
@@ -444,8 +483,12 @@ pump(struct hublink *l, struct hub *h, int (*want)(struct hublink *, struct hub 
 {
     int64_t end = util_mono_ms() + PUMP_MS;
     while (!want(l, h, arg)) {
-        if (util_mono_ms() > end)
-            fail_msg("the link did not get there in %d ms", PUMP_MS);
+        if (util_mono_ms() > end) {
+            struct hublink_info hi;
+            hublink_info(l, &hi);
+            fail_msg("the link did not get there in %d ms (it is %s: %s; last frame %d)",
+                PUMP_MS, hi.state_name, hi.reason, h->got ? (int)h->got->type : -1);
+        }
         int64_t wait = hublink_run(l, util_now_ms());
         zmq_pollitem_t it[3] = {{h->router, -1, ZMQ_POLLIN, 0},
             {hublink_socket(l), -1, ZMQ_POLLIN, 0}, {hublink_monitor(l), -1, ZMQ_POLLIN, 0}};
@@ -511,7 +554,9 @@ test_loopback(void **state)
     hub_start(f, ctx, &h, "tcp://127.0.0.1:*");
     struct hublink *l = new_link(f, h.endpoint, f->hub_crt);
     hublink_refresh(l, ctx, f->t1, util_now_ms());
+    int64_t t_first = util_mono_ms();
     expect_hello(f, l, &h);
+    assert_true(util_mono_ms() - t_first < HELLO_PROMPT_MS);
     /* Welcome: up. */
     enum hublink_state up = HUBLINK_UP, refused = HUBLINK_REFUSED, conn = HUBLINK_CONNECTING;
     hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
@@ -532,23 +577,97 @@ test_loopback(void **state)
     assert_int_equal(opened.len, env.len);
     wire_hubframe_free(h.got);
     h.got = NULL;
+    /* No welcome for HUBLINK_WELCOME_LOST_MS: back to connecting (the hub forgot us). */
+    hublink_info(l, &hi);
+    int64_t wel = hi.welcome_ms;
+    hublink_run(l, wel + HUBLINK_WELCOME_LOST_MS);
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_UP);
+    hublink_run(l, wel + HUBLINK_WELCOME_LOST_MS + 1);
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_CONNECTING);
+    assert_non_null(strstr(hi.reason, "no welcome from the hub"));
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
+    pump(l, &h, in_state, &up);
     /* Refused: the state says so, with the hub's reason. */
     hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "node certificate revoked", NULL);
     pump(l, &h, in_state, &refused);
     hublink_info(l, &hi);
     assert_non_null(strstr(hi.reason, "node certificate revoked"));
+    /* A message over HUBLINK_MAX_FRAME: libzmq drops the connection, the link dials again. */
+    size_t big = HUBLINK_MAX_FRAME + 1;
+    uint8_t *junk = xcalloc(1, big);
+    zmq_msg_t id;
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, &h.id);
+    assert_true(zmq_msg_send(&id, h.router, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(h.router, junk, big, 0) >= 0);
+    free(junk);
+    pump(l, &h, in_state, &conn);
+    /* libzmq does not dial again after a protocol error; the link does, after HUBLINK_REDIAL_MS. */
+    hublink_run(l, util_now_ms() + HUBLINK_REDIAL_MS);
+    hublink_info(l, &hi);
+    assert_non_null(strstr(hi.reason, "dialling again"));
+    expect_hello(f, l, &h);
     /* The hub goes away: connecting; it comes back on the same port: hello again. */
     char endpoint[128];
     snprintf(endpoint, sizeof endpoint, "%s", h.endpoint);
     hub_stop(&h);
     pump(l, &h, in_state, &conn);
     hub_start(f, ctx, &h, endpoint);
+    int64_t t_restart = util_mono_ms();
     expect_hello(f, l, &h);
+    assert_true(util_mono_ms() - t_restart < HELLO_PROMPT_MS);
     hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
     pump(l, &h, in_state, &up);
     buf_release(&env);
     buf_release(&box);
     buf_release(&opened);
+    hublink_free(l);
+    hub_stop(&h);
+    zmq_ctx_term(ctx);
+}
+
+static int
+never(struct hublink *l, struct hub *h, void *arg)
+{
+    (void)l;
+    (void)arg;
+    return h->got != NULL;          /* stops the pump only if a frame got through */
+}
+
+/* A peer that does not hold the key hub_cert binds gets no hello: the key is pinned. */
+static void
+test_wrong_hub_key(void **state)
+{
+    struct fx *f = *state;
+    void *ctx = zmq_ctx_new();
+    struct hub h = {0};
+    uint8_t keep[32];
+    memcpy(keep, f->hub_secret, sizeof keep);
+    memcpy(f->hub_secret, f->alice_secret, sizeof keep);    /* an impostor's key */
+    hub_start(f, ctx, &h, "tcp://127.0.0.1:*");
+    memcpy(f->hub_secret, keep, sizeof keep);
+    struct hublink *l = new_link(f, h.endpoint, f->hub_crt);
+    hublink_refresh(l, ctx, f->t1, util_now_ms());
+    int64_t until = util_mono_ms() + WRONG_KEY_WATCH_MS;
+    while (util_mono_ms() < until && !never(l, &h, NULL)) {
+        int64_t wait = hublink_run(l, util_now_ms());
+        zmq_pollitem_t it[3] = {{h.router, -1, ZMQ_POLLIN, 0},
+            {hublink_socket(l), -1, ZMQ_POLLIN, 0}, {hublink_monitor(l), -1, ZMQ_POLLIN, 0}};
+        zmq_poll(it, 3, wait < 20 ? wait : 20);
+        if (it[0].revents & ZMQ_POLLIN) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, h.router, 0);
+            zmq_msg_close(&m);
+            fail_msg("the impostor received a message");
+        }
+    }
+    struct hublink_info hi;
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_CONNECTING);
+    assert_int_equal(hi.welcome_ms, 0);
     hublink_free(l);
     hub_stop(&h);
     zmq_ctx_term(ctx);
@@ -562,6 +681,7 @@ main(void)
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_hub_cert),
         cmocka_unit_test(test_loopback),
+        cmocka_unit_test(test_wrong_hub_key),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
