@@ -349,7 +349,8 @@ client_hub_route(const struct federation *f, const struct pki_cert *cert,
         r.issued_at_ms = util_now_ms();
         /* The hub caps the per-node wait itself; the route's life stays within the wire's. */
         int64_t life = (int64_t)timeout_ms + CLIENT_ROUTE_TTL_SLACK_MS;
-        r.expires_at_ms = r.issued_at_ms + (life < WIRE_MAX_LIFETIME_MS ? life : WIRE_MAX_LIFETIME_MS);
+        r.expires_at_ms = r.issued_at_ms +
+            (life < WIRE_MAX_LIFETIME_MS ? life : WIRE_MAX_LIFETIME_MS);
         r.hub = f->hub->name;
         r.timeout_ms = (uint32_t)timeout_ms;
         r.query_hash.data = qhash;
