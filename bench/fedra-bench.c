@@ -478,7 +478,7 @@ mono_ns(void)
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-/* The echo process of floor-rtt: ROUTER, CURVE server; writes its endpoint to fd, echoes until killed. */
+/* floor-rtt's echo process: ROUTER, CURVE server; its endpoint to fd, then echoes until killed. */
 static void
 echo_server(const char *secret, int fd)
 {
@@ -567,8 +567,10 @@ cmd_floor_sig(char **argv, int argc, int verify, char *err)
     struct pki_key *k = NULL;
     int n = verify ? 3 : 2;
     if (argc < n || util_parse_int(argv[n - 1], 1, BENCH_MAX_REPS, &reps) != 0)
-        return errf(err, "usage: %s", verify ? "floor-verify CERT KEY REPS" : "floor-sign KEY REPS");
-    if ((verify && pki_cert_load(argv[0], &c, err) != 0) || pki_key_load(argv[n - 2], &k, err) != 0) {
+        return errf(err, "usage: %s", verify ? "floor-verify CERT KEY REPS" :
+            "floor-sign KEY REPS");
+    if ((verify && pki_cert_load(argv[0], &c, err) != 0) ||
+        pki_key_load(argv[n - 2], &k, err) != 0) {
         pki_cert_free(c);
         return -1;
     }

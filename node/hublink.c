@@ -98,7 +98,7 @@ hublink_new(const struct hublink_config *cfg)
     l->hub_cert = xstrdup(cfg->hub_cert);
     memcpy(l->secret, cfg->curve_secret, sizeof l->secret);
     if (pki_curve_public(l->secret, l->public) != 0)
-        memset(l->public, 0, sizeof l->public);     /* then no box opens: every FORWARD unreadable */
+        memset(l->public, 0, sizeof l->public);     /* no box opens: every FORWARD unreadable */
     l->answer = cfg->answer;
     l->log = cfg->log;
     l->arg = cfg->arg;
@@ -166,6 +166,13 @@ open_socket(struct hublink *l, char *err)
     if (d == NULL)
         return errf(err, "zmq_socket: %s", zmq_strerror(errno));
     l->dealer = d;
+    /*
+     * Heartbeats here, unlike on the node's ROUTER (serve.c): the libzmq
+     * 4.3.4 assertion they can trigger needs a flood of reconnecting peers on
+     * one socket, and this socket has one peer, the hub; without them a hub
+     * that vanished without a FIN (a cut cable, a dead VM) would go unnoticed
+     * until TCP gave up, many minutes later.
+     */
     if (zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, l->hub_key, PKI_CURVE_KEY_LEN) != 0 ||
         zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, l->public, PKI_CURVE_KEY_LEN) != 0 ||
         zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, l->secret, PKI_CURVE_KEY_LEN) != 0 ||
@@ -176,7 +183,8 @@ open_socket(struct hublink *l, char *err)
         setopt_int(d, ZMQ_HEARTBEAT_TIMEOUT, HUBLINK_HEARTBEAT_TIMEOUT_MS) != 0 ||
         setopt_int(d, ZMQ_HEARTBEAT_TTL, HUBLINK_HEARTBEAT_TIMEOUT_MS) != 0 ||
         setopt_int(d, ZMQ_HANDSHAKE_IVL, HUBLINK_HANDSHAKE_MS) != 0 ||
-        setopt_int(d, ZMQ_SNDHWM, HUBLINK_HWM) != 0 || setopt_int(d, ZMQ_RCVHWM, HUBLINK_HWM) != 0 ||
+        setopt_int(d, ZMQ_SNDHWM, HUBLINK_HWM) != 0 ||
+        setopt_int(d, ZMQ_RCVHWM, HUBLINK_HWM) != 0 ||
         /* Nothing queues for a connection that is not up: a hello then is stale. */
         setopt_int(d, ZMQ_IMMEDIATE, 1) != 0 ||
         setopt_int(d, ZMQ_LINGER, HUBLINK_LINGER_MS) != 0)

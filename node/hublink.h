@@ -93,7 +93,7 @@ struct hublink_info {
 
 struct hublink;
 
-/* Answer one query envelope (bytes as a direct client would send them): reply gets the signed response envelope. */
+/* Answer one query envelope (the bytes a direct client sends): reply gets the signed response. */
 typedef void hublink_answer_fn(void *arg, const uint8_t *query, size_t len, struct buf *reply);
 /* One line for the node's log (no newline). */
 typedef void hublink_log_fn(void *arg, const char *line);

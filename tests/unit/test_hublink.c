@@ -13,7 +13,9 @@
  * answer with no payload, or nothing at all and a count.  Then a loopback
  * ROUTER plays the hub (CURVE server with H's key): hello with the node's
  * certificate, welcome, a forwarded query and its answer, a refusal, the hub
- * gone and back on the same port (the node dials again and says hello).
+ * gone and back on the same port (the node dials again and says hello); an
+ * impostor without the hub's key; and the same through a SOCKS5 proxy (a
+ * minimal one in a thread here).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,9 +25,14 @@
 
 #include "tests/unit/fixture.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -385,7 +392,7 @@ test_hub_cert(void **state)
         assert_true((hublink_socket(l) != NULL) == (cases[i].want != HUBLINK_NO_HUB));
         hublink_free(l);
     }
-    /* The certificate file is read again every HUBLINK_RECHECK_MS: replaced by a node's, no link. */
+    /* The certificate file is read every HUBLINK_RECHECK_MS: replaced by a node's, no link. */
     char copy[192], err[FEDRA_ERRLEN];
     uint8_t *der = NULL;
     size_t derlen = 0;
@@ -628,6 +635,150 @@ test_loopback(void **state)
     zmq_ctx_term(ctx);
 }
 
+/* ---- a SOCKS5 proxy (RFC 1928: no authentication, CONNECT) for socks_proxy ---- */
+
+struct socks {
+    int lfd, port;
+    char target[300];               /* host:port of the last CONNECT */
+    int connects;
+    volatile int stop;
+    pthread_t th;
+};
+
+static int
+read_n(int fd, void *p, size_t n)
+{
+    return recv(fd, p, n, MSG_WAITALL) == (ssize_t)n ? 0 : -1;
+}
+
+/* One client: greeting, CONNECT, then bytes both ways until either side closes. */
+static void
+socks_client(struct socks *sx, int c)
+{
+    uint8_t b[300];
+    int u = -1;
+    if (read_n(c, b, 2) != 0 || b[0] != 5 || read_n(c, b + 2, b[1]) != 0 ||
+        send(c, "\x05\x00", 2, 0) != 2 || read_n(c, b, 4) != 0 || b[1] != 1)
+        goto out;
+    char host[260] = "";
+    if (b[3] == 1 && read_n(c, b, 4) == 0)
+        inet_ntop(AF_INET, b, host, sizeof host);
+    else if (b[3] == 3 && read_n(c, b, 1) == 0 && read_n(c, host, b[0]) == 0)
+        host[b[0]] = 0;
+    uint8_t pb[2];
+    if (host[0] == 0 || read_n(c, pb, 2) != 0)
+        goto out;
+    int port = pb[0] << 8 | pb[1];
+    snprintf(sx->target, sizeof sx->target, "%s:%d", host, port);
+    sx->connects++;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if ((u = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(u, (struct sockaddr *)&a, sizeof a))
+        goto out;
+    static const uint8_t ok[10] = {5, 0, 0, 1};
+    if (send(c, ok, sizeof ok, 0) != (ssize_t)sizeof ok)
+        goto out;
+    for (;;) {
+        struct pollfd pf[2] = {{c, POLLIN, 0}, {u, POLLIN, 0}};
+        if (sx->stop)
+            break;
+        if (poll(pf, 2, 50) <= 0)
+            continue;
+        for (int i = 0; i < 2; i++)
+            if (pf[i].revents) {
+                ssize_t n = recv(pf[i].fd, b, sizeof b, 0);
+                if (n <= 0 || send(pf[1 - i].fd, b, (size_t)n, MSG_NOSIGNAL) != n)
+                    goto out;
+            }
+    }
+out:
+    if (u >= 0)
+        close(u);
+    close(c);
+}
+
+static void *
+socks_main(void *arg)
+{
+    struct socks *sx = arg;
+    while (!sx->stop) {
+        struct pollfd pf = {sx->lfd, POLLIN, 0};
+        if (poll(&pf, 1, 50) <= 0)
+            continue;
+        int c = accept(sx->lfd, NULL, NULL);
+        if (c >= 0)
+            socks_client(sx, c);
+    }
+    return NULL;
+}
+
+static void
+socks_start(struct socks *sx)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof a;
+    memset(sx, 0, sizeof *sx);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    sx->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(sx->lfd >= 0);
+    assert_int_equal(bind(sx->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(sx->lfd, 4), 0);
+    assert_int_equal(getsockname(sx->lfd, (struct sockaddr *)&a, &al), 0);
+    sx->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&sx->th, NULL, socks_main, sx), 0);
+}
+
+static void
+socks_stop(struct socks *sx)
+{
+    sx->stop = 1;
+    pthread_join(sx->th, NULL);
+    close(sx->lfd);
+}
+
+/* socks_proxy: the link reaches the hub through the proxy, CURVE end to end. */
+static void
+test_socks_proxy(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN], proxy[64];
+    void *ctx = zmq_ctx_new();
+    struct hub h = {0};
+    struct socks sx;
+    hub_start(f, ctx, &h, "tcp://127.0.0.1:*");
+    socks_start(&sx);
+    snprintf(proxy, sizeof proxy, "127.0.0.1:%d", sx.port);
+    struct hublink_config hc = {h.endpoint, proxy, f->hub_crt, f->nl_secret, answer, NULL, f};
+    struct hublink *l = hublink_new(&hc);
+    hublink_set_identity(l, f->nl);
+    hublink_refresh(l, ctx, f->t1, util_now_ms());
+    expect_hello(f, l, &h);
+    assert_int_equal(sx.connects, 1);
+    assert_non_null(strstr(h.endpoint, strchr(sx.target, ':')));   /* the hub's port */
+    enum hublink_state up = HUBLINK_UP;
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
+    pump(l, &h, in_state, &up);
+    /* A query through the proxy and back. */
+    uint8_t nl_public[32];
+    struct buf env = {0}, box = {0};
+    assert_int_equal(pki_curve_public(f->nl_secret, nl_public), 0);
+    signed_envelope(f, f->alice, &env);
+    assert_int_equal(seal_box(nl_public, env.p, env.len, &box, err), 0);
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_FORWARD, 5, NULL, &box);
+    Fedra__HubType ans = FEDRA__HUB_TYPE__HUB_ANSWER;
+    pump(l, &h, got, &ans);
+    assert_int_equal(h.got->status, FEDRA__HUB_STATUS__HUB_STATUS_OK);
+    struct hublink_info hi;
+    hublink_info(l, &hi);
+    assert_string_equal(hi.socks_proxy, proxy);
+    buf_release(&env);
+    buf_release(&box);
+    hublink_free(l);
+    hub_stop(&h);
+    socks_stop(&sx);
+    zmq_ctx_term(ctx);
+}
+
 static int
 never(struct hublink *l, struct hub *h, void *arg)
 {
@@ -682,6 +833,7 @@ main(void)
         cmocka_unit_test(test_hub_cert),
         cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_wrong_hub_key),
+        cmocka_unit_test(test_socks_proxy),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
