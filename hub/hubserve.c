@@ -475,8 +475,8 @@ recv_one(struct hub *h)
             zmq_msg_close(&part);
         }
     }
-    /* libzmq attaches the connection's metadata (ZAP's User-Id) to the data frames, not
-       to the routing id frame the ROUTER makes up. */
+    /* The connection's metadata travels on the frames it sent, not on the routing id
+     * the ROUTER made for it: the ZAP handler's User-Id is the client's CURVE key. */
     const char *uid = nparts > 0 ? zmq_msg_gets(&first, "User-Id") : NULL;
     snprintf(from.key, sizeof from.key, "%s", uid ? uid : "");
     struct relay_now now = now_pair();
