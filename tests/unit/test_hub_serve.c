@@ -264,8 +264,10 @@ send_route(struct fx *f, void *s, const char *const *nodes, size_t n)
 {
     Fedra__HubRoute b = FEDRA__HUB_ROUTE__INIT;
     uint8_t rid[WIRE_QUERY_ID_LEN], qh[WIRE_HASH_LEN], sealed[100];
-    for (size_t i = 0; i < sizeof rid; i++)
-        rid[i] = (uint8_t)(rand() & 0xff);
+    static uint8_t serial;          /* a fresh route_id per route */
+    memset(rid, 0, sizeof rid);
+    rid[0] = ++serial;
+    memcpy(rid + 1, &(int64_t){util_mono_us()}, sizeof(int64_t));
     memset(qh, 7, sizeof qh);
     memset(sealed, 0x42, sizeof sealed);
     b.context = (char *)WIRE_HUB_ROUTE_CONTEXT;
