@@ -55,7 +55,7 @@
 #define WIRE_HUB_HELLO_INTERVAL_MS 5000
 #endif
 
-#define RELAY_SILENT_HELLOS 3               /* hello intervals of silence before a node is offline */
+#define RELAY_SILENT_HELLOS 3               /* hello intervals of silence: offline */
 #define RELAY_DEFAULT_QUEUE_PER_NODE 16     /* forwards awaiting one node's answers */
 #define RELAY_MAX_QUEUE_PER_NODE 1024
 #define RELAY_DEFAULT_INFLIGHT 1024         /* forwards awaiting an answer, all nodes */

@@ -96,8 +96,9 @@ check "the hub survived the flood" kill -0 "$pid"
 check "junk was dropped and counted" eventually sh -c \
     'fedra-hub status --config hub/hub.conf --format json | jq -e ".counters.junk_dropped > 100"'
 expect_status 0 "status after the flood: still relaying" fedra-hub status --config hub/hub.conf
-n=$(grep -c 'junk\|not a hub frame' hub/hub.log)
-check "junk is logged at a bounded rate ($n lines for a 3 s flood)" test "$n" -le 10
+# At most one line per second, plus the summary of the second before (RELAY_LOG_EVERY_MS).
+n=$(grep 'junk\|not a hub frame' hub/hub.log | cut -c1-19 | uniq -c | awk '$1 > m { m = $1 } END { print m + 0 }')
+check "junk is logged at a bounded rate (at most $n lines in any second)" test "$n" -le 2
 
 # ---- SIGHUP, then a CRL that revokes the hub ----
 kill -HUP "$pid"

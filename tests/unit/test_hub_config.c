@@ -187,7 +187,8 @@ test_numeric_ranges(void **state)
     assert_int_equal(f->c.lim.inflight_max, RELAY_MAX_INFLIGHT);
     extra(f, "inflight_max = 65537", -1,
         "7:16: inflight_max = '65537': must be an integer from 1 to 65536");
-    extra(f, "inflight_max = 0", -1, "7:16: inflight_max = '0': must be an integer from 1 to 65536");
+    extra(f, "inflight_max = 0", -1,
+        "7:16: inflight_max = '0': must be an integer from 1 to 65536");
     extra(f, "inflight_max = 15", -1, NULL);
     assert_non_null(strstr(f->err, "queue_per_node (16) must not exceed inflight_max (15)"));
     extra(f, "inflight_max = 16", 0, NULL);
@@ -249,15 +250,17 @@ test_bad_lines_named_by_line_and_column(void **state)
     assert_non_null(strstr(f->err, ":7: expected 'key = value'"));
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_required_keys_and_defaults, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_optional_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_numeric_ranges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crl_fetch_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_lines_named_by_line_and_column, setup, teardown),
+        T(test_required_keys_and_defaults),
+        T(test_every_optional_key),
+        T(test_numeric_ranges),
+        T(test_crl_fetch_keys),
+        T(test_bad_lines_named_by_line_and_column),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

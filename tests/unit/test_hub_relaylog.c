@@ -218,14 +218,16 @@ test_export_and_counts_hold_no_payload(void **state)
     assert_int_not_equal(access(path, F_OK), 0);
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_intact_log_verifies_and_continues_across_opens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_every_hashed_field_edit_is_caught, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deleted_reordered_and_rewritten_entries_are_caught, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_and_counts_hold_no_payload, setup, teardown),
+        T(test_intact_log_verifies_and_continues_across_opens),
+        T(test_every_hashed_field_edit_is_caught),
+        T(test_deleted_reordered_and_rewritten_entries_are_caught),
+        T(test_export_and_counts_hold_no_payload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
