@@ -40,20 +40,24 @@ FUZZ_SRCS    := $(filter-out $(FUZZ_MAINS),$(wildcard lib/*.c proto/*.c proto/ge
 FUZZ_OBJS    := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))
 FUZZ_LIB     := $(FUZZ_BUILD)/libfedra-fuzz.a
 
-FUZZ_TARGETS := envelope response csv where config hubframe
+FUZZ_TARGETS := envelope response csv where config
 FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # -max_len per target: the wire caps (a query envelope is at most 64 KiB;
 # responses are capped at 16 MiB but 64 KiB reaches every field), a CSV
 # large enough for dozens of rows and an over-long field, a where expression
-# just past WHERE_MAX_LEN, a config file a little past KV_MAX_LINE; hub frames
-# as large as a route of a few nodes (the caps are checked before decoding, so
-# a 32 MiB input would only slow the fuzzer down).
+# just past WHERE_MAX_LEN, a config file a little past KV_MAX_LINE.
 FUZZ_MAXLEN_envelope := 65600
 FUZZ_MAXLEN_response := 65600
 FUZZ_MAXLEN_csv      := 16384
 FUZZ_MAXLEN_where    := 4200
 FUZZ_MAXLEN_config   := 8192
+
+# The hub's frame handler (hub/relay.c), with inputs as large as a route of a
+# few nodes: the caps are checked before decoding, so a 32 MiB input would only
+# slow the fuzzer down.
+FUZZ_TARGETS += hubframe
+FUZZ_BINS    += $(FUZZ_BUILD)/fuzz_hubframe
 FUZZ_MAXLEN_hubframe := 16384
 
 fuzz: $(FUZZ_BINS)
