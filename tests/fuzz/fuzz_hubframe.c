@@ -11,7 +11,8 @@
  *     meets a table with something in it.  The first byte picks the peer
  *     (bit 0: the node's connection or the analyst's) and the number of
  *     ZeroMQ frames the message claimed (bits 1-2); then time passes (every
- *     deadline and silence limit), and the relay is freed.
+ *     deadline and silence limit), and the relay is freed.  Every frame the
+ *     relay sends must decode as a WELCOME, FORWARD or REPLY (else abort).
  * A fuzzer cannot sign, so a route's signature check is reached, never
  * passed, by the input; the harness's own route covers what lies beyond.
  */
@@ -36,12 +37,23 @@ struct harness {
     uint64_t frames;
 };
 
+/* Every frame the hub sends must decode as a hub frame of a type only the hub sends. */
 static int
 take(void *arg, const struct relay_peer *to, const uint8_t *frame, size_t len)
 {
     struct harness *h = arg;
+    char err[FEDRA_ERRLEN];
     (void)to;
+    Fedra__HubFrame *f = wire_hubframe_decode(frame, len, err);
+    if (f == NULL || (f->type != FEDRA__HUB_TYPE__HUB_WELCOME &&
+                      f->type != FEDRA__HUB_TYPE__HUB_FORWARD &&
+                      f->type != FEDRA__HUB_TYPE__HUB_REPLY)) {
+        fprintf(stderr, "fuzz_hubframe: the hub sent a frame that is not one of its own: %s\n",
+            f ? "wrong type" : err);
+        abort();
+    }
     h->frames += len;
+    wire_hubframe_free(f);
     return RELAY_SENT;
 }
 
