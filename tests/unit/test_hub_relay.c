@@ -33,7 +33,7 @@
 #include "proto/wire.h"
 #include "tests/unit/fixture.h"
 
-#define MAX_SENT 512
+#define MAX_SENT 1024
 #define MAX_EVENTS 512
 #define HUB "hub1"
 #define T0_MONO 1000000LL
@@ -920,6 +920,40 @@ test_junk_is_dropped_counted_and_logged_at_a_bounded_rate(void **state)
     assert_int_equal(f->nlog, 2);
 }
 
+static size_t
+count_events(const struct fx *f, const char *kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->nevents; i++)
+        n += strcmp(f->events[i], kind) == 0;
+    return n;
+}
+
+static void
+test_unauthenticated_refusals_are_recorded_at_a_bounded_rate(void **state)
+{
+    struct fx *f = *state;
+    start(f, NULL, 0);
+    struct relay_peer an = peer(9, NULL), thief = peer(7, NULL);
+    const char *one[] = {"DE"};
+    struct route_opts bad = {HUB, 0, 60000, 5000, 1, 0, f->alice, f->alice_key};
+    for (int i = 0; i < 50; i++) {
+        route(f, &an, one, 1, &bad);        /* a bad signature: anyone can send that */
+        hello(f, &thief, f->de);            /* a certificate on another key */
+    }
+    assert_int_equal(relay_counters(f->r)->refused, 50);
+    assert_int_equal(relay_counters(f->r)->hellos_refused, 50);
+    assert_int_equal(count_events(f, "refused"), 2);    /* the first of each, one by one */
+    advance(f, RELAY_LOG_EVERY_MS);
+    assert_int_equal(count_events(f, "refused"), 4);    /* then one entry summing the rest */
+    /* A route whose signature verifies is recorded whenever it is refused. */
+    f->nevents = 0;
+    struct route_opts wrong = {"otherhub", 0, 60000, 5000, 0, 0, f->alice, f->alice_key};
+    for (int i = 0; i < 5; i++)
+        route(f, &an, one, 1, &wrong);
+    assert_int_equal(count_events(f, "refused"), 5);
+}
+
 static void
 test_tamper_hook_sees_forwards_and_replies(void **state)
 {
@@ -960,6 +994,7 @@ main(void)
         T(test_replayed_route_is_refused_and_replay_table_is_bounded),
         T(test_closed_hub_relays_nothing),
         T(test_junk_is_dropped_counted_and_logged_at_a_bounded_rate),
+        T(test_unauthenticated_refusals_are_recorded_at_a_bounded_rate),
         T(test_tamper_hook_sees_forwards_and_replies),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
