@@ -125,7 +125,8 @@ zap_thread(void *arg)
                 zmq_msg_close(&part[i]);
             break;
         }
-        int ok = n == 7 && zmq_msg_size(&part[0]) == 3 && memcmp(zmq_msg_data(&part[0]), "1.0", 3) == 0
+        int ok = n == 7 && zmq_msg_size(&part[0]) == 3
+            && memcmp(zmq_msg_data(&part[0]), "1.0", 3) == 0
             && zmq_msg_size(&part[2]) == strlen(HUB_ZAP_DOMAIN)
             && memcmp(zmq_msg_data(&part[2]), HUB_ZAP_DOMAIN, strlen(HUB_ZAP_DOMAIN)) == 0
             && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0

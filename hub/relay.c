@@ -64,6 +64,7 @@ struct droplog {
     const char *what;                       /* "junk messages", ... */
     int64_t last_ms;                        /* monotonic time of the last line */
     uint64_t held;                          /* drops since that line, not yet logged */
+    uint64_t unrecorded;                    /* of them, not in the relay log one by one */
     char last[RELAY_NOTE_MAX];
 };
 
@@ -110,12 +111,21 @@ rlog(struct relay *r, const char *fmt, ...)
     r->io.log(r->io.arg, line);
 }
 
-/* A drop of kind k: logged now if none was in the last interval, else held and summed. */
-static void
+static void event(struct relay *r, const struct relay_now *now, const char *kind,
+    const char *analyst, const uint8_t *route_id, const uint8_t *qhash, const char *node,
+    const uint8_t *ahash, uint64_t size, const char *note);
+
+/*
+ * A drop of kind k: logged now (1) if none was in the last interval, else
+ * held and summed (0).  What an unauthenticated peer sends is recorded in
+ * the relay log only when it is logged, and summed otherwise (unrecorded), so
+ * that a flood cannot fill the disk.
+ */
+static int
 dropped(struct relay *r, int k, const struct relay_now *now, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void
+static int
 dropped(struct relay *r, int k, const struct relay_now *now, const char *fmt, ...)
 {
     struct droplog *d = &r->drops[k];
@@ -126,11 +136,12 @@ dropped(struct relay *r, int k, const struct relay_now *now, const char *fmt, ..
     r->changed = 1;
     if (d->last_ms != 0 && now->mono_ms - d->last_ms < RELAY_LOG_EVERY_MS) {
         d->held++;
-        return;
+        return 0;
     }
     rlog(r, "%s", d->last);
     d->last_ms = now->mono_ms;
     d->held = 0;
+    return 1;
 }
 
 static void
@@ -142,8 +153,14 @@ drops_flush(struct relay *r, const struct relay_now *now)
             continue;
         rlog(r, "%llu more %s in the last %lld ms (the last: %s)", (unsigned long long)d->held,
             d->what, (long long)(now->mono_ms - d->last_ms), d->last);
+        if (d->unrecorded > 0) {
+            char note[RELAY_NOTE_MAX];
+            snprintf(note, sizeof note, "%llu more %s by unauthenticated peers (the last: %.500s)",
+                (unsigned long long)d->unrecorded, d->what, d->last);
+            event(r, now, "refused", "", NULL, NULL, "", NULL, d->unrecorded, note);
+        }
         d->last_ms = now->mono_ms;
-        d->held = 0;
+        d->held = d->unrecorded = 0;
     }
 }
 
@@ -455,8 +472,10 @@ on_hello(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *
         errf(why, "the hub's table of %u nodes is full of live nodes", r->lim.max_nodes);
     if (n == NULL) {
         r->c.hellos_refused++;
-        dropped(r, DROP_HELLO, now, "hello refused: %s", why);
-        event(r, now, "refused", "", NULL, NULL, c ? pki_cert_name(c) : "", NULL, 0, why);
+        if (dropped(r, DROP_HELLO, now, "hello refused: %s", why))
+            event(r, now, "refused", "", NULL, NULL, c ? pki_cert_name(c) : "", NULL, 0, why);
+        else
+            r->drops[DROP_HELLO].unrecorded++;
         welcome(r, now, from, why);
         pki_cert_free(c);
         return;
@@ -564,6 +583,7 @@ struct route {
     Fedra__HubRoute *body;
     char analyst[PKI_MAX_NAME + 16];        /* verified name, or "unverified:NAME" */
     const struct pki_cert *signer;          /* certcache's */
+    int authentic;                          /* its signature verified */
     char why[FEDRA_ERRLEN];
 };
 
@@ -577,10 +597,13 @@ route_refuse(struct relay *r, const struct relay_peer *from, struct route *rt,
     r->c.refused++;
     const Fedra__HubRoute *b = rt->body;
     const uint8_t *rid = b ? b->route_id.data : NULL;
-    dropped(r, DROP_ROUTE, now, "route from %s refused: %s", rt->analyst[0] ? rt->analyst : "?",
-        rt->why);
-    event(r, now, "refused", rt->analyst, rid, b ? b->query_hash.data : NULL, "", NULL, 0,
-        rt->why);
+    int logged = dropped(r, DROP_ROUTE, now, "route from %s refused: %s",
+        rt->analyst[0] ? rt->analyst : "?", rt->why);
+    if (rt->authentic || logged)
+        event(r, now, "refused", rt->analyst, rid, b ? b->query_hash.data : NULL, "", NULL, 0,
+            rt->why);
+    else
+        r->drops[DROP_ROUTE].unrecorded++;
     if (b == NULL) {
         reply(r, now, from, NULL, "", FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, note, NULL, 0);
         return;
@@ -627,6 +650,7 @@ route_admit(struct relay *r, const Fedra__HubFrame *f, struct route *rt,
             e->signature.len) != 0)
         return errf(rt->why, "the route's signature does not verify with the certificate of "
             "'%s'", rt->analyst);
+    rt->authentic = 1;
     const Fedra__HubRoute *b = rt->body;
     if (strcmp(b->hub, r->name) != 0)
         return errf(rt->why, "the route is for hub '%.64s', this is hub '%s'", b->hub, r->name);

@@ -33,7 +33,7 @@
 #include "proto/wire.h"
 #include "tests/unit/fixture.h"
 
-#define MAX_SENT 512
+#define MAX_SENT 1024
 #define MAX_EVENTS 512
 #define HUB "hub1"
 #define T0_MONO 1000000LL
@@ -920,6 +920,40 @@ test_junk_is_dropped_counted_and_logged_at_a_bounded_rate(void **state)
     assert_int_equal(f->nlog, 2);
 }
 
+static size_t
+count_events(const struct fx *f, const char *kind)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->nevents; i++)
+        n += strcmp(f->events[i], kind) == 0;
+    return n;
+}
+
+static void
+test_unauthenticated_refusals_are_recorded_at_a_bounded_rate(void **state)
+{
+    struct fx *f = *state;
+    start(f, NULL, 0);
+    struct relay_peer an = peer(9, NULL), thief = peer(7, NULL);
+    const char *one[] = {"DE"};
+    struct route_opts bad = {HUB, 0, 60000, 5000, 1, 0, f->alice, f->alice_key};
+    for (int i = 0; i < 50; i++) {
+        route(f, &an, one, 1, &bad);        /* a bad signature: anyone can send that */
+        hello(f, &thief, f->de);            /* a certificate on another key */
+    }
+    assert_int_equal(relay_counters(f->r)->refused, 50);
+    assert_int_equal(relay_counters(f->r)->hellos_refused, 50);
+    assert_int_equal(count_events(f, "refused"), 2);    /* the first of each, one by one */
+    advance(f, RELAY_LOG_EVERY_MS);
+    assert_int_equal(count_events(f, "refused"), 4);    /* then one entry summing the rest */
+    /* A route whose signature verifies is recorded whenever it is refused. */
+    f->nevents = 0;
+    struct route_opts wrong = {"otherhub", 0, 60000, 5000, 0, 0, f->alice, f->alice_key};
+    for (int i = 0; i < 5; i++)
+        route(f, &an, one, 1, &wrong);
+    assert_int_equal(count_events(f, "refused"), 5);
+}
+
 static void
 test_tamper_hook_sees_forwards_and_replies(void **state)
 {
@@ -936,29 +970,32 @@ test_tamper_hook_sees_forwards_and_replies(void **state)
     assert_int_equal(f->tamper_calls, 2);
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_hello_welcomes_a_node_whose_certificate_binds_its_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hello_refused_when_the_key_differs_or_the_role_is_wrong, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_revoked_node_is_refused_and_dropped_on_a_new_crl, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_silent_node_goes_offline_after_three_hello_intervals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_node_table_limit_evicts_offline_entries_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reconnected_node_replaces_its_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_route_forwards_to_named_nodes_only_and_relays_answers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_and_offline_nodes_are_named_at_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_answer_from_another_connection_is_dropped, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_queue_per_node_limit_makes_that_node_busy_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inflight_max_limits_the_whole_hub, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_send_busy_or_gone_concerns_that_node_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_each_forward_times_out_on_its_own_deadline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_routes_refused_whole_bad_signature_revoked_wrong_hub_times, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_skew_limit_on_route_times, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replayed_route_is_refused_and_replay_table_is_bounded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_closed_hub_relays_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_junk_is_dropped_counted_and_logged_at_a_bounded_rate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tamper_hook_sees_forwards_and_replies, setup, teardown),
+        T(test_hello_welcomes_a_node_whose_certificate_binds_its_key),
+        T(test_hello_refused_when_the_key_differs_or_the_role_is_wrong),
+        T(test_revoked_node_is_refused_and_dropped_on_a_new_crl),
+        T(test_silent_node_goes_offline_after_three_hello_intervals),
+        T(test_node_table_limit_evicts_offline_entries_only),
+        T(test_reconnected_node_replaces_its_entry),
+        T(test_route_forwards_to_named_nodes_only_and_relays_answers),
+        T(test_unknown_and_offline_nodes_are_named_at_once),
+        T(test_answer_from_another_connection_is_dropped),
+        T(test_queue_per_node_limit_makes_that_node_busy_only),
+        T(test_inflight_max_limits_the_whole_hub),
+        T(test_send_busy_or_gone_concerns_that_node_only),
+        T(test_each_forward_times_out_on_its_own_deadline),
+        T(test_routes_refused_whole_bad_signature_revoked_wrong_hub_times),
+        T(test_skew_limit_on_route_times),
+        T(test_replayed_route_is_refused_and_replay_table_is_bounded),
+        T(test_closed_hub_relays_nothing),
+        T(test_junk_is_dropped_counted_and_logged_at_a_bounded_rate),
+        T(test_unauthenticated_refusals_are_recorded_at_a_bounded_rate),
+        T(test_tamper_hook_sees_forwards_and_replies),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

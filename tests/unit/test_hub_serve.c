@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -59,16 +60,23 @@ hub_thread(void *arg)
     return NULL;
 }
 
+/* A config for the hub holding certificate NAME, with the CRL file crl (in dir). */
 static int
-write_conf(const char *path, const char *dir, const char *name)
+write_conf_crl(const char *path, const char *dir, const char *name, const char *crl)
 {
     FILE *fp = fopen(path, "w");
     if (fp == NULL)
         return -1;
     fprintf(fp, "listen = tcp://127.0.0.1:*\ncert = %s/out/%s.crt\nkey = %s/out/%s.key\n"
-        "ca_cert = %s/ca/ca.crt\ncrl = %s/crl.pem\nlog = %s/%s-relay.db\n"
-        "timeout_max_ms = 2000\n", dir, name, dir, name, dir, dir, dir, name);
+        "ca_cert = %s/ca/ca.crt\ncrl = %s/%s\nlog = %s/%s-relay.db\n"
+        "timeout_max_ms = 2000\n", dir, name, dir, name, dir, dir, crl, dir, name);
     return fclose(fp);
+}
+
+static int
+write_conf(const char *path, const char *dir, const char *name)
+{
+    return write_conf_crl(path, dir, name, "crl.pem");
 }
 
 static int
@@ -91,7 +99,12 @@ group_setup(void **state)
         ca_revoke(ca, "revokedhub", NULL, "keyCompromise", 0, &rv, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/crl.pem", f->dir);
+    int64_t number;
     if (fixture_crl(ca, p, err) != 0)
+        goto fail;
+    /* A CRL whose nextUpdate passed a day ago. */
+    snprintf(p, sizeof p, "%s/crl-expired.pem", f->dir);
+    if (ca_crl(ca, p, 1, (int64_t)time(NULL) - 2 * 86400, &number, err) != 0)
         goto fail;
     ca_free(ca);
     ca = NULL;
@@ -264,8 +277,10 @@ send_route(struct fx *f, void *s, const char *const *nodes, size_t n)
 {
     Fedra__HubRoute b = FEDRA__HUB_ROUTE__INIT;
     uint8_t rid[WIRE_QUERY_ID_LEN], qh[WIRE_HASH_LEN], sealed[100];
-    for (size_t i = 0; i < sizeof rid; i++)
-        rid[i] = (uint8_t)(rand() & 0xff);
+    static uint8_t serial;          /* a fresh route_id per route */
+    memset(rid, 0, sizeof rid);
+    rid[0] = ++serial;
+    memcpy(rid + 1, &(int64_t){util_mono_us()}, sizeof(int64_t));
     memset(qh, 7, sizeof qh);
     memset(sealed, 0x42, sizeof sealed);
     b.context = (char *)WIRE_HUB_ROUTE_CONTEXT;
@@ -421,12 +436,39 @@ test_refuses_to_start_without_a_usable_hub_certificate(void **state)
     assert_int_equal(hubserve_main(conf, NULL, NULL), 1);
 }
 
+static void
+test_fails_closed_without_a_current_crl(void **state)
+{
+    struct fx *f = *state;
+    char conf[160], ep[256];
+    /* No CRL file at all (and no crl_url to fetch one): no start. */
+    snprintf(conf, sizeof conf, "%s/nocrl.conf", f->dir);
+    assert_int_equal(write_conf_crl(conf, f->dir, "hub1", "no-such-crl.pem"), 0);
+    assert_int_equal(hubserve_main(conf, NULL, NULL), 1);
+    /* An expired CRL: the hub runs, says why, and relays nothing. */
+    assert_int_equal(write_conf_crl(f->conf, f->dir, "hub1", "crl-expired.pem"), 0);
+    hub_start(f, ep, sizeof ep);
+    void *node = dial(f, ep, f->de_key, 1);
+    send_hello(node, f->de);
+    Fedra__HubFrame *w = recv_frame(node, WAIT_MS);
+    assert_non_null(w);
+    assert_non_null(strstr(w->reason, "not relaying: no current CRL"));
+    wire_hubframe_free(w);
+    json_t *j = read_state(f);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "closed")), "no current CRL"));
+    json_decref(j);
+    hangup(f, node);
+    hub_stop(f);
+    assert_int_equal(write_conf(f->conf, f->dir, "hub1"), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_and_analyst_through_the_hub),
         cmocka_unit_test(test_refuses_to_start_without_a_usable_hub_certificate),
+        cmocka_unit_test(test_fails_closed_without_a_current_crl),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
