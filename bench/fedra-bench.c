@@ -58,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -522,6 +523,7 @@ cmd_floor_rtt(char **argv, int argc, char *err)
         return errf(err, "fork failed");
     if (pid == 0) {
         close(pfd[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the benchmark */
         echo_server(ssec, pfd[1]);
     }
     close(pfd[1]);

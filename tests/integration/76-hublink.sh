@@ -2,8 +2,8 @@
 # no listening socket, says what its link is doing in its log and in
 # `fedra-node status` (text and JSON, exit 3 while the link is not up), drops the
 # link when the hub's certificate is revoked (SIGHUP with a new CRL), and refuses
-# to start on a bad hub configuration, naming the key.  The node behind a real
-# hub is 90-hub's.
+# to start on a bad hub configuration, naming the key; with listen too, it answers
+# direct queries while its hub link is down.  The node behind a real hub is 90-hub's.
 . "$ROOT/tests/integration/lib.sh"
 cd "$WORK"
 
@@ -65,6 +65,23 @@ expect_grep "^hub link: +no link since .*revoked" last.out "text: no link, becau
 check "the node still runs" kill -0 $pid
 kill $pid; wait $pid 2>/dev/null
 expect_grep "stopped: " node.log "the node stops on SIGTERM"
+
+# With listen as well, a node whose hub link is down (here: its hub revoked) still
+# answers direct queries.
+cp good.conf "$conf"; echo "listen = tcp://127.0.0.1:*" >>"$conf"
+: >"$db.status"
+fedra-node serve --config "$conf" >node2.log 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '"state":"no link"' "$db.status" 2>/dev/null && break; sleep 0.1; done
+ep=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["endpoint"])' "$db.status")
+sed -i "s|^node = AA [^ ]* |node = AA $ep |" fed/federation
+. fed/env
+expect_status 0 "listen and hub: a direct count is answered while the hub link is down" \
+    fedra count --by sex
+expect_status 3 "status: the hub link is the problem" fedra-node status --config "$conf"
+expect_grep "^node: +AA running, pid $pid, .* on $ep" last.out "text: the endpoint it listens on"
+expect_grep "^problem: +the hub link is not up \(no link\)" last.out "text: the link named as the problem"
+kill $pid; wait $pid 2>/dev/null
 
 # A bad hub configuration stops the node at start, naming what is wrong.
 start_fails() { # start_fails NAME PATTERN
