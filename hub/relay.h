@@ -54,11 +54,6 @@
 #include "lib/util.h"
 #include "proto/wire.h"
 
-/* Defined in proto/wire.h by the node's link (s5-link); the same value here until it is. */
-#ifndef WIRE_HUB_HELLO_INTERVAL_MS
-#define WIRE_HUB_HELLO_INTERVAL_MS 5000
-#endif
-
 #define RELAY_SILENT_HELLOS 3               /* hello intervals of silence: offline */
 #define RELAY_DEFAULT_QUEUE_PER_NODE 16     /* forwards awaiting one node's answers */
 #define RELAY_MAX_QUEUE_PER_NODE 1024

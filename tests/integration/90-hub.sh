@@ -278,6 +278,15 @@ check "the real hub back" "$ROOT/scripts/federation" hub-start fed
 for i in $(seq 1 $((RECONNECT_BOUND_S * 5))); do one_count back >v.txt && grep -q "4 answered" v.txt && break; sleep 0.2; done
 grep -q "4 answered" v.txt && ok "through the real hub again: $(cat v.txt)" || fail "not back: $(cat v.txt)"
 
+# The hub's own certificate signs no query: the hub refuses its route (role hub, not
+# analyst) and the direct node refuses the query itself.
+expect_status 3 "a query signed with the hub's certificate" \
+    fedra --cert fed/hub/hub.crt --key fed/hub/hub.key --timeout 3000 count
+expect_grep "^  AA +error +hub 'hub' refused the route .*role hub, but analyst is required" \
+    "$WORK/last.out" "the hub refuses a route signed by a hub certificate"
+expect_grep "^  DD +refused .*role hub, but analyst is required" "$WORK/last.out" \
+    "and the direct node refuses the query"
+
 # Revoked certificates: node (the hub refuses its hello), analyst (the hub refuses the
 # route), hub (fedra refuses to use it, the nodes drop their link).
 fedra-cert issue --ca fed/ca --role analyst --name mallory --out . >/dev/null

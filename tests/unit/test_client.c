@@ -459,6 +459,20 @@ test_signed_by_analyst(void **state)
     assert_non_null(strstr(err, "analyst"));
 }
 
+/* A hub's certificate (role hub) signs no node answer (issue 13): refused like an analyst's. */
+static void
+test_signed_by_hub(void **state)
+{
+    struct fx *f = *state;
+    struct resp r = honest();
+    r.key = r.cert = S_RELAY;
+    refuse(f, "DE", &r, "response signer certificate rejected: ", NOT_PINNED);
+    char err[FEDRA_ERRLEN];
+    Fedra__ResponseBody *body = NULL;
+    assert_int_equal(verify(f, &f->with_ca, "DE", &r, err, &body), -1);
+    assert_non_null(strstr(err, "role hub"));
+}
+
 static void
 test_revoked_and_foreign_certificates(void **state)
 {
@@ -916,6 +930,7 @@ main(void)
         cmocka_unit_test(test_body_names_other_node),
         cmocka_unit_test(test_signed_by_other_node),
         cmocka_unit_test(test_signed_by_analyst),
+        cmocka_unit_test(test_signed_by_hub),
         cmocka_unit_test(test_revoked_and_foreign_certificates),
         cmocka_unit_test(test_wrong_context),
         cmocka_unit_test(test_garbage),
