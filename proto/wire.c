@@ -89,7 +89,8 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return (size_t)WIRE_MAX_COEF * WIRE_MAX_COEF;
     if (strcmp(n, "prev_answers") == 0)
         return WIRE_MAX_PREV_ANSWERS;
-    if (strcmp(n, "queries") == 0)
+    if (strcmp(n, "queries") == 0 || strcmp(n, "roster") == 0 || strcmp(n, "nodes") == 0 ||
+        strcmp(n, "commitments") == 0)
         return WIRE_MAX_AUDIENCE;
     return 0;
 }

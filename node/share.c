@@ -1,0 +1,127 @@
+/*
+ * share - a node's masked share of a pooled answer; see share.h.
+ */
+#include "node/share.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certs/pki.h"
+#include "lib/util.h"
+
+/* Put value x at position i, with its flags (see share.h). */
+static void
+put(mask_elem *out, size_t npos, size_t i, uint64_t x, const struct disclose_policy *pol)
+{
+    out[LAYOUT_VALUE * npos + i] += mask_count(x);
+    uint64_t v = (uint64_t)out[LAYOUT_VALUE * npos + i];
+    out[LAYOUT_CONTRIB * npos + i] = v > 0;
+    out[LAYOUT_SMALL * npos + i] = disclose_suppress(pol, v);
+}
+
+/* The layout cell of a result's level texts; -1 with err if one is not in the catalogue. */
+static long
+cell_of(const struct layout *L, char *const *levels, size_t n, char *err)
+{
+    uint32_t idx[WIRE_MAX_GROUP_BY];
+    if (n != L->nvars)
+        return errf(err, "a cell has %zu levels for %zu grouping variables", n, L->nvars);
+    for (size_t k = 0; k < n; k++) {
+        int x = layout_level(L, k, levels[k]);
+        if (x < 0)
+            return errf(err, "level '%s' of '%s' is not in the catalogue", levels[k],
+                L->var[k]->name);
+        idx[k] = (uint32_t)x;
+    }
+    return (long)layout_cell(L, idx);
+}
+
+int
+share_fill_count(const struct layout *L, const Fedra__CountResult *count,
+    const struct disclose_policy *pol, mask_elem *out, char *err)
+{
+    memset(out, 0, LAYOUT_VECTORS * L->npos * sizeof *out);
+    for (size_t i = 0; i < count->n_cells; i++) {
+        const Fedra__Cell *c = count->cells[i];
+        long at = cell_of(L, c->levels, c->n_levels, err);
+        if (at < 0)
+            return -1;
+        put(out, L->npos, (size_t)at, c->count, pol);
+    }
+    return 0;
+}
+
+int
+share_fill_km(const struct layout *L, const Fedra__KmResult *km,
+    const struct disclose_policy *pol, mask_elem *out, char *err)
+{
+    memset(out, 0, LAYOUT_VECTORS * L->npos * sizeof *out);
+    for (size_t s = 0; s < km->n_strata; s++) {
+        const Fedra__LifeTable *t = km->strata[s];
+        long at = cell_of(L, t->levels, t->n_levels, err);
+        if (at < 0)
+            return -1;
+        put(out, L->npos, layout_surv_n(L, (size_t)at), t->n, pol);
+        for (size_t r = 0; r < t->n_time; r++) {
+            long b = layout_bin(L, t->time[r]);
+            if (b < 0)
+                return errf(err, "time %d is not on the %u-day grid within the pooled "
+                    "horizon of %d days", t->time[r], L->grid, LAYOUT_HORIZON_DAYS);
+            put(out, L->npos, layout_surv_events(L, (size_t)at, (size_t)b), t->events[r], pol);
+            put(out, L->npos, layout_surv_censored(L, (size_t)at, (size_t)b), t->censored[r],
+                pol);
+        }
+    }
+    return 0;
+}
+
+int
+share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q,
+    const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
+    const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err)
+{
+    const Fedra__QuerySpec *spec = q->spec;
+    *out = NULL;
+    if (spec->n_roster != q->n_audience)
+        return errf(err, "the roster has %zu certificates for %zu participants",
+            spec->n_roster, q->n_audience);
+    uint8_t (*keys)[MASK_KEY_LEN] = xcalloc(spec->n_roster + 1, sizeof *keys);
+    int rc = -1;
+    for (size_t i = 0; i < spec->n_roster; i++) {
+        struct pki_cert *c = NULL;
+        char why[FEDRA_ERRLEN];
+        int bad = pki_cert_from_der(spec->roster[i].data, spec->roster[i].len, &c, why) != 0 ||
+            pki_verify(trust, c, PKI_ROLE_NODE, now, why) != PKI_OK;
+        if (!bad && pki_cert_curve_key(c, keys[i]) != 0) {
+            bad = 1;
+            snprintf(why, sizeof why, "it binds no transport key");
+        }
+        if (bad) {
+            errf(err, "roster certificate of '%s' is not usable: %s", q->audience[i], why);
+            pki_cert_free(c);
+            goto done;
+        }
+        int named = strcmp(pki_cert_name(c), q->audience[i]) == 0;
+        pki_cert_free(c);
+        if (!named) {
+            errf(err, "roster certificate %zu is not the certificate of '%s'", i + 1,
+                q->audience[i]);
+            goto done;
+        }
+    }
+    rc = mask_node_new(out, sk, pk, (const uint8_t (*)[MASK_KEY_LEN])keys, spec->n_roster,
+        qhash, err);
+done:
+    free(keys);
+    return rc;
+}
+
+int
+share_mask(const struct mask_node *m, mask_elem *v, size_t npos, char *err)
+{
+    for (size_t k = 0; k < LAYOUT_VECTORS; k++)
+        if (mask_apply(m, layout_vector_label((int)k), v + k * npos, npos, err) != 0)
+            return -1;
+    return 0;
+}
