@@ -9,6 +9,7 @@
 
 #include "certs/pki.h"
 #include "lib/util.h"
+#include "node/kind.h"
 
 /* Put value x at position i, with its flags (see share.h). */
 static void
@@ -124,4 +125,67 @@ share_mask(const struct mask_node *m, mask_elem *v, size_t npos, char *err)
         if (mask_apply(m, layout_vector_label((int)k), v + k * npos, npos, err) != 0)
             return -1;
     return 0;
+}
+
+int
+share_answer(const struct node_kind_ctx *ctx, const struct disclose_policy *pol,
+    uint32_t min_sites, const Fedra__QueryBody *q, const struct pki_trust *trust,
+    const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
+    const uint8_t qhash[WIRE_HASH_LEN], int64_t now, Fedra__PoolShare *share,
+    uint8_t hash[WIRE_HASH_LEN], struct buf *masked, char *err)
+{
+    const Fedra__QuerySpec *spec = q->spec;
+    const struct node_kind *k = node_kind_get(spec->kind);
+    int32_t grid = 0;
+    if (k == NULL)
+        return errf(err, "unknown kind of query");
+    if (spec->kind == FEDRA__KIND__KIND_KM) {
+        if (kind_time_grid(pol, spec, &grid, err) != 0)
+            return -1;
+        if (grid == 0)
+            return errf(err, "pooled survival needs a time grid (exact times would make the "
+                "pooled layout depend on the data)");
+    }
+    struct layout L;
+    if (layout_make(spec, (uint32_t)grid, &L, err) != 0)
+        return -1;
+    struct mask_node *m = NULL;
+    if (share_roster(trust, q, sk, pk, qhash, now, &m, err) != 0)
+        return -1;
+    struct node_answer ans = {0};
+    struct node_kind_ctx c = *ctx;
+    c.policy = pol;
+    mask_elem *v = NULL;
+    int rc = -1;
+    if ((k->admit != NULL && k->admit(pol, spec, err) != 0) || k->execute(&c, spec, &ans, err) != 0)
+        goto done;
+    if (ans.late[0] != 0) {
+        errf(err, "%s", ans.late);
+        goto done;
+    }
+    Fedra__ResponseBody tmp = FEDRA__RESPONSE_BODY__INIT;
+    k->result(&ans, &tmp);
+    v = xcalloc(LAYOUT_VECTORS * L.npos, sizeof *v);
+    if ((L.kind == LAYOUT_COUNT ? share_fill_count(&L, tmp.count, pol, v, err)
+                                : share_fill_km(&L, tmp.km, pol, v, err)) != 0 ||
+        share_mask(m, v, L.npos, err) != 0)
+        goto done;
+    size_t start = masked->len;
+    mask_pack(v, LAYOUT_VECTORS * L.npos, buf_extend(masked, LAYOUT_VECTORS * L.npos *
+        MASK_ELEM_LEN));
+    pki_sha256(masked->p + start, masked->len - start, hash);
+    fedra__pool_share__init(share);
+    share->masked_hash.data = hash;
+    share->masked_hash.len = WIRE_HASH_LEN;
+    share->positions = L.npos;
+    share->min_cell = pol->min_cell;
+    share->min_sites = min_sites;
+    share->grid_days = (uint32_t)grid;
+    share->min_events_per_param = pol->min_events_per_param;
+    rc = 0;
+done:
+    k->free_answer(&ans);
+    mask_node_free(m);
+    free(v);
+    return rc;
 }

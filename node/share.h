@@ -50,4 +50,20 @@ int share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q,
 /* Mask the LAYOUT_VECTORS vectors of v in place. */
 int share_mask(const struct mask_node *m, mask_elem *v, size_t npos, char *err);
 
+/*
+ * A node's whole answer to a verified pooled query q (hash qhash): the kind's
+ * admit and execute (never its release: the node releases nothing of its
+ * own), the statistic on the layout, masked over the roster.  Fills share
+ * (the commitment and the policy the hub applies; masked_hash points into
+ * hash, WIRE_HASH_LEN bytes, which must outlive it) and appends the masked
+ * vectors, MASK_ELEM_LEN bytes an element, to masked.  min_sites is the
+ * node's policy for the pool (analysis/pool.h).
+ */
+struct node_kind_ctx;
+int share_answer(const struct node_kind_ctx *ctx, const struct disclose_policy *pol,
+    uint32_t min_sites, const Fedra__QueryBody *q, const struct pki_trust *trust,
+    const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
+    const uint8_t qhash[WIRE_HASH_LEN], int64_t now, Fedra__PoolShare *share,
+    uint8_t hash[WIRE_HASH_LEN], struct buf *masked, char *err);
+
 #endif /* !SHARE_H */
