@@ -28,7 +28,7 @@
 #include "proto/wire.h"
 
 #define LAYOUT_HORIZON_DAYS 36525       /* 100 years of follow-up */
-#define LAYOUT_MAX_POSITIONS (1u << 20) /* a pooled answer's positions (x 4 masked vectors) */
+#define LAYOUT_MAX_POSITIONS (1u << 17) /* a pooled answer's positions: 4 x 16 bytes each, 8 MiB */
 #define LAYOUT_LEVEL_TEXT 16            /* an integer level as text */
 /*
  * A share is LAYOUT_VECTORS vectors of npos ring elements each, in this

@@ -682,6 +682,51 @@ void   fedra__pool_answer__free_unpacked
   assert(message->base.descriptor == &fedra__pool_answer__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedra__pool_reply__init
+                     (Fedra__PoolReply         *message)
+{
+  static const Fedra__PoolReply init_value = FEDRA__POOL_REPLY__INIT;
+  *message = init_value;
+}
+size_t fedra__pool_reply__get_packed_size
+                     (const Fedra__PoolReply *message)
+{
+  assert(message->base.descriptor == &fedra__pool_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__pool_reply__pack
+                     (const Fedra__PoolReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__pool_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__pool_reply__pack_to_buffer
+                     (const Fedra__PoolReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__pool_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__PoolReply *
+       fedra__pool_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__PoolReply *)
+     protobuf_c_message_unpack (&fedra__pool_reply__descriptor,
+                                allocator, len, data);
+}
+void   fedra__pool_reply__free_unpacked
+                     (Fedra__PoolReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__pool_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fedra__pool_release__init
                      (Fedra__PoolRelease         *message)
 {
@@ -2535,6 +2580,57 @@ const ProtobufCMessageDescriptor fedra__pool_answer__descriptor =
   fedra__pool_answer__field_indices_by_name,
   1,  fedra__pool_answer__number_ranges,
   (ProtobufCMessageInit) fedra__pool_answer__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedra__pool_reply__field_descriptors[2] =
+{
+  {
+    "release",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolReply, release),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "responses",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__PoolReply, n_responses),
+    offsetof(Fedra__PoolReply, responses),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__pool_reply__field_indices_by_name[] = {
+  0,   /* field[0] = release */
+  1,   /* field[1] = responses */
+};
+static const ProtobufCIntRange fedra__pool_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedra__pool_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.PoolReply",
+  "PoolReply",
+  "Fedra__PoolReply",
+  "fedra",
+  sizeof(Fedra__PoolReply),
+  2,
+  fedra__pool_reply__field_descriptors,
+  fedra__pool_reply__field_indices_by_name,
+  1,  fedra__pool_reply__number_ranges,
+  (ProtobufCMessageInit) fedra__pool_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor fedra__pool_release__field_descriptors[11] =

@@ -30,6 +30,7 @@ typedef struct Fedra__PingResult Fedra__PingResult;
 typedef struct Fedra__ResponseBody Fedra__ResponseBody;
 typedef struct Fedra__PoolShare Fedra__PoolShare;
 typedef struct Fedra__PoolAnswer Fedra__PoolAnswer;
+typedef struct Fedra__PoolReply Fedra__PoolReply;
 typedef struct Fedra__PoolRelease Fedra__PoolRelease;
 typedef struct Fedra__HubFrame Fedra__HubFrame;
 typedef struct Fedra__SealedQuery Fedra__SealedQuery;
@@ -701,6 +702,26 @@ struct  Fedra__PoolAnswer
 
 
 /*
+ * Hub -> analyst, the payload of the one HUB_REPLY that ends a pooled route
+ * (node empty, status ok): the hub's signed release and every node's signed
+ * response (its commitment), in roster order.  The masked shares stay at the hub.
+ */
+struct  Fedra__PoolReply
+{
+  ProtobufCMessage base;
+  /*
+   * Envelope of a PoolRelease, signed by the hub
+   */
+  ProtobufCBinaryData release;
+  size_t n_responses;
+  ProtobufCBinaryData *responses;
+};
+#define FEDRA__POOL_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_reply__descriptor) \
+    , {0,NULL}, 0,NULL }
+
+
+/*
  * The hub's signed release of a pooled result (Envelope.body, signer role hub).
  */
 struct  Fedra__PoolRelease
@@ -1127,6 +1148,25 @@ Fedra__PoolAnswer *
 void   fedra__pool_answer__free_unpacked
                      (Fedra__PoolAnswer *message,
                       ProtobufCAllocator *allocator);
+/* Fedra__PoolReply methods */
+void   fedra__pool_reply__init
+                     (Fedra__PoolReply         *message);
+size_t fedra__pool_reply__get_packed_size
+                     (const Fedra__PoolReply   *message);
+size_t fedra__pool_reply__pack
+                     (const Fedra__PoolReply   *message,
+                      uint8_t             *out);
+size_t fedra__pool_reply__pack_to_buffer
+                     (const Fedra__PoolReply   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__PoolReply *
+       fedra__pool_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__pool_reply__free_unpacked
+                     (Fedra__PoolReply *message,
+                      ProtobufCAllocator *allocator);
 /* Fedra__PoolRelease methods */
 void   fedra__pool_release__init
                      (Fedra__PoolRelease         *message);
@@ -1250,6 +1290,9 @@ typedef void (*Fedra__PoolShare_Closure)
 typedef void (*Fedra__PoolAnswer_Closure)
                  (const Fedra__PoolAnswer *message,
                   void *closure_data);
+typedef void (*Fedra__PoolReply_Closure)
+                 (const Fedra__PoolReply *message,
+                  void *closure_data);
 typedef void (*Fedra__PoolRelease_Closure)
                  (const Fedra__PoolRelease *message,
                   void *closure_data);
@@ -1290,6 +1333,7 @@ extern const ProtobufCMessageDescriptor fedra__ping_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__response_body__descriptor;
 extern const ProtobufCMessageDescriptor fedra__pool_share__descriptor;
 extern const ProtobufCMessageDescriptor fedra__pool_answer__descriptor;
+extern const ProtobufCMessageDescriptor fedra__pool_reply__descriptor;
 extern const ProtobufCMessageDescriptor fedra__pool_release__descriptor;
 extern const ProtobufCMessageDescriptor fedra__hub_frame__descriptor;
 extern const ProtobufCMessageDescriptor fedra__sealed_query__descriptor;
