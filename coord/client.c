@@ -6,6 +6,12 @@
  * go out first; then one poll loop collects answers until every node has
  * answered or the deadline passes, so a dead node costs at most the timeout.
  * Sockets live in a session (client.h) so that they can outlive one query.
+ *
+ * Nodes behind the hub share one more DEALER, to the hub (CURVE client with a
+ * transient key, pinned to the hub's key from its certificate): one HUB_ROUTE
+ * goes out with the direct sends, and the same poll loop collects the hub's
+ * HUB_REPLY frames, one per node, keeping only those of this route_id (a late
+ * reply to an earlier route is dropped).  Every node keeps its own deadline.
  */
 #include "coord/client.h"
 
@@ -14,8 +20,10 @@
 #include <string.h>
 
 #include <openssl/rand.h>
+#include <sodium.h>
 #include <zmq.h>
 
+#include "lib/seal.h"
 #include "proto/evidence.h"
 
 /*
@@ -35,6 +43,11 @@ struct client_session {
     void *ctx;
     void **socks;                   /* per node; NULL until (re)opened */
     struct verdict *verdicts;       /* per node */
+    void *hub;                      /* to f->hub; NULL until (re)opened */
+    /* The analyst (client_session_analyst), for the nodes behind the hub. */
+    const struct pki_cert *cert;
+    const struct pki_key *key;
+    uint8_t curve_pub[SEAL_KEY_LEN], curve_sec[SEAL_KEY_LEN];
 };
 
 const char *
@@ -146,8 +159,10 @@ client_verify_reply(const struct federation *f, const struct fed_node *nd,
     return verify_reply(f, nd, NULL, qhash, msg, len, out, err);
 }
 
+/* A DEALER, CURVE client with a transient key, pinned to key, connected to endpoint. */
 static void *
-open_socket(void *ctx, const struct fed_node *nd, char *err)
+open_socket(void *ctx, const char *name, const char *endpoint, const uint8_t key[32],
+    int64_t maxmsg, char *err)
 {
     char server[41], pub[41], sec[41];
     void *s = zmq_socket(ctx, ZMQ_DEALER);
@@ -156,21 +171,19 @@ open_socket(void *ctx, const struct fed_node *nd, char *err)
         return NULL;
     }
     int zero = 0;
-    int64_t maxmsg = (int64_t)WIRE_MAX_RESPONSE + WIRE_CURVE_OVERHEAD;
-    zmq_z85_encode(server, nd->curve_key, 32);
+    zmq_z85_encode(server, key, 32);
     if (zmq_curve_keypair(pub, sec) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server, 40) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, pub, 40) != 0 ||
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, sec, 40) != 0 ||
         zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
-        errf(err, "cannot configure the socket for '%s': %s", nd->name, zmq_strerror(errno));
+        errf(err, "cannot configure the socket for '%s': %s", name, zmq_strerror(errno));
         zmq_close(s);
         return NULL;
     }
-    if (zmq_connect(s, nd->endpoint) != 0) {
-        errf(err, "cannot connect to '%s' at '%s': %s", nd->name, nd->endpoint,
-            zmq_strerror(errno));
+    if (zmq_connect(s, endpoint) != 0) {
+        errf(err, "cannot connect to '%s' at '%s': %s", name, endpoint, zmq_strerror(errno));
         zmq_close(s);
         return NULL;
     }
@@ -197,6 +210,9 @@ client_session_close(struct client_session *s)
             zmq_close(s->socks[i]);
         pki_cert_free(s->verdicts[i].cert);
     }
+    if (s->hub != NULL)
+        zmq_close(s->hub);
+    sodium_memzero(s->curve_sec, sizeof s->curve_sec);
     if (s->ctx != NULL)
         zmq_ctx_term(s->ctx);
     free(s->socks);
@@ -221,25 +237,332 @@ client_fanout(const struct federation *f, const uint8_t *query, size_t len, int 
     return rc;
 }
 
+/* Node and hub text goes to a terminal: no control characters. */
+static void
+printable(char *s)
+{
+    for (char *c = s; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+}
+
+/* rep->raw holds node i's signed answer: verify it and set rep's status. */
+static void
+accept_reply(struct client_session *sess, size_t i, const uint8_t qhash[WIRE_HASH_LEN],
+    struct node_reply *rep)
+{
+    if (client_session_verify(sess, i, qhash, rep->raw.p, rep->raw.len, &rep->body,
+            rep->reason) != 0) {
+        rep->status = NODE_ERROR;
+        return;
+    }
+    if (rep->body->status == FEDRA__STATUS__STATUS_OK) {
+        rep->status = NODE_OK;
+        rep->reason[0] = 0;
+    } else {
+        rep->status = NODE_REFUSED;
+        snprintf(rep->reason, sizeof rep->reason, "%s", rep->body->reason);
+        printable(rep->reason);
+        snprintf(rep->code, sizeof rep->code, "%s", rep->body->code);
+    }
+}
+
+int
+client_session_analyst(struct client_session *s, const struct pki_cert *cert,
+    const struct pki_key *key, char *err)
+{
+    uint8_t bound[PKI_CURVE_KEY_LEN];
+    if (pki_key_curve_secret(key, s->curve_sec) != 0 ||
+        pki_curve_public(s->curve_sec, s->curve_pub) != 0)
+        return errf(err, "cannot derive the transport key of the analyst key");
+    if (pki_cert_curve_key(cert, bound) != 0)
+        return errf(err, "certificate '%s' binds no transport key, which nodes behind a hub "
+            "seal their answers to (ask the federation admin for a new one)",
+            pki_cert_subject_cn(cert));
+    if (memcmp(bound, s->curve_pub, sizeof bound) != 0)
+        return errf(err, "certificate '%s' binds a transport key other than its key's",
+            pki_cert_subject_cn(cert));
+    s->cert = cert;
+    s->key = key;
+    return 0;
+}
+
+/* Sign body with key as the holder of cert; the Envelope (with cert's chain) goes to out. */
+static int
+sign_envelope(const struct pki_cert *cert, const struct pki_key *key, const struct buf *body,
+    struct buf *out, char *err)
+{
+    uint8_t sig[PKI_SIG_LEN];
+    if (pki_sign(key, body->p, body->len, sig) != 0)
+        return errf(err, "signing failed");
+    size_t derlen;
+    const uint8_t *der = pki_cert_der(cert, &derlen);
+    Fedra__Envelope e = FEDRA__ENVELOPE__INIT;
+    e.version = WIRE_VERSION;
+    e.body.data = body->p;
+    e.body.len = body->len;
+    e.signature.data = sig;
+    e.signature.len = sizeof sig;
+    e.signer_cert.data = (uint8_t *)der;
+    e.signer_cert.len = derlen;
+    ProtobufCBinaryData chain[PKI_MAX_CHAIN];
+    client_envelope_chain(cert, &e, chain);
+    out->len = 0;
+    wire_pack(&e.base, out);
+    return 0;
+}
+
+int
+client_hub_route(const struct federation *f, const struct pki_cert *cert,
+    const struct pki_key *key, const uint8_t *query, size_t len, const size_t *idx, size_t n,
+    int timeout_ms, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out, char *err)
+{
+    if (f->hub == NULL)
+        return errf(err, "the federation file names no hub");
+    if (n == 0 || n > WIRE_MAX_AUDIENCE)
+        return errf(err, "a route names 1..%d nodes, not %zu", WIRE_MAX_AUDIENCE, n);
+    if (RAND_bytes(route_id, WIRE_QUERY_ID_LEN) != 1)
+        return errf(err, "no randomness for the route id");
+    uint8_t qhash[WIRE_HASH_LEN];
+    wire_query_hash(query, len, qhash);
+    struct buf *sealed = xcalloc(n, sizeof *sealed);
+    Fedra__SealedQuery *sq = xcalloc(n, sizeof *sq), **sqp = xcalloc(n, sizeof *sqp);
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        const struct fed_node *nd = &f->nodes[idx[k]];
+        char why[FEDRA_ERRLEN];
+        if (seal_box(nd->curve_key, query, len, &sealed[k], why) != 0) {
+            rc = errf(err, "cannot seal the query to node '%s': %s", nd->name, why);
+            break;
+        }
+        fedra__sealed_query__init(&sq[k]);
+        sq[k].node = nd->name;
+        sq[k].sealed.data = sealed[k].p;
+        sq[k].sealed.len = sealed[k].len;
+        sqp[k] = &sq[k];
+    }
+    if (rc == 0) {
+        Fedra__HubRoute r = FEDRA__HUB_ROUTE__INIT;
+        r.context = (char *)WIRE_HUB_ROUTE_CONTEXT;
+        r.route_id.data = route_id;
+        r.route_id.len = WIRE_QUERY_ID_LEN;
+        r.issued_at_ms = util_now_ms();
+        r.expires_at_ms = r.issued_at_ms + timeout_ms + CLIENT_ROUTE_TTL_SLACK_MS;
+        r.hub = f->hub->name;
+        r.timeout_ms = (uint32_t)timeout_ms;
+        r.query_hash.data = qhash;
+        r.query_hash.len = sizeof qhash;
+        r.n_queries = n;
+        r.queries = sqp;
+        struct buf body = {0};
+        wire_pack(&r.base, &body);
+        rc = sign_envelope(cert, key, &body, out, err);
+        buf_release(&body);
+    }
+    if (rc == 0 && out->len > WIRE_MAX_HUB_ROUTE)
+        rc = errf(err, "the route to hub '%s' is %zu bytes, more than WIRE_MAX_HUB_ROUTE (%u)",
+            f->hub->name, out->len, WIRE_MAX_HUB_ROUTE);
+    for (size_t k = 0; k < n; k++)
+        buf_release(&sealed[k]);
+    free(sealed);
+    free(sq);
+    free(sqp);
+    return rc;
+}
+
+void
+client_session_hub_reply(struct client_session *s, size_t i, const uint8_t qhash[WIRE_HASH_LEN],
+    const Fedra__HubFrame *h, struct node_reply *rep)
+{
+    const char *node = s->f->nodes[i].name, *hub = s->f->hub ? s->f->hub->name : "?";
+    char why[FEDRA_ERRLEN];
+    snprintf(why, sizeof why, "%s", h->reason ? h->reason : "");
+    printable(why);
+    const char *sep = why[0] ? ": " : "";
+    rep->status = NODE_ERROR;
+    rep->raw.len = 0;
+    switch (h->status) {
+    case FEDRA__HUB_STATUS__HUB_STATUS_OK:
+        if (s->cert == NULL) {
+            errf(rep->reason, "no analyst key to open the answer relayed by hub '%s'", hub);
+        } else if (seal_open(s->curve_pub, s->curve_sec, h->payload.data, h->payload.len,
+                       WIRE_MAX_RESPONSE, &rep->raw, why) != 0) {
+            rep->raw.len = 0;
+            errf(rep->reason, "answer altered in transit: the sealed answer relayed by hub '%s' "
+                "does not open with your key (%s)", hub, why);
+        } else {
+            accept_reply(s, i, qhash, rep);
+        }
+        return;
+    case FEDRA__HUB_STATUS__HUB_STATUS_TIMEOUT:
+        rep->status = NODE_TIMEOUT;
+        errf(rep->reason, "node '%s' did not answer hub '%s' within the timeout%s%s", node, hub,
+            sep, why);
+        return;
+    case FEDRA__HUB_STATUS__HUB_STATUS_UNKNOWN:
+        errf(rep->reason, "node '%s' is not known to hub '%s' (it never connected, or the hub "
+            "refused its certificate)%s%s", node, hub, sep, why);
+        return;
+    case FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE:
+        errf(rep->reason, "node '%s' is not connected to hub '%s'%s%s", node, hub, sep, why);
+        return;
+    case FEDRA__HUB_STATUS__HUB_STATUS_BUSY:
+        errf(rep->reason, "node '%s' is busy at hub '%s' (its queue is full)%s%s", node, hub,
+            sep, why);
+        return;
+    case FEDRA__HUB_STATUS__HUB_STATUS_REFUSED:
+        errf(rep->reason, "hub '%s' refused the route to node '%s'%s%s", hub, node, sep, why);
+        return;
+    case FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE:
+        errf(rep->reason, "node '%s' could not read the query relayed by hub '%s' (altered in "
+            "transit, or sealed to a key it does not hold)%s%s", node, hub, sep, why);
+        return;
+    default:
+        errf(rep->reason, "hub '%s' sent an unknown status %d for node '%s'", hub,
+            (int)h->status, node);
+        return;
+    }
+}
+
+/* 1 if query is a readable envelope signed with a certificate other than cert. */
+static int
+signed_by_other(const struct pki_cert *cert, const uint8_t *query, size_t len)
+{
+    Fedra__Envelope *e = wire_envelope_decode(query, len, WIRE_MAX_MODEL_QUERY, NULL);
+    if (e == NULL)
+        return 0;                   /* unreadable: the nodes say why */
+    size_t dl;
+    const uint8_t *der = pki_cert_der(cert, &dl);
+    int other = e->signer_cert.len != dl || memcmp(e->signer_cert.data, der, dl) != 0;
+    wire_envelope_free(e);
+    return other;
+}
+
+/*
+ * Send one HUB_ROUTE for the nodes behind the hub and mark them waiting;
+ * returns how many wait.  If it cannot go, each of them gets the error.
+ */
+static size_t
+send_route(struct client_session *sess, const uint8_t *query, size_t len, int timeout_ms,
+    struct node_reply *rep, unsigned char *waiting, uint8_t route_id[WIRE_QUERY_ID_LEN])
+{
+    const struct federation *f = sess->f;
+    size_t nh = 0, *idx = xcalloc(f->nnodes + 1, sizeof *idx);
+    for (size_t i = 0; i < f->nnodes; i++)
+        if (f->nodes[i].via_hub)
+            idx[nh++] = i;
+    char why[FEDRA_ERRLEN] = "";
+    struct buf route = {0}, frame = {0};
+    if (nh == 0 || f->hub == NULL) {
+        free(idx);
+        return 0;
+    }
+    if (sess->cert == NULL) {
+        errf(why, "no analyst certificate and key to reach it through hub '%s' (pass --cert and "
+            "--key)", f->hub->name);
+    } else if (signed_by_other(sess->cert, query, len)) {
+        errf(why, "the query is signed by another analyst: answers through hub '%s' are sealed "
+            "to the query's signer, so only that analyst can send it", f->hub->name);
+    } else if (client_hub_route(f, sess->cert, sess->key, query, len, idx, nh, timeout_ms,
+                   route_id, &route, why) == 0) {
+        Fedra__HubFrame h = FEDRA__HUB_FRAME__INIT;
+        h.version = WIRE_VERSION;
+        h.type = FEDRA__HUB_TYPE__HUB_ROUTE;
+        h.payload.data = route.p;
+        h.payload.len = route.len;
+        wire_pack(&h.base, &frame);
+        if (sess->hub == NULL)
+            sess->hub = open_socket(sess->ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
+                (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, why);
+        if (sess->hub != NULL && zmq_send(sess->hub, frame.p, frame.len, ZMQ_DONTWAIT) < 0)
+            errf(why, "cannot send to hub '%s': %s", f->hub->name, zmq_strerror(errno));
+    }
+    for (size_t k = 0; k < nh; k++) {
+        if (why[0] != 0) {
+            rep[idx[k]].status = NODE_ERROR;
+            snprintf(rep[idx[k]].reason, sizeof rep[idx[k]].reason, "%s", why);
+        } else {
+            waiting[idx[k]] = 1;
+        }
+    }
+    buf_release(&route);
+    buf_release(&frame);
+    free(idx);
+    return why[0] != 0 ? 0 : nh;
+}
+
+/* One HUB_REPLY of this route: settle the node(s) it is about; returns how many. */
+static size_t
+settle(struct client_session *sess, const Fedra__HubFrame *h, const uint8_t qhash[WIRE_HASH_LEN],
+    struct node_reply *rep, unsigned char *waiting, int64_t t0)
+{
+    const struct federation *f = sess->f;
+    size_t n = 0;
+    for (size_t i = 0; i < f->nnodes; i++) {
+        /* An empty node: the hub refused the route unread, for every node in it. */
+        int about = h->node[0] == 0 ? h->status == FEDRA__HUB_STATUS__HUB_STATUS_REFUSED
+                                    : strcmp(h->node, f->nodes[i].name) == 0;
+        if (!about || !f->nodes[i].via_hub || !waiting[i])
+            continue;               /* first reply wins; a node not routed is not ours */
+        waiting[i] = 0;
+        rep[i].ms = (double)(util_mono_us() - t0) / 1000.0;
+        client_session_hub_reply(sess, i, qhash, h, &rep[i]);
+        n++;
+    }
+    return n;
+}
+
+/* Read every frame waiting at the hub socket; returns how many nodes they settled. */
+static size_t
+hub_receive(struct client_session *sess, const uint8_t route_id[WIRE_QUERY_ID_LEN],
+    const uint8_t qhash[WIRE_HASH_LEN], struct node_reply *rep, unsigned char *waiting,
+    int64_t t0)
+{
+    size_t settled = 0;
+    for (;;) {
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, sess->hub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            break;
+        }
+        Fedra__HubFrame *h = zmq_msg_more(&msg) ? NULL
+            : wire_hubframe_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), NULL);
+        zmq_msg_close(&msg);
+        /* Not ours (a late reply to an earlier route, or junk): dropped. */
+        if (h != NULL && h->type == FEDRA__HUB_TYPE__HUB_REPLY &&
+            h->route_id.len == WIRE_QUERY_ID_LEN &&
+            memcmp(h->route_id.data, route_id, WIRE_QUERY_ID_LEN) == 0)
+            settled += settle(sess, h, qhash, rep, waiting, t0);
+        wire_hubframe_free(h);
+    }
+    return settled;
+}
+
 int
 client_session_fanout(struct client_session *sess, const uint8_t *query, size_t len,
     int timeout_ms, struct node_reply *rep, char *err)
 {
     const struct federation *f = sess->f;
     size_t n = f->nnodes;
-    uint8_t qhash[WIRE_HASH_LEN];
+    uint8_t qhash[WIRE_HASH_LEN], route_id[WIRE_QUERY_ID_LEN];
     wire_query_hash(query, len, qhash);
     memset(rep, 0, n * sizeof *rep);
     if (sess->ctx == NULL && (sess->ctx = zmq_ctx_new()) == NULL)
         return errf(err, "zmq_ctx_new: %s", zmq_strerror(errno));
     void *ctx = sess->ctx;
     void **socks = sess->socks;
+    unsigned char *waiting = xcalloc(n + 1, 1);
     int64_t t0 = util_mono_us(), deadline = util_mono_ms() + timeout_ms;
     size_t pending = 0;
     for (size_t i = 0; i < n; i++) {
         rep[i].status = NODE_TIMEOUT;
+        if (f->nodes[i].via_hub)
+            continue;
         if (socks[i] == NULL)
-            socks[i] = open_socket(ctx, &f->nodes[i], rep[i].reason);
+            socks[i] = open_socket(ctx, f->nodes[i].name, f->nodes[i].endpoint,
+                f->nodes[i].curve_key, (int64_t)WIRE_MAX_RESPONSE + WIRE_CURVE_OVERHEAD,
+                rep[i].reason);
         if (socks[i] == NULL) {
             rep[i].status = NODE_ERROR;
             continue;
@@ -249,29 +572,41 @@ client_session_fanout(struct client_session *sess, const uint8_t *query, size_t 
             errf(rep[i].reason, "cannot send: %s", zmq_strerror(errno));
             continue;
         }
+        waiting[i] = 1;
         pending++;
     }
-    zmq_pollitem_t *items = xcalloc(n, sizeof *items);
+    size_t hub_pending = send_route(sess, query, len, timeout_ms, rep, waiting, route_id);
+    pending += hub_pending;
+    zmq_pollitem_t *items = xcalloc(n + 1, sizeof *items);
+    size_t *map = xcalloc(n + 1, sizeof *map);
     while (pending > 0) {
         int64_t left = deadline - util_mono_ms();
         if (left <= 0)
             break;
         size_t m = 0;
-        size_t *map = xcalloc(n, sizeof *map);
         for (size_t i = 0; i < n; i++) {
-            if (socks[i] != NULL && rep[i].status == NODE_TIMEOUT) {
+            if (waiting[i] && !f->nodes[i].via_hub) {
                 items[m] = (zmq_pollitem_t){socks[i], 0, ZMQ_POLLIN, 0};
                 map[m++] = i;
             }
         }
-        int rc = zmq_poll(items, (int)m, (long)left);
-        if (rc < 0 && errno != EINTR) {
-            free(map);
-            break;
+        size_t hub_item = n + 1;    /* none */
+        if (hub_pending > 0) {
+            items[m] = (zmq_pollitem_t){sess->hub, 0, ZMQ_POLLIN, 0};
+            hub_item = m++;
         }
+        int rc = zmq_poll(items, (int)m, (long)left);
+        if (rc < 0 && errno != EINTR)
+            break;
         for (size_t k = 0; rc > 0 && k < m; k++) {
             if (!(items[k].revents & ZMQ_POLLIN))
                 continue;
+            if (k == hub_item) {
+                size_t got = hub_receive(sess, route_id, qhash, rep, waiting, t0);
+                hub_pending -= got;
+                pending -= got;
+                continue;
+            }
             size_t i = map[k];
             zmq_msg_t msg;
             zmq_msg_init(&msg);
@@ -283,34 +618,21 @@ client_session_fanout(struct client_session *sess, const uint8_t *query, size_t 
             buf_append(&rep[i].raw, zmq_msg_data(&msg), zmq_msg_size(&msg));
             zmq_msg_close(&msg);
             rep[i].ms = (double)(util_mono_us() - t0) / 1000.0;
+            waiting[i] = 0;
             pending--;
             if (more) {
                 rep[i].status = NODE_ERROR;
                 errf(rep[i].reason, "answered with a multi-frame message");
                 continue;
             }
-            if (verify_reply(f, &f->nodes[i], &sess->verdicts[i], qhash, rep[i].raw.p,
-                    rep[i].raw.len, &rep[i].body, rep[i].reason) != 0) {
-                rep[i].status = NODE_ERROR;
-                continue;
-            }
-            if (rep[i].body->status == FEDRA__STATUS__STATUS_OK) {
-                rep[i].status = NODE_OK;
-                rep[i].reason[0] = 0;
-            } else {
-                rep[i].status = NODE_REFUSED;
-                snprintf(rep[i].reason, sizeof rep[i].reason, "%s", rep[i].body->reason);
-                /* Node text goes to a terminal: no control characters. */
-                for (char *c = rep[i].reason; *c; c++)
-                    if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                        *c = '?';
-                snprintf(rep[i].code, sizeof rep[i].code, "%s", rep[i].body->code);
-            }
+            accept_reply(sess, i, qhash, &rep[i]);
         }
-        free(map);
     }
     for (size_t i = 0; i < n; i++) {
-        if (rep[i].status == NODE_TIMEOUT)
+        if (waiting[i] && f->nodes[i].via_hub)
+            errf(rep[i].reason, "no answer within %d ms through hub '%s' at %s (hub down or "
+                "unreachable, or the node slow)", timeout_ms, f->hub->name, f->hub->endpoint);
+        else if (waiting[i])
             errf(rep[i].reason, "no answer within %d ms from %s (node down, unreachable, or "
                 "its transport key differs from its certificate)", timeout_ms,
                 f->nodes[i].endpoint);
@@ -320,7 +642,14 @@ client_session_fanout(struct client_session *sess, const uint8_t *query, size_t 
             socks[i] = NULL;
         }
     }
+    /* A hub that did not answer in time may hold the route queued: start afresh. */
+    if (hub_pending > 0 && sess->hub != NULL) {
+        zmq_close(sess->hub);
+        sess->hub = NULL;
+    }
     free(items);
+    free(map);
+    free(waiting);
     return 0;
 }
 
@@ -398,7 +727,7 @@ client_sign_query(const struct federation *f, const struct pki_cert *cert,
     const struct pki_key *key, const Fedra__QuerySpec *spec, int64_t ttl_ms, struct buf *env,
     char *qid, char *err)
 {
-    uint8_t id[WIRE_QUERY_ID_LEN], sig[PKI_SIG_LEN];
+    uint8_t id[WIRE_QUERY_ID_LEN];
     if (RAND_bytes(id, sizeof id) != 1)
         return errf(err, "no randomness for the query id");
     if (qid != NULL)
@@ -419,24 +748,7 @@ client_sign_query(const struct federation *f, const struct pki_cert *cert,
     struct buf body = {0};
     wire_pack(&q.base, &body);
     free(aud);
-    if (pki_sign(key, body.p, body.len, sig) != 0) {
-        buf_release(&body);
-        return errf(err, "signing failed");
-    }
-    size_t derlen;
-    const uint8_t *der = pki_cert_der(cert, &derlen);
-    Fedra__Envelope e = FEDRA__ENVELOPE__INIT;
-    e.version = WIRE_VERSION;
-    e.body.data = body.p;
-    e.body.len = body.len;
-    e.signature.data = sig;
-    e.signature.len = sizeof sig;
-    e.signer_cert.data = (uint8_t *)der;
-    e.signer_cert.len = derlen;
-    ProtobufCBinaryData chain[PKI_MAX_CHAIN];
-    client_envelope_chain(cert, &e, chain);
-    env->len = 0;
-    wire_pack(&e.base, env);
+    int rc = sign_envelope(cert, key, &body, env, err);
     buf_release(&body);
-    return 0;
+    return rc;
 }

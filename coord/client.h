@@ -7,6 +7,13 @@
  * role node and the node's name), the signature over the body bytes, body
  * decode, node name, and the query hash binding it to the query we sent.
  * Anything else leaves that node with status "error" and the reason.
+ *
+ * Nodes behind the federation's hub (proto/DESIGN.md "Through a hub") get the
+ * same signed query, sealed to each node's transport key, in one HUB_ROUTE
+ * signed by the analyst; their answers come back sealed to the analyst's
+ * transport key, are opened with the analyst's key, and then verified exactly
+ * as a direct answer.  The hub's own verdicts (a node it does not know, not
+ * connected, busy, too slow, or a route it refused) name the node and the hub.
  */
 #ifndef CLIENT_H
 #define CLIENT_H
@@ -21,6 +28,8 @@
 
 #define CLIENT_DEFAULT_TIMEOUT_MS 10000
 #define CLIENT_MAX_TIMEOUT_MS 3600000
+#define CLIENT_ROUTE_TTL_SLACK_MS 60000 /* a hub route stays valid this long past its timeout
+                                           (clock skew between analyst and hub) */
 
 enum node_status { NODE_OK, NODE_REFUSED, NODE_TIMEOUT, NODE_ERROR };
 
@@ -52,12 +61,34 @@ void client_replies_release(struct node_reply *replies, size_t n);
  */
 struct client_session;
 struct client_session *client_session_open(const struct federation *f);
+/*
+ * The analyst, for the nodes behind the hub: routes are signed with key as
+ * the holder of cert, and answers open with the transport key cert binds
+ * (derived from key; refused if cert binds another).  Both must outlive the
+ * session.  Without it, every node behind the hub is an error saying so.
+ */
+int client_session_analyst(struct client_session *s, const struct pki_cert *cert,
+    const struct pki_key *key, char *err);
 int client_session_fanout(struct client_session *s, const uint8_t *query, size_t len,
     int timeout_ms, struct node_reply *replies, char *err);
 void client_session_close(struct client_session *s);
 /* client_verify_reply() for node i of the session's federation, with its cached verdict. */
 int client_session_verify(struct client_session *s, size_t i, const uint8_t qhash[WIRE_HASH_LEN],
     const uint8_t *msg, size_t len, Fedra__ResponseBody **body, char *err);
+
+/*
+ * The hub path's two halves, for the fanout and its tests.  client_hub_route:
+ * the signed route envelope (a HubRoute, WIRE_HUB_ROUTE_CONTEXT) carrying the
+ * query sealed to each of the n nodes idx[] of f, to f's hub, with a fresh
+ * route_id (written to route_id).  client_session_hub_reply: node i's
+ * HUB_REPLY h (its route_id and node already matched) into rep: opened,
+ * verified, its status mapped.
+ */
+int client_hub_route(const struct federation *f, const struct pki_cert *cert,
+    const struct pki_key *key, const uint8_t *query, size_t len, const size_t *idx, size_t n,
+    int timeout_ms, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out, char *err);
+void client_session_hub_reply(struct client_session *s, size_t i,
+    const uint8_t qhash[WIRE_HASH_LEN], const Fedra__HubFrame *h, struct node_reply *rep);
 
 /* Verify one signed response for node nd against the query hash; used by fanout. */
 int client_verify_reply(const struct federation *f, const struct fed_node *nd,

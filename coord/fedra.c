@@ -125,6 +125,24 @@ sign_query(const struct opts *o, const struct federation *fed, Fedra__QuerySpec 
 }
 
 /*
+ * A session to the federation's nodes.  Nodes behind a hub need the
+ * analyst's certificate and key even to send a saved query: the route to the
+ * hub is signed, and their answers are sealed to the analyst.
+ */
+static struct client_session *
+session_open(const struct opts *o, const struct federation *fed, char *err)
+{
+    struct client_session *s = client_session_open(fed);
+    if (federation_hub_nodes(fed) > 0 &&
+        (signer_load(o, fed, err) != 0 ||
+         client_session_analyst(s, o->signer->cert, o->signer->key, err) != 0)) {
+        client_session_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+/*
  * verify: the next recorded round instead of the network.  The recorded
  * query must carry a valid analyst signature (at the time it was signed) and
  * ask exactly what the command asks (spec, packed, equal byte for byte; the
@@ -204,8 +222,12 @@ deliver(const struct opts *o, const struct federation *fed, struct client_sessio
             "(%s)", len, wire_query_max(spec), spec != NULL && spec->n_prev_answers > 0 ?
             "WIRE_MAX_MODEL_QUERY: a model round carries the previous round's answers" :
             "WIRE_MAX_QUERY");
-    if ((sess ? client_session_fanout(sess, env, len, o->timeout_ms, rep, err)
-              : client_fanout(fed, env, len, o->timeout_ms, rep, err)) != 0)
+    struct client_session *own = sess ? NULL : session_open(o, fed, err);
+    if (sess == NULL && own == NULL)
+        return -1;
+    int rc = client_session_fanout(sess ? sess : own, env, len, o->timeout_ms, rep, err);
+    client_session_close(own);
+    if (rc != 0)
         return -1;
     if (o->bundle != NULL)
         bundle_add_round(o->bundle, fed, env, len, rep);
@@ -330,8 +352,8 @@ model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *active,
                 c->map[c->sub.nnodes] = i;
                 c->sub.nodes[c->sub.nnodes++] = c->fed->nodes[i];
             }
-        if (!c->o->replay)
-            c->sess = client_session_open(&c->sub);
+        if (!c->o->replay && (c->sess = session_open(c->o, &c->sub, err)) == NULL)
+            return -1;
     }
     struct buf env = {0};
     char qid[2 * WIRE_QUERY_ID_LEN + 1];

@@ -32,12 +32,13 @@ set_uint(uint32_t *slot, const char *value, long long lo, long long hi)
 
 /* Every key, in the order docs/node-config.md lists them. */
 static const char *const config_keys[] = {
-    "db", "listen", "cert", "key", "ca_cert", "crl", "min_cell", "time_grid_days",
-    "min_events_per_parameter", "clock_skew_seconds", "replay_cache_max", "cert_warn_days",
-    "query_audit", "model_path_check", "crl_url", "crl_refresh_seconds",
-    "crl_fetch_timeout_seconds", "durability",
+    "db", "listen", "cert", "key", "ca_cert", "crl", "hub", "hub_cert", "socks_proxy",
+    "min_cell", "time_grid_days", "min_events_per_parameter", "clock_skew_seconds",
+    "replay_cache_max", "cert_warn_days", "query_audit", "model_path_check", "crl_url",
+    "crl_refresh_seconds", "crl_fetch_timeout_seconds", "durability",
 };
 #define CONFIG_NKEYS (sizeof config_keys / sizeof config_keys[0])
+_Static_assert(CONFIG_NKEYS <= 32, "node_config.seen_keys holds a bit per key");
 
 static int
 key_index(const char *name)
@@ -75,6 +76,38 @@ url_ok(const char *v, const char **why)
     return 1;
 }
 
+/* listen and hub: a ZeroMQ endpoint. */
+static int
+endpoint_ok(const char *v)
+{
+    return strncmp(v, "tcp://", 6) == 0 || strncmp(v, "ipc://", 6) == 0;
+}
+
+/* socks_proxy: HOST:PORT, a host of printable ASCII without '/' or '@', a port 1 .. 65535. */
+static int
+socks_ok(const char *v, const char **why)
+{
+    size_t n = strlen(v);
+    const char *colon = strrchr(v, ':');
+    long long port;
+    *why = "must be HOST:PORT of a SOCKS5 proxy, e.g. proxy.example.org:1080";
+    if (n > CONFIG_MAX_SOCKS) {
+        *why = "longer than 255 characters";
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f || v[i] == '/' ||
+            v[i] == '@')
+            return 0;
+    if (colon == NULL || colon == v)
+        return 0;
+    if (util_parse_int(colon + 1, 1, 65535, &port) != 0) {
+        *why = "the port after the last ':' must be an integer from 1 to 65535";
+        return 0;
+    }
+    return 1;
+}
+
 static int
 on_line(void *arg, int lineno, const char *name, const char *value, char *err)
 {
@@ -98,10 +131,24 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
     else if (strcmp(name, "listen") == 0) {
         free(c->listen);
         c->listen = xstrdup(value);
-        if (strncmp(value, "tcp://", 6) != 0 && strncmp(value, "ipc://", 6) != 0) {
+        if (!endpoint_ok(value)) {
             rc = -1;
             why = "must be a ZeroMQ endpoint such as tcp://0.0.0.0:7001";
         }
+    } else if (strcmp(name, "hub") == 0) {
+        free(c->hub);
+        c->hub = xstrdup(value);
+        if (!endpoint_ok(value)) {
+            rc = -1;
+            why = "must be the hub's ZeroMQ endpoint, such as tcp://hub.example.org:7100";
+        }
+    } else if (strcmp(name, "hub_cert") == 0)
+        rc = set_path(&c->hub_cert, c, value);
+    else if (strcmp(name, "socks_proxy") == 0) {
+        free(c->socks_proxy);
+        c->socks_proxy = xstrdup(value);
+        if (*value != 0 && !socks_ok(value, &why))
+            rc = -1;
     } else if (strcmp(name, "cert") == 0)
         rc = set_path(&c->cert, c, value);
     else if (strcmp(name, "key") == 0)
@@ -186,7 +233,6 @@ config_load(const char *path, struct node_config *c, char *err)
         const char *hint;
     } req[] = {
         {"db", c->db, "the node's store, e.g. db = store.db"},
-        {"listen", c->listen, "e.g. listen = tcp://0.0.0.0:7001"},
         {"cert", c->cert, "the node certificate from fedra-cert issue --role node"},
         {"key", c->key, "the node private key"},
         {"ca_cert", c->ca_cert, "the federation CA certificate"},
@@ -196,6 +242,18 @@ config_load(const char *path, struct node_config *c, char *err)
         if (req[i].value == NULL)
             return errf(err, "%s: missing required key '%s' (%s)", path, req[i].name,
                 req[i].hint);
+    /* A node listens, or dials a hub, or both. */
+    if (c->listen == NULL && c->hub == NULL)
+        return errf(err, "%s: missing required key 'listen' (e.g. listen = tcp://0.0.0.0:7001; "
+            "or, for a node that may not accept connections, hub = ENDPOINT and hub_cert = "
+            "FILE: it dials out to the federation's hub)", path);
+    if ((c->hub == NULL) != (c->hub_cert == NULL))
+        return errf(err, "%s: %s", path, c->hub ? "hub needs hub_cert (the hub's certificate, "
+            "from fedra-cert issue --role hub; its transport key is pinned)" :
+            "hub_cert needs hub (the endpoint of the hub it certifies)");
+    if (c->socks_proxy != NULL && c->hub == NULL)
+        return errf(err, "%s: socks_proxy needs hub (the proxy is only used to reach the hub)",
+            path);
     /* The fetch interval and the fetch bound only mean something with a URL. */
     if (c->crl_url == NULL && (c->seen_keys & ((1u << key_index("crl_refresh_seconds")) |
                                                (1u << key_index("crl_fetch_timeout_seconds")))))
@@ -216,6 +274,9 @@ config_release(struct node_config *c)
     free(c->path);
     free(c->db);
     free(c->listen);
+    free(c->hub);
+    free(c->hub_cert);
+    free(c->socks_proxy);
     free(c->cert);
     free(c->key);
     free(c->ca_cert);

@@ -28,12 +28,16 @@
 #define CONFIG_DEFAULT_CRL_TIMEOUT_S 30 /* whole fetch, connect to last byte */
 #define CONFIG_MIN_CRL_TIMEOUT_S 1
 #define CONFIG_MAX_CRL_TIMEOUT_S 600
+#define CONFIG_MAX_SOCKS 255           /* longest socks_proxy, host:port */
 #define CONFIG_STATUS_SUFFIX ".status"  /* the running node's state file: DB.status */
 
 struct node_config {
     char *path;                     /* the file itself */
     char *db;                       /* store (SQLite) */
-    char *listen;                   /* ZeroMQ endpoint, e.g. tcp://127.0.0.1:7001 */
+    char *listen;                   /* ZeroMQ endpoint to bind, or NULL (then hub is set) */
+    char *hub;                      /* the hub's endpoint the node dials, or NULL */
+    char *hub_cert;                 /* the hub's certificate (with hub) */
+    char *socks_proxy;              /* SOCKS5 proxy "host:port" to reach the hub, or NULL */
     char *cert;                     /* node certificate (PEM) */
     char *key;                      /* node private key (PEM, mode 0600) */
     char *ca_cert;                  /* federation CA certificate(s) */

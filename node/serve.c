@@ -35,6 +35,7 @@
 #include "node/certcache.h"
 #include "node/config.h"
 #include "node/crlfetch.h"
+#include "node/hublink.h"
 #include "node/kind.h"
 #include "node/kind_model.h"
 #include "node/qaudit.h"
@@ -73,8 +74,10 @@ struct node {
     uint8_t data_hash[32];          /* snapshot content hash (binary) */
     struct audit_head head;         /* the audit log's last entry, kept by every append */
     void *zctx;
-    void *router;
-    char endpoint[256];             /* the endpoint actually bound */
+    void *router;                   /* NULL without listen */
+    char endpoint[256];             /* the endpoint actually bound ("" without listen) */
+    struct hublink *hub;            /* with hub: the link to the hub (node/hublink.h) */
+    uint64_t hub_changes;           /* hublink_changes() when the state file was written */
     pthread_t zap_thread;
     int zap_started;
     int sigfd;
@@ -294,12 +297,17 @@ static void
 node_state_write(struct node *nd, int stopping)
 {
     char err[FEDRA_ERRLEN];
+    struct hublink_info hub;
+    if (nd->hub != NULL) {
+        hublink_info(nd->hub, &hub);
+        nd->hub_changes = hublink_changes(nd->hub);
+    }
     struct status_state st = {
         .pid = (int64_t)getpid(),
         .started_at_ms = nd->started_ms,
         .stopped_at_ms = stopping ? util_now_ms() : 0,
         .name = nd->name,
-        .endpoint = nd->endpoint,
+        .endpoint = nd->endpoint[0] ? nd->endpoint : NULL,
         .version = FEDRA_VERSION_STRING,
         .crl_number = pki_trust_crl_number(nd->trust),
         .crl_next_update = pki_trust_crl_next_update(nd->trust),
@@ -309,9 +317,21 @@ node_state_write(struct node *nd, int stopping)
         .fetch_at_ms = nd->fetch_at_ms,
         .fetch_ok_at_ms = nd->fetch_ok_ms,
         .fetch_result = nd->fetch_result[0] ? nd->fetch_result : NULL,
+        .hub = nd->hub != NULL ? &hub : NULL,
     };
     if (status_write(nd->cfg.status_file, &st, err) != 0)
         node_log(nd, "warning: status file not written: %s", err);
+}
+
+/*
+ * The hub certificate against the trust held (node/hublink.h keeps the
+ * pointer): after every change of trust, so a revoked hub loses its link.
+ */
+static void
+hub_refresh(struct node *nd)
+{
+    if (nd->hub != NULL)
+        hublink_refresh(nd->hub, nd->zctx, nd->trust, util_now_ms());
 }
 
 /* Warn once per change that the CRL held makes every query fail. */
@@ -385,9 +405,17 @@ node_crl_fetched(struct node *nd)
             node_log(nd, "warning: the fetched CRL is in use but not saved (a restart would "
                 "use the old file): %s", err);
         warn_crl(nd);
+        hub_refresh(nd);
     }
     crlfetch_result_release(&r);
     node_state_write(nd, 0);
+}
+
+/* Two optional settings are the same (both absent, or equal). */
+static int
+same_setting(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
 }
 
 /*
@@ -401,8 +429,13 @@ node_reload(struct node *nd)
     char err[FEDRA_ERRLEN];
     struct node_config cfg;
     if (config_load(nd->cfg.path, &cfg, err) == 0) {
-        if (strcmp(cfg.listen, nd->cfg.listen) != 0 || strcmp(cfg.db, nd->cfg.db) != 0)
+        if (!same_setting(cfg.listen, nd->cfg.listen) || strcmp(cfg.db, nd->cfg.db) != 0)
             node_log(nd, "reload: listen and db changes need a restart; keeping the old ones");
+        if (!same_setting(cfg.hub, nd->cfg.hub) ||
+            !same_setting(cfg.hub_cert, nd->cfg.hub_cert) ||
+            !same_setting(cfg.socks_proxy, nd->cfg.socks_proxy))
+            node_log(nd, "reload: hub, hub_cert and socks_proxy changes need a restart; keeping "
+                "the old ones (the hub certificate file itself is read again)");
         nd->cfg.policy = cfg.policy;
         nd->cfg.clock_skew_s = cfg.clock_skew_s;
         nd->cfg.max_seen = cfg.max_seen;
@@ -458,6 +491,8 @@ node_reload(struct node *nd)
             pki_key_free(nd->key);
             nd->cert = c;
             nd->key = k;
+            if (nd->hub != NULL)
+                hublink_set_identity(nd->hub, nd->cert);
         }
     } else {
         node_log(nd, "reload: certificate not reloaded: %s", err);
@@ -465,6 +500,7 @@ node_reload(struct node *nd)
     OPENSSL_cleanse(sec, sizeof sec);
     nd->own.trust = NULL;           /* a freed object's address may be reused: re-verify */
     check_certs(nd);
+    hub_refresh(nd);
     struct snapshot *s;
     if (load_data(nd, &s, err) == 0) {
         snapshot_free(nd->snap);
@@ -923,6 +959,8 @@ open_sockets(struct node *nd, char *err)
         return errf(err, "cannot start the ZAP thread");
     }
     nd->zap_started = 1;
+    if (nd->cfg.listen == NULL)
+        return 0;                   /* a node behind a hub only: no listening socket at all */
     void *r = zmq_socket(nd->zctx, ZMQ_ROUTER);
     if (r == NULL)
         return errf(err, "zmq_socket: %s", zmq_strerror(errno));
@@ -991,6 +1029,32 @@ serve_one(struct node *nd)
     buf_release(&req);
 }
 
+/* A query that came through the hub takes the direct path (hublink_answer_fn). */
+static void
+hub_answer(void *arg, const uint8_t *query, size_t len, struct buf *reply)
+{
+    handle_query(arg, query, len, reply);
+}
+
+static void
+hub_log(void *arg, const char *line)
+{
+    node_log(arg, "%s", line);
+}
+
+/* With hub: the link, dialled once the hub certificate verifies. */
+static void
+hub_open(struct node *nd)
+{
+    if (nd->cfg.hub == NULL)
+        return;
+    struct hublink_config hc = {nd->cfg.hub, nd->cfg.socks_proxy, nd->cfg.hub_cert,
+        nd->curve_secret, hub_answer, hub_log, nd};
+    nd->hub = hublink_new(&hc);
+    hublink_set_identity(nd->hub, nd->cert);
+    hub_refresh(nd);
+}
+
 static int
 node_open(struct node *nd, const char *config_path, char *err)
 {
@@ -1032,6 +1096,8 @@ static void
 node_close(struct node *nd)
 {
     crlfetch_stop(nd->fetch);     /* first: it may be in a transfer */
+    hublink_free(nd->hub);
+    nd->hub = NULL;
     if (nd->router)
         zmq_close(nd->router);
     if (nd->zctx) {
@@ -1080,8 +1146,9 @@ serve_main(const char *config_path)
         node_close(&nd);
         return 1;
     }
-    node_log(&nd, "serving on %s: %zu rows (hash %.16s), min_cell %u, time grid %u days, "
-        "CRL number %lld", nd.endpoint, nd.snap->n, nd.snap->meta.hash,
+    node_log(&nd, "serving on %s%s%s: %zu rows (hash %.16s), min_cell %u, time grid %u days, "
+        "CRL number %lld", nd.endpoint[0] ? nd.endpoint : "no listening socket",
+        nd.cfg.hub ? ", through the hub at " : "", nd.cfg.hub ? nd.cfg.hub : "", nd.snap->n, nd.snap->meta.hash,
         nd.cfg.policy.min_cell, nd.cfg.policy.time_grid_days,
         (long long)pki_trust_crl_number(nd.trust));
     nd.started_ms = util_now_ms();
@@ -1093,8 +1160,9 @@ serve_main(const char *config_path)
         node_log(&nd, "fetching the CRL from %s every %u s (timeout %u s)", nd.cfg.crl_url,
             nd.cfg.crl_refresh_s, nd.cfg.crl_timeout_s);
     warn_crl(&nd);
-    node_state_write(&nd, 0);
     check_certs(&nd);
+    hub_open(&nd);
+    node_state_write(&nd, 0);
     /* The started entry names the node and its certificate: whose answers witness the log. */
     size_t derlen;
     const uint8_t *der = pki_cert_der(nd.cert, &derlen);
@@ -1107,10 +1175,13 @@ serve_main(const char *config_path)
     }
     int running = 1;
     while (running) {
-        zmq_pollitem_t items[3] = {
-            {nd.router, 0, ZMQ_POLLIN, 0},
+        /* Fixed slots; an absent socket is a negative fd, which poll(2) ignores. */
+        zmq_pollitem_t items[5] = {
+            {nd.router, -1, ZMQ_POLLIN, 0},
             {NULL, nd.sigfd, ZMQ_POLLIN, 0},
             {NULL, nd.fetch ? crlfetch_fd(nd.fetch) : -1, ZMQ_POLLIN, 0},
+            {NULL, -1, ZMQ_POLLIN, 0},      /* the hub link and its monitor, set below */
+            {NULL, -1, ZMQ_POLLIN, 0},
         };
         int64_t now = util_now_ms();
         kind_model_cache_expire(&nd.models, now, KIND_MODEL_CACHE_IDLE_MS);
@@ -1122,7 +1193,17 @@ serve_main(const char *config_path)
         /* While fits are kept, wake now and then to let go of finished ones. */
         if (nd.models.bytes > 0 && wait > NODE_MODEL_EXPIRY_CHECK_MS)
             wait = NODE_MODEL_EXPIRY_CHECK_MS;
-        if (zmq_poll(items, nd.fetch ? 3 : 2, wait) < 0) {
+        if (nd.hub != NULL) {
+            int64_t hw = hublink_run(nd.hub, now);
+            if (hublink_changes(nd.hub) != nd.hub_changes)
+                node_state_write(&nd, 0);
+            if (hw < wait)
+                wait = (long)hw;
+            /* The run may have closed or opened the link's sockets. */
+            items[3].socket = hublink_socket(nd.hub);
+            items[4].socket = hublink_monitor(nd.hub);
+        }
+        if (zmq_poll(items, 5, wait) < 0) {
             if (errno == EINTR)
                 continue;
             node_log(&nd, "poll failed: %s", zmq_strerror(errno));
@@ -1142,7 +1223,7 @@ serve_main(const char *config_path)
         }
         if (nd.fetch != NULL && (items[2].revents & ZMQ_POLLIN))
             node_crl_fetched(&nd);
-        if (items[0].revents & ZMQ_POLLIN) {
+        if (nd.router != NULL && (items[0].revents & ZMQ_POLLIN)) {
             /* Drain what is queued so a burst does not wait for the next poll. */
             for (int k = 0; k < NODE_HWM; k++) {
                 int ev = 0;

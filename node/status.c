@@ -40,6 +40,22 @@ status_write(const char *path, const struct status_state *s, char *err)
     json_object_set_new(o, "fetch_at_ms", json_integer(s->fetch_at_ms));
     json_object_set_new(o, "fetch_ok_at_ms", json_integer(s->fetch_ok_at_ms));
     json_object_set_new(o, "fetch_result", jstr(s->fetch_result));
+    if (s->hub != NULL) {
+        const struct hublink_info *h = s->hub;
+        json_t *jh = json_object();
+        json_object_set_new(jh, "endpoint", jstr(h->endpoint));
+        json_object_set_new(jh, "socks_proxy", jstr(h->socks_proxy));
+        json_object_set_new(jh, "state", json_string(h->state_name));
+        json_object_set_new(jh, "reason", jstr(h->reason));
+        json_object_set_new(jh, "since_ms", json_integer(h->since_ms));
+        json_object_set_new(jh, "welcome_ms", json_integer(h->welcome_ms));
+        json_object_set_new(jh, "hub_name", jstr(h->hub_name));
+        json_object_set_new(jh, "hub_not_after", json_integer(h->hub_not_after));
+        json_object_set_new(jh, "forwarded", json_integer((json_int_t)h->forwarded));
+        json_object_set_new(jh, "unreadable", json_integer((json_int_t)h->unreadable));
+        json_object_set_new(jh, "dropped", json_integer((json_int_t)h->dropped));
+        json_object_set_new(o, "hub", jh);
+    }
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     if (text == NULL)
@@ -184,7 +200,7 @@ report_node(struct report *r)
         span((r->now_ms - started) / 1000, s1);
         buf_printf(&r->txt, "node:        %s running, pid %lld, up %s (since %s), on %s\n",
             jtext(st, "name") ? jtext(st, "name") : "?", (long long)r->pid, s1, t1,
-            jtext(st, "endpoint") ? jtext(st, "endpoint") : "?");
+            jtext(st, "endpoint") ? jtext(st, "endpoint") : "no listening socket");
     } else if (st != NULL) {
         int64_t stopped = jint(st, "stopped_at_ms", 0);
         iso((stopped ? stopped : started) / 1000, t1);
@@ -359,6 +375,75 @@ report_crl_fetch(struct report *r)
         r->cfg.crl_url, r->cfg.crl_refresh_s, t1, res ? res : "-", t2);
 }
 
+/*
+ * hub (only with hub): the endpoint, the proxy and the hub certificate from
+ * the config; the link's state, since when, and the last welcome from the
+ * running node.  A running node whose link is not up is a problem: it
+ * answers nothing that comes through the hub.
+ */
+static void
+report_hub(struct report *r)
+{
+    char err[FEDRA_ERRLEN], t1[PKI_TIME_LEN], t2[PKI_TIME_LEN], t3[PKI_TIME_LEN];
+    if (r->cfg.hub == NULL)
+        return;
+    json_t *jh = json_object();
+    json_object_set_new(jh, "endpoint", json_string(r->cfg.hub));
+    json_object_set_new(jh, "socks_proxy", jstr(r->cfg.socks_proxy));
+    json_object_set_new(jh, "hub_cert", json_string(r->cfg.hub_cert));
+    buf_printf(&r->txt, "hub:         %s%s%s\n", r->cfg.hub,
+        r->cfg.socks_proxy ? " through SOCKS5 proxy " : "",
+        r->cfg.socks_proxy ? r->cfg.socks_proxy : "");
+    struct pki_cert *c = NULL;
+    if (pki_cert_load(r->cfg.hub_cert, &c, err) == 0) {
+        int64_t na = pki_cert_not_after(c);
+        iso(na, t1);
+        json_object_set_new(jh, "hub_name", jstr(pki_cert_name(c)));
+        json_object_set_new(jh, "hub_cert_not_after", json_string(t1));
+        buf_printf(&r->txt, "             hub '%s', certificate %s expires %s\n",
+            pki_cert_name(c) ? pki_cert_name(c) : "?", r->cfg.hub_cert, t1);
+        if (na <= r->now)
+            problem(r, "the hub certificate %s expired at %s: no link to the hub",
+                r->cfg.hub_cert, t1);
+        pki_cert_free(c);
+    } else {
+        json_object_set_new(jh, "error", json_string(err));
+        buf_printf(&r->txt, "             %s\n", err);
+        problem(r, "hub_cert: %s", err);
+    }
+    const json_t *h = r->running ? json_object_get(r->st, "hub") : NULL;
+    if (json_is_object(h)) {
+        const char *state = jtext(h, "state"), *why = jtext(h, "reason");
+        int64_t since = jint(h, "since_ms", 0), wel = jint(h, "welcome_ms", 0);
+        iso(since / 1000, t2);
+        iso(wel / 1000, t3);
+        json_object_set_new(jh, "state", jstr(state));
+        json_object_set_new(jh, "reason", jstr(why && why[0] ? why : NULL));
+        json_object_set_new(jh, "since", since > 0 ? json_string(t2) : json_null());
+        json_object_set_new(jh, "last_welcome", wel > 0 ? json_string(t3) : json_null());
+        json_object_set_new(jh, "forwarded", json_integer(jint(h, "forwarded", 0)));
+        json_object_set_new(jh, "unreadable", json_integer(jint(h, "unreadable", 0)));
+        json_object_set_new(jh, "dropped", json_integer(jint(h, "dropped", 0)));
+        buf_printf(&r->txt, "hub link:    %s since %s, last welcome %s%s%s\n",
+            state ? state : "?", t2, t3, why && why[0] ? ": " : "", why && why[0] ? why : "");
+        buf_printf(&r->txt, "             %lld forwarded, %lld unreadable, %lld frames dropped "
+            "since start\n", (long long)jint(h, "forwarded", 0),
+            (long long)jint(h, "unreadable", 0), (long long)jint(h, "dropped", 0));
+        if (state == NULL || strcmp(state, "up") != 0)
+            problem(r, "the hub link is not up (%s)%s%s: queries through the hub are not "
+                "answered", state ? state : "unknown state", why && why[0] ? ": " : "",
+                why && why[0] ? why : "");
+    } else {
+        json_object_set_new(jh, "state", r->running ? json_string("unknown") : json_null());
+        if (r->running)
+            buf_printf(&r->txt, "hub link:    the running node reports no hub link\n");
+        if (r->running)
+            problem(r, "the running node reports no hub link (started before hub was set? "
+                "restart it)");
+    }
+    json_object_set_new(r->root, "hub", jh);
+}
+
 /* The answer as JSON, or as text with one line per problem (or the ok line). */
 static void
 print_report(struct report *r, int json, FILE *out)
@@ -412,6 +497,7 @@ status_report(const char *config_path, int json, FILE *out, FILE *errout)
     report_cert(&r);
     report_crl(&r);
     report_crl_fetch(&r);
+    report_hub(&r);
     print_report(&r, json, out);
     int rc = json_array_size(r.problems) == 0 ? 0 : 3;
     report_release(&r);

@@ -4,8 +4,9 @@
  *
  * Two sources.  The running node keeps a small state file, DB.status (JSON,
  * written atomically): its pid, start time, endpoint, the CRL it holds and
- * the outcome of the last CRL fetch; it is rewritten at start, on every CRL
- * change or fetch, on SIGHUP and at a clean stop.  Everything else is read
+ * the outcome of the last CRL fetch, and with `hub` the state of its link to
+ * the hub; it is rewritten at start, on every CRL change or fetch, on every
+ * change of the hub link (and each welcome), on SIGHUP and at a clean stop.  Everything else is read
  * where it lives: the snapshot metadata and the audit log (queries answered
  * and refused) from the store, opened read-only; the certificate and the CRL
  * from their files.  So `status` works whether the node runs or not, and
@@ -21,6 +22,8 @@
 
 #include <stdint.h>
 #include <stdio.h>
+
+#include "node/hublink.h"
 
 #define STATUS_MAX_FILE 65536           /* largest state file read */
 #define STATUS_CERT_WARN_DAYS 30        /* a certificate this close to expiry is a problem */
@@ -41,6 +44,7 @@ struct status_state {
     int64_t fetch_at_ms;            /* last fetch finished, 0 never */
     int64_t fetch_ok_at_ms;         /* last fetch that gave a verified CRL, 0 never */
     const char *fetch_result;       /* what the last fetch gave and what the node did with it */
+    const struct hublink_info *hub; /* with hub: the link (NULL without) */
 };
 
 int status_write(const char *path, const struct status_state *s, char *err);

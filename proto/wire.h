@@ -86,6 +86,7 @@
 #define WIRE_MAX_POOL_MASKED (8u << 20)
 #define WIRE_MAX_POOL_ANSWER (WIRE_MAX_POOL_MASKED + WIRE_MAX_QUERY)
 #define WIRE_MAX_POOL_REPLY WIRE_MAX_SEALED_RESPONSE
+#define WIRE_HUB_HELLO_INTERVAL_MS 5000
 
 /* Decoded messages; free with the matching function (NULL is a no-op). */
 Fedra__Envelope *wire_envelope_decode(const uint8_t *buf, size_t len, size_t max, char *err);

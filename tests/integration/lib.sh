@@ -5,9 +5,19 @@
 #   WORK       a fresh empty directory of its own
 #   ROOT       the repository root
 # It exits 0 when every check passed.  Each check prints one line.
+#
+# FEDRA_TEST_HUB=1 (tests/integration/run's hub pass): every federation the
+# scenario brings up with scripts/federation runs with its nodes behind a hub
+# (FEDRA_FEDERATION_HUB=1 is scripts/federation's --hub); `hub_pass` is then 1.
 set -u
 PATH="$FEDRA_BIN:$PATH"
 export PATH
+hub_pass=0
+if [ "${FEDRA_TEST_HUB:-0}" = 1 ]; then
+    hub_pass=1
+    export FEDRA_FEDERATION_HUB=1
+    echo "  (hub pass: every node behind a hub)"
+fi
 _checks=0
 _failed=0
 

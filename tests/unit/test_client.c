@@ -10,6 +10,13 @@
  * pinned certificate).  Every response is built here the way a node builds
  * it: ResponseBody packed with wire_pack, signed with pki_sign, wrapped in an
  * Envelope with the signer's DER certificate.
+ *
+ * The hub path: a hub certificate "relay" and a federation file naming it,
+ * with DE and FR behind it.  Routes are built and taken apart here as the hub
+ * and the nodes would (wire_hubroute_decode, seal_open with each node's key);
+ * answers are sealed to alice's transport key and handed over as HUB_REPLY
+ * frames; and one whole fanout runs against a stand-in hub in a thread (a
+ * ROUTER, CURVE server with relay's key, on a loopback port).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,15 +26,19 @@
 
 #include "tests/unit/fixture.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <zmq.h>
+
 #include "certs/ca.h"
 #include "certs/pki.h"
 #include "coord/client.h"
 #include "coord/federation.h"
+#include "lib/seal.h"
 #include "lib/util.h"
 #include "proto/wire.h"
 
@@ -35,9 +46,10 @@
 
 /* Signers, by their key and certificate files under DIR. */
 enum signer { S_DE, S_FR, S_ALICE, S_DE_RENEWED, S_DE_REVOKED, S_DE_ROGUE, S_DE_ISSUED,
-    S_COUNT };
+    S_RELAY, S_COUNT };
 static const char *const signer_file[S_COUNT] = {
     "out/DE", "out/FR", "out/alice", "out2/DE", "out3/DE", "rogue-out/DE", "out4/DE",
+    "out/relay",
 };
 
 struct fx {
@@ -46,6 +58,7 @@ struct fx {
     struct pki_cert *cert[S_COUNT];
     struct federation with_ca, pinned;
     struct federation root_only;    /* ca_cert only: the chain must come with the answer */
+    struct federation hubbed;       /* DE and FR behind the hub relay */
     uint8_t qhash[WIRE_HASH_LEN];   /* of the query we "sent" */
 };
 
@@ -67,7 +80,8 @@ group_setup(void **state)
     snprintf(p, sizeof p, "%s/out", f->dir);
     if (fixture_issue(ca, PKI_ROLE_NODE, "DE", p, NULL, err) != 0 ||
         fixture_issue(ca, PKI_ROLE_NODE, "FR", p, NULL, err) != 0 ||
-        fixture_issue(ca, PKI_ROLE_ANALYST, "alice", p, NULL, err) != 0)
+        fixture_issue(ca, PKI_ROLE_ANALYST, "alice", p, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_HUB, "relay", p, NULL, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/out2", f->dir);
     if (fixture_issue(ca, PKI_ROLE_NODE, "DE", p, NULL, err) != 0)
@@ -112,6 +126,13 @@ group_setup(void **state)
     if (util_write_file(p, root_only, strlen(root_only), 0644, err) != 0 ||
         federation_load(p, &f->root_only, err) != 0)
         goto fail;
+    static const char hubbed[] = "ca_cert = ca/ca.crt\ncrl = crl.pem\n"
+        "hub = tcp://127.0.0.1:1 out/relay.crt\nnode = DE hub out/DE.crt\n"
+        "node = FR hub out/FR.crt\n";
+    snprintf(p, sizeof p, "%s/hubbed.conf", f->dir);
+    if (util_write_file(p, hubbed, strlen(hubbed), 0644, err) != 0 ||
+        federation_load(p, &f->hubbed, err) != 0)
+        goto fail;
     static const char query[] = "the signed query envelope as sent";
     wire_query_hash((const uint8_t *)query, sizeof query - 1, f->qhash);
     *state = f;
@@ -135,6 +156,7 @@ group_teardown(void **state)
     federation_release(&f->with_ca);
     federation_release(&f->pinned);
     federation_release(&f->root_only);
+    federation_release(&f->hubbed);
     rm_rf(f->dir);
     free(f);
     return 0;
@@ -497,6 +519,378 @@ test_garbage(void **state)
     refuse(f, "DE", &r, "unreadable response: unsupported envelope version 2", NULL);
 }
 
+/* ---- through a hub ---- */
+
+/* The transport key pair of signer i, as its key file yields it. */
+static void
+curve_pair(const struct fx *f, enum signer i, uint8_t pub[SEAL_KEY_LEN], uint8_t sec[SEAL_KEY_LEN])
+{
+    assert_int_equal(pki_key_curve_secret(f->key[i], sec), 0);
+    assert_int_equal(pki_curve_public(sec, pub), 0);
+}
+
+static const char hub_query[] = "the signed query envelope, sealed to each node";
+
+static void
+test_hub_route(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "";
+    const size_t idx[2] = {0, 1};
+    uint8_t rid[WIRE_QUERY_ID_LEN], rid2[WIRE_QUERY_ID_LEN], qh[WIRE_HASH_LEN];
+    struct buf out = {0};
+    const uint8_t *q = (const uint8_t *)hub_query;
+    size_t qlen = sizeof hub_query - 1;
+    int64_t before = util_now_ms();
+    if (client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen, idx, 2, 2500,
+            rid, &out, err) != 0)
+        fail_msg("%s", err);
+    /* What the hub checks: an envelope signed by alice over a HubRoute. */
+    Fedra__Envelope *e = wire_envelope_decode(out.p, out.len, WIRE_MAX_HUB_ROUTE, err);
+    assert_non_null(e);
+    assert_int_equal(pki_check_sig(f->cert[S_ALICE], e->body.data, e->body.len,
+        e->signature.data, e->signature.len), 0);
+    size_t dl;
+    const uint8_t *der = pki_cert_der(f->cert[S_ALICE], &dl);
+    assert_int_equal(e->signer_cert.len, dl);
+    assert_memory_equal(e->signer_cert.data, der, dl);
+    Fedra__HubRoute *r = wire_hubroute_decode(e->body.data, e->body.len, err);
+    if (r == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(r->context, WIRE_HUB_ROUTE_CONTEXT);
+    assert_memory_equal(r->route_id.data, rid, WIRE_QUERY_ID_LEN);
+    assert_string_equal(r->hub, "relay");
+    assert_int_equal(r->timeout_ms, 2500);
+    assert_true(r->issued_at_ms >= before && r->issued_at_ms <= util_now_ms());
+    assert_int_equal(r->expires_at_ms, r->issued_at_ms + 2500 + CLIENT_ROUTE_TTL_SLACK_MS);
+    wire_query_hash(q, qlen, qh);
+    assert_memory_equal(r->query_hash.data, qh, WIRE_HASH_LEN);
+    assert_int_equal(r->n_queries, 2);
+    /* What each node does: open its own box, and only its own. */
+    const enum signer who[2] = {S_DE, S_FR};
+    for (size_t k = 0; k < 2; k++) {
+        uint8_t pub[SEAL_KEY_LEN], sec[SEAL_KEY_LEN], opub[SEAL_KEY_LEN], osec[SEAL_KEY_LEN];
+        struct buf plain = {0};
+        assert_string_equal(r->queries[k]->node, k == 0 ? "DE" : "FR");
+        curve_pair(f, who[k], pub, sec);
+        if (seal_open(pub, sec, r->queries[k]->sealed.data, r->queries[k]->sealed.len,
+                WIRE_MAX_MODEL_QUERY, &plain, err) != 0)
+            fail_msg("%s", err);
+        assert_int_equal(plain.len, qlen);
+        assert_memory_equal(plain.p, q, qlen);
+        plain.len = 0;
+        curve_pair(f, who[1 - k], opub, osec);
+        assert_int_equal(seal_open(opub, osec, r->queries[k]->sealed.data,
+            r->queries[k]->sealed.len, WIRE_MAX_MODEL_QUERY, &plain, err), -1);
+        buf_release(&plain);
+    }
+    wire_hubroute_free(r);
+    wire_envelope_free(e);
+    /* A fresh route id every time. */
+    assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
+        idx, 1, 2500, rid2, &out, err), 0);
+    assert_memory_not_equal(rid, rid2, WIRE_QUERY_ID_LEN);
+    /* Limits: no nodes, or a federation without a hub. */
+    assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
+        idx, 0, 2500, rid, &out, err), -1);
+    assert_string_equal(err, "a route names 1..256 nodes, not 0");
+    assert_int_equal(client_hub_route(&f->pinned, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
+        idx, 1, 2500, rid, &out, err), -1);
+    assert_string_equal(err, "the federation file names no hub");
+    buf_release(&out);
+}
+
+static void
+test_hub_analyst_key(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "";
+    struct client_session *s = client_session_open(&f->hubbed);
+    /* alice's certificate with DE's key: the bound transport key is not the key's. */
+    assert_int_equal(client_session_analyst(s, f->cert[S_ALICE], f->key[S_DE], err), -1);
+    assert_string_equal(err, "certificate 'alice' binds a transport key other than its key's");
+    assert_int_equal(client_session_analyst(s, f->cert[S_ALICE], f->key[S_ALICE], err), 0);
+    client_session_close(s);
+}
+
+/* rep for DE (node 0 of hubbed) after the HUB_REPLY {status, reason, payload}. */
+static void
+hub_reply(const struct fx *f, struct client_session *s, Fedra__HubStatus st, const char *reason,
+    const struct buf *payload, struct node_reply *rep)
+{
+    Fedra__HubFrame h = FEDRA__HUB_FRAME__INIT;
+    h.version = WIRE_VERSION;
+    h.type = FEDRA__HUB_TYPE__HUB_REPLY;
+    h.node = (char *)"DE";
+    h.status = st;
+    h.reason = (char *)(reason ? reason : "");
+    if (payload != NULL) {
+        h.payload.data = payload->p;
+        h.payload.len = payload->len;
+    }
+    client_replies_release(rep, 1);
+    memset(rep, 0, sizeof *rep);
+    client_session_hub_reply(s, 0, f->qhash, &h, rep);
+}
+
+static void
+test_hub_reply(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "";
+    struct client_session *s = client_session_open(&f->hubbed);
+    assert_int_equal(client_session_analyst(s, f->cert[S_ALICE], f->key[S_ALICE], err), 0);
+    uint8_t apub[SEAL_KEY_LEN], asec[SEAL_KEY_LEN], fpub[SEAL_KEY_LEN], fsec[SEAL_KEY_LEN];
+    curve_pair(f, S_ALICE, apub, asec);
+    curve_pair(f, S_FR, fpub, fsec);
+    struct node_reply rep;
+    memset(&rep, 0, sizeof rep);
+    struct buf env = {0}, box = {0};
+    struct resp r = honest();
+    build(f, &r, &env);
+    /* Honest: opened, verified as a direct answer, and the opened envelope kept for bundles. */
+    assert_int_equal(seal_box(apub, env.p, env.len, &box, err), 0);
+    hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
+    if (rep.status != NODE_OK)
+        fail_msg("%s", rep.reason);
+    assert_int_equal(rep.raw.len, env.len);
+    assert_memory_equal(rep.raw.p, env.p, env.len);
+    assert_int_equal(rep.body->count->cells[0]->count, 7);
+    /* A byte of the box altered by the hub. */
+    box.p[box.len / 2] ^= 0x20;
+    hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
+    assert_int_equal(rep.status, NODE_ERROR);
+    assert_non_null(strstr(rep.reason, "answer altered in transit: the sealed answer relayed by "
+        "hub 'relay' does not open with your key"));
+    assert_int_equal(rep.raw.len, 0);
+    /* Sealed to someone else's key. */
+    box.len = 0;
+    assert_int_equal(seal_box(fpub, env.p, env.len, &box, err), 0);
+    hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
+    assert_int_equal(rep.status, NODE_ERROR);
+    assert_non_null(strstr(rep.reason, "answer altered in transit"));
+    /* FR's honest answer passed on as DE's (a swap): the signature names FR. */
+    env.len = box.len = 0;
+    r.node = "FR";
+    r.key = r.cert = S_FR;
+    build(f, &r, &env);
+    assert_int_equal(seal_box(apub, env.p, env.len, &box, err), 0);
+    hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
+    assert_int_equal(rep.status, NODE_ERROR);
+    assert_string_equal(rep.reason, "response signed by node 'FR', not 'DE'");
+    /* DE's answer to another query (a replay): the query hash. */
+    uint8_t other[WIRE_HASH_LEN];
+    wire_query_hash((const uint8_t *)"an earlier query", 16, other);
+    env.len = box.len = 0;
+    r = honest();
+    r.qhash = other;
+    build(f, &r, &env);
+    assert_int_equal(seal_box(apub, env.p, env.len, &box, err), 0);
+    hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
+    assert_int_equal(rep.status, NODE_ERROR);
+    assert_non_null(strstr(rep.reason, "query hash mismatch"));
+    /* The hub's verdicts, each naming the node and the hub; its text made printable. */
+    static const struct {
+        Fedra__HubStatus st;
+        enum node_status want;
+        const char *reason;
+    } v[] = {
+        {FEDRA__HUB_STATUS__HUB_STATUS_TIMEOUT, NODE_TIMEOUT,
+            "node 'DE' did not answer hub 'relay' within the timeout"},
+        {FEDRA__HUB_STATUS__HUB_STATUS_UNKNOWN, NODE_ERROR,
+            "node 'DE' is not known to hub 'relay' (it never connected, or the hub refused its "
+            "certificate)"},
+        {FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE, NODE_ERROR,
+            "node 'DE' is not connected to hub 'relay'"},
+        {FEDRA__HUB_STATUS__HUB_STATUS_BUSY, NODE_ERROR,
+            "node 'DE' is busy at hub 'relay' (its queue is full)"},
+        {FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, NODE_ERROR,
+            "hub 'relay' refused the route to node 'DE'"},
+        {FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE, NODE_ERROR,
+            "node 'DE' could not read the query relayed by hub 'relay' (altered in transit, or "
+            "sealed to a key it does not hold)"},
+        {(Fedra__HubStatus)42, NODE_ERROR, "hub 'relay' sent an unknown status 42 for node 'DE'"},
+    };
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+        hub_reply(f, s, v[k].st, NULL, NULL, &rep);
+        assert_int_equal(rep.status, v[k].want);
+        assert_string_equal(rep.reason, v[k].reason);
+        assert_null(rep.body);
+    }
+    hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, "certificate 'alice' was\nrevoked",
+        NULL, &rep);
+    assert_string_equal(rep.reason, "hub 'relay' refused the route to node 'DE': certificate "
+        "'alice' was?revoked");
+    client_replies_release(&rep, 1);
+    buf_release(&env);
+    buf_release(&box);
+    client_session_close(s);
+}
+
+/*
+ * A stand-in hub for one route: it checks the route as the hub would, then
+ * replies first with a stale route id (to be dropped), then DE's honest
+ * answer sealed to alice, then FR as not connected.
+ */
+struct fake_hub {
+    const struct fx *f;
+    void *ctx, *sock;
+    char endpoint[64];
+    char err[FEDRA_ERRLEN];         /* empty: all went as expected */
+};
+
+static void
+fake_send(struct fake_hub *h, const zmq_msg_t *id, const uint8_t rid[WIRE_QUERY_ID_LEN],
+    const char *node, Fedra__HubStatus st, const struct buf *payload)
+{
+    Fedra__HubFrame fr = FEDRA__HUB_FRAME__INIT;
+    fr.version = WIRE_VERSION;
+    fr.type = FEDRA__HUB_TYPE__HUB_REPLY;
+    fr.route_id.data = (uint8_t *)rid;
+    fr.route_id.len = WIRE_QUERY_ID_LEN;
+    fr.node = (char *)node;
+    fr.status = st;
+    if (payload != NULL) {
+        fr.payload.data = payload->p;
+        fr.payload.len = payload->len;
+    }
+    struct buf b = {0};
+    wire_pack(&fr.base, &b);
+    zmq_send(h->sock, zmq_msg_data((zmq_msg_t *)id), zmq_msg_size((zmq_msg_t *)id), ZMQ_SNDMORE);
+    zmq_send(h->sock, b.p, b.len, 0);
+    buf_release(&b);
+}
+
+static void *
+fake_hub_run(void *arg)
+{
+    struct fake_hub *h = arg;
+    const struct fx *f = h->f;
+    zmq_msg_t id, m;
+    zmq_msg_init(&id);
+    zmq_msg_init(&m);
+    Fedra__HubFrame *fr = NULL;
+    Fedra__Envelope *e = NULL;
+    Fedra__HubRoute *r = NULL;
+    struct buf plain = {0}, env = {0}, box = {0};
+    if (zmq_msg_recv(&id, h->sock, 0) < 0 || zmq_msg_recv(&m, h->sock, 0) < 0) {
+        errf(h->err, "fake hub: no route came");
+        goto out;
+    }
+    fr = wire_hubframe_decode(zmq_msg_data(&m), zmq_msg_size(&m), h->err);
+    e = fr && fr->type == FEDRA__HUB_TYPE__HUB_ROUTE
+        ? wire_envelope_decode(fr->payload.data, fr->payload.len, WIRE_MAX_HUB_ROUTE, h->err)
+        : NULL;
+    r = e ? wire_hubroute_decode(e->body.data, e->body.len, h->err) : NULL;
+    if (r == NULL || r->n_queries != 2 || strcmp(r->queries[0]->node, "DE") != 0) {
+        errf(h->err, "fake hub: not the route expected");
+        goto out;
+    }
+    uint8_t pub[SEAL_KEY_LEN], sec[SEAL_KEY_LEN], apub[SEAL_KEY_LEN], stale[WIRE_QUERY_ID_LEN];
+    pki_key_curve_secret(f->key[S_DE], sec);
+    pki_curve_public(sec, pub);
+    if (seal_open(pub, sec, r->queries[0]->sealed.data, r->queries[0]->sealed.len,
+            WIRE_MAX_MODEL_QUERY, &plain, h->err) != 0) {
+        errf(h->err, "fake hub: DE's box does not open");
+        goto out;
+    }
+    /* DE answers the query it opened, sealed to alice. */
+    uint8_t qh[WIRE_HASH_LEN], asec[SEAL_KEY_LEN];
+    wire_query_hash(plain.p, plain.len, qh);
+    struct resp a = honest();
+    a.qhash = qh;
+    build(f, &a, &env);
+    pki_key_curve_secret(f->key[S_ALICE], asec);
+    pki_curve_public(asec, apub);
+    seal_box(apub, env.p, env.len, &box, h->err);
+    memcpy(stale, r->route_id.data, sizeof stale);
+    stale[0] ^= 0xff;
+    fake_send(h, &id, stale, "DE", FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE, NULL);
+    fake_send(h, &id, r->route_id.data, "DE", FEDRA__HUB_STATUS__HUB_STATUS_OK, &box);
+    fake_send(h, &id, r->route_id.data, "FR", FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE, NULL);
+out:
+    buf_release(&plain);
+    buf_release(&env);
+    buf_release(&box);
+    wire_hubroute_free(r);
+    wire_envelope_free(e);
+    wire_hubframe_free(fr);
+    zmq_msg_close(&id);
+    zmq_msg_close(&m);
+    return NULL;
+}
+
+static void
+test_hub_fanout(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "", z85[41], p[160];
+    uint8_t sec[SEAL_KEY_LEN];
+    struct fake_hub h = {.f = f};
+    h.ctx = zmq_ctx_new();
+    h.sock = zmq_socket(h.ctx, ZMQ_ROUTER);
+    int one = 1, zero = 0;
+    size_t el = sizeof h.endpoint;
+    assert_int_equal(pki_key_curve_secret(f->key[S_RELAY], sec), 0);
+    zmq_z85_encode(z85, sec, 32);
+    assert_int_equal(zmq_setsockopt(h.sock, ZMQ_CURVE_SERVER, &one, sizeof one), 0);
+    assert_int_equal(zmq_setsockopt(h.sock, ZMQ_CURVE_SECRETKEY, z85, 40), 0);
+    assert_int_equal(zmq_setsockopt(h.sock, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal(zmq_bind(h.sock, "tcp://127.0.0.1:*"), 0);
+    assert_int_equal(zmq_getsockopt(h.sock, ZMQ_LAST_ENDPOINT, h.endpoint, &el), 0);
+    struct buf conf = {0};
+    buf_printf(&conf, "ca_cert = ca/ca.crt\ncrl = crl.pem\nhub = %s out/relay.crt\n"
+        "node = DE hub out/DE.crt\nnode = FR hub out/FR.crt\n", h.endpoint);
+    snprintf(p, sizeof p, "%s/live.conf", f->dir);
+    struct federation fed;
+    assert_int_equal(util_write_file(p, conf.p, conf.len, 0644, err), 0);
+    buf_release(&conf);
+    if (federation_load(p, &fed, err) != 0)
+        fail_msg("%s", err);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, fake_hub_run, &h), 0);
+    struct client_session *s = client_session_open(&fed);
+    assert_int_equal(client_session_analyst(s, f->cert[S_ALICE], f->key[S_ALICE], err), 0);
+    /* The query must be alice's own signed envelope: answers are sealed to its signer. */
+    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
+    spec.kind = FEDRA__KIND__KIND_COUNT;
+    struct buf q = {0};
+    assert_int_equal(client_sign_query(&fed, f->cert[S_ALICE], f->key[S_ALICE], &spec, 60000,
+        &q, NULL, err), 0);
+    struct node_reply rep[2];
+    assert_int_equal(client_session_fanout(s, q.p, q.len, 5000, rep, err), 0);
+    pthread_join(t, NULL);
+    if (h.err[0] != 0)
+        fail_msg("%s", h.err);
+    if (rep[0].status != NODE_OK)
+        fail_msg("DE: %s", rep[0].reason);
+    assert_int_equal(rep[0].body->count->cells[0]->count, 7);
+    assert_int_equal(rep[1].status, NODE_ERROR);
+    assert_string_equal(rep[1].reason, "node 'FR' is not connected to hub 'relay'");
+    client_replies_release(rep, 2);
+    /* A query signed by someone else never leaves: its answers could not be opened. */
+    assert_int_equal(client_sign_query(&fed, f->cert[S_DE], f->key[S_DE], &spec, 60000, &q,
+        NULL, err), 0);
+    assert_int_equal(client_session_fanout(s, q.p, q.len, 200, rep, err), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rep[i].status, NODE_ERROR);
+        assert_non_null(strstr(rep[i].reason, "the query is signed by another analyst"));
+    }
+    client_replies_release(rep, 2);
+    client_session_close(s);
+    /* Without the analyst, nodes behind the hub are errors saying what is missing. */
+    s = client_session_open(&fed);
+    assert_int_equal(client_session_fanout(s, q.p, q.len, 200, rep, err), 0);
+    assert_string_equal(rep[0].reason, "no analyst certificate and key to reach it through hub "
+        "'relay' (pass --cert and --key)");
+    client_replies_release(rep, 2);
+    client_session_close(s);
+    buf_release(&q);
+    federation_release(&fed);
+    zmq_close(h.sock);
+    zmq_ctx_term(h.ctx);
+}
+
 int
 main(void)
 {
@@ -514,6 +908,10 @@ main(void)
         cmocka_unit_test(test_revoked_and_foreign_certificates),
         cmocka_unit_test(test_wrong_context),
         cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_hub_route),
+        cmocka_unit_test(test_hub_analyst_key),
+        cmocka_unit_test(test_hub_reply),
+        cmocka_unit_test(test_hub_fanout),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -419,6 +419,83 @@ test_durability(void **state)
     extra(f, "durability = FULL", -1, NULL);                /* values are case-sensitive */
 }
 
+/* hub, hub_cert, socks_proxy: a node that dials out; listen becomes optional. */
+static void
+test_hub_keys(void **state)
+{
+    struct fx *f = *state;
+    char *hc = in_dir(f, "hub/hub.crt");
+    /* Both listen and hub (line 7: hub, line 8: hub_cert). */
+    assert_int_equal(load(f, REQUIRED "hub = tcp://hub.example.org:7100\n"
+        "hub_cert = hub/hub.crt\n"), 0);
+    assert_string_equal(f->c.listen, "tcp://127.0.0.1:7001");
+    assert_string_equal(f->c.hub, "tcp://hub.example.org:7100");
+    assert_string_equal(f->c.hub_cert, hc);
+    assert_null(f->c.socks_proxy);
+    /* Without listen: hub alone is enough. */
+    static const char nolisten[] = "db = store.db\ncert = c\nkey = k\nca_cert = ca\ncrl = l\n";
+    assert_int_equal(load(f, "hub = ipc:///run/hub.sock\nhub_cert = hub/hub.crt\n"
+        "socks_proxy = proxy.example.org:1080\n" /* lines 1..3 */ "db = store.db\n"
+        "cert = c\nkey = k\nca_cert = ca\ncrl = l\n"), 0);
+    assert_null(f->c.listen);
+    assert_string_equal(f->c.hub, "ipc:///run/hub.sock");
+    assert_string_equal(f->c.socks_proxy, "proxy.example.org:1080");
+    /* Neither: the message names listen and says what hub is for. */
+    assert_int_equal(load(f, nolisten), -1);
+    assert_non_null(strstr(f->err, "missing required key 'listen' ("));
+    assert_non_null(strstr(f->err, "hub = ENDPOINT and hub_cert = FILE"));
+    /* hub and hub_cert come together; socks_proxy only with hub. */
+    extra(f, "hub = tcp://h:1", -1, " hub needs hub_cert (the hub's certificate, from "
+        "fedra-cert issue --role hub; its transport key is pinned)");
+    extra(f, "hub_cert = h.crt", -1, " hub_cert needs hub (the endpoint of the hub it "
+        "certifies)");
+    extra(f, "socks_proxy = p:1080", -1, " socks_proxy needs hub (the proxy is only used to "
+        "reach the hub)");
+    /* Values, with file and line. */
+    extra(f, "hub = hub.example.org:7100", -1, "7: hub = 'hub.example.org:7100': must be the "
+        "hub's ZeroMQ endpoint, such as tcp://hub.example.org:7100");
+    extra(f, "hub =", -1, "7: hub = '': must be the hub's ZeroMQ endpoint, such as "
+        "tcp://hub.example.org:7100");
+    extra(f, "hub_cert =", -1, "7: hub_cert has an empty value");
+    extra(f, "socks_proxy =", -1, "7: socks_proxy has an empty value");
+    static const char *const bad_socks[] = {"proxy", ":1080", "proxy:", "proxy:x",
+        "socks5://proxy:1080", "user@proxy:1080", "pro xy:1080"};
+    for (size_t i = 0; i < sizeof bad_socks / sizeof bad_socks[0]; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "socks_proxy = %s", bad_socks[i]);
+        extra(f, line, -1, NULL);
+        assert_non_null(strstr(f->err, ":7: socks_proxy = '"));
+    }
+    /* The port at both ends of its range and one past each. */
+    extra(f, "socks_proxy = p:0", -1, "7: socks_proxy = 'p:0': the port after the last ':' "
+        "must be an integer from 1 to 65535");
+    extra(f, "socks_proxy = p:65536", -1, "7: socks_proxy = 'p:65536': the port after the "
+        "last ':' must be an integer from 1 to 65535");
+    static const char hubs[] = "hub = tcp://h:1\nhub_cert = h.crt\n";
+    for (int port = 1; port <= 65535; port += 65534) {
+        char text[512];
+        snprintf(text, sizeof text, REQUIRED "%ssocks_proxy = [::1]:%d\n", hubs, port);
+        assert_int_equal(load(f, text), 0);
+    }
+    /* CONFIG_MAX_SOCKS characters, and one more. */
+    struct buf b = {0};
+    buf_printf(&b, REQUIRED "%ssocks_proxy = ", hubs);
+    for (size_t i = 0; i < CONFIG_MAX_SOCKS - 5; i++)
+        buf_puts(&b, "p");
+    buf_puts(&b, ":1080\n");
+    assert_int_equal(load(f, (char *)b.p), 0);
+    assert_int_equal(strlen(f->c.socks_proxy), CONFIG_MAX_SOCKS);
+    b.len -= 6;
+    buf_puts(&b, "p:1080\n");
+    assert_int_equal(load(f, (char *)b.p), -1);
+    assert_non_null(strstr(f->err, "longer than 255 characters"));
+    buf_release(&b);
+    /* Each once. */
+    assert_int_equal(load(f, REQUIRED "hub = tcp://h:1\nhub_cert = h\nhub = tcp://h:2\n"), -1);
+    assert_non_null(strstr(f->err, ":9: hub is given twice (each key once)"));
+    free(hc);
+}
+
 static void
 test_missing_required(void **state)
 {
@@ -646,6 +723,7 @@ main(void)
         T(test_unknown_key),
         T(test_durability),
         T(test_model_path_check),
+        T(test_hub_keys),
         T(test_missing_required),
         T(test_missing_file),
         T(test_kv_comments_blank_crlf),

@@ -4,8 +4,9 @@
  * A group fixture creates, in a temporary directory, a CA (ca/), a CRL, node
  * certificates DE and FR and an analyst certificate alice (out/), and
  * FED_MAX_NODES node certificates n000..n255 (many/) for the node limit;
- * issuing them takes well under a second with Ed25519 keys.  Each test writes
- * its own federation file DIR/fed.conf.  The transport key the file yields is
+ * issuing them takes well under a second with Ed25519 keys.  For the hub: a
+ * hub certificate "relay" (out/), and one revoked before the CRL was written
+ * (rev/relay).  Each test writes its own federation file DIR/fed.conf.  The transport key the file yields is
  * checked against libzmq's own derivation from the node's Curve secret.
  */
 #include <setjmp.h>
@@ -52,7 +53,14 @@ group_setup(void **state)
     if ((ca = fixture_ca(p, "fedra test CA", CA_MAX_DAYS, T_2019_01_01, err)) == NULL ||
         fixture_issue(ca, PKI_ROLE_NODE, "DE", q, NULL, err) != 0 ||
         fixture_issue(ca, PKI_ROLE_NODE, "FR", q, NULL, err) != 0 ||
-        fixture_issue(ca, PKI_ROLE_ANALYST, "alice", q, NULL, err) != 0)
+        fixture_issue(ca, PKI_ROLE_ANALYST, "alice", q, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_HUB, "relay", q, NULL, err) != 0)
+        goto fail;
+    char serial[CA_SERIAL_LEN];
+    struct ca_revoked rv;
+    snprintf(p, sizeof p, "%s/rev", f->dir);
+    if (fixture_issue(ca, PKI_ROLE_HUB, "relay", p, serial, err) != 0 ||
+        ca_revoke(ca, NULL, serial, "keyCompromise", 0, &rv, err) != 0)
         goto fail;
     snprintf(p, sizeof p, "%s/many", f->dir);
     if (fixture_issue_numbered(ca, PKI_ROLE_NODE, "n", 3, FED_MAX_NODES, p, err) != 0)
@@ -116,7 +124,7 @@ in_dir(const struct fx *f, const char *rel)
     return buf_detach(&b);
 }
 
-/* The Curve public key of node NAME as libzmq derives it from the node's key file. */
+/* The Curve public key of NAME (node or hub) as libzmq derives it from its key file. */
 static void
 zmq_public_of(const struct fx *f, const char *name, uint8_t out[32])
 {
@@ -290,7 +298,7 @@ test_unknown_key(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(load(f, "node = DE tcp://127.0.0.1:7001 out/DE.crt\nnodes = FR\n"), -1);
-    expect_err(f, "2: unknown key 'nodes' (keys: ca_cert, crl, node)");
+    expect_err(f, "2: unknown key 'nodes' (keys: ca_cert, crl, hub, node)");
 }
 
 static void
@@ -313,6 +321,99 @@ test_bad_ca_file(void **state)
     assert_int_equal(load(f, "ca_cert = ca/missing.crt\n"
         "node = DE tcp://127.0.0.1:7001 out/DE.crt\n"), -1);
     assert_non_null(strstr(f->err, "missing.crt"));
+}
+
+/* A mixed federation: one node direct, two behind the hub, the hub line anywhere. */
+static void
+test_hub_and_mixed_nodes(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, "ca_cert = ca/ca.crt\n"
+        "crl = crl.pem\n"
+        "node = DE hub out/DE.crt\n"
+        "node = FR tcp://127.0.0.1:7002 out/FR.crt\n"
+        "hub = tcp://127.0.0.1:7100 out/relay.crt\n"
+        "node = n000 hub many/n000.crt\n"), 0);
+    assert_non_null(f->fed.hub);
+    assert_string_equal(f->fed.hub->name, "relay");
+    assert_string_equal(f->fed.hub->endpoint, "tcp://127.0.0.1:7100");
+    char *rel = in_dir(f, "out/relay.crt");
+    assert_string_equal(f->fed.hub->cert_path, rel);
+    free(rel);
+    uint8_t want[32];
+    zmq_public_of(f, "relay", want);
+    assert_memory_equal(f->fed.hub->curve_key, want, 32);
+    assert_int_equal(f->fed.nnodes, 3);
+    assert_true(f->fed.nodes[0].via_hub);
+    assert_false(f->fed.nodes[1].via_hub);
+    assert_true(f->fed.nodes[2].via_hub);
+    assert_string_equal(f->fed.nodes[0].endpoint, FED_HUB_ENDPOINT);
+    assert_int_equal(federation_hub_nodes(&f->fed), 2);
+    /* A node behind the hub keeps its own transport key: the query is sealed to it. */
+    zmq_public_of(f, "DE", want);
+    assert_memory_equal(f->fed.nodes[0].curve_key, want, 32);
+    /* Pinned (no ca_cert): the hub's role is still checked, its chain not. */
+    assert_int_equal(load(f, "hub = tcp://127.0.0.1:7100 rev/relay.crt\n"
+        "node = DE hub out/DE.crt\n"), 0);
+    assert_null(f->fed.trust);
+    assert_int_equal(federation_hub_nodes(&f->fed), 1);
+    /* A hub line and only direct nodes: allowed (nothing goes through it). */
+    assert_int_equal(load(f, "hub = tcp://127.0.0.1:7100 out/relay.crt\n"
+        "node = DE tcp://127.0.0.1:7001 out/DE.crt\n"), 0);
+    assert_int_equal(federation_hub_nodes(&f->fed), 0);
+}
+
+static void
+test_bad_hub_lines(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, "hub = tcp://127.0.0.1:7100 out/relay.crt\n"
+        "node = DE hub out/DE.crt\n"
+        "hub = tcp://127.0.0.1:7101 out/relay.crt\n"), -1);
+    expect_err(f, "3: a second hub line (the hub is named on line 1; a federation has at most "
+        "one hub)");
+    assert_int_equal(load(f, "node = FR tcp://127.0.0.1:7002 out/FR.crt\n"
+        "node = DE hub out/DE.crt\n"), -1);
+    expect_err(f, "2: node 'DE' is behind the hub, but no hub is named (add "
+        "'hub = ENDPOINT CERT')");
+    assert_int_equal(load(f, "hub = tcp://127.0.0.1:7100\nnode = DE hub out/DE.crt\n"), -1);
+    expect_err(f, "1: expected 'hub = ENDPOINT CERT'");
+    assert_int_equal(load(f, "hub = tcp://127.0.0.1:7100 out/relay.crt x\n"), -1);
+    expect_err(f, "1: expected 'hub = ENDPOINT CERT'");
+    /* A node certificate as the hub's. */
+    char want[FEDRA_ERRLEN];
+    char *p = in_dir(f, "out/DE.crt");
+    assert_int_equal(load(f, "node = FR hub out/FR.crt\nhub = tcp://h:1 out/DE.crt\n"), -1);
+    snprintf(want, sizeof want, "2: certificate '%s' is not a hub certificate (it names 'DE', "
+        "role node)", p);
+    expect_err(f, want);
+    free(p);
+    /* And the hub's certificate as a node's. */
+    p = in_dir(f, "out/relay.crt");
+    assert_int_equal(load(f, "node = relay hub out/relay.crt\n"), -1);
+    snprintf(want, sizeof want, "1: certificate '%s' is not a node certificate for 'relay' "
+        "(it names 'relay', role hub)", p);
+    expect_err(f, want);
+    free(p);
+    assert_int_equal(load(f, "hub = tcp://h:1 out/nope.crt\nnode = DE hub out/DE.crt\n"), -1);
+    assert_non_null(strstr(f->err, ":1: hub: "));
+    assert_non_null(strstr(f->err, "nope.crt"));
+}
+
+/* With ca_cert and crl the hub's certificate is verified when the file is read. */
+static void
+test_revoked_hub(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, "ca_cert = ca/ca.crt\ncrl = crl.pem\n"
+        "hub = tcp://127.0.0.1:7100 rev/relay.crt\n"
+        "node = DE hub out/DE.crt\n"), -1);
+    assert_non_null(strstr(f->err, ":3: hub certificate refused: certificate 'relay'"));
+    assert_non_null(strstr(f->err, "revoked"));
+    /* Without the CRL the same certificate passes the chain check. */
+    assert_int_equal(load(f, "ca_cert = ca/ca.crt\n"
+        "hub = tcp://127.0.0.1:7100 rev/relay.crt\n"
+        "node = DE hub out/DE.crt\n"), 0);
 }
 
 /* n000..n(count-1), then optionally one more line naming a certificate that exists. */
@@ -362,6 +463,9 @@ main(void)
         T(test_no_nodes),
         T(test_bad_ca_file),
         T(test_max_nodes),
+        T(test_hub_and_mixed_nodes),
+        T(test_bad_hub_lines),
+        T(test_revoked_hub),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

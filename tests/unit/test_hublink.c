@@ -1,0 +1,567 @@
+/*
+ * test_hublink - the node's link to the hub (node/hublink.c).
+ *
+ * A group fixture makes a real CA with fedra-cert's code: node NL (the
+ * node), hubs H and Hrev (Hrev revoked in crl2.pem), node DE (a certificate
+ * of the wrong role to be a hub) and analyst alice, whose certificate binds
+ * the key answers are sealed to.
+ *
+ * The frame handler is driven directly with frames as a hub would send them,
+ * honest and not: a FORWARD whose box opens must reach the answer function
+ * with exactly the envelope sealed, and its answer must open with alice's
+ * secret key and nothing else; every other case must give an UNREADABLE
+ * answer with no payload, or nothing at all and a count.  Then a loopback
+ * ROUTER plays the hub (CURVE server with H's key): hello with the node's
+ * certificate, welcome, a forwarded query and its answer, a refusal, the hub
+ * gone and back on the same port (the node dials again and says hello).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tests/unit/fixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "certs/ca.h"
+#include "certs/pki.h"
+#include "lib/seal.h"
+#include "lib/util.h"
+#include "node/hublink.h"
+#include "proto/wire.h"
+
+#define PUMP_MS 8000                /* longest wait for the link to do one thing */
+
+struct fx {
+    char dir[64], out[96], hub_crt[128], hubrev_crt[128], de_crt[128];
+    struct pki_trust *t1, *t2;      /* crl1 (none revoked), crl2 (Hrev revoked) */
+    struct pki_cert *nl, *alice;
+    struct pki_key *alice_key, *hub_key;
+    uint8_t nl_secret[32], alice_secret[32], alice_public[32], hub_secret[32];
+    /* what the answer function saw */
+    int answered;
+    struct buf last_query;
+};
+
+static int
+group_setup(void **state)
+{
+    struct fx *f = xcalloc(1, sizeof *f);
+    char err[FEDRA_ERRLEN] = "", p[160], q[160];
+    struct ca *ca = NULL;
+    struct ca_revoked rv;
+    struct pki_key *nlk = NULL;
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_hublink.XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(p, sizeof p, "%s/ca", f->dir);
+    snprintf(f->out, sizeof f->out, "%s/out", f->dir);
+    if ((ca = fixture_ca(p, "hublink test CA", 3650, 0, err)) == NULL ||
+        fixture_issue(ca, PKI_ROLE_NODE, "NL", f->out, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_NODE, "DE", f->out, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_HUB, "H", f->out, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_HUB, "Hrev", f->out, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_ANALYST, "alice", f->out, NULL, err) != 0)
+        goto fail;
+    snprintf(p, sizeof p, "%s/crl1.pem", f->dir);
+    if (fixture_crl(ca, p, err) != 0 ||
+        ca_revoke(ca, "Hrev", NULL, "keyCompromise", 0, &rv, err) != 0)
+        goto fail;
+    snprintf(p, sizeof p, "%s/crl2.pem", f->dir);
+    if (fixture_crl(ca, p, err) != 0)
+        goto fail;
+    ca_free(ca);
+    ca = NULL;
+    snprintf(p, sizeof p, "%s/ca/ca.crt", f->dir);
+    snprintf(q, sizeof q, "%s/crl1.pem", f->dir);
+    if (pki_trust_load(p, q, 1, &f->t1, err) != 0)
+        goto fail;
+    snprintf(q, sizeof q, "%s/crl2.pem", f->dir);
+    if (pki_trust_load(p, q, 1, &f->t2, err) != 0)
+        goto fail;
+    snprintf(f->hub_crt, sizeof f->hub_crt, "%s/H.crt", f->out);
+    snprintf(f->hubrev_crt, sizeof f->hubrev_crt, "%s/Hrev.crt", f->out);
+    snprintf(f->de_crt, sizeof f->de_crt, "%s/DE.crt", f->out);
+    if ((f->nl = fixture_cert(f->out, "NL", err)) == NULL ||
+        (f->alice = fixture_cert(f->out, "alice", err)) == NULL ||
+        (nlk = fixture_key(f->out, "NL", err)) == NULL ||
+        (f->alice_key = fixture_key(f->out, "alice", err)) == NULL ||
+        (f->hub_key = fixture_key(f->out, "H", err)) == NULL)
+        goto fail;
+    if (pki_key_curve_secret(nlk, f->nl_secret) != 0 ||
+        pki_key_curve_secret(f->alice_key, f->alice_secret) != 0 ||
+        pki_curve_public(f->alice_secret, f->alice_public) != 0 ||
+        pki_key_curve_secret(f->hub_key, f->hub_secret) != 0) {
+        errf(err, "cannot derive transport keys");
+        goto fail;
+    }
+    pki_key_free(nlk);
+    *state = f;
+    return 0;
+fail:
+    fprintf(stderr, "group setup: %s\n", err);
+    pki_key_free(nlk);
+    if (ca != NULL)
+        ca_free(ca);
+    return -1;
+}
+
+static int
+group_teardown(void **state)
+{
+    struct fx *f = *state;
+    pki_trust_free(f->t1);
+    pki_trust_free(f->t2);
+    pki_cert_free(f->nl);
+    pki_cert_free(f->alice);
+    pki_key_free(f->alice_key);
+    pki_key_free(f->hub_key);
+    buf_release(&f->last_query);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+/* The node's answer function: records the query; its "signed response" is the query reversed. */
+static void
+answer(void *arg, const uint8_t *query, size_t len, struct buf *reply)
+{
+    struct fx *f = arg;
+    f->answered++;
+    f->last_query.len = 0;
+    buf_append(&f->last_query, query, len);
+    uint8_t *p = buf_extend(reply, len);
+    for (size_t i = 0; i < len; i++)
+        p[i] = query[len - 1 - i];
+}
+
+static struct hublink *
+new_link(struct fx *f, const char *endpoint, const char *hub_crt)
+{
+    struct hublink_config hc = {endpoint, NULL, hub_crt, f->nl_secret, answer, NULL, f};
+    struct hublink *l = hublink_new(&hc);
+    hublink_set_identity(l, f->nl);
+    f->answered = 0;
+    return l;
+}
+
+/* A query envelope signed by alice (its body is not a query: the link never reads it). */
+static void
+signed_envelope(struct fx *f, const struct pki_cert *signer, struct buf *out)
+{
+    static const uint8_t body[] = "a query body, as the analyst signed it";
+    uint8_t sig[PKI_SIG_LEN];
+    Fedra__Envelope env = FEDRA__ENVELOPE__INIT;
+    assert_int_equal(pki_sign(f->alice_key, body, sizeof body, sig), 0);
+    env.version = WIRE_VERSION;
+    env.body.data = (uint8_t *)body;
+    env.body.len = sizeof body;
+    env.signature.data = sig;
+    env.signature.len = sizeof sig;
+    env.signer_cert.data = (uint8_t *)pki_cert_der(signer, &env.signer_cert.len);
+    wire_pack(&env.base, out);
+}
+
+static void
+pack_frame(Fedra__HubType type, uint64_t tag, const char *reason, const struct buf *payload,
+    struct buf *out)
+{
+    Fedra__HubFrame h = FEDRA__HUB_FRAME__INIT;
+    h.version = WIRE_VERSION;
+    h.type = type;
+    h.tag = tag;
+    h.reason = (char *)(reason ? reason : "");
+    if (payload != NULL) {
+        h.payload.data = payload->p;
+        h.payload.len = payload->len;
+    }
+    wire_pack(&h.base, out);
+}
+
+/* A FORWARD of box under tag, handled; the frame sent back decoded (NULL if none). */
+static Fedra__HubFrame *
+forward(struct hublink *l, uint64_t tag, const struct buf *box)
+{
+    char err[FEDRA_ERRLEN];
+    struct buf in = {0}, out = {0};
+    pack_frame(FEDRA__HUB_TYPE__HUB_FORWARD, tag, NULL, box, &in);
+    hublink_frame(l, in.p, in.len, util_now_ms(), &out);
+    Fedra__HubFrame *a = out.len ? wire_hubframe_decode(out.p, out.len, err) : NULL;
+    if (out.len)
+        assert_non_null(a);
+    buf_release(&in);
+    buf_release(&out);
+    return a;
+}
+
+static void
+assert_unreadable(Fedra__HubFrame *a, uint64_t tag)
+{
+    assert_non_null(a);
+    assert_int_equal(a->type, FEDRA__HUB_TYPE__HUB_ANSWER);
+    assert_int_equal(a->tag, tag);
+    assert_int_equal(a->status, FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE);
+    assert_true(strlen(a->reason) > 0);
+    assert_int_equal(a->payload.len, 0);
+    wire_hubframe_free(a);
+}
+
+/* An honest FORWARD: the envelope reaches the node as sealed; the answer opens for alice only. */
+static void
+test_forward(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN];
+    uint8_t nl_public[32], other_public[32], other_secret[32];
+    struct buf env = {0}, box = {0}, opened = {0};
+    struct hublink *l = new_link(f, "tcp://127.0.0.1:1", f->hub_crt);
+    assert_int_equal(pki_curve_public(f->nl_secret, nl_public), 0);
+    signed_envelope(f, f->alice, &env);
+    assert_int_equal(seal_box(nl_public, env.p, env.len, &box, err), 0);
+    Fedra__HubFrame *a = forward(l, 41, &box);
+    assert_non_null(a);
+    assert_int_equal(f->answered, 1);
+    assert_int_equal(f->last_query.len, env.len);
+    assert_memory_equal(f->last_query.p, env.p, env.len);
+    assert_int_equal(a->type, FEDRA__HUB_TYPE__HUB_ANSWER);
+    assert_int_equal(a->tag, 41);
+    assert_int_equal(a->status, FEDRA__HUB_STATUS__HUB_STATUS_OK);
+    assert_int_equal(a->payload.len, seal_class(env.len) + SEAL_OVERHEAD);
+    assert_int_equal(seal_open(f->alice_public, f->alice_secret, a->payload.data,
+        a->payload.len, WIRE_MAX_RESPONSE, &opened, err), 0);
+    assert_int_equal(opened.len, env.len);
+    for (size_t i = 0; i < env.len; i++)
+        assert_int_equal(opened.p[i], env.p[env.len - 1 - i]);
+    /* The node (or anyone but alice) cannot open the answer. */
+    opened.len = 0;
+    assert_int_not_equal(seal_open(nl_public, f->nl_secret, a->payload.data, a->payload.len,
+        WIRE_MAX_RESPONSE, &opened, err), 0);
+    wire_hubframe_free(a);
+    /* A box sealed to another key: unreadable, the node's answer function is not called. */
+    for (size_t i = 0; i < sizeof other_secret; i++)
+        other_secret[i] = (uint8_t)(i * 7 + 1);
+    assert_int_equal(pki_curve_public(other_secret, other_public), 0);
+    box.len = 0;
+    assert_int_equal(seal_box(other_public, env.p, env.len, &box, err), 0);
+    assert_unreadable(forward(l, 42, &box), 42);
+    /* The right box, altered by the hub: unreadable. */
+    box.len = 0;
+    assert_int_equal(seal_box(nl_public, env.p, env.len, &box, err), 0);
+    box.p[box.len / 2] ^= 1;
+    assert_unreadable(forward(l, 43, &box), 43);
+    /* Opens, but is no envelope: no key to seal to. */
+    box.len = 0;
+    assert_int_equal(seal_box(nl_public, (const uint8_t *)"junk", 4, &box, err), 0);
+    assert_unreadable(forward(l, 44, &box), 44);
+    /* An envelope whose signer certificate binds no key (here: none at all). */
+    struct buf env2 = {0};
+    Fedra__Envelope e2 = FEDRA__ENVELOPE__INIT;
+    e2.version = WIRE_VERSION;
+    e2.body.data = (uint8_t *)"b";
+    e2.body.len = 1;
+    wire_pack(&e2.base, &env2);
+    box.len = 0;
+    assert_int_equal(seal_box(nl_public, env2.p, env2.len, &box, err), 0);
+    assert_unreadable(forward(l, 45, &box), 45);
+    /* An empty payload. */
+    assert_unreadable(forward(l, 46, NULL), 46);
+    assert_int_equal(f->answered, 1);
+    struct hublink_info hi;
+    hublink_info(l, &hi);
+    assert_int_equal(hi.forwarded, 6);
+    assert_int_equal(hi.unreadable, 5);
+    assert_int_equal(hi.dropped, 0);
+    buf_release(&env);
+    buf_release(&env2);
+    buf_release(&box);
+    buf_release(&opened);
+    hublink_free(l);
+}
+
+/* Welcomes, refusals and frames a hub has no business sending. */
+static void
+test_frames(void **state)
+{
+    struct fx *f = *state;
+    struct hublink_info hi;
+    struct buf in = {0}, out = {0};
+    struct hublink *l = new_link(f, "tcp://127.0.0.1:1", f->hub_crt);
+    pack_frame(FEDRA__HUB_TYPE__HUB_WELCOME, 0, NULL, NULL, &in);
+    hublink_frame(l, in.p, in.len, 1000, &out);
+    assert_int_equal(out.len, 0);
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_UP);
+    assert_string_equal(hi.state_name, "up");
+    assert_int_equal(hi.welcome_ms, 1000);
+    in.len = 0;
+    pack_frame(FEDRA__HUB_TYPE__HUB_WELCOME, 0, "certificate 'NL' was revoked\n(forged line)",
+        NULL, &in);
+    hublink_frame(l, in.p, in.len, 2000, &out);
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_REFUSED);
+    assert_non_null(strstr(hi.reason, "certificate 'NL' was revoked"));
+    assert_int_equal(hi.since_ms, 2000);
+    static const Fedra__HubType wrong[] = {FEDRA__HUB_TYPE__HUB_HELLO,
+        FEDRA__HUB_TYPE__HUB_ROUTE, FEDRA__HUB_TYPE__HUB_ANSWER, FEDRA__HUB_TYPE__HUB_REPLY,
+        FEDRA__HUB_TYPE__HUB_TYPE_UNSPECIFIED};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        in.len = 0;
+        pack_frame(wrong[i], 1, NULL, NULL, &in);
+        hublink_frame(l, in.p, in.len, 3000, &out);
+    }
+    static const char *const junk[] = {"", "\x08", "not a frame", "\xff\xff\xff\xff\x0f"};
+    for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
+        hublink_frame(l, (const uint8_t *)junk[i], strlen(junk[i]), 3000, &out);
+    /* A frame of another version. */
+    Fedra__HubFrame h = FEDRA__HUB_FRAME__INIT;
+    h.version = WIRE_VERSION + 1;
+    h.type = FEDRA__HUB_TYPE__HUB_WELCOME;
+    in.len = 0;
+    wire_pack(&h.base, &in);
+    hublink_frame(l, in.p, in.len, 3000, &out);
+    assert_int_equal(out.len, 0);
+    hublink_info(l, &hi);
+    assert_int_equal(hi.dropped, sizeof wrong / sizeof wrong[0] + sizeof junk / sizeof junk[0]
+        + 1);
+    assert_int_equal(hi.state, HUBLINK_REFUSED);     /* junk changes nothing */
+    assert_int_equal(f->answered, 0);
+    buf_release(&in);
+    buf_release(&out);
+    hublink_free(l);
+}
+
+/* The hub certificate decides whether there is a link at all. */
+static void
+test_hub_cert(void **state)
+{
+    struct fx *f = *state;
+    struct hublink_info hi;
+    void *ctx = zmq_ctx_new();
+    const struct {
+        const char *crt;
+        const struct pki_trust *t;
+        enum hublink_state want;
+        const char *why;
+    } cases[] = {
+        {f->hub_crt, f->t1, HUBLINK_CONNECTING, "dialling hub 'H'"},
+        {f->hub_crt, f->t2, HUBLINK_CONNECTING, "dialling hub 'H'"},
+        {f->hubrev_crt, f->t1, HUBLINK_CONNECTING, "dialling hub 'Hrev'"},
+        {f->hubrev_crt, f->t2, HUBLINK_NO_HUB, "revoked"},
+        {f->de_crt, f->t1, HUBLINK_NO_HUB, "has role node, but hub is required"},
+        {"/nonexistent/hub.crt", f->t1, HUBLINK_NO_HUB, "hub_cert:"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct hublink *l = new_link(f, "tcp://127.0.0.1:1", cases[i].crt);
+        hublink_refresh(l, ctx, cases[i].t, 5000);
+        hublink_info(l, &hi);
+        if (hi.state != cases[i].want || strstr(hi.reason, cases[i].why) == NULL)
+            fail_msg("case %zu: state %s, reason '%s'; expected %s, '%s'", i, hi.state_name,
+                hi.reason, hublink_state_name(cases[i].want), cases[i].why);
+        assert_true((hublink_socket(l) != NULL) == (cases[i].want != HUBLINK_NO_HUB));
+        hublink_free(l);
+    }
+    /* A link that loses its hub certificate (revoked by a new CRL) closes. */
+    struct hublink *l = new_link(f, "tcp://127.0.0.1:1", f->hubrev_crt);
+    hublink_refresh(l, ctx, f->t1, 5000);
+    assert_non_null(hublink_socket(l));
+    hublink_refresh(l, ctx, f->t2, 6000);
+    assert_null(hublink_socket(l));
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_NO_HUB);
+    assert_int_equal(hi.since_ms, 6000);
+    hublink_free(l);
+    zmq_ctx_term(ctx);
+}
+
+/* ---- a loopback hub ---- */
+
+struct hub {
+    void *router;
+    char endpoint[128];
+    zmq_msg_t id;                   /* the node's routing id */
+    int have_id;
+    Fedra__HubFrame *got;           /* the last frame received */
+};
+
+static void
+hub_start(struct fx *f, void *ctx, struct hub *h, const char *endpoint)
+{
+    int one = 1, linger = 0;
+    h->router = zmq_socket(ctx, ZMQ_ROUTER);
+    assert_non_null(h->router);
+    assert_int_equal(zmq_setsockopt(h->router, ZMQ_CURVE_SERVER, &one, sizeof one), 0);
+    assert_int_equal(zmq_setsockopt(h->router, ZMQ_CURVE_SECRETKEY, f->hub_secret, 32), 0);
+    assert_int_equal(zmq_setsockopt(h->router, ZMQ_LINGER, &linger, sizeof linger), 0);
+    /* The port just given up may take a moment to be free again. */
+    int rc = -1;
+    for (int i = 0; i < 100 && (rc = zmq_bind(h->router, endpoint)) != 0; i++)
+        usleep(50000);
+    assert_int_equal(rc, 0);
+    size_t n = sizeof h->endpoint;
+    assert_int_equal(zmq_getsockopt(h->router, ZMQ_LAST_ENDPOINT, h->endpoint, &n), 0);
+    h->have_id = 0;
+    h->got = NULL;
+}
+
+static void
+hub_stop(struct hub *h)
+{
+    if (h->have_id)
+        zmq_msg_close(&h->id);
+    wire_hubframe_free(h->got);
+    zmq_close(h->router);
+    memset(h, 0, sizeof *h);
+}
+
+static void
+hub_send(struct hub *h, Fedra__HubType type, uint64_t tag, const char *reason,
+    const struct buf *payload)
+{
+    struct buf b = {0};
+    zmq_msg_t id;
+    pack_frame(type, tag, reason, payload, &b);
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, &h->id);
+    assert_true(zmq_msg_send(&id, h->router, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(h->router, b.p, b.len, 0) >= 0);
+    buf_release(&b);
+}
+
+/*
+ * Run the link and the hub until want(): the link as the node's loop runs
+ * it, the hub taking [id][frame] messages into h->got.  Fails after PUMP_MS.
+ */
+static void
+pump(struct hublink *l, struct hub *h, int (*want)(struct hublink *, struct hub *, void *),
+    void *arg)
+{
+    int64_t end = util_mono_ms() + PUMP_MS;
+    while (!want(l, h, arg)) {
+        if (util_mono_ms() > end)
+            fail_msg("the link did not get there in %d ms", PUMP_MS);
+        int64_t wait = hublink_run(l, util_now_ms());
+        zmq_pollitem_t it[3] = {{h->router, -1, ZMQ_POLLIN, 0},
+            {hublink_socket(l), -1, ZMQ_POLLIN, 0}, {hublink_monitor(l), -1, ZMQ_POLLIN, 0}};
+        zmq_poll(it, h->router ? 3 : 0, wait < 20 ? wait : 20);
+        if (h->router == NULL || !(it[0].revents & ZMQ_POLLIN))
+            continue;
+        zmq_msg_t id, m;
+        char err[FEDRA_ERRLEN];
+        zmq_msg_init(&id);
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&id, h->router, 0) >= 0);
+        assert_true(zmq_msg_more(&id));
+        assert_true(zmq_msg_recv(&m, h->router, 0) >= 0);
+        assert_false(zmq_msg_more(&m));
+        if (h->have_id)
+            zmq_msg_close(&h->id);
+        h->id = id;
+        h->have_id = 1;
+        wire_hubframe_free(h->got);
+        h->got = wire_hubframe_decode(zmq_msg_data(&m), zmq_msg_size(&m), err);
+        assert_non_null(h->got);
+        zmq_msg_close(&m);
+    }
+}
+
+static int
+got(struct hublink *l, struct hub *h, void *type)
+{
+    (void)l;
+    return h->got != NULL && h->got->type == *(Fedra__HubType *)type;
+}
+
+static int
+in_state(struct hublink *l, struct hub *h, void *state)
+{
+    struct hublink_info hi;
+    (void)h;
+    hublink_info(l, &hi);
+    return hi.state == *(enum hublink_state *)state;
+}
+
+static void
+expect_hello(struct fx *f, struct hublink *l, struct hub *h)
+{
+    Fedra__HubType hello = FEDRA__HUB_TYPE__HUB_HELLO;
+    size_t len;
+    const uint8_t *der = pki_cert_der(f->nl, &len);
+    pump(l, h, got, &hello);
+    assert_int_equal(h->got->cert.len, len);
+    assert_memory_equal(h->got->cert.data, der, len);
+    wire_hubframe_free(h->got);
+    h->got = NULL;
+}
+
+static void
+test_loopback(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN];
+    void *ctx = zmq_ctx_new();
+    struct hub h = {0};
+    struct hublink_info hi;
+    hub_start(f, ctx, &h, "tcp://127.0.0.1:*");
+    struct hublink *l = new_link(f, h.endpoint, f->hub_crt);
+    hublink_refresh(l, ctx, f->t1, util_now_ms());
+    expect_hello(f, l, &h);
+    /* Welcome: up. */
+    enum hublink_state up = HUBLINK_UP, refused = HUBLINK_REFUSED, conn = HUBLINK_CONNECTING;
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
+    pump(l, &h, in_state, &up);
+    /* A forwarded query comes back answered, sealed to alice, under its tag. */
+    uint8_t nl_public[32];
+    struct buf env = {0}, box = {0}, opened = {0};
+    assert_int_equal(pki_curve_public(f->nl_secret, nl_public), 0);
+    signed_envelope(f, f->alice, &env);
+    assert_int_equal(seal_box(nl_public, env.p, env.len, &box, err), 0);
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_FORWARD, 9001, NULL, &box);
+    Fedra__HubType ans = FEDRA__HUB_TYPE__HUB_ANSWER;
+    pump(l, &h, got, &ans);
+    assert_int_equal(h.got->tag, 9001);
+    assert_int_equal(h.got->status, FEDRA__HUB_STATUS__HUB_STATUS_OK);
+    assert_int_equal(seal_open(f->alice_public, f->alice_secret, h.got->payload.data,
+        h.got->payload.len, WIRE_MAX_RESPONSE, &opened, err), 0);
+    assert_int_equal(opened.len, env.len);
+    wire_hubframe_free(h.got);
+    h.got = NULL;
+    /* Refused: the state says so, with the hub's reason. */
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "node certificate revoked", NULL);
+    pump(l, &h, in_state, &refused);
+    hublink_info(l, &hi);
+    assert_non_null(strstr(hi.reason, "node certificate revoked"));
+    /* The hub goes away: connecting; it comes back on the same port: hello again. */
+    char endpoint[128];
+    snprintf(endpoint, sizeof endpoint, "%s", h.endpoint);
+    hub_stop(&h);
+    pump(l, &h, in_state, &conn);
+    hub_start(f, ctx, &h, endpoint);
+    expect_hello(f, l, &h);
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
+    pump(l, &h, in_state, &up);
+    buf_release(&env);
+    buf_release(&box);
+    buf_release(&opened);
+    hublink_free(l);
+    hub_stop(&h);
+    zmq_ctx_term(ctx);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forward),
+        cmocka_unit_test(test_frames),
+        cmocka_unit_test(test_hub_cert),
+        cmocka_unit_test(test_loopback),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
