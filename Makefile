@@ -1,6 +1,6 @@
 # fedra - federated analysis for very rare paediatric tumours.
 #
-#   make                         build fedra-node, fedra, fedra-cert (fatal warnings)
+#   make                         build fedra-node, fedra, fedra-cert, fedra-hub (fatal warnings)
 #   make check                   unit tests (cmocka) then integration scenarios
 #   make SANITIZE=address,undefined check
 #   make install PREFIX=/usr/local DESTDIR=
@@ -11,7 +11,8 @@
 #   make valgrind                an integration scenario with the node under valgrind
 #   make fuzz && make fuzz-run   libFuzzer targets for every parser of untrusted bytes
 #
-# Layering (enforced by `make lint`): analysis <- lib <- proto <- certs <- node, coord.
+# Layering (enforced by `make lint`): analysis <- lib <- proto <- certs <- node, coord;
+# hub/ sits beside node/ and uses only its CRL fetcher and certificate cache.
 # analysis/ is pure computation and links with -lm only.
 
 CC       ?= cc
@@ -44,12 +45,13 @@ PROTOS   := $(wildcard proto/*.proto)
 PROTO_C  := $(patsubst proto/%.proto,proto/gen/%.pb-c.c,$(PROTOS))
 
 # Program entry points; every other .c under these directories goes into libfedra.a.
-MAINS    := certs/fedra-cert.c node/fedra-node.c coord/fedra.c scripts/gendata.c
+MAINS    := certs/fedra-cert.c node/fedra-node.c coord/fedra.c hub/fedra-hub.c scripts/gendata.c
 ANA_SRCS := $(wildcard analysis/*.c)
-LIB_SRCS := $(filter-out $(MAINS),$(wildcard lib/*.c proto/*.c certs/*.c node/*.c coord/*.c)) $(PROTO_C)
+LIB_SRCS := $(filter-out $(MAINS),$(wildcard lib/*.c proto/*.c certs/*.c node/*.c coord/*.c hub/*.c)) $(PROTO_C)
 ANA_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(ANA_SRCS))
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
-PROGS    := $(BUILD)/fedra-node $(BUILD)/fedra $(BUILD)/fedra-cert $(BUILD)/fedra-gendata
+PROGS    := $(BUILD)/fedra-node $(BUILD)/fedra $(BUILD)/fedra-cert $(BUILD)/fedra-hub \
+            $(BUILD)/fedra-gendata
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 # Shared test support (every tests/unit/*.c that is not a test program).
@@ -87,6 +89,8 @@ $(BUILD)/fedra: $(BUILD)/coord/fedra.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/fedra-cert: $(BUILD)/certs/fedra-cert.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BUILD)/fedra-hub: $(BUILD)/hub/fedra-hub.o $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/fedra-gendata: $(BUILD)/scripts/gendata.o $(LIBS)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -117,8 +121,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_OBJS) $(LIBS)
 
 # Test-only programs (never installed): a lying node and a flooder for the
 # fault and load tests (tests/tools/fakenode.c); an attacker's model probe for
-# the disclosure tests (tests/tools/probe.c).
-TOOLS := $(BUILD)/tests/fedra-fakenode $(BUILD)/tests/fedra-probe
+# the disclosure tests (tests/tools/probe.c); a hub that tampers with what it
+# relays, to show that nodes and fedra catch it (tests/tools/tamperhub.c).
+TOOLS := $(BUILD)/tests/fedra-fakenode $(BUILD)/tests/fedra-probe $(BUILD)/tests/fedra-tamperhub
 $(BUILD)/tests/fedra-%: $(BUILD)/tests/tools/%.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -148,11 +153,14 @@ lint:
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fedra
-	install -m 0755 $(BUILD)/fedra-node $(BUILD)/fedra $(BUILD)/fedra-cert $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/fedra-node $(BUILD)/fedra $(BUILD)/fedra-cert $(BUILD)/fedra-hub \
+	    $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 scripts/federation $(DESTDIR)$(PREFIX)/share/fedra/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/fedra
-	install -m 0644 scripts/fedra-node.service $(DESTDIR)$(PREFIX)/share/fedra/
-	install -m 0644 docs/service.md docs/node-config.md $(DESTDIR)$(PREFIX)/share/doc/fedra/
+	install -m 0644 scripts/fedra-node.service scripts/fedra-hub.service \
+	    $(DESTDIR)$(PREFIX)/share/fedra/
+	install -m 0644 docs/service.md docs/node-config.md docs/hub-config.md \
+	    $(DESTDIR)$(PREFIX)/share/doc/fedra/
 
 clean:
 	rm -rf build build-san build-fuzz

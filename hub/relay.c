@@ -1,0 +1,1047 @@
+/*
+ * relay - see relay.h.
+ *
+ * Tables, all bounded:
+ *  - nodes: one entry per node name ever welcomed (RELAY_MAX_NODES; when
+ *    full, the offline entry heard from least recently makes room), so that
+ *    "offline" can be told from "unknown".
+ *  - pending: one slot per forward awaiting its answer (inflight_max).  A
+ *    relay tag is (serial << RELAY_TAG_SLOT_BITS) | slot: the slot is found
+ *    at once, and a tag of a finished forward never matches its slot again.
+ *  - replay: (signer fingerprint, route_id) pairs until their route expires
+ *    (plus skew), hashed into RELAY_REPLAY_BUCKETS chains; RELAY_REPLAY_MAX
+ *    entries, and a route that would need one more is refused.
+ */
+#include "hub/relay.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/certcache.h"
+
+#define RELAY_TAG_SLOT_BITS 17              /* > log2(RELAY_MAX_INFLIGHT) */
+#define RELAY_REPLAY_BUCKETS 65536
+#define RELAY_REPLAY_KEY 16                 /* bytes of SHA-256(fingerprint || route_id) kept */
+#define RELAY_NOTE_MAX 768                  /* a refusal reason, as logged and sent */
+
+struct rnode {
+    char name[PKI_MAX_NAME + 1];
+    int live;
+    struct relay_peer peer;
+    int64_t since_ms, last_hello_ms;        /* wall clock */
+    int64_t last_hello_mono;
+    int64_t not_after;                      /* the certificate's, Unix seconds */
+    uint32_t inflight;
+    uint64_t answered;
+    struct buf cert;                        /* DER, kept to re-verify on a new CRL */
+    struct buf chain[PKI_MAX_CHAIN];
+    size_t nchain;
+};
+
+struct pending {
+    int used;
+    uint64_t tag;
+    size_t node;                            /* index into nodes */
+    struct relay_peer to;                   /* the node's connection it went to */
+    struct relay_peer analyst;
+    char analyst_name[PKI_MAX_NAME + 16];  /* as struct route names it */
+    uint8_t route_id[WIRE_QUERY_ID_LEN];
+    uint8_t qhash[WIRE_HASH_LEN];
+    int64_t deadline;                       /* monotonic */
+    uint32_t timeout_ms;
+};
+
+struct replay_entry {
+    uint8_t key[RELAY_REPLAY_KEY];
+    int64_t expires_ms;                     /* wall clock */
+    int32_t next;                           /* in its bucket's chain, or in the free list */
+};
+
+/* Drops of one kind, logged at most once per RELAY_LOG_EVERY_MS. */
+struct droplog {
+    const char *what;                       /* "junk messages", ... */
+    int64_t last_ms;                        /* monotonic time of the last line */
+    uint64_t held;                          /* drops since that line, not yet logged */
+    char last[RELAY_NOTE_MAX];
+};
+
+enum { DROP_JUNK, DROP_STRAY, DROP_HELLO, DROP_ROUTE, DROP_UNDELIVERED, DROP_KINDS };
+
+struct relay {
+    struct relay_limits lim;
+    struct relay_io io;
+    char name[PKI_MAX_NAME + 1];
+    const struct pki_trust *trust;
+    struct certcache *analysts_cc;
+    char closed[FEDRA_ERRLEN];              /* non-empty: relay nothing, say why */
+    struct rnode *nodes;
+    size_t nnodes;
+    struct pending *pend;
+    size_t npend_cap, inflight;
+    uint64_t serial;
+    int32_t *rbucket;                       /* RELAY_REPLAY_BUCKETS heads, -1 = empty */
+    struct replay_entry *rent;
+    size_t rcap, rheld;
+    int32_t rfree;
+    char (*anames)[PKI_MAX_NAME + 1];
+    size_t nanalysts;
+    struct relay_counters c;
+    struct droplog drops[DROP_KINDS];
+    int changed;
+};
+
+/* ---- logging ---- */
+
+static void
+rlog(struct relay *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+rlog(struct relay *r, const char *fmt, ...)
+{
+    if (r->io.log == NULL)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    r->io.log(r->io.arg, line);
+}
+
+/* A drop of kind k: logged now if none was in the last interval, else held and summed. */
+static void
+dropped(struct relay *r, int k, const struct relay_now *now, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+dropped(struct relay *r, int k, const struct relay_now *now, const char *fmt, ...)
+{
+    struct droplog *d = &r->drops[k];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->last, sizeof d->last, fmt, ap);
+    va_end(ap);
+    r->changed = 1;
+    if (d->last_ms != 0 && now->mono_ms - d->last_ms < RELAY_LOG_EVERY_MS) {
+        d->held++;
+        return;
+    }
+    rlog(r, "%s", d->last);
+    d->last_ms = now->mono_ms;
+    d->held = 0;
+}
+
+static void
+drops_flush(struct relay *r, const struct relay_now *now)
+{
+    for (int k = 0; k < DROP_KINDS; k++) {
+        struct droplog *d = &r->drops[k];
+        if (d->held == 0 || now->mono_ms - d->last_ms < RELAY_LOG_EVERY_MS)
+            continue;
+        rlog(r, "%llu more %s in the last %lld ms (the last: %s)", (unsigned long long)d->held,
+            d->what, (long long)(now->mono_ms - d->last_ms), d->last);
+        d->last_ms = now->mono_ms;
+        d->held = 0;
+    }
+}
+
+static void
+event(struct relay *r, const struct relay_now *now, const char *kind, const char *analyst,
+    const uint8_t *route_id, const uint8_t *qhash, const char *node, const uint8_t *ahash,
+    uint64_t size, const char *note)
+{
+    r->changed = 1;
+    if (r->io.event == NULL)
+        return;
+    struct relay_event e = {now->wall_ms, kind, analyst ? analyst : "", route_id, qhash,
+        node ? node : "", ahash, size, note ? note : ""};
+    r->io.event(r->io.arg, &e);
+}
+
+/* ---- frames out ---- */
+
+static int
+send_frame(struct relay *r, const struct relay_peer *to, Fedra__HubFrame *f)
+{
+    struct buf b = {0};
+    f->version = WIRE_VERSION;
+    wire_pack(&f->base, &b);
+    int rc = r->io.send(r->io.arg, to, b.p, b.len);
+    buf_release(&b);
+    return rc;
+}
+
+static int
+same_peer(const struct relay_peer *a, const struct relay_peer *b)
+{
+    return a->idlen == b->idlen && memcmp(a->id, b->id, a->idlen) == 0 &&
+           strcmp(a->key, b->key) == 0;
+}
+
+/* HUB_REPLY to an analyst; a reply the analyst cannot take is dropped and counted. */
+static void
+reply(struct relay *r, const struct relay_now *now, const struct relay_peer *to,
+    const uint8_t *route_id, const char *node, Fedra__HubStatus st, const char *reason,
+    const uint8_t *payload, size_t plen)
+{
+    Fedra__HubFrame f = FEDRA__HUB_FRAME__INIT;
+    f.type = FEDRA__HUB_TYPE__HUB_REPLY;
+    if (route_id != NULL) {
+        f.route_id.data = (uint8_t *)route_id;
+        f.route_id.len = WIRE_QUERY_ID_LEN;
+    }
+    f.node = (char *)(node ? node : "");
+    f.status = st;
+    f.reason = (char *)(reason ? reason : "");
+    f.payload.data = (uint8_t *)payload;
+    f.payload.len = plen;
+    if (send_frame(r, to, &f) != RELAY_SENT) {
+        r->c.undelivered++;
+        dropped(r, DROP_UNDELIVERED, now, "a reply about node '%s' could not be delivered: the "
+            "analyst is gone or not reading", node ? node : "");
+    }
+}
+
+static void
+welcome(struct relay *r, const struct relay_now *now, const struct relay_peer *to,
+    const char *reason)
+{
+    Fedra__HubFrame f = FEDRA__HUB_FRAME__INIT;
+    f.type = FEDRA__HUB_TYPE__HUB_WELCOME;
+    f.reason = (char *)reason;
+    if (send_frame(r, to, &f) != RELAY_SENT) {
+        r->c.undelivered++;
+        dropped(r, DROP_UNDELIVERED, now, "a welcome could not be delivered: the node is gone "
+            "or not reading");
+    }
+}
+
+/* ---- the pending table ---- */
+
+static struct pending *
+pending_find(struct relay *r, uint64_t tag)
+{
+    size_t slot = (size_t)(tag & ((1u << RELAY_TAG_SLOT_BITS) - 1));
+    if (slot >= r->npend_cap || !r->pend[slot].used || r->pend[slot].tag != tag)
+        return NULL;
+    return &r->pend[slot];
+}
+
+static struct pending *
+pending_new(struct relay *r)
+{
+    for (size_t i = 0; i < r->npend_cap; i++) {
+        /* Start after the last slot used, so a slot is not reused at once. */
+        size_t k = (size_t)((r->serial + i) % r->npend_cap);
+        if (!r->pend[k].used) {
+            struct pending *p = &r->pend[k];
+            memset(p, 0, sizeof *p);
+            p->used = 1;
+            p->tag = (++r->serial << RELAY_TAG_SLOT_BITS) | k;
+            r->inflight++;
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void
+pending_done(struct relay *r, struct pending *p)
+{
+    struct rnode *n = &r->nodes[p->node];
+    if (n->inflight > 0)
+        n->inflight--;
+    p->used = 0;
+    r->inflight--;
+    r->changed = 1;
+}
+
+/* Every forward still waiting on node ni is answered now with status st. */
+static void
+pending_fail_node(struct relay *r, size_t ni, const struct relay_now *now, Fedra__HubStatus st,
+    const char *kind, const char *reason)
+{
+    for (size_t i = 0; i < r->npend_cap; i++) {
+        struct pending *p = &r->pend[i];
+        if (!p->used || p->node != ni)
+            continue;
+        reply(r, now, &p->analyst, p->route_id, r->nodes[ni].name, st, reason, NULL, 0);
+        event(r, now, kind, p->analyst_name, p->route_id, p->qhash, r->nodes[ni].name, NULL,
+            0, reason);
+        if (st == FEDRA__HUB_STATUS__HUB_STATUS_TIMEOUT)
+            r->c.timeouts++;
+        else
+            r->c.offline++;
+        pending_done(r, p);
+    }
+}
+
+/* ---- nodes ---- */
+
+static struct rnode *
+node_find(struct relay *r, const char *name)
+{
+    for (size_t i = 0; i < r->nnodes; i++)
+        if (strcmp(r->nodes[i].name, name) == 0)
+            return &r->nodes[i];
+    return NULL;
+}
+
+static void
+node_offline(struct relay *r, size_t ni, const struct relay_now *now, const char *why)
+{
+    struct rnode *n = &r->nodes[ni];
+    if (!n->live)
+        return;
+    n->live = 0;
+    rlog(r, "node %s offline: %s", n->name, why);
+    event(r, now, "gone", "", NULL, NULL, n->name, NULL, 0, why);
+    pending_fail_node(r, ni, now, FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE, "offline", why);
+}
+
+static void
+node_clear(struct rnode *n)
+{
+    buf_release(&n->cert);
+    for (size_t k = 0; k < PKI_MAX_CHAIN; k++)
+        buf_release(&n->chain[k]);
+    n->nchain = 0;
+}
+
+/* An entry for name: its own, a new one, or the offline one least recently heard from. */
+static struct rnode *
+node_slot(struct relay *r, const char *name)
+{
+    struct rnode *n = node_find(r, name);
+    if (n != NULL)
+        return n;
+    if (r->nnodes < RELAY_MAX_NODES) {
+        r->nodes = xreallocarray(r->nodes, r->nnodes + 1, sizeof *r->nodes);
+        n = &r->nodes[r->nnodes++];
+        memset(n, 0, sizeof *n);
+    } else {
+        for (size_t i = 0; i < r->nnodes; i++)
+            if (!r->nodes[i].live && r->nodes[i].inflight == 0 &&
+                (n == NULL || r->nodes[i].last_hello_mono < n->last_hello_mono))
+                n = &r->nodes[i];
+        if (n == NULL)
+            return NULL;
+        node_clear(n);
+        memset(n, 0, sizeof *n);
+    }
+    snprintf(n->name, sizeof n->name, "%s", name);
+    return n;
+}
+
+/*
+ * Verify a node certificate (DER + chain) now: role node, chain, CRL, and
+ * that it binds the CURVE key key_hex.  Returns the parsed certificate (the
+ * caller frees it) or NULL with why.
+ */
+static struct pki_cert *
+node_cert_check(struct relay *r, const uint8_t *der, size_t len, const uint8_t *const *chain,
+    const size_t *chainlen, size_t nchain, const char *key_hex, int64_t now_s, char *why)
+{
+    struct pki_cert *c = NULL;
+    char err[FEDRA_ERRLEN];
+    uint8_t bound[PKI_CURVE_KEY_LEN];
+    char hex[RELAY_KEY_HEX];
+    if (r->trust == NULL) {
+        errf(why, "the hub holds no CA to verify certificates against");
+        return NULL;
+    }
+    if (len == 0) {
+        errf(why, "the hello carries no certificate");
+        return NULL;
+    }
+    if (nchain > PKI_MAX_CHAIN) {
+        errf(why, "the hello carries %zu CA certificates (at most %d)", nchain, PKI_MAX_CHAIN);
+        return NULL;
+    }
+    if (pki_cert_from_der(der, len, &c, err) != 0 ||
+        (nchain > 0 && pki_cert_set_chain(c, chain, chainlen, nchain, err) != 0)) {
+        errf(why, "the certificate is unreadable: %s", err);
+        pki_cert_free(c);
+        return NULL;
+    }
+    int v = pki_verify(r->trust, c, PKI_ROLE_NODE, now_s, err);
+    if (v != PKI_OK) {
+        errf(why, "certificate of '%.64s' refused (%s): %s",
+            pki_cert_name(c) ? pki_cert_name(c) : "?", pki_verdict_name(v), err);
+        pki_cert_free(c);
+        return NULL;
+    }
+    if (pki_cert_name(c) == NULL) {
+        errf(why, "the certificate has no fedra name");
+        pki_cert_free(c);
+        return NULL;
+    }
+    if (pki_cert_curve_key(c, bound) != 0) {
+        errf(why, "the certificate of '%s' binds no transport key", pki_cert_name(c));
+        pki_cert_free(c);
+        return NULL;
+    }
+    util_hex(bound, sizeof bound, hex);
+    if (strcmp(hex, key_hex) != 0) {
+        errf(why, "the certificate of '%s' binds transport key %.16s..., but this connection "
+            "authenticated with %.16s...", pki_cert_name(c), hex, key_hex[0] ? key_hex : "none");
+        pki_cert_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void
+node_keep_cert(struct rnode *n, const Fedra__HubFrame *f, int64_t not_after)
+{
+    node_clear(n);
+    buf_append(&n->cert, f->cert.data, f->cert.len);
+    n->nchain = f->n_chain;
+    for (size_t k = 0; k < f->n_chain; k++)
+        buf_append(&n->chain[k], f->chain[k].data, f->chain[k].len);
+    n->not_after = not_after;
+}
+
+/* A keepalive from the live connection with the very certificate already verified. */
+static int
+hello_is_keepalive(const struct rnode *n, const struct relay_peer *from,
+    const Fedra__HubFrame *f, int64_t now_s)
+{
+    if (n == NULL || !n->live || !same_peer(&n->peer, from) || now_s >= n->not_after ||
+        n->cert.len != f->cert.len || memcmp(n->cert.p, f->cert.data, f->cert.len) != 0 ||
+        n->nchain != f->n_chain)
+        return 0;
+    for (size_t k = 0; k < f->n_chain; k++)
+        if (n->chain[k].len != f->chain[k].len ||
+            memcmp(n->chain[k].p, f->chain[k].data, f->chain[k].len) != 0)
+            return 0;
+    return 1;
+}
+
+static void
+on_hello(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *f,
+    const struct relay_now *now)
+{
+    char why[FEDRA_ERRLEN];
+    int64_t now_s = now->wall_ms / 1000;
+    for (size_t i = 0; i < r->nnodes; i++) {
+        struct rnode *n = &r->nodes[i];
+        if (r->closed[0] == 0 && hello_is_keepalive(n, from, f, now_s)) {
+            n->last_hello_ms = now->wall_ms;
+            n->last_hello_mono = now->mono_ms;
+            welcome(r, now, from, "");
+            return;
+        }
+    }
+    if (r->closed[0] != 0) {
+        r->c.hellos_refused++;
+        snprintf(why, sizeof why, "the hub is not relaying: %.400s", r->closed);
+        dropped(r, DROP_HELLO, now, "hello refused: %s", why);
+        welcome(r, now, from, why);
+        return;
+    }
+    const uint8_t *cd[PKI_MAX_CHAIN];
+    size_t cl[PKI_MAX_CHAIN];
+    for (size_t k = 0; k < f->n_chain && k < PKI_MAX_CHAIN; k++) {
+        cd[k] = f->chain[k].data;
+        cl[k] = f->chain[k].len;
+    }
+    struct pki_cert *c = node_cert_check(r, f->cert.data, f->cert.len, cd, cl, f->n_chain,
+        from->key, now_s, why);
+    struct rnode *n = c ? node_slot(r, pki_cert_name(c)) : NULL;
+    if (c != NULL && n == NULL)
+        errf(why, "the hub's table of %d nodes is full of live nodes", RELAY_MAX_NODES);
+    if (n == NULL) {
+        r->c.hellos_refused++;
+        dropped(r, DROP_HELLO, now, "hello refused: %s", why);
+        event(r, now, "refused", "", NULL, NULL, c ? pki_cert_name(c) : "", NULL, 0, why);
+        welcome(r, now, from, why);
+        pki_cert_free(c);
+        return;
+    }
+    size_t ni = (size_t)(n - r->nodes);
+    if (n->live)                    /* the same node on a new connection replaces the old */
+        node_offline(r, ni, now, "it connected again (a new connection replaces the old)");
+    /* A connection names one node: one that named another before no longer does. */
+    for (size_t i = 0; i < r->nnodes; i++)
+        if (i != ni && r->nodes[i].live && same_peer(&r->nodes[i].peer, from))
+            node_offline(r, i, now, "its connection now names another node");
+    n->live = 1;
+    n->peer = *from;
+    n->since_ms = n->last_hello_ms = now->wall_ms;
+    n->last_hello_mono = now->mono_ms;
+    node_keep_cert(n, f, pki_cert_not_after(c));
+    rlog(r, "node %s joined (certificate serial %s)", n->name, pki_cert_serial_hex(c));
+    event(r, now, "hello", "", NULL, NULL, n->name, NULL, 0, "");
+    pki_cert_free(c);
+    welcome(r, now, from, "");
+}
+
+/* ---- the replay table ---- */
+
+static size_t
+replay_bucket(const uint8_t key[RELAY_REPLAY_KEY])
+{
+    return ((size_t)key[0] << 8 | key[1]) % RELAY_REPLAY_BUCKETS;
+}
+
+/* Unlink the expired entries of bucket b (or of every bucket, b < 0). */
+static void
+replay_purge(struct relay *r, long b, int64_t now_ms)
+{
+    long lo = b < 0 ? 0 : b, hi = b < 0 ? RELAY_REPLAY_BUCKETS - 1 : b;
+    for (long k = lo; k <= hi; k++) {
+        int32_t *link = &r->rbucket[k];
+        while (*link >= 0) {
+            struct replay_entry *e = &r->rent[*link];
+            if (e->expires_ms < now_ms) {
+                int32_t gone = *link;
+                *link = e->next;
+                e->next = r->rfree;
+                r->rfree = gone;
+                r->rheld--;
+            } else {
+                link = &e->next;
+            }
+        }
+    }
+}
+
+/* 0 fresh (now held until expires_ms), 1 seen before, 2 table full. */
+static int
+replay_check(struct relay *r, const uint8_t fp[32], const uint8_t *route_id, int64_t expires_ms,
+    int64_t now_ms)
+{
+    uint8_t h[32];
+    pki_sha256_2(fp, 32, route_id, WIRE_QUERY_ID_LEN, h);
+    size_t b = replay_bucket(h);
+    replay_purge(r, (long)b, now_ms);
+    for (int32_t i = r->rbucket[b]; i >= 0; i = r->rent[i].next)
+        if (memcmp(r->rent[i].key, h, RELAY_REPLAY_KEY) == 0)
+            return 1;
+    if (r->rheld >= RELAY_REPLAY_MAX)
+        replay_purge(r, -1, now_ms);
+    if (r->rheld >= RELAY_REPLAY_MAX)
+        return 2;
+    if (r->rfree < 0) {             /* every entry allocated is in use: grow (rheld < max) */
+        size_t ncap = r->rcap ? r->rcap * 2 : 1024;
+        if (ncap > RELAY_REPLAY_MAX)
+            ncap = RELAY_REPLAY_MAX;
+        r->rent = xreallocarray(r->rent, ncap, sizeof *r->rent);
+        for (size_t j = r->rcap; j < ncap; j++)
+            r->rent[j].next = j + 1 < ncap ? (int32_t)(j + 1) : -1;
+        r->rfree = (int32_t)r->rcap;
+        r->rcap = ncap;
+    }
+    int32_t k = r->rfree;
+    r->rfree = r->rent[k].next;
+    memcpy(r->rent[k].key, h, RELAY_REPLAY_KEY);
+    r->rent[k].expires_ms = expires_ms;
+    r->rent[k].next = r->rbucket[b];
+    r->rbucket[b] = k;
+    r->rheld++;
+    return 0;
+}
+
+/* ---- routes ---- */
+
+static void
+analyst_seen(struct relay *r, const char *name)
+{
+    for (size_t i = 0; i < r->nanalysts; i++)
+        if (strcmp(r->anames[i], name) == 0)
+            return;
+    r->c.analysts++;
+    if (r->nanalysts < RELAY_MAX_ANALYSTS)
+        snprintf(r->anames[r->nanalysts++], PKI_MAX_NAME + 1, "%.64s", name);
+}
+
+/* One route being handled: what is known of it so far. */
+struct route {
+    Fedra__Envelope *env;
+    Fedra__HubRoute *body;
+    char analyst[PKI_MAX_NAME + 16];        /* verified name, or "unverified:NAME" */
+    const struct pki_cert *signer;          /* certcache's */
+    char why[FEDRA_ERRLEN];
+};
+
+/* The route refused as a whole: one REPLY REFUSED per node it names, or one without a node. */
+static void
+route_refuse(struct relay *r, const struct relay_peer *from, struct route *rt,
+    const struct relay_now *now)
+{
+    char note[RELAY_NOTE_MAX];
+    snprintf(note, sizeof note, "the hub refused the route: %.600s", rt->why);
+    r->c.refused++;
+    const Fedra__HubRoute *b = rt->body;
+    const uint8_t *rid = b ? b->route_id.data : NULL;
+    dropped(r, DROP_ROUTE, now, "route from %s refused: %s", rt->analyst[0] ? rt->analyst : "?",
+        rt->why);
+    event(r, now, "refused", rt->analyst, rid, b ? b->query_hash.data : NULL, "", NULL, 0,
+        rt->why);
+    if (b == NULL) {
+        reply(r, now, from, NULL, "", FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, note, NULL, 0);
+        return;
+    }
+    for (size_t i = 0; i < b->n_queries; i++)
+        reply(r, now, from, rid, b->queries[i]->node, FEDRA__HUB_STATUS__HUB_STATUS_REFUSED,
+            note, NULL, 0);
+}
+
+/* Decode, authenticate and admit a route; 0 if it may be relayed, else rt->why. */
+static int
+route_admit(struct relay *r, const Fedra__HubFrame *f, struct route *rt,
+    const struct relay_now *now)
+{
+    char err[FEDRA_ERRLEN], claimed[PKI_MAX_NAME + 1];
+    rt->env = wire_envelope_decode(f->payload.data, f->payload.len, WIRE_MAX_HUB_ROUTE, err);
+    if (rt->env == NULL)
+        return errf(rt->why, "not a signed route: %s", err);
+    rt->body = wire_hubroute_decode(rt->env->body.data, rt->env->body.len, err);
+    if (rt->body == NULL)
+        return errf(rt->why, "unreadable route: %s", err);
+    if (r->closed[0] != 0)
+        return errf(rt->why, "the hub is not relaying: %.400s", r->closed);
+    if (r->trust == NULL)
+        return errf(rt->why, "the hub holds no CA to verify the analyst against");
+    const Fedra__Envelope *e = rt->env;
+    const uint8_t *cd[PKI_MAX_CHAIN];
+    size_t cl[PKI_MAX_CHAIN];
+    if (e->n_chain > PKI_MAX_CHAIN)
+        return errf(rt->why, "the route carries %zu CA certificates (at most %d)", e->n_chain,
+            PKI_MAX_CHAIN);
+    for (size_t k = 0; k < e->n_chain; k++) {
+        cd[k] = e->chain[k].data;
+        cl[k] = e->chain[k].len;
+    }
+    int v = certcache_verify(r->analysts_cc, r->trust, e->signer_cert.data, e->signer_cert.len,
+        cd, cl, e->n_chain, PKI_ROLE_ANALYST, now->wall_ms / 1000, &rt->signer, claimed, err);
+    if (v != PKI_OK) {
+        snprintf(rt->analyst, sizeof rt->analyst, "unverified:%.64s", claimed);
+        return errf(rt->why, "the analyst's certificate is refused: %s", err);
+    }
+    snprintf(rt->analyst, sizeof rt->analyst, "%s", pki_cert_name(rt->signer));
+    if (pki_check_sig(rt->signer, e->body.data, e->body.len, e->signature.data,
+            e->signature.len) != 0)
+        return errf(rt->why, "the route's signature does not verify with the certificate of "
+            "'%s'", rt->analyst);
+    const Fedra__HubRoute *b = rt->body;
+    if (strcmp(b->hub, r->name) != 0)
+        return errf(rt->why, "the route is for hub '%.64s', this is hub '%s'", b->hub, r->name);
+    if (wire_check_times(b->issued_at_ms, b->expires_at_ms, now->wall_ms, r->lim.skew_ms,
+            err) != NULL)
+        return errf(rt->why, "route times: %s", err);
+    uint8_t fp[32];
+    pki_cert_fingerprint(rt->signer, fp);
+    int rr = replay_check(r, fp, b->route_id.data, b->expires_at_ms + r->lim.skew_ms,
+        now->wall_ms);
+    if (rr == 1)
+        return errf(rt->why, "route replayed: this analyst already sent this route_id");
+    if (rr == 2)
+        return errf(rt->why, "the hub's replay table is full (%d live routes); try again when "
+            "routes expire", RELAY_REPLAY_MAX);
+    return 0;
+}
+
+/* What became of one route's sealed queries, for its log line. */
+struct route_tally {
+    unsigned forwarded, busy, offline, unknown;
+};
+
+/* One sealed query to its node, or the reason it cannot go, answered at once. */
+static void
+route_forward(struct relay *r, const struct relay_peer *from, struct route *rt,
+    const Fedra__SealedQuery *q, const struct relay_now *now, struct route_tally *t)
+{
+    const Fedra__HubRoute *b = rt->body;
+    struct rnode *n = node_find(r, q->node);
+    Fedra__HubStatus st = FEDRA__HUB_STATUS__HUB_STATUS_OK;
+    char why[RELAY_NOTE_MAX];
+    if (n == NULL) {
+        st = FEDRA__HUB_STATUS__HUB_STATUS_UNKNOWN;
+        snprintf(why, sizeof why, "the hub knows no node '%s' (it never joined this hub)",
+            q->node);
+    } else if (!n->live) {
+        st = FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE;
+        snprintf(why, sizeof why, "node '%s' has no live link to the hub", q->node);
+    } else if (n->inflight >= r->lim.queue_per_node) {
+        st = FEDRA__HUB_STATUS__HUB_STATUS_BUSY;
+        snprintf(why, sizeof why, "node '%s' already has %u queries waiting at the hub "
+            "(queue_per_node)", q->node, r->lim.queue_per_node);
+    } else if (r->inflight >= r->lim.inflight_max || r->inflight >= r->npend_cap) {
+        st = FEDRA__HUB_STATUS__HUB_STATUS_BUSY;
+        snprintf(why, sizeof why, "the hub already has %zu queries waiting (inflight_max)",
+            r->inflight);
+    }
+    struct pending *p = NULL;
+    if (st == FEDRA__HUB_STATUS__HUB_STATUS_OK) {
+        size_t ni = (size_t)(n - r->nodes);
+        if ((p = pending_new(r)) == NULL) {
+            r->c.busy++;
+            t->busy++;
+            reply(r, now, from, b->route_id.data, q->node, FEDRA__HUB_STATUS__HUB_STATUS_BUSY,
+                "the hub has no free slot for a query", NULL, 0);
+            return;
+        }
+        p->node = ni;
+        p->to = n->peer;
+        p->analyst = *from;
+        snprintf(p->analyst_name, sizeof p->analyst_name, "%s", rt->analyst);
+        memcpy(p->route_id, b->route_id.data, WIRE_QUERY_ID_LEN);
+        memcpy(p->qhash, b->query_hash.data, WIRE_HASH_LEN);
+        p->timeout_ms = b->timeout_ms == 0 || b->timeout_ms > r->lim.timeout_max_ms
+            ? r->lim.timeout_max_ms : b->timeout_ms;
+        p->deadline = now->mono_ms + p->timeout_ms;
+        struct buf payload = {0};
+        buf_append(&payload, q->sealed.data, q->sealed.len);
+        char name[PKI_MAX_NAME + 1];
+        snprintf(name, sizeof name, "%s", n->name);
+        if (r->io.tamper != NULL)
+            r->io.tamper(r->io.tamper_arg, RELAY_TAMPER_FORWARD, name, &payload);
+        Fedra__HubFrame f = FEDRA__HUB_FRAME__INIT;
+        f.type = FEDRA__HUB_TYPE__HUB_FORWARD;
+        f.tag = p->tag;
+        f.payload.data = payload.p;
+        f.payload.len = payload.len;
+        int sr = send_frame(r, &n->peer, &f);
+        buf_release(&payload);
+        if (sr == RELAY_SENT) {
+            n->inflight++;
+            r->c.forwards++;
+            t->forwarded++;
+            event(r, now, "forward", rt->analyst, b->route_id.data, b->query_hash.data, n->name,
+                NULL, q->sealed.len, "");
+            return;
+        }
+        n->inflight++;              /* pending_done() takes it back */
+        pending_done(r, p);
+        if (sr == RELAY_SEND_BUSY) {
+            st = FEDRA__HUB_STATUS__HUB_STATUS_BUSY;
+            snprintf(why, sizeof why, "node '%s' is not taking messages now (its link's "
+                "queue is full)", q->node);
+        } else {
+            st = FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE;
+            snprintf(why, sizeof why, "node '%s' has no live link to the hub", q->node);
+            node_offline(r, ni, now, "its connection is gone");
+        }
+    }
+    const char *kind = st == FEDRA__HUB_STATUS__HUB_STATUS_UNKNOWN ? "unknown"
+        : st == FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE ? "offline" : "busy";
+    if (st == FEDRA__HUB_STATUS__HUB_STATUS_UNKNOWN) {
+        r->c.unknown++;
+        t->unknown++;
+    } else if (st == FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE) {
+        r->c.offline++;
+        t->offline++;
+    } else {
+        r->c.busy++;
+        t->busy++;
+    }
+    event(r, now, kind, rt->analyst, b->route_id.data, b->query_hash.data, q->node, NULL, 0,
+        why);
+    reply(r, now, from, b->route_id.data, q->node, st, why, NULL, 0);
+}
+
+static void
+on_route(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *f,
+    const struct relay_now *now)
+{
+    struct route rt;
+    memset(&rt, 0, sizeof rt);
+    if (route_admit(r, f, &rt, now) != 0) {
+        route_refuse(r, from, &rt, now);
+    } else {
+        const Fedra__HubRoute *b = rt.body;
+        char rid[2 * WIRE_QUERY_ID_LEN + 1];
+        util_hex(b->route_id.data, WIRE_QUERY_ID_LEN, rid);
+        r->c.routes++;
+        analyst_seen(r, rt.analyst);
+        event(r, now, "route", rt.analyst, b->route_id.data, b->query_hash.data, "", NULL,
+            f->payload.len, "");
+        struct route_tally t = {0};
+        for (size_t i = 0; i < b->n_queries; i++)
+            route_forward(r, from, &rt, b->queries[i], now, &t);
+        rlog(r, "route %s from %s: %zu nodes: %u forwarded, %u busy, %u offline, %u unknown",
+            rid, rt.analyst, b->n_queries, t.forwarded, t.busy, t.offline, t.unknown);
+    }
+    wire_hubroute_free(rt.body);
+    wire_envelope_free(rt.env);
+}
+
+/* ---- answers ---- */
+
+static void
+on_answer(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *f,
+    const struct relay_now *now)
+{
+    struct pending *p = pending_find(r, f->tag);
+    if (p == NULL || !same_peer(&p->to, from)) {
+        r->c.stray++;
+        dropped(r, DROP_STRAY, now, "dropped an answer with %s tag %llu", p == NULL ?
+            "an unknown (or already answered or timed out)" : "another connection's",
+            (unsigned long long)f->tag);
+        return;
+    }
+    struct rnode *n = &r->nodes[p->node];
+    int unreadable = f->status == FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE;
+    char name[PKI_MAX_NAME + 1], why[RELAY_NOTE_MAX] = "";
+    snprintf(name, sizeof name, "%s", n->name);
+    struct buf payload = {0};
+    if (unreadable)
+        snprintf(why, sizeof why, "node '%s' could not read the sealed query: %.200s", name,
+            f->reason);
+    else
+        buf_append(&payload, f->payload.data, f->payload.len);
+    if (!unreadable && r->io.tamper != NULL)
+        r->io.tamper(r->io.tamper_arg, RELAY_TAMPER_REPLY, name, &payload);
+    uint8_t ah[32];
+    pki_sha256(payload.p ? payload.p : (const uint8_t *)"", payload.len, ah);
+    event(r, now, unreadable ? "unreadable" : "answer", p->analyst_name, p->route_id, p->qhash,
+        n->name, unreadable ? NULL : ah, payload.len, why);
+    reply(r, now, &p->analyst, p->route_id, name, unreadable ?
+        FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE : FEDRA__HUB_STATUS__HUB_STATUS_OK, why,
+        payload.p, payload.len);
+    buf_release(&payload);
+    if (unreadable)
+        r->c.unreadable++;
+    r->c.answers++;
+    n->answered++;
+    pending_done(r, p);
+}
+
+/* ---- input and time ---- */
+
+void
+relay_input(struct relay *r, const struct relay_peer *from, const uint8_t *msg, size_t len,
+    int nparts, const struct relay_now *now)
+{
+    char err[FEDRA_ERRLEN];
+    if (nparts != 1) {
+        r->c.junk++;
+        dropped(r, DROP_JUNK, now, "dropped a message of %d frames (one expected)", nparts);
+        return;
+    }
+    Fedra__HubFrame *f = wire_hubframe_decode(msg, len, err);
+    if (f == NULL) {
+        r->c.junk++;
+        dropped(r, DROP_JUNK, now, "dropped %zu bytes that are not a hub frame: %s", len, err);
+        return;
+    }
+    switch (f->type) {
+    case FEDRA__HUB_TYPE__HUB_HELLO:
+        on_hello(r, from, f, now);
+        break;
+    case FEDRA__HUB_TYPE__HUB_ROUTE:
+        on_route(r, from, f, now);
+        break;
+    case FEDRA__HUB_TYPE__HUB_ANSWER:
+        on_answer(r, from, f, now);
+        break;
+    default:
+        r->c.junk++;
+        dropped(r, DROP_JUNK, now, "dropped a hub frame of type %d, which only the hub sends",
+            (int)f->type);
+        break;
+    }
+    wire_hubframe_free(f);
+}
+
+void
+relay_tick(struct relay *r, const struct relay_now *now)
+{
+    for (size_t i = 0; i < r->npend_cap; i++) {
+        struct pending *p = &r->pend[i];
+        if (!p->used || p->deadline > now->mono_ms)
+            continue;
+        char why[RELAY_NOTE_MAX];
+        const char *name = r->nodes[p->node].name;
+        snprintf(why, sizeof why, "node '%s' did not answer within %u ms", name, p->timeout_ms);
+        r->c.timeouts++;
+        event(r, now, "timeout", p->analyst_name, p->route_id, p->qhash, name, NULL, 0, why);
+        reply(r, now, &p->analyst, p->route_id, name, FEDRA__HUB_STATUS__HUB_STATUS_TIMEOUT,
+            why, NULL, 0);
+        pending_done(r, p);
+    }
+    int64_t silent = (int64_t)RELAY_SILENT_HELLOS * r->lim.hello_interval_ms;
+    for (size_t i = 0; i < r->nnodes; i++)
+        if (r->nodes[i].live && now->mono_ms - r->nodes[i].last_hello_mono > silent) {
+            char why[128];
+            snprintf(why, sizeof why, "no hello for %lld ms", (long long)silent);
+            node_offline(r, i, now, why);
+        }
+    drops_flush(r, now);
+}
+
+int64_t
+relay_next_ms(const struct relay *r, const struct relay_now *now)
+{
+    int64_t next = -1;
+    for (size_t i = 0; i < r->npend_cap; i++)
+        if (r->pend[i].used && (next < 0 || r->pend[i].deadline < next))
+            next = r->pend[i].deadline;
+    int64_t silent = (int64_t)RELAY_SILENT_HELLOS * r->lim.hello_interval_ms;
+    for (size_t i = 0; i < r->nnodes; i++)
+        if (r->nodes[i].live && (next < 0 || r->nodes[i].last_hello_mono + silent + 1 < next))
+            next = r->nodes[i].last_hello_mono + silent + 1;
+    for (int k = 0; k < DROP_KINDS; k++)
+        if (r->drops[k].held > 0 && (next < 0 || r->drops[k].last_ms + RELAY_LOG_EVERY_MS < next))
+            next = r->drops[k].last_ms + RELAY_LOG_EVERY_MS;
+    if (next < 0)
+        return -1;
+    return next > now->mono_ms ? next - now->mono_ms : 0;
+}
+
+/* ---- life cycle and status ---- */
+
+static void
+pending_resize(struct relay *r, size_t cap)
+{
+    if (cap <= r->npend_cap)
+        return;
+    r->pend = xreallocarray(r->pend, cap, sizeof *r->pend);
+    memset(r->pend + r->npend_cap, 0, (cap - r->npend_cap) * sizeof *r->pend);
+    r->npend_cap = cap;
+}
+
+struct relay *
+relay_new(const struct relay_limits *lim, const char *hub_name, const struct relay_io *io)
+{
+    struct relay *r = xcalloc(1, sizeof *r);
+    r->io = *io;
+    r->lim = *lim;
+    if (r->lim.hello_interval_ms == 0)
+        r->lim.hello_interval_ms = WIRE_HUB_HELLO_INTERVAL_MS;
+    snprintf(r->name, sizeof r->name, "%s", hub_name);
+    r->analysts_cc = certcache_new();
+    pending_resize(r, lim->inflight_max);
+    r->rbucket = xcalloc(RELAY_REPLAY_BUCKETS, sizeof *r->rbucket);
+    for (size_t k = 0; k < RELAY_REPLAY_BUCKETS; k++)
+        r->rbucket[k] = -1;
+    r->rfree = -1;
+    r->anames = xcalloc(RELAY_MAX_ANALYSTS, sizeof *r->anames);
+    static const char *const what[DROP_KINDS] = {"junk messages dropped",
+        "stray answers dropped", "node hellos refused", "routes refused",
+        "replies undelivered"};
+    for (int k = 0; k < DROP_KINDS; k++)
+        r->drops[k].what = what[k];
+    return r;
+}
+
+void
+relay_free(struct relay *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->nnodes; i++)
+        node_clear(&r->nodes[i]);
+    free(r->nodes);
+    free(r->pend);
+    free(r->rbucket);
+    free(r->rent);
+    free(r->anames);
+    certcache_free(r->analysts_cc);
+    free(r);
+}
+
+void
+relay_set_trust(struct relay *r, const struct pki_trust *t, const struct relay_now *now)
+{
+    r->trust = t;
+    certcache_clear(r->analysts_cc);
+    r->changed = 1;
+    /* Fail closed at once: a node whose certificate no longer verifies is dropped now. */
+    for (size_t i = 0; i < r->nnodes; i++) {
+        struct rnode *n = &r->nodes[i];
+        if (!n->live)
+            continue;
+        const uint8_t *cd[PKI_MAX_CHAIN];
+        size_t cl[PKI_MAX_CHAIN];
+        for (size_t k = 0; k < n->nchain; k++) {
+            cd[k] = n->chain[k].p;
+            cl[k] = n->chain[k].len;
+        }
+        char why[FEDRA_ERRLEN];
+        struct pki_cert *c = node_cert_check(r, n->cert.p, n->cert.len, cd, cl, n->nchain,
+            n->peer.key, now->wall_ms / 1000, why);
+        if (c == NULL) {
+            struct relay_peer peer = n->peer;
+            node_offline(r, i, now, why);
+            welcome(r, now, &peer, why);
+        }
+        pki_cert_free(c);
+    }
+}
+
+void
+relay_set_closed(struct relay *r, const char *why)
+{
+    snprintf(r->closed, sizeof r->closed, "%s", why ? why : "");
+    r->changed = 1;
+}
+
+void
+relay_set_limits(struct relay *r, const struct relay_limits *lim)
+{
+    uint32_t hello = r->lim.hello_interval_ms;
+    r->lim = *lim;
+    r->lim.hello_interval_ms = lim->hello_interval_ms ? lim->hello_interval_ms : hello;
+    pending_resize(r, lim->inflight_max);
+}
+
+const struct relay_counters *
+relay_counters(const struct relay *r)
+{
+    return &r->c;
+}
+
+int
+relay_changed(struct relay *r)
+{
+    int c = r->changed;
+    r->changed = 0;
+    return c;
+}
+
+size_t
+relay_node_count(const struct relay *r)
+{
+    return r->nnodes;
+}
+
+void
+relay_node_get(const struct relay *r, size_t i, struct relay_node_info *out)
+{
+    const struct rnode *n = &r->nodes[i];
+    out->name = n->name;
+    out->live = n->live;
+    out->since_ms = n->since_ms;
+    out->last_hello_ms = n->last_hello_ms;
+    out->inflight = n->inflight;
+    out->answered = n->answered;
+}
+
+size_t
+relay_analyst_count(const struct relay *r)
+{
+    return r->nanalysts;
+}
+
+const char *
+relay_analyst_name(const struct relay *r, size_t i)
+{
+    return i < r->nanalysts ? r->anames[i] : NULL;
+}
+
+size_t
+relay_inflight(const struct relay *r)
+{
+    return r->inflight;
+}
+
+size_t
+relay_replay_held(const struct relay *r)
+{
+    return r->rheld;
+}

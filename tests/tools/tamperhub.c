@@ -1,0 +1,129 @@
+/*
+ * tamperhub - a hub that lies, for tests only (never installed): the real
+ * fedra-hub (hub/hubserve.c, hub/relay.c) with a tamper hook that alters what
+ * it relays, so the tests can show that nodes and fedra catch every such
+ * alteration (proto/DESIGN.md "Through a hub": the hub can neither read nor
+ * forge).
+ *
+ *   fedra-tamperhub [--flip-query] [--flip-answer] [--replay-answer]
+ *                   [--swap NODE1,NODE2] --config FILE
+ *
+ *   --flip-query      flip one byte of every sealed query forwarded to a node
+ *                     (the node cannot open the box: HUB_STATUS_UNREADABLE)
+ *   --flip-answer     flip one byte of every sealed answer passed back (fedra
+ *                     cannot open the box)
+ *   --replay-answer   pass back, for each node, the first answer it ever gave
+ *                     in place of every later one (fedra: query hash mismatch)
+ *   --swap A,B        relabel A's answers as B's and B's as A's (fedra: the
+ *                     answer is signed by another node)
+ *
+ * Each alteration is logged on stderr ("tamperhub: ...") so a test can see
+ * that it happened.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub/hubserve.h"
+#include "lib/util.h"
+
+#define TAMPER_MAX_NODES 64                 /* first answers kept for --replay-answer */
+
+struct tamper {
+    int flip_query, flip_answer, replay;
+    char swap_a[PKI_MAX_NAME + 1], swap_b[PKI_MAX_NAME + 1];
+    size_t nfirst;
+    char first_node[TAMPER_MAX_NODES][PKI_MAX_NAME + 1];
+    struct buf first[TAMPER_MAX_NODES];
+};
+
+static void
+flip(struct buf *p, const char *what, const char *node)
+{
+    if (p->len == 0)
+        return;
+    p->p[p->len / 2] ^= 0x01;
+    fprintf(stderr, "tamperhub: flipped byte %zu of the sealed %s of node %s\n", p->len / 2,
+        what, node);
+}
+
+static void
+replay(struct tamper *t, const char *node, struct buf *p)
+{
+    for (size_t i = 0; i < t->nfirst; i++)
+        if (strcmp(t->first_node[i], node) == 0) {
+            p->len = 0;
+            buf_append(p, t->first[i].p, t->first[i].len);
+            fprintf(stderr, "tamperhub: replayed node %s's first answer\n", node);
+            return;
+        }
+    if (t->nfirst < TAMPER_MAX_NODES) {
+        snprintf(t->first_node[t->nfirst], sizeof t->first_node[0], "%s", node);
+        buf_append(&t->first[t->nfirst++], p->p, p->len);
+    }
+}
+
+static void
+tamper_hook(void *arg, enum relay_tamper_point at, char *node, struct buf *payload)
+{
+    struct tamper *t = arg;
+    if (at == RELAY_TAMPER_FORWARD) {
+        if (t->flip_query)
+            flip(payload, "query", node);
+        return;
+    }
+    if (t->flip_answer)
+        flip(payload, "answer", node);
+    if (t->replay)
+        replay(t, node, payload);
+    if (t->swap_a[0] != 0) {
+        const char *to = strcmp(node, t->swap_a) == 0 ? t->swap_b
+            : strcmp(node, t->swap_b) == 0 ? t->swap_a : NULL;
+        if (to != NULL) {
+            fprintf(stderr, "tamperhub: relabelled node %s's answer as node %s's\n", node, to);
+            snprintf(node, PKI_MAX_NAME + 1, "%s", to);
+        }
+    }
+}
+
+static int
+usage(void)
+{
+    fputs("usage: fedra-tamperhub [--flip-query] [--flip-answer] [--replay-answer] "
+        "[--swap NODE1,NODE2] --config FILE\n", stderr);
+    return 2;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct tamper t;
+    const char *config = NULL;
+    memset(&t, 0, sizeof t);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--flip-query") == 0) {
+            t.flip_query = 1;
+        } else if (strcmp(argv[i], "--flip-answer") == 0) {
+            t.flip_answer = 1;
+        } else if (strcmp(argv[i], "--replay-answer") == 0) {
+            t.replay = 1;
+        } else if (strcmp(argv[i], "--swap") == 0 && i + 1 < argc) {
+            const char *v = argv[++i], *comma = strchr(v, ',');
+            if (comma == NULL || comma == v || comma[1] == 0 ||
+                (size_t)(comma - v) > PKI_MAX_NAME || strlen(comma + 1) > PKI_MAX_NAME)
+                return usage();
+            snprintf(t.swap_a, sizeof t.swap_a, "%.*s", (int)(comma - v), v);
+            snprintf(t.swap_b, sizeof t.swap_b, "%s", comma + 1);
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else {
+            return usage();
+        }
+    }
+    if (config == NULL)
+        return usage();
+    int rc = hubserve_main(config, tamper_hook, &t);
+    for (size_t i = 0; i < t.nfirst; i++)
+        buf_release(&t.first[i]);
+    return rc;
+}
