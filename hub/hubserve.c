@@ -383,6 +383,7 @@ hub_reload(struct hub *h)
         pki_key_free(h->key);
         h->cert = c;
         h->key = k;
+        relay_set_signer(h->relay, h->cert, h->key);
     }
     OPENSSL_cleanse(sec, sizeof sec);
     if (h->fetch != NULL)
@@ -508,6 +509,7 @@ hub_open(struct hub *h, const char *config_path,
         return -1;
     struct relay_io io = {io_send, io_event, io_log, tamper, h, tamper_arg};
     h->relay = relay_new(&h->cfg.lim, h->name, &io);
+    relay_set_signer(h->relay, h->cert, h->key);
     struct relay_now now = now_pair();
     relay_set_trust(h->relay, h->trust, &now);
     if (open_sockets(h, err) != 0)

@@ -71,6 +71,7 @@
 #define RELAY_MAX_ID 255                    /* a ZeroMQ routing id's bytes */
 #define RELAY_KEY_HEX (2 * PKI_CURVE_KEY_LEN + 1)
 #define RELAY_LOG_EVERY_MS 1000             /* one log line per kind of drop, at most */
+#define RELAY_MAX_POOLED 64                 /* pooled routes collecting shares at once */
 
 /* Outcomes of relay_io.send. */
 #define RELAY_SENT 0
@@ -135,6 +136,7 @@ struct relay_counters {
     uint64_t stray;                 /* answers with an unknown tag or from another connection */
     uint64_t undelivered;           /* replies and welcomes the peer could not take */
     uint64_t analysts;              /* distinct analysts whose routes verified */
+    uint64_t releases;              /* pooled results released (hub/pool.h) */
 };
 
 /* One node entry, for status. */
@@ -166,6 +168,8 @@ void relay_free(struct relay *r);
  * every live node's certificate at once: a revoked node is dropped.
  */
 void relay_set_trust(struct relay *r, const struct pki_trust *t, const struct relay_now *now);
+/* The hub's certificate and key, which sign pooled releases (not owned; NULL: none). */
+void relay_set_signer(struct relay *r, const struct pki_cert *cert, const struct pki_key *key);
 
 /*
  * Why the hub must not relay now (its own certificate is unusable), or NULL
