@@ -18,6 +18,7 @@
 #include "coord/client.h"
 #include "coord/federation.h"
 #include "coord/kind.h"
+#include "coord/pooled.h"
 #include "coord/model.h"
 #include "coord/report.h"
 #include "lib/util.h"
@@ -69,6 +70,7 @@ struct opts {
     struct bundle *bundle;          /* recording (--bundle) or replaying (verify) */
     int replay;                     /* verify: rounds come from the bundle */
     struct signer *signer;          /* the analyst's credentials, loaded on first use */
+    int pooled;                     /* --pooled 1, --no-pooled 0, else -1: the federation's */
 };
 
 /*
@@ -266,7 +268,7 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
         return EXIT_FAIL;
     }
     report_check_replies(fed, rep, spec);
-    struct report r = {o->format, stdout, stderr, fed, rep, qid};
+    struct report r = {o->format, stdout, stderr, fed, rep, qid, NULL};
     int rc = report_answers(&r, spec, show, err), all = 1;
     for (size_t i = 0; i < fed->nnodes; i++)
         all &= rep[i].status == NODE_OK;
@@ -281,6 +283,63 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
     return all ? EXIT_OK : EXIT_PARTIAL;
 }
 
+/*
+ * A pooled release (coord/pooled.h): every node of the federation is a
+ * participant, named in the signed query with its certificate (the roster
+ * its masks are agreed over); the hub's verified release is reported as the
+ * one answer.  Exit as run_query: ok, or fail naming the node that failed.
+ */
+static int
+run_pooled(const struct opts *o, const struct federation *fed, Fedra__QuerySpec *spec,
+    const struct coord_show *show)
+{
+    char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
+    if (spec->kind != FEDRA__KIND__KIND_COUNT && spec->kind != FEDRA__KIND__KIND_KM) {
+        fprintf(stderr, "fedra: --pooled is built for count and km so far\n");
+        return EXIT_FAIL;
+    }
+    if (o->replay || o->save_query != NULL || o->bundle != NULL) {
+        fprintf(stderr, "fedra: --pooled is not yet recorded in bundles or saved queries\n");
+        return EXIT_FAIL;
+    }
+    ProtobufCBinaryData *roster = xcalloc(fed->nnodes, sizeof *roster);
+    for (size_t i = 0; i < fed->nnodes; i++)
+        roster[i].data = (uint8_t *)pki_cert_der(fed->nodes[i].cert, &roster[i].len);
+    spec->pooled = 1;
+    spec->roster = roster;
+    spec->n_roster = fed->nnodes;
+    struct buf env = {0};
+    struct pooled_result pr;
+    memset(&pr, 0, sizeof pr);
+    int rc = EXIT_FAIL;
+    if (sign_query(o, fed, spec, &env, qid, err) != 0 ||
+        pooled_run(fed, o->signer->cert, o->signer->key, env.p, env.len, o->timeout_ms, &pr,
+            err) != 0 || pr.release == NULL) {
+        fprintf(stderr, "fedra: pooled release failed: %s\n", err);
+        for (size_t i = 0; pr.rep != NULL && i < fed->nnodes; i++)
+            if (pr.rep[i].status != NODE_OK)
+                fprintf(stderr, "  %s: %s: %s\n", fed->nodes[i].name,
+                    client_status_name(pr.rep[i].status), pr.rep[i].reason);
+    } else {
+        struct report r;
+        pooled_report(&pr, fed, o->format, qid, &r);
+        report_check_replies(&pr.view, &pr.view_reply, spec);
+        if (pr.view_reply.status != NODE_OK)
+            fprintf(stderr, "fedra: the hub's release does not fit the query: %s\n",
+                pr.view_reply.reason);
+        else if (report_answers(&r, spec, show, err) != 0)
+            fprintf(stderr, "fedra: %s\n", err);
+        else
+            rc = EXIT_OK;
+    }
+    spec->roster = NULL;
+    spec->n_roster = 0;
+    free(roster);
+    pooled_result_release(&pr, fed->nnodes);
+    buf_release(&env);
+    return rc;
+}
+
 /* Sign spec; either save it (--save-query) or send it. */
 static int
 sign_and_run(const struct opts *o, const struct federation *fed, Fedra__QuerySpec *spec,
@@ -288,6 +347,8 @@ sign_and_run(const struct opts *o, const struct federation *fed, Fedra__QuerySpe
 {
     char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
     struct buf env = {0};
+    if (o->pooled == 1 || (o->pooled < 0 && fed->pooled))
+        return run_pooled(o, fed, spec, show);
     if (o->replay)
         return run_query(o, fed, NULL, 0, "", spec, show);
     if (sign_query(o, fed, spec, &env, qid, err) != 0) {
@@ -382,7 +443,7 @@ run_model(const struct opts *o, const struct federation *fed, const struct coord
     memset(&ctx, 0, sizeof ctx);
     ctx.o = o;
     ctx.fed = fed;
-    struct report r = {o->format, stdout, stderr, fed, NULL, ""};
+    struct report r = {o->format, stdout, stderr, fed, NULL, "", NULL};
     char err[FEDRA_ERRLEN];
     int rc = model_run(&q->model, &r, model_send, &ctx, err);
     model_ctx_release(&ctx);
@@ -544,7 +605,7 @@ int
 main(int argc, char **argv)
 {
     struct opts o = {getenv("FEDRA_FEDERATION"), getenv("FEDRA_CERT"), getenv("FEDRA_KEY"), NULL,
-        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, NULL, NULL, 0, NULL};
+        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, NULL, NULL, 0, NULL, -1};
     /* Global options may stand before or after the command. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, want_help = 0;
@@ -563,6 +624,8 @@ main(int argc, char **argv)
             o.save_query = argv[++i];
         } else if (strcmp(a, "--bundle") == 0 && has) {
             o.bundle_path = argv[++i];
+        } else if (strcmp(a, "--pooled") == 0 || strcmp(a, "--no-pooled") == 0) {
+            o.pooled = strcmp(a, "--pooled") == 0;
         } else if (strcmp(a, "--timeout") == 0 && has) {
             long long t;
             if (util_parse_int(argv[++i], 1, CLIENT_MAX_TIMEOUT_MS, &t) != 0) {
