@@ -458,8 +458,6 @@ recv_one(struct hub *h)
     memset(&from, 0, sizeof from);
     from.idlen = zmq_msg_size(&id) <= RELAY_MAX_ID ? zmq_msg_size(&id) : RELAY_MAX_ID;
     memcpy(from.id, zmq_msg_data(&id), from.idlen);
-    const char *uid = zmq_msg_gets(&id, "User-Id");
-    snprintf(from.key, sizeof from.key, "%s", uid ? uid : "");
     int more = zmq_msg_more(&id), nparts = 0;
     zmq_msg_close(&id);
     zmq_msg_t first;
@@ -478,6 +476,10 @@ recv_one(struct hub *h)
             zmq_msg_close(&part);
         }
     }
+    /* libzmq attaches the connection's metadata (ZAP's User-Id) to the data frames, not
+       to the routing id frame the ROUTER makes up. */
+    const char *uid = nparts > 0 ? zmq_msg_gets(&first, "User-Id") : NULL;
+    snprintf(from.key, sizeof from.key, "%s", uid ? uid : "");
     struct relay_now now = now_pair();
     relay_input(h->relay, &from, zmq_msg_data(&first), zmq_msg_size(&first), nparts, &now);
     zmq_msg_close(&first);

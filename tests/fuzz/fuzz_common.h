@@ -9,7 +9,8 @@
  *    /dev/shm/fedra-fuzz-PID, removed at exit or by the next run;
  *  - fuzz_write(): replace a file's contents with the fuzz input;
  *  - fuzz_ca(): a throw-away federation CA in the scratch directory with
- *    node certificates and a CRL, for the harnesses that need real PKI.
+ *    node certificates, a hub certificate and a CRL, for the harnesses that
+ *    need real PKI.
  */
 #ifndef FUZZ_COMMON_H
 #define FUZZ_COMMON_H
@@ -200,6 +201,9 @@ fuzz_ca(void)
         struct ca_issue_req req = {.role = PKI_ROLE_NODE, .name = names[i], .out_dir = out, .days = 10};
         fuzz_check(ca_issue(ca, &req, serial, err), "ca_issue", err);
     }
+    /* A hub certificate too, for a federation file's hub line (nodes/H.crt). */
+    struct ca_issue_req hub = {.role = PKI_ROLE_HUB, .name = "H", .out_dir = out, .days = 10};
+    fuzz_check(ca_issue(ca, &hub, serial, err), "ca_issue", err);
     fuzz_check(ca_crl(ca, crl, 7, 0, &number, err), "ca_crl", err);
     ca_free(ca);
 }

@@ -4,8 +4,8 @@
  * lib/kv.c.
  *
  * Each input is written to a scratch directory that also holds a real CA,
- * CRL and two node certificates (ca/ca.crt, ca/crl.pem, nodes/N1.crt,
- * nodes/N2.crt; see the seeds), so relative paths in a federation file can
+ * CRL, two node certificates and a hub's (ca/ca.crt, ca/crl.pem, nodes/N1.crt,
+ * nodes/N2.crt, nodes/H.crt; see the seeds), so relative paths in a federation file can
  * reach real certificates and the loader gets past the parser into the
  * certificate and trust checks.  Most mutated inputs fail; that is the
  * point.  Paths are whatever the input says: util_read_file refuses
@@ -16,7 +16,8 @@
  * Properties asserted (abort = reported crash): a failure writes a
  * non-empty error; a loaded config has every required key; a loaded
  * federation has 1..FED_MAX_NODES nodes with distinct names and
- * certificates whose name matches.
+ * certificates whose name matches, and nodes behind a hub only with a hub
+ * whose certificate has role hub.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -83,7 +84,12 @@ federation(void)
             if (federation_find(&f, nd->name) != nd || cn == NULL || strcmp(cn, nd->name) != 0 ||
                 strlen(nd->endpoint) > FED_MAX_ENDPOINT)
                 fail("federation node outside its contract");
+            if (nd->via_hub && f.hub == NULL)
+                fail("a node behind a hub in a federation without one");
         }
+        if (f.hub != NULL && (pki_cert_role(f.hub->cert) != PKI_ROLE_HUB || f.hub->name == NULL ||
+                strlen(f.hub->endpoint) > FED_MAX_ENDPOINT))
+            fail("federation hub outside its contract");
     }
     federation_release(&f);
 }
