@@ -112,6 +112,8 @@ struct relay {
     struct droplog drops[DROP_KINDS];
     int changed;
     struct proute pool[RELAY_MAX_POOLED];
+    char **roster;                          /* pooled participants (relay_set_roster) */
+    size_t nroster;
     const struct pki_cert *sign_cert;       /* the hub's own: signs pooled releases */
     const struct pki_key *sign_key;
 };
@@ -612,6 +614,8 @@ route_refuse(struct relay *r, const struct relay_peer *from, struct route *rt,
     for (size_t i = 0; i < b->n_queries; i++)
         reply(r, now, from, rid, b->queries[i]->node, FEDRA__HUB_STATUS__HUB_STATUS_REFUSED,
             note, NULL, 0);
+    if (b->pooled_query.len > 0)    /* a pooled route also ends with its one last reply */
+        reply(r, now, from, rid, "", FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, note, NULL, 0);
 }
 
 /* Decode, authenticate and admit a route; 0 if it may be relayed, else rt->why. */
@@ -676,8 +680,19 @@ static int
 pool_open(struct relay *r, const struct relay_peer *from, struct route *rt)
 {
     const Fedra__HubRoute *b = rt->body;
-    if (r->sign_cert == NULL)
-        return errf(rt->why, "this hub releases no pooled results (it holds no signing key)");
+    if (r->sign_cert == NULL || r->nroster == 0)
+        return errf(rt->why, "this hub releases no pooled results (it has no roster)");
+    /* The participants are the roster, no more and no fewer (RELAY_MIN_ROSTER). */
+    int same = b->n_queries == r->nroster;
+    for (size_t i = 0; same && i < r->nroster; i++) {
+        int found = 0;
+        for (size_t k = 0; k < b->n_queries; k++)
+            found |= strcmp(b->queries[k]->node, r->roster[i]) == 0;
+        same = found;
+    }
+    if (!same)
+        return errf(rt->why, "a pooled result covers the hub's whole roster (%zu nodes), and the "
+            "route names %zu nodes that are not exactly it", r->nroster, b->n_queries);
     int slot = -1;
     for (int i = 0; i < RELAY_MAX_POOLED && slot < 0; i++)
         if (!r->pool[i].used)
@@ -1096,8 +1111,61 @@ relay_free(struct relay *r)
     free(r->anames);
     for (int i = 0; i < RELAY_MAX_POOLED; i++)
         hubpool_free(r->pool[i].hp);
+    relay_set_roster(r, NULL);
     certcache_free(r->analysts_cc);
     free(r);
+}
+
+const char *
+relay_roster_problem(const char *roster, char *why, size_t whylen)
+{
+    char *copy = xstrdup(roster), *save = NULL, *names[WIRE_MAX_AUDIENCE + 1];
+    size_t n = 0;
+    const char *bad = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL && bad == NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        for (char *e = t + strlen(t); e > t && e[-1] == ' ';)
+            *--e = 0;
+        if (!pki_name_valid(t))
+            snprintf(why, whylen, "'%.64s' is not a node name", t), bad = why;
+        else if (n == WIRE_MAX_AUDIENCE)
+            snprintf(why, whylen, "more than %d nodes", WIRE_MAX_AUDIENCE), bad = why;
+        for (size_t i = 0; bad == NULL && i < n; i++)
+            if (strcmp(names[i], t) == 0)
+                snprintf(why, whylen, "names '%.64s' twice", t), bad = why;
+        if (bad == NULL)
+            names[n++] = t;
+    }
+    if (bad == NULL && n < RELAY_MIN_ROSTER)
+        snprintf(why, whylen, "names %zu nodes; a pooled roster needs at least %d", n,
+            RELAY_MIN_ROSTER), bad = why;
+    free(copy);
+    return bad;
+}
+
+void
+relay_set_roster(struct relay *r, const char *roster)
+{
+    for (size_t i = 0; i < r->nroster; i++)
+        free(r->roster[i]);
+    free(r->roster);
+    r->roster = NULL;
+    r->nroster = 0;
+    char why[FEDRA_ERRLEN];
+    if (roster == NULL || relay_roster_problem(roster, why, sizeof why) != NULL)
+        return;
+    char *copy = xstrdup(roster), *save = NULL;
+    r->roster = xcalloc(WIRE_MAX_AUDIENCE, sizeof *r->roster);
+    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        for (char *e = t + strlen(t); e > t && e[-1] == ' ';)
+            *--e = 0;
+        r->roster[r->nroster++] = xstrdup(t);
+    }
+    free(copy);
 }
 
 void

@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis/pool.h"
 #include "certs/pki.h"
 #include "lib/util.h"
 #include "proto/wire.h"
@@ -72,6 +73,15 @@
 #define RELAY_KEY_HEX (2 * PKI_CURVE_KEY_LEN + 1)
 #define RELAY_LOG_EVERY_MS 1000             /* one log line per kind of drop, at most */
 #define RELAY_MAX_POOLED 64                 /* pooled routes collecting shares at once */
+/*
+ * A pooled result is computed over the whole roster or not at all: two
+ * results over participant sets that differ by one node would give that
+ * node's values away (docs/disclosure.md "Pooled release").  The roster is
+ * the hub's (config `roster`), never the analyst's choice, and has at least
+ * RELAY_MIN_ROSTER nodes: with 3, one node colluding with the analyst still
+ * learns only the sum of the two others.
+ */
+#define RELAY_MIN_ROSTER POOL_MIN_PARTICIPANTS
 
 /* Outcomes of relay_io.send. */
 #define RELAY_SENT 0
@@ -168,6 +178,10 @@ void relay_free(struct relay *r);
  * every live node's certificate at once: a revoked node is dropped.
  */
 void relay_set_trust(struct relay *r, const struct pki_trust *t, const struct relay_now *now);
+/* Why a roster value (comma-separated node names) is bad, or NULL (why: whylen bytes). */
+const char *relay_roster_problem(const char *roster, char *why, size_t whylen);
+/* The pooled roster (copied; NULL or "": no pooled release). */
+void relay_set_roster(struct relay *r, const char *roster);
 /* The hub's certificate and key, which sign pooled releases (not owned; NULL: none). */
 void relay_set_signer(struct relay *r, const struct pki_cert *cert, const struct pki_key *key);
 

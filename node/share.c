@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/pool.h"
 #include "certs/pki.h"
 #include "lib/util.h"
 #include "node/kind.h"
@@ -84,6 +85,9 @@ share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q,
 {
     const Fedra__QuerySpec *spec = q->spec;
     *out = NULL;
+    if (q->n_audience < POOL_MIN_PARTICIPANTS)
+        return errf(err, "a pooled result needs at least %d participants, not %zu",
+            POOL_MIN_PARTICIPANTS, q->n_audience);
     if (spec->n_roster != q->n_audience)
         return errf(err, "the roster has %zu certificates for %zu participants",
             spec->n_roster, q->n_audience);
