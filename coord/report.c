@@ -224,8 +224,11 @@ report_nodes_text(const struct report *r, FILE *f)
     }
     if (r->pooled != NULL) {
         const struct report_pooled *pl = r->pooled;
-        fprintf(f, "pooled release by hub '%s' (min_cell %u, min_sites %u, grid %u days) over "
-            "%zu nodes:", pl->hub, pl->min_cell, pl->min_sites, pl->grid_days, pl->fed->nnodes);
+        fprintf(f, "pooled release by hub '%s' (min_cell %u, min_sites %u", pl->hub, pl->min_cell,
+            pl->min_sites);
+        if (pl->grid_days > 0)
+            fprintf(f, ", grid %u days", pl->grid_days);
+        fprintf(f, ") over %zu nodes:", pl->fed->nnodes);
         for (size_t i = 0; i < pl->fed->nnodes; i++)
             fprintf(f, " %s", pl->fed->nodes[i].name);
         fputc('\n', f);
@@ -386,9 +389,12 @@ void
 report_tail_nodes(struct buf *t, const struct report *r)
 {
     struct buf v = {0};
-    for (size_t i = 0; i < r->fed->nnodes; i++)
-        buf_printf(&v, "%s%s=%s", i ? ";" : "", r->fed->nodes[i].name,
-            client_status_name(r->replies[i].status));
+    /* A pooled release: the participants, not the hub that stands in as the one answer. */
+    const struct federation *f = r->pooled ? r->pooled->fed : r->fed;
+    const struct node_reply *rep = r->pooled ? r->pooled->replies : r->replies;
+    for (size_t i = 0; i < f->nnodes; i++)
+        buf_printf(&v, "%s%s=%s", i ? ";" : "", f->nodes[i].name,
+            client_status_name(rep[i].status));
     report_tail_str(t, v.len ? (const char *)v.p : "");
     buf_release(&v);
 }

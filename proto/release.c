@@ -95,8 +95,12 @@ build_count(struct release *r, const struct layout *L, const mask_elem *sums, ui
             cell->count = x.value;
             r->shown++;
         } else {
-            cell->suppressed = v != POOL_WITHHELD;
-            cell->withheld = v == POOL_WITHHELD;
+            /*
+             * Held back, whichever rule: `withheld`, which promises no upper
+             * bound.  A cell held for too few sites may hold more than
+             * min_cell - 1, and telling the two rules apart would say so.
+             */
+            cell->withheld = 1;
             r->hidden++;
         }
         r->cellp[at++] = cell;

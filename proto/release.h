@@ -8,8 +8,9 @@
  * the strictest policy of the participants, it builds the wire result the
  * analyst receives, with the rules of analysis/pool.h applied:
  *   count  one cell per combination whose pooled count is not 0; a cell the
- *          rules do not release is sent `suppressed` (1 .. min_cell-1 pooled,
- *          or too few sites) or `withheld` (a node's auditor), with no count;
+ *          rules do not release (1 .. min_cell-1 pooled, too few sites, or a
+ *          node's auditor) is sent `withheld`, with no count and no bound:
+ *          which rule held it back is not said;
  *   km     one stratum per combination with patients; a stratum whose size
  *          the rules do not release is sent `suppressed` with no table; the
  *          others' life tables stop where fewer than min_cell remain at risk
