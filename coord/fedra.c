@@ -294,8 +294,9 @@ run_pooled(const struct opts *o, const struct federation *fed, Fedra__QuerySpec 
     const struct coord_show *show)
 {
     char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
-    if (spec->kind != FEDRA__KIND__KIND_COUNT && spec->kind != FEDRA__KIND__KIND_KM) {
-        fprintf(stderr, "fedra: --pooled is built for count and km so far\n");
+    if (spec->kind != FEDRA__KIND__KIND_COUNT && spec->kind != FEDRA__KIND__KIND_KM &&
+        (spec->kind != FEDRA__KIND__KIND_LOGRANK || spec->stratify_by_node)) {
+        fprintf(stderr, "fedra: --pooled is built for count, km and logrank so far\n");
         return EXIT_FAIL;
     }
     if (o->replay || o->save_query != NULL || o->bundle != NULL) {

@@ -143,7 +143,7 @@ share_answer(const struct node_kind_ctx *ctx, const struct disclose_policy *pol,
     int32_t grid = 0;
     if (k == NULL)
         return errf(err, "unknown kind of query");
-    if (spec->kind == FEDRA__KIND__KIND_KM) {
+    if (spec->kind == FEDRA__KIND__KIND_KM || spec->kind == FEDRA__KIND__KIND_LOGRANK) {
         if (kind_time_grid(pol, spec, &grid, err) != 0)
             return -1;
         if (grid == 0)

@@ -16,8 +16,9 @@ layout_make(const Fedra__QuerySpec *spec, uint32_t grid, struct layout *L, char 
     memset(L, 0, sizeof *L);
     if (spec->kind == FEDRA__KIND__KIND_COUNT)
         L->kind = LAYOUT_COUNT;
-    else if (spec->kind == FEDRA__KIND__KIND_KM)
-        L->kind = LAYOUT_SURV;
+    else if (spec->kind == FEDRA__KIND__KIND_KM ||
+             (spec->kind == FEDRA__KIND__KIND_LOGRANK && !spec->stratify_by_node))
+        L->kind = LAYOUT_SURV;          /* the pooled log-rank test is on pooled life tables */
     else
         return errf(err, "this kind of query cannot be pooled yet");
     if (spec->n_group_by > WIRE_MAX_GROUP_BY)

@@ -113,6 +113,26 @@ if grep -q '"rows": [0-9]' "$WORK/last.out" || grep -q '"data_hash"' "$WORK/last
     fail "a pooled result tells a node's row count or data hash"
 else ok "no node's row count or data hash in the pooled result"; fi
 
+# Pooled log-rank: survdiff on the pooled records, over the released period
+# (every record censored where the earliest pooled curve stops: truncated_at).
+expect_status 0 "logrank --by stage --pooled" fedra --format json logrank --by stage --pooled
+tr -d ' \n' <"$WORK/last.out" >lr.json
+chisq=$(grep -o '"chisq":[^,]*' lr.json | cut -d: -f2)
+cut=$(grep -o '"truncated_at":[^,}]*' lr.json | cut -d: -f2)
+cat >lr.R <<'R'
+suppressMessages(library(survival))
+a <- commandArgs(TRUE); g <- as.numeric(a[1]); cut <- suppressWarnings(as.numeric(a[2]))
+d <- read.csv("all.csv", stringsAsFactors = FALSE)
+t <- ceiling(as.numeric(as.Date(d$last_contact_date) - as.Date(d$diagnosis_date)) / 30) * 30
+e <- as.integer(d$vital_status == "dead")
+if (!is.na(cut)) { e[t >= cut] <- 0L; t <- pmin(t, cut) }
+s <- survdiff(Surv(t, e) ~ stage, data = d)
+cat(sprintf("chisq %.12g (fedra %.12g), censored at %s\n", s$chisq, g, a[2]))
+quit(status = if (abs(g - s$chisq) <= 1e-12 * s$chisq) 0 else 1)
+R
+if Rscript lr.R "$chisq" "$cut" >r.out 2>&1; then ok "pooled logrank equals survdiff: $(tail -n 1 r.out)"
+else fail "pooled logrank differs from survdiff"; sed 's/^/       | /' r.out | head; fi
+
 # --- Faults -------------------------------------------------------------------
 grep -v '^node = DD ' fed/federation >fed/three
 expect_status 1 "a participant list that is not the roster is refused" \
