@@ -512,7 +512,7 @@ hub_open(struct hub *h, const char *config_path,
     struct relay_io io = {io_send, io_event, io_log, tamper, h, tamper_arg};
     h->relay = relay_new(&h->cfg.lim, h->name, &io);
     relay_set_signer(h->relay, h->cert, h->key);
-    relay_set_roster(h->relay, h->cfg.roster);
+    relay_set_roster(h->relay, h->cfg.roster, h->cfg.roster_min);
     struct relay_now now = now_pair();
     relay_set_trust(h->relay, h->trust, &now);
     if (open_sockets(h, err) != 0)

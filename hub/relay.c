@@ -773,18 +773,24 @@ pool_answer(struct relay *r, struct pending *p, const Fedra__HubFrame *f,
 {
     struct proute *pr = &r->pool[p->pool];
     const char *name = r->nodes[p->node].name;
-    char why[RELAY_NOTE_MAX];
+    char why[RELAY_NOTE_MAX], shown[PKI_MAX_NAME + 1];
     int ok = 0;
+    struct buf share = {0};
+    buf_append(&share, f->payload.data, f->payload.len);
+    snprintf(shown, sizeof shown, "%s", name);
+    if (r->io.tamper != NULL)       /* tests: a hub that records what it sees */
+        r->io.tamper(r->io.tamper_arg, RELAY_TAMPER_SHARE, shown, &share);
     if (f->status == FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE)
         snprintf(why, sizeof why, "node '%s' could not read the sealed query: %.200s", name,
             f->reason);
-    else if (hubpool_add(pr->hp, r->trust, now->wall_ms, p->pool_i, f->payload.data,
-                 f->payload.len, why) == 0)
+    else if (hubpool_add(pr->hp, r->trust, now->wall_ms, p->pool_i, share.p, share.len,
+                 why) == 0)
         ok = 1;
     uint8_t h[32];
-    pki_sha256(f->payload.data ? f->payload.data : (const uint8_t *)"", f->payload.len, h);
+    pki_sha256(share.p ? share.p : (const uint8_t *)"", share.len, h);
     event(r, now, ok ? "share" : "refused", pr->analyst_name, pr->route_id, pr->qhash, name,
-        h, f->payload.len, ok ? "" : why);
+        h, share.len, ok ? "" : why);
+    buf_release(&share);
     reply(r, now, &pr->analyst, pr->route_id, name, ok ? FEDRA__HUB_STATUS__HUB_STATUS_OK :
         FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, ok ? "" : why, NULL, 0);
     int slot = p->pool;
@@ -1111,13 +1117,13 @@ relay_free(struct relay *r)
     free(r->anames);
     for (int i = 0; i < RELAY_MAX_POOLED; i++)
         hubpool_free(r->pool[i].hp);
-    relay_set_roster(r, NULL);
+    relay_set_roster(r, NULL, 0);
     certcache_free(r->analysts_cc);
     free(r);
 }
 
 const char *
-relay_roster_problem(const char *roster, char *why, size_t whylen)
+relay_roster_problem(const char *roster, uint32_t min, char *why, size_t whylen)
 {
     char *copy = xstrdup(roster), *save = NULL, *names[WIRE_MAX_AUDIENCE + 1];
     size_t n = 0;
@@ -1138,15 +1144,15 @@ relay_roster_problem(const char *roster, char *why, size_t whylen)
         if (bad == NULL)
             names[n++] = t;
     }
-    if (bad == NULL && n < RELAY_MIN_ROSTER)
-        snprintf(why, whylen, "names %zu nodes; a pooled roster needs at least %d", n,
-            RELAY_MIN_ROSTER), bad = why;
+    if (bad == NULL && n < min)
+        snprintf(why, whylen, "names %zu nodes; a pooled roster needs at least %u", n, min),
+            bad = why;
     free(copy);
     return bad;
 }
 
 void
-relay_set_roster(struct relay *r, const char *roster)
+relay_set_roster(struct relay *r, const char *roster, uint32_t min)
 {
     for (size_t i = 0; i < r->nroster; i++)
         free(r->roster[i]);
@@ -1154,7 +1160,7 @@ relay_set_roster(struct relay *r, const char *roster)
     r->roster = NULL;
     r->nroster = 0;
     char why[FEDRA_ERRLEN];
-    if (roster == NULL || relay_roster_problem(roster, why, sizeof why) != NULL)
+    if (roster == NULL || relay_roster_problem(roster, min, why, sizeof why) != NULL)
         return;
     char *copy = xstrdup(roster), *save = NULL;
     r->roster = xcalloc(WIRE_MAX_AUDIENCE, sizeof *r->roster);

@@ -112,7 +112,8 @@ struct relay_event {
 /* Where tamperhub may alter a payload (tests only; fedra-hub installs no hook). */
 enum relay_tamper_point {
     RELAY_TAMPER_FORWARD,           /* a sealed query about to go to node */
-    RELAY_TAMPER_REPLY              /* a sealed answer of node about to go to the analyst */
+    RELAY_TAMPER_REPLY,             /* a sealed answer of node about to go to the analyst */
+    RELAY_TAMPER_SHARE              /* a node's pooled share (PoolAnswer) about to be added */
 };
 
 struct relay_io {
@@ -178,10 +179,10 @@ void relay_free(struct relay *r);
  * every live node's certificate at once: a revoked node is dropped.
  */
 void relay_set_trust(struct relay *r, const struct pki_trust *t, const struct relay_now *now);
-/* Why a roster value (comma-separated node names) is bad, or NULL (why: whylen bytes). */
-const char *relay_roster_problem(const char *roster, char *why, size_t whylen);
-/* The pooled roster (copied; NULL or "": no pooled release). */
-void relay_set_roster(struct relay *r, const char *roster);
+/* Why a roster value (comma-separated node names, at least min) is bad, or NULL. */
+const char *relay_roster_problem(const char *roster, uint32_t min, char *why, size_t whylen);
+/* The pooled roster (copied; NULL: no pooled release) of at least min nodes. */
+void relay_set_roster(struct relay *r, const char *roster, uint32_t min);
 /* The hub's certificate and key, which sign pooled releases (not owned; NULL: none). */
 void relay_set_signer(struct relay *r, const struct pki_cert *cert, const struct pki_key *key);
 

@@ -56,6 +56,7 @@ struct node_config {
     int durability_normal;          /* 1: audit commits without fsync (docs/node-config.md) */
     uint32_t model_path_check;      /* 1: model rounds only on their fit's path (R1) */
     uint32_t min_sites;             /* pooled release: nodes a pooled cell needs (analysis/pool.h) */
+    uint32_t pool_min_participants; /* pooled release: roster size it takes part in (>= 2) */
 };
 
 int config_load(const char *path, struct node_config *c, char *err);

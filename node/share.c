@@ -79,15 +79,15 @@ share_fill_km(const struct layout *L, const Fedra__KmResult *km,
 }
 
 int
-share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q,
+share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q, uint32_t min,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err)
 {
     const Fedra__QuerySpec *spec = q->spec;
     *out = NULL;
-    if (q->n_audience < POOL_MIN_PARTICIPANTS)
-        return errf(err, "a pooled result needs at least %d participants, not %zu",
-            POOL_MIN_PARTICIPANTS, q->n_audience);
+    if (q->n_audience < min)
+        return errf(err, "a pooled result needs at least %u participants, not %zu", min,
+            q->n_audience);
     if (spec->n_roster != q->n_audience)
         return errf(err, "the roster has %zu certificates for %zu participants",
             spec->n_roster, q->n_audience);
@@ -132,13 +132,14 @@ share_mask(const struct mask_node *m, mask_elem *v, size_t npos, char *err)
 }
 
 int
-share_answer(const struct node_kind_ctx *ctx, const struct disclose_policy *pol,
-    uint32_t min_sites, const Fedra__QueryBody *q, const struct pki_trust *trust,
+share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
+    const Fedra__QueryBody *q, const struct pki_trust *trust,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, Fedra__PoolShare *share,
     uint8_t hash[WIRE_HASH_LEN], struct buf *masked, char *err)
 {
     const Fedra__QuerySpec *spec = q->spec;
+    const struct disclose_policy *pol = sp->pol;
     const struct node_kind *k = node_kind_get(spec->kind);
     int32_t grid = 0;
     if (k == NULL)
@@ -154,7 +155,7 @@ share_answer(const struct node_kind_ctx *ctx, const struct disclose_policy *pol,
     if (layout_make(spec, (uint32_t)grid, &L, err) != 0)
         return -1;
     struct mask_node *m = NULL;
-    if (share_roster(trust, q, sk, pk, qhash, now, &m, err) != 0)
+    if (share_roster(trust, q, sp->min_participants, sk, pk, qhash, now, &m, err) != 0)
         return -1;
     struct node_answer ans = {0};
     struct node_kind_ctx c = *ctx;
@@ -183,7 +184,7 @@ share_answer(const struct node_kind_ctx *ctx, const struct disclose_policy *pol,
     share->masked_hash.len = WIRE_HASH_LEN;
     share->positions = L.npos;
     share->min_cell = pol->min_cell;
-    share->min_sites = min_sites;
+    share->min_sites = sp->min_sites;
     share->grid_days = (uint32_t)grid;
     share->min_events_per_param = pol->min_events_per_param;
     rc = 0;

@@ -44,7 +44,7 @@ int share_fill_km(const struct layout *L, const Fedra__KmResult *km,
  * audience and roster) with hash qhash, after checking every roster
  * certificate against trust at Unix time now.
  */
-int share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q,
+int share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q, uint32_t min,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err);
 /* Mask the LAYOUT_VECTORS vectors of v in place. */
@@ -60,8 +60,14 @@ int share_mask(const struct mask_node *m, mask_elem *v, size_t npos, char *err);
  * node's policy for the pool (analysis/pool.h).
  */
 struct node_kind_ctx;
-int share_answer(const struct node_kind_ctx *ctx, const struct disclose_policy *pol,
-    uint32_t min_sites, const Fedra__QueryBody *q, const struct pki_trust *trust,
+/* The node's pooled policy: what it asks of the pool, and the smallest roster it joins. */
+struct share_policy {
+    const struct disclose_policy *pol;
+    uint32_t min_sites;
+    uint32_t min_participants;      /* POOL_MIN_PARTICIPANTS unless a test lowers it */
+};
+int share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
+    const Fedra__QueryBody *q, const struct pki_trust *trust,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, Fedra__PoolShare *share,
     uint8_t hash[WIRE_HASH_LEN], struct buf *masked, char *err);
