@@ -151,16 +151,17 @@ session_open(const struct opts *o, const struct federation *fed, char *err)
  * random model_id excepted); each response must verify as client_fanout()
  * would verify it.
  */
+/*
+ * A recorded query (round k of a bundle): a valid analyst's signature at the
+ * time it was signed, and it asks exactly what the command asks (spec,
+ * packed, equal byte for byte, but for the fit's random model_id and a pooled
+ * query's roster of certificates, which the bundle's federation does not hold).
+ */
 static int
-replay_round(const struct opts *o, const struct federation *fed, const Fedra__QuerySpec *spec,
-    struct node_reply *rep, char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
+recorded_query(const struct federation *fed, const Fedra__QuerySpec *spec, const uint8_t *q,
+    size_t len, size_t k, char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
 {
-    const uint8_t *q;
-    size_t len;
     char why[FEDRA_ERRLEN];
-    if (bundle_replay(o->bundle, fed, &q, &len, rep, err) != 0)
-        return -1;
-    size_t k = o->bundle->next;
     Fedra__Envelope *env = wire_envelope_decode(q, len, WIRE_MAX_MODEL_QUERY, why);
     Fedra__QueryBody *body = env ? wire_query_decode(env->body.data, env->body.len, why) : NULL;
     struct pki_cert *cert = NULL;
@@ -188,6 +189,10 @@ replay_round(const struct opts *o, const struct federation *fed, const Fedra__Qu
     }
     Fedra__QuerySpec mine = *spec;
     mine.model_id = body->spec->model_id;
+    if (mine.pooled) {
+        mine.roster = body->spec->roster;
+        mine.n_roster = body->spec->n_roster;
+    }
     struct buf a = {0}, b = {0};
     wire_pack(&mine.base, &a);
     wire_pack(&body->spec->base, &b);
@@ -201,14 +206,26 @@ replay_round(const struct opts *o, const struct federation *fed, const Fedra__Qu
     util_hex(body->query_id.data, body->query_id.len, qid);
     rc = 0;
 out:
-    if (rc != 0) {
-        client_replies_release(rep, fed->nnodes);
-        memset(rep, 0, fed->nnodes * sizeof *rep);
-    }
     pki_cert_free(cert);
     wire_query_free(body);
     wire_envelope_free(env);
     return rc;
+}
+
+static int
+replay_round(const struct opts *o, const struct federation *fed, const Fedra__QuerySpec *spec,
+    struct node_reply *rep, char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
+{
+    const uint8_t *q;
+    size_t len;
+    if (bundle_replay(o->bundle, fed, &q, &len, rep, err) != 0)
+        return -1;
+    if (recorded_query(fed, spec, q, len, o->bundle->next, qid, err) != 0) {
+        client_replies_release(rep, fed->nnodes);
+        memset(rep, 0, fed->nnodes * sizeof *rep);
+        return -1;
+    }
+    return 0;
 }
 
 /* The answers to one round: sent (and recorded with --bundle), or replayed. */
@@ -299,23 +316,49 @@ run_pooled(const struct opts *o, const struct federation *fed, Fedra__QuerySpec 
         fprintf(stderr, "fedra: --pooled is built for count, km and logrank so far\n");
         return EXIT_FAIL;
     }
-    if (o->replay || o->save_query != NULL || o->bundle != NULL) {
-        fprintf(stderr, "fedra: --pooled is not yet recorded in bundles or saved queries\n");
+    if (o->save_query != NULL) {
+        fprintf(stderr, "fedra: a pooled query goes through the hub as it is signed; it cannot "
+            "be saved for later\n");
         return EXIT_FAIL;
     }
-    ProtobufCBinaryData *roster = xcalloc(fed->nnodes, sizeof *roster);
-    for (size_t i = 0; i < fed->nnodes; i++)
+    ProtobufCBinaryData *roster = xcalloc(fed->nnodes + 1, sizeof *roster);
+    for (size_t i = 0; !o->replay && i < fed->nnodes; i++)
         roster[i].data = (uint8_t *)pki_cert_der(fed->nodes[i].cert, &roster[i].len);
     spec->pooled = 1;
     spec->roster = roster;
     spec->n_roster = fed->nnodes;
-    struct buf env = {0};
+    struct buf env = {0}, reply = {0};
     struct pooled_result pr;
     memset(&pr, 0, sizeof pr);
-    int rc = EXIT_FAIL;
-    if (sign_query(o, fed, spec, &env, qid, err) != 0 ||
-        pooled_run(fed, o->signer->cert, o->signer->key, env.p, env.len, o->timeout_ms, &pr,
-            err) != 0 || pr.release == NULL) {
+    int rc = EXIT_FAIL, got;
+    /* verify: the recorded query and release, checked as the live ones are. */
+    struct fed_hub bhub;
+    struct federation bfed = *fed;
+    if (o->replay) {
+        const uint8_t *q;
+        size_t qlen;
+        const char *hubname;
+        uint8_t qhash[WIRE_HASH_LEN];
+        pr.rep = xcalloc(fed->nnodes + 1, sizeof *pr.rep);
+        memset(&bhub, 0, sizeof bhub);
+        got = bundle_replay_pooled(o->bundle, &q, &qlen, &hubname, &reply, err) == 0 &&
+              recorded_query(fed, spec, q, qlen, o->bundle->next, qid, err) == 0;
+        if (got) {
+            bhub.name = (char *)hubname;
+            bhub.endpoint = (char *)"(bundle)";
+            bfed.hub = &bhub;
+            fed = &bfed;
+            wire_query_hash(q, qlen, qhash);
+            got = pooled_verify(fed, qhash, reply.p, reply.len, &pr, err) == 0;
+        }
+    } else {
+        got = sign_query(o, fed, spec, &env, qid, err) == 0 &&
+              pooled_run(fed, o->signer->cert, o->signer->key, env.p, env.len, o->timeout_ms,
+                  &pr, err) == 0 && pr.release != NULL;
+        if (got && o->bundle != NULL)
+            bundle_add_pooled(o->bundle, fed->hub->name, env.p, env.len, &pr.raw);
+    }
+    if (!got) {
         fprintf(stderr, "fedra: pooled release failed: %s\n", err);
         for (size_t i = 0; pr.rep != NULL && i < fed->nnodes; i++)
             if (pr.rep[i].status != NODE_OK)
@@ -338,6 +381,7 @@ run_pooled(const struct opts *o, const struct federation *fed, Fedra__QuerySpec 
     free(roster);
     pooled_result_release(&pr, fed->nnodes);
     buf_release(&env);
+    buf_release(&reply);
     return rc;
 }
 
@@ -557,6 +601,7 @@ cmd_verify(const struct opts *o0, int argc, char **argv)
     }
     o.bundle = &b;
     o.replay = 1;
+    o.pooled = bundle_is_pooled(&b);
     o.save_query = NULL;
     fprintf(stderr, "fedra: verifying %s: %s", path, args[0]);
     for (size_t i = 1; i < nargs; i++)

@@ -14,13 +14,14 @@
 static int
 hub_signer_ok(const struct federation *f, const struct pki_cert *signer, char *err)
 {
-    size_t a, b;
-    const uint8_t *pinned = pki_cert_der(f->hub->cert, &a), *got = pki_cert_der(signer, &b);
-    if (a == b && memcmp(pinned, got, a) == 0)
+    size_t a = 0, b;
+    const uint8_t *pinned = f->hub->cert ? pki_cert_der(f->hub->cert, &a) : NULL;
+    const uint8_t *got = pki_cert_der(signer, &b);
+    if (pinned != NULL && a == b && memcmp(pinned, got, a) == 0)
         return 0;
     char why[FEDRA_ERRLEN];
     if (f->trust == NULL)
-        return errf(err, "the release is signed by a certificate other than hub '%s''s",
+        return errf(err, "the release is signed by a certificate other than that of hub '%s'",
             f->hub->name);
     if (pki_verify(f->trust, signer, PKI_ROLE_HUB, f->verify_at, why) != PKI_OK)
         return errf(err, "the release's signer is refused: %s", why);
@@ -79,18 +80,18 @@ pooled_verify(const struct federation *f, const uint8_t qhash[WIRE_HASH_LEN],
         }
         pki_sha256(pr->responses[i].data, pr->responses[i].len, h);
         if (memcmp(h, rel->commitments[i].data, WIRE_HASH_LEN) != 0) {
-            errf(err, "the release does not commit to node '%s''s response", f->nodes[i].name);
+            errf(err, "the release does not commit to the response of node '%s'", f->nodes[i].name);
             goto done;
         }
         wire_response_free(p->body);
         p->body = NULL;
         if (client_verify_reply(f, &f->nodes[i], qhash, pr->responses[i].data,
                 pr->responses[i].len, &p->body, why) != 0) {
-            errf(err, "node '%s''s response in the release: %s", f->nodes[i].name, why);
+            errf(err, "the response of node '%s' in the release: %s", f->nodes[i].name, why);
             goto done;
         }
         if (p->body->status != FEDRA__STATUS__STATUS_OK || p->body->pool == NULL) {
-            errf(err, "node '%s''s response in the release is not a share", f->nodes[i].name);
+            errf(err, "the response of node '%s' in the release is not a share", f->nodes[i].name);
             goto done;
         }
         p->raw.len = 0;

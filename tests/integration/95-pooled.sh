@@ -133,6 +133,22 @@ R
 if Rscript lr.R "$chisq" "$cut" >r.out 2>&1; then ok "pooled logrank equals survdiff: $(tail -n 1 r.out)"
 else fail "pooled logrank differs from survdiff"; sed 's/^/       | /' r.out | head; fi
 
+# --- A pooled bundle: the release and every node's commitment, checked offline --
+expect_status 0 "count --pooled --bundle" fedra --bundle pooled.json count --by tumour_type --pooled
+expect_status 0 "fedra verify accepts the pooled bundle" fedra verify --ca-cert fed/ca/ca.crt pooled.json
+expect_grep "held back by the pooled release rules|pooled release by hub" "$WORK/last.out" \
+    "verify prints the pooled result again"
+python3 - <<'PY'
+import json
+b = json.load(open("pooled.json"))
+r = b["rounds"][0]
+p = bytearray.fromhex(r["pooled"]); p[len(p) // 2] ^= 1; r["pooled"] = p.hex()
+json.dump(b, open("pooled-bad.json", "w"))
+PY
+expect_status 1 "a pooled bundle with one byte changed does not verify" \
+    fedra verify --ca-cert fed/ca/ca.crt pooled-bad.json
+expect_grep "does NOT verify" "$WORK/last.err" "saying so"
+
 # --- Faults -------------------------------------------------------------------
 grep -v '^node = DD ' fed/federation >fed/three
 expect_status 1 "a participant list that is not the roster is refused" \
