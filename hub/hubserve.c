@@ -651,7 +651,7 @@ hubserve_main(const char *config_path,
         hub_log(&h, "fetching the CRL from %s every %u s (timeout %u s)", h.cfg.crl_url,
             h.cfg.crl_refresh_s, h.cfg.crl_timeout_s);
     struct relay_event started = {h.started_ms, "started", "", NULL, NULL, h.name, NULL, 0,
-        HUBSERVE_VERSION};
+        HUBSERVE_VERSION, NULL, 0};
     io_event(&h, &started);
     hub_gate(&h);
     hub_commit(&h);
@@ -665,7 +665,8 @@ hubserve_main(const char *config_path,
         (unsigned long long)c->forwards, (unsigned long long)c->answers,
         (unsigned long long)c->timeouts, (unsigned long long)c->busy,
         (unsigned long long)c->refused, (unsigned long long)c->junk);
-    struct relay_event stopped = {util_now_ms(), "stopped", "", NULL, NULL, h.name, NULL, 0, ""};
+    struct relay_event stopped = {util_now_ms(), "stopped", "", NULL, NULL, h.name, NULL, 0, "",
+        NULL, 0};
     io_event(&h, &stopped);
     hub_commit(&h);
     crlfetch_stop(h.fetch);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analysis/pool.h"
+#include "hub/relaylog.h"
 #include "lib/mask.h"
 #include "proto/evidence.h"
 #include "proto/layout.h"
@@ -208,9 +209,8 @@ hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, size_
 }
 
 int
-hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
-    const struct pki_key *hub_key, int64_t now_ms, struct buf *reply, size_t *shown,
-    size_t *hidden, char *err)
+hubpool_release_body(struct hubpool *p, const char *hub, int64_t released_at_ms,
+    struct buf *body, size_t *shown, size_t *hidden, char *err)
 {
     if (!hubpool_complete(p))
         return errf(err, "%zu of %zu nodes have answered", p->have, p->n);
@@ -223,8 +223,8 @@ hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
     rel.context = (char *)WIRE_POOL_RELEASE_CONTEXT;
     rel.query_hash.data = p->qhash;
     rel.query_hash.len = WIRE_HASH_LEN;
-    rel.hub = (char *)pki_cert_name(hub_cert);
-    rel.released_at_ms = now_ms;
+    rel.hub = (char *)hub;
+    rel.released_at_ms = released_at_ms;
     rel.nodes = p->q->audience;
     rel.n_nodes = p->n;
     ProtobufCBinaryData *c = xcalloc(p->n, sizeof *c);
@@ -236,12 +236,23 @@ hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
     rel.min_sites = p->policy.min_sites;
     rel.grid_days = p->policy.grid_days;
     release_attach(r, &rel);
+    wire_pack(&rel.base, body);
+    free(c);
+    release_free(r);
+    return 0;
+}
+
+int
+hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
+    const struct pki_key *hub_key, int64_t now_ms, struct buf *reply, size_t *shown,
+    size_t *hidden, char *err)
+{
     struct buf body = {0}, env = {0};
-    wire_pack(&rel.base, &body);
-    int rc = evidence_sign(hub_cert, hub_key, body.p, body.len, &env);
-    if (rc != 0) {
+    int rc = hubpool_release_body(p, pki_cert_name(hub_cert), now_ms, &body, shown, hidden,
+        err);
+    if (rc == 0 && (rc = evidence_sign(hub_cert, hub_key, body.p, body.len, &env)) != 0)
         errf(err, "cannot sign the release");
-    } else {
+    if (rc == 0) {
         /* The reply: the release and each node's signed response (from its PoolAnswer). */
         Fedra__PoolReply pr = FEDRA__POOL_REPLY__INIT;
         pr.release.data = env.p;
@@ -260,9 +271,128 @@ hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
         free(ans);
         free(resp);
     }
-    free(c);
     buf_release(&body);
     buf_release(&env);
-    release_free(r);
+    return rc;
+}
+
+/* ---- recompute from the relay log ---- */
+
+struct kept {
+    struct buf query, release;
+    char (*node)[PKI_MAX_NAME + 1];
+    struct buf *share;
+    int64_t *ts;
+    size_t n, cap;
+};
+
+static void
+kept_add(const char *kind, const char *node, int64_t ts_ms, const uint8_t *data, size_t len,
+    void *arg)
+{
+    struct kept *k = arg;
+    if (strcmp(kind, "pooled-query") == 0) {
+        k->query.len = 0;
+        buf_append(&k->query, data, len);
+    } else if (strcmp(kind, "release") == 0) {
+        k->release.len = 0;
+        buf_append(&k->release, data, len);
+    } else if (strcmp(kind, "share") == 0 && k->n < WIRE_MAX_AUDIENCE) {
+        if (k->n == k->cap) {
+            k->cap = k->cap ? 2 * k->cap : 8;
+            k->node = xreallocarray(k->node, k->cap, sizeof *k->node);
+            k->share = xreallocarray(k->share, k->cap, sizeof *k->share);
+            k->ts = xreallocarray(k->ts, k->cap, sizeof *k->ts);
+        }
+        snprintf(k->node[k->n], sizeof k->node[0], "%s", node);
+        memset(&k->share[k->n], 0, sizeof k->share[0]);
+        buf_append(&k->share[k->n], data, len);
+        k->ts[k->n++] = ts_ms;
+    }
+}
+
+int
+hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
+    const uint8_t route_id[WIRE_QUERY_ID_LEN], FILE *out, char *err)
+{
+    struct kept k;
+    memset(&k, 0, sizeof k);
+    char why[FEDRA_ERRLEN];
+    struct hubpool *p = NULL;
+    struct pki_cert *analyst = NULL;
+    Fedra__Envelope *qe = NULL, *re = NULL;
+    Fedra__PoolReply *reply = NULL;
+    struct buf body = {0};
+    size_t shown = 0, hidden = 0;
+    int rc = -1;
+    if (relaylog_pooled(l, route_id, kept_add, &k, err) != 0)
+        goto done;
+    if (k.query.len == 0 || k.release.len == 0) {
+        errf(err, "the relay log keeps no pooled query and release for this route (not a "
+            "pooled route, or it was refused)");
+        goto done;
+    }
+    qe = wire_envelope_decode(k.query.p, k.query.len, WIRE_MAX_QUERY, why);
+    if (qe == NULL || evidence_signer(qe, &analyst, why) != 0) {
+        errf(err, "the kept query: %s", why);
+        goto done;
+    }
+    Fedra__QueryBody *qb = wire_query_decode(qe->body.data, qe->body.len, why);
+    if (qb == NULL) {
+        errf(err, "the kept query: %s", why);
+        goto done;
+    }
+    int opened = hubpool_open(&p, k.query.p, k.query.len, analyst, qb->audience, qb->n_audience,
+        err);
+    wire_query_free(qb);
+    if (opened != 0)
+        goto done;
+    for (size_t i = 0; i < k.n; i++) {
+        size_t at = p->n;
+        for (size_t j = 0; j < p->n; j++)
+            if (strcmp(p->q->audience[j], k.node[i]) == 0)
+                at = j;
+        if (at == p->n || hubpool_add(p, trust, k.ts[i], at, k.share[i].p, k.share[i].len,
+                err) != 0) {
+            if (at == p->n)
+                errf(err, "a kept share is from '%s', who is not a participant", k.node[i]);
+            goto done;
+        }
+    }
+    reply = wire_poolreply_decode(k.release.p, k.release.len, why);
+    re = reply ? wire_envelope_decode(reply->release.data, reply->release.len,
+        WIRE_MAX_RESPONSE, why) : NULL;
+    Fedra__PoolRelease *logged = re ? wire_poolrelease_decode(re->body.data, re->body.len, why)
+        : NULL;
+    if (logged == NULL) {
+        errf(err, "the kept release: %s", why);
+        goto done;
+    }
+    int built = hubpool_release_body(p, logged->hub, logged->released_at_ms, &body, &shown,
+        &hidden, err);
+    wire_poolrelease_free(logged);
+    if (built != 0)
+        goto done;
+    if (body.len != re->body.len || memcmp(body.p, re->body.data, body.len) != 0) {
+        errf(err, "the release the hub signed is NOT the one its kept shares give");
+        goto done;
+    }
+    fprintf(out, "the release recomputes from the %zu kept shares: %zu positions released, "
+        "%zu held back\n", p->n, shown, hidden);
+    rc = 0;
+done:
+    for (size_t i = 0; i < k.n; i++)
+        buf_release(&k.share[i]);
+    free(k.share);
+    free(k.node);
+    free(k.ts);
+    buf_release(&k.query);
+    buf_release(&k.release);
+    buf_release(&body);
+    hubpool_free(p);
+    pki_cert_free(analyst);
+    wire_envelope_free(qe);
+    wire_envelope_free(re);
+    wire_poolreply_free(reply);
     return rc;
 }

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "certs/pki.h"
 #include "lib/util.h"
@@ -55,6 +56,24 @@ int hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, s
 int hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
     const struct pki_key *hub_key, int64_t now_ms, struct buf *reply, size_t *shown,
     size_t *hidden, char *err);
+
+/*
+ * The release body (unsigned) of the complete pool, as hub_name would sign it
+ * at released_at_ms, appended to body.
+ */
+int hubpool_release_body(struct hubpool *p, const char *hub_name, int64_t released_at_ms,
+    struct buf *body, size_t *shown, size_t *hidden, char *err);
+
+/*
+ * `fedra-hub recompute`: rebuild the pool of route_id from what the relay log
+ * kept (the pooled query, every node's share: hub/relaylog.h), verify each
+ * share as at the time it came (trust), release it again and compare, byte
+ * for byte, with the release the hub signed.  0 and a line on out if they
+ * are the same; -1 with err saying what differs or is missing.
+ */
+struct relaylog;
+int hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
+    const uint8_t route_id[WIRE_QUERY_ID_LEN], FILE *out, char *err);
 
 /* Node i's PoolAnswer as received (for the relay log, so that the release can be
  * recomputed from it: hubpool_recompute); NULL before it arrived. */

@@ -182,7 +182,23 @@ event(struct relay *r, const struct relay_now *now, const char *kind, const char
     if (r->io.event == NULL)
         return;
     struct relay_event e = {now->wall_ms, kind, analyst ? analyst : "", route_id, qhash,
-        node ? node : "", ahash, size, note ? note : ""};
+        node ? node : "", ahash, size, note ? note : "", NULL, 0};
+    r->io.event(r->io.arg, &e);
+}
+
+/* An event that keeps blob (pooled release: relay_event.blob), hashed into answer_hash. */
+static void
+event_blob(struct relay *r, const struct relay_now *now, const char *kind, const char *analyst,
+    const uint8_t *route_id, const uint8_t *qhash, const char *node, const uint8_t *blob,
+    size_t len, const char *note)
+{
+    r->changed = 1;
+    if (r->io.event == NULL)
+        return;
+    uint8_t h[32];
+    pki_sha256(blob ? blob : (const uint8_t *)"", len, h);
+    struct relay_event e = {now->wall_ms, kind, analyst ? analyst : "", route_id, qhash,
+        node ? node : "", h, len, note ? note : "", blob, len};
     r->io.event(r->io.arg, &e);
 }
 
@@ -677,7 +693,8 @@ route_admit(struct relay *r, const Fedra__HubFrame *f, struct route *rt,
 
 /* Open a pooled route for rt; its slot, or -1 with rt->why. */
 static int
-pool_open(struct relay *r, const struct relay_peer *from, struct route *rt)
+pool_open(struct relay *r, const struct relay_peer *from, struct route *rt,
+    const struct relay_now *now)
 {
     const Fedra__HubRoute *b = rt->body;
     if (r->sign_cert == NULL || r->nroster == 0)
@@ -714,6 +731,8 @@ pool_open(struct relay *r, const struct relay_peer *from, struct route *rt)
         return errf(rt->why, "the route's query hash is not the pooled query's");
     }
     pr->used = 1;
+    event_blob(r, now, "pooled-query", rt->analyst, b->route_id.data, b->query_hash.data, "",
+        b->pooled_query.data, b->pooled_query.len, "");
     memcpy(pr->route_id, b->route_id.data, WIRE_QUERY_ID_LEN);
     memcpy(pr->qhash, b->query_hash.data, WIRE_HASH_LEN);
     pr->analyst = *from;
@@ -733,13 +752,11 @@ pool_settle(struct relay *r, int slot, const struct relay_now *now)
     size_t shown = 0, hidden = 0;
     if (pr->why[0] == 0 && hubpool_finish(pr->hp, r->sign_cert, r->sign_key, now->wall_ms,
             &out, &shown, &hidden, pr->why) == 0) {
-        uint8_t h[32];
-        pki_sha256(out.p, out.len, h);
         char note[96];
         snprintf(note, sizeof note, "%zu positions released, %zu held back", shown, hidden);
         r->c.releases++;
-        event(r, now, "release", pr->analyst_name, pr->route_id, pr->qhash, "", h, out.len,
-            note);
+        event_blob(r, now, "release", pr->analyst_name, pr->route_id, pr->qhash, "", out.p,
+            out.len, note);
         reply(r, now, &pr->analyst, pr->route_id, "", FEDRA__HUB_STATUS__HUB_STATUS_OK, "",
             out.p, out.len);
     } else {
@@ -786,10 +803,8 @@ pool_answer(struct relay *r, struct pending *p, const Fedra__HubFrame *f,
     else if (hubpool_add(pr->hp, r->trust, now->wall_ms, p->pool_i, share.p, share.len,
                  why) == 0)
         ok = 1;
-    uint8_t h[32];
-    pki_sha256(share.p ? share.p : (const uint8_t *)"", share.len, h);
-    event(r, now, ok ? "share" : "refused", pr->analyst_name, pr->route_id, pr->qhash, name,
-        h, share.len, ok ? "" : why);
+    event_blob(r, now, ok ? "share" : "refused", pr->analyst_name, pr->route_id, pr->qhash, name,
+        ok ? share.p : NULL, ok ? share.len : 0, ok ? "" : why);
     buf_release(&share);
     reply(r, now, &pr->analyst, pr->route_id, name, ok ? FEDRA__HUB_STATUS__HUB_STATUS_OK :
         FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, ok ? "" : why, NULL, 0);
@@ -917,7 +932,7 @@ on_route(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *
     memset(&rt, 0, sizeof rt);
     int slot = -1;
     if (route_admit(r, f, &rt, now) != 0 ||
-        (rt.body->pooled_query.len > 0 && (slot = pool_open(r, from, &rt)) < 0)) {
+        (rt.body->pooled_query.len > 0 && (slot = pool_open(r, from, &rt, now)) < 0)) {
         route_refuse(r, from, &rt, now);
     } else {
         const Fedra__HubRoute *b = rt.body;

@@ -107,6 +107,11 @@ struct relay_event {
     const uint8_t *answer_hash;     /* SHA-256 of the sealed answer as relayed */
     uint64_t size;                  /* bytes relayed (sealed query or answer) */
     const char *note;               /* the hub's own reason (refusals), or "" */
+    /* Pooled release only: what the hub itself must keep to recompute a release
+       (the pooled query, each masked share, the release); answer_hash is its
+       SHA-256.  NULL for every relayed payload: those are never kept. */
+    const uint8_t *blob;
+    size_t bloblen;
 };
 
 /* Where tamperhub may alter a payload (tests only; fedra-hub installs no hook). */

@@ -149,6 +149,29 @@ expect_status 1 "a pooled bundle with one byte changed does not verify" \
     fedra verify --ca-cert fed/ca/ca.crt pooled-bad.json
 expect_grep "does NOT verify" "$WORK/last.err" "saying so"
 
+# --- The hub's log: a release recomputed from the masked shares it kept --------
+fedra-hub log export --config fed/hub/hub.conf >relay.jsonl
+route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/')
+check "the relay log has a release entry" test -n "$route"
+expect_status 0 "fedra-hub recompute: the release from the kept shares" \
+    fedra-hub recompute --config fed/hub/hub.conf --route "$route"
+expect_grep "release recomputes from the 4 kept shares" "$WORK/last.out" "and it is the one signed"
+expect_status 0 "the relay log's chain holds" fedra-hub log verify --config fed/hub/hub.conf
+python3 - <<'PY'
+import sqlite3
+db = sqlite3.connect("fed/hub/relay.db")
+db.execute("DROP TRIGGER relay_blob_no_update")
+seq = db.execute("SELECT b.seq FROM relay_blob b JOIN relay r ON r.seq = b.seq "
+                 "WHERE r.kind = 'share' ORDER BY b.seq DESC LIMIT 1").fetchone()[0]
+data = bytearray(db.execute("SELECT data FROM relay_blob WHERE seq = ?", (seq,)).fetchone()[0])
+data[len(data) - 1] ^= 1
+db.execute("UPDATE relay_blob SET data = ? WHERE seq = ?", (bytes(data), seq))
+db.commit()
+PY
+expect_status 1 "a kept share edited in the log: recompute refuses" \
+    fedra-hub recompute --config fed/hub/hub.conf --route "$route"
+expect_grep "does not hold|kept data does not match" "$WORK/last.err" "naming the broken log"
+
 # --- Faults -------------------------------------------------------------------
 grep -v '^node = DD ' fed/federation >fed/three
 expect_status 1 "a participant list that is not the roster is refused" \
