@@ -10,6 +10,7 @@
 #include "analysis/pool.h"
 #include "certs/pki.h"
 #include "lib/util.h"
+#include "node/certcache.h"
 #include "node/kind.h"
 
 /* Put value x at position i, with its flags (see share.h). */
@@ -79,7 +80,8 @@ share_fill_km(const struct layout *L, const Fedra__KmResult *km,
 }
 
 int
-share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q, uint32_t min,
+share_roster(const struct pki_trust *trust, struct certcache *cc, const Fedra__QueryBody *q,
+    uint32_t min,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err)
 {
@@ -94,21 +96,26 @@ share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q, uint32_t 
     uint8_t (*keys)[MASK_KEY_LEN] = xcalloc(spec->n_roster + 1, sizeof *keys);
     int rc = -1;
     for (size_t i = 0; i < spec->n_roster; i++) {
-        struct pki_cert *c = NULL;
-        char why[FEDRA_ERRLEN];
-        int bad = pki_cert_from_der(spec->roster[i].data, spec->roster[i].len, &c, why) != 0 ||
-            pki_verify(trust, c, PKI_ROLE_NODE, now, why) != PKI_OK;
+        const struct pki_cert *c = NULL;
+        struct pki_cert *own = NULL;
+        char why[FEDRA_ERRLEN], claimed[PKI_MAX_NAME + 1];
+        /* The node's cache of verified node certificates: a roster costs its checks once. */
+        int bad = cc != NULL
+            ? certcache_verify(cc, trust, spec->roster[i].data, spec->roster[i].len, NULL, NULL,
+                  0, PKI_ROLE_NODE, now, &c, claimed, why) != PKI_OK
+            : pki_cert_from_der(spec->roster[i].data, spec->roster[i].len, &own, why) != 0 ||
+                  pki_verify(trust, (c = own), PKI_ROLE_NODE, now, why) != PKI_OK;
         if (!bad && pki_cert_curve_key(c, keys[i]) != 0) {
             bad = 1;
             snprintf(why, sizeof why, "it binds no transport key");
         }
         if (bad) {
             errf(err, "roster certificate of '%s' is not usable: %s", q->audience[i], why);
-            pki_cert_free(c);
+            pki_cert_free(own);
             goto done;
         }
         int named = strcmp(pki_cert_name(c), q->audience[i]) == 0;
-        pki_cert_free(c);
+        pki_cert_free(own);
         if (!named) {
             errf(err, "roster certificate %zu is not the certificate of '%s'", i + 1,
                 q->audience[i]);
@@ -155,7 +162,8 @@ share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     if (layout_make(spec, (uint32_t)grid, &L, err) != 0)
         return -1;
     struct mask_node *m = NULL;
-    if (share_roster(trust, q, sp->min_participants, sk, pk, qhash, now, &m, err) != 0)
+    if (share_roster(trust, sp->certs, q, sp->min_participants, sk, pk, qhash, now, &m,
+            err) != 0)
         return -1;
     struct node_answer ans = {0};
     struct node_kind_ctx c = *ctx;

@@ -42,9 +42,12 @@ int share_fill_km(const struct layout *L, const Fedra__KmResult *km,
 /*
  * The masks of this node (transport key pair sk/pk) for the query q (its
  * audience and roster) with hash qhash, after checking every roster
- * certificate against trust at Unix time now.
+ * certificate against trust at Unix time now (through cc, if not NULL: a
+ * certificate verified once is not verified again), at least min of them.
  */
-int share_roster(const struct pki_trust *trust, const Fedra__QueryBody *q, uint32_t min,
+struct certcache;
+int share_roster(const struct pki_trust *trust, struct certcache *cc, const Fedra__QueryBody *q,
+    uint32_t min,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err);
 /* Mask the LAYOUT_VECTORS vectors of v in place. */
@@ -65,6 +68,7 @@ struct share_policy {
     const struct disclose_policy *pol;
     uint32_t min_sites;
     uint32_t min_participants;      /* POOL_MIN_PARTICIPANTS unless a test lowers it */
+    struct certcache *certs;        /* verified node certificates (node/certcache.h), or NULL */
 };
 int share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     const Fedra__QueryBody *q, const struct pki_trust *trust,
