@@ -8,7 +8,7 @@
 #   make bench                   benchmarks -> docs/bench.csv, docs/bench.md (minutes; not in check)
 #   make lint                    layering and banned-call checks
 #   make load                    load and flood test of a 5-node federation (tests/load/run)
-#   make valgrind                an integration scenario with the node under valgrind
+#   make valgrind                integration scenarios with the node and the hub under valgrind
 #   make fuzz && make fuzz-run   libFuzzer targets for every parser of untrusted bytes
 #
 # Layering (enforced by `make lint`): analysis <- lib <- proto <- certs <- node, coord;
@@ -145,11 +145,12 @@ integration: $(PROGS) $(TOOLS)
 load: $(PROGS) $(TOOLS)
 	@FEDRA_BIN=$(CURDIR)/$(BUILD) tests/load/run $(LOAD_ARGS)
 
-# The node under valgrind (memcheck, full leak check) through an integration
-# scenario: make valgrind VALGRIND_SCENARIO=30-federation
-VALGRIND_SCENARIO ?= 30-federation
+# The node and the hub under valgrind (memcheck, full leak check) through
+# integration scenarios, one run each: make valgrind VALGRIND_SCENARIO="30-federation 71-hub"
+VALGRIND_SCENARIO ?= 30-federation 71-hub
 valgrind: $(PROGS) $(TOOLS)
-	@FEDRA_BIN=$(CURDIR)/$(BUILD) tests/valgrind/run $(VALGRIND_SCENARIO)
+	@set -e; for s in $(VALGRIND_SCENARIO); do \
+	    FEDRA_BIN=$(CURDIR)/$(BUILD) tests/valgrind/run $$s; done
 
 lint:
 	@scripts/checksrc

@@ -279,6 +279,39 @@ cox_sorted_eval(const struct cox_sorted *s, const double *beta, enum cox_ties ti
 }
 
 int
+cox_strata_eval(const struct cox_sorted *s, size_t k, size_t p, const double *beta,
+    enum cox_ties ties, double *loglik, double *score, double *imat)
+{
+    if (p == 0 || p > COX_MAX_P)
+        return COX_EINVAL;
+    for (size_t h = 0; h < k; h++)
+        if (s[h].p != p)
+            return COX_EINVAL;
+    if (k == 1)
+        return cox_sorted_eval(&s[0], beta, ties, loglik, score, imat);
+    double *u = calloc(p + p * p, sizeof *u);
+    if (u == NULL)
+        return COX_ENOMEM;
+    double *info = u + p;
+    *loglik = 0;
+    memset(score, 0, p * sizeof *score);
+    memset(imat, 0, p * p * sizeof *imat);
+    int rc = 0;
+    for (size_t h = 0; h < k && rc == 0; h++) {
+        double lk;
+        if ((rc = cox_sorted_eval(&s[h], beta, ties, &lk, u, info)) != 0)
+            break;
+        *loglik += lk;
+        for (size_t i = 0; i < p; i++)
+            score[i] += u[i];
+        for (size_t i = 0; i < p * p; i++)
+            imat[i] += info[i];
+    }
+    free(u);
+    return rc;
+}
+
+int
 cox_stratum_eval(const int64_t *time, const int *status, const double *x,
     size_t n, size_t p, const double *beta, enum cox_ties ties,
     double *loglik, double *score, double *imat)

@@ -119,6 +119,19 @@ int cox_sorted_eval(const struct cox_sorted *s, const double *beta, enum cox_tie
 size_t cox_sorted_bytes(const struct cox_sorted *s);    /* memory held */
 void cox_sorted_release(struct cox_sorted *s);
 
+/*
+ * A node holding several strata (cox --strata V: one per level of V within
+ * the node, as coxph(... + strata(V) + strata(node))): the partial
+ * likelihood of a stratified model is the product over strata, so the
+ * node's loglik, score and information are the sums of cox_sorted_eval()
+ * over s[0 .. k), added in that order.  Each stratum has its own risk sets
+ * and its own centring.  k = 1 is cox_sorted_eval() itself (bit for bit);
+ * k = 0 gives zeros.  All strata must have p columns.  Return codes as
+ * cox_sorted_eval().
+ */
+int cox_strata_eval(const struct cox_sorted *s, size_t k, size_t p, const double *beta,
+    enum cox_ties ties, double *loglik, double *score, double *imat);
+
 /* Coordinator state; the fields are private to cox.c. */
 struct cox_nr {
     size_t p;

@@ -512,6 +512,79 @@ done:
     return rc;
 }
 
+int
+km_rmean(const struct km_curve *curve, double tau, struct km_rmean *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!(tau > 0 && tau < INFINITY) || (curve->npts > 0 && curve->pts == NULL))
+        return KM_EINVAL;
+    out->tau = tau;
+    size_t k = 0;                           /* points kept: time <= tau */
+    while (k < curve->npts && curve->pts[k].time <= tau)
+        k++;
+    if (k == 0) {                           /* R: temptime <- end.time, tempsurv <- 1 */
+        out->rmean = tau;
+        return 0;
+    }
+    /*
+     * rectangles, summed in ascending order as R's sum() does, in long
+     * double (R's LDOUBLE accumulator): r_1 = t_1 - start (start = 0),
+     * r_j = (t_j - t_(j-1)) S_(j-1), r_(k+1) = (tau - t_k) S_k.
+     */
+    const struct km_point *p = curve->pts;
+    long double sum = (double)p[0].time;
+    for (size_t j = 1; j < k; j++)
+        sum += ((double)p[j].time - (double)p[j - 1].time) * p[j - 1].surv;
+    double last = (tau - (double)p[k - 1].time) * p[k - 1].surv;
+    sum += last;
+    out->rmean = (double)sum + 0.0;         /* + start.time */
+    /*
+     * varmean = sum(cumsum(rev(rectangles[-1]))^2 * rev(hh)[-1]): walking
+     * down from t_k, A is the area after t_j (cumsum's long double running
+     * sum, rounded to double per element as R stores it).
+     */
+    long double area = last, var = 0;
+    for (size_t j = k; j-- > 0;) {
+        double a = (double)area;
+        double n = (double)p[j].n_risk, d = (double)p[j].n_event;
+        double h = n - d == 0 ? 0 : d / (n * (n - d));
+        double term = a * a;
+        var += term * h;
+        if (j > 0)
+            area += ((double)p[j].time - (double)p[j - 1].time) * p[j - 1].surv;
+    }
+    out->se = sqrt((double)var);
+    return 0;
+}
+
+double
+km_rmean_first(const struct km_curve *const *curves, size_t ncurves)
+{
+    double first = INFINITY;
+    for (size_t i = 0; i < ncurves; i++)
+        if (curves[i]->npts > 0 && curves[i]->pts[0].time < first)
+            first = curves[i]->pts[0].time;
+    return first;
+}
+
+int
+km_rmean_diff(const struct km_rmean *a, const struct km_rmean *b, double conf_int,
+              struct km_rmean_diff *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!(conf_int > 0 && conf_int < 1) || a->tau != b->tau)
+        return KM_EINVAL;
+    double z = km_qnorm(1 - (1 - conf_int) / 2);
+    out->diff = b->rmean - a->rmean;
+    out->se = sqrt(a->se * a->se + b->se * b->se);
+    out->lower = out->diff - z * out->se;
+    out->upper = out->diff + z * out->se;
+    /* d / se written out where se == 0, so that no float division by zero is needed */
+    double w = out->se > 0 ? fabs(out->diff / out->se) : out->diff == 0 ? NAN : INFINITY;
+    out->p = erfc(w / sqrt(2.0));
+    return 0;
+}
+
 void
 km_table_release(struct km_table *t)
 {

@@ -163,6 +163,50 @@ enum km_column {
  */
 double km_median_rule(const struct km_point *pts, size_t npts, enum km_column col);
 
+/*
+ * Restricted mean survival up to tau and its standard error, as survival
+ * 3.5-3 gives them in print.survfit(fit, rmean = tau) and
+ * summary(fit, rmean = tau)$table ("rmean", "se(rmean)"; survmean's pfun,
+ * copied operation for operation, with R's long double sums):
+ *   the curve's points t_1 < ... < t_k with t_j <= tau (censor-only ones
+ *   included, as in the survfit object), rectangles r_1 = t_1 - 0,
+ *   r_j = (t_j - t_(j-1)) S_(j-1), r_(k+1) = (tau - t_k) S_k (the last value
+ *   carried to tau, also past the last follow-up, without a note);
+ *   rmean = sum r_j (start time 0: times are never negative);
+ *   se^2 = sum_j A_j^2 h_j, A_j = r_(j+1) + ... + r_(k+1) the area after t_j,
+ *   h_j = d_j / (n_j (n_j - d_j)), 0 where n_j == d_j;
+ *   no point at or before tau: rmean = tau, se = 0.
+ * R stops when tau is below the smallest time of the whole fit (every
+ * stratum): that check is the caller's, over its curves (km_rmean_first).
+ * KM_EINVAL unless 0 < tau < Inf.
+ */
+struct km_rmean {
+    double tau;
+    double rmean, se;
+};
+
+int km_rmean(const struct km_curve *curve, double tau, struct km_rmean *out);
+
+/*
+ * The first time of the curves together (R's min(fit$time)), for the check
+ * above; INFINITY when no curve has a point.
+ */
+double km_rmean_first(const struct km_curve *const *curves, size_t ncurves);
+
+/*
+ * The difference of two restricted means, b - a, for two independent
+ * groups: se = sqrt(se_a^2 + se_b^2), a Wald interval diff -/+ z se with
+ * z = qnorm(1 - (1 - conf_int)/2), and p = 2 pnorm(-|diff/se|) (as R's
+ * 2 * pnorm(-abs(d / se)): NaN for 0/0, 0 for d/0).  KM_EINVAL unless
+ * 0 < conf_int < 1 and both taus are equal.
+ */
+struct km_rmean_diff {
+    double diff, se, lower, upper, p;
+};
+
+int km_rmean_diff(const struct km_rmean *a, const struct km_rmean *b, double conf_int,
+                  struct km_rmean_diff *out);
+
 void km_table_release(struct km_table *t);
 void km_curve_release(struct km_curve *c);
 

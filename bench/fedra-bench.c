@@ -31,12 +31,39 @@
  *          one session kept across fits as a long-running coordinator keeps
  *          it; REPS timed fits after a warm-up, each with a new model id.
  *
+ * Floors, measured in the same run as the figures they are floors of (issue
+ * 13: a floor copied from a document turns a noisy machine's met target into
+ * a miss), each timed one operation at a time with a nanosecond clock:
+ *
+ *   floor-rtt REPS
+ *          a bare ZeroMQ CURVE round trip on loopback: a forked echo process
+ *          (ROUTER, CURVE server, keys from zmq_curve_keypair) and a DEALER
+ *          client sending one BENCH_FLOOR_FRAME-byte frame and waiting for it
+ *          back over a persistent connection (performance.md B1's design).
+ *   floor-sign KEY REPS / floor-verify CERT KEY REPS
+ *          one Ed25519 signature (pki_sign) or verification (pki_check_sig)
+ *          of a BENCH_FLOOR_FRAME-byte message: the calls the node and the
+ *          coordinator make per query.
+ *   floor-scan DB count|km REPS
+ *          a bare column scan over the snapshot the node answers from: the
+ *          counting loop alone (count: a cell per stage x sex code; km: a
+ *          counter per stage x grid bin x event), with none of the kind's
+ *          parsing, filtering, disclosure control or result building.
+ *
  * Output: one line per figure, "RESULT <median> <p99> <n> <unit>", read by bench/run.
  * All times are wall-clock (CLOCK_MONOTONIC).
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <zmq.h>
 
 
 #include "certs/pki.h"
@@ -60,6 +87,8 @@
 #define BENCH_GRID_DAYS 30          /* fedra km's default grid */
 #define BENCH_VERIFY_BATCH 2000
 #define BENCH_MAX_COVARIATES 8
+#define BENCH_FLOOR_FRAME 200       /* bytes: a small frame or message (performance.md B1, B2) */
+#define BENCH_FLOOR_LINGER_MS 0
 
 static int
 cmp_double(const void *a, const void *b)
@@ -440,13 +469,195 @@ cmd_cox(char **argv, int argc, char *err)
     return rc;
 }
 
+/* ---- floors ---- */
+
+static int64_t
+mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* floor-rtt's echo process: ROUTER, CURVE server; its endpoint to fd, then echoes until killed. */
+static void
+echo_server(const char *secret, int fd)
+{
+    void *ctx = zmq_ctx_new(), *r = zmq_socket(ctx, ZMQ_ROUTER);
+    int one = 1;
+    char ep[256] = "";
+    size_t el = sizeof ep;
+    if (r == NULL || zmq_setsockopt(r, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+        zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, secret, strlen(secret)) != 0 ||
+        zmq_bind(r, "tcp://127.0.0.1:*") != 0 || zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, ep, &el))
+        ep[0] = 0;
+    if (write(fd, ep, sizeof ep) != (ssize_t)sizeof ep || ep[0] == 0)
+        _exit(1);
+    close(fd);
+    for (;;) {
+        zmq_msg_t id, m;
+        zmq_msg_init(&id);
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&id, r, 0) < 0 || zmq_msg_recv(&m, r, 0) < 0)
+            _exit(1);
+        zmq_msg_send(&id, r, ZMQ_SNDMORE);
+        zmq_msg_send(&m, r, 0);
+    }
+}
+
+static int
+cmd_floor_rtt(char **argv, int argc, char *err)
+{
+    long long reps;
+    char spub[41], ssec[41], cpub[41], csec[41], ep[256];
+    int pfd[2];
+    if (argc < 1 || util_parse_int(argv[0], 1, BENCH_MAX_REPS, &reps) != 0)
+        return errf(err, "usage: floor-rtt REPS");
+    if (zmq_curve_keypair(spub, ssec) != 0 || zmq_curve_keypair(cpub, csec) != 0)
+        return errf(err, "zmq_curve_keypair: %s (libzmq without CURVE?)", zmq_strerror(errno));
+    fflush(stdout);
+    if (pipe(pfd) != 0)
+        return errf(err, "pipe failed");
+    pid_t pid = fork();
+    if (pid < 0)
+        return errf(err, "fork failed");
+    if (pid == 0) {
+        close(pfd[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlive the benchmark */
+        echo_server(ssec, pfd[1]);
+    }
+    close(pfd[1]);
+    ssize_t got = read(pfd[0], ep, sizeof ep);
+    close(pfd[0]);
+    int rc = 0, linger = BENCH_FLOOR_LINGER_MS;
+    void *ctx = zmq_ctx_new(), *d = zmq_socket(ctx, ZMQ_DEALER);
+    if (got != (ssize_t)sizeof ep || ep[0] == 0)
+        rc = errf(err, "the echo process did not start");
+    else if (zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, spub, 40) != 0 ||
+        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, cpub, 40) != 0 ||
+        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, csec, 40) != 0 ||
+        zmq_setsockopt(d, ZMQ_LINGER, &linger, sizeof linger) != 0 || zmq_connect(d, ep) != 0)
+        rc = errf(err, "cannot connect to the echo process: %s", zmq_strerror(errno));
+    uint8_t frame[BENCH_FLOOR_FRAME], back[BENCH_FLOOR_FRAME + 1];
+    memset(frame, 'f', sizeof frame);
+    double *v = xcalloc((size_t)reps, sizeof *v);
+    /* The warm-up includes the CURVE handshake: only persistent-connection trips are timed. */
+    for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
+        int64_t t0 = mono_ns();
+        if (zmq_send(d, frame, sizeof frame, 0) != (int)sizeof frame ||
+            zmq_recv(d, back, sizeof back, 0) != (int)sizeof frame)
+            rc = errf(err, "round trip failed: %s", zmq_strerror(errno));
+        if (k >= 0)
+            v[k] = (double)(mono_ns() - t0) / 1e6;
+    }
+    if (rc == 0)
+        result(v, (size_t)reps, "ms");
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    free(v);
+    return rc;
+}
+
+/* floor-sign KEY REPS, floor-verify CERT KEY REPS: one Ed25519 operation per sample. */
+static int
+cmd_floor_sig(char **argv, int argc, int verify, char *err)
+{
+    long long reps;
+    struct pki_cert *c = NULL;
+    struct pki_key *k = NULL;
+    int n = verify ? 3 : 2;
+    if (argc < n || util_parse_int(argv[n - 1], 1, BENCH_MAX_REPS, &reps) != 0)
+        return errf(err, "usage: %s", verify ? "floor-verify CERT KEY REPS" :
+            "floor-sign KEY REPS");
+    if ((verify && pki_cert_load(argv[0], &c, err) != 0) ||
+        pki_key_load(argv[n - 2], &k, err) != 0) {
+        pki_cert_free(c);
+        return -1;
+    }
+    uint8_t msg[BENCH_FLOOR_FRAME], sig[PKI_SIG_LEN];
+    memset(msg, 'm', sizeof msg);
+    int rc = pki_sign(k, msg, sizeof msg, sig) == 0 ? 0 : errf(err, "pki_sign failed");
+    double *v = xcalloc((size_t)reps, sizeof *v);
+    for (long long i = -BENCH_WARMUP; rc == 0 && i < reps; i++) {
+        int64_t t0 = mono_ns();
+        if (verify)
+            rc = pki_check_sig(c, msg, sizeof msg, sig, sizeof sig) == 0 ? 0 :
+                errf(err, "the signature does not verify ('%s' is not the key of '%s'?)",
+                    argv[1], argv[0]);
+        else
+            rc = pki_sign(k, msg, sizeof msg, sig) == 0 ? 0 : errf(err, "pki_sign failed");
+        if (i >= 0)
+            v[i] = (double)(mono_ns() - t0) / 1e6;
+    }
+    if (rc == 0)
+        result(v, (size_t)reps, "ms");
+    free(v);
+    pki_cert_free(c);
+    pki_key_free(k);
+    return rc;
+}
+
+/* floor-scan DB count|km REPS: the counting loop alone, over the snapshot's columns. */
+static int
+cmd_floor_scan(char **argv, int argc, char *err)
+{
+    long long reps;
+    struct store *st;
+    struct snapshot *snap;
+    if (argc < 3 || util_parse_int(argv[2], 1, BENCH_MAX_REPS, &reps) != 0)
+        return errf(err, "usage: floor-scan DB count|km REPS");
+    int km = strcmp(argv[1], "km") == 0;
+    if (store_open(argv[0], 1, &st, err) != 0)
+        return -1;
+    if (snapshot_load(st, &snap, err) != 0) {
+        store_free(st);
+        return -1;
+    }
+    const uint16_t *stage = snap->code[VAR_STAGE], *sex = snap->code[VAR_SEX];
+    uint32_t ns = snap->ncodes[VAR_STAGE], nx = snap->ncodes[VAR_SEX];
+    size_t nbins = (size_t)(snap->os_tmax < 0 ? 0 : snap->os_tmax) / BENCH_GRID_DAYS + 2;
+    size_t ncnt = km ? ((size_t)ns + 1) * nbins * 2 : ((size_t)ns + 1) * ((size_t)nx + 1);
+    uint32_t *cnt = xcalloc(ncnt, sizeof *cnt);
+    double *v = xcalloc((size_t)reps, sizeof *v);
+    volatile uint32_t sink = 0;
+    for (long long k = -BENCH_WARMUP; k < reps; k++) {
+        int64_t t0 = mono_ns();
+        memset(cnt, 0, ncnt * sizeof *cnt);
+        if (km) {
+            for (size_t i = 0; i < snap->n; i++) {
+                uint32_t c = stage[i] < ns ? stage[i] : ns;    /* missing: a cell of its own */
+                int32_t t = snap->os_time[i] < 0 ? 0 : snap->os_time[i];
+                size_t b = (size_t)(t + BENCH_GRID_DAYS - 1) / BENCH_GRID_DAYS;
+                cnt[((size_t)c * nbins + b) * 2 + snap->os_event[i]]++;
+            }
+        } else {
+            for (size_t i = 0; i < snap->n; i++) {
+                uint32_t a = stage[i] < ns ? stage[i] : ns, b = sex[i] < nx ? sex[i] : nx;
+                cnt[(size_t)a * (nx + 1) + b]++;
+            }
+        }
+        sink += cnt[0];
+        if (k >= 0)
+            v[k] = (double)(mono_ns() - t0) / 1e6;
+    }
+    result(v, (size_t)reps, "ms");
+    free(v);
+    free(cnt);
+    snapshot_free(snap);
+    store_free(st);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
     char err[FEDRA_ERRLEN] = "";
     int rc;
     if (argc < 2) {
-        fputs("usage: fedra-bench query|verify|scan|cox ... (see bench/fedra-bench.c)\n", stderr);
+        fputs("usage: fedra-bench query|verify|scan|cox|floor-rtt|floor-sign|floor-verify|"
+            "floor-scan ... (see bench/fedra-bench.c)\n", stderr);
         return 2;
     }
     if (strcmp(argv[1], "query") == 0)
@@ -457,8 +668,15 @@ main(int argc, char **argv)
         rc = cmd_scan(argv + 2, argc - 2, err);
     else if (strcmp(argv[1], "cox") == 0)
         rc = cmd_cox(argv + 2, argc - 2, err);
+    else if (strcmp(argv[1], "floor-rtt") == 0)
+        rc = cmd_floor_rtt(argv + 2, argc - 2, err);
+    else if (strcmp(argv[1], "floor-sign") == 0 || strcmp(argv[1], "floor-verify") == 0)
+        rc = cmd_floor_sig(argv + 2, argc - 2, strcmp(argv[1], "floor-verify") == 0, err);
+    else if (strcmp(argv[1], "floor-scan") == 0)
+        rc = cmd_floor_scan(argv + 2, argc - 2, err);
     else
-        rc = errf(err, "unknown benchmark '%s' (query, verify, scan, cox)", argv[1]);
+        rc = errf(err, "unknown benchmark '%s' (query, verify, scan, cox, floor-rtt, "
+            "floor-sign, floor-verify, floor-scan)", argv[1]);
     if (rc != 0) {
         fprintf(stderr, "fedra-bench: %s\n", err);
         return 1;

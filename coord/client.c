@@ -346,7 +346,10 @@ client_hub_route(const struct federation *f, const struct pki_cert *cert,
         r.route_id.data = route_id;
         r.route_id.len = WIRE_QUERY_ID_LEN;
         r.issued_at_ms = util_now_ms();
-        r.expires_at_ms = r.issued_at_ms + timeout_ms + CLIENT_ROUTE_TTL_SLACK_MS;
+        /* The hub caps the per-node wait itself; the route's life stays within the wire's. */
+        int64_t life = (int64_t)timeout_ms + CLIENT_ROUTE_TTL_SLACK_MS;
+        r.expires_at_ms = r.issued_at_ms +
+            (life < WIRE_MAX_LIFETIME_MS ? life : WIRE_MAX_LIFETIME_MS);
         r.hub = f->hub->name;
         r.timeout_ms = (uint32_t)timeout_ms;
         r.query_hash.data = qhash;
@@ -403,22 +406,22 @@ client_session_hub_reply(struct client_session *s, size_t i, const uint8_t qhash
             sep, why);
         return;
     case FEDRA__HUB_STATUS__HUB_STATUS_UNKNOWN:
-        errf(rep->reason, "node '%s' is not known to hub '%s' (it never connected, or the hub "
-            "refused its certificate)%s%s", node, hub, sep, why);
+        errf(rep->reason, "node '%s' is not known to hub '%s'%s%s", node, hub, sep,
+            why[0] ? why : " (it never connected, or the hub refused its certificate)");
         return;
     case FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE:
         errf(rep->reason, "node '%s' is not connected to hub '%s'%s%s", node, hub, sep, why);
         return;
     case FEDRA__HUB_STATUS__HUB_STATUS_BUSY:
-        errf(rep->reason, "node '%s' is busy at hub '%s' (its queue is full)%s%s", node, hub,
-            sep, why);
+        errf(rep->reason, "node '%s' is busy at hub '%s'%s%s", node, hub, sep,
+            why[0] ? why : " (its queue is full)");
         return;
     case FEDRA__HUB_STATUS__HUB_STATUS_REFUSED:
         errf(rep->reason, "hub '%s' refused the route to node '%s'%s%s", hub, node, sep, why);
         return;
     case FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE:
-        errf(rep->reason, "node '%s' could not read the query relayed by hub '%s' (altered in "
-            "transit, or sealed to a key it does not hold)%s%s", node, hub, sep, why);
+        errf(rep->reason, "node '%s' could not read the query relayed by hub '%s'%s%s", node,
+            hub, sep, why[0] ? why : " (altered in transit, or sealed to a key it does not hold)");
         return;
     default:
         errf(rep->reason, "hub '%s' sent an unknown status %d for node '%s'", hub,

@@ -29,7 +29,8 @@
 #define CLIENT_DEFAULT_TIMEOUT_MS 10000
 #define CLIENT_MAX_TIMEOUT_MS 3600000
 #define CLIENT_ROUTE_TTL_SLACK_MS 60000 /* a hub route stays valid this long past its timeout
-                                           (clock skew between analyst and hub) */
+                                           (clock skew between analyst and hub), at most
+                                           WIRE_MAX_LIFETIME_MS in all */
 
 enum node_status { NODE_OK, NODE_REFUSED, NODE_TIMEOUT, NODE_ERROR };
 

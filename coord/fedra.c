@@ -522,7 +522,7 @@ cmd_send(const struct opts *o, const struct federation *fed, int argc, char **ar
     char qid[2 * WIRE_QUERY_ID_LEN + 1] = "";
     if (q != NULL)
         util_hex(q->query_id.data, q->query_id.len, qid);
-    struct coord_show show = {0, KM_CONF_LOG, NULL, 0, NULL};
+    struct coord_show show = {0, KM_CONF_LOG, NULL, 0, NULL, 0};
     int rc = run_query(o, fed, data, len, qid, q ? q->spec : NULL, &show);
     wire_query_free(q);
     wire_envelope_free(env);

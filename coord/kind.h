@@ -40,6 +40,7 @@ struct coord_show {
     const int32_t *times;           /* km: --times, or NULL */
     size_t ntimes;
     const char *plot;               /* km: SVG file to draw, or NULL */
+    double rmean;                   /* km: --rmean TAU (days), or 0 */
 };
 
 /* One wire kind: every member is set, rows are const. */

@@ -1,6 +1,7 @@
 /*
  * kind_model - the model kinds and commands: a Cox model stratified by node
- * (cox) and a logistic regression (glm).  One query of these kinds is one
+ * (and by --strata V) (cox) and a logistic regression (glm), both with R's
+ * interaction terms a:b and a*b.  One query of these kinds is one
  * Newton-Raphson or IRLS round; coord/model.c drives the rounds and prints
  * the fit.  Here: the check of one node's share of a round, the parsing of
  * the commands into a model_request, and their rows.
@@ -103,6 +104,10 @@ parse_model_only(struct model_request *req, const char *a, const char *v, struct
         return coord_parse_grid(v, &req->grid_days);
     if (!req->glm && strcmp(a, "--ties") == 0)
         return parse_ties(v, &req->ties);
+    if (!req->glm && strcmp(a, "--strata") == 0) {
+        req->strata = v;                /* argv outlives the query */
+        return 0;
+    }
     if (req->glm && strcmp(a, "--outcome") == 0) {
         free(q->outcome);
         q->outcome = xstrdup(v);
@@ -125,7 +130,7 @@ parse_model_option(const char *a, const char *v, struct coord_query *q, const ch
         while (q->ncov > 0)
             free(q->cov[--q->ncov]);
         if (coord_split_list(v, q->cov, MODEL_MAX_COVARIATES, &q->ncov) != 0)
-            return coord_usage_error("--covariates takes at most %d variables",
+            return coord_usage_error("--covariates takes at most %d terms",
                 MODEL_MAX_COVARIATES);
         req->covariates = q->cov;       /* set: the list was given */
     } else if (strcmp(a, "--where") == 0) {
@@ -201,19 +206,27 @@ parse_model(int argc, char **argv, struct coord_query *q)
     "                      out (refused, failed, dropped, or patients excluded), marked\n" \
     "                      partial; without it such a fit is not printed (exit 3)\n"
 
+/* Both models take R's interaction terms. */
+#define COVARIATES_HELP \
+    "  --covariates V,...  the model's terms: V, a:b (interaction), a*b (= a + b + a:b);\n" \
+    "                      factors coded and named as R codes them (stagemetastatic:sexM);\n" \
+    "                      an empty combination gives NA, as in R\n"
+
 const struct coord_cmd cmd_cox = {
-    "cox", "cox --covariates V,... [--where EXPR] [--endpoint os|efs] [--grid DAYS]\n"
-        "    [--ties efron|breslow] [--max-iter N] [--allow-partial]",
+    "cox", "cox --covariates V,... [--strata V] [--where EXPR] [--endpoint os|efs]\n"
+        "    [--grid DAYS] [--ties efron|breslow] [--max-iter N] [--allow-partial]",
     "Cox model stratified by node, exact: coxph(Surv ~ V + ... + strata(node)),\n"
     "one signed round per Newton-Raphson step",
-    "  --covariates V,...  the model's variables (factors coded as R codes them)\n"
+    COVARIATES_HELP
+    "  --strata V          baseline hazards by V as well (categorical, not a covariate):\n"
+    "                      coxph(... + strata(V) + strata(node))\n"
     "  --where EXPR        select patients, e.g. \"stage!=unknown\"\n"
     "  --endpoint os|efs   overall (default) or event-free survival\n"
     "  --grid DAYS         times rounded up to a grid of DAYS (default 30); 0: exact times\n"
     "  --ties T            efron (default) or breslow\n"
     "  --max-iter N        at most N iterations (default 20, as coxph)\n"
     ALLOW_PARTIAL_HELP,
-    "fedra cox --covariates stage,age_years,sex --ties breslow",
+    "fedra cox --covariates stage,age_years*sex --strata surgery",
     COORD_FLOW_MODEL, {FEDRA__KIND__KIND_COUNT, FEDRA__KIND__KIND_COX}, parse_model,
 };
 
@@ -223,11 +236,11 @@ const struct coord_cmd cmd_glm = {
     "logistic regression, exact: glm(V == LEVEL ~ ..., family = binomial),\n"
     "one signed round per IRLS step",
     "  --outcome V=LEVEL   the event modelled, e.g. vital_status=dead\n"
-    "  --covariates V,...  the model's variables (factors coded as R codes them)\n"
+    COVARIATES_HELP
     "  --where EXPR        select patients, e.g. \"tumour_type=melanoma\"\n"
     "  --family binomial   the only family (logit link)\n"
     "  --max-iter N        at most N iterations (default 25, as glm)\n"
     ALLOW_PARTIAL_HELP,
-    "fedra glm --outcome vital_status=dead --covariates stage,age_years",
+    "fedra glm --outcome vital_status=dead --covariates stage*sex,age_years",
     COORD_FLOW_MODEL, {FEDRA__KIND__KIND_COUNT, FEDRA__KIND__KIND_GLM}, parse_model,
 };

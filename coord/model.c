@@ -27,10 +27,17 @@ struct covariate {
     unsigned char *held;            /* nnodes x nlevel: node i has level k */
 };
 
-/* A design column of the current fit. */
+/* A design column of the current fit: one factor, or the product of two (a:b). */
 struct column {
     const char *var, *level;        /* level "" for a numeric column */
-    char name[VARS_MAX_NAME + VARS_MAX_LEVEL + 1];
+    const char *var2, *level2;      /* the second factor of an interaction; var2 "": none */
+    char name[2 * (VARS_MAX_NAME + VARS_MAX_LEVEL) + 2];
+};
+
+/* A model term: one variable, or an interaction of two (indices into fit.cov). */
+struct mterm {
+    size_t v[2];                    /* in the order the variables first appear */
+    size_t nv;                      /* 1 or 2 */
 };
 
 struct fit {
@@ -39,7 +46,11 @@ struct fit {
     model_send_fn send;
     void *ctx;
     size_t nnodes;
-    struct covariate cov[MODEL_MAX_COVARIATES];
+    struct covariate cov[MODEL_MAX_VARS];   /* the model's variables, each once */
+    size_t nvar;
+    struct mterm term[MODEL_MAX_MTERMS];    /* R's terms, in R's order */
+    size_t nmterm;
+    const struct var_def *strata;   /* cox --strata V, or NULL */
     unsigned char *active;          /* nnodes: still in the fit */
     struct node_reply *final;       /* nnodes: last answer, or why the node is out */
     struct holds *holds;            /* nnodes: what its answers say it holds (note_holds) */
@@ -132,10 +143,10 @@ discover(struct fit *f, const size_t *js, size_t nj, const unsigned char *ask,
     size_t nby = 0;
     for (size_t m = 0; m < nj; m++)
         by[nby++] = (char *)f->cov[js[m]].var->name;
-    const char *outcome = q->glm ? q->outcome_var : NULL;
-    for (size_t k = 0; k <= q->ncov; k++) {
-        const char *name = k < q->ncov ? q->covariates[k] : outcome;
-        const struct var_def *v = name ? vars_find(name) : NULL;
+    const struct var_def *outcome = q->glm ? vars_find(q->outcome_var) : NULL;
+    for (size_t k = 0; k <= f->nvar + 1; k++) {
+        const struct var_def *v = k < f->nvar ? f->cov[k].var : k == f->nvar ? outcome :
+            f->strata;
         if (v == NULL || v->kind == VAR_INTEGER || v->nlevels > 0)
             continue;
         int dup = 0;
@@ -223,19 +234,20 @@ discover_all(struct fit *f, char *err)
 {
     const struct model_request *q = f->req;
     size_t nopen = 0;
-    for (size_t j = 0; j < q->ncov; j++)
+    for (size_t j = 0; j < f->nvar; j++)
         nopen += f->cov[j].var->kind != VAR_INTEGER && f->cov[j].var->nlevels == 0;
     if (q->glm && q->outcome_var != NULL) {
         const struct var_def *v = vars_find(q->outcome_var);
         nopen += v != NULL && v->kind != VAR_INTEGER && v->nlevels == 0;
     }
+    nopen += f->strata != NULL && f->strata->nlevels == 0;
     /* With open variables in every query, cross-tables could grow past the node's
        cell limit: then ask each variable alone, as the open variables are. */
     size_t batch[WIRE_MAX_GROUP_BY], nb = 0, cells = 1, maxb = nopen ? 1 : WIRE_MAX_GROUP_BY;
     unsigned char *refuse = xcalloc(f->nnodes, 1);
     int rc = 0;
-    for (size_t j = 0; j <= q->ncov && rc == 0; j++) {
-        struct covariate *c = j < q->ncov ? &f->cov[j] : NULL;
+    for (size_t j = 0; j <= f->nvar && rc == 0; j++) {
+        struct covariate *c = j < f->nvar ? &f->cov[j] : NULL;
         int closed = c != NULL && c->var->kind != VAR_INTEGER && c->var->nlevels > 0;
         if (closed) {
             c->nlevel = c->var->nlevels;
@@ -273,7 +285,86 @@ discover_all(struct fit *f, char *err)
     return rc;
 }
 
-/* The columns over the active nodes: R's treatment coding of the present levels. */
+/* One factor's coding in a term: its columns' levels ("" for a numeric variable) and names. */
+struct coding {
+    const char *level[MODEL_MAX_LEVELS + 1];
+    size_t n;
+};
+
+/*
+ * Variable j's coding over the active nodes: a numeric variable's one
+ * column; a factor's present levels, all of them (full) or but the first
+ * (R's treatment contrasts: the first present level is the reference).
+ */
+static void
+coding_of(const struct fit *f, size_t j, int full, struct coding *c)
+{
+    const struct covariate *cv = &f->cov[j];
+    c->n = 0;
+    if (cv->var->kind == VAR_INTEGER) {
+        c->level[c->n++] = "";
+        return;
+    }
+    size_t present = 0;
+    for (size_t k = 0; k < cv->nlevel; k++) {
+        int held = 0;
+        for (size_t i = 0; i < f->nnodes; i++)
+            held |= f->active[i] && cv->held[i * cv->nlevel + k];
+        if (held && (present++ > 0 || full))
+            c->level[c->n++] = cv->level[k];
+    }
+}
+
+/*
+ * Variable j is in a term before term t.  R's TermCode: a factor of a term
+ * is coded by contrasts when the rest of the term lies within a term that
+ * precedes it (for a:b, b in an earlier term: b itself, or b:c), else by
+ * indicators of all its levels.
+ */
+static int
+in_earlier_term(const struct fit *f, size_t t, size_t j)
+{
+    for (size_t u = 0; u < t; u++)
+        if (f->term[u].v[0] == j || (f->term[u].nv == 2 && f->term[u].v[1] == j))
+            return 1;
+    return 0;
+}
+
+/* One column's name as R's model.matrix names it: var then level, "" for a numeric one. */
+static void
+factor_name(const struct fit *f, size_t j, const char *level, char *out, size_t len)
+{
+    snprintf(out, len, "%s%s", f->cov[j].var->name, level);
+}
+
+/* Append one column (var2 NULL: a main effect). */
+static int
+add_column(struct fit *f, size_t ja, const char *la, const size_t *jb, const char *lb,
+    char *err)
+{
+    if (f->p == WIRE_MAX_COEF)
+        return errf(err, "the model has more than %d coefficients", WIRE_MAX_COEF);
+    struct column *c = &f->col[f->p++];
+    char na[VARS_MAX_NAME + VARS_MAX_LEVEL + 1], nb[VARS_MAX_NAME + VARS_MAX_LEVEL + 1] = "";
+    c->var = f->cov[ja].var->name;
+    c->level = la;
+    c->var2 = jb ? f->cov[*jb].var->name : "";
+    c->level2 = jb ? lb : "";
+    factor_name(f, ja, la, na, sizeof na);
+    if (jb != NULL)
+        factor_name(f, *jb, lb, nb, sizeof nb);
+    snprintf(c->name, sizeof c->name, "%s%s%s", na, jb ? ":" : "", nb);
+    return 0;
+}
+
+/*
+ * The columns over the active nodes: R's model.matrix of the terms.  A
+ * main-effect factor: treatment contrasts of its present levels.  In a:b, a
+ * factor is coded by contrasts when the other variable is in an earlier
+ * term (in_earlier_term), else by all its present levels; the columns run
+ * over b's coding, a's varying fastest.  Every factor needs two present levels (R's contrasts()
+ * refuses one, wherever the factor is used).
+ */
 static int
 design(struct fit *f, char *err)
 {
@@ -281,45 +372,43 @@ design(struct fit *f, char *err)
     f->p = f->nterms = 0;
     if (q->glm) {
         struct column *c = &f->col[f->p++];
-        c->var = c->level = "";
+        c->var = c->level = c->var2 = c->level2 = "";
         snprintf(c->name, sizeof c->name, "(Intercept)");
     }
-    for (size_t j = 0; j < q->ncov; j++) {
-        const struct covariate *cv = &f->cov[j];
-        if (cv->var->kind == VAR_INTEGER) {
-            struct column *c = &f->col[f->p++];
-            c->var = cv->var->name;
-            c->level = "";
-            snprintf(c->name, sizeof c->name, "%s", cv->var->name);
+    for (size_t j = 0; j < f->nvar; j++) {
+        struct coding all;
+        if (f->cov[j].var->kind == VAR_INTEGER)
             continue;
-        }
-        size_t present = 0;
-        for (size_t k = 0; k < cv->nlevel; k++) {
-            int held = 0;
-            for (size_t i = 0; i < f->nnodes; i++)
-                held |= f->active[i] && cv->held[i * cv->nlevel + k];
-            if (!held)
-                continue;
-            if (present++ == 0)
-                continue;           /* the first present level is the reference */
-            if (f->p == WIRE_MAX_COEF)
-                return errf(err, "the model has more than %d coefficients", WIRE_MAX_COEF);
-            struct column *c = &f->col[f->p++];
-            c->var = cv->var->name;
-            c->level = cv->level[k];
-            snprintf(c->name, sizeof c->name, "%s%s", cv->var->name, cv->level[k]);
-        }
-        if (present < 2)
+        coding_of(f, j, 1, &all);
+        if (all.n < 2)
             return errf(err, "covariate %s has %s among the selected patients of the answering "
                 "nodes; a factor needs at least two levels (R: contrasts can be applied only "
-                "to factors with 2 or more levels)", cv->var->name,
-                present ? "only one level" : "no level");
+                "to factors with 2 or more levels)", f->cov[j].var->name,
+                all.n ? "only one level" : "no level");
+    }
+    for (size_t t = 0; t < f->nmterm; t++) {
+        const struct mterm *mt = &f->term[t];
+        struct coding ca, cb;
+        coding_of(f, mt->v[0], mt->nv == 2 && !in_earlier_term(f, t, mt->v[1]), &ca);
+        if (mt->nv == 1) {
+            for (size_t k = 0; k < ca.n; k++)
+                if (add_column(f, mt->v[0], ca.level[k], NULL, NULL, err) != 0)
+                    return -1;
+            continue;
+        }
+        coding_of(f, mt->v[1], !in_earlier_term(f, t, mt->v[0]), &cb);
+        for (size_t kb = 0; kb < cb.n; kb++)
+            for (size_t ka = 0; ka < ca.n; ka++)
+                if (add_column(f, mt->v[0], ca.level[ka], &mt->v[1], cb.level[kb], err) != 0)
+                    return -1;
     }
     for (size_t k = q->glm ? 1 : 0; k < f->p; k++) {
         Fedra__Term *t = &f->terms[f->nterms];
         fedra__term__init(t);
         t->var = (char *)f->col[k].var;
         t->level = (char *)f->col[k].level;
+        t->var2 = (char *)f->col[k].var2;
+        t->level2 = (char *)f->col[k].level2;
         f->termp[f->nterms++] = t;
     }
     return 0;
@@ -460,6 +549,7 @@ fit_once(struct fit *f, struct outcome *o, char *err)
             s.grid_days = q->grid_days;
             s.exact_times = q->exact_times;
             s.ties = q->ties;
+            s.strata = (char *)(q->strata ? q->strata : "");
         }
         rc = round_trip(f, &s, rep, err);
         free(s.outcome);
@@ -924,6 +1014,7 @@ cox_json(const struct fit *f, const struct outcome *o, double wald, int wdf, jso
     json_object_set_new(res, "nevent", json_integer((json_int_t)f->events));
     counts_json(f, res);
     json_object_set_new(res, "ties", json_string(ties_name(f->req->ties)));
+    json_object_set_new(res, "strata", f->strata ? json_string(f->strata->name) : json_null());
     json_object_set_new(res, "grid_days", json_integer(f->grid));
     json_object_set_new(res, "iterations", json_integer(c->iter));
     json_object_set_new(res, "rounds", json_integer(f->rounds));
@@ -1032,8 +1123,8 @@ print_table(const struct fit *f, const struct outcome *o, json_t *res, FILE *out
     } else {
         const struct cox_result *c = &o->cox;
         double z = km_qnorm(0.975);
-        fprintf(out, "Cox model stratified by node: endpoint %s, ",
-            q->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS ? "efs" : "os");
+        fprintf(out, "Cox model stratified by node%s%s: endpoint %s, ", q->strata ? " and by " : "",
+            q->strata ? q->strata : "", q->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS ? "efs" : "os");
         if (f->grid)
             fprintf(out, "times on a %u-day grid, ", f->grid);
         else
@@ -1223,6 +1314,119 @@ finish_fit(const struct fit *f, const struct outcome *o, int *rc, char *err)
 
 /* ---- the fit ---- */
 
+/* Variable name's index in f->cov, added on first appearance; -1 with err if unknown. */
+static int
+term_var(struct fit *f, const char *name, size_t *j, char *err)
+{
+    const struct var_def *v = vars_find(name);
+    if (v == NULL)
+        return errf(err, "unknown covariate '%s' (variables: %s)", name, vars_names());
+    for (*j = 0; *j < f->nvar; (*j)++)
+        if (f->cov[*j].var == v)
+            return 0;
+    f->cov[f->nvar++].var = v;
+    return 0;
+}
+
+static int
+mterm_same(const struct mterm *a, const struct mterm *b)
+{
+    return a->nv == b->nv && a->v[0] == b->v[0] && (a->nv == 1 || a->v[1] == b->v[1]);
+}
+
+/*
+ * One --covariates item: V, a:b or a*b, into *t (its variables in the
+ * order they first appear) and *star (a*b).
+ */
+static int
+parse_item(struct fit *f, const char *item, struct mterm *t, int *star, char *err)
+{
+    char buf[2 * VARS_MAX_NAME + 8];
+    if (strlen(item) >= sizeof buf)
+        return errf(err, "covariate '%.40s...' is too long", item);
+    snprintf(buf, sizeof buf, "%s", item);
+    char *op = strpbrk(buf, ":*");
+    *star = op != NULL && *op == '*';
+    t->nv = op ? 2 : 1;
+    if (op != NULL) {
+        *op = 0;
+        if (strpbrk(op + 1, ":*") != NULL)
+            return errf(err, "'%s': an interaction of more than two variables is not "
+                "available (at most a:b or a*b)", item);
+    }
+    if (term_var(f, buf, &t->v[0], err) != 0 || (op && term_var(f, op + 1, &t->v[1], err) != 0))
+        return -1;
+    if (op && t->v[0] == t->v[1])
+        return errf(err, "'%s': an interaction of %s with itself", item, buf);
+    if (op && t->v[1] < t->v[0]) {
+        size_t x = t->v[0];
+        t->v[0] = t->v[1];
+        t->v[1] = x;
+    }
+    return 0;
+}
+
+/*
+ * --covariates into R's terms: each item parsed, a*b expanded in place to
+ * a, b, a:b, a repeated term kept once (an item given twice is refused),
+ * then ordered by degree, main effects first (terms.formula's order).
+ */
+static int
+parse_terms(const struct model_request *q, struct fit *f, char *err)
+{
+    struct mterm given[MODEL_MAX_COVARIATES], all[MODEL_MAX_MTERMS];
+    int star[MODEL_MAX_COVARIATES];
+    size_t nall = 0;
+    for (size_t j = 0; j < q->ncov; j++) {
+        if (parse_item(f, q->covariates[j], &given[j], &star[j], err) != 0)
+            return -1;
+        for (size_t k = 0; k < j; k++)
+            if (mterm_same(&given[k], &given[j]) && star[k] == star[j])
+                return errf(err, "covariate %s is named twice", q->covariates[j]);
+        struct mterm ex[3];
+        size_t nex = 0;
+        if (star[j]) {
+            ex[nex++] = (struct mterm){{given[j].v[0], 0}, 1};
+            ex[nex++] = (struct mterm){{given[j].v[1], 0}, 1};
+        }
+        ex[nex++] = given[j];
+        for (size_t m = 0; m < nex; m++) {
+            int dup = 0;
+            for (size_t k = 0; k < nall; k++)
+                dup |= mterm_same(&all[k], &ex[m]);
+            if (!dup)
+                all[nall++] = ex[m];
+        }
+    }
+    f->nmterm = 0;
+    for (size_t deg = 1; deg <= 2; deg++)
+        for (size_t k = 0; k < nall; k++)
+            if (all[k].nv == deg)
+                f->term[f->nmterm++] = all[k];
+    return 0;
+}
+
+/* cox --strata V: a categorical variable, not a main effect of the model. */
+static int
+check_strata(const struct model_request *q, struct fit *f, char *err)
+{
+    if (q->strata == NULL)
+        return 0;
+    if (q->glm)
+        return errf(err, "--strata applies to cox only");
+    if ((f->strata = vars_find(q->strata)) == NULL)
+        return errf(err, "--strata: unknown variable '%s' (variables: %s)", q->strata,
+            vars_names());
+    if (f->strata->kind == VAR_INTEGER)
+        return errf(err, "--strata: %s is numeric; strata take a categorical variable (e.g. "
+            "age_group for age)", f->strata->name);
+    for (size_t t = 0; t < f->nmterm; t++)
+        if (f->term[t].nv == 1 && f->cov[f->term[t].v[0]].var == f->strata)
+            return errf(err, "%s is both a covariate and the strata variable (R: its "
+                "coefficients would be NA within strata)", f->strata->name);
+    return 0;
+}
+
 static int
 check_request(const struct model_request *q, struct fit *f, char *err)
 {
@@ -1230,14 +1434,8 @@ check_request(const struct model_request *q, struct fit *f, char *err)
         return errf(err, "name at least one covariate (--covariates V,...)");
     if (q->ncov > MODEL_MAX_COVARIATES)
         return errf(err, "%zu covariates (limit %d)", q->ncov, MODEL_MAX_COVARIATES);
-    for (size_t j = 0; j < q->ncov; j++) {
-        if ((f->cov[j].var = vars_find(q->covariates[j])) == NULL)
-            return errf(err, "unknown covariate '%s' (variables: %s)", q->covariates[j],
-                vars_names());
-        for (size_t k = 0; k < j; k++)
-            if (f->cov[k].var == f->cov[j].var)
-                return errf(err, "covariate %s is named twice", q->covariates[j]);
-    }
+    if (parse_terms(q, f, err) != 0 || check_strata(q, f, err) != 0)
+        return -1;
     if (q->glm) {
         const struct var_def *v = vars_find(q->outcome_var ? q->outcome_var : "");
         if (v == NULL || v->kind == VAR_INTEGER)
@@ -1245,7 +1443,7 @@ check_request(const struct model_request *q, struct fit *f, char *err)
                 "vital_status=dead");
         if (!vars_valid_value(v, q->outcome_level))
             return errf(err, "--outcome: '%s' is not a level of %s", q->outcome_level, v->name);
-        for (size_t j = 0; j < q->ncov; j++)
+        for (size_t j = 0; j < f->nvar; j++)
             if (f->cov[j].var == v)
                 return errf(err, "%s is both the outcome and a covariate", v->name);
     }
@@ -1304,7 +1502,7 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
         glm_result_release(&o.glm);
     else
         cox_result_release(&o.cox);
-    for (size_t j = 0; j < req->ncov; j++) {
+    for (size_t j = 0; j < f.nvar; j++) {
         for (size_t k = 0; k < f.cov[j].nlevel; k++)
             free(f.cov[j].level[k]);
         free(f.cov[j].level);

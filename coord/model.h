@@ -13,6 +13,18 @@
  * one indicator column named as R names it (stagemetastatic).  Integer
  * variables (age_years, diagnosis_year) are numeric columns.
  *
+ * Interactions are R's formula terms: a:b is the product of a's and b's
+ * columns, a*b is a + b + a:b.  Terms are ordered as terms.formula orders
+ * them (by degree, then as given; a term's variables in the order they
+ * first appear; a repeated term once), and a factor of a:b is coded by
+ * contrasts when the other variable is in an earlier term (a main effect,
+ * or another interaction), else by an indicator of every present level
+ * (R's model.matrix rule for marginality, TermCode); its columns are named a's:b's (stagemetastatic:sexM), a's
+ * varying fastest.  A combination that no patient holds gives a column of
+ * zeros, which R reports as NA (aliased), and so does fedra.  cox --strata
+ * V stratifies each node's sums by V as well (the node's business: the
+ * coordinator only names V).
+ *
  * A node that fails any round (refuses, times out, sends something that
  * does not check, or whose data changed since the fit began) is left out
  * and the fit starts again over the remaining nodes, from the design on: a
@@ -27,11 +39,13 @@
 #include "coord/client.h"
 #include "coord/report.h"
 
-#define MODEL_MAX_COVARIATES 16          /* variables named by --covariates */
+#define MODEL_MAX_COVARIATES 16          /* terms named by --covariates (V, a:b or a*b) */
+#define MODEL_MAX_VARS (2 * MODEL_MAX_COVARIATES)   /* distinct variables in them */
+#define MODEL_MAX_MTERMS (3 * MODEL_MAX_COVARIATES) /* model terms once a*b is expanded */
 
 struct model_request {
     int glm;                            /* 0: cox, 1: logistic */
-    char *const *covariates;            /* variable names, in model order */
+    char *const *covariates;            /* terms as given: V, a:b or a*b (= a + b + a:b) */
     size_t ncov;
     Fedra__Filter **where;              /* --where, as wire filters */
     size_t nwhere;
@@ -39,6 +53,7 @@ struct model_request {
     uint32_t grid_days;                 /* cox */
     int exact_times;                    /* cox */
     Fedra__Ties ties;                   /* cox */
+    const char *strata;                 /* cox --strata V, or NULL */
     const char *outcome_var, *outcome_level;    /* glm */
     int max_iter;                       /* 0: R's default (20 cox, 25 glm) */
     int allow_partial;                  /* print a fit that leaves out selected patients */

@@ -125,7 +125,8 @@ zap_thread(void *arg)
                 zmq_msg_close(&part[i]);
             break;
         }
-        int ok = n == 7 && zmq_msg_size(&part[0]) == 3 && memcmp(zmq_msg_data(&part[0]), "1.0", 3) == 0
+        int ok = n == 7 && zmq_msg_size(&part[0]) == 3
+            && memcmp(zmq_msg_data(&part[0]), "1.0", 3) == 0
             && zmq_msg_size(&part[2]) == strlen(HUB_ZAP_DOMAIN)
             && memcmp(zmq_msg_data(&part[2]), HUB_ZAP_DOMAIN, strlen(HUB_ZAP_DOMAIN)) == 0
             && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0
@@ -476,8 +477,8 @@ recv_one(struct hub *h)
             zmq_msg_close(&part);
         }
     }
-    /* libzmq attaches the connection's metadata (ZAP's User-Id) to the data frames, not
-       to the routing id frame the ROUTER makes up. */
+    /* The connection's metadata travels on the frames it sent, not on the routing id
+     * the ROUTER made for it: the ZAP handler's User-Id is the client's CURVE key. */
     const char *uid = nparts > 0 ? zmq_msg_gets(&first, "User-Id") : NULL;
     snprintf(from.key, sizeof from.key, "%s", uid ? uid : "");
     struct relay_now now = now_pair();

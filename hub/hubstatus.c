@@ -141,7 +141,12 @@ when(int64_t ms, char out[PKI_TIME_LEN])
         pki_format_time(ms / 1000, out);
 }
 
-/* A live process of ours (fedra-hub, or the test-only tamperhub) with this pid. */
+/*
+ * A live hub with this pid: a pid can be reused after a crash, so the
+ * command line must run a program named fedra-*hub* (fedra-hub, or the
+ * test-only fedra-tamperhub; under valgrind it is an argument, not the
+ * process name).  EPERM from kill() means it runs as another user.
+ */
 static int
 hub_alive(int64_t pid)
 {
@@ -150,13 +155,18 @@ hub_alive(int64_t pid)
     if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
         return 0;
     char path[64];
-    snprintf(path, sizeof path, "/proc/%lld/comm", (long long)pid);
-    uint8_t *comm = NULL;
+    snprintf(path, sizeof path, "/proc/%lld/cmdline", (long long)pid);
+    uint8_t *cmd = NULL;
     size_t n = 0;
-    if (util_read_file(path, 256, &comm, &n, NULL) != 0)
-        return 1;                   /* no /proc: trust kill() */
-    int ok = strncmp((char *)comm, "fedra-", 6) == 0 && strstr((char *)comm, "hub") != NULL;
-    free(comm);
+    if (util_read_file(path, HUBSTATUS_MAX_CMDLINE, &cmd, &n, NULL) != 0)
+        return 1;                   /* no /proc (or hidden): trust kill() */
+    int ok = 0;
+    for (size_t i = 0; i < n && !ok; i += strlen((char *)cmd + i) + 1) {
+        const char *arg = (char *)cmd + i, *base = strrchr(arg, '/');
+        base = base ? base + 1 : arg;
+        ok = strncmp(base, "fedra-", 6) == 0 && strstr(base, "hub") != NULL;
+    }
+    free(cmd);
     return ok;
 }
 

@@ -24,6 +24,7 @@
 
 #define HUBSTATUS_MAX_FILE (4u << 20)   /* largest state file read (RELAY_MAX_NODES entries) */
 #define HUBSTATUS_CERT_WARN_DAYS 30     /* a certificate this close to expiry is a problem */
+#define HUBSTATUS_MAX_CMDLINE 65536     /* of a process checked for being the hub */
 
 /* The hub's own facts for the state file; strings may be NULL. */
 struct hubstatus_state {

@@ -85,6 +85,7 @@ struct droplog {
     const char *what;                       /* "junk messages", ... */
     int64_t last_ms;                        /* monotonic time of the last line */
     uint64_t held;                          /* drops since that line, not yet logged */
+    uint64_t unrecorded;                    /* of them, not in the relay log one by one */
     char last[RELAY_NOTE_MAX];
 };
 
@@ -136,12 +137,21 @@ rlog(struct relay *r, const char *fmt, ...)
     r->io.log(r->io.arg, line);
 }
 
-/* A drop of kind k: logged now if none was in the last interval, else held and summed. */
-static void
+static void event(struct relay *r, const struct relay_now *now, const char *kind,
+    const char *analyst, const uint8_t *route_id, const uint8_t *qhash, const char *node,
+    const uint8_t *ahash, uint64_t size, const char *note);
+
+/*
+ * A drop of kind k: logged now (1) if none was in the last interval, else
+ * held and summed (0).  What an unauthenticated peer sends is recorded in
+ * the relay log only when it is logged, and summed otherwise (unrecorded), so
+ * that a flood cannot fill the disk.
+ */
+static int
 dropped(struct relay *r, int k, const struct relay_now *now, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-static void
+static int
 dropped(struct relay *r, int k, const struct relay_now *now, const char *fmt, ...)
 {
     struct droplog *d = &r->drops[k];
@@ -152,11 +162,12 @@ dropped(struct relay *r, int k, const struct relay_now *now, const char *fmt, ..
     r->changed = 1;
     if (d->last_ms != 0 && now->mono_ms - d->last_ms < RELAY_LOG_EVERY_MS) {
         d->held++;
-        return;
+        return 0;
     }
     rlog(r, "%s", d->last);
     d->last_ms = now->mono_ms;
     d->held = 0;
+    return 1;
 }
 
 static void
@@ -168,8 +179,14 @@ drops_flush(struct relay *r, const struct relay_now *now)
             continue;
         rlog(r, "%llu more %s in the last %lld ms (the last: %s)", (unsigned long long)d->held,
             d->what, (long long)(now->mono_ms - d->last_ms), d->last);
+        if (d->unrecorded > 0) {
+            char note[RELAY_NOTE_MAX];
+            snprintf(note, sizeof note, "%llu more %s by unauthenticated peers (the last: %.500s)",
+                (unsigned long long)d->unrecorded, d->what, d->last);
+            event(r, now, "refused", "", NULL, NULL, "", NULL, d->unrecorded, note);
+        }
         d->last_ms = now->mono_ms;
-        d->held = 0;
+        d->held = d->unrecorded = 0;
     }
 }
 
@@ -359,7 +376,7 @@ node_slot(struct relay *r, const char *name)
     struct rnode *n = node_find(r, name);
     if (n != NULL)
         return n;
-    if (r->nnodes < RELAY_MAX_NODES) {
+    if (r->nnodes < r->lim.max_nodes) {
         r->nodes = xreallocarray(r->nodes, r->nnodes + 1, sizeof *r->nodes);
         n = &r->nodes[r->nnodes++];
         memset(n, 0, sizeof *n);
@@ -494,11 +511,13 @@ on_hello(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *
         from->key, now_s, why);
     struct rnode *n = c ? node_slot(r, pki_cert_name(c)) : NULL;
     if (c != NULL && n == NULL)
-        errf(why, "the hub's table of %d nodes is full of live nodes", RELAY_MAX_NODES);
+        errf(why, "the hub's table of %u nodes is full of live nodes", r->lim.max_nodes);
     if (n == NULL) {
         r->c.hellos_refused++;
-        dropped(r, DROP_HELLO, now, "hello refused: %s", why);
-        event(r, now, "refused", "", NULL, NULL, c ? pki_cert_name(c) : "", NULL, 0, why);
+        if (dropped(r, DROP_HELLO, now, "hello refused: %s", why))
+            event(r, now, "refused", "", NULL, NULL, c ? pki_cert_name(c) : "", NULL, 0, why);
+        else
+            r->drops[DROP_HELLO].unrecorded++;
         welcome(r, now, from, why);
         pki_cert_free(c);
         return;
@@ -563,14 +582,14 @@ replay_check(struct relay *r, const uint8_t fp[32], const uint8_t *route_id, int
     for (int32_t i = r->rbucket[b]; i >= 0; i = r->rent[i].next)
         if (memcmp(r->rent[i].key, h, RELAY_REPLAY_KEY) == 0)
             return 1;
-    if (r->rheld >= RELAY_REPLAY_MAX)
+    if (r->rheld >= r->lim.replay_max)
         replay_purge(r, -1, now_ms);
-    if (r->rheld >= RELAY_REPLAY_MAX)
+    if (r->rheld >= r->lim.replay_max)
         return 2;
     if (r->rfree < 0) {             /* every entry allocated is in use: grow (rheld < max) */
         size_t ncap = r->rcap ? r->rcap * 2 : 1024;
-        if (ncap > RELAY_REPLAY_MAX)
-            ncap = RELAY_REPLAY_MAX;
+        if (ncap > r->lim.replay_max)
+            ncap = r->lim.replay_max;
         r->rent = xreallocarray(r->rent, ncap, sizeof *r->rent);
         for (size_t j = r->rcap; j < ncap; j++)
             r->rent[j].next = j + 1 < ncap ? (int32_t)(j + 1) : -1;
@@ -606,6 +625,7 @@ struct route {
     Fedra__HubRoute *body;
     char analyst[PKI_MAX_NAME + 16];        /* verified name, or "unverified:NAME" */
     const struct pki_cert *signer;          /* certcache's */
+    int authentic;                          /* its signature verified */
     char why[FEDRA_ERRLEN];
 };
 
@@ -619,10 +639,13 @@ route_refuse(struct relay *r, const struct relay_peer *from, struct route *rt,
     r->c.refused++;
     const Fedra__HubRoute *b = rt->body;
     const uint8_t *rid = b ? b->route_id.data : NULL;
-    dropped(r, DROP_ROUTE, now, "route from %s refused: %s", rt->analyst[0] ? rt->analyst : "?",
-        rt->why);
-    event(r, now, "refused", rt->analyst, rid, b ? b->query_hash.data : NULL, "", NULL, 0,
-        rt->why);
+    int logged = dropped(r, DROP_ROUTE, now, "route from %s refused: %s",
+        rt->analyst[0] ? rt->analyst : "?", rt->why);
+    if (rt->authentic || logged)
+        event(r, now, "refused", rt->analyst, rid, b ? b->query_hash.data : NULL, "", NULL, 0,
+            rt->why);
+    else
+        r->drops[DROP_ROUTE].unrecorded++;
     if (b == NULL) {
         reply(r, now, from, NULL, "", FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, note, NULL, 0);
         return;
@@ -671,6 +694,7 @@ route_admit(struct relay *r, const Fedra__HubFrame *f, struct route *rt,
             e->signature.len) != 0)
         return errf(rt->why, "the route's signature does not verify with the certificate of "
             "'%s'", rt->analyst);
+    rt->authentic = 1;
     const Fedra__HubRoute *b = rt->body;
     if (strcmp(b->hub, r->name) != 0)
         return errf(rt->why, "the route is for hub '%.64s', this is hub '%s'", b->hub, r->name);
@@ -684,8 +708,8 @@ route_admit(struct relay *r, const Fedra__HubFrame *f, struct route *rt,
     if (rr == 1)
         return errf(rt->why, "route replayed: this analyst already sent this route_id");
     if (rr == 2)
-        return errf(rt->why, "the hub's replay table is full (%d live routes); try again when "
-            "routes expire", RELAY_REPLAY_MAX);
+        return errf(rt->why, "the hub's replay table is full (%u live routes); try again when "
+            "routes expire", r->lim.replay_max);
     return 0;
 }
 
@@ -1099,12 +1123,9 @@ relay_new(const struct relay_limits *lim, const char *hub_name, const struct rel
 {
     struct relay *r = xcalloc(1, sizeof *r);
     r->io = *io;
-    r->lim = *lim;
-    if (r->lim.hello_interval_ms == 0)
-        r->lim.hello_interval_ms = WIRE_HUB_HELLO_INTERVAL_MS;
+    relay_set_limits(r, lim);
     snprintf(r->name, sizeof r->name, "%s", hub_name);
     r->analysts_cc = certcache_new();
-    pending_resize(r, lim->inflight_max);
     r->rbucket = xcalloc(RELAY_REPLAY_BUCKETS, sizeof *r->rbucket);
     for (size_t k = 0; k < RELAY_REPLAY_BUCKETS; k++)
         r->rbucket[k] = -1;
@@ -1235,10 +1256,14 @@ relay_set_closed(struct relay *r, const char *why)
 void
 relay_set_limits(struct relay *r, const struct relay_limits *lim)
 {
-    uint32_t hello = r->lim.hello_interval_ms;
     r->lim = *lim;
-    r->lim.hello_interval_ms = lim->hello_interval_ms ? lim->hello_interval_ms : hello;
-    pending_resize(r, lim->inflight_max);
+    if (r->lim.hello_interval_ms == 0)
+        r->lim.hello_interval_ms = WIRE_HUB_HELLO_INTERVAL_MS;
+    if (r->lim.max_nodes == 0 || r->lim.max_nodes > RELAY_MAX_NODES)
+        r->lim.max_nodes = RELAY_MAX_NODES;
+    if (r->lim.replay_max == 0 || r->lim.replay_max > RELAY_REPLAY_MAX)
+        r->lim.replay_max = RELAY_REPLAY_MAX;
+    pending_resize(r, r->lim.inflight_max);
 }
 
 const struct relay_counters *

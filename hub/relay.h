@@ -35,7 +35,11 @@
  *    with an unknown tag, or from another connection, is dropped and counted.
  *  - Anything else (undecodable bytes, several frames, a frame of a type this
  *    peer may not send) is junk: dropped, counted, logged at most once per
- *    RELAY_LOG_EVERY_MS per kind with the number dropped meanwhile.
+ *    RELAY_LOG_EVERY_MS per kind with the number dropped meanwhile.  Refused
+ *    hellos and routes whose signature did not verify (anyone can send them)
+ *    reach the relay log at the same rate, one entry then one summing the
+ *    rest, so that a flood can neither fill the log nor the disk; a refused
+ *    route that an analyst did sign is always recorded.
  * The hub opens no payload: it cannot read a query or an answer, and whatever
  * it altered would be caught by the node (box, signature) or by fedra (box,
  * signature, query hash).
@@ -56,7 +60,7 @@
 #define WIRE_HUB_HELLO_INTERVAL_MS 5000
 #endif
 
-#define RELAY_SILENT_HELLOS 3               /* hello intervals of silence before a node is offline */
+#define RELAY_SILENT_HELLOS 3               /* hello intervals of silence: offline */
 #define RELAY_DEFAULT_QUEUE_PER_NODE 16     /* forwards awaiting one node's answers */
 #define RELAY_MAX_QUEUE_PER_NODE 1024
 #define RELAY_DEFAULT_INFLIGHT 1024         /* forwards awaiting an answer, all nodes */
@@ -137,7 +141,9 @@ struct relay_limits {
     uint32_t inflight_max;          /* 1 .. RELAY_MAX_INFLIGHT */
     uint32_t timeout_max_ms;        /* RELAY_MIN_TIMEOUT_MS .. RELAY_MAX_TIMEOUT_MS */
     uint32_t skew_ms;               /* 0 .. RELAY_MAX_SKEW_MS */
-    uint32_t hello_interval_ms;     /* WIRE_HUB_HELLO_INTERVAL_MS; tests shorten it */
+    uint32_t hello_interval_ms;     /* 0: WIRE_HUB_HELLO_INTERVAL_MS; tests shorten it */
+    uint32_t max_nodes;             /* 0: RELAY_MAX_NODES; tests lower it */
+    uint32_t replay_max;            /* 0: RELAY_REPLAY_MAX; tests lower it */
 };
 
 /* Since start. */

@@ -197,8 +197,8 @@ static const struct cli_command commands[] = {
             "node's certificate and key, the disclosure policy and the data snapshot.\n"
             "The config file is documented in docs/node-config.md.\n",
         .options =
-            "  --config FILE   the node's configuration (db, listen, cert, key, ca_cert,\n"
-            "                  crl and the disclosure policy)\n"
+            "  --config FILE   the node's configuration (db, listen and/or hub, cert, key,\n"
+            "                  ca_cert, crl and the disclosure policy)\n"
             "  -h, --help      show this help\n",
         .example =
             "  fedra-node serve --config /etc/fedra/node.conf\n",
@@ -211,11 +211,12 @@ static const struct cli_command commands[] = {
         .about =
             "What a service owner needs: whether the node runs (pid, uptime, endpoint),\n"
             "its data (rows, hash, import time), its certificate's expiry (days left),\n"
-            "the CRL (number, age, nextUpdate; the last fetch with crl_url) and the\n"
-            "queries answered and refused (audit log).  Reads files only; never talks\n"
-            "to the node.  Exit status: 0 running and able to answer; 3 not running, or\n"
-            "every query would be refused (each problem is named); 1 config or store\n"
-            "unreadable; 2 usage.\n",
+            "the CRL (number, age, nextUpdate; the last fetch with crl_url), the\n"
+            "queries answered and refused (audit log) and, with hub, the link to the\n"
+            "hub (state, since when, last welcome, the hub's certificate).  Reads files\n"
+            "only; never talks to the node.  Exit status: 0 running and able to answer;\n"
+            "3 not running, every query would be refused, or the hub link is not up\n"
+            "(each problem is named); 1 config or store unreadable; 2 usage.\n",
         .options =
             "  --config FILE    the node's configuration, as given to serve\n"
             "  --format F       text (default) or json (for monitoring)\n"

@@ -32,6 +32,7 @@ struct hublink {
     void *dealer, *monitor;
     unsigned generation;            /* of the socket: names its monitor endpoint */
     int connected;                  /* a CURVE handshake succeeded, no disconnect since */
+    int64_t down_ms;                /* since when not connected (socket opened, or lost) */
     uint8_t hub_key[PKI_CURVE_KEY_LEN];     /* pinned from the hub certificate */
     char hub_name[PKI_MAX_NAME + 1];
     int64_t hub_not_after;
@@ -97,7 +98,7 @@ hublink_new(const struct hublink_config *cfg)
     l->hub_cert = xstrdup(cfg->hub_cert);
     memcpy(l->secret, cfg->curve_secret, sizeof l->secret);
     if (pki_curve_public(l->secret, l->public) != 0)
-        memset(l->public, 0, sizeof l->public);     /* then no box opens: every FORWARD unreadable */
+        memset(l->public, 0, sizeof l->public);     /* no box opens: every FORWARD unreadable */
     l->answer = cfg->answer;
     l->log = cfg->log;
     l->arg = cfg->arg;
@@ -165,6 +166,13 @@ open_socket(struct hublink *l, char *err)
     if (d == NULL)
         return errf(err, "zmq_socket: %s", zmq_strerror(errno));
     l->dealer = d;
+    /*
+     * Heartbeats here, unlike on the node's ROUTER (serve.c): the libzmq
+     * 4.3.4 assertion they can trigger needs a flood of reconnecting peers on
+     * one socket, and this socket has one peer, the hub; without them a hub
+     * that vanished without a FIN (a cut cable, a dead VM) would go unnoticed
+     * until TCP gave up, many minutes later.
+     */
     if (zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, l->hub_key, PKI_CURVE_KEY_LEN) != 0 ||
         zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, l->public, PKI_CURVE_KEY_LEN) != 0 ||
         zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, l->secret, PKI_CURVE_KEY_LEN) != 0 ||
@@ -175,7 +183,8 @@ open_socket(struct hublink *l, char *err)
         setopt_int(d, ZMQ_HEARTBEAT_TIMEOUT, HUBLINK_HEARTBEAT_TIMEOUT_MS) != 0 ||
         setopt_int(d, ZMQ_HEARTBEAT_TTL, HUBLINK_HEARTBEAT_TIMEOUT_MS) != 0 ||
         setopt_int(d, ZMQ_HANDSHAKE_IVL, HUBLINK_HANDSHAKE_MS) != 0 ||
-        setopt_int(d, ZMQ_SNDHWM, HUBLINK_HWM) != 0 || setopt_int(d, ZMQ_RCVHWM, HUBLINK_HWM) != 0 ||
+        setopt_int(d, ZMQ_SNDHWM, HUBLINK_HWM) != 0 ||
+        setopt_int(d, ZMQ_RCVHWM, HUBLINK_HWM) != 0 ||
         /* Nothing queues for a connection that is not up: a hello then is stale. */
         setopt_int(d, ZMQ_IMMEDIATE, 1) != 0 ||
         setopt_int(d, ZMQ_LINGER, HUBLINK_LINGER_MS) != 0)
@@ -243,6 +252,7 @@ hublink_refresh(struct hublink *l, void *zctx, const struct pki_trust *t, int64_
         return;
     }
     l->welcome_ms = 0;
+    l->down_ms = now_ms;
     l->next_hello_ms = now_ms;
     set_state(l, HUBLINK_CONNECTING, now_ms, "dialling hub '%s'%s%s", l->hub_name,
         l->socks_proxy ? " through SOCKS5 proxy " : "", l->socks_proxy ? l->socks_proxy : "");
@@ -401,12 +411,13 @@ hublink_frame(struct hublink *l, const uint8_t *msg, size_t len, int64_t now_ms,
 
 /* ---- the socket ---- */
 
+/* The hello; if the socket cannot take it yet (its pipe not attached), again shortly. */
 static void
 send_hello(struct hublink *l, int64_t now)
 {
-    l->next_hello_ms = now + WIRE_HUB_HELLO_INTERVAL_MS;
-    if (l->hello.len > 0)
-        zmq_send(l->dealer, l->hello.p, l->hello.len, ZMQ_DONTWAIT);
+    int sent = l->hello.len > 0 &&
+        zmq_send(l->dealer, l->hello.p, l->hello.len, ZMQ_DONTWAIT) >= 0;
+    l->next_hello_ms = now + (sent ? WIRE_HUB_HELLO_INTERVAL_MS : HUBLINK_HELLO_RETRY_MS);
 }
 
 /* Monitor events (ZMQ v1: a 6-byte event/value frame, then the endpoint). */
@@ -436,6 +447,7 @@ read_monitor(struct hublink *l, int64_t now)
             break;
         case ZMQ_EVENT_DISCONNECTED:
             l->connected = 0;
+            l->down_ms = now;
             set_state(l, HUBLINK_CONNECTING, now, "the connection to the hub was lost; "
                 "reconnecting");
             break;
@@ -478,13 +490,30 @@ read_frames(struct hublink *l, int64_t now)
             continue;
         }
         struct buf out = {0};
-        hublink_frame(l, zmq_msg_data(&m), zmq_msg_size(&m), util_now_ms(), &out);
+        hublink_frame(l, zmq_msg_data(&m), zmq_msg_size(&m), now, &out);
         zmq_msg_close(&m);
         if (out.len > 0 && zmq_send(l->dealer, out.p, out.len, ZMQ_DONTWAIT) < 0)
             hlog(l, "hub link %s: an answer could not be sent back (%s)", l->endpoint,
                 zmq_strerror(errno));
         buf_release(&out);
     }
+}
+
+/* No connection for HUBLINK_REDIAL_MS: a new socket (libzmq gave up, or never got through). */
+static void
+redial(struct hublink *l, int64_t now)
+{
+    char why[FEDRA_ERRLEN];
+    close_socket(l);
+    if (open_socket(l, why) != 0) {
+        close_socket(l);
+        set_state(l, HUBLINK_NO_HUB, now, "%s", why);
+        return;
+    }
+    l->down_ms = now;
+    l->next_hello_ms = now;
+    set_state(l, HUBLINK_CONNECTING, now, "no connection to the hub for %d s or more; "
+        "dialling again", HUBLINK_REDIAL_MS / 1000);
 }
 
 int64_t
@@ -494,15 +523,20 @@ hublink_run(struct hublink *l, int64_t now_ms)
         hublink_refresh(l, l->zctx, l->trust, now_ms);
     if (l->dealer == NULL)
         return l->trust != NULL ? l->next_check_ms - now_ms : HUBLINK_RECHECK_MS;
+    int64_t t0 = util_mono_ms();
     read_monitor(l, now_ms);
     read_frames(l, now_ms);
-    now_ms = util_now_ms();         /* answers take time */
+    now_ms += util_mono_ms() - t0;  /* answers take time */
     if (l->state == HUBLINK_UP && now_ms - l->welcome_ms > HUBLINK_WELCOME_LOST_MS)
         set_state(l, HUBLINK_CONNECTING, now_ms, "no welcome from the hub for %d s",
             HUBLINK_WELCOME_LOST_MS / 1000);
     if (l->connected && now_ms >= l->next_hello_ms)
         send_hello(l, now_ms);
+    if (!l->connected && now_ms - l->down_ms >= HUBLINK_REDIAL_MS)
+        redial(l, now_ms);
     int64_t next = l->next_check_ms;
+    if (!l->connected && l->down_ms + HUBLINK_REDIAL_MS < next)
+        next = l->down_ms + HUBLINK_REDIAL_MS;
     if (l->connected && l->next_hello_ms < next)
         next = l->next_hello_ms;
     if (l->state == HUBLINK_UP && l->welcome_ms + HUBLINK_WELCOME_LOST_MS + 1 < next)

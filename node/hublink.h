@@ -13,7 +13,8 @@
  *
  * libzmq reconnects by itself with a backoff from HUBLINK_RECONNECT_MS to
  * HUBLINK_RECONNECT_MAX_MS, and ZMTP heartbeats notice a dead link within
- * HUBLINK_HEARTBEAT_TIMEOUT_MS.  A socket monitor says when a CURVE handshake
+ * HUBLINK_HEARTBEAT_TIMEOUT_MS; a link without a connection for
+ * HUBLINK_REDIAL_MS starts over with a new socket.  A socket monitor says when a CURVE handshake
  * succeeded, so the node says HUB_HELLO at once (and again every
  * WIRE_HUB_HELLO_INTERVAL_MS, its keepalive) and a restarted hub knows it
  * within a round trip.  The link is "up" while HUB_WELCOMEs arrive (none for
@@ -54,6 +55,15 @@
 #define HUBLINK_LINGER_MS 0             /* answers to a hub we leave are lost anyway */
 /* No welcome for three hello intervals: the hub has forgotten the node (DESIGN.md). */
 #define HUBLINK_WELCOME_LOST_MS (3 * WIRE_HUB_HELLO_INTERVAL_MS)
+/*
+ * libzmq reconnects after a cut, but not after a protocol error (a hub that
+ * sends a frame over HUBLINK_MAX_FRAME, say): it ends that connection for
+ * good.  So a link with no connection this long gets a new socket.  Longer
+ * than a reconnect try at the backoff's ceiling plus a handshake, so that an
+ * ordinary reconnect is never cut short.
+ */
+#define HUBLINK_REDIAL_MS (3 * HUBLINK_RECONNECT_MAX_MS)
+#define HUBLINK_HELLO_RETRY_MS 100     /* a hello the socket could not take yet: again after */
 #define HUBLINK_RECHECK_MS 60000        /* the hub certificate re-verified (expiry, CRL) */
 #define HUBLINK_LOG_EVERY_MS 10000      /* at most one line per this about dropped frames */
 /* The largest frame a hub may send a node: a FORWARD of the largest sealed query. */

@@ -2,26 +2,30 @@
  * kind_model - one round of a model (statistics.md §4.3, §5.1) on the
  * node's records: the rows passing the filter with every model variable
  * present (complete cases), the design columns the query names (spec->terms;
- * glm adds an intercept first), evaluated at spec->beta.  Cox: the node's
+ * glm adds an intercept first; a term with var2 is the product of two
+ * factors, an interaction), evaluated at spec->beta.  Cox: the node's
  * stratum's log partial likelihood, score and information, with times on
- * the grid the policy allows (as km).  GLM: X'WX, X'Wz, deviance and AIC
- * partials, from glm.fit's start when beta is empty.
+ * the grid the policy allows (as km); with spec->strata V, one stratum per
+ * level of V held here, summed (cox_strata_eval).  GLM: X'WX, X'Wz,
+ * deviance and AIC partials, from glm.fit's start when beta is empty.
  *
  *   admit    cox: the time grid (kind_time_grid)
  *   execute  the round, through the design cache (kind_model.h): find the
  *            fit's design, else build and keep it; with the path check on,
  *            refuse coefficients that are not the next step of the fit
  *            (below); evaluate at beta.  The design leaves out the complete
- *            cases at any level of a categorical model variable (outcome
- *            included) held by 1 .. min_cell-1 of them, until no such level
- *            remains (docs/disclosure.md R2: `excluded`)
+ *            cases at any level of a categorical model variable (outcome and
+ *            strata variable included), or in a cell of two factors an
+ *            interaction crosses, held by 1 .. min_cell-1 of them, until no
+ *            such level or cell remains (docs/disclosure.md R2: `excluded`)
  *   release  the rules, each refusing the whole round: 1 .. min_cell-1
  *            records; events (glm: also non-events) neither 0 nor enough
  *            for the coefficients (disclose_model_events_short).  dropped,
  *            n_boundary and excluded of 1 .. min_cell-1 are sent as 0 with
  *            their suppressed flag (R2)
- *   sets     the cohort, its levels and level pairs, and the events, all for
- *            the whole answer (model_sets)
+ *   sets     the cohort, its indicator columns (levels, cells) and their
+ *            pairs, the strata, and the events, all for the whole answer
+ *            (model_sets)
  *
  * The path check (docs/disclosure.md R1).  Round 1 is evaluated only where
  * the coordinator's Newton-Raphson / IRLS starts: beta 0 (cox), no beta
@@ -74,11 +78,98 @@ struct model_answer {
 
 /* ---- the design ---- */
 
-/* One design column resolved against this node's snapshot. */
+/*
+ * One design column resolved against this node's snapshot: one factor (a
+ * numeric variable's value or a level's 0/1 indicator), or the product of
+ * two (an interaction a:b, Term.var2 / level2), as R's model.matrix
+ * multiplies the columns of an interaction's factors.
+ */
 struct column {
     const struct var_def *var;
     long code;                      /* indicator of this code; -1: absent here; numeric: unused */
+    const struct var_def *var2;     /* the interaction's second factor; NULL: a main effect */
+    long code2;
 };
+
+/*
+ * The model's variables, each once: what a complete case must have
+ * (covariates, glm's outcome, cox's strata variable), and the pairs of
+ * categorical variables an interaction column crosses, whose cells the
+ * level rule (R2) reads as it reads levels.
+ */
+#define MODEL_NEED_MAX (2 * WIRE_MAX_TERMS + 2)
+struct need {
+    enum var_id var[MODEL_NEED_MAX];
+    size_t n;
+    enum var_id pair[WIRE_MAX_TERMS][2];
+    size_t npair;
+};
+
+static void
+need_add(struct need *nd, enum var_id v)
+{
+    for (size_t k = 0; k < nd->n; k++)
+        if (nd->var[k] == v)
+            return;
+    nd->var[nd->n++] = v;
+}
+
+/* The need of nt columns (and glm's outcome, cox's strata variable: NULL if none). */
+static void
+need_build(const struct column *col, size_t nt, const struct var_def *outcome,
+    const struct var_def *strata, struct need *nd)
+{
+    memset(nd, 0, sizeof *nd);
+    for (size_t j = 0; j < nt; j++) {
+        need_add(nd, col[j].var->id);
+        if (col[j].var2 == NULL)
+            continue;
+        need_add(nd, col[j].var2->id);
+        if (col[j].var->kind == VAR_INTEGER || col[j].var2->kind == VAR_INTEGER)
+            continue;
+        int dup = 0;
+        for (size_t k = 0; k < nd->npair; k++)
+            dup |= nd->pair[k][0] == col[j].var->id && nd->pair[k][1] == col[j].var2->id;
+        if (!dup) {
+            nd->pair[nd->npair][0] = col[j].var->id;
+            nd->pair[nd->npair++][1] = col[j].var2->id;
+        }
+    }
+    if (outcome != NULL)
+        need_add(nd, outcome->id);
+    if (strata != NULL)
+        need_add(nd, strata->id);
+}
+
+/* One factor's value in a row: a numeric variable's value, or a level's indicator. */
+static double
+factor_value(const struct snapshot *snap, const struct var_def *v, long code, size_t row)
+{
+    uint16_t c = snap->code[v->id][row];
+    return v->kind == VAR_INTEGER ? snapshot_value(v->id, c) : (double)(code == (long)c);
+}
+
+static double
+column_value(const struct snapshot *snap, const struct column *c, size_t row)
+{
+    double x = factor_value(snap, c->var, c->code, row);
+    return c->var2 == NULL ? x : x * factor_value(snap, c->var2, c->code2, row);
+}
+
+/* A column of 0/1 indicators only (a level, or a cell of two categorical factors). */
+static int
+column_indicator(const struct column *c)
+{
+    return c->var->kind != VAR_INTEGER && (c->var2 == NULL || c->var2->kind != VAR_INTEGER);
+}
+
+/* An indicator column's rows: 1 where the row is in it. */
+static int
+column_has(const struct snapshot *snap, const struct column *c, uint32_t row)
+{
+    return snap->code[c->var->id][row] == c->code &&
+        (c->var2 == NULL || snap->code[c->var2->id][row] == c->code2);
+}
 
 /* The rows and design matrix of one model round. */
 struct design {
@@ -105,31 +196,92 @@ beta_count_ok(int glm, size_t n_beta, size_t p)
     return n_beta == p || (glm && n_beta == 0);
 }
 
-/* Resolve one Term; the level must be valid for the variable whether or not present here. */
+/* Resolve one factor; the level must be valid for the variable whether or not present here. */
+static int
+resolve_factor(const struct snapshot *snap, const char *name, const char *level,
+    const char *what, const struct var_def **var, long *code, char *err)
+{
+    if ((*var = vars_find(name)) == NULL)
+        return errf(err, "%s: unknown variable '%.32s' (variables: %s)", what, name,
+            vars_names());
+    if ((*var)->kind == VAR_INTEGER) {
+        if (level[0] != 0)
+            return errf(err, "%s: %s is numeric and takes no level ('%.64s')", what,
+                (*var)->name, level);
+        *code = -1;
+        return 0;
+    }
+    if (level[0] == 0 || !vars_valid_value(*var, level))
+        return errf(err, "%s: '%.64s' is not a level of %s", what, level, (*var)->name);
+    *code = snapshot_code(snap, *var, level);
+    return 0;
+}
+
+/* Resolve one Term: a factor, or (var2 set) the product of two factors of two variables. */
 static int
 resolve_term(const struct snapshot *snap, const Fedra__Term *t, const char *what,
     struct column *c, char *err)
 {
-    if (t == NULL || (c->var = vars_find(t->var)) == NULL)
-        return errf(err, "%s: unknown variable '%.32s' (variables: %s)", what,
-            t ? t->var : "", vars_names());
-    if (c->var->kind == VAR_INTEGER) {
-        if (t->level[0] != 0)
-            return errf(err, "%s: %s is numeric and takes no level ('%.64s')", what,
-                c->var->name, t->level);
-        c->code = -1;
+    c->var2 = NULL;
+    c->code2 = -1;
+    if (t == NULL)
+        return errf(err, "%s: no term", what);
+    if (resolve_factor(snap, t->var, t->level, what, &c->var, &c->code, err) != 0)
+        return -1;
+    if (t->var2[0] == 0) {
+        if (t->level2[0] != 0)
+            return errf(err, "%s: a level of a second factor ('%.64s') without its variable",
+                what, t->level2);
         return 0;
     }
-    if (t->level[0] == 0 || !vars_valid_value(c->var, t->level))
-        return errf(err, "%s: '%.64s' is not a level of %s", what, t->level, c->var->name);
-    c->code = snapshot_code(snap, c->var, t->level);
+    char what2[48];
+    snprintf(what2, sizeof what2, "%s, second factor", what);
+    if (resolve_factor(snap, t->var2, t->level2, what2, &c->var2, &c->code2, err) != 0)
+        return -1;
+    if (c->var2 == c->var)
+        return errf(err, "%s: an interaction of %s with itself", what, c->var->name);
     return 0;
 }
 
-/* The terms (and glm's outcome) resolved and checked against each other. */
+/* Two resolved columns are the same column (a:b and b:a alike). */
+static int
+column_same(const struct column *a, const Fedra__Term *ta, const struct column *b,
+    const Fedra__Term *tb)
+{
+    if (a->var == b->var && a->var2 == b->var2)
+        return strcmp(ta->level, tb->level) == 0 && strcmp(ta->level2, tb->level2) == 0;
+    if (a->var2 != NULL && a->var == b->var2 && a->var2 == b->var)
+        return strcmp(ta->level, tb->level2) == 0 && strcmp(ta->level2, tb->level) == 0;
+    return 0;
+}
+
+/* cox --strata V: V must be a categorical variable and no main effect of the model. */
+static int
+resolve_strata(const Fedra__QuerySpec *spec, int glm, const struct column *col,
+    const struct var_def **out, char *err)
+{
+    *out = NULL;
+    if (spec->strata[0] == 0)
+        return 0;
+    if (glm)
+        return errf(err, "strata ('%.32s') apply to a Cox model only", spec->strata);
+    const struct var_def *v = vars_find(spec->strata);
+    if (v == NULL)
+        return errf(err, "strata: unknown variable '%.32s' (variables: %s)", spec->strata,
+            vars_names());
+    if (v->kind == VAR_INTEGER)
+        return errf(err, "strata: %s is numeric; strata take a categorical variable", v->name);
+    for (size_t j = 0; j < spec->n_terms; j++)
+        if (col[j].var == v && col[j].var2 == NULL)
+            return errf(err, "%s is both a covariate and the strata variable", v->name);
+    *out = v;
+    return 0;
+}
+
+/* The terms (glm's outcome, cox's strata variable) resolved and checked against each other. */
 static int
 design_columns(const struct snapshot *snap, const Fedra__QuerySpec *spec, int glm,
-    struct column *col, struct column *outcome, char *err)
+    struct column *col, struct column *outcome, const struct var_def **strata, char *err)
 {
     size_t nt = spec->n_terms;
     if (nt > WIRE_MAX_TERMS || (!glm && nt == 0))
@@ -140,41 +292,40 @@ design_columns(const struct snapshot *snap, const Fedra__QuerySpec *spec, int gl
         if (resolve_term(snap, spec->terms[j], what, &col[j], err) != 0)
             return -1;
         for (size_t k = 0; k < j; k++)
-            if (col[k].var == col[j].var &&
-                (col[j].var->kind == VAR_INTEGER ||
-                    strcmp(spec->terms[k]->level, spec->terms[j]->level) == 0))
-                return errf(err, "term %zu repeats term %zu (%s%s%s)", j + 1, k + 1,
-                    col[j].var->name, spec->terms[j]->level[0] ? "=" : "", spec->terms[j]->level);
+            if (column_same(&col[k], spec->terms[k], &col[j], spec->terms[j]))
+                return errf(err, "term %zu repeats term %zu (%s%s%s%s%s)", j + 1, k + 1,
+                    col[j].var->name, spec->terms[j]->level[0] ? "=" : "", spec->terms[j]->level,
+                    col[j].var2 ? ":" : "", col[j].var2 ? col[j].var2->name : "");
     }
+    if (resolve_strata(spec, glm, col, strata, err) != 0)
+        return -1;
     if (!glm)
         return 0;
     if (resolve_term(snap, spec->outcome, "outcome", outcome, err) != 0)
         return -1;
-    if (outcome->var->kind == VAR_INTEGER)
-        return errf(err, "outcome: %s is numeric; name a categorical variable and level",
-            outcome->var->name);
+    if (outcome->var->kind == VAR_INTEGER || outcome->var2 != NULL)
+        return errf(err, "outcome: name one categorical variable and level");
     for (size_t j = 0; j < nt; j++)
-        if (col[j].var == outcome->var)
+        if (col[j].var == outcome->var || col[j].var2 == outcome->var)
             return errf(err, "%s is both the outcome and a covariate", outcome->var->name);
     return 0;
 }
 
 /*
- * Patients per level of every categorical model variable (outcome
- * included), in the order of need[]; levels without patients are left out
- * (the level rule never refuses 0).
+ * Patients per level of every categorical model variable (outcome and
+ * strata variable included), in the order of need; levels without
+ * patients are left out (the level rule never refuses 0).
  */
 static void
-design_levels(const struct snapshot *snap, const enum var_id *need, size_t nneed,
-    struct design *d)
+design_levels(const struct snapshot *snap, const struct need *nd, struct design *d)
 {
     size_t cap = 0;
-    for (size_t k = 0; k < nneed; k++)
-        cap += vars_get(need[k])->kind == VAR_INTEGER ? 0 : snap->ncodes[need[k]];
+    for (size_t k = 0; k < nd->n; k++)
+        cap += vars_get(nd->var[k])->kind == VAR_INTEGER ? 0 : snap->ncodes[nd->var[k]];
     d->lev = xcalloc(cap + 1, sizeof *d->lev);
     uint32_t *per = NULL;
-    for (size_t k = 0; k < nneed; k++) {
-        const struct var_def *v = vars_get(need[k]);
+    for (size_t k = 0; k < nd->n; k++) {
+        const struct var_def *v = vars_get(nd->var[k]);
         if (v->kind == VAR_INTEGER)
             continue;
         per = xrealloc(per, snap->ncodes[v->id] * sizeof *per + 1);
@@ -189,61 +340,83 @@ design_levels(const struct snapshot *snap, const enum var_id *need, size_t nneed
 }
 
 /*
+ * Leave out d's rows whose cell (cell[r], of ncells) holds 1 .. min_cell-1
+ * of them; the rows keep their order.  1 if any was left out.
+ */
+static int
+exclude_small_cells(const struct disclose_policy *policy, struct design *d,
+    const uint32_t *cell, size_t ncells)
+{
+    uint32_t *per = xcalloc(ncells + 1, sizeof *per);
+    for (size_t r = 0; r < d->n; r++)
+        per[cell[r]]++;
+    int any = 0;
+    for (size_t c = 0; c < ncells; c++)
+        any |= disclose_suppress(policy, per[c]);
+    if (any) {
+        size_t w = 0;
+        for (size_t r = 0; r < d->n; r++)
+            if (!disclose_suppress(policy, per[cell[r]]))
+                d->row[w++] = d->row[r];
+        d->excluded += d->n - w;
+        d->n = w;
+    }
+    free(per);
+    return any;
+}
+
+/*
  * R2: leave out the complete cases at a level of a categorical model
- * variable held by 1 .. min_cell-1 of them, and again until no such level
- * remains (leaving rows out can make another variable's level small).  The
+ * variable (the strata variable included), or in a cell of two crossed by
+ * an interaction, held by 1 .. min_cell-1 of them, and again until no such
+ * level or cell remains (leaving rows out can make another one small).  The
  * rows keep their order.  No policy: nothing left out.
  */
 static void
-design_exclude(const struct snapshot *snap, const enum var_id *need, size_t nneed,
+design_exclude(const struct snapshot *snap, const struct need *nd,
     const struct disclose_policy *policy, struct design *d)
 {
     if (policy == NULL)
         return;
-    uint32_t *per = NULL;
+    uint32_t *cell = xcalloc(d->n + 1, sizeof *cell);
     for (int changed = 1; changed;) {
         changed = 0;
-        for (size_t k = 0; k < nneed; k++) {
-            const struct var_def *v = vars_get(need[k]);
+        for (size_t k = 0; k < nd->n; k++) {
+            const struct var_def *v = vars_get(nd->var[k]);
             if (v->kind == VAR_INTEGER)
                 continue;
-            size_t nc = snap->ncodes[v->id];
-            per = xrealloc(per, nc * sizeof *per + 1);
-            memset(per, 0, nc * sizeof *per);
-            const uint16_t *code = snap->code[v->id];
             for (size_t r = 0; r < d->n; r++)
-                per[code[d->row[r]]]++;
-            int any = 0;
-            for (size_t c = 0; c < nc; c++)
-                any |= disclose_suppress(policy, per[c]);
-            if (!any)
-                continue;
-            size_t w = 0;
+                cell[r] = snap->code[v->id][d->row[r]];
+            changed |= exclude_small_cells(policy, d, cell, snap->ncodes[v->id]);
+        }
+        for (size_t k = 0; k < nd->npair; k++) {
+            enum var_id va = nd->pair[k][0], vb = nd->pair[k][1];
             for (size_t r = 0; r < d->n; r++)
-                if (!disclose_suppress(policy, per[code[d->row[r]]]))
-                    d->row[w++] = d->row[r];
-            d->excluded += d->n - w;
-            d->n = w;
-            changed = 1;
+                cell[r] = (uint32_t)snap->code[va][d->row[r]] * snap->ncodes[vb] +
+                    snap->code[vb][d->row[r]];
+            changed |= exclude_small_cells(policy, d, cell,
+                (size_t)snap->ncodes[va] * snap->ncodes[vb]);
         }
     }
-    free(per);
+    free(cell);
 }
 
 /*
  * Build the design of a round: resolve and check the terms, select the
- * complete cases, leave out those of small levels (policy), count the
- * levels, fill the matrix.  glm puts an intercept column first.  *outcome
- * (glm) receives the outcome column.  The other disclosure rules are
- * release's, on what this counts.
+ * complete cases, leave out those of small levels and cells (policy),
+ * count the levels, fill the matrix.  glm puts an intercept column first.
+ * *outcome (glm) receives the outcome column, *strata (cox) the strata
+ * variable or NULL.  The other disclosure rules are release's, on what
+ * this counts.
  */
 static int
 design_build(const struct snapshot *snap, const Fedra__QuerySpec *spec, int glm,
-    const struct disclose_policy *policy, struct column *outcome, struct design *d, char *err)
+    const struct disclose_policy *policy, struct column *outcome,
+    const struct var_def **strata, struct design *d, char *err)
 {
     memset(d, 0, sizeof *d);
     struct column col[WIRE_MAX_TERMS];
-    if (design_columns(snap, spec, glm, col, outcome, err) != 0)
+    if (design_columns(snap, spec, glm, col, outcome, strata, err) != 0)
         return -1;
     size_t nt = spec->n_terms;
     d->p = nt + (glm ? 1 : 0);
@@ -253,40 +426,32 @@ design_build(const struct snapshot *snap, const Fedra__QuerySpec *spec, int glm,
     if (select_compile(snap, spec, &f, err) != 0)
         return -1;
 
-    /* Complete cases: every model variable (and the outcome) present. */
-    enum var_id need[WIRE_MAX_TERMS + 1];
-    size_t nneed = 0;
-    for (size_t j = 0; j < nt; j++)
-        need[nneed++] = col[j].var->id;
-    if (glm)
-        need[nneed++] = outcome->var->id;
+    /* Complete cases: every model variable (outcome, strata variable) present. */
+    struct need nd;
+    need_build(col, nt, glm ? outcome->var : NULL, *strata, &nd);
     d->row = xcalloc(snap->n ? snap->n : 1, sizeof *d->row);
     for (size_t i = 0; i < snap->n; i++) {
         if (!snapshot_row_passes(snap, &f, i))
             continue;
         int complete = 1;
-        for (size_t k = 0; k < nneed && complete; k++)
-            complete = snap->code[need[k]][i] != SNAP_MISSING;
+        for (size_t k = 0; k < nd.n && complete; k++)
+            complete = snap->code[nd.var[k]][i] != SNAP_MISSING;
         if (complete)
             d->row[d->n++] = i;
         else
             d->dropped++;
     }
     snapshot_filter_release(&f);
-    design_exclude(snap, need, nneed, policy, d);
-    design_levels(snap, need, nneed, d);
+    design_exclude(snap, &nd, policy, d);
+    design_levels(snap, &nd, d);
 
     d->x = xcalloc(d->n * d->p + 1, sizeof *d->x);
     for (size_t r = 0; r < d->n; r++) {
         double *xr = d->x + r * d->p;
-        size_t i = d->row[r];
         if (glm)
             *xr++ = 1.0;
-        for (size_t j = 0; j < nt; j++) {
-            uint16_t c = snap->code[col[j].var->id][i];
-            xr[j] = col[j].var->kind == VAR_INTEGER ? snapshot_value(col[j].var->id, c)
-                                                    : (double)(col[j].code == (long)c);
-        }
+        for (size_t j = 0; j < nt; j++)
+            xr[j] = column_value(snap, &col[j], d->row[r]);
     }
     return 0;
 }
@@ -297,7 +462,9 @@ static void
 entry_free(struct kind_model_entry *e)
 {
     free(e->key);
-    cox_sorted_release(&e->cox);
+    for (size_t h = 0; h < e->ncox; h++)
+        cox_sorted_release(&e->cox[h]);
+    free(e->cox);
     free(e->x);
     free(e->y);
     free(e->lev);
@@ -376,9 +543,11 @@ cache_find(struct kind_model_cache *c, const uint8_t *key, size_t len)
 static void
 cache_put(struct kind_model_cache *c, struct kind_model_entry *e)
 {
-    e->bytes = e->keylen + cox_sorted_bytes(&e->cox) + e->nlev * sizeof *e->lev +
+    e->bytes = e->keylen + e->ncox * sizeof *e->cox + e->nlev * sizeof *e->lev +
         (e->x ? e->n * e->p * sizeof *e->x : 0) + (e->y ? e->n * sizeof *e->y : 0) +
         (e->has_path ? (6 * e->p + 2 * e->p * e->p) * sizeof(double) : 0);
+    for (size_t h = 0; h < e->ncox; h++)
+        e->bytes += cox_sorted_bytes(&e->cox[h]);
     size_t max = c == NULL ? 0 : c->max_bytes ? c->max_bytes : KIND_MODEL_CACHE_MAX_BYTES;
     if (e->bytes > max) {
         entry_free(e);
@@ -417,7 +586,8 @@ struct model_way {
     int glm;                        /* an intercept column and a binary outcome */
     int (*check)(const struct snapshot *snap, const Fedra__QuerySpec *spec, char *err);
     int (*finish)(const struct snapshot *snap, const Fedra__QuerySpec *spec, struct design *d,
-        const struct column *outcome, struct kind_model_entry *e, char *late);
+        const struct column *outcome, const struct var_def *strata, struct kind_model_entry *e,
+        char *late);
     int (*eval)(const struct kind_model_entry *e, const Fedra__QuerySpec *spec,
         struct model_answer *a, char *late);
 };
@@ -447,8 +617,9 @@ entry_build(const struct model_way *w, const struct node_kind_ctx *ctx,
 {
     const struct snapshot *snap = ctx->snap;
     struct column oc;
+    const struct var_def *strata;
     struct design d;
-    if (design_build(snap, spec, w->glm, ctx->policy, &oc, &d, err) != 0)
+    if (design_build(snap, spec, w->glm, ctx->policy, &oc, &strata, &d, err) != 0)
         return -1;
     e->n = d.n;
     e->p = d.p;
@@ -457,7 +628,7 @@ entry_build(const struct model_way *w, const struct node_kind_ctx *ctx,
     e->lev = d.lev;
     e->nlev = d.nlev;
     d.lev = NULL;
-    int rc = w->finish(snap, spec, &d, &oc, e, late);
+    int rc = w->finish(snap, spec, &d, &oc, strata, e, late);
     design_release(&d);
     return rc;
 }
@@ -809,10 +980,15 @@ cox_check(const struct snapshot *snap, const Fedra__QuerySpec *spec, char *err)
     return 0;
 }
 
-/* The design's times on the grid, sorted with the design (cox_sorted_init). */
+/*
+ * The design's times on the grid, and its rows split by stratum: one
+ * stratum without --strata, else one per level of the strata variable held
+ * here (in the level's code order), each sorted by time (cox_sorted_init).
+ */
 static int
 cox_finish(const struct snapshot *snap, const Fedra__QuerySpec *spec, struct design *d,
-    const struct column *outcome, struct kind_model_entry *e, char *late)
+    const struct column *outcome, const struct var_def *strata, struct kind_model_entry *e,
+    char *late)
 {
     const int32_t *tcol;
     const uint8_t *ecol;
@@ -820,24 +996,43 @@ cox_finish(const struct snapshot *snap, const Fedra__QuerySpec *spec, struct des
     if (kind_spec_grid(spec, &e->grid, late) != 0 ||
         kind_endpoint(snap, spec, &tcol, &ecol, late) != 0)
         return 1;
+    size_t nlevel = strata ? snap->ncodes[strata->id] : 1;
+    size_t *start = xcalloc(nlevel + 2, sizeof *start);  /* counting sort by stratum */
+    for (size_t r = 0; r < d->n; r++)
+        start[(strata ? snap->code[strata->id][d->row[r]] : 0) + 1]++;
+    for (size_t h = 0; h < nlevel; h++) {
+        e->ncox += start[h + 1] > 0;
+        start[h + 1] += start[h];
+    }
     int64_t *t = xcalloc(d->n + 1, sizeof *t);
     int *st = xcalloc(d->n + 1, sizeof *st);
+    double *x = xcalloc(d->n * d->p + 1, sizeof *x);
     int rc = 0;
     for (size_t r = 0; r < d->n && rc == 0; r++) {
+        size_t at = start[strata ? snap->code[strata->id][d->row[r]] : 0]++;
         int32_t tt = tcol[d->row[r]];
         if (e->grid > 0 && km_grid_ceil(tt, e->grid, &tt) != 0)
             rc = kind_late(late, "a time is out of range for the grid");
-        t[r] = tt;
-        st[r] = ecol[d->row[r]];
-        e->events += (uint64_t)st[r];
+        t[at] = tt;
+        st[at] = ecol[d->row[r]];
+        memcpy(&x[at * d->p], &d->x[r * d->p], d->p * sizeof *x);
+        e->events += (uint64_t)st[at];
     }
-    if (rc == 0) {
-        int cr = cox_sorted_init(&e->cox, t, st, d->x, d->n, d->p);
+    e->cox = xcalloc(e->ncox + 1, sizeof *e->cox);
+    /* start[h] is now the end of stratum h: each non-empty one is sorted on its own */
+    for (size_t h = 0, from = 0, k = 0; h < nlevel && rc == 0; h++) {
+        if (start[h] == from)
+            continue;
+        int cr = cox_sorted_init(&e->cox[k++], t + from, st + from, x + from * d->p,
+            start[h] - from, d->p);
         if (cr != 0)
             rc = kind_late(late, "cannot evaluate the Cox model here (error %d)", cr);
+        from = start[h];
     }
+    free(start);
     free(t);
     free(st);
+    free(x);
     return rc;
 }
 
@@ -846,7 +1041,8 @@ cox_eval(const struct kind_model_entry *e, const Fedra__QuerySpec *spec, struct 
     char *late)
 {
     enum cox_ties ties = spec->ties == FEDRA__TIES__TIES_BRESLOW ? COX_BRESLOW : COX_EFRON;
-    int cr = cox_sorted_eval(&e->cox, spec->beta, ties, &a->model.loglik, a->score, a->info);
+    int cr = cox_strata_eval(e->cox, e->ncox, e->p, spec->beta, ties, &a->model.loglik,
+        a->score, a->info);
     if (cr != 0)
         return kind_late(late, "cannot evaluate the Cox model here (error %d)", cr);
     model_fill(a, e);
@@ -868,9 +1064,10 @@ cox_execute(const struct node_kind_ctx *ctx, const Fedra__QuerySpec *spec,
 /* The outcome column (1: the outcome's level) and its events. */
 static int
 glm_finish(const struct snapshot *snap, const Fedra__QuerySpec *spec, struct design *d,
-    const struct column *oc, struct kind_model_entry *e, char *late)
+    const struct column *oc, const struct var_def *strata, struct kind_model_entry *e, char *late)
 {
     (void)spec;
+    (void)strata;
     (void)late;
     e->y = xcalloc(d->n + 1, sizeof *e->y);
     for (size_t r = 0; r < d->n; r++) {
@@ -930,21 +1127,14 @@ glm_execute(const struct node_kind_ctx *ctx, const Fedra__QuerySpec *spec,
  * them too, so the sets are those of the patients the answer sums over.
  */
 static void
-model_sets_exclude(const struct snapshot *snap, const Fedra__QuerySpec *spec, int glm,
-    const struct column *col, const struct column *outcome,
+model_sets_exclude(const struct snapshot *snap, const struct need *nd,
     const struct disclose_policy *policy, struct qaudit_group *g[2])
 {
-    enum var_id need[WIRE_MAX_TERMS + 1];
-    size_t nneed = 0;
-    for (size_t j = 0; j < spec->n_terms; j++)
-        need[nneed++] = col[j].var->id;
-    if (glm)
-        need[nneed++] = outcome->var->id;
     struct design d = {0};
     d.row = xcalloc(g[0]->n + 1, sizeof *d.row);
     for (size_t j = 0; j < g[0]->n; j++)
         d.row[d.n++] = g[0]->rows[j];
-    design_exclude(snap, need, nneed, policy, &d);
+    design_exclude(snap, nd, policy, &d);
     if (d.excluded > 0) {
         unsigned char *kept = xcalloc(snap->n + 1, 1);
         for (size_t r = 0; r < d.n; r++)
@@ -965,6 +1155,33 @@ model_sets_exclude(const struct snapshot *snap, const Fedra__QuerySpec *spec, in
     free(d.row);
 }
 
+/*
+ * cox --strata V: each stratum's rows (key; full only for vital_status),
+ * as an indicator column's.  A stratified round sums over strata and
+ * releases no stratum's count, but its risk sets are the stratum's; kept
+ * as sets, the auditor holds them as it holds the columns'.  kr and fr are
+ * scratch of the key and full cohorts' sizes.
+ */
+static void
+strata_sets(const struct snapshot *snap, const struct var_def *strata,
+    const struct qaudit_group *key, const struct qaudit_group *full, uint32_t *kr, uint32_t *fr,
+    struct qaudit_sets *out)
+{
+    const uint16_t *code = snap->code[strata->id];
+    for (uint32_t c = 0; c < snap->ncodes[strata->id]; c++) {
+        size_t nk = 0, nf = 0;
+        for (size_t j = 0; j < key->n; j++)
+            if (code[key->rows[j]] == c)
+                kr[nk++] = key->rows[j];
+        for (size_t j = 0; j < full->n; j++)
+            if (code[full->rows[j]] == c)
+                fr[nf++] = full->rows[j];
+        if (nf > 0)
+            qaudit_add(out, QAUDIT_WHOLE, strata->id == VAR_VITAL_STATUS ? NULL : kr, nk, fr,
+                nf);
+    }
+}
+
 static void
 model_sets(const struct snapshot *snap, const struct disclose_policy *policy,
     const Fedra__QuerySpec *spec, const struct node_answer *ans, struct qaudit_sets *out)
@@ -972,13 +1189,16 @@ model_sets(const struct snapshot *snap, const struct disclose_policy *policy,
     (void)ans;
     int glm = spec->kind == FEDRA__KIND__KIND_GLM;
     struct column col[MODEL_SET_COLS], outcome = {0};
+    const struct var_def *strata = NULL;
     char ignored[FEDRA_ERRLEN];
     const int32_t *tcol = NULL;
     const uint8_t *ecol = NULL;
-    if (design_columns(snap, spec, glm, col, &outcome, ignored) != 0 ||
+    if (design_columns(snap, spec, glm, col, &outcome, &strata, ignored) != 0 ||
         (!glm && kind_endpoint(snap, spec, &tcol, &ecol, ignored) != 0))
         return;
     size_t nt = spec->n_terms;
+    struct need nd;
+    need_build(col, nt, glm ? outcome.var : NULL, strata, &nd);
     struct qaudit_groups full, key;
     qaudit_groups(snap, spec, 0, &full);
     qaudit_groups(snap, spec, 1, &key);
@@ -989,15 +1209,15 @@ model_sets(const struct snapshot *snap, const struct disclose_policy *policy,
             size_t m = 0;
             for (size_t j = 0; j < g[w]->n; j++) {
                 uint32_t r = g[w]->rows[j];
-                int complete = !glm || snap->code[outcome.var->id][r] != SNAP_MISSING;
-                for (size_t t = 0; t < nt && complete; t++)
-                    complete = snap->code[col[t].var->id][r] != SNAP_MISSING;
+                int complete = 1;
+                for (size_t k = 0; k < nd.n && complete; k++)
+                    complete = snap->code[nd.var[k]][r] != SNAP_MISSING;
                 if (complete)
                     g[w]->rows[m++] = r;
             }
             g[w]->n = m;
         }
-        model_sets_exclude(snap, spec, glm, col, &outcome, policy, g);
+        model_sets_exclude(snap, &nd, policy, g);
         qaudit_add(out, QAUDIT_WHOLE, key.v[0].rows, key.v[0].n, full.v[0].rows, full.v[0].n);
         /* The indicator columns' rows (a, b: one column, or a pair), and events. */
         size_t cap = full.v[0].n + 1;
@@ -1008,8 +1228,8 @@ model_sets(const struct snapshot *snap, const struct disclose_policy *policy,
                 /* a == nt: no column (the overall events); b == nt: a alone. */
                 if (a == nt && b != nt)
                     continue;
-                if ((a < nt && col[a].var->kind == VAR_INTEGER) ||
-                    (b < nt && b != a && col[b].var->kind == VAR_INTEGER) || (b == a && a < nt))
+                if ((a < nt && !column_indicator(&col[a])) ||
+                    (b < nt && b != a && !column_indicator(&col[b])) || (b == a && a < nt))
                     continue;
                 int outc = 0;
                 size_t nk = 0, nf = 0, ne = 0;
@@ -1021,8 +1241,10 @@ model_sets(const struct snapshot *snap, const struct disclose_policy *policy,
                         size_t cs[2] = {a, b};
                         for (int q = 0; q < 2; q++)
                             if (cs[q] < nt) {
-                                in &= snap->code[col[cs[q]].var->id][r] == col[cs[q]].code;
-                                outc |= col[cs[q]].var->id == VAR_VITAL_STATUS;
+                                const struct column *c = &col[cs[q]];
+                                in &= column_has(snap, c, r);
+                                outc |= c->var->id == VAR_VITAL_STATUS ||
+                                    (c->var2 != NULL && c->var2->id == VAR_VITAL_STATUS);
                             }
                         if (!in)
                             continue;
@@ -1044,6 +1266,8 @@ model_sets(const struct snapshot *snap, const struct disclose_policy *policy,
                 if (a == nt || (glm && b == nt))
                     qaudit_add(out, QAUDIT_WHOLE, NULL, 0, ev, ne);
             }
+        if (strata != NULL)
+            strata_sets(snap, strata, &key.v[0], &full.v[0], kr, fr, out);
         free(kr);
         free(fr);
         free(ev);

@@ -64,7 +64,8 @@ struct kind_model_entry {
     struct kind_model_level *lev;   /* levels with patients, in the order the rule reads them */
     size_t nlev;
     int32_t grid;                   /* cox */
-    struct cox_sorted cox;          /* cox */
+    struct cox_sorted *cox;         /* cox: one per stratum (--strata: per level held here) */
+    size_t ncox;
     double *x, *y;                  /* glm: n x p design, n outcomes */
     int has_path;                   /* path: the replay below is kept */
     struct modelpath path;          /* the fit's Newton-Raphson / IRLS, fed to the last round */

@@ -1,8 +1,9 @@
 /*
  * kind_survival - Kaplan-Meier life tables (km) and the node-stratified
  * log-rank test (logrank), which select their rows alike: the endpoint's
- * time and event columns, at most one grouping variable (the strata), the
- * filter, on the time grid the policy allows.
+ * time and event columns, at most two grouping variables (the strata: every
+ * combination of their levels, the first varying slowest), the filter, on
+ * the time grid the policy allows.
  *
  *   admit    the time grid (kind_time_grid); logrank first wants its one
  *            grouping variable
@@ -38,6 +39,13 @@
 #include "node/select.h"
 
 /*
+ * Strata codes (c1 * n2 + c2) one survival query counts in an array: two
+ * open variables (morphology by topography at a large node) could have
+ * 65535^2.  A node refuses more, naming the variables.
+ */
+#define SURV_MAX_CODES (1u << 20)
+
+/*
  * What every survival query selects: the grid, the endpoint columns, the
  * grouping variable, the filter, and the stratum sizes.  Free with
  * surv_sel_free().
@@ -45,29 +53,31 @@
 struct surv_sel {
     int32_t grid;                   /* 0: exact times */
     const struct var_def *by;       /* NULL: one stratum of everybody */
+    const struct var_def *by2;      /* km --by V1,V2: the second variable, else NULL */
+    uint32_t n2;                    /* codes of by2 (1 without it): code = c1 * n2 + c2 */
     struct snap_filter f;
     int efs;                        /* endpoint: event-free (else overall) survival */
     const int32_t *tcol;
     const uint8_t *ecol;
-    uint32_t ncodes;                /* codes of by (1 without by) */
+    uint32_t ncodes;                /* codes of the strata (1 without by) */
     size_t *size;                   /* patients per code */
-    int closed;                     /* by lists every level (closed categorical or none) */
+    int closed;                     /* every level listed (closed categorical variables or none) */
 };
 
 /* A survival answer: km tables or logrank sums, and the stratum sizes release looks at. */
 struct surv_answer {
     int logrank;                    /* node-stratified O, E, V (else km tables) */
     const struct snapshot *snap;    /* for the level named in a refusal */
-    const struct var_def *by;
-    uint32_t ncodes;
-    size_t *size;                   /* patients per code of by */
+    const struct var_def *by, *by2;
+    uint32_t ncodes, n2;
+    size_t *size;                   /* patients per stratum code */
     /* km */
     Fedra__KmResult km;
     Fedra__LifeTable *tabs;         /* one per stratum */
     Fedra__LifeTable **tabp;
-    char **levels;                  /* one per stratum (with by) */
-    char (*numbers)[16];
-    uint16_t *scode;                /* each stratum's code of by */
+    char *(*levels)[WIRE_MAX_KM_BY];    /* one per stratum and variable (with by) */
+    char (*numbers)[WIRE_MAX_KM_BY][16];
+    uint32_t *scode;                /* each stratum's code (c1 * n2 + c2) */
     size_t nstrata;
     /* logrank */
     Fedra__LogrankOev msg;
@@ -92,17 +102,38 @@ surv_prepare(const struct snapshot *snap, const Fedra__QuerySpec *spec, struct s
         kind_endpoint(snap, spec, &s->tcol, &s->ecol, err) != 0)
         return -1;
     if (spec->n_group_by > WIRE_MAX_KM_BY)
-        return errf(err, "survival queries take at most %d grouping variable", WIRE_MAX_KM_BY);
-    if (spec->n_group_by == 1 && (s->by = vars_find(spec->group_by[0])) == NULL)
-        return errf(err, "unknown variable '%.32s' (variables: %s)", spec->group_by[0],
-            vars_names());
+        return errf(err, "survival queries take at most %d grouping variables", WIRE_MAX_KM_BY);
+    const struct var_def *by[WIRE_MAX_KM_BY] = {NULL, NULL};
+    for (size_t k = 0; k < spec->n_group_by; k++)
+        if ((by[k] = vars_find(spec->group_by[k])) == NULL)
+            return errf(err, "unknown variable '%.32s' (variables: %s)", spec->group_by[k],
+                vars_names());
+    if (spec->n_group_by == 2 && by[0] == by[1])
+        return errf(err, "the grouping variables must differ ('%s' twice)", by[0]->name);
     if (select_compile(snap, spec, &s->f, err) != 0)
         return -1;
+    s->by = by[0];
+    s->by2 = by[1];
     s->efs = spec->endpoint == FEDRA__ENDPOINT__ENDPOINT_EFS;
-    s->ncodes = s->by ? snap->ncodes[s->by->id] : 1;
-    s->closed = s->by == NULL || s->by->nlevels > 0;
+    s->n2 = s->by2 ? snap->ncodes[s->by2->id] : 1;
+    if (s->by && (uint64_t)snap->ncodes[s->by->id] * s->n2 > SURV_MAX_CODES) {
+        snapshot_filter_release(&s->f);
+        return errf(err, "too many combinations of the levels of %s and %s at this node "
+            "(more than %u): group by fewer levels", s->by->name, s->by2->name, SURV_MAX_CODES);
+    }
+    s->ncodes = s->by ? snap->ncodes[s->by->id] * s->n2 : 1;
+    s->closed = (s->by == NULL || s->by->nlevels > 0) && (s->by2 == NULL || s->by2->nlevels > 0);
     s->size = xcalloc(s->ncodes, sizeof *s->size);
     return 0;
+}
+
+/* Row i's stratum code (c1 * n2 + c2), or UINT32_MAX if it misses a grouping variable. */
+static uint32_t
+surv_code(const struct snapshot *snap, const struct surv_sel *s, size_t i)
+{
+    uint16_t c1 = s->by ? snap->code[s->by->id][i] : 0;
+    uint16_t c2 = s->by2 ? snap->code[s->by2->id][i] : 0;
+    return c1 == SNAP_MISSING || c2 == SNAP_MISSING ? UINT32_MAX : (uint32_t)c1 * s->n2 + c2;
 }
 
 /* The stratum sizes, one pass over the rows. */
@@ -112,8 +143,8 @@ surv_count(const struct snapshot *snap, struct surv_sel *s)
     for (size_t i = 0; i < snap->n; i++) {
         if (!snapshot_row_passes(snap, &s->f, i))
             continue;
-        uint16_t c = s->by ? snap->code[s->by->id][i] : 0;
-        if (c != SNAP_MISSING)
+        uint32_t c = surv_code(snap, s, i);
+        if (c != UINT32_MAX)
             s->size[c]++;
     }
 }
@@ -136,6 +167,8 @@ static void
 surv_keep_strata(struct surv_answer *a, struct surv_sel *s)
 {
     a->by = s->by;
+    a->by2 = s->by2;
+    a->n2 = s->n2;
     a->ncodes = s->ncodes;
     a->size = s->size;
     s->size = NULL;
@@ -159,8 +192,8 @@ km_slices(const struct snapshot *snap, const struct surv_sel *sel, int32_t **t, 
     *t = xcalloc(st[ncodes], sizeof **t);
     *e = xcalloc(st[ncodes], 1);
     for (size_t i = 0; i < snap->n; i++) {
-        uint16_t c = sel->by ? snap->code[sel->by->id][i] : 0;
-        if (c == SNAP_MISSING || !snapshot_row_passes(snap, &sel->f, i))
+        uint32_t c = surv_code(snap, sel, i);
+        if (c == UINT32_MAX || !snapshot_row_passes(snap, &sel->f, i))
             continue;
         size_t at = st[c] + fill[c]++;
         (*t)[at] = sel->tcol[i];
@@ -257,13 +290,14 @@ km_tables(const struct snapshot *snap, const struct surv_sel *sel, const uint32_
             kind_late(late, "cannot build the life table (time out of range)");
             break;
         }
-        a->scode[k] = (uint16_t)c;
+        a->scode[k] = c;
         a->nstrata++;
-        if (sel->by) {
-            a->levels[k] = (char *)snapshot_level(snap, sel->by->id, (uint16_t)c, a->numbers[k]);
-            tab->n_levels = 1;
-            tab->levels = &a->levels[k];
-        }
+        const struct var_def *by[WIRE_MAX_KM_BY] = {sel->by, sel->by2};
+        uint16_t code[WIRE_MAX_KM_BY] = {(uint16_t)(c / sel->n2), (uint16_t)(c % sel->n2)};
+        for (size_t v = 0; v < WIRE_MAX_KM_BY && by[v] != NULL; v++)
+            a->levels[k][tab->n_levels++] =
+                (char *)snapshot_level(snap, by[v]->id, code[v], a->numbers[k][v]);
+        tab->levels = tab->n_levels ? a->levels[k] : NULL;
         a->tabp[k] = tab;
     }
     free(t);
@@ -287,9 +321,10 @@ km_execute(const struct node_kind_ctx *ctx, const Fedra__QuerySpec *spec,
     struct surv_sel sel;
     if (surv_prepare(snap, spec, &sel, err) != 0)
         return -1;
-    uint32_t *cnt;
-    size_t nbins;
-    int dense = snapshot_km_count(snap, &sel.f, sel.by, sel.efs, sel.grid, &cnt, &nbins) == 0;
+    uint32_t *cnt = NULL;
+    size_t nbins = 0;
+    int dense = sel.by2 == NULL &&      /* two variables: the general path */
+        snapshot_km_count(snap, &sel.f, sel.by, sel.efs, sel.grid, &cnt, &nbins) == 0;
     if (dense) {
         for (uint32_t c = 0; c < sel.ncodes; c++)
             for (size_t b = 0; b < 2 * nbins; b++)
@@ -471,15 +506,19 @@ surv_sets(const struct snapshot *snap, const struct disclose_policy *policy,
         qaudit_add_key(out, QAUDIT_WHOLE, key.v[0].rows, key.v[0].n);
     size_t ns = a->logrank ? a->ncodes : a->nstrata;
     for (size_t k = 0; k < ns; k++) {
-        uint16_t c = a->logrank ? (uint16_t)k : a->scode[k];
+        uint32_t c = a->logrank ? (uint32_t)k : a->scode[k];
         if (!a->logrank && (a->tabs[k].suppressed || a->tabs[k].n == 0))
             continue;
+        /* the groups' keys: codes first variable most significant; blind: outcome left out */
+        uint16_t code[WIRE_MAX_KM_BY] = {(uint16_t)(c / a->n2), (uint16_t)(c % a->n2)};
+        uint64_t fkey = a->by2 ? (uint64_t)code[0] << 16 | code[1] : a->by ? code[0] : 0;
+        uint64_t bkey = qaudit_blind_key(spec, code);
         const struct qaudit_group *fg = NULL, *kg = NULL;
         for (size_t g = 0; g < full.n && fg == NULL; g++)
-            if (full.v[g].key == (a->by ? c : 0))
+            if (full.v[g].key == fkey)
                 fg = &full.v[g];
         for (size_t g = 0; g < key.n && kg == NULL; g++)
-            if (key.v[g].key == (keyed ? c : 0))
+            if (key.v[g].key == bkey)
                 kg = &key.v[g];
         if (fg == NULL && a->logrank)
             continue;                   /* an empty group: n = 0, nothing counted */

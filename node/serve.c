@@ -1214,7 +1214,8 @@ serve_main(const char *config_path)
     }
     node_log(&nd, "serving on %s%s%s: %zu rows (hash %.16s), min_cell %u, time grid %u days, "
         "CRL number %lld", nd.endpoint[0] ? nd.endpoint : "no listening socket",
-        nd.cfg.hub ? ", through the hub at " : "", nd.cfg.hub ? nd.cfg.hub : "", nd.snap->n, nd.snap->meta.hash,
+        nd.cfg.hub ? ", through the hub at " : "", nd.cfg.hub ? nd.cfg.hub : "", nd.snap->n,
+        nd.snap->meta.hash,
         nd.cfg.policy.min_cell, nd.cfg.policy.time_grid_days,
         (long long)pki_trust_crl_number(nd.trust));
     nd.started_ms = util_now_ms();

@@ -13,9 +13,10 @@
  * never talks to the node.
  *
  * Exit status: 0 the node runs and can answer (certificate valid, CRL
- * current); 3 it does not run, or it runs but refuses every query (expired
- * certificate or CRL), each problem named; 1 the config or store is
- * unreadable; 2 usage.
+ * current, and with hub its link up); 3 it does not run, or it runs but
+ * refuses every query (expired certificate or CRL), or its hub link is not up
+ * (nothing reaches it through the hub), each problem named; 1 the config or
+ * store is unreadable; 2 usage.
  */
 #ifndef STATUS_H
 #define STATUS_H

@@ -19,6 +19,21 @@
 #   km_median.tsv    summary(fit)$table median, LCL, UCL (= print.survfit) per conf.type
 #   km_times.tsv     summary(fit, times =, extend =) per conf.type; every
 #                    requested time is listed (sorted), kept = 0 where R drops it
+#   km_rmean.tsv     case, tau, rmean, se: summary(fit, rmean = tau)$table's
+#                    "rmean" and "se(rmean)" (checked equal to print.survfit's,
+#                    survmean on the fit without survfit0's start row), at taus
+#                    from the first time to past the last follow-up; R stops for a
+#                    tau below the first time, so none is written
+#   km_rmean_diff.tsv  case_a, case_b, tau, diff, se, lower, upper, p: the
+#                    difference b - a of two cases' restricted means as two
+#                    independent groups (Wald, 95%), cases_b being the second
+#                    stratum of survfit(~ group) on both (checked)
+#   km_by2_input.tsv node, stage, surgery, time, status: lung's records with ph.ecog
+#                    as a stage (0..3: localized .. unknown) and sex as surgery (yes, no)
+#   km_by2.tsv       survfit(Surv ~ stage + surgery) on them, factors with the catalogue's
+#                    levels less the absent ones: strata as R names them (the second
+#                    variable padded by strata()), time, n.risk, n.event, n.censor, surv,
+#                    std.err, lower, upper, and rmean, se_rmean at tau = 500
 #   lr_cases.tsv     case, ngroups, grid
 #   lr_input.tsv     case, node, time, status, group (1..ngroups)
 #   lr_expected.tsv  case, mode (pooled | stratified), chisq, df, p
@@ -72,6 +87,11 @@ add_km("edge_ties_zero", c(0, 0, 0, 2, 2, 2, 2, 2, 5, 5, 5, 9, 9, 9, 12),
 add_km("edge_median_half", c(1, 2, 3, 4), c(1, 1, 1, 1), c(1, 2, 1, 2))
 add_km("edge_grid7", c(0, 1, 6, 7, 8, 14, 15, 15, 21, 22), c(1, 0, 1, 1, 0, 1, 1, 0, 0, 1),
        c(1, 1, 2, 2, 1, 2, 1, 2, 1, 2), grid = 7)
+# two groups for the restricted-mean difference: lung by sex, and a group
+# whose patients are all censored before the tau (rmean = tau, se = 0)
+add_km("lung_sex1", lu$time[lu$sex == 1], lu$status[lu$sex == 1] - 1, split_nodes(sum(lu$sex == 1), 3))
+add_km("lung_sex2", lu$time[lu$sex == 2], lu$status[lu$sex == 2] - 1, split_nodes(sum(lu$sex == 2), 3))
+add_km("edge_censored_early", c(3, 5, 8, 20, 40), c(0, 0, 0, 0, 0), c(1, 2, 1, 2, 1))
 
 ctypes <- c("log", "log-log", "plain")
 cases_df <- inp <- expd <- medd <- timd <- NULL
@@ -111,11 +131,67 @@ for (nm in names(km_cases)) {
     }
   }
 }
+## ------------------------------------------------------------ restricted mean
+rmean_of <- function(fit, tau) {
+  tab <- summary(fit, rmean = tau)$table
+  pr <- survival:::survmean(fit, rmean = tau)$matrix         # what print.survfit prints
+  stopifnot(identical(unname(tab[c("rmean", "se(rmean)")]), unname(pr[c("rmean", "se(rmean)")])))
+  c(tab[["rmean"]], tab[["se(rmean)"]])
+}
+rmd <- NULL
+for (nm in names(km_cases)) {
+  cs <- km_cases[[nm]]
+  tt <- ceil_grid(cs$time, cs$grid)
+  f <- survfit(Surv(tt, cs$status) ~ 1)
+  # the first time (not 0: tau > 0), between times, a fraction, the last time, past it
+  q <- unname(quantile(tt, c(.25, .5, .9), type = 1))
+  taus <- unique(sort(c(min(tt[tt > 0]), q, q[2] + 0.5, max(tt), max(tt) + 1000)))
+  taus <- taus[taus > 0 & taus >= min(tt)]
+  for (tau in taus) {
+    v <- rmean_of(f, tau)
+    rmd <- rbind(rmd, data.frame(case = nm, tau = tau, rmean = v[1], se = v[2]))
+  }
+}
+wtsv(rmd, "km_rmean.tsv")
+rdd <- NULL
+for (p in list(c("lung_sex1", "lung_sex2", 365), c("lung_sex1", "lung_sex2", 1000.5),
+               c("edge_censored_early", "edge_all_censored", 30),
+               c("aml_x", "edge_censored_early", 10))) {
+  a <- km_cases[[p[1]]]; b <- km_cases[[p[2]]]; tau <- as.numeric(p[3])
+  g <- rep(1:2, c(length(a$time), length(b$time)))
+  fit <- survfit(Surv(c(a$time, b$time), c(a$status, b$status)) ~ g)
+  tab <- summary(fit, rmean = tau)$table
+  ra <- rmean_of(survfit(Surv(a$time, a$status) ~ 1), tau)
+  rb <- rmean_of(survfit(Surv(b$time, b$status) ~ 1), tau)
+  stopifnot(all(tab[, "rmean"] == c(ra[1], rb[1])), all(tab[, "se(rmean)"] == c(ra[2], rb[2])))
+  d <- rb[1] - ra[1]; se <- sqrt(ra[2]^2 + rb[2]^2)
+  rdd <- rbind(rdd, data.frame(case_a = p[1], case_b = p[2], tau = tau, diff = d, se = se,
+    lower = d - qnorm(0.975) * se, upper = d + qnorm(0.975) * se, p = 2 * pnorm(-abs(d / se))))
+}
+wtsv(rdd, "km_rmean_diff.tsv")
+
 wtsv(cases_df, "km_cases.tsv")
 wtsv(inp, "km_input.tsv")
 wtsv(expd, "km_expected.tsv")
 wtsv(medd, "km_median.tsv")
 wtsv(timd, "km_times.tsv")
+
+## ------------------------------------------------------------ km by two variables
+b2 <- lung[!is.na(lung$ph.ecog), ]
+b2 <- data.frame(node = split_nodes(nrow(b2), 3),
+  stage = c("localized", "regional", "metastatic", "unknown")[b2$ph.ecog + 1],
+  surgery = c("yes", "no")[b2$sex], time = b2$time, status = b2$status - 1)
+wtsv(b2, "km_by2_input.tsv")
+d2 <- transform(b2, stage = factor(stage, levels = c("localized", "regional", "metastatic", "unknown")),
+  surgery = factor(surgery, levels = c("yes", "no", "unknown")))
+d2 <- droplevels(d2)
+f2 <- survfit(Surv(time, status) ~ stage + surgery, data = d2)
+rm2 <- summary(f2, rmean = 500)$table
+stopifnot(any(grepl(" $", names(f2$strata))))          # the padding is exercised
+wtsv(data.frame(strata = rep(names(f2$strata), f2$strata), time = f2$time, n.risk = f2$n.risk,
+  n.event = f2$n.event, n.censor = f2$n.censor, surv = f2$surv, std.err = f2$surv * f2$std.err,
+  lower = f2$lower, upper = f2$upper, rmean = rep(rm2[, "rmean"], f2$strata),
+  se_rmean = rep(rm2[, "se(rmean)"], f2$strata)), "km_by2.tsv")
 
 ## ------------------------------------------------------------ log-rank
 lr_cases <- list()

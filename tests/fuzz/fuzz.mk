@@ -34,24 +34,33 @@ FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g $(FUZZ_WARN) $(FUZZ_SAN) -I. -Ipro
 
 # Everything except program entry points, as in the top Makefile; coord/ is
 # limited to the federation file parser (the client needs a network).
-FUZZ_MAINS   := certs/fedra-cert.c node/fedra-node.c coord/fedra.c scripts/gendata.c
+FUZZ_MAINS   := certs/fedra-cert.c node/fedra-node.c coord/fedra.c hub/fedra-hub.c scripts/gendata.c
 FUZZ_SRCS    := $(filter-out $(FUZZ_MAINS),$(wildcard lib/*.c proto/*.c proto/gen/*.c \
-                certs/*.c node/*.c analysis/*.c)) coord/federation.c
+                certs/*.c node/*.c hub/*.c analysis/*.c)) coord/federation.c
 FUZZ_OBJS    := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_SRCS))
 FUZZ_LIB     := $(FUZZ_BUILD)/libfedra-fuzz.a
 
-FUZZ_TARGETS := envelope response csv where config
+FUZZ_TARGETS := envelope response csv where config hublink
 FUZZ_BINS    := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_TARGETS))
 
 # -max_len per target: the wire caps (a query envelope is at most 64 KiB;
 # responses are capped at 16 MiB but 64 KiB reaches every field), a CSV
 # large enough for dozens of rows and an over-long field, a where expression
-# just past WHERE_MAX_LEN, a config file a little past KV_MAX_LINE.
+# just past WHERE_MAX_LEN, a config file a little past KV_MAX_LINE; hub frames and
+# forwarded query plaintexts as large as a query envelope.
 FUZZ_MAXLEN_envelope := 65600
 FUZZ_MAXLEN_response := 65600
 FUZZ_MAXLEN_csv      := 16384
 FUZZ_MAXLEN_where    := 4200
 FUZZ_MAXLEN_config   := 8192
+FUZZ_MAXLEN_hublink  := 65600
+
+# The hub's frame handler (hub/relay.c), with inputs as large as a route of a
+# few nodes: the caps are checked before decoding, so a 32 MiB input would only
+# slow the fuzzer down.
+FUZZ_TARGETS += hubframe
+FUZZ_BINS    += $(FUZZ_BUILD)/fuzz_hubframe
+FUZZ_MAXLEN_hubframe := 16384
 
 fuzz: $(FUZZ_BINS)
 

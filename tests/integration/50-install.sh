@@ -14,4 +14,12 @@ done
     && ok "nothing written outside DESTDIR" || fail "/opt/fedra was written"
 expect_status 0 "installed fedra-cert runs" "$dest/opt/fedra/bin/fedra-cert" --help
 expect_status 0 "installed fedra runs" "$dest/opt/fedra/bin/fedra" --help
+# The hub: its program, its systemd unit and its config doc.
+[ -x "$dest/opt/fedra/bin/fedra-hub" ] && ok "fedra-hub installed under DESTDIR/PREFIX/bin" \
+    || fail "fedra-hub missing"
+[ -f "$dest/opt/fedra/share/fedra/fedra-hub.service" ] && ok "the hub's systemd unit installed" \
+    || fail "hub unit missing"
+[ -f "$dest/opt/fedra/share/doc/fedra/hub-config.md" ] && ok "the hub's config doc installed" \
+    || fail "hub-config.md missing"
+expect_status 0 "installed fedra-hub runs" "$dest/opt/fedra/bin/fedra-hub" --help
 done_checks

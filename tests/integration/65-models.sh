@@ -9,29 +9,13 @@ command -v Rscript >/dev/null || { fail "Rscript not found: run scripts/install-
 seed=${FEDRA_TEST_SEED:-$(( $(date +%s) % 100000 ))}    # FEDRA_TEST_SEED=N reruns one draw
 nn=$(( 3 + seed % 4 ))
 echo "  data seed $seed, $nn nodes"
-set --
-: >all.csv
-for i in $(seq 1 "$nn"); do
-    c=N$i
-    fedra-gendata --country "$c" --rows $(( 250 + (seed * i) % 450 )) --seed "$((seed + i))" >"$c.csv"
-    if [ "$i" = 1 ]; then cat "$c.csv" >all.csv; else tail -n +2 "$c.csv" >>all.csv; fi
-    set -- "$@" "$c=$c.csv"
-done
-
-# answered CMD...: exit 0, or 3 (some nodes did not take part)
-answered() { "$@"; s=$?; [ "$s" = 0 ] || [ "$s" = 3 ]; }
-# compare KIND ENDPOINT GRID TIES COVARIATES OUTCOME R-WHERE fedra-args...: with
-# --allow-partial, as a node's policy may refuse a random draw (R fits the nodes that took part)
+. "$ROOT/tests/integration/models-lib.sh"
+model_nodes "$nn" 250 450
+set -- $node_args
+# compare KIND ENDPOINT GRID TIES COVARIATES OUTCOME R-WHERE fedra-args...: no strata, 1e-7
 compare() {
-    kind=$1 ep=$2 grid=$3 ties=$4 covs=$5 outc=$6 rwhere=$7; shift 7
-    if answered fedra --format csv "$kind" "$@" --allow-partial >f.csv 2>f.err &&
-        answered fedra --format json "$kind" "$@" --allow-partial >f.json 2>>f.err &&
-        Rscript "$ROOT/tests/integration/models.R" all.csv f.csv f.json "$kind" "$ep" "$grid" "$ties" \
-            "$covs" "$outc" "$rwhere" >r.out 2>&1; then
-        ok "$kind $* equals R: $(tail -n 1 r.out)"
-    else
-        fail "$kind $* differs from R"; sed 's/^/       | /' f.err r.out | head -12
-    fi
+    k=$1 e=$2 g=$3 t=$4 c=$5 o=$6 w=$7; shift 7
+    models_compare "$k" "$e" "$g" "$t" "$c" "$o" "$w" - 1e-7 "$@"
 }
 
 check "federation up ($nn nodes, time_grid_days=0, min_cell=1, min_events_per_parameter=1)" \

@@ -2,17 +2,23 @@
 # with R's survival::coxph / stats::glm on the pooled CSV and compare with
 # fedra's output.
 #
-#   Rscript models.R POOLED.csv FEDRA.csv FEDRA.json KIND ENDPOINT GRID TIES COVARIATES OUTCOME WHERE
+#   Rscript models.R POOLED.csv FEDRA.csv FEDRA.json KIND ENDPOINT GRID TIES COVARIATES OUTCOME WHERE [STRATA [TOL]]
 #
-# KIND cox|glm; GRID 0 = exact times; COVARIATES v1,v2,...; OUTCOME var=level
-# (glm) or -; WHERE an R expression over the pooled columns, or TRUE.  Exit 0
-# when coefficients and standard errors agree within 1e-7 relative (1e-9 for
-# the log-likelihoods and deviances) and the iteration counts are equal.
+# KIND cox|glm; GRID 0 = exact times; COVARIATES v1,v2,... (terms as R
+# writes them: a:b, a*b); OUTCOME var=level (glm) or -; WHERE an R
+# expression over the pooled columns, or TRUE; STRATA (cox) a variable for
+# strata(V) besides strata(node), or -.  Exit 0 when coefficients and
+# standard errors agree within TOL relative (default 1e-7; 1e-9 for the
+# log-likelihoods and deviances, or TOL if smaller) and the iteration counts
+# are equal.
 suppressMessages(library(survival))
 a <- commandArgs(TRUE)
 pooled <- a[1]; fcsv <- a[2]; fjson <- a[3]; kind <- a[4]; endpoint <- a[5]
 grid <- as.numeric(a[6]); ties <- a[7]; covs <- strsplit(a[8], ",")[[1]]
 outcome <- a[9]; where <- a[10]
+strata <- if (length(a) >= 11 && a[11] != "-") a[11] else NULL
+tol <- if (length(a) >= 12) as.numeric(a[12]) else 1e-7
+vars <- unique(unlist(strsplit(covs, "[:*]")))     # the variables of the terms
 
 d <- read.csv(pooled, stringsAsFactors = FALSE, na.strings = "", colClasses = "character")
 d$node <- sub("-.*", "", d$patient_id)
@@ -51,12 +57,14 @@ if (kind == "glm") {
   d <- d[!is.na(d[[ov]]), ]
   d$y <- as.integer(as.character(d[[ov]]) == ol)
 }
-d <- d[complete.cases(d[, covs, drop = FALSE]), ]
+d <- d[complete.cases(d[, c(vars, strata), drop = FALSE]), ]
 d <- droplevels(d)
 rhs <- paste(covs, collapse = " + ")
 warns <- character()
 fit <- withCallingHandlers(
-  if (kind == "cox") coxph(as.formula(paste("Surv(time, status) ~", rhs, "+ strata(node)")),
+  if (kind == "cox") coxph(as.formula(paste("Surv(time, status) ~", rhs,
+                                            if (!is.null(strata)) paste0("+ strata(", strata, ")"),
+                                            "+ strata(node)")),
                            data = d, ties = ties) else
     glm(as.formula(paste("y ~", rhs)), family = binomial, data = d),
   warning = function(w) { warns <<- c(warns, conditionMessage(w)); invokeRestart("muffleWarning") })
@@ -110,4 +118,4 @@ if (kind == "cox") {
 cat(sprintf("%s %s: %d coefficients (%d compared), max rel diff coef/se %.3g, loglik/deviance %.3g, iterations fedra %g R %d%s\n",
   kind, rhs, length(cf), sum(ok), worst, stat, iter_f, iter_r,
   if (length(warns)) paste0("; R warned: ", paste(unique(warns), collapse = "; ")) else ""))
-quit(status = if (worst <= 1e-7 && stat <= 1e-9 && iter_f == iter_r) 0 else 1)
+quit(status = if (worst <= tol && stat <= min(1e-9, tol) && iter_f == iter_r) 0 else 1)

@@ -590,6 +590,17 @@ test_hub_route(void **state)
     assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
         idx, 1, 2500, 0, rid2, &out, err), 0);
     assert_memory_not_equal(rid, rid2, WIRE_QUERY_ID_LEN);
+    /* The longest timeout: the route lives at most WIRE_MAX_LIFETIME_MS (the hub caps the wait). */
+    assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
+        idx, 1, CLIENT_MAX_TIMEOUT_MS, rid2, &out, err), 0);
+    e = wire_envelope_decode(out.p, out.len, WIRE_MAX_HUB_ROUTE, err);
+    assert_non_null(e);
+    r = wire_hubroute_decode(e->body.data, e->body.len, err);
+    assert_non_null(r);
+    assert_int_equal(r->timeout_ms, CLIENT_MAX_TIMEOUT_MS);
+    assert_int_equal(r->expires_at_ms - r->issued_at_ms, WIRE_MAX_LIFETIME_MS);
+    wire_hubroute_free(r);
+    wire_envelope_free(e);
     /* Limits: no nodes, or a federation without a hub. */
     assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
         idx, 0, 2500, 0, rid, &out, err), -1);

@@ -6,8 +6,9 @@
  * FED_MAX_NODES node certificates n000..n255 (many/) for the node limit;
  * issuing them takes well under a second with Ed25519 keys.  For the hub: a
  * hub certificate "relay" (out/), and one revoked before the CRL was written
- * (rev/relay).  Each test writes its own federation file DIR/fed.conf.  The transport key the file yields is
- * checked against libzmq's own derivation from the node's Curve secret.
+ * (rev/relay).  Each test writes its own federation file DIR/fed.conf.  The
+ * transport key the file yields is checked against libzmq's own derivation
+ * from the holder's Curve secret.
  */
 #include <setjmp.h>
 #include <stdarg.h>

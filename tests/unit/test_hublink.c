@@ -13,7 +13,9 @@
  * answer with no payload, or nothing at all and a count.  Then a loopback
  * ROUTER plays the hub (CURVE server with H's key): hello with the node's
  * certificate, welcome, a forwarded query and its answer, a refusal, the hub
- * gone and back on the same port (the node dials again and says hello).
+ * gone and back on the same port (the node dials again and says hello); an
+ * impostor without the hub's key; and the same through a SOCKS5 proxy (a
+ * minimal one in a thread here).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,9 +25,14 @@
 
 #include "tests/unit/fixture.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <zmq.h>
@@ -38,6 +45,9 @@
 #include "proto/wire.h"
 
 #define PUMP_MS 8000                /* longest wait for the link to do one thing */
+/* A hello as soon as a connection is up: well before the keepalive would send one. */
+#define WRONG_KEY_WATCH_MS 1500      /* how long an impostor hub is watched getting nothing */
+#define HELLO_PROMPT_MS (WIRE_HUB_HELLO_INTERVAL_MS / 2)
 
 struct fx {
     char dir[64], out[96], hub_crt[128], hubrev_crt[128], de_crt[128];
@@ -45,8 +55,8 @@ struct fx {
     struct pki_cert *nl, *alice;
     struct pki_key *alice_key, *hub_key;
     uint8_t nl_secret[32], alice_secret[32], alice_public[32], hub_secret[32];
-    /* what the answer function saw */
-    int answered;
+    /* what the answer and log functions saw */
+    int answered, logged;
     struct buf last_query;
 };
 
@@ -131,8 +141,9 @@ group_teardown(void **state)
 
 /* The node's answer function: records the query; its "signed response" is the query reversed. */
 static void
-answer(void *arg, const uint8_t *query, size_t len, struct buf *reply)
+answer(void *arg, const uint8_t *query, size_t len, struct buf *reply, int *to_hub)
 {
+    (void)to_hub;                   /* never a pooled query here: the reply is sealed */
     struct fx *f = arg;
     f->answered++;
     f->last_query.len = 0;
@@ -142,10 +153,18 @@ answer(void *arg, const uint8_t *query, size_t len, struct buf *reply)
         p[i] = query[len - 1 - i];
 }
 
+static void
+log_line(void *arg, const char *line)
+{
+    struct fx *f = arg;
+    (void)line;
+    f->logged++;
+}
+
 static struct hublink *
 new_link(struct fx *f, const char *endpoint, const char *hub_crt)
 {
-    struct hublink_config hc = {endpoint, NULL, hub_crt, f->nl_secret, answer, NULL, f};
+    struct hublink_config hc = {endpoint, NULL, hub_crt, f->nl_secret, answer, log_line, f};
     struct hublink *l = hublink_new(&hc);
     hublink_set_identity(l, f->nl);
     f->answered = 0;
@@ -308,6 +327,8 @@ test_frames(void **state)
     assert_int_equal(hi.state, HUBLINK_REFUSED);
     assert_non_null(strstr(hi.reason, "certificate 'NL' was revoked"));
     assert_int_equal(hi.since_ms, 2000);
+    /* Drops are logged at most once per HUBLINK_LOG_EVERY_MS, with the count. */
+    f->logged = 0;
     static const Fedra__HubType wrong[] = {FEDRA__HUB_TYPE__HUB_HELLO,
         FEDRA__HUB_TYPE__HUB_ROUTE, FEDRA__HUB_TYPE__HUB_ANSWER, FEDRA__HUB_TYPE__HUB_REPLY,
         FEDRA__HUB_TYPE__HUB_TYPE_UNSPECIFIED};
@@ -327,9 +348,14 @@ test_frames(void **state)
     wire_pack(&h.base, &in);
     hublink_frame(l, in.p, in.len, 3000, &out);
     assert_int_equal(out.len, 0);
+    assert_int_equal(f->logged, 1);
+    hublink_frame(l, (const uint8_t *)"x", 1, 3000 + HUBLINK_LOG_EVERY_MS - 1, &out);
+    assert_int_equal(f->logged, 1);
+    hublink_frame(l, (const uint8_t *)"x", 1, 3000 + HUBLINK_LOG_EVERY_MS, &out);
+    assert_int_equal(f->logged, 2);
     hublink_info(l, &hi);
     assert_int_equal(hi.dropped, sizeof wrong / sizeof wrong[0] + sizeof junk / sizeof junk[0]
-        + 1);
+        + 3);
     assert_int_equal(hi.state, HUBLINK_REFUSED);     /* junk changes nothing */
     assert_int_equal(f->answered, 0);
     buf_release(&in);
@@ -367,6 +393,27 @@ test_hub_cert(void **state)
         assert_true((hublink_socket(l) != NULL) == (cases[i].want != HUBLINK_NO_HUB));
         hublink_free(l);
     }
+    /* The certificate file is read every HUBLINK_RECHECK_MS: replaced by a node's, no link. */
+    char copy[192], err[FEDRA_ERRLEN];
+    uint8_t *der = NULL;
+    size_t derlen = 0;
+    snprintf(copy, sizeof copy, "%s/hub-copy.crt", f->dir);
+    assert_int_equal(util_read_file(f->hub_crt, PKI_MAX_FILE, &der, &derlen, err), 0);
+    assert_int_equal(util_write_file(copy, der, derlen, 0644, err), 0);
+    free(der);
+    struct hublink *r = new_link(f, "tcp://127.0.0.1:1", copy);
+    hublink_refresh(r, ctx, f->t1, 5000);
+    assert_int_equal(util_read_file(f->de_crt, PKI_MAX_FILE, &der, &derlen, err), 0);
+    assert_int_equal(util_write_file(copy, der, derlen, 0644, err), 0);
+    free(der);
+    hublink_run(r, 5000 + HUBLINK_RECHECK_MS - 1);
+    hublink_info(r, &hi);
+    assert_int_equal(hi.state, HUBLINK_CONNECTING);
+    hublink_run(r, 5000 + HUBLINK_RECHECK_MS);
+    hublink_info(r, &hi);
+    assert_int_equal(hi.state, HUBLINK_NO_HUB);
+    assert_non_null(strstr(hi.reason, "but hub is required"));
+    hublink_free(r);
     /* A link that loses its hub certificate (revoked by a new CRL) closes. */
     struct hublink *l = new_link(f, "tcp://127.0.0.1:1", f->hubrev_crt);
     hublink_refresh(l, ctx, f->t1, 5000);
@@ -444,8 +491,12 @@ pump(struct hublink *l, struct hub *h, int (*want)(struct hublink *, struct hub 
 {
     int64_t end = util_mono_ms() + PUMP_MS;
     while (!want(l, h, arg)) {
-        if (util_mono_ms() > end)
-            fail_msg("the link did not get there in %d ms", PUMP_MS);
+        if (util_mono_ms() > end) {
+            struct hublink_info hi;
+            hublink_info(l, &hi);
+            fail_msg("the link did not get there in %d ms (it is %s: %s; last frame %d)",
+                PUMP_MS, hi.state_name, hi.reason, h->got ? (int)h->got->type : -1);
+        }
         int64_t wait = hublink_run(l, util_now_ms());
         zmq_pollitem_t it[3] = {{h->router, -1, ZMQ_POLLIN, 0},
             {hublink_socket(l), -1, ZMQ_POLLIN, 0}, {hublink_monitor(l), -1, ZMQ_POLLIN, 0}};
@@ -511,7 +562,9 @@ test_loopback(void **state)
     hub_start(f, ctx, &h, "tcp://127.0.0.1:*");
     struct hublink *l = new_link(f, h.endpoint, f->hub_crt);
     hublink_refresh(l, ctx, f->t1, util_now_ms());
+    int64_t t_first = util_mono_ms();
     expect_hello(f, l, &h);
+    assert_true(util_mono_ms() - t_first < HELLO_PROMPT_MS);
     /* Welcome: up. */
     enum hublink_state up = HUBLINK_UP, refused = HUBLINK_REFUSED, conn = HUBLINK_CONNECTING;
     hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
@@ -532,23 +585,241 @@ test_loopback(void **state)
     assert_int_equal(opened.len, env.len);
     wire_hubframe_free(h.got);
     h.got = NULL;
+    /* No welcome for HUBLINK_WELCOME_LOST_MS: back to connecting (the hub forgot us). */
+    hublink_info(l, &hi);
+    int64_t wel = hi.welcome_ms;
+    hublink_run(l, wel + HUBLINK_WELCOME_LOST_MS);
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_UP);
+    hublink_run(l, wel + HUBLINK_WELCOME_LOST_MS + 1);
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_CONNECTING);
+    assert_non_null(strstr(hi.reason, "no welcome from the hub"));
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
+    pump(l, &h, in_state, &up);
     /* Refused: the state says so, with the hub's reason. */
     hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "node certificate revoked", NULL);
     pump(l, &h, in_state, &refused);
     hublink_info(l, &hi);
     assert_non_null(strstr(hi.reason, "node certificate revoked"));
+    /* A message over HUBLINK_MAX_FRAME: libzmq drops the connection, the link dials again. */
+    size_t big = HUBLINK_MAX_FRAME + 1;
+    uint8_t *junk = xcalloc(1, big);
+    zmq_msg_t id;
+    zmq_msg_init(&id);
+    zmq_msg_copy(&id, &h.id);
+    assert_true(zmq_msg_send(&id, h.router, ZMQ_SNDMORE) >= 0);
+    assert_true(zmq_send(h.router, junk, big, 0) >= 0);
+    free(junk);
+    pump(l, &h, in_state, &conn);
+    /* libzmq does not dial again after a protocol error; the link does, after HUBLINK_REDIAL_MS. */
+    hublink_run(l, util_now_ms() + HUBLINK_REDIAL_MS);
+    hublink_info(l, &hi);
+    assert_non_null(strstr(hi.reason, "dialling again"));
+    expect_hello(f, l, &h);
     /* The hub goes away: connecting; it comes back on the same port: hello again. */
     char endpoint[128];
     snprintf(endpoint, sizeof endpoint, "%s", h.endpoint);
     hub_stop(&h);
     pump(l, &h, in_state, &conn);
     hub_start(f, ctx, &h, endpoint);
+    int64_t t_restart = util_mono_ms();
     expect_hello(f, l, &h);
+    assert_true(util_mono_ms() - t_restart < HELLO_PROMPT_MS);
     hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
     pump(l, &h, in_state, &up);
     buf_release(&env);
     buf_release(&box);
     buf_release(&opened);
+    hublink_free(l);
+    hub_stop(&h);
+    zmq_ctx_term(ctx);
+}
+
+/* ---- a SOCKS5 proxy (RFC 1928: no authentication, CONNECT) for socks_proxy ---- */
+
+struct socks {
+    int lfd, port;
+    char target[300];               /* host:port of the last CONNECT */
+    int connects;
+    volatile int stop;
+    pthread_t th;
+};
+
+static int
+read_n(int fd, void *p, size_t n)
+{
+    return recv(fd, p, n, MSG_WAITALL) == (ssize_t)n ? 0 : -1;
+}
+
+/* One client: greeting, CONNECT, then bytes both ways until either side closes. */
+static void
+socks_client(struct socks *sx, int c)
+{
+    uint8_t b[300];
+    int u = -1;
+    if (read_n(c, b, 2) != 0 || b[0] != 5 || read_n(c, b + 2, b[1]) != 0 ||
+        send(c, "\x05\x00", 2, 0) != 2 || read_n(c, b, 4) != 0 || b[1] != 1)
+        goto out;
+    char host[260] = "";
+    if (b[3] == 1 && read_n(c, b, 4) == 0)
+        inet_ntop(AF_INET, b, host, sizeof host);
+    else if (b[3] == 3 && read_n(c, b, 1) == 0 && read_n(c, host, b[0]) == 0)
+        host[b[0]] = 0;
+    uint8_t pb[2];
+    if (host[0] == 0 || read_n(c, pb, 2) != 0)
+        goto out;
+    int port = pb[0] << 8 | pb[1];
+    snprintf(sx->target, sizeof sx->target, "%s:%d", host, port);
+    sx->connects++;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if ((u = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(u, (struct sockaddr *)&a, sizeof a))
+        goto out;
+    static const uint8_t ok[10] = {5, 0, 0, 1};
+    if (send(c, ok, sizeof ok, 0) != (ssize_t)sizeof ok)
+        goto out;
+    for (;;) {
+        struct pollfd pf[2] = {{c, POLLIN, 0}, {u, POLLIN, 0}};
+        if (sx->stop)
+            break;
+        if (poll(pf, 2, 50) <= 0)
+            continue;
+        for (int i = 0; i < 2; i++)
+            if (pf[i].revents) {
+                ssize_t n = recv(pf[i].fd, b, sizeof b, 0);
+                if (n <= 0 || send(pf[1 - i].fd, b, (size_t)n, MSG_NOSIGNAL) != n)
+                    goto out;
+            }
+    }
+out:
+    if (u >= 0)
+        close(u);
+    close(c);
+}
+
+static void *
+socks_main(void *arg)
+{
+    struct socks *sx = arg;
+    while (!sx->stop) {
+        struct pollfd pf = {sx->lfd, POLLIN, 0};
+        if (poll(&pf, 1, 50) <= 0)
+            continue;
+        int c = accept(sx->lfd, NULL, NULL);
+        if (c >= 0)
+            socks_client(sx, c);
+    }
+    return NULL;
+}
+
+static void
+socks_start(struct socks *sx)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t al = sizeof a;
+    memset(sx, 0, sizeof *sx);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    sx->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(sx->lfd >= 0);
+    assert_int_equal(bind(sx->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(sx->lfd, 4), 0);
+    assert_int_equal(getsockname(sx->lfd, (struct sockaddr *)&a, &al), 0);
+    sx->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&sx->th, NULL, socks_main, sx), 0);
+}
+
+static void
+socks_stop(struct socks *sx)
+{
+    sx->stop = 1;
+    pthread_join(sx->th, NULL);
+    close(sx->lfd);
+}
+
+/* socks_proxy: the link reaches the hub through the proxy, CURVE end to end. */
+static void
+test_socks_proxy(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN], proxy[64];
+    void *ctx = zmq_ctx_new();
+    struct hub h = {0};
+    struct socks sx;
+    hub_start(f, ctx, &h, "tcp://127.0.0.1:*");
+    socks_start(&sx);
+    snprintf(proxy, sizeof proxy, "127.0.0.1:%d", sx.port);
+    struct hublink_config hc = {h.endpoint, proxy, f->hub_crt, f->nl_secret, answer, NULL, f};
+    struct hublink *l = hublink_new(&hc);
+    hublink_set_identity(l, f->nl);
+    hublink_refresh(l, ctx, f->t1, util_now_ms());
+    expect_hello(f, l, &h);
+    assert_int_equal(sx.connects, 1);
+    assert_non_null(strstr(h.endpoint, strchr(sx.target, ':')));   /* the hub's port */
+    enum hublink_state up = HUBLINK_UP;
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_WELCOME, 0, "", NULL);
+    pump(l, &h, in_state, &up);
+    /* A query through the proxy and back. */
+    uint8_t nl_public[32];
+    struct buf env = {0}, box = {0};
+    assert_int_equal(pki_curve_public(f->nl_secret, nl_public), 0);
+    signed_envelope(f, f->alice, &env);
+    assert_int_equal(seal_box(nl_public, env.p, env.len, &box, err), 0);
+    hub_send(&h, FEDRA__HUB_TYPE__HUB_FORWARD, 5, NULL, &box);
+    Fedra__HubType ans = FEDRA__HUB_TYPE__HUB_ANSWER;
+    pump(l, &h, got, &ans);
+    assert_int_equal(h.got->status, FEDRA__HUB_STATUS__HUB_STATUS_OK);
+    struct hublink_info hi;
+    hublink_info(l, &hi);
+    assert_string_equal(hi.socks_proxy, proxy);
+    buf_release(&env);
+    buf_release(&box);
+    hublink_free(l);
+    hub_stop(&h);
+    socks_stop(&sx);
+    zmq_ctx_term(ctx);
+}
+
+static int
+never(struct hublink *l, struct hub *h, void *arg)
+{
+    (void)l;
+    (void)arg;
+    return h->got != NULL;          /* stops the pump only if a frame got through */
+}
+
+/* A peer that does not hold the key hub_cert binds gets no hello: the key is pinned. */
+static void
+test_wrong_hub_key(void **state)
+{
+    struct fx *f = *state;
+    void *ctx = zmq_ctx_new();
+    struct hub h = {0};
+    uint8_t keep[32];
+    memcpy(keep, f->hub_secret, sizeof keep);
+    memcpy(f->hub_secret, f->alice_secret, sizeof keep);    /* an impostor's key */
+    hub_start(f, ctx, &h, "tcp://127.0.0.1:*");
+    memcpy(f->hub_secret, keep, sizeof keep);
+    struct hublink *l = new_link(f, h.endpoint, f->hub_crt);
+    hublink_refresh(l, ctx, f->t1, util_now_ms());
+    int64_t until = util_mono_ms() + WRONG_KEY_WATCH_MS;
+    while (util_mono_ms() < until && !never(l, &h, NULL)) {
+        int64_t wait = hublink_run(l, util_now_ms());
+        zmq_pollitem_t it[3] = {{h.router, -1, ZMQ_POLLIN, 0},
+            {hublink_socket(l), -1, ZMQ_POLLIN, 0}, {hublink_monitor(l), -1, ZMQ_POLLIN, 0}};
+        zmq_poll(it, 3, wait < 20 ? wait : 20);
+        if (it[0].revents & ZMQ_POLLIN) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            zmq_msg_recv(&m, h.router, 0);
+            zmq_msg_close(&m);
+            fail_msg("the impostor received a message");
+        }
+    }
+    struct hublink_info hi;
+    hublink_info(l, &hi);
+    assert_int_equal(hi.state, HUBLINK_CONNECTING);
+    assert_int_equal(hi.welcome_ms, 0);
     hublink_free(l);
     hub_stop(&h);
     zmq_ctx_term(ctx);
@@ -562,6 +833,8 @@ main(void)
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_hub_cert),
         cmocka_unit_test(test_loopback),
+        cmocka_unit_test(test_wrong_hub_key),
+        cmocka_unit_test(test_socks_proxy),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

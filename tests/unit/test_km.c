@@ -21,10 +21,14 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "tests/unit/golden.h"
 
 #include "analysis/km.h"
+#include "coord/kind.h"
+#include "node/kind.h"
+#include "node/snapshot.h"
 
 #define KM_TEST_REL 1e-12
 
@@ -200,6 +204,127 @@ km_equals_r_survfit_on_every_golden_case(void **state)
     tsv_free(g.expected);
     tsv_free(g.median);
     tsv_free(g.times);
+}
+
+/* ----------------------------------------------------- restricted mean */
+
+/* The pooled curve (log limits) of one golden case. */
+static void
+golden_curve(const struct tsv *cases, const struct tsv *input, const char *name,
+    struct km_curve *c)
+{
+    for (size_t r = 0; r < cases->nrows; r++) {
+        if (strcmp(tsv_str(cases, r, "case"), name) != 0)
+            continue;
+        struct km_table *tables;
+        size_t nnodes = node_tables(input, name, (int32_t)tsv_int(cases, r, "grid"), &tables);
+        assert_int_equal(km_merge(tables, nnodes, KM_CONF_LOG, 0.95, c), 0);
+        for (size_t k = 0; k < nnodes; k++)
+            km_table_release(&tables[k]);
+        free(tables);
+        return;
+    }
+    fail_msg("no golden case '%s'", name);
+}
+
+/*
+ * km_rmean against summary(fit, rmean = tau)$table (= print.survfit's) on
+ * every golden case, at taus from the first time to past the last
+ * follow-up; and km_rmean_diff against the same arithmetic in R on two
+ * cases taken as independent groups (lung by sex; two all-censored groups,
+ * where R's p is NaN).
+ */
+static void
+rmean_equals_r_on_every_golden_case(void **state)
+{
+    (void)state;
+    struct tsv *cases = tsv_load("km_cases.tsv"), *input = tsv_load("km_input.tsv");
+    struct tsv *rm = tsv_load("km_rmean.tsv"), *rd = tsv_load("km_rmean_diff.tsv");
+    double worst = 0;
+    size_t checked = 0;
+    for (size_t r = 0; r < cases->nrows; r++) {
+        const char *name = tsv_str(cases, r, "case");
+        struct km_curve c;
+        golden_curve(cases, input, name, &c);
+        for (size_t j = 0; j < rm->nrows; j++) {
+            if (strcmp(tsv_str(rm, j, "case"), name) != 0)
+                continue;
+            double tau = tsv_num(rm, j, "tau");
+            struct km_rmean m;
+            assert_int_equal(km_rmean(&c, tau, &m), 0);
+            assert_true(m.tau == tau);
+            assert_close_at(m.rmean, tsv_num(rm, j, "rmean"), KM_TEST_REL, &worst, "rmean", name, tau);
+            assert_close_at(m.se, tsv_num(rm, j, "se"), KM_TEST_REL, &worst, "se(rmean)", name, tau);
+            checked++;
+        }
+        km_curve_release(&c);
+    }
+    assert_true(checked >= 6 * cases->nrows);
+    for (size_t j = 0; j < rd->nrows; j++) {
+        struct km_curve a, b;
+        struct km_rmean ra, rb;
+        struct km_rmean_diff d;
+        double tau = tsv_num(rd, j, "tau");
+        golden_curve(cases, input, tsv_str(rd, j, "case_a"), &a);
+        golden_curve(cases, input, tsv_str(rd, j, "case_b"), &b);
+        assert_int_equal(km_rmean(&a, tau, &ra), 0);
+        assert_int_equal(km_rmean(&b, tau, &rb), 0);
+        assert_int_equal(km_rmean_diff(&ra, &rb, 0.95, &d), 0);
+        const char *ctx = tsv_str(rd, j, "case_b");
+        assert_close_at(d.diff, tsv_num(rd, j, "diff"), KM_TEST_REL, &worst, "diff", ctx, tau);
+        assert_close_at(d.se, tsv_num(rd, j, "se"), KM_TEST_REL, &worst, "se", ctx, tau);
+        assert_close_at(d.lower, tsv_num(rd, j, "lower"), KM_TEST_REL, &worst, "lower", ctx, tau);
+        assert_close_at(d.upper, tsv_num(rd, j, "upper"), KM_TEST_REL, &worst, "upper", ctx, tau);
+        assert_close_at(d.p, tsv_num(rd, j, "p"), KM_TEST_REL, &worst, "p", ctx, tau);
+        km_curve_release(&a);
+        km_curve_release(&b);
+    }
+    print_message("rmean: %zu values and %zu differences, max relative difference from R %.3g\n",
+        checked, rd->nrows, worst);
+    tsv_free(cases);
+    tsv_free(input);
+    tsv_free(rm);
+    tsv_free(rd);
+}
+
+/*
+ * Records (time, event) (2,1) (4,0) (6,1) (10,0): points t=2 S=3/4,
+ * t=4 S=3/4, t=6 S=3/8, t=10 S=3/8.  tau = 1, before every point: tau
+ * itself, se 0.  tau <= 0, NaN or Inf is refused; differences need one tau
+ * and a level in (0, 1); km_rmean_first is the earliest point of any curve.
+ */
+static void
+rmean_limits(void **state)
+{
+    (void)state;
+    int32_t t[] = {2, 4, 6, 10};
+    uint8_t e[] = {1, 0, 1, 0};
+    struct km_table tb;
+    struct km_curve c, none = {0};
+    struct km_rmean m, m2;
+    struct km_rmean_diff d;
+    assert_int_equal(km_life_table(t, e, 4, 0, &tb), 0);
+    assert_int_equal(km_fit(&tb, KM_CONF_LOG, 0.95, &c), 0);
+    assert_int_equal(km_rmean(&c, 1, &m), 0);
+    assert_true(m.rmean == 1 && m.se == 0);
+    /* 2 * 1 + (4 - 2) * 3/4 + (6 - 4) * 3/4 + (8 - 6) * 3/8 = 2 + 1.5 + 1.5 + 0.75 */
+    assert_int_equal(km_rmean(&c, 8, &m), 0);
+    assert_true(m.rmean == 5.75);
+    assert_int_equal(km_rmean(&c, 0, &m2), KM_EINVAL);
+    assert_int_equal(km_rmean(&c, -3, &m2), KM_EINVAL);
+    assert_int_equal(km_rmean(&c, NAN, &m2), KM_EINVAL);
+    assert_int_equal(km_rmean(&c, INFINITY, &m2), KM_EINVAL);
+    assert_int_equal(km_rmean(&c, 9, &m2), 0);
+    assert_int_equal(km_rmean_diff(&m, &m2, 0.95, &d), KM_EINVAL);     /* taus differ */
+    assert_int_equal(km_rmean_diff(&m, &m, 1.0, &d), KM_EINVAL);
+    assert_int_equal(km_rmean_diff(&m, &m, 0.95, &d), 0);
+    assert_true(d.diff == 0 && d.lower == -d.upper);
+    assert_close(d.se, sqrt(2) * m.se, 1e-15);
+    const struct km_curve *both[] = {&none, &c};
+    assert_true(km_rmean_first(both, 2) == 2);
+    assert_true(isinf(km_rmean_first(both, 1)));
+    km_curve_release(&c);
+    km_table_release(&tb);
 }
 
 /* ----------------------------------------------------------- hand cases */
@@ -598,6 +723,259 @@ qnorm_equals_r(void **state)
     assert_true(isnan(km_qnorm(-0.1)));
 }
 
+/* ---------------------------------------- the node's two-way strata */
+
+/* A snapshot of n rows held in memory: every code SNAP_MISSING, times i, no events (the
+   node takes its general path, not snapshot_km_count). */
+static struct snapshot *
+mem_snapshot(size_t n)
+{
+    struct snapshot *snap = calloc(1, sizeof *snap);
+    assert_non_null(snap);
+    snap->n = n;
+    for (int v = 0; v < VAR_COUNT; v++) {
+        snap->code[v] = malloc((n ? n : 1) * sizeof *snap->code[v]);
+        assert_non_null(snap->code[v]);
+        for (size_t i = 0; i < n; i++)
+            snap->code[v][i] = SNAP_MISSING;
+    }
+    snap->os_time = calloc(n ? n : 1, sizeof *snap->os_time);
+    snap->efs_time = calloc(n ? n : 1, sizeof *snap->efs_time);
+    snap->os_event = calloc(n ? n : 1, 1);
+    snap->efs_event = calloc(n ? n : 1, 1);
+    assert_true(snap->os_time && snap->efs_time && snap->os_event && snap->efs_event);
+    for (size_t i = 0; i < n; i++)
+        snap->os_time[i] = snap->efs_time[i] = (int32_t)i;
+    snap->os_tmax = snap->efs_tmax = -1;          /* the general path: times arbitrary */
+    return snap;
+}
+
+static void
+mem_snapshot_free(struct snapshot *snap)
+{
+    for (int v = 0; v < VAR_COUNT; v++)
+        free(snap->code[v]);
+    free(snap->os_time);
+    free(snap->efs_time);
+    free(snap->os_event);
+    free(snap->efs_event);
+    free(snap);
+}
+
+/* km --by V1,V2 with exact times, as a node executes it (no release, no audit). */
+static int
+km_by_two(const struct snapshot *snap, const char *v1, const char *v2, struct node_answer *ans,
+    char *err)
+{
+    Fedra__QuerySpec spec;
+    fedra__query_spec__init(&spec);
+    char *by[2] = {(char *)v1, (char *)v2};
+    spec.kind = FEDRA__KIND__KIND_KM;
+    spec.n_group_by = 2;
+    spec.group_by = by;
+    spec.exact_times = 1;
+    struct node_kind_ctx ctx = {.snap = snap};
+    memset(ans, 0, sizeof *ans);
+    return node_kind_km.execute(&ctx, &spec, ans, err);
+}
+
+/*
+ * stage x sex on 7 rows (stage, sex): (regional, F) (localized, M)
+ * (localized, F) (regional, F) (unknown, U) (missing, F) (localized, F).
+ * Both variables are closed, so every one of the 4 x 3 combinations is a
+ * stratum, first variable slowest (R's strata() order), with its two levels;
+ * the row missing stage is in none.  Two open variables with more than
+ * SURV_MAX_CODES (2^20) combinations of codes are refused, naming them.
+ */
+static void
+node_groups_by_two_variables(void **state)
+{
+    (void)state;
+    struct snapshot *snap = mem_snapshot(7);
+    const uint16_t stage[] = {1, 0, 0, 1, 3, SNAP_MISSING, 0}, sex[] = {0, 1, 0, 0, 2, 0, 0};
+    memcpy(snap->code[VAR_STAGE], stage, sizeof stage);
+    memcpy(snap->code[VAR_SEX], sex, sizeof sex);
+    snap->ncodes[VAR_STAGE] = 4;
+    snap->ncodes[VAR_SEX] = 3;
+    struct node_answer ans;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(km_by_two(snap, "stage", "sex", &ans, err), 0);
+    assert_string_equal(ans.late, "");
+    Fedra__ResponseBody rb;
+    fedra__response_body__init(&rb);
+    node_kind_km.result(&ans, &rb);
+    const Fedra__KmResult *km = rb.km;
+    assert_non_null(km);
+    assert_int_equal(km->n_strata, 12);
+    const uint64_t want_n[12] = {2, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1};
+    for (size_t k = 0; k < 12; k++) {
+        const Fedra__LifeTable *lt = km->strata[k];
+        assert_int_equal(lt->n_levels, 2);
+        assert_string_equal(lt->levels[0], vars_get(VAR_STAGE)->levels[k / 3]);
+        assert_string_equal(lt->levels[1], vars_get(VAR_SEX)->levels[k % 3]);
+        assert_int_equal(lt->n, want_n[k]);
+    }
+    assert_int_equal(km->strata[0]->n_time, 2);         /* localized, F: times 2 and 6 */
+    assert_int_equal(km->strata[0]->time[0], 2);
+    assert_int_equal(km->strata[0]->time[1], 6);
+    node_kind_km.free_answer(&ans);
+    mem_snapshot_free(snap);
+
+    size_t n = 1100;                    /* 1100 x 1000 codes > 2^20 */
+    snap = mem_snapshot(n);
+    for (size_t i = 0; i < n; i++) {
+        snap->code[VAR_MORPHOLOGY][i] = (uint16_t)i;
+        snap->code[VAR_TOPOGRAPHY][i] = (uint16_t)(i % 1000);
+    }
+    snap->ncodes[VAR_MORPHOLOGY] = 1100;
+    snap->ncodes[VAR_TOPOGRAPHY] = 1000;
+    assert_int_equal(km_by_two(snap, "morphology", "topography", &ans, err), -1);
+    assert_non_null(strstr(err, "too many combinations of the levels of morphology and topography"));
+    node_kind_km.free_answer(&ans);
+    snap->ncodes[VAR_MORPHOLOGY] = 1048;    /* 1048 x 1000 <= 2^20: counted */
+    for (size_t i = 0; i < n; i++)
+        snap->code[VAR_MORPHOLOGY][i] = (uint16_t)(i % 1048);
+    assert_int_equal(km_by_two(snap, "morphology", "topography", &ans, err), 0);
+    node_kind_km.free_answer(&ans);
+    mem_snapshot_free(snap);
+}
+
+/* --------------------------- the coordinator's two-way strata, against R */
+
+#define BY2_NODES 3
+
+/* One node's answer to km --by stage,surgery, exact times, from km_by2_input.tsv. */
+struct by2_node {
+    struct snapshot *snap;
+    struct node_answer ans;
+    Fedra__ResponseBody body;
+};
+
+/* Node k's records as a snapshot in memory, answered by the node's km row. */
+static void
+by2_node_answer(const struct tsv *in, int node, struct by2_node *a)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < in->nrows; r++)
+        n += tsv_int(in, r, "node") == node;
+    a->snap = mem_snapshot(n);
+    a->snap->ncodes[VAR_STAGE] = vars_get(VAR_STAGE)->nlevels;
+    a->snap->ncodes[VAR_SURGERY] = vars_get(VAR_SURGERY)->nlevels;
+    for (size_t r = 0, i = 0; r < in->nrows; r++) {
+        if (tsv_int(in, r, "node") != node)
+            continue;
+        a->snap->code[VAR_STAGE][i] = (uint16_t)vars_level_index(vars_get(VAR_STAGE),
+            tsv_str(in, r, "stage"));
+        a->snap->code[VAR_SURGERY][i] = (uint16_t)vars_level_index(vars_get(VAR_SURGERY),
+            tsv_str(in, r, "surgery"));
+        a->snap->os_time[i] = (int32_t)tsv_int(in, r, "time");
+        a->snap->os_event[i++] = (uint8_t)tsv_int(in, r, "status");
+    }
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(km_by_two(a->snap, "stage", "surgery", &a->ans, err), 0);
+    fedra__response_body__init(&a->body);
+    node_kind_km.result(&a->ans, &a->body);
+    a->body.data_rows = n;
+    a->body.km->min_cell = 1;
+}
+
+/*
+ * km --by stage,surgery --rmean 500 through the nodes' km row (each node's
+ * records a snapshot in memory) and the coordinator's (the answers checked
+ * as fedra checks them, then merged and printed as JSON),
+ * against survfit(Surv ~ stage + surgery) and summary(fit, rmean = 500)
+ * on the pooled records (scripts/golden-km.R, km_by2.tsv): the strata,
+ * named and ordered as R names and orders them (the second variable padded
+ * as strata() pads it), every row to 1e-12, and each rmean and its se.
+ */
+static void
+coordinator_names_and_orders_two_way_strata_as_r(void **state)
+{
+    (void)state;
+    struct tsv *in = tsv_load("km_by2_input.tsv"), *want = tsv_load("km_by2.tsv");
+    struct by2_node *ans = calloc(BY2_NODES, sizeof *ans);
+    struct fed_node nodes[BY2_NODES];
+    struct node_reply rep[BY2_NODES];
+    char names[BY2_NODES][8];
+    assert_non_null(ans);
+    memset(nodes, 0, sizeof nodes);
+    memset(rep, 0, sizeof rep);
+    for (int k = 0; k < BY2_NODES; k++) {
+        by2_node_answer(in, k + 1, &ans[k]);
+        snprintf(names[k], sizeof names[k], "N%d", k + 1);
+        nodes[k].name = names[k];
+        rep[k].status = NODE_OK;
+        rep[k].body = &ans[k].body;
+    }
+    struct federation fed = {.nodes = nodes, .nnodes = BY2_NODES};
+    Fedra__QuerySpec spec;
+    fedra__query_spec__init(&spec);
+    char *by[2] = {(char *)"stage", (char *)"surgery"};
+    spec.kind = FEDRA__KIND__KIND_KM;
+    spec.n_group_by = 2;
+    spec.group_by = by;
+    spec.exact_times = 1;
+    report_check_replies(&fed, rep, &spec);
+    for (int k = 0; k < BY2_NODES; k++)
+        assert_int_equal(rep[k].status, NODE_OK);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    struct report r = {REPORT_JSON, out, stderr, &fed, rep, ""};
+    struct coord_show show = {0, KM_CONF_LOG, NULL, 0, NULL, 500};
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(kind_km.report(&r, &spec, &show, err), 0);
+    fclose(out);
+    json_error_t jerr;
+    json_t *root = json_loads(text, 0, &jerr);
+    assert_non_null(root);
+    json_t *curves = json_object_get(json_object_get(root, "result"), "curves");
+    assert_true(json_is_array(curves));
+
+    double worst = 0;
+    size_t row = 0;
+    for (size_t c = 0; c < json_array_size(curves); c++) {
+        json_t *cv = json_array_get(curves, c), *rows = json_object_get(cv, "rows");
+        const char *name = json_string_value(json_object_get(cv, "strata"));
+        assert_true(row < want->nrows);
+        assert_string_equal(name, tsv_str(want, row, "strata"));
+        assert_close_at(json_number_value(json_object_get(cv, "rmean")), tsv_num(want, row, "rmean"),
+            KM_TEST_REL, &worst, "rmean", name, 500);
+        assert_close_at(json_number_value(json_object_get(cv, "rmean_se")),
+            tsv_num(want, row, "se_rmean"), KM_TEST_REL, &worst, "se(rmean)", name, 500);
+        for (size_t j = 0; j < json_array_size(rows); j++, row++) {
+            json_t *p = json_array_get(rows, j);
+            assert_true(row < want->nrows);
+            assert_string_equal(name, tsv_str(want, row, "strata"));
+            double at = tsv_num(want, row, "time");
+            assert_int_equal(json_integer_value(json_object_get(p, "time")), tsv_int(want, row, "time"));
+            assert_int_equal(json_integer_value(json_object_get(p, "n.risk")), tsv_int(want, row, "n.risk"));
+            assert_int_equal(json_integer_value(json_object_get(p, "n.event")), tsv_int(want, row, "n.event"));
+            assert_int_equal(json_integer_value(json_object_get(p, "n.censor")), tsv_int(want, row, "n.censor"));
+            static const char *const col[] = {"surv", "std.err", "lower", "upper"};
+            for (size_t q = 0; q < 4; q++) {
+                json_t *v = json_object_get(p, col[q]);
+                assert_close_at(json_is_null(v) ? NAN : json_number_value(v), tsv_num(want, row, col[q]),
+                    KM_TEST_REL, &worst, col[q], name, at);
+            }
+        }
+    }
+    assert_int_equal(row, want->nrows);
+    print_message("km --by stage,surgery: %zu curves, %zu rows, max relative difference from R %.3g\n",
+        json_array_size(curves), row, worst);
+    json_decref(root);
+    free(text);
+    for (int k = 0; k < BY2_NODES; k++) {
+        node_kind_km.free_answer(&ans[k].ans);
+        mem_snapshot_free(ans[k].snap);
+    }
+    free(ans);
+    tsv_free(in);
+    tsv_free(want);
+}
+
 int
 main(void)
 {
@@ -617,6 +995,10 @@ main(void)
         cmocka_unit_test(life_table_dense_and_sorted_agree_with_brute_force),
         cmocka_unit_test(qnorm_equals_r),
         cmocka_unit_test(km_equals_r_survfit_on_every_golden_case),
+        cmocka_unit_test(rmean_limits),
+        cmocka_unit_test(node_groups_by_two_variables),
+        cmocka_unit_test(coordinator_names_and_orders_two_way_strata_as_r),
+        cmocka_unit_test(rmean_equals_r_on_every_golden_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1181,6 +1181,121 @@ test_exec_model_cache(void **state)
     kind_model_cache_clear(&c);
 }
 
+/*
+ * Issue 15 at the node: an interaction column (Term.var2 / level2) is the
+ * product of its two factors; cox --strata V with V of one level here is the
+ * unstratified round bit for bit, and with two levels it is another round;
+ * a term or strata variable the node does not know, or that contradicts the
+ * model, is refused naming it.
+ */
+static void
+test_exec_model_terms(void **state)
+{
+    const struct snapshot *s = snap_of(state);
+    const struct disclose_policy pol = {1, 30, 1};
+    char err[FEDRA_ERRLEN] = "";
+    Fedra__QuerySpec q;
+    Fedra__Term t[3], *tp[3], oc;
+    uint8_t id[16] = {7};
+    double b[3] = {0.02, -0.3, 0.01};
+    struct model_out a, c;
+
+    /* glm round 0: info = (3/16) X'X, so the column age_years:sexM has the same
+       cross-product with the intercept as with sexM, summed in the same order */
+    model_spec(&q, t, tp, 1, id, NULL, 0, &oc);
+    fedra__term__init(&t[2]);
+    t[2].var = (char *)"age_years";
+    t[2].level = (char *)"";
+    t[2].var2 = (char *)"sex";
+    t[2].level2 = (char *)"M";
+    tp[2] = &t[2];
+    q.n_terms = 3;
+    assert_int_equal(model_round(s, &pol, &q, NULL, &a, err), 0);
+    double info[16];
+    assert_int_equal(a.model->n_info, 16);
+    memcpy(info, a.model->info, sizeof info);
+    assert_memory_equal(&info[3 * 4 + 0], &info[3 * 4 + 2], sizeof *info);
+    assert_true(info[3 * 4 + 1] > 0);
+    model_out_release(&a);
+    /* the same column named the other way round (sex=M : age_years) */
+    t[2].var = (char *)"sex";
+    t[2].level = (char *)"M";
+    t[2].var2 = (char *)"age_years";
+    t[2].level2 = (char *)"";
+    assert_int_equal(model_round(s, &pol, &q, NULL, &c, err), 0);
+    assert_memory_equal(c.model->info, info, sizeof info);
+    model_out_release(&c);
+
+    /* refusals, each naming what is wrong */
+    const struct { const char *var, *level, *var2, *level2, *says; } bad[] = {
+        {"sex", "M", "colour", "", "unknown variable 'colour'"},
+        {"sex", "M", "stage", "purple", "'purple' is not a level of stage"},
+        {"sex", "M", "", "F", "without its variable"},
+        {"sex", "M", "sex", "F", "an interaction of sex with itself"},
+        {"sex", "M", "age_years", "3", "age_years is numeric and takes no level"},
+        {"age_years", "", "sex", "M", "term 3 repeats term"},
+    };
+    t[1].var = (char *)"sex";
+    t[1].level = (char *)"M";
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        t[2].var = (char *)bad[k].var;
+        t[2].level = (char *)bad[k].level;
+        t[2].var2 = (char *)bad[k].var2;
+        t[2].level2 = (char *)bad[k].level2;
+        if (k == 5) {           /* sex=M:age_years after age_years:sex=M */
+            t[1] = t[2];
+            t[2].var = (char *)"sex";
+            t[2].level = (char *)"M";
+            t[2].var2 = (char *)"age_years";
+            t[2].level2 = (char *)"";
+        }
+        err[0] = 0;
+        assert_int_equal(model_round(s, &pol, &q, NULL, &a, err), -1);
+        if (strstr(err, bad[k].says) == NULL)
+            print_error("case %zu: '%s' does not say '%s'\n", k, err, bad[k].says);
+        assert_non_null(strstr(err, bad[k].says));
+    }
+    model_spec(&q, t, tp, 1, id, NULL, 0, &oc);
+    q.strata = (char *)"stage";
+    assert_int_equal(model_round(s, &pol, &q, NULL, &a, err), -1);
+    assert_non_null(strstr(err, "apply to a Cox model only"));
+
+    /* cox --strata: one level here (sex=M selected, strata sex) is the round
+       without strata; two levels (strata stage) another */
+    model_spec(&q, t, tp, 0, id, b, 2, &oc);
+    t[1].var = (char *)"stage";
+    t[1].level = (char *)"metastatic";
+    Fedra__Filter fl = FEDRA__FILTER__INIT, *flp = &fl;
+    char *male = (char *)"M";
+    fl.var = (char *)"sex";
+    fl.op = FEDRA__OP__OP_EQ;
+    fl.n_values = 1;
+    fl.values = &male;
+    q.n_where = 1;
+    q.where = &flp;
+    assert_int_equal(model_round(s, &pol, &q, NULL, &a, err), 0);
+    q.strata = (char *)"sex";
+    assert_int_equal(model_round(s, &pol, &q, NULL, &c, err), 0);
+    same_answer(&a, &c);
+    model_out_release(&c);
+    q.strata = (char *)"surgery";
+    assert_int_equal(model_round(s, &pol, &q, NULL, &c, err), 0);
+    assert_int_equal(c.model->n, a.model->n);
+    assert_true(c.model->loglik != a.model->loglik);
+    model_out_release(&c);
+    model_out_release(&a);
+    const struct { const char *strata, *says; } sbad[] = {
+        {"colour", "unknown variable 'colour'"},
+        {"age_years", "age_years is numeric"},
+        {"stage", "stage is both a covariate and the strata variable"},
+    };
+    for (size_t k = 0; k < sizeof sbad / sizeof sbad[0]; k++) {
+        q.strata = (char *)sbad[k].strata;
+        assert_int_equal(model_round(s, &pol, &q, NULL, &a, err), -1);
+        assert_non_null(strstr(err, sbad[k].says));
+    }
+}
+
 int
 main(void)
 {
@@ -1211,6 +1326,7 @@ main(void)
         cmocka_unit_test(test_empty_store),
         cmocka_unit_test(test_open_variable_all_missing),
         cmocka_unit_test(test_exec_model_cache),
+        cmocka_unit_test(test_exec_model_terms),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
