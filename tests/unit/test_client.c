@@ -592,7 +592,7 @@ test_hub_route(void **state)
     assert_memory_not_equal(rid, rid2, WIRE_QUERY_ID_LEN);
     /* The longest timeout: the route lives at most WIRE_MAX_LIFETIME_MS (the hub caps the wait). */
     assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
-        idx, 1, CLIENT_MAX_TIMEOUT_MS, rid2, &out, err), 0);
+        idx, 1, CLIENT_MAX_TIMEOUT_MS, 0, rid2, &out, err), 0);
     e = wire_envelope_decode(out.p, out.len, WIRE_MAX_HUB_ROUTE, err);
     assert_non_null(e);
     r = wire_hubroute_decode(e->body.data, e->body.len, err);
