@@ -16,54 +16,53 @@
 #include "lib/cli.h"
 #include "lib/util.h"
 
+/*
+ * The options of serve and status: --config FILE (required) and, for status,
+ * --format text|json.  0, or CLI_EXIT_USAGE with the reason on stderr.
+ */
 static int
-cmd_serve(int argc, char **argv)
+config_args(int argc, char **argv, int with_format, const char **config, int *json)
 {
-    const char *config = NULL;
+    *config = NULL;
+    *json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config = argv[++i];
+            *config = argv[++i];
+        } else if (with_format && strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
+            const char *f = argv[++i];
+            if (strcmp(f, "json") != 0 && strcmp(f, "text") != 0) {
+                fprintf(stderr, "fedra-hub %s: unknown format '%s' (text or json)\n", argv[0], f);
+                return CLI_EXIT_USAGE;
+            }
+            *json = strcmp(f, "json") == 0;
         } else {
-            fprintf(stderr, "fedra-hub serve: unexpected argument '%s'; see "
-                "'fedra-hub serve --help'\n", argv[i]);
+            fprintf(stderr, "fedra-hub %s: unexpected argument '%s'; see 'fedra-hub %s --help'\n",
+                argv[0], argv[i], argv[0]);
             return CLI_EXIT_USAGE;
         }
     }
-    if (config == NULL) {
-        fputs("fedra-hub serve: --config FILE is required; see 'fedra-hub serve --help'\n",
-            stderr);
+    if (*config == NULL) {
+        fprintf(stderr, "fedra-hub %s: --config FILE is required; see 'fedra-hub %s --help'\n",
+            argv[0], argv[0]);
         return CLI_EXIT_USAGE;
     }
-    return hubserve_main(config, NULL, NULL);
+    return 0;
+}
+
+static int
+cmd_serve(int argc, char **argv)
+{
+    const char *config;
+    int json, rc = config_args(argc, argv, 0, &config, &json);
+    return rc != 0 ? rc : hubserve_main(config, NULL, NULL);
 }
 
 static int
 cmd_status(int argc, char **argv)
 {
-    const char *config = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config = argv[++i];
-        } else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc) {
-            const char *f = argv[++i];
-            if (strcmp(f, "json") != 0 && strcmp(f, "text") != 0) {
-                fprintf(stderr, "fedra-hub status: unknown format '%s' (text or json)\n", f);
-                return CLI_EXIT_USAGE;
-            }
-            json = strcmp(f, "json") == 0;
-        } else {
-            fprintf(stderr, "fedra-hub status: unexpected argument '%s'; see "
-                "'fedra-hub status --help'\n", argv[i]);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (config == NULL) {
-        fputs("fedra-hub status: --config FILE is required; see 'fedra-hub status --help'\n",
-            stderr);
-        return CLI_EXIT_USAGE;
-    }
-    return hubstatus_report(config, json, stdout, stderr);
+    const char *config;
+    int json, rc = config_args(argc, argv, 1, &config, &json);
+    return rc != 0 ? rc : hubstatus_report(config, json, stdout, stderr);
 }
 
 /* `log verify` and `log export`: argv[0] is the action; --config FILE or --db FILE. */

@@ -9,7 +9,9 @@
 #     dropped, counted and logged at a bounded rate while it keeps serving;
 #   - SIGHUP reloads; a CRL revoking the hub's own certificate makes it relay
 #     nothing, loudly, and status exits 3 naming why;
-#   - SIGTERM stops it cleanly, and its relay log's chain verifies.
+#   - SIGTERM stops it cleanly, and its relay log's chain verifies;
+#   - with crl_url it starts without a CRL, relays nothing until the first
+#     fetch, then relays (tests/integration/crlserver.py as the CA's server).
 . "$ROOT/tests/integration/lib.sh"
 cd "$WORK"
 
@@ -123,4 +125,36 @@ expect_status 0 "fedra-hub log export" fedra-hub log export --db hub/relay.db
 check "the export is JSON lines with started and stopped" \
     jqt -s 'map(.kind) | index("started") != null and index("stopped") != null' last.out
 expect_status 3 "status after the stop: exit 3, not running" fedra-hub status --config hub/hub.conf
+
+# ---- crl_url: a hub that starts without a CRL relays nothing until it fetches one ----
+mkdir -p www
+cp ca/crl.pem www/crl
+python3 "$ROOT/tests/integration/crlserver.py" "$WORK/www" 2>www.log &
+srv=$!
+trap 'kill $srv 2>/dev/null' EXIT
+eventually test -s www/port
+fedra-cert issue --ca ca --role hub --name hub2 --out hub >/dev/null
+{
+    echo "listen = tcp://127.0.0.1:*"
+    echo "cert = hub2.crt"
+    echo "key = hub2.key"
+    echo "ca_cert = ../ca/ca.crt"
+    echo "crl = fetched-crl.pem"
+    echo "crl_url = http://127.0.0.1:$(cat www/port)/crl"
+    echo "log = relay2.db"
+} >hub/hub2.conf
+: >hub/hub2.log
+fedra-hub serve --config hub/hub2.conf 2>>hub/hub2.log &
+pid2=$!
+check "with crl_url the hub starts without a CRL file" eventually grep -q " serving on tcp:" hub/hub2.log
+check "and it fetches one" eventually grep -q "crl fetch from .*: installed CRL number" hub/hub2.log
+check "then it relays" eventually grep -q "relaying again" hub/hub2.log
+check "the fetched CRL is saved where crl names it" test -s hub/fetched-crl.pem
+eventually fedra-hub status --config hub/hub2.conf
+expect_status 0 "status: running and relaying" fedra-hub status --config hub/hub2.conf
+expect_grep "CRL fetch: +http://127.0.0.1:[0-9]+/crl every 3600 s; last .*: installed CRL number" \
+    last.out "status shows the fetch"
+kill -TERM "$pid2"
+wait "$pid2"
+check "it stops cleanly" test $? = 0
 done_checks
