@@ -35,6 +35,7 @@ static const char relaylog_schema[] =
 struct relaylog {
     sqlite3 *db;
     sqlite3_stmt *ins;
+    sqlite3_stmt *head_st;          /* the last entry: prepared once (a route appends many) */
     int in_txn;
     int64_t seq;                    /* the head, read when a transaction opens */
     uint8_t head[32];
@@ -107,9 +108,11 @@ relaylog_open(const char *path, int readonly, struct relaylog **out, char *err)
     }
     struct relaylog *l = xcalloc(1, sizeof *l);
     l->db = db;
-    if (!readonly && sqlite3_prepare_v2(db, "INSERT INTO relay(seq, ts_ms, kind, analyst, "
+    if (!readonly && (sqlite3_prepare_v2(db, "INSERT INTO relay(seq, ts_ms, kind, analyst, "
             "route_id, query_hash, node, answer_hash, size, note, prev_hash, entry_hash) "
-            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &l->ins, NULL) != SQLITE_OK) {
+            "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &l->ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT seq, entry_hash FROM relay ORDER BY seq DESC LIMIT 1",
+            -1, &l->head_st, NULL) != SQLITE_OK)) {
         errf(err, "cannot prepare the relay log '%s': %s", path, sqlite3_errmsg(db));
         relaylog_close(l);
         return -1;
@@ -126,6 +129,7 @@ relaylog_close(struct relaylog *l)
     char err[FEDRA_ERRLEN];
     relaylog_commit(l, err);
     sqlite3_finalize(l->ins);
+    sqlite3_finalize(l->head_st);
     sqlite3_close(l->db);
     free(l);
 }
@@ -134,22 +138,20 @@ relaylog_close(struct relaylog *l)
 static int
 begin(struct relaylog *l, char *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = l->head_st;
     if (sqlite3_exec(l->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return errf(err, "relay log: cannot begin: %s", sqlite3_errmsg(l->db));
     l->in_txn = 1;
     l->seq = 0;
     memset(l->head, 0, sizeof l->head);
-    if (sqlite3_prepare_v2(l->db, "SELECT seq, entry_hash FROM relay ORDER BY seq DESC LIMIT 1",
-            -1, &st, NULL) != SQLITE_OK)
-        return errf(err, "relay log: %s", sqlite3_errmsg(l->db));
+    sqlite3_reset(st);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) {
         l->seq = sqlite3_column_int64(st, 0);
         if (sqlite3_column_bytes(st, 1) == 32)
             memcpy(l->head, sqlite3_column_blob(st, 1), 32);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (s != SQLITE_ROW && s != SQLITE_DONE)
         return errf(err, "relay log: cannot read its head: %s", sqlite3_errmsg(l->db));
     return 0;

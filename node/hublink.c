@@ -40,6 +40,13 @@ struct hublink {
     char reason[FEDRA_ERRLEN];
     int64_t since_ms, welcome_ms, next_hello_ms, next_check_ms, next_drop_log_ms;
     uint64_t forwarded, unreadable, dropped, dropped_logged, changes;
+    /* Analysts' transport keys by the SHA-256 of their certificate's DER: parsing a
+       certificate costs as much as the rest of a count query (HUBLINK_KEY_CACHE). */
+    struct {
+        uint8_t fp[32];
+        uint8_t key[PKI_CURVE_KEY_LEN];
+    } keys[HUBLINK_KEY_CACHE];
+    size_t nkeys, next_key;
 };
 
 static const char *const state_names[] = {"no link", "connecting", "up", "refused"};
@@ -325,13 +332,29 @@ welcome(struct hublink *l, const Fedra__HubFrame *f, int64_t now)
 
 /* The transport key bound into the certificate that signed the query envelope. */
 static int
-signer_key(const uint8_t *query, size_t len, uint8_t key[PKI_CURVE_KEY_LEN])
+signer_key(struct hublink *l, const uint8_t *query, size_t len, uint8_t key[PKI_CURVE_KEY_LEN])
 {
     char err[FEDRA_ERRLEN];
     struct pki_cert *c = NULL;
+    uint8_t fp[32];
     Fedra__Envelope *e = wire_envelope_decode(query, len, WIRE_MAX_MODEL_QUERY, err);
-    int rc = e != NULL && pki_cert_from_der(e->signer_cert.data, e->signer_cert.len, &c,
-        err) == 0 && pki_cert_curve_key(c, key) == 0 ? 0 : -1;
+    if (e == NULL)
+        return -1;
+    pki_sha256(e->signer_cert.data, e->signer_cert.len, fp);
+    for (size_t i = 0; i < l->nkeys; i++)
+        if (memcmp(l->keys[i].fp, fp, sizeof fp) == 0) {
+            memcpy(key, l->keys[i].key, PKI_CURVE_KEY_LEN);
+            wire_envelope_free(e);
+            return 0;
+        }
+    int rc = pki_cert_from_der(e->signer_cert.data, e->signer_cert.len, &c, err) == 0 &&
+        pki_cert_curve_key(c, key) == 0 ? 0 : -1;
+    if (rc == 0) {                  /* kept round-robin: a few analysts at most */
+        size_t at = l->nkeys < HUBLINK_KEY_CACHE ? l->nkeys++
+                                                  : l->next_key++ % HUBLINK_KEY_CACHE;
+        memcpy(l->keys[at].fp, fp, sizeof fp);
+        memcpy(l->keys[at].key, key, PKI_CURVE_KEY_LEN);
+    }
     pki_cert_free(c);
     wire_envelope_free(e);
     return rc;
@@ -365,7 +388,7 @@ forward(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
     if (seal_open(l->public, l->secret, f->payload.data, f->payload.len, WIRE_MAX_MODEL_QUERY,
             &query, err) != 0)
         why = HUBLINK_WHY_SEALED;
-    else if (signer_key(query.p, query.len, key) != 0)
+    else if (signer_key(l, query.p, query.len, key) != 0)
         why = HUBLINK_WHY_NO_KEY;
     else {
         int to_hub = 0;

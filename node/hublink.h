@@ -69,6 +69,7 @@
 /* The largest frame a hub may send a node: a FORWARD of the largest sealed query. */
 #define HUBLINK_MAX_FRAME (WIRE_MAX_SEALED_QUERY + 4096)
 #define HUBLINK_MAX_REASON 256          /* bytes of a hub's refusal kept and shown */
+#define HUBLINK_KEY_CACHE 16            /* analysts whose transport key is kept parsed */
 
 enum hublink_state {
     HUBLINK_NO_HUB = 0,             /* the hub certificate does not verify: no link */
