@@ -312,8 +312,9 @@ run_pooled(const struct opts *o, const struct federation *fed, Fedra__QuerySpec 
 {
     char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
     if (spec->kind != FEDRA__KIND__KIND_COUNT && spec->kind != FEDRA__KIND__KIND_KM &&
+        spec->kind != FEDRA__KIND__KIND_CIF &&
         (spec->kind != FEDRA__KIND__KIND_LOGRANK || spec->stratify_by_node)) {
-        fprintf(stderr, "fedra: --pooled is built for count, km and logrank so far\n");
+        fprintf(stderr, "fedra: --pooled is built for count, km, logrank and cif so far\n");
         return EXIT_FAIL;
     }
     if (o->save_query != NULL) {

@@ -74,6 +74,9 @@ share_fill_km(const struct layout *L, const Fedra__KmResult *km,
             put(out, L->npos, layout_surv_events(L, (size_t)at, (size_t)b), t->events[r], pol);
             put(out, L->npos, layout_surv_censored(L, (size_t)at, (size_t)b), t->censored[r],
                 pol);
+            if (L->competing && r < t->n_competing)
+                put(out, L->npos, layout_surv_competing(L, (size_t)at, (size_t)b),
+                    t->competing[r], pol);
         }
     }
     return 0;
@@ -151,7 +154,8 @@ share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     int32_t grid = 0;
     if (k == NULL)
         return errf(err, "unknown kind of query");
-    if (spec->kind == FEDRA__KIND__KIND_KM || spec->kind == FEDRA__KIND__KIND_LOGRANK) {
+    if (spec->kind == FEDRA__KIND__KIND_KM || spec->kind == FEDRA__KIND__KIND_LOGRANK ||
+        spec->kind == FEDRA__KIND__KIND_CIF) {
         if (kind_time_grid(pol, spec, &grid, err) != 0)
             return -1;
         if (grid == 0)

@@ -16,7 +16,7 @@ layout_make(const Fedra__QuerySpec *spec, uint32_t grid, struct layout *L, char 
     memset(L, 0, sizeof *L);
     if (spec->kind == FEDRA__KIND__KIND_COUNT)
         L->kind = LAYOUT_COUNT;
-    else if (spec->kind == FEDRA__KIND__KIND_KM ||
+    else if (spec->kind == FEDRA__KIND__KIND_KM || spec->kind == FEDRA__KIND__KIND_CIF ||
              (spec->kind == FEDRA__KIND__KIND_LOGRANK && !spec->stratify_by_node))
         L->kind = LAYOUT_SURV;          /* the pooled log-rank test is on pooled life tables */
     else
@@ -51,7 +51,8 @@ layout_make(const Fedra__QuerySpec *spec, uint32_t grid, struct layout *L, char 
             DISCLOSE_MAX_GRID_DAYS);
     L->grid = grid;
     L->nbins = LAYOUT_HORIZON_DAYS / grid + 1;
-    size_t per = 1 + 2 * L->nbins;
+    L->competing = spec->kind == FEDRA__KIND__KIND_CIF;
+    size_t per = 1 + (L->competing ? 3 : 2) * L->nbins;
     if (L->ncells > LAYOUT_MAX_POSITIONS / per)
         return errf(err, "%zu strata of %zu time bins are more than %u pooled positions; "
             "use a coarser grid or fewer strata", L->ncells, L->nbins, LAYOUT_MAX_POSITIONS);
@@ -104,7 +105,7 @@ layout_cell_levels(const struct layout *L, size_t cell, uint32_t *idx)
 size_t
 layout_surv_n(const struct layout *L, size_t s)
 {
-    return s * (1 + 2 * L->nbins);
+    return s * (1 + (L->competing ? 3 : 2) * L->nbins);
 }
 
 size_t
@@ -117,6 +118,12 @@ size_t
 layout_surv_censored(const struct layout *L, size_t s, size_t k)
 {
     return layout_surv_n(L, s) + 1 + L->nbins + k;
+}
+
+size_t
+layout_surv_competing(const struct layout *L, size_t s, size_t k)
+{
+    return layout_surv_n(L, s) + 1 + 2 * L->nbins + k;
 }
 
 long

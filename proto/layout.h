@@ -12,7 +12,9 @@
  *          slowest (mixed radix).  Open variables (ICD-O-3 codes) have no
  *          level list and cannot be pooled.  No grouping: one position.
  *   km     per stratum (the combinations as for count): its size n, then
- *          LAYOUT_BINS time bins of events, then as many of censorings.
+ *          LAYOUT_BINS time bins of events, then as many of censorings (cif:
+ *          and as many of competing events; logrank not stratified by node
+ *          is km's layout).
  *          Bin k holds times k x grid (times are rounded up to the grid at
  *          the node, as in direct mode); the bins reach LAYOUT_HORIZON_DAYS.
  *          Pooled survival needs a grid: exact times would make the layout
@@ -52,6 +54,7 @@ struct layout {
     size_t ncells;                  /* combinations (count: cells; km: strata) */
     uint32_t grid;                  /* km: the grid in days */
     size_t nbins;                   /* km: time bins per stratum */
+    int competing;                  /* cif: a third row of bins, the competing events */
     size_t npos;                    /* positions in all */
 };
 
@@ -69,6 +72,8 @@ void layout_cell_levels(const struct layout *L, size_t cell, uint32_t *idx);
 size_t layout_surv_n(const struct layout *L, size_t s);
 size_t layout_surv_events(const struct layout *L, size_t s, size_t k);
 size_t layout_surv_censored(const struct layout *L, size_t s, size_t k);
+/* cif only: position of stratum s's competing events at bin k. */
+size_t layout_surv_competing(const struct layout *L, size_t s, size_t k);
 /* The mask label of vector k ("value", "contrib", "small", "withheld"). */
 const char *layout_vector_label(int k);
 /* km: the bin of a time on the grid; -1 if it is not on the grid or past the horizon. */

@@ -122,6 +122,7 @@ build_km(struct release *r, const struct layout *L, const mask_elem *sums, uint3
     r->levels = xcalloc((n + 1) * (L->nvars + 1), sizeof *r->levels);
     r->texts = xcalloc((n + 1) * (L->nvars + 1), LAYOUT_LEVEL_TEXT);
     uint64_t *d = xcalloc(L->nbins, sizeof *d), *c = xcalloc(L->nbins, sizeof *c);
+    uint64_t *k2 = xcalloc(L->nbins, sizeof *k2), *out = xcalloc(L->nbins, sizeof *out);
     size_t at = 0;
     int rc = -1;
     for (size_t s = 0; s < L->ncells; s++) {
@@ -132,13 +133,17 @@ build_km(struct release *r, const struct layout *L, const mask_elem *sums, uint3
             continue;
         uint64_t total = 0;
         for (size_t b = 0; b < L->nbins; b++) {
-            struct pool_position e, k;
+            struct pool_position e, k, m = {0, 0, 0, 0};
             if (position(sums, L->npos, layout_surv_events(L, s, b), nodes, &e, err) != 0 ||
-                position(sums, L->npos, layout_surv_censored(L, s, b), nodes, &k, err) != 0)
+                position(sums, L->npos, layout_surv_censored(L, s, b), nodes, &k, err) != 0 ||
+                (L->competing && position(sums, L->npos, layout_surv_competing(L, s, b), nodes,
+                     &m, err) != 0))
                 goto done;
             d[b] = e.value;
             c[b] = k.value;
-            total += d[b] + c[b];
+            k2[b] = m.value;
+            out[b] = d[b] + k2[b];  /* everyone who leaves the risk set by an event */
+            total += d[b] + c[b] + k2[b];
         }
         if (total != x.value) {
             errf(err, "the pooled shares do not add up in stratum %zu (size %llu, rows %llu): "
@@ -159,24 +164,28 @@ build_km(struct release *r, const struct layout *L, const mask_elem *sums, uint3
         r->shown++;
         t->n = x.value;
         size_t cut;
-        pool_survival_cut(pol, d, c, L->nbins, &cut);
+        pool_survival_cut(pol, out, c, L->nbins, &cut);
         size_t rows = 0, last = 0;
         for (size_t b = 0; b < L->nbins; b++)
-            if (d[b] + c[b] > 0) {
+            if (out[b] + c[b] > 0) {
                 rows += b < cut;
                 last = b;
             }
         t->time = xcalloc(rows + 1, sizeof *t->time);
         t->events = xcalloc(rows + 1, sizeof *t->events);
         t->censored = xcalloc(rows + 1, sizeof *t->censored);
+        t->competing = L->competing ? xcalloc(rows + 1, sizeof *t->competing) : NULL;
         for (size_t b = 0; b < cut; b++)
-            if (d[b] + c[b] > 0) {
+            if (out[b] + c[b] > 0) {
                 t->time[t->n_time] = (int32_t)(b * L->grid);
                 t->events[t->n_time] = d[b];
                 t->censored[t->n_time] = c[b];
+                if (L->competing)
+                    t->competing[t->n_time] = k2[b];
                 t->n_time++;
             }
         t->n_events = t->n_censored = t->n_time;
+        t->n_competing = L->competing ? t->n_time : 0;
         if (cut <= last)
             t->truncated_at = (int32_t)(cut * L->grid);
     }
@@ -188,6 +197,8 @@ build_km(struct release *r, const struct layout *L, const mask_elem *sums, uint3
 done:
     free(d);
     free(c);
+    free(k2);
+    free(out);
     return rc;
 }
 
@@ -217,6 +228,7 @@ release_free(struct release *r)
         free(r->tables[i].time);
         free(r->tables[i].events);
         free(r->tables[i].censored);
+        free(r->tables[i].competing);
     }
     free(r->tables);
     free(r->tablep);
