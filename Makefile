@@ -122,8 +122,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TEST_OBJS) $(LIBS)
 # Test-only programs (never installed): a lying node and a flooder for the
 # fault and load tests (tests/tools/fakenode.c); an attacker's model probe for
 # the disclosure tests (tests/tools/probe.c); a hub that tampers with what it
-# relays, to show that nodes and fedra catch it (tests/tools/tamperhub.c).
-TOOLS := $(BUILD)/tests/fedra-fakenode $(BUILD)/tests/fedra-probe $(BUILD)/tests/fedra-tamperhub
+# relays, to show that nodes and fedra catch it, or records the pooled shares it
+# sees (tests/tools/tamperhub.c); what such a hub can read of them
+# (tests/tools/poolpeek.c).
+TOOLS := $(BUILD)/tests/fedra-fakenode $(BUILD)/tests/fedra-probe $(BUILD)/tests/fedra-tamperhub \
+         $(BUILD)/tests/fedra-poolpeek
 $(BUILD)/tests/fedra-%: $(BUILD)/tests/tools/%.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)

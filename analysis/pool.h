@@ -27,6 +27,12 @@
 #include <stdint.h>
 
 #define POOL_DEFAULT_MIN_SITES 3
+/*
+ * Participants a pooled result needs: with 3, a node colluding with the
+ * analyst or the hub learns from the pool only the sum of at least two
+ * others (docs/disclosure.md "Pooled release").
+ */
+#define POOL_MIN_PARTICIPANTS 3
 #define POOL_MAX_MIN_SITES 256          /* WIRE_MAX_AUDIENCE */
 
 struct pool_policy {

@@ -64,6 +64,17 @@ bundle_add_round(struct bundle *b, const struct federation *fed, const uint8_t *
     json_array_append_new(json_object_get(b->root, "rounds"), r);
 }
 
+void
+bundle_add_pooled(struct bundle *b, const char *hub, const uint8_t *query, size_t len,
+    const struct buf *reply)
+{
+    json_t *r = json_object();
+    json_object_set_new(r, "query", hex_json(query, len));
+    json_object_set_new(r, "hub", json_string(hub));
+    json_object_set_new(r, "pooled", hex_json(reply->p, reply->len));
+    json_array_append_new(json_object_get(b->root, "rounds"), r);
+}
+
 int
 bundle_write(const struct bundle *b, const char *path, char *err)
 {
@@ -116,6 +127,13 @@ bundle_federation(const struct bundle *b, struct pki_trust *trust, struct federa
         fed->nnodes++;
     }
     return 0;
+}
+
+int
+bundle_is_pooled(const struct bundle *b)
+{
+    json_t *r = json_array_get(json_object_get(b->root, "rounds"), 0);
+    return r != NULL && json_object_get(r, "pooled") != NULL;
 }
 
 static enum node_status
@@ -177,5 +195,24 @@ bundle_replay(struct bundle *b, const struct federation *fed, const uint8_t **qu
             snprintf(rep[i].code, sizeof rep[i].code, "%s", rep[i].body->code);
         }
     }
+    return 0;
+}
+
+int
+bundle_replay_pooled(struct bundle *b, const uint8_t **query, size_t *len,
+    const char **hub, struct buf *reply, char *err)
+{
+    json_t *r = json_array_get(json_object_get(b->root, "rounds"), b->next);
+    if (r == NULL)
+        return errf(err, "the bundle holds no pooled round (it belongs to another command)");
+    size_t k = ++b->next;
+    if (evidence_hex(r, "query", WIRE_MAX_QUERY, &b->query) != 0)
+        return errf(err, "round %zu: the query is missing or not hex", k);
+    *hub = json_string_value(json_object_get(r, "hub"));
+    if (*hub == NULL || !pki_name_valid(*hub) ||
+        evidence_hex(r, "pooled", WIRE_MAX_POOL_REPLY, reply) != 0)
+        return errf(err, "round %zu: not a pooled round (no hub name or no hex release)", k);
+    *query = b->query.p;
+    *len = b->query.len;
     return 0;
 }

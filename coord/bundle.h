@@ -10,6 +10,9 @@
  *      "nodes": ["AA", "BB"],
  *      "rounds": [{"query": HEX, "responses": [{"node": "AA", "status": "ok",
  *                  "reason": "...", "envelope": HEX}, ...]}, ...]}
+ * A pooled release (coord/pooled.h) is one round {"query": HEX, "hub": NAME,
+ * "pooled": HEX}: the hub's PoolReply (its signed release and every node's
+ * signed response, which commits to its masked share; never the shares).
  * `fedra verify` re-runs the command over the recorded rounds: it checks each
  * query's analyst signature and that it asks what the command asks, each
  * response's node signature and binding to that query, then merges and
@@ -44,12 +47,17 @@ void bundle_init(struct bundle *b, int argc, char *const *argv, const struct fed
 /* One round: the query envelope and the replies of fed's nodes (fed: who it went to). */
 void bundle_add_round(struct bundle *b, const struct federation *fed, const uint8_t *query,
     size_t len, const struct node_reply *rep);
+/* A pooled round: the query envelope and the hub's PoolReply as received. */
+void bundle_add_pooled(struct bundle *b, const char *hub, const uint8_t *query, size_t len,
+    const struct buf *reply);
 int bundle_write(const struct bundle *b, const char *path, char *err);
 void bundle_release(struct bundle *b);
 
 /* Reading: load and check the shape; argv (borrowed) is the recorded command. */
 int bundle_load(const char *path, struct bundle *b, size_t *argc, const char ***argv,
     char *err);
+/* 1 if the bundle records a pooled release (its first round is one). */
+int bundle_is_pooled(const struct bundle *b);
 /* A federation of the recorded node names, no endpoints, trusting only ${trust}. */
 int bundle_federation(const struct bundle *b, struct pki_trust *trust, struct federation *fed,
     char *err);
@@ -63,5 +71,11 @@ int bundle_federation(const struct bundle *b, struct pki_trust *trust, struct fe
  */
 int bundle_replay(struct bundle *b, const struct federation *fed, const uint8_t **query,
     size_t *len, struct node_reply *rep, char *err);
+/*
+ * The next round as a pooled one: its query (as bundle_replay), the hub's
+ * name (borrowed) and its PoolReply, copied to reply; nothing verified yet.
+ */
+int bundle_replay_pooled(struct bundle *b, const uint8_t **query, size_t *len,
+    const char **hub, struct buf *reply, char *err);
 
 #endif /* !BUNDLE_H */

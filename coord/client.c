@@ -159,9 +159,8 @@ client_verify_reply(const struct federation *f, const struct fed_node *nd,
     return verify_reply(f, nd, NULL, qhash, msg, len, out, err);
 }
 
-/* A DEALER, CURVE client with a transient key, pinned to key, connected to endpoint. */
-static void *
-open_socket(void *ctx, const char *name, const char *endpoint, const uint8_t key[32],
+void *
+client_open_dealer(void *ctx, const char *name, const char *endpoint, const uint8_t key[32],
     int64_t maxmsg, char *err)
 {
     char server[41], pub[41], sec[41];
@@ -315,7 +314,7 @@ sign_envelope(const struct pki_cert *cert, const struct pki_key *key, const stru
 int
 client_hub_route(const struct federation *f, const struct pki_cert *cert,
     const struct pki_key *key, const uint8_t *query, size_t len, const size_t *idx, size_t n,
-    int timeout_ms, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out, char *err)
+    int timeout_ms, int pooled, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out, char *err)
 {
     if (f->hub == NULL)
         return errf(err, "the federation file names no hub");
@@ -357,6 +356,10 @@ client_hub_route(const struct federation *f, const struct pki_cert *cert,
         r.query_hash.len = sizeof qhash;
         r.n_queries = n;
         r.queries = sqp;
+        if (pooled) {               /* the release service reads the query itself */
+            r.pooled_query.data = (uint8_t *)query;
+            r.pooled_query.len = len;
+        }
         struct buf body = {0};
         wire_pack(&r.base, &body);
         rc = sign_envelope(cert, key, &body, out, err);
@@ -466,7 +469,7 @@ send_route(struct client_session *sess, const uint8_t *query, size_t len, int ti
     } else if (signed_by_other(sess->cert, query, len)) {
         errf(why, "the query is signed by another analyst: answers through hub '%s' are sealed "
             "to the query's signer, so only that analyst can send it", f->hub->name);
-    } else if (client_hub_route(f, sess->cert, sess->key, query, len, idx, nh, timeout_ms,
+    } else if (client_hub_route(f, sess->cert, sess->key, query, len, idx, nh, timeout_ms, 0,
                    route_id, &route, why) == 0) {
         Fedra__HubFrame h = FEDRA__HUB_FRAME__INIT;
         h.version = WIRE_VERSION;
@@ -475,7 +478,7 @@ send_route(struct client_session *sess, const uint8_t *query, size_t len, int ti
         h.payload.len = route.len;
         wire_pack(&h.base, &frame);
         if (sess->hub == NULL)
-            sess->hub = open_socket(sess->ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
+            sess->hub = client_open_dealer(sess->ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
                 (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, why);
         if (sess->hub != NULL && zmq_send(sess->hub, frame.p, frame.len, ZMQ_DONTWAIT) < 0)
             errf(why, "cannot send to hub '%s': %s", f->hub->name, zmq_strerror(errno));
@@ -563,7 +566,7 @@ client_session_fanout(struct client_session *sess, const uint8_t *query, size_t 
         if (f->nodes[i].via_hub)
             continue;
         if (socks[i] == NULL)
-            socks[i] = open_socket(ctx, f->nodes[i].name, f->nodes[i].endpoint,
+            socks[i] = client_open_dealer(ctx, f->nodes[i].name, f->nodes[i].endpoint,
                 f->nodes[i].curve_key, (int64_t)WIRE_MAX_RESPONSE + WIRE_CURVE_OVERHEAD,
                 rep[i].reason);
         if (socks[i] == NULL) {

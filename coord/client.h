@@ -85,9 +85,13 @@ int client_session_verify(struct client_session *s, size_t i, const uint8_t qhas
  * HUB_REPLY h (its route_id and node already matched) into rep: opened,
  * verified, its status mapped.
  */
+/* A DEALER, CURVE client with a transient key, pinned to key, connected to endpoint. */
+void *client_open_dealer(void *ctx, const char *name, const char *endpoint, const uint8_t key[32],
+    int64_t maxmsg, char *err);
+
 int client_hub_route(const struct federation *f, const struct pki_cert *cert,
     const struct pki_key *key, const uint8_t *query, size_t len, const size_t *idx, size_t n,
-    int timeout_ms, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out, char *err);
+    int timeout_ms, int pooled, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out, char *err);
 void client_session_hub_reply(struct client_session *s, size_t i,
     const uint8_t qhash[WIRE_HASH_LEN], const Fedra__HubFrame *h, struct node_reply *rep);
 

@@ -140,8 +140,15 @@ on_line(void *arg, int lineno, const char *key, const char *value, char *err)
         ld->crl = util_path_relative_to(ld->f->path, value);
         return 0;
     }
-    return errf(err, "%s:%d: unknown key '%s' (keys: ca_cert, crl, hub, node)", ld->f->path, lineno,
-        key);
+    if (strcmp(key, "pooled") == 0) {
+        if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+            return errf(err, "%s:%d: pooled is 'yes' or 'no', not '%s'", ld->f->path, lineno,
+                value);
+        ld->f->pooled = strcmp(value, "yes") == 0;
+        return 0;
+    }
+    return errf(err, "%s:%d: unknown key '%s' (keys: ca_cert, crl, hub, node, pooled)",
+        ld->f->path, lineno, key);
 }
 
 int

@@ -54,6 +54,7 @@ struct federation {
     struct fed_node *nodes;
     size_t nnodes;
     struct fed_hub *hub;            /* NULL without a hub line */
+    int pooled;                     /* pooled = yes: --pooled by default (coord/pooled.h) */
     struct pki_trust *trust;        /* NULL without ca_cert */
     int64_t verify_at;              /* certificates are checked at this Unix time; 0 = now
                                        (fedra verify: when the query was signed) */

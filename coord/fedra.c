@@ -18,6 +18,7 @@
 #include "coord/client.h"
 #include "coord/federation.h"
 #include "coord/kind.h"
+#include "coord/pooled.h"
 #include "coord/model.h"
 #include "coord/report.h"
 #include "lib/util.h"
@@ -69,6 +70,7 @@ struct opts {
     struct bundle *bundle;          /* recording (--bundle) or replaying (verify) */
     int replay;                     /* verify: rounds come from the bundle */
     struct signer *signer;          /* the analyst's credentials, loaded on first use */
+    int pooled;                     /* --pooled 1, --no-pooled 0, else -1: the federation's */
 };
 
 /*
@@ -149,16 +151,17 @@ session_open(const struct opts *o, const struct federation *fed, char *err)
  * random model_id excepted); each response must verify as client_fanout()
  * would verify it.
  */
+/*
+ * A recorded query (round k of a bundle): a valid analyst's signature at the
+ * time it was signed, and it asks exactly what the command asks (spec,
+ * packed, equal byte for byte, but for the fit's random model_id and a pooled
+ * query's roster of certificates, which the bundle's federation does not hold).
+ */
 static int
-replay_round(const struct opts *o, const struct federation *fed, const Fedra__QuerySpec *spec,
-    struct node_reply *rep, char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
+recorded_query(const struct federation *fed, const Fedra__QuerySpec *spec, const uint8_t *q,
+    size_t len, size_t k, char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
 {
-    const uint8_t *q;
-    size_t len;
     char why[FEDRA_ERRLEN];
-    if (bundle_replay(o->bundle, fed, &q, &len, rep, err) != 0)
-        return -1;
-    size_t k = o->bundle->next;
     Fedra__Envelope *env = wire_envelope_decode(q, len, WIRE_MAX_MODEL_QUERY, why);
     Fedra__QueryBody *body = env ? wire_query_decode(env->body.data, env->body.len, why) : NULL;
     struct pki_cert *cert = NULL;
@@ -186,6 +189,10 @@ replay_round(const struct opts *o, const struct federation *fed, const Fedra__Qu
     }
     Fedra__QuerySpec mine = *spec;
     mine.model_id = body->spec->model_id;
+    if (mine.pooled) {
+        mine.roster = body->spec->roster;
+        mine.n_roster = body->spec->n_roster;
+    }
     struct buf a = {0}, b = {0};
     wire_pack(&mine.base, &a);
     wire_pack(&body->spec->base, &b);
@@ -199,14 +206,26 @@ replay_round(const struct opts *o, const struct federation *fed, const Fedra__Qu
     util_hex(body->query_id.data, body->query_id.len, qid);
     rc = 0;
 out:
-    if (rc != 0) {
-        client_replies_release(rep, fed->nnodes);
-        memset(rep, 0, fed->nnodes * sizeof *rep);
-    }
     pki_cert_free(cert);
     wire_query_free(body);
     wire_envelope_free(env);
     return rc;
+}
+
+static int
+replay_round(const struct opts *o, const struct federation *fed, const Fedra__QuerySpec *spec,
+    struct node_reply *rep, char qid[2 * WIRE_QUERY_ID_LEN + 1], char *err)
+{
+    const uint8_t *q;
+    size_t len;
+    if (bundle_replay(o->bundle, fed, &q, &len, rep, err) != 0)
+        return -1;
+    if (recorded_query(fed, spec, q, len, o->bundle->next, qid, err) != 0) {
+        client_replies_release(rep, fed->nnodes);
+        memset(rep, 0, fed->nnodes * sizeof *rep);
+        return -1;
+    }
+    return 0;
 }
 
 /* The answers to one round: sent (and recorded with --bundle), or replayed. */
@@ -266,7 +285,7 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
         return EXIT_FAIL;
     }
     report_check_replies(fed, rep, spec);
-    struct report r = {o->format, stdout, stderr, fed, rep, qid};
+    struct report r = {o->format, stdout, stderr, fed, rep, qid, NULL};
     int rc = report_answers(&r, spec, show, err), all = 1;
     for (size_t i = 0; i < fed->nnodes; i++)
         all &= rep[i].status == NODE_OK;
@@ -281,6 +300,92 @@ run_query(const struct opts *o, const struct federation *fed, const uint8_t *env
     return all ? EXIT_OK : EXIT_PARTIAL;
 }
 
+/*
+ * A pooled release (coord/pooled.h): every node of the federation is a
+ * participant, named in the signed query with its certificate (the roster
+ * its masks are agreed over); the hub's verified release is reported as the
+ * one answer.  Exit as run_query: ok, or fail naming the node that failed.
+ */
+static int
+run_pooled(const struct opts *o, const struct federation *fed, Fedra__QuerySpec *spec,
+    const struct coord_show *show)
+{
+    char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
+    if (spec->kind != FEDRA__KIND__KIND_COUNT && spec->kind != FEDRA__KIND__KIND_KM &&
+        spec->kind != FEDRA__KIND__KIND_CIF &&
+        (spec->kind != FEDRA__KIND__KIND_LOGRANK || spec->stratify_by_node)) {
+        fprintf(stderr, "fedra: --pooled is built for count, km, logrank and cif so far\n");
+        return EXIT_FAIL;
+    }
+    if (o->save_query != NULL) {
+        fprintf(stderr, "fedra: a pooled query goes through the hub as it is signed; it cannot "
+            "be saved for later\n");
+        return EXIT_FAIL;
+    }
+    ProtobufCBinaryData *roster = xcalloc(fed->nnodes + 1, sizeof *roster);
+    for (size_t i = 0; !o->replay && i < fed->nnodes; i++)
+        roster[i].data = (uint8_t *)pki_cert_der(fed->nodes[i].cert, &roster[i].len);
+    spec->pooled = 1;
+    spec->roster = roster;
+    spec->n_roster = fed->nnodes;
+    struct buf env = {0}, reply = {0};
+    struct pooled_result pr;
+    memset(&pr, 0, sizeof pr);
+    int rc = EXIT_FAIL, got;
+    /* verify: the recorded query and release, checked as the live ones are. */
+    struct fed_hub bhub;
+    struct federation bfed = *fed;
+    if (o->replay) {
+        const uint8_t *q;
+        size_t qlen;
+        const char *hubname;
+        uint8_t qhash[WIRE_HASH_LEN];
+        pr.rep = xcalloc(fed->nnodes + 1, sizeof *pr.rep);
+        memset(&bhub, 0, sizeof bhub);
+        got = bundle_replay_pooled(o->bundle, &q, &qlen, &hubname, &reply, err) == 0 &&
+              recorded_query(fed, spec, q, qlen, o->bundle->next, qid, err) == 0;
+        if (got) {
+            bhub.name = (char *)hubname;
+            bhub.endpoint = (char *)"(bundle)";
+            bfed.hub = &bhub;
+            fed = &bfed;
+            wire_query_hash(q, qlen, qhash);
+            got = pooled_verify(fed, qhash, reply.p, reply.len, &pr, err) == 0;
+        }
+    } else {
+        got = sign_query(o, fed, spec, &env, qid, err) == 0 &&
+              pooled_run(fed, o->signer->cert, o->signer->key, env.p, env.len, o->timeout_ms,
+                  &pr, err) == 0 && pr.release != NULL;
+        if (got && o->bundle != NULL)
+            bundle_add_pooled(o->bundle, fed->hub->name, env.p, env.len, &pr.raw);
+    }
+    if (!got) {
+        fprintf(stderr, "fedra: pooled release failed: %s\n", err);
+        for (size_t i = 0; pr.rep != NULL && i < fed->nnodes; i++)
+            if (pr.rep[i].status != NODE_OK)
+                fprintf(stderr, "  %s: %s: %s\n", fed->nodes[i].name,
+                    client_status_name(pr.rep[i].status), pr.rep[i].reason);
+    } else {
+        struct report r;
+        pooled_report(&pr, fed, o->format, qid, &r);
+        report_check_replies(&pr.view, &pr.view_reply, spec);
+        if (pr.view_reply.status != NODE_OK)
+            fprintf(stderr, "fedra: the hub's release does not fit the query: %s\n",
+                pr.view_reply.reason);
+        else if (report_answers(&r, spec, show, err) != 0)
+            fprintf(stderr, "fedra: %s\n", err);
+        else
+            rc = EXIT_OK;
+    }
+    spec->roster = NULL;
+    spec->n_roster = 0;
+    free(roster);
+    pooled_result_release(&pr, fed->nnodes);
+    buf_release(&env);
+    buf_release(&reply);
+    return rc;
+}
+
 /* Sign spec; either save it (--save-query) or send it. */
 static int
 sign_and_run(const struct opts *o, const struct federation *fed, Fedra__QuerySpec *spec,
@@ -288,6 +393,8 @@ sign_and_run(const struct opts *o, const struct federation *fed, Fedra__QuerySpe
 {
     char err[FEDRA_ERRLEN], qid[2 * WIRE_QUERY_ID_LEN + 1];
     struct buf env = {0};
+    if (o->pooled == 1 || (o->pooled < 0 && fed->pooled))
+        return run_pooled(o, fed, spec, show);
     if (o->replay)
         return run_query(o, fed, NULL, 0, "", spec, show);
     if (sign_query(o, fed, spec, &env, qid, err) != 0) {
@@ -382,7 +489,7 @@ run_model(const struct opts *o, const struct federation *fed, const struct coord
     memset(&ctx, 0, sizeof ctx);
     ctx.o = o;
     ctx.fed = fed;
-    struct report r = {o->format, stdout, stderr, fed, NULL, ""};
+    struct report r = {o->format, stdout, stderr, fed, NULL, "", NULL};
     char err[FEDRA_ERRLEN];
     int rc = model_run(&q->model, &r, model_send, &ctx, err);
     model_ctx_release(&ctx);
@@ -495,6 +602,7 @@ cmd_verify(const struct opts *o0, int argc, char **argv)
     }
     o.bundle = &b;
     o.replay = 1;
+    o.pooled = bundle_is_pooled(&b);
     o.save_query = NULL;
     fprintf(stderr, "fedra: verifying %s: %s", path, args[0]);
     for (size_t i = 1; i < nargs; i++)
@@ -544,7 +652,7 @@ int
 main(int argc, char **argv)
 {
     struct opts o = {getenv("FEDRA_FEDERATION"), getenv("FEDRA_CERT"), getenv("FEDRA_KEY"), NULL,
-        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, NULL, NULL, 0, NULL};
+        CLIENT_DEFAULT_TIMEOUT_MS, REPORT_TABLE, NULL, NULL, 0, NULL, -1};
     /* Global options may stand before or after the command. */
     char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, want_help = 0;
@@ -563,6 +671,8 @@ main(int argc, char **argv)
             o.save_query = argv[++i];
         } else if (strcmp(a, "--bundle") == 0 && has) {
             o.bundle_path = argv[++i];
+        } else if (strcmp(a, "--pooled") == 0 || strcmp(a, "--no-pooled") == 0) {
+            o.pooled = strcmp(a, "--pooled") == 0;
         } else if (strcmp(a, "--timeout") == 0 && has) {
             long long t;
             if (util_parse_int(argv[++i], 1, CLIENT_MAX_TIMEOUT_MS, &t) != 0) {

@@ -302,10 +302,15 @@ count_table(const struct report *r, const struct count_merged *m)
         supp += m->rows[j].nsuppressed > 0 && !m->rows[j].nwithheld;
         held += m->rows[j].nwithheld > 0;
     }
+    if (held && r->pooled != NULL)
+        fprintf(r->out, "** %zu row(s) held back by the pooled release rules (a pooled count of "
+            "1 .. %u, or fewer than %u nodes with one of them small; which one is not said): "
+            "count is a lower bound, the upper bound is not released\n", held,
+            r->pooled->min_cell - 1, r->pooled->min_sites);
     if (supp)
         fprintf(r->out, "* %zu row(s) include cells suppressed by a node's min_cell: the "
             "pooled count lies between count and count_max\n", supp);
-    if (held)
+    if (held && r->pooled == NULL)
         fprintf(r->out, "** %zu row(s) include cells withheld by a node's disclosure auditor "
             "(complementary suppression): count is a lower bound, the upper bound is not "
             "released\n", held);

@@ -167,9 +167,28 @@ report_psd(const double *a, size_t p, char *why)
     return rc;
 }
 
+/* A pooled release's participants: each one's share, never a number of its own. */
+static json_t *
+pooled_nodes_json(const struct report_pooled *pl)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < pl->fed->nnodes; i++) {
+        const struct node_reply *p = &pl->replies[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(pl->fed->nodes[i].name));
+        json_object_set_new(o, "status", json_string(client_status_name(p->status)));
+        if (p->status != NODE_OK)
+            json_object_set_new(o, "reason", json_string(p->reason));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 json_t *
 report_nodes_json(const struct report *r)
 {
+    if (r->pooled != NULL)
+        return pooled_nodes_json(r->pooled);
     json_t *a = json_array();
     for (size_t i = 0; i < r->fed->nnodes; i++) {
         const struct node_reply *p = &r->replies[i];
@@ -202,6 +221,18 @@ report_nodes_text(const struct report *r, FILE *f)
         ok += r->replies[i].status == NODE_OK;
         size_t l = strlen(r->fed->nodes[i].name);
         w = l > w ? l : w;
+    }
+    if (r->pooled != NULL) {
+        const struct report_pooled *pl = r->pooled;
+        fprintf(f, "pooled release by hub '%s' (min_cell %u, min_sites %u", pl->hub, pl->min_cell,
+            pl->min_sites);
+        if (pl->grid_days > 0)
+            fprintf(f, ", grid %u days", pl->grid_days);
+        fprintf(f, ") over %zu nodes:", pl->fed->nnodes);
+        for (size_t i = 0; i < pl->fed->nnodes; i++)
+            fprintf(f, " %s", pl->fed->nodes[i].name);
+        fputc('\n', f);
+        return;
     }
     fprintf(f, "nodes: %zu of %zu answered\n", ok, r->fed->nnodes);
     for (size_t i = 0; i < r->fed->nnodes; i++) {
@@ -281,6 +312,14 @@ report_emit_json_nodes(const struct report *r, json_t *nodes, int partial, json_
     if (r->query_id && r->query_id[0])
         json_object_set_new(o, "query_id", json_string(r->query_id));
     json_object_set_new(o, "nodes", nodes);
+    if (r->pooled != NULL) {
+        json_t *rel = json_object();
+        json_object_set_new(rel, "hub", json_string(r->pooled->hub));
+        json_object_set_new(rel, "min_cell", json_integer(r->pooled->min_cell));
+        json_object_set_new(rel, "min_sites", json_integer(r->pooled->min_sites));
+        json_object_set_new(rel, "grid_days", json_integer(r->pooled->grid_days));
+        json_object_set_new(o, "release", rel);
+    }
     if (partial >= 0)
         json_object_set_new(o, "partial", json_boolean(partial));
     json_object_set_new(o, "result", result ? result : json_null());
@@ -350,9 +389,12 @@ void
 report_tail_nodes(struct buf *t, const struct report *r)
 {
     struct buf v = {0};
-    for (size_t i = 0; i < r->fed->nnodes; i++)
-        buf_printf(&v, "%s%s=%s", i ? ";" : "", r->fed->nodes[i].name,
-            client_status_name(r->replies[i].status));
+    /* A pooled release: the participants, not the hub that stands in as the one answer. */
+    const struct federation *f = r->pooled ? r->pooled->fed : r->fed;
+    const struct node_reply *rep = r->pooled ? r->pooled->replies : r->replies;
+    for (size_t i = 0; i < f->nnodes; i++)
+        buf_printf(&v, "%s%s=%s", i ? ";" : "", f->nodes[i].name,
+            client_status_name(rep[i].status));
     report_tail_str(t, v.len ? (const char *)v.p : "");
     buf_release(&v);
 }

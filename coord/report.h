@@ -18,6 +18,17 @@
 
 enum report_format { REPORT_TABLE, REPORT_CSV, REPORT_JSON };
 
+/*
+ * A pooled release (coord/pooled.h): the report merges one answer, the
+ * hub's released table, while the nodes listed are the participants.
+ */
+struct report_pooled {
+    const struct federation *fed;   /* the participants */
+    const struct node_reply *replies;   /* what became of each one's share */
+    const char *hub;                /* who released the result */
+    uint32_t min_cell, min_sites, grid_days;    /* the rules it applied */
+};
+
 struct report {
     enum report_format format;
     FILE *out;                      /* results */
@@ -25,6 +36,7 @@ struct report {
     const struct federation *fed;
     const struct node_reply *replies;   /* fed->nnodes */
     const char *query_id;           /* hex, may be "" */
+    const struct report_pooled *pooled;     /* a pooled release, or NULL */
 };
 
 /*

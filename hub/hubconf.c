@@ -17,7 +17,7 @@
 
 #define HUBCONF_QUOTE_MAX 80                /* characters of a bad value quoted in an error */
 
-enum key_kind { K_PATH, K_ENDPOINT, K_URL, K_UINT };
+enum key_kind { K_PATH, K_ENDPOINT, K_URL, K_UINT, K_NAMES };
 
 struct key {
     const char *name;
@@ -50,6 +50,8 @@ static const struct key hubconf_keys[] = {
     {"queue_per_node", K_UINT, LIM(queue_per_node), 1, RELAY_MAX_QUEUE_PER_NODE, 0, NULL},
     {"inflight_max", K_UINT, LIM(inflight_max), 1, RELAY_MAX_INFLIGHT, 0, NULL},
     {"skew_ms", K_UINT, LIM(skew_ms), 0, RELAY_MAX_SKEW_MS, 0, NULL},
+    {"roster", K_NAMES, STR(roster), 0, 0, 0, NULL},
+    {"roster_min", K_UINT, STR(roster_min), 2, WIRE_MAX_AUDIENCE, 0, NULL},
 };
 #define HUBCONF_NKEYS (sizeof hubconf_keys / sizeof hubconf_keys[0])
 
@@ -112,6 +114,9 @@ set_value(struct hubconf *c, const struct key *k, const char *value, char *why, 
     case K_URL:
         *sp = xstrdup(value);
         return url_problem(value);
+    case K_NAMES:
+        *sp = xstrdup(value);
+        return relay_roster_problem(value, 1, why, whylen);
     case K_UINT:
         if (util_parse_int(value, k->lo, k->hi, &v) != 0) {
             snprintf(why, whylen, "must be an integer from %lld to %lld", k->lo, k->hi);
@@ -175,8 +180,12 @@ hubconf_load(const char *path, struct hubconf *c, char *err)
     c->lim.inflight_max = RELAY_DEFAULT_INFLIGHT;
     c->lim.skew_ms = RELAY_DEFAULT_SKEW_MS;
     c->lim.hello_interval_ms = WIRE_HUB_HELLO_INTERVAL_MS;
+    c->roster_min = RELAY_MIN_ROSTER;
     if (kv_parse(path, on_line, c, err) != 0)
         return -1;
+    char why[FEDRA_ERRLEN];
+    if (c->roster != NULL && relay_roster_problem(c->roster, c->roster_min, why, sizeof why))
+        return errf(err, "%s: roster %s (roster_min %u)", path, why, c->roster_min);
     for (size_t i = 0; i < HUBCONF_NKEYS; i++) {
         const struct key *k = &hubconf_keys[i];
         if (k->required && !((c->seen >> i) & 1))
@@ -212,5 +221,6 @@ hubconf_release(struct hubconf *c)
     free(c->crl_url);
     free(c->log);
     free(c->state);
+    free(c->roster);
     memset(c, 0, sizeof *c);
 }

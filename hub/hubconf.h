@@ -34,6 +34,8 @@ struct hubconf {
     char *log;                      /* the relay log (SQLite, hub/relaylog.h) */
     char *state;                    /* the state file `fedra-hub status` reads */
     struct relay_limits lim;        /* timeout_max_ms, queue_per_node, inflight_max, skew_ms */
+    char *roster;                   /* pooled release: every participant's name, comma-separated */
+    uint32_t roster_min;            /* RELAY_MIN_ROSTER; lower only to test (disclosure.md §8.3) */
     uint32_t seen;                  /* bit per key: a key given twice is refused */
 };
 

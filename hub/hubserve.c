@@ -384,6 +384,7 @@ hub_reload(struct hub *h)
         pki_key_free(h->key);
         h->cert = c;
         h->key = k;
+        relay_set_signer(h->relay, h->cert, h->key);
     }
     OPENSSL_cleanse(sec, sizeof sec);
     if (h->fetch != NULL)
@@ -511,6 +512,8 @@ hub_open(struct hub *h, const char *config_path,
         return -1;
     struct relay_io io = {io_send, io_event, io_log, tamper, h, tamper_arg};
     h->relay = relay_new(&h->cfg.lim, h->name, &io);
+    relay_set_signer(h->relay, h->cert, h->key);
+    relay_set_roster(h->relay, h->cfg.roster, h->cfg.roster_min);
     struct relay_now now = now_pair();
     relay_set_trust(h->relay, h->trust, &now);
     if (open_sockets(h, err) != 0)
@@ -649,7 +652,7 @@ hubserve_main(const char *config_path,
         hub_log(&h, "fetching the CRL from %s every %u s (timeout %u s)", h.cfg.crl_url,
             h.cfg.crl_refresh_s, h.cfg.crl_timeout_s);
     struct relay_event started = {h.started_ms, "started", "", NULL, NULL, h.name, NULL, 0,
-        HUBSERVE_VERSION};
+        HUBSERVE_VERSION, NULL, 0};
     io_event(&h, &started);
     hub_gate(&h);
     hub_commit(&h);
@@ -663,7 +666,8 @@ hubserve_main(const char *config_path,
         (unsigned long long)c->forwards, (unsigned long long)c->answers,
         (unsigned long long)c->timeouts, (unsigned long long)c->busy,
         (unsigned long long)c->refused, (unsigned long long)c->junk);
-    struct relay_event stopped = {util_now_ms(), "stopped", "", NULL, NULL, h.name, NULL, 0, ""};
+    struct relay_event stopped = {util_now_ms(), "stopped", "", NULL, NULL, h.name, NULL, 0, "",
+        NULL, 0};
     io_event(&h, &stopped);
     hub_commit(&h);
     crlfetch_stop(h.fetch);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub/pool.h"
 #include "node/certcache.h"
 
 #define RELAY_TAG_SLOT_BITS 17              /* > log2(RELAY_MAX_INFLIGHT) */
@@ -51,6 +52,26 @@ struct pending {
     uint8_t qhash[WIRE_HASH_LEN];
     int64_t deadline;                       /* monotonic */
     uint32_t timeout_ms;
+    int pool;                               /* a pooled route's slot, or -1 */
+    size_t pool_i;                          /* the node's place in that route */
+};
+
+/*
+ * A pooled route (issue 14, hub/pool.h): the hub collects every node's
+ * share instead of relaying answers, and replies once, with its signed
+ * release or the reason there is none.  Meanwhile the analyst hears of each
+ * node: HUB_REPLY {node, OK, no payload} when its share is in, or the
+ * failure; the last HUB_REPLY has no node and carries the PoolReply.
+ */
+struct proute {
+    int used;
+    uint8_t route_id[WIRE_QUERY_ID_LEN];
+    uint8_t qhash[WIRE_HASH_LEN];
+    struct relay_peer analyst;
+    char analyst_name[PKI_MAX_NAME + 16];
+    struct hubpool *hp;
+    size_t waiting;                         /* nodes not yet answered or failed */
+    char why[RELAY_NOTE_MAX];               /* the first failure: no release */
 };
 
 struct replay_entry {
@@ -91,6 +112,11 @@ struct relay {
     struct relay_counters c;
     struct droplog drops[DROP_KINDS];
     int changed;
+    struct proute pool[RELAY_MAX_POOLED];
+    char **roster;                          /* pooled participants (relay_set_roster) */
+    size_t nroster;
+    const struct pki_cert *sign_cert;       /* the hub's own: signs pooled releases */
+    const struct pki_key *sign_key;
 };
 
 /* ---- logging ---- */
@@ -173,7 +199,23 @@ event(struct relay *r, const struct relay_now *now, const char *kind, const char
     if (r->io.event == NULL)
         return;
     struct relay_event e = {now->wall_ms, kind, analyst ? analyst : "", route_id, qhash,
-        node ? node : "", ahash, size, note ? note : ""};
+        node ? node : "", ahash, size, note ? note : "", NULL, 0};
+    r->io.event(r->io.arg, &e);
+}
+
+/* An event that keeps blob (pooled release: relay_event.blob), hashed into answer_hash. */
+static void
+event_blob(struct relay *r, const struct relay_now *now, const char *kind, const char *analyst,
+    const uint8_t *route_id, const uint8_t *qhash, const char *node, const uint8_t *blob,
+    size_t len, const char *note)
+{
+    r->changed = 1;
+    if (r->io.event == NULL)
+        return;
+    uint8_t h[32];
+    pki_sha256(blob ? blob : (const uint8_t *)"", len, h);
+    struct relay_event e = {now->wall_ms, kind, analyst ? analyst : "", route_id, qhash,
+        node ? node : "", h, len, note ? note : "", blob, len};
     r->io.event(r->io.arg, &e);
 }
 
@@ -611,6 +653,8 @@ route_refuse(struct relay *r, const struct relay_peer *from, struct route *rt,
     for (size_t i = 0; i < b->n_queries; i++)
         reply(r, now, from, rid, b->queries[i]->node, FEDRA__HUB_STATUS__HUB_STATUS_REFUSED,
             note, NULL, 0);
+    if (b->pooled_query.len > 0)    /* a pooled route also ends with its one last reply */
+        reply(r, now, from, rid, "", FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, note, NULL, 0);
 }
 
 /* Decode, authenticate and admit a route; 0 if it may be relayed, else rt->why. */
@@ -669,6 +713,137 @@ route_admit(struct relay *r, const Fedra__HubFrame *f, struct route *rt,
     return 0;
 }
 
+/* ---- pooled routes ---- */
+
+/* Open a pooled route for rt; its slot, or -1 with rt->why. */
+static int
+pool_open(struct relay *r, const struct relay_peer *from, struct route *rt,
+    const struct relay_now *now)
+{
+    const Fedra__HubRoute *b = rt->body;
+    if (r->sign_cert == NULL || r->nroster == 0)
+        return errf(rt->why, "this hub releases no pooled results (it has no roster)");
+    /* The participants are the roster, no more and no fewer (RELAY_MIN_ROSTER). */
+    int same = b->n_queries == r->nroster;
+    for (size_t i = 0; same && i < r->nroster; i++) {
+        int found = 0;
+        for (size_t k = 0; k < b->n_queries; k++)
+            found |= strcmp(b->queries[k]->node, r->roster[i]) == 0;
+        same = found;
+    }
+    if (!same)
+        return errf(rt->why, "a pooled result covers the hub's whole roster (%zu nodes), and the "
+            "route names %zu nodes that are not exactly it", r->nroster, b->n_queries);
+    int slot = -1;
+    for (int i = 0; i < RELAY_MAX_POOLED && slot < 0; i++)
+        if (!r->pool[i].used)
+            slot = i;
+    if (slot < 0)
+        return errf(rt->why, "the hub is already releasing %d pooled results; try again "
+            "shortly", RELAY_MAX_POOLED);
+    char *names[WIRE_MAX_AUDIENCE];
+    for (size_t i = 0; i < b->n_queries; i++)
+        names[i] = b->queries[i]->node;
+    struct proute *pr = &r->pool[slot];
+    memset(pr, 0, sizeof *pr);
+    if (hubpool_open(&pr->hp, b->pooled_query.data, b->pooled_query.len, rt->signer, names,
+            b->n_queries, rt->why) != 0)
+        return -1;
+    if (memcmp(hubpool_query_hash(pr->hp), b->query_hash.data, WIRE_HASH_LEN) != 0) {
+        hubpool_free(pr->hp);
+        pr->hp = NULL;
+        return errf(rt->why, "the route's query hash is not the pooled query's");
+    }
+    pr->used = 1;
+    event_blob(r, now, "pooled-query", rt->analyst, b->route_id.data, b->query_hash.data, "",
+        b->pooled_query.data, b->pooled_query.len, "");
+    memcpy(pr->route_id, b->route_id.data, WIRE_QUERY_ID_LEN);
+    memcpy(pr->qhash, b->query_hash.data, WIRE_HASH_LEN);
+    pr->analyst = *from;
+    snprintf(pr->analyst_name, sizeof pr->analyst_name, "%s", rt->analyst);
+    pr->waiting = b->n_queries;
+    return slot;
+}
+
+/* Every node heard from: the release, or the refusal with the first failure. */
+static void
+pool_settle(struct relay *r, int slot, const struct relay_now *now)
+{
+    struct proute *pr = &r->pool[slot];
+    if (pr->waiting > 0)
+        return;
+    struct buf out = {0};
+    size_t shown = 0, hidden = 0;
+    if (pr->why[0] == 0 && hubpool_finish(pr->hp, r->sign_cert, r->sign_key, now->wall_ms,
+            &out, &shown, &hidden, pr->why) == 0) {
+        char note[96];
+        snprintf(note, sizeof note, "%zu positions released, %zu held back", shown, hidden);
+        r->c.releases++;
+        event_blob(r, now, "release", pr->analyst_name, pr->route_id, pr->qhash, "", out.p,
+            out.len, note);
+        reply(r, now, &pr->analyst, pr->route_id, "", FEDRA__HUB_STATUS__HUB_STATUS_OK, "",
+            out.p, out.len);
+    } else {
+        char note[RELAY_NOTE_MAX];
+        snprintf(note, sizeof note, "no pooled result: %.700s", pr->why);
+        r->c.refused++;
+        event(r, now, "refused", pr->analyst_name, pr->route_id, pr->qhash, "", NULL, 0, note);
+        reply(r, now, &pr->analyst, pr->route_id, "", FEDRA__HUB_STATUS__HUB_STATUS_REFUSED,
+            note, NULL, 0);
+    }
+    buf_release(&out);
+    hubpool_free(pr->hp);
+    memset(pr, 0, sizeof *pr);
+}
+
+/* A node of a pooled route will not contribute: remember the first reason. */
+static void
+pool_fail(struct relay *r, int slot, const char *why, const struct relay_now *now)
+{
+    struct proute *pr = &r->pool[slot];
+    if (pr->why[0] == 0)
+        snprintf(pr->why, sizeof pr->why, "%s", why);
+    pr->waiting--;
+    pool_settle(r, slot, now);
+}
+
+/* A node's PoolAnswer: checked and added, never relayed. */
+static void
+pool_answer(struct relay *r, struct pending *p, const Fedra__HubFrame *f,
+    const struct relay_now *now)
+{
+    struct proute *pr = &r->pool[p->pool];
+    const char *name = r->nodes[p->node].name;
+    char why[RELAY_NOTE_MAX], shown[PKI_MAX_NAME + 1];
+    int ok = 0;
+    struct buf share = {0};
+    buf_append(&share, f->payload.data, f->payload.len);
+    snprintf(shown, sizeof shown, "%s", name);
+    if (r->io.tamper != NULL)       /* tests: a hub that records what it sees */
+        r->io.tamper(r->io.tamper_arg, RELAY_TAMPER_SHARE, shown, &share);
+    if (f->status == FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE)
+        snprintf(why, sizeof why, "node '%s' could not read the sealed query: %.200s", name,
+            f->reason);
+    else if (hubpool_add(pr->hp, r->trust, now->wall_ms, p->pool_i, share.p, share.len,
+                 why) == 0)
+        ok = 1;
+    event_blob(r, now, ok ? "share" : "refused", pr->analyst_name, pr->route_id, pr->qhash, name,
+        ok ? share.p : NULL, ok ? share.len : 0, ok ? "" : why);
+    buf_release(&share);
+    reply(r, now, &pr->analyst, pr->route_id, name, ok ? FEDRA__HUB_STATUS__HUB_STATUS_OK :
+        FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, ok ? "" : why, NULL, 0);
+    int slot = p->pool;
+    r->c.answers++;
+    r->nodes[p->node].answered++;
+    pending_done(r, p);
+    if (ok) {
+        pr->waiting--;
+        pool_settle(r, slot, now);
+    } else {
+        pool_fail(r, slot, why, now);
+    }
+}
+
 /* What became of one route's sealed queries, for its log line. */
 struct route_tally {
     unsigned forwarded, busy, offline, unknown;
@@ -677,7 +852,8 @@ struct route_tally {
 /* One sealed query to its node, or the reason it cannot go, answered at once. */
 static void
 route_forward(struct relay *r, const struct relay_peer *from, struct route *rt,
-    const Fedra__SealedQuery *q, const struct relay_now *now, struct route_tally *t)
+    const Fedra__SealedQuery *q, const struct relay_now *now, struct route_tally *t, int pool,
+    size_t pool_i)
 {
     const Fedra__HubRoute *b = rt->body;
     struct rnode *n = node_find(r, q->node);
@@ -710,6 +886,8 @@ route_forward(struct relay *r, const struct relay_peer *from, struct route *rt,
             return;
         }
         p->node = ni;
+        p->pool = pool;
+        p->pool_i = pool_i;
         p->to = n->peer;
         p->analyst = *from;
         snprintf(p->analyst_name, sizeof p->analyst_name, "%s", rt->analyst);
@@ -766,6 +944,8 @@ route_forward(struct relay *r, const struct relay_peer *from, struct route *rt,
     event(r, now, kind, rt->analyst, b->route_id.data, b->query_hash.data, q->node, NULL, 0,
         why);
     reply(r, now, from, b->route_id.data, q->node, st, why, NULL, 0);
+    if (pool >= 0)
+        pool_fail(r, pool, why, now);
 }
 
 static void
@@ -774,7 +954,9 @@ on_route(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *
 {
     struct route rt;
     memset(&rt, 0, sizeof rt);
-    if (route_admit(r, f, &rt, now) != 0) {
+    int slot = -1;
+    if (route_admit(r, f, &rt, now) != 0 ||
+        (rt.body->pooled_query.len > 0 && (slot = pool_open(r, from, &rt, now)) < 0)) {
         route_refuse(r, from, &rt, now);
     } else {
         const Fedra__HubRoute *b = rt.body;
@@ -786,7 +968,7 @@ on_route(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *
             f->payload.len, "");
         struct route_tally t = {0};
         for (size_t i = 0; i < b->n_queries; i++)
-            route_forward(r, from, &rt, b->queries[i], now, &t);
+            route_forward(r, from, &rt, b->queries[i], now, &t, slot, i);
         rlog(r, "route %s from %s: %zu nodes: %u forwarded, %u busy, %u offline, %u unknown",
             rid, rt.analyst, b->n_queries, t.forwarded, t.busy, t.offline, t.unknown);
     }
@@ -806,6 +988,10 @@ on_answer(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame 
         dropped(r, DROP_STRAY, now, "dropped an answer with %s tag %llu", p == NULL ?
             "an unknown (or already answered or timed out)" : "another connection's",
             (unsigned long long)f->tag);
+        return;
+    }
+    if (p->pool >= 0) {
+        pool_answer(r, p, f, now);
         return;
     }
     struct rnode *n = &r->nodes[p->node];
@@ -886,7 +1072,10 @@ relay_tick(struct relay *r, const struct relay_now *now)
         event(r, now, "timeout", p->analyst_name, p->route_id, p->qhash, name, NULL, 0, why);
         reply(r, now, &p->analyst, p->route_id, name, FEDRA__HUB_STATUS__HUB_STATUS_TIMEOUT,
             why, NULL, 0);
+        int pool = p->pool;
         pending_done(r, p);
+        if (pool >= 0)
+            pool_fail(r, pool, why, now);
     }
     int64_t silent = (int64_t)RELAY_SILENT_HELLOS * r->lim.hello_interval_ms;
     for (size_t i = 0; i < r->nnodes; i++)
@@ -962,8 +1151,70 @@ relay_free(struct relay *r)
     free(r->rbucket);
     free(r->rent);
     free(r->anames);
+    for (int i = 0; i < RELAY_MAX_POOLED; i++)
+        hubpool_free(r->pool[i].hp);
+    relay_set_roster(r, NULL, 0);
     certcache_free(r->analysts_cc);
     free(r);
+}
+
+const char *
+relay_roster_problem(const char *roster, uint32_t min, char *why, size_t whylen)
+{
+    char *copy = xstrdup(roster), *save = NULL, *names[WIRE_MAX_AUDIENCE + 1];
+    size_t n = 0;
+    const char *bad = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL && bad == NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        for (char *e = t + strlen(t); e > t && e[-1] == ' ';)
+            *--e = 0;
+        if (!pki_name_valid(t))
+            snprintf(why, whylen, "'%.64s' is not a node name", t), bad = why;
+        else if (n == WIRE_MAX_AUDIENCE)
+            snprintf(why, whylen, "more than %d nodes", WIRE_MAX_AUDIENCE), bad = why;
+        for (size_t i = 0; bad == NULL && i < n; i++)
+            if (strcmp(names[i], t) == 0)
+                snprintf(why, whylen, "names '%.64s' twice", t), bad = why;
+        if (bad == NULL)
+            names[n++] = t;
+    }
+    if (bad == NULL && n < min)
+        snprintf(why, whylen, "names %zu nodes; a pooled roster needs at least %u", n, min),
+            bad = why;
+    free(copy);
+    return bad;
+}
+
+void
+relay_set_roster(struct relay *r, const char *roster, uint32_t min)
+{
+    for (size_t i = 0; i < r->nroster; i++)
+        free(r->roster[i]);
+    free(r->roster);
+    r->roster = NULL;
+    r->nroster = 0;
+    char why[FEDRA_ERRLEN];
+    if (roster == NULL || relay_roster_problem(roster, min, why, sizeof why) != NULL)
+        return;
+    char *copy = xstrdup(roster), *save = NULL;
+    r->roster = xcalloc(WIRE_MAX_AUDIENCE, sizeof *r->roster);
+    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        for (char *e = t + strlen(t); e > t && e[-1] == ' ';)
+            *--e = 0;
+        r->roster[r->nroster++] = xstrdup(t);
+    }
+    free(copy);
+}
+
+void
+relay_set_signer(struct relay *r, const struct pki_cert *cert, const struct pki_key *key)
+{
+    r->sign_cert = cert;
+    r->sign_key = key;
 }
 
 void

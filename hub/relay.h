@@ -50,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis/pool.h"
 #include "certs/pki.h"
 #include "lib/util.h"
 #include "proto/wire.h"
@@ -70,6 +71,16 @@
 #define RELAY_MAX_ID 255                    /* a ZeroMQ routing id's bytes */
 #define RELAY_KEY_HEX (2 * PKI_CURVE_KEY_LEN + 1)
 #define RELAY_LOG_EVERY_MS 1000             /* one log line per kind of drop, at most */
+#define RELAY_MAX_POOLED 64                 /* pooled routes collecting shares at once */
+/*
+ * A pooled result is computed over the whole roster or not at all: two
+ * results over participant sets that differ by one node would give that
+ * node's values away (docs/disclosure.md "Pooled release").  The roster is
+ * the hub's (config `roster`), never the analyst's choice, and has at least
+ * RELAY_MIN_ROSTER nodes: with 3, one node colluding with the analyst still
+ * learns only the sum of the two others.
+ */
+#define RELAY_MIN_ROSTER POOL_MIN_PARTICIPANTS
 
 /* Outcomes of relay_io.send. */
 #define RELAY_SENT 0
@@ -95,12 +106,18 @@ struct relay_event {
     const uint8_t *answer_hash;     /* SHA-256 of the sealed answer as relayed */
     uint64_t size;                  /* bytes relayed (sealed query or answer) */
     const char *note;               /* the hub's own reason (refusals), or "" */
+    /* Pooled release only: what the hub itself must keep to recompute a release
+       (the pooled query, each masked share, the release); answer_hash is its
+       SHA-256.  NULL for every relayed payload: those are never kept. */
+    const uint8_t *blob;
+    size_t bloblen;
 };
 
 /* Where tamperhub may alter a payload (tests only; fedra-hub installs no hook). */
 enum relay_tamper_point {
     RELAY_TAMPER_FORWARD,           /* a sealed query about to go to node */
-    RELAY_TAMPER_REPLY              /* a sealed answer of node about to go to the analyst */
+    RELAY_TAMPER_REPLY,             /* a sealed answer of node about to go to the analyst */
+    RELAY_TAMPER_SHARE              /* a node's pooled share (PoolAnswer) about to be added */
 };
 
 struct relay_io {
@@ -136,6 +153,7 @@ struct relay_counters {
     uint64_t stray;                 /* answers with an unknown tag or from another connection */
     uint64_t undelivered;           /* replies and welcomes the peer could not take */
     uint64_t analysts;              /* distinct analysts whose routes verified */
+    uint64_t releases;              /* pooled results released (hub/pool.h) */
 };
 
 /* One node entry, for status. */
@@ -167,6 +185,12 @@ void relay_free(struct relay *r);
  * every live node's certificate at once: a revoked node is dropped.
  */
 void relay_set_trust(struct relay *r, const struct pki_trust *t, const struct relay_now *now);
+/* Why a roster value (comma-separated node names, at least min) is bad, or NULL. */
+const char *relay_roster_problem(const char *roster, uint32_t min, char *why, size_t whylen);
+/* The pooled roster (copied; NULL: no pooled release) of at least min nodes. */
+void relay_set_roster(struct relay *r, const char *roster, uint32_t min);
+/* The hub's certificate and key, which sign pooled releases (not owned; NULL: none). */
+void relay_set_signer(struct relay *r, const struct pki_cert *cert, const struct pki_key *key);
 
 /*
  * Why the hub must not relay now (its own certificate is unusable), or NULL

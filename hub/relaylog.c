@@ -24,6 +24,12 @@ static const char relaylog_schema[] =
     "CREATE TRIGGER IF NOT EXISTS relay_no_update BEFORE UPDATE ON relay"
     " BEGIN SELECT RAISE(ABORT, 'the relay log is append-only'); END;"
     "CREATE TRIGGER IF NOT EXISTS relay_no_delete BEFORE DELETE ON relay"
+    " BEGIN SELECT RAISE(ABORT, 'the relay log is append-only'); END;"
+    /* Pooled release: what the hub kept to recompute a release (relay_event.blob). */
+    "CREATE TABLE IF NOT EXISTS relay_blob(seq INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+    "CREATE TRIGGER IF NOT EXISTS relay_blob_no_update BEFORE UPDATE ON relay_blob"
+    " BEGIN SELECT RAISE(ABORT, 'the relay log is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS relay_blob_no_delete BEFORE DELETE ON relay_blob"
     " BEGIN SELECT RAISE(ABORT, 'the relay log is append-only'); END;";
 
 struct relaylog {
@@ -198,6 +204,24 @@ relaylog_append(struct relaylog *l, const struct relay_event *ev, char *err)
         return -1;
     }
     sqlite3_reset(st);
+    if (ev->blob != NULL) {
+        sqlite3_stmt *b = NULL;
+        int ok = sqlite3_prepare_v2(l->db, "INSERT INTO relay_blob(seq, data) VALUES(?,?)", -1,
+            &b, NULL) == SQLITE_OK;
+        if (ok) {
+            sqlite3_bind_int64(b, 1, e.seq);
+            sqlite3_bind_blob(b, 2, ev->bloblen ? ev->blob : (const uint8_t *)"",
+                (int)ev->bloblen, SQLITE_STATIC);
+            ok = sqlite3_step(b) == SQLITE_DONE;
+        }
+        sqlite3_finalize(b);
+        if (!ok) {
+            errf(err, "relay log: cannot keep a pooled blob: %s", sqlite3_errmsg(l->db));
+            sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+            l->in_txn = 0;
+            return -1;
+        }
+    }
     l->seq = e.seq;
     memcpy(l->head, h, 32);
     return 0;
@@ -244,7 +268,8 @@ row_entry(sqlite3_stmt *st, struct entry *e)
 }
 
 #define RELAYLOG_SELECT "SELECT seq, ts_ms, kind, analyst, route_id, query_hash, node, " \
-    "answer_hash, size, note, prev_hash, entry_hash FROM relay ORDER BY seq"
+    "answer_hash, size, note, prev_hash, entry_hash, (SELECT data FROM relay_blob b " \
+    "WHERE b.seq = relay.seq) FROM relay ORDER BY seq"
 
 int
 relaylog_verify(struct relaylog *l, uint64_t *entries, char *err)
@@ -275,6 +300,16 @@ relaylog_verify(struct relaylog *l, uint64_t *entries, char *err)
             rc = errf(err, "relay log broken at seq %lld: the entry does not match its hash "
                 "(edited)", (long long)e.seq);
             break;
+        }
+        /* A kept blob is bound to the chain through its entry's answer_hash. */
+        if (sqlite3_column_type(st, 12) != SQLITE_NULL) {
+            uint8_t bh[32];
+            pki_sha256(sqlite3_column_blob(st, 12), (size_t)sqlite3_column_bytes(st, 12), bh);
+            if (e.ah_len != 32 || memcmp(bh, e.ah, 32) != 0) {
+                rc = errf(err, "relay log broken at seq %lld: its kept data does not match the "
+                    "hash the entry records (edited)", (long long)e.seq);
+                break;
+            }
         }
         memcpy(prev, h, 32);
         expect++;
@@ -345,6 +380,27 @@ relaylog_counts(struct relaylog *l, int64_t since_ms,
     sqlite3_bind_int64(st, 1, since_ms);
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
         cb(col_text(st, 0), (uint64_t)sqlite3_column_int64(st, 1), arg);
+    sqlite3_finalize(st);
+    if (s != SQLITE_DONE)
+        return errf(err, "cannot read the relay log: %s", sqlite3_errmsg(l->db));
+    return 0;
+}
+
+int
+relaylog_pooled(struct relaylog *l, const uint8_t route_id[WIRE_QUERY_ID_LEN],
+    void (*cb)(const char *kind, const char *node, int64_t ts_ms, const uint8_t *data,
+        size_t len, void *arg), void *arg, char *err)
+{
+    sqlite3_stmt *st = NULL;
+    int s;
+    if (sqlite3_prepare_v2(l->db, "SELECT r.kind, r.node, r.ts_ms, b.data FROM relay r JOIN "
+            "relay_blob b ON b.seq = r.seq WHERE r.route_id = ?1 ORDER BY r.seq", -1, &st,
+            NULL) != SQLITE_OK)
+        return errf(err, "cannot read the relay log: %s", sqlite3_errmsg(l->db));
+    sqlite3_bind_blob(st, 1, route_id, WIRE_QUERY_ID_LEN, SQLITE_STATIC);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+        cb(col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2),
+            sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3), arg);
     sqlite3_finalize(st);
     if (s != SQLITE_DONE)
         return errf(err, "cannot read the relay log: %s", sqlite3_errmsg(l->db));

@@ -5,8 +5,13 @@
  * One entry per relay event (hub/relay.h struct relay_event): seq, time,
  * kind, analyst, route_id, query hash, node, answer hash (SHA-256 of the
  * sealed answer as relayed), size, and the hub's own note (why it refused or
- * timed out).  Never a payload: the hub cannot read one, and keeps nothing it
- * could be asked to hand over.  Entry k carries
+ * timed out).  Never a relayed payload: the hub cannot read one, and keeps
+ * nothing it could be asked to hand over.  The one exception is pooled
+ * release, where the hub is the release service: table `relay_blob` keeps,
+ * under the entry's seq, the pooled query, each node's masked share and the
+ * signed release (hub/pool.h), so that `fedra-hub recompute` can recompute a
+ * release from them; each is bound to the chain by its entry's answer_hash
+ * (its SHA-256), which relaylog_verify() checks.  Entry k carries
  *   entry_hash = SHA-256("fedra-relay-v1\0" || prev_hash || be64(seq) || be64(ts_ms)
  *                        || lp(kind) || lp(analyst) || lp(route_id) || lp(query_hash)
  *                        || lp(node) || lp(answer_hash) || be64(size) || lp(note))
@@ -47,6 +52,14 @@ int relaylog_verify(struct relaylog *l, uint64_t *entries, char *err);
 
 /* Every entry as one JSON object per line (hashes and ids in hex). */
 int relaylog_export(struct relaylog *l, FILE *out, char *err);
+
+/*
+ * cb(kind, node, ts_ms, data, len, arg) for each blob kept for route_id, in
+ * order: "pooled-query", then "share" per node, then "release".
+ */
+int relaylog_pooled(struct relaylog *l, const uint8_t route_id[WIRE_QUERY_ID_LEN],
+    void (*cb)(const char *kind, const char *node, int64_t ts_ms, const uint8_t *data,
+        size_t len, void *arg), void *arg, char *err);
 
 /* cb(kind, count, arg) for each kind of entry at or after since_ms. */
 int relaylog_counts(struct relaylog *l, int64_t since_ms,

@@ -33,7 +33,8 @@ set_uint(uint32_t *slot, const char *value, long long lo, long long hi)
 /* Every key, in the order docs/node-config.md lists them. */
 static const char *const config_keys[] = {
     "db", "listen", "cert", "key", "ca_cert", "crl", "hub", "hub_cert", "socks_proxy",
-    "min_cell", "time_grid_days", "min_events_per_parameter", "clock_skew_seconds",
+    "min_cell", "time_grid_days", "min_events_per_parameter", "min_sites", "pool_min_participants",
+    "clock_skew_seconds",
     "replay_cache_max", "cert_warn_days", "query_audit", "model_path_check", "crl_url",
     "crl_refresh_seconds", "crl_fetch_timeout_seconds", "durability",
 };
@@ -166,6 +167,12 @@ on_line(void *arg, int lineno, const char *name, const char *value, char *err)
     } else if (strcmp(name, "min_events_per_parameter") == 0) {
         rc = set_uint(&c->policy.min_events_per_param, value, 1, DISCLOSE_MAX_EVENTS_PER_PARAM);
         why = "must be an integer from 1 to 1000";
+    } else if (strcmp(name, "min_sites") == 0) {
+        rc = set_uint(&c->min_sites, value, 1, POOL_MAX_MIN_SITES);
+        why = "must be an integer from 1 to 256";
+    } else if (strcmp(name, "pool_min_participants") == 0) {
+        rc = set_uint(&c->pool_min_participants, value, 2, POOL_MAX_MIN_SITES);
+        why = "must be an integer from 2 to 256 (lower than 3 only to test: disclosure.md §8.3)";
     } else if (strcmp(name, "cert_warn_days") == 0) {
         rc = set_uint(&c->cert_warn_days, value, 0, CONFIG_MAX_CERT_WARN_DAYS);
         why = "must be an integer from 0 (no warnings) to 3650";
@@ -225,6 +232,8 @@ config_load(const char *path, struct node_config *c, char *err)
     c->crl_timeout_s = CONFIG_DEFAULT_CRL_TIMEOUT_S;
     c->query_audit = 1;
     c->model_path_check = 1;
+    c->min_sites = POOL_DEFAULT_MIN_SITES;
+    c->pool_min_participants = POOL_MIN_PARTICIPANTS;
     if (kv_parse(path, on_line, c, err) != 0)
         return -1;
     const struct {

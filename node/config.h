@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "analysis/disclose.h"
+#include "analysis/pool.h"
 
 #define CONFIG_DEFAULT_SKEW_S 120       /* clock skew tolerated on query times */
 #define CONFIG_MAX_SKEW_S 3600
@@ -54,6 +55,8 @@ struct node_config {
     uint32_t query_audit;           /* 1: refuse differencing (node/qaudit.h) */
     int durability_normal;          /* 1: audit commits without fsync (docs/node-config.md) */
     uint32_t model_path_check;      /* 1: model rounds only on their fit's path (R1) */
+    uint32_t min_sites;             /* pooled release: nodes a pooled cell needs (analysis/pool.h) */
+    uint32_t pool_min_participants; /* pooled release: roster size it takes part in (>= 2) */
 };
 
 int config_load(const char *path, struct node_config *c, char *err);

@@ -391,8 +391,11 @@ forward(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
     else if (signer_key(l, query.p, query.len, key) != 0)
         why = HUBLINK_WHY_NO_KEY;
     else {
-        l->answer(l->arg, query.p, query.len, &reply);
-        if (seal_box(key, reply.p, reply.len, &sealed, err) != 0)
+        int to_hub = 0;
+        l->answer(l->arg, query.p, query.len, &reply, &to_hub);
+        if (to_hub)
+            buf_append(&sealed, reply.p, reply.len);
+        else if (seal_box(key, reply.p, reply.len, &sealed, err) != 0)
             why = HUBLINK_WHY_SEAL;
     }
     if (why != NULL) {

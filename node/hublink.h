@@ -94,8 +94,15 @@ struct hublink_info {
 
 struct hublink;
 
-/* Answer one query envelope (the bytes a direct client sends): reply gets the signed response. */
-typedef void hublink_answer_fn(void *arg, const uint8_t *query, size_t len, struct buf *reply);
+/*
+ * Answer one query envelope (bytes as a direct client would send them):
+ * reply gets the signed response envelope, sealed then to the analyst; or,
+ * for a pooled query (issue 14), a PoolAnswer for the hub itself, the
+ * release service, which the callback says by setting *to_hub (the link then
+ * sends it as it is: the hop is CURVE-encrypted, and the share is masked).
+ */
+typedef void hublink_answer_fn(void *arg, const uint8_t *query, size_t len, struct buf *reply,
+    int *to_hub);
 /* One line for the node's log (no newline). */
 typedef void hublink_log_fn(void *arg, const char *line);
 

@@ -15,6 +15,7 @@
  * signalfd in the main poll loop, so no state is touched from a handler.
  */
 #include "node/serve.h"
+#include "node/share.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -624,6 +625,11 @@ struct query_state {
     struct node_answer ans;
     Fedra__ResponseBody rb;
     Fedra__ResponseBody bare;       /* rb without its result, should the answer be refused */
+    int via_hub;                    /* the query came through the hub link */
+    int pooled;                     /* answered with a masked share (node/share.h) */
+    Fedra__PoolShare share;
+    uint8_t share_hash[WIRE_HASH_LEN];
+    struct buf masked;              /* the share's masked vectors */
 };
 
 /* The signer's certificate, verified once per certificate (node/certcache.h). */
@@ -766,6 +772,41 @@ answer_query(struct node *nd, struct query_state *s)
     s->kind->summary(&s->ans, spec, s->summary, sizeof s->summary);
 }
 
+/*
+ * A pooled query (issue 14): the node's masked share, for the hub's release
+ * service only (node/share.h).  It releases nothing of its own, so neither
+ * its release rules nor its auditor run; the hub applies the rules to the
+ * pooled table.  Only through the hub: sent directly, the share would go to
+ * the analyst, who with the other nodes' shares could not unmask it, but
+ * who should not hold it either.
+ */
+static void
+answer_pooled(struct node *nd, struct query_state *s)
+{
+    const Fedra__QuerySpec *spec = s->q->spec;
+    uint8_t pub[PKI_CURVE_KEY_LEN];
+    if (!s->via_hub) {
+        refuse(&s->v, "pooled", "a pooled query is answered only through the hub");
+        return;
+    }
+    struct node_kind_path path = {nd->trust, nd->certs, nd->name, s->qhash, s->now};
+    struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
+        FEDRA_VERSION_STRING, nd->cfg.model_path_check ? &path : NULL, NULL};
+    struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
+        nd->certs};
+    if (pki_curve_public(nd->curve_secret, pub) != 0 ||
+        share_answer(&ctx, &sp, s->q, nd->trust,
+            nd->curve_secret, pub, s->qhash, s->now / 1000, &s->share, s->share_hash,
+            &s->masked, s->err) != 0) {
+        refuse(&s->v, "pooled", "%s", s->err);
+        return;
+    }
+    s->pooled = 1;
+    const struct node_kind *k = node_kind_get(spec->kind);
+    snprintf(s->summary, sizeof s->summary, "pooled %s: a masked share of %llu positions",
+        k != NULL ? k->name : "?", (unsigned long long)s->share.positions);
+}
+
 /* The ResponseBody: its own fields, then the refusal or the kind's result; counts the outcome. */
 static void
 response_fill(struct node *nd, struct query_state *s)
@@ -786,10 +827,12 @@ response_fill(struct node *nd, struct query_state *s)
      * (docs/disclosure.md §2.1).  The head is the log just before this
      * reply's own entry (audit.h); response_audit() keeps it so.
      */
-    if (s->signed_ok) {
+    if (s->signed_ok && !(s->q != NULL && s->q->spec != NULL && s->q->spec->pooled)) {
         rb->data_hash.data = nd->data_hash;
         rb->data_hash.len = sizeof nd->data_hash;
         rb->data_rows = nd->snap->n;
+    }
+    if (s->signed_ok) {
         rb->audit_seq = (uint64_t)nd->head.seq;
         rb->audit_head.data = nd->head.hash;
         rb->audit_head.len = sizeof nd->head.hash;
@@ -800,7 +843,10 @@ response_fill(struct node *nd, struct query_state *s)
         return;
     }
     s->bare = *rb;
-    s->kind->result(&s->ans, rb);
+    if (s->pooled)
+        rb->pool = &s->share;       /* a pooled share: no data_rows, no data_hash (above) */
+    else
+        s->kind->result(&s->ans, rb);
     rb->status = FEDRA__STATUS__STATUS_OK;
     nd->answered++;
 }
@@ -911,17 +957,37 @@ respond(struct node *nd, struct query_state *s, const uint8_t *msg, size_t len,
 }
 
 static void
-handle_query(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
+handle_query(struct node *nd, const uint8_t *msg, size_t len, int via_hub, struct buf *reply,
+    int *to_hub)
 {
     struct query_state s;
     memset(&s, 0, sizeof s);
     s.t0 = util_mono_ms();
     s.now = util_now_ms();
+    s.via_hub = via_hub;
     fedra__response_body__init(&s.rb);
     wire_query_hash(msg, len, s.qhash);
-    if (verify_envelope(nd, msg, len, &s) == 0 && check_query(nd, &s) == 0)
-        answer_query(nd, &s);
+    if (verify_envelope(nd, msg, len, &s) == 0 && check_query(nd, &s) == 0) {
+        if (s.q->spec->pooled)
+            answer_pooled(nd, &s);
+        else
+            answer_query(nd, &s);
+    }
     respond(nd, &s, msg, len, reply);
+    if (via_hub && s.q != NULL && s.q->spec != NULL && s.q->spec->pooled) {
+        /* For the release service: the signed response (a refusal too) and the share. */
+        Fedra__PoolAnswer pa = FEDRA__POOL_ANSWER__INIT;
+        struct buf out = {0};
+        pa.response.data = reply->p;
+        pa.response.len = reply->len;
+        pa.masked.data = s.masked.p;
+        pa.masked.len = s.v.code == NULL ? s.masked.len : 0;
+        wire_pack(&pa.base, &out);
+        buf_release(reply);
+        *reply = out;
+        *to_hub = 1;
+    }
+    buf_release(&s.masked);
     /* The auditor's pending sets count as released once the answer is signed and audited. */
     if (s.v.code == NULL)
         qaudit_commit(nd->qa);
@@ -1016,11 +1082,11 @@ serve_one(struct node *nd)
         zmq_msg_close(&part);
     struct buf reply = {0};
     if (frames == 1) {
-        handle_query(nd, req.p, req.len, &reply);
+        handle_query(nd, req.p, req.len, 0, &reply, NULL);
     } else {
         /* Only a one-frame envelope is a query; the hash covers the first frame. */
         node_log(nd, "refused a message of %d frames (one expected)", frames);
-        handle_query(nd, (const uint8_t *)"", 0, &reply);
+        handle_query(nd, (const uint8_t *)"", 0, 0, &reply, NULL);
     }
     zmq_msg_send(&id, nd->router, ZMQ_SNDMORE);
     zmq_send(nd->router, reply.p, reply.len, 0);
@@ -1031,9 +1097,9 @@ serve_one(struct node *nd)
 
 /* A query that came through the hub takes the direct path (hublink_answer_fn). */
 static void
-hub_answer(void *arg, const uint8_t *query, size_t len, struct buf *reply)
+hub_answer(void *arg, const uint8_t *query, size_t len, struct buf *reply, int *to_hub)
 {
-    handle_query(arg, query, len, reply);
+    handle_query(arg, query, len, 1, reply, to_hub);
 }
 
 static void

@@ -90,3 +90,26 @@ evidence_response(const Fedra__Envelope *env, const struct pki_cert *signer, con
     *out = r;
     return 0;
 }
+
+int
+evidence_sign(const struct pki_cert *cert, const struct pki_key *key, const uint8_t *body,
+    size_t len, struct buf *out)
+{
+    uint8_t sig[PKI_SIG_LEN];
+    if (pki_sign(key, body, len, sig) != 0)
+        return -1;
+    Fedra__Envelope env = FEDRA__ENVELOPE__INIT;
+    env.version = WIRE_VERSION;
+    env.body.data = (uint8_t *)body;
+    env.body.len = len;
+    env.signature.data = sig;
+    env.signature.len = sizeof sig;
+    env.signer_cert.data = (uint8_t *)pki_cert_der(cert, &env.signer_cert.len);
+    ProtobufCBinaryData chain[PKI_MAX_CHAIN];
+    env.n_chain = pki_cert_chain_count(cert);
+    for (size_t i = 0; i < env.n_chain; i++)
+        chain[i].data = (uint8_t *)pki_cert_chain_der(cert, i, &chain[i].len);
+    env.chain = env.n_chain > 0 ? chain : NULL;
+    wire_pack(&env.base, out);
+    return 0;
+}

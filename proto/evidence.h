@@ -49,4 +49,11 @@ int evidence_response(const Fedra__Envelope *env, const struct pki_cert *signer,
     const char *node, const uint8_t qhash[WIRE_HASH_LEN], Fedra__ResponseBody **out,
     char *err);
 
+/*
+ * Sign body with key as the holder of cert and append the Envelope (version,
+ * body, signature, cert and its chain) to out.  -1 only if signing fails.
+ */
+int evidence_sign(const struct pki_cert *cert, const struct pki_key *key, const uint8_t *body,
+    size_t len, struct buf *out);
+
 #endif /* !EVIDENCE_H */

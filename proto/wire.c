@@ -89,7 +89,8 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return (size_t)WIRE_MAX_COEF * WIRE_MAX_COEF;
     if (strcmp(n, "prev_answers") == 0)
         return WIRE_MAX_PREV_ANSWERS;
-    if (strcmp(n, "queries") == 0)
+    if (strcmp(n, "queries") == 0 || strcmp(n, "roster") == 0 || strcmp(n, "nodes") == 0 ||
+        strcmp(n, "commitments") == 0 || strcmp(n, "responses") == 0)
         return WIRE_MAX_AUDIENCE;
     return 0;
 }
@@ -496,6 +497,91 @@ bad:
 
 void
 wire_hubroute_free(Fedra__HubRoute *r)
+{
+    free_msg(r);
+}
+
+Fedra__PoolAnswer *
+wire_poolanswer_decode(const uint8_t *buf, size_t len, char *err)
+{
+    Fedra__PoolAnswer *a = decode_budget(&fedra__pool_answer__descriptor, buf, len,
+        WIRE_MAX_POOL_ANSWER, WIRE_HUB_BUDGET_FACTOR, err);
+    if (a == NULL)
+        return NULL;
+    if (a->response.len == 0 || a->response.len > WIRE_MAX_RESPONSE ||
+        a->masked.len > WIRE_MAX_POOL_MASKED) {
+        errf(err, "pooled answer with a response of %zu bytes and a share of %zu (limits %u "
+            "and %u)", a->response.len, a->masked.len, (unsigned)WIRE_MAX_RESPONSE,
+            (unsigned)WIRE_MAX_POOL_MASKED);
+        free_msg(a);
+        return NULL;
+    }
+    return a;
+}
+
+void
+wire_poolanswer_free(Fedra__PoolAnswer *a)
+{
+    free_msg(a);
+}
+
+Fedra__PoolReply *
+wire_poolreply_decode(const uint8_t *buf, size_t len, char *err)
+{
+    Fedra__PoolReply *r = decode_budget(&fedra__pool_reply__descriptor, buf, len,
+        WIRE_MAX_POOL_REPLY, WIRE_HUB_BUDGET_FACTOR, err);
+    if (r == NULL)
+        return NULL;
+    if (r->release.len == 0 || r->n_responses == 0) {
+        errf(err, "pooled reply without a release or without responses");
+        free_msg(r);
+        return NULL;
+    }
+    return r;
+}
+
+void
+wire_poolreply_free(Fedra__PoolReply *r)
+{
+    free_msg(r);
+}
+
+Fedra__PoolRelease *
+wire_poolrelease_decode(const uint8_t *buf, size_t len, char *err)
+{
+    Fedra__PoolRelease *r = decode(&fedra__pool_release__descriptor, buf, len,
+        WIRE_MAX_RESPONSE, err);
+    if (r == NULL)
+        return NULL;
+    if (strcmp(r->context, WIRE_POOL_RELEASE_CONTEXT) != 0) {
+        errf(err, "release body has context '%.64s', expected '%s'", r->context,
+            WIRE_POOL_RELEASE_CONTEXT);
+        goto bad;
+    }
+    if (r->query_hash.len != WIRE_HASH_LEN || r->n_nodes == 0 ||
+        r->n_commitments != r->n_nodes) {
+        errf(err, "release with a query hash of %zu bytes, %zu nodes and %zu commitments",
+            r->query_hash.len, r->n_nodes, r->n_commitments);
+        goto bad;
+    }
+    for (size_t i = 0; i < r->n_commitments; i++)
+        if (r->commitments[i].len != WIRE_HASH_LEN) {
+            errf(err, "release commitment %zu is %zu bytes, expected %d", i + 1,
+                r->commitments[i].len, WIRE_HASH_LEN);
+            goto bad;
+        }
+    if ((r->count != NULL) == (r->km != NULL)) {
+        errf(err, "release carries %s result", r->count != NULL ? "more than one" : "no");
+        goto bad;
+    }
+    return r;
+bad:
+    free_msg(r);
+    return NULL;
+}
+
+void
+wire_poolrelease_free(Fedra__PoolRelease *r)
 {
     free_msg(r);
 }

@@ -26,6 +26,7 @@
 #define WIRE_RESPONSE_CONTEXT "fedra/response/v1"
 #define WIRE_QUERY_HASH_CONTEXT "fedra/query-hash/v1"
 #define WIRE_HUB_ROUTE_CONTEXT "fedra/hub-route/v1"
+#define WIRE_POOL_RELEASE_CONTEXT "fedra/pool-release/v1"
 
 #define WIRE_CURVE_OVERHEAD 33          /* CurveZMQ MESSAGE framing: ZMQ_MAXMSGSIZE counts it */
 #define WIRE_MAX_QUERY (64u * 1024)     /* largest signed query envelope, plaintext bytes */
@@ -76,6 +77,15 @@
 #define WIRE_MAX_HUB_ROUTE (32u << 20)  /* a signed HubRoute envelope: every node's sealed query */
 #define WIRE_MAX_HUB_FRAME (WIRE_MAX_HUB_ROUTE + 4096)  /* any HubFrame on the wire */
 #define WIRE_HUB_BUDGET_FACTOR 4
+/*
+ * Pooled release (issue 14): a node's PoolAnswer is its signed response and
+ * its masked share (proto/layout.h: at most LAYOUT_MAX_POSITIONS positions of
+ * 4 x 16 bytes, 8 MiB); the hub's PoolReply carries its signed release and
+ * every node's signed response.
+ */
+#define WIRE_MAX_POOL_MASKED (8u << 20)
+#define WIRE_MAX_POOL_ANSWER (WIRE_MAX_POOL_MASKED + WIRE_MAX_QUERY)
+#define WIRE_MAX_POOL_REPLY WIRE_MAX_SEALED_RESPONSE
 #define WIRE_HUB_HELLO_INTERVAL_MS 5000
 
 /* Decoded messages; free with the matching function (NULL is a no-op). */
@@ -100,6 +110,16 @@ void wire_hubframe_free(Fedra__HubFrame *h);
  * WIRE_MAX_SEALED_QUERY bytes. */
 Fedra__HubRoute *wire_hubroute_decode(const uint8_t *buf, size_t len, char *err);
 void wire_hubroute_free(Fedra__HubRoute *r);
+
+/* Pooled release messages, bounded as the hub frames are. */
+Fedra__PoolAnswer *wire_poolanswer_decode(const uint8_t *buf, size_t len, char *err);
+void wire_poolanswer_free(Fedra__PoolAnswer *a);
+Fedra__PoolReply *wire_poolreply_decode(const uint8_t *buf, size_t len, char *err);
+void wire_poolreply_free(Fedra__PoolReply *r);
+/* A release body: context, query hash and commitments of WIRE_HASH_LEN bytes,
+ * as many commitments as nodes. */
+Fedra__PoolRelease *wire_poolrelease_decode(const uint8_t *buf, size_t len, char *err);
+void wire_poolrelease_free(Fedra__PoolRelease *r);
 
 /* The largest envelope a query of spec may be: WIRE_MAX_QUERY, or WIRE_MAX_MODEL_QUERY with prev_answers. */
 size_t wire_query_max(const Fedra__QuerySpec *spec);

@@ -592,6 +592,186 @@ void   fedra__response_body__free_unpacked
   assert(message->base.descriptor == &fedra__response_body__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedra__pool_share__init
+                     (Fedra__PoolShare         *message)
+{
+  static const Fedra__PoolShare init_value = FEDRA__POOL_SHARE__INIT;
+  *message = init_value;
+}
+size_t fedra__pool_share__get_packed_size
+                     (const Fedra__PoolShare *message)
+{
+  assert(message->base.descriptor == &fedra__pool_share__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__pool_share__pack
+                     (const Fedra__PoolShare *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__pool_share__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__pool_share__pack_to_buffer
+                     (const Fedra__PoolShare *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__pool_share__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__PoolShare *
+       fedra__pool_share__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__PoolShare *)
+     protobuf_c_message_unpack (&fedra__pool_share__descriptor,
+                                allocator, len, data);
+}
+void   fedra__pool_share__free_unpacked
+                     (Fedra__PoolShare *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__pool_share__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedra__pool_answer__init
+                     (Fedra__PoolAnswer         *message)
+{
+  static const Fedra__PoolAnswer init_value = FEDRA__POOL_ANSWER__INIT;
+  *message = init_value;
+}
+size_t fedra__pool_answer__get_packed_size
+                     (const Fedra__PoolAnswer *message)
+{
+  assert(message->base.descriptor == &fedra__pool_answer__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__pool_answer__pack
+                     (const Fedra__PoolAnswer *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__pool_answer__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__pool_answer__pack_to_buffer
+                     (const Fedra__PoolAnswer *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__pool_answer__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__PoolAnswer *
+       fedra__pool_answer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__PoolAnswer *)
+     protobuf_c_message_unpack (&fedra__pool_answer__descriptor,
+                                allocator, len, data);
+}
+void   fedra__pool_answer__free_unpacked
+                     (Fedra__PoolAnswer *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__pool_answer__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedra__pool_reply__init
+                     (Fedra__PoolReply         *message)
+{
+  static const Fedra__PoolReply init_value = FEDRA__POOL_REPLY__INIT;
+  *message = init_value;
+}
+size_t fedra__pool_reply__get_packed_size
+                     (const Fedra__PoolReply *message)
+{
+  assert(message->base.descriptor == &fedra__pool_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__pool_reply__pack
+                     (const Fedra__PoolReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__pool_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__pool_reply__pack_to_buffer
+                     (const Fedra__PoolReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__pool_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__PoolReply *
+       fedra__pool_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__PoolReply *)
+     protobuf_c_message_unpack (&fedra__pool_reply__descriptor,
+                                allocator, len, data);
+}
+void   fedra__pool_reply__free_unpacked
+                     (Fedra__PoolReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__pool_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   fedra__pool_release__init
+                     (Fedra__PoolRelease         *message)
+{
+  static const Fedra__PoolRelease init_value = FEDRA__POOL_RELEASE__INIT;
+  *message = init_value;
+}
+size_t fedra__pool_release__get_packed_size
+                     (const Fedra__PoolRelease *message)
+{
+  assert(message->base.descriptor == &fedra__pool_release__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__pool_release__pack
+                     (const Fedra__PoolRelease *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__pool_release__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__pool_release__pack_to_buffer
+                     (const Fedra__PoolRelease *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__pool_release__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__PoolRelease *
+       fedra__pool_release__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__PoolRelease *)
+     protobuf_c_message_unpack (&fedra__pool_release__descriptor,
+                                allocator, len, data);
+}
+void   fedra__pool_release__free_unpacked
+                     (Fedra__PoolRelease *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__pool_release__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fedra__hub_frame__init
                      (Fedra__HubFrame         *message)
 {
@@ -958,7 +1138,7 @@ const ProtobufCMessageDescriptor fedra__filter__descriptor =
   (ProtobufCMessageInit) fedra__filter__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[15] =
+static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[17] =
 {
   {
     "kind",
@@ -1140,6 +1320,30 @@ static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[15] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pooled",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, pooled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "roster",
+    17,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__QuerySpec, n_roster),
+    offsetof(Fedra__QuerySpec, roster),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__query_spec__field_indices_by_name[] = {
   8,   /* field[8] = beta */
@@ -1150,7 +1354,9 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
   0,   /* field[0] = kind */
   11,   /* field[11] = model_id */
   10,   /* field[10] = outcome */
+  15,   /* field[15] = pooled */
   13,   /* field[13] = prev_answers */
+  16,   /* field[16] = roster */
   12,   /* field[12] = round */
   14,   /* field[14] = strata */
   6,   /* field[6] = stratify_by_node */
@@ -1161,7 +1367,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__query_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
 {
@@ -1171,7 +1377,7 @@ const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
   "Fedra__QuerySpec",
   "fedra",
   sizeof(Fedra__QuerySpec),
-  15,
+  17,
   fedra__query_spec__field_descriptors,
   fedra__query_spec__field_indices_by_name,
   1,  fedra__query_spec__number_ranges,
@@ -1963,7 +2169,7 @@ const ProtobufCMessageDescriptor fedra__ping_result__descriptor =
   (ProtobufCMessageInit) fedra__ping_result__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[17] =
+static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[18] =
 {
   {
     "context",
@@ -2169,6 +2375,18 @@ static const ProtobufCFieldDescriptor fedra__response_body__field_descriptors[17
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pool",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__ResponseBody, pool),
+    &fedra__pool_share__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__response_body__field_indices_by_name[] = {
   4,   /* field[4] = answered_at_ms */
@@ -2184,6 +2402,7 @@ static const unsigned fedra__response_body__field_indices_by_name[] = {
   14,   /* field[14] = model */
   3,   /* field[3] = node */
   11,   /* field[11] = ping */
+  17,   /* field[17] = pool */
   1,   /* field[1] = query_hash */
   2,   /* field[2] = query_id */
   6,   /* field[6] = reason */
@@ -2192,7 +2411,7 @@ static const unsigned fedra__response_body__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__response_body__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor fedra__response_body__descriptor =
 {
@@ -2202,11 +2421,384 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   "Fedra__ResponseBody",
   "fedra",
   sizeof(Fedra__ResponseBody),
-  17,
+  18,
   fedra__response_body__field_descriptors,
   fedra__response_body__field_indices_by_name,
   1,  fedra__response_body__number_ranges,
   (ProtobufCMessageInit) fedra__response_body__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[6] =
+{
+  {
+    "masked_hash",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, masked_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "positions",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, positions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_cell",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, min_cell),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_sites",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, min_sites),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_days",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, grid_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_events_per_param",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, min_events_per_param),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__pool_share__field_indices_by_name[] = {
+  4,   /* field[4] = grid_days */
+  0,   /* field[0] = masked_hash */
+  2,   /* field[2] = min_cell */
+  5,   /* field[5] = min_events_per_param */
+  3,   /* field[3] = min_sites */
+  1,   /* field[1] = positions */
+};
+static const ProtobufCIntRange fedra__pool_share__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.PoolShare",
+  "PoolShare",
+  "Fedra__PoolShare",
+  "fedra",
+  sizeof(Fedra__PoolShare),
+  6,
+  fedra__pool_share__field_descriptors,
+  fedra__pool_share__field_indices_by_name,
+  1,  fedra__pool_share__number_ranges,
+  (ProtobufCMessageInit) fedra__pool_share__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedra__pool_answer__field_descriptors[2] =
+{
+  {
+    "response",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolAnswer, response),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "masked",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolAnswer, masked),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__pool_answer__field_indices_by_name[] = {
+  1,   /* field[1] = masked */
+  0,   /* field[0] = response */
+};
+static const ProtobufCIntRange fedra__pool_answer__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedra__pool_answer__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.PoolAnswer",
+  "PoolAnswer",
+  "Fedra__PoolAnswer",
+  "fedra",
+  sizeof(Fedra__PoolAnswer),
+  2,
+  fedra__pool_answer__field_descriptors,
+  fedra__pool_answer__field_indices_by_name,
+  1,  fedra__pool_answer__number_ranges,
+  (ProtobufCMessageInit) fedra__pool_answer__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedra__pool_reply__field_descriptors[2] =
+{
+  {
+    "release",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolReply, release),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "responses",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__PoolReply, n_responses),
+    offsetof(Fedra__PoolReply, responses),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__pool_reply__field_indices_by_name[] = {
+  0,   /* field[0] = release */
+  1,   /* field[1] = responses */
+};
+static const ProtobufCIntRange fedra__pool_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor fedra__pool_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.PoolReply",
+  "PoolReply",
+  "Fedra__PoolReply",
+  "fedra",
+  sizeof(Fedra__PoolReply),
+  2,
+  fedra__pool_reply__field_descriptors,
+  fedra__pool_reply__field_indices_by_name,
+  1,  fedra__pool_reply__number_ranges,
+  (ProtobufCMessageInit) fedra__pool_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedra__pool_release__field_descriptors[11] =
+{
+  {
+    "context",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, context),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "query_hash",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, query_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hub",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, hub),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "released_at_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, released_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "nodes",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Fedra__PoolRelease, n_nodes),
+    offsetof(Fedra__PoolRelease, nodes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "commitments",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__PoolRelease, n_commitments),
+    offsetof(Fedra__PoolRelease, commitments),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_cell",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, min_cell),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_sites",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, min_sites),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "grid_days",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, grid_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, count),
+    &fedra__count_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "km",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, km),
+    &fedra__km_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__pool_release__field_indices_by_name[] = {
+  5,   /* field[5] = commitments */
+  0,   /* field[0] = context */
+  9,   /* field[9] = count */
+  8,   /* field[8] = grid_days */
+  2,   /* field[2] = hub */
+  10,   /* field[10] = km */
+  6,   /* field[6] = min_cell */
+  7,   /* field[7] = min_sites */
+  4,   /* field[4] = nodes */
+  1,   /* field[1] = query_hash */
+  3,   /* field[3] = released_at_ms */
+};
+static const ProtobufCIntRange fedra__pool_release__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor fedra__pool_release__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.PoolRelease",
+  "PoolRelease",
+  "Fedra__PoolRelease",
+  "fedra",
+  sizeof(Fedra__PoolRelease),
+  11,
+  fedra__pool_release__field_descriptors,
+  fedra__pool_release__field_indices_by_name,
+  1,  fedra__pool_release__number_ranges,
+  (ProtobufCMessageInit) fedra__pool_release__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor fedra__hub_frame__field_descriptors[10] =
@@ -2415,7 +3007,7 @@ const ProtobufCMessageDescriptor fedra__sealed_query__descriptor =
   (ProtobufCMessageInit) fedra__sealed_query__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__hub_route__field_descriptors[8] =
+static const ProtobufCFieldDescriptor fedra__hub_route__field_descriptors[9] =
 {
   {
     "context",
@@ -2513,12 +3105,25 @@ static const ProtobufCFieldDescriptor fedra__hub_route__field_descriptors[8] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pooled_query",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__HubRoute, pooled_query),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__hub_route__field_indices_by_name[] = {
   0,   /* field[0] = context */
   3,   /* field[3] = expires_at_ms */
   4,   /* field[4] = hub */
   2,   /* field[2] = issued_at_ms */
+  8,   /* field[8] = pooled_query */
   7,   /* field[7] = queries */
   6,   /* field[6] = query_hash */
   1,   /* field[1] = route_id */
@@ -2527,7 +3132,7 @@ static const unsigned fedra__hub_route__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__hub_route__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor fedra__hub_route__descriptor =
 {
@@ -2537,7 +3142,7 @@ const ProtobufCMessageDescriptor fedra__hub_route__descriptor =
   "Fedra__HubRoute",
   "fedra",
   sizeof(Fedra__HubRoute),
-  8,
+  9,
   fedra__hub_route__field_descriptors,
   fedra__hub_route__field_indices_by_name,
   1,  fedra__hub_route__number_ranges,

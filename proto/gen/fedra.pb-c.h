@@ -28,6 +28,10 @@ typedef struct Fedra__LogrankOev Fedra__LogrankOev;
 typedef struct Fedra__ModelResult Fedra__ModelResult;
 typedef struct Fedra__PingResult Fedra__PingResult;
 typedef struct Fedra__ResponseBody Fedra__ResponseBody;
+typedef struct Fedra__PoolShare Fedra__PoolShare;
+typedef struct Fedra__PoolAnswer Fedra__PoolAnswer;
+typedef struct Fedra__PoolReply Fedra__PoolReply;
+typedef struct Fedra__PoolRelease Fedra__PoolRelease;
 typedef struct Fedra__HubFrame Fedra__HubFrame;
 typedef struct Fedra__SealedQuery Fedra__SealedQuery;
 typedef struct Fedra__HubRoute Fedra__HubRoute;
@@ -316,10 +320,20 @@ struct  Fedra__QuerySpec
    * coxph(... + strata(V) + strata(node)).  Empty: by node only.
    */
   char *strata;
+  /*
+   * Pooled release (issue 14; docs/disclosure.md "Pooled release"): the node
+   * sends its answer masked on the query's fixed layout (proto/layout.h) to
+   * the hub, which releases only the pooled table.  roster: the DER
+   * certificate of every participant, in audience order, whose transport
+   * keys the pairwise masks are agreed with (lib/mask.h).
+   */
+  protobuf_c_boolean pooled;
+  size_t n_roster;
+  ProtobufCBinaryData *roster;
 };
 #define FEDRA__QUERY_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__query_spec__descriptor) \
-    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string }
+    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0,NULL }
 
 
 struct  Fedra__QueryBody
@@ -631,10 +645,126 @@ struct  Fedra__ResponseBody
    */
   uint64_t audit_seq;
   ProtobufCBinaryData audit_head;
+  /*
+   * A pooled query's answer: the node's commitment to its masked share
+   * (which travels beside this envelope, in a PoolAnswer) and its policy.
+   * No data_rows or data_hash: they are per-node values.
+   */
+  Fedra__PoolShare *pool;
 };
 #define FEDRA__RESPONSE_BODY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__response_body__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, {0,NULL} }
+    , (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, FEDRA__STATUS__STATUS_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, NULL, NULL, NULL, NULL, NULL, 0, {0,NULL}, NULL }
+
+
+struct  Fedra__PoolShare
+{
+  ProtobufCMessage base;
+  /*
+   * SHA-256 of PoolAnswer.masked
+   */
+  ProtobufCBinaryData masked_hash;
+  /*
+   * the layout's size; masked holds 4 x positions elements
+   */
+  uint64_t positions;
+  /*
+   * the node's policy, applied by the hub to the pool
+   */
+  uint32_t min_cell;
+  uint32_t min_sites;
+  uint32_t grid_days;
+  uint32_t min_events_per_param;
+};
+#define FEDRA__POOL_SHARE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_share__descriptor) \
+    , {0,NULL}, 0, 0, 0, 0, 0 }
+
+
+/*
+ * Node -> hub, the ANSWER payload of a pooled query.
+ */
+struct  Fedra__PoolAnswer
+{
+  ProtobufCMessage base;
+  /*
+   * the node's signed response Envelope (with its PoolShare)
+   */
+  ProtobufCBinaryData response;
+  /*
+   * MASK_ELEM_LEN-byte elements: values, contributed, small, withheld
+   */
+  ProtobufCBinaryData masked;
+};
+#define FEDRA__POOL_ANSWER__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_answer__descriptor) \
+    , {0,NULL}, {0,NULL} }
+
+
+/*
+ * Hub -> analyst, the payload of the one HUB_REPLY that ends a pooled route
+ * (node empty, status ok): the hub's signed release and every node's signed
+ * response (its commitment), in roster order.  The masked shares stay at the hub.
+ */
+struct  Fedra__PoolReply
+{
+  ProtobufCMessage base;
+  /*
+   * Envelope of a PoolRelease, signed by the hub
+   */
+  ProtobufCBinaryData release;
+  size_t n_responses;
+  ProtobufCBinaryData *responses;
+};
+#define FEDRA__POOL_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_reply__descriptor) \
+    , {0,NULL}, 0,NULL }
+
+
+/*
+ * The hub's signed release of a pooled result (Envelope.body, signer role hub).
+ */
+struct  Fedra__PoolRelease
+{
+  ProtobufCMessage base;
+  /*
+   * "fedra/pool-release/v1"
+   */
+  char *context;
+  /*
+   * the analyst's query
+   */
+  ProtobufCBinaryData query_hash;
+  /*
+   * must equal the NAME of the signer's certificate
+   */
+  char *hub;
+  int64_t released_at_ms;
+  /*
+   * the roster, in audience order
+   */
+  size_t n_nodes;
+  char **nodes;
+  /*
+   * SHA-256 of each node's response Envelope, same order
+   */
+  size_t n_commitments;
+  ProtobufCBinaryData *commitments;
+  /*
+   * the rules applied: the strictest of the nodes' policies
+   */
+  uint32_t min_cell;
+  uint32_t min_sites;
+  uint32_t grid_days;
+  /*
+   * the released pooled table (suppressed cells without counts)
+   */
+  Fedra__CountResult *count;
+  Fedra__KmResult *km;
+};
+#define FEDRA__POOL_RELEASE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_release__descriptor) \
+    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, 0, 0, 0, NULL, NULL }
 
 
 struct  Fedra__HubFrame
@@ -723,10 +853,14 @@ struct  Fedra__HubRoute
    */
   size_t n_queries;
   Fedra__SealedQuery **queries;
+  /*
+   * pooled release: the query Envelope, for the hub to read
+   */
+  ProtobufCBinaryData pooled_query;
 };
 #define FEDRA__HUB_ROUTE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__hub_route__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, 0, {0,NULL}, 0,NULL }
+    , (char *)protobuf_c_empty_string, {0,NULL}, 0, 0, (char *)protobuf_c_empty_string, 0, {0,NULL}, 0,NULL, {0,NULL} }
 
 
 /* Fedra__Envelope methods */
@@ -976,6 +1110,82 @@ Fedra__ResponseBody *
 void   fedra__response_body__free_unpacked
                      (Fedra__ResponseBody *message,
                       ProtobufCAllocator *allocator);
+/* Fedra__PoolShare methods */
+void   fedra__pool_share__init
+                     (Fedra__PoolShare         *message);
+size_t fedra__pool_share__get_packed_size
+                     (const Fedra__PoolShare   *message);
+size_t fedra__pool_share__pack
+                     (const Fedra__PoolShare   *message,
+                      uint8_t             *out);
+size_t fedra__pool_share__pack_to_buffer
+                     (const Fedra__PoolShare   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__PoolShare *
+       fedra__pool_share__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__pool_share__free_unpacked
+                     (Fedra__PoolShare *message,
+                      ProtobufCAllocator *allocator);
+/* Fedra__PoolAnswer methods */
+void   fedra__pool_answer__init
+                     (Fedra__PoolAnswer         *message);
+size_t fedra__pool_answer__get_packed_size
+                     (const Fedra__PoolAnswer   *message);
+size_t fedra__pool_answer__pack
+                     (const Fedra__PoolAnswer   *message,
+                      uint8_t             *out);
+size_t fedra__pool_answer__pack_to_buffer
+                     (const Fedra__PoolAnswer   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__PoolAnswer *
+       fedra__pool_answer__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__pool_answer__free_unpacked
+                     (Fedra__PoolAnswer *message,
+                      ProtobufCAllocator *allocator);
+/* Fedra__PoolReply methods */
+void   fedra__pool_reply__init
+                     (Fedra__PoolReply         *message);
+size_t fedra__pool_reply__get_packed_size
+                     (const Fedra__PoolReply   *message);
+size_t fedra__pool_reply__pack
+                     (const Fedra__PoolReply   *message,
+                      uint8_t             *out);
+size_t fedra__pool_reply__pack_to_buffer
+                     (const Fedra__PoolReply   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__PoolReply *
+       fedra__pool_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__pool_reply__free_unpacked
+                     (Fedra__PoolReply *message,
+                      ProtobufCAllocator *allocator);
+/* Fedra__PoolRelease methods */
+void   fedra__pool_release__init
+                     (Fedra__PoolRelease         *message);
+size_t fedra__pool_release__get_packed_size
+                     (const Fedra__PoolRelease   *message);
+size_t fedra__pool_release__pack
+                     (const Fedra__PoolRelease   *message,
+                      uint8_t             *out);
+size_t fedra__pool_release__pack_to_buffer
+                     (const Fedra__PoolRelease   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__PoolRelease *
+       fedra__pool_release__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__pool_release__free_unpacked
+                     (Fedra__PoolRelease *message,
+                      ProtobufCAllocator *allocator);
 /* Fedra__HubFrame methods */
 void   fedra__hub_frame__init
                      (Fedra__HubFrame         *message);
@@ -1074,6 +1284,18 @@ typedef void (*Fedra__PingResult_Closure)
 typedef void (*Fedra__ResponseBody_Closure)
                  (const Fedra__ResponseBody *message,
                   void *closure_data);
+typedef void (*Fedra__PoolShare_Closure)
+                 (const Fedra__PoolShare *message,
+                  void *closure_data);
+typedef void (*Fedra__PoolAnswer_Closure)
+                 (const Fedra__PoolAnswer *message,
+                  void *closure_data);
+typedef void (*Fedra__PoolReply_Closure)
+                 (const Fedra__PoolReply *message,
+                  void *closure_data);
+typedef void (*Fedra__PoolRelease_Closure)
+                 (const Fedra__PoolRelease *message,
+                  void *closure_data);
 typedef void (*Fedra__HubFrame_Closure)
                  (const Fedra__HubFrame *message,
                   void *closure_data);
@@ -1109,6 +1331,10 @@ extern const ProtobufCMessageDescriptor fedra__logrank_oev__descriptor;
 extern const ProtobufCMessageDescriptor fedra__model_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__ping_result__descriptor;
 extern const ProtobufCMessageDescriptor fedra__response_body__descriptor;
+extern const ProtobufCMessageDescriptor fedra__pool_share__descriptor;
+extern const ProtobufCMessageDescriptor fedra__pool_answer__descriptor;
+extern const ProtobufCMessageDescriptor fedra__pool_reply__descriptor;
+extern const ProtobufCMessageDescriptor fedra__pool_release__descriptor;
 extern const ProtobufCMessageDescriptor fedra__hub_frame__descriptor;
 extern const ProtobufCMessageDescriptor fedra__sealed_query__descriptor;
 extern const ProtobufCMessageDescriptor fedra__hub_route__descriptor;

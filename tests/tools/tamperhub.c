@@ -16,6 +16,9 @@
  *                     in place of every later one (fedra: query hash mismatch)
  *   --swap A,B        relabel A's answers as B's and B's as A's (fedra: the
  *                     answer is signed by another node)
+ *   --record DIR      alter nothing; write every pooled share the hub receives
+ *                     to DIR/NODE.N.share (its PoolAnswer), so a test can show
+ *                     what a hub sees (tests/tools/poolpeek.c)
  *
  * Each alteration is logged on stderr ("tamperhub: ...") so a test can see
  * that it happened.
@@ -31,6 +34,8 @@
 
 struct tamper {
     int flip_query, flip_answer, replay;
+    const char *record;             /* --record DIR */
+    unsigned nrecorded;
     char swap_a[PKI_MAX_NAME + 1], swap_b[PKI_MAX_NAME + 1];
     size_t nfirst;
     char first_node[TAMPER_MAX_NODES][PKI_MAX_NAME + 1];
@@ -67,6 +72,17 @@ static void
 tamper_hook(void *arg, enum relay_tamper_point at, char *node, struct buf *payload)
 {
     struct tamper *t = arg;
+    if (at == RELAY_TAMPER_SHARE) {
+        char path[4096], err[FEDRA_ERRLEN];
+        if (t->record == NULL)
+            return;
+        snprintf(path, sizeof path, "%s/%s.%u.share", t->record, node, t->nrecorded++);
+        if (util_write_file(path, payload->p, payload->len, 0644, err) != 0)
+            fprintf(stderr, "tamperhub: %s\n", err);
+        else
+            fprintf(stderr, "tamperhub: recorded node %s's pooled share in %s\n", node, path);
+        return;
+    }
     if (at == RELAY_TAMPER_FORWARD) {
         if (t->flip_query)
             flip(payload, "query", node);
@@ -90,7 +106,7 @@ static int
 usage(void)
 {
     fputs("usage: fedra-tamperhub [--flip-query] [--flip-answer] [--replay-answer] "
-        "[--swap NODE1,NODE2] --config FILE\n", stderr);
+        "[--swap NODE1,NODE2] [--record DIR] --config FILE\n", stderr);
     return 2;
 }
 
@@ -114,6 +130,8 @@ main(int argc, char **argv)
                 return usage();
             snprintf(t.swap_a, sizeof t.swap_a, "%.*s", (int)(comma - v), v);
             snprintf(t.swap_b, sizeof t.swap_b, "%s", comma + 1);
+        } else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc) {
+            t.record = argv[++i];
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
         } else {

@@ -556,7 +556,7 @@ test_hub_route(void **state)
     const uint8_t *q = (const uint8_t *)hub_query;
     size_t qlen = sizeof hub_query - 1;
     int64_t before = util_now_ms();
-    if (client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen, idx, 2, 2500,
+    if (client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen, idx, 2, 2500, 0,
             rid, &out, err) != 0)
         fail_msg("%s", err);
     /* What the hub checks: an envelope signed by alice over a HubRoute. */
@@ -602,11 +602,11 @@ test_hub_route(void **state)
     wire_envelope_free(e);
     /* A fresh route id every time. */
     assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
-        idx, 1, 2500, rid2, &out, err), 0);
+        idx, 1, 2500, 0, rid2, &out, err), 0);
     assert_memory_not_equal(rid, rid2, WIRE_QUERY_ID_LEN);
     /* The longest timeout: the route lives at most WIRE_MAX_LIFETIME_MS (the hub caps the wait). */
     assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
-        idx, 1, CLIENT_MAX_TIMEOUT_MS, rid2, &out, err), 0);
+        idx, 1, CLIENT_MAX_TIMEOUT_MS, 0, rid2, &out, err), 0);
     e = wire_envelope_decode(out.p, out.len, WIRE_MAX_HUB_ROUTE, err);
     assert_non_null(e);
     r = wire_hubroute_decode(e->body.data, e->body.len, err);
@@ -617,10 +617,10 @@ test_hub_route(void **state)
     wire_envelope_free(e);
     /* Limits: no nodes, or a federation without a hub. */
     assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
-        idx, 0, 2500, rid, &out, err), -1);
+        idx, 0, 2500, 0, rid, &out, err), -1);
     assert_string_equal(err, "a route names 1..256 nodes, not 0");
     assert_int_equal(client_hub_route(&f->pinned, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
-        idx, 1, 2500, rid, &out, err), -1);
+        idx, 1, 2500, 0, rid, &out, err), -1);
     assert_string_equal(err, "the federation file names no hub");
     buf_release(&out);
 }

@@ -404,6 +404,28 @@ test_model_path_check(void **state)
         "only to demonstrate attack 1 in tests)");
 }
 
+/* Pooled release: min_sites and pool_min_participants, defaults and both ends. */
+static void
+test_pooled_keys(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, REQUIRED), 0);
+    assert_int_equal(f->c.min_sites, POOL_DEFAULT_MIN_SITES);
+    assert_int_equal(f->c.pool_min_participants, POOL_MIN_PARTICIPANTS);
+    extra(f, "min_sites = 1", 0, NULL);
+    assert_int_equal(f->c.min_sites, 1);
+    extra(f, "min_sites = 256", 0, NULL);
+    assert_int_equal(f->c.min_sites, POOL_MAX_MIN_SITES);
+    extra(f, "min_sites = 0", -1, "7: min_sites = '0': must be an integer from 1 to 256");
+    extra(f, "min_sites = 257", -1, "7: min_sites = '257': must be an integer from 1 to 256");
+    extra(f, "pool_min_participants = 2", 0, NULL);
+    assert_int_equal(f->c.pool_min_participants, 2);
+    extra(f, "pool_min_participants = 1", -1, "7: pool_min_participants = '1': must be an "
+        "integer from 2 to 256 (lower than 3 only to test: disclosure.md §8.3)");
+    extra(f, "pool_min_participants = 257", -1, "7: pool_min_participants = '257': must be an "
+        "integer from 2 to 256 (lower than 3 only to test: disclosure.md §8.3)");
+}
+
 static void
 test_durability(void **state)
 {
@@ -722,6 +744,7 @@ main(void)
         T(test_crl_refresh_and_timeout),
         T(test_unknown_key),
         T(test_durability),
+        T(test_pooled_keys),
         T(test_model_path_check),
         T(test_hub_keys),
         T(test_missing_required),

@@ -192,6 +192,30 @@ test_numeric_ranges(void **state)
     extra(f, "inflight_max = 15", -1, NULL);
     assert_non_null(strstr(f->err, "queue_per_node (16) must not exceed inflight_max (15)"));
     extra(f, "inflight_max = 16", 0, NULL);
+    range(f, "roster_min", 2, WIRE_MAX_AUDIENCE, &f->c.roster_min);
+}
+
+/* The pooled roster: names, none twice, at least roster_min (RELAY_MIN_ROSTER) of them. */
+static void
+test_roster(void **state)
+{
+    struct fx *f = *state;
+    extra(f, "", 0, NULL);
+    assert_null(f->c.roster);
+    assert_int_equal(f->c.roster_min, RELAY_MIN_ROSTER);
+    extra(f, "roster = AA, BB,CC", 0, NULL);
+    assert_string_equal(f->c.roster, "AA, BB,CC");
+    extra(f, "roster = AA,BB", -1, NULL);
+    assert_non_null(strstr(f->err, "roster names 2 nodes; a pooled roster needs at least 3"));
+    extra(f, "roster = AA,BB,AA", -1, NULL);
+    assert_non_null(strstr(f->err, "names 'AA' twice"));
+    extra(f, "roster = AA,B B,CC", -1, NULL);
+    assert_non_null(strstr(f->err, "'B B' is not a node name"));
+    /* roster_min lowers the floor (tests only: docs/hub-config.md). */
+    char text[256];
+    snprintf(text, sizeof text, "roster = AA,BB\nroster_min = 2");
+    extra(f, text, 0, NULL);
+    assert_int_equal(f->c.roster_min, 2);
 }
 
 static void
@@ -236,7 +260,7 @@ test_bad_lines_named_by_line_and_column(void **state)
     extra(f, "listen2 = x", -1, NULL);
     assert_non_null(strstr(f->err, ":7:1: unknown key 'listen2' (keys: listen, cert, key, "
         "ca_cert, crl, crl_url, crl_refresh_seconds, crl_fetch_timeout_seconds, log, state, "
-        "timeout_max_ms, queue_per_node, inflight_max, skew_ms)"));
+        "timeout_max_ms, queue_per_node, inflight_max, skew_ms, roster, roster_min)"));
     extra(f, "log = other.db", -1, "7:1: log is given twice (each key once)");
     assert_int_equal(load(f, "cert = a\n  listen   =   udp://x\n"), -1);
     char want[256];
@@ -259,6 +283,7 @@ main(void)
         T(test_required_keys_and_defaults),
         T(test_every_optional_key),
         T(test_numeric_ranges),
+        T(test_roster),
         T(test_crl_fetch_keys),
         T(test_bad_lines_named_by_line_and_column),
     };

@@ -141,8 +141,9 @@ group_teardown(void **state)
 
 /* The node's answer function: records the query; its "signed response" is the query reversed. */
 static void
-answer(void *arg, const uint8_t *query, size_t len, struct buf *reply)
+answer(void *arg, const uint8_t *query, size_t len, struct buf *reply, int *to_hub)
 {
+    (void)to_hub;                   /* never a pooled query here: the reply is sealed */
     struct fx *f = arg;
     f->answered++;
     f->last_query.len = 0;

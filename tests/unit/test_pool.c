@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "analysis/disclose.h"
 #include "analysis/pool.h"
@@ -103,13 +104,13 @@ static void
 survival_cut_matches_the_risk_set(void **state)
 {
     (void)state;
-    srand(7);
+    assert_true(sodium_init() >= 0);
     for (int trial = 0; trial < 200; trial++) {
-        size_t nb = 1 + (size_t)(rand() % 40);
+        size_t nb = 1 + randombytes_uniform(40);
         uint64_t d[40], c[40];
         for (size_t b = 0; b < nb; b++) {
-            d[b] = (uint64_t)(rand() % 3);
-            c[b] = (uint64_t)(rand() % 3);
+            d[b] = randombytes_uniform(3);
+            c[b] = randombytes_uniform(3);
         }
         struct pool_policy p = defaults;
         size_t cut = 99;

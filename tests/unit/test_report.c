@@ -615,7 +615,7 @@ json_reals_are_shortest(void **state)
     struct federation fed = {0};
     FILE *out = tmpfile();
     assert_non_null(out);
-    struct report r = {REPORT_JSON, out, stderr, &fed, NULL, ""};
+    struct report r = {REPORT_JSON, out, stderr, &fed, NULL, "", NULL};
     const double x[] = {6.873, 0.1 + 0.2, 1.0, -2.5e-300, 1.0 / 3};
     json_t *a = json_array();
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)

@@ -1,0 +1,79 @@
+/*
+ * share - a node's masked share of a pooled answer (issue 14, pooled
+ * release; proto/DESIGN.md "Pooled release").
+ *
+ * A pooled query is answered as any other up to the statistic before the
+ * node's own release rules (its kind's execute).  That statistic is put on
+ * the query's fixed layout (proto/layout.h), four vectors of ring elements
+ * (lib/mask.h), position by position:
+ *   value      the count, stratum size, events or censorings there
+ *   contrib    1 if value is not 0
+ *   small      1 if value is 1 .. the node's min_cell - 1
+ *   withheld   1 if the node's auditor withheld it (not yet used: 0)
+ * and masked with the pairwise masks of the roster, one label per vector.
+ * The hub, adding every node's share, gets the pooled table and per position
+ * how many nodes contributed, were small or withheld (analysis/pool.h), and
+ * nothing about any one node.
+ *
+ * The roster is the query's: the certificate of every participant in
+ * audience order.  Each must chain to the federation CA with role node and
+ * the name the audience gives it at that place, and this node's own
+ * transport key must be among them, or the share is refused.
+ */
+#ifndef SHARE_H
+#define SHARE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis/disclose.h"
+#include "lib/mask.h"
+#include "proto/layout.h"
+#include "proto/wire.h"
+
+struct pki_trust;
+
+/* The statistic on the layout: out has LAYOUT_VECTORS x L->npos elements. */
+int share_fill_count(const struct layout *L, const Fedra__CountResult *count,
+    const struct disclose_policy *pol, mask_elem *out, char *err);
+int share_fill_km(const struct layout *L, const Fedra__KmResult *km,
+    const struct disclose_policy *pol, mask_elem *out, char *err);
+
+/*
+ * The masks of this node (transport key pair sk/pk) for the query q (its
+ * audience and roster) with hash qhash, after checking every roster
+ * certificate against trust at Unix time now (through cc, if not NULL: a
+ * certificate verified once is not verified again), at least min of them.
+ */
+struct certcache;
+int share_roster(const struct pki_trust *trust, struct certcache *cc, const Fedra__QueryBody *q,
+    uint32_t min,
+    const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
+    const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err);
+/* Mask the LAYOUT_VECTORS vectors of v in place. */
+int share_mask(const struct mask_node *m, mask_elem *v, size_t npos, char *err);
+
+/*
+ * A node's whole answer to a verified pooled query q (hash qhash): the kind's
+ * admit and execute (never its release: the node releases nothing of its
+ * own), the statistic on the layout, masked over the roster.  Fills share
+ * (the commitment and the policy the hub applies; masked_hash points into
+ * hash, WIRE_HASH_LEN bytes, which must outlive it) and appends the masked
+ * vectors, MASK_ELEM_LEN bytes an element, to masked.  min_sites is the
+ * node's policy for the pool (analysis/pool.h).
+ */
+struct node_kind_ctx;
+/* The node's pooled policy: what it asks of the pool, and the smallest roster it joins. */
+struct share_policy {
+    const struct disclose_policy *pol;
+    uint32_t min_sites;
+    uint32_t min_participants;      /* POOL_MIN_PARTICIPANTS unless a test lowers it */
+    struct certcache *certs;        /* verified node certificates (node/certcache.h), or NULL */
+};
+int share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
+    const Fedra__QueryBody *q, const struct pki_trust *trust,
+    const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
+    const uint8_t qhash[WIRE_HASH_LEN], int64_t now, Fedra__PoolShare *share,
+    uint8_t hash[WIRE_HASH_LEN], struct buf *masked, char *err);
+
+#endif /* !SHARE_H */

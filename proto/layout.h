@@ -1,0 +1,82 @@
+/*
+ * layout - the fixed positions of a pooled answer (issue 14, pooled release).
+ *
+ * Masked shares add up only if position i means the same thing at every
+ * node and at the hub, and no node may choose its positions from its data
+ * (the set of levels a node holds is itself a per-node value).  So the
+ * layout is a function of the query spec alone:
+ *
+ *   count  one position per combination of the grouping variables' levels,
+ *          every level of the catalogue (proto/vars.h): a closed level list,
+ *          or an integer variable's whole range; the first variable varies
+ *          slowest (mixed radix).  Open variables (ICD-O-3 codes) have no
+ *          level list and cannot be pooled.  No grouping: one position.
+ *   km     per stratum (the combinations as for count): its size n, then
+ *          LAYOUT_BINS time bins of events, then as many of censorings (cif:
+ *          and as many of competing events; logrank not stratified by node
+ *          is km's layout).
+ *          Bin k holds times k x grid (times are rounded up to the grid at
+ *          the node, as in direct mode); the bins reach LAYOUT_HORIZON_DAYS.
+ *          Pooled survival needs a grid: exact times would make the layout
+ *          depend on the data.
+ */
+#ifndef LAYOUT_H
+#define LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/vars.h"
+#include "proto/wire.h"
+
+#define LAYOUT_HORIZON_DAYS 36525       /* 100 years of follow-up */
+#define LAYOUT_MAX_POSITIONS (1u << 17) /* a pooled answer's positions: 4 x 16 bytes each, 8 MiB */
+#define LAYOUT_LEVEL_TEXT 16            /* an integer level as text */
+/*
+ * A share is LAYOUT_VECTORS vectors of npos ring elements each, in this
+ * order (node/share.h says what each holds): values, then per position
+ * whether the node contributed, was small, withheld.  Each is masked under
+ * its own label (lib/mask.h mask_apply).
+ */
+#define LAYOUT_VECTORS 4
+#define LAYOUT_VALUE 0
+#define LAYOUT_CONTRIB 1
+#define LAYOUT_SMALL 2
+#define LAYOUT_WITHHELD 3
+
+enum layout_kind { LAYOUT_COUNT, LAYOUT_SURV };
+
+struct layout {
+    enum layout_kind kind;
+    size_t nvars;
+    const struct var_def *var[WIRE_MAX_GROUP_BY];
+    uint32_t nlevels[WIRE_MAX_GROUP_BY];
+    size_t ncells;                  /* combinations (count: cells; km: strata) */
+    uint32_t grid;                  /* km: the grid in days */
+    size_t nbins;                   /* km: time bins per stratum */
+    int competing;                  /* cif: a third row of bins, the competing events */
+    size_t npos;                    /* positions in all */
+};
+
+/* The layout of a pooled spec of kind count or km at the given grid (km only). */
+int layout_make(const Fedra__QuerySpec *spec, uint32_t grid, struct layout *L, char *err);
+/* Index of level text of grouping variable k, or -1 if the catalogue has no such level. */
+int layout_level(const struct layout *L, size_t k, const char *level);
+/* The text of level idx of variable k (buf holds integer levels). */
+const char *layout_level_text(const struct layout *L, size_t k, uint32_t idx,
+    char buf[LAYOUT_LEVEL_TEXT]);
+/* Combination <-> its level indices (nvars of them). */
+size_t layout_cell(const struct layout *L, const uint32_t *idx);
+void layout_cell_levels(const struct layout *L, size_t cell, uint32_t *idx);
+/* km: position of stratum s's n, of its events and of its censorings at bin k. */
+size_t layout_surv_n(const struct layout *L, size_t s);
+size_t layout_surv_events(const struct layout *L, size_t s, size_t k);
+size_t layout_surv_censored(const struct layout *L, size_t s, size_t k);
+/* cif only: position of stratum s's competing events at bin k. */
+size_t layout_surv_competing(const struct layout *L, size_t s, size_t k);
+/* The mask label of vector k ("value", "contrib", "small", "withheld"). */
+const char *layout_vector_label(int k);
+/* km: the bin of a time on the grid; -1 if it is not on the grid or past the horizon. */
+long layout_bin(const struct layout *L, int32_t time);
+
+#endif /* !LAYOUT_H */
