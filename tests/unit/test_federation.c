@@ -299,7 +299,22 @@ test_unknown_key(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(load(f, "node = DE tcp://127.0.0.1:7001 out/DE.crt\nnodes = FR\n"), -1);
-    expect_err(f, "2: unknown key 'nodes' (keys: ca_cert, crl, hub, node)");
+    expect_err(f, "2: unknown key 'nodes' (keys: ca_cert, crl, hub, node, pooled)");
+}
+
+/* pooled = yes makes --pooled the default (coord/pooled.h); only yes or no. */
+static void
+test_pooled_default(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(load(f, "node = DE tcp://127.0.0.1:7001 out/DE.crt\n"), 0);
+    assert_int_equal(f->fed.pooled, 0);
+    assert_int_equal(load(f, "node = DE tcp://127.0.0.1:7001 out/DE.crt\npooled = yes\n"), 0);
+    assert_int_equal(f->fed.pooled, 1);
+    assert_int_equal(load(f, "pooled = no\nnode = DE tcp://127.0.0.1:7001 out/DE.crt\n"), 0);
+    assert_int_equal(f->fed.pooled, 0);
+    assert_int_equal(load(f, "node = DE tcp://127.0.0.1:7001 out/DE.crt\npooled = maybe\n"), -1);
+    expect_err(f, "2: pooled is 'yes' or 'no', not 'maybe'");
 }
 
 static void
@@ -461,6 +476,7 @@ main(void)
         T(test_analyst_cert_as_node),
         T(test_missing_cert_file),
         T(test_unknown_key),
+        T(test_pooled_default),
         T(test_no_nodes),
         T(test_bad_ca_file),
         T(test_max_nodes),

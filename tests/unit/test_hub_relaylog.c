@@ -63,12 +63,12 @@ write_log(const struct fx *f)
     memset(ah, 3, sizeof ah);
     assert_int_equal(relaylog_open(f->db, 0, &l, err), 0);
     const struct relay_event ev[NENTRIES] = {
-        {1000, "started", "", NULL, NULL, "hub1", NULL, 0, "fedra-hub"},
-        {1001, "hello", "", NULL, NULL, "DE", NULL, 0, ""},
-        {1002, "route", "alice", rid, qh, "", NULL, 2048, ""},
-        {1003, "forward", "alice", rid, qh, "DE", NULL, 1024, ""},
-        {1004, "answer", "alice", rid, qh, "DE", ah, 1536, ""},
-        {1005, "timeout", "alice", rid, qh, "FR", NULL, 0, "node 'FR' did not answer"},
+        {1000, "started", "", NULL, NULL, "hub1", NULL, 0, "fedra-hub", NULL, 0},
+        {1001, "hello", "", NULL, NULL, "DE", NULL, 0, "", NULL, 0},
+        {1002, "route", "alice", rid, qh, "", NULL, 2048, "", NULL, 0},
+        {1003, "forward", "alice", rid, qh, "DE", NULL, 1024, "", NULL, 0},
+        {1004, "answer", "alice", rid, qh, "DE", ah, 1536, "", NULL, 0},
+        {1005, "timeout", "alice", rid, qh, "FR", NULL, 0, "node 'FR' did not answer", NULL, 0},
     };
     for (size_t i = 0; i < NENTRIES; i++)
         assert_int_equal(relaylog_append(l, &ev[i], err), 0);

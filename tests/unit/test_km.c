@@ -923,7 +923,7 @@ coordinator_names_and_orders_two_way_strata_as_r(void **state)
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     assert_non_null(out);
-    struct report r = {REPORT_JSON, out, stderr, &fed, rep, ""};
+    struct report r = {REPORT_JSON, out, stderr, &fed, rep, "", NULL};
     struct coord_show show = {0, KM_CONF_LOG, NULL, 0, NULL, 500, 0};
     char err[FEDRA_ERRLEN];
     assert_int_equal(kind_km.report(&r, &spec, &show, err), 0);
