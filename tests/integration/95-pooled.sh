@@ -133,6 +133,35 @@ R
 if Rscript lr.R "$chisq" "$cut" >r.out 2>&1; then ok "pooled logrank equals survdiff: $(tail -n 1 r.out)"
 else fail "pooled logrank differs from survdiff"; sed 's/^/       | /' r.out | head; fi
 
+# Pooled cif: survfit's multi-state curves and cmprsk's Gray test on the pooled
+# records (tests/integration/cif.R, the oracle of 62-cif), up to each pooled cut.
+cp "$ROOT/tests/integration/cif.R" cif.R
+expect_status 0 "cif --by stage --pooled (csv)" fedra --format csv cif --by stage --pooled
+cp "$WORK/last.out" cif.csv
+expect_status 0 "cif --by stage --pooled (json)" fedra --format json cif --by stage --pooled
+cp "$WORK/last.out" cif.json
+jq -r '.result.curves[] | [.strata, (.truncated_at // 0)] | @tsv' cif.json | tr '\t' ' ' >cif.cuts
+: >cif.held
+gray=$(jq -r 'if .result.gray == null then "none" else "\(.result.gray.chisq),\(.result.gray.df),\(.result.gray.p)" end' cif.json)
+gc=$(jq -r '.result.gray.truncated_at // 0' cif.json)
+if jq -e '.result.withheld | length == 0' cif.json >/dev/null &&
+    Rscript cif.R cif.csv 30 relapse stage - "$gray" cif.cuts cif.held "$gc" >r.out 2>&1; then
+    ok "pooled cif equals survfit up to the pooled cut, Gray's test equals cuminc: $(tail -n 1 r.out)"
+else fail "pooled cif differs from R (or a stratum was held back)"; sed 's/^/       | /' r.out | head; fi
+expect_status 0 "km --pooled --rmean 3650" fedra --format json km --pooled --rmean 3650
+rm_got=$(jq -r '"\(.result.curves[0].rmean) \(.result.curves[0].rmean_se)"' "$WORK/last.out")
+cat >rmean.R <<'R'
+suppressMessages(library(survival))
+g <- as.numeric(strsplit(commandArgs(TRUE)[1], " ")[[1]])
+d <- read.csv("all.csv", stringsAsFactors = FALSE)
+t <- ceiling(as.numeric(as.Date(d$last_contact_date) - as.Date(d$diagnosis_date)) / 30) * 30
+w <- summary(survfit(Surv(t, d$vital_status == "dead") ~ 1), rmean = 3650)$table[c("rmean", "se(rmean)")]
+cat(sprintf("rmean %.10g se %.10g (R %.10g, %.10g)\n", g[1], g[2], w[1], w[2]))
+quit(status = if (all(abs(g - w) <= 1e-12 * abs(w))) 0 else 1)
+R
+if Rscript rmean.R "$rm_got" >r.out 2>&1; then ok "pooled km's restricted mean equals R's: $(tail -n 1 r.out)"
+else fail "pooled restricted mean differs from R"; sed 's/^/       | /' r.out | head -3; fi
+
 # --- A pooled bundle: the release and every node's commitment, checked offline --
 expect_status 0 "count --pooled --bundle" fedra --bundle pooled.json count --by tumour_type --pooled
 expect_status 0 "fedra verify accepts the pooled bundle" fedra verify --ca-cert fed/ca/ca.crt pooled.json
