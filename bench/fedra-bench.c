@@ -3,14 +3,21 @@
  *
  * Every figure comes from the project's own code paths, linked in:
  *
- *   query  FED CERT KEY count|km|cif REPS [fresh]
+ *   query  FED CERT KEY count|km|cif REPS [fresh|pooled]
  *          sign a query exactly as `fedra` does, fan it out with the coordinator
  *          library (coord/client.c), verify every reply; REPS timed queries after
  *          a warm-up.  One session for all queries (connections and certificate
  *          verdicts kept), or with "fresh" a new session per query (what one
  *          `fedra` invocation pays).  Against a one-node federation this is the
  *          node's service time plus one loopback round trip.  Nodes behind a
- *          hub are reached through it, as `fedra` reaches them.
+ *          hub are reached through it, as `fedra` reaches them.  With "pooled"
+ *          the query is a pooled release (coord/pooled.h: every node behind the
+ *          hub, its roster, masked shares, the hub's signed release verified),
+ *          over one connection to the hub kept across queries.
+ *   mask   NODES POSITIONS REPS
+ *          a node's masking cost for one pooled answer (node/share.h): the
+ *          key agreements with NODES - 1 peers and the four masked vectors of
+ *          POSITIONS ring elements (lib/mask.h), REPS times.
  *   verify FED CERT KEY REPS
  *          coordinator fan-in capacity: replies from one real query, verified
  *          over and over as a session does it (client_session_verify: decode,
@@ -63,11 +70,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <zmq.h>
 
 
 #include "certs/pki.h"
 #include "coord/client.h"
+#include "coord/pooled.h"
+#include "lib/mask.h"
+#include "node/share.h"
+#include "proto/layout.h"
 #include "coord/federation.h"
 #include "coord/model.h"
 #include "coord/report.h"
@@ -196,20 +208,82 @@ one_query(struct analyst *a, struct client_session *s, const Fedra__QuerySpec *s
     return rc;
 }
 
+/* One timed pooled query: sign (pooled, roster), the route, the verified release. */
+static int
+one_pooled(struct analyst *a, void *dealer, Fedra__QuerySpec *spec, double *ms, char *err)
+{
+    struct buf env = {0};
+    struct pooled_result pr;
+    int64_t t0 = util_mono_us();
+    int rc = sign_query(&a->fed, a->cert, a->key, spec, &env, err);
+    if (rc == 0)
+        rc = pooled_run(&a->fed, a->cert, a->key, env.p, env.len, BENCH_TIMEOUT_MS, dealer, &pr,
+            err);
+    *ms = (double)(util_mono_us() - t0) / 1000.0;
+    if (rc == 0 && pr.release == NULL) {
+        char why[FEDRA_ERRLEN];
+        snprintf(why, sizeof why, "%s", err);
+        rc = errf(err, "no pooled release: %s", why);
+        for (size_t i = 0; i < a->fed.nnodes; i++)
+            if (pr.rep[i].status != NODE_OK)
+                fprintf(stderr, "  %s: %s\n", a->fed.nodes[i].name, pr.rep[i].reason);
+    }
+    pooled_result_release(&pr, a->fed.nnodes);
+    buf_release(&env);
+    return rc;
+}
+
+static int
+cmd_pooled(struct analyst *a, Fedra__QuerySpec *spec, long long reps, double *v, char *err)
+{
+    ProtobufCBinaryData *roster = xcalloc(a->fed.nnodes, sizeof *roster);
+    for (size_t i = 0; i < a->fed.nnodes; i++)
+        roster[i].data = (uint8_t *)pki_cert_der(a->fed.nodes[i].cert, &roster[i].len);
+    spec->pooled = 1;
+    spec->roster = roster;
+    spec->n_roster = a->fed.nnodes;
+    void *ctx = zmq_ctx_new();
+    void *dealer = a->fed.hub == NULL ? NULL : client_open_dealer(ctx, a->fed.hub->name,
+        a->fed.hub->endpoint, a->fed.hub->curve_key,
+        (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, err);
+    int rc = dealer == NULL ? -1 : 0;        /* err says why */
+    double ms;
+    for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
+        rc = one_pooled(a, dealer, spec, &ms, err);
+        if (k >= 0)
+            v[k] = ms;
+    }
+    if (dealer != NULL)
+        zmq_close(dealer);
+    zmq_ctx_term(ctx);
+    free(roster);
+    return rc;
+}
+
 static int
 cmd_query(char **argv, int argc, char *err)
 {
     struct analyst a;
     long long reps;
     if (argc < 5 || util_parse_int(argv[4], 1, BENCH_MAX_REPS, &reps) != 0)
-        return errf(err, "usage: query FED CERT KEY count|km|cif REPS [fresh]");
+        return errf(err, "usage: query FED CERT KEY count|km|cif REPS [fresh|pooled]");
     int fresh = argc > 5 && strcmp(argv[5], "fresh") == 0;
+    int pooled = argc > 5 && strcmp(argv[5], "pooled") == 0;
     if (analyst_open(argv[0], argv[1], argv[2], &a, err) != 0)
         return -1;
     Fedra__QuerySpec spec;
     make_spec(argv[3], &spec);
     struct node_reply *rep = xcalloc(a.fed.nnodes, sizeof *rep);
     double *v = xcalloc((size_t)reps, sizeof *v), ms;
+    if (pooled) {
+        int prc = cmd_pooled(&a, &spec, reps, v, err);
+        if (prc == 0)
+            result(v, (size_t)reps, "ms");
+        free(v);
+        free(rep);
+        analyst_close(&a);
+        return prc;
+    }
     struct client_session *s = bench_session(&a);
     int rc = 0;
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
@@ -601,6 +675,44 @@ cmd_floor_sig(char **argv, int argc, int verify, char *err)
 
 /* floor-scan DB count|km REPS: the counting loop alone, over the snapshot's columns. */
 static int
+cmd_mask(char **argv, int argc, char *err)
+{
+    long long nodes, npos, reps;
+    if (argc < 3 || util_parse_int(argv[0], 2, MASK_MAX_ROSTER, &nodes) != 0 ||
+        util_parse_int(argv[1], 1, LAYOUT_MAX_POSITIONS, &npos) != 0 ||
+        util_parse_int(argv[2], 1, BENCH_MAX_REPS, &reps) != 0)
+        return errf(err, "usage: mask NODES POSITIONS REPS");
+    uint8_t (*pk)[MASK_KEY_LEN] = xcalloc((size_t)nodes, sizeof *pk), sk[MASK_KEY_LEN];
+    uint8_t other[MASK_KEY_LEN], qhash[MASK_HASH_LEN] = {0};
+    if (sodium_init() < 0)
+        return errf(err, "libsodium failed to initialise");
+    crypto_box_keypair(pk[0], sk);              /* this node, then its peers */
+    for (long long i = 1; i < nodes; i++)
+        crypto_box_keypair(pk[i], other);
+    mask_elem *vec = xcalloc((size_t)(LAYOUT_VECTORS * npos), sizeof *vec);
+    double *v = xcalloc((size_t)reps, sizeof *v);
+    int rc = 0;
+    for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
+        struct mask_node *m = NULL;
+        int64_t t0 = mono_ns();
+        qhash[0] = (uint8_t)k;      /* a new query each time: new pair seeds */
+        rc = mask_node_new(&m, sk, pk[0], (const uint8_t (*)[MASK_KEY_LEN])pk, (size_t)nodes,
+            qhash, err);
+        if (rc == 0)
+            rc = share_mask(m, vec, (size_t)npos, err);
+        mask_node_free(m);
+        if (k >= 0)
+            v[k] = (double)(mono_ns() - t0) / 1e6;
+    }
+    if (rc == 0)
+        result(v, (size_t)reps, "ms");
+    free(v);
+    free(vec);
+    free(pk);
+    return rc;
+}
+
+static int
 cmd_floor_scan(char **argv, int argc, char *err)
 {
     long long reps;
@@ -674,9 +786,11 @@ main(int argc, char **argv)
         rc = cmd_floor_sig(argv + 2, argc - 2, strcmp(argv[1], "floor-verify") == 0, err);
     else if (strcmp(argv[1], "floor-scan") == 0)
         rc = cmd_floor_scan(argv + 2, argc - 2, err);
+    else if (strcmp(argv[1], "mask") == 0)
+        rc = cmd_mask(argv + 2, argc - 2, err);
     else
         rc = errf(err, "unknown benchmark '%s' (query, verify, scan, cox, floor-rtt, "
-            "floor-sign, floor-verify, floor-scan)", argv[1]);
+            "floor-sign, floor-verify, floor-scan, mask)", argv[1]);
     if (rc != 0) {
         fprintf(stderr, "fedra-bench: %s\n", err);
         return 1;

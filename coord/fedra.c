@@ -355,7 +355,7 @@ run_pooled(const struct opts *o, const struct federation *fed, Fedra__QuerySpec 
     } else {
         got = sign_query(o, fed, spec, &env, qid, err) == 0 &&
               pooled_run(fed, o->signer->cert, o->signer->key, env.p, env.len, o->timeout_ms,
-                  &pr, err) == 0 && pr.release != NULL;
+                  NULL, &pr, err) == 0 && pr.release != NULL;
         if (got && o->bundle != NULL)
             bundle_add_pooled(o->bundle, fed->hub->name, env.p, env.len, &pr.raw);
     }

@@ -142,7 +142,7 @@ on_reply(const struct federation *f, const Fedra__HubFrame *h, const uint8_t *qh
 
 int
 pooled_run(const struct federation *f, const struct pki_cert *cert,
-    const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms,
+    const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms, void *dealer,
     struct pooled_result *out, char *err)
 {
     memset(out, 0, sizeof *out);
@@ -164,7 +164,7 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
     uint8_t qhash[WIRE_HASH_LEN], rid[WIRE_QUERY_ID_LEN];
     wire_query_hash(env, len, qhash);
     struct buf route = {0}, frame = {0};
-    void *ctx = zmq_ctx_new(), *s = NULL;
+    void *ctx = dealer ? NULL : zmq_ctx_new(), *s = dealer;
     unsigned char *heard = xcalloc(f->nnodes + 1, 1);
     int rc = -1, done = 0;
     if (client_hub_route(f, cert, key, env, len, idx, f->nnodes, timeout_ms, 1, rid, &route,
@@ -176,8 +176,9 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
     h.payload.data = route.p;
     h.payload.len = route.len;
     wire_pack(&h.base, &frame);
-    s = client_open_dealer(ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
-        (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, err);
+    if (s == NULL)
+        s = client_open_dealer(ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
+            (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, err);
     if (s == NULL)
         goto out;
     if (zmq_send(s, frame.p, frame.len, 0) < 0) {
@@ -212,9 +213,10 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
         wire_hubframe_free(r);
     }
 out:
-    if (s != NULL)
+    if (s != NULL && dealer == NULL)
         zmq_close(s);
-    zmq_ctx_term(ctx);
+    if (ctx != NULL)
+        zmq_ctx_term(ctx);
     buf_release(&route);
     buf_release(&frame);
     free(heard);

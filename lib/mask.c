@@ -3,6 +3,7 @@
  */
 #include "lib/mask.h"
 
+#include <endian.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -59,22 +60,25 @@ mask_sum_real(mask_elem s)
     return ldexp((double)(__int128)s, -MASK_FRAC_BITS);
 }
 
+/* Little-endian in two 64-bit halves: memcpy and htole64 compile to plain loads and stores. */
 void
 mask_pack(const mask_elem *v, size_t n, uint8_t *out)
 {
-    for (size_t i = 0; i < n; i++)
-        for (int b = 0; b < MASK_ELEM_LEN; b++)
-            out[i * MASK_ELEM_LEN + (size_t)b] = (uint8_t)(v[i] >> (8 * b));
+    for (size_t i = 0; i < n; i++) {
+        uint64_t lo = htole64((uint64_t)v[i]), hi = htole64((uint64_t)(v[i] >> 64));
+        memcpy(out + i * MASK_ELEM_LEN, &lo, 8);
+        memcpy(out + i * MASK_ELEM_LEN + 8, &hi, 8);
+    }
 }
 
 void
 mask_unpack(const uint8_t *in, size_t n, mask_elem *v)
 {
     for (size_t i = 0; i < n; i++) {
-        mask_elem e = 0;
-        for (int b = MASK_ELEM_LEN - 1; b >= 0; b--)
-            e = (e << 8) | in[i * MASK_ELEM_LEN + (size_t)b];
-        v[i] = e;
+        uint64_t lo, hi;
+        memcpy(&lo, in + i * MASK_ELEM_LEN, 8);
+        memcpy(&hi, in + i * MASK_ELEM_LEN + 8, 8);
+        v[i] = (mask_elem)le64toh(hi) << 64 | le64toh(lo);
     }
 }
 

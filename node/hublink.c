@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <zmq.h>
 
 #include "lib/seal.h"
@@ -31,6 +32,7 @@ struct hublink {
     void *zctx;
     void *dealer, *monitor;
     unsigned generation;            /* of the socket: names its monitor endpoint */
+    uint64_t nonce;                 /* random: a link at a freed link's address names others */
     int connected;                  /* a CURVE handshake succeeded, no disconnect since */
     int64_t down_ms;                /* since when not connected (socket opened, or lost) */
     uint8_t hub_key[PKI_CURVE_KEY_LEN];     /* pinned from the hub certificate */
@@ -110,6 +112,10 @@ hublink_new(const struct hublink_config *cfg)
     l->log = cfg->log;
     l->arg = cfg->arg;
     l->state = HUBLINK_NO_HUB;
+    /* The monitor's inproc name must be new in the context: a closed socket's name can
+       linger a moment, and a new link may be allocated at the old one's address. */
+    if (RAND_bytes((unsigned char *)&l->nonce, sizeof l->nonce) != 1)
+        l->nonce = (uint64_t)util_mono_us() ^ (uint64_t)(uintptr_t)l;
     snprintf(l->reason, sizeof l->reason, "the hub certificate is not loaded yet");
     return l;
 }
@@ -199,7 +205,8 @@ open_socket(struct hublink *l, char *err)
     if (l->socks_proxy != NULL &&
         zmq_setsockopt(d, ZMQ_SOCKS_PROXY, l->socks_proxy, strlen(l->socks_proxy)) != 0)
         return errf(err, "cannot use socks_proxy '%s': %s", l->socks_proxy, zmq_strerror(errno));
-    snprintf(mon, sizeof mon, "inproc://fedra-hublink-%p-%u", (void *)l, ++l->generation);
+    snprintf(mon, sizeof mon, "inproc://fedra-hublink-%016llx-%u", (unsigned long long)l->nonce,
+        ++l->generation);
     if (zmq_socket_monitor(d, mon, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
             ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0 ||
