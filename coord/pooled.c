@@ -186,7 +186,7 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
         goto out;
     }
     rc = 0;
-    int64_t deadline = util_mono_ms() + timeout_ms + CLIENT_POOLED_SLACK_MS;
+    int64_t deadline = util_mono_ms() + timeout_ms + POOLED_SLACK_MS;
     while (!done) {
         int64_t left = deadline - util_mono_ms();
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};

@@ -28,7 +28,7 @@
 #include "coord/federation.h"
 #include "coord/report.h"
 
-#define CLIENT_POOLED_SLACK_MS 5000     /* past the per-node timeout: the hub's release itself */
+#define POOLED_SLACK_MS 5000     /* past the per-node timeout: the hub's release itself */
 
 struct pooled_result {
     struct node_reply *rep;         /* per node: its share's fate, its signed response */
