@@ -291,23 +291,9 @@ static int
 sign_envelope(const struct pki_cert *cert, const struct pki_key *key, const struct buf *body,
     struct buf *out, char *err)
 {
-    uint8_t sig[PKI_SIG_LEN];
-    if (pki_sign(key, body->p, body->len, sig) != 0)
-        return errf(err, "signing failed");
-    size_t derlen;
-    const uint8_t *der = pki_cert_der(cert, &derlen);
-    Fedra__Envelope e = FEDRA__ENVELOPE__INIT;
-    e.version = WIRE_VERSION;
-    e.body.data = body->p;
-    e.body.len = body->len;
-    e.signature.data = sig;
-    e.signature.len = sizeof sig;
-    e.signer_cert.data = (uint8_t *)der;
-    e.signer_cert.len = derlen;
-    ProtobufCBinaryData chain[PKI_MAX_CHAIN];
-    client_envelope_chain(cert, &e, chain);
     out->len = 0;
-    wire_pack(&e.base, out);
+    if (evidence_sign(cert, key, body->p, body->len, out) != 0)
+        return errf(err, "signing failed");
     return 0;
 }
 

@@ -20,6 +20,7 @@ struct hubpool {
     size_t n;                       /* nodes of the roster */
     mask_elem *sum;                 /* LAYOUT_VECTORS x L.npos */
     struct buf *answer;             /* per node: its PoolAnswer as received */
+    struct buf *response;           /* per node: its signed response (the PoolReply's) */
     uint8_t (*commit)[WIRE_HASH_LEN];   /* per node: SHA-256 of its response envelope */
     struct pool_policy policy;      /* the strictest of the nodes' */
     size_t have;                    /* nodes whose share is in */
@@ -78,6 +79,7 @@ hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
     p->n = n;
     p->sum = xcalloc(LAYOUT_VECTORS * p->L.npos, sizeof *p->sum);
     p->answer = xcalloc(n, sizeof *p->answer);
+    p->response = xcalloc(n, sizeof *p->response);
     p->commit = xcalloc(n, sizeof *p->commit);
     wire_envelope_free(e);
     *out = p;
@@ -94,9 +96,12 @@ hubpool_free(struct hubpool *p)
     if (p == NULL)
         return;
     wire_query_free(p->q);
-    for (size_t i = 0; p->answer != NULL && i < p->n; i++)
+    for (size_t i = 0; p->answer != NULL && i < p->n; i++) {
         buf_release(&p->answer[i]);
+        buf_release(&p->response[i]);
+    }
     free(p->answer);
+    free(p->response);
     free(p->commit);
     free(p->sum);
     free(p);
@@ -202,6 +207,7 @@ hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, size_
     mask_add(p->sum, v, n);
     free(v);
     buf_append(&p->answer[i], answer, len);
+    buf_append(&p->response[i], a->response.data, a->response.len);
     p->have++;
     wire_response_free(body);
     wire_poolanswer_free(a);
@@ -258,17 +264,11 @@ hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
         pr.release.data = env.p;
         pr.release.len = env.len;
         ProtobufCBinaryData *resp = xcalloc(p->n, sizeof *resp);
-        Fedra__PoolAnswer **ans = xcalloc(p->n, sizeof *ans);
-        for (size_t i = 0; i < p->n; i++) {
-            ans[i] = wire_poolanswer_decode(p->answer[i].p, p->answer[i].len, err);
-            resp[i] = ans[i]->response;
-        }
+        for (size_t i = 0; i < p->n; i++)
+            resp[i] = (ProtobufCBinaryData){p->response[i].len, p->response[i].p};
         pr.responses = resp;
         pr.n_responses = p->n;
         wire_pack(&pr.base, reply);
-        for (size_t i = 0; i < p->n; i++)
-            wire_poolanswer_free(ans[i]);
-        free(ans);
         free(resp);
     }
     buf_release(&body);

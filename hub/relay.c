@@ -190,33 +190,37 @@ drops_flush(struct relay *r, const struct relay_now *now)
     }
 }
 
+/* One relay-log entry; blob (pooled release only, relay_event.blob) may be NULL. */
+static void
+emit(struct relay *r, const struct relay_now *now, const char *kind, const char *analyst,
+    const uint8_t *route_id, const uint8_t *qhash, const char *node, const uint8_t *ahash,
+    uint64_t size, const char *note, const uint8_t *blob, size_t bloblen)
+{
+    r->changed = 1;
+    if (r->io.event == NULL)
+        return;
+    struct relay_event e = {now->wall_ms, kind, analyst ? analyst : "", route_id, qhash,
+        node ? node : "", ahash, size, note ? note : "", blob, bloblen};
+    r->io.event(r->io.arg, &e);
+}
+
 static void
 event(struct relay *r, const struct relay_now *now, const char *kind, const char *analyst,
     const uint8_t *route_id, const uint8_t *qhash, const char *node, const uint8_t *ahash,
     uint64_t size, const char *note)
 {
-    r->changed = 1;
-    if (r->io.event == NULL)
-        return;
-    struct relay_event e = {now->wall_ms, kind, analyst ? analyst : "", route_id, qhash,
-        node ? node : "", ahash, size, note ? note : "", NULL, 0};
-    r->io.event(r->io.arg, &e);
+    emit(r, now, kind, analyst, route_id, qhash, node, ahash, size, note, NULL, 0);
 }
 
-/* An event that keeps blob (pooled release: relay_event.blob), hashed into answer_hash. */
+/* An event that keeps blob, hashed into its answer_hash so the chain binds it. */
 static void
 event_blob(struct relay *r, const struct relay_now *now, const char *kind, const char *analyst,
     const uint8_t *route_id, const uint8_t *qhash, const char *node, const uint8_t *blob,
     size_t len, const char *note)
 {
-    r->changed = 1;
-    if (r->io.event == NULL)
-        return;
     uint8_t h[32];
     pki_sha256(blob ? blob : (const uint8_t *)"", len, h);
-    struct relay_event e = {now->wall_ms, kind, analyst ? analyst : "", route_id, qhash,
-        node ? node : "", h, len, note ? note : "", blob, len};
-    r->io.event(r->io.arg, &e);
+    emit(r, now, kind, analyst, route_id, qhash, node, h, len, note, blob, len);
 }
 
 /* ---- frames out ---- */
