@@ -167,8 +167,15 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
     void *ctx = dealer ? NULL : zmq_ctx_new(), *s = dealer;
     unsigned char *heard = xcalloc(f->nnodes + 1, 1);
     int rc = -1, done = 0;
-    if (client_hub_route(f, cert, key, env, len, idx, f->nnodes, timeout_ms, 1, rid, &route,
-            err) != 0)
+    /* A pooled answer goes to the hub, not sealed to the analyst: the pair keys seal the
+       query only, and live for this query. */
+    struct client_keys ks;
+    if (client_keys_init(&ks, f, cert, key, err) != 0)
+        goto out;
+    int routed = client_hub_route(&ks, env, len, idx, f->nnodes, timeout_ms, 1, rid, &route,
+        err);
+    client_keys_release(&ks);
+    if (routed != 0)
         goto out;
     Fedra__HubFrame h = FEDRA__HUB_FRAME__INIT;
     h.version = WIRE_VERSION;
