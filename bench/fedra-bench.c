@@ -13,7 +13,8 @@
  *          hub are reached through it, as `fedra` reaches them.  With "pooled"
  *          the query is a pooled release (coord/pooled.h: every node behind the
  *          hub, its roster, masked shares, the hub's signed release verified),
- *          over one connection to the hub kept across queries.
+ *          over one session kept across queries (its connection to the hub and
+ *          its verdicts on the nodes' certificates).
  *   mask   NODES POSITIONS REPS
  *          a node's masking cost for one pooled answer (node/share.h): the
  *          key agreements with NODES - 1 peers and the four masked vectors of
@@ -210,15 +211,15 @@ one_query(struct analyst *a, struct client_session *s, const Fedra__QuerySpec *s
 
 /* One timed pooled query: sign (pooled, roster), the route, the verified release. */
 static int
-one_pooled(struct analyst *a, void *dealer, Fedra__QuerySpec *spec, double *ms, char *err)
+one_pooled(struct analyst *a, struct client_session *s, Fedra__QuerySpec *spec, double *ms,
+    char *err)
 {
     struct buf env = {0};
     struct pooled_result pr;
     int64_t t0 = util_mono_us();
     int rc = sign_query(&a->fed, a->cert, a->key, spec, &env, err);
     if (rc == 0)
-        rc = pooled_run(&a->fed, a->cert, a->key, env.p, env.len, BENCH_TIMEOUT_MS, dealer, &pr,
-            err);
+        rc = pooled_run(&a->fed, s, env.p, env.len, BENCH_TIMEOUT_MS, &pr, err);
     *ms = (double)(util_mono_us() - t0) / 1000.0;
     if (rc == 0 && pr.release == NULL) {
         char why[FEDRA_ERRLEN];
@@ -242,20 +243,15 @@ cmd_pooled(struct analyst *a, Fedra__QuerySpec *spec, long long reps, double *v,
     spec->pooled = 1;
     spec->roster = roster;
     spec->n_roster = a->fed.nnodes;
-    void *ctx = zmq_ctx_new();
-    void *dealer = a->fed.hub == NULL ? NULL : client_open_dealer(ctx, a->fed.hub->name,
-        a->fed.hub->endpoint, a->fed.hub->curve_key,
-        (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, err);
-    int rc = dealer == NULL ? -1 : 0;        /* err says why */
+    struct client_session *s = client_session_open(&a->fed);
+    int rc = client_session_analyst(s, a->cert, a->key, err);
     double ms;
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
-        rc = one_pooled(a, dealer, spec, &ms, err);
+        rc = one_pooled(a, s, spec, &ms, err);
         if (k >= 0)
             v[k] = ms;
     }
-    if (dealer != NULL)
-        zmq_close(dealer);
-    zmq_ctx_term(ctx);
+    client_session_close(s);
     free(roster);
     return rc;
 }

@@ -317,6 +317,29 @@ client_keys_pair(struct client_keys *k, size_t i, char *err)
     return k->pair[i];
 }
 
+struct client_keys *
+client_session_keys(struct client_session *s)
+{
+    return s->keys.cert != NULL ? &s->keys : NULL;
+}
+
+void *
+client_session_hub(struct client_session *s, char *err)
+{
+    const struct federation *f = s->f;
+    if (f->hub == NULL) {
+        errf(err, "the federation file names no hub");
+        return NULL;
+    }
+    if (s->hub == NULL) {
+        if (s->ctx == NULL)
+            s->ctx = zmq_ctx_new();
+        s->hub = client_open_dealer(s->ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
+            (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, err);
+    }
+    return s->hub;
+}
+
 int
 client_session_analyst(struct client_session *s, const struct pki_cert *cert,
     const struct pki_key *key, char *err)
@@ -508,10 +531,8 @@ send_route(struct client_session *sess, const uint8_t *query, size_t len, int ti
         h.payload.data = route.p;
         h.payload.len = route.len;
         wire_pack(&h.base, &frame);
-        if (sess->hub == NULL)
-            sess->hub = client_open_dealer(sess->ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
-                (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, why);
-        if (sess->hub != NULL && zmq_send(sess->hub, frame.p, frame.len, ZMQ_DONTWAIT) < 0)
+        if (client_session_hub(sess, why) != NULL &&
+            zmq_send(sess->hub, frame.p, frame.len, ZMQ_DONTWAIT) < 0)
             errf(why, "cannot send to hub '%s': %s", f->hub->name, zmq_strerror(errno));
     }
     for (size_t k = 0; k < nh; k++) {

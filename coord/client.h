@@ -96,6 +96,10 @@ int client_session_analyst(struct client_session *s, const struct pki_cert *cert
 int client_session_fanout(struct client_session *s, const uint8_t *query, size_t len,
     int timeout_ms, struct node_reply *replies, char *err);
 void client_session_close(struct client_session *s);
+/* The session's analyst keys (client_session_analyst), or NULL if none was given. */
+struct client_keys *client_session_keys(struct client_session *s);
+/* The session's DEALER to the federation's hub, connected on first use; NULL with err. */
+void *client_session_hub(struct client_session *s, char *err);
 /* client_verify_reply() for node i of the session's federation, with its cached verdict. */
 int client_session_verify(struct client_session *s, size_t i, const uint8_t qhash[WIRE_HASH_LEN],
     const uint8_t *msg, size_t len, Fedra__ResponseBody **body, char *err);

@@ -126,11 +126,15 @@ hubpool_answer(const struct hubpool *p, size_t i, size_t *len)
     return *len > 0 ? p->answer[i].p : NULL;
 }
 
-/* Node i's signed response: signer (role node, its name), binding, status, share. */
+/*
+ * Node i's signed response: signer (role node, its name), binding, status,
+ * share.  A signer certificate that is known (DER), the one the node's link
+ * was verified with, is not verified again.
+ */
 static int
-check_response(const struct hubpool *p, const struct pki_trust *trust, int64_t now, size_t i,
-    const Fedra__PoolAnswer *a, const Fedra__PoolShare **share, Fedra__ResponseBody **body,
-    char *err)
+check_response(const struct hubpool *p, const struct pki_trust *trust,
+    const struct pki_cert *known, int64_t now, size_t i, const Fedra__PoolAnswer *a,
+    const Fedra__PoolShare **share, Fedra__ResponseBody **body, char *err)
 {
     const char *name = p->q->audience[i];
     char why[FEDRA_ERRLEN];
@@ -139,17 +143,26 @@ check_response(const struct hubpool *p, const struct pki_trust *trust, int64_t n
         WIRE_MAX_RESPONSE, why);
     int rc = -1;
     *body = NULL;
-    if (e == NULL || evidence_signer(e, &signer, why) != 0 ||
-        pki_verify(trust, signer, PKI_ROLE_NODE, now / 1000, why) != PKI_OK) {
+    size_t kl = 0;
+    const uint8_t *kd = known != NULL ? pki_cert_der(known, &kl) : NULL;
+    const struct pki_cert *who = known;
+    if (e != NULL && (kd == NULL || kl != e->signer_cert.len ||
+                         memcmp(kd, e->signer_cert.data, kl) != 0)) {
+        if (evidence_signer(e, &signer, why) != 0 ||
+            pki_verify(trust, signer, PKI_ROLE_NODE, now / 1000, why) != PKI_OK) {
+            errf(err, "node '%s': %s", name, why);
+            goto done;
+        }
+        who = signer;
+    } else if (e == NULL) {
         errf(err, "node '%s': %s", name, why);
         goto done;
     }
-    if (strcmp(pki_cert_name(signer), name) != 0) {
-        errf(err, "node '%s' answered with the certificate of '%s'", name,
-            pki_cert_name(signer));
+    if (strcmp(pki_cert_name(who), name) != 0) {
+        errf(err, "node '%s' answered with the certificate of '%s'", name, pki_cert_name(who));
         goto done;
     }
-    if (evidence_response(e, signer, name, p->qhash, body, why) != 0) {
+    if (evidence_response(e, who, name, p->qhash, body, why) != 0) {
         errf(err, "node '%s': %s", name, why);
         goto done;
     }
@@ -183,8 +196,8 @@ done:
 }
 
 int
-hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, size_t i,
-    const uint8_t *answer, size_t len, char *err)
+hubpool_add(struct hubpool *p, const struct pki_trust *trust, const struct pki_cert *known,
+    int64_t now, size_t i, const uint8_t *answer, size_t len, char *err)
 {
     char why[FEDRA_ERRLEN];
     if (i >= p->n || p->answer[i].len > 0)
@@ -194,7 +207,7 @@ hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, size_
         return errf(err, "node '%s': malformed pooled answer: %s", p->q->audience[i], why);
     const Fedra__PoolShare *share = NULL;
     Fedra__ResponseBody *body = NULL;
-    if (check_response(p, trust, now, i, a, &share, &body, err) != 0) {
+    if (check_response(p, trust, known, now, i, a, &share, &body, err) != 0) {
         wire_poolanswer_free(a);
         return -1;
     }
@@ -352,8 +365,8 @@ hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
         for (size_t j = 0; j < p->n; j++)
             if (strcmp(p->q->audience[j], k.node[i]) == 0)
                 at = j;
-        if (at == p->n || hubpool_add(p, trust, k.ts[i], at, k.share[i].p, k.share[i].len,
-                err) != 0) {
+        if (at == p->n || hubpool_add(p, trust, NULL, k.ts[i], at, k.share[i].p,
+                k.share[i].len, err) != 0) {
             if (at == p->n)
                 errf(err, "a kept share is from '%s', who is not a participant", k.node[i]);
             goto done;

@@ -65,6 +65,7 @@ struct node {
     struct node_config cfg;         /* as loaded from the config file */
     struct pki_trust *trust;        /* federation CA + CRL */
     struct certcache *certs;        /* analyst certificates verified against trust */
+    struct mask_cache *masks;       /* pooled answers' key agreements with the peers */
     struct pki_cert *cert;          /* this node's certificate */
     struct pki_key *key;            /* this node's signing key */
     char name[PKI_MAX_NAME + 1];    /* from the certificate's SAN URI */
@@ -778,7 +779,7 @@ answer_pooled(struct node *nd, struct query_state *s)
     struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
         FEDRA_VERSION_STRING, nd->cfg.model_path_check ? &path : NULL, NULL};
     struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
-        nd->certs};
+        nd->certs, nd->masks};
     if (pki_curve_public(nd->curve_secret, pub) != 0 ||
         share_answer(&ctx, &sp, s->q, nd->trust,
             nd->curve_secret, pub, s->qhash, s->now / 1000, &s->share, s->share_hash,
@@ -1119,6 +1120,7 @@ node_open(struct node *nd, const char *config_path, char *err)
         return -1;
     nd->crl_installed_ms = util_now_ms();
     nd->certs = certcache_new();
+    nd->masks = mask_cache_new();
     if (load_identity(nd, nd->trust, &nd->cert, &nd->key, err) != 0)
         return -1;
     snprintf(nd->name, sizeof nd->name, "%s", pki_cert_name(nd->cert));
@@ -1161,6 +1163,7 @@ node_close(struct node *nd)
     qaudit_close(nd->qa);
     snapshot_free(nd->snap);
     certcache_free(nd->certs);
+    mask_cache_free(nd->masks);
     store_free(nd->store);
     pki_cert_free(nd->cert);
     pki_key_free(nd->key);

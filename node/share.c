@@ -83,8 +83,8 @@ share_fill_km(const struct layout *L, const Fedra__KmResult *km,
 }
 
 int
-share_roster(const struct pki_trust *trust, struct certcache *cc, const Fedra__QueryBody *q,
-    uint32_t min,
+share_roster(const struct pki_trust *trust, struct certcache *cc, struct mask_cache *mc,
+    const Fedra__QueryBody *q, uint32_t min,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err)
 {
@@ -125,8 +125,8 @@ share_roster(const struct pki_trust *trust, struct certcache *cc, const Fedra__Q
             goto done;
         }
     }
-    rc = mask_node_new(out, sk, pk, (const uint8_t (*)[MASK_KEY_LEN])keys, spec->n_roster,
-        qhash, err);
+    rc = mask_node_new_kept(out, mc, sk, pk, (const uint8_t (*)[MASK_KEY_LEN])keys,
+        spec->n_roster, qhash, err);
 done:
     free(keys);
     return rc;
@@ -166,8 +166,8 @@ share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     if (layout_make(spec, (uint32_t)grid, &L, err) != 0)
         return -1;
     struct mask_node *m = NULL;
-    if (share_roster(trust, sp->certs, q, sp->min_participants, sk, pk, qhash, now, &m,
-            err) != 0)
+    if (share_roster(trust, sp->certs, sp->masks, q, sp->min_participants, sk, pk, qhash, now,
+            &m, err) != 0)
         return -1;
     struct node_answer ans = {0};
     struct node_kind_ctx c = *ctx;
