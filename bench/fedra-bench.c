@@ -15,10 +15,12 @@
  *          hub, its roster, masked shares, the hub's signed release verified),
  *          over one session kept across queries (its connection to the hub and
  *          its verdicts on the nodes' certificates).
- *   mask   NODES POSITIONS REPS
- *          a node's masking cost for one pooled answer (node/share.h): the
- *          key agreements with NODES - 1 peers and the four masked vectors of
- *          POSITIONS ring elements (lib/mask.h), REPS times.
+ *   mask   NODES count|km REPS
+ *          a node's masking cost for one pooled answer (node/share.h) of the
+ *          query's layout (proto/layout.h; the specs of `query`): the seeds
+ *          from the key agreements with NODES - 1 peers, kept as the node
+ *          keeps them (mask_cache), and the four masked vectors (lib/mask.h),
+ *          REPS times.
  *   verify FED CERT KEY REPS
  *          coordinator fan-in capacity: replies from one real query, verified
  *          over and over as a session does it (client_session_verify: decode,
@@ -673,11 +675,18 @@ cmd_floor_sig(char **argv, int argc, int verify, char *err)
 static int
 cmd_mask(char **argv, int argc, char *err)
 {
-    long long nodes, npos, reps;
+    long long nodes, reps;
     if (argc < 3 || util_parse_int(argv[0], 2, MASK_MAX_ROSTER, &nodes) != 0 ||
-        util_parse_int(argv[1], 1, LAYOUT_MAX_POSITIONS, &npos) != 0 ||
+        (strcmp(argv[1], "count") != 0 && strcmp(argv[1], "km") != 0) ||
         util_parse_int(argv[2], 1, BENCH_MAX_REPS, &reps) != 0)
-        return errf(err, "usage: mask NODES POSITIONS REPS");
+        return errf(err, "usage: mask NODES count|km REPS");
+    Fedra__QuerySpec spec;
+    struct layout L;
+    make_spec(argv[1], &spec);
+    if (layout_make(&spec, spec.grid_days, &L, err) != 0)
+        return -1;
+    fprintf(stderr, "mask %s: %zu positions, %zu ring elements\n", argv[1], L.npos,
+        layout_elems(&L));
     uint8_t (*pk)[MASK_KEY_LEN] = xcalloc((size_t)nodes, sizeof *pk), sk[MASK_KEY_LEN];
     uint8_t other[MASK_KEY_LEN], qhash[MASK_HASH_LEN] = {0};
     if (sodium_init() < 0)
@@ -685,17 +694,18 @@ cmd_mask(char **argv, int argc, char *err)
     crypto_box_keypair(pk[0], sk);              /* this node, then its peers */
     for (long long i = 1; i < nodes; i++)
         crypto_box_keypair(pk[i], other);
-    mask_elem *vec = xcalloc((size_t)(LAYOUT_VECTORS * npos), sizeof *vec);
+    struct mask_cache *kept = mask_cache_new(); /* as the node keeps its agreements */
+    mask_elem *vec = xcalloc(layout_elems(&L), sizeof *vec);
     double *v = xcalloc((size_t)reps, sizeof *v);
     int rc = 0;
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
         struct mask_node *m = NULL;
         int64_t t0 = mono_ns();
         qhash[0] = (uint8_t)k;      /* a new query each time: new pair seeds */
-        rc = mask_node_new(&m, sk, pk[0], (const uint8_t (*)[MASK_KEY_LEN])pk, (size_t)nodes,
-            qhash, err);
+        rc = mask_node_new_kept(&m, kept, sk, pk[0], (const uint8_t (*)[MASK_KEY_LEN])pk,
+            (size_t)nodes, qhash, err);
         if (rc == 0)
-            rc = share_mask(m, vec, (size_t)npos, err);
+            rc = share_mask(m, &L, vec, err);
         mask_node_free(m);
         if (k >= 0)
             v[k] = (double)(mono_ns() - t0) / 1e6;
@@ -705,6 +715,7 @@ cmd_mask(char **argv, int argc, char *err)
     free(v);
     free(vec);
     free(pk);
+    mask_cache_free(kept);
     return rc;
 }
 

@@ -18,7 +18,7 @@ struct hubpool {
     uint8_t qhash[WIRE_HASH_LEN];
     struct layout L;
     size_t n;                       /* nodes of the roster */
-    mask_elem *sum;                 /* LAYOUT_VECTORS x L.npos */
+    mask_elem *sum;                 /* layout_elems(&L): the sum of the shares */
     struct buf *answer;             /* per node: its PoolAnswer as received */
     struct buf *response;           /* per node: its signed response (the PoolReply's) */
     uint8_t (*commit)[WIRE_HASH_LEN];   /* per node: SHA-256 of its response envelope */
@@ -77,7 +77,7 @@ hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
     }
     wire_query_hash(query, len, p->qhash);
     p->n = n;
-    p->sum = xcalloc(LAYOUT_VECTORS * p->L.npos, sizeof *p->sum);
+    p->sum = xcalloc(layout_elems(&p->L), sizeof *p->sum);
     p->answer = xcalloc(n, sizeof *p->answer);
     p->response = xcalloc(n, sizeof *p->response);
     p->commit = xcalloc(n, sizeof *p->commit);
@@ -178,7 +178,7 @@ check_response(const struct hubpool *p, const struct pki_trust *trust,
     }
     uint8_t h[WIRE_HASH_LEN];
     pki_sha256(a->masked.data, a->masked.len, h);
-    if (a->masked.len != LAYOUT_VECTORS * p->L.npos * MASK_ELEM_LEN ||
+    if (a->masked.len != layout_elems(&p->L) * MASK_ELEM_LEN ||
         memcmp(h, (*share)->masked_hash.data, WIRE_HASH_LEN) != 0) {
         errf(err, "node '%s' sent a share that is not the one it signed", name);
         goto done;
@@ -214,7 +214,7 @@ hubpool_add(struct hubpool *p, const struct pki_trust *trust, const struct pki_c
     struct pool_policy np = {share->min_cell, share->min_sites, share->grid_days,
         share->min_events_per_param};
     pool_policy_merge(&p->policy, &np);
-    size_t n = LAYOUT_VECTORS * p->L.npos;
+    size_t n = layout_elems(&p->L);
     mask_elem *v = xcalloc(n, sizeof *v);
     mask_unpack(a->masked.data, n, v);
     mask_add(p->sum, v, n);

@@ -33,7 +33,7 @@
 
 struct pki_trust;
 
-/* The statistic on the layout: out has LAYOUT_VECTORS x L->npos elements. */
+/* The statistic on the layout: out has layout_elems(L) elements. */
 int share_fill_count(const struct layout *L, const Fedra__CountResult *count,
     const struct disclose_policy *pol, mask_elem *out, char *err);
 int share_fill_km(const struct layout *L, const Fedra__KmResult *km,
@@ -51,8 +51,8 @@ int share_roster(const struct pki_trust *trust, struct certcache *cc, struct mas
     const Fedra__QueryBody *q, uint32_t min,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err);
-/* Mask the LAYOUT_VECTORS vectors of v in place. */
-int share_mask(const struct mask_node *m, mask_elem *v, size_t npos, char *err);
+/* Mask the LAYOUT_VECTORS vectors of v (layout_elems(L) elements) in place. */
+int share_mask(const struct mask_node *m, const struct layout *L, mask_elem *v, char *err);
 
 /*
  * A node's whole answer to a verified pooled query q (hash qhash): the kind's
