@@ -65,12 +65,16 @@ pooled_verify(const struct federation *f, const uint8_t qhash[WIRE_HASH_LEN],
         errf(err, "the release answers another query, or names another hub");
         goto done;
     }
-    if (rel->n_nodes != f->nnodes || pr->n_responses != f->nnodes) {
+    /* A model fit's release: every node's response to every round, round-major. */
+    size_t rounds = rel->n_rounds > 0 ? rel->n_rounds : 1;
+    if (rel->n_nodes != f->nnodes || pr->n_responses != f->nnodes * rounds) {
         errf(err, "the release covers %zu nodes and carries %zu responses; the federation has "
             "%zu", rel->n_nodes, pr->n_responses, f->nnodes);
         goto done;
     }
-    for (size_t i = 0; i < f->nnodes; i++) {
+    for (size_t k = 0; k < f->nnodes * rounds; k++) {
+        size_t i = k % f->nnodes;
+        uint32_t round = rel->n_rounds > 0 ? (uint32_t)(k / f->nnodes + 1) : 0;
         struct node_reply *p = &out->rep[i];
         uint8_t h[WIRE_HASH_LEN];
         if (strcmp(rel->nodes[i], f->nodes[i].name) != 0) {
@@ -78,24 +82,26 @@ pooled_verify(const struct federation *f, const uint8_t qhash[WIRE_HASH_LEN],
                 f->nodes[i].name);
             goto done;
         }
-        pki_sha256(pr->responses[i].data, pr->responses[i].len, h);
-        if (memcmp(h, rel->commitments[i].data, WIRE_HASH_LEN) != 0) {
+        pki_sha256(pr->responses[k].data, pr->responses[k].len, h);
+        if (memcmp(h, rel->commitments[k].data, WIRE_HASH_LEN) != 0) {
             errf(err, "the release does not commit to the response of node '%s'", f->nodes[i].name);
             goto done;
         }
         wire_response_free(p->body);
         p->body = NULL;
-        if (client_verify_reply(f, &f->nodes[i], qhash, pr->responses[i].data,
-                pr->responses[i].len, &p->body, why) != 0) {
+        if (client_verify_reply(f, &f->nodes[i], qhash, pr->responses[k].data,
+                pr->responses[k].len, &p->body, why) != 0) {
             errf(err, "the response of node '%s' in the release: %s", f->nodes[i].name, why);
             goto done;
         }
-        if (p->body->status != FEDRA__STATUS__STATUS_OK || p->body->pool == NULL) {
-            errf(err, "the response of node '%s' in the release is not a share", f->nodes[i].name);
+        if (p->body->status != FEDRA__STATUS__STATUS_OK || p->body->pool == NULL ||
+            p->body->pool->round != round) {
+            errf(err, "the response of node '%s' in the release is not a share%s", f->nodes[i].name,
+                round ? " of its round" : "");
             goto done;
         }
         p->raw.len = 0;
-        buf_append(&p->raw, pr->responses[i].data, pr->responses[i].len);
+        buf_append(&p->raw, pr->responses[k].data, pr->responses[k].len);
         p->status = NODE_OK;
     }
     rc = 0;
@@ -145,6 +151,14 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
     const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms, void *dealer,
     struct pooled_result *out, char *err)
 {
+    return pooled_run_wait(f, cert, key, env, len, timeout_ms, timeout_ms, dealer, out, err);
+}
+
+int
+pooled_run_wait(const struct federation *f, const struct pki_cert *cert,
+    const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms, int wait_ms,
+    void *dealer, struct pooled_result *out, char *err)
+{
     memset(out, 0, sizeof *out);
     out->rep = xcalloc(f->nnodes + 1, sizeof *out->rep);
     if (f->hub == NULL)
@@ -186,13 +200,13 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
         goto out;
     }
     rc = 0;
-    int64_t deadline = util_mono_ms() + timeout_ms + POOLED_SLACK_MS;
+    int64_t deadline = util_mono_ms() + wait_ms + POOLED_SLACK_MS;
     while (!done) {
         int64_t left = deadline - util_mono_ms();
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
         if (left <= 0 || zmq_poll(&it, 1, (long)left) <= 0) {
-            errf(err, "no pooled result from hub '%s' at %s within %d ms", f->hub->name,
-                f->hub->endpoint, timeout_ms);
+            errf(err, "no pooled result from hub '%s' at %s within %d ms (did the hub restart?)",
+                f->hub->name, f->hub->endpoint, wait_ms + POOLED_SLACK_MS);
             break;
         }
         zmq_msg_t m;

@@ -29,6 +29,7 @@
 #include "coord/report.h"
 
 #define POOLED_SLACK_MS 5000     /* past the per-node timeout: the hub's release itself */
+#define POOLED_FIT_WAIT_MS 60000 /* a pooled model fit's rounds together (hub/fit.h) */
 
 struct pooled_result {
     struct node_reply *rep;         /* per node: its share's fate, its signed response */
@@ -53,6 +54,15 @@ struct pooled_result {
 int pooled_run(const struct federation *f, const struct pki_cert *cert,
     const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms, void *dealer,
     struct pooled_result *out, char *err);
+/*
+ * The same, waiting up to wait_ms (and the slack) for the release while the
+ * hub gives each node timeout_ms per round: a pooled model fit
+ * (hub/fit.h) takes several rounds.  Its release carries the pooled sums
+ * of every round (PoolRelease.rounds) and every node's response to each.
+ */
+int pooled_run_wait(const struct federation *f, const struct pki_cert *cert,
+    const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms, int wait_ms,
+    void *dealer, struct pooled_result *out, char *err);
 /* Check a PoolReply against the query hash (above); fills out->release and out->rep. */
 int pooled_verify(const struct federation *f, const uint8_t qhash[WIRE_HASH_LEN],
     const uint8_t *reply, size_t len, struct pooled_result *out, char *err);

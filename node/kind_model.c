@@ -1305,6 +1305,24 @@ model_free(struct node_answer *ans)
     memset(ans, 0, sizeof *ans);
 }
 
+const Fedra__ModelResult *
+kind_model_result(const struct node_answer *ans)
+{
+    return &((const struct model_answer *)ans->stat)->model;
+}
+
+uint64_t
+kind_model_level(const struct node_answer *ans, const struct var_def *v, const char *level)
+{
+    const struct model_answer *a = ans->stat;
+    char tmp[16];
+    for (size_t k = 0; k < a->nlev; k++)
+        if (a->lev[k].var == v->id &&
+            strcmp(snapshot_level(a->snap, v->id, a->lev[k].code, tmp), level) == 0)
+            return a->lev[k].n;
+    return 0;
+}
+
 const struct node_kind node_kind_cox = {
     .kind = FEDRA__KIND__KIND_COX,
     .name = "cox",

@@ -89,4 +89,15 @@ void kind_model_cache_clear(struct kind_model_cache *c);
  */
 void kind_model_cache_expire(struct kind_model_cache *c, int64_t now_ms, int64_t idle_ms);
 
+/*
+ * Pooled fits (node/sharefit.h) read a round's answer (an execute of
+ * node_kind_cox or node_kind_glm) before any release rule: its ModelResult,
+ * and the complete cases at one level of a categorical model variable
+ * (level as the catalogue writes it; 0 if none).
+ */
+struct node_answer;
+const Fedra__ModelResult *kind_model_result(const struct node_answer *ans);
+uint64_t kind_model_level(const struct node_answer *ans, const struct var_def *v,
+    const char *level);
+
 #endif /* !KIND_MODEL_H */

@@ -68,7 +68,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_check(pki_cert_load(crt, &c, err), "pki_cert_load", err);
     fuzz_check(pki_key_curve_secret(k, secret) | pki_curve_public(secret, node_public),
         "transport key", "derivation failed");
-    struct hublink_config hc = {"tcp://127.0.0.1:1", NULL, crt, secret, answer, NULL, NULL};
+    struct hublink_config hc = {"tcp://127.0.0.1:1", NULL, crt, secret, answer, NULL, NULL, NULL};
     link_ = hublink_new(&hc);
     hublink_set_identity(link_, c);
     pki_key_free(k);
