@@ -578,7 +578,11 @@ pooled_model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *activ
         c->next = 1;
         pooled_reply(c, NULL, c->rel->rounds[0], rep);
     } else if (rc == 0) {
+        /* A cell the pooled rules held back holds at least one patient: the
+           level is present (model.c reads suppressed cells as present). */
         Fedra__CountResult *cr = pr.release->count;
+        for (size_t k = 0; cr != NULL && k < cr->n_cells; k++)
+            cr->cells[k]->suppressed |= cr->cells[k]->withheld;
         if (cr != NULL && cr->max_hidden == 0 && pr.release->min_cell > 0)
             cr->max_hidden = pr.release->min_cell - 1;
         pooled_reply(c, cr, NULL, rep);
