@@ -215,9 +215,12 @@ sharefit_answer(struct sharefit_table *t, const struct node_kind_ctx *ctx,
             return errf(err, "this node keeps no state for this pooled fit (it restarted, or "
                 "the fit was idle over %d s)", SHAREFIT_IDLE_MS / 1000);
         }
-        if (r != f->round + 1)
-            return errf(err, "round %u does not follow round %u, the last this node answered in "
-                "this fit", r, f->round);
+        if (r != f->round + 1) {
+            errf(err, "round %u does not follow round %u, the last this node answered in this "
+                "fit; the fit ends here", r, f->round);
+            fit_drop(f);
+            return -1;
+        }
         const char *self = ctx->path != NULL ? ctx->path->node : NULL;
         int fed = self != NULL ? round_feed(f, sp, q, round, trust, self, now_ms, err)
                                : errf(err, "the node has no name to find its own answer by");
