@@ -479,126 +479,17 @@ model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *active,
 }
 
 /*
- * A pooled model (issue 14; hub/fit.h): coord/model.c runs over one
- * participant, the pool, through pooled_model_send.  Its count rounds (the
- * levels present) are pooled counts; its first model round is the whole
- * pooled fit, driven by the hub, whose release carries every round's pooled
- * sums; model.c's later rounds are answered from those sums in order, so
- * fedra replays the fit exactly as the hub and every node did.
+ * A pooled model (issue 14; coord/pooled.h pooled_model): coord/model.c over
+ * one participant, the pool; its first model round is the whole fit, driven
+ * by the hub, whose release carries every round's pooled sums.
  */
-struct pooled_model_ctx {
-    const struct opts *o;
-    const struct federation *fed;   /* the real one: every node behind the hub */
-    struct fed_node pool;           /* the one participant model.c sees */
-    struct federation view;
-    Fedra__PoolRelease *rel;        /* the fit's release */
-    size_t next;                    /* its rounds handed to model.c */
-    uint8_t qhash[WIRE_HASH_LEN];   /* the last pooled query's */
-};
-
-/* rep[0]: a verified body carrying result (count or model) as the pool's answer. */
-static void
-pooled_reply(const struct pooled_model_ctx *c, Fedra__CountResult *count,
-    Fedra__ModelResult *model, struct node_reply *rep)
-{
-    Fedra__ResponseBody b = FEDRA__RESPONSE_BODY__INIT;
-    struct buf raw = {0};
-    b.context = (char *)WIRE_RESPONSE_CONTEXT;
-    b.query_hash.data = (uint8_t *)c->qhash;
-    b.query_hash.len = WIRE_HASH_LEN;
-    b.status = FEDRA__STATUS__STATUS_OK;
-    b.node = c->pool.name;
-    b.data_rows = REPORT_MAX_ROWS;      /* the pool's size is not a row count */
-    b.count = count;
-    b.model = model;
-    wire_pack(&b.base, &raw);
-    memset(rep, 0, sizeof *rep);
-    rep->body = wire_response_decode(raw.p, raw.len, NULL);
-    rep->status = rep->body != NULL ? NODE_OK : NODE_ERROR;
-    rep->raw = raw;
-}
-
-static int
-pooled_model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *active,
-    struct node_reply *rep, char *err)
-{
-    struct pooled_model_ctx *c = vctx;
-    (void)active;
-    int model = spec->kind == FEDRA__KIND__KIND_COX || spec->kind == FEDRA__KIND__KIND_GLM;
-    if (model && spec->round > 1) {
-        if (c->rel == NULL || c->next >= c->rel->n_rounds)
-            return errf(err, "the hub's release has %zu rounds; the fit replayed from them asks "
-                "for more", c->rel ? c->rel->n_rounds : 0);
-        pooled_reply(c, NULL, c->rel->rounds[c->next++], rep);
-        return 0;
-    }
-    const struct federation *fed = c->fed;
-    ProtobufCBinaryData *roster = xcalloc(fed->nnodes + 1, sizeof *roster);
-    for (size_t i = 0; i < fed->nnodes; i++)
-        roster[i].data = (uint8_t *)pki_cert_der(fed->nodes[i].cert, &roster[i].len);
-    spec->pooled = 1;
-    spec->roster = roster;
-    spec->n_roster = fed->nnodes;
-    size_t nbeta = spec->n_beta;
-    spec->n_beta = 0;           /* the nodes start the fit themselves */
-    struct buf env = {0};
-    struct pooled_result pr;
-    memset(&pr, 0, sizeof pr);
-    err[0] = 0;
-    char qid[2 * WIRE_QUERY_ID_LEN + 1];
-    int rc = sign_query(c->o, fed, spec, &env, qid, err);
-    spec->n_beta = nbeta;
-    spec->pooled = 0;
-    spec->roster = NULL;
-    spec->n_roster = 0;
-    free(roster);
-    if (rc == 0)
-        wire_query_hash(env.p, env.len, c->qhash);
-    if (rc == 0)
-        rc = pooled_run_wait(fed, c->o->signer->cert, c->o->signer->key, env.p, env.len,
-            c->o->timeout_ms, model ? POOLED_FIT_WAIT_MS : c->o->timeout_ms, NULL, &pr, err);
-    if (rc == 0 && pr.release == NULL) {
-        /* the hub's reason (err), else the first node that failed */
-        char why[FEDRA_ERRLEN];
-        snprintf(why, sizeof why, "%s", err);
-        for (size_t i = 0; i < fed->nnodes && why[0] == 0; i++)
-            if (pr.rep[i].status != NODE_OK)
-                snprintf(why, sizeof why, "%.100s: %.400s", fed->nodes[i].name,
-                    pr.rep[i].reason);
-        rc = errf(err, "pooled release failed: %s", why);
-    } else if (rc == 0 && model != (pr.release->n_rounds > 0)) {
-        rc = errf(err, "the hub's release is not the result asked for");
-    }
-    if (rc == 0 && c->o->bundle != NULL)
-        bundle_add_pooled(c->o->bundle, fed->hub->name, env.p, env.len, &pr.raw);
-    if (rc == 0 && model) {
-        wire_poolrelease_free(c->rel);
-        c->rel = pr.release;
-        pr.release = NULL;
-        c->next = 1;
-        pooled_reply(c, NULL, c->rel->rounds[0], rep);
-    } else if (rc == 0) {
-        /* A cell the pooled rules held back holds at least one patient: the
-           level is present (model.c reads suppressed cells as present). */
-        Fedra__CountResult *cr = pr.release->count;
-        for (size_t k = 0; cr != NULL && k < cr->n_cells; k++)
-            cr->cells[k]->suppressed |= cr->cells[k]->withheld;
-        if (cr != NULL && cr->max_hidden == 0 && pr.release->min_cell > 0)
-            cr->max_hidden = pr.release->min_cell - 1;
-        pooled_reply(c, cr, NULL, rep);
-    }
-    pooled_result_release(&pr, fed->nnodes);
-    buf_release(&env);
-    return rc;
-}
-
 static int
 run_model_pooled(const struct opts *o, const struct federation *fed, const struct coord_query *q)
 {
     char err[FEDRA_ERRLEN];
-    if (o->replay || o->save_query != NULL)
+    if (o->replay || o->save_query != NULL || o->bundle != NULL)
         return coord_usage_error("%s", "a pooled model is fitted live through the hub: it cannot "
-            "be saved ahead or verified from a bundle yet");
+            "be saved ahead, nor recorded in a bundle yet");
     if (q->model.max_iter != 0)
         return coord_usage_error("%s", "--max-iter does not apply to a pooled fit: the hub and "
             "every node run R's default iterations, the same for all");
@@ -606,28 +497,20 @@ run_model_pooled(const struct opts *o, const struct federation *fed, const struc
         fprintf(stderr, "fedra: pooled release needs a hub: the federation file names none\n");
         return EXIT_FAIL;
     }
-    struct pooled_model_ctx c;
-    memset(&c, 0, sizeof c);
-    c.o = o;
-    c.fed = fed;
-    c.pool.name = fed->hub->name;
-    c.pool.endpoint = fed->hub->endpoint;
-    c.view = *fed;
-    c.view.nodes = &c.pool;
-    c.view.nnodes = 1;
-    int rc = signer_load(o, fed, err) == 0 ? 0 : EXIT_FAIL;
-    if (rc == 0) {
-        struct report r = {o->format, stdout, stderr, &c.view, NULL, "", NULL};
-        rc = model_run(&q->model, &r, pooled_model_send, &c, err);
-        if (rc == EXIT_OK && (c.rel == NULL || c.next != c.rel->n_rounds)) {
-            rc = EXIT_FAIL;
-            errf(err, "the fit replayed from the hub's release used %zu of its %zu rounds",
-                c.next, c.rel ? c.rel->n_rounds : 0);
-        }
+    if (signer_load(o, fed, err) != 0) {
+        fprintf(stderr, "fedra: %s\n", err);
+        return EXIT_FAIL;
     }
+    struct pooled_model c;
+    pooled_model_init(&c, fed, o->signer->cert, o->signer->key, FEDRA_QUERY_TTL_MS,
+        o->timeout_ms, NULL, NULL);
+    struct report r = {o->format, stdout, stderr, &c.view, NULL, "", NULL};
+    int rc = model_run(&q->model, &r, pooled_model_send, &c, err);
+    if (rc == EXIT_OK && pooled_model_check(&c, err) != 0)
+        rc = EXIT_FAIL;
     if (rc == EXIT_FAIL)
         fprintf(stderr, "fedra: %s\n", err);
-    wire_poolrelease_free(c.rel);
+    pooled_model_release(&c);
     return rc;
 }
 

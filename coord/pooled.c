@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "coord/bundle.h"
 #include "proto/evidence.h"
 
 /* The hub's signature over the release: its pinned certificate, or one of role hub and its name. */
@@ -272,4 +273,137 @@ pooled_report(struct pooled_result *r, const struct federation *f,
     r->info = (struct report_pooled){f, r->rep, rel->hub, rel->min_cell, rel->min_sites,
         rel->grid_days};
     *out = (struct report){format, stdout, stderr, &r->view, &r->view_reply, qid, &r->info};
+}
+
+/* ---- pooled models ---- */
+
+void
+pooled_model_init(struct pooled_model *m, const struct federation *fed,
+    const struct pki_cert *cert, const struct pki_key *key, int64_t ttl_ms, int timeout_ms,
+    void *dealer, struct bundle *bundle)
+{
+    memset(m, 0, sizeof *m);
+    m->fed = fed;
+    m->cert = cert;
+    m->key = key;
+    m->ttl_ms = ttl_ms;
+    m->timeout_ms = timeout_ms;
+    m->dealer = dealer;
+    m->bundle = bundle;
+    m->pool.name = fed->hub->name;
+    m->pool.endpoint = fed->hub->endpoint;
+    m->view = *fed;
+    m->view.nodes = &m->pool;
+    m->view.nnodes = 1;
+}
+
+/* rep: a verified-shaped body carrying result (count or model) as the pool's answer. */
+static void
+pool_reply(const struct pooled_model *m, Fedra__CountResult *count, Fedra__ModelResult *model,
+    struct node_reply *rep)
+{
+    Fedra__ResponseBody b = FEDRA__RESPONSE_BODY__INIT;
+    struct buf raw = {0};
+    b.context = (char *)WIRE_RESPONSE_CONTEXT;
+    b.query_hash.data = (uint8_t *)m->qhash;
+    b.query_hash.len = WIRE_HASH_LEN;
+    b.status = FEDRA__STATUS__STATUS_OK;
+    b.node = m->pool.name;
+    b.data_rows = REPORT_MAX_ROWS;      /* the pool's size is not a row count */
+    b.count = count;
+    b.model = model;
+    wire_pack(&b.base, &raw);
+    memset(rep, 0, sizeof *rep);
+    rep->body = wire_response_decode(raw.p, raw.len, NULL);
+    rep->status = rep->body != NULL ? NODE_OK : NODE_ERROR;
+    rep->raw = raw;
+}
+
+int
+pooled_model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *active,
+    struct node_reply *rep, char *err)
+{
+    struct pooled_model *m = vctx;
+    (void)active;
+    int model = spec->kind == FEDRA__KIND__KIND_COX || spec->kind == FEDRA__KIND__KIND_GLM;
+    if (model && spec->round > 1) {
+        if (m->rel == NULL || m->next >= m->rel->n_rounds)
+            return errf(err, "the hub's release has %zu rounds; the fit replayed from them asks "
+                "for more", m->rel ? m->rel->n_rounds : 0);
+        pool_reply(m, NULL, m->rel->rounds[m->next++], rep);
+        return 0;
+    }
+    const struct federation *fed = m->fed;
+    ProtobufCBinaryData *roster = xcalloc(fed->nnodes + 1, sizeof *roster);
+    for (size_t i = 0; i < fed->nnodes; i++)
+        roster[i].data = (uint8_t *)pki_cert_der(fed->nodes[i].cert, &roster[i].len);
+    spec->pooled = 1;
+    spec->roster = roster;
+    spec->n_roster = fed->nnodes;
+    size_t nbeta = spec->n_beta;
+    spec->n_beta = 0;           /* the nodes start the fit themselves */
+    struct buf env = {0};
+    struct pooled_result pr;
+    memset(&pr, 0, sizeof pr);
+    err[0] = 0;
+    int rc = client_sign_query(fed, m->cert, m->key, spec, m->ttl_ms, &env, NULL, err);
+    spec->n_beta = nbeta;
+    spec->pooled = 0;
+    spec->roster = NULL;
+    spec->n_roster = 0;
+    free(roster);
+    if (rc == 0) {
+        wire_query_hash(env.p, env.len, m->qhash);
+        rc = pooled_run_wait(fed, m->cert, m->key, env.p, env.len, m->timeout_ms,
+            model ? POOLED_FIT_WAIT_MS : m->timeout_ms, m->dealer, &pr, err);
+    }
+    if (rc == 0 && pr.release == NULL) {
+        /* the hub's reason (err), else the first node that failed */
+        char why[FEDRA_ERRLEN];
+        snprintf(why, sizeof why, "%s", err);
+        for (size_t i = 0; i < fed->nnodes && why[0] == 0; i++)
+            if (pr.rep[i].status != NODE_OK)
+                snprintf(why, sizeof why, "%.100s: %.400s", fed->nodes[i].name,
+                    pr.rep[i].reason);
+        rc = errf(err, "pooled release failed: %s", why);
+    } else if (rc == 0 && model != (pr.release->n_rounds > 0)) {
+        rc = errf(err, "the hub's release is not the result asked for");
+    }
+    if (rc == 0 && m->bundle != NULL)
+        bundle_add_pooled(m->bundle, fed->hub->name, env.p, env.len, &pr.raw);
+    if (rc == 0 && model) {
+        wire_poolrelease_free(m->rel);
+        m->rel = pr.release;
+        pr.release = NULL;
+        m->next = 1;
+        pool_reply(m, NULL, m->rel->rounds[0], rep);
+    } else if (rc == 0) {
+        /* A cell the pooled rules held back holds at least one patient: the
+           level is present (model.c reads suppressed cells as present). */
+        Fedra__CountResult *cr = pr.release->count;
+        for (size_t k = 0; cr != NULL && k < cr->n_cells; k++)
+            cr->cells[k]->suppressed |= cr->cells[k]->withheld;
+        if (cr != NULL && cr->max_hidden == 0 && pr.release->min_cell > 0)
+            cr->max_hidden = pr.release->min_cell - 1;
+        pool_reply(m, cr, NULL, rep);
+    }
+    pooled_result_release(&pr, fed->nnodes);
+    buf_release(&env);
+    return rc;
+}
+
+int
+pooled_model_check(const struct pooled_model *m, char *err)
+{
+    if (m->rel == NULL || m->next != m->rel->n_rounds)
+        return errf(err, "the fit replayed from the hub's release used %zu of its %zu rounds",
+            m->next, m->rel ? m->rel->n_rounds : 0);
+    return 0;
+}
+
+void
+pooled_model_release(struct pooled_model *m)
+{
+    wire_poolrelease_free(m->rel);
+    m->rel = NULL;
 }

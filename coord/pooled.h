@@ -74,4 +74,43 @@ void pooled_result_release(struct pooled_result *r, size_t nnodes);
 void pooled_report(struct pooled_result *r, const struct federation *f,
     enum report_format format, const char *qid, struct report *out);
 
+/*
+ * A pooled model (cox, glm; hub/fit.h): coord/model.c runs as for a direct
+ * fit, over one participant, the pool (view: a federation of one node named
+ * after the hub), through pooled_model_send as its model_send_fn:
+ *   - its count rounds (which levels are present) are pooled counts; a cell
+ *     the pooled rules hold back holds at least one patient, so its level is
+ *     present;
+ *   - its first model round is the whole pooled fit, driven by the hub (the
+ *     query names no coefficients: the nodes compute them); the release
+ *     carries every round's pooled sums, and model.c's later rounds are
+ *     answered from them in order, so fedra replays the fit exactly as the
+ *     hub and every node did (pooled_model_check: all of them, no more).
+ * bundle (may be NULL) records every pooled query and release.
+ */
+struct bundle;
+struct pooled_model {
+    const struct federation *fed;   /* the real one: every node behind the hub */
+    const struct pki_cert *cert;
+    const struct pki_key *key;
+    int64_t ttl_ms;
+    int timeout_ms;                 /* per node and round, at the hub */
+    void *dealer;                   /* as pooled_run's */
+    struct bundle *bundle;
+    struct fed_node pool;           /* the one participant model.c sees */
+    struct federation view;
+    Fedra__PoolRelease *rel;        /* the fit's release */
+    size_t next;                    /* its rounds handed to model.c */
+    uint8_t qhash[WIRE_HASH_LEN];   /* the last pooled query's */
+};
+
+void pooled_model_init(struct pooled_model *m, const struct federation *fed,
+    const struct pki_cert *cert, const struct pki_key *key, int64_t ttl_ms, int timeout_ms,
+    void *dealer, struct bundle *bundle);
+int pooled_model_send(void *ctx, Fedra__QuerySpec *spec, const unsigned char *active,
+    struct node_reply *rep, char *err);
+/* After model_run: -1 with err unless the fit used every round of the release. */
+int pooled_model_check(const struct pooled_model *m, char *err);
+void pooled_model_release(struct pooled_model *m);
+
 #endif /* !POOLED_H */
