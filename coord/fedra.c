@@ -504,7 +504,7 @@ run_model_pooled(const struct opts *o, const struct federation *fed, const struc
     struct pooled_model c;
     pooled_model_init(&c, fed, o->signer->cert, o->signer->key, FEDRA_QUERY_TTL_MS,
         o->timeout_ms, NULL, NULL);
-    struct report r = {o->format, stdout, stderr, &c.view, NULL, "", NULL};
+    struct report r = {o->format, stdout, stderr, &c.view, NULL, "", &c.info};
     int rc = model_run(&q->model, &r, pooled_model_send, &c, err);
     if (rc == EXIT_OK && pooled_model_check(&c, err) != 0)
         rc = EXIT_FAIL;

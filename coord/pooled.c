@@ -295,6 +295,8 @@ pooled_model_init(struct pooled_model *m, const struct federation *fed,
     m->view = *fed;
     m->view.nodes = &m->pool;
     m->view.nnodes = 1;
+    m->rep = xcalloc(fed->nnodes + 1, sizeof *m->rep);
+    m->info = (struct report_pooled){fed, m->rep, fed->hub->name, 0, 0, 0};
 }
 
 /* rep: a verified-shaped body carrying result (count or model) as the pool's answer. */
@@ -371,6 +373,15 @@ pooled_model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *activ
     }
     if (rc == 0 && m->bundle != NULL)
         bundle_add_pooled(m->bundle, fed->hub->name, env.p, env.len, &pr.raw);
+    for (size_t i = 0; pr.rep != NULL && i < fed->nnodes; i++) {
+        m->rep[i].status = pr.rep[i].status;
+        snprintf(m->rep[i].reason, sizeof m->rep[i].reason, "%s", pr.rep[i].reason);
+    }
+    if (rc == 0) {
+        m->info.min_cell = pr.release->min_cell;
+        m->info.min_sites = pr.release->min_sites;
+        m->info.grid_days = pr.release->grid_days;
+    }
     if (rc == 0 && model) {
         wire_poolrelease_free(m->rel);
         m->rel = pr.release;
@@ -406,4 +417,6 @@ pooled_model_release(struct pooled_model *m)
 {
     wire_poolrelease_free(m->rel);
     m->rel = NULL;
+    free(m->rep);
+    m->rep = NULL;
 }

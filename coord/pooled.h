@@ -102,6 +102,8 @@ struct pooled_model {
     Fedra__PoolRelease *rel;        /* the fit's release */
     size_t next;                    /* its rounds handed to model.c */
     uint8_t qhash[WIRE_HASH_LEN];   /* the last pooled query's */
+    struct node_reply *rep;         /* per node of fed: its shares' fate (statuses only) */
+    struct report_pooled info;      /* for the report (report.pooled): the roster, the rules */
 };
 
 void pooled_model_init(struct pooled_model *m, const struct federation *fed,

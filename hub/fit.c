@@ -30,6 +30,8 @@ struct hubfit {
     size_t nsums;
     struct pool_policy policy;
     struct modelpath path;
+    struct pki_cert **cert;         /* n: each node's certificate as verified in this fit */
+    struct buf *der;                /* n: its DER, to know it again */
 };
 
 int
@@ -75,6 +77,8 @@ hubfit_open(struct hubfit **out, const uint8_t *query, size_t len,
     f->resp = xcalloc(n * WIRE_MAX_POOL_ROUNDS, sizeof *f->resp);
     f->commit = xcalloc(n * WIRE_MAX_POOL_ROUNDS, sizeof *f->commit);
     f->sums = xcalloc(WIRE_MAX_POOL_ROUNDS, sizeof *f->sums);
+    f->cert = xcalloc(n, sizeof *f->cert);
+    f->der = xcalloc(n, sizeof *f->der);
     *out = f;
     return 0;
 bad:
@@ -87,8 +91,13 @@ hubfit_free(struct hubfit *f)
 {
     if (f == NULL)
         return;
-    for (size_t i = 0; f->answer != NULL && i < f->n; i++)
+    for (size_t i = 0; f->answer != NULL && i < f->n; i++) {
         buf_release(&f->answer[i]);
+        pki_cert_free(f->cert[i]);
+        buf_release(&f->der[i]);
+    }
+    free(f->cert);
+    free(f->der);
     for (size_t i = 0; f->resp != NULL && i < f->n * WIRE_MAX_POOL_ROUNDS; i++)
         buf_release(&f->resp[i]);
     for (size_t r = 0; r < f->nsums; r++)
@@ -135,21 +144,39 @@ hubfit_complete(const struct hubfit *f)
     return f->have == f->n;
 }
 
-/* A node's response signer, verified against the hub's trust (role node). */
+/*
+ * A node's response signer, verified against the hub's trust (role node)
+ * the first time in this fit; in later rounds the same certificate (byte for
+ * byte) is taken as verified then: a fit lasts well under a second, and a
+ * chain and CRL check per answer and round was most of the hub's time.
+ */
 struct signer_arg {
     const struct pki_trust *trust;
     int64_t now_s;
-    struct pki_cert *cert;          /* owned, freed by the caller */
+    struct pki_cert **cert;         /* the fit's slot for this node */
+    struct buf *der;
 };
 
 static int
 hub_signer(void *arg, const Fedra__Envelope *env, const struct pki_cert **cert, char *err)
 {
     struct signer_arg *s = arg;
-    if (evidence_signer(env, &s->cert, err) != 0 ||
-        pki_verify(s->trust, s->cert, PKI_ROLE_NODE, s->now_s, err) != PKI_OK)
+    if (*s->cert != NULL && s->der->len == env->signer_cert.len &&
+        memcmp(s->der->p, env->signer_cert.data, s->der->len) == 0) {
+        *cert = *s->cert;
+        return 0;
+    }
+    struct pki_cert *c = NULL;
+    if (evidence_signer(env, &c, err) != 0 ||
+        pki_verify(s->trust, c, PKI_ROLE_NODE, s->now_s, err) != PKI_OK) {
+        pki_cert_free(c);
         return -1;
-    *cert = s->cert;
+    }
+    pki_cert_free(*s->cert);
+    *s->cert = c;
+    s->der->len = 0;
+    buf_append(s->der, env->signer_cert.data, env->signer_cert.len);
+    *cert = c;
     return 0;
 }
 
@@ -161,13 +188,12 @@ hubfit_add(struct hubfit *f, const struct pki_trust *trust, int64_t now_ms, size
         return errf(err, "a second answer for one node of a pooled fit's round");
     if (f->round > WIRE_MAX_POOL_ROUNDS)
         return errf(err, "the fit ran past %d rounds", WIRE_MAX_POOL_ROUNDS);
-    struct signer_arg sa = {trust, now_ms / 1000, NULL};
+    struct signer_arg sa = {trust, now_ms / 1000, &f->cert[i], &f->der[i]};
     Fedra__PoolAnswer *a = NULL;
     Fedra__ResponseBody *rb = NULL;
     size_t at = (size_t)(f->round - 1) * f->n + i;
     int rc = poolmodel_check_answer(&f->L, answer, len, f->q->audience[i], f->qhash, f->round,
         hub_signer, &sa, f->sum, f->commit[at], &a, &rb, err);
-    pki_cert_free(sa.cert);
     if (rc == 0) {
         if (f->round == 1) {
             const Fedra__PoolShare *sh = rb->pool;

@@ -25,7 +25,6 @@ tail -n +2 N4.csv >>all.csv
 check "federation up (N1 .. N4 behind the hub; N4 holds 2 patients)" \
     "$ROOT/scripts/federation" up fed $node_args N4=N4.csv --hub
 . fed/env
-export FEDRA_POOLED_NODES=N1,N2,N3,N4
 
 # pooled_compare KIND ENDPOINT GRID TIES TERMS OUTCOME R-WHERE STRATA fedra-args...
 pooled_compare() {

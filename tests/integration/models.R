@@ -49,9 +49,6 @@ for (v in c("morphology", "topography")) d[[v]] <- factor(d[[v]], levels = sort(
 js0 <- paste(readLines(fjson), collapse = " ")
 okn <- regmatches(js0, gregexpr('"name": *"[^"]*", *"status": *"ok"', js0))[[1]]
 okn <- sub('"name": *"([^"]*)".*', "\\1", okn)
-# A pooled fit (97-pooled-models) names the pool, not the nodes: every node of
-# the roster took part, as FEDRA_POOLED_NODES lists them.
-if (nzchar(Sys.getenv("FEDRA_POOLED_NODES"))) okn <- strsplit(Sys.getenv("FEDRA_POOLED_NODES"), ",")[[1]]
 if (length(okn) == 0) { cat("no node answered\n"); quit(status = 1) }
 d <- d[d$node %in% okn, ]
 d <- d[eval(parse(text = where), d), ]
