@@ -92,6 +92,12 @@ evaluate(const struct sharefit_fit *f, const struct node_kind_ctx *ctx,
         for (size_t l = 0; l < f->L.var[i]->nlevels; l++)
             lev[f->L.lev_at[i] + l] = kind_model_level(&ans, f->L.var[i],
                 f->L.var[i]->levels[l]);
+    for (size_t i = 0; i < f->L.npairs; i++) {
+        const struct var_def *va = f->L.pair[i][0], *vb = f->L.pair[i][1];
+        for (size_t x = 0; x < va->nlevels * vb->nlevels; x++)
+            lev[f->L.pair_at[i] + x] = kind_model_cell(&ans, va, va->levels[x / vb->nlevels], vb,
+                vb->levels[x % vb->nlevels]);
+    }
     char label[POOLMODEL_LABEL_LEN];
     poolmodel_label(round, label);
     rc = poolmodel_encode(&f->L, kind_model_result(&ans), lev, v, err) != 0 ||

@@ -57,6 +57,22 @@ poolmodel_make(const Fedra__QuerySpec *spec, struct poolmodel *L, char *err)
         return spec->outcome == NULL ? errf(err, "a logistic model needs an outcome") : -1;
     if (!L->glm && add_named(L, spec->strata, err) != 0)
         return -1;
+    for (size_t j = 0; j < spec->n_terms; j++) {
+        const struct var_def *a = vars_find(spec->terms[j]->var);
+        const struct var_def *b = spec->terms[j]->var2[0] ? vars_find(spec->terms[j]->var2) : NULL;
+        if (b == NULL || a->kind == VAR_INTEGER || b->kind == VAR_INTEGER || a == b)
+            continue;
+        int dup = 0;
+        for (size_t k = 0; k < L->npairs; k++)
+            dup |= (L->pair[k][0] == a && L->pair[k][1] == b) ||
+                (L->pair[k][0] == b && L->pair[k][1] == a);
+        if (dup)
+            continue;
+        L->pair[L->npairs][0] = a;
+        L->pair[L->npairs][1] = b;
+        L->pair_at[L->npairs++] = L->nlev;
+        L->nlev += a->nlevels * b->nlevels;
+    }
     L->npos = POOLMODEL_SCORE + L->p + L->p * (L->p + 1) / 2 + L->nlev;
     return 0;
 }
@@ -160,6 +176,14 @@ poolmodel_result(const struct modelsum *s, Fedra__ModelResult *m)
 void
 poolmodel_level_name(const struct poolmodel *L, size_t k, char *buf, size_t len)
 {
+    for (size_t i = L->npairs; i-- > 0;)
+        if (k >= L->pair_at[i]) {
+            const struct var_def *a = L->pair[i][0], *b = L->pair[i][1];
+            size_t c = k - L->pair_at[i];
+            snprintf(buf, len, "%s=%s:%s=%s", a->name, a->levels[c / b->nlevels], b->name,
+                b->levels[c % b->nlevels]);
+            return;
+        }
     for (size_t i = L->nvars; i-- > 0;)
         if (k >= L->lev_at[i]) {
             snprintf(buf, len, "%s=%s", L->var[i]->name, L->var[i]->levels[k - L->lev_at[i]]);

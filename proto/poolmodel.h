@@ -18,7 +18,10 @@
  *   then per categorical model variable (terms, glm's outcome, cox's strata
  *   variable; each once, in that order), one count per catalogue level: its
  *   complete cases, for the pooled level rule (a pooled level of 1 ..
- *   min_cell-1 refuses the fit, naming it).
+ *   min_cell-1 refuses the fit, naming it);
+ *   then per pair of categorical variables an interaction term crosses (each
+ *   pair once, either order, as first named), one count per cell of their
+ *   levels (the first variable's level varying slowest), for the same rule.
  *
  * Reals are fixed point (lib/mask.h): the pooled sums decode to the exact sum
  * of the nodes' values rounded to 2^-64, rounded once to a double.  A
@@ -56,8 +59,11 @@ struct poolmodel {
     size_t p;                       /* coefficients (glm: the intercept too) */
     size_t nvars;                   /* categorical model variables */
     const struct var_def *var[POOLMODEL_MAX_VARS];
-    size_t lev_at[POOLMODEL_MAX_VARS];      /* position of var k's first level */
-    size_t nlev;                    /* level positions in all */
+    size_t lev_at[POOLMODEL_MAX_VARS];      /* var k's first level, among the level counts */
+    size_t npairs;                  /* pairs of categorical variables an interaction crosses */
+    const struct var_def *pair[WIRE_MAX_TERMS][2];
+    size_t pair_at[WIRE_MAX_TERMS];         /* pair k's first cell, among the level counts */
+    size_t nlev;                    /* level and cell counts in all */
     size_t npos;
 };
 
@@ -85,7 +91,7 @@ int poolmodel_decode(const struct poolmodel *L, const mask_elem *sum, struct mod
     uint64_t *levels, char *err);
 /* The pooled sums of a round as a ModelResult whose arrays point into s (release). */
 void poolmodel_result(const struct modelsum *s, Fedra__ModelResult *m);
-/* The name of level position k ("stage=metastatic"). */
+/* The name of level count k ("stage=metastatic", "stage=metastatic:sex=M"). */
 void poolmodel_level_name(const struct poolmodel *L, size_t k, char *buf, size_t len);
 
 /*

@@ -56,11 +56,13 @@ layout_is_the_specs(void **state)
     char err[FEDRA_ERRLEN];
     assert_int_equal(poolmodel_make(&s, &L, err), 0);
     assert_int_equal(L.p, 4);
-    /* stage, sex, surgery: each once, every catalogue level */
+    /* stage, sex, surgery: each once, every catalogue level; then sex x stage's cells */
     assert_int_equal(L.nvars, 3);
-    size_t nlev = vars_find("stage")->nlevels + vars_find("sex")->nlevels +
-        vars_find("surgery")->nlevels;
+    size_t nst = vars_find("stage")->nlevels, nsex = vars_find("sex")->nlevels;
+    size_t nlev = nst + nsex + vars_find("surgery")->nlevels + nsex * nst;
     assert_int_equal(L.nlev, nlev);
+    assert_int_equal(L.npairs, 1);
+    assert_int_equal(L.pair_at[0], nlev - nsex * nst);
     assert_int_equal(L.npos, POOLMODEL_SCORE + 4 + 10 + nlev);
     /* every (i <= j) of the information its own position, between the scores and the levels */
     unsigned char *seen = calloc(L.npos, 1);
@@ -76,6 +78,8 @@ layout_is_the_specs(void **state)
     char name[64];
     poolmodel_level_name(&L, L.lev_at[1] + 1, name, sizeof name);
     assert_string_equal(name, "sex=M");
+    poolmodel_level_name(&L, L.pair_at[0] + 1 * nst + 2, name, sizeof name);
+    assert_string_equal(name, "sex=M:stage=metastatic");
     /* glm: the intercept and the outcome's levels */
     s.kind = FEDRA__KIND__KIND_GLM;
     s.strata = (char *)"";
