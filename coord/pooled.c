@@ -179,7 +179,7 @@ pooled_run_wait(const struct federation *f, const struct pki_cert *cert,
     uint8_t qhash[WIRE_HASH_LEN], rid[WIRE_QUERY_ID_LEN];
     wire_query_hash(env, len, qhash);
     struct buf route = {0}, frame = {0};
-    void *ctx = dealer ? NULL : zmq_ctx_new(), *s = dealer;
+    void *ctx = dealer ? NULL : zmq_ctx_new(), *s = dealer, *mon = NULL;
     unsigned char *heard = xcalloc(f->nnodes + 1, 1);
     int rc = -1, done = 0;
     if (client_hub_route(f, cert, key, env, len, idx, f->nnodes, timeout_ms, 1, rid, &route,
@@ -196,6 +196,17 @@ pooled_run_wait(const struct federation *f, const struct pki_cert *cert,
             (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, err);
     if (s == NULL)
         goto out;
+    /*
+     * Our own connection is watched: a hub that goes away (a restart mid-fit
+     * loses the fit's state there) ends the wait at once, not at the deadline.
+     */
+    char monname[64];
+    snprintf(monname, sizeof monname, "inproc://fedra-pooled-%p", s);
+    if (ctx != NULL && zmq_socket_monitor(s, monname, ZMQ_EVENT_DISCONNECTED) == 0 &&
+        (mon = zmq_socket(ctx, ZMQ_PAIR)) != NULL && zmq_connect(mon, monname) != 0) {
+        zmq_close(mon);
+        mon = NULL;
+    }
     if (zmq_send(s, frame.p, frame.len, 0) < 0) {
         errf(err, "cannot send to hub '%s': %s", f->hub->name, zmq_strerror(errno));
         goto out;
@@ -204,10 +215,16 @@ pooled_run_wait(const struct federation *f, const struct pki_cert *cert,
     int64_t deadline = util_mono_ms() + wait_ms + POOLED_SLACK_MS;
     while (!done) {
         int64_t left = deadline - util_mono_ms();
-        zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-        if (left <= 0 || zmq_poll(&it, 1, (long)left) <= 0) {
+        zmq_pollitem_t it[2] = {{s, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
+        if (left <= 0 || zmq_poll(it, mon ? 2 : 1, (long)left) <= 0) {
             errf(err, "no pooled result from hub '%s' at %s within %d ms (did the hub restart?)",
                 f->hub->name, f->hub->endpoint, wait_ms + POOLED_SLACK_MS);
+            break;
+        }
+        if (mon != NULL && (it[1].revents & ZMQ_POLLIN) && !(it[0].revents & ZMQ_POLLIN)) {
+            errf(err, "the connection to hub '%s' at %s was lost before its release (did the "
+                "hub stop or restart mid-fit?): nothing is released", f->hub->name,
+                f->hub->endpoint);
             break;
         }
         zmq_msg_t m;
@@ -228,6 +245,10 @@ pooled_run_wait(const struct federation *f, const struct pki_cert *cert,
         wire_hubframe_free(r);
     }
 out:
+    if (mon != NULL) {
+        zmq_socket_monitor(s, NULL, 0);
+        zmq_close(mon);
+    }
     if (s != NULL && dealer == NULL)
         zmq_close(s);
     if (ctx != NULL)

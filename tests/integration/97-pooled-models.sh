@@ -7,6 +7,7 @@
 #   - utility: a node holding only 2 patients still contributes (its own
 #     rules would refuse the model there);
 #   - faults: a node killed mid-fit refuses the fit, naming it and the round;
+#     a hub that stops mid-fit is reported at once;
 #     a hub that alters a node's answer inside a round message, or sends a
 #     round whose answers are not the previous round's, is refused by the
 #     nodes (model-path): nobody can have the pool evaluated at chosen
@@ -87,6 +88,11 @@ expect_grep "refused round 3: .*\\(its share is of round 1\\)" "$WORK/last.err" 
     "the nodes refuse the stale round (model-path)"
 expect_grep "model-path" fed/nodes/N1/node.log "N1 logs the refusal as model-path"
 untamper
+tamper die --die-at-round
+expect_status 1 "the hub stops mid-fit" fedra $fit
+expect_grep "connection to hub 'hub' .* was lost before its release" "$WORK/last.err" \
+    "fedra says so at once, and nothing is released"
+wait "$tpid" 2>/dev/null
 tamper kill --kill N3:fed/nodes/N3/node.pid
 expect_status 1 "node N3 killed mid-fit" fedra $fit
 expect_grep "node 'N3' did not answer round 2 of the pooled fit" "$WORK/last.err" \

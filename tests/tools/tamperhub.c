@@ -26,6 +26,8 @@
  *   --kill NODE:PIDFILE  kill NODE (SIGKILL, its pid in PIDFILE) as its first
  *                     round message of a pooled fit is about to go: a node
  *                     dead mid-fit (the fit must be refused, naming it)
+ *   --die-at-round    exit as a pooled fit's first round message is about to go (a
+ *                     hub that stops or restarts mid-fit: fedra must say so)
  *   --record DIR      alter nothing; write every pooled share the hub receives
  *                     to DIR/NODE.N.share (its PoolAnswer), so a test can show
  *                     what a hub sees (tests/tools/poolpeek.c)
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hub/hubserve.h"
 #include "lib/util.h"
@@ -51,7 +54,7 @@ struct tamper {
     size_t nfirst;
     char first_node[TAMPER_MAX_NODES][PKI_MAX_NAME + 1];
     struct buf first[TAMPER_MAX_NODES];
-    int flip_round, stale_round;
+    int flip_round, stale_round, die_at_round;
     struct buf round2;              /* --stale-round: the first round message */
     char kill_node[PKI_MAX_NAME + 1];
     const char *kill_pidfile;
@@ -61,6 +64,10 @@ struct tamper {
 static void
 tamper_round(struct tamper *t, const char *node, struct buf *p)
 {
+    if (t->die_at_round) {
+        fprintf(stderr, "tamperhub: exiting mid-fit, before round message to node %s\n", node);
+        _exit(3);
+    }
     if (t->kill_pidfile != NULL && strcmp(node, t->kill_node) == 0) {
         FILE *f = fopen(t->kill_pidfile, "r");
         long pid = 0;
@@ -167,7 +174,7 @@ usage(void)
 {
     fputs("usage: fedra-tamperhub [--flip-query] [--flip-answer] [--replay-answer] "
         "[--swap NODE1,NODE2] [--flip-round] [--stale-round] [--kill NODE:PIDFILE] "
-        "[--record DIR] --config FILE\n",
+        "[--die-at-round] [--record DIR] --config FILE\n",
         stderr);
     return 2;
 }
@@ -196,6 +203,8 @@ main(int argc, char **argv)
             t.flip_round = 1;
         } else if (strcmp(argv[i], "--stale-round") == 0) {
             t.stale_round = 1;
+        } else if (strcmp(argv[i], "--die-at-round") == 0) {
+            t.die_at_round = 1;
         } else if (strcmp(argv[i], "--kill") == 0 && i + 1 < argc) {
             const char *v = argv[++i], *colon = strchr(v, ':');
             if (colon == NULL || colon == v || (size_t)(colon - v) > PKI_MAX_NAME)
