@@ -333,6 +333,11 @@ pool_reply(const struct pooled_model *m, Fedra__CountResult *count, Fedra__Model
     b.status = FEDRA__STATUS__STATUS_OK;
     b.node = m->pool.name;
     b.data_rows = REPORT_MAX_ROWS;      /* the pool's size is not a row count */
+    /* Nor has the pool a data hash (a per-node value); one constant stands in, so that
+       model.c's check that the data did not change during the fit holds as it should. */
+    static const uint8_t no_hash[WIRE_HASH_LEN];
+    b.data_hash.data = (uint8_t *)no_hash;
+    b.data_hash.len = sizeof no_hash;
     b.count = count;
     b.model = model;
     wire_pack(&b.base, &raw);

@@ -91,12 +91,14 @@ tamper_round(struct tamper *t, const char *node, struct buf *p)
     } else if (r->round >= 3) {
         Fedra__PoolRound *old = wire_poolround_decode(t->round2.p, t->round2.len, NULL);
         if (old != NULL) {
+            size_t n = r->n_answers;
+            ProtobufCBinaryData *own = r->answers;
             r->n_answers = old->n_answers;
             r->answers = old->answers;      /* packed below, before old is freed */
             p->len = 0;
             wire_pack(&r->base, p);
-            r->n_answers = 0;
-            r->answers = NULL;
+            r->n_answers = n;               /* r's own, freed with it */
+            r->answers = own;
             fprintf(stderr, "tamperhub: sent node %s round %u with the answers of round 1\n",
                 node, r->round);
         }
