@@ -45,27 +45,32 @@ struct pooled_result {
 
 /*
  * Send the signed pooled query env to every node through f's hub as the
- * analyst (cert, key), and wait up to timeout_ms for the release.  dealer:
- * a DEALER connected to the hub that the caller keeps across queries
- * (client_open_dealer), or NULL to connect for this one.  0 with *out
+ * session's analyst (client_session_analyst), over the session's connection
+ * to the hub, and wait up to timeout_ms for the release; the nodes'
+ * certificates are checked with the session's kept verdicts.  0 with *out
  * filled (also when a node failed: then out->release is NULL and the node
  * statuses say why); -1 with err if the route could not go at all.
  */
-int pooled_run(const struct federation *f, const struct pki_cert *cert,
-    const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms, void *dealer,
+int pooled_run(const struct federation *f, struct client_session *sess, const uint8_t *env,
+    size_t len, int timeout_ms, struct pooled_result *out, char *err);
+/*
+ * Check a PoolReply against the query hash (above); fills out->release and
+ * out->rep.  s: a session of f whose verdicts to use, or NULL (a bundle).
+ */
+int pooled_verify(const struct federation *f, struct client_session *s,
+    const uint8_t qhash[WIRE_HASH_LEN], const uint8_t *reply, size_t len,
     struct pooled_result *out, char *err);
 /*
- * The same, waiting up to wait_ms (and the slack) for the release while the
- * hub gives each node timeout_ms per round: a pooled model fit
- * (hub/fit.h) takes several rounds.  Its release carries the pooled sums
- * of every round (PoolRelease.rounds) and every node's response to each.
+ * pooled_run, waiting up to wait_ms (and the slack) for the release while
+ * the hub gives each node timeout_ms per round: a pooled model fit
+ * (hub/fit.h) takes several rounds.  Its release carries the pooled sums of
+ * every round (PoolRelease.rounds) and every node's response to each.  The
+ * session's connection to the hub is watched meanwhile: if it drops (the hub
+ * stopped or restarted, losing the fit), the wait ends at once with err.
  */
-int pooled_run_wait(const struct federation *f, const struct pki_cert *cert,
-    const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms, int wait_ms,
-    void *dealer, struct pooled_result *out, char *err);
-/* Check a PoolReply against the query hash (above); fills out->release and out->rep. */
-int pooled_verify(const struct federation *f, const uint8_t qhash[WIRE_HASH_LEN],
-    const uint8_t *reply, size_t len, struct pooled_result *out, char *err);
+int pooled_run_wait(const struct federation *f, struct client_session *sess,
+    const uint8_t *env, size_t len, int timeout_ms, int wait_ms, struct pooled_result *out,
+    char *err);
 void pooled_result_release(struct pooled_result *r, size_t nnodes);
 /*
  * The report of a verified release (r->release set): the hub's released
@@ -95,7 +100,7 @@ struct pooled_model {
     const struct pki_key *key;
     int64_t ttl_ms;
     int timeout_ms;                 /* per node and round, at the hub */
-    void *dealer;                   /* as pooled_run's */
+    struct client_session *sess;    /* as pooled_run's, with the analyst (its keys sign) */
     struct bundle *bundle;
     struct fed_node pool;           /* the one participant model.c sees */
     struct federation view;
@@ -108,7 +113,7 @@ struct pooled_model {
 
 void pooled_model_init(struct pooled_model *m, const struct federation *fed,
     const struct pki_cert *cert, const struct pki_key *key, int64_t ttl_ms, int timeout_ms,
-    void *dealer, struct bundle *bundle);
+    struct client_session *sess, struct bundle *bundle);
 int pooled_model_send(void *ctx, Fedra__QuerySpec *spec, const unsigned char *active,
     struct node_reply *rep, char *err);
 /* After model_run: -1 with err unless the fit used every round of the release. */

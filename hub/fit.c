@@ -152,6 +152,7 @@ hubfit_complete(const struct hubfit *f)
  */
 struct signer_arg {
     const struct pki_trust *trust;
+    const struct pki_cert *known;   /* the node's link's, verified at hello; or NULL */
     int64_t now_s;
     struct pki_cert **cert;         /* the fit's slot for this node */
     struct buf *der;
@@ -161,6 +162,12 @@ static int
 hub_signer(void *arg, const Fedra__Envelope *env, const struct pki_cert **cert, char *err)
 {
     struct signer_arg *s = arg;
+    size_t kl = 0;
+    const uint8_t *kd = s->known != NULL ? pki_cert_der(s->known, &kl) : NULL;
+    if (kd != NULL && kl == env->signer_cert.len && memcmp(kd, env->signer_cert.data, kl) == 0) {
+        *cert = s->known;
+        return 0;
+    }
     if (*s->cert != NULL && s->der->len == env->signer_cert.len &&
         memcmp(s->der->p, env->signer_cert.data, s->der->len) == 0) {
         *cert = *s->cert;
@@ -181,14 +188,14 @@ hub_signer(void *arg, const Fedra__Envelope *env, const struct pki_cert **cert, 
 }
 
 int
-hubfit_add(struct hubfit *f, const struct pki_trust *trust, int64_t now_ms, size_t i,
-    const uint8_t *answer, size_t len, char *err)
+hubfit_add(struct hubfit *f, const struct pki_trust *trust, const struct pki_cert *known,
+    int64_t now_ms, size_t i, const uint8_t *answer, size_t len, char *err)
 {
     if (i >= f->n || f->answer[i].len > 0)
         return errf(err, "a second answer for one node of a pooled fit's round");
     if (f->round > WIRE_MAX_POOL_ROUNDS)
         return errf(err, "the fit ran past %d rounds", WIRE_MAX_POOL_ROUNDS);
-    struct signer_arg sa = {trust, now_ms / 1000, &f->cert[i], &f->der[i]};
+    struct signer_arg sa = {trust, known, now_ms / 1000, &f->cert[i], &f->der[i]};
     Fedra__PoolAnswer *a = NULL;
     Fedra__ResponseBody *rb = NULL;
     size_t at = (size_t)(f->round - 1) * f->n + i;

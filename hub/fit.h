@@ -46,9 +46,13 @@ const char *hubfit_node(const struct hubfit *f, size_t i);
 uint32_t hubfit_round(const struct hubfit *f);
 /* 1 once every node's answer to the round is in. */
 int hubfit_complete(const struct hubfit *f);
-/* Node i's PoolAnswer to the current round; -1 with err naming the node and round. */
-int hubfit_add(struct hubfit *f, const struct pki_trust *trust, int64_t now_ms, size_t i,
-    const uint8_t *answer, size_t len, char *err);
+/*
+ * Node i's PoolAnswer to the current round; -1 with err naming the node and
+ * round.  known: as hubpool_add's (the certificate the node's link was
+ * verified with, or NULL).
+ */
+int hubfit_add(struct hubfit *f, const struct pki_trust *trust, const struct pki_cert *known,
+    int64_t now_ms, size_t i, const uint8_t *answer, size_t len, char *err);
 /*
  * The round complete: 1 and the next round's PoolRound appended to msg; 0
  * when the fit is done (hubfit_finish); -1 with err (a rule refuses, the

@@ -18,7 +18,7 @@ struct hubpool {
     uint8_t qhash[WIRE_HASH_LEN];
     struct layout L;
     size_t n;                       /* nodes of the roster */
-    mask_elem *sum;                 /* LAYOUT_VECTORS x L.npos */
+    mask_elem *sum;                 /* layout_elems(&L): the sum of the shares */
     struct buf *answer;             /* per node: its PoolAnswer as received */
     struct buf *response;           /* per node: its signed response (the PoolReply's) */
     uint8_t (*commit)[WIRE_HASH_LEN];   /* per node: SHA-256 of its response envelope */
@@ -96,7 +96,7 @@ hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
     }
     wire_query_hash(query, len, p->qhash);
     p->n = n;
-    p->sum = xcalloc(LAYOUT_VECTORS * p->L.npos, sizeof *p->sum);
+    p->sum = xcalloc(layout_elems(&p->L), sizeof *p->sum);
     p->answer = xcalloc(n, sizeof *p->answer);
     p->response = xcalloc(n, sizeof *p->response);
     p->commit = xcalloc(n, sizeof *p->commit);
@@ -143,11 +143,15 @@ hubpool_answer(const struct hubpool *p, size_t i, size_t *len)
     return *len > 0 ? p->answer[i].p : NULL;
 }
 
-/* Node i's signed response: signer (role node, its name), binding, status, share. */
+/*
+ * Node i's signed response: signer (role node, its name), binding, status,
+ * share.  A signer certificate that is known (DER), the one the node's link
+ * was verified with, is not verified again.
+ */
 static int
-check_response(const struct hubpool *p, const struct pki_trust *trust, int64_t now, size_t i,
-    const Fedra__PoolAnswer *a, const Fedra__PoolShare **share, Fedra__ResponseBody **body,
-    char *err)
+check_response(const struct hubpool *p, const struct pki_trust *trust,
+    const struct pki_cert *known, int64_t now, size_t i, const Fedra__PoolAnswer *a,
+    const Fedra__PoolShare **share, Fedra__ResponseBody **body, char *err)
 {
     const char *name = p->q->audience[i];
     char why[FEDRA_ERRLEN];
@@ -156,17 +160,26 @@ check_response(const struct hubpool *p, const struct pki_trust *trust, int64_t n
         WIRE_MAX_RESPONSE, why);
     int rc = -1;
     *body = NULL;
-    if (e == NULL || evidence_signer(e, &signer, why) != 0 ||
-        pki_verify(trust, signer, PKI_ROLE_NODE, now / 1000, why) != PKI_OK) {
+    size_t kl = 0;
+    const uint8_t *kd = known != NULL ? pki_cert_der(known, &kl) : NULL;
+    const struct pki_cert *who = known;
+    if (e != NULL && (kd == NULL || kl != e->signer_cert.len ||
+                         memcmp(kd, e->signer_cert.data, kl) != 0)) {
+        if (evidence_signer(e, &signer, why) != 0 ||
+            pki_verify(trust, signer, PKI_ROLE_NODE, now / 1000, why) != PKI_OK) {
+            errf(err, "node '%s': %s", name, why);
+            goto done;
+        }
+        who = signer;
+    } else if (e == NULL) {
         errf(err, "node '%s': %s", name, why);
         goto done;
     }
-    if (strcmp(pki_cert_name(signer), name) != 0) {
-        errf(err, "node '%s' answered with the certificate of '%s'", name,
-            pki_cert_name(signer));
+    if (strcmp(pki_cert_name(who), name) != 0) {
+        errf(err, "node '%s' answered with the certificate of '%s'", name, pki_cert_name(who));
         goto done;
     }
-    if (evidence_response(e, signer, name, p->qhash, body, why) != 0) {
+    if (evidence_response(e, who, name, p->qhash, body, why) != 0) {
         errf(err, "node '%s': %s", name, why);
         goto done;
     }
@@ -182,7 +195,7 @@ check_response(const struct hubpool *p, const struct pki_trust *trust, int64_t n
     }
     uint8_t h[WIRE_HASH_LEN];
     pki_sha256(a->masked.data, a->masked.len, h);
-    if (a->masked.len != LAYOUT_VECTORS * p->L.npos * MASK_ELEM_LEN ||
+    if (a->masked.len != layout_elems(&p->L) * MASK_ELEM_LEN ||
         memcmp(h, (*share)->masked_hash.data, WIRE_HASH_LEN) != 0) {
         errf(err, "node '%s' sent a share that is not the one it signed", name);
         goto done;
@@ -200,8 +213,8 @@ done:
 }
 
 int
-hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, size_t i,
-    const uint8_t *answer, size_t len, char *err)
+hubpool_add(struct hubpool *p, const struct pki_trust *trust, const struct pki_cert *known,
+    int64_t now, size_t i, const uint8_t *answer, size_t len, char *err)
 {
     char why[FEDRA_ERRLEN];
     if (i >= p->n || p->answer[i].len > 0)
@@ -211,14 +224,14 @@ hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, size_
         return errf(err, "node '%s': malformed pooled answer: %s", p->q->audience[i], why);
     const Fedra__PoolShare *share = NULL;
     Fedra__ResponseBody *body = NULL;
-    if (check_response(p, trust, now, i, a, &share, &body, err) != 0) {
+    if (check_response(p, trust, known, now, i, a, &share, &body, err) != 0) {
         wire_poolanswer_free(a);
         return -1;
     }
     struct pool_policy np = {share->min_cell, share->min_sites, share->grid_days,
         share->min_events_per_param};
     pool_policy_merge(&p->policy, &np);
-    size_t n = LAYOUT_VECTORS * p->L.npos;
+    size_t n = layout_elems(&p->L);
     mask_elem *v = xcalloc(n, sizeof *v);
     mask_unpack(a->masked.data, n, v);
     mask_add(p->sum, v, n);
@@ -369,8 +382,8 @@ hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
         for (size_t j = 0; j < p->n; j++)
             if (strcmp(p->q->audience[j], k.node[i]) == 0)
                 at = j;
-        if (at == p->n || hubpool_add(p, trust, k.ts[i], at, k.share[i].p, k.share[i].len,
-                err) != 0) {
+        if (at == p->n || hubpool_add(p, trust, NULL, k.ts[i], at, k.share[i].p,
+                k.share[i].len, err) != 0) {
             if (at == p->n)
                 errf(err, "a kept share is from '%s', who is not a participant", k.node[i]);
             goto done;

@@ -205,7 +205,7 @@ sharefit_answer(struct sharefit_table *t, const struct node_kind_ctx *ctx,
             return -1;
         f = fit_new(t);
         if (poolmodel_make(spec, &f->L, err) != 0 ||
-            share_roster(trust, sp->certs, q, sp->min_participants, sk, pk, qhash,
+            share_roster(trust, sp->certs, sp->masks, q, sp->min_participants, sk, pk, qhash,
                 now_ms / 1000, &f->mask, err) != 0 ||
             modelpath_init(&f->path, f->L.glm, f->L.p, 0) != 0) {
             mask_node_free(f->mask);

@@ -853,7 +853,7 @@ struct  Fedra__SealedQuery
   ProtobufCMessage base;
   char *node;
   /*
-   * crypto_box_seal(pad(query Envelope)) to the node's transport key
+   * box (lib/seal.h) of pad(query Envelope), analyst's key to the node's
    */
   ProtobufCBinaryData sealed;
 };

@@ -792,7 +792,7 @@ pfit_answer(struct fx *f, struct pfit *p, int k, const Fedra__PoolRound *round,
     assert_int_equal(pki_curve_public(sk, pk), 0);
     struct node_kind_path path = {f->trust, f->certs, node_name[k], p->qhash, util_now_ms()};
     struct node_kind_ctx ctx = {n->snap, &n->cache, 0, NULL, &path, NULL};
-    struct share_policy sp = {&f->pol, 3, 2, f->certs};
+    struct share_policy sp = {&f->pol, 3, 2, f->certs, NULL};
     Fedra__PoolShare share;
     struct buf masked = {0}, env = {0};
     int rc = sharefit_answer(&p->t[k], &ctx, &sp, p->q, round, f->trust, sk, pk, p->qhash,
@@ -831,8 +831,8 @@ pfit_round(struct fx *f, struct pfit *p, const Fedra__PoolRound *round)
         struct buf a = {0};
         const char *code;
         assert_int_equal(pfit_answer(f, p, k, round, &a, &code), 0);
-        assert_int_equal(hubfit_add(p->hub, f->trust, util_now_ms(), (size_t)k, a.p, a.len,
-            err), 0);
+        assert_int_equal(hubfit_add(p->hub, f->trust, NULL, util_now_ms(), (size_t)k, a.p,
+            a.len, err), 0);
         buf_release(&a);
     }
 }
