@@ -214,8 +214,9 @@ pooled_run_wait(const struct federation *f, struct client_session *sess,
      * Our own connection is watched: a hub that goes away (a restart mid-fit
      * loses the fit's state there) ends the wait at once, not at the deadline.
      */
-    char monname[64];
-    snprintf(monname, sizeof monname, "inproc://fedra-pooled-%p", s);
+    char monname[96];   /* a new name each time: a stopped monitor's may not be free yet */
+    snprintf(monname, sizeof monname, "inproc://fedra-pooled-%p-%lld", s,
+        (long long)util_mono_us());
     if (zmq_socket_monitor(s, monname, ZMQ_EVENT_DISCONNECTED) == 0 &&
         (mon = zmq_socket(client_session_ctx(sess), ZMQ_PAIR)) != NULL &&
         zmq_connect(mon, monname) != 0) {
