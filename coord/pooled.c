@@ -375,28 +375,44 @@ pooled_model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *activ
     }
     const struct federation *fed = m->fed;
     ProtobufCBinaryData *roster = xcalloc(fed->nnodes + 1, sizeof *roster);
-    for (size_t i = 0; i < fed->nnodes; i++)
+    for (size_t i = 0; m->replay == NULL && i < fed->nnodes; i++)
         roster[i].data = (uint8_t *)pki_cert_der(fed->nodes[i].cert, &roster[i].len);
     spec->pooled = 1;
     spec->roster = roster;
-    spec->n_roster = fed->nnodes;
+    spec->n_roster = m->replay == NULL ? fed->nnodes : 0;  /* verify: the recorded one */
     size_t nbeta = spec->n_beta;
     spec->n_beta = 0;           /* the nodes start the fit themselves */
-    struct buf env = {0};
+    struct buf env = {0}, reply = {0};
     struct pooled_result pr;
     memset(&pr, 0, sizeof pr);
     err[0] = 0;
-    int rc = client_sign_query(fed, m->cert, m->key, spec, m->ttl_ms, &env, NULL, err);
+    int rc;
+    if (m->replay != NULL) {
+        const uint8_t *q = NULL;
+        size_t qlen = 0;
+        rc = m->replay(m->replay_arg, spec, &q, &qlen, &reply, err);
+        if (rc == 0) {
+            buf_append(&env, q, qlen);
+            wire_query_hash(q, qlen, m->qhash);
+            pr.rep = xcalloc(fed->nnodes + 1, sizeof *pr.rep);
+            rc = pooled_verify(fed, NULL, m->qhash, reply.p, reply.len, &pr, err);
+        }
+    } else {
+        rc = client_sign_query(fed, m->cert, m->key, spec, m->ttl_ms, &env, NULL, err);
+        if (rc == 0) {
+            wire_query_hash(env.p, env.len, m->qhash);
+            rc = pooled_run_wait(fed, m->sess, env.p, env.len, m->timeout_ms,
+                model ? POOLED_FIT_WAIT_MS : m->timeout_ms, &pr, err);
+        }
+    }
     spec->n_beta = nbeta;
     spec->pooled = 0;
     spec->roster = NULL;
     spec->n_roster = 0;
     free(roster);
-    if (rc == 0) {
-        wire_query_hash(env.p, env.len, m->qhash);
-        rc = pooled_run_wait(fed, m->sess, env.p, env.len, m->timeout_ms,
-            model ? POOLED_FIT_WAIT_MS : m->timeout_ms, &pr, err);
-    }
+    buf_release(&reply);
+    m->pool.name = fed->hub->name;      /* verify: the recorded hub's */
+    m->info.hub = fed->hub->name;
     if (rc == 0 && pr.release == NULL) {
         /* the hub's reason (err), else the first node that failed */
         char why[FEDRA_ERRLEN];

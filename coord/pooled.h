@@ -91,7 +91,10 @@ void pooled_report(struct pooled_result *r, const struct federation *f,
  *     carries every round's pooled sums, and model.c's later rounds are
  *     answered from them in order, so fedra replays the fit exactly as the
  *     hub and every node did (pooled_model_check: all of them, no more).
- * bundle (may be NULL) records every pooled query and release.
+ * bundle (may be NULL) records every pooled query and release.  With replay
+ * set (`fedra verify`), each pooled round is the bundle's next instead: the
+ * callback gives its query (having checked that it asks what spec asks) and
+ * the hub's PoolReply, which is verified as a live one is.
  */
 struct bundle;
 struct pooled_model {
@@ -102,6 +105,9 @@ struct pooled_model {
     int timeout_ms;                 /* per node and round, at the hub */
     struct client_session *sess;    /* as pooled_run's, with the analyst (its keys sign) */
     struct bundle *bundle;
+    int (*replay)(void *arg, const Fedra__QuerySpec *spec, const uint8_t **query, size_t *len,
+        struct buf *reply, char *err);
+    void *replay_arg;
     struct fed_node pool;           /* the one participant model.c sees */
     struct federation view;
     Fedra__PoolRelease *rel;        /* the fit's release */
