@@ -35,11 +35,14 @@
  *          each categorical covariate as a column, at beta 0: "cox" with the
  *          design kept from the fit's first round (every later round), and
  *          "cox-first" with an empty cache each time (the first round).
- *   cox    FED CERT KEY COVARIATES REPS
+ *   cox    FED CERT KEY COVARIATES REPS [pooled]
  *          a whole Cox fit as `fedra cox --covariates COVARIATES` runs it
  *          (coord/model.c: level discovery, every Newton-Raphson round), over
  *          one session kept across fits as a long-running coordinator keeps
  *          it; REPS timed fits after a warm-up, each with a new model id.
+ *          With "pooled", `fedra cox --pooled` (coord/pooled.h pooled_model:
+ *          pooled level counts, then the fit driven by the hub, every round
+ *          masked and checked by every node), over one connection to the hub.
  *
  * Floors, measured in the same run as the figures they are floors of (issue
  * 13: a floor copied from a document turns a noisy machine's met target into
@@ -501,7 +504,8 @@ cmd_cox(char **argv, int argc, char *err)
     struct analyst a;
     long long reps;
     if (argc < 5 || util_parse_int(argv[4], 1, BENCH_MAX_REPS, &reps) != 0)
-        return errf(err, "usage: cox FED CERT KEY COVARIATES REPS");
+        return errf(err, "usage: cox FED CERT KEY COVARIATES REPS [pooled]");
+    int pooled = argc > 5 && strcmp(argv[5], "pooled") == 0;
     char *cov[BENCH_MAX_COVARIATES], *list = xstrdup(argv[3]), *save = NULL;
     size_t ncov = 0;
     for (char *t = strtok_r(list, ",", &save); t && ncov < BENCH_MAX_COVARIATES;
@@ -521,9 +525,25 @@ cmd_cox(char **argv, int argc, char *err)
     struct bench_fit b = {.a = &a, .s = client_session_open(&a.fed)};
     double *v = xcalloc((size_t)reps, sizeof *v);
     int rc = sink ? 0 : errf(err, "cannot open /dev/null");
+    if (pooled && rc == 0 && a.fed.hub == NULL)
+        rc = errf(err, "pooled: the federation has no hub");
+    if (pooled && rc == 0)
+        rc = client_session_analyst(b.s, a.cert, a.key, err);
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
         int64_t t0 = util_mono_us();
-        int st = model_run(&req, &r, bench_send, &b, err);
+        struct pooled_model pm;
+        int st;
+        if (pooled) {
+            pooled_model_init(&pm, &a.fed, a.cert, a.key, BENCH_TTL_MS, BENCH_TIMEOUT_MS, b.s,
+                NULL);
+            r.fed = &pm.view;
+            st = model_run(&req, &r, pooled_model_send, &pm, err);
+            if (st == 0 && pooled_model_check(&pm, err) != 0)
+                st = 1;
+            pooled_model_release(&pm);
+        } else {
+            st = model_run(&req, &r, bench_send, &b, err);
+        }
         if (k >= 0)
             v[k] = (double)(util_mono_us() - t0) / 1000.0;
         if (st != 0 && rc == 0)

@@ -341,6 +341,12 @@ client_session_hub(struct client_session *s, char *err)
     return s->hub;
 }
 
+void *
+client_session_ctx(struct client_session *s)
+{
+    return s->ctx;
+}
+
 int
 client_session_analyst(struct client_session *s, const struct pki_cert *cert,
     const struct pki_key *key, char *err)

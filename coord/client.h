@@ -100,6 +100,8 @@ void client_session_close(struct client_session *s);
 struct client_keys *client_session_keys(struct client_session *s);
 /* The session's DEALER to the federation's hub, connected on first use; NULL with err. */
 void *client_session_hub(struct client_session *s, char *err);
+/* The session's ZeroMQ context (for a monitor of its hub socket: coord/pooled.c). */
+void *client_session_ctx(struct client_session *s);
 /* client_verify_reply() for node i of the session's federation, with its cached verdict. */
 int client_session_verify(struct client_session *s, size_t i, const uint8_t qhash[WIRE_HASH_LEN],
     const uint8_t *msg, size_t len, Fedra__ResponseBody **body, char *err);

@@ -481,10 +481,91 @@ model_send(void *vctx, Fedra__QuerySpec *spec, const unsigned char *active,
     return rc;
 }
 
+/*
+ * A pooled model (issue 14; coord/pooled.h pooled_model): coord/model.c over
+ * one participant, the pool; its first model round is the whole fit, driven
+ * by the hub, whose release carries every round's pooled sums.
+ */
+/* verify: a pooled round of the fit from the bundle, signed by the hub it names (pooled_model). */
+struct pooled_replay {
+    const struct opts *o;
+    struct federation fed;          /* the bundle's, with that hub */
+    struct fed_hub hub;
+};
+
+static int
+pooled_replay_round(void *arg, const Fedra__QuerySpec *spec, const uint8_t **query,
+    size_t *len, struct buf *reply, char *err)
+{
+    struct pooled_replay *r = arg;
+    const char *hub;
+    char qid[2 * WIRE_QUERY_ID_LEN + 1];
+    if (bundle_replay_pooled(r->o->bundle, query, len, &hub, reply, err) != 0 ||
+        recorded_query(&r->fed, spec, *query, *len, r->o->bundle->next, qid, err) != 0)
+        return -1;
+    r->hub.name = (char *)hub;
+    return 0;
+}
+
+/*
+ * A pooled model (issue 14; coord/pooled.h pooled_model): coord/model.c over
+ * one participant, the pool; its first model round is the whole fit, driven
+ * by the hub, whose release carries every round's pooled sums.  verify:
+ * every pooled round from the bundle instead.
+ */
+static int
+run_model_pooled(const struct opts *o, const struct federation *fed, const struct coord_query *q)
+{
+    char err[FEDRA_ERRLEN];
+    if (o->save_query != NULL)
+        return coord_usage_error("%s", "a pooled model is fitted live through the hub: it cannot "
+            "be saved ahead");
+    if (q->model.max_iter != 0)
+        return coord_usage_error("%s", "--max-iter does not apply to a pooled fit: the hub and "
+            "every node run R's default iterations, the same for all");
+    struct pooled_replay rp;
+    memset(&rp, 0, sizeof rp);
+    struct client_session *sess = NULL;
+    if (o->replay) {
+        rp.o = o;
+        rp.fed = *fed;
+        rp.hub.name = (char *)"";
+        rp.hub.endpoint = (char *)"(bundle)";
+        rp.fed.hub = &rp.hub;
+        fed = &rp.fed;
+    } else if (fed->hub == NULL) {
+        fprintf(stderr, "fedra: pooled release needs a hub: the federation file names none\n");
+        return EXIT_FAIL;
+    } else if ((sess = session_open(o, fed, err)) == NULL) {
+        fprintf(stderr, "fedra: %s\n", err);
+        return EXIT_FAIL;
+    }
+    struct pooled_model c;
+    pooled_model_init(&c, fed, o->replay ? NULL : o->signer->cert,
+        o->replay ? NULL : o->signer->key, FEDRA_QUERY_TTL_MS, o->timeout_ms, sess,
+        o->replay ? NULL : o->bundle);
+    if (o->replay) {
+        c.replay = pooled_replay_round;
+        c.replay_arg = &rp;
+    }
+    struct report r = {o->format, stdout, stderr, &c.view, NULL, "", &c.info};
+    int rc = model_run(&q->model, &r, pooled_model_send, &c, err);
+    if (rc == EXIT_OK && pooled_model_check(&c, err) != 0)
+        rc = EXIT_FAIL;
+    if (rc == EXIT_FAIL)
+        fprintf(stderr, "fedra: %s\n", err);
+    pooled_model_release(&c);
+    if (sess != NULL)
+        client_session_close(sess);
+    return rc;
+}
+
 /* cox and glm: coord/model.c runs the rounds, through model_send. */
 static int
 run_model(const struct opts *o, const struct federation *fed, const struct coord_query *q)
 {
+    if (o->pooled == 1 || (o->pooled < 0 && fed->pooled))
+        return run_model_pooled(o, fed, q);
     if (o->save_query != NULL && !o->replay)
         return coord_usage_error("%s", "--save-query saves one signed query; a model takes one round "
             "per iteration, so it cannot be saved ahead");

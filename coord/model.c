@@ -748,7 +748,8 @@ static json_t *
 fit_nodes_json(const struct fit *f, const struct report *rr)
 {
     json_t *a = report_nodes_json(rr);
-    for (size_t i = 0; i < f->nnodes; i++) {
+    /* pooled (coord/pooled.h): the nodes of the roster; the one answer is the pool's */
+    for (size_t i = 0; rr->pooled == NULL && i < f->nnodes; i++) {
         json_t *o = json_array_get(a, i);
         const struct holds *h = &f->holds[i];
         const Fedra__ModelResult *m = final_model(f, i);

@@ -27,15 +27,15 @@ struct hubpool {
 };
 
 int
-hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
-    const struct pki_cert *analyst, char *const *nodes, size_t n, char *err)
+hubpool_read_query(const uint8_t *query, size_t len, const struct pki_cert *analyst,
+    char *const *nodes, size_t n, Fedra__QueryBody **out, char *err)
 {
     char why[FEDRA_ERRLEN];
     *out = NULL;
     Fedra__Envelope *e = wire_envelope_decode(query, len, WIRE_MAX_QUERY, why);
     if (e == NULL)
         return errf(err, "pooled query: %s", why);
-    struct hubpool *p = xcalloc(1, sizeof *p);
+    Fedra__QueryBody *q = NULL;
     size_t dlen;
     const uint8_t *der = pki_cert_der(analyst, &dlen);
     if (e->signer_cert.len != dlen || memcmp(e->signer_cert.data, der, dlen) != 0) {
@@ -47,30 +47,49 @@ hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
         errf(err, "the pooled query's signature is invalid");
         goto bad;
     }
-    if ((p->q = wire_query_decode(e->body.data, e->body.len, why)) == NULL) {
+    if ((q = wire_query_decode(e->body.data, e->body.len, why)) == NULL) {
         errf(err, "pooled query: %s", why);
         goto bad;
     }
-    const Fedra__QuerySpec *spec = p->q->spec;
+    const Fedra__QuerySpec *spec = q->spec;
     if (spec == NULL || !spec->pooled) {
         errf(err, "the route's query for the hub is not a pooled query");
         goto bad;
     }
-    if (p->q->n_audience != n) {
+    if (q->n_audience != n) {
         errf(err, "the pooled query names %zu participants, the route %zu nodes",
-            p->q->n_audience, n);
+            q->n_audience, n);
         goto bad;
     }
     for (size_t i = 0; i < n; i++)
-        if (strcmp(p->q->audience[i], nodes[i]) != 0) {
+        if (strcmp(q->audience[i], nodes[i]) != 0) {
             errf(err, "participant %zu of the pooled query is '%s', the route's node is "
-                "'%s'", i + 1, p->q->audience[i], nodes[i]);
+                "'%s'", i + 1, q->audience[i], nodes[i]);
             goto bad;
         }
     if (n < 2) {
         errf(err, "a pooled result needs at least 2 participants");
         goto bad;
     }
+    wire_envelope_free(e);
+    *out = q;
+    return 0;
+bad:
+    wire_envelope_free(e);
+    wire_query_free(q);
+    return -1;
+}
+
+int
+hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
+    const struct pki_cert *analyst, char *const *nodes, size_t n, char *err)
+{
+    char why[FEDRA_ERRLEN];
+    *out = NULL;
+    struct hubpool *p = xcalloc(1, sizeof *p);
+    if (hubpool_read_query(query, len, analyst, nodes, n, &p->q, err) != 0)
+        goto bad;
+    const Fedra__QuerySpec *spec = p->q->spec;
     if (layout_make(spec, spec->grid_days, &p->L, why) != 0) {
         errf(err, "pooled query: %s", why);
         goto bad;
@@ -81,11 +100,9 @@ hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
     p->answer = xcalloc(n, sizeof *p->answer);
     p->response = xcalloc(n, sizeof *p->response);
     p->commit = xcalloc(n, sizeof *p->commit);
-    wire_envelope_free(e);
     *out = p;
     return 0;
 bad:
-    wire_envelope_free(e);
     hubpool_free(p);
     return -1;
 }

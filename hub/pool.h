@@ -37,6 +37,13 @@ struct hubpool;
 int hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
     const struct pki_cert *analyst, char *const *nodes, size_t n, char *err);
 void hubpool_free(struct hubpool *p);
+/*
+ * hubpool_open's checks of the query alone (also those of a pooled model fit,
+ * hub/fit.h): signed by analyst, pooled, naming exactly nodes[0 .. n), n >= 2.
+ * *out: its body (wire_query_free).
+ */
+int hubpool_read_query(const uint8_t *query, size_t len, const struct pki_cert *analyst,
+    char *const *nodes, size_t n, Fedra__QueryBody **out, char *err);
 /* The query's hash (what node responses answer), WIRE_HASH_LEN bytes. */
 const uint8_t *hubpool_query_hash(const struct hubpool *p);
 /* 1 once every node's share is in. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hub/fit.h"
 #include "hub/pool.h"
 #include "node/certcache.h"
 
@@ -71,6 +72,8 @@ struct proute {
     struct relay_peer analyst;
     char analyst_name[PKI_MAX_NAME + 16];
     struct hubpool *hp;
+    struct hubfit *fit;                     /* a model fit (hub/fit.h) instead of hp */
+    uint32_t timeout_ms;                    /* per node and round */
     size_t waiting;                         /* nodes not yet answered or failed */
     char why[RELAY_NOTE_MAX];               /* the first failure: no release */
 };
@@ -755,12 +758,17 @@ pool_open(struct relay *r, const struct relay_peer *from, struct route *rt,
         names[i] = b->queries[i]->node;
     struct proute *pr = &r->pool[slot];
     memset(pr, 0, sizeof *pr);
-    if (hubpool_open(&pr->hp, b->pooled_query.data, b->pooled_query.len, rt->signer, names,
-            b->n_queries, rt->why) != 0)
+    int fit = hubfit_is_model(b->pooled_query.data, b->pooled_query.len);
+    if (fit ? hubfit_open(&pr->fit, b->pooled_query.data, b->pooled_query.len, rt->signer,
+                  names, b->n_queries, rt->why) != 0
+            : hubpool_open(&pr->hp, b->pooled_query.data, b->pooled_query.len, rt->signer,
+                  names, b->n_queries, rt->why) != 0)
         return -1;
-    if (memcmp(hubpool_query_hash(pr->hp), b->query_hash.data, WIRE_HASH_LEN) != 0) {
+    if (memcmp(fit ? hubfit_query_hash(pr->fit) : hubpool_query_hash(pr->hp),
+            b->query_hash.data, WIRE_HASH_LEN) != 0) {
         hubpool_free(pr->hp);
-        pr->hp = NULL;
+        hubfit_free(pr->fit);
+        memset(pr, 0, sizeof *pr);
         return errf(rt->why, "the route's query hash is not the pooled query's");
     }
     pr->used = 1;
@@ -771,7 +779,77 @@ pool_open(struct relay *r, const struct relay_peer *from, struct route *rt,
     pr->analyst = *from;
     snprintf(pr->analyst_name, sizeof pr->analyst_name, "%s", rt->analyst);
     pr->waiting = b->n_queries;
+    pr->timeout_ms = b->timeout_ms == 0 || b->timeout_ms > r->lim.timeout_max_ms
+        ? r->lim.timeout_max_ms : b->timeout_ms;
     return slot;
+}
+
+/*
+ * A pooled fit's round is complete (hub/fit.h): 1 if its next round went
+ * out to the nodes (pr->waiting of them; those it could not reach are
+ * pr->why); 0 if the fit is done or refused (pr->why).
+ */
+static int
+pool_fit_next(struct relay *r, int slot, const struct relay_now *now)
+{
+    struct proute *pr = &r->pool[slot];
+    struct buf msg = {0};
+    int rc = hubfit_next(pr->fit, &msg, pr->why);
+    if (rc != 1) {
+        buf_release(&msg);
+        return 0;
+    }
+    uint32_t round = hubfit_round(pr->fit);
+    event(r, now, "round", pr->analyst_name, pr->route_id, pr->qhash, "", NULL, msg.len, "");
+    size_t sent = 0;
+    for (size_t i = 0; i < hubfit_nodes(pr->fit); i++) {
+        const char *name = hubfit_node(pr->fit, i);
+        struct rnode *n = node_find(r, name);
+        struct pending *p = n != NULL && n->live ? pending_new(r) : NULL;
+        if (p == NULL) {
+            if (pr->why[0] == 0)
+                snprintf(pr->why, sizeof pr->why, "node '%s' could not be sent round %u of the "
+                    "pooled fit (%s)", name, round, n == NULL || !n->live ? "no live link"
+                    : "no free slot at the hub");
+            continue;
+        }
+        p->node = (size_t)(n - r->nodes);
+        p->pool = slot;
+        p->pool_i = i;
+        p->to = n->peer;
+        p->analyst = pr->analyst;
+        snprintf(p->analyst_name, sizeof p->analyst_name, "%s", pr->analyst_name);
+        memcpy(p->route_id, pr->route_id, WIRE_QUERY_ID_LEN);
+        memcpy(p->qhash, pr->qhash, WIRE_HASH_LEN);
+        p->timeout_ms = pr->timeout_ms;
+        p->deadline = now->mono_ms + p->timeout_ms;
+        struct buf payload = {0};
+        buf_append(&payload, msg.p, msg.len);
+        char shown[PKI_MAX_NAME + 1];
+        snprintf(shown, sizeof shown, "%s", n->name);
+        if (r->io.tamper != NULL)   /* tests: a hub that alters a round message */
+            r->io.tamper(r->io.tamper_arg, RELAY_TAMPER_ROUND, shown, &payload);
+        Fedra__HubFrame f = FEDRA__HUB_FRAME__INIT;
+        f.type = FEDRA__HUB_TYPE__HUB_ROUND;
+        f.tag = p->tag;
+        f.payload.data = payload.p;
+        f.payload.len = payload.len;
+        int sr = send_frame(r, &n->peer, &f);
+        buf_release(&payload);
+        n->inflight++;
+        if (sr == RELAY_SENT) {
+            r->c.forwards++;
+            sent++;
+            continue;
+        }
+        pending_done(r, p);
+        if (pr->why[0] == 0)
+            snprintf(pr->why, sizeof pr->why, "node '%s' could not be sent round %u of the "
+                "pooled fit (its link is busy or gone)", name, round);
+    }
+    buf_release(&msg);
+    pr->waiting = sent;
+    return sent > 0;
 }
 
 /* Every node heard from: the release, or the refusal with the first failure. */
@@ -781,12 +859,21 @@ pool_settle(struct relay *r, int slot, const struct relay_now *now)
     struct proute *pr = &r->pool[slot];
     if (pr->waiting > 0)
         return;
+    if (pr->fit != NULL && pr->why[0] == 0 && pool_fit_next(r, slot, now))
+        return;                     /* the fit's next round is out */
     struct buf out = {0};
     size_t shown = 0, hidden = 0;
-    if (pr->why[0] == 0 && hubpool_finish(pr->hp, r->sign_cert, r->sign_key, now->wall_ms,
-            &out, &shown, &hidden, pr->why) == 0) {
+    int released = pr->why[0] == 0 && (pr->fit != NULL
+        ? hubfit_finish(pr->fit, r->sign_cert, r->sign_key, now->wall_ms, &out, pr->why) == 0
+        : hubpool_finish(pr->hp, r->sign_cert, r->sign_key, now->wall_ms, &out, &shown,
+              &hidden, pr->why) == 0);
+    if (released) {
         char note[96];
-        snprintf(note, sizeof note, "%zu positions released, %zu held back", shown, hidden);
+        if (pr->fit != NULL)
+            snprintf(note, sizeof note, "a pooled fit of %u rounds released",
+                hubfit_round(pr->fit));
+        else
+            snprintf(note, sizeof note, "%zu positions released, %zu held back", shown, hidden);
         r->c.releases++;
         event_blob(r, now, "release", pr->analyst_name, pr->route_id, pr->qhash, "", out.p,
             out.len, note);
@@ -802,6 +889,7 @@ pool_settle(struct relay *r, int slot, const struct relay_now *now)
     }
     buf_release(&out);
     hubpool_free(pr->hp);
+    hubfit_free(pr->fit);
     memset(pr, 0, sizeof *pr);
 }
 
@@ -830,18 +918,25 @@ pool_answer(struct relay *r, struct pending *p, const Fedra__HubFrame *f,
     snprintf(shown, sizeof shown, "%s", name);
     if (r->io.tamper != NULL)       /* tests: a hub that records what it sees */
         r->io.tamper(r->io.tamper_arg, RELAY_TAMPER_SHARE, shown, &share);
+    /* the link's certificate, verified (CRL too) */
+    const struct pki_cert *known = now->wall_ms / 1000 < r->nodes[p->node].not_after
+        ? r->nodes[p->node].parsed : NULL;
     if (f->status == FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE)
         snprintf(why, sizeof why, "node '%s' could not read the sealed query: %.200s", name,
             f->reason);
-    else if (hubpool_add(pr->hp, r->trust, now->wall_ms / 1000 < r->nodes[p->node].not_after
-                     ? r->nodes[p->node].parsed : NULL,     /* the link's, verified (CRL too) */
-                 now->wall_ms, p->pool_i, share.p, share.len, why) == 0)
+    else if ((pr->fit != NULL
+                     ? hubfit_add(pr->fit, r->trust, known, now->wall_ms, p->pool_i, share.p,
+                           share.len, why)
+                     : hubpool_add(pr->hp, r->trust, known, now->wall_ms, p->pool_i, share.p,
+                           share.len, why)) == 0)
         ok = 1;
+    int later = pr->fit != NULL && hubfit_round(pr->fit) > 1;
     event_blob(r, now, ok ? "share" : "refused", pr->analyst_name, pr->route_id, pr->qhash, name,
         ok ? share.p : NULL, ok ? share.len : 0, ok ? "" : why);
     buf_release(&share);
-    reply(r, now, &pr->analyst, pr->route_id, name, ok ? FEDRA__HUB_STATUS__HUB_STATUS_OK :
-        FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, ok ? "" : why, NULL, 0);
+    if (!later)     /* a fit's later rounds: the analyst hears at the end */
+        reply(r, now, &pr->analyst, pr->route_id, name, ok ? FEDRA__HUB_STATUS__HUB_STATUS_OK :
+            FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, ok ? "" : why, NULL, 0);
     int slot = p->pool;
     r->c.answers++;
     r->nodes[p->node].answered++;
@@ -1077,7 +1172,12 @@ relay_tick(struct relay *r, const struct relay_now *now)
             continue;
         char why[RELAY_NOTE_MAX];
         const char *name = r->nodes[p->node].name;
-        snprintf(why, sizeof why, "node '%s' did not answer within %u ms", name, p->timeout_ms);
+        if (p->pool >= 0 && r->pool[p->pool].fit != NULL)
+            snprintf(why, sizeof why, "node '%s' did not answer round %u of the pooled fit "
+                "within %u ms", name, hubfit_round(r->pool[p->pool].fit), p->timeout_ms);
+        else
+            snprintf(why, sizeof why, "node '%s' did not answer within %u ms", name,
+                p->timeout_ms);
         r->c.timeouts++;
         event(r, now, "timeout", p->analyst_name, p->route_id, p->qhash, name, NULL, 0, why);
         reply(r, now, &p->analyst, p->route_id, name, FEDRA__HUB_STATUS__HUB_STATUS_TIMEOUT,
@@ -1161,8 +1261,10 @@ relay_free(struct relay *r)
     free(r->rbucket);
     free(r->rent);
     free(r->anames);
-    for (int i = 0; i < RELAY_MAX_POOLED; i++)
+    for (int i = 0; i < RELAY_MAX_POOLED; i++) {
         hubpool_free(r->pool[i].hp);
+        hubfit_free(r->pool[i].fit);
+    }
     relay_set_roster(r, NULL, 0);
     certcache_free(r->analysts_cc);
     free(r);

@@ -117,7 +117,8 @@ struct relay_event {
 enum relay_tamper_point {
     RELAY_TAMPER_FORWARD,           /* a sealed query about to go to node */
     RELAY_TAMPER_REPLY,             /* a sealed answer of node about to go to the analyst */
-    RELAY_TAMPER_SHARE              /* a node's pooled share (PoolAnswer) about to be added */
+    RELAY_TAMPER_SHARE,             /* a node's pooled share (PoolAnswer) about to be added */
+    RELAY_TAMPER_ROUND              /* a pooled fit's round message (PoolRound) about to go to node */
 };
 
 struct relay_io {

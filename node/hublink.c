@@ -26,6 +26,7 @@ struct hublink {
     char *endpoint, *socks_proxy, *hub_cert;
     uint8_t secret[PKI_CURVE_KEY_LEN], public[PKI_CURVE_KEY_LEN];
     hublink_answer_fn *answer;
+    hublink_round_fn *round;
     hublink_log_fn *log;
     void *arg;
     struct buf hello;               /* the packed HUB_HELLO */
@@ -117,6 +118,7 @@ hublink_new(const struct hublink_config *cfg)
     if (pki_curve_public(l->secret, l->public) != 0)
         memset(l->public, 0, sizeof l->public);     /* no box opens: every FORWARD unreadable */
     l->answer = cfg->answer;
+    l->round = cfg->round;
     l->log = cfg->log;
     l->arg = cfg->arg;
     l->state = HUBLINK_NO_HUB;
@@ -451,6 +453,22 @@ forward(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
     buf_release(&sealed);
 }
 
+/* A pooled fit's round: the hop is CURVE-encrypted, the shares in it masked. */
+static void
+pool_round(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
+{
+    struct buf reply = {0};
+    l->forwarded++;
+    if (l->round == NULL) {
+        answer_frame(f->tag, FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE, "this node takes no "
+            "pooled rounds", NULL, out);
+        return;
+    }
+    l->round(l->arg, f->payload.data, f->payload.len, &reply);
+    answer_frame(f->tag, FEDRA__HUB_STATUS__HUB_STATUS_OK, "", &reply, out);
+    buf_release(&reply);
+}
+
 void
 hublink_frame(struct hublink *l, const uint8_t *msg, size_t len, int64_t now_ms,
     struct buf *out)
@@ -465,6 +483,8 @@ hublink_frame(struct hublink *l, const uint8_t *msg, size_t len, int64_t now_ms,
         welcome(l, f, now_ms);
     else if (f->type == FEDRA__HUB_TYPE__HUB_FORWARD)
         forward(l, f, out);
+    else if (f->type == FEDRA__HUB_TYPE__HUB_ROUND)
+        pool_round(l, f, out);
     else
         drop(l, now_ms, "a frame type a hub does not send to a node");
     wire_hubframe_free(f);

@@ -105,6 +105,11 @@ struct hublink;
  */
 typedef void hublink_answer_fn(void *arg, const uint8_t *query, size_t len, struct buf *reply,
     int *to_hub);
+/*
+ * A pooled model fit's next round (HUB_ROUND, node/sharefit.h): reply gets
+ * the PoolAnswer for the hub.
+ */
+typedef void hublink_round_fn(void *arg, const uint8_t *round, size_t len, struct buf *reply);
 /* One line for the node's log (no newline). */
 typedef void hublink_log_fn(void *arg, const char *line);
 
@@ -116,6 +121,7 @@ struct hublink_config {
     hublink_answer_fn *answer;
     hublink_log_fn *log;            /* may be NULL */
     void *arg;                      /* passed to answer and log */
+    hublink_round_fn *round;        /* may be NULL: rounds are then refused as unreadable */
 };
 
 /* A link in state "no link", with no socket yet; the strings are copied. */

@@ -322,6 +322,8 @@ design_levels(const struct snapshot *snap, const struct need *nd, struct design 
     size_t cap = 0;
     for (size_t k = 0; k < nd->n; k++)
         cap += vars_get(nd->var[k])->kind == VAR_INTEGER ? 0 : snap->ncodes[nd->var[k]];
+    for (size_t k = 0; k < nd->npair; k++)
+        cap += (size_t)snap->ncodes[nd->pair[k][0]] * snap->ncodes[nd->pair[k][1]];
     d->lev = xcalloc(cap + 1, sizeof *d->lev);
     uint32_t *per = NULL;
     for (size_t k = 0; k < nd->n; k++) {
@@ -334,7 +336,21 @@ design_levels(const struct snapshot *snap, const struct need *nd, struct design 
             per[snap->code[v->id][d->row[r]]]++;
         for (uint32_t c = 0; c < snap->ncodes[v->id]; c++)
             if (per[c] > 0)
-                d->lev[d->nlev++] = (struct kind_model_level){v->id, (uint16_t)c, per[c]};
+                d->lev[d->nlev++] = (struct kind_model_level){v->id, (uint16_t)c, per[c], 0,
+                    v->id, 0};
+    }
+    /* the cells of the pairs an interaction crosses (after the levels: the rule reads those) */
+    for (size_t k = 0; k < nd->npair; k++) {
+        enum var_id va = nd->pair[k][0], vb = nd->pair[k][1];
+        size_t nb = snap->ncodes[vb], cells = snap->ncodes[va] * nb;
+        per = xrealloc(per, cells * sizeof *per + 1);
+        memset(per, 0, cells * sizeof *per);
+        for (size_t r = 0; r < d->n; r++)
+            per[snap->code[va][d->row[r]] * nb + snap->code[vb][d->row[r]]]++;
+        for (size_t c = 0; c < cells; c++)
+            if (per[c] > 0)
+                d->lev[d->nlev++] = (struct kind_model_level){va, (uint16_t)(c / nb), per[c], 1,
+                    vb, (uint16_t)(c % nb)};
     }
     free(per);
 }
@@ -945,7 +961,7 @@ model_release(const struct disclose_policy *policy, const Fedra__QuerySpec *spec
         return errf(err, "fewer than %u patients at this node match; the model is not fitted "
             "here", policy->min_cell);
     for (size_t k = 0; k < a->nlev; k++)
-        if (disclose_suppress(policy, a->lev[k].n)) {
+        if (!a->lev[k].pair && disclose_suppress(policy, a->lev[k].n)) {
             char tmp[16];
             const struct kind_model_level *l = &a->lev[k];
             return errf(err, "%s=%s has fewer than %u patients at this node; the model is not "
@@ -1303,6 +1319,46 @@ model_free(struct node_answer *ans)
         free(a);
     }
     memset(ans, 0, sizeof *ans);
+}
+
+const Fedra__ModelResult *
+kind_model_result(const struct node_answer *ans)
+{
+    return &((const struct model_answer *)ans->stat)->model;
+}
+
+uint64_t
+kind_model_level(const struct node_answer *ans, const struct var_def *v, const char *level)
+{
+    const struct model_answer *a = ans->stat;
+    char tmp[16];
+    for (size_t k = 0; k < a->nlev; k++)
+        if (!a->lev[k].pair && a->lev[k].var == v->id &&
+            strcmp(snapshot_level(a->snap, v->id, a->lev[k].code, tmp), level) == 0)
+            return a->lev[k].n;
+    return 0;
+}
+
+uint64_t
+kind_model_cell(const struct node_answer *ans, const struct var_def *va, const char *la,
+    const struct var_def *vb, const char *lb)
+{
+    const struct model_answer *a = ans->stat;
+    char t1[16], t2[16];
+    for (size_t k = 0; k < a->nlev; k++) {
+        const struct kind_model_level *l = &a->lev[k];
+        if (!l->pair)
+            continue;
+        /* the node's pair is (a, b) or (b, a), as its terms first name it */
+        int ab = l->var == va->id && l->var2 == vb->id, ba = l->var == vb->id && l->var2 == va->id;
+        if (!ab && !ba)
+            continue;
+        const char *x = snapshot_level(a->snap, l->var, l->code, t1);
+        const char *y = snapshot_level(a->snap, l->var2, l->code2, t2);
+        if (strcmp(x, ab ? la : lb) == 0 && strcmp(y, ab ? lb : la) == 0)
+            return l->n;
+    }
+    return 0;
 }
 
 const struct node_kind node_kind_cox = {

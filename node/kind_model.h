@@ -44,11 +44,20 @@
 #define KIND_MODEL_CACHE_MAX_BYTES (256u << 20)     /* all entries together */
 #define KIND_MODEL_CACHE_IDLE_MS (10 * 60 * 1000)   /* a fit not asked this long is dropped */
 
-/* Patients at one level of a categorical model variable (the level rule's input). */
+/*
+ * Patients at one level of a categorical model variable (the level rule's
+ * input), or (pair) in one cell of two categorical variables an interaction
+ * crosses (var, code) x (var2, code2): pooled fits count those too
+ * (node/sharefit.h); a node's own rules leave small cells out before
+ * (design_exclude), so they never read them.
+ */
 struct kind_model_level {
     enum var_id var;
     uint16_t code;
     uint32_t n;
+    int pair;
+    enum var_id var2;
+    uint16_t code2;
 };
 
 /* One design: what every round evaluates, and what its disclosure rules count. */
@@ -88,5 +97,19 @@ void kind_model_cache_clear(struct kind_model_cache *c);
  * design does not stay in memory.
  */
 void kind_model_cache_expire(struct kind_model_cache *c, int64_t now_ms, int64_t idle_ms);
+
+/*
+ * Pooled fits (node/sharefit.h) read a round's answer (an execute of
+ * node_kind_cox or node_kind_glm) before any release rule: its ModelResult,
+ * and the complete cases at one level of a categorical model variable
+ * (level as the catalogue writes it; 0 if none).
+ */
+struct node_answer;
+const Fedra__ModelResult *kind_model_result(const struct node_answer *ans);
+uint64_t kind_model_level(const struct node_answer *ans, const struct var_def *v,
+    const char *level);
+/* The same for the cell (a = la, b = lb) of an interaction's two categorical variables. */
+uint64_t kind_model_cell(const struct node_answer *ans, const struct var_def *a,
+    const char *la, const struct var_def *b, const char *lb);
 
 #endif /* !KIND_MODEL_H */

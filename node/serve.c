@@ -16,6 +16,7 @@
  */
 #include "node/serve.h"
 #include "node/share.h"
+#include "node/sharefit.h"
 #include "proto/evidence.h"
 
 #include <errno.h>
@@ -74,6 +75,7 @@ struct node {
     struct store *store;            /* SQLite: data, audit, replay cache */
     struct snapshot *snap;          /* in-memory columns queries run on */
     struct kind_model_cache models; /* designs of fits in progress; cleared on reload */
+    struct sharefit_table fits;     /* pooled model fits in progress (node/sharefit.h) */
     struct qaudit *qa;              /* disclosure auditor of snap (node/qaudit.h); NULL: none yet */
     uint8_t data_hash[32];          /* snapshot content hash (binary) */
     struct audit_head head;         /* the audit log's last entry, kept by every append */
@@ -516,6 +518,7 @@ node_reload(struct node *nd)
     }
     /* A kept design was built on the old data (node/kind_model.h). */
     kind_model_cache_clear(&nd->models);
+    sharefit_clear(&nd->fits);
     if (nd->fetch != NULL)
         crlfetch_request(nd->fetch);
     node_state_write(nd, 0);
@@ -767,12 +770,42 @@ answer_query(struct node *nd, struct query_state *s)
  * the analyst, who with the other nodes' shares could not unmask it, but
  * who should not hold it either.
  */
+/*
+ * A pooled model round (node/sharefit.h): round 1 from the analyst's query
+ * (round NULL), round k from the hub's PoolRound.  The fit's path check has
+ * no off switch here: the node computes every round's coefficients itself.
+ */
+static void
+answer_pooled_model(struct node *nd, struct query_state *s, const Fedra__PoolRound *round)
+{
+    const char *code = "pooled";
+    struct node_kind_path path = {nd->trust, nd->certs, nd->name, s->qhash, s->now};
+    struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
+        FEDRA_VERSION_STRING, &path, NULL};
+    struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
+        nd->certs, nd->masks};
+    if (sharefit_answer(&nd->fits, &ctx, &sp, s->q, round, nd->trust, nd->curve_secret,
+            nd->curve_public, s->qhash, s->now, &s->share, s->share_hash, &s->masked, &code,
+            s->err) != 0) {
+        refuse(&s->v, code, "%s", s->err);
+        return;
+    }
+    s->pooled = 1;
+    snprintf(s->summary, sizeof s->summary, "pooled %s round %u: a masked share of %llu "
+        "positions", s->q->spec->kind == FEDRA__KIND__KIND_GLM ? "glm" : "cox", s->share.round,
+        (unsigned long long)s->share.positions);
+}
+
 static void
 answer_pooled(struct node *nd, struct query_state *s)
 {
     const Fedra__QuerySpec *spec = s->q->spec;
     if (!s->via_hub) {
         refuse(&s->v, "pooled", "a pooled query is answered only through the hub");
+        return;
+    }
+    if (spec->kind == FEDRA__KIND__KIND_COX || spec->kind == FEDRA__KIND__KIND_GLM) {
+        answer_pooled_model(nd, s, NULL);
         return;
     }
     struct node_kind_path path = {nd->trust, nd->certs, nd->name, s->qhash, s->now};
@@ -940,6 +973,64 @@ respond(struct node *nd, struct query_state *s, const uint8_t *msg, size_t len,
             (long long)(util_mono_ms() - s->t0));
 }
 
+/*
+ * For the release service: the signed response in reply (a refusal too) and
+ * the share, as a PoolAnswer replacing it.  A pooled model round answered
+ * is remembered by its signed response: the next round must carry it.
+ */
+static void
+pool_answer_pack(struct node *nd, struct query_state *s, struct buf *reply)
+{
+    Fedra__PoolAnswer pa = FEDRA__POOL_ANSWER__INIT;
+    struct buf out = {0};
+    if (s->v.code == NULL && s->pooled && s->share.round > 0)
+        sharefit_commit(&nd->fits, s->qhash, reply->p, reply->len);
+    pa.response.data = reply->p;
+    pa.response.len = reply->len;
+    pa.masked.data = s->masked.p;
+    pa.masked.len = s->v.code == NULL ? s->masked.len : 0;
+    wire_pack(&pa.base, &out);
+    buf_release(reply);
+    *reply = out;
+}
+
+/*
+ * Round k >= 2 of a pooled model fit, from the hub (node/sharefit.h): the
+ * analyst's query verified again (signature, analyst, audience; it was
+ * admitted, replay check included, at round 1), then the round; the reply
+ * is a PoolAnswer, audited as any answer.
+ */
+static void
+handle_round(struct node *nd, const uint8_t *msg, size_t len, struct buf *reply)
+{
+    struct query_state s;
+    memset(&s, 0, sizeof s);
+    s.t0 = util_mono_ms();
+    s.now = util_now_ms();
+    s.via_hub = 1;
+    fedra__response_body__init(&s.rb);
+    char why[FEDRA_ERRLEN];
+    Fedra__PoolRound *round = wire_poolround_decode(msg, len, why);
+    const uint8_t *q = round != NULL ? round->query.data : (const uint8_t *)"";
+    size_t qlen = round != NULL ? round->query.len : 0;
+    wire_query_hash(q, qlen, s.qhash);
+    if (round == NULL)
+        refuse(&s.v, "malformed", "not a pooled round: %s", why);
+    else if (verify_envelope(nd, q, qlen, &s) == 0) {
+        if (strcmp(s.q->analyst, s.signer) != 0 || !in_audience(nd, s.q) || !s.q->spec->pooled)
+            refuse(&s.v, "model-path", "the round's query is not a pooled query to this node "
+                "signed by the analyst it names");
+        else
+            answer_pooled_model(nd, &s, round);
+    }
+    respond(nd, &s, q, qlen, reply);
+    pool_answer_pack(nd, &s, reply);
+    buf_release(&s.masked);
+    wire_poolround_free(round);
+    wire_query_free(s.q);
+    wire_envelope_free(s.env);
+}
+
 static void
 handle_query(struct node *nd, const uint8_t *msg, size_t len, int via_hub, struct buf *reply,
     int *to_hub)
@@ -959,16 +1050,7 @@ handle_query(struct node *nd, const uint8_t *msg, size_t len, int via_hub, struc
     }
     respond(nd, &s, msg, len, reply);
     if (via_hub && s.q != NULL && s.q->spec != NULL && s.q->spec->pooled) {
-        /* For the release service: the signed response (a refusal too) and the share. */
-        Fedra__PoolAnswer pa = FEDRA__POOL_ANSWER__INIT;
-        struct buf out = {0};
-        pa.response.data = reply->p;
-        pa.response.len = reply->len;
-        pa.masked.data = s.masked.p;
-        pa.masked.len = s.v.code == NULL ? s.masked.len : 0;
-        wire_pack(&pa.base, &out);
-        buf_release(reply);
-        *reply = out;
+        pool_answer_pack(nd, &s, reply);
         *to_hub = 1;
     }
     buf_release(&s.masked);
@@ -1087,6 +1169,12 @@ hub_answer(void *arg, const uint8_t *query, size_t len, struct buf *reply, int *
 }
 
 static void
+hub_round(void *arg, const uint8_t *round, size_t len, struct buf *reply)
+{
+    handle_round(arg, round, len, reply);
+}
+
+static void
 hub_log(void *arg, const char *line)
 {
     node_log(arg, "%s", line);
@@ -1099,7 +1187,7 @@ hub_open(struct node *nd)
     if (nd->cfg.hub == NULL)
         return;
     struct hublink_config hc = {nd->cfg.hub, nd->cfg.socks_proxy, nd->cfg.hub_cert,
-        nd->curve_secret, hub_answer, hub_log, nd};
+        nd->curve_secret, hub_answer, hub_log, nd, hub_round};
     nd->hub = hublink_new(&hc);
     hublink_set_identity(nd->hub, nd->cert);
     hub_refresh(nd);
@@ -1159,6 +1247,7 @@ node_close(struct node *nd)
         zmq_ctx_term(nd->zctx);
     }
     kind_model_cache_clear(&nd->models);
+    sharefit_clear(&nd->fits);
     qaudit_close(nd->qa);
     snapshot_free(nd->snap);
     certcache_free(nd->certs);
@@ -1239,6 +1328,7 @@ serve_main(const char *config_path)
         };
         int64_t now = util_now_ms();
         kind_model_cache_expire(&nd.models, now, KIND_MODEL_CACHE_IDLE_MS);
+        sharefit_expire(&nd.fits, now);
         long wait = (long)(nd.next_cert_check_ms - now);
         if (wait <= 0) {
             check_certs(&nd);

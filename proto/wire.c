@@ -90,8 +90,12 @@ field_limit(const ProtobufCFieldDescriptor *f)
     if (strcmp(n, "prev_answers") == 0)
         return WIRE_MAX_PREV_ANSWERS;
     if (strcmp(n, "queries") == 0 || strcmp(n, "roster") == 0 || strcmp(n, "nodes") == 0 ||
-        strcmp(n, "commitments") == 0 || strcmp(n, "responses") == 0)
+        strcmp(n, "answers") == 0)
         return WIRE_MAX_AUDIENCE;
+    if (strcmp(n, "commitments") == 0 || strcmp(n, "responses") == 0)
+        return (size_t)WIRE_MAX_AUDIENCE * WIRE_MAX_POOL_ROUNDS;  /* a model fit's rounds */
+    if (strcmp(n, "rounds") == 0)
+        return WIRE_MAX_POOL_ROUNDS;
     return 0;
 }
 
@@ -409,6 +413,7 @@ wire_hubframe_decode(const uint8_t *buf, size_t len, char *err)
     case FEDRA__HUB_TYPE__HUB_FORWARD: max = WIRE_MAX_SEALED_QUERY; break;
     case FEDRA__HUB_TYPE__HUB_ANSWER:
     case FEDRA__HUB_TYPE__HUB_REPLY: max = WIRE_MAX_SEALED_RESPONSE; break;
+    case FEDRA__HUB_TYPE__HUB_ROUND: max = WIRE_MAX_POOL_ROUND; break;
     default:
         errf(err, "hub frame of unknown type %d", (int)h->type);
         goto bad;
@@ -546,6 +551,29 @@ wire_poolreply_free(Fedra__PoolReply *r)
     free_msg(r);
 }
 
+Fedra__PoolRound *
+wire_poolround_decode(const uint8_t *buf, size_t len, char *err)
+{
+    Fedra__PoolRound *r = decode_budget(&fedra__pool_round__descriptor, buf, len,
+        WIRE_MAX_POOL_ROUND, WIRE_HUB_BUDGET_FACTOR, err);
+    if (r == NULL)
+        return NULL;
+    if (r->query.len == 0 || r->query.len > WIRE_MAX_QUERY || r->round < 2 ||
+        r->round > WIRE_MAX_POOL_ROUNDS || r->n_answers == 0) {
+        errf(err, "pooled round %u with a query of %zu bytes and %zu answers", r->round,
+            r->query.len, r->n_answers);
+        free_msg(r);
+        return NULL;
+    }
+    return r;
+}
+
+void
+wire_poolround_free(Fedra__PoolRound *r)
+{
+    free_msg(r);
+}
+
 Fedra__PoolRelease *
 wire_poolrelease_decode(const uint8_t *buf, size_t len, char *err)
 {
@@ -558,8 +586,9 @@ wire_poolrelease_decode(const uint8_t *buf, size_t len, char *err)
             WIRE_POOL_RELEASE_CONTEXT);
         goto bad;
     }
+    size_t rounds = r->n_rounds > 0 ? r->n_rounds : 1;
     if (r->query_hash.len != WIRE_HASH_LEN || r->n_nodes == 0 ||
-        r->n_commitments != r->n_nodes) {
+        r->n_commitments != r->n_nodes * rounds) {
         errf(err, "release with a query hash of %zu bytes, %zu nodes and %zu commitments",
             r->query_hash.len, r->n_nodes, r->n_commitments);
         goto bad;
@@ -570,8 +599,9 @@ wire_poolrelease_decode(const uint8_t *buf, size_t len, char *err)
                 r->commitments[i].len, WIRE_HASH_LEN);
             goto bad;
         }
-    if ((r->count != NULL) == (r->km != NULL)) {
-        errf(err, "release carries %s result", r->count != NULL ? "more than one" : "no");
+    int results = (r->count != NULL) + (r->km != NULL) + (r->n_rounds > 0);
+    if (results != 1) {
+        errf(err, "release carries %s result", results > 1 ? "more than one" : "no");
         goto bad;
     }
     return r;

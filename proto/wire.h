@@ -87,6 +87,15 @@
 #define WIRE_MAX_POOL_MASKED (8u << 20)
 #define WIRE_MAX_POOL_ANSWER (WIRE_MAX_POOL_MASKED + WIRE_MAX_QUERY)
 #define WIRE_MAX_POOL_REPLY WIRE_MAX_SEALED_RESPONSE
+/*
+ * A pooled model fit (proto/poolmodel.h) runs at most WIRE_MAX_POOL_ROUNDS
+ * rounds (R's default iterations: coxph 20 and one more, glm 25); its
+ * release commits to every node's response of every round.  A HUB_ROUND's
+ * PoolRound carries the roster's answers to the round before (small model
+ * shares), within a hub frame.
+ */
+#define WIRE_MAX_POOL_ROUNDS 32
+#define WIRE_MAX_POOL_ROUND WIRE_MAX_HUB_ROUTE
 #define WIRE_HUB_HELLO_INTERVAL_MS 5000
 
 /* Decoded messages; free with the matching function (NULL is a no-op). */
@@ -117,8 +126,11 @@ Fedra__PoolAnswer *wire_poolanswer_decode(const uint8_t *buf, size_t len, char *
 void wire_poolanswer_free(Fedra__PoolAnswer *a);
 Fedra__PoolReply *wire_poolreply_decode(const uint8_t *buf, size_t len, char *err);
 void wire_poolreply_free(Fedra__PoolReply *r);
+/* A PoolRound (hub -> node): the query, round >= 2, 1 .. WIRE_MAX_AUDIENCE answers. */
+Fedra__PoolRound *wire_poolround_decode(const uint8_t *buf, size_t len, char *err);
+void wire_poolround_free(Fedra__PoolRound *r);
 /* A release body: context, query hash and commitments of WIRE_HASH_LEN bytes,
- * as many commitments as nodes. */
+ * as many commitments as nodes (a model fit: nodes x rounds). */
 Fedra__PoolRelease *wire_poolrelease_decode(const uint8_t *buf, size_t len, char *err);
 void wire_poolrelease_free(Fedra__PoolRelease *r);
 

@@ -772,6 +772,51 @@ void   fedra__pool_release__free_unpacked
   assert(message->base.descriptor == &fedra__pool_release__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   fedra__pool_round__init
+                     (Fedra__PoolRound         *message)
+{
+  static const Fedra__PoolRound init_value = FEDRA__POOL_ROUND__INIT;
+  *message = init_value;
+}
+size_t fedra__pool_round__get_packed_size
+                     (const Fedra__PoolRound *message)
+{
+  assert(message->base.descriptor == &fedra__pool_round__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t fedra__pool_round__pack
+                     (const Fedra__PoolRound *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &fedra__pool_round__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t fedra__pool_round__pack_to_buffer
+                     (const Fedra__PoolRound *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &fedra__pool_round__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Fedra__PoolRound *
+       fedra__pool_round__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Fedra__PoolRound *)
+     protobuf_c_message_unpack (&fedra__pool_round__descriptor,
+                                allocator, len, data);
+}
+void   fedra__pool_round__free_unpacked
+                     (Fedra__PoolRound *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &fedra__pool_round__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   fedra__hub_frame__init
                      (Fedra__HubFrame         *message)
 {
@@ -2428,7 +2473,7 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[7] =
 {
   {
     "masked_hash",
@@ -2502,6 +2547,18 @@ static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "round",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, round),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__pool_share__field_indices_by_name[] = {
   4,   /* field[4] = grid_days */
@@ -2510,11 +2567,12 @@ static const unsigned fedra__pool_share__field_indices_by_name[] = {
   5,   /* field[5] = min_events_per_param */
   3,   /* field[3] = min_sites */
   1,   /* field[1] = positions */
+  6,   /* field[6] = round */
 };
 static const ProtobufCIntRange fedra__pool_share__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
 {
@@ -2524,7 +2582,7 @@ const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
   "Fedra__PoolShare",
   "fedra",
   sizeof(Fedra__PoolShare),
-  6,
+  7,
   fedra__pool_share__field_descriptors,
   fedra__pool_share__field_indices_by_name,
   1,  fedra__pool_share__number_ranges,
@@ -2633,7 +2691,7 @@ const ProtobufCMessageDescriptor fedra__pool_reply__descriptor =
   (ProtobufCMessageInit) fedra__pool_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__pool_release__field_descriptors[11] =
+static const ProtobufCFieldDescriptor fedra__pool_release__field_descriptors[13] =
 {
   {
     "context",
@@ -2767,6 +2825,30 @@ static const ProtobufCFieldDescriptor fedra__pool_release__field_descriptors[11]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rounds",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Fedra__PoolRelease, n_rounds),
+    offsetof(Fedra__PoolRelease, rounds),
+    &fedra__model_result__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_events_per_param",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRelease, min_events_per_param),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__pool_release__field_indices_by_name[] = {
   5,   /* field[5] = commitments */
@@ -2776,15 +2858,17 @@ static const unsigned fedra__pool_release__field_indices_by_name[] = {
   2,   /* field[2] = hub */
   10,   /* field[10] = km */
   6,   /* field[6] = min_cell */
+  12,   /* field[12] = min_events_per_param */
   7,   /* field[7] = min_sites */
   4,   /* field[4] = nodes */
   1,   /* field[1] = query_hash */
   3,   /* field[3] = released_at_ms */
+  11,   /* field[11] = rounds */
 };
 static const ProtobufCIntRange fedra__pool_release__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor fedra__pool_release__descriptor =
 {
@@ -2794,11 +2878,75 @@ const ProtobufCMessageDescriptor fedra__pool_release__descriptor =
   "Fedra__PoolRelease",
   "fedra",
   sizeof(Fedra__PoolRelease),
-  11,
+  13,
   fedra__pool_release__field_descriptors,
   fedra__pool_release__field_indices_by_name,
   1,  fedra__pool_release__number_ranges,
   (ProtobufCMessageInit) fedra__pool_release__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor fedra__pool_round__field_descriptors[3] =
+{
+  {
+    "query",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRound, query),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "round",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolRound, round),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "answers",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__PoolRound, n_answers),
+    offsetof(Fedra__PoolRound, answers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned fedra__pool_round__field_indices_by_name[] = {
+  2,   /* field[2] = answers */
+  0,   /* field[0] = query */
+  1,   /* field[1] = round */
+};
+static const ProtobufCIntRange fedra__pool_round__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor fedra__pool_round__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "fedra.PoolRound",
+  "PoolRound",
+  "Fedra__PoolRound",
+  "fedra",
+  sizeof(Fedra__PoolRound),
+  3,
+  fedra__pool_round__field_descriptors,
+  fedra__pool_round__field_indices_by_name,
+  1,  fedra__pool_round__number_ranges,
+  (ProtobufCMessageInit) fedra__pool_round__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor fedra__hub_frame__field_descriptors[10] =
@@ -3313,7 +3461,7 @@ const ProtobufCEnumDescriptor fedra__status__descriptor =
   fedra__status__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue fedra__hub_type__enum_values_by_number[7] =
+static const ProtobufCEnumValue fedra__hub_type__enum_values_by_number[8] =
 {
   { "HUB_TYPE_UNSPECIFIED", "FEDRA__HUB_TYPE__HUB_TYPE_UNSPECIFIED", 0 },
   { "HUB_HELLO", "FEDRA__HUB_TYPE__HUB_HELLO", 1 },
@@ -3322,16 +3470,18 @@ static const ProtobufCEnumValue fedra__hub_type__enum_values_by_number[7] =
   { "HUB_FORWARD", "FEDRA__HUB_TYPE__HUB_FORWARD", 4 },
   { "HUB_ANSWER", "FEDRA__HUB_TYPE__HUB_ANSWER", 5 },
   { "HUB_REPLY", "FEDRA__HUB_TYPE__HUB_REPLY", 6 },
+  { "HUB_ROUND", "FEDRA__HUB_TYPE__HUB_ROUND", 7 },
 };
 static const ProtobufCIntRange fedra__hub_type__value_ranges[] = {
-{0, 0},{0, 7}
+{0, 0},{0, 8}
 };
-static const ProtobufCEnumValueIndex fedra__hub_type__enum_values_by_name[7] =
+static const ProtobufCEnumValueIndex fedra__hub_type__enum_values_by_name[8] =
 {
   { "HUB_ANSWER", 5 },
   { "HUB_FORWARD", 4 },
   { "HUB_HELLO", 1 },
   { "HUB_REPLY", 6 },
+  { "HUB_ROUND", 7 },
   { "HUB_ROUTE", 3 },
   { "HUB_TYPE_UNSPECIFIED", 0 },
   { "HUB_WELCOME", 2 },
@@ -3343,9 +3493,9 @@ const ProtobufCEnumDescriptor fedra__hub_type__descriptor =
   "HubType",
   "Fedra__HubType",
   "fedra",
-  7,
+  8,
   fedra__hub_type__enum_values_by_number,
-  7,
+  8,
   fedra__hub_type__enum_values_by_name,
   1,
   fedra__hub_type__value_ranges,

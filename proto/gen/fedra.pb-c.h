@@ -32,6 +32,7 @@ typedef struct Fedra__PoolShare Fedra__PoolShare;
 typedef struct Fedra__PoolAnswer Fedra__PoolAnswer;
 typedef struct Fedra__PoolReply Fedra__PoolReply;
 typedef struct Fedra__PoolRelease Fedra__PoolRelease;
+typedef struct Fedra__PoolRound Fedra__PoolRound;
 typedef struct Fedra__HubFrame Fedra__HubFrame;
 typedef struct Fedra__SealedQuery Fedra__SealedQuery;
 typedef struct Fedra__HubRoute Fedra__HubRoute;
@@ -140,7 +141,11 @@ typedef enum _Fedra__HubType {
   /*
    * hub -> analyst: route_id, node, status, payload (as the node sent it)
    */
-  FEDRA__HUB_TYPE__HUB_REPLY = 6
+  FEDRA__HUB_TYPE__HUB_REPLY = 6,
+  /*
+   * hub -> node: tag, payload = PoolRound (a pooled model fit's next round)
+   */
+  FEDRA__HUB_TYPE__HUB_ROUND = 7
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(FEDRA__HUB_TYPE)
 } Fedra__HubType;
 typedef enum _Fedra__HubStatus {
@@ -675,10 +680,16 @@ struct  Fedra__PoolShare
   uint32_t min_sites;
   uint32_t grid_days;
   uint32_t min_events_per_param;
+  /*
+   * A pooled model fit (cox, glm): the round this share is of (1, 2, ...);
+   * each round is masked afresh (its own mask label, lib/mask.h), so no two
+   * rounds' shares of one node can be subtracted.  0 for other kinds.
+   */
+  uint32_t round;
 };
 #define FEDRA__POOL_SHARE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_share__descriptor) \
-    , {0,NULL}, 0, 0, 0, 0, 0 }
+    , {0,NULL}, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -761,10 +772,42 @@ struct  Fedra__PoolRelease
    */
   Fedra__CountResult *count;
   Fedra__KmResult *km;
+  /*
+   * A pooled model fit (cox, glm; proto/poolmodel.h): the pooled sums of
+   * every round, in order, from which anyone replays the fit
+   * (proto/modelsum.h) and gets the coefficients, SEs and tests.  nodes and
+   * commitments are then round-major: the roster's responses to round 1,
+   * then to round 2, ... (commitments holds nodes x rounds hashes; nodes
+   * the roster once).
+   */
+  size_t n_rounds;
+  Fedra__ModelResult **rounds;
+  uint32_t min_events_per_param;
 };
 #define FEDRA__POOL_RELEASE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_release__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, 0, 0, 0, NULL, NULL }
+    , (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0, 0,NULL, 0,NULL, 0, 0, 0, NULL, NULL, 0,NULL, 0 }
+
+
+/*
+ * Hub -> node, the payload of a HUB_ROUND frame (pooled model fits, round
+ * >= 2): the analyst's pooled query (as the node received it in round 1),
+ * the round asked, and every roster node's PoolAnswer to the round before, in
+ * roster order.  The node checks each, adds the masked shares (the masks
+ * cancel only over the whole roster), and computes the round's coefficients
+ * itself from the pooled sums (docs/disclosure.md §8, R1 at the pooled level).
+ */
+struct  Fedra__PoolRound
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData query;
+  uint32_t round;
+  size_t n_answers;
+  ProtobufCBinaryData *answers;
+};
+#define FEDRA__POOL_ROUND__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_round__descriptor) \
+    , {0,NULL}, 0, 0,NULL }
 
 
 struct  Fedra__HubFrame
@@ -1186,6 +1229,25 @@ Fedra__PoolRelease *
 void   fedra__pool_release__free_unpacked
                      (Fedra__PoolRelease *message,
                       ProtobufCAllocator *allocator);
+/* Fedra__PoolRound methods */
+void   fedra__pool_round__init
+                     (Fedra__PoolRound         *message);
+size_t fedra__pool_round__get_packed_size
+                     (const Fedra__PoolRound   *message);
+size_t fedra__pool_round__pack
+                     (const Fedra__PoolRound   *message,
+                      uint8_t             *out);
+size_t fedra__pool_round__pack_to_buffer
+                     (const Fedra__PoolRound   *message,
+                      ProtobufCBuffer     *buffer);
+Fedra__PoolRound *
+       fedra__pool_round__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   fedra__pool_round__free_unpacked
+                     (Fedra__PoolRound *message,
+                      ProtobufCAllocator *allocator);
 /* Fedra__HubFrame methods */
 void   fedra__hub_frame__init
                      (Fedra__HubFrame         *message);
@@ -1296,6 +1358,9 @@ typedef void (*Fedra__PoolReply_Closure)
 typedef void (*Fedra__PoolRelease_Closure)
                  (const Fedra__PoolRelease *message,
                   void *closure_data);
+typedef void (*Fedra__PoolRound_Closure)
+                 (const Fedra__PoolRound *message,
+                  void *closure_data);
 typedef void (*Fedra__HubFrame_Closure)
                  (const Fedra__HubFrame *message,
                   void *closure_data);
@@ -1335,6 +1400,7 @@ extern const ProtobufCMessageDescriptor fedra__pool_share__descriptor;
 extern const ProtobufCMessageDescriptor fedra__pool_answer__descriptor;
 extern const ProtobufCMessageDescriptor fedra__pool_reply__descriptor;
 extern const ProtobufCMessageDescriptor fedra__pool_release__descriptor;
+extern const ProtobufCMessageDescriptor fedra__pool_round__descriptor;
 extern const ProtobufCMessageDescriptor fedra__hub_frame__descriptor;
 extern const ProtobufCMessageDescriptor fedra__sealed_query__descriptor;
 extern const ProtobufCMessageDescriptor fedra__hub_route__descriptor;

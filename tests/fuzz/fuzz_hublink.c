@@ -90,7 +90,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     buf_append(&sender_der, der, dl);
     pki_key_free(sk);
     pki_cert_free(sc);
-    struct hublink_config hc = {"tcp://127.0.0.1:1", NULL, crt, secret, answer, NULL, NULL};
+    struct hublink_config hc = {"tcp://127.0.0.1:1", NULL, crt, secret, answer, NULL, NULL, NULL};
     link_ = hublink_new(&hc);
     hublink_set_identity(link_, c);
     pki_key_free(k);

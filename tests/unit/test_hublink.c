@@ -164,7 +164,7 @@ log_line(void *arg, const char *line)
 static struct hublink *
 new_link(struct fx *f, const char *endpoint, const char *hub_crt)
 {
-    struct hublink_config hc = {endpoint, NULL, hub_crt, f->nl_secret, answer, log_line, f};
+    struct hublink_config hc = {endpoint, NULL, hub_crt, f->nl_secret, answer, log_line, f, NULL};
     struct hublink *l = hublink_new(&hc);
     hublink_set_identity(l, f->nl);
     f->answered = 0;
@@ -779,7 +779,7 @@ test_socks_proxy(void **state)
     hub_start(f, ctx, &h, "tcp://127.0.0.1:*");
     socks_start(&sx);
     snprintf(proxy, sizeof proxy, "127.0.0.1:%d", sx.port);
-    struct hublink_config hc = {h.endpoint, proxy, f->hub_crt, f->nl_secret, answer, NULL, f};
+    struct hublink_config hc = {h.endpoint, proxy, f->hub_crt, f->nl_secret, answer, NULL, f, NULL};
     struct hublink *l = hublink_new(&hc);
     hublink_set_identity(l, f->nl);
     hublink_refresh(l, ctx, f->t1, util_now_ms());

@@ -320,6 +320,70 @@ wrong_context_is_refused(void **state)
     buf_release(&b);
 }
 
+/* A pooled fit's round message: rounds 2 .. WIRE_MAX_POOL_ROUNDS, 1 .. WIRE_MAX_AUDIENCE answers. */
+static void
+pool_round_limits(void **state)
+{
+    (void)state;
+    char err[FEDRA_ERRLEN];
+    uint8_t q[8] = "query", ans[64] = "a PoolAnswer"; /* the memory budget is 4 x the bytes */
+    ProtobufCBinaryData *a = calloc(WIRE_MAX_AUDIENCE + 1, sizeof *a);
+    for (size_t i = 0; i <= WIRE_MAX_AUDIENCE; i++)
+        a[i] = (ProtobufCBinaryData){sizeof ans, ans};
+    Fedra__PoolRound r = FEDRA__POOL_ROUND__INIT;
+    r.query = (ProtobufCBinaryData){sizeof q, q};
+    r.answers = a;
+    const struct { uint32_t round; size_t n; int ok; } cases[] = {
+        {2, 1, 1}, {WIRE_MAX_POOL_ROUNDS, WIRE_MAX_AUDIENCE, 1}, {1, 1, 0},
+        {WIRE_MAX_POOL_ROUNDS + 1, 1, 0}, {2, 0, 0}, {2, WIRE_MAX_AUDIENCE + 1, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct buf b = {0};
+        r.round = cases[k].round;
+        r.n_answers = cases[k].n;
+        wire_pack(&r.base, &b);
+        Fedra__PoolRound *d = wire_poolround_decode(b.p, b.len, err);
+        if ((d != NULL) != cases[k].ok)
+            print_message("case %zu: %s\n", k, err);
+        assert_int_equal(d != NULL, cases[k].ok);
+        wire_poolround_free(d);
+        buf_release(&b);
+    }
+    /* A release of a fit: nodes x rounds commitments, at most WIRE_MAX_POOL_ROUNDS rounds. */
+    uint8_t h[WIRE_HASH_LEN] = {0};
+    char *nodes[2] = {(char *)"AA", (char *)"BB"};
+    Fedra__ModelResult m = FEDRA__MODEL_RESULT__INIT, *mp[WIRE_MAX_POOL_ROUNDS + 1];
+    ProtobufCBinaryData c[2 * (WIRE_MAX_POOL_ROUNDS + 1)];
+    for (size_t k = 0; k <= WIRE_MAX_POOL_ROUNDS; k++)
+        mp[k] = &m;
+    for (size_t k = 0; k < 2 * (WIRE_MAX_POOL_ROUNDS + 1); k++)
+        c[k] = (ProtobufCBinaryData){sizeof h, h};
+    Fedra__PoolRelease rel = FEDRA__POOL_RELEASE__INIT;
+    rel.context = (char *)WIRE_POOL_RELEASE_CONTEXT;
+    rel.query_hash = (ProtobufCBinaryData){sizeof h, h};
+    rel.hub = (char *)"hub";
+    rel.nodes = nodes;
+    rel.n_nodes = 2;
+    rel.commitments = c;
+    rel.rounds = mp;
+    for (size_t n = WIRE_MAX_POOL_ROUNDS; n <= WIRE_MAX_POOL_ROUNDS + 1; n++) {
+        struct buf b = {0};
+        rel.n_rounds = n;
+        rel.n_commitments = 2 * n;
+        wire_pack(&rel.base, &b);
+        Fedra__PoolRelease *d = wire_poolrelease_decode(b.p, b.len, err);
+        assert_int_equal(d != NULL, n == WIRE_MAX_POOL_ROUNDS);
+        wire_poolrelease_free(d);
+        /* commitments must be nodes x rounds */
+        rel.n_commitments = 2 * n - 1;
+        b.len = 0;
+        wire_pack(&rel.base, &b);
+        assert_null(wire_poolrelease_decode(b.p, b.len, err));
+        buf_release(&b);
+    }
+    free(a);
+}
+
 /* security.md §4: 1 MiB of empty sub-messages took 52 MiB; here it must stop early. */
 static void
 allocation_bomb_stops_at_the_budget_or_count_limit(void **state)
@@ -530,6 +594,7 @@ main(void)
         cmocka_unit_test(unknown_field_is_refused),
         cmocka_unit_test(truncated_message_is_refused),
         cmocka_unit_test(wrong_context_is_refused),
+        cmocka_unit_test(pool_round_limits),
         cmocka_unit_test(allocation_bomb_stops_at_the_budget_or_count_limit),
         cmocka_unit_test(envelope_checks_version_and_signature_length),
         cmocka_unit_test(envelope_chain_at_limit_and_one_past),

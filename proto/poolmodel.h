@@ -1,0 +1,122 @@
+/*
+ * poolmodel - the fixed layout of a pooled model round (issue 14, "the hub
+ * drives pooled model fits"; proto/DESIGN.md "Pooled release").
+ *
+ * A pooled cox or glm fit runs its Newton-Raphson / IRLS rounds over the
+ * roster's pooled sums: each round, every node puts its ModelResult at the
+ * round's coefficients on this layout, masks it (lib/mask.h, one vector under
+ * the round's own label, so that two rounds' shares of one node do not
+ * subtract to anything) and the sums decode to the modelsum that
+ * proto/modelsum.h feeds to the fit.  The layout is a function of the spec
+ * alone (p coefficients, the model's categorical variables):
+ *
+ *   0 n, 1 events, 2 dropped, 3 n_boundary             counts
+ *   4 loglik (cox), 5 deviance (glm), 6 aic (glm)      reals
+ *   7 .. 7+p                                           score (cox U, glm X'Wz)
+ *   then p(p+1)/2                                      information, upper triangle
+ *                                                      row by row (it is symmetric)
+ *   then per categorical model variable (terms, glm's outcome, cox's strata
+ *   variable; each once, in that order), one count per catalogue level: its
+ *   complete cases, for the pooled level rule (a pooled level of 1 ..
+ *   min_cell-1 refuses the fit, naming it);
+ *   then per pair of categorical variables an interaction term crosses (each
+ *   pair once, either order, as first named), one count per cell of their
+ *   levels (the first variable's level varying slowest), for the same rule.
+ *
+ * Reals are fixed point (lib/mask.h): the pooled sums decode to the exact sum
+ * of the nodes' values rounded to 2^-64, rounded once to a double.  A
+ * categorical variable without a closed level list (ICD-O-3 codes) cannot be
+ * pooled in a model: its levels would depend on the data.
+ */
+#ifndef POOLMODEL_H
+#define POOLMODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "certs/pki.h"
+#include "lib/mask.h"
+#include "proto/modelsum.h"
+#include "proto/vars.h"
+#include "proto/wire.h"
+
+#define POOLMODEL_MAX_VARS (2 * WIRE_MAX_TERMS + 2)     /* categorical model variables */
+#define POOLMODEL_LABEL_LEN 24                          /* "model/r" and a round number */
+
+enum {
+    POOLMODEL_N,
+    POOLMODEL_EVENTS,
+    POOLMODEL_DROPPED,
+    POOLMODEL_BOUNDARY,
+    POOLMODEL_LOGLIK,
+    POOLMODEL_DEVIANCE,
+    POOLMODEL_AIC,
+    POOLMODEL_SCORE                 /* the first of p */
+};
+
+struct poolmodel {
+    int glm;
+    size_t p;                       /* coefficients (glm: the intercept too) */
+    size_t nvars;                   /* categorical model variables */
+    const struct var_def *var[POOLMODEL_MAX_VARS];
+    size_t lev_at[POOLMODEL_MAX_VARS];      /* var k's first level, among the level counts */
+    size_t npairs;                  /* pairs of categorical variables an interaction crosses */
+    const struct var_def *pair[WIRE_MAX_TERMS][2];
+    size_t pair_at[WIRE_MAX_TERMS];         /* pair k's first cell, among the level counts */
+    size_t nlev;                    /* level and cell counts in all */
+    size_t npos;
+};
+
+/* The layout of a pooled cox or glm spec; -1 with err (not a model, an open variable). */
+int poolmodel_make(const Fedra__QuerySpec *spec, struct poolmodel *L, char *err);
+/* Position of information entry (i, j), either order. */
+size_t poolmodel_info(const struct poolmodel *L, size_t i, size_t j);
+/* The mask label of round (1, 2, ...): every round masked afresh. */
+void poolmodel_label(uint32_t round, char buf[POOLMODEL_LABEL_LEN]);
+
+/*
+ * One node's round on the layout: m (p scores, p x p information) and, per
+ * level position k, levels[k] patients (NULL: none known, all 0).  -1 with
+ * err on a value that does not fit the fixed point.
+ */
+int poolmodel_encode(const struct poolmodel *L, const Fedra__ModelResult *m,
+    const uint64_t *levels, mask_elem *v, char *err);
+/*
+ * The pooled sums of one round: *s (modelsum_init'ed by the caller with L->p)
+ * as modelsum_add of one answer would make it, and the level counts into
+ * levels (L->nlev of them; NULL: not wanted).  -1 with err if a count is not a
+ * count (a wrong share: the sums do not unmask).
+ */
+int poolmodel_decode(const struct poolmodel *L, const mask_elem *sum, struct modelsum *s,
+    uint64_t *levels, char *err);
+/* The pooled sums of a round as a ModelResult whose arrays point into s (release). */
+void poolmodel_result(const struct modelsum *s, Fedra__ModelResult *m);
+/* The name of level count k ("stage=metastatic", "stage=metastatic:sex=M"). */
+void poolmodel_level_name(const struct poolmodel *L, size_t k, char *buf, size_t len);
+
+/*
+ * Checking one node's PoolAnswer to a round: the hub as each arrives, and
+ * every node on the round message (all the roster's answers to the round
+ * before).  signer resolves the response envelope's certificate: it must be
+ * a node certificate of the federation (the hub verifies it against its
+ * trust, a node through its certificate cache); *cert stays the resolver's.
+ */
+typedef int poolmodel_signer_fn(void *arg, const Fedra__Envelope *env,
+    const struct pki_cert **cert, char *err);
+
+/*
+ * Node name's answer (PoolAnswer bytes) to round `round` of the fit whose
+ * query hash is qhash: its response is signed by name (signer), answers
+ * qhash, is OK and carries a share of that round of L->npos positions whose
+ * hash is that of the masked bytes.  0 and its masked vector added to sum
+ * (NULL: not added), the response envelope's SHA-256 in commit and its
+ * bytes' place in *resp (into a, which the caller frees with
+ * wire_poolanswer_free); -1 with err naming the node and the round.  On a
+ * refusal by the node, *refused is set and err has its reason.
+ */
+int poolmodel_check_answer(const struct poolmodel *L, const uint8_t *answer, size_t len,
+    const char *name, const uint8_t qhash[WIRE_HASH_LEN], uint32_t round,
+    poolmodel_signer_fn *signer, void *arg, mask_elem *sum, uint8_t commit[WIRE_HASH_LEN],
+    Fedra__PoolAnswer **a, Fedra__ResponseBody **body, char *err);
+
+#endif /* !POOLMODEL_H */

@@ -1,0 +1,226 @@
+/*
+ * test_poolmodel - the fixed layout of a pooled model round
+ * (proto/poolmodel.h): its positions are a function of the spec alone, a
+ * round encoded at several nodes, masked with the roster's pairwise masks
+ * under the round's label and summed, decodes to the sums of their answers
+ * (counts exactly, reals to the fixed point's 2^-64 per node), the
+ * information matrix symmetric from its upper triangle; two rounds' masks
+ * differ; a categorical variable without a closed level list is refused; a
+ * sum that does not unmask is named.  Fresh random answers each run.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "proto/poolmodel.h"
+
+#define NODES 4
+
+/* cox on stage=regional, stage=metastatic, age_years, sex=M:stage=metastatic, --strata surgery */
+static void
+cox_spec(Fedra__QuerySpec *s, Fedra__Term *t, Fedra__Term **tp)
+{
+    static const char *const v[4][4] = {{"stage", "regional", "", ""},
+        {"stage", "metastatic", "", ""}, {"age_years", "", "", ""},
+        {"sex", "M", "stage", "metastatic"}};
+    fedra__query_spec__init(s);
+    for (int j = 0; j < 4; j++) {
+        fedra__term__init(&t[j]);
+        t[j].var = (char *)v[j][0];
+        t[j].level = (char *)v[j][1];
+        t[j].var2 = (char *)v[j][2];
+        t[j].level2 = (char *)v[j][3];
+        tp[j] = &t[j];
+    }
+    s->kind = FEDRA__KIND__KIND_COX;
+    s->terms = tp;
+    s->n_terms = 4;
+    s->strata = (char *)"surgery";
+}
+
+static void
+layout_is_the_specs(void **state)
+{
+    (void)state;
+    Fedra__QuerySpec s;
+    Fedra__Term t[4], *tp[4];
+    cox_spec(&s, t, tp);
+    struct poolmodel L;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(poolmodel_make(&s, &L, err), 0);
+    assert_int_equal(L.p, 4);
+    /* stage, sex, surgery: each once, every catalogue level; then sex x stage's cells */
+    assert_int_equal(L.nvars, 3);
+    size_t nst = vars_find("stage")->nlevels, nsex = vars_find("sex")->nlevels;
+    size_t nlev = nst + nsex + vars_find("surgery")->nlevels + nsex * nst;
+    assert_int_equal(L.nlev, nlev);
+    assert_int_equal(L.npairs, 1);
+    assert_int_equal(L.pair_at[0], nlev - nsex * nst);
+    assert_int_equal(L.npos, POOLMODEL_SCORE + 4 + 10 + nlev);
+    /* every (i <= j) of the information its own position, between the scores and the levels */
+    unsigned char *seen = calloc(L.npos, 1);
+    for (size_t i = 0; i < L.p; i++)
+        for (size_t j = i; j < L.p; j++) {
+            size_t at = poolmodel_info(&L, i, j);
+            assert_int_equal(at, poolmodel_info(&L, j, i));
+            assert_true(at >= POOLMODEL_SCORE + L.p && at < L.npos - L.nlev);
+            assert_int_equal(seen[at], 0);
+            seen[at] = 1;
+        }
+    free(seen);
+    char name[64];
+    poolmodel_level_name(&L, L.lev_at[1] + 1, name, sizeof name);
+    assert_string_equal(name, "sex=M");
+    poolmodel_level_name(&L, L.pair_at[0] + 1 * nst + 2, name, sizeof name);
+    assert_string_equal(name, "sex=M:stage=metastatic");
+    /* glm: the intercept and the outcome's levels */
+    s.kind = FEDRA__KIND__KIND_GLM;
+    s.strata = (char *)"";
+    Fedra__Term out = FEDRA__TERM__INIT;
+    out.var = (char *)"vital_status";
+    out.level = (char *)"dead";
+    s.outcome = &out;
+    assert_int_equal(poolmodel_make(&s, &L, err), 0);
+    assert_int_equal(L.p, 5);
+    assert_int_equal(L.nvars, 3);
+    /* an open variable (ICD-O-3 codes) has no fixed positions */
+    t[2].var = (char *)"morphology";
+    t[2].level = (char *)"8720/3";
+    assert_int_equal(poolmodel_make(&s, &L, err), -1);
+    assert_non_null(strstr(err, "morphology"));
+    s.kind = FEDRA__KIND__KIND_COUNT;
+    assert_int_equal(poolmodel_make(&s, &L, err), -1);
+}
+
+static double
+rnd(double scale)
+{
+    return ((double)randombytes_uniform(1u << 30) / (1u << 30) - 0.5) * scale;
+}
+
+static void
+masked_sums_decode_to_the_sums(void **state)
+{
+    (void)state;
+    Fedra__QuerySpec s;
+    Fedra__Term t[4], *tp[4];
+    cox_spec(&s, t, tp);
+    struct poolmodel L;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(poolmodel_make(&s, &L, err), 0);
+    size_t p = L.p;
+    uint8_t pk[NODES][MASK_KEY_LEN], sk[NODES][MASK_KEY_LEN], qhash[MASK_HASH_LEN];
+    for (int i = 0; i < NODES; i++)
+        crypto_box_keypair(pk[i], sk[i]);
+    randombytes_buf(qhash, sizeof qhash);
+    mask_elem *sum = calloc(L.npos, sizeof *sum), *v = calloc(L.npos, sizeof *v);
+    mask_elem *r2 = calloc(L.npos, sizeof *r2);
+    double score[NODES][4], info[NODES][16], ll[NODES], want_ll = 0;
+    double want_score[4] = {0}, want_info[16] = {0};
+    uint64_t lev[NODES][64], want_lev[64] = {0}, want_n = 0, want_ev = 0;
+    char label[POOLMODEL_LABEL_LEN], label2[POOLMODEL_LABEL_LEN];
+    poolmodel_label(1, label);
+    poolmodel_label(2, label2);
+    assert_string_not_equal(label, label2);
+    for (int i = 0; i < NODES; i++) {
+        Fedra__ModelResult m = FEDRA__MODEL_RESULT__INIT;
+        ll[i] = rnd(1e6);
+        for (size_t j = 0; j < p; j++) {
+            score[i][j] = rnd(100);
+            for (size_t k = j; k < p; k++)
+                info[i][j * p + k] = info[i][k * p + j] = rnd(1e4);
+        }
+        for (size_t k = 0; k < L.nlev; k++)
+            want_lev[k] += lev[i][k] = randombytes_uniform(5);   /* 2 patients here and there */
+        m.n = 2 + randombytes_uniform(1000);
+        m.events = randombytes_uniform((uint32_t)m.n);
+        m.loglik = ll[i];
+        m.score = score[i];
+        m.n_score = p;
+        m.info = info[i];
+        m.n_info = p * p;
+        want_n += m.n;
+        want_ev += m.events;
+        want_ll += ll[i];
+        for (size_t j = 0; j < p; j++)
+            want_score[j] += score[i][j];
+        for (size_t j = 0; j < p * p; j++)
+            want_info[j] += info[i][j];
+        assert_int_equal(poolmodel_encode(&L, &m, lev[i], v, err), 0);
+        struct mask_node *mn = NULL;
+        assert_int_equal(mask_node_new(&mn, sk[i], pk[i], pk, NODES, qhash, err), 0);
+        mask_elem *again = calloc(L.npos, sizeof *again);
+        memcpy(again, v, L.npos * sizeof *v);
+        assert_int_equal(mask_apply(mn, label, v, L.npos, err), 0);
+        assert_int_equal(mask_apply(mn, label2, again, L.npos, err), 0);
+        /* the same answer masked for two rounds: the masks differ everywhere */
+        for (size_t k = 0; k < L.npos; k++)
+            assert_true(v[k] != again[k]);
+        mask_add(r2, again, L.npos);
+        free(again);
+        mask_node_free(mn);
+        mask_add(sum, v, L.npos);
+    }
+    struct modelsum ms;
+    modelsum_init(&ms, p);
+    uint64_t got_lev[64];
+    assert_int_equal(poolmodel_decode(&L, sum, &ms, got_lev, err), 0);
+    assert_int_equal(ms.n, want_n);
+    assert_int_equal(ms.events, want_ev);
+    assert_int_equal(ms.nodes, 1);
+    assert_memory_equal(got_lev, want_lev, L.nlev * sizeof *got_lev);
+    /* reals: within the fixed point's rounding (2^-64 a node) and one rounding of the sum */
+    assert_true(fabs(ms.loglik - want_ll) <= 1e-15 * fabs(want_ll) + NODES * 0x1p-64);
+    for (size_t j = 0; j < p; j++)
+        assert_true(fabs(ms.score[j] - want_score[j]) <= 1e-14 * fabs(want_score[j]) + 1e-17);
+    for (size_t j = 0; j < p * p; j++)
+        assert_true(fabs(ms.info[j] - want_info[j]) <= 1e-14 * fabs(want_info[j]) + 1e-17);
+    for (size_t j = 0; j < p; j++)
+        for (size_t k = 0; k < p; k++)
+            assert_memory_equal(&ms.info[j * p + k], &ms.info[k * p + j], sizeof(double));
+    /* Round 2's shares of the same answers decode to the same sums too. */
+    struct modelsum m2;
+    modelsum_init(&m2, p);
+    assert_int_equal(poolmodel_decode(&L, r2, &m2, NULL, err), 0);
+    assert_memory_equal(m2.score, ms.score, p * sizeof *ms.score);
+    /* The pooled sums as a ModelResult (the release's round) add back to the same. */
+    Fedra__ModelResult rel;
+    poolmodel_result(&ms, &rel);
+    struct modelsum back;
+    modelsum_init(&back, p);
+    assert_int_equal(modelsum_add(&back, &rel, err), 0);
+    assert_memory_equal(back.info, ms.info, p * p * sizeof *ms.info);
+    assert_int_equal(back.n, ms.n);
+    /* One node's share missing: the counts do not unmask. */
+    mask_elem *part = calloc(L.npos, sizeof *part);
+    memcpy(part, sum, L.npos * sizeof *sum);
+    mask_add(part, v, L.npos);      /* the last node's share twice */
+    assert_int_equal(poolmodel_decode(&L, part, &m2, NULL, err), -1);
+    assert_non_null(strstr(err, "do not unmask"));
+    modelsum_release(&ms);
+    modelsum_release(&m2);
+    modelsum_release(&back);
+    free(part);
+    free(sum);
+    free(v);
+    free(r2);
+}
+
+int
+main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(layout_is_the_specs),
+        cmocka_unit_test(masked_sums_decode_to_the_sums),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
