@@ -49,6 +49,7 @@ struct hublink {
         uint8_t key[PKI_CURVE_KEY_LEN];
     } keys[HUBLINK_KEY_CACHE];
     size_t nkeys, next_key;
+    const Fedra__HubFrame *forwarding;  /* the FORWARD being answered (hublink_pool_history) */
 };
 
 static const char *const state_names[] = {"no link", "connecting", "up", "refused"};
@@ -399,7 +400,9 @@ forward(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
         why = HUBLINK_WHY_NO_KEY;
     else {
         int to_hub = 0;
+        l->forwarding = f;
         l->answer(l->arg, query.p, query.len, &reply, &to_hub);
+        l->forwarding = NULL;
         if (to_hub)
             buf_append(&sealed, reply.p, reply.len);
         else if (seal_box(key, reply.p, reply.len, &sealed, err) != 0)
@@ -418,6 +421,13 @@ forward(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
     buf_release(&query);
     buf_release(&reply);
     buf_release(&sealed);
+}
+
+const ProtobufCBinaryData *
+hublink_pool_history(const struct hublink *l, size_t *n)
+{
+    *n = l != NULL && l->forwarding != NULL ? l->forwarding->n_pool_history : 0;
+    return *n > 0 ? l->forwarding->pool_history : NULL;
 }
 
 void

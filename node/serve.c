@@ -778,7 +778,8 @@ answer_pooled(struct node *nd, struct query_state *s)
     struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
         FEDRA_VERSION_STRING, nd->cfg.model_path_check ? &path : NULL, NULL};
     struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
-        nd->certs};
+        nd->certs, nd->name, NULL, 0};
+    sp.history = hublink_pool_history(nd->hub, &sp.nhistory);    /* node/patoms.h */
     if (pki_curve_public(nd->curve_secret, pub) != 0 ||
         share_answer(&ctx, &sp, s->q, nd->trust,
             nd->curve_secret, pub, s->qhash, s->now / 1000, &s->share, s->share_hash,

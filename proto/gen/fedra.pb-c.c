@@ -2428,7 +2428,7 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[6] =
+static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[7] =
 {
   {
     "masked_hash",
@@ -2502,8 +2502,21 @@ static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[6] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "atoms",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, atoms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__pool_share__field_indices_by_name[] = {
+  6,   /* field[6] = atoms */
   4,   /* field[4] = grid_days */
   0,   /* field[0] = masked_hash */
   2,   /* field[2] = min_cell */
@@ -2511,10 +2524,11 @@ static const unsigned fedra__pool_share__field_indices_by_name[] = {
   3,   /* field[3] = min_sites */
   1,   /* field[1] = positions */
 };
-static const ProtobufCIntRange fedra__pool_share__number_ranges[1 + 1] =
+static const ProtobufCIntRange fedra__pool_share__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 20, 6 },
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
 {
@@ -2524,10 +2538,10 @@ const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
   "Fedra__PoolShare",
   "fedra",
   sizeof(Fedra__PoolShare),
-  6,
+  7,
   fedra__pool_share__field_descriptors,
   fedra__pool_share__field_indices_by_name,
-  1,  fedra__pool_share__number_ranges,
+  2,  fedra__pool_share__number_ranges,
   (ProtobufCMessageInit) fedra__pool_share__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2801,7 +2815,7 @@ const ProtobufCMessageDescriptor fedra__pool_release__descriptor =
   (ProtobufCMessageInit) fedra__pool_release__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__hub_frame__field_descriptors[10] =
+static const ProtobufCFieldDescriptor fedra__hub_frame__field_descriptors[11] =
 {
   {
     "version",
@@ -2923,12 +2937,25 @@ static const ProtobufCFieldDescriptor fedra__hub_frame__field_descriptors[10] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pool_history",
+    20,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__HubFrame, n_pool_history),
+    offsetof(Fedra__HubFrame, pool_history),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__hub_frame__field_indices_by_name[] = {
   8,   /* field[8] = cert */
   9,   /* field[9] = chain */
   4,   /* field[4] = node */
   7,   /* field[7] = payload */
+  10,   /* field[10] = pool_history */
   6,   /* field[6] = reason */
   3,   /* field[3] = route_id */
   5,   /* field[5] = status */
@@ -2936,10 +2963,11 @@ static const unsigned fedra__hub_frame__field_indices_by_name[] = {
   1,   /* field[1] = type */
   0,   /* field[0] = version */
 };
-static const ProtobufCIntRange fedra__hub_frame__number_ranges[1 + 1] =
+static const ProtobufCIntRange fedra__hub_frame__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 20, 10 },
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor fedra__hub_frame__descriptor =
 {
@@ -2949,10 +2977,10 @@ const ProtobufCMessageDescriptor fedra__hub_frame__descriptor =
   "Fedra__HubFrame",
   "fedra",
   sizeof(Fedra__HubFrame),
-  10,
+  11,
   fedra__hub_frame__field_descriptors,
   fedra__hub_frame__field_indices_by_name,
-  1,  fedra__hub_frame__number_ranges,
+  2,  fedra__hub_frame__number_ranges,
   (ProtobufCMessageInit) fedra__hub_frame__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -77,7 +77,8 @@ main(int argc, char **argv)
     if (b->pool == NULL || pki_cert_curve_key(node, vpk) != 0)
         return die("response", "no share, or a certificate without a transport key");
     size_t npos = b->pool->positions;
-    if (a->masked.len != LAYOUT_VECTORS * npos * MASK_ELEM_LEN)
+    /* The four vectors, then the pooled auditor's atom counts (PoolShare.atoms). */
+    if (a->masked.len != (LAYOUT_VECTORS * npos + b->pool->atoms) * MASK_ELEM_LEN)
         return die("share", "the masked bytes do not fit the positions");
     printf("node %s positions %zu\n", b->node, npos);
     printf("uniform %.1f %zu\n", chisq(a->masked.data, a->masked.len), a->masked.len);
