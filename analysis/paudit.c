@@ -3,34 +3,57 @@
  */
 #include "analysis/paudit.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/derive.h"
+
+/*
+ * Error text without stdio (analysis/ does no I/O): each '#' of text takes the
+ * next of num[], in decimal.  At most DERIVE_ERRLEN bytes with the NUL.
+ */
+static void
+say(char *err, const char *text, uint64_t n0, uint64_t n1, uint64_t n2)
+{
+    uint64_t num[3] = {n0, n1, n2};
+    size_t at = 0, k = 0;
+    for (; *text && at < DERIVE_ERRLEN - 1; text++) {
+        if (*text != '#' || k == 3) {
+            err[at++] = *text;
+            continue;
+        }
+        char dig[21];
+        int d = 0;
+        uint64_t v = num[k++];
+        do
+            dig[d++] = (char)('0' + v % 10);
+        while ((v /= 10) != 0);
+        while (d > 0 && at < DERIVE_ERRLEN - 1)
+            err[at++] = dig[--d];
+    }
+    err[at] = 0;
+}
 
 int
 paudit_layout_make(struct paudit_layout *A, const uint32_t *ncells, size_t nq, char *err)
 {
     memset(A, 0, sizeof *A);
     if (nq == 0 || nq > PAUDIT_MAX_QUERIES) {
-        snprintf(err, DERIVE_ERRLEN, "the pooled audit covers 1 to %d queries, not %zu",
-            PAUDIT_MAX_QUERIES, nq);
+        say(err, "the pooled audit covers 1 to # queries, not #", PAUDIT_MAX_QUERIES, nq, 0);
         return -1;
     }
     size_t n = 1;
     for (size_t q = nq; q-- > 0;) {
         if (ncells[q] == 0 || ncells[q] >= PAUDIT_MAX_ATOMS) {
-            snprintf(err, DERIVE_ERRLEN, "query %zu of the pooled audit has %u cells", q + 1,
-                ncells[q]);
+            say(err, "query # of the pooled audit has # cells", q + 1, ncells[q], 0);
             return -1;
         }
         A->radix[q] = ncells[q] + 1;
         A->stride[q] = n;
         n *= A->radix[q];
         if (n > PAUDIT_MAX_ATOMS) {
-            snprintf(err, DERIVE_ERRLEN, "the pooled audit's %zu queries define more than %u "
-                "atoms (PAUDIT_MAX_ATOMS)", nq, PAUDIT_MAX_ATOMS);
+            say(err, "the pooled audit's # queries define more than # atoms (PAUDIT_MAX_ATOMS)",
+                nq, PAUDIT_MAX_ATOMS, 0);
             return -1;
         }
     }
@@ -90,12 +113,12 @@ admit(struct derive *d, const struct paudit_layout *A, const uint64_t *off,
     uint32_t *atoms = malloc(A->natoms * sizeof *atoms);
     int rc = -1;
     if (rows == NULL || len == NULL || k == NULL || atoms == NULL) {
-        snprintf(err, DERIVE_ERRLEN, "out of memory");
+        say(err, "out of memory", 0, 0, 0);
         goto done;
     }
     for (size_t i = 0; i < n; i++)
         if ((rows[i] = set_rows(A, off, size, sets[order[i]], atoms, &len[i])) == NULL) {
-            snprintf(err, DERIVE_ERRLEN, "out of memory");
+            say(err, "out of memory", 0, 0, 0);
             goto done;
         }
     if (derive_admit(d, (const uint32_t *const *)rows, len, n, k, err) < 0)
@@ -132,8 +155,7 @@ check_sets(const struct paudit_layout *A, const struct paudit_set *s, size_t n,
 {
     for (size_t i = 0; i < n; i++)
         if (s[i].q >= A->nq || s[i].cell + 1 >= A->radix[s[i].q]) {
-            snprintf(err, DERIVE_ERRLEN, "%s set %zu (query %u, cell %u) is not in the layout",
-                what, i + 1, s[i].q + 1, s[i].cell + 1);
+            say(err, what, i + 1, s[i].q + 1, (uint64_t)s[i].cell + 1);
             return -1;
         }
     return 0;
@@ -146,11 +168,13 @@ paudit_decide(const struct paudit_layout *A, const uint64_t *size, uint32_t k,
 {
     *stale = 0;
     memset(kept, 0, ncand);
-    if (check_sets(A, hist, nhist, "history", err) != 0 ||
-        check_sets(A, cand, ncand, "candidate", err) != 0)
+    if (check_sets(A, hist, nhist, "history set # (query #, cell #) is not in the layout",
+            err) != 0 ||
+        check_sets(A, cand, ncand, "candidate set # (query #, cell #) is not in the layout",
+            err) != 0)
         return -1;
     if (k == 0) {
-        snprintf(err, DERIVE_ERRLEN, "the pooled audit needs min_cell >= 1");
+        say(err, "the pooled audit needs min_cell >= 1", 0, 0, 0);
         return -1;
     }
     uint64_t *off = malloc(A->natoms * sizeof *off);
@@ -160,7 +184,7 @@ paudit_decide(const struct paudit_layout *A, const uint64_t *size, uint32_t k,
     struct derive *d = NULL;
     int rc = -1;
     if (off == NULL || order == NULL || csize == NULL || hk == NULL) {
-        snprintf(err, DERIVE_ERRLEN, "out of memory");
+        say(err, "out of memory", 0, 0, 0);
         goto done;
     }
     uint64_t total = 0;
@@ -168,13 +192,13 @@ paudit_decide(const struct paudit_layout *A, const uint64_t *size, uint32_t k,
         off[a] = total;
         total += size[a];
         if (total > PAUDIT_MAX_POOLED_ROWS) {
-            snprintf(err, DERIVE_ERRLEN, "more than %u pooled rows (PAUDIT_MAX_POOLED_ROWS)",
-                PAUDIT_MAX_POOLED_ROWS);
+            say(err, "more than # pooled rows (PAUDIT_MAX_POOLED_ROWS)", PAUDIT_MAX_POOLED_ROWS,
+                0, 0);
             goto done;
         }
     }
     if ((d = derive_new((uint32_t)total, k, 0, seed)) == NULL) {
-        snprintf(err, DERIVE_ERRLEN, "cannot start the derivation system (memory)");
+        say(err, "cannot start the derivation system (memory)", 0, 0, 0);
         goto done;
     }
     /* The history, in release order: what the analyst already knows. */
