@@ -22,6 +22,7 @@ struct phist {
     char *path;                     /* NULL: memory only */
     struct entry e[PHIST_MAX];
     size_t n;
+    uint64_t version;               /* appends and merges */
 };
 
 static void
@@ -167,6 +168,12 @@ phist_count(const struct phist *h)
     return h->n;
 }
 
+uint64_t
+phist_version(const struct phist *h)
+{
+    return h->version;
+}
+
 const uint8_t *
 phist_query(const struct phist *h, size_t i, size_t *len)
 {
@@ -217,6 +224,7 @@ phist_merge(struct phist *h, size_t i, const uint32_t *cells, size_t n, char *er
     free(e->cells);
     e->cells = u;
     e->ncells = m;
+    h->version++;
     return save(h, err);
 }
 
@@ -226,6 +234,7 @@ phist_append(struct phist *h, const uint8_t *query, size_t len, const uint32_t *
 {
     if (add(h, query, len, cells, ncells, err) != 0)
         return -1;
+    h->version++;
     /* Kept in memory even if the file fails (the caller refuses the release): the
      * history only errs towards more sets. */
     return save(h, err);

@@ -45,6 +45,9 @@ struct phist;
 int phist_open(const char *path, struct phist **out, char *err);
 void phist_free(struct phist *h);
 size_t phist_count(const struct phist *h);
+/* Changes so far (appends and merges): a route audited at one version must not be
+ * released at another (hub/relay.c). */
+uint64_t phist_version(const struct phist *h);
 /* Entry i's query Envelope and its released cells. */
 const uint8_t *phist_query(const struct phist *h, size_t i, size_t *len);
 const uint32_t *phist_cells(const struct phist *h, size_t i, size_t *n);

@@ -73,7 +73,7 @@ struct proute {
     struct hubpool *hp;
     size_t waiting;                         /* nodes not yet answered or failed */
     char why[RELAY_NOTE_MAX];               /* the first failure: no release */
-    size_t nhist;                           /* pooled history entries when it opened */
+    uint64_t hist_version;                  /* the pooled history's version when it opened */
 };
 
 struct replay_entry {
@@ -739,7 +739,7 @@ pool_audit_open(struct relay *r, struct proute *pr, struct route *rt,
         event_blob(r, now, "pool-history", rt->analyst, rt->body->route_id.data,
             rt->body->query_hash.data, "", h.p, h.len, "");
     buf_release(&h);
-    pr->nhist = phist_count(r->phist);
+    pr->hist_version = phist_version(r->phist);
     return rc;
 }
 
@@ -757,7 +757,7 @@ pool_audit_history(const struct relay *r, ProtobufCBinaryData *hist)
 static int
 pool_audit_current(const struct relay *r, struct proute *pr)
 {
-    if (r->phist == NULL || phist_count(r->phist) == pr->nhist)
+    if (r->phist == NULL || phist_version(r->phist) == pr->hist_version)
         return 0;
     return errf(pr->why, "another pooled result was released while this one was computed, "
         "and it was audited without it: ask again");

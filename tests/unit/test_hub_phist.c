@@ -70,8 +70,11 @@ kept_across_restarts(void **state)
     uint32_t c1[] = {0, 3}, c2[] = {1}, c3[] = {3, 2};
     assert_int_equal(phist_append(h, (const uint8_t *)"query-one", 9, c1, 2, err), 0);
     assert_int_equal(phist_append(h, (const uint8_t *)"query-two", 9, c2, 1, err), 0);
-    /* A later release of the first one's sets: the union of the cells. */
+    uint64_t v = phist_version(h);
+    /* A later release of the first one's sets: the union of the cells, a new version
+     * (a route audited before it must not be released after it: hub/relay.c). */
     assert_int_equal(phist_merge(h, 0, c3, 2, err), 0);
+    assert_true(phist_version(h) > v);
     uint32_t u[] = {0, 3, 2};
     assert_entry(h, 0, "query-one", u, 3);
     struct buf packed = {0};
