@@ -13,11 +13,14 @@
  *          hub are reached through it, as `fedra` reaches them.  With "pooled"
  *          the query is a pooled release (coord/pooled.h: every node behind the
  *          hub, its roster, masked shares, the hub's signed release verified),
- *          over one connection to the hub kept across queries.
- *   mask   NODES POSITIONS REPS
- *          a node's masking cost for one pooled answer (node/share.h): the
- *          key agreements with NODES - 1 peers and the four masked vectors of
- *          POSITIONS ring elements (lib/mask.h), REPS times.
+ *          over one session kept across queries (its connection to the hub and
+ *          its verdicts on the nodes' certificates).
+ *   mask   NODES count|km REPS
+ *          a node's masking cost for one pooled answer (node/share.h) of the
+ *          query's layout (proto/layout.h; the specs of `query`): the seeds
+ *          from the key agreements with NODES - 1 peers, kept as the node
+ *          keeps them (mask_cache), and the four masked vectors (lib/mask.h),
+ *          REPS times.
  *   verify FED CERT KEY REPS
  *          coordinator fan-in capacity: replies from one real query, verified
  *          over and over as a session does it (client_session_verify: decode,
@@ -210,15 +213,15 @@ one_query(struct analyst *a, struct client_session *s, const Fedra__QuerySpec *s
 
 /* One timed pooled query: sign (pooled, roster), the route, the verified release. */
 static int
-one_pooled(struct analyst *a, void *dealer, Fedra__QuerySpec *spec, double *ms, char *err)
+one_pooled(struct analyst *a, struct client_session *s, Fedra__QuerySpec *spec, double *ms,
+    char *err)
 {
     struct buf env = {0};
     struct pooled_result pr;
     int64_t t0 = util_mono_us();
     int rc = sign_query(&a->fed, a->cert, a->key, spec, &env, err);
     if (rc == 0)
-        rc = pooled_run(&a->fed, a->cert, a->key, env.p, env.len, BENCH_TIMEOUT_MS, dealer, &pr,
-            err);
+        rc = pooled_run(&a->fed, s, env.p, env.len, BENCH_TIMEOUT_MS, &pr, err);
     *ms = (double)(util_mono_us() - t0) / 1000.0;
     if (rc == 0 && pr.release == NULL) {
         char why[FEDRA_ERRLEN];
@@ -242,20 +245,15 @@ cmd_pooled(struct analyst *a, Fedra__QuerySpec *spec, long long reps, double *v,
     spec->pooled = 1;
     spec->roster = roster;
     spec->n_roster = a->fed.nnodes;
-    void *ctx = zmq_ctx_new();
-    void *dealer = a->fed.hub == NULL ? NULL : client_open_dealer(ctx, a->fed.hub->name,
-        a->fed.hub->endpoint, a->fed.hub->curve_key,
-        (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, err);
-    int rc = dealer == NULL ? -1 : 0;        /* err says why */
+    struct client_session *s = client_session_open(&a->fed);
+    int rc = client_session_analyst(s, a->cert, a->key, err);
     double ms;
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
-        rc = one_pooled(a, dealer, spec, &ms, err);
+        rc = one_pooled(a, s, spec, &ms, err);
         if (k >= 0)
             v[k] = ms;
     }
-    if (dealer != NULL)
-        zmq_close(dealer);
-    zmq_ctx_term(ctx);
+    client_session_close(s);
     free(roster);
     return rc;
 }
@@ -677,11 +675,18 @@ cmd_floor_sig(char **argv, int argc, int verify, char *err)
 static int
 cmd_mask(char **argv, int argc, char *err)
 {
-    long long nodes, npos, reps;
+    long long nodes, reps;
     if (argc < 3 || util_parse_int(argv[0], 2, MASK_MAX_ROSTER, &nodes) != 0 ||
-        util_parse_int(argv[1], 1, LAYOUT_MAX_POSITIONS, &npos) != 0 ||
+        (strcmp(argv[1], "count") != 0 && strcmp(argv[1], "km") != 0) ||
         util_parse_int(argv[2], 1, BENCH_MAX_REPS, &reps) != 0)
-        return errf(err, "usage: mask NODES POSITIONS REPS");
+        return errf(err, "usage: mask NODES count|km REPS");
+    Fedra__QuerySpec spec;
+    struct layout L;
+    make_spec(argv[1], &spec);
+    if (layout_make(&spec, spec.grid_days, &L, err) != 0)
+        return -1;
+    fprintf(stderr, "mask %s: %zu positions, %zu ring elements\n", argv[1], L.npos,
+        layout_elems(&L));
     uint8_t (*pk)[MASK_KEY_LEN] = xcalloc((size_t)nodes, sizeof *pk), sk[MASK_KEY_LEN];
     uint8_t other[MASK_KEY_LEN], qhash[MASK_HASH_LEN] = {0};
     if (sodium_init() < 0)
@@ -689,17 +694,18 @@ cmd_mask(char **argv, int argc, char *err)
     crypto_box_keypair(pk[0], sk);              /* this node, then its peers */
     for (long long i = 1; i < nodes; i++)
         crypto_box_keypair(pk[i], other);
-    mask_elem *vec = xcalloc((size_t)(LAYOUT_VECTORS * npos), sizeof *vec);
+    struct mask_cache *kept = mask_cache_new(); /* as the node keeps its agreements */
+    mask_elem *vec = xcalloc(layout_elems(&L), sizeof *vec);
     double *v = xcalloc((size_t)reps, sizeof *v);
     int rc = 0;
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {
         struct mask_node *m = NULL;
         int64_t t0 = mono_ns();
         qhash[0] = (uint8_t)k;      /* a new query each time: new pair seeds */
-        rc = mask_node_new(&m, sk, pk[0], (const uint8_t (*)[MASK_KEY_LEN])pk, (size_t)nodes,
-            qhash, err);
+        rc = mask_node_new_kept(&m, kept, sk, pk[0], (const uint8_t (*)[MASK_KEY_LEN])pk,
+            (size_t)nodes, qhash, err);
         if (rc == 0)
-            rc = share_mask(m, vec, (size_t)npos, err);
+            rc = share_mask(m, &L, vec, err);
         mask_node_free(m);
         if (k >= 0)
             v[k] = (double)(mono_ns() - t0) / 1e6;
@@ -709,6 +715,7 @@ cmd_mask(char **argv, int argc, char *err)
     free(v);
     free(vec);
     free(pk);
+    mask_cache_free(kept);
     return rc;
 }
 

@@ -65,7 +65,11 @@ struct pki_cert {
     size_t chain_len[PKI_MAX_CHAIN];
     int has_ed_pub;                 /* an Ed25519 key: ed_pub holds it raw */
     uint8_t ed_pub[crypto_sign_PUBLICKEYBYTES];
+    int has_curve;                  /* the transport key it binds, read once (curve_key_of) */
+    uint8_t curve[PKI_CURVE_KEY_LEN];
 };
+
+static int curve_key_of(X509 *x, uint8_t out[PKI_CURVE_KEY_LEN]);
 
 /*
  * Signatures are made and checked with libsodium, which libzmq already links:
@@ -375,6 +379,7 @@ cert_wrap(X509 *x, struct pki_cert **out, char *err)
     size_t publen = sizeof c->ed_pub;
     c->has_ed_pub = pub != NULL && EVP_PKEY_is_a(pub, "ED25519") &&
         EVP_PKEY_get_raw_public_key(pub, c->ed_pub, &publen) == 1 && publen == sizeof c->ed_pub;
+    c->has_curve = curve_key_of(x, c->curve) == 0;
     ERR_clear_error();
     name_cn(X509_get_subject_name(x), c->cn, sizeof c->cn);
     serial_hex(X509_get0_serialNumber(x), c->serial);
@@ -629,11 +634,21 @@ pki_cert_not_after(const struct pki_cert *c)
 int
 pki_cert_curve_key(const struct pki_cert *c, uint8_t out[PKI_CURVE_KEY_LEN])
 {
+    if (!c->has_curve)
+        return -1;
+    memcpy(out, c->curve, PKI_CURVE_KEY_LEN);
+    return 0;
+}
+
+/* The transport key extension of x, exactly once and exactly 32 bytes. */
+static int
+curve_key_of(X509 *x, uint8_t out[PKI_CURVE_KEY_LEN])
+{
     int rc = -1;
     ASN1_OBJECT *obj = OBJ_txt2obj(PKI_OID_CURVE_KEY, 1);
-    int idx = obj ? X509_get_ext_by_OBJ(c->x, obj, -1) : -1;
-    if (idx >= 0 && X509_get_ext_by_OBJ(c->x, obj, idx) < 0) {
-        const ASN1_OCTET_STRING *outer = X509_EXTENSION_get_data(X509_get_ext(c->x, idx));
+    int idx = obj ? X509_get_ext_by_OBJ(x, obj, -1) : -1;
+    if (idx >= 0 && X509_get_ext_by_OBJ(x, obj, idx) < 0) {
+        const ASN1_OCTET_STRING *outer = X509_EXTENSION_get_data(X509_get_ext(x, idx));
         const unsigned char *start = ASN1_STRING_get0_data(outer);
         const unsigned char *p = start;
         long olen = ASN1_STRING_length(outer);

@@ -44,10 +44,9 @@ struct client_session {
     void **socks;                   /* per node; NULL until (re)opened */
     struct verdict *verdicts;       /* per node */
     void *hub;                      /* to f->hub; NULL until (re)opened */
-    /* The analyst (client_session_analyst), for the nodes behind the hub. */
-    const struct pki_cert *cert;
-    const struct pki_key *key;
-    uint8_t curve_pub[SEAL_KEY_LEN], curve_sec[SEAL_KEY_LEN];
+    /* The analyst (client_session_analyst), for the nodes behind the hub; keys.cert is
+       NULL without one.  Its pair keys are kept for the session. */
+    struct client_keys keys;
 };
 
 const char *
@@ -211,7 +210,7 @@ client_session_close(struct client_session *s)
     }
     if (s->hub != NULL)
         zmq_close(s->hub);
-    sodium_memzero(s->curve_sec, sizeof s->curve_sec);
+    client_keys_release(&s->keys);
     if (s->ctx != NULL)
         zmq_ctx_term(s->ctx);
     free(s->socks);
@@ -267,23 +266,87 @@ accept_reply(struct client_session *sess, size_t i, const uint8_t qhash[WIRE_HAS
 }
 
 int
-client_session_analyst(struct client_session *s, const struct pki_cert *cert,
+client_keys_init(struct client_keys *k, const struct federation *f, const struct pki_cert *cert,
     const struct pki_key *key, char *err)
 {
     uint8_t bound[PKI_CURVE_KEY_LEN];
-    if (pki_key_curve_secret(key, s->curve_sec) != 0 ||
-        pki_curve_public(s->curve_sec, s->curve_pub) != 0)
+    memset(k, 0, sizeof *k);
+    if (pki_key_curve_secret(key, k->sec) != 0 || pki_curve_public(k->sec, k->pub) != 0) {
+        sodium_memzero(k->sec, sizeof k->sec);
         return errf(err, "cannot derive the transport key of the analyst key");
-    if (pki_cert_curve_key(cert, bound) != 0)
-        return errf(err, "certificate '%s' binds no transport key, which nodes behind a hub "
-            "seal their answers to (ask the federation admin for a new one)",
-            pki_cert_subject_cn(cert));
-    if (memcmp(bound, s->curve_pub, sizeof bound) != 0)
-        return errf(err, "certificate '%s' binds a transport key other than its key's",
-            pki_cert_subject_cn(cert));
-    s->cert = cert;
-    s->key = key;
+    }
+    int unbound = pki_cert_curve_key(cert, bound) != 0;
+    if (unbound || memcmp(bound, k->pub, sizeof bound) != 0) {
+        sodium_memzero(k->sec, sizeof k->sec);
+        return unbound
+            ? errf(err, "certificate '%s' binds no transport key, which nodes behind a hub "
+                  "seal their answers to (ask the federation admin for a new one)",
+                  pki_cert_subject_cn(cert))
+            : errf(err, "certificate '%s' binds a transport key other than its key's",
+                  pki_cert_subject_cn(cert));
+    }
+    k->f = f;
+    k->cert = cert;
+    k->key = key;
+    k->pair = xcalloc(f->nnodes + 1, sizeof *k->pair);
+    k->have = xcalloc(f->nnodes + 1, 1);
     return 0;
+}
+
+void
+client_keys_release(struct client_keys *k)
+{
+    if (k->pair != NULL)
+        sodium_memzero(k->pair, (k->f->nnodes + 1) * sizeof *k->pair);
+    sodium_memzero(k->sec, sizeof k->sec);
+    free(k->pair);
+    free(k->have);
+    memset(k, 0, sizeof *k);
+}
+
+const uint8_t *
+client_keys_pair(struct client_keys *k, size_t i, char *err)
+{
+    if (!k->have[i]) {
+        char why[FEDRA_ERRLEN];
+        if (seal_pair_key(k->sec, k->f->nodes[i].curve_key, k->pair[i], why) != 0) {
+            errf(err, "no key agreement with node '%s': %s", k->f->nodes[i].name, why);
+            return NULL;
+        }
+        k->have[i] = 1;
+    }
+    return k->pair[i];
+}
+
+struct client_keys *
+client_session_keys(struct client_session *s)
+{
+    return s->keys.cert != NULL ? &s->keys : NULL;
+}
+
+void *
+client_session_hub(struct client_session *s, char *err)
+{
+    const struct federation *f = s->f;
+    if (f->hub == NULL) {
+        errf(err, "the federation file names no hub");
+        return NULL;
+    }
+    if (s->hub == NULL) {
+        if (s->ctx == NULL)
+            s->ctx = zmq_ctx_new();
+        s->hub = client_open_dealer(s->ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
+            (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, err);
+    }
+    return s->hub;
+}
+
+int
+client_session_analyst(struct client_session *s, const struct pki_cert *cert,
+    const struct pki_key *key, char *err)
+{
+    client_keys_release(&s->keys);
+    return client_keys_init(&s->keys, s->f, cert, key, err);
 }
 
 /* Sign body with key as the holder of cert; the Envelope (with cert's chain) goes to out. */
@@ -298,10 +361,11 @@ sign_envelope(const struct pki_cert *cert, const struct pki_key *key, const stru
 }
 
 int
-client_hub_route(const struct federation *f, const struct pki_cert *cert,
-    const struct pki_key *key, const uint8_t *query, size_t len, const size_t *idx, size_t n,
-    int timeout_ms, int pooled, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out, char *err)
+client_hub_route(struct client_keys *ks, const uint8_t *query, size_t len, const size_t *idx,
+    size_t n, int timeout_ms, int pooled, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out,
+    char *err)
 {
+    const struct federation *f = ks->f;
     if (f->hub == NULL)
         return errf(err, "the federation file names no hub");
     if (n == 0 || n > WIRE_MAX_AUDIENCE)
@@ -316,7 +380,8 @@ client_hub_route(const struct federation *f, const struct pki_cert *cert,
     for (size_t k = 0; k < n && rc == 0; k++) {
         const struct fed_node *nd = &f->nodes[idx[k]];
         char why[FEDRA_ERRLEN];
-        if (seal_box(nd->curve_key, query, len, &sealed[k], why) != 0) {
+        const uint8_t *pair = client_keys_pair(ks, idx[k], why);
+        if (pair == NULL || seal_box(ks->pub, pair, query, len, &sealed[k], why) != 0) {
             rc = errf(err, "cannot seal the query to node '%s': %s", nd->name, why);
             break;
         }
@@ -348,7 +413,7 @@ client_hub_route(const struct federation *f, const struct pki_cert *cert,
         }
         struct buf body = {0};
         wire_pack(&r.base, &body);
-        rc = sign_envelope(cert, key, &body, out, err);
+        rc = sign_envelope(ks->cert, ks->key, &body, out, err);
         buf_release(&body);
     }
     if (rc == 0 && out->len > WIRE_MAX_HUB_ROUTE)
@@ -375,13 +440,17 @@ client_session_hub_reply(struct client_session *s, size_t i, const uint8_t qhash
     rep->raw.len = 0;
     switch (h->status) {
     case FEDRA__HUB_STATUS__HUB_STATUS_OK:
-        if (s->cert == NULL) {
+        const uint8_t *pair = s->keys.cert == NULL ? NULL : client_keys_pair(&s->keys, i, why);
+        if (s->keys.cert == NULL) {
             errf(rep->reason, "no analyst key to open the answer relayed by hub '%s'", hub);
-        } else if (seal_open(s->curve_pub, s->curve_sec, h->payload.data, h->payload.len,
-                       WIRE_MAX_RESPONSE, &rep->raw, why) != 0) {
+        } else if (pair == NULL) {
+            errf(rep->reason, "cannot open the answer relayed by hub '%s': %s", hub, why);
+        } else if (seal_open(pair, h->payload.data, h->payload.len, WIRE_MAX_RESPONSE,
+                       &rep->raw, why) != 0) {
             rep->raw.len = 0;
             errf(rep->reason, "answer altered in transit: the sealed answer relayed by hub '%s' "
-                "does not open with your key (%s)", hub, why);
+                "is not a box between node '%s' and you: altered, another node's, or not the "
+                "node's (%s)", hub, node, why);
         } else {
             accept_reply(s, i, qhash, rep);
         }
@@ -449,24 +518,22 @@ send_route(struct client_session *sess, const uint8_t *query, size_t len, int ti
         free(idx);
         return 0;
     }
-    if (sess->cert == NULL) {
+    if (sess->keys.cert == NULL) {
         errf(why, "no analyst certificate and key to reach it through hub '%s' (pass --cert and "
             "--key)", f->hub->name);
-    } else if (signed_by_other(sess->cert, query, len)) {
+    } else if (signed_by_other(sess->keys.cert, query, len)) {
         errf(why, "the query is signed by another analyst: answers through hub '%s' are sealed "
             "to the query's signer, so only that analyst can send it", f->hub->name);
-    } else if (client_hub_route(f, sess->cert, sess->key, query, len, idx, nh, timeout_ms, 0,
-                   route_id, &route, why) == 0) {
+    } else if (client_hub_route(&sess->keys, query, len, idx, nh, timeout_ms, 0, route_id,
+                   &route, why) == 0) {
         Fedra__HubFrame h = FEDRA__HUB_FRAME__INIT;
         h.version = WIRE_VERSION;
         h.type = FEDRA__HUB_TYPE__HUB_ROUTE;
         h.payload.data = route.p;
         h.payload.len = route.len;
         wire_pack(&h.base, &frame);
-        if (sess->hub == NULL)
-            sess->hub = client_open_dealer(sess->ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
-                (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, why);
-        if (sess->hub != NULL && zmq_send(sess->hub, frame.p, frame.len, ZMQ_DONTWAIT) < 0)
+        if (client_session_hub(sess, why) != NULL &&
+            zmq_send(sess->hub, frame.p, frame.len, ZMQ_DONTWAIT) < 0)
             errf(why, "cannot send to hub '%s': %s", f->hub->name, zmq_strerror(errno));
     }
     for (size_t k = 0; k < nh; k++) {

@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "coord/federation.h"
+#include "lib/seal.h"
 #include "lib/util.h"
 #include "proto/wire.h"
 
@@ -60,6 +61,28 @@ void client_replies_release(struct node_reply *replies, size_t n);
  * a late answer to an old query is dropped with the old socket instead of
  * being read as the answer to the new one.  f must outlive the session.
  */
+/*
+ * The analyst's side of the boxes through the hub (lib/seal.h): cert and
+ * key (they must outlive this), the transport key cert binds (derived from
+ * key; refused if cert binds another), and its pair key with each node of f,
+ * derived on first use and kept: one X25519 agreement per node for as long
+ * as this lives, where anonymous sealed boxes cost two per node per query
+ * and one more per answer.
+ */
+struct client_keys {
+    const struct federation *f;
+    const struct pki_cert *cert;        /* NULL: not initialised */
+    const struct pki_key *key;
+    uint8_t pub[SEAL_KEY_LEN], sec[SEAL_KEY_LEN];
+    uint8_t (*pair)[SEAL_PAIR_LEN];     /* per node of f, valid where have[i] */
+    unsigned char *have;
+};
+int client_keys_init(struct client_keys *k, const struct federation *f,
+    const struct pki_cert *cert, const struct pki_key *key, char *err);
+void client_keys_release(struct client_keys *k);
+/* The pair key with node i of f; NULL with err if the key agreement fails. */
+const uint8_t *client_keys_pair(struct client_keys *k, size_t i, char *err);
+
 struct client_session;
 struct client_session *client_session_open(const struct federation *f);
 /*
@@ -73,6 +96,10 @@ int client_session_analyst(struct client_session *s, const struct pki_cert *cert
 int client_session_fanout(struct client_session *s, const uint8_t *query, size_t len,
     int timeout_ms, struct node_reply *replies, char *err);
 void client_session_close(struct client_session *s);
+/* The session's analyst keys (client_session_analyst), or NULL if none was given. */
+struct client_keys *client_session_keys(struct client_session *s);
+/* The session's DEALER to the federation's hub, connected on first use; NULL with err. */
+void *client_session_hub(struct client_session *s, char *err);
 /* client_verify_reply() for node i of the session's federation, with its cached verdict. */
 int client_session_verify(struct client_session *s, size_t i, const uint8_t qhash[WIRE_HASH_LEN],
     const uint8_t *msg, size_t len, Fedra__ResponseBody **body, char *err);
@@ -89,9 +116,9 @@ int client_session_verify(struct client_session *s, size_t i, const uint8_t qhas
 void *client_open_dealer(void *ctx, const char *name, const char *endpoint, const uint8_t key[32],
     int64_t maxmsg, char *err);
 
-int client_hub_route(const struct federation *f, const struct pki_cert *cert,
-    const struct pki_key *key, const uint8_t *query, size_t len, const size_t *idx, size_t n,
-    int timeout_ms, int pooled, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out, char *err);
+int client_hub_route(struct client_keys *ks, const uint8_t *query, size_t len, const size_t *idx,
+    size_t n, int timeout_ms, int pooled, uint8_t route_id[WIRE_QUERY_ID_LEN], struct buf *out,
+    char *err);
 void client_session_hub_reply(struct client_session *s, size_t i,
     const uint8_t qhash[WIRE_HASH_LEN], const Fedra__HubFrame *h, struct node_reply *rep);
 

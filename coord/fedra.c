@@ -350,12 +350,15 @@ run_pooled(const struct opts *o, const struct federation *fed, Fedra__QuerySpec 
             bfed.hub = &bhub;
             fed = &bfed;
             wire_query_hash(q, qlen, qhash);
-            got = pooled_verify(fed, qhash, reply.p, reply.len, &pr, err) == 0;
+            got = pooled_verify(fed, NULL, qhash, reply.p, reply.len, &pr, err) == 0;
         }
     } else {
+        struct client_session *sess = client_session_open(fed);
         got = sign_query(o, fed, spec, &env, qid, err) == 0 &&
-              pooled_run(fed, o->signer->cert, o->signer->key, env.p, env.len, o->timeout_ms,
-                  NULL, &pr, err) == 0 && pr.release != NULL;
+              client_session_analyst(sess, o->signer->cert, o->signer->key, err) == 0 &&
+              pooled_run(fed, sess, env.p, env.len, o->timeout_ms, &pr, err) == 0 &&
+              pr.release != NULL;
+        client_session_close(sess);
         if (got && o->bundle != NULL)
             bundle_add_pooled(o->bundle, fed->hub->name, env.p, env.len, &pr.raw);
     }

@@ -32,8 +32,9 @@ hub_signer_ok(const struct federation *f, const struct pki_cert *signer, char *e
 }
 
 int
-pooled_verify(const struct federation *f, const uint8_t qhash[WIRE_HASH_LEN],
-    const uint8_t *reply, size_t len, struct pooled_result *out, char *err)
+pooled_verify(const struct federation *f, struct client_session *s,
+    const uint8_t qhash[WIRE_HASH_LEN], const uint8_t *reply, size_t len,
+    struct pooled_result *out, char *err)
 {
     char why[FEDRA_ERRLEN];
     struct pki_cert *signer = NULL;
@@ -43,13 +44,23 @@ pooled_verify(const struct federation *f, const uint8_t qhash[WIRE_HASH_LEN],
     if (pr == NULL)
         return errf(err, "hub '%s' sent an unreadable pooled reply: %s", f->hub->name, why);
     e = wire_envelope_decode(pr->release.data, pr->release.len, WIRE_MAX_RESPONSE, why);
-    if (e == NULL || evidence_signer(e, &signer, why) != 0) {
+    size_t pl = 0;
+    const uint8_t *pinned = f->hub->cert ? pki_cert_der(f->hub->cert, &pl) : NULL;
+    const struct pki_cert *who = f->hub->cert;  /* the pinned certificate: nothing to parse */
+    if (e != NULL && (pinned == NULL || e->signer_cert.len != pl ||
+                         memcmp(e->signer_cert.data, pinned, pl) != 0)) {
+        if (evidence_signer(e, &signer, why) != 0) {
+            errf(err, "the release is not a signed envelope: %s", why);
+            goto done;
+        }
+        if (hub_signer_ok(f, signer, err) != 0)
+            goto done;
+        who = signer;
+    } else if (e == NULL) {
         errf(err, "the release is not a signed envelope: %s", why);
         goto done;
     }
-    if (hub_signer_ok(f, signer, err) != 0)
-        goto done;
-    if (pki_check_sig(signer, e->body.data, e->body.len, e->signature.data,
+    if (pki_check_sig(who, e->body.data, e->body.len, e->signature.data,
             e->signature.len) != 0) {
         errf(err, "the release's signature is invalid (altered in transit or forged)");
         goto done;
@@ -85,8 +96,10 @@ pooled_verify(const struct federation *f, const uint8_t qhash[WIRE_HASH_LEN],
         }
         wire_response_free(p->body);
         p->body = NULL;
-        if (client_verify_reply(f, &f->nodes[i], qhash, pr->responses[i].data,
-                pr->responses[i].len, &p->body, why) != 0) {
+        if ((s != NULL ? client_session_verify(s, i, qhash, pr->responses[i].data,
+                             pr->responses[i].len, &p->body, why)
+                       : client_verify_reply(f, &f->nodes[i], qhash, pr->responses[i].data,
+                             pr->responses[i].len, &p->body, why)) != 0) {
             errf(err, "the response of node '%s' in the release: %s", f->nodes[i].name, why);
             goto done;
         }
@@ -112,13 +125,13 @@ done:
 
 /* One HUB_REPLY of our route: a node's share (in, or why not), or the end. */
 static int
-on_reply(const struct federation *f, const Fedra__HubFrame *h, const uint8_t *qhash,
-    struct pooled_result *out, unsigned char *heard, char *err)
+on_reply(const struct federation *f, struct client_session *s, const Fedra__HubFrame *h,
+    const uint8_t *qhash, struct pooled_result *out, unsigned char *heard, char *err)
 {
     if (h->node[0] == 0) {          /* the end: the release, or the reason there is none */
         if (h->status == FEDRA__HUB_STATUS__HUB_STATUS_OK) {
             buf_append(&out->raw, h->payload.data, h->payload.len);
-            return pooled_verify(f, qhash, h->payload.data, h->payload.len, out, err) == 0
+            return pooled_verify(f, s, qhash, h->payload.data, h->payload.len, out, err) == 0
                 ? 1 : -1;
         }
         errf(err, "hub '%s': %.900s", f->hub->name, h->reason);
@@ -141,9 +154,8 @@ on_reply(const struct federation *f, const Fedra__HubFrame *h, const uint8_t *qh
 }
 
 int
-pooled_run(const struct federation *f, const struct pki_cert *cert,
-    const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms, void *dealer,
-    struct pooled_result *out, char *err)
+pooled_run(const struct federation *f, struct client_session *sess, const uint8_t *env,
+    size_t len, int timeout_ms, struct pooled_result *out, char *err)
 {
     memset(out, 0, sizeof *out);
     out->rep = xcalloc(f->nnodes + 1, sizeof *out->rep);
@@ -164,11 +176,16 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
     uint8_t qhash[WIRE_HASH_LEN], rid[WIRE_QUERY_ID_LEN];
     wire_query_hash(env, len, qhash);
     struct buf route = {0}, frame = {0};
-    void *ctx = dealer ? NULL : zmq_ctx_new(), *s = dealer;
+    struct client_keys *ks = client_session_keys(sess);
+    void *s = NULL;
     unsigned char *heard = xcalloc(f->nnodes + 1, 1);
     int rc = -1, done = 0;
-    if (client_hub_route(f, cert, key, env, len, idx, f->nnodes, timeout_ms, 1, rid, &route,
-            err) != 0)
+    if (ks == NULL) {
+        errf(err, "no analyst certificate and key to send a pooled query through hub '%s'",
+            f->hub->name);
+        goto out;
+    }
+    if (client_hub_route(ks, env, len, idx, f->nnodes, timeout_ms, 1, rid, &route, err) != 0)
         goto out;
     Fedra__HubFrame h = FEDRA__HUB_FRAME__INIT;
     h.version = WIRE_VERSION;
@@ -176,10 +193,7 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
     h.payload.data = route.p;
     h.payload.len = route.len;
     wire_pack(&h.base, &frame);
-    if (s == NULL)
-        s = client_open_dealer(ctx, f->hub->name, f->hub->endpoint, f->hub->curve_key,
-            (int64_t)WIRE_MAX_HUB_FRAME + WIRE_CURVE_OVERHEAD, err);
-    if (s == NULL)
+    if ((s = client_session_hub(sess, err)) == NULL)
         goto out;
     if (zmq_send(s, frame.p, frame.len, 0) < 0) {
         errf(err, "cannot send to hub '%s': %s", f->hub->name, zmq_strerror(errno));
@@ -207,16 +221,12 @@ pooled_run(const struct federation *f, const struct pki_cert *cert,
         if (r != NULL && r->type == FEDRA__HUB_TYPE__HUB_REPLY &&
             r->route_id.len == WIRE_QUERY_ID_LEN &&
             memcmp(r->route_id.data, rid, WIRE_QUERY_ID_LEN) == 0) {
-            int k = on_reply(f, r, qhash, out, heard, err);
+            int k = on_reply(f, sess, r, qhash, out, heard, err);
             done = k != 0;
         }
         wire_hubframe_free(r);
     }
 out:
-    if (s != NULL && dealer == NULL)
-        zmq_close(s);
-    if (ctx != NULL)
-        zmq_ctx_term(ctx);
     buf_release(&route);
     buf_release(&frame);
     free(heard);

@@ -44,18 +44,21 @@ struct pooled_result {
 
 /*
  * Send the signed pooled query env to every node through f's hub as the
- * analyst (cert, key), and wait up to timeout_ms for the release.  dealer:
- * a DEALER connected to the hub that the caller keeps across queries
- * (client_open_dealer), or NULL to connect for this one.  0 with *out
+ * session's analyst (client_session_analyst), over the session's connection
+ * to the hub, and wait up to timeout_ms for the release; the nodes'
+ * certificates are checked with the session's kept verdicts.  0 with *out
  * filled (also when a node failed: then out->release is NULL and the node
  * statuses say why); -1 with err if the route could not go at all.
  */
-int pooled_run(const struct federation *f, const struct pki_cert *cert,
-    const struct pki_key *key, const uint8_t *env, size_t len, int timeout_ms, void *dealer,
+int pooled_run(const struct federation *f, struct client_session *sess, const uint8_t *env,
+    size_t len, int timeout_ms, struct pooled_result *out, char *err);
+/*
+ * Check a PoolReply against the query hash (above); fills out->release and
+ * out->rep.  s: a session of f whose verdicts to use, or NULL (a bundle).
+ */
+int pooled_verify(const struct federation *f, struct client_session *s,
+    const uint8_t qhash[WIRE_HASH_LEN], const uint8_t *reply, size_t len,
     struct pooled_result *out, char *err);
-/* Check a PoolReply against the query hash (above); fills out->release and out->rep. */
-int pooled_verify(const struct federation *f, const uint8_t qhash[WIRE_HASH_LEN],
-    const uint8_t *reply, size_t len, struct pooled_result *out, char *err);
 void pooled_result_release(struct pooled_result *r, size_t nnodes);
 /*
  * The report of a verified release (r->release set): the hub's released

@@ -21,7 +21,7 @@ struct hubpool {
     uint8_t qhash[WIRE_HASH_LEN];
     struct layout L;
     size_t n;                       /* nodes of the roster */
-    mask_elem *sum;                 /* LAYOUT_VECTORS x L.npos */
+    mask_elem *sum;                 /* layout_elems(&L): the sum of the shares */
     struct buf *answer;             /* per node: its PoolAnswer as received */
     struct buf *response;           /* per node: its signed response (the PoolReply's) */
     uint8_t (*commit)[WIRE_HASH_LEN];   /* per node: SHA-256 of its response envelope */
@@ -93,7 +93,7 @@ hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
     wire_query_hash(query, len, p->qhash);
     buf_append(&p->query, query, len);
     p->n = n;
-    p->sum = xcalloc(LAYOUT_VECTORS * p->L.npos, sizeof *p->sum);
+    p->sum = xcalloc(layout_elems(&p->L), sizeof *p->sum);
     p->answer = xcalloc(n, sizeof *p->answer);
     p->response = xcalloc(n, sizeof *p->response);
     p->commit = xcalloc(n, sizeof *p->commit);
@@ -261,9 +261,9 @@ audit_apply(struct hubpool *p, mask_elem *sums, char *err)
     size_t nc = 0;
     for (size_t c = 0; c < L->ncells; c++) {
         struct pool_position x = {(uint64_t)sums[audit_pos(L, c)],
-            (uint32_t)sums[LAYOUT_CONTRIB * L->npos + audit_pos(L, c)],
-            (uint32_t)sums[LAYOUT_SMALL * L->npos + audit_pos(L, c)],
-            (uint32_t)sums[LAYOUT_WITHHELD * L->npos + audit_pos(L, c)]};
+            (uint32_t)sums[layout_vector_off(L, LAYOUT_CONTRIB) + audit_pos(L, c)],
+            (uint32_t)sums[layout_vector_off(L, LAYOUT_SMALL) + audit_pos(L, c)],
+            (uint32_t)sums[layout_vector_off(L, LAYOUT_WITHHELD) + audit_pos(L, c)]};
         if (x.value > 0 && pool_decide(&p->policy, &x) == POOL_RELEASED)
             cs[nc++] = (struct paudit_set){(uint32_t)a->at, (uint32_t)c};
     }
@@ -282,7 +282,7 @@ audit_apply(struct hubpool *p, mask_elem *sums, char *err)
         if (kept[i])
             a->released[a->nreleased++] = cs[i].cell;
         else
-            sums[LAYOUT_WITHHELD * L->npos + audit_pos(L, cs[i].cell)] += 1;
+            sums[layout_vector_off(L, LAYOUT_WITHHELD) + audit_pos(L, cs[i].cell)] += 1;
     }
     rc = 0;
 done:
@@ -308,11 +308,15 @@ hubpool_query(const struct hubpool *p, size_t *len)
     return p->query.p;
 }
 
-/* Node i's signed response: signer (role node, its name), binding, status, share. */
+/*
+ * Node i's signed response: signer (role node, its name), binding, status,
+ * share.  A signer certificate that is known (DER), the one the node's link
+ * was verified with, is not verified again.
+ */
 static int
-check_response(const struct hubpool *p, const struct pki_trust *trust, int64_t now, size_t i,
-    const Fedra__PoolAnswer *a, const Fedra__PoolShare **share, Fedra__ResponseBody **body,
-    char *err)
+check_response(const struct hubpool *p, const struct pki_trust *trust,
+    const struct pki_cert *known, int64_t now, size_t i, const Fedra__PoolAnswer *a,
+    const Fedra__PoolShare **share, Fedra__ResponseBody **body, char *err)
 {
     const char *name = p->q->audience[i];
     char why[FEDRA_ERRLEN];
@@ -321,17 +325,26 @@ check_response(const struct hubpool *p, const struct pki_trust *trust, int64_t n
         WIRE_MAX_RESPONSE, why);
     int rc = -1;
     *body = NULL;
-    if (e == NULL || evidence_signer(e, &signer, why) != 0 ||
-        pki_verify(trust, signer, PKI_ROLE_NODE, now / 1000, why) != PKI_OK) {
+    size_t kl = 0;
+    const uint8_t *kd = known != NULL ? pki_cert_der(known, &kl) : NULL;
+    const struct pki_cert *who = known;
+    if (e != NULL && (kd == NULL || kl != e->signer_cert.len ||
+                         memcmp(kd, e->signer_cert.data, kl) != 0)) {
+        if (evidence_signer(e, &signer, why) != 0 ||
+            pki_verify(trust, signer, PKI_ROLE_NODE, now / 1000, why) != PKI_OK) {
+            errf(err, "node '%s': %s", name, why);
+            goto done;
+        }
+        who = signer;
+    } else if (e == NULL) {
         errf(err, "node '%s': %s", name, why);
         goto done;
     }
-    if (strcmp(pki_cert_name(signer), name) != 0) {
-        errf(err, "node '%s' answered with the certificate of '%s'", name,
-            pki_cert_name(signer));
+    if (strcmp(pki_cert_name(who), name) != 0) {
+        errf(err, "node '%s' answered with the certificate of '%s'", name, pki_cert_name(who));
         goto done;
     }
-    if (evidence_response(e, signer, name, p->qhash, body, why) != 0) {
+    if (evidence_response(e, who, name, p->qhash, body, why) != 0) {
         errf(err, "node '%s': %s", name, why);
         goto done;
     }
@@ -353,7 +366,7 @@ check_response(const struct hubpool *p, const struct pki_trust *trust, int64_t n
     }
     uint8_t h[WIRE_HASH_LEN];
     pki_sha256(a->masked.data, a->masked.len, h);
-    if (a->masked.len != (LAYOUT_VECTORS * p->L.npos + (*share)->atoms) * MASK_ELEM_LEN ||
+    if (a->masked.len != (layout_elems(&p->L) + (*share)->atoms) * MASK_ELEM_LEN ||
         memcmp(h, (*share)->masked_hash.data, WIRE_HASH_LEN) != 0) {
         errf(err, "node '%s' sent a share that is not the one it signed", name);
         goto done;
@@ -371,8 +384,8 @@ done:
 }
 
 int
-hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, size_t i,
-    const uint8_t *answer, size_t len, char *err)
+hubpool_add(struct hubpool *p, const struct pki_trust *trust, const struct pki_cert *known,
+    int64_t now, size_t i, const uint8_t *answer, size_t len, char *err)
 {
     char why[FEDRA_ERRLEN];
     if (i >= p->n || p->answer[i].len > 0)
@@ -382,19 +395,19 @@ hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, size_
         return errf(err, "node '%s': malformed pooled answer: %s", p->q->audience[i], why);
     const Fedra__PoolShare *share = NULL;
     Fedra__ResponseBody *body = NULL;
-    if (check_response(p, trust, now, i, a, &share, &body, err) != 0) {
+    if (check_response(p, trust, known, now, i, a, &share, &body, err) != 0) {
         wire_poolanswer_free(a);
         return -1;
     }
     struct pool_policy np = {share->min_cell, share->min_sites, share->grid_days,
         share->min_events_per_param};
     pool_policy_merge(&p->policy, &np);
-    size_t n = LAYOUT_VECTORS * p->L.npos;
+    size_t n = layout_elems(&p->L);
     mask_elem *v = xcalloc(n, sizeof *v);
     mask_unpack(a->masked.data, n, v);
     mask_add(p->sum, v, n);
     free(v);
-    if (p->audit != NULL) {         /* the atom counts after the four vectors */
+    if (p->audit != NULL) {         /* the atom counts after the values and flags */
         size_t na = p->audit->A.natoms;
         mask_elem *w = xcalloc(na + 1, sizeof *w);
         mask_unpack(a->masked.data + n * MASK_ELEM_LEN, na, w);
@@ -418,7 +431,7 @@ hubpool_release_body(struct hubpool *p, const char *hub, int64_t released_at_ms,
     struct release *r = NULL;
     mask_elem *sums = p->sum, *audited = NULL;
     if (p->audit != NULL) {
-        size_t n = LAYOUT_VECTORS * p->L.npos;
+        size_t n = layout_elems(&p->L);
         audited = xcalloc(n, sizeof *audited);
         memcpy(audited, p->sum, n * sizeof *audited);
         if (audit_apply(p, audited, err) != 0) {
@@ -566,8 +579,8 @@ hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
         for (size_t j = 0; j < p->n; j++)
             if (strcmp(p->q->audience[j], k.node[i]) == 0)
                 at = j;
-        if (at == p->n || hubpool_add(p, trust, k.ts[i], at, k.share[i].p, k.share[i].len,
-                err) != 0) {
+        if (at == p->n || hubpool_add(p, trust, NULL, k.ts[i], at, k.share[i].p,
+                k.share[i].len, err) != 0) {
             if (at == p->n)
                 errf(err, "a kept share is from '%s', who is not a participant", k.node[i]);
             goto done;

@@ -43,11 +43,13 @@ const uint8_t *hubpool_query_hash(const struct hubpool *p);
 int hubpool_complete(const struct hubpool *p);
 /*
  * Node i's answer: the PoolAnswer bytes it sent.  Its response is verified
- * against trust at time now (role node, named nodes[i]).  A refusal by the
- * node, or anything wrong with the answer, is -1 with err naming the node.
+ * against trust at time now (role node, named nodes[i]); known (or NULL):
+ * the certificate the node's link was verified with: a response signed
+ * with it (the same DER) is neither parsed nor verified again.  A refusal by the node, or anything wrong with
+ * the answer, is -1 with err naming the node.
  */
-int hubpool_add(struct hubpool *p, const struct pki_trust *trust, int64_t now, size_t i,
-    const uint8_t *answer, size_t len, char *err);
+int hubpool_add(struct hubpool *p, const struct pki_trust *trust, const struct pki_cert *known,
+    int64_t now, size_t i, const uint8_t *answer, size_t len, char *err);
 /*
  * Every share in: release, sign as the holder of hub_cert (role hub) and
  * append the PoolReply to reply.  The released positions and those held

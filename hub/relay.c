@@ -38,6 +38,7 @@ struct rnode {
     uint32_t inflight;
     uint64_t answered;
     struct buf cert;                        /* DER, kept to re-verify on a new CRL */
+    struct pki_cert *parsed;                /* the same, parsed: a pooled answer's signer */
     struct buf chain[PKI_MAX_CHAIN];
     size_t nchain;
 };
@@ -371,6 +372,8 @@ static void
 node_clear(struct rnode *n)
 {
     buf_release(&n->cert);
+    pki_cert_free(n->parsed);
+    n->parsed = NULL;
     for (size_t k = 0; k < PKI_MAX_CHAIN; k++)
         buf_release(&n->chain[k]);
     n->nchain = 0;
@@ -459,10 +462,13 @@ node_cert_check(struct relay *r, const uint8_t *der, size_t len, const uint8_t *
     return c;
 }
 
+/* Keep the hello's certificate, verified as c (which n now owns). */
 static void
-node_keep_cert(struct rnode *n, const Fedra__HubFrame *f, int64_t not_after)
+node_keep_cert(struct rnode *n, const Fedra__HubFrame *f, struct pki_cert *c)
 {
     node_clear(n);
+    n->parsed = c;
+    int64_t not_after = pki_cert_not_after(c);
     buf_append(&n->cert, f->cert.data, f->cert.len);
     n->nchain = f->n_chain;
     for (size_t k = 0; k < f->n_chain; k++)
@@ -540,10 +546,9 @@ on_hello(struct relay *r, const struct relay_peer *from, const Fedra__HubFrame *
     n->peer = *from;
     n->since_ms = n->last_hello_ms = now->wall_ms;
     n->last_hello_mono = now->mono_ms;
-    node_keep_cert(n, f, pki_cert_not_after(c));
+    node_keep_cert(n, f, c);
     rlog(r, "node %s joined (certificate serial %s)", n->name, pki_cert_serial_hex(c));
     event(r, now, "hello", "", NULL, NULL, n->name, NULL, 0, "");
-    pki_cert_free(c);
     welcome(r, now, from, "");
 }
 
@@ -898,8 +903,9 @@ pool_answer(struct relay *r, struct pending *p, const Fedra__HubFrame *f,
     if (f->status == FEDRA__HUB_STATUS__HUB_STATUS_UNREADABLE)
         snprintf(why, sizeof why, "node '%s' could not read the sealed query: %.200s", name,
             f->reason);
-    else if (hubpool_add(pr->hp, r->trust, now->wall_ms, p->pool_i, share.p, share.len,
-                 why) == 0)
+    else if (hubpool_add(pr->hp, r->trust, now->wall_ms / 1000 < r->nodes[p->node].not_after
+                     ? r->nodes[p->node].parsed : NULL,     /* the link's, verified (CRL too) */
+                 now->wall_ms, p->pool_i, share.p, share.len, why) == 0)
         ok = 1;
     event_blob(r, now, ok ? "share" : "refused", pr->analyst_name, pr->route_id, pr->qhash, name,
         ok ? share.p : NULL, ok ? share.len : 0, ok ? "" : why);

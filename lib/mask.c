@@ -89,10 +89,67 @@ mask_add(mask_elem *acc, const mask_elem *v, size_t n)
         acc[i] += v[i];
 }
 
+struct mask_cache {
+    uint8_t own[MASK_KEY_LEN];      /* the public key the secrets were agreed with */
+    struct {
+        uint8_t peer[MASK_KEY_LEN];
+        uint8_t shared[crypto_scalarmult_BYTES];
+    } e[MASK_CACHE_PEERS];
+    size_t n, next;
+};
+
+struct mask_cache *
+mask_cache_new(void)
+{
+    return xcalloc(1, sizeof(struct mask_cache));
+}
+
+void
+mask_cache_free(struct mask_cache *c)
+{
+    if (c == NULL)
+        return;
+    sodium_memzero(c, sizeof *c);
+    free(c);
+}
+
+/* The shared secret of (sk, pk) with peer, from c if kept there; -1 if the agreement fails. */
+static int
+agree(struct mask_cache *c, const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
+    const uint8_t peer[MASK_KEY_LEN], uint8_t shared[crypto_scalarmult_BYTES])
+{
+    if (c != NULL && sodium_memcmp(c->own, pk, MASK_KEY_LEN) != 0) {
+        sodium_memzero(c, sizeof *c);       /* another own key: nothing kept holds */
+        memcpy(c->own, pk, MASK_KEY_LEN);
+    }
+    for (size_t i = 0; c != NULL && i < c->n; i++)
+        if (memcmp(c->e[i].peer, peer, MASK_KEY_LEN) == 0) {
+            memcpy(shared, c->e[i].shared, crypto_scalarmult_BYTES);
+            return 0;
+        }
+    if (crypto_scalarmult(shared, sk, peer) != 0)
+        return -1;                  /* never kept */
+    if (c != NULL) {
+        size_t at = c->n < MASK_CACHE_PEERS ? c->n++ : c->next++ % MASK_CACHE_PEERS;
+        memcpy(c->e[at].peer, peer, MASK_KEY_LEN);
+        memcpy(c->e[at].shared, shared, crypto_scalarmult_BYTES);
+    }
+    return 0;
+}
+
 int
 mask_node_new(struct mask_node **out, const uint8_t sk[MASK_KEY_LEN],
     const uint8_t pk[MASK_KEY_LEN], const uint8_t (*roster)[MASK_KEY_LEN], size_t nroster,
     const uint8_t qhash[MASK_HASH_LEN], char *err)
+{
+    return mask_node_new_kept(out, NULL, sk, pk, roster, nroster, qhash, err);
+}
+
+int
+mask_node_new_kept(struct mask_node **out, struct mask_cache *c,
+    const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
+    const uint8_t (*roster)[MASK_KEY_LEN], size_t nroster, const uint8_t qhash[MASK_HASH_LEN],
+    char *err)
 {
     *out = NULL;
     if (sodium_init() < 0)
@@ -119,7 +176,7 @@ mask_node_new(struct mask_node **out, const uint8_t sk[MASK_KEY_LEN],
         if (i == self)
             continue;
         uint8_t shared[crypto_scalarmult_BYTES];
-        if (crypto_scalarmult(shared, sk, roster[i]) != 0) {
+        if (agree(c, sk, pk, roster[i], shared) != 0) {
             mask_node_free(m);
             return errf(err, "key agreement with roster key %zu failed (not a usable X25519 "
                 "public key)", i + 1);

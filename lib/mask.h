@@ -62,6 +62,22 @@ struct mask_node;
 int mask_node_new(struct mask_node **out, const uint8_t sk[MASK_KEY_LEN],
     const uint8_t pk[MASK_KEY_LEN], const uint8_t (*roster)[MASK_KEY_LEN], size_t nroster,
     const uint8_t qhash[MASK_HASH_LEN], char *err);
+/*
+ * The X25519 shared secrets depend on the two transport keys only, so a
+ * node keeps them across queries (MASK_CACHE_PEERS of them, the oldest
+ * replaced first; all forgotten when the node's own key changes): the key
+ * agreements, one scalar multiplication per peer, were most of a small
+ * pooled answer's cost.  mask_node_new_kept is mask_node_new with such a
+ * cache (NULL: none); the seeds are the same.
+ */
+#define MASK_CACHE_PEERS 64          /* peers whose agreement is kept (rosters are smaller) */
+struct mask_cache;
+struct mask_cache *mask_cache_new(void);
+void mask_cache_free(struct mask_cache *c);
+int mask_node_new_kept(struct mask_node **out, struct mask_cache *c,
+    const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
+    const uint8_t (*roster)[MASK_KEY_LEN], size_t nroster, const uint8_t qhash[MASK_HASH_LEN],
+    char *err);
 void mask_node_free(struct mask_node *m);
 /* Add this node's masks for the vector called label to v[0 .. n). */
 int mask_apply(const struct mask_node *m, const char *label, mask_elem *v, size_t n,

@@ -1,5 +1,5 @@
 /*
- * seal - padded sealed boxes; see seal.h.
+ * seal - padded boxes between two transport keys; see seal.h.
  */
 #include "lib/seal.h"
 
@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Static_assert(SEAL_OVERHEAD == crypto_box_SEALBYTES, "SEAL_OVERHEAD is crypto_box_SEALBYTES");
 _Static_assert(SEAL_KEY_LEN == crypto_box_PUBLICKEYBYTES &&
     SEAL_KEY_LEN == crypto_box_SECRETKEYBYTES, "X25519 keys are 32 bytes");
+_Static_assert(SEAL_PAIR_LEN == crypto_box_BEFORENMBYTES && SEAL_NONCE_LEN ==
+    crypto_box_NONCEBYTES && SEAL_MAC_LEN == crypto_box_MACBYTES, "crypto_box's sizes");
 
 size_t
 seal_class(size_t len)
@@ -22,35 +23,58 @@ seal_class(size_t len)
 }
 
 int
-seal_box(const uint8_t pk[SEAL_KEY_LEN], const uint8_t *msg, size_t len, struct buf *out,
-    char *err)
+seal_pair_key(const uint8_t sk[SEAL_KEY_LEN], const uint8_t peer[SEAL_KEY_LEN],
+    uint8_t key[SEAL_PAIR_LEN], char *err)
+{
+    if (sodium_init() < 0)
+        return errf(err, "libsodium failed to initialise");
+    /* crypto_box_beforenm refuses a peer key of low order (an all-zero agreement). */
+    if (crypto_box_beforenm(key, peer, sk) != 0)
+        return errf(err, "the key agreement failed: not a usable X25519 public key");
+    return 0;
+}
+
+int
+seal_box(const uint8_t pk[SEAL_KEY_LEN], const uint8_t key[SEAL_PAIR_LEN],
+    const uint8_t *msg, size_t len, struct buf *out, char *err)
 {
     if (sodium_init() < 0)
         return errf(err, "libsodium failed to initialise");
     size_t cls = seal_class(len);
     if (cls > SIZE_MAX - SEAL_OVERHEAD)
         return errf(err, "message of %zu bytes is too large to seal", len);
-    uint8_t *plain = xmalloc(cls);
+    uint8_t *box = buf_extend(out, SEAL_OVERHEAD + cls);
+    uint8_t *nonce = box + SEAL_KEY_LEN, *body = nonce + SEAL_NONCE_LEN;
+    /* Pad in place, after the MAC's room; crypto_box_easy_afternm may work in place. */
+    uint8_t *plain = body + SEAL_MAC_LEN;
     memcpy(plain, msg, len);
     size_t padded = 0;
     if (sodium_pad(&padded, plain, len, cls, cls) != 0 || padded != cls) {
-        free(plain);
+        out->len -= SEAL_OVERHEAD + cls;
         return errf(err, "padding failed");
     }
-    uint8_t *box = buf_extend(out, cls + SEAL_OVERHEAD);
-    int rc = crypto_box_seal(box, plain, cls, pk);
-    sodium_memzero(plain, cls);
-    free(plain);
-    if (rc != 0) {
-        out->len -= cls + SEAL_OVERHEAD;
-        return errf(err, "crypto_box_seal failed (not a valid X25519 public key?)");
+    memcpy(box, pk, SEAL_KEY_LEN);
+    randombytes_buf(nonce, SEAL_NONCE_LEN);
+    if (crypto_box_easy_afternm(body, plain, cls, nonce, key) != 0) {
+        out->len -= SEAL_OVERHEAD + cls;
+        return errf(err, "crypto_box_easy_afternm failed");
     }
     return 0;
 }
 
 int
-seal_open(const uint8_t pk[SEAL_KEY_LEN], const uint8_t sk[SEAL_KEY_LEN],
-    const uint8_t *box, size_t len, size_t max, struct buf *out, char *err)
+seal_sender(const uint8_t *box, size_t len, uint8_t pk[SEAL_KEY_LEN], char *err)
+{
+    if (len < SEAL_OVERHEAD + SEAL_MIN_CLASS)
+        return errf(err, "sealed payload of %zu bytes is shorter than the smallest box (%d)",
+            len, SEAL_OVERHEAD + SEAL_MIN_CLASS);
+    memcpy(pk, box, SEAL_KEY_LEN);
+    return 0;
+}
+
+int
+seal_open(const uint8_t key[SEAL_PAIR_LEN], const uint8_t *box, size_t len, size_t max,
+    struct buf *out, char *err)
 {
     if (sodium_init() < 0)
         return errf(err, "libsodium failed to initialise");
@@ -61,11 +85,12 @@ seal_open(const uint8_t pk[SEAL_KEY_LEN], const uint8_t sk[SEAL_KEY_LEN],
     if (cls > max + max / 2 + SEAL_MIN_CLASS)
         return errf(err, "sealed payload of %zu bytes is larger than a %zu-byte message "
             "can need", len, max);
+    const uint8_t *nonce = box + SEAL_KEY_LEN, *body = nonce + SEAL_NONCE_LEN;
     uint8_t *plain = xmalloc(cls);
-    if (crypto_box_seal_open(plain, box, len, pk, sk) != 0) {
+    if (crypto_box_open_easy_afternm(plain, body, cls + SEAL_MAC_LEN, nonce, key) != 0) {
         free(plain);
-        return errf(err, "sealed payload does not open: altered in transit, or sealed to "
-            "another key");
+        return errf(err, "sealed payload does not open: altered in transit, or sealed "
+            "between other keys");
     }
     size_t n = 0;
     if (sodium_unpad(&n, plain, cls, cls) != 0 || seal_class(n) != cls) {

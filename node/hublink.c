@@ -20,6 +20,7 @@
 #define HUBLINK_WHY_NO_KEY "the query carries no signer certificate with a transport key to " \
     "seal the answer to"
 #define HUBLINK_WHY_SEAL "the answer could not be sealed to the key of the query's signer"
+#define HUBLINK_WHY_SENDER "the query was sealed by a transport key other than its signer's"
 
 struct hublink {
     char *endpoint, *socks_proxy, *hub_cert;
@@ -49,6 +50,13 @@ struct hublink {
         uint8_t key[PKI_CURVE_KEY_LEN];
     } keys[HUBLINK_KEY_CACHE];
     size_t nkeys, next_key;
+    /* Pair keys (lib/seal.h) with the analysts' transport keys: one X25519 agreement per
+       analyst, not one per query and two per answer (HUBLINK_KEY_CACHE of them). */
+    struct {
+        uint8_t peer[PKI_CURVE_KEY_LEN];
+        uint8_t pair[SEAL_PAIR_LEN];
+    } pairs[HUBLINK_KEY_CACHE];
+    size_t npairs, next_pair;
     const Fedra__HubFrame *forwarding;  /* the FORWARD being answered (hublink_pool_history) */
 };
 
@@ -141,6 +149,7 @@ hublink_free(struct hublink *l)
         return;
     close_socket(l);
     OPENSSL_cleanse(l->secret, sizeof l->secret);
+    OPENSSL_cleanse(l->pairs, sizeof l->pairs);
     buf_release(&l->hello);
     free(l->endpoint);
     free(l->socks_proxy);
@@ -368,6 +377,24 @@ signer_key(struct hublink *l, const uint8_t *query, size_t len, uint8_t key[PKI_
     return rc;
 }
 
+/* The pair key with the sender of a box; NULL if the key agreement fails. */
+static const uint8_t *
+pair_key(struct hublink *l, const uint8_t peer[PKI_CURVE_KEY_LEN])
+{
+    char err[FEDRA_ERRLEN];
+    for (size_t i = 0; i < l->npairs; i++)
+        if (memcmp(l->pairs[i].peer, peer, PKI_CURVE_KEY_LEN) == 0)
+            return l->pairs[i].pair;
+    uint8_t pair[SEAL_PAIR_LEN];
+    if (seal_pair_key(l->secret, peer, pair, err) != 0)
+        return NULL;                /* kept only once it is a key */
+    size_t at = l->npairs < HUBLINK_KEY_CACHE ? l->npairs++ : l->next_pair++ % HUBLINK_KEY_CACHE;
+    memcpy(l->pairs[at].peer, peer, PKI_CURVE_KEY_LEN);
+    memcpy(l->pairs[at].pair, pair, SEAL_PAIR_LEN);
+    OPENSSL_cleanse(pair, sizeof pair);
+    return l->pairs[at].pair;
+}
+
 static void
 answer_frame(uint64_t tag, Fedra__HubStatus status, const char *reason, const struct buf *payload,
     struct buf *out)
@@ -389,15 +416,19 @@ static void
 forward(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
 {
     char err[FEDRA_ERRLEN];
-    uint8_t key[PKI_CURVE_KEY_LEN];
+    uint8_t key[PKI_CURVE_KEY_LEN], from[SEAL_KEY_LEN];
+    const uint8_t *pair = NULL;
     struct buf query = {0}, reply = {0}, sealed = {0};
     const char *why = NULL;
     l->forwarded++;
-    if (seal_open(l->public, l->secret, f->payload.data, f->payload.len, WIRE_MAX_MODEL_QUERY,
-            &query, err) != 0)
+    if (seal_sender(f->payload.data, f->payload.len, from, err) != 0 ||
+        (pair = pair_key(l, from)) == NULL ||
+        seal_open(pair, f->payload.data, f->payload.len, WIRE_MAX_MODEL_QUERY, &query, err) != 0)
         why = HUBLINK_WHY_SEALED;
     else if (signer_key(l, query.p, query.len, key) != 0)
         why = HUBLINK_WHY_NO_KEY;
+    else if (memcmp(key, from, sizeof key) != 0)
+        why = HUBLINK_WHY_SENDER;   /* the answer goes under the pair key: the signer's */
     else {
         int to_hub = 0;
         l->forwarding = f;
@@ -405,7 +436,7 @@ forward(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
         l->forwarding = NULL;
         if (to_hub)
             buf_append(&sealed, reply.p, reply.len);
-        else if (seal_box(key, reply.p, reply.len, &sealed, err) != 0)
+        else if (seal_box(l->public, pair, reply.p, reply.len, &sealed, err) != 0)
             why = HUBLINK_WHY_SEAL;
     }
     if (why != NULL) {

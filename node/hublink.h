@@ -21,14 +21,16 @@
  * HUBLINK_WELCOME_LOST_MS: back to "connecting"), "refused" when the hub
  * refuses the hello (its reason is shown), "connecting" otherwise.
  *
- * The hub is not trusted.  A HUB_FORWARD's payload is opened with the node's
- * transport secret key (lib/seal.h, at most WIRE_MAX_MODEL_QUERY) and the
- * envelope inside goes, through hublink_answer_fn, down exactly the path of
- * a direct query (node/serve.c: every check, the audit log, replay
- * protection); the signed response envelope is sealed to the transport key
- * bound into the certificate that signed the query (Envelope.signer_cert),
- * and sent back as HUB_ANSWER with the hub's tag.  A box that does not open,
- * or a query with no certificate key to seal to, gets HUB_ANSWER with status
+ * The hub is not trusted.  A HUB_FORWARD's payload is a box (lib/seal.h, at
+ * most WIRE_MAX_MODEL_QUERY) from an analyst's transport key to the node's:
+ * opened under the pair key of the two (kept per analyst, HUBLINK_KEY_CACHE),
+ * the envelope inside goes, through hublink_answer_fn, down exactly the path
+ * of a direct query (node/serve.c: every check, the audit log, replay
+ * protection), provided the box's sender is the transport key bound into
+ * the certificate that signed the query (Envelope.signer_cert); the signed
+ * response envelope goes back boxed under the same pair key, as HUB_ANSWER
+ * with the hub's tag.  A box that does not open, one from another key than
+ * the signer's, or a query with no certificate key, gets HUB_ANSWER with status
  * HUB_STATUS_UNREADABLE and a fixed reason: nothing in it depends on the
  * data.  Any other frame from the hub that does not decode, or that a hub
  * has no business sending, is dropped and counted.

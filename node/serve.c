@@ -65,10 +65,12 @@ struct node {
     struct node_config cfg;         /* as loaded from the config file */
     struct pki_trust *trust;        /* federation CA + CRL */
     struct certcache *certs;        /* analyst certificates verified against trust */
+    struct mask_cache *masks;       /* pooled answers' key agreements with the peers */
     struct pki_cert *cert;          /* this node's certificate */
     struct pki_key *key;            /* this node's signing key */
     char name[PKI_MAX_NAME + 1];    /* from the certificate's SAN URI */
     uint8_t curve_secret[PKI_CURVE_KEY_LEN];
+    uint8_t curve_public[PKI_CURVE_KEY_LEN];        /* derived once: pooled answers use it */
     struct store *store;            /* SQLite: data, audit, replay cache */
     struct snapshot *snap;          /* in-memory columns queries run on */
     struct kind_model_cache models; /* designs of fits in progress; cleared on reload */
@@ -769,7 +771,6 @@ static void
 answer_pooled(struct node *nd, struct query_state *s)
 {
     const Fedra__QuerySpec *spec = s->q->spec;
-    uint8_t pub[PKI_CURVE_KEY_LEN];
     if (!s->via_hub) {
         refuse(&s->v, "pooled", "a pooled query is answered only through the hub");
         return;
@@ -778,12 +779,10 @@ answer_pooled(struct node *nd, struct query_state *s)
     struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
         FEDRA_VERSION_STRING, nd->cfg.model_path_check ? &path : NULL, NULL};
     struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
-        nd->certs, nd->name, NULL, 0};
+        nd->certs, nd->masks, nd->name, NULL, 0};
     sp.history = hublink_pool_history(nd->hub, &sp.nhistory);    /* node/patoms.h */
-    if (pki_curve_public(nd->curve_secret, pub) != 0 ||
-        share_answer(&ctx, &sp, s->q, nd->trust,
-            nd->curve_secret, pub, s->qhash, s->now / 1000, &s->share, s->share_hash,
-            &s->masked, s->err) != 0) {
+    if (share_answer(&ctx, &sp, s->q, nd->trust, nd->curve_secret, nd->curve_public, s->qhash,
+            s->now / 1000, &s->share, s->share_hash, &s->masked, s->err) != 0) {
         refuse(&s->v, "pooled", "%s", s->err);
         return;
     }
@@ -1120,10 +1119,12 @@ node_open(struct node *nd, const char *config_path, char *err)
         return -1;
     nd->crl_installed_ms = util_now_ms();
     nd->certs = certcache_new();
+    nd->masks = mask_cache_new();
     if (load_identity(nd, nd->trust, &nd->cert, &nd->key, err) != 0)
         return -1;
     snprintf(nd->name, sizeof nd->name, "%s", pki_cert_name(nd->cert));
-    if (pki_key_curve_secret(nd->key, nd->curve_secret) != 0)
+    if (pki_key_curve_secret(nd->key, nd->curve_secret) != 0 ||
+        pki_curve_public(nd->curve_secret, nd->curve_public) != 0)
         return errf(err, "cannot derive the transport key");
     if (store_open(nd->cfg.db, 0, &nd->store, err) != 0 ||
         store_set_durability(nd->store, !nd->cfg.durability_normal, err) != 0)
@@ -1162,6 +1163,7 @@ node_close(struct node *nd)
     qaudit_close(nd->qa);
     snapshot_free(nd->snap);
     certcache_free(nd->certs);
+    mask_cache_free(nd->masks);
     store_free(nd->store);
     pki_cert_free(nd->cert);
     pki_key_free(nd->key);

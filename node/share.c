@@ -14,14 +14,17 @@
 #include "node/kind.h"
 #include "node/patoms.h"
 
-/* Put value x at position i, with its flags (see share.h). */
+/* Put value x at position i, with its flags if it has them (see share.h). */
 static void
-put(mask_elem *out, size_t npos, size_t i, uint64_t x, const struct disclose_policy *pol)
+put(mask_elem *out, const struct layout *L, size_t i, uint64_t x,
+    const struct disclose_policy *pol)
 {
-    out[LAYOUT_VALUE * npos + i] += mask_count(x);
-    uint64_t v = (uint64_t)out[LAYOUT_VALUE * npos + i];
-    out[LAYOUT_CONTRIB * npos + i] = v > 0;
-    out[LAYOUT_SMALL * npos + i] = disclose_suppress(pol, v);
+    out[i] += mask_count(x);
+    if (i >= L->nflag)
+        return;
+    uint64_t v = (uint64_t)out[i];
+    out[layout_vector_off(L, LAYOUT_CONTRIB) + i] = v > 0;
+    out[layout_vector_off(L, LAYOUT_SMALL) + i] = disclose_suppress(pol, v);
 }
 
 /* The layout cell of a result's level texts; -1 with err if one is not in the catalogue. */
@@ -45,13 +48,13 @@ int
 share_fill_count(const struct layout *L, const Fedra__CountResult *count,
     const struct disclose_policy *pol, mask_elem *out, char *err)
 {
-    memset(out, 0, LAYOUT_VECTORS * L->npos * sizeof *out);
+    memset(out, 0, layout_elems(L) * sizeof *out);
     for (size_t i = 0; i < count->n_cells; i++) {
         const Fedra__Cell *c = count->cells[i];
         long at = cell_of(L, c->levels, c->n_levels, err);
         if (at < 0)
             return -1;
-        put(out, L->npos, (size_t)at, c->count, pol);
+        put(out, L, (size_t)at, c->count, pol);
     }
     return 0;
 }
@@ -60,23 +63,23 @@ int
 share_fill_km(const struct layout *L, const Fedra__KmResult *km,
     const struct disclose_policy *pol, mask_elem *out, char *err)
 {
-    memset(out, 0, LAYOUT_VECTORS * L->npos * sizeof *out);
+    memset(out, 0, layout_elems(L) * sizeof *out);
     for (size_t s = 0; s < km->n_strata; s++) {
         const Fedra__LifeTable *t = km->strata[s];
         long at = cell_of(L, t->levels, t->n_levels, err);
         if (at < 0)
             return -1;
-        put(out, L->npos, layout_surv_n(L, (size_t)at), t->n, pol);
+        put(out, L, layout_surv_n(L, (size_t)at), t->n, pol);
         for (size_t r = 0; r < t->n_time; r++) {
             long b = layout_bin(L, t->time[r]);
             if (b < 0)
                 return errf(err, "time %d is not on the %u-day grid within the pooled "
                     "horizon of %d days", t->time[r], L->grid, LAYOUT_HORIZON_DAYS);
-            put(out, L->npos, layout_surv_events(L, (size_t)at, (size_t)b), t->events[r], pol);
-            put(out, L->npos, layout_surv_censored(L, (size_t)at, (size_t)b), t->censored[r],
+            put(out, L, layout_surv_events(L, (size_t)at, (size_t)b), t->events[r], pol);
+            put(out, L, layout_surv_censored(L, (size_t)at, (size_t)b), t->censored[r],
                 pol);
             if (L->competing && r < t->n_competing)
-                put(out, L->npos, layout_surv_competing(L, (size_t)at, (size_t)b),
+                put(out, L, layout_surv_competing(L, (size_t)at, (size_t)b),
                     t->competing[r], pol);
         }
     }
@@ -84,8 +87,8 @@ share_fill_km(const struct layout *L, const Fedra__KmResult *km,
 }
 
 int
-share_roster(const struct pki_trust *trust, struct certcache *cc, const Fedra__QueryBody *q,
-    uint32_t min,
+share_roster(const struct pki_trust *trust, struct certcache *cc, struct mask_cache *mc,
+    const Fedra__QueryBody *q, uint32_t min,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err)
 {
@@ -126,18 +129,19 @@ share_roster(const struct pki_trust *trust, struct certcache *cc, const Fedra__Q
             goto done;
         }
     }
-    rc = mask_node_new(out, sk, pk, (const uint8_t (*)[MASK_KEY_LEN])keys, spec->n_roster,
-        qhash, err);
+    rc = mask_node_new_kept(out, mc, sk, pk, (const uint8_t (*)[MASK_KEY_LEN])keys,
+        spec->n_roster, qhash, err);
 done:
     free(keys);
     return rc;
 }
 
 int
-share_mask(const struct mask_node *m, mask_elem *v, size_t npos, char *err)
+share_mask(const struct mask_node *m, const struct layout *L, mask_elem *v, char *err)
 {
-    for (size_t k = 0; k < LAYOUT_VECTORS; k++)
-        if (mask_apply(m, layout_vector_label((int)k), v + k * npos, npos, err) != 0)
+    for (int k = 0; k < LAYOUT_VECTORS; k++)
+        if (mask_apply(m, layout_vector_label(k), v + layout_vector_off(L, k),
+                layout_vector_len(L, k), err) != 0)
             return -1;
     return 0;
 }
@@ -186,8 +190,8 @@ share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     if (layout_make(spec, (uint32_t)grid, &L, err) != 0)
         return -1;
     struct mask_node *m = NULL;
-    if (share_roster(trust, sp->certs, q, sp->min_participants, sk, pk, qhash, now, &m,
-            err) != 0)
+    if (share_roster(trust, sp->certs, sp->masks, q, sp->min_participants, sk, pk, qhash, now,
+            &m, err) != 0)
         return -1;
     struct node_answer ans = {0};
     struct node_kind_ctx c = *ctx;
@@ -202,15 +206,15 @@ share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     }
     Fedra__ResponseBody tmp = FEDRA__RESPONSE_BODY__INIT;
     k->result(&ans, &tmp);
-    v = xcalloc(LAYOUT_VECTORS * L.npos, sizeof *v);
+    size_t elems = layout_elems(&L);
+    v = xcalloc(elems, sizeof *v);
     if ((L.kind == LAYOUT_COUNT ? share_fill_count(&L, tmp.count, pol, v, err)
                                 : share_fill_km(&L, tmp.km, pol, v, err)) != 0 ||
-        share_mask(m, v, L.npos, err) != 0)
+        share_mask(m, &L, v, err) != 0)
         goto done;
     size_t start = masked->len;
     fedra__pool_share__init(share);
-    mask_pack(v, LAYOUT_VECTORS * L.npos, buf_extend(masked, LAYOUT_VECTORS * L.npos *
-        MASK_ELEM_LEN));
+    mask_pack(v, elems, buf_extend(masked, elems * MASK_ELEM_LEN));
     if (share_atoms(&c, sp, q, trust, m, share, masked, err) != 0)
         goto done;
     pki_sha256(masked->p + start, masked->len - start, hash);

@@ -33,7 +33,7 @@
 
 struct pki_trust;
 
-/* The statistic on the layout: out has LAYOUT_VECTORS x L->npos elements. */
+/* The statistic on the layout: out has layout_elems(L) elements. */
 int share_fill_count(const struct layout *L, const Fedra__CountResult *count,
     const struct disclose_policy *pol, mask_elem *out, char *err);
 int share_fill_km(const struct layout *L, const Fedra__KmResult *km,
@@ -43,15 +43,16 @@ int share_fill_km(const struct layout *L, const Fedra__KmResult *km,
  * The masks of this node (transport key pair sk/pk) for the query q (its
  * audience and roster) with hash qhash, after checking every roster
  * certificate against trust at Unix time now (through cc, if not NULL: a
- * certificate verified once is not verified again), at least min of them.
+ * certificate verified once is not verified again), at least min of them;
+ * the key agreements through mc (lib/mask.h), if not NULL.
  */
 struct certcache;
-int share_roster(const struct pki_trust *trust, struct certcache *cc, const Fedra__QueryBody *q,
-    uint32_t min,
+int share_roster(const struct pki_trust *trust, struct certcache *cc, struct mask_cache *mc,
+    const Fedra__QueryBody *q, uint32_t min,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err);
-/* Mask the LAYOUT_VECTORS vectors of v in place. */
-int share_mask(const struct mask_node *m, mask_elem *v, size_t npos, char *err);
+/* Mask the LAYOUT_VECTORS vectors of v (layout_elems(L) elements) in place. */
+int share_mask(const struct mask_node *m, const struct layout *L, mask_elem *v, char *err);
 
 /*
  * A node's whole answer to a verified pooled query q (hash qhash): the kind's
@@ -70,6 +71,7 @@ struct share_policy {
     uint32_t min_sites;
     uint32_t min_participants;      /* POOL_MIN_PARTICIPANTS unless a test lowers it */
     struct certcache *certs;        /* verified node certificates (node/certcache.h), or NULL */
+    struct mask_cache *masks;       /* key agreements with the peers (lib/mask.h), or NULL */
     /* The pooled auditor (node/patoms.h): this node's name and the history the hub sent
      * with the query (HubFrame.pool_history); the share ends with the atom counts. */
     const char *self;

@@ -43,7 +43,7 @@ layout_make(const Fedra__QuerySpec *spec, uint32_t grid, struct layout *L, char 
         L->ncells *= L->nlevels[k];
     }
     if (L->kind == LAYOUT_COUNT) {
-        L->npos = L->ncells;
+        L->npos = L->nflag = L->ncells;
         return 0;
     }
     if (grid == 0 || grid > DISCLOSE_MAX_GRID_DAYS)
@@ -57,6 +57,7 @@ layout_make(const Fedra__QuerySpec *spec, uint32_t grid, struct layout *L, char 
         return errf(err, "%zu strata of %zu time bins are more than %u pooled positions; "
             "use a coarser grid or fewer strata", L->ncells, L->nbins, LAYOUT_MAX_POSITIONS);
     L->npos = L->ncells * per;
+    L->nflag = L->ncells;
     return 0;
 }
 
@@ -105,25 +106,33 @@ layout_cell_levels(const struct layout *L, size_t cell, uint32_t *idx)
 size_t
 layout_surv_n(const struct layout *L, size_t s)
 {
-    return s * (1 + (L->competing ? 3 : 2) * L->nbins);
+    (void)L;
+    return s;
+}
+
+/* Where stratum s's rows of bins start: after every stratum's size. */
+static size_t
+bins_of(const struct layout *L, size_t s)
+{
+    return L->ncells + s * (L->competing ? 3 : 2) * L->nbins;
 }
 
 size_t
 layout_surv_events(const struct layout *L, size_t s, size_t k)
 {
-    return layout_surv_n(L, s) + 1 + k;
+    return bins_of(L, s) + k;
 }
 
 size_t
 layout_surv_censored(const struct layout *L, size_t s, size_t k)
 {
-    return layout_surv_n(L, s) + 1 + L->nbins + k;
+    return bins_of(L, s) + L->nbins + k;
 }
 
 size_t
 layout_surv_competing(const struct layout *L, size_t s, size_t k)
 {
-    return layout_surv_n(L, s) + 1 + 2 * L->nbins + k;
+    return bins_of(L, s) + 2 * L->nbins + k;
 }
 
 long
@@ -133,6 +142,24 @@ layout_bin(const struct layout *L, int32_t time)
         return -1;
     size_t k = (uint32_t)time / L->grid;
     return k < L->nbins ? (long)k : -1;
+}
+
+size_t
+layout_elems(const struct layout *L)
+{
+    return L->npos + (LAYOUT_VECTORS - 1) * L->nflag;
+}
+
+size_t
+layout_vector_off(const struct layout *L, int k)
+{
+    return k == LAYOUT_VALUE ? 0 : L->npos + (size_t)(k - 1) * L->nflag;
+}
+
+size_t
+layout_vector_len(const struct layout *L, int k)
+{
+    return k == LAYOUT_VALUE ? L->npos : L->nflag;
 }
 
 const char *

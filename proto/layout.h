@@ -11,10 +11,10 @@
  *          or an integer variable's whole range; the first variable varies
  *          slowest (mixed radix).  Open variables (ICD-O-3 codes) have no
  *          level list and cannot be pooled.  No grouping: one position.
- *   km     per stratum (the combinations as for count): its size n, then
- *          LAYOUT_BINS time bins of events, then as many of censorings (cif:
- *          and as many of competing events; logrank not stratified by node
- *          is km's layout).
+ *   km     first every stratum's size n (the strata: the combinations as
+ *          for count), then per stratum nbins time bins of events, then as
+ *          many of censorings (cif: and as many of competing events; logrank
+ *          not stratified by node is km's layout).
  *          Bin k holds times k x grid (times are rounded up to the grid at
  *          the node, as in direct mode); the bins reach LAYOUT_HORIZON_DAYS.
  *          Pooled survival needs a grid: exact times would make the layout
@@ -33,10 +33,15 @@
 #define LAYOUT_MAX_POSITIONS (1u << 17) /* a pooled answer's positions: 4 x 16 bytes each, 8 MiB */
 #define LAYOUT_LEVEL_TEXT 16            /* an integer level as text */
 /*
- * A share is LAYOUT_VECTORS vectors of npos ring elements each, in this
- * order (node/share.h says what each holds): values, then per position
- * whether the node contributed, was small, withheld.  Each is masked under
- * its own label (lib/mask.h mask_apply).
+ * A share is LAYOUT_VECTORS vectors, in this order (node/share.h says what
+ * each holds): the values of all npos positions, then for each of the
+ * first nflag positions whether the node contributed, was small, withheld.
+ * The flagged positions are what the release rules read: a count's cells,
+ * a survival stratum's size.  A time bin has no flags: the pooled curve is
+ * cut by its pooled risk set (R4), and the hub has no use for the number of
+ * nodes with an event in each bin, so it does not learn it; the shares are
+ * also a quarter of the size they would be.  Each vector is masked under its
+ * own label (lib/mask.h mask_apply).
  */
 #define LAYOUT_VECTORS 4
 #define LAYOUT_VALUE 0
@@ -56,6 +61,7 @@ struct layout {
     size_t nbins;                   /* km: time bins per stratum */
     int competing;                  /* cif: a third row of bins, the competing events */
     size_t npos;                    /* positions in all */
+    size_t nflag;                   /* the first nflag positions carry flags */
 };
 
 /* The layout of a pooled spec of kind count or km at the given grid (km only). */
@@ -76,6 +82,10 @@ size_t layout_surv_censored(const struct layout *L, size_t s, size_t k);
 size_t layout_surv_competing(const struct layout *L, size_t s, size_t k);
 /* The mask label of vector k ("value", "contrib", "small", "withheld"). */
 const char *layout_vector_label(int k);
+/* Ring elements of a share in all; where vector k starts in it, and its length. */
+size_t layout_elems(const struct layout *L);
+size_t layout_vector_off(const struct layout *L, int k);
+size_t layout_vector_len(const struct layout *L, int k);
 /* km: the bin of a time on the grid; -1 if it is not on the grid or past the horizon. */
 long layout_bin(const struct layout *L, int32_t time);
 

@@ -21,16 +21,24 @@ struct release {
     size_t shown, hidden;
 };
 
-/* Position i of the four summed vectors, checked. */
+/*
+ * Position i of the summed vectors, checked: a flagged position's value and
+ * flags, or (past L->nflag: a time bin) its value with no flags.
+ */
 static int
-position(const mask_elem *sums, size_t npos, size_t i, uint32_t nodes,
+position(const struct layout *L, const mask_elem *sums, size_t i, uint32_t nodes,
     struct pool_position *x, char *err)
 {
-    uint64_t v[LAYOUT_VECTORS];
-    for (int k = 0; k < LAYOUT_VECTORS; k++)
-        if (mask_sum_count(sums[(size_t)k * npos + i], &v[k]) != 0)
+    uint64_t v[LAYOUT_VECTORS] = {0};
+    int nv = i < L->nflag ? LAYOUT_VECTORS : 1;
+    for (int k = 0; k < nv; k++)
+        if (mask_sum_count(sums[layout_vector_off(L, k) + i], &v[k]) != 0)
             return errf(err, "the pooled shares do not add up at position %zu: a node sent a "
                 "wrong share; nothing is released", i);
+    if (nv == 1) {
+        *x = (struct pool_position){v[0], 0, 0, 0};
+        return 0;                   /* a bin: its stratum's total checks it (build_km) */
+    }
     *x = (struct pool_position){v[0], (uint32_t)(v[1] > nodes ? nodes + 1 : v[1]),
         (uint32_t)(v[2] > nodes ? nodes + 1 : v[2]), (uint32_t)(v[3] > nodes ? nodes + 1 : v[3])};
     if (pool_position_check(x, nodes) != 0)
@@ -82,7 +90,7 @@ build_count(struct release *r, const struct layout *L, const mask_elem *sums, ui
     size_t at = 0;
     for (size_t c = 0; c < L->ncells; c++) {
         struct pool_position x;
-        if (position(sums, L->npos, c, nodes, &x, err) != 0)
+        if (position(L, sums, c, nodes, &x, err) != 0)
             return -1;
         if (x.value == 0)
             continue;
@@ -127,16 +135,16 @@ build_km(struct release *r, const struct layout *L, const mask_elem *sums, uint3
     int rc = -1;
     for (size_t s = 0; s < L->ncells; s++) {
         struct pool_position x;
-        if (position(sums, L->npos, layout_surv_n(L, s), nodes, &x, err) != 0)
+        if (position(L, sums, layout_surv_n(L, s), nodes, &x, err) != 0)
             goto done;
         if (x.value == 0)
             continue;
         uint64_t total = 0;
         for (size_t b = 0; b < L->nbins; b++) {
             struct pool_position e, k, m = {0, 0, 0, 0};
-            if (position(sums, L->npos, layout_surv_events(L, s, b), nodes, &e, err) != 0 ||
-                position(sums, L->npos, layout_surv_censored(L, s, b), nodes, &k, err) != 0 ||
-                (L->competing && position(sums, L->npos, layout_surv_competing(L, s, b), nodes,
+            if (position(L, sums, layout_surv_events(L, s, b), nodes, &e, err) != 0 ||
+                position(L, sums, layout_surv_censored(L, s, b), nodes, &k, err) != 0 ||
+                (L->competing && position(L, sums, layout_surv_competing(L, s, b), nodes,
                      &m, err) != 0))
                 goto done;
             d[b] = e.value;

@@ -4,7 +4,8 @@
  * analysis/pool.h).
  *
  * Given the unmasked sums of the LAYOUT_VECTORS vectors (values, and per
- * position the number of nodes that contributed, were small, withheld) and
+ * flagged position the number of nodes that contributed, were small,
+ * withheld: proto/layout.h) and
  * the strictest policy of the participants, it builds the wire result the
  * analyst receives, with the rules of analysis/pool.h applied:
  *   count  one cell per combination whose pooled count is not 0; a cell the

@@ -69,7 +69,8 @@
  * The hub (proto/DESIGN.md "Through a hub").  A hub frame carries sealed
  * payloads: bytes the hub never opens, so its decode budget is a small factor
  * of its size (WIRE_HUB_BUDGET_FACTOR), not the field-dense WIRE_BUDGET_FACTOR.
- * A sealed payload is crypto_box_seal over a padded envelope (lib/seal.h).
+ * A sealed payload is a crypto_box between the analyst's and the node's
+ * transport keys over a padded envelope (lib/seal.h).
  */
 #define WIRE_SEAL_SLACK 65536           /* padding class + box overhead over an envelope */
 #define WIRE_MAX_SEALED_QUERY (WIRE_MAX_MODEL_QUERY + WIRE_SEAL_SLACK)

@@ -677,7 +677,7 @@ struct  Fedra__PoolShare
   uint32_t min_events_per_param;
   /*
    * The pooled auditor (analysis/paudit.h, docs/disclosure.md §8.7): after the
-   * four vectors, masked holds `atoms` more elements (label "atoms"), the
+   * values and flags, masked holds `atoms` more elements (label "atoms"), the
    * node's rows per atom of the history the hub sent (HubFrame.pool_history)
    * and this query.  Field 20: clear of fields other work adds at the end.
    */
@@ -825,7 +825,7 @@ struct  Fedra__SealedQuery
   ProtobufCMessage base;
   char *node;
   /*
-   * crypto_box_seal(pad(query Envelope)) to the node's transport key
+   * box (lib/seal.h) of pad(query Envelope), analyst's key to the node's
    */
   ProtobufCBinaryData sealed;
 };

@@ -5,12 +5,15 @@
  * The first input byte picks what the rest is:
  *   even  a frame exactly as it arrives from the hub's socket (decode,
  *         welcome or refusal, forward, or dropped);
- *   odd   the plaintext of a forwarded query: the harness seals it to the
- *         node's transport key (as an analyst does) and wraps it in a
- *         HUB_FORWARD, so the fuzzer reaches what lies behind the box,
- *         which it could never forge: the bounded envelope decode, the
- *         signer certificate's key, the node's answer and the sealing of
- *         the answer to the analyst.
+ *   odd   the plaintext of a forwarded query: the harness boxes it from a
+ *         sender's transport key to the node's (as an analyst does) and
+ *         wraps it in a HUB_FORWARD, so the fuzzer reaches what lies behind
+ *         the box, which it could never forge: the bounded envelope decode,
+ *         the signer certificate's key, the node's answer and the sealing
+ *         of the answer.  The sender is N2's key; a plaintext that decodes
+ *         as an Envelope gets N2's certificate as its signer certificate
+ *         (the fuzzer cannot know this run's certificates), so that the
+ *         signer's key is the sender's and the answer path is reached.
  * The node's answer function is a stand-in (the query path itself is
  * fuzz_envelope's); it checks that it receives exactly the sealed plaintext.
  *
@@ -33,6 +36,8 @@
 
 static struct hublink *link_;
 static uint8_t node_public[PKI_CURVE_KEY_LEN];
+static uint8_t sender_public[PKI_CURVE_KEY_LEN], sender_pair[SEAL_PAIR_LEN];
+static struct buf sender_der;
 static const uint8_t *expect_query;
 static size_t expect_len, answered;
 
@@ -68,6 +73,23 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_check(pki_cert_load(crt, &c, err), "pki_cert_load", err);
     fuzz_check(pki_key_curve_secret(k, secret) | pki_curve_public(secret, node_public),
         "transport key", "derivation failed");
+    /* The sender: N2's transport key and certificate. */
+    char skey[FUZZ_PATH_MAX], scrt[FUZZ_PATH_MAX];
+    uint8_t ssecret[PKI_CURVE_KEY_LEN];
+    struct pki_key *sk = NULL;
+    struct pki_cert *sc = NULL;
+    size_t dl;
+    fuzz_path(skey, "nodes/N2.key");
+    fuzz_path(scrt, "nodes/N2.crt");
+    fuzz_check(pki_key_load(skey, &sk, err), "pki_key_load", err);
+    fuzz_check(pki_cert_load(scrt, &sc, err), "pki_cert_load", err);
+    fuzz_check(pki_key_curve_secret(sk, ssecret) | pki_curve_public(ssecret, sender_public),
+        "sender's transport key", "derivation failed");
+    fuzz_check(seal_pair_key(ssecret, node_public, sender_pair, err), "seal_pair_key", err);
+    const uint8_t *der = pki_cert_der(sc, &dl);
+    buf_append(&sender_der, der, dl);
+    pki_key_free(sk);
+    pki_cert_free(sc);
     struct hublink_config hc = {"tcp://127.0.0.1:1", NULL, crt, secret, answer, NULL, NULL};
     link_ = hublink_new(&hc);
     hublink_set_identity(link_, c);
@@ -114,15 +136,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[FEDRA_ERRLEN];
     if (size == 0)
         return 0;
-    struct buf frame = {0}, out = {0}, box = {0};
+    struct buf frame = {0}, out = {0}, box = {0}, plain = {0};
     size_t before = answered;
     uint64_t tag = data[0] >> 1;
     int forward = 0;
     expect_query = NULL;
     if (data[0] & 1) {
-        expect_query = data + 1;
-        expect_len = size - 1;
-        fuzz_check(seal_box(node_public, data + 1, size - 1, &box, err), "seal_box", err);
+        Fedra__Envelope *e = wire_envelope_decode(data + 1, size - 1, WIRE_MAX_MODEL_QUERY, err);
+        if (e != NULL) {            /* signed, as far as the box is concerned, by the sender */
+            ProtobufCBinaryData own = e->signer_cert;
+            e->signer_cert.data = sender_der.p;
+            e->signer_cert.len = sender_der.len;
+            wire_pack(&e->base, &plain);
+            e->signer_cert = own;   /* freed with the message */
+            wire_envelope_free(e);
+        } else {
+            buf_append(&plain, data + 1, size - 1);
+        }
+        expect_query = plain.p;
+        expect_len = plain.len;
+        fuzz_check(seal_box(sender_public, sender_pair, plain.p, plain.len, &box, err),
+            "seal_box", err);
         Fedra__HubFrame f = FEDRA__HUB_FRAME__INIT;
         f.version = WIRE_VERSION;
         f.type = FEDRA__HUB_TYPE__HUB_FORWARD;
@@ -146,5 +180,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     buf_release(&frame);
     buf_release(&out);
     buf_release(&box);
+    buf_release(&plain);
     return 0;
 }

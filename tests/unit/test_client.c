@@ -543,6 +543,44 @@ curve_pair(const struct fx *f, enum signer i, uint8_t pub[SEAL_KEY_LEN], uint8_t
     assert_int_equal(pki_curve_public(sec, pub), 0);
 }
 
+/* A box from signer a to signer b (lib/seal.h), as a node seals its answer. */
+static void
+box_from(const struct fx *f, enum signer a, enum signer b, const struct buf *msg, struct buf *box)
+{
+    uint8_t apub[SEAL_KEY_LEN], asec[SEAL_KEY_LEN], bpub[SEAL_KEY_LEN], bsec[SEAL_KEY_LEN];
+    uint8_t pair[SEAL_PAIR_LEN];
+    char err[FEDRA_ERRLEN];
+    curve_pair(f, a, apub, asec);
+    curve_pair(f, b, bpub, bsec);
+    assert_int_equal(seal_pair_key(asec, bpub, pair, err), 0);
+    box->len = 0;
+    assert_int_equal(seal_box(apub, pair, msg->p, msg->len, box, err), 0);
+}
+
+/* Open a box as signer me does (node/hublink.c): the sender's key, the pair key, the box. */
+static int
+open_as(const struct fx *f, enum signer me, const uint8_t *box, size_t len, struct buf *out,
+    char *err)
+{
+    uint8_t pub[SEAL_KEY_LEN], sec[SEAL_KEY_LEN], from[SEAL_KEY_LEN], pair[SEAL_PAIR_LEN];
+    curve_pair(f, me, pub, sec);
+    if (seal_sender(box, len, from, err) != 0 || seal_pair_key(sec, from, pair, err) != 0)
+        return -1;
+    return seal_open(pair, box, len, WIRE_MAX_MODEL_QUERY, out, err);
+}
+
+/* client_hub_route as a session makes it: alice's keys. */
+static int
+route(struct fx *f, struct federation *fed, const uint8_t *q, size_t qlen, const size_t *idx,
+    size_t n, int timeout_ms, uint8_t rid[WIRE_QUERY_ID_LEN], struct buf *out, char *err)
+{
+    struct client_keys ks;
+    assert_int_equal(client_keys_init(&ks, fed, f->cert[S_ALICE], f->key[S_ALICE], err), 0);
+    int rc = client_hub_route(&ks, q, qlen, idx, n, timeout_ms, 0, rid, out, err);
+    client_keys_release(&ks);
+    return rc;
+}
+
 static const char hub_query[] = "the signed query envelope, sealed to each node";
 
 static void
@@ -556,8 +594,7 @@ test_hub_route(void **state)
     const uint8_t *q = (const uint8_t *)hub_query;
     size_t qlen = sizeof hub_query - 1;
     int64_t before = util_now_ms();
-    if (client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen, idx, 2, 2500, 0,
-            rid, &out, err) != 0)
+    if (route(f, &f->hubbed, q, qlen, idx, 2, 2500, rid, &out, err) != 0)
         fail_msg("%s", err);
     /* What the hub checks: an envelope signed by alice over a HubRoute. */
     Fedra__Envelope *e = wire_envelope_decode(out.p, out.len, WIRE_MAX_HUB_ROUTE, err);
@@ -583,30 +620,32 @@ test_hub_route(void **state)
     /* What each node does: open its own box, and only its own. */
     const enum signer who[2] = {S_DE, S_FR};
     for (size_t k = 0; k < 2; k++) {
-        uint8_t pub[SEAL_KEY_LEN], sec[SEAL_KEY_LEN], opub[SEAL_KEY_LEN], osec[SEAL_KEY_LEN];
+        uint8_t apub[SEAL_KEY_LEN], asec[SEAL_KEY_LEN], from[SEAL_KEY_LEN];
         struct buf plain = {0};
         assert_string_equal(r->queries[k]->node, k == 0 ? "DE" : "FR");
-        curve_pair(f, who[k], pub, sec);
-        if (seal_open(pub, sec, r->queries[k]->sealed.data, r->queries[k]->sealed.len,
-                WIRE_MAX_MODEL_QUERY, &plain, err) != 0)
+        if (open_as(f, who[k], r->queries[k]->sealed.data, r->queries[k]->sealed.len, &plain,
+                err) != 0)
             fail_msg("%s", err);
         assert_int_equal(plain.len, qlen);
         assert_memory_equal(plain.p, q, qlen);
+        /* from alice's transport key, the one her certificate binds */
+        curve_pair(f, S_ALICE, apub, asec);
+        assert_int_equal(seal_sender(r->queries[k]->sealed.data, r->queries[k]->sealed.len,
+            from, err), 0);
+        assert_memory_equal(from, apub, SEAL_KEY_LEN);
         plain.len = 0;
-        curve_pair(f, who[1 - k], opub, osec);
-        assert_int_equal(seal_open(opub, osec, r->queries[k]->sealed.data,
-            r->queries[k]->sealed.len, WIRE_MAX_MODEL_QUERY, &plain, err), -1);
+        assert_int_equal(open_as(f, who[1 - k], r->queries[k]->sealed.data,
+            r->queries[k]->sealed.len, &plain, err), -1);
         buf_release(&plain);
     }
     wire_hubroute_free(r);
     wire_envelope_free(e);
     /* A fresh route id every time. */
-    assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
-        idx, 1, 2500, 0, rid2, &out, err), 0);
+    assert_int_equal(route(f, &f->hubbed, q, qlen, idx, 1, 2500, rid2, &out, err), 0);
     assert_memory_not_equal(rid, rid2, WIRE_QUERY_ID_LEN);
     /* The longest timeout: the route lives at most WIRE_MAX_LIFETIME_MS (the hub caps the wait). */
-    assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
-        idx, 1, CLIENT_MAX_TIMEOUT_MS, 0, rid2, &out, err), 0);
+    assert_int_equal(route(f, &f->hubbed, q, qlen, idx, 1, CLIENT_MAX_TIMEOUT_MS, rid2, &out,
+        err), 0);
     e = wire_envelope_decode(out.p, out.len, WIRE_MAX_HUB_ROUTE, err);
     assert_non_null(e);
     r = wire_hubroute_decode(e->body.data, e->body.len, err);
@@ -616,11 +655,9 @@ test_hub_route(void **state)
     wire_hubroute_free(r);
     wire_envelope_free(e);
     /* Limits: no nodes, or a federation without a hub. */
-    assert_int_equal(client_hub_route(&f->hubbed, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
-        idx, 0, 2500, 0, rid, &out, err), -1);
+    assert_int_equal(route(f, &f->hubbed, q, qlen, idx, 0, 2500, rid, &out, err), -1);
     assert_string_equal(err, "a route names 1..256 nodes, not 0");
-    assert_int_equal(client_hub_route(&f->pinned, f->cert[S_ALICE], f->key[S_ALICE], q, qlen,
-        idx, 1, 2500, 0, rid, &out, err), -1);
+    assert_int_equal(route(f, &f->pinned, q, qlen, idx, 1, 2500, rid, &out, err), -1);
     assert_string_equal(err, "the federation file names no hub");
     buf_release(&out);
 }
@@ -665,16 +702,13 @@ test_hub_reply(void **state)
     char err[FEDRA_ERRLEN] = "";
     struct client_session *s = client_session_open(&f->hubbed);
     assert_int_equal(client_session_analyst(s, f->cert[S_ALICE], f->key[S_ALICE], err), 0);
-    uint8_t apub[SEAL_KEY_LEN], asec[SEAL_KEY_LEN], fpub[SEAL_KEY_LEN], fsec[SEAL_KEY_LEN];
-    curve_pair(f, S_ALICE, apub, asec);
-    curve_pair(f, S_FR, fpub, fsec);
     struct node_reply rep;
     memset(&rep, 0, sizeof rep);
     struct buf env = {0}, box = {0};
     struct resp r = honest();
     build(f, &r, &env);
     /* Honest: opened, verified as a direct answer, and the opened envelope kept for bundles. */
-    assert_int_equal(seal_box(apub, env.p, env.len, &box, err), 0);
+    box_from(f, S_DE, S_ALICE, &env, &box);
     hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
     if (rep.status != NODE_OK)
         fail_msg("%s", rep.reason);
@@ -686,20 +720,24 @@ test_hub_reply(void **state)
     hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
     assert_int_equal(rep.status, NODE_ERROR);
     assert_non_null(strstr(rep.reason, "answer altered in transit: the sealed answer relayed by "
-        "hub 'relay' does not open with your key"));
+        "hub 'relay' is not a box between node 'DE' and you"));
     assert_int_equal(rep.raw.len, 0);
     /* Sealed to someone else's key. */
-    box.len = 0;
-    assert_int_equal(seal_box(fpub, env.p, env.len, &box, err), 0);
+    box_from(f, S_DE, S_FR, &env, &box);
     hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
     assert_int_equal(rep.status, NODE_ERROR);
     assert_non_null(strstr(rep.reason, "answer altered in transit"));
-    /* FR's honest answer passed on as DE's (a swap): the signature names FR. */
-    env.len = box.len = 0;
+    /* FR's box passed on as DE's (a swap): it is not under alice's pair key with DE. */
+    env.len = 0;
     r.node = "FR";
     r.key = r.cert = S_FR;
     build(f, &r, &env);
-    assert_int_equal(seal_box(apub, env.p, env.len, &box, err), 0);
+    box_from(f, S_FR, S_ALICE, &env, &box);
+    hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
+    assert_int_equal(rep.status, NODE_ERROR);
+    assert_non_null(strstr(rep.reason, "answer altered in transit"));
+    /* Were FR's answer inside DE's box, the signature would still name FR. */
+    box_from(f, S_DE, S_ALICE, &env, &box);
     hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
     assert_int_equal(rep.status, NODE_ERROR);
     assert_string_equal(rep.reason, "response signed by node 'FR', not 'DE'");
@@ -710,7 +748,7 @@ test_hub_reply(void **state)
     r = honest();
     r.qhash = other;
     build(f, &r, &env);
-    assert_int_equal(seal_box(apub, env.p, env.len, &box, err), 0);
+    box_from(f, S_DE, S_ALICE, &env, &box);
     hub_reply(f, s, FEDRA__HUB_STATUS__HUB_STATUS_OK, NULL, &box, &rep);
     assert_int_equal(rep.status, NODE_ERROR);
     assert_non_null(strstr(rep.reason, "query hash mismatch"));
@@ -811,23 +849,19 @@ fake_hub_run(void *arg)
         errf(h->err, "fake hub: not the route expected");
         goto out;
     }
-    uint8_t pub[SEAL_KEY_LEN], sec[SEAL_KEY_LEN], apub[SEAL_KEY_LEN], stale[WIRE_QUERY_ID_LEN];
-    pki_key_curve_secret(f->key[S_DE], sec);
-    pki_curve_public(sec, pub);
-    if (seal_open(pub, sec, r->queries[0]->sealed.data, r->queries[0]->sealed.len,
-            WIRE_MAX_MODEL_QUERY, &plain, h->err) != 0) {
+    uint8_t stale[WIRE_QUERY_ID_LEN];
+    if (open_as(f, S_DE, r->queries[0]->sealed.data, r->queries[0]->sealed.len, &plain,
+            h->err) != 0) {
         errf(h->err, "fake hub: DE's box does not open");
         goto out;
     }
     /* DE answers the query it opened, sealed to alice. */
-    uint8_t qh[WIRE_HASH_LEN], asec[SEAL_KEY_LEN];
+    uint8_t qh[WIRE_HASH_LEN];
     wire_query_hash(plain.p, plain.len, qh);
     struct resp a = honest();
     a.qhash = qh;
     build(f, &a, &env);
-    pki_key_curve_secret(f->key[S_ALICE], asec);
-    pki_curve_public(asec, apub);
-    seal_box(apub, env.p, env.len, &box, h->err);
+    box_from(f, S_DE, S_ALICE, &env, &box);
     memcpy(stale, r->route_id.data, sizeof stale);
     stale[0] ^= 0xff;
     fake_send(h, &id, stale, "DE", FEDRA__HUB_STATUS__HUB_STATUS_OFFLINE, NULL);

@@ -232,6 +232,29 @@ assert_unreadable(Fedra__HubFrame *a, uint64_t tag)
     wire_hubframe_free(a);
 }
 
+/* A box of msg from the holder of secret sec to the transport key to (lib/seal.h). */
+static void
+box_to(const uint8_t sec[32], const uint8_t to[32], const uint8_t *msg, size_t len,
+    struct buf *box)
+{
+    uint8_t pub[32], pair[SEAL_PAIR_LEN];
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(pki_curve_public(sec, pub), 0);
+    assert_int_equal(seal_pair_key(sec, to, pair, err), 0);
+    box->len = 0;
+    assert_int_equal(seal_box(pub, pair, msg, len, box, err), 0);
+}
+
+/* The node's answer box opened by the holder of sec, as fedra opens it; 0 or -1. */
+static int
+open_with(const uint8_t sec[32], const uint8_t *box, size_t len, struct buf *out, char *err)
+{
+    uint8_t from[32], pair[SEAL_PAIR_LEN];
+    if (seal_sender(box, len, from, err) != 0 || seal_pair_key(sec, from, pair, err) != 0)
+        return -1;
+    return seal_open(pair, box, len, WIRE_MAX_RESPONSE, out, err);
+}
+
 /* An honest FORWARD: the envelope reaches the node as sealed; the answer opens for alice only. */
 static void
 test_forward(void **state)
@@ -243,7 +266,7 @@ test_forward(void **state)
     struct hublink *l = new_link(f, "tcp://127.0.0.1:1", f->hub_crt);
     assert_int_equal(pki_curve_public(f->nl_secret, nl_public), 0);
     signed_envelope(f, f->alice, &env);
-    assert_int_equal(seal_box(nl_public, env.p, env.len, &box, err), 0);
+    box_to(f->alice_secret, nl_public, env.p, env.len, &box);
     Fedra__HubFrame *a = forward(l, 41, &box);
     assert_non_null(a);
     assert_int_equal(f->answered, 1);
@@ -253,31 +276,31 @@ test_forward(void **state)
     assert_int_equal(a->tag, 41);
     assert_int_equal(a->status, FEDRA__HUB_STATUS__HUB_STATUS_OK);
     assert_int_equal(a->payload.len, seal_class(env.len) + SEAL_OVERHEAD);
-    assert_int_equal(seal_open(f->alice_public, f->alice_secret, a->payload.data,
-        a->payload.len, WIRE_MAX_RESPONSE, &opened, err), 0);
+    assert_int_equal(open_with(f->alice_secret, a->payload.data, a->payload.len, &opened,
+        err), 0);
     assert_int_equal(opened.len, env.len);
     for (size_t i = 0; i < env.len; i++)
         assert_int_equal(opened.p[i], env.p[env.len - 1 - i]);
-    /* The node (or anyone but alice) cannot open the answer. */
-    opened.len = 0;
-    assert_int_not_equal(seal_open(nl_public, f->nl_secret, a->payload.data, a->payload.len,
-        WIRE_MAX_RESPONSE, &opened, err), 0);
-    wire_hubframe_free(a);
-    /* A box sealed to another key: unreadable, the node's answer function is not called. */
+    /* From the node's transport key; no third key opens it. */
+    uint8_t from[32];
+    assert_int_equal(seal_sender(a->payload.data, a->payload.len, from, err), 0);
+    assert_memory_equal(from, nl_public, 32);
     for (size_t i = 0; i < sizeof other_secret; i++)
         other_secret[i] = (uint8_t)(i * 7 + 1);
     assert_int_equal(pki_curve_public(other_secret, other_public), 0);
-    box.len = 0;
-    assert_int_equal(seal_box(other_public, env.p, env.len, &box, err), 0);
+    opened.len = 0;
+    assert_int_not_equal(open_with(other_secret, a->payload.data, a->payload.len, &opened,
+        err), 0);
+    wire_hubframe_free(a);
+    /* A box sealed to another key: unreadable, the node's answer function is not called. */
+    box_to(f->alice_secret, other_public, env.p, env.len, &box);
     assert_unreadable(forward(l, 42, &box), 42);
     /* The right box, altered by the hub: unreadable. */
-    box.len = 0;
-    assert_int_equal(seal_box(nl_public, env.p, env.len, &box, err), 0);
+    box_to(f->alice_secret, nl_public, env.p, env.len, &box);
     box.p[box.len / 2] ^= 1;
     assert_unreadable(forward(l, 43, &box), 43);
     /* Opens, but is no envelope: no key to seal to. */
-    box.len = 0;
-    assert_int_equal(seal_box(nl_public, (const uint8_t *)"junk", 4, &box, err), 0);
+    box_to(f->alice_secret, nl_public, (const uint8_t *)"junk", 4, &box);
     assert_unreadable(forward(l, 44, &box), 44);
     /* An envelope whose signer certificate binds no key (here: none at all). */
     struct buf env2 = {0};
@@ -286,16 +309,23 @@ test_forward(void **state)
     e2.body.data = (uint8_t *)"b";
     e2.body.len = 1;
     wire_pack(&e2.base, &env2);
-    box.len = 0;
-    assert_int_equal(seal_box(nl_public, env2.p, env2.len, &box, err), 0);
+    box_to(f->alice_secret, nl_public, env2.p, env2.len, &box);
     assert_unreadable(forward(l, 45, &box), 45);
     /* An empty payload. */
     assert_unreadable(forward(l, 46, NULL), 46);
+    /* alice's query boxed by another key (the hub's, say): the answer would go under that
+       key's pair, so the node refuses it. */
+    box_to(other_secret, nl_public, env.p, env.len, &box);
+    a = forward(l, 47, &box);
+    assert_non_null(a);
+    assert_string_equal(a->reason, "the query was sealed by a transport key other than its "
+        "signer's");
+    assert_unreadable(a, 47);
     assert_int_equal(f->answered, 1);
     struct hublink_info hi;
     hublink_info(l, &hi);
-    assert_int_equal(hi.forwarded, 6);
-    assert_int_equal(hi.unreadable, 5);
+    assert_int_equal(hi.forwarded, 7);
+    assert_int_equal(hi.unreadable, 6);
     assert_int_equal(hi.dropped, 0);
     buf_release(&env);
     buf_release(&env2);
@@ -574,14 +604,14 @@ test_loopback(void **state)
     struct buf env = {0}, box = {0}, opened = {0};
     assert_int_equal(pki_curve_public(f->nl_secret, nl_public), 0);
     signed_envelope(f, f->alice, &env);
-    assert_int_equal(seal_box(nl_public, env.p, env.len, &box, err), 0);
+    box_to(f->alice_secret, nl_public, env.p, env.len, &box);
     hub_send(&h, FEDRA__HUB_TYPE__HUB_FORWARD, 9001, NULL, &box);
     Fedra__HubType ans = FEDRA__HUB_TYPE__HUB_ANSWER;
     pump(l, &h, got, &ans);
     assert_int_equal(h.got->tag, 9001);
     assert_int_equal(h.got->status, FEDRA__HUB_STATUS__HUB_STATUS_OK);
-    assert_int_equal(seal_open(f->alice_public, f->alice_secret, h.got->payload.data,
-        h.got->payload.len, WIRE_MAX_RESPONSE, &opened, err), 0);
+    assert_int_equal(open_with(f->alice_secret, h.got->payload.data, h.got->payload.len,
+        &opened, err), 0);
     assert_int_equal(opened.len, env.len);
     wire_hubframe_free(h.got);
     h.got = NULL;
@@ -742,7 +772,7 @@ static void
 test_socks_proxy(void **state)
 {
     struct fx *f = *state;
-    char err[FEDRA_ERRLEN], proxy[64];
+    char proxy[64];
     void *ctx = zmq_ctx_new();
     struct hub h = {0};
     struct socks sx;
@@ -764,7 +794,7 @@ test_socks_proxy(void **state)
     struct buf env = {0}, box = {0};
     assert_int_equal(pki_curve_public(f->nl_secret, nl_public), 0);
     signed_envelope(f, f->alice, &env);
-    assert_int_equal(seal_box(nl_public, env.p, env.len, &box, err), 0);
+    box_to(f->alice_secret, nl_public, env.p, env.len, &box);
     hub_send(&h, FEDRA__HUB_TYPE__HUB_FORWARD, 5, NULL, &box);
     Fedra__HubType ans = FEDRA__HUB_TYPE__HUB_ANSWER;
     pump(l, &h, got, &ans);

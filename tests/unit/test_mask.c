@@ -237,6 +237,69 @@ rosters_are_checked(void **state)
     mask_node_free(m);
 }
 
+/*
+ * Kept key agreements (mask_node_new_kept) give the same masks as fresh
+ * ones, query after query and for a roster that changes; a cache that sees
+ * another own key forgets what it kept; more peers than it keeps still mask
+ * right; a low-order key fails and is not kept.
+ */
+static void
+kept_agreements_mask_the_same(void **state)
+{
+    (void)state;
+    struct roster r;
+    make_roster(&r);
+    char err[FEDRA_ERRLEN];
+    struct mask_cache *c = mask_cache_new();
+    for (int q = 0; q < 3; q++) {
+        randombytes_buf(r.qhash, sizeof r.qhash);
+        for (int i = 0; i < NODES; i++) {  /* one cache, several own keys in turn */
+            size_t n = q == 1 ? NODES - 1 : NODES;     /* a smaller roster in between */
+            if (i >= (int)n)
+                continue;
+            mask_elem a[LEN] = {0}, b[LEN] = {0};
+            struct mask_node *m = NULL;
+            assert_int_equal(mask_node_new_kept(&m, c, r.sk[i], r.pk[i], r.pk, n, r.qhash,
+                err), 0);
+            assert_int_equal(mask_apply(m, "value", a, LEN, err), 0);
+            mask_node_free(m);
+            masked(&r, i, n, "value", b, LEN);
+            assert_memory_equal(a, b, sizeof a);
+        }
+    }
+    /* More peers than the cache keeps: a roster of MASK_CACHE_PEERS + 2 keys. */
+    size_t big = MASK_CACHE_PEERS + 2;
+    _Static_assert(MASK_CACHE_PEERS + 2 <= MASK_MAX_ROSTER, "a roster larger than the cache");
+    {
+        uint8_t (*pk)[MASK_KEY_LEN] = xcalloc(big, MASK_KEY_LEN), sk[MASK_KEY_LEN];
+        for (size_t i = 0; i < big; i++)
+            crypto_box_keypair(pk[i], i == 0 ? sk : (uint8_t[MASK_KEY_LEN]){0});
+        mask_elem a[4] = {0}, b[4] = {0};
+        struct mask_node *m = NULL;
+        for (int round = 0; round < 2; round++) {
+            assert_int_equal(mask_node_new_kept(&m, c, sk, pk[0], (const uint8_t (*)[MASK_KEY_LEN])pk,
+                big, r.qhash, err), 0);
+            assert_int_equal(mask_apply(m, "value", round ? b : a, 4, err), 0);
+            mask_node_free(m);
+        }
+        assert_memory_equal(a, b, sizeof a);
+        free(pk);
+    }
+    /* A low-order point fails the agreement, kept or not, and is never kept. */
+    uint8_t bad[3][MASK_KEY_LEN];
+    memcpy(bad[0], r.pk[0], MASK_KEY_LEN);
+    memcpy(bad[1], r.pk[1], MASK_KEY_LEN);
+    memset(bad[2], 0, MASK_KEY_LEN);
+    struct mask_node *m = NULL;
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(mask_node_new_kept(&m, c, r.sk[0], r.pk[0],
+            (const uint8_t (*)[MASK_KEY_LEN])bad, 3, r.qhash, err), -1);
+        assert_non_null(strstr(err, "key agreement with roster key 3"));
+        assert_null(m);
+    }
+    mask_cache_free(c);
+}
+
 int
 main(void)
 {
@@ -246,6 +309,7 @@ main(void)
         cmocka_unit_test(a_masked_vector_looks_uniform),
         cmocka_unit_test(fixed_point_limits),
         cmocka_unit_test(rosters_are_checked),
+        cmocka_unit_test(kept_agreements_mask_the_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,12 @@
 /*
- * test_seal - padded sealed boxes (lib/seal.c), the envelope every query and
- * answer travels in through the hub.
+ * test_seal - padded boxes between two transport keys (lib/seal.c), the
+ * envelope every query and answer travels in through the hub.
  *
  * The size classes are checked against their definition in seal.h (1 KiB,
  * then each power of two and one and a half times it: each class is 3/2 or
  * 4/3 of the one before), not against typed numbers; every boundary up to
  * the largest sealed query is sealed and opened at both of its sides.  Boxes
- * that are altered, sealed to another key, padded wrongly, too short, or
+ * that are altered, opened by a third key, padded wrongly, too short, or
  * larger than the caller's limit must be refused, each with its reason.
  */
 #include <setjmp.h>
@@ -33,6 +33,28 @@ keypair(struct keys *k)
 {
     assert_true(sodium_init() >= 0);
     assert_int_equal(crypto_box_keypair(k->pk, k->sk), 0);
+}
+
+/* A box from a to b, as the client and the node make them: the pair key, then the box. */
+static void
+box_from(const struct keys *a, const struct keys *b, const uint8_t *m, size_t len,
+    struct buf *box)
+{
+    char err[FEDRA_ERRLEN];
+    uint8_t pair[SEAL_PAIR_LEN];
+    assert_int_equal(seal_pair_key(a->sk, b->pk, pair, err), 0);
+    assert_int_equal(seal_box(a->pk, pair, m, len, box, err), 0);
+}
+
+/* Open as the holder of me does it (node/hublink.c): the sender's key, the pair key, the box. */
+static int
+open_as(const struct keys *me, const uint8_t *box, size_t len, size_t max, struct buf *out,
+    char *err)
+{
+    uint8_t from[SEAL_KEY_LEN], pair[SEAL_PAIR_LEN];
+    if (seal_sender(box, len, from, err) != 0 || seal_pair_key(me->sk, from, pair, err) != 0)
+        return -1;
+    return seal_open(pair, box, len, max, out, err);
 }
 
 /* n bytes that differ from position to position and from call to call. */
@@ -77,9 +99,10 @@ static void
 test_round_trip_boundaries(void **state)
 {
     (void)state;
-    struct keys k;
+    struct keys k, a;
     char err[FEDRA_ERRLEN];
     keypair(&k);
+    keypair(&a);
     size_t c = SEAL_MIN_CLASS;
     for (;;) {
         size_t lens[] = {c - 1, c, c == SEAL_MIN_CLASS ? 0 : c / 2};
@@ -87,9 +110,9 @@ test_round_trip_boundaries(void **state)
             size_t len = lens[i];
             uint8_t *m = message(len);
             struct buf box = {0}, out = {0};
-            assert_int_equal(seal_box(k.pk, m, len, &box, err), 0);
+            box_from(&a, &k, m, len, &box);
             assert_int_equal(box.len, seal_class(len) + SEAL_OVERHEAD);
-            assert_int_equal(seal_open(k.pk, k.sk, box.p, box.len, len, &out, err), 0);
+            assert_int_equal(open_as(&k, box.p, box.len, len, &out, err), 0);
             assert_int_equal(out.len, len);
             if (len > 0)
                 assert_memory_equal(out.p, m, len);
@@ -103,38 +126,74 @@ test_round_trip_boundaries(void **state)
     }
 }
 
-/* A box altered anywhere, or opened with another key, does not open. */
+/*
+ * The pair key is the same from both sides; a box altered anywhere (its
+ * sender field included), or opened by a third key, does not open.
+ */
 static void
 test_altered_and_wrong_key(void **state)
 {
     (void)state;
-    struct keys k, other;
+    struct keys k, a, other;
     char err[FEDRA_ERRLEN];
     keypair(&k);
+    keypair(&a);
     keypair(&other);
+    uint8_t ka[SEAL_PAIR_LEN], ak[SEAL_PAIR_LEN], ko[SEAL_PAIR_LEN];
+    assert_int_equal(seal_pair_key(k.sk, a.pk, ka, err), 0);
+    assert_int_equal(seal_pair_key(a.sk, k.pk, ak, err), 0);
+    assert_int_equal(seal_pair_key(k.sk, other.pk, ko, err), 0);
+    assert_memory_equal(ka, ak, SEAL_PAIR_LEN);
+    assert_memory_not_equal(ka, ko, SEAL_PAIR_LEN);
     uint8_t *m = message(3000);
-    struct buf box = {0}, out = {0};
-    assert_int_equal(seal_box(k.pk, m, 3000, &box, err), 0);
-    size_t at[] = {0, SEAL_KEY_LEN - 1, SEAL_KEY_LEN, SEAL_OVERHEAD - 1, SEAL_OVERHEAD,
-        box.len / 2, box.len - 1};
+    struct buf box = {0}, box2 = {0}, out = {0};
+    box_from(&a, &k, m, 3000, &box);
+    /* The sender's key is in clear; the nonce is fresh for every box. */
+    uint8_t from[SEAL_KEY_LEN];
+    assert_int_equal(seal_sender(box.p, box.len, from, err), 0);
+    assert_memory_equal(from, a.pk, SEAL_KEY_LEN);
+    box_from(&a, &k, m, 3000, &box2);
+    assert_memory_not_equal(box.p + SEAL_KEY_LEN, box2.p + SEAL_KEY_LEN, SEAL_NONCE_LEN);
+    size_t at[] = {0, SEAL_KEY_LEN - 1, SEAL_KEY_LEN, SEAL_KEY_LEN + SEAL_NONCE_LEN - 1,
+        SEAL_OVERHEAD - 1, SEAL_OVERHEAD, box.len / 2, box.len - 1};
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
         box.p[at[i]] ^= 0x40;
-        assert_int_not_equal(seal_open(k.pk, k.sk, box.p, box.len, 3000, &out, err), 0);
+        assert_int_not_equal(open_as(&k, box.p, box.len, 3000, &out, err), 0);
         assert_non_null(strstr(err, "does not open"));
         assert_int_equal(out.len, 0);
         box.p[at[i]] ^= 0x40;
     }
-    assert_int_not_equal(seal_open(other.pk, other.sk, box.p, box.len, 3000, &out, err), 0);
+    /* A third key opens nothing: neither as recipient nor with its pair key. */
+    assert_int_not_equal(open_as(&other, box.p, box.len, 3000, &out, err), 0);
     assert_non_null(strstr(err, "does not open"));
-    /* The right key's public half with the wrong secret half: no. */
-    assert_int_not_equal(seal_open(k.pk, other.sk, box.p, box.len, 3000, &out, err), 0);
+    assert_int_not_equal(seal_open(ko, box.p, box.len, 3000, &out, err), 0);
     /* A box cut short by one byte: no. */
-    assert_int_not_equal(seal_open(k.pk, k.sk, box.p, box.len - 1, 3000, &out, err), 0);
-    assert_int_equal(seal_open(k.pk, k.sk, box.p, box.len, 3000, &out, err), 0);
+    assert_int_not_equal(open_as(&k, box.p, box.len - 1, 3000, &out, err), 0);
+    /* Either holder of the pair opens it (the sender could read its own box). */
+    assert_int_equal(seal_open(ak, box.p, box.len, 3000, &out, err), 0);
     assert_memory_equal(out.p, m, 3000);
+    out.len = 0;
+    assert_int_equal(open_as(&k, box.p, box.len, 3000, &out, err), 0);
+    assert_memory_equal(out.p, m, 3000);
+    /* A peer key of low order (here zero) gives no pair key. */
+    uint8_t zero[SEAL_KEY_LEN] = {0};
+    assert_int_not_equal(seal_pair_key(k.sk, zero, ko, err), 0);
+    assert_non_null(strstr(err, "key agreement failed"));
     buf_release(&box);
+    buf_release(&box2);
     buf_release(&out);
     free(m);
+}
+
+/* A box of len plaintext bytes as seal_box lays it out, but with plain as given. */
+static void
+raw_box(const struct keys *a, const uint8_t pair[SEAL_PAIR_LEN], const uint8_t *plain,
+    size_t len, uint8_t *box)
+{
+    memcpy(box, a->pk, SEAL_KEY_LEN);
+    randombytes_buf(box + SEAL_KEY_LEN, SEAL_NONCE_LEN);
+    assert_int_equal(crypto_box_easy_afternm(box + SEAL_KEY_LEN + SEAL_NONCE_LEN, plain, len,
+        box + SEAL_KEY_LEN, pair), 0);
 }
 
 /* Boxes that open but whose padding is not seal_box's. */
@@ -142,31 +201,34 @@ static void
 test_bad_padding(void **state)
 {
     (void)state;
-    struct keys k;
+    struct keys k, a;
     char err[FEDRA_ERRLEN];
     keypair(&k);
+    keypair(&a);
+    uint8_t pair[SEAL_PAIR_LEN];
+    assert_int_equal(seal_pair_key(a.sk, k.pk, pair, err), 0);
     size_t cls = seal_class(SEAL_MIN_CLASS);
     uint8_t *plain = xcalloc(1, cls);
     struct buf out = {0};
     uint8_t *box = xmalloc(cls + SEAL_OVERHEAD);
     /* No pad marker at all (all zeros). */
-    assert_int_equal(crypto_box_seal(box, plain, cls, k.pk), 0);
-    assert_int_not_equal(seal_open(k.pk, k.sk, box, cls + SEAL_OVERHEAD, cls, &out, err), 0);
+    raw_box(&a, pair, plain, cls, box);
+    assert_int_not_equal(open_as(&k, box, cls + SEAL_OVERHEAD, cls, &out, err), 0);
     assert_non_null(strstr(err, "padded wrongly"));
     /* Padded correctly, but to more than its class: a short message in a big box. */
     size_t padded = 0;
     memset(plain, 'x', 10);
     assert_int_equal(sodium_pad(&padded, plain, 10, cls, cls), 0);
-    assert_int_equal(crypto_box_seal(box, plain, cls, k.pk), 0);
-    assert_int_not_equal(seal_open(k.pk, k.sk, box, cls + SEAL_OVERHEAD, cls, &out, err), 0);
+    raw_box(&a, pair, plain, cls, box);
+    assert_int_not_equal(open_as(&k, box, cls + SEAL_OVERHEAD, cls, &out, err), 0);
     assert_non_null(strstr(err, "padded wrongly"));
     /* Padded to a size that is no class. */
     size_t odd = SEAL_MIN_CLASS + 1;
     memset(plain, 0, cls);
     assert_int_equal(sodium_pad(&padded, plain, SEAL_MIN_CLASS, odd, odd), 0);
     assert_int_equal(padded, odd);
-    assert_int_equal(crypto_box_seal(box, plain, odd, k.pk), 0);
-    assert_int_not_equal(seal_open(k.pk, k.sk, box, odd + SEAL_OVERHEAD, cls, &out, err), 0);
+    raw_box(&a, pair, plain, odd, box);
+    assert_int_not_equal(open_as(&k, box, odd + SEAL_OVERHEAD, cls, &out, err), 0);
     assert_non_null(strstr(err, "padded wrongly"));
     assert_int_equal(out.len, 0);
     buf_release(&out);
@@ -179,26 +241,27 @@ static void
 test_limit(void **state)
 {
     (void)state;
-    struct keys k;
+    struct keys k, a;
     char err[FEDRA_ERRLEN];
     keypair(&k);
+    keypair(&a);
     size_t len = 5000;
     uint8_t *m = message(len);
     struct buf box = {0}, out = {0};
-    assert_int_equal(seal_box(k.pk, m, len, &box, err), 0);
-    assert_int_equal(seal_open(k.pk, k.sk, box.p, box.len, len, &out, err), 0);
+    box_from(&a, &k, m, len, &box);
+    assert_int_equal(open_as(&k, box.p, box.len, len, &out, err), 0);
     out.len = 0;
-    assert_int_not_equal(seal_open(k.pk, k.sk, box.p, box.len, len - 1, &out, err), 0);
+    assert_int_not_equal(open_as(&k, box.p, box.len, len - 1, &out, err), 0);
     assert_non_null(strstr(err, "larger than the"));
     assert_int_equal(out.len, 0);
     /* A box bigger than any message within max could need is refused unopened. */
-    assert_int_not_equal(seal_open(k.pk, k.sk, box.p, box.len, 100, &out, err), 0);
+    assert_int_not_equal(open_as(&k, box.p, box.len, 100, &out, err), 0);
     assert_non_null(strstr(err, "can need"));
     /* Shorter than the smallest box. */
-    assert_int_not_equal(seal_open(k.pk, k.sk, box.p, SEAL_OVERHEAD + SEAL_MIN_CLASS - 1,
-        len, &out, err), 0);
+    assert_int_not_equal(open_as(&k, box.p, SEAL_OVERHEAD + SEAL_MIN_CLASS - 1, len, &out,
+        err), 0);
     assert_non_null(strstr(err, "shorter than the smallest box"));
-    assert_int_not_equal(seal_open(k.pk, k.sk, box.p, 0, len, &out, err), 0);
+    assert_int_not_equal(open_as(&k, box.p, 0, len, &out, err), 0);
     assert_int_equal(out.len, 0);
     buf_release(&box);
     buf_release(&out);

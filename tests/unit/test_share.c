@@ -63,12 +63,12 @@ pool_and_release(const struct layout *L, mask_elem *const *share, struct release
     for (int i = 0; i < NODES; i++)
         crypto_box_keypair(pk[i], sk[i]);
     randombytes_buf(qhash, sizeof qhash);
-    size_t n = LAYOUT_VECTORS * L->npos;
+    size_t n = layout_elems(L);
     mask_elem *sum = calloc(n, sizeof *sum);
     for (int i = 0; i < NODES; i++) {
         struct mask_node *m = NULL;
         assert_int_equal(mask_node_new(&m, sk[i], pk[i], pk, NODES, qhash, err), 0);
-        assert_int_equal(share_mask(m, share[i], L->npos, err), 0);
+        assert_int_equal(share_mask(m, L, share[i], err), 0);
         mask_node_free(m);
         mask_add(sum, share[i], n);
     }
@@ -128,7 +128,7 @@ again:
         Fedra__Cell *cp[TYPES * 2];
         char *lv[TYPES * 2][2];
         count_of(&nd[i], &cr, cells, cp, lv);
-        share[i] = calloc(LAYOUT_VECTORS * L.npos, sizeof **share);
+        share[i] = calloc(layout_elems(&L), sizeof **share);
         assert_int_equal(share_fill_count(&L, &cr, &policy, share[i], err), 0);
     }
     struct release *rel = NULL;
@@ -229,7 +229,7 @@ km_pools_exactly_and_stops_at_the_pooled_risk_set(void **state)
         }
         km.strata = ltp;
         km.n_strata = VARS_NSTAGE;
-        share[i] = calloc(LAYOUT_VECTORS * L.npos, sizeof **share);
+        share[i] = calloc(layout_elems(&L), sizeof **share);
         assert_int_equal(share_fill_km(&L, &km, &policy, share[i], err), 0);
     }
     struct release *rel = NULL;
@@ -299,8 +299,8 @@ a_wrong_share_refuses_the_release(void **state)
     assert_int_equal(layout_make(&spec, 0, &L, err), 0);
     mask_elem *share[NODES];
     for (int i = 0; i < NODES; i++)
-        share[i] = calloc(LAYOUT_VECTORS * L.npos, sizeof **share);
-    share[2][LAYOUT_VALUE * L.npos + 1] += 3;       /* a value with no contributed flag */
+        share[i] = calloc(layout_elems(&L), sizeof **share);
+    share[2][layout_vector_off(&L, LAYOUT_VALUE) + 1] += 3;   /* a value with no contributed flag */
     struct release *rel = NULL;
     assert_int_equal(pool_and_release(&L, share, &rel, err), -1);
     assert_non_null(strstr(err, "do not add up"));
