@@ -17,7 +17,7 @@
 
 #define HUBCONF_QUOTE_MAX 80                /* characters of a bad value quoted in an error */
 
-enum key_kind { K_PATH, K_ENDPOINT, K_URL, K_UINT, K_NAMES };
+enum key_kind { K_PATH, K_ENDPOINT, K_URL, K_UINT, K_NAMES, K_ONOFF };
 
 struct key {
     const char *name;
@@ -52,6 +52,8 @@ static const struct key hubconf_keys[] = {
     {"skew_ms", K_UINT, LIM(skew_ms), 0, RELAY_MAX_SKEW_MS, 0, NULL},
     {"roster", K_NAMES, STR(roster), 0, 0, 0, NULL},
     {"roster_min", K_UINT, STR(roster_min), 2, WIRE_MAX_AUDIENCE, 0, NULL},
+    {"pool_audit", K_ONOFF, STR(pool_audit), 0, 1, 0, NULL},
+    {"pool_history", K_PATH, STR(pool_history), 0, 0, 0, NULL},
 };
 #define HUBCONF_NKEYS (sizeof hubconf_keys / sizeof hubconf_keys[0])
 
@@ -117,6 +119,11 @@ set_value(struct hubconf *c, const struct key *k, const char *value, char *why, 
     case K_NAMES:
         *sp = xstrdup(value);
         return relay_roster_problem(value, 1, why, whylen);
+    case K_ONOFF:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            return "must be on or off";
+        *(uint32_t *)((char *)c + k->off) = strcmp(value, "on") == 0;
+        return NULL;
     case K_UINT:
         if (util_parse_int(value, k->lo, k->hi, &v) != 0) {
             snprintf(why, whylen, "must be an integer from %lld to %lld", k->lo, k->hi);
@@ -181,6 +188,7 @@ hubconf_load(const char *path, struct hubconf *c, char *err)
     c->lim.skew_ms = RELAY_DEFAULT_SKEW_MS;
     c->lim.hello_interval_ms = WIRE_HUB_HELLO_INTERVAL_MS;
     c->roster_min = RELAY_MIN_ROSTER;
+    c->pool_audit = 1;
     if (kv_parse(path, on_line, c, err) != 0)
         return -1;
     char why[FEDRA_ERRLEN];
@@ -206,6 +214,11 @@ hubconf_load(const char *path, struct hubconf *c, char *err)
         buf_printf(&b, "%s%s", c->log, HUBCONF_STATE_SUFFIX);
         c->state = buf_detach(&b);
     }
+    if (c->pool_history == NULL) {
+        struct buf b = {0};
+        buf_printf(&b, "%s%s", c->log, HUBCONF_POOL_HISTORY_SUFFIX);
+        c->pool_history = buf_detach(&b);
+    }
     return 0;
 }
 
@@ -222,5 +235,6 @@ hubconf_release(struct hubconf *c)
     free(c->log);
     free(c->state);
     free(c->roster);
+    free(c->pool_history);
     memset(c, 0, sizeof *c);
 }

@@ -14,6 +14,7 @@
 #include "hub/relay.h"
 
 #define HUBCONF_STATE_SUFFIX ".status"      /* default state file: LOG.status */
+#define HUBCONF_POOL_HISTORY_SUFFIX ".pool-history" /* default pooled history: LOG.pool-history */
 #define HUBCONF_MAX_URL 2048                /* longest crl_url */
 #define HUBCONF_DEFAULT_CRL_REFRESH_S 3600
 #define HUBCONF_MIN_CRL_REFRESH_S 10
@@ -36,6 +37,8 @@ struct hubconf {
     struct relay_limits lim;        /* timeout_max_ms, queue_per_node, inflight_max, skew_ms */
     char *roster;                   /* pooled release: every participant's name, comma-separated */
     uint32_t roster_min;            /* RELAY_MIN_ROSTER; lower only to test (disclosure.md §8.3) */
+    uint32_t pool_audit;            /* 1 (default): the pooled auditor; 0 only to test (§8.7) */
+    char *pool_history;             /* its history file (hub/phist.h); default LOG.pool-history */
     uint32_t seen;                  /* bit per key: a key given twice is refused */
 };
 

@@ -26,6 +26,7 @@
 #include "certs/pki.h"
 #include "hub/hubconf.h"
 #include "hub/hubstatus.h"
+#include "hub/phist.h"
 #include "hub/relaylog.h"
 #include "lib/util.h"
 #include "node/crlfetch.h"
@@ -46,6 +47,7 @@ struct hub {
     char name[PKI_MAX_NAME + 1];
     uint8_t curve_secret[PKI_CURVE_KEY_LEN];
     struct relaylog *log;
+    struct phist *phist;            /* the pooled auditor's history; NULL: pool_audit = off */
     struct relay *relay;
     void *zctx, *router;
     char endpoint[256];
@@ -514,6 +516,11 @@ hub_open(struct hub *h, const char *config_path,
     h->relay = relay_new(&h->cfg.lim, h->name, &io);
     relay_set_signer(h->relay, h->cert, h->key);
     relay_set_roster(h->relay, h->cfg.roster, h->cfg.roster_min);
+    if (h->cfg.pool_audit) {
+        if (phist_open(h->cfg.pool_history, &h->phist, err) != 0)
+            return -1;
+        relay_set_pool_audit(h->relay, h->phist);
+    }
     struct relay_now now = now_pair();
     relay_set_trust(h->relay, h->trust, &now);
     if (open_sockets(h, err) != 0)
@@ -541,6 +548,7 @@ hub_close(struct hub *h)
         zmq_ctx_term(h->zctx);
     }
     relay_free(h->relay);
+    phist_free(h->phist);
     relaylog_close(h->log);
     pki_cert_free(h->cert);
     pki_key_free(h->key);

@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/paudit.h"
 #include "analysis/pool.h"
+#include "hub/phist.h"
 #include "hub/relaylog.h"
 #include "lib/mask.h"
+#include "proto/atoms.h"
 #include "proto/evidence.h"
 #include "proto/layout.h"
 #include "proto/release.h"
@@ -24,6 +27,18 @@ struct hubpool {
     uint8_t (*commit)[WIRE_HASH_LEN];   /* per node: SHA-256 of its response envelope */
     struct pool_policy policy;      /* the strictest of the nodes' */
     size_t have;                    /* nodes whose share is in */
+    struct hubpool_audit *audit;    /* the pooled auditor, NULL: off (hubpool_audit) */
+    struct buf query;               /* the pooled query Envelope as the analyst signed it */
+};
+
+/* The pooled auditor of one route (hubpool_audit; docs/disclosure.md §8.7). */
+struct hubpool_audit {
+    struct phist *hist;             /* the history it audits against (a copy) */
+    struct paudit_layout A;         /* the atoms of the history and this query */
+    mask_elem *atoms;               /* sum of the nodes' rows per atom */
+    uint32_t *released;             /* this query's cells released with a count */
+    size_t nreleased;
+    size_t at;                      /* the auditor's query with this one's sets (atoms_plan) */
 };
 
 int
@@ -95,6 +110,7 @@ hubpool_open(struct hubpool **out, const uint8_t *query, size_t len,
         goto bad;
     }
     wire_query_hash(query, len, p->qhash);
+    buf_append(&p->query, query, len);
     p->n = n;
     p->sum = xcalloc(layout_elems(&p->L), sizeof *p->sum);
     p->answer = xcalloc(n, sizeof *p->answer);
@@ -121,6 +137,13 @@ hubpool_free(struct hubpool *p)
     free(p->response);
     free(p->commit);
     free(p->sum);
+    if (p->audit != NULL) {
+        phist_free(p->audit->hist);
+        free(p->audit->atoms);
+        free(p->audit->released);
+        free(p->audit);
+    }
+    buf_release(&p->query);
     free(p);
 }
 
@@ -141,6 +164,165 @@ hubpool_answer(const struct hubpool *p, size_t i, size_t *len)
 {
     *len = i < p->n ? p->answer[i].len : 0;
     return *len > 0 ? p->answer[i].p : NULL;
+}
+
+/* ---- the pooled auditor (docs/disclosure.md §8.7) ---- */
+
+int
+hubpool_audit(struct hubpool *p, const uint8_t *hist, size_t len, char *err)
+{
+    char why[FEDRA_ERRLEN];
+    struct hubpool_audit *a = xcalloc(1, sizeof *a);
+    Fedra__QueryBody *q[PAUDIT_MAX_QUERIES];
+    size_t nq = 0;
+    int rc = -1;
+    if (phist_unpack(hist, len, &a->hist, why) != 0) {
+        errf(err, "pooled audit: %s", why);
+        goto done;
+    }
+    for (; nq < phist_count(a->hist); nq++) {
+        size_t ql;
+        const uint8_t *qb = phist_query(a->hist, nq, &ql);
+        Fedra__Envelope *e = wire_envelope_decode(qb, ql, WIRE_MAX_QUERY, why);
+        q[nq] = e ? wire_query_decode(e->body.data, e->body.len, why) : NULL;
+        wire_envelope_free(e);
+        if (q[nq] == NULL) {
+            errf(err, "pooled history entry %zu: %s", nq + 1, why);
+            goto done;
+        }
+    }
+    const Fedra__QueryBody *plan[PAUDIT_MAX_QUERIES];
+    size_t np = atoms_plan((const Fedra__QueryBody *const *)q, nq, p->q, plan, &a->at);
+    if (np > PHIST_MAX + (size_t)1 || (a->at == nq && nq >= PHIST_MAX)) {
+        errf(err, "the pooled history is full (%d released pooled results, PHIST_MAX): this "
+            "hub releases no new pooled question (fail closed; docs/disclosure.md §8.7)",
+            PHIST_MAX);
+        goto done;
+    }
+    if (atoms_layout(plan, np, &a->A, why) != 0) {
+        errf(err, "this pooled query cannot be audited: %s; it is refused (fail closed)", why);
+        goto done;
+    }
+    a->atoms = xcalloc(a->A.natoms, sizeof *a->atoms);
+    a->released = xcalloc(p->L.ncells + 1, sizeof *a->released);
+    p->audit = a;
+    a = NULL;
+    rc = 0;
+done:
+    for (size_t i = 0; i < nq; i++)
+        wire_query_free(q[i]);
+    if (a != NULL) {
+        phist_free(a->hist);
+        free(a);
+    }
+    return rc;
+}
+
+/* The share's atom count: the layout's when auditing, and bounded in any case. */
+static int
+audit_atoms_problem(const struct hubpool *p, const Fedra__PoolShare *share, char *err)
+{
+    if (p->audit != NULL && share->atoms != p->audit->A.natoms)
+        return errf(err, "its share has %llu atoms of the pooled audit, not %zu (another "
+            "history?)", (unsigned long long)share->atoms, p->audit->A.natoms);
+    if (share->atoms > PAUDIT_MAX_ATOMS)
+        return errf(err, "its share has %llu atoms (at most %u)",
+            (unsigned long long)share->atoms, PAUDIT_MAX_ATOMS);
+    return 0;
+}
+
+/* The position of cell c's pooled size: a count cell, or a stratum's n. */
+static size_t
+audit_pos(const struct layout *L, size_t c)
+{
+    return L->kind == LAYOUT_COUNT ? c : layout_surv_n(L, c);
+}
+
+/*
+ * Run the auditor on the pooled atom sizes: the cells the rules would release
+ * are candidates; those it withholds are marked withheld in sums (as a
+ * node's auditor would: the release then says `withheld`, whichever rule).
+ * The kept cells are the released sets, for the history.
+ */
+static int
+audit_apply(struct hubpool *p, mask_elem *sums, char *err)
+{
+    struct hubpool_audit *a = p->audit;
+    const struct layout *L = &p->L;
+    size_t nh = phist_count(a->hist), nhs = 0;
+    for (size_t i = 0; i < nh; i++) {
+        size_t n;
+        phist_cells(a->hist, i, &n);
+        nhs += n;
+    }
+    struct paudit_set *hs = xcalloc(nhs + 1, sizeof *hs), *cs = xcalloc(L->ncells + 1,
+        sizeof *cs);
+    uint64_t *size = xcalloc(a->A.natoms, sizeof *size);
+    unsigned char *kept = xcalloc(L->ncells + 1, 1);
+    int rc = -1;
+    nhs = 0;
+    for (size_t i = 0; i < nh; i++) {
+        size_t n;
+        const uint32_t *c = phist_cells(a->hist, i, &n);
+        for (size_t j = 0; j < n; j++)
+            hs[nhs++] = (struct paudit_set){(uint32_t)i, c[j]};
+    }
+    for (size_t i = 0; i < a->A.natoms; i++) {
+        if (a->atoms[i] >> 64 != 0 || (uint64_t)a->atoms[i] > PAUDIT_MAX_POOLED_ROWS) {
+            errf(err, "the pooled atom sizes are not counts: a node sent a wrong share; "
+                "nothing is released");
+            goto done;
+        }
+        size[i] = (uint64_t)a->atoms[i];
+    }
+    size_t nc = 0;
+    for (size_t c = 0; c < L->ncells; c++) {
+        struct pool_position x = {(uint64_t)sums[audit_pos(L, c)],
+            (uint32_t)sums[layout_vector_off(L, LAYOUT_CONTRIB) + audit_pos(L, c)],
+            (uint32_t)sums[layout_vector_off(L, LAYOUT_SMALL) + audit_pos(L, c)],
+            (uint32_t)sums[layout_vector_off(L, LAYOUT_WITHHELD) + audit_pos(L, c)]};
+        if (x.value > 0 && pool_decide(&p->policy, &x) == POOL_RELEASED)
+            cs[nc++] = (struct paudit_set){(uint32_t)a->at, (uint32_t)c};
+    }
+    /* The fingerprint weights from the query hash: recompute gets the same verdicts. */
+    uint64_t seed;
+    memcpy(&seed, p->qhash, sizeof seed);
+    int stale = 0;
+    char why[FEDRA_ERRLEN];
+    if (paudit_decide(&a->A, size, p->policy.min_cell > 0 ? p->policy.min_cell : 1, hs, nhs,
+            cs, nc, kept, &stale, seed, why) < 0) {
+        errf(err, "the pooled auditor cannot decide (%s); nothing is released", why);
+        goto done;
+    }
+    a->nreleased = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (kept[i])
+            a->released[a->nreleased++] = cs[i].cell;
+        else
+            sums[layout_vector_off(L, LAYOUT_WITHHELD) + audit_pos(L, cs[i].cell)] += 1;
+    }
+    rc = 0;
+done:
+    free(hs);
+    free(cs);
+    free(size);
+    free(kept);
+    return rc;
+}
+
+const uint32_t *
+hubpool_released(const struct hubpool *p, size_t *n, size_t *entry)
+{
+    *n = p->audit != NULL ? p->audit->nreleased : 0;
+    *entry = p->audit != NULL ? p->audit->at : 0;
+    return p->audit != NULL ? p->audit->released : NULL;
+}
+
+const uint8_t *
+hubpool_query(const struct hubpool *p, size_t *len)
+{
+    *len = p->query.len;
+    return p->query.p;
 }
 
 /*
@@ -193,9 +375,15 @@ check_response(const struct hubpool *p, const struct pki_trust *trust,
         errf(err, "node '%s' sent no share for this query's %zu positions", name, p->L.npos);
         goto done;
     }
+    if (audit_atoms_problem(p, *share, err) != 0) {
+        char why2[FEDRA_ERRLEN];
+        snprintf(why2, sizeof why2, "%s", err);
+        errf(err, "node '%s': %s", name, why2);
+        goto done;
+    }
     uint8_t h[WIRE_HASH_LEN];
     pki_sha256(a->masked.data, a->masked.len, h);
-    if (a->masked.len != layout_elems(&p->L) * MASK_ELEM_LEN ||
+    if (a->masked.len != (layout_elems(&p->L) + (*share)->atoms) * MASK_ELEM_LEN ||
         memcmp(h, (*share)->masked_hash.data, WIRE_HASH_LEN) != 0) {
         errf(err, "node '%s' sent a share that is not the one it signed", name);
         goto done;
@@ -236,6 +424,13 @@ hubpool_add(struct hubpool *p, const struct pki_trust *trust, const struct pki_c
     mask_unpack(a->masked.data, n, v);
     mask_add(p->sum, v, n);
     free(v);
+    if (p->audit != NULL) {         /* the atom counts after the values and flags */
+        size_t na = p->audit->A.natoms;
+        mask_elem *w = xcalloc(na + 1, sizeof *w);
+        mask_unpack(a->masked.data + n * MASK_ELEM_LEN, na, w);
+        mask_add(p->audit->atoms, w, na);
+        free(w);
+    }
     buf_append(&p->answer[i], answer, len);
     buf_append(&p->response[i], a->response.data, a->response.len);
     p->have++;
@@ -251,7 +446,20 @@ hubpool_release_body(struct hubpool *p, const char *hub, int64_t released_at_ms,
     if (!hubpool_complete(p))
         return errf(err, "%zu of %zu nodes have answered", p->have, p->n);
     struct release *r = NULL;
-    if (release_build(&p->L, p->sum, (uint32_t)p->n, &p->policy, &r, err) != 0)
+    mask_elem *sums = p->sum, *audited = NULL;
+    if (p->audit != NULL) {
+        size_t n = layout_elems(&p->L);
+        audited = xcalloc(n, sizeof *audited);
+        memcpy(audited, p->sum, n * sizeof *audited);
+        if (audit_apply(p, audited, err) != 0) {
+            free(audited);
+            return -1;
+        }
+        sums = audited;
+    }
+    int built = release_build(&p->L, sums, (uint32_t)p->n, &p->policy, &r, err);
+    free(audited);
+    if (built != 0)
         return -1;
     *shown = release_shown(r);
     *hidden = release_hidden(r);
@@ -309,7 +517,7 @@ hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
 /* ---- recompute from the relay log ---- */
 
 struct kept {
-    struct buf query, release;
+    struct buf query, release, history;
     char (*node)[PKI_MAX_NAME + 1];
     struct buf *share;
     int64_t *ts;
@@ -324,6 +532,9 @@ kept_add(const char *kind, const char *node, int64_t ts_ms, const uint8_t *data,
     if (strcmp(kind, "pooled-query") == 0) {
         k->query.len = 0;
         buf_append(&k->query, data, len);
+    } else if (strcmp(kind, "pool-history") == 0) {
+        k->history.len = 0;
+        buf_append(&k->history, data, len);
     } else if (strcmp(kind, "release") == 0) {
         k->release.len = 0;
         buf_append(&k->release, data, len);
@@ -377,6 +588,9 @@ hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
     wire_query_free(qb);
     if (opened != 0)
         goto done;
+    /* Audited when released: against the history kept with the route. */
+    if (k.history.len > 0 && hubpool_audit(p, k.history.p, k.history.len, err) != 0)
+        goto done;
     for (size_t i = 0; i < k.n; i++) {
         size_t at = p->n;
         for (size_t j = 0; j < p->n; j++)
@@ -418,6 +632,7 @@ done:
     free(k.ts);
     buf_release(&k.query);
     buf_release(&k.release);
+    buf_release(&k.history);
     buf_release(&body);
     hubpool_free(p);
     pki_cert_free(analyst);

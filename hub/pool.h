@@ -88,4 +88,22 @@ int hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
  * recomputed from it: hubpool_recompute); NULL before it arrived. */
 const uint8_t *hubpool_answer(const struct hubpool *p, size_t i, size_t *len);
 
+/*
+ * The pooled auditor (analysis/paudit.h, docs/disclosure.md §8.7): audit this
+ * route against the history packed in hist (hub/phist.h phist_pack).  Every
+ * node's share must then carry the atoms of that history and this query
+ * (PoolShare.atoms); at release, cells the pooled rules would release are
+ * withheld where the auditor says so.  -1 when the query cannot be audited
+ * (the history is too large with it: PAUDIT_MAX_QUERIES, PAUDIT_MAX_ATOMS):
+ * the caller refuses the route.
+ */
+int hubpool_audit(struct hubpool *p, const uint8_t *hist, size_t len, char *err);
+/* After the release: the cells (count) or strata released with a count (the
+ * history's new sets), and the history entry they belong to (an existing one
+ * with the same sets: proto/atoms.h atoms_plan; else the history's size, a
+ * new entry); NULL when not audited. */
+const uint32_t *hubpool_released(const struct hubpool *p, size_t *n, size_t *entry);
+/* The pooled query Envelope as the analyst signed it. */
+const uint8_t *hubpool_query(const struct hubpool *p, size_t *len);
+
 #endif /* !HUBPOOL_H */

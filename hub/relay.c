@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "hub/fit.h"
+#include "hub/phist.h"
 #include "hub/pool.h"
 #include "node/certcache.h"
 
@@ -76,6 +77,7 @@ struct proute {
     uint32_t timeout_ms;                    /* per node and round */
     size_t waiting;                         /* nodes not yet answered or failed */
     char why[RELAY_NOTE_MAX];               /* the first failure: no release */
+    uint64_t hist_version;                  /* the pooled history's version when it opened */
 };
 
 struct replay_entry {
@@ -120,6 +122,7 @@ struct relay {
     char **roster;                          /* pooled participants (relay_set_roster) */
     size_t nroster;
     const struct pki_cert *sign_cert;       /* the hub's own: signs pooled releases */
+    struct phist *phist;                    /* the pooled auditor's history; NULL: off */
     const struct pki_key *sign_key;
 };
 
@@ -727,6 +730,67 @@ route_admit(struct relay *r, const Fedra__HubFrame *f, struct route *rt,
 
 /* ---- pooled routes ---- */
 
+/*
+ * The pooled auditor (docs/disclosure.md §8.7): the route is audited against
+ * the history as it is now, kept in the relay log with it (for recompute).
+ */
+static int
+pool_audit_open(struct relay *r, struct proute *pr, struct route *rt,
+    const struct relay_now *now)
+{
+    if (r->phist == NULL)
+        return 0;
+    struct buf h = {0};
+    phist_pack(r->phist, &h);
+    int rc = hubpool_audit(pr->hp, h.p, h.len, rt->why);
+    if (rc == 0)
+        event_blob(r, now, "pool-history", rt->analyst, rt->body->route_id.data,
+            rt->body->query_hash.data, "", h.p, h.len, "");
+    buf_release(&h);
+    pr->hist_version = phist_version(r->phist);
+    return rc;
+}
+
+/* The history's query Envelopes for a FORWARD (hist: PHIST_MAX entries); their number. */
+static size_t
+pool_audit_history(const struct relay *r, ProtobufCBinaryData *hist)
+{
+    size_t n = r->phist != NULL ? phist_count(r->phist) : 0;
+    for (size_t i = 0; i < n; i++)
+        hist[i].data = (uint8_t *)phist_query(r->phist, i, &hist[i].len);
+    return n;
+}
+
+/* Before the release: no other pooled result was released since this one opened. */
+static int
+pool_audit_current(const struct relay *r, struct proute *pr)
+{
+    if (r->phist == NULL || phist_version(r->phist) == pr->hist_version)
+        return 0;
+    return errf(pr->why, "another pooled result was released while this one was computed, "
+        "and it was audited without it: ask again");
+}
+
+/* After the release is signed, before it is sent: its released cells join the history. */
+static int
+pool_audit_keep(struct relay *r, struct proute *pr)
+{
+    if (r->phist == NULL)
+        return 0;
+    size_t qlen, n, entry;
+    const uint8_t *q = hubpool_query(pr->hp, &qlen);
+    const uint32_t *cells = hubpool_released(pr->hp, &n, &entry);
+    if (entry < phist_count(r->phist))     /* the same sets as an earlier release */
+        return phist_merge(r->phist, entry, cells, n, pr->why);
+    return phist_append(r->phist, q, qlen, cells, n, pr->why);
+}
+
+void
+relay_set_pool_audit(struct relay *r, struct phist *h)
+{
+    r->phist = h;
+}
+
 /* Open a pooled route for rt; its slot, or -1 with rt->why. */
 static int
 pool_open(struct relay *r, const struct relay_peer *from, struct route *rt,
@@ -770,6 +834,11 @@ pool_open(struct relay *r, const struct relay_peer *from, struct route *rt,
         hubfit_free(pr->fit);
         memset(pr, 0, sizeof *pr);
         return errf(rt->why, "the route's query hash is not the pooled query's");
+    }
+    if (pool_audit_open(r, pr, rt, now) != 0) {
+        hubpool_free(pr->hp);
+        pr->hp = NULL;
+        return -1;
     }
     pr->used = 1;
     event_blob(r, now, "pooled-query", rt->analyst, b->route_id.data, b->query_hash.data, "",
@@ -863,10 +932,12 @@ pool_settle(struct relay *r, int slot, const struct relay_now *now)
         return;                     /* the fit's next round is out */
     struct buf out = {0};
     size_t shown = 0, hidden = 0;
+    /* A pooled table faces the pooled auditor; a fit's rounds do not (docs/disclosure.md). */
     int released = pr->why[0] == 0 && (pr->fit != NULL
         ? hubfit_finish(pr->fit, r->sign_cert, r->sign_key, now->wall_ms, &out, pr->why) == 0
-        : hubpool_finish(pr->hp, r->sign_cert, r->sign_key, now->wall_ms, &out, &shown,
-              &hidden, pr->why) == 0);
+        : pool_audit_current(r, pr) == 0 &&
+              hubpool_finish(pr->hp, r->sign_cert, r->sign_key, now->wall_ms, &out, &shown,
+                  &hidden, pr->why) == 0 && pool_audit_keep(r, pr) == 0);
     if (released) {
         char note[96];
         if (pr->fit != NULL)
@@ -1012,6 +1083,11 @@ route_forward(struct relay *r, const struct relay_peer *from, struct route *rt,
         f.tag = p->tag;
         f.payload.data = payload.p;
         f.payload.len = payload.len;
+        ProtobufCBinaryData hist[PHIST_MAX];
+        if (pool >= 0) {            /* the pooled auditor's history (node/patoms.h) */
+            f.n_pool_history = pool_audit_history(r, hist);
+            f.pool_history = hist;
+        }
         int sr = send_frame(r, &n->peer, &f);
         buf_release(&payload);
         if (sr == RELAY_SENT) {

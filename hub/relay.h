@@ -190,6 +190,12 @@ void relay_set_trust(struct relay *r, const struct pki_trust *t, const struct re
 const char *relay_roster_problem(const char *roster, uint32_t min, char *why, size_t whylen);
 /* The pooled roster (copied; NULL: no pooled release) of at least min nodes. */
 void relay_set_roster(struct relay *r, const char *roster, uint32_t min);
+/*
+ * The pooled auditor's history (hub/phist.h; held, not owned), NULL: off
+ * (hub config pool_audit = off, for tests only; docs/disclosure.md §8.7).
+ */
+struct phist;
+void relay_set_pool_audit(struct relay *r, struct phist *h);
 /* The hub's certificate and key, which sign pooled releases (not owned; NULL: none). */
 void relay_set_signer(struct relay *r, const struct pki_cert *cert, const struct pki_key *key);
 

@@ -58,6 +58,7 @@ struct hublink {
         uint8_t pair[SEAL_PAIR_LEN];
     } pairs[HUBLINK_KEY_CACHE];
     size_t npairs, next_pair;
+    const Fedra__HubFrame *forwarding;  /* the FORWARD being answered (hublink_pool_history) */
 };
 
 static const char *const state_names[] = {"no link", "connecting", "up", "refused"};
@@ -432,7 +433,9 @@ forward(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
         why = HUBLINK_WHY_SENDER;   /* the answer goes under the pair key: the signer's */
     else {
         int to_hub = 0;
+        l->forwarding = f;
         l->answer(l->arg, query.p, query.len, &reply, &to_hub);
+        l->forwarding = NULL;
         if (to_hub)
             buf_append(&sealed, reply.p, reply.len);
         else if (seal_box(l->public, pair, reply.p, reply.len, &sealed, err) != 0)
@@ -467,6 +470,13 @@ pool_round(struct hublink *l, const Fedra__HubFrame *f, struct buf *out)
     l->round(l->arg, f->payload.data, f->payload.len, &reply);
     answer_frame(f->tag, FEDRA__HUB_STATUS__HUB_STATUS_OK, "", &reply, out);
     buf_release(&reply);
+}
+
+const ProtobufCBinaryData *
+hublink_pool_history(const struct hublink *l, size_t *n)
+{
+    *n = l != NULL && l->forwarding != NULL ? l->forwarding->n_pool_history : 0;
+    return *n > 0 ? l->forwarding->pool_history : NULL;
 }
 
 void

@@ -163,4 +163,11 @@ uint64_t hublink_changes(const struct hublink *l);
 void hublink_info(const struct hublink *l, struct hublink_info *out);
 const char *hublink_state_name(enum hublink_state s);
 
+/*
+ * While the answer function runs for a FORWARD: the pooled auditor's history
+ * the hub sent with it (HubFrame.pool_history, node/patoms.h); NULL, *n = 0
+ * otherwise.
+ */
+const ProtobufCBinaryData *hublink_pool_history(const struct hublink *l, size_t *n);
+
 #endif /* !HUBLINK_H */

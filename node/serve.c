@@ -782,8 +782,9 @@ answer_pooled_model(struct node *nd, struct query_state *s, const Fedra__PoolRou
     struct node_kind_path path = {nd->trust, nd->certs, nd->name, s->qhash, s->now};
     struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
         FEDRA_VERSION_STRING, &path, NULL};
+    /* A fit's rounds carry no atoms: the pooled auditor reads tables (docs/disclosure.md). */
     struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
-        nd->certs, nd->masks};
+        nd->certs, nd->masks, nd->name, NULL, 0};
     if (sharefit_answer(&nd->fits, &ctx, &sp, s->q, round, nd->trust, nd->curve_secret,
             nd->curve_public, s->qhash, s->now, &s->share, s->share_hash, &s->masked, &code,
             s->err) != 0) {
@@ -812,7 +813,8 @@ answer_pooled(struct node *nd, struct query_state *s)
     struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
         FEDRA_VERSION_STRING, nd->cfg.model_path_check ? &path : NULL, NULL};
     struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
-        nd->certs, nd->masks};
+        nd->certs, nd->masks, nd->name, NULL, 0};
+    sp.history = hublink_pool_history(nd->hub, &sp.nhistory);    /* node/patoms.h */
     if (share_answer(&ctx, &sp, s->q, nd->trust, nd->curve_secret, nd->curve_public, s->qhash,
             s->now / 1000, &s->share, s->share_hash, &s->masked, s->err) != 0) {
         refuse(&s->v, "pooled", "%s", s->err);

@@ -12,6 +12,7 @@
 #include "lib/util.h"
 #include "node/certcache.h"
 #include "node/kind.h"
+#include "node/patoms.h"
 
 /* Put value x at position i, with its flags if it has them (see share.h). */
 static void
@@ -146,6 +147,25 @@ share_mask(const struct mask_node *m, const struct layout *L, mask_elem *v, char
 }
 
 int
+share_atoms(const struct node_kind_ctx *ctx, const struct share_policy *sp,
+    const Fedra__QueryBody *q, const struct pki_trust *trust, const struct mask_node *m,
+    Fedra__PoolShare *share, struct buf *masked, char *err)
+{
+    mask_elem *a = NULL;
+    size_t n = 0;
+    if (patoms_count(ctx->snap, sp->self != NULL ? sp->self : "", trust, sp->certs, sp->history,
+            sp->nhistory, q, &a, &n, err) != 0)
+        return -1;
+    int rc = mask_apply(m, PATOMS_LABEL, a, n, err);
+    if (rc == 0) {
+        mask_pack(a, n, buf_extend(masked, n * MASK_ELEM_LEN));
+        share->atoms = n;
+    }
+    free(a);
+    return rc;
+}
+
+int
 share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     const Fedra__QueryBody *q, const struct pki_trust *trust,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
@@ -193,9 +213,11 @@ share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
         share_mask(m, &L, v, err) != 0)
         goto done;
     size_t start = masked->len;
-    mask_pack(v, elems, buf_extend(masked, elems * MASK_ELEM_LEN));
-    pki_sha256(masked->p + start, masked->len - start, hash);
     fedra__pool_share__init(share);
+    mask_pack(v, elems, buf_extend(masked, elems * MASK_ELEM_LEN));
+    if (share_atoms(&c, sp, q, trust, m, share, masked, err) != 0)
+        goto done;
+    pki_sha256(masked->p + start, masked->len - start, hash);
     share->masked_hash.data = hash;
     share->masked_hash.len = WIRE_HASH_LEN;
     share->positions = L.npos;

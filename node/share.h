@@ -60,8 +60,9 @@ int share_mask(const struct mask_node *m, const struct layout *L, mask_elem *v, 
  * own), the statistic on the layout, masked over the roster.  Fills share
  * (the commitment and the policy the hub applies; masked_hash points into
  * hash, WIRE_HASH_LEN bytes, which must outlive it) and appends the masked
- * vectors, MASK_ELEM_LEN bytes an element, to masked.  min_sites is the
- * node's policy for the pool (analysis/pool.h).
+ * vectors, MASK_ELEM_LEN bytes an element, to masked, then (share->atoms
+ * of them) its masked rows per atom of the pooled auditor (share_atoms).
+ * min_sites is the node's policy for the pool (analysis/pool.h).
  */
 struct node_kind_ctx;
 /* The node's pooled policy: what it asks of the pool, and the smallest roster it joins. */
@@ -71,7 +72,20 @@ struct share_policy {
     uint32_t min_participants;      /* POOL_MIN_PARTICIPANTS unless a test lowers it */
     struct certcache *certs;        /* verified node certificates (node/certcache.h), or NULL */
     struct mask_cache *masks;       /* key agreements with the peers (lib/mask.h), or NULL */
+    /* The pooled auditor (node/patoms.h): this node's name and the history the hub sent
+     * with the query (HubFrame.pool_history); the share ends with the atom counts. */
+    const char *self;
+    const ProtobufCBinaryData *history;
+    size_t nhistory;
 };
+/*
+ * The pooled auditor's part of the share: the node's rows per atom of the
+ * history and q (node/patoms.h), masked under PATOMS_LABEL, appended to
+ * masked; their number into share->atoms.
+ */
+int share_atoms(const struct node_kind_ctx *ctx, const struct share_policy *sp,
+    const Fedra__QueryBody *q, const struct pki_trust *trust, const struct mask_node *m,
+    Fedra__PoolShare *share, struct buf *masked, char *err);
 int share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     const Fedra__QueryBody *q, const struct pki_trust *trust,
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],

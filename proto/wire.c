@@ -89,6 +89,8 @@ field_limit(const ProtobufCFieldDescriptor *f)
         return (size_t)WIRE_MAX_COEF * WIRE_MAX_COEF;
     if (strcmp(n, "prev_answers") == 0)
         return WIRE_MAX_PREV_ANSWERS;
+    if (strcmp(n, "pool_history") == 0)
+        return WIRE_MAX_POOL_HISTORY;
     if (strcmp(n, "queries") == 0 || strcmp(n, "roster") == 0 || strcmp(n, "nodes") == 0 ||
         strcmp(n, "answers") == 0)
         return WIRE_MAX_AUDIENCE;
@@ -432,6 +434,17 @@ wire_hubframe_decode(const uint8_t *buf, size_t len, char *err)
         if (h->chain[i].len == 0 || h->chain[i].len > PKI_MAX_CERT_DER) {
             errf(err, "hub frame chain certificate %zu is %zu bytes (1 .. %d)", i + 1,
                 h->chain[i].len, PKI_MAX_CERT_DER);
+            goto bad;
+        }
+    if (h->n_pool_history > WIRE_MAX_POOL_HISTORY) {
+        errf(err, "hub frame carries %zu pooled history queries (limit %d)",
+            h->n_pool_history, WIRE_MAX_POOL_HISTORY);
+        goto bad;
+    }
+    for (size_t i = 0; i < h->n_pool_history; i++)
+        if (h->pool_history[i].len == 0 || h->pool_history[i].len > WIRE_MAX_QUERY) {
+            errf(err, "hub frame pooled history query %zu is %zu bytes (1 .. %u)", i + 1,
+                h->pool_history[i].len, WIRE_MAX_QUERY);
             goto bad;
         }
     if (h->route_id.len != 0 && h->route_id.len != WIRE_QUERY_ID_LEN) {

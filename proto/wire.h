@@ -84,7 +84,10 @@
  * 4 x 16 bytes, 8 MiB); the hub's PoolReply carries its signed release and
  * every node's signed response.
  */
-#define WIRE_MAX_POOL_MASKED (8u << 20)
+#define WIRE_MAX_POOL_ATOMS (1u << 16)  /* the pooled auditor's atoms (analysis/paudit.h) */
+#define WIRE_MAX_POOL_MASKED ((8u << 20) + WIRE_MAX_POOL_ATOMS * 16u)
+/* HubFrame.pool_history: earlier released pooled queries (PAUDIT_MAX_QUERIES - 1) */
+#define WIRE_MAX_POOL_HISTORY 63
 #define WIRE_MAX_POOL_ANSWER (WIRE_MAX_POOL_MASKED + WIRE_MAX_QUERY)
 #define WIRE_MAX_POOL_REPLY WIRE_MAX_SEALED_RESPONSE
 /*

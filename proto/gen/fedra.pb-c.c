@@ -2473,7 +2473,7 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[7] =
+static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[8] =
 {
   {
     "masked_hash",
@@ -2559,8 +2559,21 @@ static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[7] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "atoms",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, atoms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__pool_share__field_indices_by_name[] = {
+  7,   /* field[7] = atoms */
   4,   /* field[4] = grid_days */
   0,   /* field[0] = masked_hash */
   2,   /* field[2] = min_cell */
@@ -2569,10 +2582,11 @@ static const unsigned fedra__pool_share__field_indices_by_name[] = {
   1,   /* field[1] = positions */
   6,   /* field[6] = round */
 };
-static const ProtobufCIntRange fedra__pool_share__number_ranges[1 + 1] =
+static const ProtobufCIntRange fedra__pool_share__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 20, 7 },
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
 {
@@ -2582,10 +2596,10 @@ const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
   "Fedra__PoolShare",
   "fedra",
   sizeof(Fedra__PoolShare),
-  7,
+  8,
   fedra__pool_share__field_descriptors,
   fedra__pool_share__field_indices_by_name,
-  1,  fedra__pool_share__number_ranges,
+  2,  fedra__pool_share__number_ranges,
   (ProtobufCMessageInit) fedra__pool_share__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
@@ -2949,7 +2963,7 @@ const ProtobufCMessageDescriptor fedra__pool_round__descriptor =
   (ProtobufCMessageInit) fedra__pool_round__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__hub_frame__field_descriptors[10] =
+static const ProtobufCFieldDescriptor fedra__hub_frame__field_descriptors[11] =
 {
   {
     "version",
@@ -3071,12 +3085,25 @@ static const ProtobufCFieldDescriptor fedra__hub_frame__field_descriptors[10] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pool_history",
+    20,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Fedra__HubFrame, n_pool_history),
+    offsetof(Fedra__HubFrame, pool_history),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__hub_frame__field_indices_by_name[] = {
   8,   /* field[8] = cert */
   9,   /* field[9] = chain */
   4,   /* field[4] = node */
   7,   /* field[7] = payload */
+  10,   /* field[10] = pool_history */
   6,   /* field[6] = reason */
   3,   /* field[3] = route_id */
   5,   /* field[5] = status */
@@ -3084,10 +3111,11 @@ static const unsigned fedra__hub_frame__field_indices_by_name[] = {
   1,   /* field[1] = type */
   0,   /* field[0] = version */
 };
-static const ProtobufCIntRange fedra__hub_frame__number_ranges[1 + 1] =
+static const ProtobufCIntRange fedra__hub_frame__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 20, 10 },
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor fedra__hub_frame__descriptor =
 {
@@ -3097,10 +3125,10 @@ const ProtobufCMessageDescriptor fedra__hub_frame__descriptor =
   "Fedra__HubFrame",
   "fedra",
   sizeof(Fedra__HubFrame),
-  10,
+  11,
   fedra__hub_frame__field_descriptors,
   fedra__hub_frame__field_indices_by_name,
-  1,  fedra__hub_frame__number_ranges,
+  2,  fedra__hub_frame__number_ranges,
   (ProtobufCMessageInit) fedra__hub_frame__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -686,10 +686,17 @@ struct  Fedra__PoolShare
    * rounds' shares of one node can be subtracted.  0 for other kinds.
    */
   uint32_t round;
+  /*
+   * The pooled auditor (analysis/paudit.h, docs/disclosure.md §8.7): after the
+   * values and flags, masked holds `atoms` more elements (label "atoms"), the
+   * node's rows per atom of the history the hub sent (HubFrame.pool_history)
+   * and this query.  Field 20: clear of fields other work adds at the end.
+   */
+  uint64_t atoms;
 };
 #define FEDRA__POOL_SHARE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_share__descriptor) \
-    , {0,NULL}, 0, 0, 0, 0, 0, 0 }
+    , {0,NULL}, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -842,10 +849,18 @@ struct  Fedra__HubFrame
    */
   size_t n_chain;
   ProtobufCBinaryData *chain;
+  /*
+   * FORWARD of a pooled query: the signed query Envelopes of the pooled results
+   * released before (the pooled auditor's history, docs/disclosure.md §8.7), in
+   * release order.  The node verifies each (analyst signature) and answers with
+   * its rows per atom (PoolShare.atoms).  Field 20: clear of other work's fields.
+   */
+  size_t n_pool_history;
+  ProtobufCBinaryData *pool_history;
 };
 #define FEDRA__HUB_FRAME__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__hub_frame__descriptor) \
-    , 0, FEDRA__HUB_TYPE__HUB_TYPE_UNSPECIFIED, 0, {0,NULL}, (char *)protobuf_c_empty_string, FEDRA__HUB_STATUS__HUB_STATUS_OK, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, 0,NULL }
+    , 0, FEDRA__HUB_TYPE__HUB_TYPE_UNSPECIFIED, 0, {0,NULL}, (char *)protobuf_c_empty_string, FEDRA__HUB_STATUS__HUB_STATUS_OK, (char *)protobuf_c_empty_string, {0,NULL}, {0,NULL}, 0,NULL, 0,NULL }
 
 
 struct  Fedra__SealedQuery

@@ -28,6 +28,15 @@ check "federation up (AA BB CC DD behind the hub, roster of four)" \
     "$ROOT/scripts/federation" up fed AA=AA.csv BB=BB.csv CC=CC.csv DD=DD.csv --hub
 . fed/env
 expect_grep '^roster = AA,BB,CC,DD$' fed/hub/hub.conf "the hub's roster is every node"
+# This scenario checks the pooled release rules and exactness query by query.  The
+# pooled auditor withholds by what earlier pooled results released (a km by stage
+# after a count by tumour type splits the released rare types into small atoms:
+# docs/disclosure.md §8.7), so here it is off (a test-only switch); 97-pooled-audit
+# checks it, attack by attack.
+"$ROOT/scripts/federation" hub-stop fed >/dev/null 2>&1
+echo "pool_audit = off" >>fed/hub/hub.conf
+check "the hub again, its pooled auditor off" "$ROOT/scripts/federation" hub-start fed
+for _ in $(seq 1 150); do fedra ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 # --- Utility: counts by tumour type, direct and pooled ------------------------
 expect_status 0 "count --by tumour_type (each node's own rules)" \

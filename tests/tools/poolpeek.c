@@ -77,10 +77,13 @@ main(int argc, char **argv)
     if (b->pool == NULL || pki_cert_curve_key(node, vpk) != 0)
         return die("response", "no share, or a certificate without a transport key");
     size_t npos = b->pool->positions;
-    /* The values come first: npos of them, then the flags of the flagged positions. */
+    /* The values come first: npos of them, then the flags of the flagged positions,
+     * then the pooled auditor's atom counts (PoolShare.atoms). */
     size_t elems = a->masked.len / MASK_ELEM_LEN;
-    if (a->masked.len % MASK_ELEM_LEN != 0 || elems < npos ||
-        (elems - npos) % (LAYOUT_VECTORS - 1) != 0 || (elems - npos) / (LAYOUT_VECTORS - 1) > npos)
+    if (a->masked.len % MASK_ELEM_LEN != 0 || elems < npos + b->pool->atoms)
+        return die("share", "the masked bytes do not fit the positions");
+    elems -= b->pool->atoms;
+    if ((elems - npos) % (LAYOUT_VECTORS - 1) != 0 || (elems - npos) / (LAYOUT_VECTORS - 1) > npos)
         return die("share", "the masked bytes do not fit the positions");
     printf("node %s positions %zu\n", b->node, npos);
     printf("uniform %.1f %zu\n", chisq(a->masked.data, a->masked.len), a->masked.len);

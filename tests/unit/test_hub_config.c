@@ -218,6 +218,25 @@ test_roster(void **state)
     assert_int_equal(f->c.roster_min, 2);
 }
 
+/* The pooled auditor: on unless a test turns it off; its history next to the log. */
+static void
+test_pool_audit(void **state)
+{
+    struct fx *f = *state;
+    extra(f, "", 0, NULL);
+    assert_int_equal(f->c.pool_audit, 1);
+    assert_non_null(f->c.pool_history);
+    size_t n = strlen(f->c.pool_history), m = strlen(HUBCONF_POOL_HISTORY_SUFFIX);
+    assert_true(n > m);
+    assert_string_equal(f->c.pool_history + n - m, HUBCONF_POOL_HISTORY_SUFFIX);
+    extra(f, "pool_audit = off", 0, NULL);
+    assert_int_equal(f->c.pool_audit, 0);
+    extra(f, "pool_audit = on\npool_history = /var/lib/hub/history", 0, NULL);
+    assert_int_equal(f->c.pool_audit, 1);
+    assert_string_equal(f->c.pool_history, "/var/lib/hub/history");
+    extra(f, "pool_audit = no", -1, "7:14: pool_audit = 'no': must be on or off");
+}
+
 static void
 test_crl_fetch_keys(void **state)
 {
@@ -260,7 +279,8 @@ test_bad_lines_named_by_line_and_column(void **state)
     extra(f, "listen2 = x", -1, NULL);
     assert_non_null(strstr(f->err, ":7:1: unknown key 'listen2' (keys: listen, cert, key, "
         "ca_cert, crl, crl_url, crl_refresh_seconds, crl_fetch_timeout_seconds, log, state, "
-        "timeout_max_ms, queue_per_node, inflight_max, skew_ms, roster, roster_min)"));
+        "timeout_max_ms, queue_per_node, inflight_max, skew_ms, roster, roster_min, "
+        "pool_audit, pool_history)"));
     extra(f, "log = other.db", -1, "7:1: log is given twice (each key once)");
     assert_int_equal(load(f, "cert = a\n  listen   =   udp://x\n"), -1);
     char want[256];
@@ -284,6 +304,7 @@ main(void)
         T(test_every_optional_key),
         T(test_numeric_ranges),
         T(test_roster),
+        T(test_pool_audit),
         T(test_crl_fetch_keys),
         T(test_bad_lines_named_by_line_and_column),
     };

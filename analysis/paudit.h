@@ -1,0 +1,103 @@
+/*
+ * paudit - the derivability auditor (R3, analysis/derive.h) applied to
+ * POOLED releases (issue 14, "Differencing at the pooled level";
+ * docs/disclosure.md §8.7).  Pure computation: no I/O, no globals.
+ *
+ * Why it is needed.  A node's own auditor (node/qaudit.h) sees the sets a
+ * node releases itself; a pooled query releases nothing of one node, so it
+ * never reaches that auditor, and two pooled counts over sets that differ
+ * by one patient (age <= A and age < A) give that patient away at the pool.
+ * Only the hub knows which pooled results were released (the whole roster
+ * or nothing), and only the pool knows the pooled sizes, so the check runs
+ * at the hub on pooled sizes.
+ *
+ * The atoms.  Every set a pooled query releases is a cell (count) or a
+ * stratum (km, logrank, cif) of a spec: the rows passing its filters whose
+ * grouping levels are the cell's.  The cells of one query are disjoint, so
+ * against query q a row has one DIGIT: 0 (in no cell of q) or c + 1 (in
+ * cell c).  Over the queries 0 .. nq-1 (the released history, then the new
+ * query) a row's digits form its SIGNATURE, a mixed-radix number with radix
+ * ncells(q) + 1 for query q: the ATOM of the row.  Rows of one atom belong
+ * to exactly the same released sets, so these atoms refine derive's
+ * elementary sets (derive merges atoms that no set tells apart).  The
+ * layout of atoms is a function of the specs alone, never of the data, so
+ * every node can put its count of rows per atom on the same fixed
+ * positions, masked like any share; the hub sums them and sees the POOLED
+ * size of every atom, never a node's.
+ *
+ * The decision (paudit_decide).  The hub lays the pooled atoms out as
+ * virtual rows (atom a: size[a] consecutive row numbers; an empty atom has
+ * none), admits the history's released sets into a derive system with
+ * threshold k = the pool's min_cell, then the new query's candidate sets
+ * (the positions the pooled rules would release), largest first, so that
+ * complementary suppression withholds the smallest.  derive keeps a
+ * candidate only if no nonzero combination of released pooled counts is
+ * then supported on atoms of 1 .. k-1 pooled rows: the pair that differs by
+ * one patient, a tracker of any length, a margin minus its released cells,
+ * across kinds (a count cell and a km stratum over the same rows are the
+ * same set).
+ *
+ * Bounds (fail closed).  At most PAUDIT_MAX_QUERIES queries (history and
+ * the new one) and PAUDIT_MAX_ATOMS atoms: past them the caller must refuse
+ * the pooled query (capacity), never answer it unaudited.  A history set
+ * that the current pooled sizes no longer admit (the data changed since it
+ * was released) leaves a system that does not hold everything the analyst
+ * knows: paudit_decide then withholds every candidate (fail closed) and
+ * says so in *stale.
+ */
+#ifndef PAUDIT_H
+#define PAUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAUDIT_MAX_QUERIES 64           /* queries whose sets define the atoms */
+#define PAUDIT_MAX_ATOMS (1u << 16)     /* atoms (positions a node adds to its share) */
+#define PAUDIT_MAX_POOLED_ROWS (1u << 26)   /* pooled rows (derive's DERIVE_MAX_ROWS) */
+
+/* The atoms of queries 0 .. nq-1 (history in release order, then the new query). */
+struct paudit_layout {
+    size_t nq;
+    uint32_t radix[PAUDIT_MAX_QUERIES];     /* ncells(q) + 1 */
+    size_t stride[PAUDIT_MAX_QUERIES];      /* query 0 varies slowest */
+    size_t natoms;                          /* product of the radices */
+};
+
+/* One released (or candidate) set: cell `cell` of query `q`. */
+struct paudit_set {
+    uint32_t q;
+    uint32_t cell;
+};
+
+/*
+ * The layout of nq queries whose ncells[q] cells (>= 1 each) define sets.
+ * -1 with err (DERIVE_ERRLEN bytes, as every err here) if nq is 0 or above PAUDIT_MAX_QUERIES, a query has no cell, or the atoms
+ * would be more than PAUDIT_MAX_ATOMS.
+ */
+int paudit_layout_make(struct paudit_layout *A, const uint32_t *ncells, size_t nq, char *err);
+
+/* The atom of a row whose digits (0: in no cell of q; c + 1: in cell c) are given. */
+size_t paudit_atom(const struct paudit_layout *A, const uint32_t *digit);
+
+/*
+ * The atoms of set s, ascending, into out (room for natoms / radix[s.q]
+ * entries); returns how many.
+ */
+size_t paudit_set_atoms(const struct paudit_layout *A, struct paudit_set s, uint32_t *out);
+
+/*
+ * Decide which candidates may be released.  size[a]: the pooled rows of
+ * atom a (natoms of them); k: the pool's min_cell (>= 1); hist: the sets
+ * already released, in release order; cand: the new query's sets the pooled
+ * rules would release, admitted largest pooled size first (ties: in the
+ * given order).  kept[i] = 1 (release) or 0 (withhold) for cand[i].
+ * *stale = 1 if a history set was not admitted again (see above; then every
+ * kept[i] is 0).  Returns the number kept, or -1 with err on bad input
+ * (a set out of range, more pooled rows than PAUDIT_MAX_POOLED_ROWS) or
+ * when derive's capacity is exceeded.
+ */
+int paudit_decide(const struct paudit_layout *A, const uint64_t *size, uint32_t k,
+    const struct paudit_set *hist, size_t nhist, const struct paudit_set *cand, size_t ncand,
+    unsigned char *kept, int *stale, uint64_t seed, char *err);
+
+#endif /* !PAUDIT_H */

@@ -1,0 +1,182 @@
+/*
+ * patoms - a node's rows per pooled-audit atom; see patoms.h.
+ */
+#include "node/patoms.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "certs/pki.h"
+#include "lib/util.h"
+#include "node/certcache.h"
+#include "node/select.h"
+#include "node/snapshot.h"
+#include "proto/atoms.h"
+
+/* History query i: a pooled query some analyst really signed.  Its body into *out. */
+static int
+verify_one(const struct pki_trust *trust, struct certcache *cc, const ProtobufCBinaryData *b,
+    size_t i, Fedra__QueryBody **out, char *err)
+{
+    char why[FEDRA_ERRLEN], claimed[PKI_MAX_NAME + 1];
+    const struct pki_cert *sc = NULL;
+    *out = NULL;
+    Fedra__Envelope *e = wire_envelope_decode(b->data, b->len, WIRE_MAX_QUERY, why);
+    if (e == NULL)
+        return errf(err, "pooled history query %zu: %s", i + 1, why);
+    Fedra__QueryBody *q = wire_query_decode(e->body.data, e->body.len, why);
+    int rc = -1;
+    if (q == NULL) {
+        errf(err, "pooled history query %zu: %s", i + 1, why);
+        goto done;
+    }
+    const uint8_t *cd[PKI_MAX_CHAIN];
+    size_t cl[PKI_MAX_CHAIN];
+    for (size_t k = 0; k < e->n_chain && k < PKI_MAX_CHAIN; k++) {
+        cd[k] = e->chain[k].data;
+        cl[k] = e->chain[k].len;
+    }
+    /* Valid when it was issued: an analyst certificate may have expired since. */
+    if (certcache_verify(cc, trust, e->signer_cert.data, e->signer_cert.len, cd, cl,
+            e->n_chain < PKI_MAX_CHAIN ? e->n_chain : PKI_MAX_CHAIN, PKI_ROLE_ANALYST,
+            q->issued_at_ms / 1000, &sc, claimed, why) != PKI_OK) {
+        errf(err, "pooled history query %zu: its signer: %s", i + 1, why);
+        goto done;
+    }
+    if (pki_check_sig(sc, e->body.data, e->body.len, e->signature.data, e->signature.len) != 0 ||
+        strcmp(q->analyst, pki_cert_name(sc)) != 0) {
+        errf(err, "pooled history query %zu is not signed by the analyst it names", i + 1);
+        goto done;
+    }
+    if (q->spec == NULL || !q->spec->pooled) {
+        errf(err, "pooled history query %zu is not a pooled query", i + 1);
+        goto done;
+    }
+    *out = q;
+    q = NULL;
+    rc = 0;
+done:
+    wire_query_free(q);
+    wire_envelope_free(e);
+    return rc;
+}
+
+/* How one query's digits are read off a row. */
+struct digitizer {
+    int member;                         /* this node is in the query's roster */
+    struct snap_filter f;
+    struct layout L;                    /* the query's cells (proto/atoms.h) */
+    int32_t *level[WIRE_MAX_GROUP_BY];  /* per grouping variable: code -> level index, -1 */
+};
+
+static void
+digitizer_release(struct digitizer *d)
+{
+    if (d->member)
+        snapshot_filter_release(&d->f);
+    for (size_t k = 0; k < WIRE_MAX_GROUP_BY; k++)
+        free(d->level[k]);
+}
+
+static int
+digitizer_make(const struct snapshot *snap, const char *self, const Fedra__QueryBody *q,
+    struct digitizer *d, char *err)
+{
+    memset(d, 0, sizeof *d);
+    if (atoms_cells(q->spec, &d->L, err) != 0)
+        return -1;
+    if (!atoms_in_roster(q, self))
+        return 0;                       /* its rows are in none of q's sets */
+    if (select_compile(snap, q->spec, &d->f, err) != 0)
+        return -1;
+    d->member = 1;
+    for (size_t k = 0; k < d->L.nvars; k++) {
+        enum var_id v = d->L.var[k]->id;
+        d->level[k] = xcalloc(snap->ncodes[v] + 1, sizeof *d->level[k]);
+        for (uint32_t c = 0; c < snap->ncodes[v]; c++) {
+            char tmp[16];
+            d->level[k][c] = layout_level(&d->L, k, snapshot_level(snap, v, (uint16_t)c, tmp));
+        }
+    }
+    return 0;
+}
+
+/* Row i's digit: 0, or its cell + 1; -1 if a level is not in the catalogue. */
+static long
+digit(const struct snapshot *snap, const struct digitizer *d, size_t i)
+{
+    if (!d->member || !snapshot_row_passes(snap, &d->f, i))
+        return 0;
+    uint32_t idx[WIRE_MAX_GROUP_BY];
+    for (size_t k = 0; k < d->L.nvars; k++) {
+        enum var_id v = d->L.var[k]->id;
+        uint16_t c = snap->code[v][i];
+        if (c == SNAP_MISSING)
+            return 0;                   /* left out of every cell, as count and km do */
+        if (c >= snap->ncodes[v] || d->level[k][c] < 0)
+            return -1;
+        idx[k] = (uint32_t)d->level[k][c];
+    }
+    return (long)layout_cell(&d->L, idx) + 1;
+}
+
+int
+patoms_count(const struct snapshot *snap, const char *self, const struct pki_trust *trust,
+    struct certcache *cc, const ProtobufCBinaryData *hist, size_t nhist,
+    const Fedra__QueryBody *cur, mask_elem **out, size_t *natoms, char *err)
+{
+    *out = NULL;
+    *natoms = 0;
+    if (nhist + 1 > PAUDIT_MAX_QUERIES)
+        return errf(err, "the pooled history holds %zu queries (at most %d)", nhist,
+            PAUDIT_MAX_QUERIES - 1);
+    Fedra__QueryBody *h[PAUDIT_MAX_QUERIES];
+    const Fedra__QueryBody *q[PAUDIT_MAX_QUERIES];
+    struct digitizer *dz = xcalloc(nhist + 1, sizeof *dz);
+    size_t nv = 0, nq = 0, made = 0, at;
+    int rc = -1;
+    for (; nv < nhist; nv++)
+        if (verify_one(trust, cc, &hist[nv], nv, &h[nv], err) != 0)
+            goto done;
+    /* The same sets as a history entry: no digit of its own (proto/atoms.h). */
+    nq = atoms_plan((const Fedra__QueryBody *const *)h, nhist, cur, q, &at);
+    struct paudit_layout A;
+    if (atoms_layout(q, nq, &A, err) != 0)
+        goto done;
+    for (; made < nq; made++)
+        if (digitizer_make(snap, self, q[made], &dz[made], err) != 0) {
+            if (made < nhist) {
+                char why[FEDRA_ERRLEN];
+                snprintf(why, sizeof why, "%s", err);
+                errf(err, "pooled history query %zu: %s", made + 1, why);
+            }
+            goto done;
+        }
+    mask_elem *v = xcalloc(A.natoms, sizeof *v);
+    for (size_t i = 0; i < snap->n; i++) {
+        uint32_t d[PAUDIT_MAX_QUERIES];
+        for (size_t k = 0; k < nq; k++) {
+            long x = digit(snap, &dz[k], i);
+            if (x < 0) {
+                free(v);
+                errf(err, "a level of a grouping variable of pooled query %zu is not in the "
+                    "catalogue", k + 1);
+                goto done;
+            }
+            d[k] = (uint32_t)x;
+        }
+        v[paudit_atom(&A, d)] += 1;
+    }
+    v[0] = 0;                           /* rows in no set: not sent (patoms.h) */
+    *out = v;
+    *natoms = A.natoms;
+    rc = 0;
+done:
+    for (size_t k = 0; k < made; k++)
+        digitizer_release(&dz[k]);
+    free(dz);
+    for (size_t k = 0; k < nv; k++)
+        wire_query_free(h[k]);
+    return rc;
+}

@@ -1,0 +1,94 @@
+/*
+ * atoms - the pooled auditor's atoms; see atoms.h.
+ */
+#include "proto/atoms.h"
+
+#include <string.h>
+
+#include "lib/util.h"
+
+int
+atoms_cells(const Fedra__QuerySpec *spec, struct layout *L, char *err)
+{
+    if (spec == NULL || !spec->pooled)
+        return errf(err, "not a pooled query");
+    /* The same grouping as the query, counted: strata and cells are the same sets. */
+    Fedra__QuerySpec view = *spec;
+    view.kind = FEDRA__KIND__KIND_COUNT;
+    return layout_make(&view, 0, L, err);
+}
+
+int
+atoms_layout(const Fedra__QueryBody *const *q, size_t nq, struct paudit_layout *A, char *err)
+{
+    uint32_t ncells[PAUDIT_MAX_QUERIES];
+    char why[FEDRA_ERRLEN];
+    if (nq > PAUDIT_MAX_QUERIES)
+        return errf(err, "the pooled audit covers at most %d queries, not %zu "
+            "(PAUDIT_MAX_QUERIES)", PAUDIT_MAX_QUERIES, nq);
+    for (size_t i = 0; i < nq; i++) {
+        struct layout L;
+        if (atoms_cells(q[i]->spec, &L, why) != 0)
+            return errf(err, "pooled history query %zu: %s", i + 1, why);
+        if (L.ncells >= PAUDIT_MAX_ATOMS)
+            return errf(err, "pooled history query %zu has %zu cells (more than the pooled "
+                "audit's %u atoms)", i + 1, L.ncells, PAUDIT_MAX_ATOMS);
+        ncells[i] = (uint32_t)L.ncells;
+    }
+    if (paudit_layout_make(A, ncells, nq, why) != 0)
+        return errf(err, "%s", why);
+    return 0;
+}
+
+int
+atoms_in_roster(const Fedra__QueryBody *q, const char *name)
+{
+    for (size_t i = 0; i < q->n_audience; i++)
+        if (strcmp(q->audience[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static int
+same_strings(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return 0;
+    return 1;
+}
+
+int
+atoms_same_sets(const Fedra__QueryBody *a, const Fedra__QueryBody *b)
+{
+    const Fedra__QuerySpec *x = a->spec, *y = b->spec;
+    if (x == NULL || y == NULL || x->n_where != y->n_where ||
+        !same_strings(x->group_by, x->n_group_by, y->group_by, y->n_group_by) ||
+        !same_strings(a->audience, a->n_audience, b->audience, b->n_audience))
+        return 0;
+    for (size_t i = 0; i < x->n_where; i++) {
+        const Fedra__Filter *f = x->where[i], *g = y->where[i];
+        if (strcmp(f->var, g->var) != 0 || f->op != g->op ||
+            !same_strings(f->values, f->n_values, g->values, g->n_values))
+            return 0;
+    }
+    return 1;
+}
+
+size_t
+atoms_plan(const Fedra__QueryBody *const *hist, size_t nhist, const Fedra__QueryBody *cur,
+    const Fedra__QueryBody **q, size_t *at)
+{
+    *at = nhist;
+    for (size_t i = 0; i < nhist; i++) {
+        q[i] = hist[i];
+        if (*at == nhist && atoms_same_sets(hist[i], cur))
+            *at = i;
+    }
+    if (*at < nhist)
+        return nhist;
+    q[nhist] = cur;
+    return nhist + 1;
+}

@@ -1,0 +1,218 @@
+/*
+ * test_hub_phist - the hub's pooled history (hub/phist.c) and the atoms'
+ * plan shared by hub and nodes (proto/atoms.c): what the pooled auditor
+ * keeps across releases and restarts, and which queries share a digit.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hub/phist.h"
+#include "lib/util.h"
+#include "proto/atoms.h"
+#include "tests/unit/fixture.h"
+
+struct fx {
+    char dir[64];
+    char path[128];
+};
+
+static int
+setup(void **state)
+{
+    struct fx *f = xcalloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_hub_phist.XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(f->path, sizeof f->path, "%s/relay.db.pool-history", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Entry i of h is query q with the cells c[0 .. n). */
+static void
+assert_entry(const struct phist *h, size_t i, const char *q, const uint32_t *c, size_t n)
+{
+    size_t len, m;
+    const uint8_t *b = phist_query(h, i, &len);
+    assert_int_equal(len, strlen(q));
+    assert_memory_equal(b, q, len);
+    const uint32_t *got = phist_cells(h, i, &m);
+    assert_int_equal(m, n);
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(got[k], c[k]);
+}
+
+static void
+kept_across_restarts(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN];
+    struct phist *h;
+    assert_int_equal(phist_open(f->path, &h, err), 0);
+    assert_int_equal(phist_count(h), 0);
+    uint32_t c1[] = {0, 3}, c2[] = {1}, c3[] = {3, 2};
+    assert_int_equal(phist_append(h, (const uint8_t *)"query-one", 9, c1, 2, err), 0);
+    assert_int_equal(phist_append(h, (const uint8_t *)"query-two", 9, c2, 1, err), 0);
+    uint64_t v = phist_version(h);
+    /* A later release of the first one's sets: the union of the cells, a new version
+     * (a route audited before it must not be released after it: hub/relay.c). */
+    assert_int_equal(phist_merge(h, 0, c3, 2, err), 0);
+    assert_true(phist_version(h) > v);
+    uint32_t u[] = {0, 3, 2};
+    assert_entry(h, 0, "query-one", u, 3);
+    struct buf packed = {0};
+    phist_pack(h, &packed);
+    phist_free(h);
+    /* The file holds it all, and its bytes are the packed form the relay log keeps. */
+    assert_int_equal(phist_open(f->path, &h, err), 0);
+    assert_int_equal(phist_count(h), 2);
+    assert_entry(h, 0, "query-one", u, 3);
+    assert_entry(h, 1, "query-two", c2, 1);
+    struct phist *m;
+    assert_int_equal(phist_unpack(packed.p, packed.len, &m, err), 0);
+    assert_int_equal(phist_count(m), 2);
+    assert_entry(m, 1, "query-two", c2, 1);
+    phist_free(m);
+    phist_free(h);
+    /* A damaged file stops the hub (fail closed): cut short, or a foreign header. */
+    assert_int_equal(util_write_file(f->path, packed.p, packed.len - 3, 0600, err), 0);
+    assert_int_equal(phist_open(f->path, &h, err), -1);
+    assert_non_null(strstr(err, "cut short"));
+    assert_int_equal(phist_unpack((const uint8_t *)"XXXX\0\0\0\0", 8, &m, err), -1);
+    assert_non_null(strstr(err, "not a pooled history"));
+    buf_release(&packed);
+}
+
+static void
+bounded_and_fail_closed(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN];
+    struct phist *h;
+    assert_int_equal(phist_open(NULL, &h, err), 0);
+    uint32_t c = 0;
+    for (int i = 0; i < PHIST_MAX; i++)
+        assert_int_equal(phist_append(h, (const uint8_t *)"q", 1, &c, 1, err), 0);
+    assert_int_equal(phist_append(h, (const uint8_t *)"q", 1, &c, 1, err), -1);
+    assert_non_null(strstr(err, "PHIST_MAX"));
+    assert_int_equal(phist_count(h), PHIST_MAX);
+    assert_int_equal(phist_merge(h, PHIST_MAX, &c, 1, err), -1);
+    phist_free(h);
+    /* A file that cannot be written: the release is refused (the caller), and the entry
+     * stays in memory, so the history errs towards more sets. */
+    char bad[192];
+    snprintf(bad, sizeof bad, "%s/no-such-dir/history", f->dir);
+    assert_int_equal(phist_open(bad, &h, err), 0);
+    assert_int_equal(phist_append(h, (const uint8_t *)"q", 1, &c, 1, err), -1);
+    assert_non_null(strstr(err, "cannot keep the pooled history"));
+    assert_int_equal(phist_count(h), 1);
+    phist_free(h);
+}
+
+/* A pooled query body of the given kind, filter value, grouping and roster. */
+static Fedra__QueryBody *
+body(Fedra__Kind kind, const char *age, const char *by, char **aud, size_t naud)
+{
+    Fedra__QueryBody *q = xcalloc(1, sizeof *q);
+    fedra__query_body__init(q);
+    Fedra__QuerySpec *s = xcalloc(1, sizeof *s);
+    fedra__query_spec__init(s);
+    s->kind = kind;
+    s->pooled = 1;
+    Fedra__Filter *w = xcalloc(1, sizeof *w);
+    fedra__filter__init(w);
+    w->var = (char *)"age_years";
+    w->op = FEDRA__OP__OP_LE;
+    w->values = xcalloc(1, sizeof *w->values);
+    w->values[0] = (char *)age;
+    w->n_values = 1;
+    s->where = xcalloc(1, sizeof *s->where);
+    s->where[0] = w;
+    s->n_where = 1;
+    if (by != NULL) {
+        s->group_by = xcalloc(1, sizeof *s->group_by);
+        s->group_by[0] = (char *)by;
+        s->n_group_by = 1;
+    }
+    q->spec = s;
+    q->audience = aud;
+    q->n_audience = naud;
+    return q;
+}
+
+static void
+body_free(Fedra__QueryBody *q)
+{
+    free(q->spec->where[0]->values);
+    free(q->spec->where[0]);
+    free(q->spec->where);
+    free(q->spec->group_by);
+    free(q->spec);
+    free(q);
+}
+
+static void
+same_sets_share_a_digit(void **state)
+{
+    (void)state;
+    char a[] = "AA", b[] = "BB", c[] = "CC", d[] = "DD";
+    char *abc[] = {a, b, c}, *abcd[] = {a, b, c, d};
+    Fedra__QueryBody *count = body(FEDRA__KIND__KIND_COUNT, "40", "sex", abc, 3);
+    Fedra__QueryBody *km = body(FEDRA__KIND__KIND_KM, "40", "sex", abc, 3);
+    Fedra__QueryBody *other = body(FEDRA__KIND__KIND_COUNT, "39", "sex", abc, 3);
+    Fedra__QueryBody *joined = body(FEDRA__KIND__KIND_COUNT, "40", "sex", abcd, 4);
+    Fedra__QueryBody *ungrouped = body(FEDRA__KIND__KIND_COUNT, "40", NULL, abc, 3);
+    /* A km stratum and a count cell over the same filters and grouping: the same set. */
+    assert_true(atoms_same_sets(count, km));
+    assert_false(atoms_same_sets(count, other));
+    assert_false(atoms_same_sets(count, ungrouped));
+    /* The roster is part of the set: after a node joined, the question is a new set. */
+    assert_false(atoms_same_sets(count, joined));
+    assert_true(atoms_in_roster(joined, "DD"));
+    assert_false(atoms_in_roster(count, "DD"));
+    const Fedra__QueryBody *hist[2] = {other, count}, *q[3];
+    size_t at;
+    assert_int_equal(atoms_plan(hist, 2, km, q, &at), 2);
+    assert_int_equal(at, 1);
+    assert_int_equal(atoms_plan(hist, 2, joined, q, &at), 3);
+    assert_int_equal(at, 2);
+    assert_ptr_equal(q[2], joined);
+    /* The layout: sex has 3 levels, so each query is a digit of radix 4. */
+    struct paudit_layout A;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(atoms_layout(q, 3, &A, err), 0);
+    assert_int_equal(A.natoms, 4 * 4 * 4);
+    body_free(count);
+    body_free(km);
+    body_free(other);
+    body_free(joined);
+    body_free(ungrouped);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(kept_across_restarts, setup, teardown),
+        cmocka_unit_test_setup_teardown(bounded_and_fail_closed, setup, teardown),
+        cmocka_unit_test(same_sets_share_a_digit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,333 @@
+/*
+ * test_patoms - a node's rows per atom of the pooled auditor
+ * (node/patoms.c): the counts it sends for a history and a new query equal
+ * the atoms counted directly from its records (random records, fresh seed
+ * each run), a query whose roster lacks the node puts none of its rows in a
+ * set (the roster guard), and the history is taken only from queries an
+ * analyst really signed: one signed by a node's key, one altered after
+ * signing, and one that is not pooled are refused, naming the entry.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "certs/ca.h"
+#include "lib/util.h"
+#include "node/certcache.h"
+#include "node/import.h"
+#include "node/patoms.h"
+#include "node/snapshot.h"
+#include "node/store.h"
+#include "proto/atoms.h"
+#include "proto/evidence.h"
+#include "tests/unit/fixture.h"
+
+#define NROWS 300
+#define SELF "AA"
+
+struct rec {
+    int age, sex;                       /* age_years; sex 0 F, 1 M, 2 U */
+};
+
+struct fx {
+    char dir[64];
+    struct store *store;
+    struct snapshot *snap;
+    struct pki_trust *trust;
+    struct pki_cert *ana, *node;
+    struct pki_key *ana_key, *node_key;
+    struct certcache *cc;
+    struct rec r[NROWS];
+};
+
+static uint64_t rng_state;
+
+static int
+rnd(int n)                              /* xorshift64*, the run's seed */
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (int)((rng_state * 0x2545F4914F6CDD1DULL >> 33) % (uint64_t)n);
+}
+
+static int
+group_setup(void **state)
+{
+    struct fx *f = xcalloc(1, sizeof *f);
+    char err[FEDRA_ERRLEN] = "", p[160], q[160];
+    struct ca *ca = NULL;
+    snprintf(f->dir, sizeof f->dir, "/tmp/test_patoms.XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    /* Random records: age in days (age_years = floor(days / 365.25)) and sex. */
+    struct buf csv = {0};
+    buf_printf(&csv, "patient_id,eupid,sex,age_at_diagnosis_days,diagnosis_date,tumour_type,"
+        "icdo3_morphology,icdo3_topography,stage,surgery,chemotherapy,radiotherapy,"
+        "vital_status,last_contact_date,event_date\n");
+    for (int i = 0; i < NROWS; i++) {
+        int days = rnd(30 * 365);
+        f->r[i].age = days * 4 / 1461;
+        f->r[i].sex = rnd(3);
+        buf_printf(&csv, "p%03d,,%c,%d,2010-01-01,melanoma,8720/3,C44.5,localized,yes,no,no,"
+            "alive,2011-01-01,\n", i, "FMU"[f->r[i].sex], days);
+    }
+    snprintf(p, sizeof p, "%s/rows.csv", f->dir);
+    snprintf(q, sizeof q, "%s/store.db", f->dir);
+    struct import_opts o = {0};
+    struct import_stats st;
+    struct buf rep = {0};
+    const char *paths[1] = {p};
+    o.today = 20269;
+    if (util_write_file(p, csv.p, csv.len, 0644, err) != 0 ||
+        store_open(q, 0, &f->store, err) != 0 ||
+        import_csv(f->store, paths, 1, &o, &st, &rep, err) != 0 ||
+        snapshot_load(f->store, &f->snap, err) != 0)
+        goto fail;
+    snprintf(p, sizeof p, "%s/ca", f->dir);
+    snprintf(q, sizeof q, "%s/out", f->dir);
+    if ((ca = fixture_ca(p, "patoms test CA", 3650, 0, err)) == NULL ||
+        fixture_issue(ca, PKI_ROLE_ANALYST, "ana", q, NULL, err) != 0 ||
+        fixture_issue(ca, PKI_ROLE_NODE, SELF, q, NULL, err) != 0)
+        goto fail;
+    snprintf(p, sizeof p, "%s/crl.pem", f->dir);
+    if (fixture_crl(ca, p, err) != 0)
+        goto fail;
+    snprintf(q, sizeof q, "%s/ca/ca.crt", f->dir);
+    if (pki_trust_load(q, p, 1, &f->trust, err) != 0)
+        goto fail;
+    snprintf(q, sizeof q, "%s/out", f->dir);
+    if ((f->ana = fixture_cert(q, "ana", err)) == NULL ||
+        (f->ana_key = fixture_key(q, "ana", err)) == NULL ||
+        (f->node = fixture_cert(q, SELF, err)) == NULL ||
+        (f->node_key = fixture_key(q, SELF, err)) == NULL)
+        goto fail;
+    f->cc = certcache_new();
+    ca_free(ca);
+    buf_release(&csv);
+    buf_release(&rep);
+    *state = f;
+    return 0;
+fail:
+    fprintf(stderr, "setup: %s\n%.*s", err, (int)rep.len, rep.p ? (const char *)rep.p : "");
+    ca_free(ca);
+    buf_release(&csv);
+    buf_release(&rep);
+    return -1;
+}
+
+static int
+group_teardown(void **state)
+{
+    struct fx *f = *state;
+    snapshot_free(f->snap);
+    store_free(f->store);
+    pki_trust_free(f->trust);
+    pki_cert_free(f->ana);
+    pki_cert_free(f->node);
+    pki_key_free(f->ana_key);
+    pki_key_free(f->node_key);
+    certcache_free(f->cc);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A pooled query: age_years <= age (if age >= 0), sex = F (if f_only), by sex (if by). */
+struct spec {
+    int age, f_only, by, self_in;
+};
+
+static char s_var_age[] = "age_years", s_var_sex[] = "sex", s_f[] = "F", s_aa[] = SELF,
+    s_bb[] = "BB", s_cc[] = "CC", s_ana[] = "ana", s_ctx[] = WIRE_QUERY_CONTEXT;
+
+/* The body of spec s, packed into out; pooled unless not_pooled. */
+static void
+pack_query(const struct spec *s, int not_pooled, struct buf *out)
+{
+    char agebuf[16];
+    snprintf(agebuf, sizeof agebuf, "%d", s->age);
+    Fedra__Filter w[2] = {FEDRA__FILTER__INIT, FEDRA__FILTER__INIT};
+    Fedra__Filter *wp[2];
+    char *age_v[1] = {agebuf}, *sex_v[1] = {s_f};
+    size_t nw = 0;
+    if (s->age >= 0) {
+        w[nw].var = s_var_age;
+        w[nw].op = FEDRA__OP__OP_LE;
+        w[nw].values = age_v;
+        w[nw].n_values = 1;
+        wp[nw] = &w[nw];
+        nw++;
+    }
+    if (s->f_only) {
+        w[nw].var = s_var_sex;
+        w[nw].op = FEDRA__OP__OP_EQ;
+        w[nw].values = sex_v;
+        w[nw].n_values = 1;
+        wp[nw] = &w[nw];
+        nw++;
+    }
+    char *by[1] = {s_var_sex};
+    char *aud_in[3] = {s_aa, s_bb, s_cc}, *aud_out[3] = {s_bb, s_cc, s_ana};
+    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
+    spec.kind = FEDRA__KIND__KIND_COUNT;
+    spec.where = wp;
+    spec.n_where = nw;
+    spec.group_by = s->by ? by : NULL;
+    spec.n_group_by = s->by ? 1 : 0;
+    spec.pooled = !not_pooled;
+    uint8_t qid[WIRE_QUERY_ID_LEN] = {0};
+    qid[0] = (uint8_t)rnd(256);
+    Fedra__QueryBody b = FEDRA__QUERY_BODY__INIT;
+    b.context = s_ctx;
+    b.query_id.data = qid;
+    b.query_id.len = sizeof qid;
+    b.issued_at_ms = util_now_ms();
+    b.expires_at_ms = b.issued_at_ms + 60000;
+    b.audience = s->self_in ? aud_in : aud_out;
+    b.n_audience = 3;
+    b.analyst = s_ana;
+    b.spec = &spec;
+    wire_pack(&b.base, out);
+}
+
+/* The body of s, signed by cert/key: an Envelope, into out. */
+static void
+signed_query(const struct pki_cert *cert, const struct pki_key *key, const struct spec *s,
+    int not_pooled, struct buf *out)
+{
+    struct buf body = {0};
+    pack_query(s, not_pooled, &body);
+    assert_int_equal(evidence_sign(cert, key, body.p, body.len, out), 0);
+    buf_release(&body);
+}
+
+/* A record's digit against s (proto/atoms.h): 0, or its cell + 1 (sex levels F, M, U). */
+static uint32_t
+digit(const struct spec *s, const struct rec *r)
+{
+    if (!s->self_in || (s->age >= 0 && r->age > s->age) || (s->f_only && r->sex != 0))
+        return 0;
+    return s->by ? (uint32_t)r->sex + 1 : 1;
+}
+
+static void
+counts_are_the_records_atoms(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN];
+    int a = 5 + rnd(20);
+    /* History: by sex under an age; then one without this node (the roster guard); new:
+     * the women. */
+    struct spec s[3] = {{a, 0, 1, 1}, {a + 2, 0, 0, 0}, {-1, 1, 0, 1}};
+    struct buf env[2] = {{0}, {0}};
+    ProtobufCBinaryData hist[2];
+    for (int i = 0; i < 2; i++) {
+        signed_query(f->ana, f->ana_key, &s[i], 0, &env[i]);
+        hist[i] = (ProtobufCBinaryData){env[i].len, env[i].p};
+    }
+    struct buf cur = {0};
+    pack_query(&s[2], 0, &cur);
+    Fedra__QueryBody *q = wire_query_decode(cur.p, cur.len, err);
+    assert_non_null(q);
+    mask_elem *v = NULL;
+    size_t n = 0;
+    assert_int_equal(patoms_count(f->snap, SELF, f->trust, f->cc, hist, 2, q, &v, &n, err), 0);
+    /* radix 4 (sex: F, M, U, + none), 2, 2 */
+    assert_int_equal(n, 4 * 2 * 2);
+    uint64_t want[16] = {0};
+    for (int i = 0; i < NROWS; i++)
+        want[(digit(&s[0], &f->r[i]) * 2 + digit(&s[1], &f->r[i])) * 2 +
+            digit(&s[2], &f->r[i])]++;
+    want[0] = 0;                        /* rows in no set are not sent */
+    uint64_t total = 0;
+    for (size_t k = 0; k < n; k++) {
+        assert_true(v[k] == (mask_elem)want[k]);
+        total += (uint64_t)v[k];
+    }
+    assert_true(total > 0);
+    /* The node is not in query 2's roster: no atom has digit 1 there. */
+    for (size_t k = 0; k < n; k++)
+        if ((k / 2) % 2 == 1)
+            assert_true(v[k] == 0);
+    free(v);
+    /* The new query with the sets of history entry 0 adds no digit (atoms_plan). */
+    wire_query_free(q);
+    cur.len = 0;
+    pack_query(&s[0], 0, &cur);
+    q = wire_query_decode(cur.p, cur.len, err);
+    assert_int_equal(patoms_count(f->snap, SELF, f->trust, f->cc, hist, 2, q, &v, &n, err), 0);
+    assert_int_equal(n, 4 * 2);
+    free(v);
+    wire_query_free(q);
+    buf_release(&cur);
+    buf_release(&env[0]);
+    buf_release(&env[1]);
+}
+
+static void
+history_only_from_analysts(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN];
+    struct spec s = {10, 0, 1, 1}, now = {-1, 1, 0, 1};
+    struct buf good = {0}, by_node = {0}, altered = {0}, plain = {0}, cur = {0};
+    signed_query(f->ana, f->ana_key, &s, 0, &good);
+    signed_query(f->node, f->node_key, &s, 0, &by_node);
+    signed_query(f->ana, f->ana_key, &s, 1, &plain);
+    signed_query(f->ana, f->ana_key, &s, 0, &altered);
+    /* One byte of the signed body changed: the filter's age. */
+    uint8_t *var = memmem(altered.p, altered.len, "age_years", 9);
+    assert_non_null(var);
+    uint8_t *at = memmem(var, altered.len - (size_t)(var - altered.p), "10", 2);
+    assert_non_null(at);
+    at[1] = '1';
+    pack_query(&now, 0, &cur);
+    Fedra__QueryBody *q = wire_query_decode(cur.p, cur.len, err);
+    mask_elem *v = NULL;
+    size_t n;
+    struct {
+        struct buf *b;
+        const char *why;
+    } bad[] = {{&by_node, "its signer"}, {&altered, "not signed by the analyst"},
+        {&plain, "not a pooled query"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ProtobufCBinaryData h[2] = {{good.len, good.p}, {bad[i].b->len, bad[i].b->p}};
+        assert_int_equal(patoms_count(f->snap, SELF, f->trust, f->cc, h, 2, q, &v, &n, err),
+            -1);
+        assert_non_null(strstr(err, "pooled history query 2"));
+        assert_non_null(strstr(err, bad[i].why));
+        assert_null(v);
+    }
+    ProtobufCBinaryData h1[1] = {{good.len, good.p}};
+    assert_int_equal(patoms_count(f->snap, SELF, f->trust, f->cc, h1, 1, q, &v, &n, err), 0);
+    free(v);
+    wire_query_free(q);
+    buf_release(&good);
+    buf_release(&by_node);
+    buf_release(&altered);
+    buf_release(&plain);
+    buf_release(&cur);
+}
+
+int
+main(void)
+{
+    const char *s = getenv("FEDRA_TEST_SEED");
+    unsigned long long seed = s ? strtoull(s, NULL, 10) : (unsigned long long)time(NULL);
+    printf("test_patoms: seed %llu (FEDRA_TEST_SEED)\n", seed);
+    rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(counts_are_the_records_atoms),
+        cmocka_unit_test(history_only_from_analysts),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,381 @@
+/*
+ * test_paudit - the derivability auditor on pooled sizes (analysis/paudit.c).
+ *
+ * Records are drawn at random for several nodes (a fresh seed every run,
+ * printed); queries are filters on age and sex, optionally grouped by sex.
+ * Each node counts its rows per atom (the digits of paudit.h), the counts
+ * are pooled as the hub would after unmasking, and paudit_decide's verdicts
+ * are checked against derive run on the pooled records themselves (the row
+ * sets, analysis/derive.h): the auditor on pooled atom sizes must decide
+ * exactly as the auditor that sees every pooled row.  Targets of the
+ * attacks (a patient alone at an age) are picked from the drawn data.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "analysis/derive.h"
+#include "analysis/paudit.h"
+
+#define NODES 3
+#define MAXREC 600
+#define K 5                             /* min_cell */
+
+struct rec {
+    int age, sex;                       /* sex 0 or 1 */
+};
+
+/* A pooled query: age in [lo, hi], sex filter (-1: any), grouped by sex or not. */
+struct q {
+    int lo, hi, sex, by_sex;
+};
+
+static struct rec recs[MAXREC];
+static size_t nrec;
+static uint64_t rng_state;
+
+/* 0 .. n-1 from a xorshift64* stream (the run's seed, printed). */
+static int
+rnd(int n)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (int)((rng_state * 0x2545F4914F6CDD1DULL >> 33) % (uint64_t)n);
+}
+
+static uint32_t
+q_cells(const struct q *q)
+{
+    return q->by_sex ? 2 : 1;
+}
+
+/* The row's digit against q: 0 (in no cell) or cell + 1. */
+static uint32_t
+q_digit(const struct q *q, const struct rec *r)
+{
+    if (r->age < q->lo || r->age > q->hi || (q->sex >= 0 && r->sex != q->sex))
+        return 0;
+    return q->by_sex ? (uint32_t)r->sex + 1 : 1;
+}
+
+static void
+draw(size_t n)
+{
+    nrec = n;
+    for (size_t i = 0; i < n; i++) {
+        recs[i].age = 20 + rnd(60);
+        recs[i].sex = rnd(2);
+    }
+}
+
+/* Pooled atom sizes: each node (rows i % NODES) counts its own, the hub adds. */
+static uint64_t *
+pooled_sizes(const struct paudit_layout *A, const struct q *qs)
+{
+    uint64_t *sum = calloc(A->natoms, sizeof *sum);
+    for (size_t node = 0; node < NODES; node++) {
+        uint64_t *own = calloc(A->natoms, sizeof *own);
+        for (size_t i = node; i < nrec; i += NODES) {
+            uint32_t digit[PAUDIT_MAX_QUERIES];
+            for (size_t q = 0; q < A->nq; q++)
+                digit[q] = q_digit(&qs[q], &recs[i]);
+            own[paudit_atom(A, digit)]++;
+        }
+        for (size_t a = 0; a < A->natoms; a++)
+            sum[a] += own[a];
+        free(own);
+    }
+    return sum;
+}
+
+/* The pooled rows of set (q, cell), ascending. */
+static size_t
+rows_of(const struct q *q, uint32_t cell, uint32_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nrec; i++)
+        if (q_digit(q, &recs[i]) == cell + 1)
+            out[n++] = (uint32_t)i;
+    return n;
+}
+
+/*
+ * Release queries qs[0 .. nq) one after the other, every cell a candidate;
+ * kept cells become history.  Each verdict is compared with derive on the
+ * pooled rows.  Query t's verdicts go to kept[t][cell].
+ */
+static void
+run(const struct q *qs, size_t nq, unsigned char (*kept_out)[2])
+{
+    char err[DERIVE_ERRLEN];
+    struct derive *rows_d = derive_new((uint32_t)nrec, K, 0, 7);
+    assert_non_null(rows_d);
+    struct paudit_set hist[64];
+    size_t nhist = 0;
+    for (size_t t = 0; t < nq; t++) {
+        uint32_t ncells[PAUDIT_MAX_QUERIES];
+        for (size_t q = 0; q <= t; q++)
+            ncells[q] = q_cells(&qs[q]);
+        struct paudit_layout A;
+        assert_int_equal(paudit_layout_make(&A, ncells, t + 1, err), 0);
+        uint64_t *size = pooled_sizes(&A, qs);
+        struct paudit_set cand[2];
+        size_t nc = q_cells(&qs[t]);
+        for (uint32_t c = 0; c < nc; c++)
+            cand[c] = (struct paudit_set){(uint32_t)t, c};
+        unsigned char kept[2] = {9, 9};
+        int stale = -1;
+        int nk = paudit_decide(&A, size, K, hist, nhist, cand, nc, kept, &stale, 11, err);
+        if (nk < 0)
+            fail_msg("paudit_decide: %s", err);
+        assert_int_equal(stale, 0);
+        /* The oracle: derive on the pooled rows, largest set first as paudit does. */
+        static uint32_t r0[MAXREC], r1[MAXREC];
+        const uint32_t *rows[2] = {r0, r1};
+        size_t n[2];
+        n[0] = rows_of(&qs[t], 0, r0);
+        n[1] = nc > 1 ? rows_of(&qs[t], 1, r1) : 0;
+        int swap = nc > 1 && n[1] > n[0];
+        const uint32_t *ro[2] = {rows[swap], rows[!swap]};
+        size_t no[2] = {n[swap], n[!swap]};
+        unsigned char ko[2];
+        assert_true(derive_admit(rows_d, ro, no, nc, ko, err) >= 0);
+        derive_commit(rows_d);
+        for (uint32_t c = 0; c < nc; c++) {
+            assert_int_equal(kept[c], ko[swap ? 1 - c : c]);
+            if (kept[c])
+                hist[nhist++] = cand[c];
+            kept_out[t][c] = kept[c];
+        }
+        free(size);
+    }
+    derive_free(rows_d);
+}
+
+/* An age that exactly `want` drawn records have (1: a patient alone at that age); -1 if none. */
+static int
+age_with(size_t want)
+{
+    for (int a = 21; a < 79; a++) {
+        size_t n = 0;
+        for (size_t i = 0; i < nrec; i++)
+            n += recs[i].age == a;
+        if (n == want)
+            return a;
+    }
+    return -1;
+}
+
+static void
+layout_is_mixed_radix(void **state)
+{
+    (void)state;
+    char err[DERIVE_ERRLEN];
+    uint32_t ncells[3] = {2, 1, 3};
+    struct paudit_layout A;
+    assert_int_equal(paudit_layout_make(&A, ncells, 3, err), 0);
+    assert_int_equal(A.natoms, 3 * 2 * 4);
+    /* Every set's atoms are exactly those whose digit there is cell + 1. */
+    uint32_t atoms[64];
+    for (uint32_t q = 0; q < 3; q++)
+        for (uint32_t c = 0; c < ncells[q]; c++) {
+            size_t m = paudit_set_atoms(&A, (struct paudit_set){q, c}, atoms);
+            assert_int_equal(m, A.natoms / A.radix[q]);
+            size_t seen = 0;
+            uint32_t d[3];
+            for (d[0] = 0; d[0] < 3; d[0]++)
+                for (d[1] = 0; d[1] < 2; d[1]++)
+                    for (d[2] = 0; d[2] < 4; d[2]++)
+                        if (d[q] == c + 1) {
+                            size_t a = paudit_atom(&A, d);
+                            assert_true(seen < m);
+                            assert_int_equal(atoms[seen], a);
+                            seen++;
+                        }
+            assert_int_equal(seen, m);
+        }
+}
+
+static void
+limits_fail_closed(void **state)
+{
+    (void)state;
+    char err[DERIVE_ERRLEN];
+    struct paudit_layout A;
+    uint32_t ncells[PAUDIT_MAX_QUERIES + 1];
+    for (size_t i = 0; i <= PAUDIT_MAX_QUERIES; i++)
+        ncells[i] = 1;
+    assert_int_equal(paudit_layout_make(&A, ncells, 0, err), -1);
+    assert_int_equal(paudit_layout_make(&A, ncells, PAUDIT_MAX_QUERIES + 1, err), -1);
+    assert_non_null(strstr(err, "64"));
+    /* 2^16 atoms is the most: 16 one-cell queries fit, 17 do not. */
+    assert_int_equal(paudit_layout_make(&A, ncells, 16, err), 0);
+    assert_int_equal(A.natoms, PAUDIT_MAX_ATOMS);
+    assert_int_equal(paudit_layout_make(&A, ncells, 17, err), -1);
+    assert_non_null(strstr(err, "PAUDIT_MAX_ATOMS"));
+    ncells[0] = 0;
+    assert_int_equal(paudit_layout_make(&A, ncells, 1, err), -1);
+    /* A set outside the layout, and min_cell 0, are bad input. */
+    ncells[0] = 2;
+    assert_int_equal(paudit_layout_make(&A, ncells, 1, err), 0);
+    uint64_t size[3] = {4, 5, 6};
+    struct paudit_set bad = {0, 2}, good = {0, 1};
+    unsigned char kept;
+    int stale;
+    assert_int_equal(paudit_decide(&A, size, K, NULL, 0, &bad, 1, &kept, &stale, 1, err), -1);
+    assert_non_null(strstr(err, "not in the layout"));
+    assert_int_equal(paudit_decide(&A, size, 0, NULL, 0, &good, 1, &kept, &stale, 1, err), -1);
+    /* More pooled rows than derive holds. */
+    uint64_t huge[3] = {0, PAUDIT_MAX_POOLED_ROWS, 1};
+    assert_int_equal(paudit_decide(&A, huge, K, NULL, 0, &good, 1, &kept, &stale, 1, err), -1);
+    assert_non_null(strstr(err, "PAUDIT_MAX_POOLED_ROWS"));
+}
+
+static void
+differencing_pair_is_withheld(void **state)
+{
+    (void)state;
+    /* Redraw until some age holds exactly one patient (the target). */
+    int a = -1;
+    for (int tries = 0; tries < 1000 && a < 0; tries++) {
+        draw(200);
+        a = age_with(1);
+    }
+    assert_true(a > 0);
+    /* age <= A, then age < A: their difference is the one patient aged A.  Not both
+     * are released (the first may already be withheld as a small set itself). */
+    struct q qs[2] = {{0, a, -1, 0}, {0, a - 1, -1, 0}};
+    unsigned char kept[2][2];
+    run(qs, 2, kept);
+    assert_false(kept[0][0] && kept[1][0]);
+    /* The same pair at an age that at least K patients share, with at least K younger
+     * (so that neither set is small on its own): both are released. */
+    int b = -1;
+    for (int x = 78; x > 21 && b < 0; x--) {
+        size_t at = 0, below = 0;
+        for (size_t i = 0; i < nrec; i++) {
+            at += recs[i].age == x;
+            below += recs[i].age < x;
+        }
+        if (at >= K && below >= K)
+            b = x;
+    }
+    assert_true(b > 0);
+    struct q ok[2] = {{0, b, -1, 0}, {0, b - 1, -1, 0}};
+    run(ok, 2, kept);
+    assert_true(kept[0][0] && kept[1][0]);
+}
+
+static void
+tracker_of_three_is_withheld(void **state)
+{
+    (void)state;
+    /* A man alone at his age A: men, then men younger than A, then men older than A:
+     * P - Q - R is he.  Each pair differs by many. */
+    int a = -1;
+    for (int tries = 0; tries < 1000 && a < 0; tries++)
+        for (int x = (draw(300), 21); x < 79 && a < 0; x++) {
+            size_t men = 0;
+            for (size_t i = 0; i < nrec; i++)
+                men += recs[i].age == x && recs[i].sex == 1;
+            if (men == 1)
+                a = x;
+        }
+    assert_true(a > 0);
+    struct q qs[3] = {{0, 200, 1, 0}, {0, a - 1, 1, 0}, {a + 1, 200, 1, 0}};
+    unsigned char kept[3][2];
+    run(qs, 3, kept);
+    assert_false(kept[0][0] && kept[1][0] && kept[2][0]);
+}
+
+static void
+margin_minus_cells_is_withheld(void **state)
+{
+    (void)state;
+    /* Complementary suppression across queries: the total at an age, then grouped by sex,
+     * where one sex holds 1 .. K-1 there: the smaller cell (admitted last) is withheld. */
+    int a = -1;
+    for (int tries = 0; tries < 1000 && a < 0; tries++)
+        for (int x = (draw(600), 21); x < 79 && a < 0; x++) {
+            size_t n[2] = {0, 0};
+            for (size_t i = 0; i < nrec; i++)
+                if (recs[i].age == x)
+                    n[recs[i].sex]++;
+            if ((n[0] >= 1 && n[0] < K && n[1] >= 2 * K) ||
+                (n[1] >= 1 && n[1] < K && n[0] >= 2 * K))
+                a = x;
+        }
+    assert_true(a > 0);
+    struct q qs[2] = {{a, a, -1, 0}, {a, a, -1, 1}};
+    unsigned char kept[2][2];
+    run(qs, 2, kept);
+    assert_true(kept[0][0]);
+    assert_true(kept[1][0] + kept[1][1] <= 1);
+}
+
+static void
+random_streams_match_the_row_auditor(void **state)
+{
+    (void)state;
+    for (int rep = 0; rep < 20; rep++) {
+        draw(60 + (size_t)rnd(300));
+        struct q qs[6];
+        for (size_t t = 0; t < 6; t++) {
+            int lo = 20 + rnd(60), hi = lo + rnd(20);
+            qs[t] = (struct q){lo, hi, rnd(3) - 1, rnd(2)};
+        }
+        unsigned char kept[6][2];
+        run(qs, 6, kept);
+    }
+}
+
+static void
+stale_history_withholds_everything(void **state)
+{
+    (void)state;
+    char err[DERIVE_ERRLEN];
+    /* History: a set released when it was large; the data have since shrunk it to 2
+     * pooled rows, so admitting it again fails and the system is stale. */
+    uint32_t ncells[2] = {1, 1};
+    struct paudit_layout A;
+    assert_int_equal(paudit_layout_make(&A, ncells, 2, err), 0);
+    uint64_t size[4] = {0};
+    uint32_t d[2] = {1, 0};
+    size[paudit_atom(&A, d)] = 2;
+    d[0] = 0;
+    d[1] = 1;
+    size[paudit_atom(&A, d)] = 20;
+    struct paudit_set hist = {0, 0}, cand = {1, 0};
+    unsigned char kept = 9;
+    int stale = 0;
+    assert_int_equal(paudit_decide(&A, size, K, &hist, 1, &cand, 1, &kept, &stale, 3, err), 0);
+    assert_int_equal(stale, 1);
+    assert_int_equal(kept, 0);
+}
+
+int
+main(void)
+{
+    const char *s = getenv("FEDRA_TEST_SEED");
+    unsigned long long seed = s ? strtoull(s, NULL, 10) : (unsigned long long)time(NULL);
+    printf("test_paudit: seed %llu (FEDRA_TEST_SEED)\n", seed);
+    rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(layout_is_mixed_radix),
+        cmocka_unit_test(limits_fail_closed),
+        cmocka_unit_test(differencing_pair_is_withheld),
+        cmocka_unit_test(tracker_of_three_is_withheld),
+        cmocka_unit_test(margin_minus_cells_is_withheld),
+        cmocka_unit_test(random_streams_match_the_row_auditor),
+        cmocka_unit_test(stale_history_withholds_everything),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
