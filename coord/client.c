@@ -275,9 +275,10 @@ client_keys_init(struct client_keys *k, const struct federation *f, const struct
         sodium_memzero(k->sec, sizeof k->sec);
         return errf(err, "cannot derive the transport key of the analyst key");
     }
-    if (pki_cert_curve_key(cert, bound) != 0 || memcmp(bound, k->pub, sizeof bound) != 0) {
+    int unbound = pki_cert_curve_key(cert, bound) != 0;
+    if (unbound || memcmp(bound, k->pub, sizeof bound) != 0) {
         sodium_memzero(k->sec, sizeof k->sec);
-        return pki_cert_curve_key(cert, bound) != 0
+        return unbound
             ? errf(err, "certificate '%s' binds no transport key, which nodes behind a hub "
                   "seal their answers to (ask the federation admin for a new one)",
                   pki_cert_subject_cn(cert))
