@@ -738,7 +738,7 @@ static int
 pool_audit_open(struct relay *r, struct proute *pr, struct route *rt,
     const struct relay_now *now)
 {
-    if (r->phist == NULL)
+    if (r->phist == NULL || pr->hp == NULL)     /* off, or a fit: it reads no table */
         return 0;
     struct buf h = {0};
     phist_pack(r->phist, &h);
@@ -1084,7 +1084,7 @@ route_forward(struct relay *r, const struct relay_peer *from, struct route *rt,
         f.payload.data = payload.p;
         f.payload.len = payload.len;
         ProtobufCBinaryData hist[PHIST_MAX];
-        if (pool >= 0) {            /* the pooled auditor's history (node/patoms.h) */
+        if (pool >= 0 && r->pool[pool].hp != NULL) {   /* the auditor's history (node/patoms.h) */
             f.n_pool_history = pool_audit_history(r, hist);
             f.pool_history = hist;
         }
