@@ -62,6 +62,10 @@ FUZZ_TARGETS += hubframe
 FUZZ_BINS    += $(FUZZ_BUILD)/fuzz_hubframe
 FUZZ_MAXLEN_hubframe := 16384
 
+FUZZ_TARGETS += pool
+FUZZ_BINS    += $(FUZZ_BUILD)/fuzz_pool
+FUZZ_MAXLEN_pool := 65600
+
 fuzz: $(FUZZ_BINS)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
