@@ -17,13 +17,20 @@
 
 /*
  * A round's share: p coefficients' worth of sums, sizes within the node's
- * rows, and nothing an honest node cannot send: a number that is not
+ * rows, and nothing an honest node cannot send: a glm number that is not
  * finite, information (cox: I; glm: X'WX) that is not symmetric or not
  * positive semi-definite (report_psd), a time grid other than the one
  * asked (cox), a suppressed count that carries a value.  One node's
  * indefinite information would push the next coefficients to where the
  * honest nodes' sums overflow; refused here, the node is left out at the
  * round where it lied and the fit restarts over the others.
+ *
+ * A Cox round that is not finite is what an honest node sends when a
+ * coefficient runs off towards infinity (an empty or all-event cell: exp of
+ * the linear predictor overflows), as R's coxfit6 computes it too: the sum
+ * is then not finite and the Newton-Raphson halves its step (analysis/cox.h),
+ * as coxfit6 does.  Such an answer is taken; its other checks need finite
+ * numbers and are left to the rounds that have them.
  */
 static int
 check_model(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *why)
@@ -39,14 +46,15 @@ check_model(const Fedra__QuerySpec *spec, const Fedra__ResponseBody *b, char *wh
         m->excluded > b->data_rows - m->n)
         return errf(why, "sent model sums for more patients than it holds");
     double head[3] = {m->loglik, m->deviance, m->aic};
-    if (report_finite(head, 3) != 0 || report_finite(m->score, p) != 0 ||
-        report_finite(m->info, p * p) != 0)
+    int finite = report_finite(head, 3) == 0 && report_finite(m->score, p) == 0 &&
+        report_finite(m->info, p * p) == 0;
+    if (!finite && spec->kind != FEDRA__KIND__KIND_COX)
         return errf(why, "sent a model sum that is not a finite number (NaN or Inf)");
-    for (size_t i = 0; i < p * p; i++)
+    for (size_t i = 0; finite && i < p * p; i++)
         if (m->info[i] != m->info[(i % p) * p + i / p])
             return errf(why, "sent an information matrix that is not symmetric");
     char psd[FEDRA_ERRLEN];
-    if (report_psd(m->info, p, psd) != 0)
+    if (finite && report_psd(m->info, p, psd) != 0)
         return errf(why, "sent an information matrix that %s", psd);
     if ((m->dropped_suppressed && m->dropped != 0) ||
         (m->n_boundary_suppressed && m->n_boundary != 0) ||

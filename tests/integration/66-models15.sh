@@ -99,10 +99,18 @@ done
     --set min_events_per_parameter=1 >/dev/null 2>&1 || fail "empty cell: federation up"
 . fede/env
 compare cox os 0 efron 'stage*surgery' - TRUE - 1e-11 --covariates 'stage*surgery' --grid 0
-jq -e '.result.coefficients[] | select(.term == "stagemetastatic:surgeryno") | .coef == null' f.json >/dev/null &&
-    ok "cox: the empty cell's coefficient is NA (null), as R's" || fail "cox: the empty cell is not NA"
-grep -q "stagemetastatic:surgeryno.* collinear with the other covariates (R: NA)" f.err &&
-    ok "and a warning names it" || { fail "no warning names the empty cell"; sed 's/^/       | /' f.err | head -5; }
+if grep -q "Ran out of iterations" r.out; then
+    # Some draws separate (a cell of all events): R runs out of iterations, and
+    # coxph.fit then marks nothing NA (flag 1000 is never < nvar); nor does fedra.
+    jq -e '.result.coefficients[] | select(.term == "stagemetastatic:surgeryno") | .coef != null' \
+        f.json >/dev/null && ok "cox did not converge on this draw, as R: the empty cell is not NA, as in R" ||
+        fail "cox did not converge, yet the empty cell is NA (R marks nothing NA then)"
+else
+    jq -e '.result.coefficients[] | select(.term == "stagemetastatic:surgeryno") | .coef == null' f.json >/dev/null &&
+        ok "cox: the empty cell's coefficient is NA (null), as R's" || fail "cox: the empty cell is not NA"
+    grep -q "stagemetastatic:surgeryno.* collinear with the other covariates (R: NA)" f.err &&
+        ok "and a warning names it" || { fail "no warning names the empty cell"; sed 's/^/       | /' f.err | head -5; }
+fi
 compare glm os 0 efron 'stage*surgery' vital_status=dead 'surgery != "unknown"' - 1e-10 \
     --outcome vital_status=dead --covariates 'stage*surgery' --where 'surgery!=unknown'
 jq -e '.result.coefficients[] | select(.term == "stagemetastatic:surgeryno") | .estimate == null' f.json >/dev/null &&
