@@ -18,7 +18,7 @@
  * fuzz_envelope's); it checks that it receives exactly the sealed plaintext.
  *
  * Checks (abort on failure): whatever the link sends back decodes as a
- * HUB_ANSWER with the forward's tag; an UNREADABLE answer carries no
+ * HUB_ANSWER with the forward's (or round's) tag; an UNREADABLE answer carries no
  * payload; an OK answer follows exactly one call of the answer function
  * and is a sealed box of the size class of its answer (the harness holds no
  * analyst's secret key to open it); a frame that is not a FORWARD gets no
@@ -169,7 +169,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf_append(&frame, data + 1, size - 1);
         /* Is it a forward?  Then its tag is what the answer must carry. */
         Fedra__HubFrame *h = wire_hubframe_decode(frame.p, frame.len, err);
-        if (h != NULL && h->type == FEDRA__HUB_TYPE__HUB_FORWARD) {
+        /* A HUB_ROUND (a pooled fit's round) is answered under its tag as a forward is:
+           this link has no round function, so UNREADABLE ("takes no pooled rounds"). */
+        if (h != NULL && (h->type == FEDRA__HUB_TYPE__HUB_FORWARD ||
+                             h->type == FEDRA__HUB_TYPE__HUB_ROUND)) {
             forward = 1;
             tag = h->tag;
         }
