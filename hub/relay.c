@@ -728,6 +728,36 @@ route_admit(struct relay *r, const Fedra__HubFrame *f, struct route *rt,
     return 0;
 }
 
+/*
+ * Send node n a FORWARD or a ROUND under p's tag: the payload bytes as given,
+ * first altered by a test's tamper hook (at point), with the pooled
+ * auditor's history (nhist entries, or none).  n's inflight counts it either
+ * way (pending_done takes it back).  send_frame's result.
+ */
+static int
+send_tagged(struct relay *r, struct rnode *n, const struct pending *p, Fedra__HubType type,
+    enum relay_tamper_point point, const uint8_t *bytes, size_t len, ProtobufCBinaryData *hist,
+    size_t nhist)
+{
+    struct buf payload = {0};
+    buf_append(&payload, bytes, len);
+    char name[PKI_MAX_NAME + 1];
+    snprintf(name, sizeof name, "%s", n->name);
+    if (r->io.tamper != NULL)       /* tests: a hub that alters what it relays */
+        r->io.tamper(r->io.tamper_arg, point, name, &payload);
+    Fedra__HubFrame f = FEDRA__HUB_FRAME__INIT;
+    f.type = type;
+    f.tag = p->tag;
+    f.payload.data = payload.p;
+    f.payload.len = payload.len;
+    f.n_pool_history = nhist;
+    f.pool_history = nhist > 0 ? hist : NULL;
+    int sr = send_frame(r, &n->peer, &f);
+    buf_release(&payload);
+    n->inflight++;
+    return sr;
+}
+
 /* ---- pooled routes ---- */
 
 /*
@@ -892,20 +922,8 @@ pool_fit_next(struct relay *r, int slot, const struct relay_now *now)
         memcpy(p->qhash, pr->qhash, WIRE_HASH_LEN);
         p->timeout_ms = pr->timeout_ms;
         p->deadline = now->mono_ms + p->timeout_ms;
-        struct buf payload = {0};
-        buf_append(&payload, msg.p, msg.len);
-        char shown[PKI_MAX_NAME + 1];
-        snprintf(shown, sizeof shown, "%s", n->name);
-        if (r->io.tamper != NULL)   /* tests: a hub that alters a round message */
-            r->io.tamper(r->io.tamper_arg, RELAY_TAMPER_ROUND, shown, &payload);
-        Fedra__HubFrame f = FEDRA__HUB_FRAME__INIT;
-        f.type = FEDRA__HUB_TYPE__HUB_ROUND;
-        f.tag = p->tag;
-        f.payload.data = payload.p;
-        f.payload.len = payload.len;
-        int sr = send_frame(r, &n->peer, &f);
-        buf_release(&payload);
-        n->inflight++;
+        int sr = send_tagged(r, n, p, FEDRA__HUB_TYPE__HUB_ROUND, RELAY_TAMPER_ROUND, msg.p,
+            msg.len, NULL, 0);
         if (sr == RELAY_SENT) {
             r->c.forwards++;
             sent++;
@@ -1072,34 +1090,19 @@ route_forward(struct relay *r, const struct relay_peer *from, struct route *rt,
         p->timeout_ms = b->timeout_ms == 0 || b->timeout_ms > r->lim.timeout_max_ms
             ? r->lim.timeout_max_ms : b->timeout_ms;
         p->deadline = now->mono_ms + p->timeout_ms;
-        struct buf payload = {0};
-        buf_append(&payload, q->sealed.data, q->sealed.len);
-        char name[PKI_MAX_NAME + 1];
-        snprintf(name, sizeof name, "%s", n->name);
-        if (r->io.tamper != NULL)
-            r->io.tamper(r->io.tamper_arg, RELAY_TAMPER_FORWARD, name, &payload);
-        Fedra__HubFrame f = FEDRA__HUB_FRAME__INIT;
-        f.type = FEDRA__HUB_TYPE__HUB_FORWARD;
-        f.tag = p->tag;
-        f.payload.data = payload.p;
-        f.payload.len = payload.len;
         ProtobufCBinaryData hist[PHIST_MAX];
-        if (pool >= 0 && r->pool[pool].hp != NULL) {   /* the auditor's history (node/patoms.h) */
-            f.n_pool_history = pool_audit_history(r, hist);
-            f.pool_history = hist;
-        }
-        int sr = send_frame(r, &n->peer, &f);
-        buf_release(&payload);
+        size_t nhist = pool >= 0 && r->pool[pool].hp != NULL   /* the auditor's (node/patoms.h) */
+            ? pool_audit_history(r, hist) : 0;
+        int sr = send_tagged(r, n, p, FEDRA__HUB_TYPE__HUB_FORWARD, RELAY_TAMPER_FORWARD,
+            q->sealed.data, q->sealed.len, hist, nhist);
         if (sr == RELAY_SENT) {
-            n->inflight++;
             r->c.forwards++;
             t->forwarded++;
             event(r, now, "forward", rt->analyst, b->route_id.data, b->query_hash.data, n->name,
                 NULL, q->sealed.len, "");
             return;
         }
-        n->inflight++;              /* pending_done() takes it back */
-        pending_done(r, p);
+        pending_done(r, p);         /* takes back the inflight send_tagged counted */
         if (sr == RELAY_SEND_BUSY) {
             st = FEDRA__HUB_STATUS__HUB_STATUS_BUSY;
             snprintf(why, sizeof why, "node '%s' is not taking messages now (its link's "
