@@ -42,8 +42,8 @@ compare cox os 0 efron 'stage,age_years:chemotherapy' - TRUE - 1e-11 \
     --covariates 'stage,age_years:chemotherapy' --grid 0
 compare cox os 30 efron 'surgery,age_years:diagnosis_year' - 'surgery != "unknown"' sex 1e-11 \
     --covariates 'surgery,age_years:diagnosis_year' --strata sex --where 'surgery!=unknown'
-compare cox os 0 efron 'sex:surgery,age_years' - 'sex != "U"' stage 1e-11 \
-    --covariates 'sex:surgery,age_years' --where 'sex!=U' --strata stage --grid 0
+compare cox os 0 efron 'sex:surgery,age_years' - 'sex != "U" & surgery != "unknown"' stage 1e-11 \
+    --covariates 'sex:surgery,age_years' --where 'sex!=U and surgery!=unknown' --strata stage --grid 0
 # (glm without surgery=unknown: its few patients per stage make the fit nearly
 # separated, where the normal equations keep fewer digits than R's QR)
 compare glm os 0 efron 'stage*surgery,age_years' vital_status=dead 'surgery != "unknown"' - 1e-10 \
