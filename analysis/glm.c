@@ -75,10 +75,11 @@ glm_node_eval(const double *y, const double *x, size_t n, size_t p,
         double mu = logit_linkinv(eta);
         double me = logit_mu_eta(eta);
         double w = me * me / (mu * (1 - mu));
-        double z = eta + (y[i] - mu) / me;
+        /* round 0: w z; later w (z - eta), the score, as the step's right side */
+        double wz = beta == NULL ? w * (eta + (y[i] - mu) / me) : me * (y[i] - mu) / (mu * (1 - mu));
         for (size_t j = 0; j < p; j++) {
             double wx = w * xr[j];
-            xtwz[j] += wx * z;
+            xtwz[j] += xr[j] * wz;
             for (size_t k = j; k < p; k++)
                 xtwx[j * p + k] += wx * xr[k];
         }
@@ -154,9 +155,11 @@ glm_irls_next_beta(const struct glm_irls *s)
     return s->phase == PH_ITER ? s->start : NULL;
 }
 
-/* start = (X'WX)^- X'Wz; the factor is kept for the covariance. */
+/* Round 0: start = (X'WX)^- X'Wz.  Later rounds: start += (X'WX)^- X'W(z -
+   eta), the same point, found as a step from where the nodes evaluated
+   (glm.h).  The factor is kept for the covariance. */
 static void
-solve_step(struct glm_irls *s, const double *xtwx, const double *xtwz)
+solve_step(struct glm_irls *s, const double *xtwx, const double *xtwz, int step)
 {
     size_t p = s->p;
     double *t = s->fact_prev;           /* swap: the current becomes previous */
@@ -164,8 +167,20 @@ solve_step(struct glm_irls *s, const double *xtwx, const double *xtwz)
     s->fact = t;
     memcpy(s->fact, xtwx, p * p * sizeof *s->fact);
     s->rank = linalg_chol_rel(s->fact, p, s->alias_tol);
-    memcpy(s->start, xtwz, p * sizeof *s->start);
-    linalg_chsolve2(s->fact, p, s->start);
+    double d[GLM_MAX_P];
+    memcpy(d, xtwz, p * sizeof *d);
+    /* A column aliased now but not where the nodes evaluated: its part of
+       eta moves to the right side (X_K'W z = score_K + X_K'WX_A beta_A), and
+       its coefficient becomes 0, as in glm.fit. */
+    for (size_t j = 0; step && j < p; j++)
+        if (s->fact[j * p + j] == 0 && s->start[j] != 0) {
+            for (size_t i = 0; i < p; i++)
+                d[i] += xtwx[i * p + j] * s->start[j];
+            s->start[j] = 0;
+        }
+    linalg_chsolve2(s->fact, p, d);
+    for (size_t j = 0; j < p; j++)
+        s->start[j] = step ? s->start[j] + d[j] : d[j];
 }
 
 int
@@ -189,7 +204,7 @@ glm_irls_feed(struct glm_irls *s, const double *xtwx, const double *xtwz,
         s->n = sum->n;
         s->sum_y = sum->sum_y;
         s->devold = sum->deviance;
-        solve_step(s, xtwx, xtwz);
+        solve_step(s, xtwx, xtwz, 0);
         s->iter = 1;
         s->phase = PH_ITER;
         return 0;
@@ -228,7 +243,7 @@ glm_irls_feed(struct glm_irls *s, const double *xtwx, const double *xtwz,
     }
     s->devold = s->dev;
     memcpy(s->coefold, s->start, p * sizeof *s->start);
-    solve_step(s, xtwx, xtwz);
+    solve_step(s, xtwx, xtwz, 1);
     s->iter++;
     return 0;
 }

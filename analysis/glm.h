@@ -5,8 +5,9 @@
  * equal glm(..., family = binomial).
  *
  * Node side: glm_node_eval() returns, for the node's own records, X'WX,
- * X'Wz and the deviance at beta; with beta NULL (round 0) it starts where
- * glm.fit starts, from mustart = (y + 1/2)/2, not from beta = 0.
+ * the score X'W(z - eta) and the deviance at beta; with beta NULL (round 0)
+ * it starts where glm.fit starts, from mustart = (y + 1/2)/2, not from
+ * beta = 0, and returns X'Wz there (eta is not X beta).
  *
  * Coordinator side: struct glm_irls is a re-entrant state machine, one node
  * round per step (the same shape as struct cox_nr):
@@ -19,8 +20,9 @@
  *     glm_irls_result(&s, &res); ... glm_result_release(&res);
  *     glm_irls_release(&s);
  *
- * Round j solves (sum X'WX) b = sum X'Wz from round j-1, asks the nodes at
- * b, and stops when |dev - devold| / (|dev| + 0.1) < eps (glm.control's
+ * Round 1 solves (sum X'WX) b = sum X'Wz; round j > 1 finds the same
+ * b = beta + d, where the nodes evaluated at beta and (sum X'WX) d = sum
+ * X'W(z - eta).  It asks the nodes at b, and stops when |dev - devold| / (|dev| + 0.1) < eps (glm.control's
  * 1e-8): the coefficients reported are that b, and the covariance is the
  * inverse of the X'WX b was solved with (the previous round's: the QR that
  * summary.glm uses).  A non-finite deviance halves the step towards the
@@ -28,11 +30,16 @@
  *
  * glm.fit solves each step by a pivoted QR of sqrt(W) X; summing X'WX over
  * nodes gives the normal equations instead, solved here by an LDL'
- * (linalg_chol_rel).  That agrees with R to about 1e-13 on the reference
- * data; the one decision that can differ is which column is aliased: R
- * drops a column whose residual norm is below 1e-11 of its norm, the
- * normal equations cannot resolve that, so a column is dropped when its
- * squared residual norm is below GLM_ALIAS_TOL of its squared norm.
+ * (linalg_chol_rel).  Solved for b directly they lose cond(X'WX) * eps of
+ * ||b|| in every component, so a coefficient much smaller than the others
+ * (an age effect of 1e-4 next to an intercept of -3) came out 2e-11 from R
+ * relative to itself; solved for the step d, which shrinks as the fit
+ * converges, the loss is of ||d||, and the reported b is nearer the exact
+ * iterate than R's QR is (10x on that case; test_glm checks it against a
+ * quad-precision IRLS).  The one decision that can differ is which column
+ * is aliased: R drops a column whose residual norm is below 1e-11 of its
+ * norm, the normal equations cannot resolve that, so a column is dropped
+ * when its squared residual norm is below GLM_ALIAS_TOL of its squared norm.
  *
  * Pure computation: no I/O, no global state.
  */
@@ -73,7 +80,8 @@ struct glm_node_stats {
 /*
  * Node side.  y[n] in {0, 1}; x row-major n x p, with the intercept column
  * (if any) included as the caller codes it; beta[p], or NULL for round 0.
- * Writes xtwx[p*p] (symmetric), xtwz[p] and *st.  Returns 0 or GLM_EINVAL
+ * Writes xtwx[p*p] (symmetric), xtwz[p] (X'Wz for round 0, X'W(z - eta) at
+ * beta) and *st.  Returns 0 or GLM_EINVAL
  * (p out of 1..GLM_MAX_P, n > GLM_MAX_N, y not 0/1, x or beta not finite).
  */
 int glm_node_eval(const double *y, const double *x, size_t n, size_t p,

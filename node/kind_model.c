@@ -6,7 +6,7 @@
  * factors, an interaction), evaluated at spec->beta.  Cox: the node's
  * stratum's log partial likelihood, score and information, with times on
  * the grid the policy allows (as km); with spec->strata V, one stratum per
- * level of V held here, summed (cox_strata_eval).  GLM: X'WX, X'Wz,
+ * level of V held here, summed (cox_strata_eval).  GLM: X'WX, X'W(z - eta),
  * deviance and AIC partials, from glm.fit's start when beta is empty.
  *
  *   admit    cox: the time grid (kind_time_grid)

@@ -12,7 +12,7 @@
  *
  *   0 n, 1 events, 2 dropped, 3 n_boundary             counts
  *   4 loglik (cox), 5 deviance (glm), 6 aic (glm)      reals
- *   7 .. 7+p                                           score (cox U, glm X'Wz)
+ *   7 .. 7+p                                           score (cox U, glm X'W(z - eta))
  *   then p(p+1)/2                                      information, upper triangle
  *                                                      row by row (it is symmetric)
  *   then per categorical model variable (terms, glm's outcome, cox's strata

@@ -21,7 +21,8 @@
 #include "fedra.pb-c.h"
 #include "lib/util.h"
 
-#define WIRE_VERSION 1
+/* 2: a glm round after the first carries X'W(z - eta) as its score (analysis/glm.h) */
+#define WIRE_VERSION 2
 #define WIRE_QUERY_CONTEXT "fedra/query/v1"
 #define WIRE_RESPONSE_CONTEXT "fedra/response/v1"
 #define WIRE_QUERY_HASH_CONTEXT "fedra/query-hash/v1"

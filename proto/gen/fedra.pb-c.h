@@ -513,7 +513,7 @@ struct  Fedra__LogrankOev
 /*
  * A node's share of one model round, to be summed over nodes.  Cox: the log
  * partial likelihood, score and information of the node's stratum at beta.
- * GLM: X'WX, X'Wz, deviance and AIC partial sums at beta.
+ * GLM: X'WX, X'W(z - eta) (X'Wz in round 0), deviance and AIC partial sums at beta.
  */
 struct  Fedra__ModelResult
 {
@@ -535,7 +535,7 @@ struct  Fedra__ModelResult
    */
   double loglik;
   /*
-   * cox: U; glm: X'Wz (p each)
+   * cox: U; glm: X'W(z - eta), round 0 X'Wz (p each)
    */
   size_t n_score;
   double *score;

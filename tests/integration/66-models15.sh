@@ -46,11 +46,11 @@ compare cox os 0 efron 'sex:surgery,age_years' - 'sex != "U" & surgery != "unkno
     --covariates 'sex:surgery,age_years' --where 'sex!=U and surgery!=unknown' --strata stage --grid 0
 # (glm without surgery=unknown: its few patients per stage make the fit nearly
 # separated, where the normal equations keep fewer digits than R's QR)
-compare glm os 0 efron 'stage*surgery,age_years' vital_status=dead 'surgery != "unknown"' - 1e-10 \
+compare glm os 0 efron 'stage*surgery,age_years' vital_status=dead 'surgery != "unknown"' - 1e-11 \
     --outcome vital_status=dead --covariates 'stage*surgery,age_years' --where 'surgery!=unknown'
-compare glm os 0 efron 'age_years*chemotherapy,stage' vital_status=dead TRUE - 1e-10 \
+compare glm os 0 efron 'age_years*chemotherapy,stage' vital_status=dead TRUE - 1e-11 \
     --outcome vital_status=dead --covariates 'age_years*chemotherapy,stage'
-compare glm os 0 efron 'stage,age_years:diagnosis_year' vital_status=dead TRUE - 1e-10 \
+compare glm os 0 efron 'stage,age_years:diagnosis_year' vital_status=dead TRUE - 1e-11 \
     --outcome vital_status=dead --covariates 'stage,age_years:diagnosis_year'
 # a:b without its main effects codes every cell, which with the intercept is
 # collinear by construction (R: the last cell NA): glm's normal equations then
@@ -115,7 +115,7 @@ else
     grep -q "stagemetastatic:surgeryno.* collinear with the other covariates (R: NA)" f.err &&
         ok "and a warning names it" || { fail "no warning names the empty cell"; sed 's/^/       | /' f.err | head -5; }
 fi
-compare glm os 0 efron 'stage*surgery' vital_status=dead 'surgery != "unknown"' - 1e-10 \
+compare glm os 0 efron 'stage*surgery' vital_status=dead 'surgery != "unknown"' - 1e-11 \
     --outcome vital_status=dead --covariates 'stage*surgery' --where 'surgery!=unknown'
 jq -e '.result.coefficients[] | select(.term == "stagemetastatic:surgeryno") | .estimate == null' f.json >/dev/null &&
     ok "glm: the empty cell's coefficient is NA (null), as R's" || fail "glm: the empty cell is not NA"
