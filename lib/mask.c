@@ -12,11 +12,15 @@
 #include "lib/util.h"
 
 #define MASK_CONTEXT "fedra/mask/v1"
+#define MASK_TAG_CONTEXT "fedra/pool-tag/v1"    /* the pair's tag key: never a mask seed */
 #define MASK_STREAM_BLOCK 256       /* elements expanded per ChaCha20 call */
 
 struct mask_node {
     size_t npeers;
+    size_t self;                    /* this node's index in the roster; peer k is roster
+                                     * index k, or k + 1 from self on */
     uint8_t (*seed)[crypto_stream_chacha20_ietf_KEYBYTES];  /* one per peer */
+    uint8_t (*tagkey)[crypto_generichash_KEYBYTES];         /* one per peer */
     int *sign;                      /* +1: add that peer's stream; -1: subtract it */
 };
 
@@ -137,6 +141,21 @@ agree(struct mask_cache *c, const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MAS
     return 0;
 }
 
+/* BLAKE2b(key = the pair's X25519 secret, context || pk_low || pk_high || qhash): one key per context. */
+static void
+pair_key(const uint8_t shared[crypto_scalarmult_BYTES], const char *context,
+    const uint8_t lo[MASK_KEY_LEN], const uint8_t hi[MASK_KEY_LEN],
+    const uint8_t qhash[MASK_HASH_LEN], uint8_t *out, size_t outlen)
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, shared, crypto_scalarmult_BYTES, outlen);
+    crypto_generichash_update(&st, (const uint8_t *)context, strlen(context));
+    crypto_generichash_update(&st, lo, MASK_KEY_LEN);
+    crypto_generichash_update(&st, hi, MASK_KEY_LEN);
+    crypto_generichash_update(&st, qhash, MASK_HASH_LEN);
+    crypto_generichash_final(&st, out, outlen);
+}
+
 int
 mask_node_new(struct mask_node **out, const uint8_t sk[MASK_KEY_LEN],
     const uint8_t pk[MASK_KEY_LEN], const uint8_t (*roster)[MASK_KEY_LEN], size_t nroster,
@@ -169,7 +188,9 @@ mask_node_new_kept(struct mask_node **out, struct mask_cache *c,
         return errf(err, "this node's transport key is not in the roster");
     struct mask_node *m = xcalloc(1, sizeof *m);
     m->npeers = nroster - 1;
+    m->self = self;
     m->seed = xcalloc(m->npeers, sizeof *m->seed);
+    m->tagkey = xcalloc(m->npeers, sizeof *m->tagkey);
     m->sign = xcalloc(m->npeers, sizeof *m->sign);
     size_t k = 0;
     for (size_t i = 0; i < nroster; i++) {
@@ -182,13 +203,10 @@ mask_node_new_kept(struct mask_node **out, struct mask_cache *c,
                 "public key)", i + 1);
         }
         int low = memcmp(pk, roster[i], MASK_KEY_LEN) < 0;
-        crypto_generichash_state st;
-        crypto_generichash_init(&st, shared, sizeof shared, sizeof m->seed[k]);
-        crypto_generichash_update(&st, (const uint8_t *)MASK_CONTEXT, sizeof MASK_CONTEXT - 1);
-        crypto_generichash_update(&st, low ? pk : roster[i], MASK_KEY_LEN);
-        crypto_generichash_update(&st, low ? roster[i] : pk, MASK_KEY_LEN);
-        crypto_generichash_update(&st, qhash, MASK_HASH_LEN);
-        crypto_generichash_final(&st, m->seed[k], sizeof m->seed[k]);
+        pair_key(shared, MASK_CONTEXT, low ? pk : roster[i], low ? roster[i] : pk, qhash,
+            m->seed[k], sizeof m->seed[k]);
+        pair_key(shared, MASK_TAG_CONTEXT, low ? pk : roster[i], low ? roster[i] : pk, qhash,
+            m->tagkey[k], sizeof m->tagkey[k]);
         sodium_memzero(shared, sizeof shared);
         m->sign[k] = low ? 1 : -1;
         k++;
@@ -203,7 +221,9 @@ mask_node_free(struct mask_node *m)
     if (m == NULL)
         return;
     sodium_memzero(m->seed, m->npeers * sizeof *m->seed);
+    sodium_memzero(m->tagkey, m->npeers * sizeof *m->tagkey);
     free(m->seed);
+    free(m->tagkey);
     free(m->sign);
     free(m);
 }
@@ -237,4 +257,40 @@ mask_apply(const struct mask_node *m, const char *label, mask_elem *v, size_t n,
     }
     sodium_memzero(block, sizeof block);
     return 0;
+}
+
+/* The tag of (from -> to, msg) under their pair's tag key; -1 if either is not a peer pair of m. */
+static int
+pair_tag(const struct mask_node *m, size_t from, size_t to, const uint8_t *msg, size_t len,
+    uint8_t tag[MASK_TAG_LEN])
+{
+    size_t other = from == m->self ? to : from;
+    if ((from != m->self && to != m->self) || other == m->self || other > m->npeers)
+        return -1;
+    size_t k = other < m->self ? other : other - 1;
+    uint32_t dir[2] = {htole32((uint32_t)from), htole32((uint32_t)to)};
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, m->tagkey[k], sizeof m->tagkey[k], MASK_TAG_LEN);
+    crypto_generichash_update(&st, (const uint8_t *)dir, sizeof dir);
+    crypto_generichash_update(&st, msg, len);
+    crypto_generichash_final(&st, tag, MASK_TAG_LEN);
+    return 0;
+}
+
+int
+mask_tag(const struct mask_node *m, size_t to, const uint8_t *msg, size_t len,
+    uint8_t tag[MASK_TAG_LEN])
+{
+    return pair_tag(m, m->self, to, msg, len, tag);
+}
+
+int
+mask_tag_check(const struct mask_node *m, size_t from, const uint8_t *msg, size_t len,
+    const uint8_t tag[MASK_TAG_LEN])
+{
+    uint8_t want[MASK_TAG_LEN];
+    int rc = from == m->self || pair_tag(m, from, m->self, msg, len, want) != 0 ||
+        crypto_verify_16(want, tag) != 0 ? -1 : 0;
+    sodium_memzero(want, sizeof want);
+    return rc;
 }

@@ -83,4 +83,26 @@ void mask_node_free(struct mask_node *m);
 int mask_apply(const struct mask_node *m, const char *label, mask_elem *v, size_t n,
     char *err);
 
+/*
+ * Pair tags (a MAC no third party can forge, the hub included): a node
+ * vouches for a message to one peer of the roster.  Each pair has, besides
+ * its mask seed, a tag key
+ *     BLAKE2b-256(key = X25519 shared secret,
+ *                 "fedra/pool-tag/v1" || pk_low || pk_high || query_hash)
+ * and the tag from roster node a to roster node b over msg is
+ *     BLAKE2b-128(key = the pair's tag key, le32(a) || le32(b) || msg)
+ * (a, b: indices in the roster mask_node_new was given), so a tag is for one
+ * direction of one pair in one query: the hub cannot make one, nor turn b's
+ * tag for a into a's for b.  Only a and b hold the shared secret, which the
+ * certificates they verified bind to the two nodes.  mask_tag is this node's
+ * tag for roster node `to`; mask_tag_check 0 if tag is roster node `from`'s
+ * for this node over msg (constant time), -1 if not, or if from is this node
+ * or not in the roster.
+ */
+#define MASK_TAG_LEN 16
+int mask_tag(const struct mask_node *m, size_t to, const uint8_t *msg, size_t len,
+    uint8_t tag[MASK_TAG_LEN]);
+int mask_tag_check(const struct mask_node *m, size_t from, const uint8_t *msg, size_t len,
+    const uint8_t tag[MASK_TAG_LEN]);
+
 #endif /* !MASK_H */

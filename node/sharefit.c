@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "certs/pki.h"
-#include "node/certcache.h"
 #include "node/kind.h"
 #include "node/kind_model.h"
 
@@ -18,6 +17,7 @@ fit_drop(struct sharefit_fit *f)
         return;
     modelpath_release(&f->path);
     mask_node_free(f->mask);
+    buf_release(&f->tags);
     memset(f, 0, sizeof *f);
 }
 
@@ -36,13 +36,28 @@ sharefit_expire(struct sharefit_table *t, int64_t now_ms)
             fit_drop(&t->f[i]);
 }
 
+/* The slot of the fit of qhash, or SHAREFIT_MAX_FITS. */
+static size_t
+fit_at(const struct sharefit_table *t, const uint8_t qhash[WIRE_HASH_LEN])
+{
+    size_t i = 0;
+    while (i < SHAREFIT_MAX_FITS &&
+        !(t->f[i].used && memcmp(t->f[i].qhash, qhash, WIRE_HASH_LEN) == 0))
+        i++;
+    return i;
+}
+
 static struct sharefit_fit *
 fit_find(struct sharefit_table *t, const uint8_t qhash[WIRE_HASH_LEN])
 {
-    for (size_t i = 0; i < SHAREFIT_MAX_FITS; i++)
-        if (t->f[i].used && memcmp(t->f[i].qhash, qhash, WIRE_HASH_LEN) == 0)
-            return &t->f[i];
-    return NULL;
+    size_t i = fit_at(t, qhash);
+    return i < SHAREFIT_MAX_FITS ? &t->f[i] : NULL;
+}
+
+int
+sharefit_follows(const struct sharefit_table *t, const uint8_t qhash[WIRE_HASH_LEN])
+{
+    return fit_at(t, qhash) < SHAREFIT_MAX_FITS;
 }
 
 /* A free slot, else the fit idle longest (it will be refused as model-state). */
@@ -108,28 +123,55 @@ done:
     return rc;
 }
 
-/* The previous round's answers (poolmodel_check_answer) resolve signers through the node's cache. */
-struct signer_arg {
-    const struct pki_trust *trust;
-    struct certcache *cc;
-    int64_t now_s;
+/*
+ * A peer's answer is vouched for by its pair tag for this node (lib/mask.h,
+ * proto/poolmodel.h), not by its signature: the hub checked that, and the
+ * tag is one the hub cannot make.  This node's own answer is the one it
+ * signed (round_feed compares the hash); it carries no tag for itself.
+ */
+struct tag_arg {
+    const struct mask_node *mask;
+    size_t from, self, n;           /* the sender's roster index, this node's, the roster's size */
 };
 
 static int
-node_signer(void *arg, const Fedra__Envelope *env, const struct pki_cert **cert, char *err)
+peer_tag(void *arg, const Fedra__PoolShare *sh, char *err)
 {
-    const struct signer_arg *s = arg;
-    const uint8_t *cd[PKI_MAX_CHAIN];
-    size_t cl[PKI_MAX_CHAIN], nc = env->n_chain < PKI_MAX_CHAIN ? env->n_chain : PKI_MAX_CHAIN;
-    for (size_t k = 0; k < nc; k++) {
-        cd[k] = env->chain[k].data;
-        cl[k] = env->chain[k].len;
-    }
-    char claimed[PKI_MAX_NAME + 1];
-    if (certcache_verify(s->cc, s->trust, env->signer_cert.data, env->signer_cert.len, cd, cl,
-            nc, PKI_ROLE_NODE, s->now_s, cert, claimed, err) != PKI_OK)
-        return -1;
+    const struct tag_arg *t = arg;
+    if (t->from == t->self)
+        return 0;
+    uint8_t msg[POOLMODEL_TAG_MSG_LEN];
+    poolmodel_tag_msg(sh, msg);
+    if (sh->peer_tags.len != t->n * MASK_TAG_LEN ||
+        mask_tag_check(t->mask, t->from, msg, sizeof msg,
+            sh->peer_tags.data + t->self * MASK_TAG_LEN) != 0)
+        return errf(err, "the share is not the one it sent: its tag for this node does not "
+            "verify");
     return 0;
+}
+
+/* This node's tags for every roster node over its share, in f->tags (own slot zeros). */
+static void
+own_tags(struct sharefit_fit *f, const Fedra__PoolShare *sh, size_t n, size_t self)
+{
+    uint8_t msg[POOLMODEL_TAG_MSG_LEN];
+    poolmodel_tag_msg(sh, msg);
+    f->tags.len = 0;
+    uint8_t *t = buf_extend(&f->tags, n * MASK_TAG_LEN);
+    memset(t, 0, n * MASK_TAG_LEN);
+    for (size_t i = 0; i < n; i++)
+        if (i != self)
+            mask_tag(f->mask, i, msg, sizeof msg, t + i * MASK_TAG_LEN);
+}
+
+/* The roster index of this node (q->audience), or n. */
+static size_t
+roster_self(const Fedra__QueryBody *q, const char *self)
+{
+    size_t i = 0;
+    while (self != NULL && i < q->n_audience && strcmp(q->audience[i], self) != 0)
+        i++;
+    return self != NULL ? i : q->n_audience;
 }
 
 /*
@@ -138,24 +180,25 @@ node_signer(void *arg, const Fedra__Envelope *env, const struct pki_cert **cert,
  * to the replay.  -1 with err (the round is refused, code model-path).
  */
 static int
-round_feed(struct sharefit_fit *f, const struct share_policy *sp, const Fedra__QueryBody *q,
-    const Fedra__PoolRound *round, const struct pki_trust *trust, const char *self,
-    int64_t now_ms, char *err)
+round_feed(struct sharefit_fit *f, const Fedra__QueryBody *q, const Fedra__PoolRound *round,
+    const char *self, char *err)
 {
     char why[FEDRA_ERRLEN];
     if (round->n_answers != q->n_audience)
         return errf(err, "round %u carries %zu answers for a roster of %zu nodes", round->round,
             round->n_answers, q->n_audience);
-    struct signer_arg sa = {trust, sp->certs, now_ms / 1000};
+    struct tag_arg ta = {f->mask, 0, roster_self(q, self), q->n_audience};
+    struct poolmodel_auth au = {NULL, peer_tag, &ta};
     mask_elem *sum = xcalloc(f->L.npos + 1, sizeof *sum);
     int rc = 0, own = 0;
     for (size_t i = 0; i < round->n_answers && rc == 0; i++) {
         uint8_t commit[WIRE_HASH_LEN];
         Fedra__PoolAnswer *a;
         Fedra__ResponseBody *rb;
-        rc = poolmodel_check_answer(&f->L, round->answers[i].data, round->answers[i].len,
-            q->audience[i], f->qhash, f->round, node_signer, &sa, sum, commit, &a, &rb, err);
-        if (rc == 0 && strcmp(q->audience[i], self) == 0) {
+        ta.from = i;
+        rc = poolmodel_check(&f->L, round->answers[i].data, round->answers[i].len,
+            q->audience[i], f->qhash, f->round, &au, sum, commit, &a, &rb, err);
+        if (rc == 0 && i == ta.self) {
             own = 1;
             if (!f->committed || memcmp(commit, f->own, WIRE_HASH_LEN) != 0)
                 rc = errf(err, "round %u carries an answer of this node ('%s') that it did not "
@@ -228,7 +271,7 @@ sharefit_answer(struct sharefit_table *t, const struct node_kind_ctx *ctx,
             return -1;
         }
         const char *self = ctx->path != NULL ? ctx->path->node : NULL;
-        int fed = self != NULL ? round_feed(f, sp, q, round, trust, self, now_ms, err)
+        int fed = self != NULL ? round_feed(f, q, round, self, err)
                                : errf(err, "the node has no name to find its own answer by");
         if (fed != 0) {
             fit_drop(f);
@@ -251,6 +294,10 @@ sharefit_answer(struct sharefit_table *t, const struct node_kind_ctx *ctx,
         share->grid_days = spec->grid_days;
         share->min_events_per_param = sp->pol->min_events_per_param;
         share->round = r;
+        own_tags(f, share, q->n_audience,
+            roster_self(q, ctx->path != NULL ? ctx->path->node : NULL));
+        share->peer_tags.data = f->tags.p;
+        share->peer_tags.len = f->tags.len;
         f->round = r;
         f->committed = 0;
     } else {

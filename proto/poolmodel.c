@@ -3,6 +3,7 @@
  */
 #include "proto/poolmodel.h"
 
+#include <endian.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,14 +193,70 @@ poolmodel_level_name(const struct poolmodel *L, size_t k, char *buf, size_t len)
     snprintf(buf, len, "?");
 }
 
+void
+poolmodel_tag_msg(const Fedra__PoolShare *sh, uint8_t msg[POOLMODEL_TAG_MSG_LEN])
+{
+    uint32_t r = htole32(sh->round);
+    uint64_t n = htole64(sh->positions);
+    memcpy(msg, POOLMODEL_TAG_CONTEXT, sizeof POOLMODEL_TAG_CONTEXT);
+    uint8_t *at = msg + sizeof POOLMODEL_TAG_CONTEXT;
+    memcpy(at, &r, sizeof r);
+    memcpy(at + sizeof r, &n, sizeof n);
+    memset(at + sizeof r + sizeof n, 0, WIRE_HASH_LEN);
+    if (sh->masked_hash.len == WIRE_HASH_LEN)
+        memcpy(at + sizeof r + sizeof n, sh->masked_hash.data, WIRE_HASH_LEN);
+}
+
+/*
+ * The answer's response decoded and its sender vouched for: by the
+ * envelope's signature (au->signer), or by the share's pair tag (au->tag).
+ * 0 with *e and *rb set; -1 with err naming the node and the round.
+ */
+static int
+authentic(const struct poolmodel_auth *au, const char *name, uint32_t round,
+    const Fedra__PoolAnswer *a, Fedra__Envelope **e, Fedra__ResponseBody **rb, char *err)
+{
+    char why[FEDRA_ERRLEN];
+    const struct pki_cert *cert = NULL;
+    *rb = NULL;
+    if ((*e = wire_envelope_decode(a->response.data, a->response.len, WIRE_MAX_RESPONSE,
+             why)) == NULL)
+        return errf(err, "node '%s', round %u: %s", name, round, why);
+    if (au->signer != NULL) {
+        if (au->signer(au->arg, *e, &cert, why) != 0)
+            return errf(err, "node '%s', round %u: %s", name, round, why);
+        if (strcmp(pki_cert_name(cert), name) != 0)
+            return errf(err, "node '%s', round %u: answered with the certificate of '%s'", name,
+                round, pki_cert_name(cert));
+        if (pki_check_sig(cert, (*e)->body.data, (*e)->body.len, (*e)->signature.data,
+                (*e)->signature.len) != 0)
+            return errf(err, "node '%s', round %u: the signature does not verify (altered)",
+                name, round);
+    }
+    if ((*rb = wire_response_decode((*e)->body.data, (*e)->body.len, why)) == NULL)
+        return errf(err, "node '%s', round %u: not a response: %s", name, round, why);
+    if (au->tag != NULL && (*rb)->pool != NULL && au->tag(au->arg, (*rb)->pool, why) != 0)
+        return errf(err, "node '%s', round %u: %s", name, round, why);
+    return 0;
+}
+
 int
 poolmodel_check_answer(const struct poolmodel *L, const uint8_t *answer, size_t len,
     const char *name, const uint8_t qhash[WIRE_HASH_LEN], uint32_t round,
     poolmodel_signer_fn *signer, void *arg, mask_elem *sum, uint8_t commit[WIRE_HASH_LEN],
     Fedra__PoolAnswer **out, Fedra__ResponseBody **body, char *err)
 {
+    struct poolmodel_auth au = {signer, NULL, arg};
+    return poolmodel_check(L, answer, len, name, qhash, round, &au, sum, commit, out, body, err);
+}
+
+int
+poolmodel_check(const struct poolmodel *L, const uint8_t *answer, size_t len, const char *name,
+    const uint8_t qhash[WIRE_HASH_LEN], uint32_t round, const struct poolmodel_auth *au,
+    mask_elem *sum, uint8_t commit[WIRE_HASH_LEN], Fedra__PoolAnswer **out,
+    Fedra__ResponseBody **body, char *err)
+{
     char why[FEDRA_ERRLEN];
-    const struct pki_cert *cert = NULL;
     Fedra__Envelope *e = NULL;
     Fedra__ResponseBody *rb = NULL;
     Fedra__PoolAnswer *a = wire_poolanswer_decode(answer, len, why);
@@ -210,25 +267,8 @@ poolmodel_check_answer(const struct poolmodel *L, const uint8_t *answer, size_t 
         errf(err, "node '%s', round %u: malformed pooled answer: %s", name, round, why);
         goto done;
     }
-    e = wire_envelope_decode(a->response.data, a->response.len, WIRE_MAX_RESPONSE, why);
-    if (e == NULL || signer(arg, e, &cert, why) != 0) {
-        errf(err, "node '%s', round %u: %s", name, round, why);
+    if (authentic(au, name, round, a, &e, &rb, err) != 0)
         goto done;
-    }
-    if (strcmp(pki_cert_name(cert), name) != 0) {
-        errf(err, "node '%s', round %u: answered with the certificate of '%s'", name, round,
-            pki_cert_name(cert));
-        goto done;
-    }
-    if (pki_check_sig(cert, e->body.data, e->body.len, e->signature.data,
-            e->signature.len) != 0) {
-        errf(err, "node '%s', round %u: the signature does not verify (altered)", name, round);
-        goto done;
-    }
-    if ((rb = wire_response_decode(e->body.data, e->body.len, why)) == NULL) {
-        errf(err, "node '%s', round %u: not a response: %s", name, round, why);
-        goto done;
-    }
     if (strcmp(rb->node, name) != 0 || rb->query_hash.len != WIRE_HASH_LEN ||
         memcmp(rb->query_hash.data, qhash, WIRE_HASH_LEN) != 0) {
         errf(err, "node '%s', round %u: the response answers another query or names another "

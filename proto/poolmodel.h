@@ -119,4 +119,33 @@ int poolmodel_check_answer(const struct poolmodel *L, const uint8_t *answer, siz
     poolmodel_signer_fn *signer, void *arg, mask_elem *sum, uint8_t commit[WIRE_HASH_LEN],
     Fedra__PoolAnswer **a, Fedra__ResponseBody **body, char *err);
 
+/*
+ * A roster node checking its peers' answers (node/sharefit.h) does not
+ * verify their signatures -- N nodes verifying N signatures each round was
+ * most of a pooled fit's cost -- but each peer's pair tag for it
+ * (lib/mask.h), which the peer computed over poolmodel_tag_msg of its share
+ * (the round, the positions, the masked vector's hash) and put in the
+ * share's peer_tags before signing.  The key is the pair's alone, so the
+ * hub cannot make a tag; the signatures stay for the hub, which checks each
+ * answer as it comes, and for anyone verifying the release (the analyst's
+ * bundle).  POOLMODEL_TAG_CONTEXT ends in its NUL: the message is for this
+ * use only.
+ */
+#define POOLMODEL_TAG_CONTEXT "fedra/pool-fit-share/v1"
+#define POOLMODEL_TAG_MSG_LEN (sizeof POOLMODEL_TAG_CONTEXT + 4 + 8 + WIRE_HASH_LEN)
+void poolmodel_tag_msg(const Fedra__PoolShare *sh, uint8_t msg[POOLMODEL_TAG_MSG_LEN]);
+/* tag: 0 if the share's tags hold the sender's valid tag for the checker; -1 with err. */
+typedef int poolmodel_tag_fn(void *arg, const Fedra__PoolShare *sh, char *err);
+/* How the sender is vouched for: signer (the signature) or tag (the pair tag); arg to both. */
+struct poolmodel_auth {
+    poolmodel_signer_fn *signer;
+    poolmodel_tag_fn *tag;
+    void *arg;
+};
+/* poolmodel_check_answer with either way of vouching for the sender. */
+int poolmodel_check(const struct poolmodel *L, const uint8_t *answer, size_t len,
+    const char *name, const uint8_t qhash[WIRE_HASH_LEN], uint32_t round,
+    const struct poolmodel_auth *au, mask_elem *sum, uint8_t commit[WIRE_HASH_LEN],
+    Fedra__PoolAnswer **a, Fedra__ResponseBody **body, char *err);
+
 #endif /* !POOLMODEL_H */

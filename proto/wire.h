@@ -21,8 +21,10 @@
 #include "fedra.pb-c.h"
 #include "lib/util.h"
 
-/* 2: a glm round after the first carries X'W(z - eta) as its score (analysis/glm.h) */
-#define WIRE_VERSION 2
+/* 2: a glm round after the first carries X'W(z - eta) as its score (analysis/glm.h)
+ * 3: a pooled fit's share carries pair tags (PoolShare.peer_tags), which the other
+ *    nodes check in place of its signature (node/sharefit.h) */
+#define WIRE_VERSION 3
 #define WIRE_QUERY_CONTEXT "fedra/query/v1"
 #define WIRE_RESPONSE_CONTEXT "fedra/response/v1"
 #define WIRE_QUERY_HASH_CONTEXT "fedra/query-hash/v1"

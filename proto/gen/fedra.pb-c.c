@@ -2473,7 +2473,7 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[8] =
+static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[9] =
 {
   {
     "masked_hash",
@@ -2571,6 +2571,18 @@ static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[8] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "peer_tags",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, peer_tags),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__pool_share__field_indices_by_name[] = {
   7,   /* field[7] = atoms */
@@ -2579,6 +2591,7 @@ static const unsigned fedra__pool_share__field_indices_by_name[] = {
   2,   /* field[2] = min_cell */
   5,   /* field[5] = min_events_per_param */
   3,   /* field[3] = min_sites */
+  8,   /* field[8] = peer_tags */
   1,   /* field[1] = positions */
   6,   /* field[6] = round */
 };
@@ -2586,7 +2599,7 @@ static const ProtobufCIntRange fedra__pool_share__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 20, 7 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
 {
@@ -2596,7 +2609,7 @@ const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
   "Fedra__PoolShare",
   "fedra",
   sizeof(Fedra__PoolShare),
-  8,
+  9,
   fedra__pool_share__field_descriptors,
   fedra__pool_share__field_indices_by_name,
   2,  fedra__pool_share__number_ranges,

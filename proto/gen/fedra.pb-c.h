@@ -693,10 +693,18 @@ struct  Fedra__PoolShare
    * and this query.  Field 20: clear of fields other work adds at the end.
    */
   uint64_t atoms;
+  /*
+   * A pooled fit's round (wire version 3): for each roster node, in audience
+   * order, this node's pair tag for it (lib/mask.h mask_tag, MASK_TAG_LEN
+   * bytes; zeros in this node's own slot) over poolmodel_tag_msg of this
+   * share.  The peers check their tag instead of this envelope's signature
+   * when the next round's message brings the share (node/sharefit.h).
+   */
+  ProtobufCBinaryData peer_tags;
 };
 #define FEDRA__POOL_SHARE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_share__descriptor) \
-    , {0,NULL}, 0, 0, 0, 0, 0, 0, 0 }
+    , {0,NULL}, 0, 0, 0, 0, 0, 0, 0, {0,NULL} }
 
 
 /*

@@ -300,6 +300,55 @@ kept_agreements_mask_the_same(void **state)
     mask_cache_free(c);
 }
 
+/*
+ * Pair tags: every node checks every peer's tag for it; the tag fails for
+ * another message, another receiver, the reverse direction, another query,
+ * a node outside the pair (it has no key of that pair), and from itself.
+ */
+static void
+pair_tags_hold_for_one_pair_and_direction(void **state)
+{
+    (void)state;
+    struct roster r;
+    make_roster(&r);
+    char err[FEDRA_ERRLEN];
+    struct mask_node *m[NODES], *other = NULL;
+    for (int i = 0; i < NODES; i++)
+        assert_int_equal(mask_node_new(&m[i], r.sk[i], r.pk[i], r.pk, NODES, r.qhash, err), 0);
+    uint8_t qh2[MASK_HASH_LEN];
+    memcpy(qh2, r.qhash, sizeof qh2);
+    qh2[0] ^= 1;
+    assert_int_equal(mask_node_new(&other, r.sk[2], r.pk[2], r.pk, NODES, qh2, err), 0);
+    const uint8_t msg[] = "round 2: masked share hash", msg2[] = "round 2: masked share hasH";
+    uint8_t tag[NODES][NODES][MASK_TAG_LEN];
+    for (int a = 0; a < NODES; a++)
+        for (int b = 0; b < NODES; b++)
+            assert_int_equal(mask_tag(m[a], (size_t)b, msg, sizeof msg, tag[a][b]),
+                a == b ? -1 : 0);
+    for (int a = 0; a < NODES; a++)
+        for (int b = 0; b < NODES; b++) {
+            if (a == b) {
+                assert_int_equal(mask_tag_check(m[b], (size_t)a, msg, sizeof msg, tag[a][b]), -1);
+                continue;
+            }
+            assert_int_equal(mask_tag_check(m[b], (size_t)a, msg, sizeof msg, tag[a][b]), 0);
+            assert_int_equal(mask_tag_check(m[b], (size_t)a, msg2, sizeof msg2, tag[a][b]), -1);
+            /* b's own tag for a, presented as a's for b */
+            assert_int_equal(mask_tag_check(m[b], (size_t)a, msg, sizeof msg, tag[b][a]), -1);
+            /* a's tag for b, checked by a third node c as a's for c */
+            int c = (a + 1) % NODES == b ? (a + 2) % NODES : (a + 1) % NODES;
+            assert_int_equal(mask_tag_check(m[c], (size_t)a, msg, sizeof msg, tag[a][b]), -1);
+            /* another query's keys (node 2's) */
+            if (b == 2)
+                assert_int_equal(mask_tag_check(other, (size_t)a, msg, sizeof msg, tag[a][b]),
+                    -1);
+        }
+    assert_int_equal(mask_tag_check(m[0], NODES, msg, sizeof msg, tag[1][0]), -1);
+    for (int i = 0; i < NODES; i++)
+        mask_node_free(m[i]);
+    mask_node_free(other);
+}
+
 int
 main(void)
 {
@@ -310,6 +359,7 @@ main(void)
         cmocka_unit_test(fixed_point_limits),
         cmocka_unit_test(rosters_are_checked),
         cmocka_unit_test(kept_agreements_mask_the_same),
+        cmocka_unit_test(pair_tags_hold_for_one_pair_and_direction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

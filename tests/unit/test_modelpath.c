@@ -947,13 +947,62 @@ pfit_to_round2(struct fx *f, struct pfit *p, struct buf *msg)
 }
 
 /* A round message the hub altered is refused by the node (model-path), never evaluated. */
+/*
+ * What a hub could do now that the nodes check each other's pair tags, not
+ * signatures: rewrite a node's answer into out -- its masked share changed and
+ * the signed body's hash of it made to match (the signature no longer holds),
+ * or its tags left out.
+ */
+static void
+forge_answer(const ProtobufCBinaryData *in, int rewrite, struct buf *out)
+{
+    char err[FEDRA_ERRLEN];
+    Fedra__PoolAnswer *a = wire_poolanswer_decode(in->data, in->len, err);
+    assert_non_null(a);
+    Fedra__Envelope *e = wire_envelope_decode(a->response.data, a->response.len,
+        WIRE_MAX_RESPONSE, err);
+    assert_non_null(e);
+    Fedra__ResponseBody *rb = wire_response_decode(e->body.data, e->body.len, err);
+    assert_non_null(rb);
+    assert_non_null(rb->pool);
+    uint8_t hash[WIRE_HASH_LEN];
+    ProtobufCBinaryData keep_hash = rb->pool->masked_hash, keep_tags = rb->pool->peer_tags,
+        keep_body = e->body, keep_resp = a->response;
+    if (rewrite) {
+        a->masked.data[a->masked.len - 1] ^= 1;
+        pki_sha256(a->masked.data, a->masked.len, hash);
+        rb->pool->masked_hash.data = hash;
+    } else {
+        assert_int_not_equal(rb->pool->peer_tags.len, 0);
+        rb->pool->peer_tags.len = 0;
+    }
+    struct buf body = {0}, env = {0};
+    wire_pack(&rb->base, &body);
+    e->body.data = body.p;
+    e->body.len = body.len;
+    wire_pack(&e->base, &env);
+    a->response.data = env.p;
+    a->response.len = env.len;
+    out->len = 0;
+    wire_pack(&a->base, out);
+    rb->pool->masked_hash = keep_hash;
+    rb->pool->peer_tags = keep_tags;
+    e->body = keep_body;
+    a->response = keep_resp;
+    buf_release(&body);
+    buf_release(&env);
+    wire_response_free(rb);
+    wire_envelope_free(e);
+    wire_poolanswer_free(a);
+}
+
 static void
 test_pooled_tampered(void **state)
 {
     struct fx *f = *state;
-    for (int how = 0; how < 4; how++) {
+    for (int how = 0; how < 6; how++) {
         struct pfit p;
-        struct buf msg = {0}, a = {0};
+        struct buf msg = {0}, a = {0}, forged = {0};
         Fedra__PoolRound *r = pfit_to_round2(f, &p, &msg);
         /* The altered message: a copy of the honest one's fields (r keeps its own). */
         Fedra__PoolRound t = *r;
@@ -967,8 +1016,12 @@ test_pooled_tampered(void **state)
             ans[0] = ans[1];
         else if (how == 2)          /* the answers of round 1 called those of round 2 */
             t.round = 3;
-        else                        /* a node that keeps no state for the fit */
+        else if (how == 3)          /* a node that keeps no state for the fit */
             sharefit_clear(&p.t[0]);
+        else {                      /* BB's share rewritten (4), BB's tags left out (5) */
+            forge_answer(&r->answers[1], how == 4, &forged);
+            ans[1] = (ProtobufCBinaryData){forged.len, forged.p};
+        }
         assert_int_equal(pfit_answer(f, &p, 0, &t, &a, &code), -1);
         assert_string_equal(code, how == 3 ? "model-state" : "model-path");
         /* AA dropped the fit: the honest round 2 is now refused too (model-state). */
@@ -979,6 +1032,7 @@ test_pooled_tampered(void **state)
         wire_poolround_free(r);
         buf_release(&a);
         buf_release(&msg);
+        buf_release(&forged);
         pfit_close(&p);
     }
 }
