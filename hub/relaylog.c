@@ -36,6 +36,7 @@ struct relaylog {
     sqlite3 *db;
     sqlite3_stmt *ins;
     sqlite3_stmt *head_st;          /* the last entry: prepared once (a route appends many) */
+    sqlite3_stmt *blob_ins;         /* a pooled blob: prepared once (a fit keeps one a share) */
     int in_txn;
     int64_t seq;                    /* the head, read when a transaction opens */
     uint8_t head[32];
@@ -112,7 +113,9 @@ relaylog_open(const char *path, int readonly, struct relaylog **out, char *err)
             "route_id, query_hash, node, answer_hash, size, note, prev_hash, entry_hash) "
             "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)", -1, &l->ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "SELECT seq, entry_hash FROM relay ORDER BY seq DESC LIMIT 1",
-            -1, &l->head_st, NULL) != SQLITE_OK)) {
+            -1, &l->head_st, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO relay_blob(seq, data) VALUES(?,?)", -1,
+            &l->blob_ins, NULL) != SQLITE_OK)) {
         errf(err, "cannot prepare the relay log '%s': %s", path, sqlite3_errmsg(db));
         relaylog_close(l);
         return -1;
@@ -130,6 +133,7 @@ relaylog_close(struct relaylog *l)
     relaylog_commit(l, err);
     sqlite3_finalize(l->ins);
     sqlite3_finalize(l->head_st);
+    sqlite3_finalize(l->blob_ins);
     sqlite3_close(l->db);
     free(l);
 }
@@ -205,16 +209,14 @@ relaylog_append(struct relaylog *l, const struct relay_event *ev, char *err)
     }
     sqlite3_reset(st);
     if (ev->blob != NULL) {
-        sqlite3_stmt *b = NULL;
-        int ok = sqlite3_prepare_v2(l->db, "INSERT INTO relay_blob(seq, data) VALUES(?,?)", -1,
-            &b, NULL) == SQLITE_OK;
-        if (ok) {
-            sqlite3_bind_int64(b, 1, e.seq);
-            sqlite3_bind_blob(b, 2, ev->bloblen ? ev->blob : (const uint8_t *)"",
-                (int)ev->bloblen, SQLITE_STATIC);
-            ok = sqlite3_step(b) == SQLITE_DONE;
-        }
-        sqlite3_finalize(b);
+        sqlite3_stmt *b = l->blob_ins;
+        sqlite3_reset(b);
+        sqlite3_bind_int64(b, 1, e.seq);
+        sqlite3_bind_blob(b, 2, ev->bloblen ? ev->blob : (const uint8_t *)"", (int)ev->bloblen,
+            SQLITE_STATIC);
+        int ok = sqlite3_step(b) == SQLITE_DONE;
+        sqlite3_reset(b);
+        sqlite3_clear_bindings(b);
         if (!ok) {
             errf(err, "relay log: cannot keep a pooled blob: %s", sqlite3_errmsg(l->db));
             sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);

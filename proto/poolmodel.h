@@ -95,11 +95,12 @@ void poolmodel_result(const struct modelsum *s, Fedra__ModelResult *m);
 void poolmodel_level_name(const struct poolmodel *L, size_t k, char *buf, size_t len);
 
 /*
- * Checking one node's PoolAnswer to a round: the hub as each arrives, and
- * every node on the round message (all the roster's answers to the round
- * before).  signer resolves the response envelope's certificate: it must be
- * a node certificate of the federation (the hub verifies it against its
- * trust, a node through its certificate cache); *cert stays the resolver's.
+ * Checking one node's PoolAnswer to a round: the hub as each arrives (by
+ * its signature), and every node on the round message (all the roster's
+ * answers to the round before; by the pair tag, poolmodel_check below).
+ * signer resolves the response envelope's certificate: it must be a node
+ * certificate of the federation (the hub verifies it against its trust);
+ * *cert stays the resolver's.
  */
 typedef int poolmodel_signer_fn(void *arg, const Fedra__Envelope *env,
     const struct pki_cert **cert, char *err);
