@@ -3,6 +3,7 @@
  */
 #include "node/audit.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -52,23 +53,77 @@ entry_hash(const uint8_t prev[32], int64_t seq, int64_t ts, const char *event,
     EVP_MD_CTX_free(m);
 }
 
-/* The last entry in h (seq 0 and zero hash if the log is empty). */
+#define HEAD_SQL "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1"
+
+/* The last entry in h (seq 0 and zero hash if the log is empty), by st (HEAD_SQL), reset after. */
 static int
-read_head(sqlite3 *db, struct audit_head *h)
+head_of(sqlite3_stmt *st, struct audit_head *h)
 {
-    sqlite3_stmt *st = NULL;
     memset(h, 0, sizeof *h);
-    if (sqlite3_prepare_v2(db, "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1",
-            -1, &st, NULL) != SQLITE_OK)
-        return -1;
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) {
         h->seq = sqlite3_column_int64(st, 0);
         if (sqlite3_column_bytes(st, 1) == 32)
             memcpy(h->hash, sqlite3_column_blob(st, 1), 32);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return s == SQLITE_ROW || s == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+read_head(sqlite3 *db, struct audit_head *h)
+{
+    sqlite3_stmt *st = NULL;
+    memset(h, 0, sizeof *h);
+    if (sqlite3_prepare_v2(db, HEAD_SQL, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    int rc = head_of(st, h);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+struct audit_stmts {
+    sqlite3 *db;
+    sqlite3_stmt *begin, *head, *ins, *commit;
+};
+
+struct audit_stmts *
+audit_stmts_new(sqlite3 *db, char *err)
+{
+    struct audit_stmts *a = xcalloc(1, sizeof *a);
+    a->db = db;
+    if (sqlite3_prepare_v2(db, "BEGIN IMMEDIATE", -1, &a->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, HEAD_SQL, -1, &a->head, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO audit(seq, ts_ms, event, query_id, signer, reason, "
+            "query, response_hash, prev_hash, entry_hash) VALUES(?,?,?,?,?,?,?,?,?,?)", -1,
+            &a->ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "COMMIT", -1, &a->commit, NULL) != SQLITE_OK) {
+        errf(err, "audit: cannot prepare the append: %s", sqlite3_errmsg(db));
+        audit_stmts_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void
+audit_stmts_free(struct audit_stmts *a)
+{
+    if (a == NULL)
+        return;
+    sqlite3_finalize(a->begin);
+    sqlite3_finalize(a->head);
+    sqlite3_finalize(a->ins);
+    sqlite3_finalize(a->commit);
+    free(a);
+}
+
+/* Step a statement without results (BEGIN, COMMIT) and reset it: SQLITE_DONE or the error. */
+static int
+run(sqlite3_stmt *st)
+{
+    int s = sqlite3_step(st);
+    sqlite3_reset(st);
+    return s;
 }
 
 int
@@ -83,12 +138,25 @@ int
 audit_append(sqlite3 *db, const struct audit_entry *e, struct audit_head *head, int witness,
     char *err)
 {
-    sqlite3_stmt *st = NULL;
+    struct audit_stmts *a = audit_stmts_new(db, err);
+    if (a == NULL)
+        return -1;
+    int rc = audit_append_kept(a, e, head, witness, err);
+    audit_stmts_free(a);
+    return rc;
+}
+
+int
+audit_append_kept(struct audit_stmts *a, const struct audit_entry *e, struct audit_head *head,
+    int witness, char *err)
+{
+    sqlite3 *db = a->db;
+    sqlite3_stmt *st = a->ins;
     struct audit_head last;
     uint8_t h[32];
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (run(a->begin) != SQLITE_DONE)
         return errf(err, "audit: cannot begin: %s", sqlite3_errmsg(db));
-    if (read_head(db, &last) != 0)
+    if (head_of(a->head, &last) != 0)
         goto fail;
     if (witness && head != NULL && (head->seq != last.seq || memcmp(head->hash, last.hash, 32))) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -99,10 +167,6 @@ audit_append(sqlite3 *db, const struct audit_entry *e, struct audit_head *head, 
     size_t rlen = e->response_hash ? 32 : 0;
     entry_hash(last.hash, seq, e->ts_ms, e->event, e->query_id, e->signer, e->reason, e->query,
         e->query_len, e->response_hash, rlen, h);
-    if (sqlite3_prepare_v2(db, "INSERT INTO audit(seq, ts_ms, event, query_id, signer, reason, "
-            "query, response_hash, prev_hash, entry_hash) VALUES(?,?,?,?,?,?,?,?,?,?)",
-            -1, &st, NULL) != SQLITE_OK)
-        goto fail;
     sqlite3_bind_int64(st, 1, seq);
     sqlite3_bind_int64(st, 2, e->ts_ms);
     sqlite3_bind_text(st, 3, e->event, -1, SQLITE_STATIC);
@@ -115,19 +179,17 @@ audit_append(sqlite3 *db, const struct audit_entry *e, struct audit_head *head, 
         sqlite3_bind_blob(st, 8, e->response_hash, 32, SQLITE_STATIC);
     sqlite3_bind_blob(st, 9, last.hash, 32, SQLITE_STATIC);
     sqlite3_bind_blob(st, 10, h, 32, SQLITE_STATIC);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    int done = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);     /* bound SQLITE_STATIC: the caller's bytes */
+    if (!done || run(a->commit) != SQLITE_DONE)
         goto fail;
-    sqlite3_finalize(st);
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-        goto fail_nost;
     if (head != NULL) {
         head->seq = seq;
         memcpy(head->hash, h, 32);
     }
     return 0;
 fail:
-    sqlite3_finalize(st);
-fail_nost:
     errf(err, "audit: cannot append: %s", sqlite3_errmsg(db));
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     return -1;

@@ -61,6 +61,17 @@ struct audit_head {
  */
 int audit_append(struct sqlite3 *db, const struct audit_entry *e, struct audit_head *head,
     int witness, char *err);
+/*
+ * The same append with its statements prepared once (audit_stmts_new; free
+ * them before the database is closed): a daemon appends one entry per query
+ * -- a pooled fit one per node and round -- and preparing them every time was
+ * a fifth of an append's CPU.  The entries are the same.
+ */
+struct audit_stmts;
+struct audit_stmts *audit_stmts_new(struct sqlite3 *db, char *err);
+void audit_stmts_free(struct audit_stmts *a);
+int audit_append_kept(struct audit_stmts *a, const struct audit_entry *e,
+    struct audit_head *head, int witness, char *err);
 
 /* The log's head now (one indexed read). */
 int audit_head(struct sqlite3 *db, struct audit_head *head, char *err);

@@ -79,6 +79,7 @@ struct node {
     struct qaudit *qa;              /* disclosure auditor of snap (node/qaudit.h); NULL: none yet */
     uint8_t data_hash[32];          /* snapshot content hash (binary) */
     struct audit_head head;         /* the audit log's last entry, kept by every append */
+    struct audit_stmts *audit_st;   /* the append's statements, prepared once */
     void *zctx;
     void *router;                   /* NULL without listen */
     char endpoint[256];             /* the endpoint actually bound ("" without listen) */
@@ -936,7 +937,7 @@ response_audit(struct node *nd, struct query_state *s, const uint8_t *msg, size_
     int arc;
     for (int tries = 0;; tries++) {
         pki_sha256(reply->p, reply->len, rhash);
-        arc = audit_append(store_db(nd->store), &ae, &nd->head, s->signed_ok, s->err);
+        arc = audit_append_kept(nd->audit_st, &ae, &nd->head, s->signed_ok, s->err);
         if (arc != AUDIT_MOVED || tries == NODE_AUDIT_RETRIES)
             break;
         /* Another process appended since the head was read: witness the new one. */
@@ -1224,7 +1225,8 @@ node_open(struct node *nd, const char *config_path, char *err)
         pki_curve_public(nd->curve_secret, nd->curve_public) != 0)
         return errf(err, "cannot derive the transport key");
     if (store_open(nd->cfg.db, 0, &nd->store, err) != 0 ||
-        store_set_durability(nd->store, !nd->cfg.durability_normal, err) != 0)
+        store_set_durability(nd->store, !nd->cfg.durability_normal, err) != 0 ||
+        (nd->audit_st = audit_stmts_new(store_db(nd->store), err)) == NULL)
         return -1;
     if (load_data(nd, &nd->snap, err) != 0)
         return -1;
@@ -1262,6 +1264,7 @@ node_close(struct node *nd)
     snapshot_free(nd->snap);
     certcache_free(nd->certs);
     mask_cache_free(nd->masks);
+    audit_stmts_free(nd->audit_st);     /* before its database closes */
     store_free(nd->store);
     pki_cert_free(nd->cert);
     pki_key_free(nd->key);
@@ -1321,7 +1324,7 @@ serve_main(const char *config_path)
     const uint8_t *der = pki_cert_der(nd.cert, &derlen);
     struct audit_entry start = {util_now_ms(), "started", "", nd.name, FEDRA_VERSION_STRING,
         der, derlen, NULL};
-    if (audit_append(store_db(nd.store), &start, &nd.head, 0, err) != 0) {
+    if (audit_append_kept(nd.audit_st, &start, &nd.head, 0, err) != 0) {
         node_log(&nd, "warning: %s", err);
         if (audit_head(store_db(nd.store), &nd.head, err) != 0)
             node_log(&nd, "warning: %s", err);
@@ -1392,7 +1395,7 @@ serve_main(const char *config_path)
     node_log(&nd, "stopped: %llu answered, %llu refused", (unsigned long long)nd.answered,
         (unsigned long long)nd.refused);
     struct audit_entry stop = {util_now_ms(), "stopped", "", "", "", NULL, 0, NULL};
-    audit_append(store_db(nd.store), &stop, NULL, 0, err);
+    audit_append_kept(nd.audit_st, &stop, NULL, 0, err);
     crlfetch_stop(nd.fetch);
     nd.fetch = NULL;
     node_state_write(&nd, 1);

@@ -77,9 +77,9 @@ query_of(int i, uint8_t q[16])
     return (size_t)i;
 }
 
-/* Append entries 1..n with distinct, predictable contents. */
+/* Append entries 1..n with distinct, predictable contents (through a's statements if a). */
 static void
-append_n(sqlite3 *h, int n)
+append_with(sqlite3 *h, struct audit_stmts *a, int n)
 {
     char err[FEDRA_ERRLEN] = "";
     for (int i = 1; i <= n; i++) {
@@ -99,9 +99,16 @@ append_n(sqlite3 *h, int n)
             .query_len = i == 3 ? 0 : qlen,
             .response_hash = i == 5 ? NULL : rh,
         };
-        if (audit_append(h, &e, NULL, 0, err) != 0)
+        if ((a != NULL ? audit_append_kept(a, &e, NULL, 0, err) : audit_append(h, &e, NULL, 0,
+                err)) != 0)
             fail_msg("audit_append %d: %s", i, err);
     }
+}
+
+static void
+append_n(sqlite3 *h, int n)
+{
+    append_with(h, NULL, n);
 }
 
 static void
@@ -437,6 +444,45 @@ test_export_empty(void **state)
     free(text);
 }
 
+/*
+ * Statements prepared once (audit_append_kept, as the daemon appends) write
+ * the same entries as audit_append, append after a refused witness (the
+ * statements reset), and the chain verifies.
+ */
+static void
+test_kept_statements(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN] = "", db2[160];
+    struct store *s2 = NULL;
+    snprintf(db2, sizeof db2, "%s/kept.db", f->dir);
+    assert_int_equal(store_open(db2, 0, &s2, err), 0);
+    struct audit_stmts *a = audit_stmts_new(store_db(s2), err);
+    assert_non_null(a);
+    append_n(f->h, N);
+    append_with(store_db(s2), a, N);
+    for (int64_t seq = 1; seq <= N; seq++) {
+        struct audit_record r1, r2;
+        assert_int_equal(audit_entry_get(f->h, seq, &r1, err), 0);
+        assert_int_equal(audit_entry_get(store_db(s2), seq, &r2, err), 0);
+        assert_memory_equal(r1.hash, r2.hash, sizeof r1.hash);
+    }
+    struct audit_head head, stale = {1, {0}};
+    assert_int_equal(audit_head(store_db(s2), &head, err), 0);
+    assert_int_equal(head.seq, N);
+    struct audit_entry e = {TS0, "answered", "", "alice", "kept", NULL, 0, NULL};
+    assert_int_equal(audit_append_kept(a, &e, &stale, 1, err), AUDIT_MOVED);
+    assert_memory_equal(&stale, &head, sizeof head);
+    assert_int_equal(audit_append_kept(a, &e, &stale, 1, err), 0);
+    assert_int_equal(stale.seq, N + 1);
+    uint64_t n = 0;
+    assert_int_equal(audit_verify(store_db(s2), &n, err), 0);
+    assert_int_equal(n, N + 1);
+    audit_stmts_free(a);
+    store_free(s2);
+    unlink_db(db2);
+}
+
 int
 main(void)
 {
@@ -459,6 +505,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reorder_keep_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export, setup, teardown),
         cmocka_unit_test_setup_teardown(test_export_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kept_statements, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
