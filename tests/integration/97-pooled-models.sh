@@ -39,6 +39,8 @@ pooled_compare cox os 30 efron 'stage*sex' - 'stage != "unknown" & sex != "U"' -
     --covariates 'stage*sex' --where 'stage!=unknown and sex!=U'
 pooled_compare glm os 0 efron stage,age_years,sex vital_status=dead 'sex != "U"' - 1e-11 \
     --outcome vital_status=dead --covariates stage,age_years,sex --where 'sex!=U'
+pooled_compare glm os 0 efron 'stage*sex,age_years' vital_status=dead 'stage != "unknown" & sex != "U"' - 1e-11 \
+    --outcome vital_status=dead --covariates 'stage*sex,age_years' --where 'stage!=unknown and sex!=U'
 
 # --- Utility: N4's 2 patients are in the pooled fit, not in a direct one ------
 expect_status 3 "direct cox: N4 alone refuses (2 patients)" \
