@@ -8,6 +8,7 @@
 
 #include "analysis/disclose.h"
 #include "analysis/pool.h"
+#include "hub/audit.h"
 #include "hub/pool.h"
 #include "lib/mask.h"
 #include "proto/evidence.h"
@@ -32,6 +33,8 @@ struct hubfit {
     struct modelpath path;
     struct pki_cert **cert;         /* n: each node's certificate as verified in this fit */
     struct buf *der;                /* n: its DER, to know it again */
+    struct hubaudit *audit;         /* the pooled auditor, NULL: off (hubfit_audit) */
+    int audit_passed;               /* round 1 passed it, not yet reported (hubfit_audit_passed) */
 };
 
 int
@@ -104,6 +107,7 @@ hubfit_free(struct hubfit *f)
         modelsum_release(&f->sums[r]);
     if (f->L.p > 0)
         modelpath_release(&f->path);
+    hubaudit_free(f->audit);
     wire_query_free(f->q);
     buf_release(&f->query);
     free(f->answer);
@@ -136,6 +140,27 @@ uint32_t
 hubfit_round(const struct hubfit *f)
 {
     return f->round;
+}
+
+int
+hubfit_audit(struct hubfit *f, const uint8_t *hist, size_t len, char *err)
+{
+    return hubaudit_open(&f->audit, hist, len, f->q, err);
+}
+
+int
+hubfit_audit_passed(struct hubfit *f)
+{
+    int p = f->audit_passed;
+    f->audit_passed = 0;
+    return p;
+}
+
+const uint8_t *
+hubfit_query(const struct hubfit *f, size_t *len)
+{
+    *len = f->query.len;
+    return f->query.p;
 }
 
 int
@@ -201,14 +226,24 @@ hubfit_add(struct hubfit *f, const struct pki_trust *trust, const struct pki_cer
     size_t at = (size_t)(f->round - 1) * f->n + i;
     int rc = poolmodel_check_answer(&f->L, answer, len, f->q->audience[i], f->qhash, f->round,
         hub_signer, &sa, f->sum, f->commit[at], &a, &rb, err);
+    if (rc == 0 && f->round == 1 && f->audit != NULL &&
+        (rb->pool->atoms != hubaudit_natoms(f->audit) || a->atoms.len == 0))
+        rc = errf(err, "node '%s', round 1: its share has %llu atoms of the pooled audit, not "
+            "%zu (another history?)", f->q->audience[i], (unsigned long long)rb->pool->atoms,
+            hubaudit_natoms(f->audit));
     if (rc == 0) {
         if (f->round == 1) {
             const Fedra__PoolShare *sh = rb->pool;
             struct pool_policy np = {sh->min_cell, sh->min_sites, sh->grid_days,
                 sh->min_events_per_param};
             pool_policy_merge(&f->policy, &np);
+            if (f->audit != NULL)
+                hubaudit_add(f->audit, a->atoms.data);
         }
-        buf_append(&f->answer[i], answer, len);
+        /* Passed on to every node next round without the atoms: only the hub
+           learns pooled atom sizes (PoolShare.atoms_hash). */
+        a->atoms.len = 0;
+        wire_pack(&a->base, &f->answer[i]);
         buf_append(&f->resp[at], a->response.data, a->response.len);
         f->have++;
     }
@@ -249,6 +284,37 @@ rules(const struct hubfit *f, const struct modelsum *s, const uint64_t *lev, cha
     return 0;
 }
 
+/*
+ * The pooled auditor on round 1: every count the fit releases (its cells'
+ * unions, proto/poolmodel.h) must be kept, or the fit is refused whole.
+ */
+static int
+audit(struct hubfit *f, char *err)
+{
+    struct paudit_set *sets;
+    unsigned char *in;
+    size_t n;
+    char why[FEDRA_ERRLEN];
+    if (hubaudit_fit_sets(f->q->spec, (uint32_t)hubaudit_at(f->audit), &sets, &n, &in, why) != 0)
+        return errf(err, "this fit cannot be audited: %s; it is refused (fail closed)", why);
+    unsigned char *kept = xcalloc(n + 1, 1);
+    int rc = hubaudit_decide(f->audit, sets, n, f->policy.min_cell, f->qhash, kept, err);
+    size_t held = 0;
+    for (size_t j = 0; rc == 0 && j < n; j++)
+        held += !kept[j];
+    if (rc == 0 && held > 0)
+        rc = errf(err, "differencing: the counts this fit gives (its patients, events and "
+            "levels), with the pooled results released before, would let 1 to %u patients be "
+            "counted; the model is not fitted", f->policy.min_cell > 1 ? f->policy.min_cell - 1
+            : 1);
+    if (rc == 0)
+        f->audit_passed = 1;
+    free(kept);
+    free(sets);
+    free(in);
+    return rc;
+}
+
 int
 hubfit_next(struct hubfit *f, struct buf *msg, char *err)
 {
@@ -265,6 +331,8 @@ hubfit_next(struct hubfit *f, struct buf *msg, char *err)
     else if (f->round == 1)
         rc = rules(f, s, lev, err);
     free(lev);
+    if (rc == 0 && f->round == 1 && f->audit != NULL)
+        rc = audit(f, err);
     if (rc == 0 && modelpath_feed(&f->path, s, why) != 0)
         rc = errf(err, "the fit cannot go on after round %u: %s", f->round, why);
     if (rc != 0)

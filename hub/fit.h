@@ -12,7 +12,8 @@
  * sums also face the pooled rules: pooled n >= min_cell, pooled events (glm:
  * and non-events) enough for p coefficients (min_events_per_parameter), and
  * no categorical level with 1 .. min_cell-1 pooled patients (named); the
- * strictest of the nodes' policies.  Not done: the next round's message
+ * strictest of the nodes' policies; then the pooled auditor (hubfit_audit),
+ * before any node sees round 1's pooled sums.  Not done: the next round's message
  * (PoolRound: the query, the round, every node's answer to the round before)
  * goes to every node, which checks those answers itself and computes the
  * coefficients from them -- the hub never names coefficients.  Done: the hub
@@ -59,6 +60,23 @@ int hubfit_add(struct hubfit *f, const struct pki_trust *trust, const struct pki
  * shares do not unmask, the fit cannot go on).
  */
 int hubfit_next(struct hubfit *f, struct buf *msg, char *err);
+/*
+ * The pooled auditor (hub/audit.h; docs/disclosure.md §8.7): audit the fit
+ * against the packed history hist.  Round 1's answers must then carry the
+ * nodes' rows per atom (PoolAnswer.atoms), and after round 1's rules the fit
+ * is refused, before any node sees round 1's pooled sums, if its counts
+ * (proto/poolmodel.h) with the history's would let 1 .. min_cell-1 patients
+ * be counted.  -1 with err when the fit cannot be audited (fail closed).
+ */
+int hubfit_audit(struct hubfit *f, const uint8_t *hist, size_t len, char *err);
+/*
+ * 1 once, right after the hubfit_next that passed the audit: the fit's sets
+ * are now known to the nodes, so the caller adds the fit to the history
+ * before the next round goes out.
+ */
+int hubfit_audit_passed(struct hubfit *f);
+/* The analyst's query Envelope (for the history). */
+const uint8_t *hubfit_query(const struct hubfit *f, size_t *len);
 /* Sign the release as the holder of hub_cert and append the PoolReply to reply. */
 int hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
     const struct pki_key *hub_key, int64_t now_ms, struct buf *reply, char *err);

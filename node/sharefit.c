@@ -243,6 +243,17 @@ sharefit_answer(struct sharefit_table *t, const struct node_kind_ctx *ctx,
         mask_pack(v, f->L.npos, buf_extend(masked, f->L.npos * MASK_ELEM_LEN));
         pki_sha256(masked->p + start, masked->len - start, hash);
         fedra__pool_share__init(share);
+        /* Round 1 also counts the rows per atom of the pooled auditor (the fit is
+         * one query of it: proto/poolmodel.h), after the values, hashed apart so
+         * that the hub can pass the values on without them (PoolShare.atoms_hash). */
+        size_t vend = masked->len;
+        if (r == 1 && (rc = share_atoms(ctx, sp, q, trust, f->mask, share, masked, err)) == 0) {
+            pki_sha256(masked->p + vend, masked->len - vend, f->atoms_hash);
+            share->atoms_hash.data = f->atoms_hash;
+            share->atoms_hash.len = WIRE_HASH_LEN;
+        }
+    }
+    if (rc == 0) {
         share->masked_hash.data = hash;
         share->masked_hash.len = WIRE_HASH_LEN;
         share->positions = f->L.npos;

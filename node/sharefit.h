@@ -53,6 +53,7 @@ struct sharefit_fit {
     struct poolmodel L;
     struct modelpath path;
     struct mask_node *mask;
+    uint8_t atoms_hash[WIRE_HASH_LEN];  /* round 1: of its atoms (PoolShare.atoms_hash) */
 };
 
 struct sharefit_table {

@@ -2473,7 +2473,7 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[8] =
+static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[9] =
 {
   {
     "masked_hash",
@@ -2571,9 +2571,22 @@ static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[8] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "atoms_hash",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, atoms_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__pool_share__field_indices_by_name[] = {
   7,   /* field[7] = atoms */
+  8,   /* field[8] = atoms_hash */
   4,   /* field[4] = grid_days */
   0,   /* field[0] = masked_hash */
   2,   /* field[2] = min_cell */
@@ -2586,7 +2599,7 @@ static const ProtobufCIntRange fedra__pool_share__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 20, 7 },
-  { 0, 8 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
 {
@@ -2596,14 +2609,14 @@ const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
   "Fedra__PoolShare",
   "fedra",
   sizeof(Fedra__PoolShare),
-  8,
+  9,
   fedra__pool_share__field_descriptors,
   fedra__pool_share__field_indices_by_name,
   2,  fedra__pool_share__number_ranges,
   (ProtobufCMessageInit) fedra__pool_share__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__pool_answer__field_descriptors[2] =
+static const ProtobufCFieldDescriptor fedra__pool_answer__field_descriptors[3] =
 {
   {
     "response",
@@ -2629,15 +2642,28 @@ static const ProtobufCFieldDescriptor fedra__pool_answer__field_descriptors[2] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "atoms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolAnswer, atoms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__pool_answer__field_indices_by_name[] = {
+  2,   /* field[2] = atoms */
   1,   /* field[1] = masked */
   0,   /* field[0] = response */
 };
 static const ProtobufCIntRange fedra__pool_answer__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor fedra__pool_answer__descriptor =
 {
@@ -2647,7 +2673,7 @@ const ProtobufCMessageDescriptor fedra__pool_answer__descriptor =
   "Fedra__PoolAnswer",
   "fedra",
   sizeof(Fedra__PoolAnswer),
-  2,
+  3,
   fedra__pool_answer__field_descriptors,
   fedra__pool_answer__field_indices_by_name,
   1,  fedra__pool_answer__number_ranges,

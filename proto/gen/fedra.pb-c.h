@@ -693,10 +693,17 @@ struct  Fedra__PoolShare
    * and this query.  Field 20: clear of fields other work adds at the end.
    */
   uint64_t atoms;
+  /*
+   * A pooled fit's round 1 (hub/fit.h): its atoms travel apart, in
+   * PoolAnswer.atoms, hashed here (masked_hash then covers the values only),
+   * so that the hub can pass every node's values on to the other nodes in
+   * round 2 without the atoms: only the hub learns pooled atom sizes.
+   */
+  ProtobufCBinaryData atoms_hash;
 };
 #define FEDRA__POOL_SHARE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_share__descriptor) \
-    , {0,NULL}, 0, 0, 0, 0, 0, 0, 0 }
+    , {0,NULL}, 0, 0, 0, 0, 0, 0, 0, {0,NULL} }
 
 
 /*
@@ -713,10 +720,14 @@ struct  Fedra__PoolAnswer
    * MASK_ELEM_LEN-byte elements: values, contributed, small, withheld
    */
   ProtobufCBinaryData masked;
+  /*
+   * a fit's round 1: its masked rows per atom (PoolShare.atoms_hash)
+   */
+  ProtobufCBinaryData atoms;
 };
 #define FEDRA__POOL_ANSWER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_answer__descriptor) \
-    , {0,NULL}, {0,NULL} }
+    , {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /*

@@ -26,6 +26,14 @@ tail -n +2 N4.csv >>all.csv
 check "federation up (N1 .. N4 behind the hub; N4 holds 2 patients)" \
     "$ROOT/scripts/federation" up fed $node_args N4=N4.csv --hub
 . fed/env
+# This scenario checks exactness and faults fit by fit.  The pooled auditor audits
+# each fit's counts against every earlier pooled result (docs/disclosure.md §8.7),
+# so that a sequence of fits over one federation runs into its limits; here it is
+# off (a test-only switch), and 97-pooled-audit checks it on fits.
+"$ROOT/scripts/federation" hub-stop fed >/dev/null 2>&1
+echo "pool_audit = off" >>fed/hub/hub.conf
+check "the hub again, its pooled auditor off" "$ROOT/scripts/federation" hub-start fed
+for _ in $(seq 1 150); do fedra ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 # pooled_compare KIND ENDPOINT GRID TIES TERMS OUTCOME R-WHERE STRATA fedra-args...
 pooled_compare() {
