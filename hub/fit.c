@@ -67,7 +67,12 @@ hubfit_open(struct hubfit **out, const uint8_t *query, size_t len,
         errf(err, "a pooled fit's query names no coefficients: the nodes compute them");
         goto bad;
     }
-    if (modelpath_init(&f->path, f->L.glm, f->L.p, 0) != 0) {
+    if (spec->max_iter > MODELSUM_REPLAY_MAX_ITER) {
+        errf(err, "a pooled fit of at most %u iterations (above %d)", spec->max_iter,
+            MODELSUM_REPLAY_MAX_ITER);
+        goto bad;
+    }
+    if (modelpath_init(&f->path, f->L.glm, f->L.p, (int)spec->max_iter) != 0) {
         errf(err, "cannot start the fit of %zu coefficients", f->L.p);
         goto bad;
     }

@@ -1183,7 +1183,7 @@ const ProtobufCMessageDescriptor fedra__filter__descriptor =
   (ProtobufCMessageInit) fedra__filter__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[17] =
+static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[18] =
 {
   {
     "kind",
@@ -1389,6 +1389,18 @@ static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[17] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_iter",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, max_iter),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__query_spec__field_indices_by_name[] = {
   8,   /* field[8] = beta */
@@ -1397,6 +1409,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
   4,   /* field[4] = grid_days */
   1,   /* field[1] = group_by */
   0,   /* field[0] = kind */
+  17,   /* field[17] = max_iter */
   11,   /* field[11] = model_id */
   10,   /* field[10] = outcome */
   15,   /* field[15] = pooled */
@@ -1412,7 +1425,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__query_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
 {
@@ -1422,7 +1435,7 @@ const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
   "Fedra__QuerySpec",
   "fedra",
   sizeof(Fedra__QuerySpec),
-  17,
+  18,
   fedra__query_spec__field_descriptors,
   fedra__query_spec__field_indices_by_name,
   1,  fedra__query_spec__number_ranges,

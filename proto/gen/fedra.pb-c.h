@@ -335,10 +335,16 @@ struct  Fedra__QuerySpec
   protobuf_c_boolean pooled;
   size_t n_roster;
   ProtobufCBinaryData *roster;
+  /*
+   * Models: the iteration bound, 0 for R's default (coxph 20, glm 25).  A
+   * pooled fit stops there at the hub and at every node (hub/fit.h); a direct
+   * fit's coordinator stops there, and nodes replay up to MODELSUM_REPLAY_MAX_ITER.
+   */
+  uint32_t max_iter;
 };
 #define FEDRA__QUERY_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__query_spec__descriptor) \
-    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0,NULL }
+    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0,NULL, 0 }
 
 
 struct  Fedra__QueryBody

@@ -47,6 +47,10 @@ pooled_compare cox os 30 efron 'stage*sex' - 'stage != "unknown" & sex != "U"' -
     --covariates 'stage*sex' --where 'stage!=unknown and sex!=U'
 pooled_compare glm os 0 efron stage,age_years,sex vital_status=dead 'sex != "U"' - 1e-11 \
     --outcome vital_status=dead --covariates stage,age_years,sex --where 'sex!=U'
+# --max-iter travels in the query: the hub and every node stop there, as coxph's iter.max
+MODELS_MAXIT=2 pooled_compare cox os 30 efron stage,age_years,sex - 'sex != "U"' - 1e-11 \
+    --covariates stage,age_years,sex --where 'sex!=U' --max-iter 2
+expect_grep "Ran out of iterations" "$WORK/f.err" "with R's warning (--max-iter 2)"
 pooled_compare glm os 0 efron 'stage*sex,age_years' vital_status=dead 'stage != "unknown" & sex != "U"' - 1e-11 \
     --outcome vital_status=dead --covariates 'stage*sex,age_years' --where 'stage!=unknown and sex!=U'
 
