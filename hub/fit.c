@@ -366,8 +366,8 @@ hubfit_next(struct hubfit *f, struct buf *msg, char *err)
 }
 
 int
-hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
-    const struct pki_key *hub_key, int64_t now_ms, struct buf *reply, char *err)
+hubfit_release_body(struct hubfit *f, const char *hub_name, int64_t released_at_ms,
+    struct buf *body, char *err)
 {
     size_t nr = f->nsums, total = f->n * nr;
     if (nr == 0 || !modelpath_done(&f->path))
@@ -376,15 +376,13 @@ hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
     rel.context = (char *)WIRE_POOL_RELEASE_CONTEXT;
     rel.query_hash.data = f->qhash;
     rel.query_hash.len = WIRE_HASH_LEN;
-    rel.hub = (char *)pki_cert_name(hub_cert);
-    rel.released_at_ms = now_ms;
+    rel.hub = (char *)hub_name;
+    rel.released_at_ms = released_at_ms;
     rel.nodes = f->q->audience;
     rel.n_nodes = f->n;
-    ProtobufCBinaryData *c = xcalloc(total, sizeof *c), *resp = xcalloc(total, sizeof *resp);
-    for (size_t k = 0; k < total; k++) {
+    ProtobufCBinaryData *c = xcalloc(total, sizeof *c);
+    for (size_t k = 0; k < total; k++)
         c[k] = (ProtobufCBinaryData){WIRE_HASH_LEN, f->commit[k]};
-        resp[k] = (ProtobufCBinaryData){f->resp[k].len, f->resp[k].p};
-    }
     rel.commitments = c;
     rel.n_commitments = total;
     rel.min_cell = f->policy.min_cell;
@@ -398,24 +396,101 @@ hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
     }
     rel.rounds = mp;
     rel.n_rounds = nr;
+    wire_pack(&rel.base, body);
+    free(c);
+    free(m);
+    free(mp);
+    return 0;
+}
+
+int
+hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
+    const struct pki_key *hub_key, int64_t now_ms, struct buf *reply, char *err)
+{
     struct buf body = {0}, env = {0};
-    wire_pack(&rel.base, &body);
-    int rc = evidence_sign(hub_cert, hub_key, body.p, body.len, &env);
-    if (rc != 0) {
+    int rc = hubfit_release_body(f, pki_cert_name(hub_cert), now_ms, &body, err);
+    if (rc == 0 && (rc = evidence_sign(hub_cert, hub_key, body.p, body.len, &env)) != 0)
         errf(err, "cannot sign the release");
-    } else {
+    if (rc == 0) {
+        size_t total = f->n * f->nsums;
+        ProtobufCBinaryData *resp = xcalloc(total, sizeof *resp);
+        for (size_t k = 0; k < total; k++)
+            resp[k] = (ProtobufCBinaryData){f->resp[k].len, f->resp[k].p};
         Fedra__PoolReply pr = FEDRA__POOL_REPLY__INIT;
         pr.release.data = env.p;
         pr.release.len = env.len;
         pr.responses = resp;
         pr.n_responses = total;
         wire_pack(&pr.base, reply);
+        free(resp);
     }
     buf_release(&body);
     buf_release(&env);
-    free(c);
-    free(resp);
-    free(m);
-    free(mp);
+    return rc;
+}
+
+int
+hubfit_recompute(const struct hubpool_kept *k, const struct pki_trust *trust,
+    const struct pki_cert *analyst, const Fedra__QueryBody *q, FILE *out, char *err)
+{
+    char why[FEDRA_ERRLEN];
+    struct hubfit *f = NULL;
+    Fedra__PoolReply *reply = NULL;
+    Fedra__Envelope *re = NULL;
+    Fedra__PoolRelease *logged = NULL;
+    struct buf body = {0};
+    int rc = -1, done = 0;
+    if (hubfit_open(&f, k->query.p, k->query.len, analyst, q->audience, q->n_audience, err) != 0)
+        return -1;
+    /* Audited when it ran: against the history kept with the route. */
+    if (k->history.len > 0 && hubfit_audit(f, k->history.p, k->history.len, err) != 0)
+        goto out;
+    for (size_t i = 0; i < k->n && !done; i++) {
+        size_t at = f->n;
+        for (size_t j = 0; j < f->n; j++)
+            if (strcmp(f->q->audience[j], k->node[i]) == 0)
+                at = j;
+        if (at == f->n) {
+            errf(err, "a kept share is from '%s', who is not a participant", k->node[i]);
+            goto out;
+        }
+        if (hubfit_add(f, trust, NULL, k->ts[i], at, k->share[i].p, k->share[i].len, err) != 0)
+            goto out;
+        if (hubfit_complete(f)) {
+            struct buf msg = {0};
+            int nx = hubfit_next(f, &msg, err);
+            buf_release(&msg);
+            if (nx < 0)
+                goto out;
+            done = nx == 0;
+        }
+    }
+    if (!done) {
+        errf(err, "the kept shares end before the fit does (round %u)", f->round);
+        goto out;
+    }
+    reply = wire_poolreply_decode(k->release.p, k->release.len, why);
+    re = reply ? wire_envelope_decode(reply->release.data, reply->release.len,
+        WIRE_MAX_RESPONSE, why) : NULL;
+    logged = re ? wire_poolrelease_decode(re->body.data, re->body.len, why) : NULL;
+    if (logged == NULL) {
+        errf(err, "the kept release: %s", why);
+        goto out;
+    }
+    if (hubfit_release_body(f, logged->hub, logged->released_at_ms, &body, err) != 0)
+        goto out;
+    if (body.len != re->body.len || memcmp(body.p, re->body.data, body.len) != 0) {
+        errf(err, "the release the hub signed is NOT the one its kept shares give");
+        goto out;
+    }
+    fprintf(out, "the fit's release recomputes from the %zu kept shares: %zu rounds of %zu "
+        "nodes\n", k->n, f->nsums, f->n);
+    rc = 0;
+out:
+    buf_release(&body);
+    wire_poolrelease_free(logged);
+    wire_envelope_free(re);
+    wire_poolreply_free(reply);
+    hubfit_free(f);
     return rc;
 }

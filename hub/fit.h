@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "certs/pki.h"
 #include "lib/util.h"
@@ -80,5 +81,22 @@ const uint8_t *hubfit_query(const struct hubfit *f, size_t *len);
 /* Sign the release as the holder of hub_cert and append the PoolReply to reply. */
 int hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
     const struct pki_key *hub_key, int64_t now_ms, struct buf *reply, char *err);
+
+/*
+ * The release body (unsigned) of the finished fit, as hub_name would sign it
+ * at released_at_ms, appended to body (hubfit_finish signs it).
+ */
+int hubfit_release_body(struct hubfit *f, const char *hub_name, int64_t released_at_ms,
+    struct buf *body, char *err);
+/*
+ * `fedra-hub recompute` of a fit (hub/pool.h hubpool_recompute reads the log
+ * and comes here for a model): the fit opened from the kept query, audited
+ * against the kept history, every kept share verified (trust, at the time it
+ * came) and added round by round, the rounds run again; 0 and a line on out
+ * if the release body is byte for byte the one the hub signed.
+ */
+struct hubpool_kept;
+int hubfit_recompute(const struct hubpool_kept *k, const struct pki_trust *trust,
+    const struct pki_cert *analyst, const Fedra__QueryBody *q, FILE *out, char *err);
 
 #endif /* !HUBFIT_H */

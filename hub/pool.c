@@ -8,6 +8,7 @@
 
 #include "analysis/paudit.h"
 #include "hub/audit.h"
+#include "hub/fit.h"
 #include "analysis/pool.h"
 #include "hub/phist.h"
 #include "hub/relaylog.h"
@@ -423,19 +424,11 @@ hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
 
 /* ---- recompute from the relay log ---- */
 
-struct kept {
-    struct buf query, release, history;
-    char (*node)[PKI_MAX_NAME + 1];
-    struct buf *share;
-    int64_t *ts;
-    size_t n, cap;
-};
-
 static void
 kept_add(const char *kind, const char *node, int64_t ts_ms, const uint8_t *data, size_t len,
     void *arg)
 {
-    struct kept *k = arg;
+    struct hubpool_kept *k = arg;
     if (strcmp(kind, "pooled-query") == 0) {
         k->query.len = 0;
         buf_append(&k->query, data, len);
@@ -463,7 +456,7 @@ int
 hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
     const uint8_t route_id[WIRE_QUERY_ID_LEN], FILE *out, char *err)
 {
-    struct kept k;
+    struct hubpool_kept k;
     memset(&k, 0, sizeof k);
     char why[FEDRA_ERRLEN];
     struct hubpool *p = NULL;
@@ -488,6 +481,11 @@ hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
     Fedra__QueryBody *qb = wire_query_decode(qe->body.data, qe->body.len, why);
     if (qb == NULL) {
         errf(err, "the kept query: %s", why);
+        goto done;
+    }
+    if (atoms_is_model(qb->spec)) {                 /* a fit: its rounds */
+        rc = hubfit_recompute(&k, trust, analyst, qb, out, err);
+        wire_query_free(qb);
         goto done;
     }
     int opened = hubpool_open(&p, k.query.p, k.query.len, analyst, qb->audience, qb->n_audience,

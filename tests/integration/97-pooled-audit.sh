@@ -205,6 +205,11 @@ check "a pooled fit over ${GF}age <= $AF is released (n $1, events ${2:-?})" num
 f2=$(pfit "${GF}age_years < $AF")
 check "the fit one patient apart is refused ($f2)" test "$f2" = refused
 expect_grep "differencing: the counts this fit gives" pfit.err "naming differencing, not the patient"
+fedra-hub log export --config fed/hub/hub.conf >relay.jsonl
+route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/')
+expect_status 0 "fedra-hub recompute of the audited fit (its rounds and its audit again)" \
+    fedra-hub recompute --config fed/hub/hub.conf --route "$route"
+expect_grep "the fit's release recomputes" "$WORK/last.out" "and it is the one signed"
 "$ROOT/scripts/federation" down fed >/dev/null 2>&1
 
 # --- The pooled rules, lowered: they show what the defaults hide -------------------

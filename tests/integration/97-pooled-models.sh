@@ -94,6 +94,14 @@ expect_status 1 "the fit's bundle with one byte changed does not verify" \
     fedra verify --ca-cert fed/ca/ca.crt fit-bad.json
 expect_grep "does NOT verify" "$WORK/last.err" "saying so"
 
+# --- The hub's log: the fit's release recomputed from the masked shares it kept ---
+fedra-hub log export --config fed/hub/hub.conf >relay.jsonl
+route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/')
+expect_status 0 "fedra-hub recompute of the fit: every round again from the kept shares" \
+    fedra-hub recompute --config fed/hub/hub.conf --route "$route"
+expect_grep "the fit's release recomputes from the [0-9]* kept shares: [0-9]* rounds of 4 nodes" \
+    "$WORK/last.out" "and it is the one the hub signed"
+
 # --- Faults: a hub that lies, a node that dies mid-fit (tests/tools/tamperhub.c) --
 TAMPER="$FEDRA_BIN/tests/fedra-tamperhub"
 "$ROOT/scripts/federation" hub-stop fed >/dev/null
