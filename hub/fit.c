@@ -161,6 +161,12 @@ hubfit_audit_passed(struct hubfit *f)
     return p;
 }
 
+int
+hubfit_audit_repeat(const struct hubfit *f, size_t nhistory)
+{
+    return f->audit != NULL && hubaudit_at(f->audit) < nhistory;
+}
+
 const uint8_t *
 hubfit_query(const struct hubfit *f, size_t *len)
 {

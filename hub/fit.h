@@ -76,6 +76,8 @@ int hubfit_audit(struct hubfit *f, const uint8_t *hist, size_t len, char *err);
  * before the next round goes out.
  */
 int hubfit_audit_passed(struct hubfit *f);
+/* 1 if the audited fit is a repeat of a history entry's (proto/atoms.h): nothing to add. */
+int hubfit_audit_repeat(const struct hubfit *f, size_t nhistory);
 /* The analyst's query Envelope (for the history). */
 const uint8_t *hubfit_query(const struct hubfit *f, size_t *len);
 /* Sign the release as the holder of hub_cert and append the PoolReply to reply. */

@@ -828,7 +828,11 @@ pool_fit_keep(struct relay *r, struct proute *pr)
         return 0;
     size_t qlen;
     const uint8_t *q = hubfit_query(pr->fit, &qlen);
-    if (pool_audit_current(r, pr) != 0 || phist_append(r->phist, q, qlen, NULL, 0, pr->why) != 0)
+    if (pool_audit_current(r, pr) != 0)
+        return -1;
+    if (hubfit_audit_repeat(pr->fit, phist_count(r->phist)))
+        return 0;                   /* a repeat: its entry has its sets */
+    if (phist_append(r->phist, q, qlen, NULL, 0, pr->why) != 0)
         return -1;
     pr->hist_version = phist_version(r->phist);
     return 0;

@@ -88,12 +88,34 @@ same_strings(char *const *a, size_t na, char *const *b, size_t nb)
     return 1;
 }
 
+static int
+same_term(const Fedra__Term *s, const Fedra__Term *t)
+{
+    return s != NULL && t != NULL && strcmp(s->var, t->var) == 0 &&
+        strcmp(s->level, t->level) == 0 && strcmp(s->var2, t->var2) == 0 &&
+        strcmp(s->level2, t->level2) == 0;
+}
+
+/* Two fits with the same design, event and strata: the same cells and sets. */
+static int
+same_fit(const Fedra__QuerySpec *x, const Fedra__QuerySpec *y)
+{
+    if (x->kind != y->kind || x->n_terms != y->n_terms || strcmp(x->strata, y->strata) != 0 ||
+        (x->kind == FEDRA__KIND__KIND_COX ? x->endpoint != y->endpoint
+                                          : !same_term(x->outcome, y->outcome)))
+        return 0;
+    for (size_t i = 0; i < x->n_terms; i++)
+        if (!same_term(x->terms[i], y->terms[i]))
+            return 0;
+    return 1;
+}
+
 int
 atoms_same_sets(const Fedra__QueryBody *a, const Fedra__QueryBody *b)
 {
     const Fedra__QuerySpec *x = a->spec, *y = b->spec;
-    if (x == NULL || y == NULL || atoms_is_model(x) || atoms_is_model(y) ||
-        x->n_where != y->n_where ||
+    if (x == NULL || y == NULL || atoms_is_model(x) != atoms_is_model(y) ||
+        (atoms_is_model(x) && !same_fit(x, y)) || x->n_where != y->n_where ||
         !same_strings(x->group_by, x->n_group_by, y->group_by, y->n_group_by) ||
         !same_strings(a->audience, a->n_audience, b->audience, b->n_audience))
         return 0;

@@ -36,8 +36,9 @@ int atoms_layout(const Fedra__QueryBody *const *q, size_t nq, struct paudit_layo
 /*
  * 1 if a and b release the same sets: the same filters, grouping variables
  * and roster (kinds may differ: a count cell and a km stratum over the same
- * filters are the same rows).  A model never does: each fit is its own
- * query of the auditor.  A query with the sets of a history entry
+ * filters are the same rows).  A fit does only with a fit of the same
+ * design (terms in order, strata, event or outcome), filters and roster: a
+ * repeat, whose cells and sets are the same.  A query with the sets of a history entry
  * adds no atom: it is audited on that entry's digit (atoms_plan), and the
  * hub merges its released cells into that entry (hub/phist.h).
  */

@@ -205,6 +205,8 @@ check "a pooled fit over ${GF}age <= $AF is released (n $1, events ${2:-?})" num
 f2=$(pfit "${GF}age_years < $AF")
 check "the fit one patient apart is refused ($f2)" test "$f2" = refused
 expect_grep "differencing: the counts this fit gives" pfit.err "naming differencing, not the patient"
+f3=$(pfit "${GF}age_years <= $AF")
+check "the first fit again is a repeat, answered the same ($f3)" test "$f3" = "$f1"
 fedra-hub log export --config fed/hub/hub.conf >relay.jsonl
 route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/')
 expect_status 0 "fedra-hub recompute of the audited fit (its rounds and its audit again)" \
