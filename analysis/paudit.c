@@ -71,14 +71,23 @@ paudit_atom(const struct paudit_layout *A, const uint32_t *digit)
     return a;
 }
 
+/* 1 if digit d (1 .. radix - 1) of s.q is in s. */
+static int
+set_has(const struct paudit_set *s, size_t d)
+{
+    return s->in != NULL ? s->in[d - 1] != 0 : d == (size_t)s->cell + 1;
+}
+
 size_t
 paudit_set_atoms(const struct paudit_layout *A, struct paudit_set s, uint32_t *out)
 {
-    /* Atoms whose digit s.q is s.cell + 1: ascending, as derive wants its rows. */
+    /* Atoms whose digit s.q is in s: ascending, as derive wants its rows. */
     size_t m = 0, st = A->stride[s.q], block = st * A->radix[s.q];
     for (size_t hi = 0; hi < A->natoms; hi += block)
-        for (size_t lo = 0; lo < st; lo++)
-            out[m++] = (uint32_t)(hi + (s.cell + 1) * st + lo);
+        for (size_t d = 1; d < A->radix[s.q]; d++)
+            if (set_has(&s, d))
+                for (size_t lo = 0; lo < st; lo++)
+                    out[m++] = (uint32_t)(hi + d * st + lo);
     return m;
 }
 
@@ -144,8 +153,10 @@ set_size(const struct paudit_layout *A, const uint64_t *size, struct paudit_set 
     uint64_t n = 0;
     size_t st = A->stride[s.q], block = st * A->radix[s.q];
     for (size_t hi = 0; hi < A->natoms; hi += block)
-        for (size_t lo = 0; lo < st; lo++)
-            n += size[hi + (s.cell + 1) * st + lo];
+        for (size_t d = 1; d < A->radix[s.q]; d++)
+            if (set_has(&s, d))
+                for (size_t lo = 0; lo < st; lo++)
+                    n += size[hi + d * st + lo];
     return n;
 }
 
@@ -154,7 +165,7 @@ check_sets(const struct paudit_layout *A, const struct paudit_set *s, size_t n,
     const char *what, char *err)
 {
     for (size_t i = 0; i < n; i++)
-        if (s[i].q >= A->nq || s[i].cell + 1 >= A->radix[s[i].q]) {
+        if (s[i].q >= A->nq || (s[i].in == NULL && s[i].cell + 1 >= A->radix[s[i].q])) {
             say(err, what, i + 1, s[i].q + 1, (uint64_t)s[i].cell + 1);
             return -1;
         }

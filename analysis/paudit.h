@@ -63,10 +63,17 @@ struct paudit_layout {
     size_t natoms;                          /* product of the radices */
 };
 
-/* One released (or candidate) set: cell `cell` of query `q`. */
+/*
+ * One released (or candidate) set: cell `cell` of query `q`; or, with `in`
+ * set, the union of q's cells c with in[c] != 0 (radix[q] - 1 of them; cell
+ * unused).  A table's sets are single cells; a pooled fit releases counts of
+ * unions of its cells (a level's patients over every other variable:
+ * proto/poolmodel.h).
+ */
 struct paudit_set {
     uint32_t q;
     uint32_t cell;
+    const unsigned char *in;
 };
 
 /*
@@ -81,7 +88,7 @@ size_t paudit_atom(const struct paudit_layout *A, const uint32_t *digit);
 
 /*
  * The atoms of set s, ascending, into out (room for natoms / radix[s.q]
- * entries); returns how many.
+ * entries, natoms for a union); returns how many.
  */
 size_t paudit_set_atoms(const struct paudit_layout *A, struct paudit_set s, uint32_t *out);
 

@@ -520,9 +520,6 @@ run_model_pooled(const struct opts *o, const struct federation *fed, const struc
     if (o->save_query != NULL)
         return coord_usage_error("%s", "a pooled model is fitted live through the hub: it cannot "
             "be saved ahead");
-    if (q->model.max_iter != 0)
-        return coord_usage_error("%s", "--max-iter does not apply to a pooled fit: the hub and "
-            "every node run R's default iterations, the same for all");
     struct pooled_replay rp;
     memset(&rp, 0, sizeof rp);
     struct client_session *sess = NULL;

@@ -529,6 +529,7 @@ fit_once(struct fit *f, struct outcome *o, char *err)
         s.kind = q->glm ? FEDRA__KIND__KIND_GLM : FEDRA__KIND__KIND_COX;
         s.n_terms = f->nterms;
         s.terms = f->termp;
+        s.max_iter = (uint32_t)q->max_iter;
         if (b != NULL)
             memcpy(beta, b, p * sizeof *beta);
         s.n_beta = b != NULL ? p : 0;

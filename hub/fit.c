@@ -8,6 +8,7 @@
 
 #include "analysis/disclose.h"
 #include "analysis/pool.h"
+#include "hub/audit.h"
 #include "hub/pool.h"
 #include "lib/mask.h"
 #include "proto/evidence.h"
@@ -32,6 +33,8 @@ struct hubfit {
     struct modelpath path;
     struct pki_cert **cert;         /* n: each node's certificate as verified in this fit */
     struct buf *der;                /* n: its DER, to know it again */
+    struct hubaudit *audit;         /* the pooled auditor, NULL: off (hubfit_audit) */
+    int audit_passed;               /* round 1 passed it, not yet reported (hubfit_audit_passed) */
 };
 
 int
@@ -64,7 +67,12 @@ hubfit_open(struct hubfit **out, const uint8_t *query, size_t len,
         errf(err, "a pooled fit's query names no coefficients: the nodes compute them");
         goto bad;
     }
-    if (modelpath_init(&f->path, f->L.glm, f->L.p, 0) != 0) {
+    if (spec->max_iter > MODELSUM_REPLAY_MAX_ITER) {
+        errf(err, "a pooled fit of at most %u iterations (above %d)", spec->max_iter,
+            MODELSUM_REPLAY_MAX_ITER);
+        goto bad;
+    }
+    if (modelpath_init(&f->path, f->L.glm, f->L.p, (int)spec->max_iter) != 0) {
         errf(err, "cannot start the fit of %zu coefficients", f->L.p);
         goto bad;
     }
@@ -104,6 +112,7 @@ hubfit_free(struct hubfit *f)
         modelsum_release(&f->sums[r]);
     if (f->L.p > 0)
         modelpath_release(&f->path);
+    hubaudit_free(f->audit);
     wire_query_free(f->q);
     buf_release(&f->query);
     free(f->answer);
@@ -136,6 +145,33 @@ uint32_t
 hubfit_round(const struct hubfit *f)
 {
     return f->round;
+}
+
+int
+hubfit_audit(struct hubfit *f, const uint8_t *hist, size_t len, char *err)
+{
+    return hubaudit_open(&f->audit, hist, len, f->q, err);
+}
+
+int
+hubfit_audit_passed(struct hubfit *f)
+{
+    int p = f->audit_passed;
+    f->audit_passed = 0;
+    return p;
+}
+
+int
+hubfit_audit_repeat(const struct hubfit *f, size_t nhistory)
+{
+    return f->audit != NULL && hubaudit_at(f->audit) < nhistory;
+}
+
+const uint8_t *
+hubfit_query(const struct hubfit *f, size_t *len)
+{
+    *len = f->query.len;
+    return f->query.p;
 }
 
 int
@@ -201,14 +237,24 @@ hubfit_add(struct hubfit *f, const struct pki_trust *trust, const struct pki_cer
     size_t at = (size_t)(f->round - 1) * f->n + i;
     int rc = poolmodel_check_answer(&f->L, answer, len, f->q->audience[i], f->qhash, f->round,
         hub_signer, &sa, f->sum, f->commit[at], &a, &rb, err);
+    if (rc == 0 && f->round == 1 && f->audit != NULL &&
+        (rb->pool->atoms != hubaudit_natoms(f->audit) || a->atoms.len == 0))
+        rc = errf(err, "node '%s', round 1: its share has %llu atoms of the pooled audit, not "
+            "%zu (another history?)", f->q->audience[i], (unsigned long long)rb->pool->atoms,
+            hubaudit_natoms(f->audit));
     if (rc == 0) {
         if (f->round == 1) {
             const Fedra__PoolShare *sh = rb->pool;
             struct pool_policy np = {sh->min_cell, sh->min_sites, sh->grid_days,
                 sh->min_events_per_param};
             pool_policy_merge(&f->policy, &np);
+            if (f->audit != NULL)
+                hubaudit_add(f->audit, a->atoms.data);
         }
-        buf_append(&f->answer[i], answer, len);
+        /* Passed on to every node next round without the atoms: only the hub
+           learns pooled atom sizes (PoolShare.atoms_hash). */
+        a->atoms.len = 0;
+        wire_pack(&a->base, &f->answer[i]);
         buf_append(&f->resp[at], a->response.data, a->response.len);
         f->have++;
     }
@@ -249,6 +295,37 @@ rules(const struct hubfit *f, const struct modelsum *s, const uint64_t *lev, cha
     return 0;
 }
 
+/*
+ * The pooled auditor on round 1: every count the fit releases (its cells'
+ * unions, proto/poolmodel.h) must be kept, or the fit is refused whole.
+ */
+static int
+audit(struct hubfit *f, char *err)
+{
+    struct paudit_set *sets;
+    unsigned char *in;
+    size_t n;
+    char why[FEDRA_ERRLEN];
+    if (hubaudit_fit_sets(f->q->spec, (uint32_t)hubaudit_at(f->audit), &sets, &n, &in, why) != 0)
+        return errf(err, "this fit cannot be audited: %s; it is refused (fail closed)", why);
+    unsigned char *kept = xcalloc(n + 1, 1);
+    int rc = hubaudit_decide(f->audit, sets, n, f->policy.min_cell, f->qhash, kept, err);
+    size_t held = 0;
+    for (size_t j = 0; rc == 0 && j < n; j++)
+        held += !kept[j];
+    if (rc == 0 && held > 0)
+        rc = errf(err, "differencing: the counts this fit gives (its patients, events and "
+            "levels), with the pooled results released before, would let 1 to %u patients be "
+            "counted; the model is not fitted", f->policy.min_cell > 1 ? f->policy.min_cell - 1
+            : 1);
+    if (rc == 0)
+        f->audit_passed = 1;
+    free(kept);
+    free(sets);
+    free(in);
+    return rc;
+}
+
 int
 hubfit_next(struct hubfit *f, struct buf *msg, char *err)
 {
@@ -265,6 +342,8 @@ hubfit_next(struct hubfit *f, struct buf *msg, char *err)
     else if (f->round == 1)
         rc = rules(f, s, lev, err);
     free(lev);
+    if (rc == 0 && f->round == 1 && f->audit != NULL)
+        rc = audit(f, err);
     if (rc == 0 && modelpath_feed(&f->path, s, why) != 0)
         rc = errf(err, "the fit cannot go on after round %u: %s", f->round, why);
     if (rc != 0)
@@ -293,8 +372,8 @@ hubfit_next(struct hubfit *f, struct buf *msg, char *err)
 }
 
 int
-hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
-    const struct pki_key *hub_key, int64_t now_ms, struct buf *reply, char *err)
+hubfit_release_body(struct hubfit *f, const char *hub_name, int64_t released_at_ms,
+    struct buf *body, char *err)
 {
     size_t nr = f->nsums, total = f->n * nr;
     if (nr == 0 || !modelpath_done(&f->path))
@@ -303,15 +382,13 @@ hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
     rel.context = (char *)WIRE_POOL_RELEASE_CONTEXT;
     rel.query_hash.data = f->qhash;
     rel.query_hash.len = WIRE_HASH_LEN;
-    rel.hub = (char *)pki_cert_name(hub_cert);
-    rel.released_at_ms = now_ms;
+    rel.hub = (char *)hub_name;
+    rel.released_at_ms = released_at_ms;
     rel.nodes = f->q->audience;
     rel.n_nodes = f->n;
-    ProtobufCBinaryData *c = xcalloc(total, sizeof *c), *resp = xcalloc(total, sizeof *resp);
-    for (size_t k = 0; k < total; k++) {
+    ProtobufCBinaryData *c = xcalloc(total, sizeof *c);
+    for (size_t k = 0; k < total; k++)
         c[k] = (ProtobufCBinaryData){WIRE_HASH_LEN, f->commit[k]};
-        resp[k] = (ProtobufCBinaryData){f->resp[k].len, f->resp[k].p};
-    }
     rel.commitments = c;
     rel.n_commitments = total;
     rel.min_cell = f->policy.min_cell;
@@ -325,24 +402,101 @@ hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
     }
     rel.rounds = mp;
     rel.n_rounds = nr;
+    wire_pack(&rel.base, body);
+    free(c);
+    free(m);
+    free(mp);
+    return 0;
+}
+
+int
+hubfit_finish(struct hubfit *f, const struct pki_cert *hub_cert,
+    const struct pki_key *hub_key, int64_t now_ms, struct buf *reply, char *err)
+{
     struct buf body = {0}, env = {0};
-    wire_pack(&rel.base, &body);
-    int rc = evidence_sign(hub_cert, hub_key, body.p, body.len, &env);
-    if (rc != 0) {
+    int rc = hubfit_release_body(f, pki_cert_name(hub_cert), now_ms, &body, err);
+    if (rc == 0 && (rc = evidence_sign(hub_cert, hub_key, body.p, body.len, &env)) != 0)
         errf(err, "cannot sign the release");
-    } else {
+    if (rc == 0) {
+        size_t total = f->n * f->nsums;
+        ProtobufCBinaryData *resp = xcalloc(total, sizeof *resp);
+        for (size_t k = 0; k < total; k++)
+            resp[k] = (ProtobufCBinaryData){f->resp[k].len, f->resp[k].p};
         Fedra__PoolReply pr = FEDRA__POOL_REPLY__INIT;
         pr.release.data = env.p;
         pr.release.len = env.len;
         pr.responses = resp;
         pr.n_responses = total;
         wire_pack(&pr.base, reply);
+        free(resp);
     }
     buf_release(&body);
     buf_release(&env);
-    free(c);
-    free(resp);
-    free(m);
-    free(mp);
+    return rc;
+}
+
+int
+hubfit_recompute(const struct hubpool_kept *k, const struct pki_trust *trust,
+    const struct pki_cert *analyst, const Fedra__QueryBody *q, FILE *out, char *err)
+{
+    char why[FEDRA_ERRLEN];
+    struct hubfit *f = NULL;
+    Fedra__PoolReply *reply = NULL;
+    Fedra__Envelope *re = NULL;
+    Fedra__PoolRelease *logged = NULL;
+    struct buf body = {0};
+    int rc = -1, done = 0;
+    if (hubfit_open(&f, k->query.p, k->query.len, analyst, q->audience, q->n_audience, err) != 0)
+        return -1;
+    /* Audited when it ran: against the history kept with the route. */
+    if (k->history.len > 0 && hubfit_audit(f, k->history.p, k->history.len, err) != 0)
+        goto out;
+    for (size_t i = 0; i < k->n && !done; i++) {
+        size_t at = f->n;
+        for (size_t j = 0; j < f->n; j++)
+            if (strcmp(f->q->audience[j], k->node[i]) == 0)
+                at = j;
+        if (at == f->n) {
+            errf(err, "a kept share is from '%s', who is not a participant", k->node[i]);
+            goto out;
+        }
+        if (hubfit_add(f, trust, NULL, k->ts[i], at, k->share[i].p, k->share[i].len, err) != 0)
+            goto out;
+        if (hubfit_complete(f)) {
+            struct buf msg = {0};
+            int nx = hubfit_next(f, &msg, err);
+            buf_release(&msg);
+            if (nx < 0)
+                goto out;
+            done = nx == 0;
+        }
+    }
+    if (!done) {
+        errf(err, "the kept shares end before the fit does (round %u)", f->round);
+        goto out;
+    }
+    reply = wire_poolreply_decode(k->release.p, k->release.len, why);
+    re = reply ? wire_envelope_decode(reply->release.data, reply->release.len,
+        WIRE_MAX_RESPONSE, why) : NULL;
+    logged = re ? wire_poolrelease_decode(re->body.data, re->body.len, why) : NULL;
+    if (logged == NULL) {
+        errf(err, "the kept release: %s", why);
+        goto out;
+    }
+    if (hubfit_release_body(f, logged->hub, logged->released_at_ms, &body, err) != 0)
+        goto out;
+    if (body.len != re->body.len || memcmp(body.p, re->body.data, body.len) != 0) {
+        errf(err, "the release the hub signed is NOT the one its kept shares give");
+        goto out;
+    }
+    fprintf(out, "the fit's release recomputes from the %zu kept shares: %zu rounds of %zu "
+        "nodes\n", k->n, f->nsums, f->n);
+    rc = 0;
+out:
+    buf_release(&body);
+    wire_poolrelease_free(logged);
+    wire_envelope_free(re);
+    wire_poolreply_free(reply);
+    hubfit_free(f);
     return rc;
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "analysis/paudit.h"
+#include "hub/audit.h"
+#include "hub/fit.h"
 #include "analysis/pool.h"
 #include "hub/phist.h"
 #include "hub/relaylog.h"
@@ -27,18 +29,10 @@ struct hubpool {
     uint8_t (*commit)[WIRE_HASH_LEN];   /* per node: SHA-256 of its response envelope */
     struct pool_policy policy;      /* the strictest of the nodes' */
     size_t have;                    /* nodes whose share is in */
-    struct hubpool_audit *audit;    /* the pooled auditor, NULL: off (hubpool_audit) */
-    struct buf query;               /* the pooled query Envelope as the analyst signed it */
-};
-
-/* The pooled auditor of one route (hubpool_audit; docs/disclosure.md §8.7). */
-struct hubpool_audit {
-    struct phist *hist;             /* the history it audits against (a copy) */
-    struct paudit_layout A;         /* the atoms of the history and this query */
-    mask_elem *atoms;               /* sum of the nodes' rows per atom */
-    uint32_t *released;             /* this query's cells released with a count */
+    struct hubaudit *audit;         /* the pooled auditor, NULL: off (hubpool_audit) */
+    uint32_t *released;             /* audited: this query's cells released with a count */
     size_t nreleased;
-    size_t at;                      /* the auditor's query with this one's sets (atoms_plan) */
+    struct buf query;               /* the pooled query Envelope as the analyst signed it */
 };
 
 int
@@ -138,10 +132,8 @@ hubpool_free(struct hubpool *p)
     free(p->commit);
     free(p->sum);
     if (p->audit != NULL) {
-        phist_free(p->audit->hist);
-        free(p->audit->atoms);
-        free(p->audit->released);
-        free(p->audit);
+        hubaudit_free(p->audit);
+        free(p->released);
     }
     buf_release(&p->query);
     free(p);
@@ -171,60 +163,19 @@ hubpool_answer(const struct hubpool *p, size_t i, size_t *len)
 int
 hubpool_audit(struct hubpool *p, const uint8_t *hist, size_t len, char *err)
 {
-    char why[FEDRA_ERRLEN];
-    struct hubpool_audit *a = xcalloc(1, sizeof *a);
-    Fedra__QueryBody *q[PAUDIT_MAX_QUERIES];
-    size_t nq = 0;
-    int rc = -1;
-    if (phist_unpack(hist, len, &a->hist, why) != 0) {
-        errf(err, "pooled audit: %s", why);
-        goto done;
-    }
-    for (; nq < phist_count(a->hist); nq++) {
-        size_t ql;
-        const uint8_t *qb = phist_query(a->hist, nq, &ql);
-        Fedra__Envelope *e = wire_envelope_decode(qb, ql, WIRE_MAX_QUERY, why);
-        q[nq] = e ? wire_query_decode(e->body.data, e->body.len, why) : NULL;
-        wire_envelope_free(e);
-        if (q[nq] == NULL) {
-            errf(err, "pooled history entry %zu: %s", nq + 1, why);
-            goto done;
-        }
-    }
-    const Fedra__QueryBody *plan[PAUDIT_MAX_QUERIES];
-    size_t np = atoms_plan((const Fedra__QueryBody *const *)q, nq, p->q, plan, &a->at);
-    if (np > PHIST_MAX + (size_t)1 || (a->at == nq && nq >= PHIST_MAX)) {
-        errf(err, "the pooled history is full (%d released pooled results, PHIST_MAX): this "
-            "hub releases no new pooled question (fail closed; docs/disclosure.md §8.7)",
-            PHIST_MAX);
-        goto done;
-    }
-    if (atoms_layout(plan, np, &a->A, why) != 0) {
-        errf(err, "this pooled query cannot be audited: %s; it is refused (fail closed)", why);
-        goto done;
-    }
-    a->atoms = xcalloc(a->A.natoms, sizeof *a->atoms);
-    a->released = xcalloc(p->L.ncells + 1, sizeof *a->released);
-    p->audit = a;
-    a = NULL;
-    rc = 0;
-done:
-    for (size_t i = 0; i < nq; i++)
-        wire_query_free(q[i]);
-    if (a != NULL) {
-        phist_free(a->hist);
-        free(a);
-    }
-    return rc;
+    if (hubaudit_open(&p->audit, hist, len, p->q, err) != 0)
+        return -1;
+    p->released = xcalloc(p->L.ncells + 1, sizeof *p->released);
+    return 0;
 }
 
 /* The share's atom count: the layout's when auditing, and bounded in any case. */
 static int
 audit_atoms_problem(const struct hubpool *p, const Fedra__PoolShare *share, char *err)
 {
-    if (p->audit != NULL && share->atoms != p->audit->A.natoms)
+    if (p->audit != NULL && share->atoms != hubaudit_natoms(p->audit))
         return errf(err, "its share has %llu atoms of the pooled audit, not %zu (another "
-            "history?)", (unsigned long long)share->atoms, p->audit->A.natoms);
+            "history?)", (unsigned long long)share->atoms, hubaudit_natoms(p->audit));
     if (share->atoms > PAUDIT_MAX_ATOMS)
         return errf(err, "its share has %llu atoms (at most %u)",
             (unsigned long long)share->atoms, PAUDIT_MAX_ATOMS);
@@ -247,34 +198,9 @@ audit_pos(const struct layout *L, size_t c)
 static int
 audit_apply(struct hubpool *p, mask_elem *sums, char *err)
 {
-    struct hubpool_audit *a = p->audit;
     const struct layout *L = &p->L;
-    size_t nh = phist_count(a->hist), nhs = 0;
-    for (size_t i = 0; i < nh; i++) {
-        size_t n;
-        phist_cells(a->hist, i, &n);
-        nhs += n;
-    }
-    struct paudit_set *hs = xcalloc(nhs + 1, sizeof *hs), *cs = xcalloc(L->ncells + 1,
-        sizeof *cs);
-    uint64_t *size = xcalloc(a->A.natoms, sizeof *size);
+    struct paudit_set *cs = xcalloc(L->ncells + 1, sizeof *cs);
     unsigned char *kept = xcalloc(L->ncells + 1, 1);
-    int rc = -1;
-    nhs = 0;
-    for (size_t i = 0; i < nh; i++) {
-        size_t n;
-        const uint32_t *c = phist_cells(a->hist, i, &n);
-        for (size_t j = 0; j < n; j++)
-            hs[nhs++] = (struct paudit_set){(uint32_t)i, c[j]};
-    }
-    for (size_t i = 0; i < a->A.natoms; i++) {
-        if (a->atoms[i] >> 64 != 0 || (uint64_t)a->atoms[i] > PAUDIT_MAX_POOLED_ROWS) {
-            errf(err, "the pooled atom sizes are not counts: a node sent a wrong share; "
-                "nothing is released");
-            goto done;
-        }
-        size[i] = (uint64_t)a->atoms[i];
-    }
     size_t nc = 0;
     for (size_t c = 0; c < L->ncells; c++) {
         struct pool_position x = {(uint64_t)sums[audit_pos(L, c)],
@@ -282,30 +208,17 @@ audit_apply(struct hubpool *p, mask_elem *sums, char *err)
             (uint32_t)sums[layout_vector_off(L, LAYOUT_SMALL) + audit_pos(L, c)],
             (uint32_t)sums[layout_vector_off(L, LAYOUT_WITHHELD) + audit_pos(L, c)]};
         if (x.value > 0 && pool_decide(&p->policy, &x) == POOL_RELEASED)
-            cs[nc++] = (struct paudit_set){(uint32_t)a->at, (uint32_t)c};
+            cs[nc++] = (struct paudit_set){(uint32_t)hubaudit_at(p->audit), (uint32_t)c, NULL};
     }
-    /* The fingerprint weights from the query hash: recompute gets the same verdicts. */
-    uint64_t seed;
-    memcpy(&seed, p->qhash, sizeof seed);
-    int stale = 0;
-    char why[FEDRA_ERRLEN];
-    if (paudit_decide(&a->A, size, p->policy.min_cell > 0 ? p->policy.min_cell : 1, hs, nhs,
-            cs, nc, kept, &stale, seed, why) < 0) {
-        errf(err, "the pooled auditor cannot decide (%s); nothing is released", why);
-        goto done;
-    }
-    a->nreleased = 0;
-    for (size_t i = 0; i < nc; i++) {
+    int rc = hubaudit_decide(p->audit, cs, nc, p->policy.min_cell, p->qhash, kept, err);
+    p->nreleased = 0;
+    for (size_t i = 0; rc == 0 && i < nc; i++) {
         if (kept[i])
-            a->released[a->nreleased++] = cs[i].cell;
+            p->released[p->nreleased++] = cs[i].cell;
         else
             sums[layout_vector_off(L, LAYOUT_WITHHELD) + audit_pos(L, cs[i].cell)] += 1;
     }
-    rc = 0;
-done:
-    free(hs);
     free(cs);
-    free(size);
     free(kept);
     return rc;
 }
@@ -313,9 +226,9 @@ done:
 const uint32_t *
 hubpool_released(const struct hubpool *p, size_t *n, size_t *entry)
 {
-    *n = p->audit != NULL ? p->audit->nreleased : 0;
-    *entry = p->audit != NULL ? p->audit->at : 0;
-    return p->audit != NULL ? p->audit->released : NULL;
+    *n = p->audit != NULL ? p->nreleased : 0;
+    *entry = p->audit != NULL ? hubaudit_at(p->audit) : 0;
+    return p->audit != NULL ? p->released : NULL;
 }
 
 const uint8_t *
@@ -424,13 +337,8 @@ hubpool_add(struct hubpool *p, const struct pki_trust *trust, const struct pki_c
     mask_unpack(a->masked.data, n, v);
     mask_add(p->sum, v, n);
     free(v);
-    if (p->audit != NULL) {         /* the atom counts after the values and flags */
-        size_t na = p->audit->A.natoms;
-        mask_elem *w = xcalloc(na + 1, sizeof *w);
-        mask_unpack(a->masked.data + n * MASK_ELEM_LEN, na, w);
-        mask_add(p->audit->atoms, w, na);
-        free(w);
-    }
+    if (p->audit != NULL)           /* the atom counts after the values and flags */
+        hubaudit_add(p->audit, a->masked.data + n * MASK_ELEM_LEN);
     buf_append(&p->answer[i], answer, len);
     buf_append(&p->response[i], a->response.data, a->response.len);
     p->have++;
@@ -516,19 +424,11 @@ hubpool_finish(struct hubpool *p, const struct pki_cert *hub_cert,
 
 /* ---- recompute from the relay log ---- */
 
-struct kept {
-    struct buf query, release, history;
-    char (*node)[PKI_MAX_NAME + 1];
-    struct buf *share;
-    int64_t *ts;
-    size_t n, cap;
-};
-
 static void
 kept_add(const char *kind, const char *node, int64_t ts_ms, const uint8_t *data, size_t len,
     void *arg)
 {
-    struct kept *k = arg;
+    struct hubpool_kept *k = arg;
     if (strcmp(kind, "pooled-query") == 0) {
         k->query.len = 0;
         buf_append(&k->query, data, len);
@@ -556,7 +456,7 @@ int
 hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
     const uint8_t route_id[WIRE_QUERY_ID_LEN], FILE *out, char *err)
 {
-    struct kept k;
+    struct hubpool_kept k;
     memset(&k, 0, sizeof k);
     char why[FEDRA_ERRLEN];
     struct hubpool *p = NULL;
@@ -581,6 +481,11 @@ hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
     Fedra__QueryBody *qb = wire_query_decode(qe->body.data, qe->body.len, why);
     if (qb == NULL) {
         errf(err, "the kept query: %s", why);
+        goto done;
+    }
+    if (atoms_is_model(qb->spec)) {                 /* a fit: its rounds */
+        rc = hubfit_recompute(&k, trust, analyst, qb, out, err);
+        wire_query_free(qb);
         goto done;
     }
     int opened = hubpool_open(&p, k.query.p, k.query.len, analyst, qb->audience, qb->n_audience,

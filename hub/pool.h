@@ -84,6 +84,16 @@ struct relaylog;
 int hubpool_recompute(struct relaylog *l, const struct pki_trust *trust,
     const uint8_t route_id[WIRE_QUERY_ID_LEN], FILE *out, char *err);
 
+/* What the relay log kept of a pooled route, in log order (hubpool_recompute
+ * reads it; a fit's is recomputed by hubfit_recompute). */
+struct hubpool_kept {
+    struct buf query, release, history;
+    char (*node)[PKI_MAX_NAME + 1];
+    struct buf *share;
+    int64_t *ts;
+    size_t n, cap;
+};
+
 /* Node i's PoolAnswer as received (for the relay log, so that the release can be
  * recomputed from it: hubpool_recompute); NULL before it arrived. */
 const uint8_t *hubpool_answer(const struct hubpool *p, size_t i, size_t *len);

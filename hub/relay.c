@@ -768,11 +768,12 @@ static int
 pool_audit_open(struct relay *r, struct proute *pr, struct route *rt,
     const struct relay_now *now)
 {
-    if (r->phist == NULL || pr->hp == NULL)     /* off, or a fit: it reads no table */
+    if (r->phist == NULL)           /* off */
         return 0;
     struct buf h = {0};
     phist_pack(r->phist, &h);
-    int rc = hubpool_audit(pr->hp, h.p, h.len, rt->why);
+    int rc = pr->fit != NULL ? hubfit_audit(pr->fit, h.p, h.len, rt->why)
+                             : hubpool_audit(pr->hp, h.p, h.len, rt->why);
     if (rc == 0)
         event_blob(r, now, "pool-history", rt->analyst, rt->body->route_id.data,
             rt->body->query_hash.data, "", h.p, h.len, "");
@@ -813,6 +814,28 @@ pool_audit_keep(struct relay *r, struct proute *pr)
     if (entry < phist_count(r->phist))     /* the same sets as an earlier release */
         return phist_merge(r->phist, entry, cells, n, pr->why);
     return phist_append(r->phist, q, qlen, cells, n, pr->why);
+}
+
+/*
+ * A fit that passed the auditor on round 1: the nodes are about to see its
+ * pooled sums, so it joins the history now, as a whole (hub/audit.h), even
+ * if it is refused later (fail closed).
+ */
+static int
+pool_fit_keep(struct relay *r, struct proute *pr)
+{
+    if (r->phist == NULL)
+        return 0;
+    size_t qlen;
+    const uint8_t *q = hubfit_query(pr->fit, &qlen);
+    if (pool_audit_current(r, pr) != 0)
+        return -1;
+    if (hubfit_audit_repeat(pr->fit, phist_count(r->phist)))
+        return 0;                   /* a repeat: its entry has its sets */
+    if (phist_append(r->phist, q, qlen, NULL, 0, pr->why) != 0)
+        return -1;
+    pr->hist_version = phist_version(r->phist);
+    return 0;
 }
 
 void
@@ -867,7 +890,8 @@ pool_open(struct relay *r, const struct relay_peer *from, struct route *rt,
     }
     if (pool_audit_open(r, pr, rt, now) != 0) {
         hubpool_free(pr->hp);
-        pr->hp = NULL;
+        hubfit_free(pr->fit);
+        memset(pr, 0, sizeof *pr);
         return -1;
     }
     pr->used = 1;
@@ -894,6 +918,8 @@ pool_fit_next(struct relay *r, int slot, const struct relay_now *now)
     struct proute *pr = &r->pool[slot];
     struct buf msg = {0};
     int rc = hubfit_next(pr->fit, &msg, pr->why);
+    if (rc >= 0 && hubfit_audit_passed(pr->fit) && pool_fit_keep(r, pr) != 0)
+        rc = -1;
     if (rc != 1) {
         buf_release(&msg);
         return 0;
@@ -950,7 +976,7 @@ pool_settle(struct relay *r, int slot, const struct relay_now *now)
         return;                     /* the fit's next round is out */
     struct buf out = {0};
     size_t shown = 0, hidden = 0;
-    /* A pooled table faces the pooled auditor; a fit's rounds do not (docs/disclosure.md). */
+    /* A pooled table faces the pooled auditor here; a fit did after round 1. */
     int released = pr->why[0] == 0 && (pr->fit != NULL
         ? hubfit_finish(pr->fit, r->sign_cert, r->sign_key, now->wall_ms, &out, pr->why) == 0
         : pool_audit_current(r, pr) == 0 &&
@@ -1091,7 +1117,7 @@ route_forward(struct relay *r, const struct relay_peer *from, struct route *rt,
             ? r->lim.timeout_max_ms : b->timeout_ms;
         p->deadline = now->mono_ms + p->timeout_ms;
         ProtobufCBinaryData hist[PHIST_MAX];
-        size_t nhist = pool >= 0 && r->pool[pool].hp != NULL   /* the auditor's (node/patoms.h) */
+        size_t nhist = pool >= 0   /* the auditor's (node/patoms.h) */
             ? pool_audit_history(r, hist) : 0;
         int sr = send_tagged(r, n, p, FEDRA__HUB_TYPE__HUB_FORWARD, RELAY_TAMPER_FORWARD,
             q->sealed.data, q->sealed.len, hist, nhist);

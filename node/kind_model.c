@@ -63,6 +63,7 @@
 #include "node/kind.h"
 #include "node/qaudit.h"
 #include "node/select.h"
+#include "proto/poolmodel.h"
 
 /* Memory behind a filled ModelResult, and the counts its rules read. */
 struct model_answer {
@@ -1386,3 +1387,49 @@ const struct node_kind node_kind_glm = {
     .summary = model_summary,
     .free_answer = model_free,
 };
+
+int
+kind_model_audit_cells(const struct snapshot *snap, const Fedra__QuerySpec *spec,
+    const struct poolmodel_cells *C, uint32_t *cell, char *err)
+{
+    int glm = spec->kind == FEDRA__KIND__KIND_GLM;
+    struct column col[MODEL_SET_COLS], outcome = {0};
+    const struct var_def *strata = NULL;
+    const int32_t *tcol = NULL;
+    const uint8_t *ecol = NULL;
+    if (design_columns(snap, spec, glm, col, &outcome, &strata, err) != 0 ||
+        (!glm && kind_endpoint(snap, spec, &tcol, &ecol, err) != 0))
+        return -1;
+    struct need nd;
+    need_build(col, spec->n_terms, glm ? outcome.var : NULL, strata, &nd);
+    /* Per audit variable: the snapshot's codes to catalogue level indices. */
+    int32_t *lev[POOLMODEL_MAX_VARS] = {0};
+    int rc = 0;
+    for (size_t a = 0; a < C->nf && rc == 0; a++) {
+        enum var_id v = C->f[a]->id;
+        lev[a] = xcalloc(snap->ncodes[v] + 1, sizeof *lev[a]);
+        for (uint32_t c = 0; c < snap->ncodes[v] && rc == 0; c++) {
+            char tmp[16];
+            lev[a][c] = vars_level_index(C->f[a], snapshot_level(snap, v, (uint16_t)c, tmp));
+            if (lev[a][c] < 0)
+                rc = errf(err, "a level of '%s' is not in the catalogue", C->f[a]->name);
+        }
+    }
+    for (size_t i = 0; i < snap->n && rc == 0; i++) {
+        int complete = 1;
+        for (size_t k = 0; k < nd.n && complete; k++)
+            complete = snap->code[nd.var[k]][i] != SNAP_MISSING;
+        uint32_t l[POOLMODEL_MAX_VARS];
+        for (size_t a = 0; a < C->nf && complete; a++) {
+            uint16_t c = snap->code[C->f[a]->id][i];
+            complete = c != SNAP_MISSING && c < snap->ncodes[C->f[a]->id];
+            if (complete)
+                l[a] = (uint32_t)lev[a][c];
+        }
+        int event = glm ? snap->code[outcome.var->id][i] == outcome.code : ecol[i] != 0;
+        cell[i] = complete ? (uint32_t)poolmodel_cell(C, event, l) : 0;
+    }
+    for (size_t a = 0; a < C->nf; a++)
+        free(lev[a]);
+    return rc;
+}

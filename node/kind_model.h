@@ -112,4 +112,17 @@ uint64_t kind_model_level(const struct node_answer *ans, const struct var_def *v
 uint64_t kind_model_cell(const struct node_answer *ans, const struct var_def *a,
     const char *la, const struct var_def *b, const char *lb);
 
+/*
+ * The pooled auditor's cell (proto/poolmodel.h, poolmodel_cells) of every
+ * row of snap for the fit spec, as if selected (the caller applies the
+ * query's filters): 0 when it misses a model variable (dropped), else its
+ * complete-case cell by event (cox: the endpoint's; glm: y = 1) and levels.
+ * cell has snap->n entries.  -1 with err if the spec does not resolve or a
+ * level is not in the catalogue.
+ */
+struct poolmodel_cells;
+struct snapshot;
+int kind_model_audit_cells(const struct snapshot *snap, const Fedra__QuerySpec *spec,
+    const struct poolmodel_cells *C, uint32_t *cell, char *err);
+
 #endif /* !KIND_MODEL_H */

@@ -10,9 +10,11 @@
 #include "certs/pki.h"
 #include "lib/util.h"
 #include "node/certcache.h"
+#include "node/kind_model.h"
 #include "node/select.h"
 #include "node/snapshot.h"
 #include "proto/atoms.h"
+#include "proto/poolmodel.h"
 
 /* History query i: a pooled query some analyst really signed.  Its body into *out. */
 static int
@@ -68,6 +70,7 @@ struct digitizer {
     struct snap_filter f;
     struct layout L;                    /* the query's cells (proto/atoms.h) */
     int32_t *level[WIRE_MAX_GROUP_BY];  /* per grouping variable: code -> level index, -1 */
+    uint32_t *cell;                     /* a fit: each row's cell (kind_model_audit_cells) */
 };
 
 static void
@@ -77,6 +80,7 @@ digitizer_release(struct digitizer *d)
         snapshot_filter_release(&d->f);
     for (size_t k = 0; k < WIRE_MAX_GROUP_BY; k++)
         free(d->level[k]);
+    free(d->cell);
 }
 
 static int
@@ -84,13 +88,26 @@ digitizer_make(const struct snapshot *snap, const char *self, const Fedra__Query
     struct digitizer *d, char *err)
 {
     memset(d, 0, sizeof *d);
-    if (atoms_cells(q->spec, &d->L, err) != 0)
+    int model = atoms_is_model(q->spec);
+    if (!model && atoms_cells(q->spec, &d->L, err) != 0)
         return -1;
     if (!atoms_in_roster(q, self))
         return 0;                       /* its rows are in none of q's sets */
     if (select_compile(snap, q->spec, &d->f, err) != 0)
         return -1;
     d->member = 1;
+    if (model) {                        /* a fit: its cells (proto/poolmodel.h) */
+        struct poolmodel L;
+        struct poolmodel_cells C;
+        d->cell = xcalloc(snap->n + 1, sizeof *d->cell);
+        if (poolmodel_make(q->spec, &L, err) != 0 ||
+            poolmodel_cells_make(&L, q->spec, &C, err) != 0 ||
+            kind_model_audit_cells(snap, q->spec, &C, d->cell, err) != 0) {
+            digitizer_release(d);
+            return -1;
+        }
+        return 0;
+    }
     for (size_t k = 0; k < d->L.nvars; k++) {
         enum var_id v = d->L.var[k]->id;
         d->level[k] = xcalloc(snap->ncodes[v] + 1, sizeof *d->level[k]);
@@ -108,6 +125,8 @@ digit(const struct snapshot *snap, const struct digitizer *d, size_t i)
 {
     if (!d->member || !snapshot_row_passes(snap, &d->f, i))
         return 0;
+    if (d->cell != NULL)
+        return (long)d->cell[i] + 1;
     uint32_t idx[WIRE_MAX_GROUP_BY];
     for (size_t k = 0; k < d->L.nvars; k++) {
         enum var_id v = d->L.var[k]->id;

@@ -791,9 +791,11 @@ answer_pooled_model(struct node *nd, struct query_state *s, const Fedra__PoolRou
     struct node_kind_path path = {nd->trust, nd->certs, nd->name, s->qhash, s->now};
     struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
         FEDRA_VERSION_STRING, &path, NULL};
-    /* A fit's rounds carry no atoms: the pooled auditor reads tables (docs/disclosure.md). */
+    /* Round 1 carries the rows per atom of the pooled auditor (node/patoms.h). */
     struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
         nd->certs, nd->masks, nd->name, NULL, 0};
+    if (round == NULL)
+        sp.history = hublink_pool_history(nd->hub, &sp.nhistory);
     if (sharefit_answer(&nd->fits, &ctx, &sp, s->q, round, nd->trust, nd->curve_secret,
             nd->curve_public, s->qhash, s->now, &s->share, s->share_hash, &s->masked, &code,
             s->err) != 0) {
@@ -992,15 +994,11 @@ respond(struct node *nd, struct query_state *s, const uint8_t *msg, size_t len,
 static void
 pool_answer_pack(struct node *nd, struct query_state *s, struct buf *reply)
 {
-    Fedra__PoolAnswer pa = FEDRA__POOL_ANSWER__INIT;
     struct buf out = {0};
     if (s->v.code == NULL && s->pooled && s->share.round > 0)
         sharefit_commit(&nd->fits, s->qhash, reply->p, reply->len);
-    pa.response.data = reply->p;
-    pa.response.len = reply->len;
-    pa.masked.data = s->masked.p;
-    pa.masked.len = s->v.code == NULL ? s->masked.len : 0;
-    wire_pack(&pa.base, &out);
+    share_pack_answer(&s->share, reply->p, reply->len, s->masked.p,
+        s->v.code == NULL ? s->masked.len : 0, &out);
     buf_release(reply);
     *reply = out;
 }

@@ -232,3 +232,20 @@ done:
     free(v);
     return rc;
 }
+
+void
+share_pack_answer(const Fedra__PoolShare *sh, const uint8_t *response, size_t rlen,
+    const uint8_t *masked, size_t mlen, struct buf *out)
+{
+    Fedra__PoolAnswer pa = FEDRA__POOL_ANSWER__INIT;
+    pa.response.data = (uint8_t *)response;
+    pa.response.len = rlen;
+    pa.masked.data = (uint8_t *)masked;
+    pa.masked.len = mlen;
+    if (mlen > 0 && sh->round > 0 && sh->atoms > 0 && mlen > sh->positions * MASK_ELEM_LEN) {
+        pa.masked.len = sh->positions * MASK_ELEM_LEN;
+        pa.atoms.data = (uint8_t *)masked + pa.masked.len;
+        pa.atoms.len = mlen - pa.masked.len;
+    }
+    wire_pack(&pa.base, out);
+}

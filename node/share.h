@@ -92,4 +92,12 @@ int share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, Fedra__PoolShare *share,
     uint8_t hash[WIRE_HASH_LEN], struct buf *masked, char *err);
 
+/*
+ * The PoolAnswer of a share (node/serve.c sends it): the signed response
+ * and the masked elements, a fit's round-1 atoms apart (PoolShare.atoms_hash;
+ * a table's stay at the end of masked).  mlen 0: a refusal, no elements.
+ */
+void share_pack_answer(const Fedra__PoolShare *sh, const uint8_t *response, size_t rlen,
+    const uint8_t *masked, size_t mlen, struct buf *out);
+
 #endif /* !SHARE_H */

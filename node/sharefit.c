@@ -244,13 +244,16 @@ sharefit_answer(struct sharefit_table *t, const struct node_kind_ctx *ctx,
         if (spec->n_beta != 0 || spec->n_prev_answers != 0 || spec->round > 1)
             return errf(err, "a pooled fit's query names no coefficients and no earlier round: "
                 "the nodes compute every round's coefficients themselves");
+        if (spec->max_iter > MODELSUM_REPLAY_MAX_ITER)
+            return errf(err, "a pooled fit of at most %u iterations (above %d)", spec->max_iter,
+                MODELSUM_REPLAY_MAX_ITER);
         if (k->admit != NULL && k->admit(sp->pol, spec, err) != 0)
             return -1;
         f = fit_new(t);
         if (poolmodel_make(spec, &f->L, err) != 0 ||
             share_roster(trust, sp->certs, sp->masks, q, sp->min_participants, sk, pk, qhash,
                 now_ms / 1000, &f->mask, err) != 0 ||
-            modelpath_init(&f->path, f->L.glm, f->L.p, 0) != 0) {
+            modelpath_init(&f->path, f->L.glm, f->L.p, (int)spec->max_iter) != 0) {
             mask_node_free(f->mask);
             memset(f, 0, sizeof *f);
             return -1;
@@ -286,6 +289,17 @@ sharefit_answer(struct sharefit_table *t, const struct node_kind_ctx *ctx,
         mask_pack(v, f->L.npos, buf_extend(masked, f->L.npos * MASK_ELEM_LEN));
         pki_sha256(masked->p + start, masked->len - start, hash);
         fedra__pool_share__init(share);
+        /* Round 1 also counts the rows per atom of the pooled auditor (the fit is
+         * one query of it: proto/poolmodel.h), after the values, hashed apart so
+         * that the hub can pass the values on without them (PoolShare.atoms_hash). */
+        size_t vend = masked->len;
+        if (r == 1 && (rc = share_atoms(ctx, sp, q, trust, f->mask, share, masked, err)) == 0) {
+            pki_sha256(masked->p + vend, masked->len - vend, f->atoms_hash);
+            share->atoms_hash.data = f->atoms_hash;
+            share->atoms_hash.len = WIRE_HASH_LEN;
+        }
+    }
+    if (rc == 0) {
         share->masked_hash.data = hash;
         share->masked_hash.len = WIRE_HASH_LEN;
         share->positions = f->L.npos;

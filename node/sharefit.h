@@ -59,6 +59,7 @@ struct sharefit_fit {
     struct poolmodel L;
     struct modelpath path;
     struct mask_node *mask;
+    uint8_t atoms_hash[WIRE_HASH_LEN];  /* round 1: of its atoms (PoolShare.atoms_hash) */
     struct buf tags;                /* the last round's peer_tags (the share points here) */
 };
 

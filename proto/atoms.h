@@ -24,15 +24,21 @@
 #include "proto/layout.h"
 #include "proto/wire.h"
 
-/* The cells of a pooled spec as sets: the count view of its grouping. */
+/* The cells of a pooled table spec as sets: the count view of its grouping. */
 int atoms_cells(const Fedra__QuerySpec *spec, struct layout *L, char *err);
+/* 1 if spec is a model (cox, glm): its cells are proto/poolmodel.h's audit cells. */
+int atoms_is_model(const Fedra__QuerySpec *spec);
+/* The number of cells of a pooled spec, table or model. */
+int atoms_ncells(const Fedra__QuerySpec *spec, size_t *n, char *err);
 /* The atoms of queries q[0 .. nq) (the history in release order, then the new query). */
 int atoms_layout(const Fedra__QueryBody *const *q, size_t nq, struct paudit_layout *A,
     char *err);
 /*
  * 1 if a and b release the same sets: the same filters, grouping variables
  * and roster (kinds may differ: a count cell and a km stratum over the same
- * filters are the same rows).  A query with the sets of a history entry
+ * filters are the same rows).  A fit does only with a fit of the same
+ * design (terms in order, strata, event or outcome), filters and roster: a
+ * repeat, whose cells and sets are the same.  A query with the sets of a history entry
  * adds no atom: it is audited on that entry's digit (atoms_plan), and the
  * hub merges its released cells into that entry (hub/phist.h).
  */

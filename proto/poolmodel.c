@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/paudit.h"
 #include "lib/util.h"
 
 /* Add v once if categorical; -1 with err if its levels are not a closed list. */
@@ -293,6 +294,19 @@ poolmodel_check(const struct poolmodel *L, const uint8_t *answer, size_t len, co
         errf(err, "node '%s', round %u: the share is not the one it signed", name, round);
         goto done;
     }
+    /* Round 1's atoms (PoolShare.atoms_hash): checked where present; the hub
+       passes the answers on to the nodes without them. */
+    int atoms_bad = sh->atoms > PAUDIT_MAX_ATOMS ||
+        (sh->atoms > 0 && sh->atoms_hash.len != WIRE_HASH_LEN) ||
+        (a->atoms.len > 0 && a->atoms.len != sh->atoms * MASK_ELEM_LEN);
+    if (!atoms_bad && a->atoms.len > 0) {
+        pki_sha256(a->atoms.data, a->atoms.len, h);
+        atoms_bad = memcmp(h, sh->atoms_hash.data, WIRE_HASH_LEN) != 0;
+    }
+    if (atoms_bad) {
+        errf(err, "node '%s', round %u: the atoms are not the ones it signed", name, round);
+        goto done;
+    }
     if (sum != NULL) {
         mask_elem *v = xcalloc(L->npos + 1, sizeof *v);
         mask_unpack(a->masked.data, L->npos, v);
@@ -311,4 +325,97 @@ done:
         wire_response_free(rb);
     }
     return rc;
+}
+
+int
+poolmodel_cells_make(const struct poolmodel *L, const Fedra__QuerySpec *spec,
+    struct poolmodel_cells *C, char *err)
+{
+    memset(C, 0, sizeof *C);
+    C->glm = L->glm;
+    const struct var_def *out = L->glm && spec->outcome != NULL ? vars_find(spec->outcome->var)
+                                                                : NULL;
+    C->k = 1;
+    for (size_t v = 0; v < L->nvars; v++) {
+        if (L->var[v] == out)
+            continue;
+        C->f[C->nf++] = L->var[v];
+        C->k *= L->var[v]->nlevels;
+        if (C->k > POOLMODEL_MAX_CELLS)
+            break;
+    }
+    if (C->k > (POOLMODEL_MAX_CELLS - 1) / 2)
+        return errf(err, "the pooled audit cannot follow this fit: its categorical variables "
+            "make more than %d cells", POOLMODEL_MAX_CELLS);
+    C->ncells = 1 + 2 * C->k;
+    /* glm: every pair of categorical covariates (X'X); cox: an interaction's. */
+    for (size_t a = 0; a < C->nf; a++)
+        for (size_t b = a + 1; b < C->nf; b++) {
+            int inter = 0;
+            for (size_t q = 0; q < L->npairs; q++)
+                inter |= (L->pair[q][0] == C->f[a] && L->pair[q][1] == C->f[b]) ||
+                    (L->pair[q][0] == C->f[b] && L->pair[q][1] == C->f[a]);
+            if (!C->glm && !inter)
+                continue;
+            C->pair[C->npair][0] = (uint8_t)a;
+            C->pair[C->npair][1] = (uint8_t)b;
+            C->pair_events[C->npair++] = (uint8_t)(C->glm && inter);
+        }
+    C->nsets = 3;                           /* dropped, events, non-events */
+    for (size_t a = 0; a < C->nf; a++)
+        C->nsets += C->f[a]->nlevels * (C->glm ? 2 : 1);
+    for (size_t q = 0; q < C->npair; q++)
+        C->nsets += C->f[C->pair[q][0]]->nlevels * C->f[C->pair[q][1]]->nlevels *
+            (C->pair_events[q] ? 2u : 1u);
+    return 0;
+}
+
+size_t
+poolmodel_cell(const struct poolmodel_cells *C, int event, const uint32_t *lev)
+{
+    size_t c = 0;
+    for (size_t a = 0; a < C->nf; a++)
+        c = c * C->f[a]->nlevels + lev[a];
+    return 1 + (event ? C->k : 0) + c;
+}
+
+void
+poolmodel_cells_sets(const struct poolmodel_cells *C, unsigned char *in)
+{
+    size_t n = C->ncells, j = 0, base[POOLMODEL_MAX_VARS];
+    memset(in, 0, C->nsets * n);
+    in[j++ * n + 0] = 1;                    /* dropped; then events, non-events */
+    j += 2;
+    for (size_t a = 0; a < C->nf; a++) {    /* each level, and glm's events per level */
+        base[a] = j;
+        j += C->f[a]->nlevels * (C->glm ? 2 : 1);
+    }
+    size_t pbase[POOLMODEL_MAX_PAIRS];
+    for (size_t q = 0; q < C->npair; q++) {
+        pbase[q] = j;
+        j += C->f[C->pair[q][0]]->nlevels * C->f[C->pair[q][1]]->nlevels *
+            (C->pair_events[q] ? 2u : 1u);
+    }
+    for (size_t c = 1; c < n; c++) {
+        size_t e = (c - 1) / C->k, rest = (c - 1) % C->k;
+        uint32_t lev[POOLMODEL_MAX_VARS];
+        for (size_t a = C->nf; a-- > 0;) {
+            lev[a] = (uint32_t)(rest % C->f[a]->nlevels);
+            rest /= C->f[a]->nlevels;
+        }
+        in[(1 + (e ? 0 : 1)) * n + c] = 1;
+        for (size_t a = 0; a < C->nf; a++) {
+            size_t nl = C->f[a]->nlevels;
+            in[(base[a] + lev[a]) * n + c] = 1;
+            if (C->glm && e)
+                in[(base[a] + nl + lev[a]) * n + c] = 1;
+        }
+        for (size_t q = 0; q < C->npair; q++) {
+            size_t nb = C->f[C->pair[q][1]]->nlevels,
+                   cell = lev[C->pair[q][0]] * nb + lev[C->pair[q][1]];
+            in[(pbase[q] + cell) * n + c] = 1;
+            if (C->pair_events[q] && e)
+                in[(pbase[q] + C->f[C->pair[q][0]]->nlevels * nb + cell) * n + c] = 1;
+        }
+    }
 }

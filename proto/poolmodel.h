@@ -110,7 +110,9 @@ typedef int poolmodel_signer_fn(void *arg, const Fedra__Envelope *env,
  * query hash is qhash: its response is signed by name (signer), answers
  * qhash, is OK and carries a share of that round of L->npos positions whose
  * hash is that of the masked bytes.  0 and its masked vector added to sum
- * (NULL: not added), the response envelope's SHA-256 in commit and its
+ * (NULL: not added), and its atoms (round 1, PoolShare.atoms_hash), where
+ * present, checked against the hash it signed; the response envelope's
+ * SHA-256 in commit and its
  * bytes' place in *resp (into a, which the caller frees with
  * wire_poolanswer_free); -1 with err naming the node and the round.  On a
  * refusal by the node, *refused is set and err has its reason.
@@ -148,5 +150,43 @@ int poolmodel_check(const struct poolmodel *L, const uint8_t *answer, size_t len
     const char *name, const uint8_t qhash[WIRE_HASH_LEN], uint32_t round,
     const struct poolmodel_auth *au, mask_elem *sum, uint8_t commit[WIRE_HASH_LEN],
     Fedra__PoolAnswer **a, Fedra__ResponseBody **body, char *err);
+
+/*
+ * The pooled auditor's view of a fit (analysis/paudit.h; docs/disclosure.md
+ * §8.7).  Round 1's pooled sums give counts exactly: the complete cases with
+ * and without the event (cox: the endpoint's; glm: y = 1), the patients
+ * selected but missing a model variable (dropped), each level's complete
+ * cases of every categorical model variable (the layout's level counts, and
+ * glm's (3/16) X'X), and for glm each level's events (X'Wz at mustart), each
+ * cell of every pair of categorical covariates (X'X) and an interaction
+ * cell's events; for cox an interaction's cells (the layout's).  Each is a
+ * union of the CELLS of one partition of the selected patients: cell 0 the
+ * dropped, then the complete cases by (event, level of each categorical
+ * variable but glm's outcome; the first varies slowest), so a fit is one
+ * query of the auditor with 1 + 2K cells, K the product of the variables'
+ * level counts, whose released sets are those unions.
+ */
+#define POOLMODEL_MAX_CELLS 65535       /* PAUDIT_MAX_ATOMS - 1: a digit's cells */
+#define POOLMODEL_MAX_PAIRS (POOLMODEL_MAX_VARS * (POOLMODEL_MAX_VARS - 1) / 2)
+
+struct poolmodel_cells {
+    int glm;
+    size_t nf;                              /* categorical variables (glm: not its outcome) */
+    const struct var_def *f[POOLMODEL_MAX_VARS];
+    size_t k;                               /* product of their level counts */
+    size_t ncells;                          /* 1 + 2k */
+    size_t npair;                           /* pairs whose cells a round gives */
+    uint8_t pair[POOLMODEL_MAX_PAIRS][2];   /* indices into f */
+    uint8_t pair_events[POOLMODEL_MAX_PAIRS];   /* glm: an interaction's cells' events too */
+    size_t nsets;                           /* unions released (poolmodel_cells_sets) */
+};
+
+/* The cells of L's fit (spec: L's); -1 with err if more than POOLMODEL_MAX_CELLS. */
+int poolmodel_cells_make(const struct poolmodel *L, const Fedra__QuerySpec *spec,
+    struct poolmodel_cells *C, char *err);
+/* The cell of a complete case: event 0/1, lev[f] the catalogue index of each variable's level. */
+size_t poolmodel_cell(const struct poolmodel_cells *C, int event, const uint32_t *lev);
+/* The C->nsets released sets, set j's membership of cell c in in[j * C->ncells + c]. */
+void poolmodel_cells_sets(const struct poolmodel_cells *C, unsigned char *in);
 
 #endif /* !POOLMODEL_H */

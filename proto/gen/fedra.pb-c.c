@@ -1183,7 +1183,7 @@ const ProtobufCMessageDescriptor fedra__filter__descriptor =
   (ProtobufCMessageInit) fedra__filter__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[17] =
+static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[18] =
 {
   {
     "kind",
@@ -1389,6 +1389,18 @@ static const ProtobufCFieldDescriptor fedra__query_spec__field_descriptors[17] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "max_iter",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__QuerySpec, max_iter),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__query_spec__field_indices_by_name[] = {
   8,   /* field[8] = beta */
@@ -1397,6 +1409,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
   4,   /* field[4] = grid_days */
   1,   /* field[1] = group_by */
   0,   /* field[0] = kind */
+  17,   /* field[17] = max_iter */
   11,   /* field[11] = model_id */
   10,   /* field[10] = outcome */
   15,   /* field[15] = pooled */
@@ -1412,7 +1425,7 @@ static const unsigned fedra__query_spec__field_indices_by_name[] = {
 static const ProtobufCIntRange fedra__query_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
 {
@@ -1422,7 +1435,7 @@ const ProtobufCMessageDescriptor fedra__query_spec__descriptor =
   "Fedra__QuerySpec",
   "fedra",
   sizeof(Fedra__QuerySpec),
-  17,
+  18,
   fedra__query_spec__field_descriptors,
   fedra__query_spec__field_indices_by_name,
   1,  fedra__query_spec__number_ranges,
@@ -2473,7 +2486,7 @@ const ProtobufCMessageDescriptor fedra__response_body__descriptor =
   (ProtobufCMessageInit) fedra__response_body__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[9] =
+static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[10] =
 {
   {
     "masked_hash",
@@ -2572,8 +2585,20 @@ static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[9] =
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "peer_tags",
+    "atoms_hash",
     21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolShare, atoms_hash),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "peer_tags",
+    22,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_BYTES,
     0,   /* quantifier_offset */
@@ -2586,12 +2611,13 @@ static const ProtobufCFieldDescriptor fedra__pool_share__field_descriptors[9] =
 };
 static const unsigned fedra__pool_share__field_indices_by_name[] = {
   7,   /* field[7] = atoms */
+  8,   /* field[8] = atoms_hash */
   4,   /* field[4] = grid_days */
   0,   /* field[0] = masked_hash */
   2,   /* field[2] = min_cell */
   5,   /* field[5] = min_events_per_param */
   3,   /* field[3] = min_sites */
-  8,   /* field[8] = peer_tags */
+  9,   /* field[9] = peer_tags */
   1,   /* field[1] = positions */
   6,   /* field[6] = round */
 };
@@ -2599,7 +2625,7 @@ static const ProtobufCIntRange fedra__pool_share__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 20, 7 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
 {
@@ -2609,14 +2635,14 @@ const ProtobufCMessageDescriptor fedra__pool_share__descriptor =
   "Fedra__PoolShare",
   "fedra",
   sizeof(Fedra__PoolShare),
-  9,
+  10,
   fedra__pool_share__field_descriptors,
   fedra__pool_share__field_indices_by_name,
   2,  fedra__pool_share__number_ranges,
   (ProtobufCMessageInit) fedra__pool_share__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor fedra__pool_answer__field_descriptors[2] =
+static const ProtobufCFieldDescriptor fedra__pool_answer__field_descriptors[3] =
 {
   {
     "response",
@@ -2642,15 +2668,28 @@ static const ProtobufCFieldDescriptor fedra__pool_answer__field_descriptors[2] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "atoms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Fedra__PoolAnswer, atoms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned fedra__pool_answer__field_indices_by_name[] = {
+  2,   /* field[2] = atoms */
   1,   /* field[1] = masked */
   0,   /* field[0] = response */
 };
 static const ProtobufCIntRange fedra__pool_answer__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor fedra__pool_answer__descriptor =
 {
@@ -2660,7 +2699,7 @@ const ProtobufCMessageDescriptor fedra__pool_answer__descriptor =
   "Fedra__PoolAnswer",
   "fedra",
   sizeof(Fedra__PoolAnswer),
-  2,
+  3,
   fedra__pool_answer__field_descriptors,
   fedra__pool_answer__field_indices_by_name,
   1,  fedra__pool_answer__number_ranges,

@@ -335,10 +335,16 @@ struct  Fedra__QuerySpec
   protobuf_c_boolean pooled;
   size_t n_roster;
   ProtobufCBinaryData *roster;
+  /*
+   * Models: the iteration bound, 0 for R's default (coxph 20, glm 25).  A
+   * pooled fit stops there at the hub and at every node (hub/fit.h); a direct
+   * fit's coordinator stops there, and nodes replay up to MODELSUM_REPLAY_MAX_ITER.
+   */
+  uint32_t max_iter;
 };
 #define FEDRA__QUERY_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__query_spec__descriptor) \
-    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0,NULL }
+    , FEDRA__KIND__KIND_UNSPECIFIED, 0,NULL, 0,NULL, FEDRA__ENDPOINT__ENDPOINT_OS, 0, 0, 0, 0,NULL, 0,NULL, FEDRA__TIES__TIES_EFRON, NULL, {0,NULL}, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0,NULL, 0 }
 
 
 struct  Fedra__QueryBody
@@ -694,6 +700,13 @@ struct  Fedra__PoolShare
    */
   uint64_t atoms;
   /*
+   * A pooled fit's round 1 (hub/fit.h): its atoms travel apart, in
+   * PoolAnswer.atoms, hashed here (masked_hash then covers the values only),
+   * so that the hub can pass every node's values on to the other nodes in
+   * round 2 without the atoms: only the hub learns pooled atom sizes.
+   */
+  ProtobufCBinaryData atoms_hash;
+  /*
    * A pooled fit's round (wire version 3): for each roster node, in audience
    * order, this node's pair tag for it (lib/mask.h mask_tag, MASK_TAG_LEN
    * bytes; zeros in this node's own slot) over poolmodel_tag_msg of this
@@ -704,7 +717,7 @@ struct  Fedra__PoolShare
 };
 #define FEDRA__POOL_SHARE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_share__descriptor) \
-    , {0,NULL}, 0, 0, 0, 0, 0, 0, 0, {0,NULL} }
+    , {0,NULL}, 0, 0, 0, 0, 0, 0, 0, {0,NULL}, {0,NULL} }
 
 
 /*
@@ -721,10 +734,14 @@ struct  Fedra__PoolAnswer
    * MASK_ELEM_LEN-byte elements: values, contributed, small, withheld
    */
   ProtobufCBinaryData masked;
+  /*
+   * a fit's round 1: its masked rows per atom (PoolShare.atoms_hash)
+   */
+  ProtobufCBinaryData atoms;
 };
 #define FEDRA__POOL_ANSWER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&fedra__pool_answer__descriptor) \
-    , {0,NULL}, {0,NULL} }
+    , {0,NULL}, {0,NULL}, {0,NULL} }
 
 
 /*

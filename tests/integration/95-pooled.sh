@@ -178,6 +178,63 @@ R
 if Rscript rmean.R "$rm_got" >r.out 2>&1; then ok "pooled km's restricted mean equals R's: $(tail -n 1 r.out)"
 else fail "pooled restricted mean differs from R"; sed 's/^/       | /' r.out | head -3; fi
 
+# Issue 15, pooled as direct: km by two variables (R's strata names) up to each
+# pooled cut, and the restricted mean of two curves with their difference.
+expect_status 0 "km --by stage,sex --pooled" fedra --format csv km --by stage,sex --pooled
+cut -d, -f1-9 "$WORK/last.out" >km2.csv
+cat >km2.R <<'R'
+suppressMessages(library(survival))
+d <- read.csv("all.csv", stringsAsFactors = FALSE)
+d$t <- ceiling(as.numeric(as.Date(d$last_contact_date) - as.Date(d$diagnosis_date)) / 30) * 30
+d$e <- as.integer(d$vital_status == "dead")
+d$stage <- factor(d$stage, levels = c("localized", "regional", "metastatic", "unknown"))
+d$sex <- factor(d$sex, levels = c("F", "M", "U"))
+fit <- survfit(Surv(t, e) ~ stage + sex, data = droplevels(d))
+want <- data.frame(strata = rep(names(fit$strata), fit$strata), time = fit$time,
+  n.risk = fit$n.risk, n.event = fit$n.event, surv = fit$surv,
+  std.err = fit$surv * fit$std.err, stringsAsFactors = FALSE)
+size <- fit$n; names(size) <- names(fit$strata)
+got <- read.csv("km2.csv", stringsAsFactors = FALSE)
+if (!all(got$strata %in% want$strata)) {
+  cat("strata not R's:", setdiff(got$strata, want$strata), "\n"); quit(status = 1) }
+# no stratum of 1 .. 4 pooled patients is shown (which larger ones are is 95's count check)
+if (any(size[unique(got$strata)] < 5)) { cat("a small stratum is shown\n"); quit(status = 1) }
+want <- want[want$strata %in% got$strata & want$n.risk >= 5, ]
+if (nrow(got) != nrow(want) || !all(got$strata == want$strata)) {
+  cat("rows: fedra", nrow(got), "R", nrow(want), "\n"); quit(status = 1) }
+worst <- 0
+for (col in c("time", "n.risk", "n.event", "surv", "std.err")) {
+  g <- got[[col]]; w <- want[[col]]
+  worst <- max(worst, ifelse(w == 0, abs(g), abs(g - w) / abs(w)))
+}
+cat(sprintf("%d strata named as survfit's (%s ...), %d rows, worst relative difference %.2g\n",
+  length(unique(got$strata)), got$strata[1], nrow(got), worst))
+quit(status = if (worst <= 1e-12) 0 else 1)
+R
+if Rscript km2.R >r.out 2>&1; then ok "pooled km --by stage,sex equals survfit(Surv ~ stage + sex): $(tail -n 1 r.out)"
+else fail "pooled km --by stage,sex differs from survfit"; sed 's/^/       | /' r.out | head; fi
+expect_status 0 "km --by sex --where sex!=U --rmean 1095 --pooled" \
+    fedra --format json km --by sex --where 'sex!=U' --rmean 1095 --pooled
+jq -r '[.result.curves[] | .rmean, .rmean_se] + [.result.rmean_diff | .diff, .se, .lower, .upper, .p]
+    | map(tostring) | join(" ")' "$WORK/last.out" >rm2.txt
+cat >rm2.R <<'R'
+suppressMessages(library(survival))
+g <- scan("rm2.txt", quiet = TRUE)
+d <- read.csv("all.csv", stringsAsFactors = FALSE)
+d <- d[d$sex != "U", ]
+t <- ceiling(as.numeric(as.Date(d$last_contact_date) - as.Date(d$diagnosis_date)) / 30) * 30
+tab <- summary(survfit(Surv(t, d$vital_status == "dead") ~ d$sex), rmean = 1095)$table
+r <- tab[, "rmean"]; s <- tab[, "se(rmean)"]; dd <- r[2] - r[1]; se <- sqrt(s[1]^2 + s[2]^2)
+w <- c(r[1], s[1], r[2], s[2], dd, se, dd - qnorm(0.975) * se, dd + qnorm(0.975) * se,
+  2 * pnorm(-abs(dd / se)))
+worst <- max(abs(g - w) / abs(w))
+cat(sprintf("rmean F %.8g M %.8g, difference %.8g (se %.6g), worst relative difference %.2g\n",
+  r[1], r[2], dd, se, worst))
+quit(status = if (length(g) == 9 && worst <= 1e-12) 0 else 1)
+R
+if Rscript rm2.R >r.out 2>&1; then ok "pooled rmean of two curves and their difference equal R's: $(tail -n 1 r.out)"
+else fail "pooled rmean difference differs from R"; sed 's/^/       | /' r.out | head -4; fi
+
 # --- A pooled bundle: the release and every node's commitment, checked offline --
 expect_status 0 "count --pooled --bundle" fedra --bundle pooled.json count --by tumour_type --pooled
 expect_status 0 "fedra verify accepts the pooled bundle" fedra verify --ca-cert fed/ca/ca.crt pooled.json

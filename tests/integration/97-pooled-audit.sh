@@ -9,6 +9,8 @@
 #   - differencing: age <= A and age < A, A an age one patient has;
 #   - across kinds: a pooled count and a pooled km stratum differing by one;
 #   - a tracker of three: P - Q - R is one patient;
+#   - two pooled fits (glm) over cohorts one patient apart: their n and
+#     events give that patient's vital status;
 #   - refusals as an oracle: a cell the auditor withholds and one the
 #     min_cell rule withholds look the same, byte for byte;
 #   - the auditor's history survives a hub restart, and `fedra-hub recompute`
@@ -78,6 +80,24 @@ for t in found:
         pick.append(t)
 if len(pick) < 3:
     sys.exit("only %d targets in this draw" % len(pick))
+# The fits' target: one patient of G aged A, and 6 or more dead and alive younger
+# (so that the events rule lets both fits run): its vital status is what they give.
+fit = None
+for g, f in groups:
+    for a in range(1, 99):
+        one = [r for n in rows for r in rows[n] if f(r) and age(r) == a]
+        young = [r for n in rows for r in rows[n] if f(r) and age(r) < a]
+        dead = sum(1 for r in young if r["vital_status"] == "dead")
+        if len(one) == 1 and dead >= 6 and len(young) - dead >= 6:
+            fit = (g, a, 1 if one[0]["vital_status"] == "dead" else 0)
+            break
+    if fit:
+        break
+if fit is None:
+    sys.exit("no target for the fits in this draw")
+print("GF='%s'" % (fit[0] + (" and " if fit[0] else "")))
+print("AF=%d" % fit[1])
+print("VF=%d" % fit[2])
 for i, (g, a) in enumerate(pick[:3]):
     print("G%d='%s'" % (i + 1, g + (" and " if g else "")))
     print("P%d='%s'" % (i + 1, g))
@@ -126,6 +146,17 @@ p=$(pc "$P3"); q=$(pc "${G3}age_years < $A3"); r=$(pc "${G3}age_years > $A3")
 if num "$p" && num "$q" && num "$r" && [ $((p - q - r)) = 1 ]; then
     ok "control off: tracker: $p - $q - $r = the one patient of ${G3}age $A3"
 else fail "control off: the tracker did not give 1 ($p, $q, $r)"; fi
+# pfit WHERE: a pooled glm's "n events" (intercept and age), or "refused".
+pfit() {
+    fedra --format json glm --outcome vital_status=dead --covariates age_years --pooled \
+        --where "$1" >pfit.out 2>pfit.err || { echo "refused"; return; }
+    jq -r '.result | "\(.n) \(.nevent)"' pfit.out
+}
+f1=$(pfit "${GF}age_years <= $AF"); f2=$(pfit "${GF}age_years < $AF")
+set -- $f1 $f2
+if [ $# = 4 ] && num "$1" && num "$3" && [ $(($1 - $3)) = 1 ] && [ $(($2 - $4)) = "$VF" ]; then
+    ok "control off: two pooled fits: n $1 - $3 = 1, events $2 - $4 = $VF, the vital status of the patient of ${GF}age $AF"
+else fail "control off: the two fits did not give the patient ($f1 / $f2)"; fi
 # The pooled rules with the auditor off: min_sites and the R4 cut (compared below).
 expect_status 0 "count --by tumour_type --pooled" fedra --format csv count --by tumour_type --pooled
 t_on=$(awk -F, -v t="$T" '$1 == t { print ($3 == "" ? "held" : $2) }' "$WORK/last.out")
@@ -163,6 +194,24 @@ route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\
 expect_status 0 "fedra-hub recompute: the audited release from the kept shares and history" \
     fedra-hub recompute --config fed/hub/hub.conf --route "$route"
 expect_grep "release recomputes from the 3 kept shares" "$WORK/last.out" "and it is the one signed"
+
+# A pooled fit is audited too (proto/poolmodel.h: its counts are sets), before any
+# node sees its first round's sums; on a new history, so that only the fits count.
+rm -f fed/hub/relay.db.pool-history
+check "the hub restarted with a new history" hub_restart '$a # new history'
+f1=$(pfit "${GF}age_years <= $AF")
+set -- $f1
+check "a pooled fit over ${GF}age <= $AF is released (n $1, events ${2:-?})" num "$1"
+f2=$(pfit "${GF}age_years < $AF")
+check "the fit one patient apart is refused ($f2)" test "$f2" = refused
+expect_grep "differencing: the counts this fit gives" pfit.err "naming differencing, not the patient"
+f3=$(pfit "${GF}age_years <= $AF")
+check "the first fit again is a repeat, answered the same ($f3)" test "$f3" = "$f1"
+fedra-hub log export --config fed/hub/hub.conf >relay.jsonl
+route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/')
+expect_status 0 "fedra-hub recompute of the audited fit (its rounds and its audit again)" \
+    fedra-hub recompute --config fed/hub/hub.conf --route "$route"
+expect_grep "the fit's release recomputes" "$WORK/last.out" "and it is the one signed"
 "$ROOT/scripts/federation" down fed >/dev/null 2>&1
 
 # --- The pooled rules, lowered: they show what the defaults hide -------------------

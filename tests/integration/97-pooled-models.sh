@@ -26,6 +26,14 @@ tail -n +2 N4.csv >>all.csv
 check "federation up (N1 .. N4 behind the hub; N4 holds 2 patients)" \
     "$ROOT/scripts/federation" up fed $node_args N4=N4.csv --hub
 . fed/env
+# This scenario checks exactness and faults fit by fit.  The pooled auditor audits
+# each fit's counts against every earlier pooled result (docs/disclosure.md §8.7),
+# so that a sequence of fits over one federation runs into its limits; here it is
+# off (a test-only switch), and 97-pooled-audit checks it on fits.
+"$ROOT/scripts/federation" hub-stop fed >/dev/null 2>&1
+echo "pool_audit = off" >>fed/hub/hub.conf
+check "the hub again, its pooled auditor off" "$ROOT/scripts/federation" hub-start fed
+for _ in $(seq 1 150); do fedra ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 # pooled_compare KIND ENDPOINT GRID TIES TERMS OUTCOME R-WHERE STRATA fedra-args...
 pooled_compare() {
@@ -39,6 +47,12 @@ pooled_compare cox os 30 efron 'stage*sex' - 'stage != "unknown" & sex != "U"' -
     --covariates 'stage*sex' --where 'stage!=unknown and sex!=U'
 pooled_compare glm os 0 efron stage,age_years,sex vital_status=dead 'sex != "U"' - 1e-11 \
     --outcome vital_status=dead --covariates stage,age_years,sex --where 'sex!=U'
+# --max-iter travels in the query: the hub and every node stop there, as coxph's iter.max
+MODELS_MAXIT=2 pooled_compare cox os 30 efron stage,age_years,sex - 'sex != "U"' - 1e-11 \
+    --covariates stage,age_years,sex --where 'sex!=U' --max-iter 2
+expect_grep "Ran out of iterations" "$WORK/f.err" "with R's warning (--max-iter 2)"
+pooled_compare glm os 0 efron 'stage*sex,age_years' vital_status=dead 'stage != "unknown" & sex != "U"' - 1e-11 \
+    --outcome vital_status=dead --covariates 'stage*sex,age_years' --where 'stage!=unknown and sex!=U'
 
 # --- Utility: N4's 2 patients are in the pooled fit, not in a direct one ------
 expect_status 3 "direct cox: N4 alone refuses (2 patients)" \
@@ -79,6 +93,14 @@ PY
 expect_status 1 "the fit's bundle with one byte changed does not verify" \
     fedra verify --ca-cert fed/ca/ca.crt fit-bad.json
 expect_grep "does NOT verify" "$WORK/last.err" "saying so"
+
+# --- The hub's log: the fit's release recomputed from the masked shares it kept ---
+fedra-hub log export --config fed/hub/hub.conf >relay.jsonl
+route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/')
+expect_status 0 "fedra-hub recompute of the fit: every round again from the kept shares" \
+    fedra-hub recompute --config fed/hub/hub.conf --route "$route"
+expect_grep "the fit's release recomputes from the [0-9]* kept shares: [0-9]* rounds of 4 nodes" \
+    "$WORK/last.out" "and it is the one the hub signed"
 
 # --- Faults: a hub that lies, a node that dies mid-fit (tests/tools/tamperhub.c) --
 TAMPER="$FEDRA_BIN/tests/fedra-tamperhub"

@@ -809,13 +809,8 @@ pfit_answer(struct fx *f, struct pfit *p, int k, const Fedra__PoolRound *round,
         rb.pool = &share;
         seal(n->cert, n->key, &rb, &env);
         sharefit_commit(&p->t[k], p->qhash, env.p, env.len);
-        Fedra__PoolAnswer pa = FEDRA__POOL_ANSWER__INIT;
-        pa.response.data = env.p;
-        pa.response.len = env.len;
-        pa.masked.data = masked.p;
-        pa.masked.len = masked.len;
         answer->len = 0;
-        wire_pack(&pa.base, answer);
+        share_pack_answer(&share, env.p, env.len, masked.p, masked.len, answer);
     }
     buf_release(&masked);
     buf_release(&env);

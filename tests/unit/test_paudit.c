@@ -130,7 +130,7 @@ run(const struct q *qs, size_t nq, unsigned char (*kept_out)[2])
         struct paudit_set cand[2];
         size_t nc = q_cells(&qs[t]);
         for (uint32_t c = 0; c < nc; c++)
-            cand[c] = (struct paudit_set){(uint32_t)t, c};
+            cand[c] = (struct paudit_set){(uint32_t)t, c, NULL};
         unsigned char kept[2] = {9, 9};
         int stale = -1;
         int nk = paudit_decide(&A, size, K, hist, nhist, cand, nc, kept, &stale, 11, err);
@@ -187,7 +187,7 @@ layout_is_mixed_radix(void **state)
     uint32_t atoms[64];
     for (uint32_t q = 0; q < 3; q++)
         for (uint32_t c = 0; c < ncells[q]; c++) {
-            size_t m = paudit_set_atoms(&A, (struct paudit_set){q, c}, atoms);
+            size_t m = paudit_set_atoms(&A, (struct paudit_set){q, c, NULL}, atoms);
             assert_int_equal(m, A.natoms / A.radix[q]);
             size_t seen = 0;
             uint32_t d[3];
@@ -227,7 +227,7 @@ limits_fail_closed(void **state)
     ncells[0] = 2;
     assert_int_equal(paudit_layout_make(&A, ncells, 1, err), 0);
     uint64_t size[3] = {4, 5, 6};
-    struct paudit_set bad = {0, 2}, good = {0, 1};
+    struct paudit_set bad = {0, 2, NULL}, good = {0, 1, NULL};
     unsigned char kept;
     int stale;
     assert_int_equal(paudit_decide(&A, size, K, NULL, 0, &bad, 1, &kept, &stale, 1, err), -1);
@@ -237,6 +237,43 @@ limits_fail_closed(void **state)
     uint64_t huge[3] = {0, PAUDIT_MAX_POOLED_ROWS, 1};
     assert_int_equal(paudit_decide(&A, huge, K, NULL, 0, &good, 1, &kept, &stale, 1, err), -1);
     assert_non_null(strstr(err, "PAUDIT_MAX_POOLED_ROWS"));
+}
+
+/*
+ * A union of cells (a fit's level over every other variable) is one set:
+ * alone, its cells are not told apart (derive's elementary sets come from
+ * the released sets, not the layout), so a union of 2 + 3 patients is a
+ * set of 5; once another released set splits it, it lies on the small
+ * atoms 2 and 3 only and is withheld.  Its atoms are those of its cells.
+ */
+static void
+unions_of_cells(void **state)
+{
+    (void)state;
+    struct paudit_layout A;
+    char err[DERIVE_ERRLEN];
+    uint32_t ncells[1] = {3};
+    assert_int_equal(paudit_layout_make(&A, ncells, 1, err), 0);
+    uint64_t size[4] = {0, 2, 3, 40};      /* atom 0: in no cell */
+    static const unsigned char small[3] = {1, 1, 0}, mixed[3] = {1, 0, 1};
+    struct paudit_set u[2] = {{0, 0, small}, {0, 0, mixed}};
+    uint32_t atoms[4];
+    assert_int_equal(paudit_set_atoms(&A, u[0], atoms), 2);
+    assert_int_equal(atoms[0], 1);
+    assert_int_equal(atoms[1], 2);
+    unsigned char kept[2];
+    int stale;
+    assert_int_equal(paudit_decide(&A, size, K, NULL, 0, &u[1], 1, kept, &stale, 7, err), 1);
+    assert_int_equal(kept[0], 1);
+    assert_int_equal(paudit_decide(&A, size, K, NULL, 0, &u[0], 1, kept, &stale, 7, err), 1);
+    assert_int_equal(kept[0], 1);
+    /* after {1, 3}, the set {1, 2} splits into cells of 2 and 3: withheld */
+    assert_int_equal(paudit_decide(&A, size, K, &u[1], 1, &u[0], 1, kept, &stale, 7, err), 0);
+    assert_int_equal(kept[0], 0);
+    /* with cells of 6 and 7 it is released */
+    uint64_t big[4] = {0, 6, 7, 40};
+    assert_int_equal(paudit_decide(&A, big, K, &u[1], 1, &u[0], 1, kept, &stale, 7, err), 1);
+    assert_int_equal(kept[0], 1);
 }
 
 static void
@@ -353,7 +390,7 @@ stale_history_withholds_everything(void **state)
     d[0] = 0;
     d[1] = 1;
     size[paudit_atom(&A, d)] = 20;
-    struct paudit_set hist = {0, 0}, cand = {1, 0};
+    struct paudit_set hist = {0, 0, NULL}, cand = {1, 0, NULL};
     unsigned char kept = 9;
     int stale = 0;
     assert_int_equal(paudit_decide(&A, size, K, &hist, 1, &cand, 1, &kept, &stale, 3, err), 0);
@@ -371,6 +408,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layout_is_mixed_radix),
         cmocka_unit_test(limits_fail_closed),
+        cmocka_unit_test(unions_of_cells),
         cmocka_unit_test(differencing_pair_is_withheld),
         cmocka_unit_test(tracker_of_three_is_withheld),
         cmocka_unit_test(margin_minus_cells_is_withheld),

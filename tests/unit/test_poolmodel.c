@@ -213,6 +213,99 @@ masked_sums_decode_to_the_sums(void **state)
     free(r2);
 }
 
+/*
+ * The auditor's cells of a fit (poolmodel_cells): patients drawn at random
+ * (dropped or not, event, a level of each categorical variable) counted
+ * into their cells; each released set's size from its cells must be the
+ * count a round gives, computed here from the patients themselves, in the
+ * sets' order: dropped, events, non-events, each variable's levels (glm:
+ * then their events), each pair's cells (glm: then an interaction's events).
+ */
+static void
+audit_cells_are_the_round_counts(void **state)
+{
+    (void)state;
+    for (int glm = 0; glm < 2; glm++) {
+        Fedra__QuerySpec s;
+        Fedra__Term t[4], *tp[4], out;
+        cox_spec(&s, t, tp);
+        if (glm) {
+            s.kind = FEDRA__KIND__KIND_GLM;
+            s.strata = (char *)"";
+            fedra__term__init(&out);
+            out.var = (char *)"vital_status";
+            out.level = (char *)"dead";
+            s.outcome = &out;
+        }
+        struct poolmodel L;
+        struct poolmodel_cells C;
+        char err[FEDRA_ERRLEN];
+        assert_int_equal(poolmodel_make(&s, &L, err), 0);
+        assert_int_equal(poolmodel_cells_make(&L, &s, &C, err), 0);
+        /* cox: stage, sex, surgery (its strata); glm: stage, sex (not its outcome) */
+        assert_int_equal(C.nf, glm ? 2 : 3);
+        assert_int_equal(C.npair, 1);           /* the interaction sex x stage */
+        assert_int_equal(C.ncells, 1 + 2 * C.k);
+        enum { NP = 2000 };
+        static uint32_t lev[NP][POOLMODEL_MAX_VARS];
+        static int dropped[NP], event[NP];
+        uint64_t *size = calloc(C.ncells, sizeof *size);
+        uint32_t x = 12345;
+        for (int i = 0; i < NP; i++) {
+            x = x * 1103515245u + 12345u;
+            dropped[i] = (x >> 16) % 17 == 0;
+            event[i] = (x >> 8) % 3 == 0;
+            for (size_t a = 0; a < C.nf; a++) {
+                x = x * 1103515245u + 12345u;
+                lev[i][a] = (x >> 16) % (uint32_t)C.f[a]->nlevels;
+            }
+            size[dropped[i] ? 0 : poolmodel_cell(&C, event[i], lev[i])]++;
+        }
+        unsigned char *in = calloc(C.nsets * C.ncells, 1);
+        poolmodel_cells_sets(&C, in);
+        size_t j = 0;
+        for (; j < C.nsets; j++) {
+            uint64_t got = 0, want = 0;
+            for (size_t c = 0; c < C.ncells; c++)
+                got += in[j * C.ncells + c] ? size[c] : 0;
+            /* set j's predicate, walked in the documented order */
+            size_t k = j;
+            for (int i = 0; i < NP; i++) {
+                int hit;
+                if (k == 0)
+                    hit = dropped[i];
+                else if (k <= 2)
+                    hit = !dropped[i] && event[i] == (k == 1);
+                else {
+                    size_t r = k - 3, a = 0;
+                    hit = -1;
+                    for (; a < C.nf && hit < 0; a++) {
+                        size_t nl = C.f[a]->nlevels, span = nl * (glm ? 2 : 1);
+                        if (r < span) {
+                            hit = !dropped[i] && lev[i][a] == r % nl && (r < nl || event[i]);
+                            break;
+                        }
+                        r -= span;
+                    }
+                    if (hit < 0) {
+                        size_t na = C.f[C.pair[0][0]]->nlevels, nb = C.f[C.pair[0][1]]->nlevels;
+                        assert_true(r < na * nb * (glm ? 2u : 1u));
+                        size_t cell = r % (na * nb);
+                        hit = !dropped[i] && lev[i][C.pair[0][0]] == cell / nb &&
+                            lev[i][C.pair[0][1]] == cell % nb && (r < na * nb || event[i]);
+                    }
+                }
+                want += hit != 0;
+            }
+            assert_int_equal(got, want);
+        }
+        assert_int_equal(j, 3 + (C.f[0]->nlevels + C.f[1]->nlevels) * (glm ? 2 : 1) +
+            (glm ? 0 : C.f[2]->nlevels) + C.f[0]->nlevels * C.f[1]->nlevels * (glm ? 2 : 1));
+        free(in);
+        free(size);
+    }
+}
+
 int
 main(void)
 {
@@ -221,6 +314,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(layout_is_the_specs),
         cmocka_unit_test(masked_sums_decode_to_the_sums),
+        cmocka_unit_test(audit_cells_are_the_round_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
