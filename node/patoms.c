@@ -124,7 +124,7 @@ digit(const struct snapshot *snap, const struct digitizer *d, size_t i)
 int
 patoms_count(const struct snapshot *snap, const char *self, const struct pki_trust *trust,
     struct certcache *cc, const ProtobufCBinaryData *hist, size_t nhist,
-    const Fedra__QueryBody *cur, mask_elem **out, size_t *natoms, char *err)
+    const Fedra__QueryBody *cur, uint64_t **out, size_t *natoms, char *err)
 {
     *out = NULL;
     *natoms = 0;
@@ -153,7 +153,7 @@ patoms_count(const struct snapshot *snap, const char *self, const struct pki_tru
             }
             goto done;
         }
-    mask_elem *v = xcalloc(A.natoms, sizeof *v);
+    uint64_t *v = xcalloc(A.natoms, sizeof *v);
     for (size_t i = 0; i < snap->n; i++) {
         uint32_t d[PAUDIT_MAX_QUERIES];
         for (size_t k = 0; k < nq; k++) {

@@ -37,6 +37,6 @@ struct certcache;
  */
 int patoms_count(const struct snapshot *snap, const char *self, const struct pki_trust *trust,
     struct certcache *cc, const ProtobufCBinaryData *hist, size_t nhist,
-    const Fedra__QueryBody *cur, mask_elem **out, size_t *natoms, char *err);
+    const Fedra__QueryBody *cur, uint64_t **out, size_t *natoms, char *err);
 
 #endif /* !PATOMS_H */

@@ -30,7 +30,7 @@
 #include "proto/wire.h"
 
 #define LAYOUT_HORIZON_DAYS 36525       /* 100 years of follow-up */
-#define LAYOUT_MAX_POSITIONS (1u << 17) /* a pooled answer's positions: 4 x 16 bytes each, 8 MiB */
+#define LAYOUT_MAX_POSITIONS (1u << 17) /* a pooled answer's positions: 4 x 8 bytes each, 4 MiB */
 #define LAYOUT_LEVEL_TEXT 16            /* an integer level as text */
 /*
  * A share is LAYOUT_VECTORS vectors, in this order (node/share.h says what
@@ -41,7 +41,7 @@
  * cut by its pooled risk set (R4), and the hub has no use for the number of
  * nodes with an event in each bin, so it does not learn it; the shares are
  * also a quarter of the size they would be.  Each vector is masked under its
- * own label (lib/mask.h mask_apply).
+ * own label, in the count ring Z_2^64 (lib/mask.h mask_apply_counts).
  */
 #define LAYOUT_VECTORS 4
 #define LAYOUT_VALUE 0

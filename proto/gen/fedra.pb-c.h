@@ -710,7 +710,7 @@ struct  Fedra__PoolAnswer
    */
   ProtobufCBinaryData response;
   /*
-   * MASK_ELEM_LEN-byte elements: values, contributed, small, withheld
+   * count ring (MASK_COUNT_LEN bytes an element): values, contributed, small, withheld, atoms; a model's: MASK_ELEM_LEN
    */
   ProtobufCBinaryData masked;
 };

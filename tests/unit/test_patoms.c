@@ -238,7 +238,7 @@ counts_are_the_records_atoms(void **state)
     pack_query(&s[2], 0, &cur);
     Fedra__QueryBody *q = wire_query_decode(cur.p, cur.len, err);
     assert_non_null(q);
-    mask_elem *v = NULL;
+    uint64_t *v = NULL;
     size_t n = 0;
     assert_int_equal(patoms_count(f->snap, SELF, f->trust, f->cc, hist, 2, q, &v, &n, err), 0);
     /* radix 4 (sex: F, M, U, + none), 2, 2 */
@@ -250,7 +250,7 @@ counts_are_the_records_atoms(void **state)
     want[0] = 0;                        /* rows in no set are not sent */
     uint64_t total = 0;
     for (size_t k = 0; k < n; k++) {
-        assert_true(v[k] == (mask_elem)want[k]);
+        assert_true(v[k] == want[k]);
         total += (uint64_t)v[k];
     }
     assert_true(total > 0);
@@ -292,7 +292,7 @@ history_only_from_analysts(void **state)
     at[1] = '1';
     pack_query(&now, 0, &cur);
     Fedra__QueryBody *q = wire_query_decode(cur.p, cur.len, err);
-    mask_elem *v = NULL;
+    uint64_t *v = NULL;
     size_t n;
     struct {
         struct buf *b;

@@ -56,7 +56,7 @@ make_nodes(struct node *nd)
 
 /* Mask every node's share, sum them, and release. */
 static int
-pool_and_release(const struct layout *L, mask_elem *const *share, struct release **rel,
+pool_and_release(const struct layout *L, uint64_t *const *share, struct release **rel,
     char *err)
 {
     uint8_t pk[NODES][MASK_KEY_LEN], sk[NODES][MASK_KEY_LEN], qhash[MASK_HASH_LEN];
@@ -64,13 +64,13 @@ pool_and_release(const struct layout *L, mask_elem *const *share, struct release
         crypto_box_keypair(pk[i], sk[i]);
     randombytes_buf(qhash, sizeof qhash);
     size_t n = layout_elems(L);
-    mask_elem *sum = calloc(n, sizeof *sum);
+    uint64_t *sum = calloc(n, sizeof *sum);
     for (int i = 0; i < NODES; i++) {
         struct mask_node *m = NULL;
         assert_int_equal(mask_node_new(&m, sk[i], pk[i], pk, NODES, qhash, err), 0);
         assert_int_equal(share_mask(m, L, share[i], err), 0);
         mask_node_free(m);
-        mask_add(sum, share[i], n);
+        mask_add_counts(sum, share[i], n);
     }
     int rc = release_build(L, sum, NODES, &ppol, rel, err);
     free(sum);
@@ -121,7 +121,7 @@ again:
     char err[FEDRA_ERRLEN];
     assert_int_equal(layout_make(&spec, 0, &L, err), 0);
     assert_int_equal(L.npos, VARS_NTUMOUR * VARS_NSEX);
-    mask_elem *share[NODES];
+    uint64_t *share[NODES];
     for (int i = 0; i < NODES; i++) {
         Fedra__CountResult cr;
         Fedra__Cell cells[TYPES * 2];
@@ -195,7 +195,7 @@ km_pools_exactly_and_stops_at_the_pooled_risk_set(void **state)
     struct layout L;
     char err[FEDRA_ERRLEN];
     assert_int_equal(layout_make(&spec, GRID, &L, err), 0);
-    mask_elem *share[NODES];
+    uint64_t *share[NODES];
     for (int i = 0; i < NODES; i++) {
         /* Each node's life tables, as its km kind executes them (unsuppressed). */
         Fedra__KmResult km = FEDRA__KM_RESULT__INIT;
@@ -297,7 +297,7 @@ a_wrong_share_refuses_the_release(void **state)
     struct layout L;
     char err[FEDRA_ERRLEN];
     assert_int_equal(layout_make(&spec, 0, &L, err), 0);
-    mask_elem *share[NODES];
+    uint64_t *share[NODES];
     for (int i = 0; i < NODES; i++)
         share[i] = calloc(layout_elems(&L), sizeof **share);
     share[2][layout_vector_off(&L, LAYOUT_VALUE) + 1] += 3;   /* a value with no contributed flag */
