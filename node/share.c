@@ -153,8 +153,8 @@ share_atoms(const struct node_kind_ctx *ctx, const struct share_policy *sp,
 {
     uint64_t *a = NULL;
     size_t n = 0;
-    if (patoms_count(ctx->snap, sp->self != NULL ? sp->self : "", trust, sp->certs, sp->history,
-            sp->nhistory, q, &a, &n, err) != 0)
+    if (patoms_count_kept(sp->atoms, ctx->snap, sp->self != NULL ? sp->self : "", trust,
+            sp->certs, sp->history, sp->nhistory, q, &a, &n, err) != 0)
         return -1;
     int rc = mask_apply_counts(m, PATOMS_LABEL, a, n, err);
     if (rc == 0) {

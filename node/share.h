@@ -65,6 +65,7 @@ int share_mask(const struct mask_node *m, const struct layout *L, uint64_t *v, c
  * min_sites is the node's policy for the pool (analysis/pool.h).
  */
 struct node_kind_ctx;
+struct patoms_cache;
 /* The node's pooled policy: what it asks of the pool, and the smallest roster it joins. */
 struct share_policy {
     const struct disclose_policy *pol;
@@ -77,6 +78,7 @@ struct share_policy {
     const char *self;
     const ProtobufCBinaryData *history;
     size_t nhistory;
+    struct patoms_cache *atoms;     /* what repeats across queries (node/patoms.h), or NULL */
 };
 /*
  * The pooled auditor's part of the share: the node's rows per atom of the
