@@ -75,9 +75,11 @@ share_fill_km(const struct layout *L, const Fedra__KmResult *km,
             if (b < 0)
                 return errf(err, "time %d is not on the %u-day grid within the pooled "
                     "horizon of %d days", t->time[r], L->grid, LAYOUT_HORIZON_DAYS);
-            put(out, L, layout_surv_events(L, (size_t)at, (size_t)b), t->events[r], pol);
-            put(out, L, layout_surv_censored(L, (size_t)at, (size_t)b), t->censored[r],
-                pol);
+            if (t->events[r] > LAYOUT_LANE_MAX || t->censored[r] > LAYOUT_LANE_MAX)
+                return errf(err, "more than %llu events or censorings at one time",
+                    (unsigned long long)LAYOUT_LANE_MAX);
+            put(out, L, layout_surv_bin(L, (size_t)at, (size_t)b),
+                layout_bin_pack(t->events[r], t->censored[r]), pol);
             if (L->competing && r < t->n_competing)
                 put(out, L, layout_surv_competing(L, (size_t)at, (size_t)b),
                     t->competing[r], pol);

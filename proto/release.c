@@ -139,16 +139,20 @@ build_km(struct release *r, const struct layout *L, const uint64_t *sums, uint32
             goto done;
         if (x.value == 0)
             continue;
+        /* A bin's two lanes add without carrying only below 2^32 patients (layout.h). */
+        if (x.value > LAYOUT_LANE_MAX) {
+            errf(err, "a pooled stratum of %llu patients is more than a time bin's lanes hold "
+                "(%llu); nothing is released", (unsigned long long)x.value,
+                (unsigned long long)LAYOUT_LANE_MAX);
+            goto done;
+        }
         uint64_t total = 0;
         for (size_t b = 0; b < L->nbins; b++) {
-            struct pool_position e, k, m = {0, 0, 0, 0};
-            if (position(L, sums, layout_surv_events(L, s, b), nodes, &e, err) != 0 ||
-                position(L, sums, layout_surv_censored(L, s, b), nodes, &k, err) != 0 ||
-                (L->competing && position(L, sums, layout_surv_competing(L, s, b), nodes,
-                     &m, err) != 0))
+            struct pool_position m = {0, 0, 0, 0};
+            if (L->competing && position(L, sums, layout_surv_competing(L, s, b), nodes, &m,
+                    err) != 0)
                 goto done;
-            d[b] = e.value;
-            c[b] = k.value;
+            layout_bin_unpack(sums[layout_surv_bin(L, s, b)], &d[b], &c[b]);
             k2[b] = m.value;
             out[b] = d[b] + k2[b];  /* everyone who leaves the risk set by an event */
             total += d[b] + c[b] + k2[b];

@@ -348,6 +348,58 @@ layouts_are_bounded(void **state)
     assert_int_equal(layout_level(&L, 0, layout_level_text(&L, 0, 42, buf)), 42);
 }
 
+/*
+ * A time bin is one element with two lanes (proto/layout.h): events, and
+ * censorings times 2^32.  Packed shares summed decode to the summed counts,
+ * full lanes included; a pooled stratum of 2^32 patients or more, whose
+ * lanes could carry into each other, is refused rather than decoded.
+ */
+static void
+survival_bins_carry_two_lanes(void **state)
+{
+    (void)state;
+    uint64_t e, c;
+    layout_bin_unpack(layout_bin_pack(LAYOUT_LANE_MAX, LAYOUT_LANE_MAX), &e, &c);
+    assert_true(e == LAYOUT_LANE_MAX && c == LAYOUT_LANE_MAX);
+    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
+    spec.kind = FEDRA__KIND__KIND_KM;
+    struct layout L;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(layout_make(&spec, GRID, &L, err), 0);
+    assert_int_equal(L.npos, 1 + L.nbins);     /* one stratum: its size, one element a bin */
+    uint64_t *sum = calloc(layout_elems(&L), sizeof *sum);
+    uint64_t ev[3] = {7, 0, 4}, ce[3] = {1, 9, 3}, n = 0;
+    for (int i = 0; i < 3; i++) {
+        sum[layout_surv_bin(&L, 0, 2)] += layout_bin_pack(ev[i], ce[i]);
+        n += ev[i] + ce[i];
+    }
+    sum[layout_surv_n(&L, 0)] = n;
+    sum[layout_vector_off(&L, LAYOUT_CONTRIB)] = 3;
+    struct release *rel = NULL;
+    assert_int_equal(release_build(&L, sum, 3, &ppol, &rel, err), 0);
+    Fedra__PoolRelease pr = FEDRA__POOL_RELEASE__INIT;
+    release_attach(rel, &pr);
+    assert_non_null(pr.km);
+    assert_int_equal(pr.km->n_strata, 1);
+    const Fedra__LifeTable *t = pr.km->strata[0];
+    assert_int_equal(t->n, n);
+    assert_int_equal(t->n_time, 1);
+    assert_int_equal(t->time[0], 2 * GRID);
+    assert_int_equal(t->events[0], 11);
+    assert_int_equal(t->censored[0], 13);
+    release_free(rel);
+    /* 2^32 patients in the stratum: the lanes could carry; nothing is released. */
+    memset(sum, 0, layout_elems(&L) * sizeof *sum);
+    sum[layout_surv_n(&L, 0)] = LAYOUT_LANE_MAX + 1;
+    sum[layout_surv_bin(&L, 0, 0)] = LAYOUT_LANE_MAX + 1;    /* as one lane could not hold */
+    sum[layout_vector_off(&L, LAYOUT_CONTRIB)] = 3;
+    rel = NULL;
+    assert_int_equal(release_build(&L, sum, 3, &ppol, &rel, err), -1);
+    assert_non_null(strstr(err, "lanes"));
+    assert_null(rel);
+    free(sum);
+}
+
 int
 main(void)
 {
@@ -357,6 +409,7 @@ main(void)
         cmocka_unit_test(km_pools_exactly_and_stops_at_the_pooled_risk_set),
         cmocka_unit_test(a_wrong_share_refuses_the_release),
         cmocka_unit_test(layouts_are_bounded),
+        cmocka_unit_test(survival_bins_carry_two_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
