@@ -169,24 +169,32 @@ digit(const struct snapshot *snap, const struct digitizer *d, size_t i)
     return (long)layout_cell(&d->L, idx) + 1;
 }
 
+/* How many history entries pc's rows already cover (0: none, or another history). */
+static size_t
+rows_have(const struct patoms_cache *pc, const struct snapshot *snap,
+    const uint8_t (*hh)[WIRE_HASH_LEN], size_t nhist)
+{
+    size_t have = 0;
+    if (pc == NULL || pc->row == NULL || pc->nrows != snap->n ||
+        strcmp(pc->data, snap->meta.hash) != 0 || pc->nhist > nhist)
+        return 0;
+    while (have < pc->nhist && memcmp(pc->hist[have], hh[have], WIRE_HASH_LEN) == 0)
+        have++;
+    return have < pc->nhist ? 0 : have;     /* another history: start again */
+}
+
 /*
  * pc's atoms per row brought to the history h[0 .. nhist) (Envelope hashes
- * hh, digitizers dz, radices A->radix): kept rows extended by the entries
- * they lack, or made afresh.  -1 with err on a level not in the catalogue
- * (pc is then emptied).
+ * hh, radices A->radix): the kept rows, which cover its first `have` entries
+ * (rows_have), extended by the entries they lack with digitizers dz[have ..
+ * nhist), or made afresh when have is 0.  -1 with err on a level not in the
+ * catalogue (pc is then emptied).
  */
 static int
 rows_bring(struct patoms_cache *pc, const struct snapshot *snap, const struct digitizer *dz,
-    const uint8_t (*hh)[WIRE_HASH_LEN], size_t nhist, const struct paudit_layout *A, char *err)
+    const uint8_t (*hh)[WIRE_HASH_LEN], size_t nhist, size_t have, const struct paudit_layout *A,
+    char *err)
 {
-    size_t have = 0;
-    if (pc->row != NULL && pc->nrows == snap->n && strcmp(pc->data, snap->meta.hash) == 0 &&
-        pc->nhist <= nhist) {
-        while (have < pc->nhist && memcmp(pc->hist[have], hh[have], WIRE_HASH_LEN) == 0)
-            have++;
-        if (have < pc->nhist)
-            have = 0;                   /* another history: start again */
-    }
     if (pc->row == NULL || have == 0) {
         free(pc->row);
         pc->row = xcalloc(snap->n + 1, sizeof *pc->row);
@@ -238,7 +246,7 @@ patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const ch
     uint8_t hh[PAUDIT_MAX_QUERIES][WIRE_HASH_LEN];
     const Fedra__QueryBody *q[PAUDIT_MAX_QUERIES];
     struct digitizer *dz = xcalloc(nhist + 1, sizeof *dz);
-    size_t nv = 0, nq = 0, made = 0, at;
+    size_t nv = 0, nq = 0, first = 0, made = 0, at;
     int rc = -1;
     for (; nv < nhist; nv++) {
         pki_sha256(hist[nv].data, hist[nv].len, hh[nv]);
@@ -250,6 +258,9 @@ patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const ch
     struct paudit_layout A;
     if (atoms_layout(q, nq, &A, err) != 0)
         goto done;
+    /* With the rows' atoms kept over the first `first` history queries, their digits
+     * are not read again: only the queries after them need a digitizer. */
+    first = made = rows_have(pc, snap, (const uint8_t (*)[WIRE_HASH_LEN])hh, nhist);
     for (; made < nq; made++)
         if (digitizer_make(snap, self, q[made], &dz[made], err) != 0) {
             if (made < nhist) {
@@ -261,7 +272,8 @@ patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const ch
         }
     uint64_t *v = xcalloc(A.natoms, sizeof *v);
     if (pc != NULL) {
-        if (rows_bring(pc, snap, dz, (const uint8_t (*)[WIRE_HASH_LEN])hh, nhist, &A, err) != 0) {
+        if (rows_bring(pc, snap, dz, (const uint8_t (*)[WIRE_HASH_LEN])hh, nhist, first, &A,
+                err) != 0) {
             free(v);
             goto done;
         }
@@ -301,7 +313,7 @@ patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const ch
     *natoms = A.natoms;
     rc = 0;
 done:
-    for (size_t k = 0; k < made; k++)
+    for (size_t k = first; k < made; k++)
         digitizer_release(&dz[k]);
     free(dz);
     for (size_t k = 0; k < nv; k++)
