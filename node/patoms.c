@@ -150,6 +150,14 @@ digitizer_make(const struct snapshot *snap, const char *self, const Fedra__Query
     return 0;
 }
 
+/* The error of a row whose level of a grouping variable of query q is unknown. */
+static int
+unknown_level(char *err, size_t q)
+{
+    return errf(err, "a level of a grouping variable of pooled query %zu is not in the "
+        "catalogue", q + 1);
+}
+
 /* Row i's digit: 0, or its cell + 1; -1 if a level is not in the catalogue. */
 static long
 digit(const struct snapshot *snap, const struct digitizer *d, size_t i)
@@ -210,8 +218,7 @@ rows_bring(struct patoms_cache *pc, const struct snapshot *snap, const struct di
                 free(pc->row);
                 pc->row = NULL;
                 pc->nhist = 0;
-                return errf(err, "a level of a grouping variable of pooled query %zu is not "
-                    "in the catalogue", k + 1);
+                return unknown_level(err, k);
             }
             /* Below PAUDIT_MAX_ATOMS: atoms_layout bounded the history's atoms. */
             pc->row[i] = (uint16_t)(pc->row[i] * A->radix[k] + (uint32_t)x);
@@ -284,8 +291,7 @@ patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const ch
                 long x = digit(snap, &dz[nhist], i);
                 if (x < 0) {
                     free(v);
-                    errf(err, "a level of a grouping variable of pooled query %zu is not in "
-                        "the catalogue", nhist + 1);
+                    unknown_level(err, nhist);
                     goto done;
                 }
                 a = a * A.radix[nhist] + (size_t)x;
@@ -299,8 +305,7 @@ patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const ch
                 long x = digit(snap, &dz[k], i);
                 if (x < 0) {
                     free(v);
-                    errf(err, "a level of a grouping variable of pooled query %zu is not in "
-                        "the catalogue", k + 1);
+                    unknown_level(err, k);
                     goto done;
                 }
                 d[k] = (uint32_t)x;

@@ -127,17 +127,23 @@ a_missing_node_leaves_noise(void **state)
  * different query or label gives a different mask.
  */
 static double
+chisq_of(const uint8_t *bytes, size_t len)
+{
+    double cnt[256] = {0};
+    for (size_t i = 0; i < len; i++)
+        cnt[bytes[i]]++;
+    double e = (double)len / 256, x2 = 0;
+    for (int b = 0; b < 256; b++)
+        x2 += (cnt[b] - e) * (cnt[b] - e) / e;
+    return x2;
+}
+
+static double
 chisq_bytes(const mask_elem *v, size_t n)
 {
     uint8_t bytes[LEN * MASK_ELEM_LEN];
     mask_pack(v, n, bytes);
-    double cnt[256] = {0};
-    for (size_t i = 0; i < n * MASK_ELEM_LEN; i++)
-        cnt[bytes[i]]++;
-    double e = (double)(n * MASK_ELEM_LEN) / 256, x2 = 0;
-    for (int b = 0; b < 256; b++)
-        x2 += (cnt[b] - e) * (cnt[b] - e) / e;
-    return x2;
+    return chisq_of(bytes, n * MASK_ELEM_LEN);
 }
 
 static void
@@ -355,17 +361,8 @@ count_ring_masks_cancel(void **state)
     mask_pack(wide, LEN, bw);
     for (size_t k = 0; k < LEN; k++)
         assert_true(o[k] - z[k] == 1);
-    double x2z = 0, x2o = 0, e = (double)sizeof bz / 256, nz[256] = {0}, no[256] = {0};
-    for (size_t i = 0; i < sizeof bz; i++) {
-        nz[bz[i]]++;
-        no[bo[i]]++;
-    }
-    for (int k = 0; k < 256; k++) {
-        x2z += (nz[k] - e) * (nz[k] - e) / e;
-        x2o += (no[k] - e) * (no[k] - e) / e;
-    }
-    assert_true(x2z < 377.1);
-    assert_true(x2o < 377.1);
+    assert_true(chisq_of(bz, sizeof bz) < 377.1);
+    assert_true(chisq_of(bo, sizeof bo) < 377.1);
     assert_memory_not_equal(bz, bw, sizeof bz);     /* another stream than Z_2^128's */
     /* Decoding a sum: MASK_COUNT_MAX is the largest count. */
     uint64_t out;
