@@ -255,37 +255,58 @@ mask_node_free(struct mask_node *m)
 }
 
 /*
- * The ChaCha20 stream of pair p for the vector called label into c: keyed by
- * BLAKE2b(key = the pair's seed, label), one stream per (pair, query, label), the
- * seed staying put.  The count ring's streams hash a tag after the label (a NUL
- * and "u64": no label holds a NUL), so that no stream is ever read at both widths.
- * OpenSSL's ChaCha20 (the 16-byte IV is the 32-bit block counter, little-endian,
- * then the 96-bit nonce: zero and zero) is RFC 8439's, the stream libsodium's
- * crypto_stream_chacha20_ietf gives (test_mask checks it), at about twice its
- * speed here (AVX-512).
+ * The key of pair p's ChaCha20 stream for the vector called label: BLAKE2b(key
+ * = the pair's seed, label), one stream per (pair, query, label), the seed
+ * staying put.  The count ring's keys hash a tag after the label (a NUL and
+ * "u64": no label holds a NUL), so that no stream is ever read at both widths.
  */
-static int
-stream_open(const struct mask_node *m, size_t p, const char *label, size_t llen, int counts,
-    EVP_CIPHER_CTX *c)
+static void
+stream_key(const struct mask_node *m, size_t p, const char *label, size_t llen, int counts,
+    uint8_t key[crypto_stream_chacha20_ietf_KEYBYTES])
 {
     static const uint8_t count_tag[] = {0, 'u', '6', '4'};
-    uint8_t key[crypto_stream_chacha20_ietf_KEYBYTES], iv[16] = {0};
     crypto_generichash_state st;
-    crypto_generichash_init(&st, m->seed[p], sizeof m->seed[p], sizeof key);
+    crypto_generichash_init(&st, m->seed[p], sizeof m->seed[p],
+        crypto_stream_chacha20_ietf_KEYBYTES);
     crypto_generichash_update(&st, (const uint8_t *)label, llen);
     if (counts)
         crypto_generichash_update(&st, count_tag, sizeof count_tag);
-    crypto_generichash_final(&st, key, sizeof key);
-    int ok = EVP_EncryptInit_ex(c, EVP_chacha20(), NULL, key, iv) == 1;
-    sodium_memzero(key, sizeof key);
+    crypto_generichash_final(&st, key, crypto_stream_chacha20_ietf_KEYBYTES);
     sodium_memzero(&st, sizeof st);
-    return ok ? 0 : -1;
+}
+
+/* Add (sign > 0) or subtract k elements of the stream words ks to v from element at. */
+static void
+add_stream(void *v, size_t at, size_t k, const uint64_t *ks, int lanes, int sign)
+{
+    if (lanes == 1) {
+        uint64_t *w = (uint64_t *)v + at;
+        if (sign > 0)
+            for (size_t i = 0; i < k; i++)
+                w[i] += le64toh(ks[i]);
+        else
+            for (size_t i = 0; i < k; i++)
+                w[i] -= le64toh(ks[i]);
+        return;
+    }
+    mask_elem *w = (mask_elem *)v + at;
+    for (size_t i = 0; i < k; i++) {
+        mask_elem e = (mask_elem)le64toh(ks[2 * i + 1]) << 64 | le64toh(ks[2 * i]);
+        w[i] = sign > 0 ? w[i] + e : w[i] - e;
+    }
 }
 
 /*
  * Add (or subtract: the node's sign for that pair) every peer's stream to v,
  * n elements of `lanes` little-endian 64-bit words of the stream each: 2 for
  * Z_2^128 (low word first, as mask_pack lays an element out), 1 for Z_2^64.
+ * The stream is ChaCha20-IETF with a zero nonce and counter.  A vector of one
+ * block or less takes it from libsodium (crypto_stream_chacha20_ietf: no
+ * cipher context to set up, which is most of a small share's cost); a longer
+ * one from OpenSSL's ChaCha20 (the 16-byte IV is the 32-bit block counter,
+ * little-endian, then the 96-bit nonce), RFC 8439's same stream at about
+ * twice libsodium's speed here (AVX-512).  test_mask checks both against
+ * libsodium.
  */
 static int
 apply(const struct mask_node *m, const char *label, void *v, size_t n, int lanes, char *err)
@@ -295,11 +316,20 @@ apply(const struct mask_node *m, const char *label, void *v, size_t n, int lanes
     if (llen == 0 || llen > MASK_MAX_LABEL)
         return errf(err, "vector label must be 1 .. %d bytes", MASK_MAX_LABEL);
     uint64_t ks[MASK_STREAM_BLOCK / 8];
+    uint8_t key[crypto_stream_chacha20_ietf_KEYBYTES], iv[16] = {0},
+        nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
     const size_t per = sizeof ks / (8 * (size_t)lanes);    /* elements per block */
-    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-    int rc = c != NULL ? 0 : errf(err, "out of memory for the mask stream");
+    int small = n <= per;
+    EVP_CIPHER_CTX *c = small ? NULL : EVP_CIPHER_CTX_new();
+    int rc = small || c != NULL ? 0 : errf(err, "out of memory for the mask stream");
     for (size_t p = 0; rc == 0 && p < m->npeers; p++) {
-        if (stream_open(m, p, label, llen, lanes == 1, c) != 0) {
+        stream_key(m, p, label, llen, lanes == 1, key);
+        if (small) {
+            crypto_stream_chacha20_ietf((uint8_t *)ks, n * 8 * (size_t)lanes, nonce, key);
+            add_stream(v, 0, n, ks, lanes, m->sign[p]);
+            continue;
+        }
+        if (EVP_EncryptInit_ex(c, EVP_chacha20(), NULL, key, iv) != 1) {
             rc = errf(err, "ChaCha20 is not available (OpenSSL)");
             break;
         }
@@ -310,24 +340,11 @@ apply(const struct mask_node *m, const char *label, void *v, size_t n, int lanes
                 rc = errf(err, "ChaCha20 failed (OpenSSL)");
                 break;
             }
-            if (lanes == 1) {
-                uint64_t *w = (uint64_t *)v + at;
-                if (m->sign[p] > 0)
-                    for (size_t i = 0; i < k; i++)
-                        w[i] += le64toh(ks[i]);
-                else
-                    for (size_t i = 0; i < k; i++)
-                        w[i] -= le64toh(ks[i]);
-            } else {
-                mask_elem *w = (mask_elem *)v + at;
-                for (size_t i = 0; i < k; i++) {
-                    mask_elem e = (mask_elem)le64toh(ks[2 * i + 1]) << 64 | le64toh(ks[2 * i]);
-                    w[i] = m->sign[p] > 0 ? w[i] + e : w[i] - e;
-                }
-            }
+            add_stream(v, at, k, ks, lanes, m->sign[p]);
         }
     }
-    EVP_CIPHER_CTX_free(c);         /* which cleanses the cipher's state */
+    EVP_CIPHER_CTX_free(c);         /* which cleanses the cipher's state; NULL is a no-op */
+    sodium_memzero(key, sizeof key);
     sodium_memzero(ks, sizeof ks);
     return rc;
 }

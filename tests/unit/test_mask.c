@@ -385,8 +385,9 @@ count_ring_masks_cancel(void **state)
  * zero nonce) under BLAKE2b(key = seed, label), 16 bytes an element; in the
  * count ring under BLAKE2b(key = seed, label || NUL || "u64"), 8 bytes an
  * element; the other node subtracts the same.  LEN elements cross several of
- * mask.c's stream blocks.
+ * mask.c's stream blocks (OpenSSL's ChaCha20); SHORT fit one (libsodium's).
  */
+#define SHORT 10
 static void
 streams_are_chacha20_ietf(void **state)
 {
@@ -416,14 +417,22 @@ streams_are_chacha20_ietf(void **state)
         uint64_t c[LEN] = {0}, cwant[LEN];
         struct mask_node *m = NULL;
         assert_int_equal(mask_node_new(&m, r.sk[i], r.pk[i], r.pk, 2, r.qhash, err), 0);
+        mask_elem ws[SHORT] = {0};
+        uint64_t cs[SHORT] = {0};
         assert_int_equal(mask_apply(m, "value", w, LEN, err), 0);
         assert_int_equal(mask_apply_counts(m, "value", c, LEN, err), 0);
+        assert_int_equal(mask_apply(m, "value", ws, SHORT, err), 0);
+        assert_int_equal(mask_apply_counts(m, "value", cs, SHORT, err), 0);
         mask_node_free(m);
         mask_unpack(s128, LEN, want);
         mask_unpack_counts(s64, LEN, cwant);
         for (size_t k = 0; k < LEN; k++) {
             assert_true(w[k] == (who ? 0 - want[k] : want[k]));
             assert_true(c[k] == (who ? 0 - cwant[k] : cwant[k]));
+        }
+        for (size_t k = 0; k < SHORT; k++) {
+            assert_true(ws[k] == w[k]);
+            assert_true(cs[k] == c[k]);
         }
     }
 }
