@@ -26,8 +26,9 @@
  * size of every atom, never a node's.
  *
  * The decision (paudit_decide).  The hub lays the pooled atoms out as
- * virtual rows (atom a: size[a] consecutive row numbers; an empty atom has
- * none), admits the history's released sets into a derive system with
+ * virtual rows (atom a: min(size[a], k) consecutive row numbers, as derive
+ * tells an atom of k rows from a larger one by nothing; an empty atom has
+ * none; paudit.c says why the verdicts are those on every pooled row), admits the history's released sets into a derive system with
  * threshold k = the pool's min_cell, then the new query's candidate sets
  * (the positions the pooled rules would release), largest first, so that
  * complementary suppression withholds the smallest.  derive keeps a

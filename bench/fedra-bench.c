@@ -715,7 +715,7 @@ cmd_mask(char **argv, int argc, char *err)
     for (long long i = 1; i < nodes; i++)
         crypto_box_keypair(pk[i], other);
     struct mask_cache *kept = mask_cache_new(); /* as the node keeps its agreements */
-    mask_elem *vec = xcalloc(layout_elems(&L), sizeof *vec);
+    uint64_t *vec = xcalloc(layout_elems(&L), sizeof *vec);
     double *v = xcalloc((size_t)reps, sizeof *v);
     int rc = 0;
     for (long long k = -BENCH_WARMUP; rc == 0 && k < reps; k++) {

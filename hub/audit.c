@@ -14,7 +14,7 @@ struct hubaudit {
     Fedra__QueryBody *q[PAUDIT_MAX_QUERIES];    /* the history's queries, decoded */
     size_t nq;
     struct paudit_layout A;         /* the atoms of the history and this query */
-    mask_elem *atoms;               /* sum of the nodes' rows per atom */
+    uint64_t *atoms;                /* sum of the nodes' rows per atom (the count ring) */
     size_t at;                      /* the auditor's query with this one's sets (atoms_plan) */
 };
 
@@ -89,11 +89,7 @@ hubaudit_at(const struct hubaudit *a)
 void
 hubaudit_add(struct hubaudit *a, const uint8_t *masked)
 {
-    size_t na = a->A.natoms;
-    mask_elem *w = xcalloc(na + 1, sizeof *w);
-    mask_unpack(masked, na, w);
-    mask_add(a->atoms, w, na);
-    free(w);
+    mask_add_packed_counts(a->atoms, masked, a->A.natoms);
 }
 
 int
@@ -149,12 +145,12 @@ hubaudit_decide(const struct hubaudit *a, const struct paudit_set *cand, size_t 
             hs[nhs++] = fs[i] != NULL ? fs[i][j] : (struct paudit_set){(uint32_t)i, cells[j], NULL};
     }
     for (size_t i = 0; i < a->A.natoms; i++) {
-        if (a->atoms[i] >> 64 != 0 || (uint64_t)a->atoms[i] > PAUDIT_MAX_POOLED_ROWS) {
+        if (a->atoms[i] > PAUDIT_MAX_POOLED_ROWS) {
             errf(err, "the pooled atom sizes are not counts: a node sent a wrong share; "
                 "nothing is released");
             goto done;
         }
-        size[i] = (uint64_t)a->atoms[i];
+        size[i] = a->atoms[i];
     }
     uint64_t seed;
     memcpy(&seed, qhash, sizeof seed);

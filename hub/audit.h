@@ -38,7 +38,7 @@ void hubaudit_free(struct hubaudit *a);
 /* The atoms every node must send, and the auditor's query whose cells are cur's. */
 size_t hubaudit_natoms(const struct hubaudit *a);
 size_t hubaudit_at(const struct hubaudit *a);
-/* Add one node's masked rows per atom (MASK_ELEM_LEN bytes each, natoms of them). */
+/* Add one node's masked rows per atom (count ring: MASK_COUNT_LEN bytes each, natoms). */
 void hubaudit_add(struct hubaudit *a, const uint8_t *masked);
 /*
  * Decide cand[0 .. n) (sets of query hubaudit_at, largest pooled first) with

@@ -220,6 +220,13 @@ phist_merge(struct phist *h, size_t i, const uint32_t *cells, size_t n, char *er
         if (k == m)
             u[m++] = cells[j];
     }
+    if (m == e->ncells) {
+        /* Nothing new (the same question released again with the same cells): the
+         * history is unchanged, so its version too (a route audited against it still
+         * holds), and the file is not rewritten: no fsync on the release's path. */
+        free(u);
+        return 0;
+    }
     /* Kept in memory even if the file fails: the history only errs towards more sets. */
     free(e->cells);
     e->cells = u;

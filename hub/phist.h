@@ -55,7 +55,8 @@ const uint32_t *phist_cells(const struct phist *h, size_t i, size_t *n);
 int phist_append(struct phist *h, const uint8_t *query, size_t len, const uint32_t *cells,
     size_t ncells, char *err);
 /* Entry i's released cells become the union of its own and cells[0 .. n) (a later
- * release of the same sets: proto/atoms.h); the file is rewritten. */
+ * release of the same sets: proto/atoms.h); the file is rewritten and the version
+ * changes, unless the union is what the entry had (then nothing changes). */
 int phist_merge(struct phist *h, size_t i, const uint32_t *cells, size_t n, char *err);
 /* The packed form of the whole history, appended to out. */
 void phist_pack(const struct phist *h, struct buf *out);

@@ -23,7 +23,7 @@ struct hubpool {
     uint8_t qhash[WIRE_HASH_LEN];
     struct layout L;
     size_t n;                       /* nodes of the roster */
-    mask_elem *sum;                 /* layout_elems(&L): the sum of the shares */
+    uint64_t *sum;                  /* layout_elems(&L): the sum of the shares (Z_2^64) */
     struct buf *answer;             /* per node: its PoolAnswer as received */
     struct buf *response;           /* per node: its signed response (the PoolReply's) */
     uint8_t (*commit)[WIRE_HASH_LEN];   /* per node: SHA-256 of its response envelope */
@@ -196,14 +196,14 @@ audit_pos(const struct layout *L, size_t c)
  * The kept cells are the released sets, for the history.
  */
 static int
-audit_apply(struct hubpool *p, mask_elem *sums, char *err)
+audit_apply(struct hubpool *p, uint64_t *sums, char *err)
 {
     const struct layout *L = &p->L;
     struct paudit_set *cs = xcalloc(L->ncells + 1, sizeof *cs);
     unsigned char *kept = xcalloc(L->ncells + 1, 1);
     size_t nc = 0;
     for (size_t c = 0; c < L->ncells; c++) {
-        struct pool_position x = {(uint64_t)sums[audit_pos(L, c)],
+        struct pool_position x = {sums[audit_pos(L, c)],
             (uint32_t)sums[layout_vector_off(L, LAYOUT_CONTRIB) + audit_pos(L, c)],
             (uint32_t)sums[layout_vector_off(L, LAYOUT_SMALL) + audit_pos(L, c)],
             (uint32_t)sums[layout_vector_off(L, LAYOUT_WITHHELD) + audit_pos(L, c)]};
@@ -296,7 +296,7 @@ check_response(const struct hubpool *p, const struct pki_trust *trust,
     }
     uint8_t h[WIRE_HASH_LEN];
     pki_sha256(a->masked.data, a->masked.len, h);
-    if (a->masked.len != (layout_elems(&p->L) + (*share)->atoms) * MASK_ELEM_LEN ||
+    if (a->masked.len != (layout_elems(&p->L) + (*share)->atoms) * MASK_COUNT_LEN ||
         memcmp(h, (*share)->masked_hash.data, WIRE_HASH_LEN) != 0) {
         errf(err, "node '%s' sent a share that is not the one it signed", name);
         goto done;
@@ -333,12 +333,9 @@ hubpool_add(struct hubpool *p, const struct pki_trust *trust, const struct pki_c
         share->min_events_per_param};
     pool_policy_merge(&p->policy, &np);
     size_t n = layout_elems(&p->L);
-    mask_elem *v = xcalloc(n, sizeof *v);
-    mask_unpack(a->masked.data, n, v);
-    mask_add(p->sum, v, n);
-    free(v);
+    mask_add_packed_counts(p->sum, a->masked.data, n);
     if (p->audit != NULL)           /* the atom counts after the values and flags */
-        hubaudit_add(p->audit, a->masked.data + n * MASK_ELEM_LEN);
+        hubaudit_add(p->audit, a->masked.data + n * MASK_COUNT_LEN);
     buf_append(&p->answer[i], answer, len);
     buf_append(&p->response[i], a->response.data, a->response.len);
     p->have++;
@@ -354,7 +351,7 @@ hubpool_release_body(struct hubpool *p, const char *hub, int64_t released_at_ms,
     if (!hubpool_complete(p))
         return errf(err, "%zu of %zu nodes have answered", p->have, p->n);
     struct release *r = NULL;
-    mask_elem *sums = p->sum, *audited = NULL;
+    uint64_t *sums = p->sum, *audited = NULL;
     if (p->audit != NULL) {
         size_t n = layout_elems(&p->L);
         audited = xcalloc(n, sizeof *audited);

@@ -1028,11 +1028,14 @@ pool_answer(struct relay *r, struct pending *p, const Fedra__HubFrame *f,
     const char *name = r->nodes[p->node].name;
     char why[RELAY_NOTE_MAX], shown[PKI_MAX_NAME + 1];
     int ok = 0;
-    struct buf share = {0};
-    buf_append(&share, f->payload.data, f->payload.len);
+    /* The frame's bytes as they are; a copy only for a test hub's hook to alter. */
+    struct buf share = {f->payload.data, f->payload.len, 0};
     snprintf(shown, sizeof shown, "%s", name);
-    if (r->io.tamper != NULL)       /* tests: a hub that records what it sees */
+    if (r->io.tamper != NULL) {     /* tests: a hub that records what it sees */
+        share = (struct buf){0};
+        buf_append(&share, f->payload.data, f->payload.len);
         r->io.tamper(r->io.tamper_arg, RELAY_TAMPER_SHARE, shown, &share);
+    }
     /* the link's certificate, verified (CRL too) */
     const struct pki_cert *known = now->wall_ms / 1000 < r->nodes[p->node].not_after
         ? r->nodes[p->node].parsed : NULL;
@@ -1048,7 +1051,8 @@ pool_answer(struct relay *r, struct pending *p, const Fedra__HubFrame *f,
     int later = pr->fit != NULL && hubfit_round(pr->fit) > 1;
     event_blob(r, now, ok ? "share" : "refused", pr->analyst_name, pr->route_id, pr->qhash, name,
         ok ? share.p : NULL, ok ? share.len : 0, ok ? "" : why);
-    buf_release(&share);
+    if (r->io.tamper != NULL)
+        buf_release(&share);
     if (!later)     /* a fit's later rounds: the analyst hears at the end */
         reply(r, now, &pr->analyst, pr->route_id, name, ok ? FEDRA__HUB_STATUS__HUB_STATUS_OK :
             FEDRA__HUB_STATUS__HUB_STATUS_REFUSED, ok ? "" : why, NULL, 0);

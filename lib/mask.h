@@ -3,13 +3,27 @@
  * al., CCS 2017, without dropout recovery: a pooled result needs every node
  * of the roster, so no mask seed is ever secret-shared).
  *
- * Ring.  Every value travels as an element of Z_2^128 (unsigned __int128,
- * wrapping).  A count is itself; a real is fixed point, round(x * 2^64)
+ * Ring.  A pooled model's values (node/sharefit.h) travel as elements of
+ * Z_2^128 (unsigned __int128, wrapping); a pooled table's in Z_2^64 ("Counts",
+ * below).  A count is itself; a real is fixed point, round(x * 2^64)
  * (MASK_FRAC_BITS), for |x| < 2^MASK_INT_BITS.  Sums of up to 2^(127 -
  * 64 - MASK_INT_BITS) = 2^9 such reals (more nodes than WIRE_MAX_AUDIENCE)
  * cannot wrap, and the sum decodes to the exact sum of the nodes' rounded
  * values, rounded once to a double: closer to the pooled sum than the
  * floating-point sums of direct mode, whose order differs from R's anyway.
+ *
+ * Counts.  A pooled table (proto/layout.h: counts, the nodes' flags, the
+ * pooled auditor's atom sizes) holds counts only, so its share travels in a
+ * second ring, Z_2^64 (uint64_t, wrapping), MASK_COUNT_LEN bytes an element:
+ * half the stream to expand and the bytes to send, hash and keep of Z_2^128
+ * (a pooled km by stage on the 30-day grid: 9,760 elements, 156 KB a node
+ * in Z_2^128).  A sum over MASK_MAX_ROSTER nodes of at most SNAP_MAX_ROWS
+ * (5e7) rows each is below 2^34: it cannot wrap.  The masks are uniform in
+ * Z_2^64 (ChaCha20's words), so a masked count is as uniform as before.  A
+ * sum above MASK_COUNT_MAX (REPORT_MAX_ROWS, the most rows a node may claim)
+ * is no honest sum (mask_count_sum): a share of garbage passes that test at
+ * a position with probability 2^-24, and the release's consistency checks
+ * (analysis/pool.h) read the flags too.  Models (reals) stay in Z_2^128.
  *
  * Masks.  Nodes a and b of a roster agree a key by X25519 between their
  * certified transport keys (crypto_scalarmult, the keys their certificates
@@ -17,7 +31,8 @@
  *     seed = BLAKE2b-256(key = X25519 shared secret,
  *                        "fedra/mask/v1" || pk_low || pk_high || query_hash || label)
  * ChaCha20 (IETF, zero nonce: the seed is never reused) expands it into one
- * ring element per position.  The node whose public key sorts lower adds the
+ * ring element per position (16 bytes of stream; 8 in the count ring, whose
+ * seeds also hash a tag after the label: mask.c).  The node whose public key sorts lower adds the
  * stream, the other subtracts it, so over the whole roster every stream
  * cancels and only the sum is left.  To anyone holding neither key of a
  * pair, a masked vector of a roster of 2 or more nodes is uniformly random.
@@ -104,5 +119,19 @@ int mask_tag(const struct mask_node *m, size_t to, const uint8_t *msg, size_t le
     uint8_t tag[MASK_TAG_LEN]);
 int mask_tag_check(const struct mask_node *m, size_t from, const uint8_t *msg, size_t len,
     const uint8_t tag[MASK_TAG_LEN]);
+
+/* The count ring, Z_2^64 (see "Counts" above). */
+#define MASK_COUNT_LEN 8                    /* bytes of one count element, little-endian */
+#define MASK_COUNT_MAX ((uint64_t)1 << 40)  /* a decoded sum above it is no honest sum */
+/* A sum as a count: -1 if it is above MASK_COUNT_MAX. */
+int mask_count_sum(uint64_t s, uint64_t *out);
+void mask_pack_counts(const uint64_t *v, size_t n, uint8_t *out);
+void mask_unpack_counts(const uint8_t *in, size_t n, uint64_t *v);
+void mask_add_counts(uint64_t *acc, const uint64_t *v, size_t n);
+/* acc[i] += element i of in (n packed elements): the hub's sum without a copy. */
+void mask_add_packed_counts(uint64_t *acc, const uint8_t *in, size_t n);
+/* mask_apply in the count ring. */
+int mask_apply_counts(const struct mask_node *m, const char *label, uint64_t *v, size_t n,
+    char *err);
 
 #endif /* !MASK_H */

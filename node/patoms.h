@@ -37,6 +37,36 @@ struct certcache;
  */
 int patoms_count(const struct snapshot *snap, const char *self, const struct pki_trust *trust,
     struct certcache *cc, const ProtobufCBinaryData *hist, size_t nhist,
-    const Fedra__QueryBody *cur, mask_elem **out, size_t *natoms, char *err);
+    const Fedra__QueryBody *cur, uint64_t **out, size_t *natoms, char *err);
+
+/*
+ * What repeats from one pooled query to the next at a node: the history.
+ * It only grows (the hub appends each new released question; a merge adds
+ * cells, never a query), so a node keeps
+ *   - the SHA-256 of each history Envelope whose signature verified: a
+ *     signature is a property of the bytes, so it is checked once, not with
+ *     every pooled query (63 of them: 4 ms a query).  The signer's
+ *     certificate is still verified each time (certcache: CRL, validity);
+ *   - per row of its snapshot, the row's atom over the history queries
+ *     (their digits, mixed radix, query 0 slowest, as analysis/paudit.h lays
+ *     them out): a new query's atoms are then that times its radix plus its
+ *     own digit, one pass as cheap as a count, and a question asked before
+ *     (its sets are a history entry's) is a histogram of the kept atoms.
+ *     Atoms of the history alone are below PAUDIT_MAX_ATOMS, so 2 bytes a
+ *     row.  Kept for the snapshot whose content hash and size it was made
+ *     for, and the history whose Envelope hashes it was made over; a
+ *     history that is not an extension of it (a new hub history) starts it
+ *     again.  Snapshots above PATOMS_CACHE_ROWS rows are counted afresh.
+ * patoms_count_kept is patoms_count with such a cache (NULL: none); the
+ * counts are the same (test_patoms).
+ */
+#define PATOMS_CACHE_ROWS (1u << 22)    /* rows whose history atoms are kept (8 MiB) */
+#define PATOMS_CACHE_SIGS 64            /* verified history Envelopes kept (PAUDIT_MAX_QUERIES) */
+struct patoms_cache;
+struct patoms_cache *patoms_cache_new(void);
+void patoms_cache_free(struct patoms_cache *c);
+int patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const char *self,
+    const struct pki_trust *trust, struct certcache *cc, const ProtobufCBinaryData *hist,
+    size_t nhist, const Fedra__QueryBody *cur, uint64_t **out, size_t *natoms, char *err);
 
 #endif /* !PATOMS_H */

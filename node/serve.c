@@ -15,6 +15,7 @@
  * signalfd in the main poll loop, so no state is touched from a handler.
  */
 #include "node/serve.h"
+#include "node/patoms.h"
 #include "node/share.h"
 #include "node/sharefit.h"
 #include "proto/evidence.h"
@@ -67,6 +68,7 @@ struct node {
     struct pki_trust *trust;        /* federation CA + CRL */
     struct certcache *certs;        /* analyst certificates verified against trust */
     struct mask_cache *masks;       /* pooled answers' key agreements with the peers */
+    struct patoms_cache *patoms;    /* the pooled auditor's history, kept (node/patoms.h) */
     struct pki_cert *cert;          /* this node's certificate */
     struct pki_key *key;            /* this node's signing key */
     char name[PKI_MAX_NAME + 1];    /* from the certificate's SAN URI */
@@ -793,7 +795,7 @@ answer_pooled_model(struct node *nd, struct query_state *s, const Fedra__PoolRou
         FEDRA_VERSION_STRING, &path, NULL};
     /* Round 1 carries the rows per atom of the pooled auditor (node/patoms.h). */
     struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
-        nd->certs, nd->masks, nd->name, NULL, 0};
+        nd->certs, nd->masks, nd->name, NULL, 0, NULL};
     if (round == NULL)
         sp.history = hublink_pool_history(nd->hub, &sp.nhistory);
     if (sharefit_answer(&nd->fits, &ctx, &sp, s->q, round, nd->trust, nd->curve_secret,
@@ -824,7 +826,7 @@ answer_pooled(struct node *nd, struct query_state *s)
     struct node_kind_ctx ctx = {nd->snap, &nd->models, pki_cert_not_after(nd->cert) * 1000,
         FEDRA_VERSION_STRING, nd->cfg.model_path_check ? &path : NULL, NULL};
     struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
-        nd->certs, nd->masks, nd->name, NULL, 0};
+        nd->certs, nd->masks, nd->name, NULL, 0, nd->patoms};
     sp.history = hublink_pool_history(nd->hub, &sp.nhistory);    /* node/patoms.h */
     if (share_answer(&ctx, &sp, s->q, nd->trust, nd->curve_secret, nd->curve_public, s->qhash,
             s->now / 1000, &s->share, s->share_hash, &s->masked, s->err) != 0) {
@@ -1216,6 +1218,7 @@ node_open(struct node *nd, const char *config_path, char *err)
     nd->crl_installed_ms = util_now_ms();
     nd->certs = certcache_new();
     nd->masks = mask_cache_new();
+    nd->patoms = patoms_cache_new();
     if (load_identity(nd, nd->trust, &nd->cert, &nd->key, err) != 0)
         return -1;
     snprintf(nd->name, sizeof nd->name, "%s", pki_cert_name(nd->cert));
@@ -1263,6 +1266,7 @@ node_close(struct node *nd)
     certcache_free(nd->certs);
     mask_cache_free(nd->masks);
     audit_stmts_free(nd->audit_st);     /* before its database closes */
+    patoms_cache_free(nd->patoms);
     store_free(nd->store);
     pki_cert_free(nd->cert);
     pki_key_free(nd->key);

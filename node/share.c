@@ -16,13 +16,13 @@
 
 /* Put value x at position i, with its flags if it has them (see share.h). */
 static void
-put(mask_elem *out, const struct layout *L, size_t i, uint64_t x,
+put(uint64_t *out, const struct layout *L, size_t i, uint64_t x,
     const struct disclose_policy *pol)
 {
-    out[i] += mask_count(x);
+    out[i] += x;
     if (i >= L->nflag)
         return;
-    uint64_t v = (uint64_t)out[i];
+    uint64_t v = out[i];
     out[layout_vector_off(L, LAYOUT_CONTRIB) + i] = v > 0;
     out[layout_vector_off(L, LAYOUT_SMALL) + i] = disclose_suppress(pol, v);
 }
@@ -46,7 +46,7 @@ cell_of(const struct layout *L, char *const *levels, size_t n, char *err)
 
 int
 share_fill_count(const struct layout *L, const Fedra__CountResult *count,
-    const struct disclose_policy *pol, mask_elem *out, char *err)
+    const struct disclose_policy *pol, uint64_t *out, char *err)
 {
     memset(out, 0, layout_elems(L) * sizeof *out);
     for (size_t i = 0; i < count->n_cells; i++) {
@@ -61,7 +61,7 @@ share_fill_count(const struct layout *L, const Fedra__CountResult *count,
 
 int
 share_fill_km(const struct layout *L, const Fedra__KmResult *km,
-    const struct disclose_policy *pol, mask_elem *out, char *err)
+    const struct disclose_policy *pol, uint64_t *out, char *err)
 {
     memset(out, 0, layout_elems(L) * sizeof *out);
     for (size_t s = 0; s < km->n_strata; s++) {
@@ -75,9 +75,11 @@ share_fill_km(const struct layout *L, const Fedra__KmResult *km,
             if (b < 0)
                 return errf(err, "time %d is not on the %u-day grid within the pooled "
                     "horizon of %d days", t->time[r], L->grid, LAYOUT_HORIZON_DAYS);
-            put(out, L, layout_surv_events(L, (size_t)at, (size_t)b), t->events[r], pol);
-            put(out, L, layout_surv_censored(L, (size_t)at, (size_t)b), t->censored[r],
-                pol);
+            if (t->events[r] > LAYOUT_LANE_MAX || t->censored[r] > LAYOUT_LANE_MAX)
+                return errf(err, "more than %llu events or censorings at one time",
+                    (unsigned long long)LAYOUT_LANE_MAX);
+            put(out, L, layout_surv_bin(L, (size_t)at, (size_t)b),
+                layout_bin_pack(t->events[r], t->censored[r]), pol);
             if (L->competing && r < t->n_competing)
                 put(out, L, layout_surv_competing(L, (size_t)at, (size_t)b),
                     t->competing[r], pol);
@@ -137,10 +139,10 @@ done:
 }
 
 int
-share_mask(const struct mask_node *m, const struct layout *L, mask_elem *v, char *err)
+share_mask(const struct mask_node *m, const struct layout *L, uint64_t *v, char *err)
 {
     for (int k = 0; k < LAYOUT_VECTORS; k++)
-        if (mask_apply(m, layout_vector_label(k), v + layout_vector_off(L, k),
+        if (mask_apply_counts(m, layout_vector_label(k), v + layout_vector_off(L, k),
                 layout_vector_len(L, k), err) != 0)
             return -1;
     return 0;
@@ -151,14 +153,14 @@ share_atoms(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     const Fedra__QueryBody *q, const struct pki_trust *trust, const struct mask_node *m,
     Fedra__PoolShare *share, struct buf *masked, char *err)
 {
-    mask_elem *a = NULL;
+    uint64_t *a = NULL;
     size_t n = 0;
-    if (patoms_count(ctx->snap, sp->self != NULL ? sp->self : "", trust, sp->certs, sp->history,
-            sp->nhistory, q, &a, &n, err) != 0)
+    if (patoms_count_kept(sp->atoms, ctx->snap, sp->self != NULL ? sp->self : "", trust,
+            sp->certs, sp->history, sp->nhistory, q, &a, &n, err) != 0)
         return -1;
-    int rc = mask_apply(m, PATOMS_LABEL, a, n, err);
+    int rc = mask_apply_counts(m, PATOMS_LABEL, a, n, err);
     if (rc == 0) {
-        mask_pack(a, n, buf_extend(masked, n * MASK_ELEM_LEN));
+        mask_pack_counts(a, n, buf_extend(masked, n * MASK_COUNT_LEN));
         share->atoms = n;
     }
     free(a);
@@ -196,7 +198,7 @@ share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
     struct node_answer ans = {0};
     struct node_kind_ctx c = *ctx;
     c.policy = pol;
-    mask_elem *v = NULL;
+    uint64_t *v = NULL;
     int rc = -1;
     if ((k->admit != NULL && k->admit(pol, spec, err) != 0) || k->execute(&c, spec, &ans, err) != 0)
         goto done;
@@ -214,7 +216,7 @@ share_answer(const struct node_kind_ctx *ctx, const struct share_policy *sp,
         goto done;
     size_t start = masked->len;
     fedra__pool_share__init(share);
-    mask_pack(v, elems, buf_extend(masked, elems * MASK_ELEM_LEN));
+    mask_pack_counts(v, elems, buf_extend(masked, elems * MASK_COUNT_LEN));
     if (share_atoms(&c, sp, q, trust, m, share, masked, err) != 0)
         goto done;
     pki_sha256(masked->p + start, masked->len - start, hash);

@@ -4,8 +4,8 @@
  *
  * A pooled query is answered as any other up to the statistic before the
  * node's own release rules (its kind's execute).  That statistic is put on
- * the query's fixed layout (proto/layout.h), four vectors of ring elements
- * (lib/mask.h), position by position:
+ * the query's fixed layout (proto/layout.h), four vectors of elements of
+ * the count ring, Z_2^64 (lib/mask.h), position by position:
  *   value      the count, stratum size, events or censorings there
  *   contrib    1 if value is not 0
  *   small      1 if value is 1 .. the node's min_cell - 1
@@ -35,9 +35,9 @@ struct pki_trust;
 
 /* The statistic on the layout: out has layout_elems(L) elements. */
 int share_fill_count(const struct layout *L, const Fedra__CountResult *count,
-    const struct disclose_policy *pol, mask_elem *out, char *err);
+    const struct disclose_policy *pol, uint64_t *out, char *err);
 int share_fill_km(const struct layout *L, const Fedra__KmResult *km,
-    const struct disclose_policy *pol, mask_elem *out, char *err);
+    const struct disclose_policy *pol, uint64_t *out, char *err);
 
 /*
  * The masks of this node (transport key pair sk/pk) for the query q (its
@@ -52,7 +52,7 @@ int share_roster(const struct pki_trust *trust, struct certcache *cc, struct mas
     const uint8_t sk[MASK_KEY_LEN], const uint8_t pk[MASK_KEY_LEN],
     const uint8_t qhash[WIRE_HASH_LEN], int64_t now, struct mask_node **out, char *err);
 /* Mask the LAYOUT_VECTORS vectors of v (layout_elems(L) elements) in place. */
-int share_mask(const struct mask_node *m, const struct layout *L, mask_elem *v, char *err);
+int share_mask(const struct mask_node *m, const struct layout *L, uint64_t *v, char *err);
 
 /*
  * A node's whole answer to a verified pooled query q (hash qhash): the kind's
@@ -60,11 +60,12 @@ int share_mask(const struct mask_node *m, const struct layout *L, mask_elem *v, 
  * own), the statistic on the layout, masked over the roster.  Fills share
  * (the commitment and the policy the hub applies; masked_hash points into
  * hash, WIRE_HASH_LEN bytes, which must outlive it) and appends the masked
- * vectors, MASK_ELEM_LEN bytes an element, to masked, then (share->atoms
+ * vectors, MASK_COUNT_LEN bytes an element, to masked, then (share->atoms
  * of them) its masked rows per atom of the pooled auditor (share_atoms).
  * min_sites is the node's policy for the pool (analysis/pool.h).
  */
 struct node_kind_ctx;
+struct patoms_cache;
 /* The node's pooled policy: what it asks of the pool, and the smallest roster it joins. */
 struct share_policy {
     const struct disclose_policy *pol;
@@ -77,6 +78,7 @@ struct share_policy {
     const char *self;
     const ProtobufCBinaryData *history;
     size_t nhistory;
+    struct patoms_cache *atoms;     /* what repeats across queries (node/patoms.h), or NULL */
 };
 /*
  * The pooled auditor's part of the share: the node's rows per atom of the

@@ -52,7 +52,7 @@ layout_make(const Fedra__QuerySpec *spec, uint32_t grid, struct layout *L, char 
     L->grid = grid;
     L->nbins = LAYOUT_HORIZON_DAYS / grid + 1;
     L->competing = spec->kind == FEDRA__KIND__KIND_CIF;
-    size_t per = 1 + (L->competing ? 3 : 2) * L->nbins;
+    size_t per = 1 + (L->competing ? 2 : 1) * L->nbins;
     if (L->ncells > LAYOUT_MAX_POSITIONS / per)
         return errf(err, "%zu strata of %zu time bins are more than %u pooled positions; "
             "use a coarser grid or fewer strata", L->ncells, L->nbins, LAYOUT_MAX_POSITIONS);
@@ -114,25 +114,32 @@ layout_surv_n(const struct layout *L, size_t s)
 static size_t
 bins_of(const struct layout *L, size_t s)
 {
-    return L->ncells + s * (L->competing ? 3 : 2) * L->nbins;
+    return L->ncells + s * (L->competing ? 2 : 1) * L->nbins;
 }
 
 size_t
-layout_surv_events(const struct layout *L, size_t s, size_t k)
+layout_surv_bin(const struct layout *L, size_t s, size_t k)
 {
     return bins_of(L, s) + k;
 }
 
 size_t
-layout_surv_censored(const struct layout *L, size_t s, size_t k)
+layout_surv_competing(const struct layout *L, size_t s, size_t k)
 {
     return bins_of(L, s) + L->nbins + k;
 }
 
-size_t
-layout_surv_competing(const struct layout *L, size_t s, size_t k)
+uint64_t
+layout_bin_pack(uint64_t events, uint64_t censored)
 {
-    return bins_of(L, s) + 2 * L->nbins + k;
+    return events + (censored << LAYOUT_LANE_BITS);
+}
+
+void
+layout_bin_unpack(uint64_t x, uint64_t *events, uint64_t *censored)
+{
+    *events = x & LAYOUT_LANE_MAX;
+    *censored = x >> LAYOUT_LANE_BITS;
 }
 
 long

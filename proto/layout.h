@@ -12,9 +12,15 @@
  *          slowest (mixed radix).  Open variables (ICD-O-3 codes) have no
  *          level list and cannot be pooled.  No grouping: one position.
  *   km     first every stratum's size n (the strata: the combinations as
- *          for count), then per stratum nbins time bins of events, then as
- *          many of censorings (cif: and as many of competing events; logrank
- *          not stratified by node is km's layout).
+ *          for count), then per stratum nbins time bins, each ONE element
+ *          holding two counts in lanes of LAYOUT_LANE_BITS: the events,
+ *          plus the censorings times 2^32 (cif: then nbins of competing
+ *          events, one count each; logrank not stratified by node is km's
+ *          layout).  The lanes add without carrying while the pooled
+ *          stratum holds fewer than 2^32 patients (both counts are at most
+ *          its size), which the hub checks before it decodes; the element
+ *          is masked in Z_2^64 as a whole, so it is as uniform as any, and a
+ *          pooled km sends half the elements of a bin per count.
  *          Bin k holds times k x grid (times are rounded up to the grid at
  *          the node, as in direct mode); the bins reach LAYOUT_HORIZON_DAYS.
  *          Pooled survival needs a grid: exact times would make the layout
@@ -30,7 +36,7 @@
 #include "proto/wire.h"
 
 #define LAYOUT_HORIZON_DAYS 36525       /* 100 years of follow-up */
-#define LAYOUT_MAX_POSITIONS (1u << 17) /* a pooled answer's positions: 4 x 16 bytes each, 8 MiB */
+#define LAYOUT_MAX_POSITIONS (1u << 17) /* a pooled answer's positions: 4 x 8 bytes each, 4 MiB */
 #define LAYOUT_LEVEL_TEXT 16            /* an integer level as text */
 /*
  * A share is LAYOUT_VECTORS vectors, in this order (node/share.h says what
@@ -41,7 +47,7 @@
  * cut by its pooled risk set (R4), and the hub has no use for the number of
  * nodes with an event in each bin, so it does not learn it; the shares are
  * also a quarter of the size they would be.  Each vector is masked under its
- * own label (lib/mask.h mask_apply).
+ * own label, in the count ring Z_2^64 (lib/mask.h mask_apply_counts).
  */
 #define LAYOUT_VECTORS 4
 #define LAYOUT_VALUE 0
@@ -74,10 +80,14 @@ const char *layout_level_text(const struct layout *L, size_t k, uint32_t idx,
 /* Combination <-> its level indices (nvars of them). */
 size_t layout_cell(const struct layout *L, const uint32_t *idx);
 void layout_cell_levels(const struct layout *L, size_t cell, uint32_t *idx);
-/* km: position of stratum s's n, of its events and of its censorings at bin k. */
+/* km: position of stratum s's n, and of its events and censorings at bin k (one element). */
 size_t layout_surv_n(const struct layout *L, size_t s);
-size_t layout_surv_events(const struct layout *L, size_t s, size_t k);
-size_t layout_surv_censored(const struct layout *L, size_t s, size_t k);
+size_t layout_surv_bin(const struct layout *L, size_t s, size_t k);
+/* A bin's element: events in the low lane, censorings in the high one; and back. */
+#define LAYOUT_LANE_BITS 32
+#define LAYOUT_LANE_MAX (((uint64_t)1 << LAYOUT_LANE_BITS) - 1)    /* a lane's largest count */
+uint64_t layout_bin_pack(uint64_t events, uint64_t censored);
+void layout_bin_unpack(uint64_t x, uint64_t *events, uint64_t *censored);
 /* cif only: position of stratum s's competing events at bin k. */
 size_t layout_surv_competing(const struct layout *L, size_t s, size_t k);
 /* The mask label of vector k ("value", "contrib", "small", "withheld"). */

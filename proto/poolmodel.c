@@ -298,7 +298,7 @@ poolmodel_check(const struct poolmodel *L, const uint8_t *answer, size_t len, co
        passes the answers on to the nodes without them. */
     int atoms_bad = sh->atoms > PAUDIT_MAX_ATOMS ||
         (sh->atoms > 0 && sh->atoms_hash.len != WIRE_HASH_LEN) ||
-        (a->atoms.len > 0 && a->atoms.len != sh->atoms * MASK_ELEM_LEN);
+        (a->atoms.len > 0 && a->atoms.len != sh->atoms * MASK_COUNT_LEN);
     if (!atoms_bad && a->atoms.len > 0) {
         pki_sha256(a->atoms.data, a->atoms.len, h);
         atoms_bad = memcmp(h, sh->atoms_hash.data, WIRE_HASH_LEN) != 0;

@@ -26,13 +26,13 @@ struct release {
  * flags, or (past L->nflag: a time bin) its value with no flags.
  */
 static int
-position(const struct layout *L, const mask_elem *sums, size_t i, uint32_t nodes,
+position(const struct layout *L, const uint64_t *sums, size_t i, uint32_t nodes,
     struct pool_position *x, char *err)
 {
     uint64_t v[LAYOUT_VECTORS] = {0};
     int nv = i < L->nflag ? LAYOUT_VECTORS : 1;
     for (int k = 0; k < nv; k++)
-        if (mask_sum_count(sums[layout_vector_off(L, k) + i], &v[k]) != 0)
+        if (mask_count_sum(sums[layout_vector_off(L, k) + i], &v[k]) != 0)
             return errf(err, "the pooled shares do not add up at position %zu: a node sent a "
                 "wrong share; nothing is released", i);
     if (nv == 1) {
@@ -62,7 +62,7 @@ levels_of(struct release *r, const struct layout *L, size_t cell, size_t slot)
 }
 
 static size_t
-count_present(const struct layout *L, const mask_elem *sums, size_t (*pos)(const struct layout *, size_t))
+count_present(const struct layout *L, const uint64_t *sums, size_t (*pos)(const struct layout *, size_t))
 {
     size_t n = 0;
     for (size_t c = 0; c < L->ncells; c++)
@@ -78,7 +78,7 @@ count_pos(const struct layout *L, size_t c)
 }
 
 static int
-build_count(struct release *r, const struct layout *L, const mask_elem *sums, uint32_t nodes,
+build_count(struct release *r, const struct layout *L, const uint64_t *sums, uint32_t nodes,
     const struct pool_policy *pol, char *err)
 {
     fedra__count_result__init(&r->count);
@@ -120,7 +120,7 @@ build_count(struct release *r, const struct layout *L, const mask_elem *sums, ui
 }
 
 static int
-build_km(struct release *r, const struct layout *L, const mask_elem *sums, uint32_t nodes,
+build_km(struct release *r, const struct layout *L, const uint64_t *sums, uint32_t nodes,
     const struct pool_policy *pol, char *err)
 {
     fedra__km_result__init(&r->km);
@@ -139,16 +139,20 @@ build_km(struct release *r, const struct layout *L, const mask_elem *sums, uint3
             goto done;
         if (x.value == 0)
             continue;
+        /* A bin's two lanes add without carrying only below 2^32 patients (layout.h). */
+        if (x.value > LAYOUT_LANE_MAX) {
+            errf(err, "a pooled stratum of %llu patients is more than a time bin's lanes hold "
+                "(%llu); nothing is released", (unsigned long long)x.value,
+                (unsigned long long)LAYOUT_LANE_MAX);
+            goto done;
+        }
         uint64_t total = 0;
         for (size_t b = 0; b < L->nbins; b++) {
-            struct pool_position e, k, m = {0, 0, 0, 0};
-            if (position(L, sums, layout_surv_events(L, s, b), nodes, &e, err) != 0 ||
-                position(L, sums, layout_surv_censored(L, s, b), nodes, &k, err) != 0 ||
-                (L->competing && position(L, sums, layout_surv_competing(L, s, b), nodes,
-                     &m, err) != 0))
+            struct pool_position m = {0, 0, 0, 0};
+            if (L->competing && position(L, sums, layout_surv_competing(L, s, b), nodes, &m,
+                    err) != 0)
                 goto done;
-            d[b] = e.value;
-            c[b] = k.value;
+            layout_bin_unpack(sums[layout_surv_bin(L, s, b)], &d[b], &c[b]);
             k2[b] = m.value;
             out[b] = d[b] + k2[b];  /* everyone who leaves the risk set by an event */
             total += d[b] + c[b] + k2[b];
@@ -211,7 +215,7 @@ done:
 }
 
 int
-release_build(const struct layout *L, const mask_elem *sums, uint32_t nodes,
+release_build(const struct layout *L, const uint64_t *sums, uint32_t nodes,
     const struct pool_policy *pol, struct release **out, char *err)
 {
     struct release *r = xcalloc(1, sizeof *r);

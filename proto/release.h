@@ -3,7 +3,8 @@
  * sum of every participant's masked share (issue 14; node/share.h,
  * analysis/pool.h).
  *
- * Given the unmasked sums of the LAYOUT_VECTORS vectors (values, and per
+ * Given the unmasked sums of the LAYOUT_VECTORS vectors (in the count ring,
+ * lib/mask.h: values, and per
  * flagged position the number of nodes that contributed, were small,
  * withheld: proto/layout.h) and
  * the strictest policy of the participants, it builds the wire result the
@@ -33,7 +34,7 @@
 
 /* The released result; free with release_free(). */
 struct release;
-int release_build(const struct layout *L, const mask_elem *sums, uint32_t nodes,
+int release_build(const struct layout *L, const uint64_t *sums, uint32_t nodes,
     const struct pool_policy *pol, struct release **out, char *err);
 void release_free(struct release *r);
 /* Point rel's result field (count or km) at r's result (r must outlive rel's packing). */

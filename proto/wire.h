@@ -84,8 +84,9 @@
 /*
  * Pooled release (issue 14): a node's PoolAnswer is its signed response and
  * its masked share (proto/layout.h: at most LAYOUT_MAX_POSITIONS positions of
- * 4 x 16 bytes, 8 MiB); the hub's PoolReply carries its signed release and
- * every node's signed response.
+ * 4 x 8 bytes in the count ring, 4 MiB; the bound below is still that of 16-byte
+ * elements, which a model's share has); the hub's PoolReply carries its signed
+ * release and every node's signed response.
  */
 #define WIRE_MAX_POOL_ATOMS (1u << 16)  /* the pooled auditor's atoms (analysis/paudit.h) */
 #define WIRE_MAX_POOL_MASKED ((8u << 20) + WIRE_MAX_POOL_ATOMS * 16u)

@@ -731,11 +731,11 @@ struct  Fedra__PoolAnswer
    */
   ProtobufCBinaryData response;
   /*
-   * MASK_ELEM_LEN-byte elements: values, contributed, small, withheld
+   * count ring (MASK_COUNT_LEN bytes an element): values, contributed, small, withheld, atoms; a model's: MASK_ELEM_LEN
    */
   ProtobufCBinaryData masked;
   /*
-   * a fit's round 1: its masked rows per atom (PoolShare.atoms_hash)
+   * a fit's round 1: its masked rows per atom, count ring (PoolShare.atoms_hash)
    */
   ProtobufCBinaryData atoms;
 };

@@ -31,7 +31,7 @@
 #include "proto/wire.h"
 
 #define POOLPEEK_MAX_FILE (WIRE_MAX_POOL_ANSWER + 1)
-#define POOLPEEK_COUNT_MAX ((mask_elem)1 << 40)
+#define POOLPEEK_COUNT_MAX ((uint64_t)1 << 40)
 
 static double
 chisq(const uint8_t *b, size_t n)
@@ -79,8 +79,8 @@ main(int argc, char **argv)
     size_t npos = b->pool->positions;
     /* The values come first: npos of them, then the flags of the flagged positions,
      * then the pooled auditor's atom counts (PoolShare.atoms). */
-    size_t elems = a->masked.len / MASK_ELEM_LEN;
-    if (a->masked.len % MASK_ELEM_LEN != 0 || elems < npos + b->pool->atoms)
+    size_t elems = a->masked.len / MASK_COUNT_LEN;     /* the count ring (lib/mask.h) */
+    if (a->masked.len % MASK_COUNT_LEN != 0 || elems < npos + b->pool->atoms)
         return die("share", "the masked bytes do not fit the positions");
     elems -= b->pool->atoms;
     if ((elems - npos) % (LAYOUT_VECTORS - 1) != 0 || (elems - npos) / (LAYOUT_VECTORS - 1) > npos)
@@ -101,9 +101,9 @@ main(int argc, char **argv)
         if (mask_node_new(&m, sk, pk, (const uint8_t (*)[MASK_KEY_LEN])roster, 2,
                 b->query_hash.data, err) != 0)
             return die("key agreement", err);
-        mask_elem *v = xcalloc(npos, sizeof *v), *c = xcalloc(npos, sizeof *c);
-        mask_unpack(a->masked.data, npos, v);
-        if (mask_apply(m, layout_vector_label(LAYOUT_VALUE), c, npos, err) != 0)
+        uint64_t *v = xcalloc(npos, sizeof *v), *c = xcalloc(npos, sizeof *c);
+        mask_unpack_counts(a->masked.data, npos, v);
+        if (mask_apply_counts(m, layout_vector_label(LAYOUT_VALUE), c, npos, err) != 0)
             return die("mask", err);
         int counts = 1;
         for (size_t i = 0; i < npos; i++) {
@@ -116,9 +116,9 @@ main(int argc, char **argv)
                 printf("%s%llu", i ? "," : "", (unsigned long long)v[i]);
             putchar('\n');
         } else {
-            uint8_t *bytes = xmalloc(npos * MASK_ELEM_LEN);
-            mask_pack(v, npos, bytes);
-            printf("masked %.1f\n", chisq(bytes, npos * MASK_ELEM_LEN));
+            uint8_t *bytes = xmalloc(npos * MASK_COUNT_LEN);
+            mask_pack_counts(v, npos, bytes);
+            printf("masked %.1f\n", chisq(bytes, npos * MASK_COUNT_LEN));
             free(bytes);
         }
         free(v);

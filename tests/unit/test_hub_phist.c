@@ -77,6 +77,11 @@ kept_across_restarts(void **state)
     assert_true(phist_version(h) > v);
     uint32_t u[] = {0, 3, 2};
     assert_entry(h, 0, "query-one", u, 3);
+    /* Released again with cells it already has: nothing changes, not even the version. */
+    v = phist_version(h);
+    assert_int_equal(phist_merge(h, 0, c3, 2, err), 0);
+    assert_true(phist_version(h) == v);
+    assert_entry(h, 0, "query-one", u, 3);
     struct buf packed = {0};
     phist_pack(h, &packed);
     phist_free(h);

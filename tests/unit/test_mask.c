@@ -127,17 +127,23 @@ a_missing_node_leaves_noise(void **state)
  * different query or label gives a different mask.
  */
 static double
+chisq_of(const uint8_t *bytes, size_t len)
+{
+    double cnt[256] = {0};
+    for (size_t i = 0; i < len; i++)
+        cnt[bytes[i]]++;
+    double e = (double)len / 256, x2 = 0;
+    for (int b = 0; b < 256; b++)
+        x2 += (cnt[b] - e) * (cnt[b] - e) / e;
+    return x2;
+}
+
+static double
 chisq_bytes(const mask_elem *v, size_t n)
 {
     uint8_t bytes[LEN * MASK_ELEM_LEN];
     mask_pack(v, n, bytes);
-    double cnt[256] = {0};
-    for (size_t i = 0; i < n * MASK_ELEM_LEN; i++)
-        cnt[bytes[i]]++;
-    double e = (double)(n * MASK_ELEM_LEN) / 256, x2 = 0;
-    for (int b = 0; b < 256; b++)
-        x2 += (cnt[b] - e) * (cnt[b] - e) / e;
-    return x2;
+    return chisq_of(bytes, n * MASK_ELEM_LEN);
 }
 
 static void
@@ -301,6 +307,137 @@ kept_agreements_mask_the_same(void **state)
 }
 
 /*
+ * The count ring, Z_2^64: counts cancel over the roster exactly, a missing
+ * node leaves noise, one masked vector is uniform, the same label gives the
+ * same mask, and the count ring never reads the stream of the Z_2^128 one.
+ */
+static void
+count_ring_masks_cancel(void **state)
+{
+    (void)state;
+    struct roster r;
+    make_roster(&r);
+    char err[FEDRA_ERRLEN];
+    static uint64_t c[NODES][LEN];
+    uint64_t sum[LEN] = {0}, part[LEN] = {0};
+    for (int i = 0; i < NODES; i++) {
+        uint64_t v[LEN];
+        for (size_t k = 0; k < LEN; k++)
+            v[k] = c[i][k] = randombytes_uniform(1000000);
+        struct mask_node *m = NULL;
+        assert_int_equal(mask_node_new(&m, r.sk[i], r.pk[i], r.pk, NODES, r.qhash, err), 0);
+        assert_int_equal(mask_apply_counts(m, "value", v, LEN, err), 0);
+        mask_node_free(m);
+        uint8_t b[LEN * MASK_COUNT_LEN];
+        mask_pack_counts(v, LEN, b);
+        mask_add_packed_counts(sum, b, LEN);
+        if (i > 0)
+            mask_add_counts(part, v, LEN);
+    }
+    int small = 0;
+    for (size_t k = 0; k < LEN; k++) {
+        uint64_t want = 0, got, out;
+        for (int i = 0; i < NODES; i++)
+            want += c[i][k];
+        assert_int_equal(mask_count_sum(sum[k], &got), 0);
+        assert_int_equal(got, want);
+        small += mask_count_sum(part[k], &out) == 0 && out < 1000000000;
+    }
+    assert_int_equal(small, 0);     /* node 0's vector left out: its masks stay in */
+    /* One masked vector: uniform bytes; zeros and ones differ by exactly 1. */
+    uint64_t z[LEN] = {0}, o[LEN];
+    mask_elem wide[LEN] = {0};
+    for (size_t k = 0; k < LEN; k++)
+        o[k] = 1;
+    struct mask_node *m = NULL;
+    assert_int_equal(mask_node_new(&m, r.sk[1], r.pk[1], r.pk, NODES, r.qhash, err), 0);
+    assert_int_equal(mask_apply_counts(m, "value", z, LEN, err), 0);
+    assert_int_equal(mask_apply_counts(m, "value", o, LEN, err), 0);
+    assert_int_equal(mask_apply(m, "value", wide, LEN, err), 0);
+    mask_node_free(m);
+    uint8_t bz[LEN * MASK_COUNT_LEN], bo[LEN * MASK_COUNT_LEN], bw[LEN * MASK_ELEM_LEN];
+    mask_pack_counts(z, LEN, bz);
+    mask_pack_counts(o, LEN, bo);
+    mask_pack(wide, LEN, bw);
+    for (size_t k = 0; k < LEN; k++)
+        assert_true(o[k] - z[k] == 1);
+    assert_true(chisq_of(bz, sizeof bz) < 377.1);
+    assert_true(chisq_of(bo, sizeof bo) < 377.1);
+    assert_memory_not_equal(bz, bw, sizeof bz);     /* another stream than Z_2^128's */
+    /* Decoding a sum: MASK_COUNT_MAX is the largest count. */
+    uint64_t out;
+    assert_int_equal(mask_count_sum(MASK_COUNT_MAX, &out), 0);
+    assert_true(out == MASK_COUNT_MAX);
+    assert_int_equal(mask_count_sum(MASK_COUNT_MAX + 1, &out), -1);
+    assert_int_equal(mask_count_sum((uint64_t)0 - 1, &out), -1);   /* a negative "count" */
+    uint64_t pv[2] = {((uint64_t)1 << 60) + 7, 42}, pw[2];
+    uint8_t pb[2 * MASK_COUNT_LEN];
+    mask_pack_counts(pv, 2, pb);
+    assert_int_equal(pb[0], 7);
+    assert_int_equal(pb[7], 0x10);
+    mask_unpack_counts(pb, 2, pw);
+    assert_memory_equal(pv, pw, sizeof pv);
+}
+
+/*
+ * The streams are what mask.h says: for a roster of two, the node whose key
+ * sorts lower adds ChaCha20-IETF (libsodium's crypto_stream_chacha20_ietf,
+ * zero nonce) under BLAKE2b(key = seed, label), 16 bytes an element; in the
+ * count ring under BLAKE2b(key = seed, label || NUL || "u64"), 8 bytes an
+ * element; the other node subtracts the same.  LEN elements cross several of
+ * mask.c's stream blocks (OpenSSL's ChaCha20); SHORT fit one (libsodium's).
+ */
+#define SHORT 10
+static void
+streams_are_chacha20_ietf(void **state)
+{
+    (void)state;
+    struct roster r;
+    make_roster(&r);
+    char err[FEDRA_ERRLEN];
+    int lo = memcmp(r.pk[0], r.pk[1], MASK_KEY_LEN) < 0 ? 0 : 1, hi = 1 - lo;
+    uint8_t shared[crypto_scalarmult_BYTES], seed[32], key[32], key64[32];
+    assert_int_equal(crypto_scalarmult(shared, r.sk[lo], r.pk[hi]), 0);
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, shared, sizeof shared, sizeof seed);
+    crypto_generichash_update(&st, (const uint8_t *)"fedra/mask/v1", 13);
+    crypto_generichash_update(&st, r.pk[lo], MASK_KEY_LEN);
+    crypto_generichash_update(&st, r.pk[hi], MASK_KEY_LEN);
+    crypto_generichash_update(&st, r.qhash, MASK_HASH_LEN);
+    crypto_generichash_final(&st, seed, sizeof seed);
+    crypto_generichash(key, sizeof key, (const uint8_t *)"value", 5, seed, sizeof seed);
+    crypto_generichash(key64, sizeof key64, (const uint8_t *)"value\0u64", 9, seed, sizeof seed);
+    static uint8_t s128[LEN * MASK_ELEM_LEN], s64[LEN * MASK_COUNT_LEN];
+    uint8_t nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {0};
+    crypto_stream_chacha20_ietf(s128, sizeof s128, nonce, key);
+    crypto_stream_chacha20_ietf(s64, sizeof s64, nonce, key64);
+    for (int who = 0; who < 2; who++) {
+        int i = who ? hi : lo;
+        mask_elem w[LEN] = {0}, want[LEN];
+        uint64_t c[LEN] = {0}, cwant[LEN];
+        struct mask_node *m = NULL;
+        assert_int_equal(mask_node_new(&m, r.sk[i], r.pk[i], r.pk, 2, r.qhash, err), 0);
+        mask_elem ws[SHORT] = {0};
+        uint64_t cs[SHORT] = {0};
+        assert_int_equal(mask_apply(m, "value", w, LEN, err), 0);
+        assert_int_equal(mask_apply_counts(m, "value", c, LEN, err), 0);
+        assert_int_equal(mask_apply(m, "value", ws, SHORT, err), 0);
+        assert_int_equal(mask_apply_counts(m, "value", cs, SHORT, err), 0);
+        mask_node_free(m);
+        mask_unpack(s128, LEN, want);
+        mask_unpack_counts(s64, LEN, cwant);
+        for (size_t k = 0; k < LEN; k++) {
+            assert_true(w[k] == (who ? 0 - want[k] : want[k]));
+            assert_true(c[k] == (who ? 0 - cwant[k] : cwant[k]));
+        }
+        for (size_t k = 0; k < SHORT; k++) {
+            assert_true(ws[k] == w[k]);
+            assert_true(cs[k] == c[k]);
+        }
+    }
+}
+
+/*
  * Pair tags: every node checks every peer's tag for it; the tag fails for
  * another message, another receiver, the reverse direction, another query,
  * a node outside the pair (it has no key of that pair), and from itself.
@@ -359,6 +496,8 @@ main(void)
         cmocka_unit_test(fixed_point_limits),
         cmocka_unit_test(rosters_are_checked),
         cmocka_unit_test(kept_agreements_mask_the_same),
+        cmocka_unit_test(count_ring_masks_cancel),
+        cmocka_unit_test(streams_are_chacha20_ietf),
         cmocka_unit_test(pair_tags_hold_for_one_pair_and_direction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -792,7 +792,7 @@ pfit_answer(struct fx *f, struct pfit *p, int k, const Fedra__PoolRound *round,
     assert_int_equal(pki_curve_public(sk, pk), 0);
     struct node_kind_path path = {f->trust, f->certs, node_name[k], p->qhash, util_now_ms()};
     struct node_kind_ctx ctx = {n->snap, &n->cache, 0, NULL, &path, NULL};
-    struct share_policy sp = {&f->pol, 3, 2, f->certs, NULL, node_name[k], NULL, 0};
+    struct share_policy sp = {&f->pol, 3, 2, f->certs, NULL, node_name[k], NULL, 0, NULL};
     Fedra__PoolShare share;
     struct buf masked = {0}, env = {0};
     int rc = sharefit_answer(&p->t[k], &ctx, &sp, p->q, round, f->trust, sk, pk, p->qhash,

@@ -238,7 +238,7 @@ counts_are_the_records_atoms(void **state)
     pack_query(&s[2], 0, &cur);
     Fedra__QueryBody *q = wire_query_decode(cur.p, cur.len, err);
     assert_non_null(q);
-    mask_elem *v = NULL;
+    uint64_t *v = NULL;
     size_t n = 0;
     assert_int_equal(patoms_count(f->snap, SELF, f->trust, f->cc, hist, 2, q, &v, &n, err), 0);
     /* radix 4 (sex: F, M, U, + none), 2, 2 */
@@ -250,7 +250,7 @@ counts_are_the_records_atoms(void **state)
     want[0] = 0;                        /* rows in no set are not sent */
     uint64_t total = 0;
     for (size_t k = 0; k < n; k++) {
-        assert_true(v[k] == (mask_elem)want[k]);
+        assert_true(v[k] == want[k]);
         total += (uint64_t)v[k];
     }
     assert_true(total > 0);
@@ -292,7 +292,7 @@ history_only_from_analysts(void **state)
     at[1] = '1';
     pack_query(&now, 0, &cur);
     Fedra__QueryBody *q = wire_query_decode(cur.p, cur.len, err);
-    mask_elem *v = NULL;
+    uint64_t *v = NULL;
     size_t n;
     struct {
         struct buf *b;
@@ -318,6 +318,72 @@ history_only_from_analysts(void **state)
     buf_release(&cur);
 }
 
+/*
+ * A kept cache (patoms_count_kept) counts exactly as patoms_count does, as
+ * the history grows, for a question asked again (its sets a history entry's),
+ * for a history that is not an extension of the kept one, and it never
+ * takes an altered Envelope for the verified one it kept.
+ */
+static void
+kept_history_counts_the_same(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN];
+    int a = 5 + rnd(20);
+    struct spec s[4] = {{a, 0, 1, 1}, {a + 2, 0, 0, 0}, {-1, 1, 0, 1}, {a + 1, 1, 1, 1}};
+    struct buf env[4] = {{0}, {0}, {0}, {0}}, body[4] = {{0}, {0}, {0}, {0}};
+    ProtobufCBinaryData hist[4];
+    Fedra__QueryBody *cur[4];
+    for (int i = 0; i < 4; i++) {
+        signed_query(f->ana, f->ana_key, &s[i], 0, &env[i]);
+        hist[i] = (ProtobufCBinaryData){env[i].len, env[i].p};
+        pack_query(&s[i], 0, &body[i]);
+        cur[i] = wire_query_decode(body[i].p, body[i].len, err);
+        assert_non_null(cur[i]);
+    }
+    /* (history length, new query): growing, a repeat, a shorter history, growing again. */
+    static const int steps[][2] = {{0, 0}, {1, 1}, {2, 2}, {2, 0}, {3, 3}, {3, 1}, {1, 2},
+        {3, 0}, {3, 3}};
+    struct patoms_cache *pc = patoms_cache_new();
+    for (size_t t = 0; t < sizeof steps / sizeof steps[0]; t++) {
+        uint64_t *kept = NULL, *fresh = NULL;
+        size_t nk = 0, nf = 0;
+        size_t nh = (size_t)steps[t][0];
+        assert_int_equal(patoms_count_kept(pc, f->snap, SELF, f->trust, f->cc, hist, nh,
+            cur[steps[t][1]], &kept, &nk, err), 0);
+        assert_int_equal(patoms_count(f->snap, SELF, f->trust, f->cc, hist, nh,
+            cur[steps[t][1]], &fresh, &nf, err), 0);
+        assert_int_equal(nk, nf);
+        assert_memory_equal(kept, fresh, nk * sizeof *kept);
+        free(kept);
+        free(fresh);
+    }
+    /* One byte of a kept Envelope's signed body changed: refused, not taken as kept. */
+    struct buf altered = {0};
+    buf_append(&altered, env[0].p, env[0].len);
+    uint8_t *var = memmem(altered.p, altered.len, "age_years", 9);
+    assert_non_null(var);
+    char agebuf[16];
+    snprintf(agebuf, sizeof agebuf, "%d", a);
+    uint8_t *at = memmem(var, altered.len - (size_t)(var - altered.p), agebuf, strlen(agebuf));
+    assert_non_null(at);
+    at[0] = at[0] == '9' ? '8' : (uint8_t)(at[0] + 1);
+    ProtobufCBinaryData bad[1] = {{altered.len, altered.p}};
+    uint64_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(patoms_count_kept(pc, f->snap, SELF, f->trust, f->cc, bad, 1, cur[2], &v,
+        &n, err), -1);
+    assert_non_null(strstr(err, "not signed by the analyst"));
+    assert_null(v);
+    patoms_cache_free(pc);
+    buf_release(&altered);
+    for (int i = 0; i < 4; i++) {
+        wire_query_free(cur[i]);
+        buf_release(&env[i]);
+        buf_release(&body[i]);
+    }
+}
+
 int
 main(void)
 {
@@ -328,6 +394,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(counts_are_the_records_atoms),
         cmocka_unit_test(history_only_from_analysts),
+        cmocka_unit_test(kept_history_counts_the_same),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

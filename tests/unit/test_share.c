@@ -56,7 +56,7 @@ make_nodes(struct node *nd)
 
 /* Mask every node's share, sum them, and release. */
 static int
-pool_and_release(const struct layout *L, mask_elem *const *share, struct release **rel,
+pool_and_release(const struct layout *L, uint64_t *const *share, struct release **rel,
     char *err)
 {
     uint8_t pk[NODES][MASK_KEY_LEN], sk[NODES][MASK_KEY_LEN], qhash[MASK_HASH_LEN];
@@ -64,13 +64,13 @@ pool_and_release(const struct layout *L, mask_elem *const *share, struct release
         crypto_box_keypair(pk[i], sk[i]);
     randombytes_buf(qhash, sizeof qhash);
     size_t n = layout_elems(L);
-    mask_elem *sum = calloc(n, sizeof *sum);
+    uint64_t *sum = calloc(n, sizeof *sum);
     for (int i = 0; i < NODES; i++) {
         struct mask_node *m = NULL;
         assert_int_equal(mask_node_new(&m, sk[i], pk[i], pk, NODES, qhash, err), 0);
         assert_int_equal(share_mask(m, L, share[i], err), 0);
         mask_node_free(m);
-        mask_add(sum, share[i], n);
+        mask_add_counts(sum, share[i], n);
     }
     int rc = release_build(L, sum, NODES, &ppol, rel, err);
     free(sum);
@@ -121,7 +121,7 @@ again:
     char err[FEDRA_ERRLEN];
     assert_int_equal(layout_make(&spec, 0, &L, err), 0);
     assert_int_equal(L.npos, VARS_NTUMOUR * VARS_NSEX);
-    mask_elem *share[NODES];
+    uint64_t *share[NODES];
     for (int i = 0; i < NODES; i++) {
         Fedra__CountResult cr;
         Fedra__Cell cells[TYPES * 2];
@@ -195,7 +195,7 @@ km_pools_exactly_and_stops_at_the_pooled_risk_set(void **state)
     struct layout L;
     char err[FEDRA_ERRLEN];
     assert_int_equal(layout_make(&spec, GRID, &L, err), 0);
-    mask_elem *share[NODES];
+    uint64_t *share[NODES];
     for (int i = 0; i < NODES; i++) {
         /* Each node's life tables, as its km kind executes them (unsuppressed). */
         Fedra__KmResult km = FEDRA__KM_RESULT__INIT;
@@ -297,7 +297,7 @@ a_wrong_share_refuses_the_release(void **state)
     struct layout L;
     char err[FEDRA_ERRLEN];
     assert_int_equal(layout_make(&spec, 0, &L, err), 0);
-    mask_elem *share[NODES];
+    uint64_t *share[NODES];
     for (int i = 0; i < NODES; i++)
         share[i] = calloc(layout_elems(&L), sizeof **share);
     share[2][layout_vector_off(&L, LAYOUT_VALUE) + 1] += 3;   /* a value with no contributed flag */
@@ -348,6 +348,58 @@ layouts_are_bounded(void **state)
     assert_int_equal(layout_level(&L, 0, layout_level_text(&L, 0, 42, buf)), 42);
 }
 
+/*
+ * A time bin is one element with two lanes (proto/layout.h): events, and
+ * censorings times 2^32.  Packed shares summed decode to the summed counts,
+ * full lanes included; a pooled stratum of 2^32 patients or more, whose
+ * lanes could carry into each other, is refused rather than decoded.
+ */
+static void
+survival_bins_carry_two_lanes(void **state)
+{
+    (void)state;
+    uint64_t e, c;
+    layout_bin_unpack(layout_bin_pack(LAYOUT_LANE_MAX, LAYOUT_LANE_MAX), &e, &c);
+    assert_true(e == LAYOUT_LANE_MAX && c == LAYOUT_LANE_MAX);
+    Fedra__QuerySpec spec = FEDRA__QUERY_SPEC__INIT;
+    spec.kind = FEDRA__KIND__KIND_KM;
+    struct layout L;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(layout_make(&spec, GRID, &L, err), 0);
+    assert_int_equal(L.npos, 1 + L.nbins);     /* one stratum: its size, one element a bin */
+    uint64_t *sum = calloc(layout_elems(&L), sizeof *sum);
+    uint64_t ev[3] = {7, 0, 4}, ce[3] = {1, 9, 3}, n = 0;
+    for (int i = 0; i < 3; i++) {
+        sum[layout_surv_bin(&L, 0, 2)] += layout_bin_pack(ev[i], ce[i]);
+        n += ev[i] + ce[i];
+    }
+    sum[layout_surv_n(&L, 0)] = n;
+    sum[layout_vector_off(&L, LAYOUT_CONTRIB)] = 3;
+    struct release *rel = NULL;
+    assert_int_equal(release_build(&L, sum, 3, &ppol, &rel, err), 0);
+    Fedra__PoolRelease pr = FEDRA__POOL_RELEASE__INIT;
+    release_attach(rel, &pr);
+    assert_non_null(pr.km);
+    assert_int_equal(pr.km->n_strata, 1);
+    const Fedra__LifeTable *t = pr.km->strata[0];
+    assert_int_equal(t->n, n);
+    assert_int_equal(t->n_time, 1);
+    assert_int_equal(t->time[0], 2 * GRID);
+    assert_int_equal(t->events[0], 11);
+    assert_int_equal(t->censored[0], 13);
+    release_free(rel);
+    /* 2^32 patients in the stratum: the lanes could carry; nothing is released. */
+    memset(sum, 0, layout_elems(&L) * sizeof *sum);
+    sum[layout_surv_n(&L, 0)] = LAYOUT_LANE_MAX + 1;
+    sum[layout_surv_bin(&L, 0, 0)] = LAYOUT_LANE_MAX + 1;    /* as one lane could not hold */
+    sum[layout_vector_off(&L, LAYOUT_CONTRIB)] = 3;
+    rel = NULL;
+    assert_int_equal(release_build(&L, sum, 3, &ppol, &rel, err), -1);
+    assert_non_null(strstr(err, "lanes"));
+    assert_null(rel);
+    free(sum);
+}
+
 int
 main(void)
 {
@@ -357,6 +409,7 @@ main(void)
         cmocka_unit_test(km_pools_exactly_and_stops_at_the_pooled_risk_set),
         cmocka_unit_test(a_wrong_share_refuses_the_release),
         cmocka_unit_test(layouts_are_bounded),
+        cmocka_unit_test(survival_bins_carry_two_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
