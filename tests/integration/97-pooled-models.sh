@@ -148,5 +148,6 @@ expect_status 1 "node N3 killed mid-fit" fedra $fit
 expect_grep "node 'N3' (did not answer|could not be sent) round 2 of the pooled fit" "$WORK/last.err" \
     "the fit is refused, naming the node and the round"
 untamper
+"$ROOT/scripts/federation" down fed >/dev/null 2>&1     # (N3 is down already)
 
 done_checks
