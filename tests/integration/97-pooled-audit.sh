@@ -189,8 +189,7 @@ expect_grep '"count_max":null' small.json "neither gives a count or a bound"
 check "the hub restarted" hub_restart '$a # restarted'
 b=$(pc "${G1}age_years < $A1")
 check "after a restart the history still withholds the second count ($b)" test "$b" = "held"
-fedra-hub log export --config fed/hub/hub.conf >relay.jsonl
-route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/')
+route=$(last_release_route fed/hub/hub.conf)
 expect_status 0 "fedra-hub recompute: the audited release from the kept shares and history" \
     fedra-hub recompute --config fed/hub/hub.conf --route "$route"
 expect_grep "release recomputes from the 3 kept shares" "$WORK/last.out" "and it is the one signed"
@@ -207,8 +206,7 @@ check "the fit one patient apart is refused ($f2)" test "$f2" = refused
 expect_grep "differencing: the counts this fit gives" pfit.err "naming differencing, not the patient"
 f3=$(pfit "${GF}age_years <= $AF")
 check "the first fit again is a repeat, answered the same ($f3)" test "$f3" = "$f1"
-fedra-hub log export --config fed/hub/hub.conf >relay.jsonl
-route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/')
+route=$(last_release_route fed/hub/hub.conf)
 expect_status 0 "fedra-hub recompute of the audited fit (its rounds and its audit again)" \
     fedra-hub recompute --config fed/hub/hub.conf --route "$route"
 expect_grep "the fit's release recomputes" "$WORK/last.out" "and it is the one signed"

@@ -103,8 +103,7 @@ expect_status 1 "the fit's bundle with one byte changed does not verify" \
 expect_grep "does NOT verify" "$WORK/last.err" "saying so"
 
 # --- The hub's log: the fit's release recomputed from the masked shares it kept ---
-fedra-hub log export --config fed/hub/hub.conf >relay.jsonl
-route=$(grep '"kind":"release"' relay.jsonl | tail -n 1 | sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/')
+route=$(last_release_route fed/hub/hub.conf)
 expect_status 0 "fedra-hub recompute of the fit: every round again from the kept shares" \
     fedra-hub recompute --config fed/hub/hub.conf --route "$route"
 expect_grep "the fit's release recomputes from the [0-9]* kept shares: [0-9]* rounds of 4 nodes" \

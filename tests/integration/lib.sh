@@ -65,3 +65,9 @@ done_checks() {
     [ "$_failed" = 0 ]
     exit $?
 }
+
+# last_release_route HUBCONF: the route id of the hub's last pooled release (its relay log)
+last_release_route() {
+    fedra-hub log export --config "$1" | grep '"kind":"release"' | tail -n 1 |
+        sed 's/.*"route_id":"\([0-9a-f]*\)".*/\1/'
+}
