@@ -49,44 +49,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/gfp.h"
+
 #define NONE UINT32_MAX
-#define P ((uint64_t)0x1FFFFFFFFFFFFFFF)   /* 2^61 - 1 */
-
-/* ---- GF(p) ---- */
-
-static inline uint64_t
-addm(uint64_t a, uint64_t b)
-{
-    uint64_t s = a + b;
-    return s >= P ? s - P : s;
-}
-
-static inline uint64_t
-subm(uint64_t a, uint64_t b)
-{
-    return a >= b ? a - b : a + P - b;
-}
-
-static inline uint64_t
-mulm(uint64_t a, uint64_t b)
-{
-    /* a, b < p: the product < 2^122; 2^61 = 1 (mod p) folds the high part. */
-    unsigned __int128 t = (unsigned __int128)a * b;
-    return addm((uint64_t)t & P, (uint64_t)(t >> 61));
-}
-
-static uint64_t
-invm(uint64_t a)                    /* a != 0: a^(p-2) */
-{
-    uint64_t r = 1, e = P - 2;
-    while (e) {
-        if (e & 1)
-            r = mulm(r, a);
-        a = mulm(a, a);
-        e >>= 1;
-    }
-    return r;
-}
+#define P GFP_P
 
 /* ---- state ---- */
 
@@ -532,17 +498,17 @@ eliminate(struct derive *d, uint32_t i, uint32_t c)
                     continue;           /* cancels against the pivot */
             } else if (s >= rj->len || ri->col[t] < rj->col[s]) {
                 a = ri->col[t];
-                v = subm(0, mulm(f, ri->val[t++]));
+                v = gfp_sub(0, gfp_mul(f, ri->val[t++]));
             } else {
                 a = rj->col[s];
-                v = subm(rj->val[s++], mulm(f, ri->val[t++]));
+                v = gfp_sub(rj->val[s++], gfp_mul(f, ri->val[t++]));
             }
             if (v != 0) {
                 col[len] = a;
                 val[len++] = v;
             }
         }
-        uint64_t h = subm(rj->h, mulm(f, ri->h));
+        uint64_t h = gfp_sub(rj->h, gfp_mul(f, ri->h));
         if (row_replace(d, j, rj->piv, col, val, len, cap, h) != 0) {
             row_release(d, col, val, cap);
             return -1;
@@ -576,7 +542,7 @@ repivot(struct derive *d, uint32_t i)
     uint32_t c = best_pivot(d, r->col, r->len);
     if (c == NONE)
         return 1;
-    uint64_t inv = invm(r->val[row_find(r, c)]);
+    uint64_t inv = gfp_inv(r->val[row_find(r, c)]);
     uint32_t cap = r->len, len = 0;
     uint32_t *col;
     uint64_t *val;
@@ -585,9 +551,9 @@ repivot(struct derive *d, uint32_t i)
     for (uint32_t t = 0; t < r->len; t++)
         if (r->col[t] != c) {
             col[len] = r->col[t];
-            val[len++] = mulm(r->val[t], inv);
+            val[len++] = gfp_mul(r->val[t], inv);
         }
-    if (row_replace(d, i, c, col, val, len, cap, mulm(r->h, inv)) != 0) {
+    if (row_replace(d, i, c, col, val, len, cap, gfp_mul(r->h, inv)) != 0) {
         row_release(d, col, val, cap);
         return -1;
     }
@@ -669,12 +635,12 @@ rebuild(struct derive *d, uint32_t j, uint32_t e, int *pivot_small)
             continue;
         uint32_t b = d->part[a];
         if (is_small(d, a)) {
-            h = addm(h, mulm(v, d->r[a]));
+            h = gfp_add(h, gfp_mul(v, d->r[a]));
             change |= t < r->len;
             *pivot_small |= t == r->len;
         }
         if (is_small(d, b)) {
-            h = addm(h, mulm(v, d->r[b]));
+            h = gfp_add(h, gfp_mul(v, d->r[b]));
         } else {
             change = 1;
             nb++;
@@ -731,7 +697,7 @@ reduce(struct derive *d, uint64_t *h)
     for (uint32_t t = 0; t < d->touched.len; t++) {
         uint32_t x = d->part[d->touched.p[t]];
         if (is_small(d, x)) {
-            hres = addm(hres, d->r[x]);
+            hres = gfp_add(hres, d->r[x]);
             continue;
         }
         uint32_t i = d->pivot_row[x];
@@ -742,11 +708,11 @@ reduce(struct derive *d, uint64_t *h)
                 if (ulist_push(d, res, x) != 0)
                     return -1;
             }
-            d->acc[x] = addm(d->acc[x], 1);
+            d->acc[x] = gfp_add(d->acc[x], 1);
             continue;
         }
         const struct drow *r = &d->row[i];
-        hres = subm(hres, r->h);
+        hres = gfp_sub(hres, r->h);
         for (uint32_t s = 0; s < r->len; s++) {
             uint32_t a = r->col[s];
             if (d->mark[a] != e) {
@@ -755,7 +721,7 @@ reduce(struct derive *d, uint64_t *h)
                 if (ulist_push(d, res, a) != 0)
                     return -1;
             }
-            d->acc[a] = subm(d->acc[a], r->val[s]);
+            d->acc[a] = gfp_sub(d->acc[a], r->val[s]);
         }
     }
     uint32_t w = 0;
@@ -808,7 +774,7 @@ split(struct derive *d, const uint32_t *rows, size_t n, uint32_t nsplit, int *un
         d->r[b] = fresh(d);
         if (was_small) {
             /* r_a = r_a' + r_b: every fingerprint stays as it was. */
-            if (log_setr(d, a, subm(d->r[a], d->r[b])) != 0)
+            if (log_setr(d, a, gfp_sub(d->r[a], d->r[b])) != 0)
                 return -1;
         } else {
             d->mark[a] = e;
@@ -912,12 +878,12 @@ admit_one(struct derive *d, const uint32_t *rows, size_t n)
     uint64_t *val;
     if (row_alloc(d, nres, &col, &val) != 0)
         goto nomem;
-    uint64_t inv = invm(d->acc[c]);
+    uint64_t inv = gfp_inv(d->acc[c]);
     uint32_t len = 0;
     for (uint32_t t = 0; t < nres; t++)
         if (d->res.p[t] != c) {
             col[len] = d->res.p[t];
-            val[len++] = mulm(d->acc[d->res.p[t]], inv);
+            val[len++] = gfp_mul(d->acc[d->res.p[t]], inv);
         }
     uint32_t i = d->nbasis;
     struct undo u = {U_NEWROW, i, 0, 0, 0, NULL, NULL, 0, 0, 0};
@@ -925,7 +891,7 @@ admit_one(struct derive *d, const uint32_t *rows, size_t n)
         row_release(d, col, val, nres);
         goto nomem;
     }
-    d->row[i] = (struct drow){c, len, nres, col, val, mulm(h, inv)};
+    d->row[i] = (struct drow){c, len, nres, col, val, gfp_mul(h, inv)};
     d->rtouch[i] = d->admit_epoch;
     d->ctouch[i] = d->cand_epoch;
     d->amade[i] = d->admit_epoch;

@@ -1,5 +1,5 @@
 /*
- * paudit - the derivability auditor (R3, analysis/derive.h) applied to
+ * paudit - a derivability auditor (as R3, analysis/derive.h, at a node) for
  * POOLED releases (issue 14, "Differencing at the pooled level";
  * docs/disclosure.md §8.7).  Pure computation: no I/O, no globals.
  *
@@ -18,28 +18,39 @@
  * cell c).  Over the queries 0 .. nq-1 (the released history, then the new
  * query) a row's digits form its SIGNATURE, a mixed-radix number with radix
  * ncells(q) + 1 for query q: the ATOM of the row.  Rows of one atom belong
- * to exactly the same released sets, so these atoms refine derive's
- * elementary sets (derive merges atoms that no set tells apart).  The
+ * to exactly the same released sets, so these atoms refine the
+ * elementary sets below.  The
  * layout of atoms is a function of the specs alone, never of the data, so
  * every node can put its count of rows per atom on the same fixed
  * positions, masked like any share; the hub sums them and sees the POOLED
  * size of every atom, never a node's.
  *
- * The decision (paudit_decide).  The hub lays the pooled atoms out as
- * virtual rows (atom a: min(size[a], k) consecutive row numbers, as derive
- * tells an atom of k rows from a larger one by nothing; an empty atom has
- * none; paudit.c says why the verdicts are those on every pooled row), admits the history's released sets into a derive system with
- * threshold k = the pool's min_cell, then the new query's candidate sets
- * (the positions the pooled rules would release), largest first, so that
- * complementary suppression withholds the smallest.  derive keeps a
- * candidate only if no nonzero combination of released pooled counts is
- * then supported on atoms of 1 .. k-1 pooled rows: the pair that differs by
- * one patient, a tracker of any length, a margin minus its released cells,
- * across kinds (a count cell and a km stratum over the same rows are the
- * same set).
+ * The decision (paudit_decide): elementary sets (Chin and Ozsoyoglu, IEEE
+ * TSE 1982).  By adding and subtracting released pooled counts an analyst
+ * learns v.x for every v in the row space M of the released sets (0/1
+ * vectors over atoms, x the pooled atom sizes).  An atom is small if it
+ * holds 1 .. k-1 pooled rows, k = the pool's min_cell.  Only combinations
+ * on small atoms alone can speak of a small group, so the auditor looks at
+ * W = {v in M : v is zero on every large atom} and asks that W be spanned
+ * by the 0/1 vectors of DISJOINT groups of k or more pooled rows: its
+ * elementary sets, the finest groups the released counts isolate, none of
+ * 1 .. k-1.  That blocks the pair one patient apart, a tracker of any
+ * length, a margin minus its released cells (each derives a small group),
+ * and any combination that is not a group's count (|A| - |B| for small A,
+ * B: with outside knowledge that A is one patient, it speaks of him); across
+ * kinds, as a count cell and a km stratum over the same rows are one set.
+ * It lets through what node-level R3 (analysis/derive.h: W must be {0})
+ * refuses for no disclosure: a rare type of 6, released, that a later
+ * table by stage splits into atoms of 1 .. 4 only puts the type's own
+ * count of 6 in W; the atoms stay hidden.  The history is admitted whole,
+ * then the new query's candidate sets (the positions the pooled rules
+ * would release), largest first, so that complementary suppression
+ * withholds the smallest; each is kept only if W with it stays safe.
+ * paudit.c has the algorithm and the rule's exactness.
  *
  * Bounds (fail closed).  At most PAUDIT_MAX_QUERIES queries (history and
- * the new one) and PAUDIT_MAX_ATOMS atoms: past them the caller must refuse
+ * the new one), PAUDIT_MAX_ATOMS atoms and PAUDIT_MAX_ENTRIES stored
+ * entries in the system's basis: past them the caller must refuse
  * the pooled query (capacity), never answer it unaudited.  A history set
  * that the current pooled sizes no longer admit (the data changed since it
  * was released) leaves a system that does not hold everything the analyst
@@ -54,7 +65,9 @@
 
 #define PAUDIT_MAX_QUERIES 64           /* queries whose sets define the atoms */
 #define PAUDIT_MAX_ATOMS (1u << 16)     /* atoms (positions a node adds to its share) */
-#define PAUDIT_MAX_POOLED_ROWS (1u << 26)   /* pooled rows (derive's DERIVE_MAX_ROWS) */
+#define PAUDIT_MAX_POOLED_ROWS (1u << 26)   /* pooled rows a history may count */
+#define PAUDIT_MAX_ENTRIES (1u << 24)   /* nonzero entries of the basis (12 bytes each) */
+#define PAUDIT_ERRLEN 160               /* size of the caller's error buffer */
 
 /* The atoms of queries 0 .. nq-1 (history in release order, then the new query). */
 struct paudit_layout {
@@ -79,7 +92,7 @@ struct paudit_set {
 
 /*
  * The layout of nq queries whose ncells[q] cells (>= 1 each) define sets.
- * -1 with err (DERIVE_ERRLEN bytes, as every err here) if nq is 0 or above PAUDIT_MAX_QUERIES, a query has no cell, or the atoms
+ * -1 with err (PAUDIT_ERRLEN bytes, as every err here) if nq is 0 or above PAUDIT_MAX_QUERIES, a query has no cell, or the atoms
  * would be more than PAUDIT_MAX_ATOMS.
  */
 int paudit_layout_make(struct paudit_layout *A, const uint32_t *ncells, size_t nq, char *err);
@@ -102,7 +115,8 @@ size_t paudit_set_atoms(const struct paudit_layout *A, struct paudit_set s, uint
  * *stale = 1 if a history set was not admitted again (see above; then every
  * kept[i] is 0).  Returns the number kept, or -1 with err on bad input
  * (a set out of range, more pooled rows than PAUDIT_MAX_POOLED_ROWS) or
- * when derive's capacity is exceeded.
+ * past PAUDIT_MAX_ENTRIES (capacity).  seed draws the fingerprint weights
+ * (paudit.c): the same seed gives the same verdicts (recompute).
  */
 int paudit_decide(const struct paudit_layout *A, const uint64_t *size, uint32_t k,
     const struct paudit_set *hist, size_t nhist, const struct paudit_set *cand, size_t ncand,
