@@ -153,14 +153,13 @@ check_sets(const struct paudit_layout *A, const struct paudit_set *s, size_t n,
  * vector of W takes the same value on both (equivalently every S row: the
  * relation does not depend on the basis).  The classes G are the groups of
  * patients that W cannot tell apart, so W lies in the span of their 0/1
- * vectors and dim W <= the number of classes.  W is SAFE iff dim W equals
- * the number of classes and every class holds >= k pooled rows: then W is
- * spanned by disjoint groups of k or more, each of whose counts is derivable
- * and none finer.  Otherwise either a class of 1 .. k-1 rows is derivable (a
- * pair one patient apart, a tracker, a margin minus its cells), or W holds
- * a combination that is not a count of a group (|A| - |B| for small A, B),
- * which with what an analyst may know from outside (that A is one patient)
- * tells a small group's outcome: both unsafe.
+ * vectors and dim W <= the number of classes.  When dim W equals it, W is
+ * spanned by disjoint groups whose counts are all derivable: safe iff each
+ * holds >= k pooled rows (a class of 1 .. k-1 is a pair one patient apart,
+ * a tracker, a margin minus its cells).  When the classes are more, W also
+ * holds combinations that are no group's count, and the bounds test
+ * (bounds_safe) decides whether a small group's count follows from them and
+ * 1 .. k-1 per small class.
  *
  * Exactness.  Arithmetic is in GF(p), p = 2^61 - 1, exact for these 0/1
  * systems as derive.h argues.  Classes (released and of W) are found by two
@@ -215,6 +214,7 @@ struct ctx {
     uint64_t *f1, *f2;
     struct fp *fps;
     uint32_t *turned;               /* columns that turned small in one split */
+    uint64_t size_of_class[PAUDIT_MAX_CLASSES];     /* W's classes, in w_safe */
 };
 
 static void
@@ -549,6 +549,250 @@ fingerprint(struct ctx *C, const struct svec *v)
     }
 }
 
+/*
+ * The bounds test, for a W whose classes outnumber its dimension (it holds
+ * combinations that are no group's count).  The analyst is granted that each
+ * small class holds 1 .. k-1 (a withheld cell is never empty, and may be
+ * known to be small) and is given nothing on a class of k or more: its count
+ * is a free unknown, so only the combinations of W that are zero on the
+ * large classes (W0) bind the small ones.  The small class counts y he
+ * cannot rule out are the points of the box [1, k-1]^ns with w.y = w.s for
+ * every w of W0 (s the true sizes).  Unsafe iff some group of small classes
+ * has the same sum, below k, at every such point: then its count is known.
+ * Why a large class may go free: its true count is k or more, while the
+ * analyst can bound it below by 1 only, so a lower bound on it leaves k - 1
+ * of slack, more than the k - 2 a small class ranges over; this holds for
+ * the shapes that arise (withheld cells of several tables, each against its
+ * margin), not as a theorem for every combination.
+ *
+ * How: W0 in reduced echelon form on the small classes fixes each pivot
+ * class from the free ones, so only the free classes are enumerated, one
+ * component of linked classes at a time ((k-1)^free <= PAUDIT_MAX_BOX
+ * points each); a point stands if every pivot class
+ * comes out in 1 .. k-1.  A group's sum is the same at every standing point
+ * iff its 0/1 vector is orthogonal to U, the span of the points' differences
+ * from the truth; the groups of true size below k are searched (at most
+ * PAUDIT_MAX_GROUPS), and the search stops early once U is everything.
+ *
+ * cls[j]: column of class j, nc classes (<= PAUDIT_MAX_CLASSES), sizes in
+ * C->size_of_class.
+ */
+static int
+bounds_safe(const struct ctx *C, const struct sys *S, const struct fp *cls, size_t nc)
+{
+    static const size_t maxr = PAUDIT_MAX_CLASSES;
+    uint64_t m[PAUDIT_MAX_CLASSES][PAUDIT_MAX_CLASSES];
+    size_t d = 0, ns = 0;
+    /* W in class coordinates (a basis of at most nc rows: its dimension < nc). */
+    for (size_t r = 0; r < S->nrow && d < maxr; r++)
+        if (S->small[r]) {
+            for (size_t j = 0; j < nc; j++)
+                m[d][j] = value_at(&S->row[r], cls[j].col);
+            d++;
+        }
+    /* Eliminate the large classes: what is left on the small ones is W0. */
+    size_t top = 0;
+    for (size_t j = 0; j < nc; j++) {
+        if (C->size_of_class[j] < C->k)
+            continue;
+        size_t p = top;
+        while (p < d && m[p][j] == 0)
+            p++;
+        if (p == d)
+            continue;
+        for (size_t x = 0; x < nc; x++) {
+            uint64_t v = m[p][x];
+            m[p][x] = m[top][x];
+            m[top][x] = v;
+        }
+        uint64_t inv = gfp_inv(m[top][j]);
+        for (size_t r = 0; r < d; r++) {
+            uint64_t f = r != top ? gfp_mul(m[r][j], inv) : 0;
+            for (size_t x = 0; f != 0 && x < nc; x++)
+                m[r][x] = gfp_sub(m[r][x], gfp_mul(f, m[top][x]));
+        }
+        top++;
+    }
+    /* Rows top .. d-1 are zero on every large class: W0, on the small classes. */
+    size_t idx[PAUDIT_BOX_CLASSES];
+    uint64_t sz[PAUDIT_BOX_CLASSES];
+    for (size_t j = 0; j < nc; j++)
+        if (C->size_of_class[j] < C->k) {
+            if (ns == PAUDIT_BOX_CLASSES)
+                return 0;                   /* too many to decide: fail closed */
+            sz[ns] = C->size_of_class[j];
+            idx[ns++] = j;
+        }
+    /* W0 in reduced echelon form on the small classes: y[piv[i]] + sum over the free
+     * classes f of a[i][f] y[f] = rhs[i], rhs = the same of the true sizes. */
+    uint64_t a[PAUDIT_MAX_CLASSES][PAUDIT_BOX_CLASSES];
+    size_t na = 0, piv[PAUDIT_BOX_CLASSES];
+    unsigned char is_piv[PAUDIT_BOX_CLASSES] = {0};
+    for (size_t r = top; r < d; r++, na++)
+        for (size_t j = 0; j < ns; j++)
+            a[na][j] = m[r][idx[j]];
+    size_t rk = 0;
+    for (size_t j = 0; j < ns && rk < na; j++) {
+        size_t p = rk;
+        while (p < na && a[p][j] == 0)
+            p++;
+        if (p == na)
+            continue;
+        for (size_t x = 0; x < ns; x++) {
+            uint64_t v = a[p][x];
+            a[p][x] = a[rk][x];
+            a[rk][x] = v;
+        }
+        uint64_t inv = gfp_inv(a[rk][j]);
+        for (size_t x = 0; x < ns; x++)
+            a[rk][x] = gfp_mul(a[rk][x], inv);
+        for (size_t r = 0; r < na; r++) {
+            uint64_t f = r != rk ? a[r][j] : 0;
+            for (size_t x = 0; f != 0 && x < ns; x++)
+                a[r][x] = gfp_sub(a[r][x], gfp_mul(f, a[rk][x]));
+        }
+        piv[rk++] = j;
+        is_piv[j] = 1;
+    }
+    uint64_t rhs[PAUDIT_BOX_CLASSES];
+    size_t fr[PAUDIT_BOX_CLASSES], nfree = 0;
+    for (size_t i = 0; i < rk; i++) {
+        rhs[i] = 0;
+        for (size_t j = 0; j < ns; j++)
+            rhs[i] = gfp_add(rhs[i], gfp_mul(a[i][j], sz[j]));
+    }
+    for (size_t j = 0; j < ns; j++)
+        if (!is_piv[j])
+            fr[nfree++] = j;
+    /*
+     * Every point the analyst cannot rule out: the free classes over 1 .. k-1,
+     * each pivot class then follows and must lie in 1 .. k-1 too (an element of
+     * GF(p) below k: a fraction or a negative number is a huge one).  Their
+     * differences from the truth span U; a group's sum is the same at every
+     * point iff its 0/1 vector is orthogonal to U.  Classes that share no row
+     * of W0 move independently, so each component (classes linked by rows) is
+     * enumerated alone, the others held at the truth: U is the sum of theirs.
+     */
+    size_t comp[PAUDIT_BOX_CLASSES];
+    for (size_t j = 0; j < ns; j++)
+        comp[j] = j;
+    for (size_t i = 0; i < rk; i++)
+        for (size_t j = 0; j < ns; j++)
+            if (a[i][j] != 0) {
+                size_t x = piv[i], z = j;
+                while (comp[x] != x)
+                    x = comp[x] = comp[comp[x]];
+                while (comp[z] != z)
+                    z = comp[z] = comp[comp[z]];
+                comp[x] = z;
+            }
+    for (size_t j = 0; j < ns; j++)
+        while (comp[j] != comp[comp[j]])
+            comp[j] = comp[comp[j]];
+    uint64_t u[PAUDIT_BOX_CLASSES][PAUDIT_BOX_CLASSES];
+    size_t upiv[PAUDIT_BOX_CLASSES], nu = 0;
+    uint64_t y[PAUDIT_BOX_CLASSES];
+    memcpy(y, sz, ns * sizeof *y);
+    for (size_t root = 0; root < ns; root++) {
+        if (comp[root] != root)
+            continue;
+        size_t cf[PAUDIT_BOX_CLASSES], ncf = 0, cr[PAUDIT_BOX_CLASSES], ncr = 0;
+        for (size_t f = 0; f < nfree; f++)
+            if (comp[fr[f]] == root)
+                cf[ncf++] = fr[f];
+        for (size_t i = 0; i < rk; i++)
+            if (comp[piv[i]] == root)
+                cr[ncr++] = i;
+        uint64_t box = 1;
+        for (size_t f = 0; f < ncf && box <= PAUDIT_MAX_BOX; f++)
+            box *= C->k - 1;
+        if (box > PAUDIT_MAX_BOX)
+            return 0;                       /* fail closed */
+        for (size_t f = 0; f < ncf; f++)
+            y[cf[f]] = 1;
+        for (;;) {
+            int in = 1;
+            for (size_t t = 0; t < ncr && in; t++) {
+                size_t i = cr[t];
+                uint64_t v = rhs[i];
+                for (size_t f = 0; f < ncf; f++)
+                    v = gfp_sub(v, gfp_mul(a[i][cf[f]], y[cf[f]]));
+                y[piv[i]] = v;
+                in = v >= 1 && v < C->k;
+            }
+            if (in && nu < ns) {
+                uint64_t dv[PAUDIT_BOX_CLASSES];
+                for (size_t j = 0; j < ns; j++)
+                    dv[j] = gfp_sub(y[j], sz[j]);
+                for (size_t i = 0; i < nu; i++) {
+                    uint64_t f = dv[upiv[i]];
+                    for (size_t j = 0; f != 0 && j < ns; j++)
+                        dv[j] = gfp_sub(dv[j], gfp_mul(f, u[i][j]));
+                }
+                size_t p = 0;
+                while (p < ns && dv[p] == 0)
+                    p++;
+                if (p < ns) {
+                    uint64_t inv = gfp_inv(dv[p]);
+                    for (size_t j = 0; j < ns; j++)
+                        dv[j] = gfp_mul(dv[j], inv);
+                    for (size_t i = 0; i < nu; i++) {
+                        uint64_t f = u[i][p];
+                        for (size_t j = 0; f != 0 && j < ns; j++)
+                            u[i][j] = gfp_sub(u[i][j], gfp_mul(f, dv[j]));
+                    }
+                    memcpy(u[nu], dv, sizeof dv);
+                    upiv[nu++] = p;
+                }
+            }
+            if (nu == ns)
+                return 1;                   /* every direction is open: no sum is known */
+            size_t f = 0;
+            while (f < ncf && y[cf[f]] == C->k - 1)
+                y[cf[f++]] = 1;
+            if (f == ncf)
+                break;
+            y[cf[f]]++;
+        }
+        for (size_t j = 0; j < ns; j++)
+            if (comp[j] == root)
+                y[j] = sz[j];
+    }
+    /* Groups of small classes below k in all (so at most k - 1 of them), by search. */
+    size_t stack[PAUDIT_BOX_CLASSES], depth = 0, next = 0, tried = 0;
+    uint64_t total = 0, dot[PAUDIT_BOX_CLASSES + 1][PAUDIT_BOX_CLASSES];
+    memset(dot[0], 0, sizeof dot[0]);
+    for (;;) {
+        if (next < ns && total + sz[next] < C->k) {
+            if (++tried > PAUDIT_MAX_GROUPS)
+                return 0;                   /* fail closed */
+            size_t j = next;
+            stack[depth] = j;
+            for (size_t i = 0; i < nu; i++)
+                dot[depth + 1][i] = gfp_add(dot[depth][i], u[i][j]);
+            depth++;
+            total += sz[j];
+            int known = 1;
+            for (size_t i = 0; i < nu && known; i++)
+                known = dot[depth][i] == 0;
+            if (known)
+                return 0;                   /* a group of 1 .. k-1 whose count follows */
+            next = j + 1;
+            continue;
+        }
+        if (next < ns) {
+            next++;
+            continue;
+        }
+        if (depth == 0)
+            break;
+        depth--;
+        total -= sz[stack[depth]];
+        next = stack[depth] + 1;
+    }
+    return 1;
+}
+
 /* 1 if W (the S rows of S) passes the test above, 0 if not. */
 static int
 w_safe(struct ctx *C, const struct sys *S)
@@ -567,18 +811,26 @@ w_safe(struct ctx *C, const struct sys *S)
     }
     C->ntouched = 0;
     qsort(C->fps, n, sizeof *C->fps, cmp_fp);
-    size_t classes = 0;
-    int safe = 1;
-    for (size_t i = 0; i < n && safe;) {
+    /* The classes, each as its first column (moved to the front of fps) and size. */
+    size_t classes = 0, nsmall = 0;
+    for (size_t i = 0; i < n;) {
         uint64_t rows = 0;
         size_t j = i;
         for (; j < n && C->fps[j].f1 == C->fps[i].f1 && C->fps[j].f2 == C->fps[i].f2; j++)
             rows += C->size[C->fps[j].col];
-        classes++;
-        safe = rows >= C->k;
+        nsmall += rows < C->k;
+        if (classes < PAUDIT_MAX_CLASSES)
+            C->size_of_class[classes] = rows;
+        C->fps[classes++] = C->fps[i];
         i = j;
     }
-    return safe && classes == dim;
+    /* W spanned by its classes: each class's count is known, none may be small. */
+    if (classes == dim)
+        return nsmall == 0;
+    /* Combinations that are no group's count: the bounds decide. */
+    if (classes > PAUDIT_MAX_CLASSES)
+        return 0;                           /* fail closed */
+    return bounds_safe(C, S, C->fps, classes);
 }
 
 /* A set's columns (its nonempty atoms, ascending) into a new array. */

@@ -32,13 +32,22 @@
  * holds 1 .. k-1 pooled rows, k = the pool's min_cell.  Only combinations
  * on small atoms alone can speak of a small group, so the auditor looks at
  * W = {v in M : v is zero on every large atom} and asks that W be spanned
- * by the 0/1 vectors of DISJOINT groups of k or more pooled rows: its
+ * by the 0/1 vectors of DISJOINT groups of k or more pooled rows (its
  * elementary sets, the finest groups the released counts isolate, none of
- * 1 .. k-1.  That blocks the pair one patient apart, a tracker of any
- * length, a margin minus its released cells (each derives a small group),
- * and any combination that is not a group's count (|A| - |B| for small A,
- * B: with outside knowledge that A is one patient, it speaks of him); across
- * kinds, as a count cell and a km stratum over the same rows are one set.
+ * 1 .. k-1), or else, where W also holds combinations that are no group's
+ * count (|A| - |B| for small A and B, as two tables that each withhold one
+ * small cell give), that no group's count follows from them with bounds:
+ * granting the analyst that each small class holds 1 .. k-1, no group of
+ * classes has the same sum below k at every point he cannot rule out (A - B
+ * = 0 leaves A = B anywhere in 1 .. 4; A - B = 3 pins A = 4, B = 1).  That
+ * blocks the pair one patient apart, a tracker of any length, a margin
+ * minus its released cells (each derives a small group) and a difference
+ * that bounds pin, across kinds, as a count cell and a km stratum over the
+ * same rows are one set.  A class of k or more is a free unknown to the
+ * bounds test (paudit.c says why).  The test runs on at most
+ * PAUDIT_MAX_CLASSES classes, PAUDIT_BOX_CLASSES small ones, PAUDIT_MAX_BOX
+ * points and PAUDIT_MAX_GROUPS groups; past them the candidate is withheld
+ * (fail closed).
  * It lets through what node-level R3 (analysis/derive.h: W must be {0})
  * refuses for no disclosure: a rare type of 6, released, that a later
  * table by stage splits into atoms of 1 .. 4 only puts the type's own
@@ -67,6 +76,10 @@
 #define PAUDIT_MAX_ATOMS (1u << 16)     /* atoms (positions a node adds to its share) */
 #define PAUDIT_MAX_POOLED_ROWS (1u << 26)   /* pooled rows a history may count */
 #define PAUDIT_MAX_ENTRIES (1u << 24)   /* nonzero entries of the basis (12 bytes each) */
+#define PAUDIT_MAX_CLASSES 64           /* W's classes the bounds test handles */
+#define PAUDIT_BOX_CLASSES 32           /* small classes among them it decides on */
+#define PAUDIT_MAX_BOX (1u << 16)       /* points (k-1)^free classes it enumerates */
+#define PAUDIT_MAX_GROUPS (1u << 20)    /* groups of small classes it tries */
 #define PAUDIT_ERRLEN 160               /* size of the caller's error buffer */
 
 /* The atoms of queries 0 .. nq-1 (history in release order, then the new query). */
