@@ -549,6 +549,110 @@ fingerprint(struct ctx *C, const struct svec *v)
     }
 }
 
+/* U: the span of the differences y - s of the points found, in reduced form. */
+struct uspan {
+    size_t n, ns;
+    uint64_t u[PAUDIT_BOX_CLASSES][PAUDIT_BOX_CLASSES];
+    size_t piv[PAUDIT_BOX_CLASSES];
+};
+
+/* Add y - s to U; returns U's dimension. */
+static size_t
+uspan_add(struct uspan *U, const uint64_t *y, const uint64_t *s)
+{
+    uint64_t dv[PAUDIT_BOX_CLASSES];
+    size_t ns = U->ns;
+    for (size_t j = 0; j < ns; j++)
+        dv[j] = gfp_sub(y[j], s[j]);
+    for (size_t i = 0; i < U->n; i++) {
+        uint64_t f = dv[U->piv[i]];
+        for (size_t j = 0; f != 0 && j < ns; j++)
+            dv[j] = gfp_sub(dv[j], gfp_mul(f, U->u[i][j]));
+    }
+    size_t p = 0;
+    while (p < ns && dv[p] == 0)
+        p++;
+    if (p == ns)
+        return U->n;
+    uint64_t inv = gfp_inv(dv[p]);
+    for (size_t j = 0; j < ns; j++)
+        dv[j] = gfp_mul(dv[j], inv);
+    for (size_t i = 0; i < U->n; i++) {
+        uint64_t f = U->u[i][p];
+        for (size_t j = 0; f != 0 && j < ns; j++)
+            U->u[i][j] = gfp_sub(U->u[i][j], gfp_mul(f, dv[j]));
+    }
+    memcpy(U->u[U->n], dv, sizeof dv);
+    U->piv[U->n++] = p;
+    return U->n;
+}
+
+/*
+ * The point s + step on the free classes (step: elements of GF(p), zero on the
+ * pivots), the pivots following from W0 (rows a[0 .. rk), pivot piv[i]); added
+ * to U if every class lies in 1 .. k-1.
+ */
+static void
+probe(const struct ctx *C, struct uspan *U, const uint64_t (*a)[PAUDIT_BOX_CLASSES],
+    size_t rk, const size_t *piv, const uint64_t *s, const uint64_t *step, uint64_t *y)
+{
+    for (size_t j = 0; j < U->ns; j++) {
+        y[j] = gfp_add(s[j], step[j]);
+        if (y[j] < 1 || y[j] >= C->k)
+            return;
+    }
+    for (size_t i = 0; i < rk; i++) {
+        uint64_t v = s[piv[i]];
+        for (size_t j = 0; j < U->ns; j++)
+            v = gfp_sub(v, gfp_mul(a[i][j], step[j]));
+        if (v < 1 || v >= C->k)
+            return;
+        y[piv[i]] = v;
+    }
+    uspan_add(U, y, s);
+}
+
+/*
+ * 1 if some group of small classes, of true size below k in all (so at most
+ * k - 1 classes), has its 0/1 vector orthogonal to U (its sum is the same at
+ * every point found); 0 if none; -1 past PAUDIT_MAX_GROUPS groups.
+ */
+static int
+group_known(const struct ctx *C, const struct uspan *U, const uint64_t *sz)
+{
+    size_t ns = U->ns, stack[PAUDIT_BOX_CLASSES], depth = 0, next = 0, tried = 0;
+    uint64_t total = 0, dot[PAUDIT_BOX_CLASSES + 1][PAUDIT_BOX_CLASSES];
+    memset(dot[0], 0, sizeof dot[0]);
+    for (;;) {
+        if (next < ns && total + sz[next] < C->k) {
+            if (++tried > PAUDIT_MAX_GROUPS)
+                return -1;
+            size_t j = next;
+            stack[depth] = j;
+            for (size_t i = 0; i < U->n; i++)
+                dot[depth + 1][i] = gfp_add(dot[depth][i], U->u[i][j]);
+            depth++;
+            total += sz[j];
+            int known = 1;
+            for (size_t i = 0; i < U->n && known; i++)
+                known = dot[depth][i] == 0;
+            if (known)
+                return 1;
+            next = j + 1;
+            continue;
+        }
+        if (next < ns) {
+            next++;
+            continue;
+        }
+        if (depth == 0)
+            return 0;
+        depth--;
+        total -= sz[stack[depth]];
+        next = stack[depth] + 1;
+    }
+}
+
 /*
  * The bounds test, for a W whose classes outnumber its dimension (it holds
  * combinations that are no group's count).  The analyst is granted that each
@@ -566,9 +670,11 @@ fingerprint(struct ctx *C, const struct svec *v)
  * margin), not as a theorem for every combination.
  *
  * How: W0 in reduced echelon form on the small classes fixes each pivot
- * class from the free ones, so only the free classes are enumerated, one
- * component of linked classes at a time ((k-1)^free <= PAUDIT_MAX_BOX
- * points each); a point stands if every pivot class
+ * class from the free ones.  A probe first tries steps of one or two free
+ * classes from the truth; if the points it finds move every small group,
+ * the candidate is safe (each point is checked, so this errs never).  Else
+ * the free classes are enumerated, one component of linked classes at a
+ * time ((k-1)^free <= PAUDIT_MAX_BOX points each); a point stands if every pivot class
  * comes out in 1 .. k-1.  A group's sum is the same at every standing point
  * iff its 0/1 vector is orthogonal to U, the span of the points' differences
  * from the truth; the groups of true size below k are searched (at most
@@ -665,14 +771,38 @@ bounds_safe(const struct ctx *C, const struct sys *S, const struct fp *cls, size
         if (!is_piv[j])
             fr[nfree++] = j;
     /*
-     * Every point the analyst cannot rule out: the free classes over 1 .. k-1,
-     * each pivot class then follows and must lie in 1 .. k-1 too (an element of
-     * GF(p) below k: a fraction or a negative number is a huge one).  Their
-     * differences from the truth span U; a group's sum is the same at every
-     * point iff its 0/1 vector is orthogonal to U.  Classes that share no row
-     * of W0 move independently, so each component (classes linked by rows) is
-     * enumerated alone, the others held at the truth: U is the sum of theirs.
+     * The points the analyst cannot rule out: the free classes in 1 .. k-1, each
+     * pivot class then follows and must lie in 1 .. k-1 too (an element of GF(p)
+     * below k: a fraction or a negative number is a huge one).  Their differences
+     * from the truth span U; a group's sum is the same at every point iff its
+     * 0/1 vector is orthogonal to U.  First a probe: steps of one or two free
+     * classes from the truth (every point found is a real one, so a group they
+     * move is not known); only if some small group stays put are all points
+     * enumerated, each component of linked classes alone (the others held at
+     * the truth: U is the sum of theirs), at most PAUDIT_MAX_BOX points each.
      */
+    struct uspan U;
+    U.n = 0;
+    U.ns = ns;
+    uint64_t y[PAUDIT_BOX_CLASSES];
+    for (size_t f = 0; f < nfree && U.n < ns; f++)
+        for (uint64_t t = 1; t < C->k - 1 && U.n < ns; t++)
+            for (int sign = 0; sign < 2; sign++) {
+                uint64_t step[PAUDIT_BOX_CLASSES] = {0};
+                step[fr[f]] = sign ? GFP_P - t : t;
+                probe(C, &U, (const uint64_t(*)[PAUDIT_BOX_CLASSES])a, rk, piv, sz, step, y);
+            }
+    for (size_t f = 0; f < nfree && U.n < ns; f++)
+        for (size_t g = f + 1; g < nfree && U.n < ns; g++)
+            for (int sg = 0; sg < 4; sg++) {
+                uint64_t step[PAUDIT_BOX_CLASSES] = {0};
+                step[fr[f]] = sg & 1 ? GFP_P - 1 : 1;
+                step[fr[g]] = sg & 2 ? GFP_P - 1 : 1;
+                probe(C, &U, (const uint64_t(*)[PAUDIT_BOX_CLASSES])a, rk, piv, sz, step, y);
+            }
+    int known = group_known(C, &U, sz);
+    if (known <= 0)
+        return known == 0;                  /* every small group moves; or fail closed */
     size_t comp[PAUDIT_BOX_CLASSES];
     for (size_t j = 0; j < ns; j++)
         comp[j] = j;
@@ -689,11 +819,8 @@ bounds_safe(const struct ctx *C, const struct sys *S, const struct fp *cls, size
     for (size_t j = 0; j < ns; j++)
         while (comp[j] != comp[comp[j]])
             comp[j] = comp[comp[j]];
-    uint64_t u[PAUDIT_BOX_CLASSES][PAUDIT_BOX_CLASSES];
-    size_t upiv[PAUDIT_BOX_CLASSES], nu = 0;
-    uint64_t y[PAUDIT_BOX_CLASSES];
     memcpy(y, sz, ns * sizeof *y);
-    for (size_t root = 0; root < ns; root++) {
+    for (size_t root = 0; root < ns && U.n < ns; root++) {
         if (comp[root] != root)
             continue;
         size_t cf[PAUDIT_BOX_CLASSES], ncf = 0, cr[PAUDIT_BOX_CLASSES], ncr = 0;
@@ -720,32 +847,7 @@ bounds_safe(const struct ctx *C, const struct sys *S, const struct fp *cls, size
                 y[piv[i]] = v;
                 in = v >= 1 && v < C->k;
             }
-            if (in && nu < ns) {
-                uint64_t dv[PAUDIT_BOX_CLASSES];
-                for (size_t j = 0; j < ns; j++)
-                    dv[j] = gfp_sub(y[j], sz[j]);
-                for (size_t i = 0; i < nu; i++) {
-                    uint64_t f = dv[upiv[i]];
-                    for (size_t j = 0; f != 0 && j < ns; j++)
-                        dv[j] = gfp_sub(dv[j], gfp_mul(f, u[i][j]));
-                }
-                size_t p = 0;
-                while (p < ns && dv[p] == 0)
-                    p++;
-                if (p < ns) {
-                    uint64_t inv = gfp_inv(dv[p]);
-                    for (size_t j = 0; j < ns; j++)
-                        dv[j] = gfp_mul(dv[j], inv);
-                    for (size_t i = 0; i < nu; i++) {
-                        uint64_t f = u[i][p];
-                        for (size_t j = 0; f != 0 && j < ns; j++)
-                            u[i][j] = gfp_sub(u[i][j], gfp_mul(f, dv[j]));
-                    }
-                    memcpy(u[nu], dv, sizeof dv);
-                    upiv[nu++] = p;
-                }
-            }
-            if (nu == ns)
+            if (in && uspan_add(&U, y, sz) == ns)
                 return 1;                   /* every direction is open: no sum is known */
             size_t f = 0;
             while (f < ncf && y[cf[f]] == C->k - 1)
@@ -758,39 +860,8 @@ bounds_safe(const struct ctx *C, const struct sys *S, const struct fp *cls, size
             if (comp[j] == root)
                 y[j] = sz[j];
     }
-    /* Groups of small classes below k in all (so at most k - 1 of them), by search. */
-    size_t stack[PAUDIT_BOX_CLASSES], depth = 0, next = 0, tried = 0;
-    uint64_t total = 0, dot[PAUDIT_BOX_CLASSES + 1][PAUDIT_BOX_CLASSES];
-    memset(dot[0], 0, sizeof dot[0]);
-    for (;;) {
-        if (next < ns && total + sz[next] < C->k) {
-            if (++tried > PAUDIT_MAX_GROUPS)
-                return 0;                   /* fail closed */
-            size_t j = next;
-            stack[depth] = j;
-            for (size_t i = 0; i < nu; i++)
-                dot[depth + 1][i] = gfp_add(dot[depth][i], u[i][j]);
-            depth++;
-            total += sz[j];
-            int known = 1;
-            for (size_t i = 0; i < nu && known; i++)
-                known = dot[depth][i] == 0;
-            if (known)
-                return 0;                   /* a group of 1 .. k-1 whose count follows */
-            next = j + 1;
-            continue;
-        }
-        if (next < ns) {
-            next++;
-            continue;
-        }
-        if (depth == 0)
-            break;
-        depth--;
-        total -= sz[stack[depth]];
-        next = stack[depth] + 1;
-    }
-    return 1;
+    known = group_known(C, &U, sz);
+    return known == 0;
 }
 
 /* 1 if W (the S rows of S) passes the test above, 0 if not. */

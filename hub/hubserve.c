@@ -322,15 +322,18 @@ crl_fetched(struct hub *h)
     else
         snprintf(h->fetch_result, sizeof h->fetch_result, "installed CRL number %lld",
             (long long)r.crl_number);
+    /* Saved first, then logged: whoever reads "installed" finds the file written. */
+    int install = r.trust != NULL && r.crl_number > held && r.crl_number >= 0;
+    int saved = !install || util_write_file(h->cfg.crl, r.body.p, r.body.len, 0644, err) == 0;
     hub_log(h, "crl fetch from %s (%lld ms): %s", h->cfg.crl_url, (long long)r.took_ms,
         h->fetch_result);
+    if (!saved)
+        hub_log(h, "warning: the fetched CRL is in use but not saved: %s", err);
     if (r.trust != NULL && r.crl_number >= held && r.crl_number >= 0) {
         h->fetch_ok_ms = h->fetch_at_ms;
-        if (r.crl_number > held) {
+        if (install) {
             trust_install(h, r.trust);
             r.trust = NULL;
-            if (util_write_file(h->cfg.crl, r.body.p, r.body.len, 0644, err) != 0)
-                hub_log(h, "warning: the fetched CRL is in use but not saved: %s", err);
         }
     }
     crlfetch_result_release(&r);

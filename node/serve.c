@@ -407,10 +407,12 @@ node_crl_fetched(struct node *nd)
         pki_format_time(r.next_update, t);
         snprintf(nd->fetch_result, sizeof nd->fetch_result, "installed CRL number %lld",
             (long long)r.crl_number);
+        /* Saved first, then logged: whoever reads "installed" finds the file written. */
+        int saved = util_write_file(nd->cfg.crl, r.body.p, r.body.len, 0644, err) == 0;
         node_log(nd, "crl fetch: installed CRL number %lld (was %lld) from %s, next update %s "
             "(%lld ms)", (long long)r.crl_number, (long long)held, nd->cfg.crl_url, t,
             (long long)r.took_ms);
-        if (util_write_file(nd->cfg.crl, r.body.p, r.body.len, 0644, err) != 0)
+        if (!saved)
             node_log(nd, "warning: the fetched CRL is in use but not saved (a restart would "
                 "use the old file): %s", err);
         warn_crl(nd);
