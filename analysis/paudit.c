@@ -549,6 +549,45 @@ fingerprint(struct ctx *C, const struct svec *v)
     }
 }
 
+/*
+ * Reduced echelon form of rows 0 .. n-1 of m on the columns j < nc with
+ * use[j] (use NULL: every column), in column order: each pivot scaled to 1
+ * and cleared from every other row.  The pivot columns go to piv (unless
+ * NULL); returns how many, the rows that hold them coming first.
+ */
+static size_t
+rref(uint64_t (*m)[PAUDIT_MAX_CLASSES], size_t n, size_t nc, const unsigned char *use,
+    size_t *piv)
+{
+    size_t rk = 0;
+    for (size_t j = 0; j < nc && rk < n; j++) {
+        if (use != NULL && !use[j])
+            continue;
+        size_t p = rk;
+        while (p < n && m[p][j] == 0)
+            p++;
+        if (p == n)
+            continue;
+        for (size_t x = 0; x < nc; x++) {
+            uint64_t v = m[p][x];
+            m[p][x] = m[rk][x];
+            m[rk][x] = v;
+        }
+        uint64_t inv = gfp_inv(m[rk][j]);
+        for (size_t x = 0; x < nc; x++)
+            m[rk][x] = gfp_mul(m[rk][x], inv);
+        for (size_t r = 0; r < n; r++) {
+            uint64_t f = r != rk ? m[r][j] : 0;
+            for (size_t x = 0; f != 0 && x < nc; x++)
+                m[r][x] = gfp_sub(m[r][x], gfp_mul(f, m[rk][x]));
+        }
+        if (piv != NULL)
+            piv[rk] = j;
+        rk++;
+    }
+    return rk;
+}
+
 /* U: the span of the differences y - s of the points found, in reduced form. */
 struct uspan {
     size_t n, ns;
@@ -593,7 +632,7 @@ uspan_add(struct uspan *U, const uint64_t *y, const uint64_t *s)
  * to U if every class lies in 1 .. k-1.
  */
 static void
-probe(const struct ctx *C, struct uspan *U, const uint64_t (*a)[PAUDIT_BOX_CLASSES],
+probe(const struct ctx *C, struct uspan *U, const uint64_t (*a)[PAUDIT_MAX_CLASSES],
     size_t rk, const size_t *piv, const uint64_t *s, const uint64_t *step, uint64_t *y)
 {
     for (size_t j = 0; j < U->ns; j++) {
@@ -697,33 +736,15 @@ bounds_safe(const struct ctx *C, const struct sys *S, const struct fp *cls, size
             d++;
         }
     /* Eliminate the large classes: what is left on the small ones is W0. */
-    size_t top = 0;
-    for (size_t j = 0; j < nc; j++) {
-        if (C->size_of_class[j] < C->k)
-            continue;
-        size_t p = top;
-        while (p < d && m[p][j] == 0)
-            p++;
-        if (p == d)
-            continue;
-        for (size_t x = 0; x < nc; x++) {
-            uint64_t v = m[p][x];
-            m[p][x] = m[top][x];
-            m[top][x] = v;
-        }
-        uint64_t inv = gfp_inv(m[top][j]);
-        for (size_t r = 0; r < d; r++) {
-            uint64_t f = r != top ? gfp_mul(m[r][j], inv) : 0;
-            for (size_t x = 0; f != 0 && x < nc; x++)
-                m[r][x] = gfp_sub(m[r][x], gfp_mul(f, m[top][x]));
-        }
-        top++;
-    }
+    unsigned char large[PAUDIT_MAX_CLASSES] = {0};
+    for (size_t j = 0; j < nc; j++)
+        large[j] = C->size_of_class[j] >= C->k;
+    size_t top = rref(m, d, nc, large, NULL);
     /* Rows top .. d-1 are zero on every large class: W0, on the small classes. */
     size_t idx[PAUDIT_BOX_CLASSES];
     uint64_t sz[PAUDIT_BOX_CLASSES];
     for (size_t j = 0; j < nc; j++)
-        if (C->size_of_class[j] < C->k) {
+        if (!large[j]) {
             if (ns == PAUDIT_BOX_CLASSES)
                 return 0;                   /* too many to decide: fail closed */
             sz[ns] = C->size_of_class[j];
@@ -731,35 +752,15 @@ bounds_safe(const struct ctx *C, const struct sys *S, const struct fp *cls, size
         }
     /* W0 in reduced echelon form on the small classes: y[piv[i]] + sum over the free
      * classes f of a[i][f] y[f] = rhs[i], rhs = the same of the true sizes. */
-    uint64_t a[PAUDIT_MAX_CLASSES][PAUDIT_BOX_CLASSES];
-    size_t na = 0, piv[PAUDIT_BOX_CLASSES];
+    uint64_t a[PAUDIT_MAX_CLASSES][PAUDIT_MAX_CLASSES];
+    size_t na = 0, piv[PAUDIT_MAX_CLASSES];
     unsigned char is_piv[PAUDIT_BOX_CLASSES] = {0};
     for (size_t r = top; r < d; r++, na++)
         for (size_t j = 0; j < ns; j++)
             a[na][j] = m[r][idx[j]];
-    size_t rk = 0;
-    for (size_t j = 0; j < ns && rk < na; j++) {
-        size_t p = rk;
-        while (p < na && a[p][j] == 0)
-            p++;
-        if (p == na)
-            continue;
-        for (size_t x = 0; x < ns; x++) {
-            uint64_t v = a[p][x];
-            a[p][x] = a[rk][x];
-            a[rk][x] = v;
-        }
-        uint64_t inv = gfp_inv(a[rk][j]);
-        for (size_t x = 0; x < ns; x++)
-            a[rk][x] = gfp_mul(a[rk][x], inv);
-        for (size_t r = 0; r < na; r++) {
-            uint64_t f = r != rk ? a[r][j] : 0;
-            for (size_t x = 0; f != 0 && x < ns; x++)
-                a[r][x] = gfp_sub(a[r][x], gfp_mul(f, a[rk][x]));
-        }
-        piv[rk++] = j;
-        is_piv[j] = 1;
-    }
+    size_t rk = rref(a, na, ns, NULL, piv);
+    for (size_t i = 0; i < rk; i++)
+        is_piv[piv[i]] = 1;
     uint64_t rhs[PAUDIT_BOX_CLASSES];
     size_t fr[PAUDIT_BOX_CLASSES], nfree = 0;
     for (size_t i = 0; i < rk; i++) {
@@ -790,7 +791,7 @@ bounds_safe(const struct ctx *C, const struct sys *S, const struct fp *cls, size
             for (int sign = 0; sign < 2; sign++) {
                 uint64_t step[PAUDIT_BOX_CLASSES] = {0};
                 step[fr[f]] = sign ? GFP_P - t : t;
-                probe(C, &U, (const uint64_t(*)[PAUDIT_BOX_CLASSES])a, rk, piv, sz, step, y);
+                probe(C, &U, (const uint64_t(*)[PAUDIT_MAX_CLASSES])a, rk, piv, sz, step, y);
             }
     for (size_t f = 0; f < nfree && U.n < ns; f++)
         for (size_t g = f + 1; g < nfree && U.n < ns; g++)
@@ -798,7 +799,7 @@ bounds_safe(const struct ctx *C, const struct sys *S, const struct fp *cls, size
                 uint64_t step[PAUDIT_BOX_CLASSES] = {0};
                 step[fr[f]] = sg & 1 ? GFP_P - 1 : 1;
                 step[fr[g]] = sg & 2 ? GFP_P - 1 : 1;
-                probe(C, &U, (const uint64_t(*)[PAUDIT_BOX_CLASSES])a, rk, piv, sz, step, y);
+                probe(C, &U, (const uint64_t(*)[PAUDIT_MAX_CLASSES])a, rk, piv, sz, step, y);
             }
     int known = group_known(C, &U, sz);
     if (known <= 0)

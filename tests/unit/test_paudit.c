@@ -512,6 +512,36 @@ unions_of_cells(void **state)
     assert_int_equal(kept[0], 1);
 }
 
+/* Draws 600 records until some age's counts by sex, n[0] and n[1], pass ok: that age; -1. */
+static int
+age_where(int (*ok)(const size_t *n))
+{
+    for (int tries = 0; tries < 1000; tries++)
+        for (int x = (draw(600), 21); x < 79; x++) {
+            size_t n[2] = {0, 0};
+            for (size_t i = 0; i < nrec; i++)
+                if (recs[i].age == x)
+                    n[recs[i].sex]++;
+            if (ok(n))
+                return x;
+        }
+    return -1;
+}
+
+/* Both sexes 1 .. K-1, together K or more. */
+static int
+both_small_together_large(const size_t *n)
+{
+    return n[0] >= 1 && n[1] >= 1 && n[0] < K && n[1] < K && n[0] + n[1] >= K;
+}
+
+/* One sex 1 .. K-1, the other 2K or more. */
+static int
+one_small_other_large(const size_t *n)
+{
+    return (n[0] >= 1 && n[0] < K && n[1] >= 2 * K) || (n[1] >= 1 && n[1] < K && n[0] >= 2 * K);
+}
+
 /*
  * Where the rule is weaker than R3: a rare group released (an age that K to
  * 2K - 1 patients share, of both sexes, each sex below K), then everyone by
@@ -525,16 +555,7 @@ static void
 crossed_tables_keep_their_cells(void **state)
 {
     (void)state;
-    int a = -1;
-    for (int tries = 0; tries < 1000 && a < 0; tries++)
-        for (int x = (draw(600), 21); x < 79 && a < 0; x++) {
-            size_t n[2] = {0, 0};
-            for (size_t i = 0; i < nrec; i++)
-                if (recs[i].age == x)
-                    n[recs[i].sex]++;
-            if (n[0] >= 1 && n[1] >= 1 && n[0] < K && n[1] < K && n[0] + n[1] >= K)
-                a = x;
-        }
+    int a = age_where(both_small_together_large);
     assert_true(a > 0);
     struct q qs[3] = {{a, a, -1, 0}, {0, 200, -1, 1}, {a, a, 1, 0}};
     unsigned char kept[3][2];
@@ -649,6 +670,20 @@ difference_of_groups_is_released(void **state)
     assert_int_equal(kept, 1);
 }
 
+/* Decide sets[n - 1] with sets[0 .. n - 1) as the history: 1 if kept. */
+static int
+keep_last(const struct paudit_layout *A, const uint64_t *size, uint32_t k,
+    const struct paudit_set *sets, size_t n)
+{
+    char err[PAUDIT_ERRLEN];
+    unsigned char kept = 9;
+    int stale = 1;
+    if (paudit_decide(A, size, k, sets, n - 1, &sets[n - 1], 1, &kept, &stale, 3, err) < 0)
+        fail_msg("paudit_decide: %s", err);
+    assert_int_equal(stale, 0);
+    return kept;
+}
+
 /*
  * Sets X_i = {a_i, c_i} and Y_i = {a'_i, c_i}, one query whose cells are the
  * a's (2 each) and the c's (100 each): X_i - Y_i = a_i - a'_i is in W, so W's
@@ -682,12 +717,7 @@ sets_keep_last(size_t n, uint32_t k, int chain)
         sets[2 * i] = (struct paudit_set){0, 0, in[2 * i]};
         sets[2 * i + 1] = (struct paudit_set){0, 0, in[2 * i + 1]};
     }
-    unsigned char kept = 9;
-    int stale = 1;
-    assert_true(paudit_decide(&A, size, k, sets, 2 * n - 1, &sets[2 * n - 1], 1, &kept,
-        &stale, 3, err) >= 0);
-    assert_int_equal(stale, 0);
-    return kept;
+    return keep_last(&A, size, k, sets, 2 * n);
 }
 
 /*
@@ -722,12 +752,7 @@ patterns_keep_last(size_t r, uint32_t k)
     }
     for (size_t i = 0; i < 2 * r; i++)
         sets[i] = (struct paudit_set){0, 0, in[i]};
-    unsigned char kept = 9;
-    int stale = 1;
-    assert_true(paudit_decide(&A, size, k, sets, 2 * r - 1, &sets[2 * r - 1], 1, &kept,
-        &stale, 3, err) >= 0);
-    assert_int_equal(stale, 0);
-    return kept;
+    return keep_last(&A, size, k, sets, 2 * r);
 }
 
 static void
@@ -842,17 +867,7 @@ margin_minus_cells_is_withheld(void **state)
     (void)state;
     /* Complementary suppression across queries: the total at an age, then grouped by sex,
      * where one sex holds 1 .. K-1 there: the smaller cell (admitted last) is withheld. */
-    int a = -1;
-    for (int tries = 0; tries < 1000 && a < 0; tries++)
-        for (int x = (draw(600), 21); x < 79 && a < 0; x++) {
-            size_t n[2] = {0, 0};
-            for (size_t i = 0; i < nrec; i++)
-                if (recs[i].age == x)
-                    n[recs[i].sex]++;
-            if ((n[0] >= 1 && n[0] < K && n[1] >= 2 * K) ||
-                (n[1] >= 1 && n[1] < K && n[0] >= 2 * K))
-                a = x;
-        }
+    int a = age_where(one_small_other_large);
     assert_true(a > 0);
     struct q qs[2] = {{a, a, -1, 0}, {a, a, -1, 1}};
     unsigned char kept[2][2];
