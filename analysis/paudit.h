@@ -73,7 +73,7 @@
 #include <stdint.h>
 
 #define PAUDIT_MAX_QUERIES 64           /* queries whose sets define the atoms */
-#define PAUDIT_MAX_ATOMS (1u << 16)     /* atoms (positions a node adds to its share) */
+#define PAUDIT_MAX_ATOMS (1u << 17)     /* atoms (positions a node adds to its share) */
 #define PAUDIT_MAX_POOLED_ROWS (1u << 26)   /* pooled rows a history may count */
 #define PAUDIT_MAX_ENTRIES (1u << 24)   /* nonzero entries of the basis (12 bytes each) */
 #define PAUDIT_MAX_CLASSES 64           /* W's classes the bounds test handles */

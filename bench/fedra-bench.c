@@ -518,6 +518,7 @@ cmd_cox(char **argv, int argc, char *err)
     struct model_request req = {
         .covariates = cov, .ncov = ncov, .endpoint = FEDRA__ENDPOINT__ENDPOINT_OS,
         .grid_days = BENCH_GRID_DAYS, .ties = FEDRA__TIES__TIES_EFRON,
+        .one_way = pooled,              /* as fedra asks a pooled fit's levels */
     };
     FILE *sink = fopen("/dev/null", "w");
     struct report r = {.format = REPORT_TABLE, .out = sink, .diag = sink, .fed = &a.fed,

@@ -546,7 +546,9 @@ run_model_pooled(const struct opts *o, const struct federation *fed, const struc
         c.replay_arg = &rp;
     }
     struct report r = {o->format, stdout, stderr, &c.view, NULL, "", &c.info};
-    int rc = model_run(&q->model, &r, pooled_model_send, &c, err);
+    struct model_request req = q->model;
+    req.one_way = 1;                    /* coord/model.c discover_all: the auditor */
+    int rc = model_run(&req, &r, pooled_model_send, &c, err);
     if (rc == EXIT_OK && pooled_model_check(&c, err) != 0)
         rc = EXIT_FAIL;
     if (rc == EXIT_FAIL)

@@ -227,7 +227,7 @@ discover(struct fit *f, const size_t *js, size_t nj, const unsigned char *ask,
  * Every categorical covariate's levels and who holds them: closed variables
  * in cross-tables of up to WIRE_MAX_GROUP_BY variables and
  * MODEL_DISCOVER_MAX_CELLS cells, open ones (and all, when the model has an
- * open variable) one by one.
+ * open variable or the fit is pooled: req->one_way) one by one.
  */
 static int
 discover_all(struct fit *f, char *err)
@@ -243,7 +243,12 @@ discover_all(struct fit *f, char *err)
     nopen += f->strata != NULL && f->strata->nlevels == 0;
     /* With open variables in every query, cross-tables could grow past the node's
        cell limit: then ask each variable alone, as the open variables are. */
-    size_t batch[WIRE_MAX_GROUP_BY], nb = 0, cells = 1, maxb = nopen ? 1 : WIRE_MAX_GROUP_BY;
+    /* A pooled fit asks one-way tables too: its first round releases each level's
+       count, the margins of a cross-table, which would give back the cross-table's
+       withheld cells, and the hub's auditor would refuse the fit (docs/disclosure.md
+       §8.6).  One-way tables are those margins, so the fit adds nothing to them. */
+    size_t batch[WIRE_MAX_GROUP_BY], nb = 0, cells = 1,
+           maxb = nopen || q->one_way ? 1 : WIRE_MAX_GROUP_BY;
     unsigned char *refuse = xcalloc(f->nnodes, 1);
     int rc = 0;
     for (size_t j = 0; j <= f->nvar && rc == 0; j++) {

@@ -23,7 +23,7 @@ struct patoms_cache {
     size_t nrows;
     uint8_t hist[PAUDIT_MAX_QUERIES][WIRE_HASH_LEN];    /* the history row[] is over */
     size_t nhist;
-    uint16_t *row;                  /* per row: its atom over hist[0 .. nhist) */
+    uint32_t *row;                  /* per row: its atom over hist[0 .. nhist) */
 };
 
 struct patoms_cache *
@@ -240,7 +240,7 @@ rows_bring(struct patoms_cache *pc, const struct snapshot *snap, const struct di
                 return unknown_level(err, k);
             }
             /* Below PAUDIT_MAX_ATOMS: atoms_layout bounded the history's atoms. */
-            pc->row[i] = (uint16_t)(pc->row[i] * A->radix[k] + (uint32_t)x);
+            pc->row[i] = (uint32_t)(pc->row[i] * A->radix[k] + (uint32_t)x);
         }
         memcpy(pc->hist[k], hh[k], WIRE_HASH_LEN);
         pc->nhist = k + 1;

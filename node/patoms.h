@@ -52,7 +52,7 @@ int patoms_count(const struct snapshot *snap, const char *self, const struct pki
  *     them out): a new query's atoms are then that times its radix plus its
  *     own digit, one pass as cheap as a count, and a question asked before
  *     (its sets are a history entry's) is a histogram of the kept atoms.
- *     Atoms of the history alone are below PAUDIT_MAX_ATOMS, so 2 bytes a
+ *     Atoms of the history alone are below PAUDIT_MAX_ATOMS, so 4 bytes a
  *     row.  Kept for the snapshot whose content hash and size it was made
  *     for, and the history whose Envelope hashes it was made over; a
  *     history that is not an extension of it (a new hub history) starts it

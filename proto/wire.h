@@ -88,7 +88,7 @@
  * elements, which a model's share has); the hub's PoolReply carries its signed
  * release and every node's signed response.
  */
-#define WIRE_MAX_POOL_ATOMS (1u << 16)  /* the pooled auditor's atoms (analysis/paudit.h) */
+#define WIRE_MAX_POOL_ATOMS (1u << 17)  /* the pooled auditor's atoms (analysis/paudit.h) */
 #define WIRE_MAX_POOL_MASKED ((8u << 20) + WIRE_MAX_POOL_ATOMS * 16u)
 /* HubFrame.pool_history: earlier released pooled queries (PAUDIT_MAX_QUERIES - 1) */
 #define WIRE_MAX_POOL_HISTORY 63

@@ -452,10 +452,11 @@ limits_fail_closed(void **state)
     assert_int_equal(paudit_layout_make(&A, ncells, 0, err), -1);
     assert_int_equal(paudit_layout_make(&A, ncells, PAUDIT_MAX_QUERIES + 1, err), -1);
     assert_non_null(strstr(err, "64"));
-    /* 2^16 atoms is the most: 16 one-cell queries fit, 17 do not. */
-    assert_int_equal(paudit_layout_make(&A, ncells, 16, err), 0);
+    /* 2^17 atoms is the most: 17 one-cell queries fit, 18 do not. */
+    assert_int_equal(PAUDIT_MAX_ATOMS, 1u << 17);
+    assert_int_equal(paudit_layout_make(&A, ncells, 17, err), 0);
     assert_int_equal(A.natoms, PAUDIT_MAX_ATOMS);
-    assert_int_equal(paudit_layout_make(&A, ncells, 17, err), -1);
+    assert_int_equal(paudit_layout_make(&A, ncells, 18, err), -1);
     assert_non_null(strstr(err, "PAUDIT_MAX_ATOMS"));
     ncells[0] = 0;
     assert_int_equal(paudit_layout_make(&A, ncells, 1, err), -1);
