@@ -91,20 +91,6 @@ paudit_set_atoms(const struct paudit_layout *A, struct paudit_set s, uint32_t *o
     return m;
 }
 
-/* Pooled size of a set: the sum of its atoms'. */
-static uint64_t
-set_size(const struct paudit_layout *A, const uint64_t *size, struct paudit_set s)
-{
-    uint64_t n = 0;
-    size_t st = A->stride[s.q], block = st * A->radix[s.q];
-    for (size_t hi = 0; hi < A->natoms; hi += block)
-        for (size_t d = 1; d < A->radix[s.q]; d++)
-            if (set_has(&s, d))
-                for (size_t lo = 0; lo < st; lo++)
-                    n += size[hi + d * st + lo];
-    return n;
-}
-
 static int
 check_sets(const struct paudit_layout *A, const struct paudit_set *s, size_t n,
     const char *what, char *err)
@@ -1008,7 +994,9 @@ paudit_decide(const struct paudit_layout *A, const uint64_t *size, uint32_t k,
      * then withholds the smallest cells, as R3 does at a node.  Each is tried on a
      * copy of the system. */
     for (size_t i = 0; i < ncand; i++) {
-        candsize[i] = set_size(A, size, cand[i]);
+        candsize[i] = 0;                /* its pooled size, from the columns already found */
+        for (size_t j = 0; j < clen[i]; j++)
+            candsize[i] += csz[ccols[i][j]];
         size_t j = i;
         for (; j > 0 && candsize[order[j - 1]] < candsize[i]; j--)
             order[j] = order[j - 1];
