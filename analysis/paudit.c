@@ -83,6 +83,13 @@ paudit_set_atoms(const struct paudit_layout *A, struct paudit_set s, uint32_t *o
 {
     /* Atoms whose digit s.q is in s: ascending. */
     size_t m = 0, st = A->stride[s.q], block = st * A->radix[s.q];
+    if (A->digit != NULL) {
+        const uint32_t *d = A->digit + s.q * A->natoms;
+        for (size_t a = 0; a < A->natoms; a++)
+            if (d[a] != 0 && set_has(&s, d[a]))
+                out[m++] = (uint32_t)a;
+        return m;
+    }
     for (size_t hi = 0; hi < A->natoms; hi += block)
         for (size_t d = 1; d < A->radix[s.q]; d++)
             if (set_has(&s, d))

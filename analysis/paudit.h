@@ -19,7 +19,11 @@
  * query) a row's digits form its SIGNATURE, a mixed-radix number with radix
  * ncells(q) + 1 for query q: the ATOM of the row.  Rows of one atom belong
  * to exactly the same released sets, so these atoms refine the
- * elementary sets below.  The
+ * elementary sets below.  Any finer partition serves as well, if each of
+ * its atoms lies in one cell (or none) of every query: the hub and nodes
+ * use the classes of the variables the queries name (proto/atoms.h), whose
+ * number grows with the variables asked about, not with the questions; the
+ * layout then carries each atom's digits (paudit_layout.digit).  The
  * layout of atoms is a function of the specs alone, never of the data, so
  * every node can put its count of rows per atom on the same fixed
  * positions, masked like any share; the hub sums them and sees the POOLED
@@ -88,6 +92,12 @@ struct paudit_layout {
     uint32_t radix[PAUDIT_MAX_QUERIES];     /* ncells(q) + 1 */
     size_t stride[PAUDIT_MAX_QUERIES];      /* query 0 varies slowest */
     size_t natoms;                          /* product of the radices */
+    /*
+     * NULL: the product layout above.  Else any layout whose atoms the
+     * caller chose (proto/atoms.h: classes of the variables): atom a's digit
+     * in query q is digit[q * natoms + a], and stride is unused.
+     */
+    const uint32_t *digit;
 };
 
 /*
@@ -110,13 +120,10 @@ struct paudit_set {
  */
 int paudit_layout_make(struct paudit_layout *A, const uint32_t *ncells, size_t nq, char *err);
 
-/* The atom of a row whose digits (0: in no cell of q; c + 1: in cell c) are given. */
+/* The atom of a row whose digits (0: in no cell of q; c + 1: in cell c) are given (product layout). */
 size_t paudit_atom(const struct paudit_layout *A, const uint32_t *digit);
 
-/*
- * The atoms of set s, ascending, into out (room for natoms / radix[s.q]
- * entries, natoms for a union); returns how many.
- */
+/* The atoms of set s, ascending, into out (room for natoms entries); returns how many. */
 size_t paudit_set_atoms(const struct paudit_layout *A, struct paudit_set s, uint32_t *out);
 
 /*

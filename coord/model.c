@@ -14,6 +14,7 @@
 #include "analysis/glm.h"
 #include "analysis/km.h"
 #include "proto/modelsum.h"
+#include "proto/poolmodel.h"
 #include "proto/vars.h"
 
 #define MODEL_MAX_LEVELS 4096           /* distinct levels of one open covariate */
@@ -288,6 +289,73 @@ discover_all(struct fit *f, char *err)
     }
     free(refuse);
     return rc;
+}
+
+/*
+ * A pooled fit of main effects of closed factors need not ask its levels:
+ * each factor gets every catalogue level its --where lets in, held
+ * everywhere, and the hub checks on round 1's level counts, after its
+ * auditor, that these are the levels the fit's patients hold
+ * (proto/poolmodel.h poolmodel_levels_check); if not, it refuses, and
+ * model_run asks the levels (discover_all) and fits again.  Usually they
+ * are held, and the fit saves a pooled round trip per factor.  1 if f was
+ * given the catalogue's levels.
+ */
+/* 1 unless a --where term on v leaves out its level (v != level, v = other, v in (...)). */
+static int
+where_allows(const struct model_request *q, const struct var_def *v, const char *level)
+{
+    for (size_t t = 0; t < q->nwhere; t++) {
+        const Fedra__Filter *w = q->where[t];
+        if (strcmp(w->var, v->name) != 0 || (w->op != FEDRA__OP__OP_EQ &&
+                w->op != FEDRA__OP__OP_NE && w->op != FEDRA__OP__OP_IN))
+            continue;
+        int hit = 0;
+        for (size_t k = 0; k < w->n_values; k++)
+            hit |= strcmp(w->values[k], level) == 0;
+        if (w->op == FEDRA__OP__OP_NE ? hit : !hit)
+            return 0;
+    }
+    return 1;
+}
+
+static int
+assume_levels(struct fit *f)
+{
+    if (!f->req->one_way)
+        return 0;
+    for (size_t t = 0; t < f->nmterm; t++)
+        if (f->term[t].nv > 1)
+            return 0;
+    for (size_t j = 0; j < f->nvar; j++)
+        if (f->cov[j].var->kind != VAR_INTEGER && f->cov[j].var->nlevels == 0)
+            return 0;
+    for (size_t j = 0; j < f->nvar; j++) {
+        struct covariate *c = &f->cov[j];
+        if (c->var->kind == VAR_INTEGER)
+            continue;
+        c->level = xcalloc(c->var->nlevels, sizeof *c->level);
+        for (size_t k = 0; k < c->var->nlevels; k++)
+            if (where_allows(f->req, c->var, c->var->levels[k]))
+                c->level[c->nlevel++] = xstrdup(c->var->levels[k]);
+        c->held = xcalloc(f->nnodes * c->nlevel + 1, 1);
+        memset(c->held, 1, f->nnodes * c->nlevel);
+    }
+    return 1;
+}
+
+static void
+levels_release(struct fit *f)
+{
+    for (size_t j = 0; j < f->nvar; j++) {
+        for (size_t k = 0; k < f->cov[j].nlevel; k++)
+            free(f->cov[j].level[k]);
+        free(f->cov[j].level);
+        free(f->cov[j].held);
+        f->cov[j].level = NULL;
+        f->cov[j].held = NULL;
+        f->cov[j].nlevel = 0;
+    }
 }
 
 /* One factor's coding in a term: its columns' levels ("" for a numeric variable) and names. */
@@ -1475,13 +1543,15 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
     f.holds = xcalloc(f.nnodes, sizeof *f.holds);
     f.hidden = xcalloc(f.nnodes + 1, sizeof *f.hidden);
     memset(f.active, 1, f.nnodes);
-    int rc = 0, status = 1;
-    rc = discover_all(&f, err);
+    int rc = 0, status = 1, assumed = assume_levels(&f);
+    if (!assumed)
+        rc = discover_all(&f, err);
     struct outcome o;
     memset(&o, 0, sizeof o);
     /* Each pass either finishes or loses a node; a node never comes back. */
-    /* ... and one start again after a node kept no state (round_trip). */
-    for (size_t pass = 0; rc == 0 && pass <= f.nnodes + 1; pass++) {
+    /* ... and one start again after a node kept no state (round_trip), and one
+       after the hub found the assumed levels wrong (assume_levels). */
+    for (size_t pass = 0; rc == 0 && pass <= f.nnodes + 2; pass++) {
         size_t left = 0;
         for (size_t i = 0; i < f.nnodes; i++)
             left += f.active[i];
@@ -1497,6 +1567,14 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
         if ((rc = design(&f, err)) != 0)
             break;
         rc = fit_once(&f, &o, err);
+        if (rc < 0 && assumed && strstr(err, POOLMODEL_LEVELS_REFUSED) != NULL) {
+            assumed = 0;
+            levels_release(&f);
+            err[0] = 0;
+            if ((rc = discover_all(&f, err)) != 0)
+                break;
+            continue;
+        }
         if (rc == 1) {
             rc = 0;             /* a node dropped out: fit again without it */
             continue;
@@ -1509,12 +1587,7 @@ model_run(const struct model_request *req, const struct report *r, model_send_fn
         glm_result_release(&o.glm);
     else
         cox_result_release(&o.cox);
-    for (size_t j = 0; j < f.nvar; j++) {
-        for (size_t k = 0; k < f.cov[j].nlevel; k++)
-            free(f.cov[j].level[k]);
-        free(f.cov[j].level);
-        free(f.cov[j].held);
-    }
+    levels_release(&f);
     client_replies_release(f.final, f.nnodes);
     free(f.final);
     free(f.holds);

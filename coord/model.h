@@ -57,7 +57,7 @@ struct model_request {
     const char *outcome_var, *outcome_level;    /* glm */
     int max_iter;                       /* 0: R's default (20 cox, 25 glm) */
     int allow_partial;                  /* print a fit that leaves out selected patients */
-    int one_way;                        /* ask each factor's levels alone (a pooled fit) */
+    int one_way;                        /* a pooled fit: its levels assumed, else asked alone */
 };
 
 /*

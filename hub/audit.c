@@ -13,7 +13,8 @@ struct hubaudit {
     struct phist *hist;             /* the history it audits against (a copy) */
     Fedra__QueryBody *q[PAUDIT_MAX_QUERIES];    /* the history's queries, decoded */
     size_t nq;
-    struct paudit_layout A;         /* the atoms of the history and this query */
+    struct atoms_layout X;          /* the atoms of the history and this query */
+    int laid;
     uint64_t *atoms;                /* sum of the nodes' rows per atom (the count ring) */
     size_t at;                      /* the auditor's query with this one's sets (atoms_plan) */
 };
@@ -26,6 +27,8 @@ hubaudit_free(struct hubaudit *a)
     for (size_t i = 0; i < a->nq; i++)
         wire_query_free(a->q[i]);
     phist_free(a->hist);
+    if (a->laid)
+        atoms_layout_release(&a->X);
     free(a->atoms);
     free(a);
 }
@@ -62,11 +65,12 @@ hubaudit_open(struct hubaudit **out, const uint8_t *hist, size_t len,
             PHIST_MAX);
         goto bad;
     }
-    if (atoms_layout(plan, np, &a->A, why) != 0) {
+    if (atoms_layout(plan, np, &a->X, why) != 0) {
         errf(err, "this pooled query cannot be audited: %s; it is refused (fail closed)", why);
         goto bad;
     }
-    a->atoms = xcalloc(a->A.natoms, sizeof *a->atoms);
+    a->laid = 1;
+    a->atoms = xcalloc(a->X.A.natoms, sizeof *a->atoms);
     *out = a;
     return 0;
 bad:
@@ -77,7 +81,7 @@ bad:
 size_t
 hubaudit_natoms(const struct hubaudit *a)
 {
-    return a->A.natoms;
+    return a->X.A.natoms;
 }
 
 size_t
@@ -89,7 +93,7 @@ hubaudit_at(const struct hubaudit *a)
 void
 hubaudit_add(struct hubaudit *a, const uint8_t *masked)
 {
-    mask_add_packed_counts(a->atoms, masked, a->A.natoms);
+    mask_add_packed_counts(a->atoms, masked, a->X.A.natoms);
 }
 
 int
@@ -122,7 +126,7 @@ hubaudit_decide(const struct hubaudit *a, const struct paudit_set *cand, size_t 
     unsigned char **fin = xcalloc(nh + 1, sizeof *fin);
     size_t *fn = xcalloc(nh + 1, sizeof *fn);
     struct paudit_set *hs = NULL;
-    uint64_t *size = xcalloc(a->A.natoms, sizeof *size);
+    uint64_t *size = xcalloc(a->X.A.natoms, sizeof *size);
     int rc = -1;
     /* The history's sets: a table's released cells, a fit's unions. */
     for (size_t i = 0; i < nh; i++) {
@@ -144,7 +148,7 @@ hubaudit_decide(const struct hubaudit *a, const struct paudit_set *cand, size_t 
         for (size_t j = 0; j < fn[i]; j++)
             hs[nhs++] = fs[i] != NULL ? fs[i][j] : (struct paudit_set){(uint32_t)i, cells[j], NULL};
     }
-    for (size_t i = 0; i < a->A.natoms; i++) {
+    for (size_t i = 0; i < a->X.A.natoms; i++) {
         if (a->atoms[i] > PAUDIT_MAX_POOLED_ROWS) {
             errf(err, "the pooled atom sizes are not counts: a node sent a wrong share; "
                 "nothing is released");
@@ -155,7 +159,7 @@ hubaudit_decide(const struct hubaudit *a, const struct paudit_set *cand, size_t 
     uint64_t seed;
     memcpy(&seed, qhash, sizeof seed);
     int stale = 0;
-    if (paudit_decide(&a->A, size, min_cell > 0 ? min_cell : 1, hs, nhs, cand, n, kept,
+    if (paudit_decide(&a->X.A, size, min_cell > 0 ? min_cell : 1, hs, nhs, cand, n, kept,
             &stale, seed, why) < 0) {
         errf(err, "the pooled auditor cannot decide (%s); nothing is released", why);
         goto done;

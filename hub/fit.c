@@ -341,9 +341,13 @@ hubfit_next(struct hubfit *f, struct buf *msg, char *err)
         errf(err, "round %u: %s", f->round, why);
     else if (f->round == 1)
         rc = rules(f, s, lev, err);
-    free(lev);
     if (rc == 0 && f->round == 1 && f->audit != NULL)
         rc = audit(f, err);
+    /* After the auditor: the level counts it admitted are what the check reads,
+       and the fit joins the history even when refused here (relay.c). */
+    if (rc == 0 && f->round == 1)
+        rc = poolmodel_levels_check(&f->L, f->q->spec, lev, err);
+    free(lev);
     if (rc == 0 && modelpath_feed(&f->path, s, why) != 0)
         rc = errf(err, "the fit cannot go on after round %u: %s", f->round, why);
     if (rc != 0)

@@ -918,7 +918,8 @@ pool_fit_next(struct relay *r, int slot, const struct relay_now *now)
     struct proute *pr = &r->pool[slot];
     struct buf msg = {0};
     int rc = hubfit_next(pr->fit, &msg, pr->why);
-    if (rc >= 0 && hubfit_audit_passed(pr->fit) && pool_fit_keep(r, pr) != 0)
+    /* Admitted by the auditor: kept, refused later or not (pool_fit_keep). */
+    if (hubfit_audit_passed(pr->fit) && pool_fit_keep(r, pr) != 0)
         rc = -1;
     if (rc != 1) {
         buf_release(&msg);

@@ -19,11 +19,12 @@
 struct patoms_cache {
     uint8_t sig[PATOMS_CACHE_SIGS][WIRE_HASH_LEN];  /* Envelopes whose signature verified */
     size_t nsig, next;
-    char data[sizeof ((struct store_meta *)0)->hash];   /* the snapshot row[] is for */
+    /* The last counts sent, and what they were counted over (patoms.h). */
+    char data[sizeof ((struct store_meta *)0)->hash];
     size_t nrows;
-    uint8_t hist[PAUDIT_MAX_QUERIES][WIRE_HASH_LEN];    /* the history row[] is over */
-    size_t nhist;
-    uint32_t *row;                  /* per row: its atom over hist[0 .. nhist) */
+    uint8_t key[WIRE_HASH_LEN];
+    uint64_t *v;
+    size_t natoms;
 };
 
 struct patoms_cache *
@@ -35,9 +36,8 @@ patoms_cache_new(void)
 void
 patoms_cache_free(struct patoms_cache *c)
 {
-    if (c == NULL)
-        return;
-    free(c->row);
+    if (c != NULL)
+        free(c->v);
     free(c);
 }
 
@@ -196,54 +196,83 @@ digit(const struct snapshot *snap, const struct digitizer *d, size_t i)
     return (long)layout_cell(&d->L, idx) + 1;
 }
 
-/* How many history entries pc's rows already cover (0: none, or another history). */
-static size_t
-rows_have(const struct patoms_cache *pc, const struct snapshot *snap,
-    const uint8_t (*hh)[WIRE_HASH_LEN], size_t nhist)
+/*
+ * What a node's counts are a function of, besides its snapshot: the history
+ * Envelopes, and the new query's sets when it has a digit of its own (its
+ * spec and roster: not its id or times, so that a question asked again
+ * that was not released is counted once).
+ */
+static void
+plan_key(const ProtobufCBinaryData *hist, size_t nhist, const Fedra__QueryBody *cur,
+    uint8_t key[WIRE_HASH_LEN])
 {
-    size_t have = 0;
-    if (pc == NULL || pc->row == NULL || pc->nrows != snap->n ||
-        strcmp(pc->data, snap->meta.hash) != 0 || pc->nhist > nhist)
-        return 0;
-    while (have < pc->nhist && memcmp(pc->hist[have], hh[have], WIRE_HASH_LEN) == 0)
-        have++;
-    return have < pc->nhist ? 0 : have;     /* another history: start again */
+    struct buf b = {0};
+    for (size_t i = 0; i < nhist; i++) {
+        uint8_t h[WIRE_HASH_LEN];
+        pki_sha256(hist[i].data, hist[i].len, h);
+        buf_append(&b, h, sizeof h);
+    }
+    if (cur != NULL) {
+        size_t n = fedra__query_spec__get_packed_size(cur->spec);
+        fedra__query_spec__pack(cur->spec, buf_extend(&b, n));
+        for (size_t i = 0; i < cur->n_audience; i++)
+            buf_append(&b, cur->audience[i], strlen(cur->audience[i]) + 1);
+    }
+    pki_sha256(b.p != NULL ? b.p : (const uint8_t *)"", b.len, key);
+    buf_release(&b);
 }
 
 /*
- * pc's atoms per row brought to the history h[0 .. nhist) (Envelope hashes
- * hh, radices A->radix): the kept rows, which cover its first `have` entries
- * (rows_have), extended by the entries they lack with digitizers dz[have ..
- * nhist), or made afresh when have is 0.  -1 with err on a level not in the
- * catalogue (pc is then emptied).
+ * Each row's class in every dimension of X, as one atom number, into atom
+ * (snap->n).  -1 with err on a value the catalogue lacks.
  */
 static int
-rows_bring(struct patoms_cache *pc, const struct snapshot *snap, const struct digitizer *dz,
-    const uint8_t (*hh)[WIRE_HASH_LEN], size_t nhist, size_t have, const struct paudit_layout *A,
-    char *err)
+rows_atoms(const struct snapshot *snap, const char *self, const struct atoms_layout *X,
+    uint32_t *atom, char *err)
 {
-    if (pc->row == NULL || have == 0) {
-        free(pc->row);
-        pc->row = xcalloc(snap->n + 1, sizeof *pc->row);
-        pc->nrows = snap->n;
-        snprintf(pc->data, sizeof pc->data, "%s", snap->meta.hash);
-        pc->nhist = 0;
-        have = 0;
-    }
-    for (size_t k = have; k < nhist; k++) {
-        for (size_t i = 0; i < snap->n; i++) {
-            long x = digit(snap, &dz[k], i);
-            if (x < 0) {
-                free(pc->row);
-                pc->row = NULL;
-                pc->nhist = 0;
-                return unknown_level(err, k);
-            }
-            /* Below PAUDIT_MAX_ATOMS: atoms_layout bounded the history's atoms. */
-            pc->row[i] = (uint32_t)(pc->row[i] * A->radix[k] + (uint32_t)x);
+    memset(atom, 0, snap->n * sizeof *atom);
+    for (size_t d = 0; d < X->ndim; d++) {
+        const struct atoms_dim *D = &X->dim[d];
+        if (D->kind == ATOMS_ROSTER) {
+            long c = atoms_roster_class(X, self);
+            if (c < 0)
+                return errf(err, "no pooled query's roster names this node");
+            for (size_t i = 0; i < snap->n; i++)
+                atom[i] += (uint32_t)((size_t)c * D->stride);
+            continue;
         }
-        memcpy(pc->hist[k], hh[k], WIRE_HASH_LEN);
-        pc->nhist = k + 1;
+        if (D->kind == ATOMS_EVENT) {
+            const uint8_t *e = D->efs ? snap->efs_event : snap->os_event;
+            for (size_t i = 0; i < snap->n; i++)
+                atom[i] += (uint32_t)((e[i] != 0) * D->stride);
+            continue;
+        }
+        /* A variable: its codes here to classes; a missing value to the last class. */
+        enum var_id v = D->var->id;
+        uint32_t *cls = xcalloc(snap->ncodes[v] + 1, sizeof *cls);
+        for (uint32_t c = 0; c < snap->ncodes[v]; c++) {
+            char tmp[16];
+            long x = atoms_value(X, D, snapshot_level(snap, v, (uint16_t)c, tmp));
+            if (x < 0 || (uint32_t)x >= D->ndom) {
+                free(cls);
+                return errf(err, "a value of '%s' at this node is not in the catalogue",
+                    D->var->name);
+            }
+            cls[c] = D->class_of[x];
+        }
+        /* A missing value: the last class, if the variable can miss one (atoms.h). */
+        uint32_t miss = D->rep[D->nclass - 1] == D->ndom ? D->nclass - 1 : UINT32_MAX;
+        for (size_t i = 0; i < snap->n; i++) {
+            uint16_t c = snap->code[v][i];
+            uint32_t k = c == SNAP_MISSING ? miss : c < snap->ncodes[v] ? cls[c] : UINT32_MAX;
+            if (k == UINT32_MAX) {
+                free(cls);
+                return errf(err, "a value of '%s' at this node is missing or out of range, "
+                    "which the pooled audit's layout has no class for", D->var->name);
+            }
+            atom[i] += (uint32_t)(k * D->stride);
+        }
+        free(cls);
     }
     return 0;
 }
@@ -266,80 +295,94 @@ patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const ch
     if (nhist + 1 > PAUDIT_MAX_QUERIES)
         return errf(err, "the pooled history holds %zu queries (at most %d)", nhist,
             PAUDIT_MAX_QUERIES - 1);
-    if (pc != NULL && snap->n > PATOMS_CACHE_ROWS)
-        pc = NULL;                      /* too large to keep: counted afresh */
-    Fedra__QueryBody *h[PAUDIT_MAX_QUERIES];
-    uint8_t hh[PAUDIT_MAX_QUERIES][WIRE_HASH_LEN];
+    Fedra__QueryBody *h[PAUDIT_MAX_QUERIES] = {0};
+    uint8_t hh[WIRE_HASH_LEN];
     const Fedra__QueryBody *q[PAUDIT_MAX_QUERIES];
-    struct digitizer *dz = xcalloc(nhist + 1, sizeof *dz);
-    size_t nv = 0, nq = 0, first = 0, made = 0, at;
-    int rc = -1;
+    struct atoms_layout X;
+    uint32_t *atom = NULL;
+    uint64_t *v = NULL;
+    size_t nv = 0, nq = 0, at;
+    int rc = -1, laid = 0;
     for (; nv < nhist; nv++) {
-        pki_sha256(hist[nv].data, hist[nv].len, hh[nv]);
-        if (verify_one(pc, trust, cc, &hist[nv], hh[nv], nv, &h[nv], err) != 0)
+        pki_sha256(hist[nv].data, hist[nv].len, hh);
+        if (verify_one(pc, trust, cc, &hist[nv], hh, nv, &h[nv], err) != 0)
             goto done;
     }
     /* The same sets as a history entry: no digit of its own (proto/atoms.h). */
     nq = atoms_plan((const Fedra__QueryBody *const *)h, nhist, cur, q, &at);
-    struct paudit_layout A;
-    if (atoms_layout(q, nq, &A, err) != 0)
+    uint8_t key[WIRE_HASH_LEN];
+    plan_key(hist, nhist, nq > nhist ? cur : NULL, key);
+    if (pc != NULL && pc->v != NULL && pc->nrows == snap->n &&
+        strcmp(pc->data, snap->meta.hash) == 0 && memcmp(pc->key, key, sizeof key) == 0) {
+        *out = xcalloc(pc->natoms, sizeof **out);
+        memcpy(*out, pc->v, pc->natoms * sizeof **out);
+        *natoms = pc->natoms;
+        rc = 0;
         goto done;
-    /* With the rows' atoms kept over the first `first` history queries, their digits
-     * are not read again: only the queries after them need a digitizer. */
-    first = made = rows_have(pc, snap, (const uint8_t (*)[WIRE_HASH_LEN])hh, nhist);
-    for (; made < nq; made++)
-        if (digitizer_make(snap, self, q[made], &dz[made], err) != 0) {
-            if (made < nhist) {
-                char why[FEDRA_ERRLEN];
-                snprintf(why, sizeof why, "%s", err);
-                errf(err, "pooled history query %zu: %s", made + 1, why);
-            }
+    }
+    if (atoms_layout(q, nq, &X, err) != 0)
+        goto done;
+    laid = 1;
+    atom = xcalloc(snap->n + 1, sizeof *atom);
+    if (rows_atoms(snap, self, &X, atom, err) != 0)
+        goto done;
+    /* Every row's digits, read as a query reads them, must be its atom's (patoms.h). */
+    for (size_t k = 0; k < nq; k++) {
+        struct digitizer dz;
+        char why[FEDRA_ERRLEN];
+        if (digitizer_make(snap, self, q[k], &dz, why) != 0) {
+            if (k < nhist)
+                errf(err, "pooled history query %zu: %s", k + 1, why);
+            else
+                errf(err, "%s", why);
             goto done;
         }
-    uint64_t *v = xcalloc(A.natoms, sizeof *v);
-    if (pc != NULL) {
-        if (rows_bring(pc, snap, dz, (const uint8_t (*)[WIRE_HASH_LEN])hh, nhist, first, &A,
-                err) != 0) {
-            free(v);
+        const uint32_t *want = X.digit + k * X.A.natoms;
+        long bad = 0;
+        for (size_t i = 0; i < snap->n && bad == 0; i++) {
+            long x = digit(snap, &dz, i);
+            bad = x < 0 ? -1 : (uint32_t)x != want[atom[i]] ? 1 : 0;
+        }
+        digitizer_release(&dz);
+        if (bad < 0) {
+            unknown_level(err, k);
             goto done;
         }
-        /* The history's atom of each row, then the new query's digit if it has one. */
-        for (size_t i = 0; i < snap->n; i++) {
-            size_t a = pc->row[i];
-            if (nq > nhist) {
-                long x = digit(snap, &dz[nhist], i);
-                if (x < 0) {
-                    free(v);
-                    unknown_level(err, nhist);
-                    goto done;
-                }
-                a = a * A.radix[nhist] + (size_t)x;
-            }
-            v[a] += 1;
-        }
-    } else {
-        for (size_t i = 0; i < snap->n; i++) {
-            uint32_t d[PAUDIT_MAX_QUERIES];
-            for (size_t k = 0; k < nq; k++) {
-                long x = digit(snap, &dz[k], i);
-                if (x < 0) {
-                    free(v);
-                    unknown_level(err, k);
-                    goto done;
-                }
-                d[k] = (uint32_t)x;
-            }
-            v[paudit_atom(&A, d)] += 1;
+        if (bad > 0) {
+            errf(err, "the pooled audit's atoms do not describe the sets of pooled query %zu "
+                "at this node (a defect): refused (fail closed)", k + 1);
+            goto done;
         }
     }
-    v[0] = 0;                           /* rows in no set: not sent (patoms.h) */
+    v = xcalloc(X.A.natoms, sizeof *v);
+    for (size_t i = 0; i < snap->n; i++)
+        v[atom[i]] += 1;
+    /* Rows in no set: not sent (patoms.h). */
+    for (size_t a = 0; a < X.A.natoms; a++) {
+        int any = 0;
+        for (size_t k = 0; k < nq && !any; k++)
+            any = X.digit[k * X.A.natoms + a] != 0;
+        if (!any)
+            v[a] = 0;
+    }
+    if (pc != NULL) {
+        free(pc->v);
+        pc->v = xcalloc(X.A.natoms, sizeof *pc->v);
+        memcpy(pc->v, v, X.A.natoms * sizeof *v);
+        pc->natoms = X.A.natoms;
+        pc->nrows = snap->n;
+        snprintf(pc->data, sizeof pc->data, "%s", snap->meta.hash);
+        memcpy(pc->key, key, sizeof key);
+    }
     *out = v;
-    *natoms = A.natoms;
+    v = NULL;
+    *natoms = X.A.natoms;
     rc = 0;
 done:
-    for (size_t k = first; k < made; k++)
-        digitizer_release(&dz[k]);
-    free(dz);
+    free(v);
+    free(atom);
+    if (laid)
+        atoms_layout_release(&X);
     for (size_t k = 0; k < nv; k++)
         wire_query_free(h[k]);
     return rc;

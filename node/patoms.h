@@ -9,11 +9,17 @@
  * named in it, a pooled spec), so a hub cannot make it count rows of a set
  * no analyst asked for; it need not have answered it (it may have joined
  * since).  It then counts its rows per atom of those queries and the new one
- * (proto/atoms.h, analysis/paudit.h), on positions fixed by the specs alone.
- * The count of the atom of rows in no set (every digit 0) is not sent: it
- * is 0 in the share, so the pool says nothing about the rows no query
- * touched.  The counts are masked like the rest of the share (label
- * "atoms"): the hub learns the pooled size of each atom, never a node's.
+ * (proto/atoms.h, analysis/paudit.h), on positions fixed by the specs alone:
+ * a row's atom is its class in each dimension (its roster, its values of
+ * the variables the queries read, a Cox fit's event).  Before it sends
+ * them it reads every row's digit in every query as it always has (its
+ * compiled filters, the query's cells, a fit's audit cells) and refuses
+ * the query if one differs from its atom's digit in the layout, so the
+ * atoms describe exactly the sets the answers release.
+ * Atoms in no set (every digit 0) are not sent: they are 0 in the share,
+ * so the pool says nothing about the rows no query touched.  The counts
+ * are masked like the rest of the share (label "atoms"): the hub learns
+ * the pooled size of each atom, never a node's.
  */
 #ifndef PATOMS_H
 #define PATOMS_H
@@ -41,26 +47,18 @@ int patoms_count(const struct snapshot *snap, const char *self, const struct pki
 
 /*
  * What repeats from one pooled query to the next at a node: the history.
- * It only grows (the hub appends each new released question; a merge adds
- * cells, never a query), so a node keeps
- *   - the SHA-256 of each history Envelope whose signature verified: a
- *     signature is a property of the bytes, so it is checked once, not with
- *     every pooled query (63 of them: 4 ms a query).  The signer's
- *     certificate is still verified each time (certcache: CRL, validity);
- *   - per row of its snapshot, the row's atom over the history queries
- *     (their digits, mixed radix, query 0 slowest, as analysis/paudit.h lays
- *     them out): a new query's atoms are then that times its radix plus its
- *     own digit, one pass as cheap as a count, and a question asked before
- *     (its sets are a history entry's) is a histogram of the kept atoms.
- *     Atoms of the history alone are below PAUDIT_MAX_ATOMS, so 4 bytes a
- *     row.  Kept for the snapshot whose content hash and size it was made
- *     for, and the history whose Envelope hashes it was made over; a
- *     history that is not an extension of it (a new hub history) starts it
- *     again.  Snapshots above PATOMS_CACHE_ROWS rows are counted afresh.
+ * A node keeps the SHA-256 of each history Envelope whose signature
+ * verified: a signature is a property of the bytes, so it is checked once,
+ * not with every pooled query (63 of them: 4 ms a query).  The signer's
+ * certificate is still verified each time (certcache: CRL, validity).
+ * It also keeps the last counts it made, with the snapshot (content hash,
+ * rows) and the plan (the history Envelopes' hashes, and the new query's
+ * spec and roster if it has a digit of its own) they were made over: a
+ * question asked again, a fit's level tables and its first round repeated,
+ * are then a copy, without the layout, the pass or the check.
  * patoms_count_kept is patoms_count with such a cache (NULL: none); the
  * counts are the same (test_patoms).
  */
-#define PATOMS_CACHE_ROWS (1u << 22)    /* rows whose history atoms are kept (8 MiB) */
 #define PATOMS_CACHE_SIGS 64            /* verified history Envelopes kept (PAUDIT_MAX_QUERIES) */
 struct patoms_cache;
 struct patoms_cache *patoms_cache_new(void);

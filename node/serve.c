@@ -797,7 +797,7 @@ answer_pooled_model(struct node *nd, struct query_state *s, const Fedra__PoolRou
         FEDRA_VERSION_STRING, &path, NULL};
     /* Round 1 carries the rows per atom of the pooled auditor (node/patoms.h). */
     struct share_policy sp = {&nd->cfg.policy, nd->cfg.min_sites, nd->cfg.pool_min_participants,
-        nd->certs, nd->masks, nd->name, NULL, 0, NULL};
+        nd->certs, nd->masks, nd->name, NULL, 0, nd->patoms};
     if (round == NULL)
         sp.history = hublink_pool_history(nd->hub, &sp.nhistory);
     if (sharefit_answer(&nd->fits, &ctx, &sp, s->q, round, nd->trust, nd->curve_secret,
@@ -808,8 +808,9 @@ answer_pooled_model(struct node *nd, struct query_state *s, const Fedra__PoolRou
     }
     s->pooled = 1;
     snprintf(s->summary, sizeof s->summary, "pooled %s round %u: a masked share of %llu "
-        "positions", s->q->spec->kind == FEDRA__KIND__KIND_GLM ? "glm" : "cox", s->share.round,
-        (unsigned long long)s->share.positions);
+        "positions and %llu audit atoms", s->q->spec->kind == FEDRA__KIND__KIND_GLM ? "glm"
+        : "cox", s->share.round, (unsigned long long)s->share.positions,
+        (unsigned long long)s->share.atoms);
 }
 
 static void
@@ -837,8 +838,9 @@ answer_pooled(struct node *nd, struct query_state *s)
     }
     s->pooled = 1;
     const struct node_kind *k = node_kind_get(spec->kind);
-    snprintf(s->summary, sizeof s->summary, "pooled %s: a masked share of %llu positions",
-        k != NULL ? k->name : "?", (unsigned long long)s->share.positions);
+    snprintf(s->summary, sizeof s->summary, "pooled %s: a masked share of %llu positions "
+        "and %llu audit atoms", k != NULL ? k->name : "?",
+        (unsigned long long)s->share.positions, (unsigned long long)s->share.atoms);
 }
 
 /* The ResponseBody: its own fields, then the refusal or the kind's result; counts the outcome. */

@@ -419,3 +419,35 @@ poolmodel_cells_sets(const struct poolmodel_cells *C, unsigned char *in)
         }
     }
 }
+
+int
+poolmodel_levels_check(const struct poolmodel *L, const Fedra__QuerySpec *spec,
+    const uint64_t *lev, char *err)
+{
+    for (size_t j = 0; j < spec->n_terms; j++)
+        if (spec->terms[j]->var2[0] != 0)
+            return 0;
+    for (size_t k = 0; k < L->nvars; k++) {
+        const struct var_def *v = L->var[k];
+        size_t nt = 0, first = v->nlevels;
+        int bad = 0;
+        for (size_t l = 0; l < v->nlevels; l++) {
+            int term = 0;
+            for (size_t j = 0; j < spec->n_terms && !term; j++)
+                term = strcmp(spec->terms[j]->var, v->name) == 0 &&
+                    strcmp(spec->terms[j]->level, v->levels[l]) == 0;
+            nt += (size_t)term;
+            int held = lev[L->lev_at[k] + l] > 0;
+            if (held && first == v->nlevels) {
+                first = l;              /* the reference: held, not a column */
+                bad |= term;
+            } else {
+                bad |= held != term;
+            }
+        }
+        if (nt > 0 && (bad || first == v->nlevels))
+            return errf(err, "%s (%s): the fit is asked again with the levels its patients "
+                "hold", POOLMODEL_LEVELS_REFUSED, v->name);
+    }
+    return 0;
+}

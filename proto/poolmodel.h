@@ -89,6 +89,19 @@ int poolmodel_encode(const struct poolmodel *L, const Fedra__ModelResult *m,
  */
 int poolmodel_decode(const struct poolmodel *L, const mask_elem *sum, struct modelsum *s,
     uint64_t *levels, char *err);
+/*
+ * R codes a factor by the levels its complete cases hold: the first is the
+ * reference, the others are columns.  A pooled fit of main effects only
+ * may name every catalogue level without asking the levels first (coord/
+ * model.c); the hub then checks, on round 1's level counts lev (L->nlev)
+ * and after the auditor admitted them, that each factor's terms are the
+ * levels with patients but the first.  -1 with err beginning with
+ * POOLMODEL_LEVELS_REFUSED if not: the client asks the levels and fits
+ * again.  A fit with an interaction is not checked (0): its client asked.
+ */
+#define POOLMODEL_LEVELS_REFUSED "levels: the fit's factor levels are not those its patients hold"
+int poolmodel_levels_check(const struct poolmodel *L, const Fedra__QuerySpec *spec,
+    const uint64_t *lev, char *err);
 /* The pooled sums of a round as a ModelResult whose arrays point into s (release). */
 void poolmodel_result(const struct modelsum *s, Fedra__ModelResult *m);
 /* The name of level count k ("stage=metastatic", "stage=metastatic:sex=M"). */

@@ -39,8 +39,23 @@ for _ in $(seq 1 150); do fedra ping >/dev/null 2>&1 && break; sleep 0.1; done
 pooled_compare() {
     models_compare "$@" --pooled
 }
+# routes: the pooled routes the hub has opened so far
+routes() { grep -c " route [0-9a-f]* from analyst" fed/hub/hub.log; }
+# A fit of main effects names its factors' levels without asking them first
+# (coord/model.c assume_levels; sex=U left out by --where): one route a fit,
+# and fedra is run twice (CSV and JSON).
+r0=$(routes)
 pooled_compare cox os 30 efron stage,age_years,sex - 'sex != "U"' - 1e-11 \
     --covariates stage,age_years,sex --where 'sex!=U'
+check "the fit asked no levels first (one route a fit)" test "$(( $(routes) - r0 ))" = 2
+# Where a level holds no patient (age groups 15-19 and 20+ under age 13) the hub
+# refuses the fit after round 1 (proto/poolmodel.h poolmodel_levels_check), and
+# fedra asks each factor's levels and fits again: four routes a fit, R's fit.
+r0=$(routes)
+pooled_compare cox os 30 efron age_group,sex - 'age_years <= 12 & sex != "U"' - 1e-11 \
+    --covariates age_group,sex --where 'age_years<=12 and sex!=U'
+check "a level without patients: refused, levels asked, fitted again (4 routes a fit)" \
+    test "$(( $(routes) - r0 ))" = 8
 # (the unknown levels hold about 2% of patients: 1 .. 4 in some pools, which
 # refuses the fit -- seed 22418 -- so they are left out)
 pooled_compare cox efs 30 breslow age_years,chemotherapy - \

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "hub/phist.h"
 #include "lib/util.h"
@@ -199,16 +200,80 @@ same_sets_share_a_digit(void **state)
     assert_int_equal(atoms_plan(hist, 2, joined, q, &at), 3);
     assert_int_equal(at, 2);
     assert_ptr_equal(q[2], joined);
-    /* The layout: sex has 3 levels, so each query is a digit of radix 4. */
-    struct paudit_layout A;
+    /* The layout (proto/atoms.h): two roster classes (AA, BB, CC; DD, named only by the
+     * last query), sex's 3 levels, age's classes <= 39, 40, > 40 (both are required
+     * columns: no class for a missing value). */
+    struct atoms_layout X;
     char err[FEDRA_ERRLEN];
-    assert_int_equal(atoms_layout(q, 3, &A, err), 0);
-    assert_int_equal(A.natoms, 4 * 4 * 4);
+    assert_int_equal(atoms_layout(q, 3, &X, err), 0);
+    assert_int_equal(X.A.natoms, 2 * 3 * 3);
+    assert_int_equal(X.A.radix[0], 4);
+    /* Every atom's digit is the one its classes give: DD is in the third query only, a
+     * woman aged 40 is in the cell F of the second and third but not of the first. */
+    long dd = atoms_roster_class(&X, "DD"), aa = atoms_roster_class(&X, "AA");
+    assert_true(dd >= 0 && aa >= 0 && dd != aa);
+    const struct atoms_dim *sex = atoms_var_dim(&X, VAR_SEX), *age = atoms_var_dim(&X,
+        VAR_AGE_YEARS);
+    for (size_t t = 0; t < X.A.natoms; t++) {
+        uint32_t r = (uint32_t)(t / X.dim[0].stride % X.dim[0].nclass);
+        uint32_t sx = (uint32_t)(t / sex->stride % sex->nclass);
+        uint32_t ag = (uint32_t)(t / age->stride % age->nclass);
+        int years = (int)age->rep[ag] + age->var->lo;
+        for (size_t k = 0; k < 3; k++) {
+            int limit = k == 0 ? 39 : 40, in = (k == 2 || r == (uint32_t)aa) && years <= limit;
+            assert_int_equal(X.digit[k * X.A.natoms + t], in ? sex->rep[sx] + 1 : 0);
+        }
+    }
+    atoms_layout_release(&X);
     body_free(count);
     body_free(km);
     body_free(other);
     body_free(joined);
     body_free(ungrouped);
+}
+
+/*
+ * Atoms grow with the variables asked about, not with the questions: twelve
+ * tables by sex under age limits from the run's seed stay within one class
+ * per limit and level, where one digit per question (radix 4 each: 4^12)
+ * would pass PAUDIT_MAX_ATOMS; a question by the same variables adds no atom.
+ */
+static void
+atoms_grow_with_variables_not_questions(void **state)
+{
+    (void)state;
+    char a[] = "AA", b[] = "BB", c[] = "CC";
+    char *abc[] = {a, b, c};
+    char age[12][8];
+    Fedra__QueryBody *q[13];
+    srand((unsigned)time(NULL));
+    int base = 5 + rand() % 20;
+    for (int i = 0; i < 12; i++) {
+        snprintf(age[i], sizeof age[i], "%d", base + i);
+        q[i] = body(i % 2 ? FEDRA__KIND__KIND_KM : FEDRA__KIND__KIND_COUNT, age[i], "sex", abc, 3);
+    }
+    q[12] = body(FEDRA__KIND__KIND_COUNT, age[3], NULL, abc, 3);
+    struct atoms_layout X, Y;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(atoms_layout((const Fedra__QueryBody *const *)q, 12, &X, err), 0);
+    /* one roster class; sex's 3 levels; age <= base, then one per limit, and > the last */
+    assert_int_equal(X.A.natoms, 1 * 3 * (12 + 1));
+    assert_int_equal(atoms_layout((const Fedra__QueryBody *const *)q, 13, &Y, err), 0);
+    assert_int_equal(Y.A.natoms, X.A.natoms);
+    atoms_layout_release(&X);
+    atoms_layout_release(&Y);
+    for (int i = 0; i < 13; i++)
+        body_free(q[i]);
+    /* Capacity, fail closed: 250 diagnosis years x 17 tumour types x 100 ages. */
+    Fedra__QueryBody *big[3] = {body(FEDRA__KIND__KIND_COUNT, age[0], "diagnosis_year", abc, 3),
+        body(FEDRA__KIND__KIND_COUNT, age[0], "tumour_type", abc, 3),
+        body(FEDRA__KIND__KIND_COUNT, age[0], "age_years", abc, 3)};
+    assert_int_equal(atoms_layout((const Fedra__QueryBody *const *)big, 2, &X, err), 0);
+    atoms_layout_release(&X);
+    assert_int_equal(atoms_layout((const Fedra__QueryBody *const *)big, 3, &X, err), -1);
+    assert_non_null(strstr(err, "PAUDIT_MAX_ATOMS"));
+    for (int i = 0; i < 3; i++)
+        body_free(big[i]);
 }
 
 int
@@ -218,6 +283,7 @@ main(void)
         cmocka_unit_test_setup_teardown(kept_across_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(bounded_and_fail_closed, setup, teardown),
         cmocka_unit_test(same_sets_share_a_digit),
+        cmocka_unit_test(atoms_grow_with_variables_not_questions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

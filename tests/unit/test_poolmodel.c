@@ -306,6 +306,79 @@ audit_cells_are_the_round_counts(void **state)
     }
 }
 
+/*
+ * poolmodel_levels_check: a fit of main effects whose factor terms are the
+ * levels with patients but the first (R's treatment contrasts over the
+ * levels its complete cases hold) passes; a term level without patients,
+ * a held level that is no term, and a term at the reference are refused,
+ * naming the variable; a fit with an interaction is not checked.  Counts
+ * from randombytes: which level is empty is drawn each run.
+ */
+static void
+levels_are_those_held(void **state)
+{
+    (void)state;
+    static const char *const v[5][2] = {{"stage", "regional"}, {"stage", "metastatic"},
+        {"stage", "unknown"}, {"age_years", ""}, {"sex", "M"}};
+    Fedra__QuerySpec s;
+    Fedra__Term t[5], *tp[5];
+    fedra__query_spec__init(&s);
+    for (int j = 0; j < 5; j++) {
+        fedra__term__init(&t[j]);
+        t[j].var = (char *)v[j][0];
+        t[j].level = (char *)v[j][1];
+        tp[j] = &t[j];
+    }
+    s.kind = FEDRA__KIND__KIND_COX;
+    s.terms = tp;
+    s.n_terms = 5;
+    struct poolmodel L;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(poolmodel_make(&s, &L, err), 0);
+    size_t st = L.nvars, sx = L.nvars;
+    for (size_t k = 0; k < L.nvars; k++) {
+        if (strcmp(L.var[k]->name, "stage") == 0)
+            st = k;
+        if (strcmp(L.var[k]->name, "sex") == 0)
+            sx = k;
+    }
+    assert_true(st < L.nvars && sx < L.nvars);
+    uint64_t *lev = calloc(L.nlev + 1, sizeof *lev);
+    assert_non_null(lev);
+    for (size_t k = 0; k < L.nlev; k++)
+        lev[k] = 5 + randombytes_uniform(100);
+    /* sex: F is the reference, M the term; U must then hold no patient. */
+    lev[L.lev_at[sx] + 2] = 0;
+    assert_int_equal(poolmodel_levels_check(&L, &s, lev, err), 0);
+    /* A term level without patients (regional, metastatic or unknown). */
+    uint32_t empty = 1 + randombytes_uniform(3);
+    uint64_t keep = lev[L.lev_at[st] + empty];
+    lev[L.lev_at[st] + empty] = 0;
+    assert_int_equal(poolmodel_levels_check(&L, &s, lev, err), -1);
+    assert_non_null(strstr(err, POOLMODEL_LEVELS_REFUSED));
+    assert_non_null(strstr(err, "stage"));
+    lev[L.lev_at[st] + empty] = keep;
+    /* A held level that is no term: sex=U. */
+    lev[L.lev_at[sx] + 2] = 1;
+    assert_int_equal(poolmodel_levels_check(&L, &s, lev, err), -1);
+    assert_non_null(strstr(err, "sex"));
+    lev[L.lev_at[sx] + 2] = 0;
+    /* The reference (localized) without patients: regional is then R's reference. */
+    lev[L.lev_at[st]] = 0;
+    assert_int_equal(poolmodel_levels_check(&L, &s, lev, err), -1);
+    assert_non_null(strstr(err, "stage"));
+    /* An interaction: the client asked its levels; not checked. */
+    t[4].var2 = (char *)"stage";
+    t[4].level2 = (char *)"metastatic";
+    struct poolmodel M;
+    assert_int_equal(poolmodel_make(&s, &M, err), 0);
+    uint64_t *none = calloc(M.nlev + 1, sizeof *none);
+    assert_non_null(none);
+    assert_int_equal(poolmodel_levels_check(&M, &s, none, err), 0);
+    free(none);
+    free(lev);
+}
+
 int
 main(void)
 {
@@ -315,6 +388,7 @@ main(void)
         cmocka_unit_test(layout_is_the_specs),
         cmocka_unit_test(masked_sums_decode_to_the_sums),
         cmocka_unit_test(audit_cells_are_the_round_counts),
+        cmocka_unit_test(levels_are_those_held),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
