@@ -197,16 +197,17 @@ digit(const struct snapshot *snap, const struct digitizer *d, size_t i)
 }
 
 /*
- * What a node's counts are a function of, besides its snapshot: the history
- * Envelopes, and the new query's sets when it has a digit of its own (its
+ * What a node's counts are a function of, besides its snapshot: its name, the
+ * history Envelopes, and the new query's sets when it has a digit of its own (its
  * spec and roster: not its id or times, so that a question asked again
  * that was not released is counted once).
  */
 static void
-plan_key(const ProtobufCBinaryData *hist, size_t nhist, const Fedra__QueryBody *cur,
-    uint8_t key[WIRE_HASH_LEN])
+plan_key(const char *self, const ProtobufCBinaryData *hist, size_t nhist,
+    const Fedra__QueryBody *cur, uint8_t key[WIRE_HASH_LEN])
 {
     struct buf b = {0};
+    buf_append(&b, self, strlen(self) + 1);
     for (size_t i = 0; i < nhist; i++) {
         uint8_t h[WIRE_HASH_LEN];
         pki_sha256(hist[i].data, hist[i].len, h);
@@ -311,7 +312,7 @@ patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const ch
     /* The same sets as a history entry: no digit of its own (proto/atoms.h). */
     nq = atoms_plan((const Fedra__QueryBody *const *)h, nhist, cur, q, &at);
     uint8_t key[WIRE_HASH_LEN];
-    plan_key(hist, nhist, nq > nhist ? cur : NULL, key);
+    plan_key(self, hist, nhist, nq > nhist ? cur : NULL, key);
     if (pc != NULL && pc->v != NULL && pc->nrows == snap->n &&
         strcmp(pc->data, snap->meta.hash) == 0 && memcmp(pc->key, key, sizeof key) == 0) {
         *out = xcalloc(pc->natoms, sizeof **out);
@@ -354,9 +355,13 @@ patoms_count_kept(struct patoms_cache *pc, const struct snapshot *snap, const ch
             goto done;
         }
     }
+    /* Each row at its canonical atom: the hub sees only the sets' intersections. */
+    uint32_t *canon = xcalloc(X.A.natoms, sizeof *canon);
+    atoms_canonical(&X, canon);
     v = xcalloc(X.A.natoms, sizeof *v);
     for (size_t i = 0; i < snap->n; i++)
-        v[atom[i]] += 1;
+        v[canon[atom[i]]] += 1;
+    free(canon);
     /* Rows in no set: not sent (patoms.h). */
     for (size_t a = 0; a < X.A.natoms; a++) {
         int any = 0;

@@ -11,7 +11,9 @@
  * since).  It then counts its rows per atom of those queries and the new one
  * (proto/atoms.h, analysis/paudit.h), on positions fixed by the specs alone:
  * a row's atom is its class in each dimension (its roster, its values of
- * the variables the queries read, a Cox fit's event).  Before it sends
+ * the variables the queries read, a Cox fit's event), and it is counted at
+ * that atom's canonical one (the first with the same digits), so the hub
+ * learns only the sizes of the released sets' intersections.  Before it sends
  * them it reads every row's digit in every query as it always has (its
  * compiled filters, the query's cells, a fit's audit cells) and refuses
  * the query if one differs from its atom's digit in the layout, so the

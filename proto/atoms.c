@@ -200,29 +200,54 @@ may_be_missing(const struct var_def *v)
     return v->kind != VAR_INTEGER && v->nlevels == 0;
 }
 
-/* The classes of variable dimension d: values alike under every term (atoms.h). */
+/* Values of one dimension, ordered by their signatures over its terms (var_classes). */
+struct sig_order {
+    const uint8_t *sig;
+    size_t n;
+};
+
+static int
+cmp_sig(const void *a, const void *b, void *arg)
+{
+    const struct sig_order *o = arg;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    int c = memcmp(o->sig + (size_t)x * o->n, o->sig + (size_t)y * o->n, o->n);
+    return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+/*
+ * The classes of variable dimension d: values alike under every term
+ * (atoms.h), numbered in the order of their signatures (a sort, so that
+ * ATOMS_MAX_TEXTS values under a thousand terms stay fast); each class's
+ * representative is its smallest value.
+ */
 static void
 var_classes(struct atoms_dim *d, const struct use *u, const struct atoms_layout *X)
 {
     d->class_of = xcalloc(d->ndom + 1, sizeof *d->class_of);
     d->rep = xcalloc(d->ndom + 2, sizeof *d->rep);
-    uint8_t *sig = xcalloc((size_t)d->ndom * u->nterm + 1, 1);
-    for (uint32_t x = 0; x < d->ndom; x++)
-        for (size_t t = 0; t < u->nterm; t++)
-            sig[(size_t)x * u->nterm + t] = (uint8_t)term_passes(X, d, u->term[t], x);
-    d->nclass = 0;
+    size_t nt = u->identity ? 0 : u->nterm;
+    uint8_t *sig = xcalloc((size_t)d->ndom * nt + 1, 1);
+    uint32_t *order = xcalloc(d->ndom + 1, sizeof *order);
     for (uint32_t x = 0; x < d->ndom; x++) {
-        uint32_t c = d->nclass;
-        for (uint32_t k = 0; !u->identity && k < d->nclass && c == d->nclass; k++)
-            if (memcmp(sig + (size_t)d->rep[k] * u->nterm, sig + (size_t)x * u->nterm,
-                    u->nterm) == 0)
-                c = k;
-        if (c == d->nclass)
-            d->rep[d->nclass++] = x;
-        d->class_of[x] = c;
+        order[x] = x;
+        for (size_t t = 0; t < nt; t++)
+            sig[(size_t)x * nt + t] = (uint8_t)term_passes(X, d, u->term[t], x);
+    }
+    struct sig_order o = {sig, nt};
+    if (!u->identity)
+        qsort_r(order, d->ndom, sizeof *order, cmp_sig, &o);
+    d->nclass = 0;
+    for (uint32_t i = 0; i < d->ndom; i++) {
+        uint32_t x = order[i];
+        if (u->identity || i == 0 ||
+            memcmp(sig + (size_t)order[i - 1] * nt, sig + (size_t)x * nt, nt) != 0)
+            d->rep[d->nclass++] = x;    /* the smallest of its class: sorted by value last */
+        d->class_of[x] = d->nclass - 1;
     }
     if (may_be_missing(d->var))
         d->rep[d->nclass++] = d->ndom;  /* missing */
+    free(order);
     free(sig);
 }
 
@@ -449,6 +474,11 @@ atoms_layout(const Fedra__QueryBody *const *q, size_t nq, struct atoms_layout *X
             if (m == 0 || strcmp(X->text[v][m - 1], X->text[v][k]) != 0)
                 X->text[v][m++] = X->text[v][k];
         X->ntext[v] = m;
+        if (m > ATOMS_MAX_TEXTS) {
+            errf(err, "the pooled history's filters name %zu values of %s (at most %d, "
+                "ATOMS_MAX_TEXTS)", m, d->name, ATOMS_MAX_TEXTS);
+            goto done;
+        }
     }
     /* The dimensions: the roster, each variable read, each endpoint's event. */
     roster_classes(X, q, nq);
@@ -496,6 +526,36 @@ done:
     if (rc != 0)
         atoms_layout_release(X);
     return rc;
+}
+
+void
+atoms_canonical(const struct atoms_layout *X, uint32_t *canon)
+{
+    size_t N = X->A.natoms, nq = X->A.nq, cap = 2;
+    while (cap < 2 * N)
+        cap *= 2;
+    uint32_t *slot = xcalloc(cap, sizeof *slot);    /* atom + 1; 0: empty */
+    for (size_t a = 0; a < N; a++) {
+        uint64_t h = 1469598103934665603ull;        /* FNV-1a over the digit column */
+        for (size_t k = 0; k < nq; k++)
+            h = (h ^ X->digit[k * N + a]) * 1099511628211ull;
+        size_t i = (size_t)(h ^ h >> 29) & (cap - 1);
+        for (;; i = (i + 1) & (cap - 1)) {
+            if (slot[i] == 0) {
+                slot[i] = (uint32_t)a + 1;
+                canon[a] = (uint32_t)a;
+                break;
+            }
+            size_t b = slot[i] - 1, k = 0;
+            while (k < nq && X->digit[k * N + a] == X->digit[k * N + b])
+                k++;
+            if (k == nq) {
+                canon[a] = (uint32_t)b;
+                break;
+            }
+        }
+    }
+    free(slot);
 }
 
 void

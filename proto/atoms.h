@@ -57,10 +57,12 @@ int atoms_ncells(const Fedra__QuerySpec *spec, size_t *n, char *err);
  * read as before from its own filters, cells and fits (node/patoms.c),
  * equal their atoms' digits, and refuses the query if one does not: the
  * classes cannot silently describe other sets than the answers release.
- * The hub learns the pooled size of every atom: finer than the released
- * sets' intersections, and still no node's value (docs/disclosure.md §8.7).
+ * The nodes count their rows at canonical atoms only (atoms_canonical), so
+ * the hub learns the pooled sizes of the released sets' intersections, as
+ * with one digit per question, and never a node's (docs/disclosure.md §8.7).
  */
 #define ATOMS_MAX_DIMS (VAR_COUNT + 3)  /* the roster, each variable, two events */
+#define ATOMS_MAX_TEXTS 1024            /* an open variable's values the filters name */
 
 enum atoms_dim_kind { ATOMS_ROSTER, ATOMS_VAR, ATOMS_EVENT };
 
@@ -96,6 +98,16 @@ struct atoms_layout {
 int atoms_layout(const Fedra__QueryBody *const *q, size_t nq, struct atoms_layout *X,
     char *err);
 void atoms_layout_release(struct atoms_layout *X);
+/*
+ * Each atom's canonical atom, into canon (natoms): the first atom with the
+ * same digit in every query.  A node counts its rows there only, so the
+ * pooled sizes the hub sees are those of the released sets' intersections
+ * (the distinct digit columns), never of finer classes that no release
+ * tells apart: with `count --by stage` and `count --by sex --where
+ * diagnosis_year=2015` released, the classes cross stage with sex for every
+ * year, the digits only for 2015.
+ */
+void atoms_canonical(const struct atoms_layout *X, uint32_t *canon);
 /* The dimension of variable v (NULL if no query reads it); of an endpoint's event. */
 const struct atoms_dim *atoms_var_dim(const struct atoms_layout *X, enum var_id v);
 const struct atoms_dim *atoms_event_dim(const struct atoms_layout *X, int efs);

@@ -51,10 +51,13 @@ poolmodel_make(const Fedra__QuerySpec *spec, struct poolmodel *L, char *err)
         return errf(err, "a model needs 1 to %d terms (%zu given)", WIRE_MAX_TERMS,
             spec->n_terms);
     L->p = spec->n_terms + (L->glm ? 1 : 0);
-    for (size_t j = 0; j < spec->n_terms; j++)
+    for (size_t j = 0; j < spec->n_terms; j++) {
+        if (spec->terms[j]->var[0] == 0)   /* (fuzz_atoms: var2 alone reached a NULL below) */
+            return errf(err, "term %zu names no variable", j + 1);
         if (add_named(L, spec->terms[j]->var, err) != 0 ||
             add_named(L, spec->terms[j]->var2, err) != 0)
             return -1;
+    }
     if (L->glm && (spec->outcome == NULL || add_named(L, spec->outcome->var, err) != 0))
         return spec->outcome == NULL ? errf(err, "a logistic model needs an outcome") : -1;
     if (!L->glm && add_named(L, spec->strata, err) != 0)

@@ -66,6 +66,12 @@ FUZZ_TARGETS += pool
 FUZZ_BINS    += $(FUZZ_BUILD)/fuzz_pool
 FUZZ_MAXLEN_pool := 65600
 
+# The pooled auditor's class layout over a history of signed pooled queries
+# (proto/atoms.h): a few queries of a few hundred bytes reach every dimension.
+FUZZ_TARGETS += atoms
+FUZZ_BINS    += $(FUZZ_BUILD)/fuzz_atoms
+FUZZ_MAXLEN_atoms := 4096
+
 fuzz: $(FUZZ_BINS)
 
 $(FUZZ_BUILD)/obj/%.o: %.c

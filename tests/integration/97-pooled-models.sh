@@ -48,12 +48,13 @@ r0=$(routes)
 pooled_compare cox os 30 efron stage,age_years,sex - 'sex != "U"' - 1e-11 \
     --covariates stage,age_years,sex --where 'sex!=U'
 check "the fit asked no levels first (one route a fit)" test "$(( $(routes) - r0 ))" = 2
-# Where a level holds no patient (age groups 15-19 and 20+ under age 13) the hub
-# refuses the fit after round 1 (proto/poolmodel.h poolmodel_levels_check), and
-# fedra asks each factor's levels and fits again: four routes a fit, R's fit.
+# Where a level holds no patient (age groups 0-4, the reference, and 15-19 and 20+
+# between 5 and 12) the hub refuses the fit after round 1 (proto/poolmodel.h
+# poolmodel_levels_check), and fedra asks each factor's levels and fits again: four
+# routes a fit, R's fit, with 5-9 as R's reference.
 r0=$(routes)
-pooled_compare cox os 30 efron age_group,sex - 'age_years <= 12 & sex != "U"' - 1e-11 \
-    --covariates age_group,sex --where 'age_years<=12 and sex!=U'
+pooled_compare cox os 30 efron age_group,sex - 'age_years >= 5 & age_years <= 12 & sex != "U"' \
+    - 1e-11 --covariates age_group,sex --where 'age_years>=5 and age_years<=12 and sex!=U'
 check "a level without patients: refused, levels asked, fitted again (4 routes a fit)" \
     test "$(( $(routes) - r0 ))" = 8
 # (the unknown levels hold about 2% of patients: 1 .. 4 in some pools, which

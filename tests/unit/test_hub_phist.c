@@ -246,8 +246,10 @@ atoms_grow_with_variables_not_questions(void **state)
     char *abc[] = {a, b, c};
     char age[12][8];
     Fedra__QueryBody *q[13];
-    srand((unsigned)time(NULL));
-    int base = 5 + rand() % 20;
+    const char *env = getenv("FEDRA_TEST_SEED");
+    unsigned seed = env != NULL ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
+    printf("atoms_grow_with_variables_not_questions: seed %u (FEDRA_TEST_SEED)\n", seed);
+    int base = 5 + (int)((seed * 2654435761u) >> 16) % 20;   /* Knuth's multiplicative hash */
     for (int i = 0; i < 12; i++) {
         snprintf(age[i], sizeof age[i], "%d", base + i);
         q[i] = body(i % 2 ? FEDRA__KIND__KIND_KM : FEDRA__KIND__KIND_COUNT, age[i], "sex", abc, 3);
@@ -276,6 +278,56 @@ atoms_grow_with_variables_not_questions(void **state)
         body_free(big[i]);
 }
 
+/*
+ * ATOMS_MAX_TEXTS: the filters of a history may name 1,024 morphology codes
+ * (16 terms of 64, each term's codes one class), and a 1,025th is refused.
+ */
+static void
+open_variable_texts_are_bounded(void **state)
+{
+    (void)state;
+    char a[] = "AA", *aud[] = {a};
+    static char code[WIRE_MAX_FILTERS * WIRE_MAX_VALUES + 1][8];
+    static char *vals[WIRE_MAX_FILTERS * WIRE_MAX_VALUES + 1];
+    for (int i = 0; i < WIRE_MAX_FILTERS * WIRE_MAX_VALUES + 1; i++) {
+        snprintf(code[i], sizeof code[i], "%04d/3", 8000 + i);
+        vals[i] = code[i];
+    }
+    Fedra__Filter f[WIRE_MAX_FILTERS + 1], *fp[WIRE_MAX_FILTERS + 1];
+    for (int t = 0; t <= WIRE_MAX_FILTERS; t++) {
+        fedra__filter__init(&f[t]);
+        f[t].var = (char *)"morphology";
+        f[t].op = FEDRA__OP__OP_IN;
+        f[t].values = vals + t * WIRE_MAX_VALUES;
+        f[t].n_values = t < WIRE_MAX_FILTERS ? WIRE_MAX_VALUES : 1;
+        fp[t] = &f[t];
+    }
+    Fedra__QuerySpec s[2];
+    Fedra__QueryBody b[2];
+    const Fedra__QueryBody *q[2] = {&b[0], &b[1]};
+    for (int i = 0; i < 2; i++) {
+        fedra__query_spec__init(&s[i]);
+        s[i].kind = FEDRA__KIND__KIND_COUNT;
+        s[i].pooled = 1;
+        s[i].where = i == 0 ? fp : fp + WIRE_MAX_FILTERS;
+        s[i].n_where = i == 0 ? WIRE_MAX_FILTERS : 1;
+        fedra__query_body__init(&b[i]);
+        b[i].spec = &s[i];
+        b[i].audience = aud;
+        b[i].n_audience = 1;
+    }
+    struct atoms_layout X;
+    char err[FEDRA_ERRLEN];
+    assert_int_equal(atoms_layout(q, 1, &X, err), 0);
+    const struct atoms_dim *m = atoms_var_dim(&X, VAR_MORPHOLOGY);
+    assert_non_null(m);
+    assert_int_equal(m->ndom, ATOMS_MAX_TEXTS + 1);
+    assert_int_equal(m->nclass, WIRE_MAX_FILTERS + 2);  /* each term's codes, other, missing */
+    atoms_layout_release(&X);
+    assert_int_equal(atoms_layout(q, 2, &X, err), -1);
+    assert_non_null(strstr(err, "ATOMS_MAX_TEXTS"));
+}
+
 int
 main(void)
 {
@@ -284,6 +336,7 @@ main(void)
         cmocka_unit_test_setup_teardown(bounded_and_fail_closed, setup, teardown),
         cmocka_unit_test(same_sets_share_a_digit),
         cmocka_unit_test(atoms_grow_with_variables_not_questions),
+        cmocka_unit_test(open_variable_texts_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

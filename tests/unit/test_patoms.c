@@ -273,6 +273,25 @@ counts_are_the_records_atoms(void **state)
     }
     assert_memory_equal(got, want, sizeof want);
     assert_true(total > 0);
+    /* Rows only at canonical atoms (the first with their digits): the hub learns the
+     * sets' intersections, no finer classes (proto/atoms.h atoms_canonical). */
+    uint32_t *canon = xcalloc(n, sizeof *canon);
+    atoms_canonical(&X, canon);
+    size_t nonzero = 0;
+    for (size_t k = 0; k < n; k++) {
+        for (size_t j = 0; j < 3; j++)
+            assert_int_equal(X.digit[j * n + canon[k]], X.digit[j * n + k]);
+        assert_true(canon[k] <= k);
+        if (v[k] != 0) {
+            assert_int_equal(canon[k], k);
+            nonzero++;
+        }
+    }
+    size_t distinct = 0;
+    for (size_t c = 0; c < 16; c++)
+        distinct += want[c] != 0;
+    assert_int_equal(nonzero, distinct);
+    free(canon);
     free(v);
     atoms_layout_release(&X);
     /* The new query with the sets of history entry 0 adds no digit (atoms_plan). */
@@ -363,9 +382,11 @@ kept_history_counts_the_same(void **state)
         cur[i] = wire_query_decode(body[i].p, body[i].len, err);
         assert_non_null(cur[i]);
     }
-    /* (history length, new query): growing, a repeat, a shorter history, growing again. */
-    static const int steps[][2] = {{0, 0}, {1, 1}, {2, 2}, {2, 0}, {3, 3}, {3, 1}, {1, 2},
-        {3, 0}, {3, 3}};
+    /* (history length, new query): growing, a repeat, a shorter history, growing again;
+     * the same plan twice in a row (kept counts: {2, 2}; {3, 1} and {3, 0}, both the
+     * history alone), and a new one after each. */
+    static const int steps[][2] = {{0, 0}, {1, 1}, {2, 2}, {2, 2}, {2, 0}, {3, 3}, {3, 1},
+        {3, 0}, {1, 2}, {3, 0}, {3, 3}, {3, 3}};
     struct patoms_cache *pc = patoms_cache_new();
     for (size_t t = 0; t < sizeof steps / sizeof steps[0]; t++) {
         uint64_t *kept = NULL, *fresh = NULL;

@@ -311,7 +311,8 @@ audit_cells_are_the_round_counts(void **state)
  * levels with patients but the first (R's treatment contrasts over the
  * levels its complete cases hold) passes; a term level without patients,
  * a held level that is no term, and a term at the reference are refused,
- * naming the variable; a fit with an interaction is not checked.  Counts
+ * naming the variable, as is a factor with no level held; a strata variable
+ * (no term) and a fit with an interaction are not checked.  Counts
  * from randombytes: which level is empty is drawn each run.
  */
 static void
@@ -367,6 +368,28 @@ levels_are_those_held(void **state)
     lev[L.lev_at[st]] = 0;
     assert_int_equal(poolmodel_levels_check(&L, &s, lev, err), -1);
     assert_non_null(strstr(err, "stage"));
+    /* No level of stage held: no reference, refused. */
+    for (size_t l = 0; l < L.var[st]->nlevels; l++)
+        lev[L.lev_at[st] + l] = 0;
+    assert_int_equal(poolmodel_levels_check(&L, &s, lev, err), -1);
+    assert_non_null(strstr(err, "stage"));
+    for (size_t l = 0; l < L.var[st]->nlevels; l++)
+        lev[L.lev_at[st] + l] = 5 + randombytes_uniform(100);
+    assert_int_equal(poolmodel_levels_check(&L, &s, lev, err), 0);
+    /* A cox --strata variable is counted by level but names no term: not checked. */
+    s.strata = (char *)"surgery";
+    struct poolmodel S;
+    assert_int_equal(poolmodel_make(&s, &S, err), 0);
+    assert_true(S.nvars == L.nvars + 1);
+    uint64_t *slev = calloc(S.nlev + 1, sizeof *slev);
+    assert_non_null(slev);
+    for (size_t k = 0; k < S.nvars; k++)
+        for (size_t l = 0; l < S.var[k]->nlevels; l++)
+            slev[S.lev_at[k] + l] = strcmp(S.var[k]->name, "surgery") == 0 ? 0
+                                  : lev[L.lev_at[strcmp(S.var[k]->name, "stage") == 0 ? st : sx] + l];
+    assert_int_equal(poolmodel_levels_check(&S, &s, slev, err), 0);
+    free(slev);
+    s.strata = (char *)"";
     /* An interaction: the client asked its levels; not checked. */
     t[4].var2 = (char *)"stage";
     t[4].level2 = (char *)"metastatic";
