@@ -447,6 +447,145 @@ kept_history_counts_the_same(void **state)
     }
 }
 
+/* A random filter term of the run's seed: on age (every operator) or sex (=, !=, in). */
+struct rterm {
+    int age;                            /* 1: age_years, 0: sex */
+    Fedra__Op op;
+    int v[3];
+    size_t nv;
+};
+
+static int
+rterm_passes(const struct rterm *t, const struct rec *r)
+{
+    int x = t->age ? r->age : r->sex, hit = 0;
+    for (size_t k = 0; k < t->nv; k++)
+        hit |= x == t->v[k];
+    switch (t->op) {
+    case FEDRA__OP__OP_LT: return x < t->v[0];
+    case FEDRA__OP__OP_LE: return x <= t->v[0];
+    case FEDRA__OP__OP_GT: return x > t->v[0];
+    case FEDRA__OP__OP_GE: return x >= t->v[0];
+    case FEDRA__OP__OP_NE: return !hit;
+    default: return hit;
+    }
+}
+
+/*
+ * The node's check against random plans: histories of 1 .. 5 tables with
+ * random filter terms on age (<, <=, >, >=, =, !=, in; limits inside and
+ * outside the data's range) and sex (=, !=, in), grouped by sex or not, and
+ * a new query.  Every plan is laid out and counted without a refusal (each
+ * row's digits, read by the node's own filters, are its atom's), and the
+ * counts summed by digit columns are the records' own.
+ */
+static void
+random_plans_pass_the_check(void **state)
+{
+    struct fx *f = *state;
+    char err[FEDRA_ERRLEN];
+    static const Fedra__Op ops[] = {FEDRA__OP__OP_LT, FEDRA__OP__OP_LE, FEDRA__OP__OP_GT,
+        FEDRA__OP__OP_GE, FEDRA__OP__OP_EQ, FEDRA__OP__OP_NE, FEDRA__OP__OP_IN};
+    static const char *const sexes[] = {"F", "M", "U"};
+    for (int plan = 0; plan < 40; plan++) {
+        size_t nq = 2 + (size_t)rnd(5);
+        struct rterm t[6][2];
+        size_t nt[6];
+        int by[6];
+        Fedra__QueryBody *q[6];
+        struct buf env[6];
+        ProtobufCBinaryData hist[6];
+        char text[6][2][3][8];
+        for (size_t i = 0; i < nq; i++) {
+            nt[i] = (size_t)rnd(3);
+            by[i] = rnd(2);
+            Fedra__Filter w[2], *wp[2];
+            char *vals[2][3];
+            for (size_t j = 0; j < nt[i]; j++) {
+                struct rterm *r = &t[i][j];
+                r->age = rnd(2);
+                r->op = r->age ? ops[rnd(7)] : ops[4 + rnd(3)];
+                r->nv = r->op == FEDRA__OP__OP_IN ? 1 + (size_t)rnd(3) : 1;
+                for (size_t k = 0; k < r->nv; k++) {
+                    r->v[k] = r->age ? rnd(40) - 5 : rnd(3);
+                    if (r->age)
+                        snprintf(text[i][j][k], sizeof text[i][j][k], "%d", r->v[k]);
+                    else
+                        snprintf(text[i][j][k], sizeof text[i][j][k], "%s", sexes[r->v[k]]);
+                    vals[j][k] = text[i][j][k];
+                }
+                fedra__filter__init(&w[j]);
+                w[j].var = r->age ? s_var_age : s_var_sex;
+                w[j].op = r->op;
+                w[j].values = vals[j];
+                w[j].n_values = r->nv;
+                wp[j] = &w[j];
+            }
+            char *byv[1] = {s_var_sex}, *aud[3] = {s_aa, s_bb, s_cc};
+            Fedra__QuerySpec sp = FEDRA__QUERY_SPEC__INIT;
+            sp.kind = rnd(2) ? FEDRA__KIND__KIND_COUNT : FEDRA__KIND__KIND_KM;
+            sp.grid_days = 30;
+            sp.where = wp;
+            sp.n_where = nt[i];
+            sp.group_by = by[i] ? byv : NULL;
+            sp.n_group_by = (size_t)by[i];
+            sp.pooled = 1;
+            uint8_t qid[WIRE_QUERY_ID_LEN] = {(uint8_t)rnd(256), (uint8_t)plan, (uint8_t)i};
+            Fedra__QueryBody b = FEDRA__QUERY_BODY__INIT;
+            b.context = s_ctx;
+            b.query_id.data = qid;
+            b.query_id.len = sizeof qid;
+            b.issued_at_ms = util_now_ms();
+            b.expires_at_ms = b.issued_at_ms + 60000;
+            b.audience = aud;
+            b.n_audience = 3;
+            b.analyst = s_ana;
+            b.spec = &sp;
+            struct buf body = {0};
+            wire_pack(&b.base, &body);
+            env[i] = (struct buf){0};
+            assert_int_equal(evidence_sign(f->ana, f->ana_key, body.p, body.len, &env[i]), 0);
+            q[i] = wire_query_decode(body.p, body.len, err);
+            assert_non_null(q[i]);
+            hist[i] = (ProtobufCBinaryData){env[i].len, env[i].p};
+            buf_release(&body);
+        }
+        uint64_t *v = NULL;
+        size_t n = 0;
+        assert_int_equal(patoms_count(f->snap, SELF, f->trust, f->cc, hist, nq - 1, q[nq - 1],
+            &v, &n, err), 0);
+        const Fedra__QueryBody *plan_q[6];
+        size_t at, np = atoms_plan((const Fedra__QueryBody *const *)q, nq - 1, q[nq - 1],
+            plan_q, &at);
+        struct atoms_layout X;
+        assert_int_equal(atoms_layout(plan_q, np, &X, err), 0);
+        assert_int_equal(n, X.A.natoms);
+        /* Each plan query's cells, summed from the atoms, against the records. */
+        for (size_t k = 0; k < np; k++) {
+            size_t i = 0;
+            while (q[i] != plan_q[k])
+                i++;
+            uint64_t got[4] = {0}, want[4] = {0};
+            for (size_t a = 0; a < n; a++)
+                got[X.digit[k * n + a]] += v[a];
+            for (int r = 0; r < NROWS; r++) {
+                int in = 1;
+                for (size_t j = 0; j < nt[i]; j++)
+                    in &= rterm_passes(&t[i][j], &f->r[r]);
+                if (in)
+                    want[by[i] ? f->r[r].sex + 1 : 1]++;
+            }
+            assert_memory_equal(got + 1, want + 1, 3 * sizeof *got);
+        }
+        atoms_layout_release(&X);
+        free(v);
+        for (size_t i = 0; i < nq; i++) {
+            wire_query_free(q[i]);
+            buf_release(&env[i]);
+        }
+    }
+}
+
 int
 main(void)
 {
@@ -458,6 +597,7 @@ main(void)
         cmocka_unit_test(counts_are_the_records_atoms),
         cmocka_unit_test(history_only_from_analysts),
         cmocka_unit_test(kept_history_counts_the_same),
+        cmocka_unit_test(random_plans_pass_the_check),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
