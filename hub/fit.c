@@ -264,15 +264,24 @@ hubfit_add(struct hubfit *f, const struct pki_trust *trust, const struct pki_cer
 }
 
 /*
- * The pooled rules on round 1's sums (the strictest policy): enough patients,
- * enough events (glm: and non-events) for p coefficients, no small level.
+ * The pooled rules on round 1's sums (the strictest policy): enough patients
+ * and no small level (rules); enough events (glm: and non-events) for p
+ * coefficients (rules_events).  The events rule runs after the auditor and
+ * the levels check: a fit that named catalogue levels without patients has
+ * more coefficients than its refit will, and must be refused for its levels
+ * (which the client repairs), not for too few events per coefficient.
  */
+static struct disclose_policy
+fit_policy(const struct hubfit *f)
+{
+    return (struct disclose_policy){f->policy.min_cell ? f->policy.min_cell : 1, 0,
+        f->policy.min_events_per_param ? f->policy.min_events_per_param : 1};
+}
+
 static int
 rules(const struct hubfit *f, const struct modelsum *s, const uint64_t *lev, char *err)
 {
-    struct disclose_policy dp = {f->policy.min_cell ? f->policy.min_cell : 1, 0,
-        f->policy.min_events_per_param ? f->policy.min_events_per_param : 1};
-    size_t p = f->L.p;
+    struct disclose_policy dp = fit_policy(f);
     if (disclose_suppress(&dp, s->n))
         return errf(err, "fewer than %u patients in the pool (the strictest node's min_cell); "
             "the model is not fitted", dp.min_cell);
@@ -283,6 +292,14 @@ rules(const struct hubfit *f, const struct modelsum *s, const uint64_t *lev, cha
             return errf(err, "%s has fewer than %u patients in the pool; the model is not "
                 "fitted (leave the level out with --where, or merge it)", name, dp.min_cell);
         }
+    return 0;
+}
+
+static int
+rules_events(const struct hubfit *f, const struct modelsum *s, char *err)
+{
+    struct disclose_policy dp = fit_policy(f);
+    size_t p = f->L.p;
     const char *what[2] = {f->L.glm ? "outcome events" : "events", "outcome non-events"};
     uint64_t count[2] = {s->events, s->n - s->events};
     for (int w = 0; w < (f->L.glm ? 2 : 1); w++) {
@@ -347,6 +364,8 @@ hubfit_next(struct hubfit *f, struct buf *msg, char *err)
        and the fit joins the history even when refused here (relay.c). */
     if (rc == 0 && f->round == 1)
         rc = poolmodel_levels_check(&f->L, f->q->spec, lev, err);
+    if (rc == 0 && f->round == 1)
+        rc = rules_events(f, s, err);
     free(lev);
     if (rc == 0 && modelpath_feed(&f->path, s, why) != 0)
         rc = errf(err, "the fit cannot go on after round %u: %s", f->round, why);

@@ -210,6 +210,19 @@ route=$(last_release_route fed/hub/hub.conf)
 expect_status 0 "fedra-hub recompute of the audited fit (its rounds and its audit again)" \
     fedra-hub recompute --config fed/hub/hub.conf --route "$route"
 expect_grep "the fit's release recomputes" "$WORK/last.out" "and it is the one signed"
+# A fit of main effects names its levels without asking them (coord/model.c
+# assume_levels). Where one holds no patient, the hub refuses it after the auditor,
+# keeping it in the history (proto/poolmodel.h poolmodel_levels_check), and fedra asks
+# the levels and fits again, audited against it; on a new history.
+rm -f fed/hub/relay.db.pool-history
+check "the hub restarted with a new history" hub_restart '$a # another new history'
+r0=$(grep -c " route [0-9a-f]* from analyst" fed/hub/hub.log)
+expect_status 0 "cox --pooled by age group over ages 5 .. 12 (0-4 and 15+ hold no patient)" \
+    fedra cox --covariates age_group --where 'age_years>=5 and age_years<=12' --pooled
+expect_grep "age_group10-14" "$WORK/last.out" "fitted with 5-9 as the reference"
+r1=$(grep -c " route [0-9a-f]* from analyst" fed/hub/hub.log)
+check "refused for its levels, the levels asked, fitted again: 3 routes ($((r1 - r0)))" \
+    test $((r1 - r0)) = 3
 "$ROOT/scripts/federation" down fed >/dev/null 2>&1
 
 # --- The pooled rules, lowered: they show what the defaults hide -------------------
