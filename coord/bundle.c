@@ -136,6 +136,12 @@ bundle_is_pooled(const struct bundle *b)
     return r != NULL && json_object_get(r, "pooled") != NULL;
 }
 
+size_t
+bundle_nrounds(const struct bundle *b)
+{
+    return json_array_size(json_object_get(b->root, "rounds"));
+}
+
 static enum node_status
 status_parse(const char *s)
 {

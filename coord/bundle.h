@@ -58,6 +58,8 @@ int bundle_load(const char *path, struct bundle *b, size_t *argc, const char ***
     char *err);
 /* 1 if the bundle records a pooled release (its first round is one). */
 int bundle_is_pooled(const struct bundle *b);
+/* The rounds it records. */
+size_t bundle_nrounds(const struct bundle *b);
 /* A federation of the recorded node names, no endpoints, trusting only ${trust}. */
 int bundle_federation(const struct bundle *b, struct pki_trust *trust, struct federation *fed,
     char *err);

@@ -548,6 +548,9 @@ run_model_pooled(const struct opts *o, const struct federation *fed, const struc
     struct report r = {o->format, stdout, stderr, &c.view, NULL, "", &c.info};
     struct model_request req = q->model;
     req.one_way = 1;                    /* coord/model.c discover_all: the auditor */
+    /* verify: a fit that asked its levels (its assumed ones refused by the hub, or an
+       interaction) recorded those tables before it; one that assumed them, the fit alone. */
+    req.ask_levels = o->replay && bundle_nrounds(o->bundle) > 1;
     int rc = model_run(&req, &r, pooled_model_send, &c, err);
     if (rc == EXIT_OK && pooled_model_check(&c, err) != 0)
         rc = EXIT_FAIL;

@@ -322,7 +322,7 @@ where_allows(const struct model_request *q, const struct var_def *v, const char 
 static int
 assume_levels(struct fit *f)
 {
-    if (!f->req->one_way)
+    if (!f->req->one_way || f->req->ask_levels)
         return 0;
     for (size_t t = 0; t < f->nmterm; t++)
         if (f->term[t].nv > 1)

@@ -58,6 +58,7 @@ struct model_request {
     int max_iter;                       /* 0: R's default (20 cox, 25 glm) */
     int allow_partial;                  /* print a fit that leaves out selected patients */
     int one_way;                        /* a pooled fit: its levels assumed, else asked alone */
+    int ask_levels;                     /* a pooled fit: ask them first (verify: as recorded) */
 };
 
 /*

@@ -218,11 +218,14 @@ rm -f fed/hub/relay.db.pool-history
 check "the hub restarted with a new history" hub_restart '$a # another new history'
 r0=$(grep -c " route [0-9a-f]* from analyst" fed/hub/hub.log)
 expect_status 0 "cox --pooled by age group over ages 5 .. 12 (0-4 and 15+ hold no patient)" \
-    fedra cox --covariates age_group --where 'age_years>=5 and age_years<=12' --pooled
+    fedra --bundle ag.json cox --covariates age_group --where 'age_years>=5 and age_years<=12' \
+    --pooled
 expect_grep "age_group10-14" "$WORK/last.out" "fitted with 5-9 as the reference"
 r1=$(grep -c " route [0-9a-f]* from analyst" fed/hub/hub.log)
 check "refused for its levels, the levels asked, fitted again: 3 routes ($((r1 - r0)))" \
     test $((r1 - r0)) = 3
+expect_status 0 "fedra verify accepts its bundle (the level table, then the fit)" \
+    fedra verify --ca-cert fed/ca/ca.crt ag.json
 "$ROOT/scripts/federation" down fed >/dev/null 2>&1
 
 # --- The pooled rules, lowered: they show what the defaults hide -------------------
