@@ -291,16 +291,6 @@ discover_all(struct fit *f, char *err)
     return rc;
 }
 
-/*
- * A pooled fit of main effects of closed factors need not ask its levels:
- * each factor gets every catalogue level its --where lets in, held
- * everywhere, and the hub checks on round 1's level counts, after its
- * auditor, that these are the levels the fit's patients hold
- * (proto/poolmodel.h poolmodel_levels_check); if not, it refuses, and
- * model_run asks the levels (discover_all) and fits again.  Usually they
- * are held, and the fit saves a pooled round trip per factor.  1 if f was
- * given the catalogue's levels.
- */
 /* 1 unless a --where term on v leaves out its level (v != level, v = other, v in (...)). */
 static int
 where_allows(const struct model_request *q, const struct var_def *v, const char *level)
@@ -319,6 +309,16 @@ where_allows(const struct model_request *q, const struct var_def *v, const char 
     return 1;
 }
 
+/*
+ * A pooled fit of main effects of closed factors need not ask its levels:
+ * each factor gets every catalogue level its --where lets in, held
+ * everywhere, and the hub checks on round 1's level counts, after its
+ * auditor, that these are the levels the fit's patients hold
+ * (proto/poolmodel.h poolmodel_levels_check); if not, it refuses, and
+ * model_run asks the levels (discover_all) and fits again.  Usually they
+ * are held, and the fit saves a pooled round trip per factor.  1 if f was
+ * given the catalogue's levels.
+ */
 static int
 assume_levels(struct fit *f)
 {
