@@ -126,28 +126,36 @@ value_text(const struct atoms_layout *X, const struct atoms_dim *d, uint32_t x,
     return x < X->ntext[v->id] ? X->text[v->id][x] : "";
 }
 
-/* 1 if value x of d's variable passes filter term f, as a node's compiled filter has it. */
-static int
-term_passes(const struct atoms_layout *X, const struct atoms_dim *d, const Fedra__Filter *f,
-    uint32_t x)
+/*
+ * allow[x] = 1 if value x (< ndom) of d's variable passes filter term f, as a
+ * node's compiled filter has it (node/snapshot.c compile_term).  One lookup
+ * per value the term names, then one flag per value of the domain.
+ */
+static void
+term_allow(const struct atoms_layout *X, const struct atoms_dim *d, const Fedra__Filter *f,
+    uint8_t *allow)
 {
     const struct var_def *v = d->var;
     if (f->op == FEDRA__OP__OP_LT || f->op == FEDRA__OP__OP_LE || f->op == FEDRA__OP__OP_GT ||
         f->op == FEDRA__OP__OP_GE) {
         long long t;
-        if (v->kind != VAR_INTEGER || f->n_values != 1 ||
-            util_parse_int(f->values[0], -1000000, 1000000, &t) != 0)
-            return 0;                   /* a node refuses such a query */
-        long long val = v->lo + (long long)x;
-        return f->op == FEDRA__OP__OP_LT ? val < t : f->op == FEDRA__OP__OP_LE ? val <= t
-             : f->op == FEDRA__OP__OP_GT ? val > t : val >= t;
+        int ok = v->kind == VAR_INTEGER && f->n_values == 1 &&
+            util_parse_int(f->values[0], -1000000, 1000000, &t) == 0;
+        for (uint32_t x = 0; x < d->ndom; x++) {
+            long long val = v->lo + (long long)x;
+            allow[x] = (uint8_t)(ok && (f->op == FEDRA__OP__OP_LT ? val < t
+                : f->op == FEDRA__OP__OP_LE ? val <= t : f->op == FEDRA__OP__OP_GT ? val > t
+                : val >= t));            /* not ok: a node refuses such a query */
+        }
+        return;
     }
-    int hit = 0;
-    for (size_t k = 0; k < f->n_values && !hit; k++) {
+    int ne = f->op == FEDRA__OP__OP_NE;
+    memset(allow, ne, d->ndom);
+    for (size_t k = 0; k < f->n_values; k++) {
         long y = atoms_value(X, d, f->values[k]);
-        hit = y >= 0 && (uint32_t)y == x;      /* "other" is no filter's text */
+        if (y >= 0 && (uint32_t)y < d->ndom)
+            allow[y] = (uint8_t)!ne;    /* (an open variable's "other" is no filter's text) */
     }
-    return f->op == FEDRA__OP__OP_NE ? !hit : hit;
 }
 
 /* The variables a fit needs present (node/kind_model.c need_build), and whose levels count. */
@@ -229,11 +237,15 @@ var_classes(struct atoms_dim *d, const struct use *u, const struct atoms_layout 
     size_t nt = u->identity ? 0 : u->nterm;
     uint8_t *sig = xcalloc((size_t)d->ndom * nt + 1, 1);
     uint32_t *order = xcalloc(d->ndom + 1, sizeof *order);
-    for (uint32_t x = 0; x < d->ndom; x++) {
-        order[x] = x;
-        for (size_t t = 0; t < nt; t++)
-            sig[(size_t)x * nt + t] = (uint8_t)term_passes(X, d, u->term[t], x);
+    uint8_t *allow = xcalloc(d->ndom + 1, 1);
+    for (size_t t = 0; t < nt; t++) {
+        term_allow(X, d, u->term[t], allow);
+        for (uint32_t x = 0; x < d->ndom; x++)
+            sig[(size_t)x * nt + t] = allow[x];
     }
+    free(allow);
+    for (uint32_t x = 0; x < d->ndom; x++)
+        order[x] = x;
     struct sig_order o = {sig, nt};
     if (!u->identity)
         qsort_r(order, d->ndom, sizeof *order, cmp_sig, &o);
@@ -322,8 +334,11 @@ query_digits(const struct atoms_layout *X, const Fedra__QueryBody *q, size_t qi,
             goto done;
         }
         size_t d = (size_t)(D - X->dim);
+        uint8_t *allow = xcalloc(D->ndom + 1, 1);
+        term_allow(X, D, s->where[t], allow);
         for (uint32_t c = 0; c < D->nclass; c++)
-            pass[d][c] &= D->rep[c] < D->ndom && term_passes(X, D, s->where[t], D->rep[c]);
+            pass[d][c] &= D->rep[c] < D->ndom && allow[D->rep[c]];
+        free(allow);
     }
     /* What the cell reads: the grouping's levels, or a fit's. */
     const struct atoms_dim *rd[POOLMODEL_MAX_VARS + WIRE_MAX_GROUP_BY], *nd[2 * WIRE_MAX_TERMS + 2];

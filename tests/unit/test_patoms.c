@@ -149,6 +149,26 @@ struct spec {
 static char s_var_age[] = "age_years", s_var_sex[] = "sex", s_f[] = "F", s_aa[] = SELF,
     s_bb[] = "BB", s_cc[] = "CC", s_ana[] = "ana", s_ctx[] = WIRE_QUERY_CONTEXT;
 
+/* A query body of the analyst "ana" asking spec of the three nodes aud, packed into out. */
+static void
+pack_body(Fedra__QuerySpec *spec, char **aud, struct buf *out)
+{
+    uint8_t qid[WIRE_QUERY_ID_LEN] = {0};
+    for (size_t k = 0; k < sizeof qid; k++)
+        qid[k] = (uint8_t)rnd(256);
+    Fedra__QueryBody b = FEDRA__QUERY_BODY__INIT;
+    b.context = s_ctx;
+    b.query_id.data = qid;
+    b.query_id.len = sizeof qid;
+    b.issued_at_ms = util_now_ms();
+    b.expires_at_ms = b.issued_at_ms + 60000;
+    b.audience = aud;
+    b.n_audience = 3;
+    b.analyst = s_ana;
+    b.spec = spec;
+    wire_pack(&b.base, out);
+}
+
 /* The body of spec s, packed into out; pooled unless not_pooled. */
 static void
 pack_query(const struct spec *s, int not_pooled, struct buf *out)
@@ -184,19 +204,7 @@ pack_query(const struct spec *s, int not_pooled, struct buf *out)
     spec.group_by = s->by ? by : NULL;
     spec.n_group_by = s->by ? 1 : 0;
     spec.pooled = !not_pooled;
-    uint8_t qid[WIRE_QUERY_ID_LEN] = {0};
-    qid[0] = (uint8_t)rnd(256);
-    Fedra__QueryBody b = FEDRA__QUERY_BODY__INIT;
-    b.context = s_ctx;
-    b.query_id.data = qid;
-    b.query_id.len = sizeof qid;
-    b.issued_at_ms = util_now_ms();
-    b.expires_at_ms = b.issued_at_ms + 60000;
-    b.audience = s->self_in ? aud_in : aud_out;
-    b.n_audience = 3;
-    b.analyst = s_ana;
-    b.spec = &spec;
-    wire_pack(&b.base, out);
+    pack_body(&spec, s->self_in ? aud_in : aud_out, out);
 }
 
 /* The body of s, signed by cert/key: an Envelope, into out. */
@@ -530,19 +538,8 @@ random_plans_pass_the_check(void **state)
             sp.group_by = by[i] ? byv : NULL;
             sp.n_group_by = (size_t)by[i];
             sp.pooled = 1;
-            uint8_t qid[WIRE_QUERY_ID_LEN] = {(uint8_t)rnd(256), (uint8_t)plan, (uint8_t)i};
-            Fedra__QueryBody b = FEDRA__QUERY_BODY__INIT;
-            b.context = s_ctx;
-            b.query_id.data = qid;
-            b.query_id.len = sizeof qid;
-            b.issued_at_ms = util_now_ms();
-            b.expires_at_ms = b.issued_at_ms + 60000;
-            b.audience = aud;
-            b.n_audience = 3;
-            b.analyst = s_ana;
-            b.spec = &sp;
             struct buf body = {0};
-            wire_pack(&b.base, &body);
+            pack_body(&sp, aud, &body);
             env[i] = (struct buf){0};
             assert_int_equal(evidence_sign(f->ana, f->ana_key, body.p, body.len, &env[i]), 0);
             q[i] = wire_query_decode(body.p, body.len, err);
